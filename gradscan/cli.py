@@ -1,0 +1,221 @@
+"""The command line: a thin layer over the engine, with ruff's and flake8's conventions.
+
+`gradscan [PATHS]` checks (the default command); `gradscan rules`, `gradscan explain CODE` and
+`gradscan server` are subcommands. A subcommand name wins over a folder of the same name:
+`gradscan ./rules` checks a folder called rules.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import List, Optional
+
+import click
+
+from gradscan import __version__
+from gradscan.config import ConfigError, Settings, find_config, load_config, validate_selector
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class DefaultGroup(click.Group):
+    """A group whose first argument is a path unless it names a subcommand."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def _split(values) -> List[str]:
+    out = []
+    for v in values or ():
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+def load_settings(config: Optional[str], isolated: bool) -> Settings:
+    if isolated:
+        return Settings()
+    path = Path(config) if config else find_config(Path.cwd())
+    if path is None:
+        return Settings()
+    if config and not path.exists():
+        raise ConfigError(f"{config}: configuration file not found")
+    return load_config(path)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gradscan")
+def main() -> None:
+    """gradscan: find code that silently breaks gradient flow in PyTorch, TensorFlow/Keras and JAX.
+
+    \b
+    gradscan [OPTIONS] [PATHS]...   check files (the default command; see `gradscan check --help`)
+    gradscan rules                  list the rules
+    gradscan explain GS201          print a rule's documentation
+    """
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--select", multiple=True, help="Rules to enable, by code or prefix (GS2, GS201, ALL); replaces the default set.")
+@click.option("--extend-select", multiple=True, help="Rules to enable in addition to the selection.")
+@click.option("--ignore", multiple=True, help="Rules to disable, by code or prefix.")
+@click.option("--extend-ignore", multiple=True, help="Rules to disable in addition to the ignored ones.")
+@click.option("--exclude", multiple=True, help="Glob patterns of files and folders to exclude (replaces the defaults).")
+@click.option("--extend-exclude", multiple=True, help="Glob patterns to exclude in addition to the defaults.")
+@click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Skip files ignored by .gitignore (default: on).")
+@click.option("--force-exclude/--no-force-exclude", default=None, help="Apply excludes to files named on the command line too.")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="Read settings from this pyproject.toml.")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--keras", type=click.Choice(["3", "legacy"]), help='Which Keras the project uses: "3" (default) or "legacy" (tf_keras).')
+@click.option("--output-format", type=click.Choice(["concise", "full", "json", "github", "sarif"]), default="concise", show_default=True)
+@click.option("--statistics", is_flag=True, help="Print a count per rule code instead of the findings.")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary line.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--disable-noqa", is_flag=True, help="Ignore `# noqa` and `# gradscan: skip-file` comments.")
+@click.option("--stdin-filename", help="The name to report (and match per-file-ignores) for standard input.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of CPUs).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write .gradscan_cache/.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
+def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, extend_exclude, respect_gitignore,
+                  force_exclude, config, isolated, keras, output_format, statistics, quiet, exit_zero, disable_noqa,
+                  stdin_filename, jobs, no_cache, verbose) -> None:
+    """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
+    try:
+        settings = load_settings(config, isolated)
+        overrides = {}
+        for key, values in (("select", select), ("extend_select", extend_select), ("ignore", ignore), ("extend_ignore", extend_ignore)):
+            if values:
+                sels = [validate_selector(s, f"--{key.replace('_', '-')}") for s in _split(values)]
+                overrides[key] = (list(getattr(settings, key) or []) + sels) if key.startswith("extend") else sels
+        if exclude:
+            overrides["exclude"] = _split(exclude)
+        if extend_exclude:
+            overrides["extend_exclude"] = list(settings.extend_exclude) + _split(extend_exclude)
+        if respect_gitignore is not None:
+            overrides["respect_gitignore"] = respect_gitignore
+        if force_exclude is not None:
+            overrides["force_exclude"] = force_exclude
+        if keras:
+            overrides["keras"] = keras
+        settings = replace(settings, **overrides)
+    except ConfigError as exc:
+        click.echo(f"gradscan: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+
+    paths = list(paths) or ["."]
+    findings = []
+    if paths == ["-"]:
+        from gradscan.engine import check_source_file
+        from gradscan.files import SourceError, source_from_text
+
+        name = stdin_filename or "-"
+        text = sys.stdin.buffer.read()
+        try:
+            from gradscan.files.source import decode_python
+
+            src = source_from_text(text.decode("utf-8-sig") if name.endswith(".ipynb") else decode_python(text), name)
+            findings = check_source_file(src, settings, project=_stdin_index(name, settings), disable_noqa=disable_noqa)
+        except (SourceError, UnicodeDecodeError) as exc:
+            from gradscan.findings import Finding
+
+            findings = [Finding(name, getattr(exc, "line", 1), getattr(exc, "col", 1), "GS001", str(exc))]
+        nfiles = 1
+    else:
+        for p in paths:
+            if p != "-" and not Path(p).exists():
+                click.echo(f"gradscan: error: {p}: no such file or folder", err=True)
+                sys.exit(EXIT_ERROR)
+        from gradscan.runner import run
+
+        result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
+        findings, nfiles = result.findings, result.files
+
+    internal = [f for f in findings if f.code == "GS000"]
+    if statistics:
+        from gradscan.reports import statistics as stats
+
+        click.echo(stats(findings), nl=False)
+    else:
+        from gradscan.reports import render
+
+        if not verbose:
+            findings = [replace(f, detail=None) if f.detail else f for f in findings]
+        click.echo(render(output_format, findings, _source_line), nl=False)
+    if output_format in ("concise", "full") and not quiet and not statistics and findings:
+        click.echo(f"Found {len(findings)} problem{'s' if len(findings) != 1 else ''} in {len({f.path for f in findings})} of {nfiles} file{'s' if nfiles != 1 else ''}.", err=True)
+    if internal:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def _stdin_index(name: str, settings: Settings):
+    """Editors pass the buffer on stdin: index the project the named file belongs to."""
+    from gradscan.runner import index_for
+
+    target = Path(name)
+    if name == "-" or not target.parent.exists():
+        return None
+    return index_for([], [str(target.parent)], settings)
+
+
+def _source_line(finding) -> str:
+    try:
+        from gradscan.files.source import decode_python
+
+        path = Path(finding.path)
+        if finding.cell is not None or not path.is_file():
+            return ""
+        lines = decode_python(path.read_bytes()).splitlines()
+        return lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
+    except Exception:
+        return ""
+
+
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_command(fmt: str) -> None:
+    """List every rule: code, name, framework, on by default or not, summary."""
+    from gradscan.rules import all_rules
+
+    rules = all_rules()
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([
+            {"code": r.code, "name": r.name, "framework": r.framework, "default": bool(r.default_enabled or r.engine),
+             "summary": r.summary, "facts": list(r.facts)} for r in rules], indent=2))
+        return
+    width = max(len(r.name) for r in rules)
+    for r in rules:
+        state = "on " if (r.default_enabled or r.engine) else "off"
+        click.echo(f"{r.code}  {r.name:<{width}}  {r.framework:<10}  {state}  {r.summary}")
+
+
+@main.command("explain")
+@click.argument("code")
+def explain_command(code: str) -> None:
+    """Print a rule's documentation."""
+    from gradscan.rules import REGISTRY
+
+    rule = REGISTRY.get(code.upper())
+    if rule is None:
+        click.echo(f"gradscan: error: unknown rule code {code!r}", err=True)
+        sys.exit(EXIT_ERROR)
+    state = "on by default" if (rule.default_enabled or rule.engine) else f"off by default (enable with --extend-select {rule.code})"
+    facts = f"\nFacts: {', '.join(rule.facts)} (shared/oracle/FACTS.md)" if rule.facts else ""
+    click.echo(f"# {rule.code} {rule.name} ({rule.framework}, {state})\n\n{rule.summary}.\n\n{rule.doc}\n{facts}".rstrip() + "\n")
+
+
+@main.command("server")
+def server_command() -> None:
+    """Run the Language Server Protocol server over stdio (needs `pip install gradscan[lsp]`)."""
+    try:
+        from gradscan.integrations.lsp import serve
+    except ImportError as exc:
+        click.echo(f"gradscan: error: the language server needs pygls ({exc}); pip install 'gradscan[lsp]'", err=True)
+        sys.exit(EXIT_ERROR)
+    serve()

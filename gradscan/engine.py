@@ -1,0 +1,165 @@
+"""The engine: one parse, one semantic model and one pass of every enabled rule per file.
+
+`check_source` is the library entry point that the command line, the flake8 plugin, the
+language server and the tests all use.
+"""
+from __future__ import annotations
+
+import fnmatch
+import traceback
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence
+
+import libcst as cst
+
+from gradscan import noqa
+from gradscan.config import Settings, validate_selector
+from gradscan.files import SourceError, SourceFile, read_source, source_from_text
+from gradscan.findings import Finding, Fix
+from gradscan.rules import REGISTRY, Report, Rule
+
+
+def check_source(
+    text: str,
+    path: str = "<stdin>",
+    settings: Optional[Settings] = None,
+    select: Optional[Sequence[str]] = None,
+    project=None,
+    disable_noqa: bool = False,
+) -> List[Finding]:
+    """Check one source text (Python, or a notebook's JSON when `path` ends in .ipynb)."""
+    settings = _with_select(settings or Settings(), select)
+    try:
+        source = source_from_text(text, path)
+    except SourceError as exc:
+        return [Finding(path, exc.line, exc.col, "GS001", str(exc))]
+    return check_source_file(source, settings, project=project, disable_noqa=disable_noqa)
+
+
+def check_file(file: Path, display: str, settings: Settings, project=None, disable_noqa: bool = False) -> List[Finding]:
+    try:
+        source = read_source(file, display)
+    except SourceError as exc:
+        return [Finding(display, exc.line, exc.col, "GS001", str(exc))] if "GS001" in settings.enabled_codes() else []
+    return check_source_file(source, settings, project=project, disable_noqa=disable_noqa)
+
+
+def _with_select(settings: Settings, select: Optional[Sequence[str]]) -> Settings:
+    if select is None:
+        return settings
+    from dataclasses import replace
+
+    return replace(settings, select=[validate_selector(s, "select") for s in select])
+
+
+def module_name_for(path: str, settings: Settings) -> Optional[str]:
+    from gradscan.semantics.project import module_names
+
+    p = Path(path)
+    if not p.suffix == ".py" or not p.exists():
+        return None
+    names = module_names(p.resolve(), settings.root.resolve())
+    return names[0] if names else None
+
+
+def check_source_file(source: SourceFile, settings: Settings, project=None, disable_noqa: bool = False, enabled=None) -> List[Finding]:
+    enabled = enabled if enabled is not None else settings.enabled_codes()
+    enabled = _apply_per_file_ignores(source.path, settings, enabled)
+    text = source.text
+    if not disable_noqa and noqa.skip_file(text):
+        return []
+    rules = [REGISTRY[c]() for c in sorted(enabled) if not REGISTRY[c].engine]
+    rules = [r for r in rules if not r.triggers or any(t in text for t in r.triggers)]
+    if not rules:
+        # Nothing to check, but a broken file must still be reported: `ast` finds syntax
+        # errors at a tenth of libcst's parse cost.
+        return _syntax_only(source, enabled, disable_noqa)
+    raw: List[tuple] = []  # (node or (line, col), code, message, fix, detail)
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
+        if "GS001" not in enabled:
+            return []
+        return _finish(source, [((exc.raw_line, exc.raw_column + 1), "GS001", f"syntax error: {message}", None, None)], enabled, disable_noqa, None)
+    except (RecursionError, MemoryError, ValueError) as exc:
+        if "GS001" not in enabled:
+            return []
+        return _finish(source, [((1, 1), "GS001", f"cannot parse file: {type(exc).__name__}", None, None)], enabled, disable_noqa, None)
+    try:
+        from gradscan.semantics.model import FileModel
+
+        model = FileModel.build(module, source.path, text, settings, project, module_name_for(source.path, settings))
+    except Exception as exc:  # a bug in the semantic model: every rule is affected
+        return _finish(source, [((1, 1), "GS000", f"internal error in the semantic model: {type(exc).__name__}: {exc}", None, traceback.format_exc())], enabled, disable_noqa, None)
+    for rule in rules:
+        try:
+            for report in rule.check(model):
+                raw.append((report.node, rule.code, report.message or rule.message, report.fix, None))
+        except Exception as exc:
+            raw.append(((1, 1), "GS000", f"internal error in rule {rule.code}: {type(exc).__name__}: {exc}", None, traceback.format_exc()))
+    return _finish(source, raw, enabled, disable_noqa, module)
+
+
+def _syntax_only(source: SourceFile, enabled, disable_noqa: bool) -> List[Finding]:
+    if "GS001" not in enabled:
+        return []
+    import ast
+
+    try:
+        ast.parse(source.text)
+    except SyntaxError as exc:
+        return _finish(source, [((exc.lineno or 1, exc.offset or 1), "GS001", f"syntax error: {exc.msg}", None, None)], enabled, disable_noqa, None)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return _finish(source, [((1, 1), "GS001", f"cannot parse file: {type(exc).__name__}", None, None)], enabled, disable_noqa, None)
+    return []
+
+
+def _apply_per_file_ignores(path: str, settings: Settings, enabled):
+    if not settings.per_file_ignores:
+        return enabled
+    posix = Path(path).as_posix()
+    name = Path(path).name
+    drop = set()
+    for pattern, codes in settings.per_file_ignores.items():
+        if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}"):
+            drop.update(c for c in enabled if any(sel == "ALL" or c.startswith(sel) for sel in codes))
+    return frozenset(enabled) - drop
+
+
+def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> List[Finding]:
+    if not raw:
+        return []
+    positions = None
+    if module is not None and any(isinstance(r[0], cst.CSTNode) for r in raw):
+        # Positions are computed only for files that have something to report.
+        wrapper = cst.metadata.MetadataWrapper(module, unsafe_skip_copy=True)
+        positions = wrapper.resolve(cst.metadata.PositionProvider)
+    table = {} if disable_noqa else noqa.noqa_lines(source.text)
+    out = []
+    seen = set()
+    for where, code, message, fix, detail in raw:
+        if code not in enabled and code != "GS000":
+            continue
+        if isinstance(where, cst.CSTNode):
+            rng = positions[where]
+            line, col, end_line, end_col = rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+        else:
+            line, col = where
+            end_line, end_col = line, col
+        if noqa.suppressed(code, line, table):
+            continue
+        fix_obj = None
+        if fix is not None and positions is not None:
+            node, replacement, title = fix
+            r = positions[node]
+            fix_obj = Fix(title, replacement, r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+        cell, cline = source.locate(line)
+        _, cend = source.locate(end_line)
+        key = (cline, col, code, cell)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Finding(source.path, cline, col, code, message, cend, end_col, cell, fix_obj, detail))
+    out.sort(key=Finding.sort_key)
+    return out

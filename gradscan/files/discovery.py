@@ -1,0 +1,113 @@
+"""Which files a run checks: walk the given paths, honour excludes and .gitignore.
+
+Excludes match a path's name or its path relative to the project root (glob syntax), as in
+ruff. Files named on the command line are always checked unless `force_exclude` is set, which
+is what pre-commit needs since it passes every staged file by name.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import pathspec
+
+from gradscan.config import Settings
+
+SUFFIXES = (".py", ".pyi", ".ipynb")
+
+
+def display_path(path: Path) -> str:
+    """Relative to the current directory when under it, as flake8 and ruff print it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class _Excluder:
+    def __init__(self, settings: Settings) -> None:
+        self.patterns = list(settings.exclude) + list(settings.extend_exclude)
+        self.root = settings.root.resolve()
+        self.gitignore = settings.respect_gitignore
+        self._specs: Dict[Path, Optional[pathspec.PathSpec]] = {}
+
+    def excluded(self, path: Path, is_dir: bool) -> bool:
+        name = path.name
+        try:
+            rel = path.relative_to(self.root).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        for pat in self.patterns:
+            pat = pat.rstrip("/")
+            if fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(path.as_posix(), f"*/{pat}"):
+                return True
+        if is_dir and (path / "pyvenv.cfg").exists():
+            return True
+        return self.gitignore and self._git_ignored(path, is_dir)
+
+    def excluded_parent(self, path: Path) -> bool:
+        """Whether a folder between the project root and `path` is excluded."""
+        for folder in path.parents:
+            if folder == self.root or self.root not in folder.parents:
+                return False
+            if self.excluded(folder, True):
+                return True
+        return False
+
+    def _git_ignored(self, path: Path, is_dir: bool) -> bool:
+        folder = path.parent
+        for spec_dir in [folder, *folder.parents]:
+            spec = self._spec(spec_dir)
+            if spec is not None:
+                rel = path.relative_to(spec_dir).as_posix() + ("/" if is_dir else "")
+                if spec.match_file(rel):
+                    return True
+            if (spec_dir / ".git").exists():
+                break
+        return False
+
+    def _spec(self, folder: Path) -> Optional[pathspec.PathSpec]:
+        if folder not in self._specs:
+            spec = None
+            ignore = folder / ".gitignore"
+            if ignore.is_file():
+                try:
+                    lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+                    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+                except (OSError, ValueError):
+                    spec = None
+            self._specs[folder] = spec
+        return self._specs[folder]
+
+
+def discover(paths: List[str], settings: Settings) -> Iterator[Tuple[Path, str]]:
+    """(absolute file, display path) for every file to check, in a stable order."""
+    excluder = _Excluder(settings)
+    seen = set()
+    for given in paths:
+        p = Path(given)
+        absolute = p.resolve() if p.exists() else p.absolute()
+        if p.is_dir():
+            if settings.force_exclude and excluder.excluded(absolute, True):
+                continue
+            for file in _walk(absolute, excluder):
+                if file not in seen:
+                    seen.add(file)
+                    yield file, display_path(file)
+        else:
+            if settings.force_exclude and (excluder.excluded(absolute, False) or excluder.excluded_parent(absolute)):
+                continue
+            if absolute not in seen:
+                seen.add(absolute)
+                yield absolute, display_path(p) if p.is_absolute() else p.as_posix()
+
+
+def _walk(top: Path, excluder: _Excluder) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(top):
+        base = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not excluder.excluded(base / d, True))
+        for name in sorted(files):
+            if name.endswith(SUFFIXES) and not excluder.excluded(base / name, False):
+                yield base / name

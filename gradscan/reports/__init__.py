@@ -1,0 +1,156 @@
+"""Output formats: concise (flake8's line), full, json, github, sarif; and --statistics."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Callable, Dict, List, Optional
+
+from gradscan import __version__
+from gradscan.findings import Finding
+from gradscan.rules import REGISTRY
+
+FORMATS = ("concise", "full", "json", "github", "sarif")
+
+
+def _rule(code: str):
+    return REGISTRY.get(code)
+
+
+def concise(findings: List[Finding], sources=None) -> str:
+    return "".join(f"{f.location()}: {f.code} {f.message}\n" for f in findings)
+
+
+def full(findings: List[Finding], sources: Optional[Callable[[Finding], str]] = None) -> str:
+    out = []
+    for f in findings:
+        out.append(f"{f.location()}: {f.code} {f.message}\n")
+        line = sources(f) if sources else ""
+        if line:
+            out.append(f"    {line.rstrip()}\n")
+            prefix = "".join(ch if ch == "\t" else " " for ch in line[: max(f.col - 1, 0)])
+            out.append(f"    {prefix}^\n")
+        rule = _rule(f.code)
+        if rule is not None and rule.hint:
+            out.append(f"    help: {rule.hint}\n")
+        if f.detail:
+            out.append("".join(f"    {l}\n" for l in f.detail.rstrip().splitlines()))
+        out.append("\n")
+    return "".join(out)
+
+
+def as_json(findings: List[Finding], sources=None) -> str:
+    items = []
+    for f in findings:
+        rule = _rule(f.code)
+        fix = None
+        if f.fix is not None:
+            fix = {
+                "message": f.fix.message,
+                "edits": [{
+                    "content": f.fix.replacement,
+                    "location": {"row": f.fix.line, "column": f.fix.col},
+                    "end_location": {"row": f.fix.end_line, "column": f.fix.end_col},
+                }],
+            }
+        items.append({
+            "filename": f.path,
+            "cell": f.cell,
+            "code": f.code,
+            "message": f.message,
+            "location": {"row": f.line, "column": f.col},
+            "end_location": {"row": f.end_line or f.line, "column": f.end_col or f.col},
+            "rule": rule.name if rule else None,
+            "fix": fix,
+            "url": rule.url() if rule and not rule.engine else None,
+        })
+    return json.dumps(items, indent=2) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_prop(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github(findings: List[Finding], sources=None) -> str:
+    out = []
+    for f in findings:
+        cell = f" (cell {f.cell})" if f.cell is not None else ""
+        props = (
+            f"file={_escape_prop(f.path)},line={f.line},col={f.col},"
+            f"endLine={f.end_line or f.line},endColumn={f.end_col or f.col},"
+            f"title={_escape_prop(f'gradscan ({f.code})')}"
+        )
+        out.append(f"::error {props}::{_escape_data(f'{f.code} {f.message}{cell}')}\n")
+    return "".join(out)
+
+
+def sarif(findings: List[Finding], sources=None) -> str:
+    rules = [REGISTRY[c] for c in sorted(REGISTRY)]
+    index = {r.code: i for i, r in enumerate(rules)}
+    driver_rules = []
+    for r in rules:
+        entry = {
+            "id": r.code,
+            "name": r.name,
+            "shortDescription": {"text": r.summary},
+            "fullDescription": {"text": r.summary},
+            "help": {"text": r.doc or r.summary, "markdown": r.doc or r.summary},
+            "defaultConfiguration": {"enabled": bool(r.default_enabled or r.engine), "level": "error"},
+            "properties": {"framework": r.framework, "tags": ["gradient", r.framework]},
+        }
+        if not r.engine:
+            entry["helpUri"] = r.url()
+        driver_rules.append(entry)
+    results = []
+    for f in findings:
+        cell = f" (cell {f.cell})" if f.cell is not None else ""
+        results.append({
+            "ruleId": f.code,
+            "ruleIndex": index.get(f.code, 0),
+            "level": "error",
+            "message": {"text": f"{f.message}{cell}"},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": f.path.replace("\\", "/")},
+                    "region": {
+                        "startLine": f.line,
+                        "startColumn": f.col,
+                        "endLine": max(f.end_line or f.line, f.line),
+                        "endColumn": f.end_col or f.col,
+                    },
+                }
+            }],
+        })
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "gradscan",
+                "version": __version__,
+                "informationUri": "https://github.com/gradscan/gradscan",
+                "rules": driver_rules,
+            }},
+            "results": results,
+        }],
+    }
+    return json.dumps(log, indent=2) + "\n"
+
+
+def statistics(findings: List[Finding]) -> str:
+    counts = Counter(f.code for f in findings)
+    out = []
+    for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        rule = _rule(code)
+        out.append(f"{n:>5}\t{code}\t{rule.name if rule else ''}\n")
+    return "".join(out)
+
+
+FORMATTERS: Dict[str, Callable] = {"concise": concise, "full": full, "json": as_json, "github": github, "sarif": sarif}
+
+
+def render(fmt: str, findings: List[Finding], sources=None) -> str:
+    return FORMATTERS[fmt](findings, sources)

@@ -1,0 +1,67 @@
+"""The rule framework: a rule is a small class that holds its code, documentation and examples.
+
+Subclassing `Rule` registers the rule (no hand-kept list). A rule's `check` receives the
+file's semantic model and yields `Report`s naming the offending node; the engine turns them
+into positioned findings, applies noqa and per-file-ignores, and sorts them.
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Dict, Iterator, Optional, Tuple, Type
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from gradscan.semantics.model import FileModel
+
+REGISTRY: Dict[str, Type["Rule"]] = {}
+
+DOCS_URL = "https://github.com/gradscan/gradscan/blob/main/docs/rules.md#{code}"
+
+
+@dataclass
+class Report:
+    node: cst.CSTNode
+    message: Optional[str] = None  # defaults to the rule's message
+    fix: Optional[Tuple[cst.CSTNode, str, str]] = None  # (node to replace, replacement code, fix title)
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    framework: ClassVar[str]  # torch, tensorflow, jax, any
+    summary: ClassVar[str]  # one line, for `gradscan rules`
+    message: ClassVar[str]  # default finding message
+    hint: ClassVar[str] = ""  # one-line "use instead", shown by --output-format full
+    facts: ClassVar[Tuple[str, ...]] = ()  # ids in shared/oracle/FACTS.md
+    default_enabled: ClassVar[bool] = True
+    # A file that contains none of these substrings cannot trigger the rule: it is not parsed for it.
+    triggers: ClassVar[Tuple[str, ...]] = ()
+    # ruff-shaped documentation: what it does, why it breaks gradients, example, use instead, references.
+    doc: ClassVar[str] = ""
+    # Fixit-style examples, run by the test suite: each `invalid` source marks the expected lines
+    # with a trailing `# error: CODE`; each `valid` source must produce no finding of this rule.
+    invalid: ClassVar[Tuple[str, ...]] = ()
+    valid: ClassVar[Tuple[str, ...]] = ()
+    engine: ClassVar[bool] = False  # GS0xx codes: reported by the engine itself
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        code = cls.__dict__.get("code")
+        if code is None:  # an abstract intermediate class
+            return
+        if code in REGISTRY and REGISTRY[code] is not cls:
+            raise RuntimeError(f"rule code {code} registered twice ({REGISTRY[code].__name__}, {cls.__name__})")
+        cls.doc = textwrap.dedent(cls.doc).strip()
+        cls.invalid = tuple(textwrap.dedent(s).lstrip("\n") for s in cls.invalid)
+        cls.valid = tuple(textwrap.dedent(s).lstrip("\n") for s in cls.valid)
+        REGISTRY[code] = cls
+
+    def check(self, model: "FileModel") -> Iterator[Report]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    @classmethod
+    def url(cls) -> str:
+        return DOCS_URL.format(code=cls.code.lower())

@@ -1,0 +1,365 @@
+"""Value flow inside a function: does a value reach what a differentiable function returns,
+or the value that `.backward()` / `tape.gradient` is called on?
+
+The walk climbs from a node through the expressions that carry its value (operators, calls
+taking it as an argument, containers, attribute and subscript reads), across assignments to the
+later uses of the assigned names, and from a helper's `return` to the places that call it.
+It stops at sinks that carry no gradient intent: logging and metrics, Python numbers
+(`.item()`, `.tolist()`, `.cpu()`), shapes and dtypes, comparisons, indices, writes to
+`self` state and to names that say they are logs or caches.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradscan.semantics.names import dotted
+
+if TYPE_CHECKING:
+    from gradscan.semantics.model import FileModel, FunctionInfo
+
+# Reading these from a tensor gives metadata or a Python value, not a differentiable tensor.
+NON_CARRYING_ATTRS = {
+    "shape", "dtype", "device", "ndim", "is_cuda", "requires_grad", "grad_fn", "is_leaf", "layout",
+    "grad", "data", "names", "__class__", "indices", "is_sparse", "itemsize",
+}
+NON_CARRYING_METHODS = {
+    "item", "tolist", "numpy", "cpu", "size", "dim", "numel", "nelement", "element_size", "data_ptr",
+    "stride", "is_contiguous", "get_device", "detach", "detach_", "zero_", "fill_", "copy_", "any",
+    "all", "isnan", "isinf", "isfinite", "nonzero", "argmax", "argmin", "argsort", "new_zeros",
+    "new_ones", "new_empty", "new_full", "equal", "allclose", "eq", "ne", "gt", "lt", "ge", "le",
+    "__len__", "count_nonzero", "bool", "long", "int", "sign", "round", "floor", "ceil",
+}
+NON_CARRYING_BUILTINS = {
+    "print", "len", "isinstance", "type", "str", "repr", "format", "id", "hash", "bool", "int",
+    "float", "round", "range", "hasattr", "getattr", "callable", "issubclass", "setattr", "open",
+}
+NON_CARRYING_FUNCTIONS = {
+    "torch.zeros_like", "torch.ones_like", "torch.empty_like", "torch.full_like", "torch.rand_like",
+    "torch.randn_like", "torch.randint_like", "torch.argmax", "torch.argmin", "torch.argsort",
+    "torch.isnan", "torch.isinf", "torch.isfinite", "torch.equal", "torch.allclose", "torch.numel",
+    "torch.is_tensor", "torch.is_floating_point", "numpy.shape", "jax.numpy.shape",
+    "tensorflow.shape", "tensorflow.zeros_like", "tensorflow.ones_like", "jax.numpy.zeros_like",
+    "jax.numpy.ones_like", "tensorflow.stop_gradient", "jax.lax.stop_gradient",
+}
+MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "put"}
+BACKWARD_CALLS = {"torch.autograd.backward", "torch.autograd.grad"}
+# Word tokens (split on `_` and case changes) that mark a name as a log, metric or cache.
+LOG_TOKENS = {
+    "log", "logs", "logging", "logger", "metric", "metrics", "stat", "stats", "info", "summary",
+    "summaries", "history", "debug", "record", "records", "vis", "viz", "plot", "display", "monitor",
+    "wandb", "writer", "tensorboard", "tb", "mlflow", "pbar", "tqdm", "progress", "cache", "cached",
+    "stash", "report", "reporting", "print", "warn", "warnings", "diagnostics", "diag",
+}
+LOG_METHODS = {
+    "log", "log_dict", "log_metrics", "info", "debug", "warning", "warn", "error", "add_scalar",
+    "add_scalars", "add_histogram", "add_image", "add_images", "set_postfix", "set_description",
+    "write", "log_image",
+}
+_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def tokens(name: str) -> Set[str]:
+    return {t.lower() for t in _TOKEN.findall(name)}
+
+
+def is_log_name(name: str) -> bool:
+    return bool(tokens(name) & LOG_TOKENS)
+
+
+@dataclass
+class Trace:
+    """How a value reached the output: the expression nodes it passed through, in order."""
+
+    path: List[cst.CSTNode] = field(default_factory=list)
+    sink: str = "return"  # return, loss
+
+
+class Flow:
+    def __init__(self, model: "FileModel") -> None:
+        self.model = model
+        self._order: Optional[Dict[cst.CSTNode, int]] = None
+        self._uses: Dict[int, Tuple[Dict[str, List[cst.Name]], Dict[str, List[int]]]] = {}
+
+    # ---- public ------------------------------------------------------------------------
+    def reaches_output(self, node: cst.CSTNode, max_calls: int = 3) -> Optional[Trace]:
+        """A trace if the value of `node` reaches the return value of a differentiable root,
+        or a value that is backpropagated; None if it does not (or cannot be decided)."""
+        fn = self.model.enclosing_function(node)
+        return self._reach(node, fn, max_calls, set())
+
+    def climb(self, node: cst.CSTNode) -> Tuple[str, List[cst.CSTNode], List[str]]:
+        """Follow the value of `node` up to its statement: (how it ends, path, names it taints)."""
+        return self._climb(node)
+
+    # ---- the walk ----------------------------------------------------------------------
+    def _reach(self, node, fn, calls_left: int, seen: Set[int]) -> Optional[Trace]:
+        todo: List[Tuple[cst.CSTNode, List[cst.CSTNode]]] = [(node, [])]
+        while todo:
+            start, prefix = todo.pop()
+            if id(start) in seen:
+                continue
+            seen.add(id(start))
+            end, path, names = self._climb(start)
+            path = prefix + path
+            if end == "loss":
+                return Trace(path, "loss")
+            if end == "return":
+                if fn is None:
+                    continue
+                if self._is_root(fn):
+                    return Trace(path, "return")
+                if calls_left > 0:
+                    for call, caller in self._callers(fn):
+                        found = self._reach(call, caller, calls_left - 1, seen)
+                        if found is not None:
+                            return Trace(path + found.path, found.sink)
+                continue
+            if end == "assign" and fn is not None:
+                stmt = self.model.enclosing_statement(start if not path else path[-1])
+                for name in names:
+                    for use in self._later_uses(fn, name, stmt):
+                        todo.append((use, path))
+        return None
+
+    def _is_root(self, fn: "FunctionInfo") -> bool:
+        ctx = fn.context
+        while ctx is None and fn.parent is not None and isinstance(fn.node, cst.Lambda):
+            fn = fn.parent
+            ctx = fn.context
+        return ctx is not None and ctx.kind != "helper" and (fn.parent is None or ctx.kind == "jax-grad")
+
+    def _callers(self, fn: "FunctionInfo"):
+        for call, owner in self.model.calls:
+            if owner is None:
+                continue
+            func = call.func
+            if fn.is_method:
+                if isinstance(func, cst.Attribute) and func.attr.value == fn.name and (
+                    dotted(func.value) == "self" or (isinstance(func.value, cst.Call) and dotted(func.value.func) == "super")
+                ) and owner.cls is not None:
+                    yield call, owner
+            elif isinstance(func, cst.Name) and func.value == fn.name:
+                yield call, owner
+
+    def _climb(self, node: cst.CSTNode) -> Tuple[str, List[cst.CSTNode], List[str]]:
+        model = self.model
+        path: List[cst.CSTNode] = [node]
+        child = node
+        while True:
+            parent = model.parent(child)
+            if parent is None:
+                return "dropped", path, []
+            t = type(parent)
+            if t is cst.Attribute:
+                if child is not parent.value or parent.attr.value in NON_CARRYING_ATTRS:
+                    return "stop", path, []
+                call = model.parent(parent)
+                if isinstance(call, cst.Call) and call.func is parent:
+                    method = parent.attr.value
+                    if method in ("backward", "manual_backward"):
+                        path.append(call)
+                        return "loss", path, []
+                    if method in NON_CARRYING_METHODS:
+                        return "stop", path, []
+                    if method in MUTATORS:
+                        return "stop", path, []
+                    path.append(call)
+                    child = call
+                    continue
+            elif t is cst.Arg:
+                call = model.parent(parent)
+                if not isinstance(call, cst.Call):
+                    return "stop", path, []
+                verdict = self._argument(call, parent)
+                if verdict == "loss":
+                    path.append(call)
+                    return "loss", path, []
+                if verdict == "stop":
+                    return "stop", path, []
+                if isinstance(verdict, list):
+                    return "assign", path + [call], verdict
+                path.append(call)
+                child = call
+                continue
+            elif t is cst.Call:
+                if child is not parent.func:
+                    return "stop", path, []
+            elif t is cst.UnaryOperation:
+                if isinstance(parent.operator, cst.Not):
+                    return "stop", path, []
+            elif t in (cst.Comparison, cst.ComparisonTarget, cst.FormattedStringExpression, cst.Lambda,
+                       cst.Decorator, cst.Assert, cst.Raise, cst.Del, cst.If, cst.While, cst.Param):
+                return "stop", path, []
+            elif t is cst.IfExp:
+                if child is parent.test:
+                    return "stop", path, []
+            elif t is cst.Subscript:
+                if child is not parent.value:
+                    return "stop", path, []
+            elif t is cst.DictElement:
+                if child is parent.key or _is_log_key(parent.key):
+                    return "stop", path, []
+            elif t is cst.Return:
+                return "return", path, []
+            elif t in (cst.Yield, cst.Await) and t is cst.Yield:
+                return "return", path, []
+            elif t in (cst.Assign, cst.AnnAssign, cst.AugAssign):
+                if child is not parent.value:
+                    return "stop", path, []
+                targets = [x.target for x in parent.targets] if t is cst.Assign else [parent.target]
+                names = [n for tgt in targets for n in _target_names(tgt)]
+                return ("assign", path, names) if names else ("stop", path, [])
+            elif t is cst.NamedExpr:
+                if child is parent.value:
+                    names = _target_names(parent.target)
+                    return ("assign", path, names) if names else ("stop", path, [])
+            elif t is cst.For:
+                if child is parent.iter:
+                    names = _target_names(parent.target)
+                    return ("assign", path, names) if names else ("stop", path, [])
+                return "stop", path, []
+            elif t is cst.WithItem:
+                if parent.asname is not None:
+                    names = _target_names(parent.asname.name)
+                    return ("assign", path, names) if names else ("stop", path, [])
+                return "stop", path, []
+            elif isinstance(parent, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Module,
+                                     cst.IndentedBlock, cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                return "dropped", path, []
+            path.append(parent)
+            child = parent
+
+    def _argument(self, call: cst.Call, arg: cst.Arg):
+        """What passing a value as `arg` to `call` does: carry, stop, loss, or taint names."""
+        model = self.model
+        func = call.func
+        name = model.callee(call)
+        text = dotted(func) or ""
+        last = text.rsplit(".", 1)[-1] if text else ""
+        if isinstance(func, cst.Attribute) and func.attr.value in MUTATORS:
+            receiver = func.value
+            names = _target_names(receiver)
+            return names if names and not any(is_log_name(n) for n in names) else "stop"
+        if name in BACKWARD_CALLS or last in ("manual_backward",) or (last == "backward" and arg is call.args[0]):
+            return "loss"
+        if last == "gradient" and call.args and arg is call.args[0] and isinstance(func, cst.Attribute):
+            return "loss"
+        if isinstance(func, cst.Name) and func.value in NON_CARRYING_BUILTINS and name is None:
+            return "stop"
+        if name in NON_CARRYING_FUNCTIONS or (name or "").startswith(("math.", "logging.", "wandb.", "mlflow.", "warnings.")):
+            return "stop"
+        if is_logging_call(model, call):
+            return "stop"
+        return "carry"
+
+    # ---- names -------------------------------------------------------------------------
+    def order(self, node: cst.CSTNode) -> int:
+        if self._order is None:
+            self._order = {n: i for i, n in enumerate(self.model.parents)}
+        return self._order.get(node, -1)
+
+    def _later_uses(self, fn: "FunctionInfo", name: str, stmt: Optional[cst.CSTNode]) -> Iterable[cst.Name]:
+        uses, stores = self._index(fn)
+        if stmt is None:
+            return []
+        start = self.order(stmt)
+        kills = sorted(o for o in stores.get(name, []) if o > start)
+        limit = kills[0] if kills else None
+        out = []
+        for use in uses.get(name, []):
+            o = self.order(use)
+            if o <= start or (limit is not None and o > limit):
+                continue
+            if self.model.enclosing_statement(use) is stmt:
+                continue
+            out.append(use)
+        return out
+
+    def _index(self, fn: "FunctionInfo"):
+        key = id(fn)
+        if key not in self._uses:
+            collector = _NameUses(self.model)
+            body = fn.node.body
+            body.visit(collector)
+            self._uses[key] = (collector.uses, {k: [self.order(s) for s in v] for k, v in collector.stores.items()})
+        return self._uses[key]
+
+
+class _NameUses(cst.CSTVisitor):
+    """Loads and stores of plain names in one function body (nested defs excluded)."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.model = model
+        self.uses: Dict[str, List[cst.Name]] = {}
+        self.stores: Dict[str, List[cst.CSTNode]] = {}
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_ClassDef(self, node) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        parent = self.model.parent(node)
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            return
+        if isinstance(parent, (cst.Arg, cst.Param, cst.ImportAlias, cst.AsName, cst.FunctionDef, cst.ClassDef)) and not (isinstance(parent, cst.Arg) and parent.value is node):
+            return
+        if isinstance(parent, cst.AssignTarget) or (isinstance(parent, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr)) and parent.target is node) or (isinstance(parent, (cst.For, cst.CompFor)) and parent.target is node) or isinstance(parent, (cst.Element, cst.StarredElement)) and self._in_target(parent):
+            stmt = self.model.enclosing_statement(node)
+            self.stores.setdefault(node.value, []).append(stmt)
+            if isinstance(parent, cst.AugAssign):
+                self.uses.setdefault(node.value, []).append(node)
+            return
+        self.uses.setdefault(node.value, []).append(node)
+
+    def _in_target(self, node: cst.CSTNode) -> bool:
+        for anc in self.model.ancestors(node):
+            if isinstance(anc, cst.AssignTarget):
+                return True
+            if isinstance(anc, (cst.For, cst.CompFor)):
+                return False
+            if not isinstance(anc, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
+                return False
+        return False
+
+
+def _target_names(target: cst.BaseExpression) -> List[str]:
+    """Plain names bound by an assignment target; `out[i] = v` binds `out`, `self.x = v` nothing."""
+    if isinstance(target, cst.Name):
+        return [] if is_log_name(target.value) else [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _target_names(e.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    if isinstance(target, cst.Subscript):
+        base = target.value
+        return _target_names(base) if isinstance(base, cst.Name) else []
+    return []
+
+
+def _is_log_key(key) -> bool:
+    if isinstance(key, cst.SimpleString):
+        text = key.value.strip("'\"rbuRBU")
+        return is_log_name(text)
+    return False
+
+
+def is_logging_call(model: "FileModel", call: cst.Call) -> bool:
+    """`print`, `self.log(...)`, `logger.info`, `wandb.log`, `writer.add_scalar`, `pbar.set_postfix`."""
+    text = dotted(call.func)
+    if text is None:
+        return False
+    parts = text.split(".")
+    if len(parts) == 1:
+        return parts[0] in ("print", "pprint")
+    resolved = model.callee(call)
+    if resolved and resolved.split(".")[0] in ("torch", "tensorflow", "jax", "numpy", "math", "keras", "flax"):
+        return False
+    if parts[-1] in LOG_METHODS and (parts[0] == "self" or any(is_log_name(p) for p in parts[:-1])):
+        return True
+    return any(is_log_name(p) for p in parts[:-1]) and parts[-1] not in ("append",)

@@ -1,0 +1,301 @@
+"""FileModel: everything the rules ask about one file, from one pass over its tree.
+
+The pass records parents (our own map, cheaper than libcst's ParentNodeProvider), imports,
+classes, functions, calls, attribute reads, assignments and `with` blocks. Contexts (which
+functions compute values that gradients flow through) are derived from those lists after the
+pass; value flow is computed on demand, only for the candidate nodes a rule asks about.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
+
+import libcst as cst
+
+from gradscan.semantics import classes as kinds
+from gradscan.semantics.names import ImportTable, dotted
+
+FunctionNode = Union[cst.FunctionDef, cst.Lambda]
+
+TORCH_ROOTS = {"forward", "__call__", "training_step"}
+KERAS_ROOTS = {"call", "train_step", "compute_loss", "__call__"}
+JAX_TRANSFORMS = {
+    "jax.grad", "jax.value_and_grad", "jax.vjp", "jax.jacrev", "jax.jacfwd", "jax.hessian",
+    "flax.nnx.grad", "flax.nnx.value_and_grad", "jax.linearize", "jax.jvp",
+}
+NO_GRAD = {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"}
+
+
+@dataclass(eq=False)
+class Context:
+    """Why a function (or a tape block) is differentiable."""
+
+    kind: str  # forward, training-step, loss, keras-call, tape, jax-grad, helper
+    framework: str  # torch, tensorflow, jax
+    root: Optional["FunctionInfo"] = None  # the root a helper was reached from
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    base_names: List[str]  # qualified where resolvable, else "<local>.Name" or "?"
+    methods: Dict[str, "FunctionInfo"] = field(default_factory=dict)
+    kind: Optional[str] = None  # classes.TORCH, KERAS, ...
+    # (attribute, assigned value, the Assign node, method name) for every `self.x = ...`
+    self_assigns: List[Tuple[str, cst.BaseExpression, cst.CSTNode, str]] = field(default_factory=list)
+
+    @property
+    def is_torch(self) -> bool:
+        return self.kind == kinds.TORCH
+
+    @property
+    def is_keras(self) -> bool:
+        return self.kind in (kinds.KERAS, kinds.KERAS_LEGACY)
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    node: FunctionNode
+    name: str
+    cls: Optional[ClassInfo]
+    parent: Optional["FunctionInfo"]
+    context: Optional[Context] = None
+    calls: List[cst.Call] = field(default_factory=list)  # directly in this function (not nested defs)
+    returns: List[cst.CSTNode] = field(default_factory=list)
+    decorators: List[str] = field(default_factory=list)  # resolved decorator names
+
+    @property
+    def params(self) -> List[str]:
+        p = self.node.params
+        return [x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)]
+
+    @property
+    def is_method(self) -> bool:
+        return self.cls is not None and self.parent is None
+
+
+class _Collector(cst.CSTVisitor):
+    def __init__(self, model: "FileModel") -> None:
+        self.m = model
+        self.stack: List[cst.CSTNode] = []
+        self.functions: List[FunctionInfo] = []
+        self.classes: List[ClassInfo] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        m = self.m
+        if self.stack:
+            m.parents[node] = self.stack[-1]
+        self.stack.append(node)
+        fn = self.functions[-1] if self.functions else None
+        t = type(node)
+        if t is cst.Call:
+            m.calls.append((node, fn))
+            if fn is not None:
+                fn.calls.append(node)
+        elif t is cst.Attribute:
+            m.attributes.append((node, fn))
+        elif t is cst.Name:
+            m.identifiers.add(node.value)
+        elif t is cst.SimpleString:
+            m.identifiers.add(node.value[1:-1].strip("'\""))
+        elif t in (cst.Assign, cst.AnnAssign, cst.AugAssign):
+            m.assignments.append((node, fn))
+            self._self_assign(node)
+            if fn is None and t is cst.Assign and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                m.imports.add_alias(node.targets[0].target.value, node.value)
+        elif t is cst.With:
+            m.withs.append((node, fn))
+        elif t is cst.Return:
+            if fn is not None:
+                fn.returns.append(node)
+        elif t in (cst.Import, cst.ImportFrom):
+            m.imports.add_import(node)
+        elif t is cst.ClassDef:
+            info = ClassInfo(node, node.name.value, [])
+            self.classes.append(info)
+            m.classes.setdefault(info.name, info)
+            m.class_list.append(info)
+        elif t in (cst.FunctionDef, cst.Lambda):
+            # A method is a def directly in a class body (ClassDef > IndentedBlock > FunctionDef).
+            direct = len(self.stack) >= 3 and isinstance(self.stack[-3], cst.ClassDef) and t is cst.FunctionDef
+            owner_cls = self.classes[-1] if direct else (fn.cls if fn is not None else None)
+            name = node.name.value if t is cst.FunctionDef else "<lambda>"
+            info = FunctionInfo(node, name, owner_cls, None if direct else fn)
+            m.functions.append(info)
+            m.function_of[node] = info
+            if direct:
+                owner_cls.methods.setdefault(name, info)
+            elif fn is None and t is cst.FunctionDef and not self.classes:
+                m.module_functions.setdefault(name, info)
+            self.functions.append(info)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+        t = type(original_node)
+        if t in (cst.FunctionDef, cst.Lambda):
+            self.functions.pop()
+        elif t is cst.ClassDef:
+            self.classes.pop()
+
+    def _self_assign(self, node) -> None:
+        if not self.functions or not self.classes:
+            return
+        method = self.functions[-1]
+        while method.parent is not None:
+            method = method.parent
+        if method.cls is None or method.cls is not self.classes[-1]:
+            return
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        value = node.value
+        if value is None:
+            return
+        for target in targets:
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+                method.cls.self_assigns.append((target.attr.value, value, node, method.name))
+
+
+class FileModel:
+    """The semantic model of one file. Build it with `FileModel.build(module, ...)`."""
+
+    def __init__(self, module: cst.Module, path: str, source: str, settings=None, project=None) -> None:
+        self.module = module
+        self.path = path
+        self.source = source
+        self.settings = settings
+        self.project = project  # ProjectIndex or None
+        self.module_name: Optional[str] = None
+        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self.imports = ImportTable()
+        self.classes: Dict[str, ClassInfo] = {}
+        self.class_list: List[ClassInfo] = []
+        self.functions: List[FunctionInfo] = []
+        self.function_of: Dict[cst.CSTNode, FunctionInfo] = {}
+        self.module_functions: Dict[str, FunctionInfo] = {}
+        self.calls: List[Tuple[cst.Call, Optional[FunctionInfo]]] = []
+        self.attributes: List[Tuple[cst.Attribute, Optional[FunctionInfo]]] = []
+        self.assignments: List[Tuple[cst.CSTNode, Optional[FunctionInfo]]] = []
+        self.withs: List[Tuple[cst.With, Optional[FunctionInfo]]] = []
+        self.identifiers: Set[str] = set()  # every name and short string in the file
+        self.tape_blocks: List[cst.With] = []
+        self._flow = None
+
+    @classmethod
+    def build(cls, module: cst.Module, path: str = "<string>", source: str = "", settings=None, project=None, module_name=None) -> "FileModel":
+        model = cls(module, path, source, settings, project)
+        model.module_name = module_name
+        module.visit(_Collector(model))
+        if module_name:
+            model.imports.absolutize(module_name, path.endswith("__init__.py"))
+        model.legacy_keras = (
+            (settings is not None and settings.keras == "legacy")
+            or model.imports.uses("tf_keras")
+            or "TF_USE_LEGACY_KERAS" in source
+        )
+        model._classify()
+        from gradscan.semantics.contexts import assign_contexts
+
+        assign_contexts(model)
+        return model
+
+    # ---- names -------------------------------------------------------------------------
+    def resolve(self, expr: cst.BaseExpression) -> Optional[str]:
+        """Qualified name of a dotted expression (`nn.Linear` -> `torch.nn.Linear`), or None."""
+        return self.imports.resolve(expr)
+
+    def callee(self, call: cst.Call) -> Optional[str]:
+        return self.imports.resolve(call.func)
+
+    # ---- classes -----------------------------------------------------------------------
+    def _qualify_base(self, expr: cst.BaseExpression) -> str:
+        q = self.resolve(expr)
+        if q is not None:
+            return q
+        text = dotted(expr)
+        if text and text.split(".")[0] in self.classes:
+            return f"<local>.{text}"
+        if text and self.module_name:
+            return f"{self.module_name}.{text}"
+        return "?"
+
+    def _classify(self) -> None:
+        s = self.settings
+        extra_torch = tuple(s.torch_module_bases) if s else ()
+        extra_keras = tuple(s.keras_layer_bases) if s else ()
+        for info in self.class_list:
+            info.base_names = [self._qualify_base(arg.value) for arg in info.node.bases if arg.keyword is None]
+
+        def lookup(qname: str):
+            if qname.startswith("<local>."):
+                local = self.classes.get(qname[len("<local>."):])
+                return local.base_names if local else None
+            if self.project is not None:
+                return self.project.bases(qname)
+            return None
+
+        for info in self.class_list:
+            info.kind = kinds.resolve_kind(info.base_names, self.legacy_keras, lookup, extra_torch, extra_keras)
+
+    def class_chain(self, info: ClassInfo) -> Iterator[ClassInfo]:
+        """The class and its bases defined in this file, nearest first."""
+        seen = set()
+        todo = [info]
+        while todo:
+            c = todo.pop(0)
+            if id(c) in seen:
+                continue
+            seen.add(id(c))
+            yield c
+            for b in c.base_names:
+                if b.startswith("<local>."):
+                    local = self.classes.get(b[len("<local>."):])
+                    if local is not None:
+                        todo.append(local)
+
+    def find_method(self, info: ClassInfo, name: str) -> Optional[FunctionInfo]:
+        for c in self.class_chain(info):
+            if name in c.methods:
+                return c.methods[name]
+        return None
+
+    # ---- tree navigation ---------------------------------------------------------------
+    def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        return self.parents.get(node)
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        node = self.parents.get(node)
+        while node is not None:
+            yield node
+            node = self.parents.get(node)
+
+    def enclosing_function(self, node: cst.CSTNode) -> Optional[FunctionInfo]:
+        for anc in self.ancestors(node):
+            if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+                return self.function_of.get(anc)
+        return None
+
+    def enclosing_statement(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        if isinstance(node, cst.BaseSmallStatement):
+            return node
+        for anc in self.ancestors(node):
+            if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+                return anc
+        return None
+
+    # ---- contexts ----------------------------------------------------------------------
+    def context_of(self, node: cst.CSTNode) -> Optional[Context]:
+        """The differentiable context `node` is evaluated in, or None (not differentiable,
+        on purpose: no_grad blocks, `if not self.training:` branches, inference methods)."""
+        from gradscan.semantics.contexts import context_of
+
+        return context_of(self, node)
+
+    # ---- value flow --------------------------------------------------------------------
+    @property
+    def flow(self):
+        if self._flow is None:
+            from gradscan.semantics.flow import Flow
+
+            self._flow = Flow(self)
+        return self._flow

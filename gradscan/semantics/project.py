@@ -1,0 +1,217 @@
+"""The project index: every class of the scanned project with its bases, by module path.
+
+It lets `class Block(BaseBlock)` be known as a torch module when `BaseBlock(nn.Module)` lives
+in another file. It is built with the standard library's `ast` (a tenth of libcst's parse
+time) from class and import statements only, and cached by file size and mtime, so pre-commit
+runs on one file still see the whole project cheaply.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Set
+
+INDEX_VERSION = 2
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def project_root(path: Path) -> Optional[Path]:
+    start = path if path.is_dir() else path.parent
+    for folder in [start, *start.parents]:
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return None
+
+
+def module_names(file: Path, root: Path) -> List[str]:
+    """Dotted names a file is importable as: its `__init__.py` chain, and its path under the root
+    (with a `src/` layout folder stripped)."""
+    names = []
+    stem = [] if file.name == "__init__.py" else [file.stem]
+    parts = []
+    folder = file.parent
+    while (folder / "__init__.py").exists() and folder != folder.parent:
+        parts.append(folder.name)
+        folder = folder.parent
+    chain = ".".join(list(reversed(parts)) + stem)
+    if chain:
+        names.append(chain)
+    try:
+        rel = file.relative_to(root).with_suffix("")
+    except ValueError:
+        return names
+    rel_parts = list(rel.parts)
+    if rel_parts and rel_parts[0] == "src":
+        rel_parts = rel_parts[1:]
+    if rel_parts and rel_parts[-1] == "__init__":
+        rel_parts = rel_parts[:-1]
+    dotted = ".".join(rel_parts)
+    if dotted and dotted not in names:
+        names.append(dotted)
+    return names
+
+
+def _absolute(module: Optional[str], level: int, package: str) -> str:
+    if level == 0:
+        return module or ""
+    base = package.split(".")
+    base = base[: len(base) - (level - 1)] if level > 1 else base
+    return ".".join([p for p in base if p] + ([module] if module else []))
+
+
+def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
+    """Classes (bases as qualified names, `self` attributes read) and imported names of a file."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    package = module if is_package else module.rpartition(".")[0]
+    names: Dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                names[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node.module, node.level, package)
+            for a in node.names:
+                if a.name != "*":
+                    names[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+    classes = {}
+    for node in tree.body if isinstance(tree, ast.Module) else []:
+        if isinstance(node, ast.ClassDef):
+            classes[node.name] = {"bases": [_qualify(b, names, module) for b in node.bases], "reads": _self_reads(node)}
+    local = {n: q for n, q in names.items()}
+    return {"classes": classes, "names": local}
+
+
+def _dotted(expr: ast.expr) -> Optional[str]:
+    parts = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        parts.append(expr.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _qualify(expr: ast.expr, names: Dict[str, str], module: str) -> str:
+    text = _dotted(expr) or "?"
+    head, _, rest = text.partition(".")
+    if head in names:
+        full = names[head]
+        return f"{full}.{rest}" if rest else full
+    return f"{module}.{text}"  # a class of the same module (or an unknown builtin)
+
+
+def _self_reads(cls: ast.ClassDef) -> List[str]:
+    reads: Set[str] = set()
+    for node in ast.walk(cls):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            reads.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            reads.add(node.value)  # getattr(self, "scale"), state-dict keys
+    return sorted(reads)
+
+
+class ProjectIndex:
+    def __init__(self) -> None:
+        self.modules: Dict[str, dict] = {}
+
+    def add(self, names: Iterable[str], summary: dict) -> None:
+        for name in names:
+            self.modules[name] = summary
+
+    def class_entry(self, qname: str, depth: int = 0) -> Optional[dict]:
+        if depth > 8 or "." not in qname:
+            return None
+        from gradscan.semantics.names import canonical
+
+        module, _, name = qname.rpartition(".")
+        summary = self.modules.get(module)
+        if summary is None:
+            return None
+        if name in summary["classes"]:
+            return summary["classes"][name]
+        target = summary["names"].get(name)
+        if target and target != qname:
+            return self.class_entry(canonical(target), depth + 1)
+        return None
+
+    def bases(self, qname: str) -> Optional[List[str]]:
+        from gradscan.semantics.names import canonical
+
+        entry = self.class_entry(qname)
+        return [canonical(b) for b in entry["bases"]] if entry else None
+
+    def subclasses_reads(self, qname: str) -> Set[str]:
+        """Attributes read by project classes deriving (directly or not) from `qname`."""
+        reads: Set[str] = set()
+        for module, summary in self.modules.items():
+            for name, entry in summary["classes"].items():
+                if self._derives(f"{module}.{name}", qname, 0):
+                    reads.update(entry["reads"])
+        return reads
+
+    def _derives(self, cls: str, ancestor: str, depth: int) -> bool:
+        if depth > 8:
+            return False
+        for base in self.bases(cls) or []:
+            if base == ancestor or self._derives(base, ancestor, depth + 1):
+                return True
+        return False
+
+
+def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None) -> ProjectIndex:
+    """Summaries of `files`, reusing the cached ones whose size and mtime did not change."""
+    cache_file = cache_dir / "index.json" if cache_dir else None
+    cached: dict = {}
+    if cache_file and cache_file.is_file():
+        try:
+            data = json.loads(cache_file.read_text())
+            if data.get("version") == INDEX_VERSION:
+                cached = data.get("files", {})
+        except (OSError, ValueError):
+            cached = {}
+    fresh: dict = {}
+    index = ProjectIndex()
+    for file in files:
+        key = str(file)
+        try:
+            st = file.stat()
+        except OSError:
+            continue
+        stamp = [st.st_mtime_ns, st.st_size]
+        root = root_of(file)
+        names = module_names(file, root)
+        hit = cached.get(key)
+        if hit and hit["stamp"] == stamp and hit["names"] == names:
+            summary = hit["summary"]
+        else:
+            try:
+                text = file.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            summary = summarize(text, names[0] if names else file.stem, file.name == "__init__.py") if "class " in text or file.name == "__init__.py" else {"classes": {}, "names": {}}
+        if summary is None:
+            continue
+        fresh[key] = {"stamp": stamp, "names": names, "summary": summary}
+        index.add(names, summary)
+    if cache_file and fresh != cached:
+        _write_atomic(cache_file, json.dumps({"version": INDEX_VERSION, "files": fresh}))
+    return index
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Concurrent runs each write a whole file; the last rename wins and no reader sees half."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass
