@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -85,18 +85,26 @@ class Flow:
         self._uses: Dict[int, Tuple[Dict[str, List[cst.Name]], Dict[str, List[int]]]] = {}
 
     # ---- public ------------------------------------------------------------------------
-    def reaches_output(self, node: cst.CSTNode, max_calls: int = 3) -> Optional[Trace]:
+    def reaches_output(self, node: cst.CSTNode, max_calls: int = 3, barrier: Optional[Callable[[cst.CSTNode], bool]] = None) -> Optional[Trace]:
         """A trace if the value of `node` reaches the return value of a differentiable root,
-        or a value that is backpropagated; None if it does not (or cannot be decided)."""
+        or a value that is backpropagated; None if it does not (or cannot be decided).
+        `barrier(n)`, when given, abandons every path through a node `n` it is true for (for
+        example a `log_prob(...)` call: a sample that reaches the loss only as a score)."""
         fn = self.model.enclosing_function(node)
-        return self._reach(node, fn, max_calls, set())
+        return self._reach(node, fn, max_calls, set(), barrier)
+
+    def flows_into(self, node: cst.CSTNode, predicate: Callable[[cst.CSTNode], bool], max_calls: int = 0) -> Optional[Trace]:
+        """A trace (sink "target") if the value of `node` passes through a node `predicate` is
+        true for, by the same walk as `reaches_output`; None otherwise."""
+        fn = self.model.enclosing_function(node)
+        return self._reach(node, fn, max_calls, set(), None, predicate)
 
     def climb(self, node: cst.CSTNode) -> Tuple[str, List[cst.CSTNode], List[str]]:
         """Follow the value of `node` up to its statement: (how it ends, path, names it taints)."""
         return self._climb(node)
 
     # ---- the walk ----------------------------------------------------------------------
-    def _reach(self, node, fn, calls_left: int, seen: Set[int]) -> Optional[Trace]:
+    def _reach(self, node, fn, calls_left: int, seen: Set[int], barrier=None, target=None) -> Optional[Trace]:
         todo: List[Tuple[cst.CSTNode, List[cst.CSTNode]]] = [(node, [])]
         while todo:
             start, prefix = todo.pop()
@@ -104,6 +112,10 @@ class Flow:
                 continue
             seen.add(id(start))
             end, path, names = self._climb(start)
+            if barrier is not None and any(barrier(n) for n in path):
+                continue
+            if target is not None and any(target(n) for n in path):
+                return Trace(prefix + path, "target")
             path = prefix + path
             if end == "loss":
                 return Trace(path, "loss")
@@ -114,7 +126,7 @@ class Flow:
                     return Trace(path, "return")
                 if calls_left > 0:
                     for call, caller in self._callers(fn):
-                        found = self._reach(call, caller, calls_left - 1, seen)
+                        found = self._reach(call, caller, calls_left - 1, seen, barrier, target)
                         if found is not None:
                             return Trace(path + found.path, found.sink)
                 continue
