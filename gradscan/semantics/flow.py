@@ -85,13 +85,17 @@ class Flow:
         self._uses: Dict[int, Tuple[Dict[str, List[cst.Name]], Dict[str, List[int]]]] = {}
 
     # ---- public ------------------------------------------------------------------------
-    def reaches_output(self, node: cst.CSTNode, max_calls: int = 3, barrier: Optional[Callable[[cst.CSTNode], bool]] = None) -> Optional[Trace]:
+    def reaches_output(self, node: cst.CSTNode, max_calls: int = 3, barrier: Optional[Callable[[cst.CSTNode], bool]] = None,
+                       accept_return: Optional[Callable[["FunctionInfo"], bool]] = None, module_level: bool = False) -> Optional[Trace]:
         """A trace if the value of `node` reaches the return value of a differentiable root,
         or a value that is backpropagated; None if it does not (or cannot be decided).
         `barrier(n)`, when given, abandons every path through a node `n` it is true for (for
-        example a `log_prob(...)` call: a sample that reaches the loss only as a score)."""
+        example a `log_prob(...)` call: a sample that reaches the loss only as a score).
+        `accept_return(fn)`, when given, decides whether returning from the root `fn` counts (a
+        Keras `train_step` returns metrics, not an output). `module_level=True` also follows
+        assignments in module-level code (scripts and notebooks with a top-level tape block)."""
         fn = self.model.enclosing_function(node)
-        return self._reach(node, fn, max_calls, set(), barrier)
+        return self._reach(node, fn, max_calls, set(), barrier, None, accept_return, module_level)
 
     def flows_into(self, node: cst.CSTNode, predicate: Callable[[cst.CSTNode], bool], max_calls: int = 0) -> Optional[Trace]:
         """A trace (sink "target") if the value of `node` passes through a node `predicate` is
@@ -104,7 +108,7 @@ class Flow:
         return self._climb(node)
 
     # ---- the walk ----------------------------------------------------------------------
-    def _reach(self, node, fn, calls_left: int, seen: Set[int], barrier=None, target=None) -> Optional[Trace]:
+    def _reach(self, node, fn, calls_left: int, seen: Set[int], barrier=None, target=None, accept_return=None, module_level: bool = False) -> Optional[Trace]:
         todo: List[Tuple[cst.CSTNode, List[cst.CSTNode]]] = [(node, [])]
         while todo:
             start, prefix = todo.pop()
@@ -123,14 +127,16 @@ class Flow:
                 if fn is None:
                     continue
                 if self._is_root(fn):
-                    return Trace(path, "return")
+                    if accept_return is None or accept_return(fn):
+                        return Trace(path, "return")
+                    continue
                 if calls_left > 0:
                     for call, caller in self._callers(fn):
-                        found = self._reach(call, caller, calls_left - 1, seen, barrier, target)
+                        found = self._reach(call, caller, calls_left - 1, seen, barrier, target, accept_return, module_level)
                         if found is not None:
                             return Trace(path + found.path, found.sink)
                 continue
-            if end == "assign" and fn is not None:
+            if end == "assign" and (fn is not None or module_level):
                 stmt = self.model.enclosing_statement(start if not path else path[-1])
                 for name in names:
                     for use in self._later_uses(fn, name, stmt):
@@ -295,7 +301,7 @@ class Flow:
         key = id(fn)
         if key not in self._uses:
             collector = _NameUses(self.model)
-            body = fn.node.body
+            body = fn.node.body if fn is not None else self.model.module  # None: module-level code
             body.visit(collector)
             self._uses[key] = (collector.uses, {k: [self.order(s) for s in v] for k, v in collector.stores.items()})
         return self._uses[key]
