@@ -74,14 +74,14 @@ def check_source_file(source: SourceFile, settings: Settings, project=None, disa
         # Nothing to check, but a broken file must still be reported: `ast` finds syntax
         # errors at a tenth of libcst's parse cost.
         return _syntax_only(source, enabled, disable_noqa)
-    raw: List[tuple] = []  # (node or (line, col), code, message, fix, detail)
+    raw: List[tuple] = _source_errors(source, enabled)  # (node or (line, col), code, message, fix, detail)
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
         if "GS001" not in enabled:
             return []
-        return _finish(source, [((exc.raw_line, exc.raw_column + 1), "GS001", f"syntax error: {message}", None, None)], enabled, disable_noqa, None)
+        return _finish(source, raw + [((exc.raw_line, exc.raw_column + 1), "GS001", f"syntax error: {message}", None, None)], enabled, disable_noqa, None)
     except (RecursionError, MemoryError, ValueError) as exc:
         if "GS001" not in enabled:
             return []
@@ -101,18 +101,26 @@ def check_source_file(source: SourceFile, settings: Settings, project=None, disa
     return _finish(source, raw, enabled, disable_noqa, module)
 
 
+def _source_errors(source: SourceFile, enabled) -> List[tuple]:
+    """GS001 for what reading found (a notebook cell that does not parse), as raw reports."""
+    if "GS001" not in enabled:
+        return []
+    return [((line, col), "GS001", message, None, None) for line, col, message in getattr(source, "errors", ())]
+
+
 def _syntax_only(source: SourceFile, enabled, disable_noqa: bool) -> List[Finding]:
     if "GS001" not in enabled:
         return []
     import ast
 
+    raw = _source_errors(source, enabled)
     try:
         ast.parse(source.text)
     except SyntaxError as exc:
-        return _finish(source, [((exc.lineno or 1, exc.offset or 1), "GS001", f"syntax error: {exc.msg}", None, None)], enabled, disable_noqa, None)
+        raw.append(((exc.lineno or 1, exc.offset or 1), "GS001", f"syntax error: {exc.msg}", None, None))
     except (ValueError, RecursionError, MemoryError) as exc:
-        return _finish(source, [((1, 1), "GS001", f"cannot parse file: {type(exc).__name__}", None, None)], enabled, disable_noqa, None)
-    return []
+        raw.append(((1, 1), "GS001", f"cannot parse file: {type(exc).__name__}", None, None))
+    return _finish(source, raw, enabled, disable_noqa, None)
 
 
 def _apply_per_file_ignores(path: str, settings: Settings, enabled):

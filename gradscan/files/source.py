@@ -27,6 +27,9 @@ class SourceFile:
     text: str
     # For notebooks: module line (1-based) -> (cell number, line in cell). None for plain files.
     line_map: Optional[list] = field(default=None, repr=False)
+    # Problems found while building the text, as (module line, column, message): reported as
+    # GS001 beside the other findings (a notebook cell that does not parse is commented out).
+    errors: list = field(default_factory=list, repr=False)
 
     @property
     def is_notebook(self) -> bool:
