@@ -6,10 +6,23 @@ so `line_map` turns a module line into (cell number, line inside the cell).
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Dict, List, Optional
+
+# Python's line breaks. `str.splitlines` also breaks at form feeds, \x1c-\x1e, \x85 and
+# \u2028, which the parser does not: it would shift every line number after one of them.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> List[str]:
+    """The physical lines of a source text, numbered as the parser numbers them."""
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 class SourceError(Exception):
@@ -44,25 +57,48 @@ class SourceFile:
         return (self.line_map[-1] if self.line_map else (1, line))
 
     def physical_line(self, line: int) -> str:
-        lines = self.text.splitlines()
+        lines = split_lines(self.text)
         return lines[line - 1] if 1 <= line <= len(lines) else ""
+
+    def display_line(self, cell: Optional[int], line: int) -> str:
+        """The text of a line as the user sees it: `line` of `cell` in a notebook."""
+        if self.line_map is None:
+            return self.physical_line(line) if cell is None else ""
+        try:
+            return self.physical_line(self.line_map.index((cell, line)) + 1)
+        except ValueError:
+            return ""
 
 
 def decode_python(data: bytes) -> str:
     """Decode Python source as the interpreter would: BOM, then a PEP 263 cookie, then UTF-8."""
+    if b"\x00" in data:
+        raise SourceError("file contains NUL bytes (binary file?)")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:  # unknown or conflicting coding cookie
-        raise SourceError(f"cannot decode file: {exc}") from None
+    except SyntaxError as exc:
+        if not str(exc).startswith("invalid or missing encoding declaration"):
+            raise SourceError(f"cannot decode file: {exc}") from None  # unknown or conflicting cookie
+        encoding = "utf-8"  # no cookie and not UTF-8 in the first two lines: locate the bad byte below
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise SourceError(f"cannot decode file as {encoding}: {exc.reason if hasattr(exc, 'reason') else exc}") from None
+    except UnicodeDecodeError as exc:
+        line, col = _byte_position(data, exc.start, encoding)
+        raise SourceError(
+            f"cannot decode file as {encoding}: {exc.reason} (byte 0x{data[exc.start]:02x}); "
+            "save it as UTF-8 or declare its encoding (PEP 263)", line, col) from None
+    except LookupError as exc:
+        raise SourceError(f"cannot decode file: {exc}") from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    if "\x00" in text:
-        raise SourceError("file contains NUL bytes (binary file?)")
     return text
+
+
+def _byte_position(data: bytes, offset: int, encoding: str) -> tuple:
+    """1-based (line, column) of a byte offset, the column counted in characters."""
+    start = max(data.rfind(b"\n", 0, offset), data.rfind(b"\r", 0, offset)) + 1
+    line = len(split_lines(data[:start].decode(encoding, errors="replace"))) + 1 if start else 1
+    return line, len(data[start:offset].decode(encoding, errors="replace")) + 1
 
 
 def source_from_text(text: str, path: str) -> SourceFile:
@@ -73,15 +109,36 @@ def source_from_text(text: str, path: str) -> SourceFile:
     return SourceFile(path=path, text=text)
 
 
+def source_from_bytes(data: bytes, path: str) -> SourceFile:
+    """A file's bytes as a source: notebooks are UTF-8 JSON, Python files follow PEP 263."""
+    if path.endswith(".ipynb"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"cannot decode notebook as UTF-8: {exc.reason}") from None
+        return source_from_text(text, path)
+    return SourceFile(path=path, text=decode_python(data))
+
+
 def read_source(file: Path, display: str) -> SourceFile:
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read file: {exc.strerror or exc}") from None
-    if display.endswith(".ipynb"):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"cannot decode notebook as UTF-8: {exc.reason}") from None
-        return source_from_text(text, display)
-    return SourceFile(path=display, text=decode_python(data))
+    return source_from_bytes(data, display)
+
+
+class SourceLines:
+    """Source lines for `--output-format full`, read once per file; preloaded for standard input."""
+
+    def __init__(self, preloaded: Optional[Dict[str, SourceFile]] = None) -> None:
+        self._files: Dict[str, Optional[SourceFile]] = dict(preloaded or {})
+
+    def __call__(self, finding) -> str:
+        if finding.path not in self._files:
+            try:
+                self._files[finding.path] = read_source(Path(finding.path), finding.path)
+            except (SourceError, ValueError):
+                self._files[finding.path] = None
+        source = self._files[finding.path]
+        return source.display_line(finding.cell, finding.line) if source is not None else ""
