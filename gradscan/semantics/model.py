@@ -64,6 +64,12 @@ class FunctionInfo:
     calls: List[cst.Call] = field(default_factory=list)  # directly in this function (not nested defs)
     returns: List[cst.CSTNode] = field(default_factory=list)
     decorators: List[str] = field(default_factory=list)  # resolved decorator names
+    # name -> how this function's scope binds it: ("import", qname), ("alias", value expr),
+    # ("other", None) or ("global", None). See `FileModel.resolve`.
+    bindings: Dict[str, List[Tuple[str, object]]] = field(default_factory=dict)
+
+    def bind(self, name: str, how: str, value: object = None) -> None:
+        self.bindings.setdefault(name, []).append((how, value))
 
     @property
     def params(self) -> List[str]:
@@ -102,16 +108,37 @@ class _Collector(cst.CSTVisitor):
         elif t in (cst.Assign, cst.AnnAssign, cst.AugAssign):
             m.assignments.append((node, fn))
             self._self_assign(node)
-            if fn is None and t is cst.Assign and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-                m.imports.add_alias(node.targets[0].target.value, node.value)
+            if fn is None and not self.classes and t is cst.Assign and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                # Module scope (not a class body); directly under the module it rebinds for sure.
+                m.imports.add_alias(node.targets[0].target.value, node.value, rebinding=len(self.stack) == 3)
+            elif fn is not None:
+                self._bind_assign(fn, node)
         elif t is cst.With:
             m.withs.append((node, fn))
         elif t is cst.Return:
             if fn is not None:
                 fn.returns.append(node)
         elif t in (cst.Import, cst.ImportFrom):
-            m.imports.add_import(node)
+            m.imports.add_import(node, local_scope=fn is not None)
+            if fn is not None:
+                for local, target in ImportTable.bindings(node):
+                    self._bind(fn, local, "import", target)
+        elif fn is not None and t in (cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr, cst.ExceptHandler, cst.ExceptStarHandler):
+            if t in (cst.For, cst.CompFor, cst.NamedExpr):
+                target = node.target
+            else:
+                asname = node.asname if t is cst.WithItem else node.name
+                target = asname.name if asname is not None else None
+            for name in _target_names(target):
+                self._bind(fn, name, "other")
+        elif fn is not None and t in (cst.Global, cst.Nonlocal):
+            for item in node.names:
+                self._bind(fn, item.name.value, "global" if t is cst.Global else "nonlocal")
         elif t is cst.ClassDef:
+            if fn is not None:
+                self._bind(fn, node.name.value, "other")
+            elif len(self.stack) == 2:
+                m.imports.unbind(node.name.value)
             info = ClassInfo(node, node.name.value, [])
             self.classes.append(info)
             m.classes.setdefault(info.name, info)
@@ -122,6 +149,14 @@ class _Collector(cst.CSTVisitor):
             owner_cls = self.classes[-1] if direct else (fn.cls if fn is not None else None)
             name = node.name.value if t is cst.FunctionDef else "<lambda>"
             info = FunctionInfo(node, name, owner_cls, None if direct else fn)
+            if t is cst.FunctionDef and fn is not None and not direct:
+                self._bind(fn, name, "other")
+            elif t is cst.FunctionDef and fn is None and len(self.stack) == 2:
+                m.imports.unbind(name)
+            p = node.params
+            for param in (*p.posonly_params, *p.params, *p.kwonly_params, p.star_arg, p.star_kwarg):
+                if isinstance(param, cst.Param):
+                    self._bind(info, param.name.value, "other")
             m.functions.append(info)
             m.function_of[node] = info
             if direct:
@@ -139,6 +174,20 @@ class _Collector(cst.CSTVisitor):
         elif t is cst.ClassDef:
             self.classes.pop()
 
+    def _bind(self, fn: FunctionInfo, name: str, how: str, value: object = None) -> None:
+        fn.bind(name, how, value)
+        self.m.local_names.add(name)
+
+    def _bind_assign(self, fn: FunctionInfo, node) -> None:
+        if isinstance(node, cst.Assign):
+            single = len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
+            for target in node.targets:
+                for name in _target_names(target.target):
+                    self._bind(fn, name, "alias" if single else "other", node.value if single else None)
+        elif isinstance(node.target, cst.Name):  # AnnAssign, AugAssign
+            alias = isinstance(node, cst.AnnAssign) and node.value is not None
+            self._bind(fn, node.target.value, "alias" if alias else "other", node.value if alias else None)
+
     def _self_assign(self, node) -> None:
         if not self.functions or not self.classes:
             return
@@ -154,6 +203,17 @@ class _Collector(cst.CSTVisitor):
         for target in targets:
             if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
                 method.cls.self_assigns.append((target.attr.value, value, node, method.name))
+
+
+def _target_names(target) -> List[str]:
+    """The plain names an assignment target binds (`a`, `a, (b, *c)`), not attributes or items."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _target_names(el.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
 
 
 class FileModel:
@@ -178,6 +238,8 @@ class FileModel:
         self.assignments: List[Tuple[cst.CSTNode, Optional[FunctionInfo]]] = []
         self.withs: List[Tuple[cst.With, Optional[FunctionInfo]]] = []
         self.identifiers: Set[str] = set()  # every name and short string in the file
+        self.local_names: Set[str] = set()  # names some function binds (see `resolve`)
+        self._resolving: Set[int] = set()
         self.tape_blocks: List[cst.With] = []
         self._flow = None
 
@@ -201,14 +263,67 @@ class FileModel:
 
     # ---- names -------------------------------------------------------------------------
     def resolve(self, expr: cst.BaseExpression) -> Optional[str]:
-        """Qualified name of a dotted expression (`nn.Linear` -> `torch.nn.Linear`), or None."""
-        return self.imports.resolve(expr)
+        """Qualified name of a dotted expression (`nn.Linear` -> `torch.nn.Linear`), or None.
+
+        Scopes are respected: inside a function, a parameter or local variable that reuses an
+        imported name (`def f(layers): layers.append(...)`) is not the import, and comes out
+        None; a function's own imports and simple aliases (`sg = jax.lax.stop_gradient`) are
+        resolved in that function and the functions nested in it."""
+        text = dotted(expr)
+        if text is None:
+            return None
+        head, _, rest = text.partition(".")
+        if head in self.local_names:
+            fn = self._scope_of(expr)
+            while fn is not None:
+                found = fn.bindings.get(head)
+                if found is not None:
+                    hows = {how for how, _ in found}
+                    if "global" in hows:
+                        break  # `global tf; import tensorflow as tf`: the module's name
+                    if hows != {"nonlocal"}:
+                        return self._resolve_binding(found, rest)
+                fn = fn.parent
+        return self.imports.resolve_name(text)
+
+    def _resolve_binding(self, found, rest: str) -> Optional[str]:
+        from gradscan.semantics.names import canonical
+
+        hows = {how for how, _ in found}
+        if hows == {"import"} and len({value for _, value in found}) == 1:
+            target = found[0][1]
+            return canonical(f"{target}.{rest}" if rest else target)
+        if len(found) == 1 and hows == {"alias"}:
+            value = found[0][1]
+            if id(value) in self._resolving:
+                return None
+            self._resolving.add(id(value))
+            try:
+                target = self.resolve(value)
+            finally:
+                self._resolving.discard(id(value))
+            if target is None or "." not in target:
+                return None
+            return canonical(f"{target}.{rest}" if rest else target)
+        return None  # a parameter, a loop variable, several assignments: not an import
+
+    def _scope_of(self, node: cst.CSTNode) -> Optional[FunctionInfo]:
+        """The function whose scope `node` is evaluated in: a decorator, default value or
+        annotation belongs to the scope around the `def`, not to the function itself."""
+        child = node
+        for anc in self.ancestors(node):
+            if isinstance(anc, (cst.FunctionDef, cst.Lambda)) and child is anc.body:
+                return self.function_of.get(anc)
+            child = anc
+        return None
 
     def callee(self, call: cst.Call) -> Optional[str]:
-        return self.imports.resolve(call.func)
+        return self.resolve(call.func)
 
     # ---- classes -----------------------------------------------------------------------
     def _qualify_base(self, expr: cst.BaseExpression) -> str:
+        if isinstance(expr, cst.Subscript):  # PyroModule[nn.Linear], Generic[T]
+            expr = expr.value
         q = self.resolve(expr)
         if q is not None:
             return q

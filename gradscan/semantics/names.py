@@ -8,7 +8,7 @@ stay silent on None.
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import libcst as cst
 
@@ -51,71 +51,119 @@ def module_name(node: Union[cst.Attribute, cst.Name]) -> str:
 
 
 class ImportTable:
-    """Local name -> fully qualified name, for one file (module and function-level imports)."""
+    """Local name -> fully qualified name, for one file.
+
+    `aliases` holds the module scope's imports and simple aliases; `fallback` the imports made
+    inside functions (`def f(): import torch`), consulted only for names the module scope does
+    not bind (a function's own imports are resolved in its scope by `FileModel.resolve`).
+    Star imports bind nothing: what they bring in is unknown (None).
+    """
 
     def __init__(self) -> None:
         self.aliases: Dict[str, str] = {}
+        self.fallback: Dict[str, str] = {}
         self.star_imports = False
+        self.star_modules: List[str] = []  # `from x import *`: x, for the project index
         self.modules: set = set()  # top-level packages imported anywhere in the file
 
-    def add_import(self, node: Union[cst.Import, cst.ImportFrom]) -> None:
+    @staticmethod
+    def bindings(node: Union[cst.Import, cst.ImportFrom]) -> List[Tuple[str, str]]:
+        """(local name, qualified target) for each name an import statement binds."""
+        out: List[Tuple[str, str]] = []
         if isinstance(node, cst.Import):
             for alias in node.names:
                 full = module_name(alias.name)
-                self.modules.add(full.split(".")[0])
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    self.aliases[alias.asname.name.value] = full
+                    out.append((alias.asname.name.value, full))
                 else:  # `import torch.nn` binds `torch`
                     head = full.split(".")[0]
-                    self.aliases.setdefault(head, head)
-            return
-        if node.relative:  # relative imports: project-internal, resolved by the project index
-            base = "." * len(node.relative) + (module_name(node.module) if node.module else "")
-        else:
-            base = module_name(node.module) if node.module else ""
-            self.modules.add(base.split(".")[0])
+                    out.append((head, head))
+            return out
+        base = _from_base(node)
         if isinstance(node.names, cst.ImportStar):
-            self.star_imports = True
-            return
+            return out
         for alias in node.names:
             name = module_name(alias.name)
             local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
-            self.aliases[local] = f"{base}.{name}" if not base.endswith(".") else f"{base}{name}"
+            out.append((local, f"{base}.{name}" if not base.endswith(".") else f"{base}{name}"))
+        return out
+
+    def add_import(self, node: Union[cst.Import, cst.ImportFrom], local_scope: bool = False) -> None:
+        """Record an import; `local_scope` for one inside a function (see `fallback`)."""
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                self.modules.add(module_name(alias.name).split(".")[0])
+        elif not node.relative:
+            self.modules.add(_from_base(node).split(".")[0])
+        if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
+            self.star_imports = True
+            self.star_modules.append(_from_base(node))
+            return
+        for local, target in self.bindings(node):
+            if local_scope:
+                self.fallback.setdefault(local, target)
+            elif isinstance(node, cst.Import) and target == local:
+                self.aliases.setdefault(local, local)  # `import torch.nn` after `import torch as T`
+            else:
+                self.aliases[local] = target
 
     def absolutize(self, module: str, is_package: bool) -> None:
         """Turn relative imports (`from .base import X`) into project module paths."""
         package = module if is_package else module.rpartition(".")[0]
-        for local, target in list(self.aliases.items()):
-            if target.startswith("."):
-                level = len(target) - len(target.lstrip("."))
-                parts = package.split(".") if package else []
-                parts = parts[: len(parts) - (level - 1)] if level > 1 else parts
-                rest = target[level:]
-                self.aliases[local] = ".".join(p for p in [*parts, rest] if p)
+        for table in (self.aliases, self.fallback):
+            for local, target in list(table.items()):
+                if target.startswith("."):
+                    table[local] = absolute(target, package)
+        self.star_modules = [absolute(t, package) if t.startswith(".") else t for t in self.star_modules]
 
-    def add_alias(self, local: str, value: cst.BaseExpression) -> None:
-        """`tfd = tfp.distributions`, `Normal = torch.distributions.Normal`, `sg = jax.lax.stop_gradient`."""
+    def add_alias(self, local: str, value: cst.BaseExpression, rebinding: bool = False) -> None:
+        """`tfd = tfp.distributions`, `Normal = torch.distributions.Normal`, `sg = jax.lax.stop_gradient`.
+
+        `rebinding=True` (an unconditional module-level assignment) makes a name bound to
+        something else unknown: `nn = make_namespace()` after `import torch.nn as nn`."""
         target = self.resolve(value)
         if target is not None and "." in target:
             self.aliases[local] = target
+        elif rebinding:
+            self.aliases.pop(local, None)
+
+    def unbind(self, local: str) -> None:
+        """A module-level `def`/`class` that reuses an imported name hides the import."""
+        self.aliases.pop(local, None)
 
     def resolve(self, expr: cst.BaseExpression) -> Optional[str]:
         """The canonical qualified name of a dotted expression, or None if unknown."""
         text = dotted(expr)
         if text is None:
             return None
-        head, _, rest = text.partition(".")
-        full = self.aliases.get(head)
-        if full is None:
-            return None
-        return canonical(f"{full}.{rest}" if rest else full)
+        return self.resolve_name(text)
 
     def resolve_name(self, text: str) -> Optional[str]:
         head, _, rest = text.partition(".")
         full = self.aliases.get(head)
         if full is None:
-            return None
+            full = self.fallback.get(head)
+            if full is None:
+                return None
         return canonical(f"{full}.{rest}" if rest else full)
+
+    def binds(self, head: str) -> bool:
+        return head in self.aliases or head in self.fallback
 
     def uses(self, package: str) -> bool:
         return package in self.modules
+
+
+def _from_base(node: cst.ImportFrom) -> str:
+    """The module of a `from` import, with its leading dots for a relative one."""
+    name = module_name(node.module) if node.module else ""
+    return "." * len(node.relative) + name if node.relative else name
+
+
+def absolute(target: str, package: str) -> str:
+    """`..layers.Block` seen from package `lib.models` -> `lib.layers.Block`."""
+    level = len(target) - len(target.lstrip("."))
+    parts = package.split(".") if package else []
+    parts = parts[: len(parts) - (level - 1)] if level > 1 else parts
+    rest = target[level:]
+    return ".".join(p for p in [*parts, rest] if p)
