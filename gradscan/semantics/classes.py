@@ -16,12 +16,36 @@ TF_MODULE = "tf-module"
 FLAX_LINEN = "flax-linen"
 FLAX_NNX = "flax-nnx"
 
-_TORCH_NON_MODULES = {"Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer"}
+# Classes of `torch.nn` (after `names.canonical`) that are not `nn.Module` subclasses (checked
+# against torch 2.13: every other capitalized or `_`-private class there is a Module).
+_TORCH_NON_MODULES = {
+    "Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer", "LazyModuleMixin",
+    "LinearCrossEntropyOptions", "PackedSequence", "BackwardHookFunction", "CrossMapLRN2d",
+    "SyncBatchNorm_", "_LazyConvXdMixin", "_LazyProtocol", "_ASMoutput", "_IncompatibleKeys",
+    "_WrappedHook", "_ChunkContext", "_ChunkViews", "_AutoDefault",
+}
+# Sub-packages of torch.nn whose capitalized classes are Modules (torch.nn.utils, .attention and
+# .init hold none: `prune.BasePruningMethod`, `attention.SDPBackend` are not modules).
+_TORCH_MODULE_PACKAGES = re.compile(
+    r"^torch\.(?:nn\.(?:parallel|quantized|qat|intrinsic|quantizable)|ao\.nn)(?:\.\w+)*\.[A-Z]\w*$"
+)
+# Flax classes that are not modules (flax 0.12): everything else capitalized is.
+_LINEN_NON_MODULES = {"BatchApply", "DenyList", "FrozenDict", "LogicallyPartitioned", "Partitioned", "Variable", "Scope"}
+_NNX_NON_MODULES = {
+    "All", "Any", "BatchStat", "Cache", "Carry", "DiffState", "EMA", "Everything", "FlatState", "GraphDef",
+    "GraphState", "Intermediate", "LoRAParam", "MergeContext", "Metric", "ModelAndOptimizer", "MultiMetric",
+    "NodeStates", "Not", "Nothing", "Object", "OfType", "OptArray", "OptState", "OptVariable", "Optimizer",
+    "Param", "PathContains", "Perturbation", "Pytree", "RngCount", "RngKey", "RngState", "RngStream", "Rngs",
+    "SplitContext", "State", "StateAxes", "StateSharding", "TrainState", "UpdateContext", "Variable",
+    "VariableMetadata", "WithTag", "Accuracy", "Average", "Welford",
+}
 # Framework base classes from packages users subclass without scanning them.
 _TORCH_BASES = {
     "pytorch_lightning.LightningModule",
     "pytorch_lightning.core.LightningModule",
     "pytorch_lightning.core.module.LightningModule",
+    "pytorch_lightning.core.lightning.LightningModule",
+    "torch.jit.ScriptModule",
     "pyro.nn.PyroModule",
     "pyro.nn.module.PyroModule",
     "transformers.PreTrainedModel",
@@ -36,23 +60,33 @@ def classify_framework_base(qname: str, legacy_keras: bool) -> Optional[str]:
     """The kind a framework base class gives its subclasses, or None if not a known base."""
     if qname in _TORCH_BASES:
         return TORCH
-    if qname.startswith("torch.nn."):
+    if qname.startswith("torch.nn.") and qname.count(".") == 2:  # torch.nn.Linear, torch.nn._Loss
         last = qname.rsplit(".", 1)[1]
-        if last[:1].isupper() or last == "_Loss" or last == "_WeightedLoss":
+        if last[:1].isupper() or (last[:1] == "_" and last[1:2].isupper()):
             return None if last in _TORCH_NON_MODULES else TORCH
         return None
-    if qname in ("tensorflow.Module", "tensorflow.compat.v1.Module"):
+    if _TORCH_MODULE_PACKAGES.match(qname):
+        return TORCH
+    if qname in ("tensorflow.Module", "tensorflow.compat.v1.Module", "tensorflow.compat.v2.Module"):
         return TF_MODULE
-    if qname.startswith(("flax.linen.", "flax.linen")) and qname.endswith("Module"):
-        return FLAX_LINEN
-    if qname.startswith("flax.nnx.") and qname.endswith("Module"):
-        return FLAX_NNX
+    if qname.startswith("flax.linen."):
+        return FLAX_LINEN if _flax_module(qname, _LINEN_NON_MODULES) else None
+    if qname.startswith("flax.nnx."):
+        return FLAX_NNX if _flax_module(qname, _NNX_NON_MODULES) else None
+    if qname.startswith("tensorflow.python.keras."):  # TensorFlow's own Keras 2 (TF <= 2.15)
+        qname = "tf_keras." + qname[len("tensorflow.python.keras."):]
     m = _KERAS_CLASS.match(qname)
     if m and _is_keras_layerish(qname):
-        if qname.startswith("tf_keras.") or legacy_keras:
+        # `keras.engine` exists only in Keras 2, `tf_keras` is Keras 2: both track raw variables.
+        if qname.startswith(("tf_keras.", "keras.engine.")) or legacy_keras:
             return KERAS_LEGACY
         return KERAS
     return None
+
+
+def _flax_module(qname: str, non_modules) -> bool:
+    last = qname.rsplit(".", 1)[1]
+    return last[:1].isupper() and last not in non_modules
 
 
 def _is_keras_layerish(qname: str) -> bool:
@@ -60,6 +94,8 @@ def _is_keras_layerish(qname: str) -> bool:
     last = parts[-1]
     if last in ("Layer", "Model", "Sequential", "Functional"):
         return True
+    if last in ("InputSpec", "Input"):  # in keras.layers, but not layers
+        return False
     # keras.layers.Dense and friends are layers; keras.optimizers.Adam, keras.callbacks.X are not.
     return "layers" in parts[:-1]
 
