@@ -122,12 +122,14 @@ class Flow:
                 return Trace(prefix + path, "target")
             path = prefix + path
             if end == "loss":
-                return Trace(path, "loss")
+                if target is None:  # flows_into: only the target ends the walk
+                    return Trace(path, "loss")
+                continue
             if end == "return":
                 if fn is None:
                     continue
                 if self._is_root(fn):
-                    if accept_return is None or accept_return(fn):
+                    if target is None and (accept_return is None or accept_return(fn)):
                         return Trace(path, "return")
                     continue
                 if calls_left > 0:
