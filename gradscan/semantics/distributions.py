@@ -1,0 +1,679 @@
+"""Distributions: which expressions evaluate to a probability distribution object, of which
+library and class, whether its sampler is reparameterized, and what its parameters are.
+
+A distribution-valued expression is
+- a call to a torch.distributions / pyro.distributions / TF Probability distribution class, in
+  every import form the name table resolves (`D.Normal`, `Normal as N`,
+  `torch.distributions.normal.Normal`, `tfd = tfp.distributions`, `import pyro.distributions as dist`);
+- a wrapper of one (`Independent`, `TransformedDistribution`, tfp `Sample`, pyro's `.to_event()`,
+  `.expand()`, `.mask()`): the wrapper samples the way its base does;
+- a call to a class of the project that subclasses one (in this file, or elsewhere through the
+  project index);
+- a local name assigned from one, `self.attr` assigned one, `self.method(...)` / a local
+  function whose return value is one, `self.encoder(...)` where `self.encoder` is a module of this
+  file whose `forward` returns one (the VAE encoder pattern).
+
+`from_graph(model, expr, scope)` answers the other question the sampling rules ask: does a value
+come from the graph (module outputs, parameters, values computed in a differentiable function),
+as opposed to constants, buffers, configuration and detached values? It needs positive
+evidence; anything it cannot see is not from the graph.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradscan.semantics.names import dotted
+
+if TYPE_CHECKING:
+    from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
+
+TORCH, PYRO, TFP = "torch", "pyro", "tfp"
+
+# has_rsample of torch.distributions classes (torch 2.x, fact pt09). Gumbel, Pareto and Weibull
+# are TransformedDistributions of reparameterized bases.
+TORCH_REPARAMETERIZED = {
+    "Beta", "Cauchy", "Chi2", "ContinuousBernoulli", "Dirichlet", "Exponential", "FisherSnedecor", "Gamma",
+    "GeneralizedPareto", "Gumbel", "HalfCauchy", "HalfNormal", "InverseGamma", "Kumaraswamy", "Laplace",
+    "LogNormal", "LogisticNormal", "LowRankMultivariateNormal", "MultivariateNormal", "Normal",
+    "OneHotCategoricalStraightThrough", "Pareto", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
+    "Uniform", "Weibull", "Wishart",
+}
+TORCH_DISCRETE = {"Bernoulli", "Binomial", "Categorical", "Geometric", "Multinomial", "NegativeBinomial", "OneHotCategorical", "Poisson"}
+TORCH_OTHER = {"LKJCholesky", "MixtureSameFamily", "VonMises", "Distribution", "ExponentialFamily"}
+# pyro.distributions re-exports torch's classes (TorchDistributionMixin) and adds its own.
+PYRO_REPARAMETERIZED = TORCH_REPARAMETERIZED | {
+    "AVFMultivariateNormal", "AffineBeta", "AsymmetricLaplace", "Delta", "GaussianScaleMixture", "Logistic",
+    "MixtureOfDiagNormals", "MixtureOfDiagNormalsSharedCovariance", "MultivariateStudentT",
+    "NanMaskedMultivariateNormal", "NanMaskedNormal", "OMTMultivariateNormal", "ProjectedNormal",
+    "RelaxedBernoulliStraightThrough", "RelaxedOneHotCategoricalStraightThrough", "SkewLogistic",
+    "SoftAsymmetricLaplace", "SoftLaplace", "Stable", "StableWithLogProb",
+}
+PYRO_DISCRETE = TORCH_DISCRETE | {
+    "BetaBinomial", "DirichletMultinomial", "ExtendedBetaBinomial", "ExtendedBinomial", "GammaPoisson",
+    "ZeroInflatedNegativeBinomial", "ZeroInflatedPoisson", "OrderedLogistic",
+}
+# TF Probability: discrete distributions are NOT_REPARAMETERIZED (fact tf35); the continuous ones
+# below are FULLY_REPARAMETERIZED, their `.sample()` passes gradients.
+TFP_DISCRETE = {
+    "Bernoulli", "BetaBinomial", "Binomial", "Categorical", "DirichletMultinomial", "FiniteDiscrete", "Geometric",
+    "Multinomial", "NegativeBinomial", "OneHotCategorical", "OrderedLogistic", "PlackettLuce", "Poisson",
+    "ProbitBernoulli", "Skellam", "StoppingRatioLogistic", "Zipf",
+}
+TFP_NOT_REPARAMETERIZED_CONTINUOUS = {
+    "Bates", "CholeskyLKJ", "Deterministic", "LKJ", "Mixture", "MixtureSameFamily", "NoncentralChi2",
+    "PixelCNN", "QuantizedDistribution", "TruncatedCauchy", "VonMisesFisher", "HiddenMarkovModel",
+    "DeterminantalPointProcess", "PoissonLogNormalQuadratureCompound", "BatchConcat", "Blockwise",
+}
+# Distributions whose samples are integer indices: used as an index they carry no value.
+INDEX_VALUED = {"Categorical"}
+# Wrappers sample the way their base distribution does.
+WRAPPERS = {
+    "Independent", "TransformedDistribution", "ExpandedDistribution", "MaskedDistribution", "FoldedDistribution",
+    "Sample", "BatchReshape", "BatchBroadcast", "Masked",
+}
+WRAPPER_BASE_KEYWORDS = ("base_distribution", "distribution", "base_dist", "base")
+# Methods of a distribution returning a distribution that samples like it.
+PASSTHROUGH_METHODS = {"expand", "expand_by", "to_event", "mask", "copy"}
+NON_PARAMETER_KEYWORDS = {"validate_args", "name", "allow_nan_stats", "reinterpreted_batch_ndims", "event_dim", "event_dims", "sample_shape"}
+
+_PREFIXES = (
+    ("torch.distributions.", TORCH),
+    ("pyro.distributions.", PYRO),
+    ("tensorflow_probability.distributions.", TFP),
+)
+
+
+@dataclass
+class DistClass:
+    qname: str  # canonical framework class name, e.g. torch.distributions.Normal
+    library: str  # torch, pyro, tfp
+    name: str  # short class name
+    reparameterized: Optional[bool]  # the default sampler passes gradients (tfp) / has rsample (torch, pyro)
+    discrete: bool
+    wrapper: bool = False
+    custom_sample: bool = False  # a project subclass that defines its own `sample`
+
+
+@dataclass
+class Distribution:
+    """A distribution-valued expression, resolved."""
+
+    cls: DistClass
+    node: cst.CSTNode  # the constructor call
+    scope: Optional["FunctionInfo"]  # the function the constructor call is evaluated in
+    params: List[Tuple[cst.BaseExpression, Optional["FunctionInfo"]]] = field(default_factory=list)
+
+    @property
+    def library(self) -> str:
+        return self.cls.library
+
+    @property
+    def reparameterized(self) -> Optional[bool]:
+        return self.cls.reparameterized
+
+    @property
+    def discrete(self) -> bool:
+        return self.cls.discrete
+
+    @property
+    def index_valued(self) -> bool:
+        return self.cls.name in INDEX_VALUED
+
+    @property
+    def display(self) -> str:
+        lib = {"torch": "torch.distributions", "pyro": "pyro.distributions", "tfp": "tfp.distributions"}[self.cls.library]
+        return f"{lib}.{self.cls.name}"
+
+
+def framework_class(qname: Optional[str]) -> Optional[DistClass]:
+    """The distribution class a canonical qualified name denotes, or None."""
+    if not qname:
+        return None
+    for prefix, library in _PREFIXES:
+        if qname.startswith(prefix):
+            name = qname[len(prefix):]
+            if "." in name or not name[:1].isupper():
+                return None
+            if name in WRAPPERS:
+                return DistClass(qname, library, name, None, False, wrapper=True)
+            if library == TORCH:
+                known = TORCH_REPARAMETERIZED | TORCH_DISCRETE | TORCH_OTHER
+                if name not in known:
+                    return None
+                return DistClass(qname, library, name, True if name in TORCH_REPARAMETERIZED else (False if name in TORCH_DISCRETE else None), name in TORCH_DISCRETE)
+            if library == PYRO:
+                reparam = True if name in PYRO_REPARAMETERIZED else (False if name in PYRO_DISCRETE else None)
+                return DistClass(qname, library, name, reparam, name in PYRO_DISCRETE)
+            if name in TFP_DISCRETE:
+                return DistClass(qname, library, name, False, True)
+            if name in TFP_NOT_REPARAMETERIZED_CONTINUOUS:
+                return DistClass(qname, library, name, None, False)
+            if name.endswith(("Distribution", "Bijector")) and name != "TransformedDistribution":
+                return None
+            return DistClass(qname, library, name, True, False)
+    return None
+
+
+def class_of_call(model: "FileModel", call: cst.Call) -> Optional[DistClass]:
+    """The distribution class `call` instantiates (a framework class or a project subclass)."""
+    found = framework_class(model.callee(call))
+    if found is not None:
+        return found
+    func = call.func
+    if isinstance(func, cst.Name) and func.value in model.classes:
+        return _local_class(model, model.classes[func.value], 0)
+    qname = model.callee(call)
+    if qname and model.project is not None:
+        return _project_class(model, qname, 0)
+    return None
+
+
+def _local_class(model: "FileModel", info: "ClassInfo", depth: int) -> Optional[DistClass]:
+    if depth > 6:
+        return None
+    for base in info.base_names:
+        if base.startswith("<local>."):
+            local = model.classes.get(base[len("<local>."):])
+            found = _local_class(model, local, depth + 1) if local is not None and local is not info else None
+        else:
+            found = framework_class(base) or (_project_class(model, base, depth + 1) if model.project is not None else None)
+        if found is not None:
+            return _subclass(found, info)
+    return None
+
+
+def _subclass(base: DistClass, info: "ClassInfo") -> DistClass:
+    reparam = base.reparameterized
+    if "rsample" in info.methods:
+        reparam = True
+    for stmt in info.node.body.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
+                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                    if any(isinstance(t, cst.Name) and t.value == "has_rsample" for t in targets):
+                        if isinstance(small.value, cst.Name) and small.value.value in ("True", "False"):
+                            reparam = small.value.value == "True"
+    return DistClass(base.qname, base.library, base.name, reparam, base.discrete, base.wrapper, base.custom_sample or "sample" in info.methods)
+
+
+def _project_class(model: "FileModel", qname: str, depth: int) -> Optional[DistClass]:
+    if depth > 6 or model.project is None:
+        return None
+    from gradscan.semantics.names import canonical
+
+    for base in model.project.bases(qname) or []:
+        found = framework_class(canonical(base)) or _project_class(model, canonical(base), depth + 1)
+        if found is not None:
+            # A project subclass may override `sample`: we cannot read it from here, so say so.
+            entry = model.project.class_entry(qname)
+            custom = bool(entry) and "sample" in entry.get("reads", ())
+            return DistClass(found.qname, found.library, found.name, found.reparameterized, found.discrete, found.wrapper, found.custom_sample or custom)
+    return None
+
+
+# ---- distribution-valued expressions ------------------------------------------------------
+def distribution_of(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None, depth: int = 0) -> Optional[Distribution]:
+    """The distribution `expr` evaluates to, or None when it is not (or not provably) one.
+    `scope` is the function `expr` is evaluated in (found from the tree when omitted)."""
+    if depth > 5:
+        return None
+    if scope is None:
+        scope = model.enclosing_function(expr)
+    return _dist(model, expr, scope, depth, None)
+
+
+def _dist(model, expr, scope, depth, index) -> Optional[Distribution]:
+    if depth > 5:
+        return None
+    if isinstance(expr, cst.Call):
+        return _dist_of_call(model, expr, scope, depth, index)
+    if isinstance(expr, cst.Name):
+        for value, idx, where in _definitions_before(model, expr, scope):
+            return _dist(model, value, where, depth + 1, idx if idx is not None else index)
+        return None
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+        cls = _owner_class(scope)
+        if cls is None:
+            return None
+        found = None
+        for value, method in _self_values(model, cls, expr.attr.value):
+            d = _dist(model, value, method, depth + 1, None)
+            if d is None:
+                return None  # assigned something else too: not provably a distribution
+            found = found or d
+        return found
+    if isinstance(expr, (cst.Tuple, cst.List)) and index is not None:
+        elements = [e for e in expr.elements]
+        if 0 <= index < len(elements) and not isinstance(elements[index], cst.StarredElement):
+            return _dist(model, elements[index].value, scope, depth + 1, None)
+    return None
+
+
+def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distribution]:
+    kind = class_of_call(model, call)
+    if kind is not None:
+        if kind.wrapper:
+            base_expr = _wrapper_base(call)
+            base = _dist(model, base_expr, scope, depth + 1, None) if base_expr is not None else None
+            if base is None:
+                return None
+            others = [(a.value, scope) for a in call.args if a.value is not base_expr and not _non_parameter(a)]
+            return Distribution(base.cls, call, scope, base.params + others)
+        return Distribution(kind, call, scope, [(a.value, scope) for a in call.args if not _non_parameter(a)])
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        if func.attr.value in PASSTHROUGH_METHODS:
+            return _dist(model, func.value, scope, depth + 1, None)
+        receiver = func.value
+        if isinstance(receiver, cst.Name) and receiver.value == "self":
+            cls = _owner_class(scope)
+            if cls is None:
+                return None
+            method = model.find_method(cls, func.attr.value)
+            if method is not None:
+                return _dist_of_returns(model, method, depth, index)
+            # `self.encoder(x)`: a module of this file whose forward returns a distribution
+            for value, _m in _self_values(model, cls, func.attr.value):
+                if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in model.classes:
+                    sub = model.classes[value.func.value]
+                    for name in ("forward", "__call__", "call"):
+                        target = model.find_method(sub, name)
+                        if target is not None:
+                            return _dist_of_returns(model, target, depth, index)
+            return None
+        return None
+    if isinstance(func, cst.Name):
+        fn = _lookup_function(model, scope, func.value)
+        if fn is not None:
+            return _dist_of_returns(model, fn, depth, index)
+    return None
+
+
+def _dist_of_returns(model, fn: "FunctionInfo", depth, index) -> Optional[Distribution]:
+    for ret in fn.returns:
+        if isinstance(ret, cst.Return) and ret.value is not None and model.enclosing_function(ret) is fn:
+            found = _dist(model, ret.value, fn, depth + 1, index)
+            if found is not None:
+                return found
+    return None
+
+
+def _wrapper_base(call: cst.Call) -> Optional[cst.BaseExpression]:
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value in WRAPPER_BASE_KEYWORDS:
+            return a.value
+    for a in call.args:
+        if a.keyword is None and a.star == "":
+            return a.value
+    return None
+
+
+def _non_parameter(arg: cst.Arg) -> bool:
+    return arg.keyword is not None and arg.keyword.value in NON_PARAMETER_KEYWORDS
+
+
+# ---- names and scopes ---------------------------------------------------------------------
+def _owner_class(scope: Optional["FunctionInfo"]):
+    fn = scope
+    while fn is not None:
+        if fn.cls is not None:
+            return fn.cls
+        fn = fn.parent
+    return None
+
+
+def _lookup_function(model: "FileModel", scope, name: str):
+    s = scope
+    while s is not None:
+        for fn in model.functions:
+            if fn.parent is s and fn.name == name:
+                return fn
+        s = s.parent
+    return model.module_functions.get(name)
+
+
+def _self_values(model: "FileModel", cls: "ClassInfo", attr: str):
+    """(value, method FunctionInfo) for every `self.attr = value` in the class and its local bases."""
+    out = []
+    for c in model.class_chain(cls):
+        for name, value, _node, method in c.self_assigns:
+            if name == attr:
+                out.append((value, c.methods.get(method)))
+    return out
+
+
+def _assignment_bindings(node: cst.CSTNode):
+    """(name, value, index) for each plain name an assignment binds; index for tuple targets."""
+    if isinstance(node, cst.Assign):
+        targets = [t.target for t in node.targets]
+    elif isinstance(node, cst.AnnAssign):
+        targets = [node.target] if node.value is not None else []
+    else:
+        return
+    for target in targets:
+        if isinstance(target, cst.Name):
+            yield target.value, node.value, None
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for i, el in enumerate(target.elements):
+                if isinstance(el, cst.StarredElement):
+                    break
+                if isinstance(el.value, cst.Name):
+                    yield el.value.value, node.value, i
+
+
+def definitions(model: "FileModel", name: str, scope: Optional["FunctionInfo"]):
+    """Every (value, tuple index or None, assignment node) binding `name` directly in `scope`."""
+    out = []
+    for node, fn in model.assignments:
+        if fn is not scope:
+            continue
+        for bound, value, index in _assignment_bindings(node):
+            if bound == name:
+                out.append((value, index, node))
+    return out
+
+
+def _definitions_before(model: "FileModel", use: cst.Name, scope):
+    """The binding of `use` that reaches it: the last assignment before it in its function, then
+    the enclosing functions', then the module's. Yields (value, index, scope) at most once."""
+    order = model.flow.order
+    here = order(use)
+    s = scope
+    while True:
+        defs = [(v, i, n) for v, i, n in definitions(model, use.value, s) if order(n) < here or s is not scope]
+        if defs:
+            v, i, n = max(defs, key=lambda d: order(d[2]))
+            yield v, i, s
+            return
+        if s is None:
+            return
+        if use.value in s.params:
+            return
+        s = s.parent
+
+
+# ---- values from the graph ----------------------------------------------------------------
+CONSTANT_FACTORIES = {
+    "torch.zeros", "torch.ones", "torch.full", "torch.empty", "torch.eye", "torch.arange", "torch.linspace",
+    "torch.logspace", "torch.tensor", "torch.as_tensor", "torch.Tensor", "torch.FloatTensor", "torch.LongTensor",
+    "torch.zeros_like", "torch.ones_like", "torch.full_like", "torch.empty_like", "torch.randn", "torch.rand",
+    "torch.randn_like", "torch.rand_like", "torch.randint", "torch.from_numpy", "torch.scalar_tensor",
+    "tensorflow.zeros", "tensorflow.ones", "tensorflow.fill", "tensorflow.constant", "tensorflow.zeros_like",
+    "tensorflow.ones_like", "tensorflow.eye", "tensorflow.range", "tensorflow.shape", "tensorflow.stop_gradient",
+    "jax.numpy.zeros", "jax.numpy.ones", "jax.numpy.full", "jax.numpy.zeros_like", "jax.numpy.ones_like",
+    "jax.numpy.full_like", "jax.numpy.eye", "jax.numpy.arange", "jax.numpy.linspace", "jax.numpy.array",
+    "jax.numpy.asarray", "jax.lax.stop_gradient", "jax.numpy.shape",
+}
+DETACHING_METHODS = {
+    "detach", "detach_", "item", "tolist", "numpy", "new_zeros", "new_ones", "new_full", "new_empty", "new_tensor",
+    "size", "dim", "numel", "zero_", "fill_", "stop_gradient", "any", "all", "argmax", "argmin", "nonzero",
+    "long", "int", "bool", "eq", "ne", "gt", "lt", "ge", "le",
+}
+NON_TENSOR_ATTRS = {
+    "shape", "dtype", "device", "ndim", "requires_grad", "grad_fn", "is_leaf", "layout", "grad", "data",
+    "training", "config", "cfg", "hparams", "args",
+}
+PARAMETER_FACTORIES = {"torch.nn.Parameter", "tensorflow.Variable", "keras.Variable", "flax.nnx.Param"}
+PARAMETER_METHODS = {"add_weight", "add_variable", "param", "variable"}
+SCALAR_ANNOTATIONS = {"int", "float", "bool", "str", "Optional[float]", "Optional[int]", "Optional[bool]"}
+_NUMERIC_MODULES = ("numpy.", "math.", "random.", "scipy.")
+
+
+def from_graph(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None, _depth: int = 0, _seen: Optional[Set] = None) -> bool:
+    """True when the value of `expr` provably depends on trainable parameters or on values a
+    differentiable function computes (module outputs, parameters, inputs of a differentiable
+    function that have no default). Constants, buffers, configuration, shapes and detached values
+    are not from the graph; neither is anything the model cannot see."""
+    if _seen is None:
+        _seen = set()
+    if scope is None:
+        scope = model.enclosing_function(expr)
+    return _graph(model, expr, scope, _depth, _seen)
+
+
+def _graph(model, expr, scope, depth, seen) -> bool:
+    if depth > 12 or expr is None:
+        return False
+    key = (id(expr), id(scope))
+    if key in seen:
+        return False
+    seen.add(key)
+    t = type(expr)
+    if t in (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Comparison, cst.Lambda, cst.Ellipsis):
+        return False
+    if t is cst.Name:
+        return _name_graph(model, expr, scope, depth, seen)
+    if t is cst.Attribute:
+        return _attribute_graph(model, expr, scope, depth, seen)
+    if t is cst.Call:
+        return _call_graph(model, expr, scope, depth, seen)
+    if t is cst.BinaryOperation:
+        return _graph(model, expr.left, scope, depth + 1, seen) or _graph(model, expr.right, scope, depth + 1, seen)
+    if t is cst.UnaryOperation:
+        return not isinstance(expr.operator, cst.Not) and _graph(model, expr.expression, scope, depth + 1, seen)
+    if t is cst.BooleanOperation:
+        return _graph(model, expr.left, scope, depth + 1, seen) or _graph(model, expr.right, scope, depth + 1, seen)
+    if t is cst.IfExp:
+        return _graph(model, expr.body, scope, depth + 1, seen) or _graph(model, expr.orelse, scope, depth + 1, seen)
+    if t is cst.Subscript:
+        return _graph(model, expr.value, scope, depth + 1, seen)
+    if t in (cst.Tuple, cst.List):
+        return any(_graph(model, e.value, scope, depth + 1, seen) for e in expr.elements)
+    if t is cst.NamedExpr:
+        return _graph(model, expr.value, scope, depth + 1, seen)
+    if t is cst.Await:
+        return _graph(model, expr.expression, scope, depth + 1, seen)
+    return False
+
+
+def _name_graph(model, name: cst.Name, scope, depth, seen) -> bool:
+    if name.value in ("True", "False", "None", "self", "cls"):
+        return False
+    s = scope
+    while True:
+        defs = definitions(model, name.value, s)
+        if defs:
+            return any(_graph(model, v, s, depth + 1, seen) for v, _i, _n in defs)
+        if s is None:
+            return False
+        if name.value in s.params:
+            return _param_graph(model, s, name.value)
+        if _loop_target(model, name.value, s):
+            return _loop_graph(model, name.value, s, depth, seen)
+        s = s.parent
+
+
+def _loop_target(model, name: str, scope) -> bool:
+    return any(True for _ in _loop_iters(model, name, scope))
+
+
+def _loop_iters(model, name: str, scope):
+    node = scope.node if scope is not None else model.module
+    for n in _walk_shallow(node):
+        if isinstance(n, (cst.For, cst.CompFor)) and isinstance(n.target, cst.Name) and n.target.value == name:
+            yield n.iter
+
+
+def _loop_graph(model, name, scope, depth, seen) -> bool:
+    return any(_graph(model, it, scope, depth + 1, seen) for it in _loop_iters(model, name, scope))
+
+
+def _walk_shallow(node):
+    """Descendants of a function (or module) body, not entering nested defs and classes."""
+    stack = list(node.children) if not isinstance(node, cst.FunctionDef) else [node.body]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(n.children)
+
+
+def _param_graph(model, fn: "FunctionInfo", name: str) -> bool:
+    """A parameter of a differentiable function is a value of the graph, unless it has a default
+    or a scalar annotation (hyperparameters: `rate=0.1`, `temperature: float`)."""
+    if fn.context is None or not isinstance(fn.node, cst.FunctionDef):
+        return False
+    p = fn.node.params
+    for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+        if param.name.value != name:
+            continue
+        if param.default is not None:
+            return False
+        if param.annotation is not None:
+            ann = model.module.code_for_node(param.annotation.annotation).replace(" ", "")
+            if ann in SCALAR_ANNOTATIONS or ann.startswith(("int", "float", "bool", "str")):
+                return False
+        return True
+    return False
+
+
+def _attribute_graph(model, expr: cst.Attribute, scope, depth, seen) -> bool:
+    attr = expr.attr.value
+    if attr in NON_TENSOR_ATTRS:
+        return False
+    value = expr.value
+    if isinstance(value, cst.Name) and value.value == "self":
+        cls = _owner_class(scope)
+        if cls is None:
+            return False
+        return _self_attr_graph(model, cls, attr, depth, seen)
+    # `self.fc.weight`: a parameter of a submodule
+    if isinstance(value, cst.Attribute) and isinstance(value.value, cst.Name) and value.value.value == "self" and attr in ("weight", "bias"):
+        cls = _owner_class(scope)
+        return cls is not None and any(_is_module_ctor(model, v) for v, _m in _self_values(model, cls, value.attr.value))
+    if model.resolve(expr) is not None:  # a module-level name of a library: torch.float32, np.pi
+        return False
+    return _graph(model, value, scope, depth + 1, seen)
+
+
+def _self_attr_graph(model, cls, attr: str, depth, seen) -> bool:
+    for value, method in _self_values(model, cls, attr):
+        if isinstance(value, cst.Call):
+            q = model.callee(value)
+            if q in PARAMETER_FACTORIES or (q or "").endswith(".Parameter"):
+                return True
+            func = value.func
+            if isinstance(func, cst.Attribute) and func.attr.value in PARAMETER_METHODS and dotted(func.value) == "self":
+                return True
+        if method is not None and method.context is not None and method.name != "__init__" and _graph(model, value, method, depth + 1, seen):
+            return True
+    for call, _owner in model.calls:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "register_parameter" and dotted(func.value) == "self" and call.args:
+            first = call.args[0].value
+            if isinstance(first, cst.SimpleString) and first.value.strip("'\"") == attr:
+                return True
+    return False
+
+
+def _is_module_ctor(model, value) -> bool:
+    if not isinstance(value, cst.Call):
+        return False
+    q = model.callee(value) or ""
+    if q.startswith("torch.nn.") and q.rsplit(".", 1)[-1][:1].isupper() and q != "torch.nn.Parameter":
+        return True
+    if isinstance(value.func, cst.Name) and value.func.value in model.classes:
+        return model.classes[value.func.value].kind is not None
+    return False
+
+
+def _call_graph(model, call: cst.Call, scope, depth, seen) -> bool:
+    q = model.callee(call)
+    if q is not None:
+        if q in CONSTANT_FACTORIES or q.startswith(_NUMERIC_MODULES):
+            return False
+        if q in PARAMETER_FACTORIES:
+            return True
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        name = func.attr.value
+        if name in DETACHING_METHODS:
+            return False
+        receiver = func.value
+        if isinstance(receiver, cst.Name) and receiver.value == "self":
+            cls = _owner_class(scope)
+            if cls is not None:
+                if name in PARAMETER_METHODS:
+                    return True
+                method = model.find_method(cls, name)
+                if method is not None:
+                    if any(_graph(model, r.value, method, depth + 1, seen) for r in method.returns
+                           if isinstance(r, cst.Return) and r.value is not None and model.enclosing_function(r) is method):
+                        return True
+                    return _args_graph(model, call, scope, depth, seen)
+                if any(_is_module_ctor(model, v) or _is_layer_ctor(model, v) for v, _m in _self_values(model, cls, name)):
+                    return True  # a submodule's output
+            return _args_graph(model, call, scope, depth, seen)
+        if q is None and _graph(model, receiver, scope, depth + 1, seen):
+            return True
+    elif isinstance(func, cst.Call):
+        if _is_layer_ctor(model, func):  # `nn.Dense(4)(x)` in a compact Flax / Keras call
+            return True
+        if _graph(model, func, scope, depth + 1, seen):
+            return True
+    elif isinstance(func, cst.Name) and q is None:
+        if func.value in ("len", "int", "float", "bool", "str", "range", "isinstance", "getattr", "type", "print"):
+            return False
+    return _args_graph(model, call, scope, depth, seen)
+
+
+def _is_layer_ctor(model, value) -> bool:
+    if not isinstance(value, cst.Call):
+        return False
+    q = model.callee(value) or ""
+    last = q.rsplit(".", 1)[-1]
+    return bool(last[:1].isupper()) and q.startswith(("flax.linen.", "flax.nnx.", "keras.layers.", "tensorflow.keras.layers.", "tf_keras.layers.", "haiku."))
+
+
+def _args_graph(model, call: cst.Call, scope, depth, seen) -> bool:
+    return any(_graph(model, a.value, scope, depth + 1, seen) for a in call.args if not (a.keyword is not None and a.keyword.value in ("dim", "axis", "dtype", "device", "keepdim", "keepdims")))
+
+
+# ---- uses of a sample ----------------------------------------------------------------------
+SCORE_METHODS = {"log_prob", "log_pmf", "prob", "pmf", "cdf", "log_cdf", "unnormalized_log_prob", "log_prob_sum", "score_parts", "log_density", "log_likelihood"}
+SCORE_FUNCTIONS = {
+    "torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss", "torch.nn.functional.binary_cross_entropy",
+    "torch.nn.functional.binary_cross_entropy_with_logits", "torch.gather", "torch.take_along_dim",
+    "tensorflow.nn.sparse_softmax_cross_entropy_with_logits", "tensorflow.nn.softmax_cross_entropy_with_logits",
+    "tensorflow.nn.sigmoid_cross_entropy_with_logits", "optax.softmax_cross_entropy_with_integer_labels",
+    "optax.softmax_cross_entropy", "optax.sigmoid_binary_cross_entropy", "pyro.sample", "pyro.factor",
+}
+
+
+def is_score_call(model: "FileModel", node: cst.CSTNode) -> bool:
+    """A call that uses a sample as the point a log-probability is evaluated at (a score
+    function / REINFORCE estimator, or a likelihood target): `d.log_prob(a)`, `F.cross_entropy(logits, a)`."""
+    if not isinstance(node, cst.Call):
+        return False
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value in SCORE_METHODS:
+        return True
+    q = model.callee(node)
+    if q in SCORE_FUNCTIONS:
+        return True
+    return isinstance(func, cst.Attribute) and func.attr.value in ("gather", "take_along_dim") and q is None
+
+
+def contains_detach(model: "FileModel", node: cst.CSTNode) -> bool:
+    """The expression holds a `.detach()` / `.data` / `stop_gradient(...)`: the straight-through idiom
+    `hard + soft - soft.detach()`."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Call):
+            func = n.func
+            if isinstance(func, cst.Attribute) and func.attr.value in ("detach", "stop_gradient"):
+                return True
+            if (model.callee(n) or "") in ("tensorflow.stop_gradient", "jax.lax.stop_gradient"):
+                return True
+        if isinstance(n, cst.Attribute) and n.attr.value == "data":
+            return True
+        if isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            continue
+        stack.extend(n.children)
+    return False
