@@ -76,6 +76,7 @@ class Trace:
 
     path: List[cst.CSTNode] = field(default_factory=list)
     sink: str = "return"  # return, loss
+    root: Optional["FunctionInfo"] = None  # for sink "return": the root whose return value it reached
 
 
 class Flow:
@@ -108,14 +109,16 @@ class Flow:
         return self._climb(node)
 
     # ---- the walk ----------------------------------------------------------------------
-    def _reach(self, node, fn, calls_left: int, seen: Set[int], barrier=None, target=None, accept_return=None, module_level: bool = False) -> Optional[Trace]:
-        todo: List[Tuple[cst.CSTNode, List[cst.CSTNode]]] = [(node, [])]
+    def _reach(self, node, fn, calls_left: int, seen: Set[int], barrier=None, target=None, accept_return=None, module_level: bool = False, element: Optional[int] = None) -> Optional[Trace]:
+        # `element`: the value of `node` is a tuple of which only this position carries the value
+        # (a helper's `return z, y` reached through its element `z`).
+        todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int]]] = [(node, [], element)]
         while todo:
-            start, prefix = todo.pop()
+            start, prefix, elem = todo.pop()
             if id(start) in seen:
                 continue
             seen.add(id(start))
-            end, path, names = self._climb(start)
+            end, path, names = self._climb(start, elem)
             if barrier is not None and any(barrier(n) for n in path):
                 continue
             if target is not None and any(target(n) for n in path):
@@ -130,19 +133,20 @@ class Flow:
                     continue
                 if self._is_root(fn):
                     if target is None and (accept_return is None or accept_return(fn)):
-                        return Trace(path, "return")
+                        return Trace(path, "return", fn)
                     continue
                 if calls_left > 0:
+                    position = _returned_position(path)
                     for call, caller in self._callers(fn):
-                        found = self._reach(call, caller, calls_left - 1, seen, barrier, target, accept_return, module_level)
+                        found = self._reach(call, caller, calls_left - 1, seen, barrier, target, accept_return, module_level, position)
                         if found is not None:
-                            return Trace(path + found.path, found.sink)
+                            return Trace(path + found.path, found.sink, found.root)
                 continue
             if end == "assign" and (fn is not None or module_level):
                 stmt = self.model.enclosing_statement(start if not path else path[-1])
                 for name in names:
                     for use in self._later_uses(fn, name, stmt):
-                        todo.append((use, path))
+                        todo.append((use, path, None))
         return None
 
     def _is_root(self, fn: "FunctionInfo") -> bool:
@@ -165,7 +169,7 @@ class Flow:
             elif isinstance(func, cst.Name) and func.value == fn.name:
                 yield call, owner
 
-    def _climb(self, node: cst.CSTNode) -> Tuple[str, List[cst.CSTNode], List[str]]:
+    def _climb(self, node: cst.CSTNode, element: Optional[int] = None) -> Tuple[str, List[cst.CSTNode], List[str]]:
         model = self.model
         path: List[cst.CSTNode] = [node]
         child = node
@@ -220,6 +224,8 @@ class Flow:
             elif t is cst.Subscript:
                 if child is not parent.value:
                     return "stop", path, []
+                if element is not None and child is node and _constant_index(parent) not in (None, element):
+                    return "stop", path, []  # `helper(x)[1]` when the value is the helper's element 0
             elif t is cst.DictElement:
                 if child is parent.key or _is_log_key(parent.key):
                     return "stop", path, []
@@ -231,7 +237,8 @@ class Flow:
                 if child is not parent.value:
                     return "stop", path, []
                 targets = [x.target for x in parent.targets] if t is cst.Assign else [parent.target]
-                names = [n for tgt in targets for n in _target_names(tgt)]
+                position = element if child is node else _position_in(parent.value, path)
+                names = [n for tgt in targets for n in _target_names(_unpacked(tgt, position))]
                 return ("assign", path, names) if names else ("stop", path, [])
             elif t is cst.NamedExpr:
                 if child is parent.value:
@@ -360,6 +367,42 @@ def _target_names(target: cst.BaseExpression) -> List[str]:
         base = target.value
         return _target_names(base) if isinstance(base, cst.Name) else []
     return []
+
+
+def _returned_position(path: List[cst.CSTNode]) -> Optional[int]:
+    """`return z, y` reached through `z`: 0. None when the whole value is returned."""
+    if len(path) >= 2 and isinstance(path[-1], (cst.Tuple, cst.List)) and isinstance(path[-2], cst.Element):
+        for i, e in enumerate(path[-1].elements):
+            if e is path[-2]:
+                return None if any(isinstance(x, cst.StarredElement) for x in path[-1].elements) else i
+    return None
+
+
+def _position_in(value: cst.BaseExpression, path: List[cst.CSTNode]) -> Optional[int]:
+    """`a, b = h.detach(), y`: the position of the element of `value` the path went through."""
+    if isinstance(value, (cst.Tuple, cst.List)) and not any(isinstance(x, cst.StarredElement) for x in value.elements):
+        for i, e in enumerate(value.elements):
+            if any(n is e for n in path):
+                return i
+    return None
+
+
+def _unpacked(target: cst.BaseExpression, position: Optional[int]) -> cst.BaseExpression:
+    """The part of an unpacking target that receives element `position` of the value."""
+    if position is None or not isinstance(target, (cst.Tuple, cst.List)):
+        return target
+    elements = target.elements
+    if any(isinstance(e, cst.StarredElement) for e in elements) or position >= len(elements):
+        return target
+    return elements[position].value
+
+
+def _constant_index(sub: cst.Subscript) -> Optional[int]:
+    if len(sub.slice) == 1 and isinstance(sub.slice[0].slice, cst.Index):
+        value = sub.slice[0].slice.value
+        if isinstance(value, cst.Integer):
+            return int(value.value, 0)
+    return None
 
 
 def _is_log_key(key) -> bool:
