@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
@@ -82,7 +82,11 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
     classes = {}
     for node in tree.body if isinstance(tree, ast.Module) else []:
         if isinstance(node, ast.ClassDef):
-            classes[node.name] = {"bases": [_qualify(b, names, module) for b in node.bases], "reads": _self_reads(node)}
+            classes[node.name] = {
+                "bases": [_qualify(b, names, module) for b in node.bases],
+                "reads": _self_reads(node),
+                "methods": sorted(n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))),
+            }
     local = {n: q for n, q in names.items()}
     return {"classes": classes, "names": local}
 
