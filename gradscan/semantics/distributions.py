@@ -95,6 +95,7 @@ class DistClass:
     discrete: bool
     wrapper: bool = False
     custom_sample: bool = False  # a project subclass that defines its own `sample`
+    subclass: Optional[str] = None  # the project class's name, for a project subclass
 
 
 @dataclass
@@ -125,6 +126,8 @@ class Distribution:
     @property
     def display(self) -> str:
         lib = {"torch": "torch.distributions", "pyro": "pyro.distributions", "tfp": "tfp.distributions"}[self.cls.library]
+        if self.cls.subclass:
+            return f"{self.cls.subclass} (a {lib}.{self.cls.name})"
         return f"{lib}.{self.cls.name}"
 
 
@@ -197,7 +200,7 @@ def _subclass(base: DistClass, info: "ClassInfo") -> DistClass:
                     if any(isinstance(t, cst.Name) and t.value == "has_rsample" for t in targets):
                         if isinstance(small.value, cst.Name) and small.value.value in ("True", "False"):
                             reparam = small.value.value == "True"
-    return DistClass(base.qname, base.library, base.name, reparam, base.discrete, base.wrapper, base.custom_sample or "sample" in info.methods)
+    return DistClass(base.qname, base.library, base.name, reparam, base.discrete, base.wrapper, base.custom_sample or "sample" in info.methods, info.name)
 
 
 def _project_class(model: "FileModel", qname: str, depth: int) -> Optional[DistClass]:
@@ -205,13 +208,13 @@ def _project_class(model: "FileModel", qname: str, depth: int) -> Optional[DistC
         return None
     from gradscan.semantics.names import canonical
 
+    entry = model.project.class_entry(qname)
+    methods = set(entry.get("methods", ())) if entry else set()
     for base in model.project.bases(qname) or []:
         found = framework_class(canonical(base)) or _project_class(model, canonical(base), depth + 1)
         if found is not None:
-            # A project subclass may override `sample`: we cannot read it from here, so say so.
-            entry = model.project.class_entry(qname)
-            custom = bool(entry) and "sample" in entry.get("reads", ())
-            return DistClass(found.qname, found.library, found.name, found.reparameterized, found.discrete, found.wrapper, found.custom_sample or custom)
+            reparam = True if "rsample" in methods else found.reparameterized
+            return DistClass(found.qname, found.library, found.name, reparam, found.discrete, found.wrapper, found.custom_sample or "sample" in methods, qname.rsplit(".", 1)[-1])
     return None
 
 
@@ -278,18 +281,44 @@ def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distri
                 return _dist_of_returns(model, method, depth, index)
             # `self.encoder(x)`: a module of this file whose forward returns a distribution
             for value, _m in _self_values(model, cls, func.attr.value):
-                if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in model.classes:
-                    sub = model.classes[value.func.value]
-                    for name in ("forward", "__call__", "call"):
-                        target = model.find_method(sub, name)
-                        if target is not None:
-                            return _dist_of_returns(model, target, depth, index)
+                found = _dist_of_instance_call(model, value, depth, index)
+                if found is not None:
+                    return found
             return None
+        # `policy.head(obs)` where `policy = Policy()`: a method of a class of this file
+        instance = _instance_class(model, receiver, scope)
+        if instance is not None:
+            method = model.find_method(instance, func.attr.value)
+            if method is not None:
+                return _dist_of_returns(model, method, depth, index)
         return None
     if isinstance(func, cst.Name):
         fn = _lookup_function(model, scope, func.value)
         if fn is not None:
             return _dist_of_returns(model, fn, depth, index)
+        # `policy(obs)` where `policy = Policy()`
+        for value, _i, where in _definitions_before(model, func, scope):
+            return _dist_of_instance_call(model, value, depth, index)
+    return None
+
+
+def _dist_of_instance_call(model, ctor, depth, index) -> Optional[Distribution]:
+    """Calling an instance created by `ctor` (`Encoder()`): its class's forward / __call__ returns."""
+    if isinstance(ctor, cst.Call) and isinstance(ctor.func, cst.Name) and ctor.func.value in model.classes:
+        sub = model.classes[ctor.func.value]
+        for name in ("forward", "__call__", "call"):
+            target = model.find_method(sub, name)
+            if target is not None:
+                return _dist_of_returns(model, target, depth + 1, index)
+    return None
+
+
+def _instance_class(model, expr, scope):
+    """The class of this file `expr` is an instance of (`policy` after `policy = Policy()`)."""
+    if isinstance(expr, cst.Name):
+        for value, _i, _where in _definitions_before(model, expr, scope):
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in model.classes:
+                return model.classes[value.func.value]
     return None
 
 
@@ -516,7 +545,9 @@ def _walk_shallow(node):
 def _param_graph(model, fn: "FunctionInfo", name: str) -> bool:
     """A parameter of a differentiable function is a value of the graph, unless it has a default
     or a scalar annotation (hyperparameters: `rate=0.1`, `temperature: float`)."""
-    if fn.context is None or not isinstance(fn.node, cst.FunctionDef):
+    if not isinstance(fn.node, cst.FunctionDef):
+        return False
+    if fn.context is None and not any(model.enclosing_function(t) is fn for t in model.tape_blocks):
         return False
     p = fn.node.params
     for param in (*p.posonly_params, *p.params, *p.kwonly_params):
@@ -638,7 +669,7 @@ def _args_graph(model, call: cst.Call, scope, depth, seen) -> bool:
 SCORE_METHODS = {"log_prob", "log_pmf", "prob", "pmf", "cdf", "log_cdf", "unnormalized_log_prob", "log_prob_sum", "score_parts", "log_density", "log_likelihood"}
 SCORE_FUNCTIONS = {
     "torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss", "torch.nn.functional.binary_cross_entropy",
-    "torch.nn.functional.binary_cross_entropy_with_logits", "torch.gather", "torch.take_along_dim",
+    "torch.nn.functional.binary_cross_entropy_with_logits", "torch.gather", "torch.take_along_dim", "jax.numpy.take_along_axis", "numpy.take_along_axis",
     "tensorflow.nn.sparse_softmax_cross_entropy_with_logits", "tensorflow.nn.softmax_cross_entropy_with_logits",
     "tensorflow.nn.sigmoid_cross_entropy_with_logits", "optax.softmax_cross_entropy_with_integer_labels",
     "optax.softmax_cross_entropy", "optax.sigmoid_binary_cross_entropy", "pyro.sample", "pyro.factor",
@@ -656,7 +687,7 @@ def is_score_call(model: "FileModel", node: cst.CSTNode) -> bool:
     q = model.callee(node)
     if q in SCORE_FUNCTIONS:
         return True
-    return isinstance(func, cst.Attribute) and func.attr.value in ("gather", "take_along_dim") and q is None
+    return isinstance(func, cst.Attribute) and func.attr.value in ("gather", "take_along_dim", "take_along_axis")
 
 
 def contains_detach(model: "FileModel", node: cst.CSTNode) -> bool:
