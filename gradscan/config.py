@@ -2,14 +2,19 @@
 
 Rule selection follows ruff: `select` replaces the default set, `extend-select` adds to it,
 `ignore`/`extend-ignore` remove, selectors match by prefix (`GS2`, `GS201`, `ALL`), and the more
-specific selector wins. A rule that is off by default runs only when a select entry names it.
+specific selector wins (ignore wins a tie). A rule that is off by default runs only when a select
+or extend-select entry names it (by code, prefix or ALL).
+
+As in ruff, the command line is a second layer over the configuration file: a layer that has a
+`select` starts afresh (the file's select, ignore and extend-select no longer count); a layer
+without one adds and removes rules on top of what the layers before it chose.
 """
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Optional
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,6 +30,16 @@ DEFAULT_EXCLUDE = (
 
 class ConfigError(Exception):
     """A bad configuration: reported in one line, exit status 2."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One layer of rule selection (the command line's, over the configuration file's)."""
+
+    select: Optional[Tuple[str, ...]] = None
+    extend_select: Tuple[str, ...] = ()
+    ignore: Tuple[str, ...] = ()
+    extend_ignore: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,13 +60,23 @@ class Settings:
     keras_layer_bases: List[str] = field(default_factory=list)
     config_file: Optional[Path] = None
     root: Path = field(default_factory=Path.cwd)  # the folder holding the config, or cwd
+    # Selection layers applied after the four fields above (the command line's, for instance).
+    selection_layers: Tuple[Selection, ...] = ()
 
     def enabled_codes(self) -> FrozenSet[str]:
         return resolve_selection(self)
 
+    def with_selection(self, select: Optional[Sequence[str]] = None, extend_select: Sequence[str] = (),
+                       ignore: Sequence[str] = (), extend_ignore: Sequence[str] = ()) -> "Settings":
+        """These settings with one more selection layer on top (selectors already validated)."""
+        if select is None and not (extend_select or ignore or extend_ignore):
+            return self
+        layer = Selection(None if select is None else tuple(select), tuple(extend_select), tuple(ignore), tuple(extend_ignore))
+        return replace(self, selection_layers=self.selection_layers + (layer,))
+
     def fingerprint(self) -> str:
         """What a cached result depends on among the settings."""
-        keep = ("keras", "forward_methods", "torch_module_bases", "keras_layer_bases")
+        keep = ("keras", "forward_methods", "torch_module_bases", "keras_layer_bases", "per_file_ignores")
         return repr(sorted(self.enabled_codes())) + repr([getattr(self, k) for k in keep])
 
 
@@ -81,26 +106,35 @@ def _selector_matches(selector: str, code: str) -> bool:
 def validate_selector(selector: str, where: str) -> str:
     from gradscan.rules import REGISTRY
 
-    sel = selector.strip().upper()
-    if sel == "ALL" or any(code.startswith(sel) for code in REGISTRY):
+    sel = selector.strip().upper() if isinstance(selector, str) else ""
+    if sel and (sel == "ALL" or any(code.startswith(sel) for code in REGISTRY)):
         return sel
-    raise ConfigError(f"{where}: unknown rule selector {selector!r}")
+    raise ConfigError(f"{where}: unknown rule selector {selector!r} (see `gradscan rules`)")
+
+
+def _specificity(selectors: Sequence[str], code: str) -> int:
+    """How specifically the most specific matching selector names `code` (-1: none matches)."""
+    return max((len(s) if s != "ALL" else 0 for s in selectors if _selector_matches(s, code)), default=-1)
 
 
 def resolve_selection(settings: Settings) -> FrozenSet[str]:
     from gradscan.rules import REGISTRY
 
-    explicit = list(settings.select or []) + list(settings.extend_select)
-    ignores = list(settings.ignore) + list(settings.extend_ignore)
+    base = Selection(None if settings.select is None else tuple(settings.select), tuple(settings.extend_select),
+                     tuple(settings.ignore), tuple(settings.extend_ignore))
+    layers = (base, *settings.selection_layers)
     enabled = set()
     for code, rule in REGISTRY.items():
-        ignored = max((len(s) if s != "ALL" else 0 for s in ignores if _selector_matches(s, code)), default=-1)
-        chosen = max((len(s) if s != "ALL" else 0 for s in explicit if _selector_matches(s, code)), default=-1)
-        if chosen < 0 and settings.select is None and (rule.default_enabled or rule.engine):
-            chosen = 0  # the default selection, as unspecific as ALL
-        if rule.engine and chosen < 0:
-            chosen = 0  # syntax errors and crashes are reported whatever the selection
-        if chosen >= 0 and chosen > ignored:
+        # The default selection; syntax errors and crashes are reported whatever the selection.
+        on = bool(rule.default_enabled or rule.engine)
+        for layer in layers:
+            if layer.select is not None:
+                on = bool(rule.engine)  # select replaces everything chosen before
+            chosen = _specificity((*(layer.select or ()), *layer.extend_select), code)
+            ignored = _specificity((*layer.ignore, *layer.extend_ignore), code)
+            if chosen >= 0 or ignored >= 0:
+                on = chosen > ignored  # the more specific selector wins; ignore wins a tie
+        if on:
             enabled.add(code)
     return frozenset(enabled)
 
@@ -111,10 +145,17 @@ def find_config(start: Path) -> Optional[Path]:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                raw = candidate.read_bytes()
+            except OSError:
                 return candidate  # let load_config report it
-            if "gradscan" in data.get("tool", {}):
+            if b"gradscan" not in raw:
+                continue  # not ours, even if it is broken
+            try:
+                data = tomllib.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return candidate  # let load_config report it
+            tool = data.get("tool")
+            if isinstance(tool, dict) and "gradscan" in tool:
                 return candidate
     return None
 
@@ -130,28 +171,44 @@ def load_config(path: Path, base: Optional[Settings] = None) -> Settings:
         raise ConfigError(f"{where}: not UTF-8: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: invalid TOML: {exc}") from None
-    table = data.get("tool", {}).get("gradscan", {}) if path.name == "pyproject.toml" else data
+    tool = data.get("tool")
+    if path.name == "pyproject.toml" or (isinstance(tool, dict) and "gradscan" in tool):
+        table = tool.get("gradscan", {}) if isinstance(tool, dict) else {}
+    else:
+        table = data  # a gradscan.toml named with --config: the table at top level
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [tool.gradscan] must be a table")
+        raise ConfigError(f"{where}: [tool.gradscan] must be a table, not {_type_name(table)}")
     values = {}
     for key, value in table.items():
         if key not in _KEYS:
             raise ConfigError(f"{where}: unknown key {key!r} in [tool.gradscan] (known: {', '.join(sorted(_KEYS))})")
         attr, kind = _KEYS[key]
         if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
-            expected = "a list of strings" if kind is list else kind.__name__
-            raise ConfigError(f"{where}: key {key!r} must be {expected}, not {type(value).__name__}")
+            raise ConfigError(f"{where}: key {key!r} must be {_EXPECTED[kind]}, not {_type_name(value)}")
         if kind is dict:
+            value = dict(value)
             for pattern, codes in value.items():
                 if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-                    raise ConfigError(f"{where}: per-file-ignores[{pattern!r}] must be a list of rule codes")
-                value[pattern] = [validate_selector(c, f"{where}: per-file-ignores[{pattern!r}]") for c in codes]
+                    raise ConfigError(f"{where}: key 'per-file-ignores', pattern {pattern!r}: must be a list of rule codes, not {_type_name(codes)}")
+                value[pattern] = [validate_selector(c, f"{where}: key 'per-file-ignores', pattern {pattern!r}") for c in codes]
         if attr in _SELECTOR_KEYS:
             value = [validate_selector(s, f"{where}: key {key!r}") for s in value]
         if attr == "keras" and value not in ("3", "legacy"):
             raise ConfigError(f"{where}: key 'keras' must be \"3\" or \"legacy\", not {value!r}")
         values[attr] = value
     return replace(base or Settings(), config_file=path, root=path.parent.resolve(), **values)
+
+
+_EXPECTED = {list: "a list of strings", dict: "a table", bool: "true or false", str: "a string"}
+
+
+def _type_name(value) -> str:
+    """The TOML name of a value's type, for error messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "a list of strings" if all(isinstance(v, str) for v in value) else "a list holding non-strings"
+    return {dict: "a table", str: "a string", int: "an integer", float: "a float"}.get(type(value), type(value).__name__)
 
 
 def settings_field_names() -> List[str]:

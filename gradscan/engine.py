@@ -14,7 +14,7 @@ import libcst as cst
 
 from gradscan import noqa
 from gradscan.config import Settings, validate_selector
-from gradscan.files import SourceError, SourceFile, read_source, source_from_text
+from gradscan.files import SourceError, SourceFile, read_source, source_from_bytes, source_from_text
 from gradscan.findings import Finding, Fix
 from gradscan.rules import REGISTRY, Report, Rule
 
@@ -32,7 +32,7 @@ def check_source(
     try:
         source = source_from_text(text, path)
     except SourceError as exc:
-        return [Finding(path, exc.line, exc.col, "GS001", str(exc))]
+        return _unreadable(path, exc, settings)
     return check_source_file(source, settings, project=project, disable_noqa=disable_noqa)
 
 
@@ -40,8 +40,31 @@ def check_file(file: Path, display: str, settings: Settings, project=None, disab
     try:
         source = read_source(file, display)
     except SourceError as exc:
-        return [Finding(display, exc.line, exc.col, "GS001", str(exc))] if "GS001" in settings.enabled_codes() else []
-    return check_source_file(source, settings, project=project, disable_noqa=disable_noqa)
+        return _unreadable(display, exc, settings)
+    return _checked(source, settings, project, disable_noqa)
+
+
+def check_bytes(data: bytes, path: str, settings: Settings, project=None, disable_noqa: bool = False) -> List[Finding]:
+    """Check a file's raw content (standard input, an editor's buffer) reported under `path`."""
+    try:
+        source = source_from_bytes(data, path)
+    except SourceError as exc:
+        return _unreadable(path, exc, settings)
+    return _checked(source, settings, project, disable_noqa)
+
+
+def _unreadable(path: str, exc: SourceError, settings: Settings) -> List[Finding]:
+    enabled = _apply_per_file_ignores(path, settings, settings.enabled_codes())
+    return [Finding(path, exc.line, exc.col, "GS001", str(exc), exc.line, exc.col)] if "GS001" in enabled else []
+
+
+def _checked(source: SourceFile, settings: Settings, project, disable_noqa: bool) -> List[Finding]:
+    """check_source_file, with a bug anywhere in the engine reported as GS000 for this file only."""
+    try:
+        return check_source_file(source, settings, project=project, disable_noqa=disable_noqa)
+    except Exception as exc:
+        return [Finding(source.path, 1, 1, "GS000", f"internal error while checking the file: {type(exc).__name__}: {exc}",
+                        1, 1, detail=traceback.format_exc())]
 
 
 def _with_select(settings: Settings, select: Optional[Sequence[str]]) -> Settings:
@@ -49,7 +72,7 @@ def _with_select(settings: Settings, select: Optional[Sequence[str]]) -> Setting
         return settings
     from dataclasses import replace
 
-    return replace(settings, select=[validate_selector(s, "select") for s in select])
+    return settings.with_selection(select=[validate_selector(s, "select") for s in select])
 
 
 def module_name_for(path: str, settings: Settings) -> Optional[str]:
@@ -78,14 +101,19 @@ def check_source_file(source: SourceFile, settings: Settings, project=None, disa
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
         if "GS001" not in enabled:
             return []
-        return _finish(source, raw + [((exc.raw_line, exc.raw_column + 1), "GS001", f"syntax error: {message}", None, None)], enabled, disable_noqa, None)
+        # Python's own parser says where and what, in the words users know; libcst's error
+        # (often one line late, with a list of expected tokens) only when Python accepts the file.
+        error = _python_syntax_error(text)
+        if error is None:
+            message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
+            error = (exc.raw_line, exc.raw_column + 1, f"cannot parse file: {message}")
+        return _finish(source, raw + [((error[0], error[1]), "GS001", error[2], None, None)], enabled, disable_noqa, None)
     except (RecursionError, MemoryError, ValueError) as exc:
         if "GS001" not in enabled:
             return []
-        return _finish(source, [((1, 1), "GS001", f"cannot parse file: {type(exc).__name__}", None, None)], enabled, disable_noqa, None)
+        return _finish(source, raw + [((1, 1), "GS001", f"cannot parse file: {type(exc).__name__}", None, None)], enabled, disable_noqa, None)
     try:
         from gradscan.semantics.model import FileModel
 
@@ -108,29 +136,46 @@ def _source_errors(source: SourceFile, enabled) -> List[tuple]:
     return [((line, col), "GS001", message, None, None) for line, col, message in getattr(source, "errors", ())]
 
 
+def _python_syntax_error(text: str) -> Optional[tuple]:
+    """(line, column, message) of the error Python's parser finds in `text`, or None."""
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # invalid escape sequences warn on 3.12+: not our findings
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as exc:
+        return exc.lineno or 1, max(exc.offset or 1, 1), f"syntax error: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return 1, 1, f"cannot parse file: {type(exc).__name__}"
+    return None
+
+
 def _syntax_only(source: SourceFile, enabled, disable_noqa: bool) -> List[Finding]:
     if "GS001" not in enabled:
         return []
-    import ast
-
     raw = _source_errors(source, enabled)
-    try:
-        ast.parse(source.text)
-    except SyntaxError as exc:
-        raw.append(((exc.lineno or 1, exc.offset or 1), "GS001", f"syntax error: {exc.msg}", None, None))
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raw.append(((1, 1), "GS001", f"cannot parse file: {type(exc).__name__}", None, None))
+    error = _python_syntax_error(source.text)
+    if error is not None:
+        raw.append(((error[0], error[1]), "GS001", error[2], None, None))
     return _finish(source, raw, enabled, disable_noqa, None)
 
 
 def _apply_per_file_ignores(path: str, settings: Settings, enabled):
     if not settings.per_file_ignores:
         return enabled
-    posix = Path(path).as_posix()
-    name = Path(path).name
+    given = Path(path)
+    candidates = {given.as_posix(), given.name}
+    try:  # patterns are relative to the project root (the configuration's folder), as in ruff
+        absolute = given if given.is_absolute() else Path.cwd() / given
+        candidates.add(absolute.resolve().relative_to(settings.root.resolve()).as_posix())
+    except (ValueError, OSError):
+        pass
     drop = set()
     for pattern, codes in settings.per_file_ignores.items():
-        if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}"):
+        pattern = pattern[2:] if pattern.startswith("./") else pattern
+        if any(fnmatch.fnmatch(c, pattern) or fnmatch.fnmatch(c, f"*/{pattern}") for c in candidates):
             drop.update(c for c in enabled if any(sel == "ALL" or c.startswith(sel) for sel in codes))
     return frozenset(enabled) - drop
 
