@@ -86,11 +86,11 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
     try:
         settings = load_settings(config, isolated)
+        layer = {key: [validate_selector(s, f"--{key.replace('_', '-')}") for s in _split(values)]
+                 for key, values in (("select", select), ("extend_select", extend_select), ("ignore", ignore),
+                                     ("extend_ignore", extend_ignore)) if values}
+        settings = settings.with_selection(**layer)  # the command line is a layer over the file, as in ruff
         overrides = {}
-        for key, values in (("select", select), ("extend_select", extend_select), ("ignore", ignore), ("extend_ignore", extend_ignore)):
-            if values:
-                sels = [validate_selector(s, f"--{key.replace('_', '-')}") for s in _split(values)]
-                overrides[key] = (list(getattr(settings, key) or []) + sels) if key.startswith("extend") else sels
         if exclude:
             overrides["exclude"] = _split(exclude)
         if extend_exclude:
@@ -103,53 +103,65 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
             overrides["keras"] = keras
         settings = replace(settings, **overrides)
     except ConfigError as exc:
-        click.echo(f"gradscan: error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        _fail(str(exc))
 
-    paths = list(paths) or ["."]
-    findings = []
-    if paths == ["-"]:
-        from gradscan.engine import check_source_file
-        from gradscan.files import SourceError, source_from_text
+    from gradscan.files import SourceLines
 
-        name = stdin_filename or "-"
-        text = sys.stdin.buffer.read()
-        try:
-            from gradscan.files.source import decode_python
-
-            src = source_from_text(text.decode("utf-8-sig") if name.endswith(".ipynb") else decode_python(text), name)
-            findings = check_source_file(src, settings, project=_stdin_index(name, settings), disable_noqa=disable_noqa)
-        except (SourceError, UnicodeDecodeError) as exc:
-            from gradscan.findings import Finding
-
-            findings = [Finding(name, getattr(exc, "line", 1), getattr(exc, "col", 1), "GS001", str(exc))]
-        nfiles = 1
+    paths = list(paths)
+    lines = SourceLines()
+    if "-" in paths or (not paths and stdin_filename):
+        if len(paths) > 1:
+            _fail("'-' (standard input) cannot be combined with other paths")
+        findings, nfiles = _check_stdin(stdin_filename, settings, disable_noqa, lines)
     else:
+        paths = paths or ["."]
         for p in paths:
-            if p != "-" and not Path(p).exists():
-                click.echo(f"gradscan: error: {p}: no such file or folder", err=True)
-                sys.exit(EXIT_ERROR)
+            if not Path(p).exists():
+                _fail(f"{p}: no such file or folder")
         from gradscan.runner import run
 
         result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
         findings, nfiles = result.findings, result.files
 
     internal = [f for f in findings if f.code == "GS000"]
-    if statistics:
-        from gradscan.reports import statistics as stats
+    if not verbose:
+        findings = [replace(f, detail=None) if f.detail else f for f in findings]
+    from gradscan.reports import render, statistics as stats, summary
 
-        click.echo(stats(findings), nl=False)
-    else:
-        from gradscan.reports import render
-
-        if not verbose:
-            findings = [replace(f, detail=None) if f.detail else f for f in findings]
-        click.echo(render(output_format, findings, _source_line), nl=False)
+    click.echo(stats(findings) if statistics else render(output_format, findings, lines), nl=False)
     if output_format in ("concise", "full") and not quiet and not statistics and findings:
-        click.echo(f"Found {len(findings)} problem{'s' if len(findings) != 1 else ''} in {len({f.path for f in findings})} of {nfiles} file{'s' if nfiles != 1 else ''}.", err=True)
+        click.echo(summary(findings, nfiles), err=True)
     if internal:
+        if verbose and output_format != "full":
+            for f in internal:
+                click.echo(f"{f.location()}: {f.code} {f.message}\n{f.detail or ''}".rstrip(), err=True)
+        elif not verbose:
+            click.echo(f"gradscan: {len(internal)} internal error{'s' if len(internal) != 1 else ''} (a bug in gradscan); "
+                       "run with --verbose to see the traceback", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def _fail(message: str) -> None:
+    """A usage or configuration error: one line on standard error, exit status 2."""
+    click.echo(f"gradscan: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _check_stdin(stdin_filename: Optional[str], settings: Settings, disable_noqa: bool, lines) -> tuple:
+    """Check standard input, named `stdin_filename` in the output and for per-file-ignores."""
+    from gradscan.engine import check_bytes
+    from gradscan.files.discovery import display_path, is_excluded
+
+    data = sys.stdin.buffer.read()
+    if not stdin_filename:
+        return check_bytes(data, "-", settings, disable_noqa=disable_noqa), 1
+    target = Path(stdin_filename)
+    if settings.force_exclude and is_excluded(target, settings):
+        return [], 0  # an editor asked about an excluded file: nothing to say
+    name = display_path(target) if target.is_absolute() else target.as_posix()
+    lines.preload(name, data)
+    return check_bytes(data, name, settings, project=_stdin_index(name, settings), disable_noqa=disable_noqa), 1
 
 
 def _stdin_index(name: str, settings: Settings):
@@ -160,19 +172,6 @@ def _stdin_index(name: str, settings: Settings):
     if name == "-" or not target.parent.exists():
         return None
     return index_for([], [str(target.parent)], settings)
-
-
-def _source_line(finding) -> str:
-    try:
-        from gradscan.files.source import decode_python
-
-        path = Path(finding.path)
-        if finding.cell is not None or not path.is_file():
-            return ""
-        lines = decode_python(path.read_bytes()).splitlines()
-        return lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
-    except Exception:
-        return ""
 
 
 @main.command("rules")

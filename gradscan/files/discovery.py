@@ -82,6 +82,14 @@ class _Excluder:
         return self._specs[folder]
 
 
+def is_excluded(path: Path, settings: Settings) -> bool:
+    """Whether the excludes (or .gitignore) exclude this file or a folder above it: what
+    `--force-exclude` applies to a file named explicitly or to standard input's file name."""
+    absolute = path.resolve()
+    excluder = _Excluder(settings)
+    return excluder.excluded(absolute, absolute.is_dir()) or excluder.excluded_parent(absolute)
+
+
 def discover(paths: List[str], settings: Settings) -> Iterator[Tuple[Path, str]]:
     """(absolute file, display path) for every file to check, in a stable order."""
     excluder = _Excluder(settings)

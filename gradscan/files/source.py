@@ -134,6 +134,13 @@ class SourceLines:
     def __init__(self, preloaded: Optional[Dict[str, SourceFile]] = None) -> None:
         self._files: Dict[str, Optional[SourceFile]] = dict(preloaded or {})
 
+    def preload(self, path: str, data: bytes) -> None:
+        """Use this content for `path` (standard input) instead of reading the file."""
+        try:
+            self._files[path] = source_from_bytes(data, path)
+        except (SourceError, ValueError):
+            self._files[path] = None
+
     def __call__(self, finding) -> str:
         if finding.path not in self._files:
             try:

@@ -149,6 +149,12 @@ def statistics(findings: List[Finding]) -> str:
     return "".join(out)
 
 
+def summary(findings: List[Finding], files: int) -> str:
+    """The closing line of the human formats, on standard error."""
+    n, paths = len(findings), len({f.path for f in findings})
+    return f"Found {n} problem{'s' if n != 1 else ''} in {paths} of {files} file{'s' if files != 1 else ''}."
+
+
 FORMATTERS: Dict[str, Callable] = {"concise": concise, "full": full, "json": as_json, "github": github, "sarif": sarif}
 
 
