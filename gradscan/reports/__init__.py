@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path, PurePath
+from urllib.parse import quote
 from typing import Callable, Dict, List, Optional
 
 from gradscan import __version__
@@ -87,6 +89,15 @@ def github(findings: List[Finding], sources=None) -> str:
     return "".join(out)
 
 
+def _uri(path: str) -> str:
+    """A SARIF artifact URI: relative paths percent-encoded (GitHub resolves them against the
+    repository root), absolute ones as file:// URIs."""
+    p = PurePath(path)
+    if p.is_absolute():
+        return Path(path).as_uri()
+    return quote(path.replace("\\", "/"), safe="/")
+
+
 def sarif(findings: List[Finding], sources=None) -> str:
     rules = [REGISTRY[c] for c in sorted(REGISTRY)]
     index = {r.code: i for i, r in enumerate(rules)}
@@ -114,7 +125,7 @@ def sarif(findings: List[Finding], sources=None) -> str:
             "message": {"text": f"{f.message}{cell}"},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": f.path.replace("\\", "/")},
+                    "artifactLocation": {"uri": _uri(f.path)},
                     "region": {
                         "startLine": f.line,
                         "startColumn": f.col,
