@@ -1,0 +1,831 @@
+"""Intent: where a value comes from, and the legitimate look-alikes of a graph cut.
+
+Two questions every graph-cut rule (PyTorch `detach()`/`.data`/`no_grad`, TensorFlow
+`tf.stop_gradient`, JAX `jax.lax.stop_gradient`) asks before it reports:
+
+1. Does the cut value come from the weights? (`Sources`) A cut of a function's raw input, of a
+   buffer or of a configuration number cuts nothing that trains. A value is *live* when, inside
+   its function, it derives from a weighted submodule call (`self.fc(x)`, `self.blocks[i](h)`,
+   `layer(h)` for `layer in self.layers`, `model(x)` in a training script), a parameter read
+   (`self.weight`), or a helper method returning one of those. The answer is name based and
+   local: names are followed to their earlier definitions in the same function (then the
+   enclosing functions, then the module), never across files.
+
+2. Is the cut one of the intentional patterns? (`intentional_cut`) Every function here is
+   framework-neutral: it takes the *cut* node (the `.detach()` call, the `stop_gradient(...)`
+   call, the `.data` read, the value computed under `no_grad`) and its *receiver* (the
+   expression being cut), plus optionally the flow `Trace` that carried the cut value to the
+   output. The patterns, each seen in real, correct code:
+
+   - straight-through and same-graph combinations: `x + (q - x).detach()`,
+     `x / x.norm().detach()`, `loss(p, z.detach())` where `p` and `z` come from the same
+     encoder (BYOL, SimSiam), `return out, feats.detach()`: the cut value is combined with a
+     live value of the same graph, so the weights upstream of the cut still get gradients;
+   - targets: the cut value is assigned to a name that says it is a target, label or teacher
+     output (`target = r + gamma * q_next.detach()`), or is the other argument of a loss;
+   - GAN discriminator steps: `D(fake.detach())`, `self.discriminator(x_fake.detach())`;
+   - truncated BPTT and state repackaging: `hidden = hidden.detach()`;
+   - teacher / EMA / momentum / target / frozen networks: the receiver comes from one;
+   - evaluation-only code: `if not self.training:` branches, the `else` of `if self.training:`.
+
+   Values that are only logged, cached or written to buffers are the flow's business
+   (`flow.reaches_output` returns None for them).
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradscan.semantics.names import dotted
+
+if TYPE_CHECKING:
+    from gradscan.semantics.flow import Trace
+    from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
+
+_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def tokens(name: str) -> Set[str]:
+    return {t.lower() for t in _TOKEN.findall(name)}
+
+
+# Names of objects that hold weights (a training script's `model(x)`, `self.model = model`).
+MODULE_TOKENS = {
+    "model", "models", "net", "nets", "network", "module", "encoder", "decoder", "backbone",
+    "generator", "discriminator", "critic", "actor", "policy", "classifier", "transformer", "unet",
+    "vae", "autoencoder", "teacher", "student", "predictor", "projector", "head", "netg", "netd",
+    "gen", "disc", "embedder", "embedding", "embeddings", "rnn", "lstm", "gru", "mlp", "cnn",
+}
+# A cut of a value from these networks, or a cut value stored under these names, is a target.
+FROZEN_TOKENS = {
+    "teacher", "ema", "momentum", "target", "targets", "tgt", "frozen", "shadow", "avg", "averaged",
+    "old", "prev", "previous", "ref", "reference", "baseline", "swa", "polyak",
+}
+TARGET_TOKENS = FROZEN_TOKENS | {
+    "label", "labels", "pseudo", "soft", "gt", "truth", "y", "goal", "returns", "advantage",
+    "advantages", "value", "values", "bootstrap", "td", "q", "next",
+}
+DISCRIMINATOR_TOKENS = {"d", "disc", "discriminator", "critic", "netd", "dis", "adversary", "adv"}
+STATE_TOKENS = {"hidden", "hx", "cx", "h", "c", "state", "states", "memory", "mems", "mem", "carry", "past", "hiddens"}
+LOSS_TOKENS = {
+    "loss", "losses", "criterion", "crit", "distance", "dist", "divergence", "kl", "mse", "similarity",
+    "sim", "cosine", "contrastive", "nce", "infonce", "triplet", "l1", "l2", "huber", "bce", "ce",
+    "objective", "regression", "distill", "distillation",
+}
+
+# torch.nn classes without weights: calling them is not a weight use.
+_WEIGHTLESS_NN = re.compile(
+    r"^torch\.nn\.(?:ReLU\d*|GELU|SiLU|Sigmoid|Tanh|Softmax\d*d?|LogSoftmax|Dropout\w*|AlphaDropout|Identity|"
+    r"\w*Pool\d?d?|Flatten|Unflatten|Upsample\w*|PixelShuffle|PixelUnshuffle|LeakyReLU|ELU|CELU|SELU|Mish|"
+    r"Hardswish|Hardsigmoid|Hardtanh|Softplus|Softsign|Tanhshrink|Threshold|GLU|LogSigmoid|Softmin|"
+    r"ZeroPad\w*|ConstantPad\w*|ReflectionPad\w*|ReplicationPad\w*|CircularPad\w*|ChannelShuffle|"
+    r"\w*Loss|CosineSimilarity|PairwiseDistance|Fold|Unfold)$"
+)
+_PARAMETER = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
+_NON_CARRYING_METHODS = {
+    "size", "dim", "numel", "shape", "item", "tolist", "numpy", "argmax", "argmin", "argsort", "nonzero",
+    "detach", "detach_", "ne", "eq", "gt", "lt", "ge", "le", "isnan", "isinf", "any", "all", "data_ptr",
+    "new_zeros", "new_ones", "new_empty", "new_full", "stride", "get_device", "bool", "long", "int",
+}
+_NON_CARRYING_ATTRS = {"shape", "dtype", "device", "ndim", "requires_grad", "grad_fn", "is_leaf", "grad", "data", "T_max"}
+
+
+class Sources:
+    """Where values come from inside a function (see the module documentation)."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.model = model
+        self._defs: Dict[int, Dict[str, List[Tuple[int, cst.CSTNode, cst.BaseExpression, bool]]]] = {}
+        self._roots: Dict[int, FrozenSet[str]] = {}
+        self._attr_kinds: Dict[int, Dict[str, str]] = {}
+        self._module_names: Optional[Set[str]] = None
+
+    # ---- public ------------------------------------------------------------------------
+    def roots(self, expr: cst.CSTNode) -> FrozenSet[str]:
+        """What `expr` derives from, inside its function: `self.<attr>` (weights, buffers,
+        submodules), `param:<name>` (the function's inputs), `module:<name>` (a weighted
+        object held in a local, global or parameter), `weight:<...>` markers, and every local
+        name passed through (`name:<n>`)."""
+        key = id(expr)
+        if key in self._roots:
+            return self._roots[key]
+        self._roots[key] = frozenset()  # recursion guard
+        try:
+            out = frozenset(self._compute(expr, 0))
+        except RecursionError:  # pragma: no cover - absurdly deep expressions
+            out = frozenset()
+        self._roots[key] = out
+        return out
+
+    def weight_roots(self, expr: cst.CSTNode) -> FrozenSet[str]:
+        return frozenset(r for r in self.roots(expr) if r.startswith("weight:"))
+
+    def is_live(self, expr: cst.CSTNode) -> bool:
+        """The value of `expr` depends on trainable weights computed in its function."""
+        return bool(self.weight_roots(expr))
+
+    def shares_graph(self, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+        """`a` and `b` derive from a common local value, weight or submodule (raw inputs and
+        plain data do not count): a gradient through `a` reaches what `b` came from."""
+        ra, rb = self.roots(a), self.roots(b)
+        common = {r for r in ra & rb if not r.startswith("param:") and r != "self"}
+        return bool(common)
+
+    def attr_kind(self, cls: Optional["ClassInfo"], attr: str) -> str:
+        """`param`, `module` (with weights), `weightless` (activation, dropout), `buffer`,
+        `method`, `other` or `unknown` for `self.<attr>` in class `cls`."""
+        if cls is None:
+            return "unknown"
+        kinds = self._class_attrs(cls)
+        return kinds.get(attr, "unknown")
+
+    def is_module_object(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"] = None) -> bool:
+        """`self.fc`, `self.blocks[i]`, `model`, `model.encoder`, `layer` for `layer in self.layers`."""
+        return any(r.startswith("weight:") for r in self._object_roots(expr, fn or self.model.enclosing_function(expr), 0))
+
+    # ---- class attributes --------------------------------------------------------------
+    def _class_attrs(self, cls: "ClassInfo") -> Dict[str, str]:
+        key = id(cls)
+        if key in self._attr_kinds:
+            return self._attr_kinds[key]
+        out: Dict[str, str] = {}
+        self._attr_kinds[key] = out
+        chain = list(self.model.class_chain(cls))
+        for c in reversed(chain):  # nearest class wins
+            for name in c.methods:
+                out[name] = "method"
+            for attr, value, _node, _method in c.self_assigns:
+                kind = self._value_kind(value)
+                prev = out.get(attr)
+                # An attribute assigned both a module and None (optional submodule) is a module.
+                if prev in ("param", "module") and kind in ("other", "none"):
+                    continue
+                out[attr] = kind
+            for call, fn in self.model.calls:
+                if fn is None or fn.cls is not c:
+                    continue
+                func = call.func
+                if isinstance(func, cst.Attribute) and dotted(func.value) == "self" and call.args:
+                    first = call.args[0].value
+                    if isinstance(first, cst.SimpleString):
+                        name = first.value.strip("'\"rbuRBU")
+                        if func.attr.value == "register_buffer":
+                            out[name] = "buffer"
+                        elif func.attr.value in ("register_parameter", "add_weight"):
+                            out[name] = "param"
+                        elif func.attr.value == "add_module":
+                            out[name] = "module"
+        return out
+
+    def _value_kind(self, value: cst.BaseExpression) -> str:
+        model = self.model
+        if isinstance(value, cst.IfExp):
+            kinds = {self._value_kind(value.body), self._value_kind(value.orelse)}
+            for k in ("param", "module", "buffer", "weightless", "other"):
+                if k in kinds:
+                    return k
+            return "other"
+        if isinstance(value, cst.Name) and value.value == "None":
+            return "none"
+        if isinstance(value, cst.Call):
+            name = model.callee(value)
+            if name in _PARAMETER:
+                return "param"
+            if name is not None and name.startswith("torch.nn.") and name.rsplit(".", 1)[1][:1].isupper():
+                return "weightless" if _WEIGHTLESS_NN.match(name) else "module"
+            if name is not None and name.startswith(("torch.", "numpy.", "math.")):
+                return "buffer" if name.startswith("torch.") else "other"
+            text = dotted(value.func) or ""
+            last = text.rsplit(".", 1)[-1]
+            local = model.classes.get(text)
+            if local is not None:
+                return "module" if local.is_torch or local.is_keras else "other"
+            if last[:1].isupper() and not last.isupper():
+                return "module"
+            if isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda", "float", "half"):
+                return self._value_kind(value.func.value)
+            return "other"
+        if isinstance(value, (cst.Name, cst.Attribute)):
+            text = dotted(value) or ""
+            last = text.rsplit(".", 1)[-1]
+            if tokens(last) & MODULE_TOKENS:
+                return "module"
+        return "other"
+
+    # ---- definitions of local names ----------------------------------------------------
+    def _scope_defs(self, fn: Optional["FunctionInfo"]):
+        key = id(fn) if fn is not None else 0
+        if key not in self._defs:
+            collector = _Defs(self.model)
+            if fn is None:
+                self.model.module.visit(collector)
+            else:
+                fn.node.body.visit(collector)
+            self._defs[key] = collector.defs
+        return self._defs[key]
+
+    def _definitions(self, name: cst.Name, fn: Optional["FunctionInfo"]):
+        """Earlier definitions of a name used at `name`: in its function, the enclosing
+        functions, then the module. Returns (defs, kind) where kind is `local`, `param`,
+        `outer` or `none`."""
+        order = self.model.flow.order
+        here = order(name)
+        scope = fn
+        level = 0
+        while True:
+            defs = self._scope_defs(scope).get(name.value, [])
+            if level == 0:
+                before = [d for d in defs if d[0] < here and (d[3] or not _inside(self.model, name, d[1]))]
+                if before:
+                    return before, "local"
+                if defs:
+                    # Only later definitions: a loop-carried use takes them all.
+                    if any(isinstance(a, (cst.For, cst.While)) for a in self.model.ancestors(name)):
+                        return defs, "local"
+                if scope is not None and name.value in scope.params:
+                    return [], "param"
+            else:
+                if scope is not None and name.value in scope.params:
+                    return [], "param"
+                if defs:
+                    return defs, "outer"
+            if scope is None:
+                return [], "none"
+            scope = scope.parent
+            level += 1
+
+    # ---- roots -------------------------------------------------------------------------
+    def _compute(self, expr: cst.CSTNode, depth: int) -> Set[str]:
+        model = self.model
+        t = type(expr)
+        if t is cst.Name:
+            return self._name_roots(expr, depth)
+        if t is cst.Attribute:
+            if expr.attr.value in _NON_CARRYING_ATTRS:
+                return set()
+            base = expr.value
+            if isinstance(base, cst.Name) and base.value in ("self", "cls") or _is_self_name(model, base):
+                fn = model.enclosing_function(expr)
+                cls = _method_class(fn)
+                kind = self.attr_kind(cls, expr.attr.value)
+                key = f"self.{expr.attr.value}"
+                if kind == "param":
+                    return {key, "weight:" + key}
+                return {key} if kind != "method" else set()
+            if expr.attr.value in ("weight", "bias", "weight_orig", "embedding") or expr.attr.value.endswith(("_weight", "_bias")):
+                obj = self._object_roots(base, self.model.enclosing_function(expr), 0)
+                if obj:
+                    return set(obj)
+            return set(self.roots(base))
+        if t is cst.Call:
+            return self._call_roots(expr, depth)
+        if t in (cst.BinaryOperation,):
+            return set(self.roots(expr.left)) | set(self.roots(expr.right))
+        if t is cst.UnaryOperation:
+            return set(self.roots(expr.expression)) if not isinstance(expr.operator, cst.Not) else set()
+        if t is cst.BooleanOperation:
+            return set(self.roots(expr.left)) | set(self.roots(expr.right))
+        if t is cst.IfExp:
+            return set(self.roots(expr.body)) | set(self.roots(expr.orelse))
+        if t is cst.Subscript:
+            return set(self.roots(expr.value))
+        if t in (cst.Tuple, cst.List, cst.Set):
+            out: Set[str] = set()
+            for e in expr.elements:
+                out |= self.roots(e.value)
+            return out
+        if t is cst.Dict:
+            out = set()
+            for e in expr.elements:
+                if isinstance(e, cst.DictElement):
+                    out |= self.roots(e.value)
+                else:
+                    out |= self.roots(e.value)
+            return out
+        if t in (cst.ListComp, cst.SetComp, cst.GeneratorExp):
+            out = set(self.roots(expr.elt))
+            comp = expr.for_in
+            while comp is not None:
+                out |= self.roots(comp.iter)
+                comp = comp.inner_for_in
+            return out
+        if t is cst.DictComp:
+            return set(self.roots(expr.value)) | set(self.roots(expr.for_in.iter))
+        if t is cst.NamedExpr:
+            return set(self.roots(expr.value))
+        if t is cst.Await:
+            return set(self.roots(expr.expression))
+        if t is cst.StarredElement or t is cst.Element:
+            return set(self.roots(expr.value))
+        return set()
+
+    def _name_roots(self, name: cst.Name, depth: int) -> Set[str]:
+        model = self.model
+        if name.value in ("self", "cls"):
+            return {"self"}
+        fn = model.enclosing_function(name)
+        # A name bound by a comprehension: follow the comprehension's iterable.
+        comp_iter = _comprehension_iter(model, name)
+        if comp_iter is not None:
+            return {f"name:{name.value}"} | set(self.roots(comp_iter))
+        defs, kind = self._definitions(name, fn)
+        out = {f"name:{name.value}"}
+        if kind == "param":
+            out = {f"param:{name.value}"}
+            if tokens(name.value) & MODULE_TOKENS:
+                out.add(f"module:{name.value}")
+            return out
+        if kind == "none":
+            return out
+        for _order, _stmt, value, _is_block in defs:
+            if value is None:
+                continue
+            out |= self.roots(value)
+        return out
+
+    def _call_roots(self, call: cst.Call, depth: int) -> Set[str]:
+        model = self.model
+        func = call.func
+        args: Set[str] = set()
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value in ("dim", "axis", "dtype", "device", "keepdim", "out", "size", "shape"):
+                continue
+            args |= self.roots(a.value)
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            receiver = func.value
+            if method in _NON_CARRYING_METHODS:
+                return set()
+            if _is_self_name(model, receiver):
+                fn = model.enclosing_function(call)
+                cls = _method_class(fn)
+                kind = self.attr_kind(cls, method)
+                if kind == "method":
+                    target = model.find_method(cls, method) if cls is not None else None
+                    out = set(args)
+                    if target is not None and depth < 3:
+                        for ret in target.returns:
+                            if isinstance(ret, cst.Return) and ret.value is not None:
+                                out |= self._compute(ret.value, depth + 1)
+                    # the helper's own inputs are not this function's
+                    return {r for r in out if not (r.startswith("param:") and r not in args)}
+                key = f"self.{method}"
+                if kind == "module":
+                    return args | {key, "weight:" + key}
+                return args | {key}
+            if isinstance(receiver, cst.Call) and dotted(receiver.func) == "super":
+                return args | {"weight:super"}
+            # `self.blocks[i](h)`, `self.encoder.layer(h)`, `model(x)`, `model.encoder(x)`
+            recv_roots = self.roots(receiver)
+            if any(r.startswith("weight:module") or r.startswith("weight:self.") for r in self._object_roots(receiver, model.enclosing_function(call), depth)):
+                obj = self._object_roots(func, model.enclosing_function(call), depth)
+                if obj:
+                    return args | set(obj) | {r for r in recv_roots if not r.startswith("weight:")}
+            # a method of a value: `h.view(...)`, `h.mean()`, `torch.cat(...)`
+            name = model.callee(call)
+            if name is not None:
+                return args
+            return args | set(recv_roots)
+        if isinstance(func, (cst.Name, cst.Subscript)):
+            obj = self._object_roots(func, model.enclosing_function(call), depth)
+            if obj:
+                return args | set(obj)
+            if isinstance(func, cst.Name) and func.value in ("len", "range", "isinstance", "type", "id", "print", "str", "repr", "hasattr", "getattr"):
+                return set()
+            # `helper(h)`: a module-level function in this file returns what it computes
+            if isinstance(func, cst.Name) and model.resolve(func) is None:
+                target = model.module_functions.get(func.value)
+                if target is not None and depth < 3:
+                    out = set(args)
+                    for ret in target.returns:
+                        if isinstance(ret, cst.Return) and ret.value is not None:
+                            out |= {r for r in self._compute(ret.value, depth + 1) if not r.startswith("param:")}
+                    return out
+            return args
+        if isinstance(func, cst.Call):  # `nn.Linear(3, 3)(x)`: weights made on the spot are not trained
+            return args
+        return args
+
+    def _object_roots(self, expr: cst.BaseExpression, fn, depth: int) -> Set[str]:
+        """The weight roots of a callable object: `self.fc`, `self.blocks[0]`, `model.encoder`,
+        `layer` bound by `for layer in self.layers`, `model` built from a module class."""
+        model = self.model
+        if isinstance(expr, cst.Attribute):
+            if _is_self_name(model, expr.value):
+                cls = _method_class(fn)
+                kind = self.attr_kind(cls, expr.attr.value)
+                key = f"self.{expr.attr.value}"
+                return {key, "weight:" + key} if kind in ("module", "param") else set()
+            return self._object_roots(expr.value, fn, depth)
+        if isinstance(expr, cst.Subscript):
+            return self._object_roots(expr.value, fn, depth)
+        if isinstance(expr, cst.Call):
+            # `getattr(self, name)`, `self.get_layer(i)`: unknown; `Net()` direct call: fresh weights
+            return set()
+        if isinstance(expr, cst.Name):
+            comp_iter = _comprehension_iter(model, expr)
+            if comp_iter is not None:
+                return self._object_roots(comp_iter, fn, depth + 1) if depth < 4 else set()
+            defs, kind = self._definitions(expr, fn)
+            if kind == "param" or (kind == "none" and tokens(expr.value) & MODULE_TOKENS):
+                if tokens(expr.value) & MODULE_TOKENS:
+                    return {f"module:{expr.value}", f"weight:module:{expr.value}"}
+                return set()
+            out: Set[str] = set()
+            if depth >= 4:
+                return out
+            for _o, _stmt, value, _blk in defs:
+                if value is None:
+                    continue
+                if isinstance(value, cst.Call):
+                    if self._value_kind(value) == "module":
+                        out |= {f"module:{expr.value}", f"weight:module:{expr.value}"}
+                        continue
+                    if dotted(value.func) in ("enumerate", "zip", "reversed", "list", "iter") and value.args:
+                        for a in value.args:
+                            out |= self._object_roots(a.value, fn, depth + 1)
+                        continue
+                    if isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda", "train", "eval", "children", "modules", "values", "items"):
+                        out |= self._object_roots(value.func.value, fn, depth + 1)
+                        continue
+                    continue
+                out |= self._object_roots(value, fn, depth + 1)
+            if not out and kind == "outer" and tokens(expr.value) & MODULE_TOKENS:
+                out = {f"module:{expr.value}", f"weight:module:{expr.value}"}
+            return out
+        if isinstance(expr, (cst.Tuple, cst.List)):
+            out = set()
+            for e in expr.elements:
+                out |= self._object_roots(e.value, fn, depth + 1)
+            return out
+        return set()
+
+
+class _Defs(cst.CSTVisitor):
+    """Definitions of plain names in one body (nested defs excluded): name -> [(order of the
+    defining statement, statement, value or None, is_block)]. `is_block` marks bindings
+    whose uses sit inside the defining statement (`for x in ...:`, `with ... as x:`)."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.model = model
+        self.defs: Dict[str, List[Tuple[int, cst.CSTNode, Optional[cst.BaseExpression], bool]]] = {}
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_ClassDef(self, node) -> bool:
+        return False
+
+    def visit_Lambda(self, node) -> bool:
+        return False
+
+    def _add(self, target, value, stmt, block=False) -> None:
+        order = self.model.flow.order(stmt)
+        if isinstance(target, cst.Name):
+            self.defs.setdefault(target.value, []).append((order, stmt, value, block))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            values = None
+            if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(target.elements) and not any(isinstance(e, cst.StarredElement) for e in value.elements):
+                values = [e.value for e in value.elements]
+            for i, e in enumerate(target.elements):
+                self._add(e.value, values[i] if values else value, stmt, block)
+        elif isinstance(target, cst.StarredElement):
+            self._add(target.value, value, stmt, block)
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            self.defs.setdefault(target.value.value, []).append((order, stmt, value, block))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            self._add(t.target, node.value, node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._add(node.target, node.value, node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._add(node.target, node.value, node)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        stmt = self.model.enclosing_statement(node)
+        self._add(node.target, node.value, stmt or node)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._add(node.target, node.iter, node, block=True)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            stmt = self.model.parent(node)
+            self._add(node.asname.name, node.item, stmt, block=True)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value in ("append", "extend", "insert", "add", "update") and node.args:
+            stmt = self.model.enclosing_statement(node)
+            self.defs.setdefault(func.value.value, []).append((self.model.flow.order(stmt), stmt, node.args[-1].value, False))
+
+
+def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:
+    for anc in model.ancestors(node):
+        if anc is stmt:
+            return True
+    return False
+
+
+def _comprehension_iter(model: "FileModel", name: cst.Name) -> Optional[cst.BaseExpression]:
+    """For a name bound by an enclosing comprehension's `for`, the iterable it runs over."""
+    for anc in model.ancestors(name):
+        if isinstance(anc, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            comp = anc.for_in
+            while comp is not None:
+                if name.value in _bound(comp.target):
+                    return comp.iter
+                comp = comp.inner_for_in
+        if isinstance(anc, (cst.FunctionDef, cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            return None
+    return None
+
+
+def _bound(target) -> Set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: Set[str] = set()
+        for e in target.elements:
+            out |= _bound(e.value)
+        return out
+    return set()
+
+
+def _method_class(fn: Optional["FunctionInfo"]):
+    while fn is not None and fn.parent is not None:
+        fn = fn.parent
+    return fn.cls if fn is not None else None
+
+
+def _is_self_name(model: "FileModel", expr: cst.BaseExpression) -> bool:
+    """`self`, or the first parameter of the enclosing method whatever its name (`s`)."""
+    if not isinstance(expr, cst.Name):
+        return False
+    if expr.value == "self":
+        return True
+    fn = model.enclosing_function(expr)
+    while fn is not None and fn.parent is not None:
+        fn = fn.parent
+    if fn is None or not fn.is_method or not isinstance(fn.node, cst.FunctionDef):
+        return False
+    params = fn.node.params.params
+    if not params or any(dotted(d.decorator) in ("staticmethod", "classmethod") for d in fn.node.decorators):
+        return False
+    return params[0].name.value == expr.value
+
+
+def sources(model: "FileModel") -> Sources:
+    """The file's `Sources` (built once per model)."""
+    cached = getattr(model, "_gradscan_sources", None)
+    if cached is None:
+        cached = Sources(model)
+        model._gradscan_sources = cached
+    return cached
+
+
+# ---- the intentional patterns -----------------------------------------------------------
+
+def _names_in(expr: cst.CSTNode) -> List[str]:
+    """Every plain name and attribute name in an expression (`self.target_net(s)` ->
+    self, target_net, s), without the methods called on computed values (`f(x).mean()`)."""
+    out: List[str] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            if isinstance(node.value, (cst.Call, cst.Subscript, cst.BinaryOperation)):
+                node.value.visit(self)
+                return False
+            return True
+
+        def visit_Name(self, node: cst.Name) -> None:
+            out.append(node.value)
+
+    expr.visit(V())
+    return out
+
+
+def _name_tokens(expr: cst.CSTNode) -> Set[str]:
+    toks: Set[str] = set()
+    for n in _names_in(expr):
+        toks |= tokens(n)
+    return toks
+
+
+def in_evaluation_branch(model: "FileModel", cut: cst.CSTNode) -> bool:
+    from gradscan.semantics.contexts import in_eval_branch
+
+    return in_eval_branch(model, cut)
+
+
+def co_operands(model: "FileModel", parent: cst.CSTNode, child: cst.CSTNode) -> List[cst.BaseExpression]:
+    """The values `child`'s value is combined with at `parent` (the other side of an
+    operator, the other arguments of a call, the other elements of a container)."""
+    if isinstance(parent, cst.BinaryOperation):
+        if _contains(model, parent.left, child):
+            return [parent.right]
+        return [parent.left]
+    if isinstance(parent, cst.Call):
+        out = []
+        func = parent.func
+        receiver = func.value if isinstance(func, cst.Attribute) else None
+        from_receiver = receiver is not None and _contains(model, receiver, child)
+        for a in parent.args:
+            if not _contains(model, a.value, child):
+                out.append(a.value)
+        if receiver is not None and not from_receiver and not _is_self_name(model, receiver) and not sources(model).is_module_object(receiver):
+            if model.resolve(receiver) is None:
+                out.append(receiver)
+        return out
+    if isinstance(parent, (cst.Tuple, cst.List, cst.Set)):
+        return [e.value for e in parent.elements if not _contains(model, e.value, child)]
+    if isinstance(parent, cst.Dict):
+        return [e.value for e in parent.elements if not _contains(model, e.value, child)]
+    return []
+
+
+def _contains(model: "FileModel", outer: cst.CSTNode, node: cst.CSTNode) -> bool:
+    if outer is node:
+        return True
+    for anc in model.ancestors(node):
+        if anc is outer:
+            return True
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            return False
+    return False
+
+
+def _steps(model: "FileModel", path: Iterable[cst.CSTNode]):
+    """(child, parent) pairs of a trace path where the parent encloses the child."""
+    prev = None
+    for node in path:
+        if prev is not None and node is not prev and _contains(model, node, prev):
+            yield prev, node
+        prev = node
+
+
+def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """Straight-through `x + (q - x).detach()`, normalisation `x / x.norm().detach()`, one
+    side of a symmetric loss `D(p1, z2.detach())` with both sides from the same encoder, or an
+    auxiliary output `return out, feats.detach()`: the cut value meets a value of the same
+    graph, so the weights upstream of the cut still get their gradient through it."""
+    src = sources(model)
+    seen = 0
+    for child, parent in _steps(model, trace.path if trace else _local_path(model, cut)):
+        for other in co_operands(model, parent, child):
+            seen += 1
+            if src.shares_graph(other, receiver):
+                return True
+            if seen > 40:
+                return False
+    return False
+
+
+def _local_path(model: "FileModel", node: cst.CSTNode) -> List[cst.CSTNode]:
+    path = [node]
+    for anc in model.ancestors(node):
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            break
+        path.append(anc)
+    return path
+
+
+def one_side_of_loss(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """`loss_fn(pred, target.detach())`, `F.mse_loss(q, td_target)`, `(p - z.detach()) ** 2`:
+    the cut value is compared with a live prediction; the prediction carries the gradient."""
+    src = sources(model)
+    for child, parent in _steps(model, trace.path if trace else _local_path(model, cut)):
+        if isinstance(parent, cst.Call):
+            text = dotted(parent.func) or ""
+            name = model.callee(parent) or ""
+            last = (name or text).rsplit(".", 1)[-1]
+            lossy = bool(tokens(last) & LOSS_TOKENS) or last.endswith("_loss") or "loss" in last.lower() or (name.startswith("torch.nn.functional.") and last in ("cosine_similarity", "kl_div", "pairwise_distance", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"))
+            if lossy and any(src.is_live(o) for o in co_operands(model, parent, child)):
+                return True
+        if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Subtract):
+            if any(src.is_live(o) for o in co_operands(model, parent, child)):
+                return True
+    return False
+
+
+def target_value(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """`target = r + gamma * q_next.detach()`, `labels = logits.argmax(-1).detach()`: the cut
+    value is stored under a name that says it is a target, label or teacher output."""
+    path = trace.path if trace else _local_path(model, cut)
+    for node in path[:60]:
+        parent = model.parent(node)
+        if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AugAssign)) and parent.value is node:
+            targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            for tgt in targets:
+                text = dotted(tgt) if not isinstance(tgt, (cst.Tuple, cst.List)) else None
+                names = [text.rsplit(".", 1)[-1]] if text else _names_in(tgt)
+                if any(tokens(n) & TARGET_TOKENS for n in names):
+                    return True
+        if isinstance(parent, cst.Arg) and parent.keyword is not None and tokens(parent.keyword.value) & TARGET_TOKENS:
+            return True
+    return False
+
+
+def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """`D(fake.detach())`, `self.discriminator(x_fake.detach())`, `netD(fake.detach())`: the
+    discriminator's step must not update the generator."""
+    for child, parent in _steps(model, trace.path if trace else _local_path(model, cut)):
+        if isinstance(parent, cst.Call) and not _contains(model, parent.func, child):
+            text = dotted(parent.func) or ""
+            if text == "D" or tokens(text.rsplit(".", 1)[-1]) & DISCRIMINATOR_TOKENS:
+                return True
+    toks = _name_tokens(receiver)
+    return bool(toks & {"fake", "gen", "generated"}) and False
+
+
+def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) -> bool:
+    """`hidden = hidden.detach()`, `h, c = h.detach(), c.detach()`, `mems = [m.detach() for m
+    in mems]`, `self.state = ...`: a recurrent state is cut between steps or batches on
+    purpose. Recognised by a state-like name (`hidden`, `hx`, `state`, `memory`, `mems`,
+    `carry`), or by a cut value that feeds the call which computes the same name again
+    (`h = h.detach(); out, h = model(x, h)`)."""
+    stmt = model.enclosing_statement(cut)
+    recv_names = set(_names_in(receiver)) - {"self"}
+    if not isinstance(stmt, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+        return False
+    targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
+    names: Set[str] = set()
+    for tgt in targets:
+        names |= set(_names_in(tgt)) - {"self"}
+    if any(tokens(n) & STATE_TOKENS - {"h", "c"} for n in names) and any(tokens(n) & STATE_TOKENS for n in recv_names):
+        return True
+    for name in names & recv_names:
+        if _recomputed_from_itself(model, stmt, name):
+            return True
+    return False
+
+
+def _recomputed_from_itself(model: "FileModel", stmt: cst.CSTNode, name: str) -> bool:
+    """Inside the loop holding `stmt`, `name` is assigned from a call that takes `name`."""
+    loop = None
+    for anc in model.ancestors(stmt):
+        if isinstance(anc, (cst.For, cst.While)):
+            loop = anc
+            break
+        if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
+            return False
+    if loop is None:
+        return False
+    found = []
+
+    class V(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if node is stmt or not isinstance(node.value, cst.Call):
+                return
+            bound = set()
+            for t in node.targets:
+                bound |= set(_names_in(t.target))
+            if name in bound and name in _names_in(node.value):
+                found.append(node)
+
+    loop.body.visit(V())
+    return bool(found)
+
+
+def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) -> bool:
+    """The receiver comes from a teacher, EMA, momentum, target or frozen network
+    (`self.target_net(s2).detach()`, `self.teacher(x).detach()`, `ema_model(x)`)."""
+    src = sources(model)
+    for r in src.roots(receiver):
+        name = r.split(":")[-1].split(".")[-1]
+        if tokens(name) & FROZEN_TOKENS:
+            return True
+    return bool(_name_tokens(receiver) & FROZEN_TOKENS)
+
+
+def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"] = None) -> Optional[str]:
+    """A short reason if cutting `receiver` at `cut` is one of the legitimate look-alikes,
+    else None. `trace` is the flow that carried the cut value to the output, if known."""
+    if in_evaluation_branch(model, cut):
+        return "evaluation branch"
+    if truncated_bptt(model, cut, receiver):
+        return "truncated BPTT / state repackaging"
+    if frozen_network(model, cut, receiver):
+        return "teacher, EMA or target network"
+    if target_value(model, cut, receiver, trace):
+        return "target value"
+    if discriminator_step(model, cut, receiver, trace):
+        return "GAN discriminator step"
+    if combined_with_same_graph(model, cut, receiver, trace):
+        return "combined with a live value of the same graph (straight-through, normalisation, symmetric loss)"
+    if one_side_of_loss(model, cut, receiver, trace):
+        return "one side of a loss"
+    return None
+
+
+__all__ = [
+    "Sources", "sources", "intentional_cut", "combined_with_same_graph", "one_side_of_loss",
+    "target_value", "discriminator_step", "truncated_bptt", "frozen_network", "in_evaluation_branch",
+    "co_operands", "tokens",
+]
