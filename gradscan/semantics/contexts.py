@@ -1,11 +1,20 @@
 """Differentiable contexts: which code computes values that gradients flow through.
 
 Roots: `forward`/`__call__`/`training_step` of torch modules (plus configured names), `call`/
-`train_step` of Keras layers, `__call__` of Flax and tf.Module classes, functions handed to JAX's
-differentiation transforms, functions that call `.backward()` or `tape.gradient`, and the bodies of
-`tf.GradientTape` blocks. A method or module-level function a root calls is a context too, whatever
-its name. Not differentiable on purpose: `torch.no_grad()`/`inference_mode()` blocks, functions
-decorated with them, and `if not self.training:` branches.
+`train_step`/`compute_loss` of Keras layers, `__call__` of Flax and tf.Module classes, functions
+handed to JAX's differentiation transforms (directly, decorated, through `functools.partial`, as a
+lambda or inner function), functions that call `.backward()` or `torch.autograd.grad` (a loss
+function, a training loop body), and the bodies of `tf.GradientTape` blocks (the block, not the
+whole function: code before the block or after `tape.gradient` is not recorded). A method or
+module-level function a root calls is a context too, whatever its name (`helper`).
+
+Not differentiable on purpose: `torch.no_grad()`/`inference_mode()`/`set_grad_enabled(False)`
+blocks (unless re-enabled by `torch.enable_grad()`), `tape.stop_recording()` blocks, functions
+decorated with `@torch.no_grad()` (even when forward calls them: their body runs without grad),
+`if not self.training:` / `if deterministic:` branches, and what is called only from those. A
+training loop's calls after its last `.backward()` (evaluation, checkpoints, logging) and to
+inference-named functions (`evaluate`, `generate`, `sample`, ...) do not make contexts; inference
+methods are contexts only when forward (or another root) reaches them.
 """
 from __future__ import annotations
 
@@ -24,15 +33,36 @@ INFERENCE_NAMES = {"generate", "sample", "predict", "evaluate", "validation_step
 
 
 def _no_grad_call(model: "FileModel", expr: cst.BaseExpression) -> bool:
-    """`torch.no_grad()`, `torch.inference_mode()`, `torch.set_grad_enabled(False)`."""
+    """`torch.no_grad()`, `torch.inference_mode()`, `torch.set_grad_enabled(False)`, `tape.stop_recording()`."""
     if isinstance(expr, cst.Call):
+        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "stop_recording" and not expr.args:
+            return True
         name = model.resolve(expr.func)
-        if name in ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"):
+        if name in NO_GRAD_NAMES:
             return not (name == "torch.inference_mode" and expr.args and _is_false(expr.args[0].value))
-        if name in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled"):
+        if name in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled", "torch.autograd.grad_mode.set_grad_enabled"):
             return bool(expr.args) and _is_false(expr.args[0].value)
     else:
-        return model.resolve(expr) in ("torch.no_grad", "torch.inference_mode")
+        return model.resolve(expr) in NO_GRAD_NAMES
+    return False
+
+
+NO_GRAD_NAMES = {
+    "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
+    "torch.autograd.inference_mode", "torch.autograd.grad_mode.inference_mode",
+}
+ENABLE_GRAD_NAMES = {"torch.enable_grad", "torch.autograd.enable_grad", "torch.autograd.grad_mode.enable_grad"}
+
+
+def _enable_grad_call(model: "FileModel", expr: cst.BaseExpression) -> bool:
+    """`torch.enable_grad()`, `torch.set_grad_enabled(True)`: gradients back on inside no_grad."""
+    if not isinstance(expr, cst.Call):
+        return model.resolve(expr) in ENABLE_GRAD_NAMES
+    name = model.resolve(expr.func)
+    if name in ENABLE_GRAD_NAMES:
+        return True
+    if name in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled"):
+        return bool(expr.args) and isinstance(expr.args[0].value, cst.Name) and expr.args[0].value.value == "True"
     return False
 
 
@@ -55,14 +85,20 @@ def is_gradient_tape(model: "FileModel", expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Call) and model.resolve(expr.func) in ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
 
 
+_TRAINING_NAMES = {"self.training", "training", "self.is_training", "is_training", "train", "self.train_mode"}
+_EVAL_NAMES = {"deterministic", "self.deterministic", "eval_mode", "self.eval_mode", "is_eval", "self.is_eval"}
+
+
 def _training_test(expr: cst.BaseExpression) -> Optional[bool]:
-    """True for `self.training`, False for `not self.training`, None otherwise."""
+    """True for `self.training`, False for `not self.training` or `deterministic`, None otherwise."""
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
         inner = _training_test(expr.expression)
         return None if inner is None else not inner
     text = dotted(expr)
-    if text in ("self.training", "training", "self.is_training", "is_training", "train"):
+    if text in _TRAINING_NAMES:
         return True
+    if text in _EVAL_NAMES:
+        return False
     return None
 
 
@@ -72,27 +108,41 @@ def in_eval_branch(model: "FileModel", node: cst.CSTNode) -> bool:
     for anc in model.ancestors(node):
         if isinstance(anc, cst.If):
             polarity = _training_test(anc.test)
-            if polarity is not None:
+            if polarity is not None and child is not anc.test:
                 in_body = child is anc.body
-                if (polarity and not in_body and child is not anc.test) or (not polarity and in_body):
+                if (polarity and not in_body) or (not polarity and in_body):
                     return True
         elif isinstance(anc, cst.IfExp):
             polarity = _training_test(anc.test)
             if polarity is not None and ((polarity and child is anc.orelse) or (not polarity and child is anc.body)):
                 return True
-        elif isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
+        elif isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             return False
         child = anc
     return False
 
 
 def in_no_grad_block(model: "FileModel", node: cst.CSTNode) -> bool:
+    """Inside `with torch.no_grad():` (and not re-enabled by an inner `torch.enable_grad()`)."""
     for anc in model.ancestors(node):
-        if isinstance(anc, cst.With) and is_no_grad_with(model, anc):
-            return True
-        if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
+        if isinstance(anc, cst.With):
+            if any(_enable_grad_call(model, item.item) for item in anc.items):
+                return False
+            if is_no_grad_with(model, anc):
+                return True
+        if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             return False
     return False
+
+
+def _tape_block(model: "FileModel", node: cst.CSTNode) -> Optional[cst.With]:
+    """The `with tf.GradientTape() as tape:` block `node` is in, within its own function."""
+    for anc in model.ancestors(node):
+        if isinstance(anc, cst.With) and any(is_gradient_tape(model, i.item) for i in anc.items):
+            return anc
+        if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            return None
+    return None
 
 
 def context_of(model: "FileModel", node: cst.CSTNode) -> Optional["Context"]:
@@ -105,16 +155,20 @@ def context_of(model: "FileModel", node: cst.CSTNode) -> Optional["Context"]:
         if fn.context is not None:
             return fn.context
         fn = fn.parent
-    for anc in model.ancestors(node):
-        if isinstance(anc, cst.With) and any(is_gradient_tape(model, i.item) for i in anc.items):
-            return Context("tape", "tensorflow")
+    if _tape_block(model, node) is not None:
+        return Context("tape", "tensorflow")
     return None
+
+
+def _switched_off(model: "FileModel", node: cst.CSTNode) -> bool:
+    return in_no_grad_block(model, node) or in_eval_branch(model, node)
 
 
 def assign_contexts(model: "FileModel") -> None:
     from gradscan.semantics.model import Context
 
     extra = set(model.settings.forward_methods) if model.settings else set()
+    scopes = _Scopes(model)
     roots = []
     for fn in model.functions:
         if has_no_grad_decorator(model, fn):
@@ -123,19 +177,64 @@ def assign_contexts(model: "FileModel") -> None:
         if ctx is not None:
             fn.context = ctx
             roots.append(fn)
-    _mark_jax_transformed(model, roots)
-    # Whatever a root calls is a context too: `self.encode(x)`, `helper(x)`, `super().forward(x)`.
-    todo = list(roots)
-    while todo:
-        fn = todo.pop()
-        for call in _calls_within(model, fn):
-            target = _called_function(model, fn, call)
-            if target is not None and target.context is None and not has_no_grad_decorator(model, target):
-                target.context = Context("helper", fn.context.framework, fn.context.root or fn)
-                todo.append(target)
+    _mark_jax_transformed(model, roots, scopes)
     for node, _fn in model.withs:
         if any(is_gradient_tape(model, i.item) for i in node.items):
             model.tape_blocks.append(node)
+    # Whatever a root calls is a context too: `self.encode(x)`, `helper(x)`, `super().forward(x)`.
+    todo = [(fn, fn.context, scopes.calls_within(fn)) for fn in roots]
+    tape_ctx = Context("tape", "tensorflow")
+    for block in model.tape_blocks:
+        owner = model.enclosing_function(block)
+        calls = [c for c, o in model.calls if o is owner and _tape_block(model, c) is block]
+        todo.append((owner, tape_ctx, calls))
+    while todo:
+        fn, ctx, calls = todo.pop()
+        loss_root = ctx.kind == "loss"
+        if loss_root:
+            calls = _before_last_backward(model, calls)
+        for call in calls:
+            if _switched_off(model, call):
+                continue
+            target = _called_function(model, fn, call, scopes)
+            if target is None or target.context is not None or has_no_grad_decorator(model, target):
+                continue
+            if loss_root and _inference_name(target.name):
+                continue  # a training loop's `evaluate(model, loader)`
+            target.context = Context("helper", ctx.framework, ctx.root or (fn if ctx is not tape_ctx else None))
+            todo.append((target, target.context, scopes.calls_within(target)))
+
+
+def _inference_name(name: str) -> bool:
+    name = name.lower().lstrip("_")
+    return name in INFERENCE_NAMES or name.startswith(INFERENCE_PREFIXES)
+
+
+INFERENCE_PREFIXES = ("eval", "valid", "test", "predict", "generate", "sample_", "infer", "log_", "save", "visuali", "plot")
+
+
+def _before_last_backward(model: "FileModel", calls):
+    """The calls of a training loop up to (and inside) its last `.backward()`: what comes after
+    (optimizer steps, evaluation, checkpoints, logging) does not feed the backpropagated value."""
+    last = None
+    for i, call in enumerate(calls):
+        if _is_backward(model, call):
+            last = i
+    if last is None:
+        return calls
+    backward = calls[last]
+    out = list(calls[: last + 1])
+    for call in calls[last + 1:]:
+        if any(a is backward for a in model.ancestors(call)):
+            out.append(call)
+    return out
+
+
+def _is_backward(model: "FileModel", call: cst.Call) -> bool:
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in BACKWARD_METHODS:
+        return True
+    return model.resolve(func) in ("torch.autograd.grad", "torch.autograd.backward")
 
 
 def _root_context(model: "FileModel", fn: "FunctionInfo", extra) -> Optional["Context"]:
@@ -152,11 +251,8 @@ def _root_context(model: "FileModel", fn: "FunctionInfo", extra) -> Optional["Co
         if kind in (kinds.FLAX_LINEN, kinds.FLAX_NNX) and fn.name == "__call__":
             return Context("forward", "jax")
     for call in fn.calls:
-        func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value in BACKWARD_METHODS:
+        if _is_backward(model, call) and not _switched_off(model, call):
             return Context("loss", "torch")
-        if isinstance(func, cst.Attribute) and func.attr.value == "gradient" and _is_tape_name(model, fn, func.value):
-            return Context("loss", "tensorflow")
     return None
 
 
@@ -166,17 +262,49 @@ def kinds_torch_roots():
     return TORCH_ROOTS
 
 
-def _is_tape_name(model: "FileModel", fn: "FunctionInfo", expr: cst.BaseExpression) -> bool:
-    if not isinstance(expr, cst.Name):
-        return False
-    for node, _ in model.withs:
-        for item in node.items:
-            if item.asname is not None and isinstance(item.asname.name, cst.Name) and item.asname.name.value == expr.value and is_gradient_tape(model, item.item):
-                return True
-    return False
+class _Scopes:
+    """Functions by (enclosing function, name), nested functions by parent, lambdas by the name
+    they are assigned to: built once per file, so that call resolution is a dictionary lookup."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.model = model
+        self.by_name = {}
+        self.children = {}
+        for fn in model.functions:
+            if isinstance(fn.node, cst.FunctionDef) and not fn.is_method:  # methods: `find_method`
+                self.by_name.setdefault((id(fn.parent), fn.name), fn)
+            if fn.parent is not None:
+                self.children.setdefault(id(fn.parent), []).append(fn)
+        for node, owner in model.assignments:
+            if isinstance(node, cst.Assign) and isinstance(node.value, cst.Lambda) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                lam = model.function_of.get(node.value)
+                if lam is not None:
+                    self.by_name.setdefault((id(owner), node.targets[0].target.value), lam)
+
+    def lookup(self, scope, name: str):
+        """The function `name` denotes in `scope`: inner functions of the enclosing scopes first,
+        then the module's (a method's scope does not see its class's other methods)."""
+        while scope is not None:
+            found = self.by_name.get((id(scope), name))
+            if found is not None:
+                return found
+            if name in scope.bindings:
+                return None  # a parameter or local variable of that name: not a module function
+            scope = scope.parent
+        return self.by_name.get((id(None), name))
+
+    def calls_within(self, fn: "FunctionInfo"):
+        """Calls in `fn` and in the functions and lambdas nested in it."""
+        out = list(fn.calls)
+        todo = list(self.children.get(id(fn), ()))
+        while todo:
+            inner = todo.pop()
+            out.extend(inner.calls)
+            todo.extend(self.children.get(id(inner), ()))
+        return out
 
 
-def _mark_jax_transformed(model: "FileModel", roots) -> None:
+def _mark_jax_transformed(model: "FileModel", roots, scopes: "_Scopes") -> None:
     from gradscan.semantics.model import JAX_TRANSFORMS, Context
 
     def mark(fn):
@@ -184,22 +312,28 @@ def _mark_jax_transformed(model: "FileModel", roots) -> None:
             fn.context = Context("jax-grad", "jax")
             roots.append(fn)
 
+    def partial_of_transform(expr) -> bool:
+        return isinstance(expr, cst.Call) and model.callee(expr) == "functools.partial" and bool(expr.args) and model.resolve(expr.args[0].value) in JAX_TRANSFORMS
+
     for call, owner in model.calls:
-        name = model.callee(call)
-        if name == "functools.partial" and call.args and model.resolve(call.args[0].value) in JAX_TRANSFORMS:
+        if partial_of_transform(call):
             # @partial(jax.grad, argnums=1): the decorated function is transformed
-            parent = model.parent(model.parent(call))
-            if isinstance(parent, cst.FunctionDef):
-                mark(model.function_of.get(parent))
+            parent = model.parent(call)
+            if isinstance(parent, cst.Decorator):
+                mark(model.function_of.get(model.parent(parent)))
             continue
+        if partial_of_transform(call.func) and call.args:  # partial(jax.grad, argnums=1)(f)
+            mark(_function_value(model, owner, call.args[0].value, scopes))
+            continue
+        name = model.callee(call)
         if name not in JAX_TRANSFORMS:
             continue
         parent = model.parent(call)
-        if isinstance(parent, cst.Decorator):
+        if isinstance(parent, cst.Decorator):  # @jax.value_and_grad(has_aux=True)
             mark(model.function_of.get(model.parent(parent)))
             continue
-        if call.args:
-            mark(_function_value(model, owner, call.args[0].value))
+        if call.args and call.args[0].keyword is None:
+            mark(_function_value(model, owner, call.args[0].value, scopes))
     for fn in model.functions:
         if isinstance(fn.node, cst.FunctionDef):
             for d in fn.node.decorators:
@@ -207,39 +341,34 @@ def _mark_jax_transformed(model: "FileModel", roots) -> None:
                     mark(fn)
 
 
-def _function_value(model: "FileModel", scope, expr: cst.BaseExpression):
-    """The function an expression denotes: a lambda, a name, or `functools.partial(f, ...)`."""
+def _function_value(model: "FileModel", scope, expr: cst.BaseExpression, scopes: "_Scopes"):
+    """The function an expression denotes: a lambda, a name, `self.method`, or
+    `functools.partial(f, ...)`; None when it cannot be told."""
     if isinstance(expr, cst.Lambda):
         return model.function_of.get(expr)
     if isinstance(expr, cst.Call) and model.callee(expr) == "functools.partial" and expr.args:
-        return _function_value(model, scope, expr.args[0].value)
+        return _function_value(model, scope, expr.args[0].value, scopes)
     if isinstance(expr, cst.Name):
-        return _lookup_function(model, scope, expr.value)
+        return scopes.lookup(scope, expr.value)
+    if isinstance(expr, cst.Attribute) and dotted(expr.value) == "self" and scope is not None and scope.cls is not None:
+        return model.find_method(scope.cls, expr.attr.value)
     return None
 
 
 def _lookup_function(model: "FileModel", scope, name: str):
-    # Inner functions of the enclosing scopes first, then the module's.
-    while scope is not None:
-        for fn in model.functions:
-            if fn.parent is scope and fn.name == name:
-                return fn
-        scope = scope.parent
-    return model.module_functions.get(name)
+    """Kept for callers outside this module; `_Scopes.lookup` is the indexed version."""
+    return _Scopes(model).lookup(scope, name)
 
 
 def _calls_within(model: "FileModel", fn: "FunctionInfo"):
-    yield from fn.calls
-    for other in model.functions:  # nested defs and lambdas belong to their root's context
-        p = other.parent
-        while p is not None and p is not fn:
-            p = p.parent
-        if p is fn:
-            yield from other.calls
+    return _Scopes(model).calls_within(fn)
 
 
-def _called_function(model: "FileModel", fn: "FunctionInfo", call: cst.Call):
+def _called_function(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scopes: Optional["_Scopes"] = None):
+    scopes = scopes or _Scopes(model)
     func = call.func
+    if fn is None:
+        return scopes.lookup(None, func.value) if isinstance(func, cst.Name) else None
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" and fn.cls is not None:
         return model.find_method(fn.cls, func.attr.value)
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and dotted(func.value.func) == "super" and fn.cls is not None:
@@ -248,5 +377,5 @@ def _called_function(model: "FileModel", fn: "FunctionInfo", call: cst.Call):
                 return base.methods[func.attr.value]
         return None
     if isinstance(func, cst.Name):
-        return _lookup_function(model, fn, func.value)
+        return scopes.lookup(fn, func.value)
     return None
