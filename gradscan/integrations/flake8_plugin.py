@@ -68,7 +68,8 @@ class GradscanChecker:
 
             raise ExecutionError(f"gradscan: {exc}") from None
         # flake8 selects and ignores; gradscan reports everything it finds.
-        cls._settings = replace(settings, select=["ALL"], extend_select=[], ignore=[], extend_ignore=[], per_file_ignores={})
+        cls._settings = replace(settings, select=["ALL"], extend_select=[], ignore=[], extend_ignore=[],
+                                per_file_ignores={}, selection_layers=())
         cls._indexes = {}
 
     def run(self) -> Iterator[Tuple[int, int, str, Type["GradscanChecker"]]]:
@@ -81,7 +82,11 @@ class GradscanChecker:
             return
         settings = self._settings if self._settings is not None else _all_rules_settings()
         source = SourceFile(path=self.filename, text=text)
-        findings = check_source_file(source, settings, project=self._project_index(settings), disable_noqa=True)
+        try:
+            findings = check_source_file(source, settings, project=self._project_index(settings), disable_noqa=True)
+        except Exception as exc:  # a bug in gradscan: one finding for this file, flake8 goes on
+            yield 1, 0, f"GS000 internal error while checking the file: {type(exc).__name__}: {exc}", type(self)
+            return
         for f in findings:
             yield f.line, max(f.col - 1, 0), f"{f.code} {f.message}", type(self)
 

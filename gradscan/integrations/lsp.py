@@ -144,7 +144,11 @@ def check_document(ls: GradscanLanguageServer, uri: str) -> None:
         _publish(ls, document, [])
         return
     source = SourceFile(path=str(path), text=document.source)
-    findings = check_source_file(source, settings, project=_project_index(ls, path, settings))
+    try:
+        findings = check_source_file(source, settings, project=_project_index(ls, path, settings))
+    except Exception as exc:  # a bug in gradscan: say so on the document, keep serving
+        log.exception("checking %s failed", path)
+        findings = [Finding(str(path), 1, 1, "GS000", f"internal error while checking the file: {type(exc).__name__}: {exc}")]
     _publish(ls, document, findings)
 
 
