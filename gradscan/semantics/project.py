@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
@@ -50,7 +50,10 @@ def module_names(file: Path, root: Path) -> List[str]:
         rel_parts = rel_parts[:-1]
     dotted = ".".join(rel_parts)
     if dotted and dotted not in names:
-        names.append(dotted)
+        if file.name != "__init__.py" and not (file.parent / "__init__.py").exists():
+            names.insert(0, dotted)  # a namespace package: its relative imports go by the path
+        else:
+            names.append(dotted)
     return names
 
 
@@ -62,25 +65,56 @@ def _absolute(module: Optional[str], level: int, package: str) -> str:
     return ".".join([p for p in base if p] + ([module] if module else []))
 
 
+def _module_statements(body) -> Iterable[ast.stmt]:
+    """Module-scope statements, also those under `if`/`try`/`with` (`if is_torch_available():`)."""
+    for node in body:
+        yield node
+        if isinstance(node, (ast.If, ast.Try, ast.With)) or type(node).__name__ == "TryStar":
+            yield from _module_statements(node.body)
+            yield from _module_statements(getattr(node, "orelse", []))
+            yield from _module_statements(getattr(node, "finalbody", []))
+            for handler in getattr(node, "handlers", []):
+                yield from _module_statements(handler.body)
+
+
+def _import_bindings(node, package: str) -> Iterable[tuple]:
+    if isinstance(node, ast.Import):
+        for a in node.names:
+            yield (a.asname or a.name.split(".")[0]), (a.name if a.asname else a.name.split(".")[0])
+    elif isinstance(node, ast.ImportFrom):
+        base = _absolute(node.module, node.level, package)
+        for a in node.names:
+            if a.name != "*":
+                yield (a.asname or a.name), (f"{base}.{a.name}" if base else a.name)
+
+
 def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
-    """Classes (bases as qualified names, `self` attributes read) and imported names of a file."""
+    """Classes (bases as qualified names, `self` attributes read, method names), the names the
+    module binds by import or simple alias (`Base = nn.Module`), and its star imports."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     package = module if is_package else module.rpartition(".")[0]
     names: Dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                names[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node.module, node.level, package)
-            for a in node.names:
-                if a.name != "*":
-                    names[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+    stars: List[str] = []
+    statements = list(_module_statements(tree.body)) if isinstance(tree, ast.Module) else []
+    top = set(map(id, statements))
+    for node in statements:  # the module's own imports and aliases, in order
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(_import_bindings(node, package))
+            if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                stars.append(_absolute(node.module, node.level, package))
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = _dotted(node.value)
+            if value and "." in value and value.partition(".")[0] in names:
+                names[node.targets[0].id] = _qualify(node.value, names, module)
+    for node in ast.walk(tree):  # imports inside functions: only names the module does not bind
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top:
+            for local, target in _import_bindings(node, package):
+                names.setdefault(local, target)
     classes = {}
-    for node in tree.body if isinstance(tree, ast.Module) else []:
+    for node in statements:
         if isinstance(node, ast.ClassDef):
             classes[node.name] = {
                 "bases": [_qualify(b, names, module) for b in node.bases],
@@ -88,7 +122,7 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
                 "methods": sorted(n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))),
             }
     local = {n: q for n, q in names.items()}
-    return {"classes": classes, "names": local}
+    return {"classes": classes, "names": local, "stars": stars}
 
 
 def _dotted(expr: ast.expr) -> Optional[str]:
@@ -103,6 +137,8 @@ def _dotted(expr: ast.expr) -> Optional[str]:
 
 
 def _qualify(expr: ast.expr, names: Dict[str, str], module: str) -> str:
+    if isinstance(expr, ast.Subscript):  # PyroModule[nn.Linear], Generic[T]
+        expr = expr.value
     text = _dotted(expr) or "?"
     head, _, rest = text.partition(".")
     if head in names:
@@ -122,14 +158,29 @@ def _self_reads(cls: ast.ClassDef) -> List[str]:
 
 
 class ProjectIndex:
-    def __init__(self) -> None:
-        self.modules: Dict[str, dict] = {}
+    """Module path -> summary. A path two different files claim (`utils.py` beside two scripts)
+    is ambiguous and maps to None: which one an import means depends on `sys.path`."""
 
-    def add(self, names: Iterable[str], summary: dict) -> None:
+    def __init__(self) -> None:
+        self.modules: Dict[str, Optional[dict]] = {}
+        self._owners: Dict[str, object] = {}
+        self.files: Dict[str, List[str]] = {}  # resolved file path -> its module names
+
+    def module_names_of(self, file: Path) -> Optional[List[str]]:
+        return self.files.get(str(file))
+
+    def add(self, names: Iterable[str], summary: dict, owner: object = None) -> None:
+        owner = owner if owner is not None else id(summary)
         for name in names:
+            if name in self._owners and self._owners[name] != owner:
+                self.modules[name] = None
+                continue
+            self._owners[name] = owner
             self.modules[name] = summary
 
     def class_entry(self, qname: str, depth: int = 0) -> Optional[dict]:
+        """The summary of project class `qname`, following re-exports (`from .layers import
+        Block` or `from .layers import *` in a package's `__init__.py`)."""
         if depth > 8 or "." not in qname:
             return None
         from gradscan.semantics.names import canonical
@@ -143,6 +194,11 @@ class ProjectIndex:
         target = summary["names"].get(name)
         if target and target != qname:
             return self.class_entry(canonical(target), depth + 1)
+        if target is None:
+            for star in summary.get("stars", ()):
+                entry = self.class_entry(f"{star}.{name}", depth + 1)
+                if entry is not None:
+                    return entry
         return None
 
     def bases(self, qname: str) -> Optional[List[str]]:
@@ -155,7 +211,7 @@ class ProjectIndex:
         """Attributes read by project classes deriving (directly or not) from `qname`."""
         reads: Set[str] = set()
         for module, summary in self.modules.items():
-            for name, entry in summary["classes"].items():
+            for name, entry in (summary or {}).get("classes", {}).items():
                 if self._derives(f"{module}.{name}", qname, 0):
                     reads.update(entry["reads"])
         return reads
@@ -199,11 +255,15 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
                 text = file.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
-            summary = summarize(text, names[0] if names else file.stem, file.name == "__init__.py") if "class " in text or file.name == "__init__.py" else {"classes": {}, "names": {}}
+            # Only files that define classes or may re-export them (packages, modules without
+            # functions such as `api.py`) are parsed: the rest contribute nothing.
+            wanted = "class " in text or file.name == "__init__.py" or "def " not in text
+            summary = summarize(text, names[0] if names else file.stem, file.name == "__init__.py") if wanted else {"classes": {}, "names": {}, "stars": []}
         if summary is None:
             continue
         fresh[key] = {"stamp": stamp, "names": names, "summary": summary}
-        index.add(names, summary)
+        index.add(names, summary, owner=key)
+        index.files[key] = names
     if cache_file and fresh != cached:
         _write_atomic(cache_file, json.dumps({"version": INDEX_VERSION, "files": fresh}))
     return index
