@@ -75,13 +75,18 @@ def _with_select(settings: Settings, select: Optional[Sequence[str]]) -> Setting
     return settings.with_selection(select=[validate_selector(s, "select") for s in select])
 
 
-def module_name_for(path: str, settings: Settings) -> Optional[str]:
-    from gradscan.semantics.project import module_names
+def module_name_for(path: str, settings: Settings, project=None) -> Optional[str]:
+    """The dotted module name of a checked file: the one the project index gave it, so that its
+    imports and the index agree; else from its `__init__.py` chain and project root."""
+    from gradscan.semantics.project import module_names, project_root
 
     p = Path(path)
     if not p.suffix == ".py" or not p.exists():
         return None
-    names = module_names(p.resolve(), settings.root.resolve())
+    p = p.resolve()
+    names = project.module_names_of(p) if project is not None and hasattr(project, "module_names_of") else None
+    if not names:
+        names = module_names(p, (project_root(p) or settings.root).resolve())
     return names[0] if names else None
 
 
@@ -117,7 +122,7 @@ def check_source_file(source: SourceFile, settings: Settings, project=None, disa
     try:
         from gradscan.semantics.model import FileModel
 
-        model = FileModel.build(module, source.path, text, settings, project, module_name_for(source.path, settings))
+        model = FileModel.build(module, source.path, text, settings, project, module_name_for(source.path, settings, project))
     except Exception as exc:  # a bug in the semantic model: every rule is affected
         return _finish(source, [((1, 1), "GS000", f"internal error in the semantic model: {type(exc).__name__}: {exc}", None, traceback.format_exc())], enabled, disable_noqa, None)
     for rule in rules:

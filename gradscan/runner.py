@@ -29,6 +29,9 @@ def index_for(files: List[Tuple[Path, str]], paths: List[str], settings: Setting
     for given in paths:
         p = Path(given).resolve()
         roots.add(project_root(p) or (p if p.is_dir() else p.parent))
+    # A root inside another (two folders given, no project marker) is walked once, as part of
+    # the outer one, so that each file has one set of module names whatever the arguments' order.
+    roots = {r for r in roots if not any(o != r and o in r.parents for o in roots)}
     excluder = _Excluder(settings)
     index_files = []
     for root in sorted(roots):
