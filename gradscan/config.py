@@ -114,7 +114,7 @@ def validate_selector(selector: str, where: str) -> str:
 
 def _specificity(selectors: Sequence[str], code: str) -> int:
     """How specifically the most specific matching selector names `code` (-1: none matches)."""
-    return max((len(s) if s != "ALL" else 0 for s in selectors if _selector_matches(s, code)), default=-1)
+    return max((len(s) if s != "ALL" else 0 for s in map(str.upper, selectors) if _selector_matches(s, code)), default=-1)
 
 
 def resolve_selection(settings: Settings) -> FrozenSet[str]:
