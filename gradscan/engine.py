@@ -211,7 +211,9 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
         if fix is not None and positions is not None:
             node, replacement, title = fix
             r = positions[node]
-            fix_obj = Fix(title, replacement, r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+            # In a notebook, the fix's rows are inside the cell, as the finding's are.
+            fix_obj = Fix(title, replacement, source.locate(r.start.line)[1], r.start.column + 1,
+                          source.locate(r.end.line)[1], r.end.column + 1)
         cell, cline = source.locate(line)
         _, cend = source.locate(end_line)
         key = (cline, col, code, cell)
