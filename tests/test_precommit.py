@@ -1,0 +1,192 @@
+"""The pre-commit hook, run by the real pre-commit against this repository's committed HEAD.
+
+pre-commit installs the hook's environment from the repository (and its dependencies from the
+package index) as it would for a user, so these tests take a few seconds each. The hook
+definition (.pre-commit-hooks.yaml) is what users get; the `.pre-commit-config.yaml` snippet is
+read from docs/integrations.md, so the documented snippet is the one tested.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+if importlib.util.find_spec("pre_commit") is None:
+    pytest.skip("pre-commit is not installed (pip install -e '.[test]')", allow_module_level=True)
+
+import yaml  # noqa: E402  (a dependency of pre-commit)
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "integrations.md"
+TIMEOUT = 900
+
+BUGGY = """\
+import torch
+from torch import nn
+
+
+class Scale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.randn(3, requires_grad=True)
+
+    def forward(self, x):
+        return x * self.w
+"""
+FIXED = BUGGY.replace("torch.randn(3, requires_grad=True)", "nn.Parameter(torch.randn(3))")
+
+
+def _git(*args: str, cwd: Path, env=None, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    if check:
+        assert result.returncode == 0, f"git {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def head() -> str:
+    """The commit pre-commit installs the hook from: this repository's HEAD."""
+    if not (ROOT / ".git").exists():
+        pytest.fail(f"{ROOT} is not a git checkout: pre-commit installs hooks from a repository's commits")
+    sha = _git("rev-parse", "HEAD", cwd=ROOT).stdout.strip()
+    shown = _git("cat-file", "-e", f"{sha}:.pre-commit-hooks.yaml", cwd=ROOT, check=False)
+    assert shown.returncode == 0, ".pre-commit-hooks.yaml is not committed: pre-commit reads it from the commit"
+    return sha
+
+
+@pytest.fixture
+def env(tmp_path_factory) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "GIT_AUTHOR_NAME": "gradscan tests", "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+        "GIT_COMMITTER_NAME": "gradscan tests", "GIT_COMMITTER_EMAIL": "tests@example.invalid",
+        "PRE_COMMIT_COLOR": "never", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        # pre-commit's own store (environments), away from the user's ~/.cache/pre-commit
+        "PRE_COMMIT_HOME": str(tmp_path_factory.mktemp("pre-commit-home")),
+    })
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_INDEX_FILE", None)
+    return env
+
+
+def make_repo(path: Path, env: dict) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    _git("init", "-q", cwd=path, env=env)
+    _git("config", "commit.gpgsign", "false", cwd=path, env=env)
+    (path / "README.md").write_text("# a project\n")
+    _git("add", "README.md", cwd=path, env=env)
+    _git("commit", "-q", "-m", "initial", cwd=path, env=env)
+    return path
+
+
+def precommit(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def output(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+def test_hook_definition():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    [hook] = hooks
+    assert hook["id"] == "gradscan" and hook["language"] == "python"
+    assert hook["entry"] == "gradscan --force-exclude"
+    assert set(hook["types_or"]) == {"python", "pyi", "jupyter"}
+    assert hook["require_serial"] is True
+    # types_or needs pre-commit 2.9.0; 2.9.2 is the first release without its early bugs.
+    assert tuple(int(x) for x in hook["minimum_pre_commit_version"].split(".")) >= (2, 9, 0)
+    result = subprocess.run([sys.executable, "-m", "pre_commit", "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, output(result)
+
+
+def test_try_repo_fails_on_a_finding_and_passes_once_fixed(tmp_path, env, head):
+    repo = make_repo(tmp_path / "project", env)
+    (repo / "model.py").write_text(BUGGY)
+    _git("add", "model.py", cwd=repo, env=env)
+
+    failed = precommit("try-repo", str(ROOT), "gradscan", "--ref", head, cwd=repo, env=env)
+    assert failed.returncode == 1, output(failed)
+    assert re.search(r"^gradscan\.+Failed$", failed.stdout, re.M), output(failed)
+    assert re.search(r"^model\.py:8:18: GS101 ", failed.stdout, re.M), output(failed)
+
+    (repo / "model.py").write_text(FIXED)
+    _git("add", "model.py", cwd=repo, env=env)
+    passed = precommit("try-repo", str(ROOT), "gradscan", "--ref", head, cwd=repo, env=env)
+    assert passed.returncode == 0, output(passed)
+    assert re.search(r"^gradscan\.+Passed$", passed.stdout, re.M), output(passed)
+
+
+def documented_config(repo_url: str, rev: str) -> str:
+    """The `.pre-commit-config.yaml` snippet of docs/integrations.md, pointed at this checkout."""
+    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    [snippet] = [b for b in blocks if b.lstrip().startswith("repos:")]
+    config = yaml.safe_load(snippet)
+    [entry] = config["repos"]
+    assert entry["repo"] == "https://github.com/gradscan/gradscan" and [h["id"] for h in entry["hooks"]] == ["gradscan"]
+    entry["repo"], entry["rev"] = repo_url, rev
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def test_documented_snippet_as_a_git_hook(tmp_path, env, head):
+    """`pre-commit install` with the README's snippet: commits are stopped or let through."""
+    repo = make_repo(tmp_path / "project", env)
+    (repo / ".pre-commit-config.yaml").write_text(documented_config(str(ROOT), head))
+    _git("add", ".pre-commit-config.yaml", cwd=repo, env=env)
+    installed = precommit("install", cwd=repo, env=env)
+    assert installed.returncode == 0, output(installed)
+    installed = precommit("install-hooks", cwd=repo, env=env)  # build the environment once, up front
+    assert installed.returncode == 0, output(installed)
+
+    def commit(message: str) -> subprocess.CompletedProcess:
+        return _git("commit", "-m", message, cwd=repo, env=env, check=False)
+
+    # A commit touching no Python file: the hook is skipped and the commit goes through.
+    (repo / "README.md").write_text("# a project\n\nNow with docs.\n")
+    _git("add", "README.md", cwd=repo, env=env)
+    done = commit("docs only")
+    assert done.returncode == 0, output(done)
+    assert re.search(r"^gradscan\.+\(no files to check\)Skipped$", output(done), re.M), output(done)
+
+    # A buggy model: the commit is stopped with the finding.
+    (repo / "model.py").write_text(BUGGY)
+    _git("add", "model.py", cwd=repo, env=env)
+    stopped = commit("add model")
+    assert stopped.returncode != 0
+    assert re.search(r"^model\.py:8:18: GS101 ", output(stopped), re.M), output(stopped)
+    assert _git("log", "--format=%s", cwd=repo, env=env).stdout.split("\n")[0] == "docs only"
+
+    # Fixed: the commit goes through.
+    (repo / "model.py").write_text(FIXED)
+    _git("add", "model.py", cwd=repo, env=env)
+    done = commit("add model")
+    assert done.returncode == 0, output(done)
+    assert re.search(r"^gradscan\.+Passed$", output(done), re.M), output(done)
+
+    # A notebook is checked too, and the finding names its cell.
+    notebook = {"cells": [
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": ["import torch\n", "from torch import nn"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": BUGGY.split("\n", 2)[2].splitlines(keepends=True)},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (repo / "train.ipynb").write_text(json.dumps(notebook, indent=1))
+    _git("add", "train.ipynb", cwd=repo, env=env)
+    stopped = commit("add notebook")
+    assert stopped.returncode != 0
+    assert re.search(r"^train\.ipynb:cell 2:6:18: GS101 ", output(stopped), re.M), output(stopped)
+    _git("rm", "-q", "--cached", "train.ipynb", cwd=repo, env=env)
+
+    # --force-exclude: a file the project excludes is not checked even though pre-commit names it.
+    (repo / "pyproject.toml").write_text('[tool.gradscan]\nextend-exclude = ["legacy"]\n')
+    (repo / "legacy").mkdir()
+    (repo / "legacy" / "old_model.py").write_text(BUGGY)
+    _git("add", "pyproject.toml", "legacy/old_model.py", cwd=repo, env=env)
+    done = commit("vendor legacy code")
+    assert done.returncode == 0, output(done)
