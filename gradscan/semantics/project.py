@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set
@@ -99,7 +100,6 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
     names: Dict[str, str] = {}
     stars: List[str] = []
     statements = list(_module_statements(tree.body)) if isinstance(tree, ast.Module) else []
-    top = set(map(id, statements))
     for node in statements:  # the module's own imports and aliases, in order
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update(_import_bindings(node, package))
@@ -109,16 +109,15 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
             value = _dotted(node.value)
             if value and "." in value and value.partition(".")[0] in names:
                 names[node.targets[0].id] = _qualify(node.value, names, module)
-    for node in ast.walk(tree):  # imports inside functions: only names the module does not bind
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top:
-            for local, target in _import_bindings(node, package):
-                names.setdefault(local, target)
+    # (Imports inside functions are left out: they neither name a module-level class's bases
+    # nor re-export anything, and walking every function body would double the index's cost.)
+    lines = text.splitlines()
     classes = {}
     for node in statements:
         if isinstance(node, ast.ClassDef):
             classes[node.name] = {
                 "bases": [_qualify(b, names, module) for b in node.bases],
-                "reads": _self_reads(node),
+                "reads": _self_reads(node, lines),
                 "methods": sorted(n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))),
             }
     local = {n: q for n, q in names.items()}
@@ -147,13 +146,18 @@ def _qualify(expr: ast.expr, names: Dict[str, str], module: str) -> str:
     return f"{module}.{text}"  # a class of the same module (or an unknown builtin)
 
 
-def _self_reads(cls: ast.ClassDef) -> List[str]:
+_READ = re.compile(r"""\.([A-Za-z_]\w*)\b(?!\s*=(?!=))|["']([A-Za-z_]\w*)["']""")
+
+
+def _self_reads(cls: ast.ClassDef, lines: List[str]) -> List[str]:
+    """Attribute names a class reads (`x.scale`, not `x.scale = ...`) and identifier-like strings
+    (`getattr(self, "scale")`, state-dict keys), from its source text: a regular expression is a
+    fraction of the cost of walking the tree, and its few extra names only make rules quieter."""
+    start = cls.lineno - 1 - len(cls.decorator_list)
+    segment = "\n".join(lines[max(start, 0): getattr(cls, "end_lineno", None) or len(lines)])
     reads: Set[str] = set()
-    for node in ast.walk(cls):
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-            reads.add(node.attr)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
-            reads.add(node.value)  # getattr(self, "scale"), state-dict keys
+    for attr, string in _READ.findall(segment):
+        reads.add(attr or string)
     return sorted(reads)
 
 
