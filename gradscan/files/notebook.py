@@ -135,6 +135,8 @@ def _syntax_error(code: str) -> Optional[Tuple[int, int, str]]:
 
 
 def notebook_source(text: str, path: str) -> SourceFile:
+    if text.startswith("\ufeff"):  # a BOM left by a caller that did not decode with utf-8-sig
+        text = text[1:]
     try:
         nb = json.loads(text)
     except json.JSONDecodeError as exc:
