@@ -299,7 +299,10 @@ class Flow:
         out = []
         for use in uses.get(name, []):
             o = self.order(use)
-            if o <= start or (limit is not None and o > limit):
+            if o <= start:
+                continue
+            # `h = f(h)`: the right-hand side reads the old value before the store kills it
+            if limit is not None and o > limit and self.order(self.model.enclosing_statement(use)) != limit:
                 continue
             if self.model.enclosing_statement(use) is stmt:
                 continue
