@@ -158,10 +158,9 @@ def module_ctor(model: FileModel, call: cst.CSTNode) -> Optional[Tuple[str, str]
     """(display name, what a fresh instance holds) when `call` constructs a torch module."""
     if not isinstance(call, cst.Call):
         return None
-    func_text = dotted(call.func)
-    if func_text in model.classes and "." not in func_text:
-        info = model.classes[func_text]
-        return (func_text, PROJECT) if info.is_torch else None
+    info = local_class_of(model, call)
+    if info is not None:
+        return (info.name, PROJECT) if info.is_torch else None
     qname = model.callee(call)
     name = _torch_nn_class(qname)
     if name is not None:
@@ -196,8 +195,14 @@ def module_ctor(model: FileModel, call: cst.CSTNode) -> Optional[Tuple[str, str]
 
 
 def local_class_of(model: FileModel, call: cst.Call) -> Optional[ClassInfo]:
+    """The class of this file a call constructs: `Block(...)`, or `Outer.Inner(...)` for a nested class."""
     text = dotted(call.func)
-    return model.classes.get(text) if text and "." not in text else None
+    if not text:
+        return None
+    parts = text.split(".")
+    if len(parts) > 1 and not (parts[0] in model.classes and parts[0] not in model.imports.aliases):
+        return None
+    return model.classes.get(parts[-1]) if parts[-1] not in model.imports.aliases or len(parts) > 1 else None
 
 
 def class_owns_parameters(model: FileModel, info: ClassInfo, depth: int = 0) -> bool:
@@ -627,9 +632,9 @@ class ModuleInPlainContainer(Rule):
     framework = "torch"
     summary = "Modules or parameters held in a plain list, tuple or dict are not registered"
     message = (
-        "{what} held in a plain {container} {verb} not registered: {consequence}; "
-        "even parameter-free modules there are a bug, since model.eval() and .to() never reach them "
-        "(an nn.Dropout keeps dropping at inference); use {use}"
+        "modules ({named}) held in a plain {container} are not registered: model.parameters() misses their weights, "
+        "so the optimizer never updates them and state_dict() never saves them; parameter-free modules there are a "
+        "bug too, since model.eval() and .to() never reach them (an nn.Dropout keeps dropping at inference); use {use}"
     )
     hint = "use nn.ModuleList / nn.ModuleDict (nn.ParameterList / nn.ParameterDict for parameters)"
     facts = ("pt03",)
@@ -870,20 +875,20 @@ class ModuleInPlainContainer(Rule):
 
     # -- message and fix -----------------------------------------------------------------
     def _message(self, kinds_found, container: str, has_module: bool, has_param: bool) -> str:
-        named = [k[0] for k in kinds_found if k[1] in (PARAMS, MODE, PROJECT, CONTAINER, "parameter")]
-        what = ", ".join(dict.fromkeys(named))
-        plural = len(named) > 1
-        if has_module and any(k[1] in (PARAMS, PROJECT, CONTAINER, "parameter") for k in kinds_found):
-            consequence = "model.parameters() misses their weights, so the optimizer never updates them, and state_dict() never saves them" if plural else "model.parameters() misses its weights, so the optimizer never updates them, and state_dict() never saves them"
-        elif has_module:
-            consequence = "model.eval(), .train() and .to() never reach " + ("them" if plural else "it")
-        else:
-            consequence = "model.parameters() misses " + ("them" if plural else "it") + ", so the optimizer never updates " + ("them" if plural else "it")
+        named = ", ".join(dict.fromkeys(k[0] for k in kinds_found if k[1] in (PARAMS, MODE, PROJECT, CONTAINER, MAYBE, "parameter")))
         if has_param and not has_module:
             use = "nn.ParameterDict" if container == "dict" else "nn.ParameterList"
-        else:
-            use = "nn.ModuleDict" if container == "dict" else "nn.ModuleList"
-        return self.message.format(what=what, container=container, verb="are" if plural else "is", consequence=consequence, use=use)
+            return (
+                f"parameters ({named}) held in a plain {container} are not registered: model.parameters() misses them, "
+                f"so the optimizer never updates them and state_dict() never saves them; use {use}"
+            )
+        use = "nn.ModuleDict" if container == "dict" else "nn.ModuleList"
+        if any(k[1] in (PARAMS, PROJECT, CONTAINER, "parameter") for k in kinds_found):
+            return self.message.format(named=named, container=container, use=use)
+        return (
+            f"modules ({named}) held in a plain {container} are not registered: even without parameters this is a bug, "
+            f"since model.eval() and .to() never reach them (an nn.Dropout keeps dropping at inference); use {use}"
+        )
 
     @staticmethod
     def _fix(model: FileModel, value, container: str, elements, kinds_found, has_module: bool, has_param: bool, local):
@@ -897,6 +902,8 @@ class ModuleInPlainContainer(Rule):
             return None
         if _unwrap_repeat(value) is not value:
             return None
+        if isinstance(value, cst.List) and not value.elements:
+            return (value, f"{spelling}()", f"Use {wrapper}")
         if isinstance(value, (cst.List, cst.ListComp)):
             return (value, f"{spelling}({code_of(model, value)})", f"Wrap in {wrapper}")
         if isinstance(value, cst.Dict) and all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) for e in value.elements):
@@ -1095,7 +1102,7 @@ def _local_value(model: FileModel, expr, owner: Optional[FunctionInfo]):
 # Reading any of these gives access to every parameter by name or in bulk.
 _BULK_ACCESS = {"parameters", "named_parameters", "state_dict", "_parameters", "__dict__", "_named_members", "parameters_to_vector", "functional_call"}
 _NO_GRADIENT_READS = {"detach", "data", "grad", "shape", "requires_grad", "item", "device", "dtype", "size", "numel", "dim", "ndim", "tolist", "numpy", "requires_grad_", "zero_", "fill_", "normal_", "uniform_", "copy_"}
-_FILE_BULK_ACCESS = {"named_parameters", "_parameters", "__dict__", "functional_call", "_named_members"}
+_FILE_BULK_ACCESS = {"_parameters", "__dict__", "functional_call", "_named_members"}
 
 
 class ParameterNeverUsed(Rule):
@@ -1203,7 +1210,7 @@ class ParameterNeverUsed(Rule):
                 continue
             if file_reads is None:
                 file_reads = _file_reads(model)
-                if file_reads & _FILE_BULK_ACCESS or "<dynamic>" in file_reads:
+                if file_reads & _FILE_BULK_ACCESS or "<dynamic>" in file_reads or _bulk_use_in_file(model):
                     return
             if self._dynamic(model, cls):
                 continue
@@ -1235,13 +1242,80 @@ class ParameterNeverUsed(Rule):
                 for inner in _functions_within(model, fn):
                     for call in inner.calls:
                         func = call.func
-                        if isinstance(func, cst.Attribute) and func.attr.value in _BULK_ACCESS:
-                            if func.attr.value in ("parameters", "named_parameters") and _first_only(model, call):
-                                continue  # `next(self.parameters()).device`: one parameter for its device or dtype
+                        if isinstance(func, cst.Attribute) and func.attr.value in _BULK_ACCESS and _is_self_or_super(func.value):
+                            if func.attr.value in ("parameters", "named_parameters") and _harmless_bulk(model, call):
+                                continue  # `next(self.parameters()).device`, `Adam(self.parameters())`
                             return True
-                        if isinstance(func, cst.Name) and func.value in ("vars", "dir"):
+                        if isinstance(func, cst.Name) and func.value in ("vars", "dir") and call.args and _is_self(call.args[0].value):
                             return True
+        for node, fn in model.attributes:
+            if node.attr.value in ("__dict__", "_parameters") and _is_self(node.value) and fn is not None:
+                top = root_method(fn)
+                if top is not None and top.cls is not None and top.cls in list(model.class_chain(cls)):
+                    return True
         return False
+
+
+def _is_self_or_super(expr) -> bool:
+    return _is_self(expr) or (isinstance(expr, cst.Call) and dotted(expr.func) == "super")
+
+
+_OPTIMIZER_WORDS = ("optim", "adam", "sgd", "rmsprop", "adagrad", "lbfgs", "lamb", "lion", "clip_grad", "zero_grad")
+
+
+def _harmless_bulk(model: FileModel, call: cst.Call) -> bool:
+    """A `parameters()` call that cannot put every parameter into a loss: the first parameter for
+    its device, the argument of an optimizer or of gradient clipping, a count of elements."""
+    if _first_only(model, call):
+        return True
+    parent = model.parent(call)
+    if isinstance(parent, cst.Arg):
+        outer = model.parent(parent)
+        name = (model.callee(outer) or dotted(outer.func) or "") if isinstance(outer, cst.Call) else ""
+        return any(word in name.lower() for word in _OPTIMIZER_WORDS)
+    if isinstance(parent, cst.CompFor):
+        comp = model.parent(parent)
+        elt = getattr(comp, "elt", None)
+        if isinstance(elt, cst.Call) and isinstance(elt.func, cst.Attribute) and elt.func.attr.value in ("numel", "nelement", "requires_grad_", "zero_"):
+            return True
+        if isinstance(elt, cst.Call) and isinstance(elt.func, cst.Attribute) and elt.func.attr.value == "numel":
+            return True
+    return False
+
+
+def _bulk_use_in_file(model: FileModel) -> bool:
+    """Some code of the file iterates a module's parameters (`sum(p.sum() for p in model.parameters())`),
+    which may put every parameter into a loss."""
+    for call, _fn in model.calls:
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value in ("parameters", "named_parameters")):
+            continue
+        if _rooted_at_self(func.value):
+            continue  # a class's own bulk access is judged per class (ParameterNeverUsed._dynamic)
+        if not _harmless_bulk(model, call) and not _freeze_loop(model, call):
+            return True
+    return False
+
+
+def _freeze_loop(model: FileModel, call: cst.Call) -> bool:
+    """`for p in model.parameters(): p.requires_grad = False` (or `requires_grad_`, an init)."""
+    loop = model.parent(call)
+    if not isinstance(loop, cst.For) or loop.iter is not call:
+        return False
+    body = loop.body.body if isinstance(loop.body, cst.IndentedBlock) else []
+    for stmt in body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            return False
+        for small in stmt.body:
+            if isinstance(small, cst.Assign) and all(isinstance(t.target, cst.Attribute) and t.target.attr.value == "requires_grad" for t in small.targets):
+                continue
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                f = small.value.func
+                name = f.attr.value if isinstance(f, cst.Attribute) else ""
+                if name in ("requires_grad_", "zero_", "fill_", "normal_", "uniform_") or (model.callee(small.value) or "").startswith("torch.nn.init."):
+                    continue
+            return False
+    return True
 
 
 def _first_only(model: FileModel, call: cst.Call) -> bool:
@@ -1483,12 +1557,21 @@ class ModuleCreatedInForward(Rule):
         if not (isinstance(stmt, cst.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0].target, cst.Name)):
             return False
         name = stmt.targets[0].target.value
-        for node, _fn in model.attributes:
-            if model.enclosing_function(node) is not owner and root_method(model.enclosing_function(node)) is not owner:
-                continue
-            if isinstance(node.value, cst.Name) and node.value.value == name and node.attr.value not in ("to", "cuda", "forward", "float", "half", "double", "train", "eval"):
-                return True
+        prefix = name + "."
+        for node, fn in model.assignments:
+            if fn is owner and isinstance(node, cst.Assign) and any((dotted(t.target) or "").startswith(prefix) for t in node.targets):
+                return True  # conv.weight = kernel
+        for other in owner.calls:
+            func = other.func
+            if isinstance(func, cst.Attribute) and (dotted(func) or "").startswith(prefix) and func.attr.value in _FIXING_METHODS:
+                return True  # conv.weight.data.copy_(kernel), conv.load_state_dict(...), conv.requires_grad_(False)
+            if model.callee(other) in _FIXED_INITS and other.args and (dotted(other.args[0].value) or "").startswith(prefix):
+                return True  # nn.init.constant_(conv.weight, 1 / 9)
         return False
+
+
+_FIXING_METHODS = {"fill_", "copy_", "zero_", "set_", "load_state_dict", "requires_grad_", "eval"}
+_FIXED_INITS = {"torch.nn.init.constant_", "torch.nn.init.ones_", "torch.nn.init.zeros_", "torch.nn.init.eye_", "torch.nn.init.dirac_"}
 
 
 def _under_special_with(model: FileModel, node) -> bool:
@@ -1763,7 +1846,7 @@ def _bound_to_self_parameters(model: FileModel, name: str, node) -> bool:
 
 # ==== GS109 ==================================================================================
 
-_DEVICE_SAFE_READS = {"to", "cuda", "type_as", "device", "dtype", "shape", "size", "numel", "dim", "ndim", "item", "tolist", "cpu", "numpy", "__len__"}
+_DEVICE_SAFE_READS = {"requires_grad_", "requires_grad", "grad", "is_cuda", "to", "cuda", "type_as", "device", "dtype", "shape", "size", "numel", "dim", "ndim", "item", "tolist", "cpu", "numpy", "__len__"}
 _STATE_OVERRIDES = {"_apply", "to", "cuda", "state_dict", "_save_to_state_dict", "_load_from_state_dict", "load_state_dict", "__setstate__"}
 
 
@@ -1888,6 +1971,12 @@ class TensorAttributeNotBuffer(Rule):
 
     @staticmethod
     def _plain_tensor(model: FileModel, value) -> bool:
+        if requires_grad_tensor(model, value):
+            return False
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and model.callee(value) not in TENSOR_FACTORIES:
+            if value.func.attr.value in ("item", "tolist", "numpy", "size", "dim", "numel", "requires_grad_", "data_ptr", "__len__"):
+                return False
+            value = value.func.value  # `torch.ones(n, n).triu()`
         inner = factory_call(model, value)
         if inner is None or requires_grad_tensor(model, value):
             return False
