@@ -1,0 +1,97 @@
+"""The fast walk (`gradscan.semantics.walk`) visits what libcst's own `visit` visits, in the same order."""
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from gradscan.semantics.walk import TRIVIA, children, walk
+
+HERE = Path(__file__).parent
+SOURCES = sorted((HERE / "fixtures").rglob("*.py")) + sorted((HERE.parent / "gradscan").rglob("*.py"))
+
+TRICKY = '''
+@decorator(arg)
+class A(Base, metaclass=M):
+    x: int = 1
+    def f(self, a, /, b=2, *args, c, **kw) -> "T":
+        return f"{a!r:>{b}} {c=}" + (lambda q: q)(1)[::2]
+async def g():
+    async with x as (y, z):
+        await y
+    async for i in z: pass
+    try:
+        pass
+    except* ValueError as e:
+        raise
+    finally:
+        del a, b
+match p:
+    case [1, *rest] | {"k": v, **kw} if v: pass
+    case Point(x=0) as pt: pass
+from . import (a as b, c)
+from ..x import *
+global q
+x = [i for i in range(3) if i] ; y = {k: v for k, v in d.items()}
+print(*a, **k) if t else None
+'''
+
+
+class _Recorder(cst.CSTVisitor):
+    def __init__(self, skip=frozenset()):
+        super().__init__()
+        self.seq = []
+        self.skip = skip
+
+    def on_visit(self, node):
+        if type(node) in self.skip:
+            return False
+        self.seq.append(("visit", id(node)))
+        return True
+
+    def on_leave(self, original_node):
+        if type(original_node) not in self.skip:
+            self.seq.append(("leave", id(original_node)))
+
+
+def _modules():
+    yield "tricky", cst.parse_module(TRICKY)
+    for path in SOURCES[:: max(1, len(SOURCES) // 20)]:
+        try:
+            yield path.name, cst.parse_module(path.read_text(encoding="utf-8"))
+        except Exception:
+            continue
+
+
+@pytest.mark.parametrize("skip", [frozenset(), TRIVIA], ids=["all", "no-trivia"])
+def test_walk_matches_libcst_visit(skip):
+    for name, module in _modules():
+        expected = _Recorder(skip)
+        module.visit(expected)
+        got = _Recorder()
+        walk(module, got, skip)
+        assert got.seq == expected.seq, name
+
+
+def test_children_matches_libcst_children():
+    module = cst.parse_module(TRICKY)
+    todo = [module]
+    while todo:
+        node = todo.pop()
+        assert [id(c) for c in children(node)] == [id(c) for c in node.children], type(node).__name__
+        todo.extend(node.children)
+
+
+def test_on_visit_false_skips_children():
+    module = cst.parse_module("f(g(x))\n")
+    seen = []
+
+    class Stop:
+        def on_visit(self, node):
+            seen.append(type(node).__name__)
+            return not isinstance(node, cst.Call)
+
+        def on_leave(self, node):
+            pass
+
+    walk(module, Stop(), TRIVIA)
+    assert seen == ["Module", "SimpleStatementLine", "Expr", "Call"]
