@@ -1267,8 +1267,11 @@ class TrainableChangedAfterCompile(Rule):
         # a loop variable over `owner.layers`
         for anc in model.ancestors(expr):
             if isinstance(anc, cst.For) and _is_name(anc.target, name):
-                it = dotted(anc.iter) or ""
-                if it.startswith(owner + "."):
+                it = anc.iter
+                while isinstance(it, (cst.Subscript, cst.Call)):
+                    it = it.value if isinstance(it, cst.Subscript) else it.func
+                text = dotted(it) or ""
+                if text.startswith(owner + "."):
                     return True
             if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
                 break
@@ -1733,23 +1736,25 @@ def _intent_words_near(model: FileModel, node: cst.CSTNode, fn: Optional[Functio
     return any(tokens(n) & _INTENT_WORDS for n in names if n)
 
 
-def _shared_intent(model: FileModel, node: cst.CSTNode) -> bool:
-    """The project-wide look-alikes shared with the PyTorch detach rule (GS201):
-    straight-through estimators, targets, BYOL/SimSiam, GAN steps.
-    INTEGRATION POINT: `gradscan/semantics/intent.py` (written beside this module) decides these
-    for every framework; until it exists this returns False and GS406 relies on its own
-    conservative checks (`_intent_words_near`, `_combined_with_carrier`)."""
-    try:
-        from gradscan.semantics import intent  # type: ignore[attr-defined]
-    except ImportError:
+def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpression, trace) -> bool:
+    """The look-alikes shared with the PyTorch detach rule (GS201), decided by
+    `gradscan.semantics.intent`: straight-through estimators, targets and teachers, BYOL/SimSiam
+    one-sided losses, GAN discriminator steps, evaluation branches, recurrent state."""
+    from gradscan.semantics import intent
+
+    reason = intent.intentional_cut(model, call, receiver, trace)
+    if reason is None:
         return False
-    check = getattr(intent, "is_intentional_stop", None) or getattr(intent, "intentional", None)
-    if check is None:
-        return False
-    try:
-        return bool(check(model, node))
-    except TypeError:
-        return False
+    if not reason.startswith("GAN"):
+        return True
+    # intent's discriminator test takes the token "d" (`self.d2(h)` for a second Dense layer)
+    # as a discriminator; require a discriminator-like name, then try the later patterns.
+    for node in trace.path if trace is not None else ():
+        if isinstance(node, cst.Call):
+            last = (dotted(node.func) or "").rsplit(".", 1)[-1]
+            if last == "D" or tokens(last) & (intent.DISCRIMINATOR_TOKENS - {"d"}):
+                return True
+    return intent.combined_with_same_graph(model, call, receiver, trace) or intent.one_side_of_loss(model, call, receiver, trace)
 
 
 class StopGradientOnOutput(Rule):
@@ -1857,12 +1862,12 @@ class StopGradientOnOutput(Rule):
                 continue
             if _combined_with_carrier(model, taint, call, fn):
                 continue
-            if _intent_words_near(model, call, fn) or _shared_intent(model, call):
+            if _intent_words_near(model, call, fn):
                 continue
             trace = _reaches_loss(model, call, _path_barrier(model))
             if trace is None or trace.sink != "return":
                 continue
-            if self._meets_carrier(model, taint, trace, fn):
+            if self._meets_carrier(model, taint, trace, fn) or _shared_intent(model, call, arg, trace):
                 continue
             yield Report(call)
 
