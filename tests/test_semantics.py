@@ -498,16 +498,18 @@ def test_keras_3_by_default():
     assert not m.legacy_keras
 
 
-@pytest.mark.parametrize("extra, settings", [
-    ("import tf_keras\n", None),
-    ("import os\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\n", None),
-    ("", Settings(keras="legacy")),
+@pytest.mark.parametrize("extra, settings, legacy", [
+    # tf.keras becomes tf_keras; the `keras` package stays Keras 3 (facts tf45, tf25)
+    ("import tf_keras\n", None, "ABF"),
+    ("import os\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\n", None, "ABF"),
+    # TensorFlow <= 2.15: both are Keras 2
+    ("", Settings(keras="legacy"), "ABCDEF"),
 ])
-def test_legacy_keras(extra, settings):
+def test_legacy_keras(extra, settings, legacy):
     m = build(extra + KERAS_CLASSES, settings=settings)
     assert m.legacy_keras
     for name in "ABCDEF":
-        assert kind_of(m, name) == kinds.KERAS_LEGACY, name
+        assert kind_of(m, name) == (kinds.KERAS_LEGACY if name in legacy else kinds.KERAS), name
         assert m.classes[name].is_keras
 
 
@@ -1279,3 +1281,29 @@ def test_eval_flags():
     assert probe_context(m, "stochastic") is not None
     assert probe_context(m, "and") is not None
     assert probe_context(m, "and-else") is not None  # may run in training: not excluded
+
+
+def test_keras_package_beside_tf_keras_is_keras_3():
+    """A file that imports both: the `keras` package is Keras 3 whatever tf.keras is."""
+    m = build("""
+        import keras
+        import tf_keras
+        import tensorflow as tf
+        class K3(keras.layers.Dense): pass
+        class K2(tf_keras.layers.Dense): pass
+        class TfK(tf.keras.layers.Layer): pass
+    """)
+    assert kind_of(m, "K3") == kinds.KERAS
+    assert kind_of(m, "K2") == kinds.KERAS_LEGACY
+    assert kind_of(m, "TfK") == kinds.KERAS_LEGACY  # tf.keras follows the file's tf_keras import
+
+
+def test_keras_2_only_paths_are_legacy():
+    m = build("""
+        from keras.engine.base_layer import Layer
+        from tensorflow.python.keras.engine.training import Model
+        class A(Layer): pass
+        class B(Model): pass
+    """)
+    assert kind_of(m, "A") == kinds.KERAS_LEGACY
+    assert kind_of(m, "B") == kinds.KERAS_LEGACY

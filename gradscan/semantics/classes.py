@@ -56,8 +56,16 @@ _TORCH_BASES = {
 _KERAS_CLASS = re.compile(r"^(?:keras|tensorflow\.keras|tf_keras)(?:\.src)?\.(?:(?:layers|models|engine|src)\.)*(?:[a-z_]+\.)*(Layer|Model|Sequential|Functional|[A-Z]\w*)$")
 
 
-def classify_framework_base(qname: str, legacy_keras: bool) -> Optional[str]:
-    """The kind a framework base class gives its subclasses, or None if not a known base."""
+def classify_framework_base(qname: str, legacy_keras: bool, legacy_package: Optional[bool] = None) -> Optional[str]:
+    """The kind a framework base class gives its subclasses, or None if not a known base.
+
+    `legacy_keras`: `tf.keras` is Keras 2 here (the file imports tf_keras, sets
+    `TF_USE_LEGACY_KERAS`, or the configuration says `keras = "legacy"`). `legacy_package`: the
+    `keras` package itself is Keras 2 (only the configuration says so: TensorFlow <= 2.15);
+    None means the same as `legacy_keras`. `tf_keras` is always Keras 2, and `keras.engine`
+    exists only there."""
+    if legacy_package is None:
+        legacy_package = legacy_keras
     if qname in _TORCH_BASES:
         return TORCH
     if qname.startswith("torch.nn.") and qname.count(".") == 2:  # torch.nn.Linear, torch.nn._Loss
@@ -77,10 +85,11 @@ def classify_framework_base(qname: str, legacy_keras: bool) -> Optional[str]:
         qname = "tf_keras." + qname[len("tensorflow.python.keras."):]
     m = _KERAS_CLASS.match(qname)
     if m and _is_keras_layerish(qname):
-        # `keras.engine` exists only in Keras 2, `tf_keras` is Keras 2: both track raw variables.
-        if qname.startswith(("tf_keras.", "keras.engine.")) or legacy_keras:
+        if qname.startswith(("tf_keras.", "keras.engine.")):
             return KERAS_LEGACY
-        return KERAS
+        if qname.startswith("tensorflow."):
+            return KERAS_LEGACY if legacy_keras else KERAS
+        return KERAS_LEGACY if legacy_package else KERAS
     return None
 
 
@@ -107,8 +116,10 @@ def resolve_kind(
     extra_torch: Iterable[str] = (),
     extra_keras: Iterable[str] = (),
     depth: int = 0,
+    legacy_package: Optional[bool] = None,
 ) -> Optional[str]:
-    """Follow qualified base names to a framework base; `lookup` gives a project class's bases."""
+    """Follow qualified base names to a framework base; `lookup` gives a project class's bases.
+    See `classify_framework_base` for the two legacy flags."""
     if depth > 12:
         return None
     for base in bases:
@@ -116,11 +127,11 @@ def resolve_kind(
             return TORCH
         if base in extra_keras or base.rsplit(".", 1)[-1] in extra_keras:
             return KERAS_LEGACY if legacy_keras else KERAS
-        kind = classify_framework_base(base, legacy_keras)
+        kind = classify_framework_base(base, legacy_keras, legacy_package)
         if kind is None:
             parents = lookup(base)
             if parents is not None:
-                kind = resolve_kind(parents, legacy_keras, lookup, extra_torch, extra_keras, depth + 1)
+                kind = resolve_kind(parents, legacy_keras, lookup, extra_torch, extra_keras, depth + 1, legacy_package)
         if kind is not None:
             return kind
     return None

@@ -353,7 +353,8 @@ class FileModel:
             return None
 
         for info in self.class_list:
-            info.kind = kinds.resolve_kind(info.base_names, self.legacy_keras, lookup, extra_torch, extra_keras)
+            info.kind = kinds.resolve_kind(info.base_names, self.legacy_keras, lookup, extra_torch, extra_keras,
+                                           legacy_package=s is not None and s.keras == "legacy")
 
     def class_chain(self, info: ClassInfo) -> Iterator[ClassInfo]:
         """The class and its bases defined in this file, nearest first."""
