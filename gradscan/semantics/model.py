@@ -178,15 +178,18 @@ class _Collector(cst.CSTVisitor):
     def _bind(self, fn: FunctionInfo, name: str, how: str, value: object = None) -> None:
         fn.bind(name, how, value)
         self.m.local_names.add(name)
+        if how in ("import", "alias"):
+            self.m.local_aliases.add(name)
 
     def _bind_assign(self, fn: FunctionInfo, node) -> None:
+        # Only `name = a.b.c` can alias something; any other value makes the name a plain local.
         if isinstance(node, cst.Assign):
-            single = len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
+            single = len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) and isinstance(node.value, (cst.Name, cst.Attribute))
             for target in node.targets:
                 for name in _target_names(target.target):
                     self._bind(fn, name, "alias" if single else "other", node.value if single else None)
         elif isinstance(node.target, cst.Name):  # AnnAssign, AugAssign
-            alias = isinstance(node, cst.AnnAssign) and node.value is not None
+            alias = isinstance(node, cst.AnnAssign) and isinstance(node.value, (cst.Name, cst.Attribute))
             self._bind(fn, node.target.value, "alias" if alias else "other", node.value if alias else None)
 
     def _self_assign(self, node) -> None:
@@ -240,6 +243,7 @@ class FileModel:
         self.withs: List[Tuple[cst.With, Optional[FunctionInfo]]] = []
         self.identifiers: Set[str] = set()  # every name and short string in the file
         self.local_names: Set[str] = set()  # names some function binds (see `resolve`)
+        self.local_aliases: Set[str] = set()  # ... by an import or `name = a.b` in a function
         self._resolving: Set[int] = set()
         self.tape_blocks: List[cst.With] = []
         self._flow = None
@@ -276,6 +280,8 @@ class FileModel:
         if text is None:
             return None
         head, _, rest = text.partition(".")
+        if head not in self.local_aliases and not self.imports.binds(head):
+            return None  # `x.view`, `self.fc`: no import or alias anywhere binds the name
         if head in self.local_names:
             fn = self._scope_of(expr)
             while fn is not None:
