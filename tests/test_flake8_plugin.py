@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -100,16 +101,22 @@ def test_same_findings_as_gradscan_on_every_fixture(flake8_args, gradscan_args, 
     """Finding for finding (path, line, column, code, message) on every parsable .py fixture."""
     if not PY_FIXTURES:
         pytest.skip("no parsable .py fixture yet")
-    # Both run from a folder without configuration (the plugin reads [tool.gradscan] from the
-    # current folder up, as gradscan does), on the fixtures as files of this project.
-    files = [str(p) for p in PY_FIXTURES]
-    ours = gradscan_findings(gradscan("--isolated", "--no-cache", "--output-format", "json", *gradscan_args, *files, cwd=tmp_path))
+    # Both tools read one snapshot of the fixtures (they change while rules are written), laid
+    # out as in this repository under a project marker, so that cross-file base classes resolve
+    # as they do here. Both run there, without configuration (the plugin reads [tool.gradscan]
+    # from the current folder up, as gradscan does).
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES, project / "tests" / "fixtures", ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+    (project / "pyproject.toml").write_text('[project]\nname = "fixtures"\n')
+    files = sorted(str(p.relative_to(project)) for p in (project / "tests" / "fixtures").rglob("*.py") if _parsable(p))
+    ours = gradscan_findings(gradscan("--isolated", "--no-cache", "--output-format", "json", *gradscan_args, *files, cwd=project), project)
     # Without --select, flake8 also runs pycodestyle and pyflakes: only GS lines are compared.
-    theirs = flake8_findings(flake8("--isolated", *flake8_args, *files, cwd=tmp_path))
+    theirs = flake8_findings(flake8("--isolated", *flake8_args, *files, cwd=project), project)
+    assert ours, "no finding at all on the fixtures: the comparison would prove nothing"
     missing, extra = sorted(ours - theirs), sorted(theirs - ours)
     assert not missing and not extra, (
-        f"reported by gradscan only: {[(p.relative_to(ROOT).as_posix(), *rest) for p, *rest in missing]}\n"
-        f"reported by flake8 only: {[(p.relative_to(ROOT).as_posix(), *rest) for p, *rest in extra]}")
+        f"reported by gradscan only: {[(p.relative_to(project).as_posix(), *rest) for p, *rest in missing]}\n"
+        f"reported by flake8 only: {[(p.relative_to(project).as_posix(), *rest) for p, *rest in extra]}")
 
 
 def test_noqa_works_through_flake8(tmp_path):
