@@ -169,10 +169,12 @@ def _in_data_pipeline(model: FileModel, node: cst.CSTNode) -> bool:
     return False
 
 
-def _called_in_tape(model: FileModel, fn: FunctionInfo) -> bool:
+def _called_in_tape(model: FileModel, fn: FunctionInfo, depth: int = 3) -> bool:
     """Some call of `fn` (a method via `self.`, a function by name) is inside a tape block or a
-    Keras `call`."""
+    Keras `call`, directly or through other helpers."""
     top = _top_method(fn)
+    if depth <= 0 or top is None:
+        return False
     for call, owner in model.calls:
         func = call.func
         if top.is_method:
@@ -183,8 +185,11 @@ def _called_in_tape(model: FileModel, fn: FunctionInfo) -> bool:
             continue
         if _enclosing_tape(model, call) is not None:
             return True
-        if _is_output_method(_top_method(owner)):
+        if _is_output_method(_context_root(owner)):
             return True
+        if owner is not None and owner.context is not None and owner.context.kind == "helper" and _top_method(owner) is not top:
+            if _called_in_tape(model, owner, depth - 1):
+                return True
     return False
 
 
@@ -196,13 +201,9 @@ def _tf_site(model: FileModel, node: cst.CSTNode) -> Optional[str]:
     if _enclosing_tape(model, node) is not None:
         return "tape"
     fn = model.enclosing_function(node)
-    root = _context_root(fn)
-    if root is None:
-        return None
-    if _is_output_method(root):
-        if root.name == "compute_loss" or root is _top_method(fn) or ctx.kind == "helper":
-            return "call"
-    if ctx.kind == "helper" and _called_in_tape(model, fn):
+    if _is_output_method(_context_root(fn)):
+        return "call"
+    if ctx.kind == "helper" and fn is not None and _called_in_tape(model, fn):
         return "helper"
     return None
 
@@ -319,6 +320,9 @@ class _Taint:
                 for value in values:
                     if self.carries(value, fn, depth - 1, seen):
                         return True
+                if not values and fn is not None and node.value in fn.params:
+                    if node.value == "y_pred" or self._argument_carries(fn, node.value, depth - 1):
+                        return True
                 continue
             if t in (cst.Lambda, cst.Comparison, cst.SimpleString, cst.Integer, cst.Float):
                 continue
@@ -326,6 +330,29 @@ class _Taint:
                 todo.append(node.value)
                 continue
             todo.extend(c for c in node.children if isinstance(c, cst.CSTNode))
+        return False
+
+    def _argument_carries(self, fn: FunctionInfo, param: str, depth: int) -> bool:
+        """A helper's parameter carries gradient when a caller passes it a value that does."""
+        if depth <= 0 or fn.context is None or fn.context.kind != "helper":
+            return False
+        params = fn.params
+        if fn.is_method and params and params[0] in ("self", "cls"):
+            params = params[1:]
+        index = params.index(param) if param in params else None
+        for call, owner in self.model.calls:
+            func = call.func
+            if fn.is_method:
+                if not (isinstance(func, cst.Attribute) and func.attr.value == fn.name and _is_name(func.value, "self")):
+                    continue
+            elif not _is_name(func, fn.name):
+                continue
+            value = _kwarg(call, param)
+            if value is None and index is not None:
+                positional = [a for a in call.args if a.keyword is None and not a.star]
+                value = positional[index].value if len(positional) > index else None
+            if value is not None and self.carries(value, owner, depth):
+                return True
         return False
 
     def _is_variable(self, value: cst.BaseExpression) -> bool:
@@ -1883,6 +1910,20 @@ class StopGradientOnOutput(Rule):
 
 # ============================================================================ GS407
 
+
+def _auxiliary_output(model: FileModel, taint: _Taint, trace) -> bool:
+    """The value is returned beside a differentiable output (`return logits, labels`)."""
+    for node in trace.path:
+        if isinstance(node, (cst.Tuple, cst.List)):
+            fn = model.enclosing_function(node)
+            elements = [e.value for e in node.elements]
+            if any(taint.carries(e, fn) for e in elements if not any(n is e for n in trace.path)):
+                return True
+        if isinstance(node, cst.Dict):
+            return True
+    return False
+
+
 _NONDIFF_OPS = {
     "tensorflow.argmax": "tf.argmax", "tensorflow.math.argmax": "tf.argmax",
     "tensorflow.argmin": "tf.argmin", "tensorflow.math.argmin": "tf.argmin",
@@ -1991,8 +2032,15 @@ class NonDifferentiableOpInLossTf(Rule):
             barrier = _path_barrier(model)
             if barrier(call) or _combined_with_carrier(model, taint, call, fn, (cst.Multiply, cst.Divide)):
                 continue
-            if _reaches_loss(model, call, barrier) is None:
+            trace = _reaches_loss(model, call, barrier)
+            if trace is None:
                 continue
+            if trace.sink == "return":
+                root = getattr(trace, "root", None)
+                if op in ("tf.argmax", "tf.argmin", "keras.ops.argmax") and (root is None or root.name != "compute_loss"):
+                    continue  # predictions returned by call(): class indices are an output, not a loss
+                if _auxiliary_output(model, taint, trace):
+                    continue
             yield Report(call, self.message.format(op=op))
 
     @staticmethod
