@@ -125,15 +125,29 @@ def test_try_repo_fails_on_a_finding_and_passes_once_fixed(tmp_path, env, head):
     assert re.search(r"^gradscan\.+Passed$", passed.stdout, re.M), output(passed)
 
 
-def documented_config(repo_url: str, rev: str) -> str:
-    """The `.pre-commit-config.yaml` snippet of docs/integrations.md, pointed at this checkout."""
+def documented_snippet() -> dict:
+    """The `.pre-commit-config.yaml` snippet of docs/integrations.md."""
     blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
     [snippet] = [b for b in blocks if b.lstrip().startswith("repos:")]
-    config = yaml.safe_load(snippet)
+    return yaml.safe_load(snippet)
+
+
+def documented_config(repo_url: str, rev: str) -> str:
+    """The documented snippet, pointed at this checkout."""
+    config = documented_snippet()
     [entry] = config["repos"]
     assert entry["repo"] == "https://github.com/gradscan/gradscan" and [h["id"] for h in entry["hooks"]] == ["gradscan"]
     entry["repo"], entry["rev"] = repo_url, rev
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def test_readme_snippet_is_the_documented_one():
+    readme = ROOT / "README.md"
+    if not readme.exists():
+        pytest.skip("no README.md")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme.read_text(encoding="utf-8"), re.S) if b.lstrip().startswith("repos:")]
+    for block in blocks:
+        assert yaml.safe_load(block) == documented_snippet()
 
 
 def test_documented_snippet_as_a_git_hook(tmp_path, env, head):
