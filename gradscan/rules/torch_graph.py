@@ -112,6 +112,14 @@ def _first_arg(call: cst.Call) -> Optional[cst.BaseExpression]:
     return None
 
 
+def _last_name(func: cst.BaseExpression) -> Optional[str]:
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    if isinstance(func, cst.Name):
+        return func.value
+    return None
+
+
 def _is_true(expr) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "True"
 
@@ -269,6 +277,19 @@ class _GraphRule(Rule):
                 return False
         return False
 
+    def _after_backward(self, model: FileModel, node: cst.CSTNode, receiver: cst.CSTNode) -> bool:
+        """`loss.backward()` (or `manual_backward(loss)`) already ran on this value: what is
+        done to it afterwards (`return {"loss": loss.detach()}`) is reporting."""
+        fn = model.enclosing_function(node)
+        names = set(intent._names_in(receiver)) - {"self"}
+        if not names:
+            return False
+        here = model.flow.order(node)
+        for call, back in _backward_names(model, fn):
+            if back & names and model.flow.order(call) < here:
+                return True
+        return False
+
     def _fixed_by_gs206(self, model: FileModel, node: cst.CSTNode) -> bool:
         stmt = model.enclosing_statement(node)
         names = set(_statement_targets(stmt))
@@ -396,7 +417,7 @@ class DetachInForward(_GraphRule):
             where = site(model, call)
             if where is None or not src.is_live(receiver):
                 continue
-            if self._rewrapped(model, call) or self._fixed_by_gs206(model, call):
+            if self._rewrapped(model, call) or self._fixed_by_gs206(model, call) or self._after_backward(model, call, receiver):
                 continue
             trace = self._trace(model, call, receiver, fn, where)
             if trace is None or intent.intentional_cut(model, call, receiver, trace):
@@ -502,7 +523,7 @@ class DataInForward(_GraphRule):
             where = site(model, attr)
             if where is None or not src.is_live(receiver):
                 continue
-            if self._rewrapped(model, attr) or self._fixed_by_gs206(model, attr):
+            if self._rewrapped(model, attr) or self._fixed_by_gs206(model, attr) or self._after_backward(model, attr, receiver):
                 continue
             trace = reach(model, attr, where)
             if trace is None or intent.intentional_cut(model, attr, receiver, trace):
@@ -645,7 +666,7 @@ class NoGradInForward(_GraphRule):
                     deco = next(d for d in fn.node.decorators if _is_no_grad_item(model, d.decorator))
                     yield Report(deco.decorator)
         for call, fn in model.calls:
-            if model.callee(call) in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and call.args and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "False":
+            if _last_name(call.func) == "set_grad_enabled" and model.callee(call) in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and call.args and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "False":
                 parent = model.parent(call)
                 if isinstance(parent, cst.Expr) and site(model, call) == "context":
                     yield Report(call)
@@ -822,8 +843,11 @@ class TensorRewrapped(_GraphRule):
 
     @staticmethod
     def _rewrapped_value(model: FileModel, call: cst.Call) -> Optional[cst.BaseExpression]:
-        name = model.callee(call)
         func = call.func
+        last = _last_name(func)
+        if last not in ("tensor", "Parameter", "new_tensor", "from_numpy"):
+            return None
+        name = model.callee(call)
         if name in ("torch.tensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"):
             data = _first_arg(call)
         elif isinstance(func, cst.Attribute) and func.attr.value == "new_tensor" and name is None:
@@ -878,7 +902,7 @@ class PythonNumberInGraph(_GraphRule):
     message = "this turns a graph tensor into a Python number that flows back into the output: the weights behind it get no gradient"
     hint = "stay in tensors: `torch.exp(t)` instead of `math.exp(t)`, `t` instead of `torch.tensor(t.item())`"
     facts = ("pt14", "pt28")
-    triggers = ("item()", "tolist()", "float(", "int(", "math.", "from math")
+    triggers = (".item()", ".tolist()", " float(", "(float(", "[float(", " int(", "(int(", "[int(", "math.", "from math")
     doc = """
     ## What it does
     Flags `.item()`, `.tolist()`, `float(t)`, `int(t)` and `math.*(t)` applied to a tensor
@@ -971,6 +995,8 @@ class PythonNumberInGraph(_GraphRule):
     @staticmethod
     def _converted(model: FileModel, call: cst.Call) -> Optional[cst.BaseExpression]:
         func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value not in PYTHON_CONVERSIONS and not (isinstance(func.value, cst.Name) and func.value.value == "math"):
+            return None
         if isinstance(func, cst.Attribute) and func.attr.value in PYTHON_CONVERSIONS and not call.args:
             return func.value
         if isinstance(func, cst.Name) and func.value in ("float", "int") and model.resolve(func) is None and len(call.args) == 1:
@@ -1101,7 +1127,10 @@ class NonDifferentiableOpInLoss(_GraphRule):
     message = "this operation has no useful gradient and it is the only path from the weights to the loss: they get zero or no gradient"
     hint = "use a differentiable relaxation (softmax, sigmoid), or the straight-through estimator `x + (x.round() - x).detach()`"
     facts = ("pt13", "pt35")
-    triggers = ("argmax", "argmin", "round", "floor", "ceil", "sign", "trunc", "long()", "int()", "one_hot", "float()")
+    triggers = (
+        "argmax", "argmin", ".round(", "round(", ".floor(", ".ceil(", ".sign(", ".sgn(", ".trunc(", ".long()",
+        ".int()", "one_hot", ").float()", ").double()", ").half()", ").to(", ").type",
+    )
     doc = """
     ## What it does
     Flags `argmax`, `argmin`, `round`, `floor`, `ceil`, `sign`, `trunc`, comparisons cast to
@@ -1194,7 +1223,14 @@ class NonDifferentiableOpInLoss(_GraphRule):
     @staticmethod
     def _op(model: FileModel, call: cst.Call):
         func = call.func
+        last = _last_name(func)
+        if last not in NON_DIFF_METHODS and last not in INT_CASTS and last not in FLOAT_CASTS and last not in ("one_hot", "sgn"):
+            return None
         name = model.callee(call)
+        if name in NON_DIFF_FUNCTIONS or (isinstance(func, cst.Attribute) and name is None and func.attr.value in ("argmax", "argmin")):
+            holder = model.parent(model.parent(call))
+            if isinstance(holder, cst.Call) and model.callee(holder) == "torch.nn.functional.one_hot":
+                return None  # reported on the one_hot
         if isinstance(func, cst.Attribute) and name is None:
             method = func.attr.value
             if method in NON_DIFF_METHODS or (method in INT_CASTS and not call.args):

@@ -130,8 +130,7 @@ class Sources:
         """`a` and `b` derive from a common local value, weight or submodule (raw inputs and
         plain data do not count): a gradient through `a` reaches what `b` came from."""
         ra, rb = self.roots(a), self.roots(b)
-        common = {r for r in ra & rb if not r.startswith("param:") and r != "self"}
-        return bool(common)
+        return any(r.startswith("weight:") for r in ra & rb)
 
     def attr_kind(self, cls: Optional["ClassInfo"], attr: str) -> str:
         """`param`, `module` (with weights), `weightless` (activation, dropout), `buffer`,
@@ -216,15 +215,23 @@ class Sources:
 
     # ---- definitions of local names ----------------------------------------------------
     def _scope_defs(self, fn: Optional["FunctionInfo"]):
-        key = id(fn) if fn is not None else 0
-        if key not in self._defs:
-            collector = _Defs(self.model)
-            if fn is None:
-                self.model.module.visit(collector)
-            else:
-                fn.node.body.visit(collector)
-            self._defs[key] = collector.defs
-        return self._defs[key]
+        if not self._defs:
+            self._build_defs()
+        return self._defs.get(id(fn) if fn is not None else 0, {})
+
+    def _build_defs(self) -> None:
+        """One pass over the file's nodes (no libcst visitor: they cost more than the parse)."""
+        model = self.model
+        self._defs[-1] = {}
+        sink = _Defs(model, self._defs)
+        for node, fn in model.assignments:
+            sink.add_statement(node, fn)
+        for node, fn in model.calls:
+            sink.add_call(node, fn)
+        for node in model.parents:
+            t = type(node)
+            if t is cst.For or t is cst.WithItem or t is cst.NamedExpr:
+                sink.add_binding(node, model.enclosing_function(node))
 
     def _definitions(self, name: cst.Name, fn: Optional["FunctionInfo"]):
         """Earlier definitions of a name used at `name`: in its function, the enclosing
@@ -463,67 +470,58 @@ class Sources:
         return set()
 
 
-class _Defs(cst.CSTVisitor):
-    """Definitions of plain names in one body (nested defs excluded): name -> [(order of the
-    defining statement, statement, value or None, is_block)]. `is_block` marks bindings
-    whose uses sit inside the defining statement (`for x in ...:`, `with ... as x:`)."""
+class _Defs:
+    """Definitions of plain names per scope: scope id -> name -> [(order of the defining
+    statement, statement, value or None, is_block)]. `is_block` marks bindings whose uses sit
+    inside the defining statement (`for x in ...:`, `with ... as x:`)."""
 
-    def __init__(self, model: "FileModel") -> None:
+    def __init__(self, model: "FileModel", out) -> None:
         self.model = model
-        self.defs: Dict[str, List[Tuple[int, cst.CSTNode, Optional[cst.BaseExpression], bool]]] = {}
+        self.out = out
 
-    def visit_FunctionDef(self, node) -> bool:
-        return False
+    def _scope(self, fn) -> Dict[str, list]:
+        key = id(fn) if fn is not None else 0
+        return self.out.setdefault(key, {})
 
-    def visit_ClassDef(self, node) -> bool:
-        return False
-
-    def visit_Lambda(self, node) -> bool:
-        return False
-
-    def _add(self, target, value, stmt, block=False) -> None:
+    def _add(self, defs, target, value, stmt, block=False) -> None:
         order = self.model.flow.order(stmt)
         if isinstance(target, cst.Name):
-            self.defs.setdefault(target.value, []).append((order, stmt, value, block))
+            defs.setdefault(target.value, []).append((order, stmt, value, block))
         elif isinstance(target, (cst.Tuple, cst.List)):
             values = None
             if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(target.elements) and not any(isinstance(e, cst.StarredElement) for e in value.elements):
                 values = [e.value for e in value.elements]
             for i, e in enumerate(target.elements):
-                self._add(e.value, values[i] if values else value, stmt, block)
+                self._add(defs, e.value, values[i] if values else value, stmt, block)
         elif isinstance(target, cst.StarredElement):
-            self._add(target.value, value, stmt, block)
+            self._add(defs, target.value, value, stmt, block)
         elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
-            self.defs.setdefault(target.value.value, []).append((order, stmt, value, block))
+            defs.setdefault(target.value.value, []).append((order, stmt, value, block))
 
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for t in node.targets:
-            self._add(t.target, node.value, node)
+    def add_statement(self, node, fn) -> None:
+        defs = self._scope(fn)
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                self._add(defs, t.target, node.value, node)
+        elif node.value is not None:  # AnnAssign, AugAssign
+            self._add(defs, node.target, node.value, node)
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self._add(node.target, node.value, node)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._add(node.target, node.value, node)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        stmt = self.model.enclosing_statement(node)
-        self._add(node.target, node.value, stmt or node)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._add(node.target, node.iter, node, block=True)
-
-    def visit_WithItem(self, node: cst.WithItem) -> None:
-        if node.asname is not None:
-            stmt = self.model.parent(node)
-            self._add(node.asname.name, node.item, stmt, block=True)
-
-    def visit_Call(self, node: cst.Call) -> None:
+    def add_call(self, node: cst.Call, fn) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value in ("append", "extend", "insert", "add", "update") and node.args:
             stmt = self.model.enclosing_statement(node)
-            self.defs.setdefault(func.value.value, []).append((self.model.flow.order(stmt), stmt, node.args[-1].value, False))
+            self._scope(fn).setdefault(func.value.value, []).append((self.model.flow.order(stmt), stmt, node.args[-1].value, False))
+
+    def add_binding(self, node, fn) -> None:
+        defs = self._scope(fn)
+        if isinstance(node, cst.For):
+            self._add(defs, node.target, node.iter, node, block=True)
+        elif isinstance(node, cst.WithItem):
+            if node.asname is not None:
+                self._add(defs, node.asname.name, node.item, self.model.parent(node), block=True)
+        elif isinstance(node, cst.NamedExpr):
+            stmt = self.model.enclosing_statement(node)
+            self._add(defs, node.target, node.value, stmt or node)
 
 
 def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:
@@ -677,7 +675,12 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
     graph, so the weights upstream of the cut still get their gradient through it."""
     src = sources(model)
     seen = 0
-    for child, parent in _steps(model, trace.path if trace else _local_path(model, cut)):
+    path = trace.path if trace else _local_path(model, cut)
+    for child, parent in _steps(model, path):
+        if isinstance(parent, (cst.Tuple, cst.List, cst.Dict)) and parent is not path[-1]:
+            holder = model.parent(parent)
+            if isinstance(holder, (cst.Return, cst.Assign)):
+                continue  # `return z.detach(), norm` unpacked by the caller: not a combination
         for other in co_operands(model, parent, child):
             seen += 1
             if src.shares_graph(other, receiver):
