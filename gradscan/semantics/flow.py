@@ -157,6 +157,15 @@ class Flow:
         return ctx is not None and ctx.kind != "helper" and (fn.parent is None or ctx.kind == "jax-grad")
 
     def _callers(self, fn: "FunctionInfo"):
+        if isinstance(fn.node, cst.Lambda):
+            # `act = lambda v: ...` then `act(x)` in the same function
+            holder = self.model.parent(fn.node)
+            if isinstance(holder, cst.Assign) and len(holder.targets) == 1 and isinstance(holder.targets[0].target, cst.Name):
+                name = holder.targets[0].target.value
+                for call, owner in self.model.calls:
+                    if owner is fn.parent and isinstance(call.func, cst.Name) and call.func.value == name:
+                        yield call, owner
+            return
         for call, owner in self.model.calls:
             if owner is None:
                 continue
@@ -215,6 +224,8 @@ class Flow:
             elif t is cst.UnaryOperation:
                 if isinstance(parent.operator, cst.Not):
                     return "stop", path, []
+            elif t is cst.Lambda and child is parent.body:
+                return "return", path, []  # a lambda's body is its return value
             elif t in (cst.Comparison, cst.ComparisonTarget, cst.FormattedStringExpression, cst.Lambda,
                        cst.Decorator, cst.Assert, cst.Raise, cst.Del, cst.If, cst.While, cst.Param):
                 return "stop", path, []
