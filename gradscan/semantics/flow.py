@@ -154,7 +154,9 @@ class Flow:
         while ctx is None and fn.parent is not None and isinstance(fn.node, cst.Lambda):
             fn = fn.parent
             ctx = fn.context
-        return ctx is not None and ctx.kind != "helper" and (fn.parent is None or ctx.kind == "jax-grad")
+        # A function that calls `.backward()` itself (kind "loss") returns what it reports: its
+        # loss is already backpropagated, so its return value is not an output.
+        return ctx is not None and ctx.kind not in ("helper", "loss") and (fn.parent is None or ctx.kind == "jax-grad")
 
     def _callers(self, fn: "FunctionInfo"):
         if isinstance(fn.node, cst.Lambda):
