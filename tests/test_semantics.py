@@ -1307,3 +1307,18 @@ def test_keras_2_only_paths_are_legacy():
     """)
     assert kind_of(m, "A") == kinds.KERAS_LEGACY
     assert kind_of(m, "B") == kinds.KERAS_LEGACY
+
+
+def test_reexport_whose_canonical_name_is_the_package_itself(tmp_path):
+    """Scanning pyro: `pyro.distributions.TransformModule` is re-exported from
+    `pyro.distributions.torch_transform`, and canonicalizing that path gives the re-export back."""
+    write(tmp_path, {
+        "setup.py": "",
+        "pyro/__init__.py": "",
+        "pyro/distributions/__init__.py": "from pyro.distributions.torch_transform import TransformModule\n",
+        "pyro/distributions/torch_transform.py": "import torch\nclass TransformModule(torch.distributions.Transform, torch.nn.Module): pass\n",
+        "pyro/distributions/flow.py": "from pyro.distributions import TransformModule\nclass Flow(TransformModule): pass\n",
+        "pyro/distributions/flow2.py": "from pyro.distributions.torch_transform import TransformModule\nclass Flow(TransformModule): pass\n",
+    })
+    assert kind_of(check_in_project(tmp_path, "pyro/distributions/flow.py"), "Flow") == kinds.TORCH
+    assert kind_of(check_in_project(tmp_path, "pyro/distributions/flow2.py"), "Flow") == kinds.TORCH

@@ -197,7 +197,13 @@ class ProjectIndex:
             return summary["classes"][name]
         target = summary["names"].get(name)
         if target and target != qname:
-            return self.class_entry(canonical(target), depth + 1)
+            # The raw path first: canonical names fold re-exports back onto the package
+            # (`pyro.distributions.torch_transform.X` -> `pyro.distributions.X`), which would
+            # lead straight back here when the package itself is scanned.
+            entry = self.class_entry(target, depth + 1)
+            if entry is None and canonical(target) not in (target, qname):
+                entry = self.class_entry(canonical(target), depth + 1)
+            return entry
         if target is None:
             for star in summary.get("stars", ()):
                 entry = self.class_entry(f"{star}.{name}", depth + 1)
