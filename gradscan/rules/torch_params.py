@@ -7,6 +7,7 @@ be decided: dynamic attribute access, registration by other means, external base
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -206,26 +207,35 @@ def local_class_of(model: FileModel, call: cst.Call) -> Optional[ClassInfo]:
 
 
 def class_owns_parameters(model: FileModel, info: ClassInfo, depth: int = 0) -> bool:
-    """A class of this file whose own `__init__` chain creates parameters (not only wraps modules passed in)."""
-    if depth > 6:
-        return False
-    for c in model.class_chain(info):
-        for _attr, value, _node, _method in c.self_assigns:
-            for call in _calls_in(value):
-                if is_parameter_call(model, call):
-                    return True
-                ctor = module_ctor(model, call)
-                if ctor and ctor[1] == PARAMS:
-                    return True
-                if ctor and ctor[1] == PROJECT:
-                    local = local_class_of(model, call)
-                    if local is not None and local is not info and class_owns_parameters(model, local, depth + 1):
-                        return True
-        for fn in c.methods.values():
-            for call in fn.calls:
-                if isinstance(call.func, cst.Attribute) and call.func.attr.value == "register_parameter" and len(call.args) > 1 and is_parameter_call(model, call.args[1].value):
-                    return True
-    return False
+    """A class of this file whose `__init__` chain creates parameters (not only wraps modules passed in)."""
+    cache = _cache(model).setdefault("owns", {})
+    if info in cache:
+        return cache[info]
+    cache[info] = False  # recursion guard
+    found = False
+    if depth <= 6:
+        for fn in init_methods(model, info):
+            for inner in _functions_within(model, fn):
+                for call in inner.calls:
+                    if is_parameter_call(model, call):
+                        found = True
+                    elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "register_parameter" and len(call.args) > 1 and is_parameter_call(model, call.args[1].value):
+                        found = True
+                    else:
+                        ctor = module_ctor(model, call)
+                        if ctor and ctor[1] == PARAMS:
+                            found = True
+                        elif ctor and ctor[1] == PROJECT:
+                            local = local_class_of(model, call)
+                            found = local is not None and local is not info and class_owns_parameters(model, local, depth + 1)
+                    if found:
+                        break
+                if found:
+                    break
+            if found:
+                break
+    cache[info] = found
+    return found
 
 
 class _CallFinder(cst.CSTVisitor):
@@ -309,8 +319,14 @@ def _guarded(model: FileModel, node: cst.CSTNode) -> bool:
 def forward_reach(model: FileModel, roots=("forward", "__call__")) -> Dict[FunctionInfo, FunctionInfo]:
     """Methods and functions run on every call of a torch module's `forward`: the root methods and
     what they call unconditionally (a call under an `if` is a lazy or optional path: not followed)."""
+    from gradscan.semantics import contexts
     from gradscan.semantics.contexts import _called_function, has_no_grad_decorator
 
+    cache = _cache(model)
+    key = ("reach", tuple(roots))
+    if key in cache:
+        return cache[key]
+    scopes = contexts._Scopes(model) if hasattr(contexts, "_Scopes") else None
     extra = set(model.settings.forward_methods) if model.settings is not None else set()
     reach: Dict[FunctionInfo, FunctionInfo] = {}
     todo: List[Tuple[FunctionInfo, FunctionInfo]] = []
@@ -326,20 +342,36 @@ def forward_reach(model: FileModel, roots=("forward", "__call__")) -> Dict[Funct
             for call in inner.calls:
                 if _guarded(model, call):
                     continue
-                target = _called_function(model, inner, call)
+                target = _called_function(model, inner, call, scopes) if scopes is not None else _called_function(model, inner, call)
                 if target is not None and target.parent is None and not has_no_grad_decorator(model, target) and target.name != "__init__":
                     todo.append((target, root))
+    cache[key] = reach
     return reach
 
 
-def _functions_within(model: FileModel, fn: FunctionInfo) -> Iterator[FunctionInfo]:
-    yield fn
-    for other in model.functions:
-        p = other.parent
-        while p is not None and p is not fn:
-            p = p.parent
-        if p is fn:
-            yield other
+_CACHE: "weakref.WeakKeyDictionary[FileModel, dict]" = weakref.WeakKeyDictionary()
+
+
+def _cache(model: FileModel) -> dict:
+    found = _CACHE.get(model)
+    if found is None:
+        found = _CACHE[model] = {}
+    return found
+
+
+def _functions_within(model: FileModel, fn: FunctionInfo) -> List[FunctionInfo]:
+    """The function and every function or lambda nested in it."""
+    cache = _cache(model)
+    nested = cache.get("nested")
+    if nested is None:
+        nested = cache["nested"] = {}
+        for other in model.functions:
+            nested.setdefault(other, [other])
+            p = other.parent
+            while p is not None:
+                nested.setdefault(p, [p]).append(other)
+                p = p.parent
+    return nested.get(fn, [fn])
 
 
 def in_reach(model: FileModel, node: cst.CSTNode, reach: Dict[FunctionInfo, FunctionInfo]) -> Optional[FunctionInfo]:
@@ -1228,6 +1260,10 @@ class ParameterNeverUsed(Rule):
             for attr, node in candidates:
                 if attr in reads:
                     continue
+                if len(re.findall(rf"\b{re.escape(attr)}\b", model.source or model.module.code)) > 1:
+                    words = _string_words(model)  # named somewhere else: maybe in a string
+                    if attr in words or "<dynamic>" in words:
+                        continue
                 target = _assigned_target(node, attr)
                 if target is not None:
                     yield Report(target, self.message.format(attr=attr))
@@ -1360,7 +1396,6 @@ def _file_reads(model: FileModel) -> Set[str]:
                 reads.add("<dynamic>")
         if model.callee(call) in ("operator.attrgetter", "torch.func.functional_call", "torch.nn.utils.stateless.functional_call"):
             reads.add("<dynamic>")
-    reads |= _string_words(model)
     return reads
 
 
@@ -1382,22 +1417,29 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _string_words(model: FileModel) -> Set[str]:
+    """Identifier-like words of the file's string literals and f-string parts, docstrings aside
+    (the standard library's `ast`: a tenth of a libcst visit)."""
+    import ast
+
+    cache = _cache(model)
+    if "string_words" in cache:
+        return cache["string_words"]
     words: Set[str] = set()
-
-    class V(cst.CSTVisitor):
-        def visit_SimpleExpressionStatement(self, node) -> bool:  # pragma: no cover - not a libcst node
-            return True
-
-        def visit_Expr(self, node: cst.Expr) -> bool:
-            return not isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString))  # docstrings
-
-        def visit_SimpleString(self, node: cst.SimpleString) -> None:
-            words.update(_WORD.findall(node.value[1:-1] if len(node.value) > 1 else ""))
-
-        def visit_FormattedStringText(self, node) -> None:
+    try:
+        tree = ast.parse(model.source or model.module.code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        words.add("<dynamic>")
+        cache["string_words"] = words
+        return words
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             words.update(_WORD.findall(node.value))
-
-    model.module.visit(V())
+    cache["string_words"] = words
     return words
 
 
@@ -1496,17 +1538,14 @@ class ModuleCreatedInForward(Rule):
     def check(self, model: FileModel) -> Iterator[Report]:
         from gradscan.semantics.contexts import in_eval_branch, in_no_grad_block
 
-        reach = None
+        reach = forward_reach(model, ("forward", "__call__", "training_step"))
+        if not reach:
+            return
         for call, owner in model.calls:
-            if owner is None:
+            if owner is None or in_reach(model, call, reach) is None:
                 continue
             what = self._creates_weights(model, call)
             if what is None:
-                continue
-            if reach is None:
-                reach = forward_reach(model, ("forward", "__call__", "training_step"))
-            fn = in_reach(model, call, reach)
-            if fn is None:
                 continue
             if in_no_grad_block(model, call) or in_eval_branch(model, call) or _under_special_with(model, call):
                 continue
