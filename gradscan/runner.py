@@ -1,42 +1,77 @@
-"""Checking many files: discovery, the project index, worker processes, and the order of results."""
+"""Checking many files: discovery, the project index, the results cache, worker processes, and
+the order of results.
+
+A run (1) discovers the files, (2) builds (or loads) the class index of the projects they belong
+to, (3) answers from the results cache every file whose content, settings and used index entries
+did not change (`gradscan.cache`), and (4) checks the rest, in worker processes when there is
+enough work to pay for them (`--jobs`, default: the number of CPUs). Workers read their files
+themselves and write their cache entries themselves; the parent holds only the file list, the
+index and the findings, so memory does not grow with the tree beyond those.
+"""
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from gradscan.config import Settings
-from gradscan.engine import check_file
 from gradscan.files.discovery import SUFFIXES, _Excluder, _walk, discover
 from gradscan.findings import Finding
 from gradscan.semantics.project import build_index, project_root
 
-PARALLEL_MIN_FILES = 24  # below this, starting workers costs more than it saves
+# Workers pay off when the files to check hold more than this many bytes (about 6,000 lines,
+# half a second of parsing): forking is cheap, but each worker then pays its own warm-up, and a
+# pre-commit call on a few files is faster in one process.
+PARALLEL_MIN_BYTES = 256 * 1024
+# Work is handed out in batches of at least this many bytes (fewer round trips), largest first.
+BATCH_BYTES = 64 * 1024
 
 
 @dataclass
 class RunResult:
     findings: List[Finding] = field(default_factory=list)
     files: int = 0
+    cached: int = 0  # answered from the results cache
+    checked: int = 0  # checked in this run
+    workers: int = 0  # processes used for checking (0: this one)
 
 
-def index_for(files: List[Tuple[Path, str]], paths: List[str], settings: Settings, use_cache: bool = True):
-    """The class index of every project the checked files belong to (whole projects, so that a
-    verdict does not depend on how many files were passed)."""
+def project_roots(paths: List[str]) -> List[Path]:
+    """The projects the given paths belong to: the folder holding pyproject.toml, setup.py,
+    setup.cfg or .git, else the folder given (or a given file's folder). A root inside another
+    is dropped, so each file has one set of module names whatever the arguments' order."""
     roots = set()
     for given in paths:
         p = Path(given).resolve()
         roots.add(project_root(p) or (p if p.is_dir() else p.parent))
-    # A root inside another (two folders given, no project marker) is walked once, as part of
-    # the outer one, so that each file has one set of module names whatever the arguments' order.
-    roots = {r for r in roots if not any(o != r and o in r.parents for o in roots)}
+    return sorted(r for r in roots if not any(o != r and o in r.parents for o in roots))
+
+
+def _cache_dir(roots: List[Path], use_cache: bool) -> Optional[Path]:
+    if not use_cache or not roots:
+        return None
+    from gradscan.cache import cache_folder
+
+    return cache_folder(roots[0])
+
+
+def index_for(files: List[Tuple[Path, str]], paths: List[str], settings: Settings, use_cache: bool = True,
+              cache_dir: Optional[Path] = None):
+    """The class index of every project the checked files belong to (whole projects, so that a
+    verdict does not depend on how many files were passed). `files` may hold the files already
+    discovered under those roots: a root given as a path is then not walked a second time."""
+    roots = project_roots(paths)
+    given_dirs = {Path(p).resolve() for p in paths if Path(p).is_dir()}
     excluder = _Excluder(settings)
-    index_files = []
-    for root in sorted(roots):
-        index_files.extend(_walk(root, excluder))
-    index_files = [f for f in index_files if f.suffix == ".py"]
+    index_files: List[Path] = []
+    for root in roots:
+        if root in given_dirs and files:
+            # Discovery walked this very folder with the same excludes.
+            index_files.extend(f for f, _ in files if f.suffix == ".py" and root in f.parents)
+        else:
+            index_files.extend(f for f in _walk(root, excluder) if f.suffix == ".py")
 
     def root_of(file: Path) -> Path:
         for r in roots:
@@ -44,20 +79,80 @@ def index_for(files: List[Tuple[Path, str]], paths: List[str], settings: Setting
                 return r
         return file.parent
 
-    cache_dir = (min(roots) / ".gradscan_cache") if (use_cache and roots) else None
+    if cache_dir is None:
+        cache_dir = _cache_dir(roots, use_cache)
     return build_index(index_files, root_of, cache_dir)
 
 
-_WORKER_STATE = {}
+# ---- checking one file (in this process or a worker) ------------------------------------------
+class _Checker:
+    def __init__(self, settings: Settings, project, disable_noqa: bool, cache_dir: Optional[Path]) -> None:
+        from gradscan.cache import ResultsCache, record_index
+
+        self.settings = settings
+        self.project = project
+        self.disable_noqa = disable_noqa
+        self.log = record_index(project) if cache_dir is not None else None
+        self.store = ResultsCache(cache_dir, settings, disable_noqa, self.log) if cache_dir is not None else None
+
+    def check(self, file: Path, display: str) -> List[Finding]:
+        from gradscan.engine import check_bytes, check_file
+
+        if self.store is None:
+            return check_file(file, display, self.settings, self.project, self.disable_noqa)
+        try:
+            data = file.read_bytes()
+        except OSError:
+            return check_file(file, display, self.settings, self.project, self.disable_noqa)  # reports it
+        from gradscan.cache import content_hash
+
+        if self.log is not None:
+            self.log.reset()
+        findings = check_bytes(data, display, self.settings, self.project, self.disable_noqa)
+        self.store.store(file, display, content_hash(data), findings, dict(self.log.used) if self.log else {})
+        return findings
 
 
-def _init_worker(settings: Settings, project, disable_noqa: bool) -> None:
-    _WORKER_STATE["args"] = (settings, project, disable_noqa)
+_WORKER: Dict[str, _Checker] = {}
 
 
-def _work(item: Tuple[Path, str]) -> List[Finding]:
-    settings, project, disable_noqa = _WORKER_STATE["args"]
-    return check_file(item[0], item[1], settings, project, disable_noqa)
+def _init_worker(settings: Settings, project, disable_noqa: bool, cache_dir: Optional[Path]) -> None:
+    _WORKER["checker"] = _Checker(settings, project, disable_noqa, cache_dir)
+
+
+def _work(batch: List[Tuple[Path, str]]) -> List[Finding]:
+    checker = _WORKER["checker"]
+    out: List[Finding] = []
+    for file, display in batch:
+        out.extend(checker.check(file, display))
+    return out
+
+
+def _batches(items: List[Tuple[Path, str, int]]) -> List[List[Tuple[Path, str]]]:
+    """Largest files first (no long tail at the end), small ones grouped."""
+    items = sorted(items, key=lambda t: -t[2])
+    out: List[List[Tuple[Path, str]]] = []
+    batch: List[Tuple[Path, str]] = []
+    size = 0
+    for file, display, nbytes in items:
+        batch.append((file, display))
+        size += nbytes
+        if size >= BATCH_BYTES:
+            out.append(batch)
+            batch, size = [], 0
+    if batch:
+        out.append(batch)
+    return out
+
+
+def _pool_context():
+    """fork where it is safe (Linux): workers inherit the loaded rules and the project index
+    instead of importing and unpickling them."""
+    import multiprocessing
+
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None
 
 
 def run(paths: List[str], settings: Settings, jobs: Optional[int] = None, disable_noqa: bool = False, use_cache: bool = True) -> RunResult:
@@ -65,17 +160,52 @@ def run(paths: List[str], settings: Settings, jobs: Optional[int] = None, disabl
     result = RunResult(files=len(files))
     if not files:
         return result
-    project = index_for(files, paths, settings, use_cache)
-    jobs = jobs or os.cpu_count() or 1
-    if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(settings, project, disable_noqa)) as pool:
-            for found in pool.map(_work, files, chunksize=4):
-                result.findings.extend(found)
+    roots = project_roots(paths)
+    cache_dir = _cache_dir(roots, use_cache)
+    project = index_for(files, paths, settings, use_cache, cache_dir=cache_dir)
+    checker = _Checker(settings, project, disable_noqa, cache_dir)
+
+    todo: List[Tuple[Path, str, int]] = []
+    if checker.store is not None:
+        from gradscan.cache import content_hash
+
+        for file, display in files:
+            try:
+                data = file.read_bytes()
+            except OSError:
+                todo.append((file, display, 0))
+                continue
+            hit = checker.store.lookup(file, display, content_hash(data))
+            if hit is None:
+                todo.append((file, display, len(data)))
+            else:
+                result.findings.extend(hit)
+                result.cached += 1
     else:
         for file, display in files:
-            result.findings.extend(check_file(file, display, settings, project, disable_noqa))
+            try:
+                size = file.stat().st_size
+            except OSError:
+                size = 0
+            todo.append((file, display, size))
+    result.checked = len(todo)
+
+    jobs = jobs or os.cpu_count() or 1
+    work = sum(t[2] for t in todo)
+    workers = min(jobs, len(todo))
+    if workers > 1 and work >= PARALLEL_MIN_BYTES:
+        from concurrent.futures import ProcessPoolExecutor
+
+        result.workers = workers
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
+                                 initargs=(settings, project, disable_noqa, cache_dir)) as pool:
+            for found in pool.map(_work, _batches(todo)):
+                result.findings.extend(found)
+    else:
+        for file, display, _ in todo:
+            result.findings.extend(checker.check(file, display))
     result.findings.sort(key=Finding.sort_key)
     return result
 
 
-__all__ = ["run", "RunResult", "SUFFIXES"]
+__all__ = ["run", "RunResult", "SUFFIXES", "index_for", "project_roots"]
