@@ -231,10 +231,13 @@ def _before_last_backward(model: "FileModel", calls):
 
 
 def _is_backward(model: "FileModel", call: cst.Call) -> bool:
+    """`x.backward()`, `self.manual_backward(x)`, `accelerator.backward(x)`, `torch.autograd.grad(...)`."""
     func = call.func
-    if isinstance(func, cst.Attribute) and func.attr.value in BACKWARD_METHODS:
-        return True
-    return model.resolve(func) in ("torch.autograd.grad", "torch.autograd.backward")
+    if isinstance(func, cst.Attribute):
+        if func.attr.value in BACKWARD_METHODS:
+            return True
+        return func.attr.value == "grad" and model.resolve(func) == "torch.autograd.grad"
+    return isinstance(func, cst.Name) and func.value == "grad" and model.resolve(func) == "torch.autograd.grad"
 
 
 def _root_context(model: "FileModel", fn: "FunctionInfo", extra) -> Optional["Context"]:
@@ -306,6 +309,9 @@ class _Scopes:
 
 def _mark_jax_transformed(model: "FileModel", roots, scopes: "_Scopes") -> None:
     from gradscan.semantics.model import JAX_TRANSFORMS, Context
+
+    if not (model.imports.uses("jax") or model.imports.uses("flax")):
+        return  # no name in the file can resolve to a JAX transform
 
     def mark(fn):
         if fn is not None and fn.context is None:
