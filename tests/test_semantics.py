@@ -1322,3 +1322,40 @@ def test_reexport_whose_canonical_name_is_the_package_itself(tmp_path):
     })
     assert kind_of(check_in_project(tmp_path, "pyro/distributions/flow.py"), "Flow") == kinds.TORCH
     assert kind_of(check_in_project(tmp_path, "pyro/distributions/flow2.py"), "Flow") == kinds.TORCH
+
+
+def test_project_paths_that_canonical_names_fold(tmp_path):
+    """Scanning tensorflow_probability: its `tensorflow_probability.python.x` paths resolve to
+    canonical `tensorflow_probability.x` names, which must still find the project class."""
+    write(tmp_path, {
+        "setup.py": "",
+        "tensorflow_probability/__init__.py": "",
+        "tensorflow_probability/python/__init__.py": "",
+        "tensorflow_probability/python/layers/__init__.py": "",
+        "tensorflow_probability/python/layers/base.py": "import tensorflow as tf\nclass Base(tf.keras.layers.Layer): pass\n",
+        "tensorflow_probability/python/layers/dense.py": (
+            "from tensorflow_probability.python.layers import base\nclass Dense(base.Base): pass\n"),
+    })
+    assert kind_of(check_in_project(tmp_path, "tensorflow_probability/python/layers/dense.py"), "Dense") == kinds.KERAS
+
+
+def test_compat_modules_that_reexport_a_framework(tmp_path):
+    write(tmp_path, {
+        "pyproject.toml": "",
+        "lib/__init__.py": "",
+        "lib/compat.py": "import torch.nn as nn\nfrom torch.nn import Module as Base\n",
+        "lib/tf_keras.py": (
+            "import tensorflow as tf\n"
+            "if USE_LEGACY:\n    from tf_keras import *\nelse:\n    from tensorflow.keras import *\n"),
+        "lib/use.py": (
+            "from lib import compat\nfrom lib.compat import Base\nfrom lib import tf_keras\n"
+            "class A(compat.nn.Module): pass\n"
+            "class B(Base): pass\n"
+            "class C(tf_keras.layers.Layer): pass\n"
+            "class D(compat.Missing): pass\n"),
+    })
+    m = check_in_project(tmp_path, "lib/use.py")
+    assert kind_of(m, "A") == kinds.TORCH
+    assert kind_of(m, "B") == kinds.TORCH
+    assert kind_of(m, "C") == kinds.KERAS_LEGACY  # the first star import: tf_keras
+    assert kind_of(m, "D") is None

@@ -169,6 +169,7 @@ class ProjectIndex:
         self.modules: Dict[str, Optional[dict]] = {}
         self._owners: Dict[str, object] = {}
         self.files: Dict[str, List[str]] = {}  # resolved file path -> its module names
+        self._raw_of: Optional[Dict[str, str]] = None  # canonical class name -> project path
 
     def module_names_of(self, file: Path) -> Optional[List[str]]:
         return self.files.get(str(file))
@@ -191,8 +192,14 @@ class ProjectIndex:
 
         module, _, name = qname.rpartition(".")
         summary = self.modules.get(module)
-        if summary is None:
-            return None
+        if summary is None or (name not in summary["classes"] and name not in summary["names"] and not summary.get("stars")):
+            # Names given canonical (`tensorflow_probability.python.x.Y` is resolved as
+            # `tensorflow_probability.x.Y`): find the project path they came from.
+            raw = self._raw_names().get(qname)
+            if raw is not None and raw != qname:
+                return self.class_entry(raw, depth + 1)
+            if summary is None:
+                return None
         if name in summary["classes"]:
             return summary["classes"][name]
         target = summary["names"].get(name)
@@ -211,11 +218,66 @@ class ProjectIndex:
                     return entry
         return None
 
+    def _raw_names(self) -> Dict[str, str]:
+        if self._raw_of is None:
+            from gradscan.semantics.names import canonical
+
+            self._raw_of = {}
+            for module, summary in self.modules.items():
+                for name in (summary or {}).get("classes", ()):
+                    raw = f"{module}.{name}"
+                    canon = canonical(raw)
+                    if canon != raw:
+                        self._raw_of.setdefault(canon, raw)
+        return self._raw_of
+
     def bases(self, qname: str) -> Optional[List[str]]:
+        """The bases of project class `qname` (canonical names); for a project name that only
+        re-exports an outside one (`compat.py` doing `import torch.nn as nn`, a shim doing
+        `from tf_keras import *`), that outside name; None when `qname` is not the project's."""
         from gradscan.semantics.names import canonical
 
         entry = self.class_entry(qname)
-        return [canonical(b) for b in entry["bases"]] if entry else None
+        if entry:
+            return [canonical(b) for b in entry["bases"]]
+        outside = self.outside_name(qname)
+        return [canonical(outside)] if outside else None
+
+    def _module_prefix(self, qname: str):
+        parts = qname.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            module = ".".join(parts[:i])
+            if module in self.modules:
+                return module, parts[i:]
+        return None, parts
+
+    def outside_name(self, qname: str, depth: int = 0) -> Optional[str]:
+        """The name outside the project that project path `qname` re-exports, following
+        imports, aliases and star imports (the first star import whose module is not the
+        project's wins: in `if legacy: from tf_keras import * else: from keras import *`,
+        the first branch). None for a project class, an unknown name, or a path outside."""
+        if depth > 8:
+            return None
+        module, rest = self._module_prefix(qname)
+        if module is None:
+            return None
+        summary = self.modules[module]
+        if summary is None or not rest or rest[0] in summary["classes"]:
+            return None
+        target = summary["names"].get(rest[0])
+        candidates = [target] if target is not None else list(summary.get("stars", ()))
+        if target is None:
+            candidates = [f"{star}.{rest[0]}" for star in candidates]
+        for base in candidates:
+            full = ".".join([base, *rest[1:]])
+            if full == qname:
+                continue
+            if self._module_prefix(full)[0] is None:
+                return full
+            found = self.outside_name(full, depth + 1)
+            if found is not None:
+                return found
+        return None
 
     def subclasses_reads(self, qname: str) -> Set[str]:
         """Attributes read by project classes deriving (directly or not) from `qname`."""
