@@ -61,7 +61,7 @@ def main() -> None:
 @main.command("check")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--select", multiple=True, help="Rules to enable, by code or prefix (GS2, GS201, ALL); replaces the default set.")
-@click.option("--extend-select", multiple=True, help="Rules to enable in addition to the selection.")
+@click.option("--extend-select", multiple=True, help="Rules to enable in addition to the selection; how to turn on a rule that is off by default (--extend-select GS109).")
 @click.option("--ignore", multiple=True, help="Rules to disable, by code or prefix.")
 @click.option("--extend-ignore", multiple=True, help="Rules to disable in addition to the ignored ones.")
 @click.option("--exclude", multiple=True, help="Glob patterns of files and folders to exclude (replaces the defaults).")
@@ -112,7 +112,7 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
     if "-" in paths or (not paths and stdin_filename):
         if len(paths) > 1:
             _fail("'-' (standard input) cannot be combined with other paths")
-        findings, nfiles = _check_stdin(stdin_filename, settings, disable_noqa, lines)
+        findings, nfiles = _check_stdin(stdin_filename, settings, disable_noqa, lines, use_cache=not no_cache)
     else:
         paths = paths or ["."]
         for p in paths:
@@ -148,7 +148,7 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
-def _check_stdin(stdin_filename: Optional[str], settings: Settings, disable_noqa: bool, lines) -> tuple:
+def _check_stdin(stdin_filename: Optional[str], settings: Settings, disable_noqa: bool, lines, use_cache: bool = True) -> tuple:
     """Check standard input, named `stdin_filename` in the output and for per-file-ignores."""
     from gradscan.engine import check_bytes
     from gradscan.files.discovery import display_path, is_excluded
@@ -161,17 +161,17 @@ def _check_stdin(stdin_filename: Optional[str], settings: Settings, disable_noqa
         return [], 0  # an editor asked about an excluded file: nothing to say
     name = display_path(target) if target.is_absolute() else target.as_posix()
     lines.preload(name, data)
-    return check_bytes(data, name, settings, project=_stdin_index(name, settings), disable_noqa=disable_noqa), 1
+    return check_bytes(data, name, settings, project=_stdin_index(name, settings, use_cache), disable_noqa=disable_noqa), 1
 
 
-def _stdin_index(name: str, settings: Settings):
+def _stdin_index(name: str, settings: Settings, use_cache: bool = True):
     """Editors pass the buffer on stdin: index the project the named file belongs to."""
     from gradscan.runner import index_for
 
     target = Path(name)
     if name == "-" or not target.parent.exists():
         return None
-    return index_for([], [str(target.parent)], settings)
+    return index_for([], [str(target.parent)], settings, use_cache=use_cache)
 
 
 @main.command("rules")
