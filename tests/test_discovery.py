@@ -69,6 +69,16 @@ def test_exclude_replaces_the_defaults_and_extend_exclude_adds(tmp_path):
     assert files(tmp_path, "--extend-exclude", "gen", "--extend-exclude", "src/*.py") == []
 
 
+def test_a_pattern_starting_with_dot_slash_is_anchored_at_the_project_root(tmp_path):
+    write(tmp_path, "gen/y.py")
+    write(tmp_path, "src/gen/z.py")
+    write(tmp_path, "src/kept.py")
+    assert files(tmp_path, "--extend-exclude", "./gen/") == ["src/gen/z.py", "src/kept.py"]
+    assert files(tmp_path, "--extend-exclude", "gen") == ["src/kept.py"]
+    assert files(tmp_path, "--extend-exclude", "./src/gen") == ["gen/y.py", "src/kept.py"]
+    assert files(tmp_path, "--extend-exclude", str(tmp_path / "src" / "gen")) == ["gen/y.py", "src/kept.py"]
+
+
 def test_excludes_from_the_configuration(tmp_path):
     write(tmp_path, "pyproject.toml", '[tool.gradscan]\nextend-exclude = ["legacy"]\n')
     write(tmp_path, "legacy/x.py")

@@ -26,9 +26,19 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def _normalize(pattern: str) -> Tuple[str, bool]:
+    pattern = pattern.strip()
+    anchored = pattern.startswith(("./", "/"))
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    return pattern.rstrip("/") or "/", anchored
+
+
 class _Excluder:
     def __init__(self, settings: Settings) -> None:
-        self.patterns = list(settings.exclude) + list(settings.extend_exclude)
+        # (pattern, anchored): "gen" excludes every folder or file named gen; "./gen" only the one
+        # at the project root, as in ruff.
+        self.patterns = [_normalize(p) for p in (*settings.exclude, *settings.extend_exclude) if p.strip() not in ("", ".", "./")]
         self.root = settings.root.resolve()
         self.gitignore = settings.respect_gitignore
         self._specs: Dict[Path, Optional[pathspec.PathSpec]] = {}
@@ -39,9 +49,11 @@ class _Excluder:
             rel = path.relative_to(self.root).as_posix()
         except ValueError:
             rel = path.as_posix()
-        for pat in self.patterns:
-            pat = pat.rstrip("/")
-            if fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(path.as_posix(), f"*/{pat}"):
+        for pat, anchored in self.patterns:
+            if anchored:
+                if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.as_posix(), pat):
+                    return True
+            elif fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(path.as_posix(), f"*/{pat}"):
                 return True
         if is_dir and (path / "pyvenv.cfg").exists():
             return True
