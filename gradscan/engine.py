@@ -170,17 +170,24 @@ def _syntax_only(source: SourceFile, enabled, disable_noqa: bool) -> List[Findin
 def _apply_per_file_ignores(path: str, settings: Settings, enabled):
     if not settings.per_file_ignores:
         return enabled
+    # As in ruff and flake8: a pattern holding a slash is a path relative to the project root
+    # (the configuration's folder); one without matches the file's name.
     given = Path(path)
-    candidates = {given.as_posix(), given.name}
-    try:  # patterns are relative to the project root (the configuration's folder), as in ruff
-        absolute = given if given.is_absolute() else Path.cwd() / given
-        candidates.add(absolute.resolve().relative_to(settings.root.resolve()).as_posix())
+    absolute = given if given.is_absolute() else Path.cwd() / given
+    try:
+        absolute = absolute.resolve()
+        relative = absolute.relative_to(settings.root.resolve()).as_posix()
     except (ValueError, OSError):
-        pass
+        relative = given.as_posix()
     drop = set()
     for pattern, codes in settings.per_file_ignores.items():
-        pattern = pattern[2:] if pattern.startswith("./") else pattern
-        if any(fnmatch.fnmatch(c, pattern) or fnmatch.fnmatch(c, f"*/{pattern}") for c in candidates):
+        while pattern.startswith("./"):
+            pattern = pattern[2:]
+        if "/" in pattern:
+            hit = fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(absolute.as_posix(), pattern)
+        else:
+            hit = fnmatch.fnmatch(given.name, pattern)
+        if hit:
             drop.update(c for c in enabled if any(sel == "ALL" or c.startswith(sel) for sel in codes))
     return frozenset(enabled) - drop
 

@@ -286,6 +286,14 @@ def test_per_file_ignores_globs_relative_to_the_project_root(tmp_path):
     assert found(tmp_path / "src", ".") == [("m.py", "GS101"), ("m.py", "GS101"), ("m.py", "GS107")]
 
 
+def test_per_file_ignores_pattern_with_a_slash_is_anchored_at_the_root(tmp_path):
+    write(tmp_path, "pyproject.toml", '[tool.gradscan]\nselect = ["GS101"]\nper-file-ignores = {"tests/*" = ["GS101"]}\n')
+    write(tmp_path, "tests/a.py")
+    write(tmp_path, "src/tests/b.py")
+    r = cli(["--no-cache", "."], tmp_path)
+    assert sorted({line.split(":")[0] for line in r.lines}) == ["src/tests/b.py"], r
+
+
 def test_per_file_ignores_apply_to_unreadable_files(tmp_path):
     write(tmp_path, "pyproject.toml", '[tool.gradscan]\nper-file-ignores = {"vendor/*" = ["GS001"]}\n')
     write(tmp_path, "vendor/broken.py", "def f(:\n")

@@ -79,6 +79,16 @@ def test_a_pattern_starting_with_dot_slash_is_anchored_at_the_project_root(tmp_p
     assert files(tmp_path, "--extend-exclude", str(tmp_path / "src" / "gen")) == ["gen/y.py", "src/kept.py"]
 
 
+def test_a_pattern_with_a_slash_is_a_path_from_the_root_one_without_a_name_anywhere(tmp_path):
+    """ruff's rule: `directory/foo.py` names that file, `foo.py` any file of that name."""
+    write(tmp_path, "src/gen/a.py")
+    write(tmp_path, "lib/src/gen/b.py")
+    write(tmp_path, "lib/kept.py")
+    assert files(tmp_path, "--extend-exclude", "src/gen") == ["lib/kept.py", "lib/src/gen/b.py"]
+    assert files(tmp_path, "--extend-exclude", "*/gen") == ["lib/kept.py"], "* crosses folders, as in ruff's globs"
+    assert files(tmp_path, "--extend-exclude", "a.py,b.py") == ["lib/kept.py"]
+
+
 def test_excludes_from_the_configuration(tmp_path):
     write(tmp_path, "pyproject.toml", '[tool.gradscan]\nextend-exclude = ["legacy"]\n')
     write(tmp_path, "legacy/x.py")

@@ -27,17 +27,20 @@ def display_path(path: Path) -> str:
 
 
 def _normalize(pattern: str) -> Tuple[str, bool]:
+    """(pattern, anchored): a pattern holding a slash (other than a trailing one) is a path
+    relative to the project root; one without is a file or folder name matched anywhere."""
     pattern = pattern.strip()
     anchored = pattern.startswith(("./", "/"))
     while pattern.startswith("./"):
         pattern = pattern[2:]
-    return pattern.rstrip("/") or "/", anchored
+    pattern = pattern.rstrip("/") or "/"
+    return pattern, anchored or "/" in pattern
 
 
 class _Excluder:
     def __init__(self, settings: Settings) -> None:
-        # (pattern, anchored): "gen" excludes every folder or file named gen; "./gen" only the one
-        # at the project root, as in ruff.
+        # (pattern, anchored), as in ruff: "gen" or "*_pb2.py" match a name anywhere in the tree;
+        # "src/gen", "./gen" or "gen/*.py" are paths relative to the project root.
         self.patterns = [_normalize(p) for p in (*settings.exclude, *settings.extend_exclude) if p.strip() not in ("", ".", "./")]
         self.root = settings.root.resolve()
         self.gitignore = settings.respect_gitignore
@@ -53,7 +56,7 @@ class _Excluder:
             if anchored:
                 if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.as_posix(), pat):
                     return True
-            elif fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(path.as_posix(), f"*/{pat}"):
+            elif fnmatch.fnmatch(name, pat):
                 return True
         if is_dir and (path / "pyvenv.cfg").exists():
             return True
