@@ -206,16 +206,20 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
     for where, code, message, fix, detail in raw:
         if code not in enabled and code != "GS000":
             continue
-        if isinstance(where, cst.CSTNode):
+        if isinstance(where, cst.CSTNode) and positions is not None and where in positions:
             rng = positions[where]
             line, col, end_line, end_col = rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
-        else:
+        elif isinstance(where, tuple) and len(where) == 2 and all(isinstance(v, int) for v in where):
             line, col = where
             end_line, end_col = line, col
+        else:  # a rule reported a node of another tree (or not a node): its bug, not the file's
+            line = col = end_line = end_col = 1
+            message = f"internal error in rule {code}: reported {type(where).__name__} that is not a node of this file"
+            code, fix, detail = "GS000", None, None
         if noqa.suppressed(code, line, table):
             continue
         fix_obj = None
-        if fix is not None and positions is not None:
+        if fix is not None and positions is not None and fix[0] in positions:
             node, replacement, title = fix
             r = positions[node]
             # In a notebook, the fix's rows are inside the cell, as the finding's are.

@@ -290,3 +290,27 @@ def test_codes_are_banded():
         assert rule.code[:2] == "GS" and rule.code[2:].isdigit() and len(rule.code) == 5, rule.code
         assert rule.code[2] in "0123456", f"{rule.code} is outside the bands GS0xx..GS6xx"
         assert rule.engine == rule.code.startswith("GS0"), rule.code
+
+
+def test_a_rule_reporting_a_node_of_another_tree_is_gs000_and_the_rest_survives():
+    import libcst as cst
+
+    foreign = cst.parse_module("torch = 1\n").body[0]
+
+    class Foreign(Rule):
+        code = "GS196" if "GS196" not in REGISTRY else "GS195"
+        name = "test-only-foreign"
+        framework = "any"
+        summary = message = hint = "foreign"
+        triggers = ("torch",)
+
+        def check(self, model):
+            yield Report(foreign)
+            yield Report(None)
+
+    try:
+        findings = check_source(BAD, path="m.py", select=["GS101", Foreign.code])
+    finally:
+        REGISTRY.pop(Foreign.code, None)
+    assert [(f.line, f.code) for f in findings] == [(1, "GS000"), (7, "GS101"), (8, "GS101")]
+    assert findings[0].message.startswith(f"internal error in rule {Foreign.code}: reported")
