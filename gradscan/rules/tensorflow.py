@@ -56,6 +56,11 @@ META_FUNCS = {
 }
 
 
+# A finding of the flow-based rules needs a tape block or a Keras `call`/`compute_loss` (or a
+# tf.Module `__call__`) in the file: these are the engine's cheap pre-parse triggers for them.
+_SITE_TRIGGERS = ("GradientTape", "def call", "compute_loss", "__call__")
+
+
 # ============================================================================ small helpers
 
 
@@ -107,10 +112,6 @@ def _is_output_method(fn: Optional[FunctionInfo]) -> bool:
         and (fn.cls.kind in KERAS_KINDS or (fn.cls.kind == kinds.TF_MODULE and fn.name == "__call__"))
         and fn.name in OUTPUT_METHODS
     )
-
-
-def _scope_key(model: FileModel, node: cst.CSTNode) -> Optional[FunctionInfo]:
-    return model.enclosing_function(node)
 
 
 def _enclosing_tape(model: FileModel, node: cst.CSTNode) -> Optional[cst.With]:
@@ -1622,7 +1623,7 @@ class NumpyInTape(Rule):
     message = "a tensor is converted to NumPy/Python here and the result reaches the loss/output: the tape loses track of it (gradient None in eager mode, an error in graph mode)"
     hint = "keep the computation in TensorFlow ops (`tf.*`, `tf.experimental.numpy`); convert to NumPy only after `tape.gradient`"
     facts = ("tf30", "tf31")
-    triggers = (".numpy(", "numpy", "float(", "int(", ".predict(", "eval(", "get_value(")
+    triggers = _SITE_TRIGGERS
     doc = """
     ## What it does
     Flags, inside a `tf.GradientTape` block, a Keras `call()`/`compute_loss()`, or a function
@@ -1949,7 +1950,7 @@ class NonDifferentiableOpInLossTf(Rule):
     message = "{op} on a differentiable value that reaches the loss/output: it has no gradient (None, or zeros for sign), so nothing before it trains"
     hint = "use a differentiable surrogate (softmax, sigmoid) or the straight-through idiom `v + tf.stop_gradient(tf.round(v) - v)`"
     facts = ("tf36",)
-    triggers = ("argmax", "argmin", "round", "floor", "ceil", "sign", "cast")
+    triggers = _SITE_TRIGGERS
     doc = """
     ## What it does
     Flags `tf.argmax`/`tf.argmin`, `tf.round`, `tf.floor`, `tf.math.ceil`, `tf.sign`,
