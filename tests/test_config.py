@@ -301,3 +301,23 @@ def test_per_file_ignores_apply_to_unreadable_files(tmp_path):
     write(tmp_path, "own/broken.py", "def f(:\n")
     r = cli(["--no-cache", "."], tmp_path)
     assert r.lines == ["own/broken.py:1:7: GS001 syntax error: invalid syntax"], r
+
+
+def test_rule_options_reach_the_rules(tmp_path):
+    """torch-module-bases: a project's own nn.Module base class, named in the configuration."""
+    write(tmp_path, "m.py", """\
+        import torch
+        from mylib import Block
+
+        class Net(Block):
+            def __init__(self):
+                super().__init__()
+                self.w = torch.randn(3, requires_grad=True)
+    """)
+    assert cli([*ISOLATED, "--select", "GS101", "m.py"], tmp_path).codes() == []
+    write(tmp_path, "pyproject.toml", '[tool.gradscan]\nselect = ["GS101"]\ntorch-module-bases = ["mylib.Block"]\n')
+    assert cli(["--no-cache", "m.py"], tmp_path).codes() == ["GS101"]
+    # The cache must know the option: the same run with the cache, before and after a change.
+    assert cli(["m.py"], tmp_path).codes() == ["GS101"]
+    write(tmp_path, "pyproject.toml", '[tool.gradscan]\nselect = ["GS101"]\n')
+    assert cli(["m.py"], tmp_path).codes() == []
