@@ -219,3 +219,12 @@ def test_full_output_of_a_notebook_shows_the_cell_line(tmp_path):
     assert (items[0]["cell"], items[0]["location"]["row"]) == (3, 4)
     if items[0]["fix"] is not None:
         assert items[0]["fix"]["edits"][0]["location"]["row"] == 4, "a fix is located inside the cell too"
+
+
+def test_a_file_name_that_is_not_utf8_renders_in_every_format():
+    """os.listdir gives such names with surrogate escapes; no format may crash on them."""
+    f = Finding("src/\udce9t\u00e9.py", 1, 1, "GS001", "x", 1, 1)
+    for fmt in FORMATS:
+        assert render(fmt, [f], lambda _: "")
+    log = validate_sarif(render("sarif", [f]))
+    assert log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "src/%E9t%C3%A9.py"

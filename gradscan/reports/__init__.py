@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path, PurePath
 from urllib.parse import quote
@@ -95,7 +96,7 @@ def _uri(path: str) -> str:
     p = PurePath(path)
     if p.is_absolute():
         return Path(path).as_uri()
-    return quote(path.replace("\\", "/"), safe="/")
+    return quote(os.fsencode(path.replace("\\", "/")), safe="/")  # fsencode: names that are not UTF-8
 
 
 def sarif(findings: List[Finding], sources=None) -> str:
