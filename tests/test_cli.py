@@ -293,6 +293,17 @@ def test_paths_are_relative_to_the_current_folder_when_under_it(tmp_path):
     assert len(r.lines) == 6, "a file named several ways is checked once"
 
 
+def test_noqa_skip_file_and_disable_noqa_from_the_command(tmp_path):
+    write(tmp_path, "a.py", BAD.replace("requires_grad=True)\n", "requires_grad=True)  # noqa: GS101\n", 1)
+          .replace("self.w.require_grad = False", "self.w.require_grad = False  # NOQA"))
+    write(tmp_path, "b.py", "# gradscan: skip-file\n" + BAD)
+    r = cli([*CHECK, "a.py", "b.py"], tmp_path)
+    assert r.lines == ["a.py:8:18: GS101 " + _message("GS101")], r
+    shown = cli([*CHECK, "--disable-noqa", "a.py", "b.py"], tmp_path)
+    assert [line.split(": ")[0] for line in shown.lines] == ["a.py:7:18", "a.py:8:18", "a.py:9:16",
+                                                             "b.py:8:18", "b.py:9:18", "b.py:10:16"], shown
+
+
 # --- standard input ------------------------------------------------------------------------
 
 def test_stdin_with_stdin_filename(tmp_path):
