@@ -14,7 +14,7 @@ from typing import List, Optional
 import click
 
 from gradscan import __version__
-from gradscan.config import ConfigError, Settings, find_config, load_config, validate_selector
+from gradscan.config import ConfigError, Settings, settings_for
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -26,24 +26,6 @@ class DefaultGroup(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
-
-
-def _split(values) -> List[str]:
-    out = []
-    for v in values or ():
-        out.extend(p.strip() for p in v.split(",") if p.strip())
-    return out
-
-
-def load_settings(config: Optional[str], isolated: bool) -> Settings:
-    if isolated:
-        return Settings()
-    path = Path(config) if config else find_config(Path.cwd())
-    if path is None:
-        return Settings()
-    if config and not path.exists():
-        raise ConfigError(f"{config}: configuration file not found")
-    return load_config(path)
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,23 +67,8 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
                   stdin_filename, jobs, no_cache, verbose) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
     try:
-        settings = load_settings(config, isolated)
-        layer = {key: [validate_selector(s, f"--{key.replace('_', '-')}") for s in _split(values)]
-                 for key, values in (("select", select), ("extend_select", extend_select), ("ignore", ignore),
-                                     ("extend_ignore", extend_ignore)) if values}
-        settings = settings.with_selection(**layer)  # the command line is a layer over the file, as in ruff
-        overrides = {}
-        if exclude:
-            overrides["exclude"] = _split(exclude)
-        if extend_exclude:
-            overrides["extend_exclude"] = list(settings.extend_exclude) + _split(extend_exclude)
-        if respect_gitignore is not None:
-            overrides["respect_gitignore"] = respect_gitignore
-        if force_exclude is not None:
-            overrides["force_exclude"] = force_exclude
-        if keras:
-            overrides["keras"] = keras
-        settings = replace(settings, **overrides)
+        settings = settings_for(config, isolated, select, extend_select, ignore, extend_ignore, exclude, extend_exclude,
+                                respect_gitignore=respect_gitignore, force_exclude=force_exclude, keras=keras)
     except ConfigError as exc:
         _fail(str(exc))
 

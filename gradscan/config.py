@@ -199,6 +199,37 @@ def load_config(path: Path, base: Optional[Settings] = None) -> Settings:
     return replace(base or Settings(), config_file=path, root=path.parent.resolve(), **values)
 
 
+def settings_for(config: Optional[str] = None, isolated: bool = False, select: Sequence[str] = (),
+                 extend_select: Sequence[str] = (), ignore: Sequence[str] = (), extend_ignore: Sequence[str] = (),
+                 exclude: Sequence[str] = (), extend_exclude: Sequence[str] = (), **overrides) -> Settings:
+    """The settings of a run: the configuration file (`config`, else the nearest pyproject.toml
+    with [tool.gradscan], none when `isolated`), then the command line's values over it. Selector
+    lists come as given on the command line (repeatable, comma-separated); `overrides` holds the
+    other options, None meaning "not given". Raises ConfigError."""
+    if isolated:
+        settings = Settings()
+    else:
+        path = Path(config) if config else find_config(Path.cwd())
+        if config and not path.is_file():
+            raise ConfigError(f"{config}: configuration file not found")
+        settings = load_config(path) if path is not None else Settings()
+    layer = {key: [validate_selector(s, f"--{key.replace('_', '-')}") for s in _split(values)]
+             for key, values in (("select", select), ("extend_select", extend_select), ("ignore", ignore),
+                                 ("extend_ignore", extend_ignore)) if values}
+    settings = settings.with_selection(**layer)  # the command line is a layer over the file, as in ruff
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if exclude:
+        values["exclude"] = _split(exclude)
+    if extend_exclude:
+        values["extend_exclude"] = list(settings.extend_exclude) + _split(extend_exclude)
+    return replace(settings, **values)
+
+
+def _split(values: Sequence[str]) -> List[str]:
+    """Repeated options whose values may each hold a comma-separated list."""
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+
+
 _EXPECTED = {list: "a list of strings", dict: "a table", bool: "true or false", str: "a string"}
 
 
