@@ -1257,16 +1257,27 @@ class ParameterNeverUsed(Rule):
             if others & _BULK_ACCESS:
                 continue
             reads = file_reads | others
-            for attr, node in candidates:
-                if attr in reads:
-                    continue
-                if len(re.findall(rf"\b{re.escape(attr)}\b", model.source or model.module.code)) > 1:
-                    words = _string_words(model)  # named somewhere else: maybe in a string
-                    if attr in words or "<dynamic>" in words:
-                        continue
+            unused = [(attr, node) for attr, node in candidates if not _is_read(model, attr, reads)]
+            if not unused or self._dead_submodules(model, cls, reads):
+                continue
+            for attr, node in unused:
                 target = _assigned_target(node, attr)
                 if target is not None:
                     yield Report(target, self.message.format(attr=attr))
+
+    @staticmethod
+    def _dead_submodules(model: FileModel, cls: ClassInfo, reads: Set[str]) -> bool:
+        """Submodules with weights that nothing reads either: the class keeps a structure on
+        purpose (copied so that another model's checkpoints load, a half-written variant),
+        and its unused parameters are part of it."""
+        for c in model.class_chain(cls):
+            for attr, value, _node, method in c.self_assigns:
+                if method in ("forward", "__call__"):
+                    continue
+                ctor = module_ctor(model, value)
+                if ctor is not None and ctor[1] in (PARAMS, PROJECT, CONTAINER, MAYBE) and not _is_read(model, attr, reads):
+                    return True
+        return False
 
     @staticmethod
     def _dynamic(model: FileModel, cls: ClassInfo) -> bool:
@@ -1359,6 +1370,15 @@ def _first_only(model: FileModel, call: cst.Call) -> bool:
     if isinstance(parent, cst.Call) and dotted(parent.func) == "iter":
         parent = model.parent(model.parent(parent))
     return isinstance(parent, cst.Call) and dotted(parent.func) == "next"
+
+
+def _is_read(model: FileModel, attr: str, reads: Set[str]) -> bool:
+    if attr in reads:
+        return True
+    if len(re.findall(rf"\b{re.escape(attr)}\b", model.source or model.module.code)) > 1:
+        words = _string_words(model)  # named somewhere else: maybe in a string
+        return attr in words or "<dynamic>" in words
+    return False
 
 
 def _holds_parameter(model: FileModel, value) -> bool:
