@@ -1359,3 +1359,34 @@ def test_compat_modules_that_reexport_a_framework(tmp_path):
     assert kind_of(m, "B") == kinds.TORCH
     assert kind_of(m, "C") == kinds.KERAS_LEGACY  # the first star import: tf_keras
     assert kind_of(m, "D") is None
+
+
+def test_code_after_an_early_training_return_is_evaluation():
+    m = build("""
+        import torch.nn as nn
+        class M(nn.Module):
+            def forward(self, x):
+                probe("before")
+                if self.training:
+                    probe("training")
+                    return x
+                probe("after-training-return")
+                return self.infer(x)
+            def infer(self, x):
+                return x
+        class N(nn.Module):
+            def forward(self, x):
+                if not self.training:
+                    return x
+                probe("after-eval-return")
+                if self.training:
+                    y = x
+                probe("after-open-if")
+                return x
+    """)
+    assert probe_context(m, "before") is not None
+    assert probe_context(m, "training") is not None
+    assert probe_context(m, "after-training-return") is None
+    assert ctx(m, "M.infer") is None  # called only after the training branch returned
+    assert probe_context(m, "after-eval-return") is not None
+    assert probe_context(m, "after-open-if") is not None

@@ -102,11 +102,26 @@ def _training_test(expr: cst.BaseExpression) -> Optional[bool]:
     return None
 
 
+def _exits(block: cst.BaseSuite) -> bool:
+    """The block always ends in `return` or `raise`."""
+    if not isinstance(block, cst.IndentedBlock) or not block.body:
+        return False
+    last = block.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Return, cst.Raise))
+
+
 def in_eval_branch(model: "FileModel", node: cst.CSTNode) -> bool:
-    """Inside `if not self.training:`, or the `else` of `if self.training:`."""
+    """Inside `if not self.training:`, the `else` of `if self.training:`, or after an
+    `if self.training: ... return` in the same block (the rest runs only in evaluation)."""
     child = node
     for anc in model.ancestors(node):
-        if isinstance(anc, cst.If):
+        if isinstance(anc, cst.IndentedBlock):
+            for stmt in anc.body:
+                if stmt is child:
+                    break
+                if isinstance(stmt, cst.If) and stmt.orelse is None and _training_test(stmt.test) is True and _exits(stmt.body):
+                    return True
+        elif isinstance(anc, cst.If):
             polarity = _training_test(anc.test)
             if polarity is not None and child is not anc.test:
                 in_body = child is anc.body
