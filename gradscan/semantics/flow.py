@@ -98,11 +98,11 @@ class Flow:
         fn = self.model.enclosing_function(node)
         return self._reach(node, fn, max_calls, set(), barrier, None, accept_return, module_level)
 
-    def flows_into(self, node: cst.CSTNode, predicate: Callable[[cst.CSTNode], bool], max_calls: int = 0) -> Optional[Trace]:
+    def flows_into(self, node: cst.CSTNode, predicate: Callable[[cst.CSTNode], bool], max_calls: int = 0, module_level: bool = False) -> Optional[Trace]:
         """A trace (sink "target") if the value of `node` passes through a node `predicate` is
         true for, by the same walk as `reaches_output`; None otherwise."""
         fn = self.model.enclosing_function(node)
-        return self._reach(node, fn, max_calls, set(), None, predicate)
+        return self._reach(node, fn, max_calls, set(), None, predicate, None, module_level)
 
     def climb(self, node: cst.CSTNode) -> Tuple[str, List[cst.CSTNode], List[str]]:
         """Follow the value of `node` up to its statement: (how it ends, path, names it taints)."""
