@@ -161,6 +161,15 @@ def _self_reads(cls: ast.ClassDef, lines: List[str]) -> List[str]:
     return sorted(reads)
 
 
+# `names.canonical` folds some packages' internal paths onto their public names; when the
+# project scanned is that package, its classes are found again by the inverse. (A lookup per
+# candidate, never a scan of the index: the results cache records each lookup a verdict made.)
+_UNCANONICAL = [
+    (re.compile(r"^tensorflow_probability\.(?!python\.)"), "tensorflow_probability.python."),
+    (re.compile(r"^pytorch_lightning\."), "lightning.pytorch."),
+]
+
+
 class ProjectIndex:
     """Module path -> summary. A path two different files claim (`utils.py` beside two scripts)
     is ambiguous and maps to None: which one an import means depends on `sys.path`."""
@@ -169,7 +178,6 @@ class ProjectIndex:
         self.modules: Dict[str, Optional[dict]] = {}
         self._owners: Dict[str, object] = {}
         self.files: Dict[str, List[str]] = {}  # resolved file path -> its module names
-        self._raw_of: Optional[Dict[str, str]] = None  # canonical class name -> project path
 
     def module_names_of(self, file: Path) -> Optional[List[str]]:
         return self.files.get(str(file))
@@ -195,9 +203,10 @@ class ProjectIndex:
         if summary is None or (name not in summary["classes"] and name not in summary["names"] and not summary.get("stars")):
             # Names given canonical (`tensorflow_probability.python.x.Y` is resolved as
             # `tensorflow_probability.x.Y`): find the project path they came from.
-            raw = self._raw_names().get(qname)
-            if raw is not None and raw != qname:
-                return self.class_entry(raw, depth + 1)
+            for pattern, repl in _UNCANONICAL:
+                raw = pattern.sub(repl, qname, count=1)
+                if raw != qname:
+                    return self.class_entry(raw, depth + 1)
             if summary is None:
                 return None
         if name in summary["classes"]:
@@ -217,19 +226,6 @@ class ProjectIndex:
                 if entry is not None:
                     return entry
         return None
-
-    def _raw_names(self) -> Dict[str, str]:
-        if self._raw_of is None:
-            from gradscan.semantics.names import canonical
-
-            self._raw_of = {}
-            for module, summary in self.modules.items():
-                for name in (summary or {}).get("classes", ()):
-                    raw = f"{module}.{name}"
-                    canon = canonical(raw)
-                    if canon != raw:
-                        self._raw_of.setdefault(canon, raw)
-        return self._raw_of
 
     def bases(self, qname: str) -> Optional[List[str]]:
         """The bases of project class `qname` (canonical names); for a project name that only
