@@ -18,6 +18,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.semantics import distributions as dists
+from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
 from gradscan.semantics.flow import Trace, tokens
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
@@ -118,18 +119,30 @@ class _SamplingRule(Rule):
 
     def _reaches_loss(self, model: FileModel, node: cst.CSTNode, frameworks, index_valued: bool = False, discrete: bool = False) -> Optional[Trace]:
         ctx = model.context_of(node)
-        if ctx is None or ctx.framework not in frameworks:
+        if ctx is not None and ctx.framework not in frameworks:
             return None
+        script = ctx is None
+        if script:
+            # Code outside any differentiable function (a training script, a notebook cell, a
+            # function with no context): only a sample reaching a `.backward()` counts.
+            if "torch" not in frameworks or in_no_grad_block(model, node) or in_eval_branch(model, node):
+                return None
+            if any(has_no_grad_decorator(model, f) for f in _enclosing_functions(model, node)):
+                return None
         if inference_like(model, node):
             return None
 
         def score(n):
             return n is not node and dists.is_score_call(model, n)
 
-        if model.flow.flows_into(node, score, max_calls=1) is not None:
+        if model.flow.flows_into(node, score, max_calls=1, module_level=script) is not None:
             return None  # the sample is scored: REINFORCE / a likelihood term
-        trace = model.flow.reaches_output(node, barrier=score)
+        trace = model.flow.reaches_output(node, barrier=score, module_level=script)
         if trace is None:
+            return None
+        if script and trace.sink != "loss":
+            return None
+        if trace.sink == "return" and trace.root is not None and trace.root.context is not None and trace.root.context.framework not in frameworks:
             return None
         if any(isinstance(n, cst.BinaryOperation) and dists.contains_detach(model, n) for n in trace.path):
             return None  # straight-through: hard + soft - soft.detach()
@@ -141,6 +154,13 @@ class _SamplingRule(Rule):
         if index_valued and _used_as_index(model, trace, node):
             return None
         return trace
+
+
+def _enclosing_functions(model: FileModel, node: cst.CSTNode):
+    fn = model.enclosing_function(node)
+    while fn is not None:
+        yield fn
+        fn = fn.parent
 
 
 def _sample_calls(model: FileModel):

@@ -614,6 +614,10 @@ def _is_module_ctor(model, value) -> bool:
 
 
 def _call_graph(model, call: cst.Call, scope, depth, seen) -> bool:
+    if any(a.keyword is not None and a.keyword.value == "requires_grad" and isinstance(a.value, cst.Name) and a.value.value == "True" for a in call.args):
+        return True  # a leaf the script trains: torch.zeros(3, requires_grad=True)
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "requires_grad_" and not (call.args and dotted(call.args[0].value) == "False"):
+        return True
     q = model.callee(call)
     if q is not None:
         if q in CONSTANT_FACTORIES or q.startswith(_NUMERIC_MODULES):
