@@ -1390,3 +1390,18 @@ def test_code_after_an_early_training_return_is_evaluation():
     assert ctx(m, "M.infer") is None  # called only after the training branch returned
     assert probe_context(m, "after-eval-return") is not None
     assert probe_context(m, "after-open-if") is not None
+
+
+def test_tape_assigned_then_entered():
+    m = build("""
+        import tensorflow as tf
+        def step(model, x):
+            tape = tf.GradientTape(persistent=True)
+            with tape:
+                probe("in-tape")
+            with other:
+                probe("other")
+            return tape.gradient(y, x)
+    """)
+    assert probe_context(m, "in-tape").kind == "tape"
+    assert probe_context(m, "other") is None

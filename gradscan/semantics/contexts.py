@@ -151,9 +151,13 @@ def in_no_grad_block(model: "FileModel", node: cst.CSTNode) -> bool:
 
 
 def _tape_block(model: "FileModel", node: cst.CSTNode) -> Optional[cst.With]:
-    """The `with tf.GradientTape() as tape:` block `node` is in, within its own function."""
+    """The `with tf.GradientTape() as tape:` (or `with tape:`) block `node` is in, within its
+    own function."""
+    blocks = model.__dict__.get("_tape_ids")
+    if blocks is None:
+        blocks = {id(w) for w in model.tape_blocks}
     for anc in model.ancestors(node):
-        if isinstance(anc, cst.With) and any(is_gradient_tape(model, i.item) for i in anc.items):
+        if isinstance(anc, cst.With) and id(anc) in blocks:
             return anc
         if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             return None
@@ -193,9 +197,8 @@ def assign_contexts(model: "FileModel") -> None:
             fn.context = ctx
             roots.append(fn)
     _mark_jax_transformed(model, roots, scopes)
-    for node, _fn in model.withs:
-        if any(is_gradient_tape(model, i.item) for i in node.items):
-            model.tape_blocks.append(node)
+    model.tape_blocks.extend(_find_tape_blocks(model))
+    model._tape_ids = {id(w) for w in model.tape_blocks}
     # Whatever a root calls is a context too: `self.encode(x)`, `helper(x)`, `super().forward(x)`.
     todo = [(fn, fn.context, scopes.calls_within(fn)) for fn in roots]
     tape_ctx = Context("tape", "tensorflow")
@@ -218,6 +221,26 @@ def assign_contexts(model: "FileModel") -> None:
                 continue  # a training loop's `evaluate(model, loader)`
             target.context = Context("helper", ctx.framework, ctx.root or (fn if ctx is not tape_ctx else None))
             todo.append((target, target.context, scopes.calls_within(target)))
+
+
+def _find_tape_blocks(model: "FileModel"):
+    """`with tf.GradientTape() as tape:`, and `with tape:` after `tape = tf.GradientTape()` in
+    the same scope."""
+    if not model.withs:
+        return []
+    tapes = set()
+    for node, owner in model.assignments:
+        if isinstance(node, cst.Assign) and is_gradient_tape(model, node.value):
+            for t in node.targets:
+                if isinstance(t.target, cst.Name):
+                    tapes.add((id(owner), t.target.value))
+    out = []
+    for node, owner in model.withs:
+        for item in node.items:
+            if is_gradient_tape(model, item.item) or (isinstance(item.item, cst.Name) and (id(owner), item.item.value) in tapes):
+                out.append(node)
+                break
+    return out
 
 
 def _inference_name(name: str) -> bool:
