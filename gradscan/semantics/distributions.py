@@ -542,10 +542,24 @@ def _walk_shallow(node):
         stack.extend(n.children)
 
 
+# Parameter names of a root (forward, training step, loss function) that name the data it is
+# given, not values of the graph: `Normal(x, sigma).sample()` noises an input.
+DATA_NAMES = {
+    "x", "X", "xs", "input", "inputs", "inp", "image", "images", "img", "imgs", "batch", "data", "obs",
+    "observation", "observations", "state", "states", "tokens", "input_ids", "targets", "target", "y", "labels",
+    "label", "noise", "key", "rng", "rngs", "seed", "t", "timestep", "timesteps", "mask", "attention_mask",
+    "pixel_values", "audio", "features_in", "sample", "samples",
+}
+
+
 def _param_graph(model, fn: "FunctionInfo", name: str) -> bool:
     """A parameter of a differentiable function is a value of the graph, unless it has a default
-    or a scalar annotation (hyperparameters: `rate=0.1`, `temperature: float`)."""
+    or a scalar annotation (hyperparameters: `rate=0.1`, `temperature: float`), or it is a root's
+    parameter named like data (`x`, `obs`, `batch`): a helper's parameters are the root's values."""
     if not isinstance(fn.node, cst.FunctionDef):
+        return False
+    is_root = fn.context is not None and fn.context.kind != "helper" and fn.parent is None
+    if (is_root or fn.context is None) and name in DATA_NAMES:
         return False
     if fn.context is None and not any(model.enclosing_function(t) is fn for t in model.tape_blocks):
         return False
@@ -654,7 +668,20 @@ def _call_graph(model, call: cst.Call, scope, depth, seen) -> bool:
     elif isinstance(func, cst.Name) and q is None:
         if func.value in ("len", "int", "float", "bool", "str", "range", "isinstance", "getattr", "type", "print"):
             return False
+        if _callable_param(model, func.value, scope):
+            return True  # `model(x)`, `policy(obs)`: a module handed to a differentiable function
     return _args_graph(model, call, scope, depth, seen)
+
+
+def _callable_param(model, name: str, scope) -> bool:
+    s = scope
+    while s is not None:
+        if definitions(model, name, s):
+            return False
+        if name in s.params:
+            return name not in DATA_NAMES and _param_graph(model, s, name)
+        s = s.parent
+    return False
 
 
 def _is_layer_ctor(model, value) -> bool:
