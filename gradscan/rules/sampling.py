@@ -92,6 +92,17 @@ def _action_like(model: FileModel, node: cst.CSTNode) -> bool:
     return cls is not None and bool(tokens(cls.name) & ACTION_TOKENS)
 
 
+TARGET_TOKENS = {"next", "target", "targets", "tgt", "bootstrap", "teacher"}
+
+
+def _target_like(model: FileModel, node: cst.CSTNode, trace: Trace) -> bool:
+    """The sample feeds a bootstrapped target (`next_action` in a TD target, `target_q`), which
+    carries no gradient on purpose."""
+    names = set(_bound_names(model, node))
+    names.update(n.value for n in trace.path if isinstance(n, cst.Name))
+    return any(tokens(n) & TARGET_TOKENS for n in names)
+
+
 def _computes(trace: Trace, node: cst.CSTNode) -> bool:
     """The sample is computed with on its way (not merely returned as it is)."""
     return any(isinstance(n, (cst.Call, cst.BinaryOperation, cst.UnaryOperation)) for n in trace.path if n is not node)
@@ -146,6 +157,8 @@ class _SamplingRule(Rule):
             return None
         if any(isinstance(n, cst.BinaryOperation) and dists.contains_detach(model, n) for n in trace.path):
             return None  # straight-through: hard + soft - soft.detach()
+        if _target_like(model, node, trace):
+            return None  # a bootstrapped target (next action, TD target): no gradient wanted
         raw = not _computes(trace, node)
         if raw and trace.sink == "return" and (discrete or _action_like(model, node)):
             return None  # an action returned by a policy
