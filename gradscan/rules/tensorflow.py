@@ -131,6 +131,10 @@ def _tape_withs(model: FileModel) -> Set[cst.With]:
         return cached
     out: Set[cst.With] = set(model.tape_blocks)
     tape_names = _tape_variables(model)
+    for block in model.tape_blocks:  # `with tf.GradientTape(persistent=True) as t:` ... `with t:`
+        for item in block.items:
+            if is_gradient_tape(model, item.item) and item.asname is not None and isinstance(item.asname.name, cst.Name):
+                tape_names.add((model.enclosing_function(block), item.asname.name.value))
     for node, fn in model.withs:
         for item in node.items:
             if isinstance(item.item, cst.Name) and (fn, item.item.value) in tape_names:
