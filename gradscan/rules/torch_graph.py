@@ -675,6 +675,11 @@ class NoGradInForward(_GraphRule):
         for value in _block_values(model, with_node):
             if not src.is_live(value):
                 continue
+            if isinstance(model.parent(value), cst.Return) and self._own_root_return(model, value):
+                # forward returns from inside the block: the whole output is computed without
+                # a graph, an inference-only forward (backward would raise, pt22), not a
+                # silent partial cut
+                continue
             trace = reach(model, value, where)
             if trace is None:
                 continue
@@ -682,6 +687,11 @@ class NoGradInForward(_GraphRule):
                 continue
             return True
         return False
+
+    @staticmethod
+    def _own_root_return(model: FileModel, value: cst.CSTNode) -> bool:
+        fn = model.enclosing_function(value)
+        return fn is not None and fn.context is not None and fn.context.kind != "helper" and fn.parent is None
 
     @staticmethod
     def _uses_weights(model: FileModel, fn: FunctionInfo, src) -> bool:

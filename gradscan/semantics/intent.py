@@ -246,7 +246,7 @@ class Sources:
             if level == 0:
                 before = [d for d in defs if d[0] < here and (d[3] or not _inside(self.model, name, d[1]))]
                 if before:
-                    return before, "local"
+                    return self._reaching(before, name), "local"
                 if defs:
                     # Only later definitions: a loop-carried use takes them all.
                     if any(isinstance(a, (cst.For, cst.While)) for a in self.model.ancestors(name)):
@@ -262,6 +262,27 @@ class Sources:
                 return [], "none"
             scope = scope.parent
             level += 1
+
+    def _reaching(self, before, use: cst.Name):
+        """The definitions among `before` that can reach `use`: walking back from the latest,
+        stop at the first one that runs whenever the use runs (not under an `if`, loop or
+        `try` the use is outside of). `h = self.fc(x); h = h > 0` reaches with the second only."""
+        use_anc = {id(a) for a in self.model.ancestors(use)}
+        out = []
+        for d in sorted(before, key=lambda d: d[0], reverse=True):
+            out.append(d)
+            if d[3]:
+                continue  # a loop variable: the loop may not run
+            conditional = False
+            for anc in self.model.ancestors(d[1]):
+                if isinstance(anc, (cst.If, cst.Else, cst.For, cst.While, cst.Try, cst.ExceptHandler, cst.Finally, cst.IfExp)) and id(anc) not in use_anc:
+                    conditional = True
+                    break
+                if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+                    break
+            if not conditional:
+                break
+        return out
 
     # ---- roots -------------------------------------------------------------------------
     def _compute(self, expr: cst.CSTNode, depth: int) -> Set[str]:
@@ -807,11 +828,61 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
     return bool(_name_tokens(receiver) & FROZEN_TOKENS)
 
 
+SWITCH_TOKENS = {"stop", "detach", "detached", "freeze", "frozen", "fix", "fixed", "grad", "gradient", "gradients", "sg", "trainable", "finetune", "tune"}
+
+
+def optional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) -> bool:
+    """`if self.stop_gradient: hs.append(h.detach()) else: hs.append(h)`,
+    `x.detach() if cfg.detach_input else x`: the cut is a configured choice, the other branch
+    does the same without it."""
+    child = cut
+    for anc in model.ancestors(cut):
+        if isinstance(anc, (cst.If, cst.IfExp)):
+            if _tokens_of_names(anc.test) & SWITCH_TOKENS:
+                return True
+            if isinstance(anc, cst.IfExp):
+                branch, other = (anc.body, anc.orelse) if child is anc.body else (anc.orelse, anc.body)
+            else:
+                if child is anc.test:
+                    child = anc
+                    continue
+                if child is anc.body:
+                    other = anc.orelse.body if isinstance(anc.orelse, cst.Else) else None
+                    branch = child
+                else:
+                    other = anc.body
+                    branch = child.body if isinstance(child, cst.Else) else child
+            if other is not None and _without_cut(model, branch, cut, receiver) == _code(model, other):
+                return True
+        if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return False
+        child = anc
+    return False
+
+
+def _tokens_of_names(expr: cst.CSTNode) -> Set[str]:
+    toks: Set[str] = set()
+    for n in _names_in(expr):
+        toks |= tokens(n)
+    return toks
+
+
+def _code(model: "FileModel", node: cst.CSTNode) -> str:
+    return "".join(model.module.code_for_node(node).split())
+
+
+def _without_cut(model: "FileModel", branch: cst.CSTNode, cut: cst.CSTNode, receiver: cst.CSTNode) -> str:
+    text = _code(model, branch)
+    return text.replace(_code(model, cut), _code(model, receiver), 1)
+
+
 def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"] = None) -> Optional[str]:
     """A short reason if cutting `receiver` at `cut` is one of the legitimate look-alikes,
     else None. `trace` is the flow that carried the cut value to the output, if known."""
     if in_evaluation_branch(model, cut):
         return "evaluation branch"
+    if optional_cut(model, cut, receiver):
+        return "a configured stop-gradient (the other branch keeps the graph)"
     if truncated_bptt(model, cut, receiver):
         return "truncated BPTT / state repackaging"
     if frozen_network(model, cut, receiver):
@@ -829,6 +900,6 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
 
 __all__ = [
     "Sources", "sources", "intentional_cut", "combined_with_same_graph", "one_side_of_loss",
-    "target_value", "discriminator_step", "truncated_bptt", "frozen_network", "in_evaluation_branch",
+    "target_value", "discriminator_step", "truncated_bptt", "frozen_network", "in_evaluation_branch", "optional_cut",
     "co_operands", "tokens",
 ]
