@@ -146,3 +146,17 @@ def _names(module, pattern: str):
 
     module.visit(Visitor())
     return found
+
+
+def gs001(source: str) -> str:
+    """`line:col: GS001 syntax error: message` as this Python reports the error in `source`
+    (messages and columns differ between Python versions)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, "<test>", "exec")
+    except SyntaxError as exc:
+        return f"{exc.lineno}:{max(exc.offset or 1, 1)}: GS001 syntax error: {exc.msg}"
+    raise AssertionError(f"no syntax error in {source!r}")

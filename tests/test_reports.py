@@ -10,7 +10,7 @@ from jsonschema.validators import validator_for
 from gradscan.findings import Finding, Fix
 from gradscan.reports import FORMATS, render, statistics
 from gradscan.rules import REGISTRY
-from tests.cli_support import BAD, ISOLATED, SELECT, cli, run, write
+from tests.cli_support import BAD, ISOLATED, SELECT, cli, gs001, run, write
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 JSON_KEYS = {"filename", "code", "message", "location", "end_location", "rule", "fix", "url"}
@@ -176,14 +176,15 @@ def test_every_format_from_the_command(tmp_path, fmt):
         assert len(r.lines) == 5 and all(line.startswith("::error file=src/") for line in r.lines), r
         assert r.stderr == ""
     elif fmt == "concise":
-        assert len(r.lines) == 5 and r.lines[0] == "src/broken.py:1:7: GS001 syntax error: invalid syntax"
+        assert len(r.lines) == 5 and r.lines[0] == "src/broken.py:" + gs001("def f(:\n    pass\n")
         assert "Found 5 problems in 3 of 3 files." in r.stderr
     elif fmt == "full":
         out = r.stdout
         assert "src/model.py:7:18: GS101" in out
         assert "            self.w = torch.randn(3, requires_grad=True)\n                     ^\n" in out
         assert f"    help: {REGISTRY['GS101'].hint}\n" in out
-        assert "    def f(:\n          ^\n" in out, "a syntax error shows its line and caret too"
+        col = int(gs001("def f(:\n    pass\n").split(":")[1])
+        assert "    def f(:\n    " + " " * (col - 1) + "^\n" in out, "a syntax error shows its line and caret too"
         assert "    \tw.require_grad = True\n    \t  ^\n" in out, "tabs keep the caret aligned"
         assert "Found 5 problems in 3 of 3 files." in r.stderr
 
