@@ -1795,6 +1795,7 @@ class StopGradientOnOutput(Rule):
     framework = "tensorflow"
     summary = "`tf.stop_gradient` on a layer's output inside `call()` cuts every weight before it off the loss"
     message = "tf.stop_gradient on a layer output that reaches call()'s return value: every weight before it gets gradient None and is never trained"
+    tape_message = "tf.stop_gradient on a model output that is the only way to the loss passed to tape.gradient: every weight before it gets gradient None"
     hint = "remove `tf.stop_gradient`; to freeze a sub-layer set `layer.trainable = False` instead"
     facts = ("tf33",)
     triggers = ("stop_gradient",)
@@ -1803,7 +1804,8 @@ class StopGradientOnOutput(Rule):
     Flags `tf.stop_gradient(...)` (and `keras.ops.stop_gradient`) in a Keras `call()` (or a
     method `call()` calls) when its argument is the output of one of the layer's own sub-layers
     or weights and the stopped value is the only differentiable value on its way to what
-    `call()` returns.
+    `call()` returns; and in a `tf.GradientTape` block when it stops a model output that is
+    then the only differentiable value on its way to the loss given to `tape.gradient`.
 
     ## Why it breaks gradients
     `tf.stop_gradient` makes its result a constant for the tape: the weights that computed its
@@ -1816,8 +1818,10 @@ class StopGradientOnOutput(Rule):
     GAN steps, VQ-VAE commitment terms, advantage weights; that is, whenever the stopped value
     is combined with another differentiable value, is passed as a loss target, or the names
     around it (function, class, variable) say target/teacher/ema/frozen/stop/quantize/gan.
-    Stops in tape bodies and loss functions are not flagged: there they are almost always
-    targets.
+    In tape bodies a stop is flagged only when nothing differentiable is combined with the
+    stopped value anywhere on its way to the loss (a loss whose only prediction was stopped);
+    policy-gradient weights, TD targets, SimSiam branches and discriminator steps all combine
+    it with a live value and stay silent.
 
     ## Example
     ```python
@@ -1884,10 +1888,12 @@ class StopGradientOnOutput(Rule):
         for call, fn in model.calls:
             if model.callee(call) not in STOP_GRADIENT or not call.args:
                 continue
-            if _tf_site(model, call) != "call" or _enclosing_tape(model, call) is not None:
-                continue
-            root = _context_root(fn)
-            if root is None or root.name != "call":
+            site = _tf_site(model, call)
+            if site == "tape":
+                sink = "loss"
+            elif site == "call" and getattr(_context_root(fn), "name", None) == "call":
+                sink = "return"
+            else:
                 continue
             arg = _arg(call, 0, "input")
             if arg is None or not taint.carries(arg, fn):
@@ -1897,18 +1903,28 @@ class StopGradientOnOutput(Rule):
             if _intent_words_near(model, call, fn):
                 continue
             trace = _reaches_loss(model, call, _path_barrier(model))
-            if trace is None or trace.sink != "return":
+            if trace is None or trace.sink != sink:
                 continue
             if self._meets_carrier(model, taint, trace, fn) or _shared_intent(model, call, arg, trace):
                 continue
-            yield Report(call)
+            yield Report(call, None if sink == "return" else self.tape_message)
 
     @staticmethod
     def _meets_carrier(model: FileModel, taint: _Taint, trace, fn) -> bool:
-        """Along the way to the output the stopped value is combined with a differentiable one."""
-        for node in trace.path[1:]:
-            if isinstance(node, cst.Name):
-                if _combined_with_carrier(model, taint, node, model.enclosing_function(node)):
+        """Along the way to the output the stopped value is combined with a differentiable one:
+        the other side of an operator, another argument, another element of a container."""
+        path = trace.path
+        for child, parent in zip(path, path[1:]):
+            fn = model.enclosing_function(parent)
+            if isinstance(parent, cst.BinaryOperation) and child in (parent.left, parent.right):
+                other = parent.right if child is parent.left else parent.left
+                if taint.carries(other, fn):
+                    return True
+            elif isinstance(parent, cst.Call) and _method_name(parent) not in ("gradient", "jacobian", "batch_jacobian") and any(a.value is child for a in parent.args):
+                if any(taint.carries(a.value, fn) for a in parent.args if a.value is not child):
+                    return True
+            elif isinstance(parent, (cst.Tuple, cst.List)) and any(e.value is child for e in parent.elements):
+                if any(taint.carries(e.value, fn) for e in parent.elements if e.value is not child):
                     return True
         return False
 
