@@ -169,3 +169,13 @@ def _json_lines(text: str) -> str:
     import json
 
     return json.dumps(text.splitlines(keepends=True))
+
+
+def test_a_symlinked_file_is_shown_under_its_own_name(tmp_path):
+    target = write(tmp_path, "elsewhere/real.py")
+    (tmp_path / "project" / "src").mkdir(parents=True)
+    try:
+        (tmp_path / "project" / "src" / "link.py").symlink_to(target)
+    except (OSError, NotImplementedError):
+        pytest.skip("symlinks are not available here")
+    assert files(tmp_path / "project", "src", cwd=tmp_path / "project") == ["src/link.py"]

@@ -19,11 +19,15 @@ SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
 def display_path(path: Path) -> str:
-    """Relative to the current directory when under it, as flake8 and ruff print it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    """Relative to the current directory when under it, as flake8 and ruff print it. A symlink
+    keeps its own name (resolving it would print its target's absolute path)."""
+    cwd = Path.cwd()
+    for candidate, base in ((Path(os.path.abspath(path)), cwd), (path.resolve(), cwd.resolve())):
+        try:
+            return candidate.relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return str(path)
 
 
 def _normalize(pattern: str) -> Tuple[str, bool]:
