@@ -1118,6 +1118,134 @@ CASES["GS303"] = OracleCase(
 )
 
 
+# FACTS py42: `.sample()` on a pyro.distributions object is torch's (blocks gradients), while
+# `pyro.sample(name, d)` draws with rsample by itself.
+_PYRO_GUIDE = '''
+import pyro
+import pyro.distributions as dist
+import torch
+import torch.nn as nn
+
+pyro.set_rng_seed(0)
+
+
+class Guide(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(4, 2)
+        self.dec = nn.Linear(1, 4)
+
+    def forward(self, x):
+        h = self.enc(x)
+{sample}
+        return self.dec(z)
+
+
+model = Guide()
+x = torch.randn(8, 4)
+loss = ((model(x) - x) ** 2).mean()
+loss.backward()
+'''
+
+CASES["GS301-pyro"] = OracleCase(
+    "GS301",
+    "pyro",
+    _PYRO_GUIDE.format(sample=" " * 8 + "z = dist.Normal(h[:, :1], h[:, 1:].exp()).sample()  # GS301").lstrip("\n"),
+    _PYRO_GUIDE.format(sample=" " * 8 + 'z = pyro.sample("z", dist.Normal(h[:, :1], h[:, 1:].exp()))').lstrip("\n"),
+    _enc_grad_none,
+    _enc_grad_flows,
+)
+
+
+# FACTS tf35: a NOT_REPARAMETERIZED TF Probability sample gives the logits no gradient (None);
+# RelaxedBernoulli is reparameterized and passes it.
+_TFP_GATE = '''
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+tf.random.set_seed(0)
+
+
+class Gate(tf.keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.enc = tf.keras.layers.Dense(3)
+        self.dec = tf.keras.layers.Dense(4)
+
+    def call(self, x):
+        logits = self.enc(x)
+{sample}
+        return self.dec(b)
+
+
+model = Gate()
+x = tf.random.normal((8, 4))
+with tf.GradientTape() as tape:
+    loss = tf.reduce_mean((model(x) - x) ** 2)
+grads = tape.gradient(loss, model.enc.trainable_variables)
+'''
+
+
+def _tfp_enc_grads_none(ns):
+    assert ns["grads"] and all(g is None for g in ns["grads"]), f"encoder gets no gradient, got {ns['grads']}"
+
+
+def _tfp_enc_grads_flow(ns):
+    assert ns["grads"] and all(g is not None and bool((g.numpy() != 0).any()) for g in ns["grads"]), f"encoder gradients: {ns['grads']}"
+
+
+CASES["GS303-tfp"] = OracleCase(
+    "GS303",
+    "tfp",
+    _TFP_GATE.format(sample=" " * 8 + "b = tfd.Bernoulli(logits=logits, dtype=tf.float32).sample()  # GS303").lstrip("\n"),
+    _TFP_GATE.format(sample=" " * 8 + "b = tfd.RelaxedBernoulli(0.5, logits=logits).sample()").lstrip("\n"),
+    _tfp_enc_grads_none,
+    _tfp_enc_grads_flow,
+)
+
+
+# FACTS jx41: jax.random.bernoulli of traced probabilities gives them a silent zero gradient;
+# a relaxed (logistic-noise) sample passes it.
+_JAX_GATE = '''
+import jax
+import jax.numpy as jnp
+
+
+def loss_fn(w, key, x, y):
+    p = jax.nn.sigmoid(x @ w)
+{sample}
+    return jnp.mean((b * x[:, :1] - y) ** 2)
+
+
+key = jax.random.PRNGKey(0)
+x = jax.random.normal(key, (8, 4))
+y = jnp.ones((8, 1))
+grad = jax.grad(loss_fn)(jnp.full((4, 1), 0.1), key, x, y)
+'''
+
+
+def _jax_grad_zero(ns):
+    assert bool((ns["grad"] == 0).all()), f"jax.random.bernoulli gives an all-zero gradient, got {ns['grad']}"
+
+
+def _jax_grad_nonzero(ns):
+    assert bool((ns["grad"] != 0).any()), f"the relaxed sample should pass a gradient, got {ns['grad']}"
+
+
+CASES["GS303-jax"] = OracleCase(
+    "GS303",
+    "jax",
+    _JAX_GATE.format(sample=" " * 4 + "b = jax.random.bernoulli(key, p).astype(jnp.float32)  # GS303").lstrip("\n"),
+    _JAX_GATE.format(
+        sample=" " * 4 + "u = jax.random.uniform(key, p.shape, minval=1e-6, maxval=1 - 1e-6)\n"
+        + " " * 4 + "b = jax.nn.sigmoid((jnp.log(p) - jnp.log1p(-p) + jnp.log(u) - jnp.log1p(-u)) / 0.5)"
+    ).lstrip("\n"),
+    _jax_grad_zero,
+    _jax_grad_nonzero,
+)
+
+
 # =========================================================================== TensorFlow / Keras 3
 
 
