@@ -117,14 +117,27 @@ def _specificity(selectors: Sequence[str], code: str) -> int:
     return max((len(s) if s != "ALL" else 0 for s in map(str.upper, selectors) if _selector_matches(s, code)), default=-1)
 
 
+_RESOLVED: Dict[tuple, FrozenSet[str]] = {}  # resolving is asked once per file: remember it
+
+
 def resolve_selection(settings: Settings) -> FrozenSet[str]:
     from gradscan.rules import REGISTRY
 
     base = Selection(None if settings.select is None else tuple(settings.select), tuple(settings.extend_select),
                      tuple(settings.ignore), tuple(settings.extend_ignore))
     layers = (base, *settings.selection_layers)
+    key = (layers, tuple((code, rule, rule.default_enabled) for code, rule in REGISTRY.items()))
+    found = _RESOLVED.get(key)
+    if found is None:
+        if len(_RESOLVED) > 64:
+            _RESOLVED.clear()
+        found = _RESOLVED[key] = _resolve(layers, REGISTRY)
+    return found
+
+
+def _resolve(layers: Tuple[Selection, ...], registry) -> FrozenSet[str]:
     enabled = set()
-    for code, rule in REGISTRY.items():
+    for code, rule in registry.items():
         # The default selection; syntax errors and crashes are reported whatever the selection.
         on = bool(rule.default_enabled or rule.engine)
         for layer in layers:
