@@ -219,6 +219,8 @@ def settings_for(config: Optional[str] = None, isolated: bool = False, select: S
     with [tool.gradscan], none when `isolated`), then the command line's values over it. Selector
     lists come as given on the command line (repeatable, comma-separated); `overrides` holds the
     other options, None meaning "not given". Raises ConfigError."""
+    if isolated and config:
+        raise ConfigError("--config and --isolated cannot be used together")
     if isolated:
         settings = Settings()
     else:

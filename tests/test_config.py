@@ -164,6 +164,8 @@ def test_config_option_names_the_file(tmp_path):
         r = cli(["--no-cache", "--config", name, "m.py"], tmp_path)
         assert r.codes() == ["GS107"], (name, r)
     assert cli(["--no-cache", "m.py"], tmp_path).codes() == ["GS101", "GS101"]
+    both = cli(["--no-cache", "--config", "gradscan.toml", "--isolated", "m.py"], tmp_path)
+    assert both.code == 2 and both.stderr.strip() == "gradscan: error: --config and --isolated cannot be used together"
     missing = cli(["--no-cache", "--config", "nope.toml", "m.py"], tmp_path)
     assert missing.code == 2 and missing.stderr.strip() == "gradscan: error: nope.toml: configuration file not found"
 
