@@ -22,6 +22,7 @@ _ORDERS: Dict[type, Tuple[str, ...]] = {}
 _MAYBE: Dict[type, Tuple[str, ...]] = {}  # fields not yet seen set on an instance of the type
 _SCALARS: Dict[type, Set[str]] = {}  # fields seen set but not visited: plain values
 _FIELDS: Dict[type, Tuple[str, ...]] = {}
+_LEAN: Dict[type, Tuple[str, ...]] = {}  # _ORDERS without the fields typed to hold only TRIVIA
 
 
 class _FieldRecorder(cst.CSTVisitor):
@@ -77,7 +78,50 @@ def _record(node: cst.CSTNode) -> Tuple[str, ...]:
     else:
         _MAYBE.pop(kind, None)
     _ORDERS[kind] = order
+    trivial = _trivia_fields(kind)
+    _LEAN[kind] = tuple(f for f in order if f not in trivial)
     return order
+
+
+def _trivia_fields(kind: type) -> Set[str]:
+    """Fields whose declared type admits only TRIVIA nodes (`lpar: Sequence[LeftParen]`,
+    `whitespace_after: BaseParenthesizableWhitespace`): a walk that skips trivia need not read them."""
+    out: Set[str] = set()
+    for f in dataclasses.fields(kind):
+        classes = _node_classes(f.type)
+        if classes and all(_only_trivia(c) for c in classes):
+            out.add(f.name)
+    return out
+
+
+def _node_classes(annotation) -> List[type]:
+    """The node classes a field annotation names, or [] when it names anything else (a string,
+    a forward reference): then the field is read."""
+    import typing
+
+    if isinstance(annotation, type):
+        return [annotation] if issubclass(annotation, cst.CSTNode) else ([] if annotation is not type(None) else [type(None)])
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return []
+    out: List[type] = []
+    for arg in typing.get_args(annotation):
+        if arg is type(None) or arg is cst.MaybeSentinel:
+            continue
+        inner = _node_classes(arg)
+        if not inner:
+            return []
+        out.extend(c for c in inner if c is not type(None))
+    return out
+
+
+def _only_trivia(cls: type) -> bool:
+    # By name too: libcst's slots decorator re-creates each class, and the original stays
+    # among its base's __subclasses__().
+    if cls in TRIVIA or (cls.__module__, cls.__qualname__) in _TRIVIA_NAMES:
+        return True
+    subclasses = cls.__subclasses__()
+    return bool(subclasses) and getattr(cls, "__abstractmethods__", None) is not None and all(_only_trivia(c) for c in subclasses)
 
 
 def _empty(value) -> bool:
@@ -91,14 +135,16 @@ def _field_names(kind: type) -> Tuple[str, ...]:
     return names
 
 
-def _order_of(node: cst.CSTNode) -> Tuple[str, ...]:
+def _order_of(node: cst.CSTNode, table: Dict[type, Tuple[str, ...]] = _ORDERS) -> Tuple[str, ...]:
     kind = type(node)
-    order = _ORDERS.get(kind)
+    order = table.get(kind)
     if order is None:
-        return _record(node)
+        _record(node)
+        return table[kind]
     maybe = _MAYBE.get(kind)
     if maybe is not None and any(not _empty(getattr(node, f, None)) for f in maybe):
-        return _record(node)
+        _record(node)
+        return table[kind]
     return order
 
 
@@ -130,6 +176,8 @@ TRIVIA = frozenset({
     cst.AssignEqual, cst.Colon, cst.Semicolon,
 })
 
+_TRIVIA_NAMES = frozenset((c.__module__, c.__qualname__) for c in TRIVIA)
+
 
 def walk(root: cst.CSTNode, visitor, skip: frozenset = frozenset()) -> None:
     """Call `visitor.on_visit` / `visitor.on_leave` on every node under `root`, as `root.visit`
@@ -137,7 +185,7 @@ def walk(root: cst.CSTNode, visitor, skip: frozenset = frozenset()) -> None:
     Nodes whose type is in `skip` are not visited, nor anything under them."""
     on_visit = visitor.on_visit
     on_leave = visitor.on_leave
-    orders = _ORDERS
+    orders = _LEAN if skip is TRIVIA else _ORDERS
     maybe = _MAYBE
     todo: list = [root]
     pop = todo.pop
@@ -157,7 +205,7 @@ def walk(root: cst.CSTNode, visitor, skip: frozenset = frozenset()) -> None:
         kind = type(node)
         order = orders.get(kind)
         if order is None or kind in maybe:
-            order = _order_of(node)
+            order = _order_of(node, orders)
         for name in order:
             value = getattr(node, name)
             if value is None or value is sentinel:
