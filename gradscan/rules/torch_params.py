@@ -1569,7 +1569,7 @@ class ModuleCreatedInForward(Rule):
                 continue
             if in_no_grad_block(model, call) or in_eval_branch(model, call) or _under_special_with(model, call):
                 continue
-            if self._stored_on_self(model, call) and _guarded(model, call):
+            if self._stored_on_self(model, call, owner) and _guarded(model, call):
                 continue
             if self._weights_set(model, call, owner):
                 continue
@@ -1594,7 +1594,16 @@ class ModuleCreatedInForward(Rule):
         return None
 
     @staticmethod
-    def _stored_on_self(model: FileModel, call: cst.Call) -> bool:
+    def _stored_on_self(model: FileModel, call: cst.Call, owner: Optional[FunctionInfo] = None) -> bool:
+        """Stored on `self` (or into a container of `self`), directly or through a local name:
+        `new = nn.Embedding(...); ...; self.emb = new`."""
+        stmt = model.parent(call)
+        if owner is not None and isinstance(stmt, cst.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0].target, cst.Name):
+            name = stmt.targets[0].target.value
+            for node, fn in model.assignments:
+                if fn is owner and isinstance(node, cst.Assign) and isinstance(node.value, cst.Name) and node.value.value == name:
+                    if any(_rooted_at_self(_subscripted(t.target)) for t in node.targets):
+                        return True
         for anc in model.ancestors(call):
             if isinstance(anc, cst.Assign):
                 return any(_rooted_at_self(t.target) or (isinstance(t.target, cst.Subscript) and _rooted_at_self(t.target.value)) for t in anc.targets)
@@ -1618,8 +1627,8 @@ class ModuleCreatedInForward(Rule):
         name = stmt.targets[0].target.value
         prefix = name + "."
         for node, fn in model.assignments:
-            if fn is owner and isinstance(node, cst.Assign) and any((dotted(t.target) or "").startswith(prefix) for t in node.targets):
-                return True  # conv.weight = kernel
+            if fn is owner and isinstance(node, cst.Assign) and any((dotted(_subscripted(t.target)) or "").startswith(prefix) for t in node.targets):
+                return True  # conv.weight = kernel, emb.weight.data[:n] = old.weight.data
         for other in owner.calls:
             func = other.func
             if isinstance(func, cst.Attribute) and (dotted(func) or "").startswith(prefix) and func.attr.value in _FIXING_METHODS:
@@ -1631,6 +1640,13 @@ class ModuleCreatedInForward(Rule):
 
 _FIXING_METHODS = {"fill_", "copy_", "zero_", "set_", "load_state_dict", "requires_grad_", "eval"}
 _FIXED_INITS = {"torch.nn.init.constant_", "torch.nn.init.ones_", "torch.nn.init.zeros_", "torch.nn.init.eye_", "torch.nn.init.dirac_"}
+
+
+def _subscripted(expr):
+    """`a.b` for `a.b[i][j]`."""
+    while isinstance(expr, cst.Subscript):
+        expr = expr.value
+    return expr
 
 
 def _under_special_with(model: FileModel, node) -> bool:
