@@ -58,7 +58,7 @@ def _cache_dir(roots: List[Path], use_cache: bool) -> Optional[Path]:
 
 
 def index_for(files: List[Tuple[Path, str]], paths: List[str], settings: Settings, use_cache: bool = True,
-              cache_dir: Optional[Path] = None):
+              cache_dir: Optional[Path] = None, jobs: int = 1):
     """The class index of every project the checked files belong to (whole projects, so that a
     verdict does not depend on how many files were passed). `files` may hold the files already
     discovered under those roots: a root given as a path is then not walked a second time."""
@@ -81,7 +81,25 @@ def index_for(files: List[Tuple[Path, str]], paths: List[str], settings: Setting
 
     if cache_dir is None:
         cache_dir = _cache_dir(roots, use_cache)
-    return build_index(index_files, root_of, cache_dir)
+    return build_index(index_files, root_of, cache_dir, map_fn=_index_map(jobs))
+
+
+INDEX_PARALLEL_MIN_FILES = 64  # summaries to compute before workers pay off (an `ast.parse` each)
+
+
+def _index_map(jobs: int):
+    """How the index computes missing summaries: in worker processes when there are many."""
+
+    def map_fn(fn, items):
+        items = list(items)
+        if jobs > 1 and len(items) >= INDEX_PARALLEL_MIN_FILES:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
+                return list(pool.map(fn, items, chunksize=8))
+        return [fn(item) for item in items]
+
+    return map_fn
 
 
 # ---- checking one file (in this process or a worker) ------------------------------------------
@@ -162,7 +180,8 @@ def run(paths: List[str], settings: Settings, jobs: Optional[int] = None, disabl
         return result
     roots = project_roots(paths)
     cache_dir = _cache_dir(roots, use_cache)
-    project = index_for(files, paths, settings, use_cache, cache_dir=cache_dir)
+    jobs = jobs or os.cpu_count() or 1
+    project = index_for(files, paths, settings, use_cache, cache_dir=cache_dir, jobs=jobs)
     checker = _Checker(settings, project, disable_noqa, cache_dir)
 
     todo: List[Tuple[Path, str, int]] = []
@@ -190,7 +209,6 @@ def run(paths: List[str], settings: Settings, jobs: Optional[int] = None, disabl
             todo.append((file, display, size))
     result.checked = len(todo)
 
-    jobs = jobs or os.cpu_count() or 1
     work = sum(t[2] for t in todo)
     workers = min(jobs, len(todo))
     if workers > 1 and work >= PARALLEL_MIN_BYTES:

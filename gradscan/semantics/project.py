@@ -326,8 +326,9 @@ class ProjectIndex:
         return False
 
 
-def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None) -> ProjectIndex:
-    """Summaries of `files`, reusing the cached ones whose size and mtime did not change."""
+def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None, map_fn=None) -> ProjectIndex:
+    """Summaries of `files`, reusing the cached ones whose size and mtime did not change.
+    `map_fn` (like the builtin `map`, e.g. a process pool's) computes the missing summaries."""
     cache_file = cache_dir / "index.json" if cache_dir else None
     cached: dict = {}
     if cache_file and cache_file.is_file():
@@ -337,8 +338,8 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
                 cached = data.get("files", {})
         except (OSError, ValueError):
             cached = {}
-    fresh: dict = {}
-    index = ProjectIndex()
+    entries: List[list] = []  # [key, stamp, names, summary], in the order of `files`
+    missing: List[int] = []
     for file in files:
         key = str(file)
         try:
@@ -350,17 +351,18 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
         names = module_names(file, root)
         hit = cached.get(key)
         if hit and hit["stamp"] == stamp and hit["names"] == names:
-            summary = hit["summary"]
+            entries.append([key, stamp, names, hit["summary"]])
         else:
-            try:
-                text = file.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            # Only files that define classes or may re-export them (packages, modules without
-            # functions such as `api.py`) are parsed: the rest contribute nothing.
-            wanted = "class " in text or file.name == "__init__.py" or "def " not in text
-            summary = summarize(text, names[0] if names else file.stem, file.name == "__init__.py") if wanted else {"classes": {}, "names": {}, "stars": []}
-        if summary is None:
+            missing.append(len(entries))
+            entries.append([key, stamp, names, None])
+    if missing:
+        jobs = [(entries[i][0], entries[i][2][0] if entries[i][2] else Path(entries[i][0]).stem) for i in missing]
+        for i, summary in zip(missing, (map_fn or map)(summarize_file, jobs)):
+            entries[i][3] = summary
+    fresh: dict = {}
+    index = ProjectIndex()
+    for key, stamp, names, summary in entries:
+        if summary is None:  # unreadable, or a syntax error
             continue
         fresh[key] = {"stamp": stamp, "names": names, "summary": summary}
         index.add(names, summary, owner=key)
@@ -368,6 +370,22 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
     if cache_file and fresh != cached:
         _write_atomic(cache_file, json.dumps({"version": INDEX_VERSION, "files": fresh}))
     return index
+
+
+def summarize_file(job) -> Optional[dict]:
+    """The summary of one file, `job` = (path, module name); None if unreadable or invalid."""
+    path, module = job
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # Only files that define classes or may re-export them (packages, modules without
+    # functions such as `api.py`) are parsed: the rest contribute nothing.
+    wanted = "class " in text or file.name == "__init__.py" or "def " not in text
+    if not wanted:
+        return {"classes": {}, "names": {}, "stars": []}
+    return summarize(text, module, file.name == "__init__.py")
 
 
 def _write_atomic(path: Path, text: str) -> None:
