@@ -53,6 +53,8 @@ META_FUNCS = {
     "tensorflow.math.argmin", "tensorflow.equal", "tensorflow.not_equal", "tensorflow.math.equal",
     "tensorflow.is_nan", "tensorflow.math.is_nan", "tensorflow.math.is_finite", "tensorflow.where",
     "tensorflow.compat.v1.shape", "tensorflow.keras.backend.shape", "keras.ops.shape",
+    "keras.ops.stop_gradient", "keras.src.ops.stop_gradient", "tensorflow.keras.backend.stop_gradient",
+    "keras.ops.argmax", "keras.ops.argmin",
 }
 
 

@@ -1,0 +1,148 @@
+"""Oracle proofs for what the GS4xx rules flag beyond the FACTS rows they cite.
+
+FACTS tf28-tf38 cover `.numpy()`, `np.*`, `numpy_function`, `stop_gradient`, `tf.round`... with
+`tf.*` spellings. The rules also flag `model.predict(...)` and `keras.backend` conversions inside
+a tape (GS404), a computed `tape.gradient` target outside the block (GS405), the `keras.ops`
+spellings of the non-differentiable ops and of `stop_gradient` (GS406, GS407), and
+`keras.Variable` created in `call()` (GS402). Each test runs the flagged shape under the real
+framework and asserts the effect the rule's message states, and checks gradscan flags it.
+"""
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.oracle
+
+
+@pytest.fixture(scope="module")
+def tf():
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    return pytest.importorskip("tensorflow", reason="the GS4xx oracle proofs need TensorFlow")
+
+
+def _run(src: str) -> dict:
+    ns: dict = {"__name__": "gs4_oracle"}
+    exec(compile(textwrap.dedent(src), "<gs4 oracle>", "exec"), ns)
+    return ns
+
+
+def _flags(src: str, code: str) -> list:
+    from gradscan import check_source
+
+    src = textwrap.dedent(src)
+    return [f.line for f in check_source(src, path="proof.py", select=[code]) if f.code == code]
+
+
+PREDICT = """
+import numpy as np
+import tensorflow as tf
+
+tf.keras.utils.set_random_seed(0)
+model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])
+x, y = np.ones((4, 3), "float32"), np.zeros((4, 1), "float32")
+with tf.GradientTape() as tape:
+    pred = model.predict(x, verbose=0)
+    loss = tf.reduce_mean((pred - y) ** 2)
+grads = tape.gradient(loss, model.trainable_variables)
+"""
+
+
+def test_predict_in_tape_gives_no_gradient(tf):
+    ns = _run(PREDICT)
+    assert isinstance(ns["pred"], __import__("numpy").ndarray), "predict returns a NumPy array"
+    assert all(g is None for g in ns["grads"]), f"no gradient through predict: {ns['grads']}"
+    assert _flags(PREDICT, "GS404") == [9]
+
+
+KERAS_EVAL = """
+import tensorflow as tf
+import keras
+
+v = tf.Variable([1.0, 2.0])
+with tf.GradientTape() as tape:
+    h = keras.ops.convert_to_numpy(v * 3.0)
+    loss = tf.reduce_sum(h * h)
+grad = tape.gradient(loss, v)
+"""
+
+
+def test_keras_convert_to_numpy_in_tape_gives_no_gradient(tf):
+    ns = _run(KERAS_EVAL)
+    assert ns["grad"] is None
+    assert _flags(KERAS_EVAL, "GS404") == [7]
+
+
+TARGET_OUTSIDE = """
+import tensorflow as tf
+
+v = tf.Variable([1.0, 2.0])
+with tf.GradientTape() as tape:
+    err = v * 3.0
+grad = tape.gradient(tf.reduce_sum(err ** 2), v)
+"""
+
+
+def test_computed_target_after_the_block_gives_no_gradient(tf):
+    ns = _run(TARGET_OUTSIDE)
+    assert ns["grad"] is None
+    assert _flags(TARGET_OUTSIDE, "GS405") == [7]
+
+
+KERAS_OPS = """
+import tensorflow as tf
+import keras
+
+v = tf.Variable([0.3, -1.2, 2.5])
+with tf.GradientTape(persistent=True) as tape:
+    r = keras.ops.round(v * 2.0)
+    a = keras.ops.cast(keras.ops.argmax(v * 2.0), "float32")
+    s = keras.ops.stop_gradient(v * 2.0)
+    c = keras.ops.cast(v * 2.0 > 0, "float32")
+    loss_r = tf.reduce_sum(r * r)
+    loss_a = a * 1.0
+    loss_s = tf.reduce_sum(s * s)
+    loss_c = tf.reduce_sum(c)
+g_round = tape.gradient(loss_r, v)
+g_argmax = tape.gradient(loss_a, v)
+g_stop = tape.gradient(loss_s, v)
+g_cmp = tape.gradient(loss_c, v)
+"""
+
+
+def test_keras_ops_spellings_give_no_gradient(tf):
+    ns = _run(KERAS_OPS)
+    grads = {k: ns[k] for k in ("g_round", "g_argmax", "g_stop", "g_cmp")}
+    assert all(g is None for g in grads.values()), grads
+    assert _flags(KERAS_OPS, "GS407") == [7, 8, 10]
+    assert _flags(KERAS_OPS, "GS406") == [9]
+
+
+CALL_VARIABLE = """
+import numpy as np
+import keras
+
+
+class Scale(keras.layers.Layer):
+    def call(self, x):
+        self.w = keras.Variable(np.ones(3, "float32"))
+        return x * self.w
+
+
+layer = Scale()
+layer(np.ones((2, 3), "float32"))
+first = layer.w
+layer(np.ones((2, 3), "float32"))
+"""
+
+
+def test_keras_variable_in_call(tf):
+    try:
+        ns = _run(CALL_VARIABLE)
+    except ValueError as exc:  # Keras 3 locks the layer's state after build
+        assert "state" in str(exc) or "variable" in str(exc).lower()
+    else:
+        assert ns["layer"].w is not ns["first"], "a new variable on every call"
+    assert _flags(CALL_VARIABLE, "GS402") == [8]
