@@ -200,14 +200,49 @@ def _called_in_tape(model: FileModel, fn: FunctionInfo, depth: int = 3) -> bool:
     return False
 
 
+CUSTOM_GRADIENT = {"tensorflow.custom_gradient", "tensorflow.keras.ops.custom_gradient", "keras.ops.custom_gradient"}
+
+
+def _custom_gradient_functions(model: FileModel) -> Set[int]:
+    cached = getattr(model, "_gs4_custom_gradient", None)
+    if cached is not None:
+        return cached
+    out: Set[int] = set()
+    for fn in model.functions:
+        if isinstance(fn.node, cst.FunctionDef) and any(
+            (model.resolve(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "") in CUSTOM_GRADIENT
+            for d in fn.node.decorators
+        ):
+            out.add(id(fn))
+    for call, owner in model.calls:
+        if model.callee(call) in CUSTOM_GRADIENT and call.args:
+            target = _function_named(model, owner, call.args[0].value)
+            info = model.function_of.get(target) if target is not None else None
+            if info is not None:
+                out.add(id(info))
+    model._gs4_custom_gradient = out
+    return out
+
+
+def _in_custom_gradient(model: FileModel, fn: Optional[FunctionInfo]) -> bool:
+    marked = _custom_gradient_functions(model)
+    while fn is not None:
+        if id(fn) in marked:
+            return True
+        fn = fn.parent
+    return False
+
+
 def _tf_site(model: FileModel, node: cst.CSTNode) -> Optional[str]:
     """Where `node` is evaluated, if a gradient is recorded there: "tape", "call", "helper"."""
     ctx = model.context_of(node)
     if ctx is None or ctx.framework != "tensorflow":
         return None
+    fn = model.enclosing_function(node)
+    if _in_custom_gradient(model, fn):
+        return None  # the function defines its own gradient (a straight-through round, a clip)
     if _enclosing_tape(model, node) is not None:
         return "tape"
-    fn = model.enclosing_function(node)
     if _is_output_method(_context_root(fn)):
         return "call"
     if ctx.kind == "helper" and fn is not None and _called_in_tape(model, fn):
