@@ -66,6 +66,17 @@ _SITE_TRIGGERS = ("GradientTape", "def call", "compute_loss", "__call__")
 # ============================================================================ small helpers
 
 
+def _callee(model: FileModel, call: cst.Call) -> Optional[str]:
+    """`model.callee(call)`, memoized: every rule of the family asks it for every call."""
+    cache = getattr(model, "_gs4_callee", None)
+    if cache is None:
+        cache = model._gs4_callee = {}
+    key = id(call)
+    if key not in cache:
+        cache[key] = model.callee(call)
+    return cache[key]
+
+
 def _kwarg(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == name:
@@ -215,7 +226,7 @@ def _custom_gradient_functions(model: FileModel) -> Set[int]:
         ):
             out.add(id(fn))
     for call, owner in model.calls:
-        if model.callee(call) in CUSTOM_GRADIENT and call.args:
+        if _callee(model, call) in CUSTOM_GRADIENT and call.args:
             target = _function_named(model, owner, call.args[0].value)
             info = model.function_of.get(target) if target is not None else None
             if info is not None:
@@ -329,7 +340,7 @@ class _Taint:
             node = todo.pop()
             t = type(node)
             if t is cst.Call:
-                name = model.callee(node)
+                name = _callee(model, node)
                 if name in META_FUNCS:
                     continue
                 if self._model_call(node, fn):
@@ -400,7 +411,7 @@ class _Taint:
     def _is_variable(self, value: cst.BaseExpression) -> bool:
         if not isinstance(value, cst.Call):
             return False
-        name = self.model.callee(value)
+        name = _callee(self.model, value)
         if name in TF_VARIABLE or name in KERAS_VARIABLE:
             trainable = _kwarg(value, "trainable")
             return not _is_name(trainable, "False")
@@ -411,7 +422,7 @@ class _Taint:
         func = call.func
         if self._is_variable(call):
             return True
-        if model.callee(call) is not None:
+        if _callee(model, call) is not None:
             return False  # a library function: it propagates, it does not create
         text = dotted(func)
         if text == "self" and fn is not None and fn.cls is not None and fn.cls.kind in KERAS_KINDS:
@@ -442,7 +453,7 @@ class _Taint:
     def _layer_attr(self, fn: FunctionInfo, attr: str) -> bool:
         for value in self._self_assigned(fn, attr):
             if isinstance(value, cst.Call):
-                name = self.model.callee(value)
+                name = _callee(self.model, value)
                 if name is not None and kinds.classify_framework_base(name, False) in (kinds.KERAS, kinds.KERAS_LEGACY):
                     return True
                 text = dotted(value.func)
@@ -654,7 +665,7 @@ class UntrackedTfVariable(Rule):
                 continue
             hand = None
             for attr, value, _node, method in cls.self_assigns:
-                if not (isinstance(value, cst.Call) and model.callee(value) in TF_VARIABLE):
+                if not (isinstance(value, cst.Call) and _callee(model, value) in TF_VARIABLE):
                     continue
                 if method == "call" or _in_call_context(cls.methods.get(method)):
                     continue  # GS402
@@ -724,7 +735,7 @@ def _guarded(model: FileModel, node: cst.CSTNode) -> bool:
 
 
 def _creates_variable(model: FileModel, call: cst.Call) -> Optional[str]:
-    name = model.callee(call)
+    name = _callee(model, call)
     if name in TF_VARIABLE:
         return "tf.Variable"
     if name in KERAS_VARIABLE:
@@ -955,7 +966,7 @@ class TapeWatchesNothing(Rule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         for call, _fn in model.calls:
-            if not is_gradient_tape(model, call) or not _is_name(_kwarg(call, "watch_accessed_variables"), "False"):
+            if not _is_name(_kwarg(call, "watch_accessed_variables"), "False") or not is_gradient_tape(model, call):
                 continue
             name = self._bound_name(model, call)
             if name is None:
@@ -1422,7 +1433,7 @@ _TARGET_KEYWORDS = {"labels", "y_true", "y", "target", "targets", "label", "samp
 
 
 def _is_loss_callee(model: FileModel, call: cst.Call) -> bool:
-    name = model.callee(call) or ""
+    name = _callee(model, call) or ""
     if ".losses." in f".{name}." or "cross_entropy" in name or "crossentropy" in name.lower():
         return True
     text = dotted(call.func) or ""
@@ -1438,7 +1449,7 @@ def _selecting_argument(model: FileModel, node: cst.CSTNode) -> bool:
         call = model.parent(arg)
         if not isinstance(call, cst.Call) or arg.value is not node:
             return False
-        name = model.callee(call)
+        name = _callee(model, call)
         spec = _DATA_ARGS.get(name or "")
         positional = [a for a in call.args if a.keyword is None and not a.star]
         pos = positional.index(arg) if arg in positional else None
@@ -1481,7 +1492,7 @@ def _combined_with_carrier(model: FileModel, taint: _Taint, node: cst.CSTNode, f
             return any(taint.carries(o, fn) for o in others)
         if isinstance(anc, cst.Call):
             if ops is not None:
-                name = model.callee(anc) or ""
+                name = _callee(model, anc) or ""
                 if name.rsplit(".", 1)[-1] not in ("multiply", "add", "subtract", "add_n", "matmul", "einsum", "concat", "stack"):
                     return False
             others = [a.value for a in anc.args if a is not child]
@@ -1520,7 +1531,7 @@ def _function_named(model: FileModel, scope: Optional[FunctionInfo], expr) -> Op
 def _uses_numpy(model: FileModel, body: cst.CSTNode) -> bool:
     for node in _walk(body):
         if isinstance(node, cst.Call):
-            name = model.callee(node) or ""
+            name = _callee(model, node) or ""
             if name.startswith("numpy.") or (isinstance(node.func, cst.Attribute) and node.func.attr.value == "numpy" and not node.args):
                 return True
     return False
@@ -1620,7 +1631,7 @@ class NumpyFunctionInTrainingPath(Rule):
     def check(self, model: FileModel) -> Iterator[Report]:
         taint = _taint(model)
         for call, fn in model.calls:
-            name = model.callee(call)
+            name = _callee(model, call)
             if name in NUMPY_FUNCTION:
                 message = None
             elif name in PY_FUNCTION:
@@ -1755,13 +1766,13 @@ class NumpyInTape(Rule):
             attr = func.attr.value
             if attr == "numpy" and not call.args:
                 return func.value
-            if attr == "predict" and call.args and model.callee(call) is None:
+            if attr == "predict" and call.args and _callee(model, call) is None:
                 text = dotted(func.value) or ""
                 last = text.rsplit(".", 1)[-1]
                 if (text == "self" or tokens(last) & MODEL_TOKENS) and not tokens(text) & _TARGET_WORDS:
                     return call
                 return None
-        name = model.callee(call)
+        name = _callee(model, call)
         if name is None and isinstance(func, cst.Name) and func.value in ("float", "int") and len(call.args) == 1:
             return call.args[0].value
         if name in K_EVAL and call.args:
@@ -1923,7 +1934,7 @@ class StopGradientOnOutput(Rule):
     def check(self, model: FileModel) -> Iterator[Report]:
         taint = _taint(model)
         for call, fn in model.calls:
-            if model.callee(call) not in STOP_GRADIENT or not call.args:
+            if _callee(model, call) not in STOP_GRADIENT or not call.args:
                 continue
             site = _tf_site(model, call)
             if site == "tape":
@@ -2103,7 +2114,7 @@ class NonDifferentiableOpInLossTf(Rule):
 
     @staticmethod
     def _op(model: FileModel, call: cst.Call, taint: _Taint, fn) -> Optional[str]:
-        name = model.callee(call)
+        name = _callee(model, call)
         if name in _NONDIFF_OPS:
             arg = _arg(call, 0, "input") or _arg(call, 0, "x")
             return _NONDIFF_OPS[name] if arg is not None and taint.carries(arg, fn) else None
@@ -2117,7 +2128,7 @@ class NonDifferentiableOpInLossTf(Rule):
                 if any(taint.carries(o, fn) for o in operands):
                     return "tf.cast of a comparison"
                 return None
-            if isinstance(value, cst.Call) and model.callee(value) in _BOOL_FUNCS:
+            if isinstance(value, cst.Call) and _callee(model, value) in _BOOL_FUNCS:
                 if any(taint.carries(a.value, fn) for a in value.args):
                     return "tf.cast of a comparison"
                 return None
@@ -2128,7 +2139,7 @@ class NonDifferentiableOpInLossTf(Rule):
     @staticmethod
     def _inside_stop_gradient(model: FileModel, node: cst.CSTNode) -> bool:
         for anc in model.ancestors(node):
-            if isinstance(anc, cst.Call) and model.callee(anc) in STOP_GRADIENT:
+            if isinstance(anc, cst.Call) and _callee(model, anc) in STOP_GRADIENT:
                 return True
             if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
                 return False
