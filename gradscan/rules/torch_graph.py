@@ -49,6 +49,11 @@ PREDICTION_TOKENS = {"pred", "preds", "prediction", "predictions", "logits", "lo
 
 # ---- shared helpers ------------------------------------------------------------------------
 
+def uses_torch(model: FileModel) -> bool:
+    """GS2xx is about PyTorch: files that never import torch (Keras, JAX, TFP) are skipped."""
+    return model.imports.uses("torch") or model.imports.uses("pytorch_lightning") or model.imports.uses("lightning")
+
+
 def _root_function(fn: Optional[FunctionInfo]) -> Optional[FunctionInfo]:
     while fn is not None and fn.parent is not None:
         fn = fn.parent
@@ -408,6 +413,8 @@ class DetachInForward(_GraphRule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
         src = intent.sources(model)
         for call, fn in model.calls:
             func = call.func
@@ -515,6 +522,8 @@ class DataInForward(_GraphRule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
         src = intent.sources(model)
         for attr, fn in model.attributes:
             if attr.attr.value != "data" or self._written(model, attr):
@@ -650,6 +659,8 @@ class NoGradInForward(_GraphRule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
         src = intent.sources(model)
         for node, fn in model.withs:
             if not is_no_grad_with(model, node):
@@ -832,6 +843,8 @@ class TensorRewrapped(_GraphRule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
         src = intent.sources(model)
         owned206 = {id(n) for n, _name, _s in requires_grad_fixes(model)}
         for call, fn in model.calls:
@@ -987,6 +1000,8 @@ class PythonNumberInGraph(_GraphRule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
         src = intent.sources(model)
         for call, fn in model.calls:
             receiver = self._converted(model, call)
@@ -1037,8 +1052,8 @@ class PythonNumberInGraph(_GraphRule):
                     if first is not None and intent._contains(model, first, child):
                         return True
                     return False
-                if (name or "").startswith("math.") or (name is None and text in NUMBER_TO_NUMBER):
-                    continue
+                if (name or "").startswith(("math.", "numpy.")) or (name is None and text in NUMBER_TO_NUMBER):
+                    continue  # still a Python (or NumPy) number
                 return False
             if isinstance(parent, (cst.Element, cst.List, cst.Tuple, cst.IfExp)):
                 continue
@@ -1122,6 +1137,8 @@ class RequiresGradOnLoss(_GraphRule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
         for node, _name, _stmt in requires_grad_fixes(model):
             if isinstance(node, cst.Call):
                 func = node.func
@@ -1214,6 +1231,8 @@ class NonDifferentiableOpInLoss(_GraphRule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
         src = intent.sources(model)
         for call, fn in model.calls:
             found = self._op(model, call)
@@ -1226,9 +1245,20 @@ class NonDifferentiableOpInLoss(_GraphRule):
             trace = self._loss_trace(model, call, fn)
             if trace is None:
                 continue
-            if self._beside_live(model, src, trace) or intent.intentional_cut(model, call, receiver, trace):
+            if self._beside_live(model, src, trace) or self._intentional(model, call, receiver, trace):
                 continue
             yield Report(report_node)
+
+    @staticmethod
+    def _intentional(model: FileModel, call, receiver, trace) -> bool:
+        # Not `combined_with_same_graph`: a loss term summed with other terms of the same model
+        # still gives its own weights a zero gradient through this term.
+        return (
+            intent.in_evaluation_branch(model, call)
+            or intent.optional_cut(model, call, receiver)
+            or intent.frozen_network(model, call, receiver)
+            or intent.target_value(model, call, receiver, trace)
+        )
 
     @staticmethod
     def _op(model: FileModel, call: cst.Call):
@@ -1290,14 +1320,24 @@ class NonDifferentiableOpInLoss(_GraphRule):
 
     @staticmethod
     def _beside_live(model: FileModel, src, trace: Trace) -> bool:
-        """The value meets a live value on its way (a mask, an index, a target): the gradient
-        flows through the live one."""
+        """Where the value first meets another value, that value is live: it is a mask, an
+        index or a target (`out * (out > 0).float()`, `gather(out, 1, idx)`,
+        `cross_entropy(logits, pseudo)`), and the gradient flows through the live one."""
         for child, parent in intent._steps(model, trace.path):
             if isinstance(parent, (cst.BinaryOperation, cst.Call, cst.List, cst.Tuple)):
-                for other in intent.co_operands(model, parent, child):
-                    if src.is_live(other):
-                        return True
+                others = [o for o in intent.co_operands(model, parent, child) if not _constant(o)]
+                if others:
+                    return any(src.is_live(o) for o in others)
         return False
+
+
+def _constant(expr: cst.BaseExpression) -> bool:
+    """Numbers, strings, None/True/False, `dim=-1`-style settings: not values that meet."""
+    if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+        return True
+    if isinstance(expr, cst.UnaryOperation):
+        return _constant(expr.expression)
+    return isinstance(expr, cst.Name) and expr.value in ("None", "True", "False")
 
 
 def _is_loss_function(fn: FunctionInfo) -> bool:
