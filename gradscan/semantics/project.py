@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set
 
 INDEX_VERSION = 4
+REWRITE_MIN_CHANGES = 8  # index.json is rewritten when more entries than this (or 2%) changed
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
@@ -27,17 +28,14 @@ def project_root(path: Path) -> Optional[Path]:
     return None
 
 
-def module_names(file: Path, root: Path) -> List[str]:
+def module_names(file: Path, root: Path, packages: Optional[Dict[Path, List[str]]] = None) -> List[str]:
     """Dotted names a file is importable as: its `__init__.py` chain, and its path under the root
-    (with a `src/` layout folder stripped)."""
+    (with a `src/` layout folder stripped). `packages` memoizes the chain per folder (one index
+    build: a stat per folder instead of several per file)."""
     names = []
     stem = [] if file.name == "__init__.py" else [file.stem]
-    parts = []
-    folder = file.parent
-    while (folder / "__init__.py").exists() and folder != folder.parent:
-        parts.append(folder.name)
-        folder = folder.parent
-    chain = ".".join(list(reversed(parts)) + stem)
+    parts = _package_parts(file.parent, packages)
+    chain = ".".join(parts + stem)
     if chain:
         names.append(chain)
     try:
@@ -51,11 +49,24 @@ def module_names(file: Path, root: Path) -> List[str]:
         rel_parts = rel_parts[:-1]
     dotted = ".".join(rel_parts)
     if dotted and dotted not in names:
-        if file.name != "__init__.py" and not (file.parent / "__init__.py").exists():
+        if file.name != "__init__.py" and not _package_parts(file.parent, packages):
             names.insert(0, dotted)  # a namespace package: its relative imports go by the path
         else:
             names.append(dotted)
     return names
+
+
+def _package_parts(folder: Path, memo: Optional[Dict[Path, List[str]]]) -> List[str]:
+    """The package names from the outermost folder with an `__init__.py` down to `folder`."""
+    if memo is not None and folder in memo:
+        return memo[folder]
+    if (folder / "__init__.py").exists() and folder != folder.parent:
+        parts = _package_parts(folder.parent, memo) + [folder.name]
+    else:
+        parts = []
+    if memo is not None:
+        memo[folder] = parts
+    return parts
 
 
 def _absolute(module: Optional[str], level: int, package: str) -> str:
@@ -339,6 +350,7 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
         except (OSError, ValueError):
             cached = {}
     entries: List[list] = []  # [key, stamp, names, summary], in the order of `files`
+    packages: Dict[Path, List[str]] = {}
     missing: List[int] = []
     for file in files:
         key = str(file)
@@ -348,7 +360,7 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
             continue
         stamp = [st.st_mtime_ns, st.st_size]
         root = root_of(file)
-        names = module_names(file, root)
+        names = module_names(file, root, packages)
         hit = cached.get(key)
         if hit and hit["stamp"] == stamp and hit["names"] == names:
             entries.append([key, stamp, names, hit["summary"]])
@@ -367,7 +379,10 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
         fresh[key] = {"stamp": stamp, "names": names, "summary": summary}
         index.add(names, summary, owner=key)
         index.files[key] = names
-    if cache_file and fresh != cached:
+    # Rewriting the whole file costs more than summarizing a few changed files again: a
+    # pre-commit call on one edited file of a large project does not rewrite it.
+    changed = len(missing) + sum(1 for key in cached if key not in fresh)
+    if cache_file and changed and (not cached or changed > max(REWRITE_MIN_CHANGES, len(fresh) // 50)):
         _write_atomic(cache_file, json.dumps({"version": INDEX_VERSION, "files": fresh}))
     return index
 
