@@ -24,11 +24,10 @@ Results with an internal error (GS000) are not cached: the next run retries them
 """
 from __future__ import annotations
 
-import hashlib
+import itertools
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -43,8 +42,14 @@ _GITIGNORE = "# Created by gradscan: this folder is a cache.\n*\n"
 _CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by gradscan.\n"
 
 
+try:  # hashlib's own import (OpenSSL) costs more than the rest of this module: a pre-commit call pays it
+    from _blake2 import blake2b as _blake2b
+except ImportError:  # pragma: no cover
+    from hashlib import blake2b as _blake2b
+
+
 def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return _blake2b(data, digest_size=16).hexdigest()
 
 
 def content_hash(data: bytes) -> str:
@@ -334,10 +339,16 @@ class ResultsCache:
             self.writes += 1
 
 
+_SERIAL = itertools.count()
+
+
 def _write_atomic(path: Path, text: str) -> bool:
+    """Write a sibling temporary file (a name no other process uses), then rename it over
+    `path`: readers see the old entry or the new one, never half of one."""
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        tmp = path.parent / f".tmp-{os.getpid()}-{next(_SERIAL)}-{os.urandom(4).hex()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)

@@ -11,7 +11,6 @@ import ast
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set
 
@@ -407,6 +406,8 @@ def _write_atomic(path: Path, text: str) -> None:
     """Concurrent runs each write a whole file; the last rename wins and no reader sees half."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # here, not at the top: its import (shutil, random) costs ~25 ms of start-up
+
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
