@@ -724,16 +724,56 @@ def one_side_of_loss(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode
     """`loss_fn(pred, target.detach())`, `F.mse_loss(q, td_target)`, `(p - z.detach()) ** 2`:
     the cut value is compared with a live prediction; the prediction carries the gradient."""
     src = sources(model)
-    for child, parent in _steps(model, trace.path if trace else _local_path(model, cut)):
-        if isinstance(parent, cst.Call):
-            text = dotted(parent.func) or ""
-            name = model.callee(parent) or ""
-            last = (name or text).rsplit(".", 1)[-1]
-            lossy = bool(tokens(last) & LOSS_TOKENS) or last.endswith("_loss") or "loss" in last.lower() or (name.startswith("torch.nn.functional.") and last in ("cosine_similarity", "kl_div", "pairwise_distance", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"))
-            if lossy and any(src.is_live(o) for o in co_operands(model, parent, child)):
+    path = trace.path if trace else _local_path(model, cut)
+    for child, parent in _steps(model, path):
+        if isinstance(parent, cst.Call) and _lossy_call(model, parent):
+            if any(src.is_live(o) for o in co_operands(model, parent, child)):
                 return True
         if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Subtract):
-            if any(src.is_live(o) for o in co_operands(model, parent, child)):
+            if any(src.is_live(o) for o in co_operands(model, parent, child)) and _measured(model, parent, path):
+                return True
+    return False
+
+
+_DISTANCE_METHODS = {"pow", "abs", "norm", "square", "abs_", "pow_"}
+
+
+def _lossy_call(model: "FileModel", call: cst.Call) -> bool:
+    text = dotted(call.func) or ""
+    name = model.callee(call) or ""
+    last = (name or text).rsplit(".", 1)[-1]
+    return bool(tokens(last) & LOSS_TOKENS) or "loss" in last.lower() or (
+        name.startswith("torch.nn.functional.") and last in (
+            "cosine_similarity", "kl_div", "pairwise_distance", "cross_entropy", "nll_loss",
+            "binary_cross_entropy_with_logits", "binary_cross_entropy", "mse_loss", "l1_loss",
+            "smooth_l1_loss", "huber_loss",
+        )
+    )
+
+
+def _measured(model: "FileModel", diff: cst.BinaryOperation, path: List[cst.CSTNode]) -> bool:
+    """A difference that is then squared, taken the absolute value or norm of, passed to a
+    loss, or stored under a loss name: `(p - z.detach()) ** 2`, `loss = q - target`."""
+    seen = False
+    for node in path:
+        if node is diff:
+            seen = True
+            continue
+        if not seen:
+            continue
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Power):
+            return True
+        if isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _DISTANCE_METHODS:
+                return True
+            last = (model.callee(node) or dotted(func) or "").rsplit(".", 1)[-1]
+            if last in _DISTANCE_METHODS or _lossy_call(model, node):
+                return True
+        parent = model.parent(node)
+        if isinstance(parent, (cst.Assign, cst.AugAssign)) and parent.value is node:
+            targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            if any(tokens(n) & LOSS_TOKENS for t in targets for n in _names_in(t)):
                 return True
     return False
 
