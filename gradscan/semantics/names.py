@@ -7,6 +7,7 @@ stay silent on None.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -28,6 +29,7 @@ _CANONICAL = [
 ]
 
 
+@functools.lru_cache(maxsize=65536)  # a pure function of its string, asked the same names again and again
 def canonical(qname: str) -> str:
     for pattern, repl in _CANONICAL:
         qname = pattern.sub(repl, qname, count=1)
