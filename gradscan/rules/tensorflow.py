@@ -303,6 +303,7 @@ class _Taint:
         self.model = model
         self._assigns: Optional[Dict[Tuple[int, str], List[cst.BaseExpression]]] = None
         self._watched: Optional[Set[Tuple[int, str]]] = None
+        self._model_names: Optional[Set[str]] = None
 
     def _index(self) -> None:
         self._assigns = {}
@@ -439,7 +440,18 @@ class _Taint:
         last = parts[-1]
         if last in ("numpy", "predict", "result", "update_state", "get_weights"):
             return False
-        return bool(tokens(last) & MODEL_TOKENS)
+        return bool(tokens(last) & MODEL_TOKENS) or text in self._models()
+
+    def _models(self) -> Set[str]:
+        """Names the file treats as models: `resnet.trainable_variables`, `clf.compile(...)`."""
+        if self._model_names is None:
+            self._model_names = {
+                dotted(node.value) for node, _fn in self.model.attributes
+                if node.attr.value in ("trainable_variables", "trainable_weights", "compile", "fit", "train_on_batch")
+                and dotted(node.value) is not None
+            }
+            self._model_names.discard("self")
+        return self._model_names
 
     def _self_assigned(self, fn: FunctionInfo, attr: str):
         cls = fn.cls
