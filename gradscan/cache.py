@@ -207,11 +207,22 @@ class DependencyLog:
         self._digests: Dict[Tuple[str, Any], str] = {}  # (table, key) -> digest, per process
         self._tables: Dict[str, dict] = {}
         self._whole: Dict[str, str] = {}
+        self._queries: Dict[str, Any] = {}  # name -> the index's own (unrecorded) method
+        self.paused = 0
 
     def reset(self) -> None:
         self.used = {}
 
+    def note_query(self, method: str, args: tuple, result) -> None:
+        """A whole-index question (`subclasses_reads(X)`): the verdict depends on its answer,
+        not on every entry the answer was computed from."""
+        name = f"call:{method}:{json.dumps(list(args))}"
+        if name not in self.used:
+            self.used[name] = _value_digest(_plain(result))
+
     def note(self, prefix: str, key, value) -> None:
+        if self.paused:
+            return
         name = f"{prefix}:{key}"
         if name in self.used:
             return
@@ -222,7 +233,8 @@ class DependencyLog:
         self.used[name] = digest
 
     def note_all(self, prefix: str) -> None:
-        self.used[f"{prefix}:*"] = self.whole(prefix)
+        if not self.paused:
+            self.used[f"{prefix}:*"] = self.whole(prefix)
 
     def whole(self, prefix: str) -> str:
         digest = self._whole.get(prefix)
@@ -241,6 +253,20 @@ class DependencyLog:
     def current(self, name: str) -> str:
         """The digest an entry named `table:key` (or `table:*`) has in the index now."""
         prefix, _, key = name.partition(":")
+        if prefix == "call":
+            digest = self._digests.get(("call", key))
+            if digest is None:
+                method, _, args = key.partition(":")
+                function = self._queries.get(method)
+                if function is None:
+                    return "?"
+                self.paused += 1
+                try:
+                    result = function(*json.loads(args))
+                finally:
+                    self.paused -= 1
+                digest = self._digests[("call", key)] = _value_digest(_plain(result))
+            return digest
         if key == "*":
             return self.whole(prefix)
         memo = (prefix, key)
@@ -252,12 +278,56 @@ class DependencyLog:
         return digest
 
 
+def _plain(value):
+    """A set as a sorted list, so that equal answers digest equally."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return value
+
+
+# Index methods whose answer depends on the whole project (every class deriving from X): a
+# file's verdict records the answer itself, so that editing an unrelated file does not re-check it.
+QUERIES = ("subclasses_reads",)
+
+
+class _Query:
+    """An index method that records its answer in the current file's dependency log."""
+
+    def __init__(self, method, name: str, log: "DependencyLog") -> None:
+        self.method = method
+        self.name = name
+        self.log = log
+
+    def __call__(self, *args):
+        log = self.log
+        log.paused += 1
+        try:
+            result = self.method(*args)
+        finally:
+            log.paused -= 1
+        log.note_query(self.name, args, result)
+        return result
+
+    def __reduce__(self):  # pickled (to a spawned worker) as the plain method
+        return (getattr, (self.method.__self__, self.name))
+
+
 def record_index(project) -> Optional[DependencyLog]:
     """Make the project index note what is read from it (its public dict attributes: module
-    summaries, file -> module names). Returns the log, or None without an index."""
+    summaries, file -> module names; and the answers of its whole-index queries). Returns the
+    log, or None without an index."""
     if project is None:
         return None
     log = DependencyLog()
+    for name in QUERIES:
+        current = project.__dict__.get(name)
+        if isinstance(current, _Query):  # a worker forked from a recording parent
+            current.log = log
+            log._queries[name] = current.method
+        elif callable(getattr(project, name, None)):
+            method = getattr(project, name)
+            log._queries[name] = method
+            setattr(project, name, _Query(method, name, log))
     for attr, value in list(vars(project).items()):
         if attr.startswith("_"):
             continue

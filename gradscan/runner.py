@@ -69,13 +69,17 @@ def index_for(files: List[Tuple[Path, str]], paths: List[str], settings: Setting
     for root in roots:
         if root in given_dirs and files:
             # Discovery walked this very folder with the same excludes.
-            index_files.extend(f for f, _ in files if f.suffix == ".py" and root in f.parents)
+            prefix = str(root).rstrip(os.sep) + os.sep
+            index_files.extend(f for f, _ in files if f.suffix == ".py" and str(f).startswith(prefix))
         else:
             index_files.extend(f for f in _walk(root, excluder) if f.suffix == ".py")
 
+    prefixes = [(str(r).rstrip(os.sep) + os.sep, r) for r in roots]
+
     def root_of(file: Path) -> Path:
-        for r in roots:
-            if r in file.parents:
+        text = str(file)
+        for prefix, r in prefixes:
+            if text.startswith(prefix):
                 return r
         return file.parent
 

@@ -221,3 +221,61 @@ def test_concurrent_runs_leave_valid_entries(project):
     assert not list((project / ".gradscan_cache").rglob(".tmp-*"))
     proc = subprocess.run([sys.executable, "-m", "gradscan", "-q", "-j", "1", "pkg"], cwd=project, capture_output=True, text=True)
     assert proc.stdout == outputs[0]
+
+
+PARAM_BASE = """\
+import torch
+import torch.nn as nn
+
+
+class Base(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        return x
+"""
+
+PARAM_SUB = """\
+from pkg.base import Base
+
+
+class Sub(Base):
+    def forward(self, x):
+        return x * self.scale
+"""
+
+
+def test_whole_project_questions_depend_on_their_answer(project):
+    """GS105 asks which attributes the project's subclasses read (a question about every
+    class): the verdict is re-checked when that answer changes, not on any unrelated edit."""
+    (project / "pkg" / "base.py").write_text(PARAM_BASE)
+    (project / "pkg" / "sub.py").write_text(PARAM_SUB)
+    first = _run(project)
+    assert not [f for f in first.findings if f.path == "pkg/base.py"]  # Sub reads `scale`
+    entries = [json.loads(e.read_text()) for e in (project / ".gradscan_cache" / "results").rglob("*.json")]
+    assert any(k.startswith("call:subclasses_reads:") for e in entries for k in e["deps"])
+    assert not any(k.endswith(":*") for e in entries for k in e["deps"])
+
+    (project / "pkg" / "other.py").write_text(OTHER + "\n# edited\n")  # unrelated to Base
+    second = _run(project)
+    assert second.checked == 1 and second.findings == first.findings
+
+    (project / "pkg" / "sub.py").write_text(PARAM_SUB.replace("x * self.scale", "x * 2"))
+    third = _run(project)
+    assert ("pkg/base.py", "GS105") in {(f.path, f.code) for f in third.findings}
+    assert third.checked == 2  # sub.py (edited) and base.py (the answer about Base changed)
+
+
+def test_spawned_workers_record_dependencies_too(project, monkeypatch):
+    """Where workers are spawned (macOS, Windows), the recording index is pickled to them."""
+    import multiprocessing
+
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(runner, "_pool_context", lambda: multiprocessing.get_context("spawn"))
+    cold = runner.run(["pkg"], Settings(root=project), jobs=2)
+    assert cold.workers == 2
+    (project / "pkg" / "base.py").write_text(BASE_PLAIN)
+    edited = runner.run(["pkg"], Settings(root=project), jobs=1)
+    assert edited.checked == 2 and [f.path for f in edited.findings] == ["pkg/other.py"]
