@@ -290,42 +290,92 @@ class ProjectIndex:
         # The answer depends on every class of the project: `len` marks that for the results
         # cache (gradscan.cache records what a file's check read from the index).
         len(self.modules)
-        table = self.__dict__.get("_reads_by_ancestor")
-        if table is None:
-            table = self._reads_by_ancestor = self._build_reads_by_ancestor()
-        return set(table.get(qname, ()))
+        memo = self.__dict__.setdefault("_subclass_reads", {})
+        found = memo.get(qname)
+        if found is None:
+            found = memo[qname] = self._collect_subclass_reads(qname)
+        return set(found)
 
-    def _build_reads_by_ancestor(self) -> Dict[str, Set[str]]:
-        """ancestor -> reads of its project subclasses, for every ancestor at once (the same
-        answers as asking `_derives` class by class, at the cost of one pass over the index)."""
-        bases_of: Dict[str, List[str]] = {}
+    def _collect_subclass_reads(self, qname: str) -> Set[str]:
+        """The same answer as asking `_derives(C, qname)` of every project class C, without
+        resolving the bases of every class: a class can derive from `qname` only through a base
+        whose last name part is the last part of `qname` or of a subclass found so far, or a
+        name the project binds to one of those (`Base = nn.Module`, `import X as Y`): resolving
+        bases (`bases`, `class_entry`, `canonical`) keeps the last part of a name except through
+        such bindings. Only those candidates are checked, exactly."""
+        by_short, renames = self._subclass_helpers()
+        shorts: Set[str] = set()
 
-        def bases(qname: str) -> List[str]:
-            found = bases_of.get(qname)
+        def add(short: str) -> List[str]:
+            new = []
+            stack = [short]
+            while stack:
+                s = stack.pop()
+                if s not in shorts:
+                    shorts.add(s)
+                    new.append(s)
+                    stack.extend(renames.get(s, ()))
+            return new
+
+        bases_of: Dict[str, List[str]] = self.__dict__.setdefault("_bases_memo", {})
+
+        def bases(name: str) -> List[str]:
+            found = bases_of.get(name)
             if found is None:
-                found = bases_of[qname] = self.bases(qname) or []
+                found = bases_of[name] = self.bases(name) or []
             return found
 
-        table: Dict[str, Set[str]] = {}
-        for module, summary in dict.items(self.modules):
-            for name, entry in (summary or {}).get("classes", {}).items():
-                if not entry["reads"]:
+        def derives(cls: str) -> bool:
+            seen: Set[str] = set()
+            frontier = [cls]
+            for _hop in range(9):  # as `_derives`: at most nine bases up
+                step = []
+                for c in frontier:
+                    for base in bases(c):
+                        if base == qname:
+                            return True
+                        if base not in seen:
+                            seen.add(base)
+                            step.append(base)
+                if not step:
+                    return False
+                frontier = step
+            return False
+
+        reads: Set[str] = set()
+        checked: Set[str] = set()
+        todo = add(qname.rpartition(".")[2])
+        while todo:
+            short = todo.pop()
+            for module, name, entry in by_short.get(short, ()):
+                key = f"{module}.{name}"
+                if key in checked:
                     continue
-                ancestors: Set[str] = set()
-                frontier = [f"{module}.{name}"]
-                for _hop in range(9):  # as `_derives`: at most nine bases up
-                    step = []
-                    for cls in frontier:
-                        for base in bases(cls):
-                            if base not in ancestors:
-                                ancestors.add(base)
-                                step.append(base)
-                    if not step:
-                        break
-                    frontier = step
-                for ancestor in ancestors:
-                    table.setdefault(ancestor, set()).update(entry["reads"])
-        return table
+                checked.add(key)
+                if derives(key):
+                    reads.update(entry["reads"])
+                    todo.extend(add(name))
+        return reads
+
+    def _subclass_helpers(self):
+        """(last part of a raw base name -> the classes naming it, last part of a bound target
+        -> the names bound to it), built once per index."""
+        helpers = self.__dict__.get("_subclass_index")
+        if helpers is None:
+            by_short: Dict[str, List[tuple]] = {}
+            renames: Dict[str, Set[str]] = {}
+            for module, summary in dict.items(self.modules):
+                if not summary:
+                    continue
+                for name, entry in summary.get("classes", {}).items():
+                    for base in set(b.rpartition(".")[2] for b in entry["bases"]):
+                        by_short.setdefault(base, []).append((module, name, entry))
+                for local, target in summary.get("names", {}).items():
+                    last = target.rpartition(".")[2]
+                    if last != local:
+                        renames.setdefault(last, set()).add(local)
+            helpers = self._subclass_index = (by_short, renames)
+        return helpers
 
     def _derives(self, cls: str, ancestor: str, depth: int) -> bool:
         if depth > 8:
