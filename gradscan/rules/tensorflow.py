@@ -214,6 +214,15 @@ def _called_in_tape(model: FileModel, fn: FunctionInfo, depth: int = 3) -> bool:
 CUSTOM_GRADIENT = {"tensorflow.custom_gradient", "tensorflow.keras.ops.custom_gradient", "keras.ops.custom_gradient"}
 
 
+# Decorated functions whose body the tape does not record op by op: `tf.custom_gradient` defines
+# the gradient itself, a `tf.numpy_function`/`tf.py_function` body runs outside the graph (GS403
+# reports the call of such a function, not what happens inside it).
+_OWN_GRADIENT = CUSTOM_GRADIENT | {
+    "tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.compat.v1.numpy_function",
+    "tensorflow.compat.v1.py_function",
+}
+
+
 def _custom_gradient_functions(model: FileModel) -> Set[int]:
     cached = getattr(model, "_gs4_custom_gradient", None)
     if cached is not None:
@@ -221,7 +230,7 @@ def _custom_gradient_functions(model: FileModel) -> Set[int]:
     out: Set[int] = set()
     for fn in model.functions:
         if isinstance(fn.node, cst.FunctionDef) and any(
-            (model.resolve(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "") in CUSTOM_GRADIENT
+            (model.resolve(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "") in _OWN_GRADIENT
             for d in fn.node.decorators
         ):
             out.add(id(fn))
@@ -614,7 +623,9 @@ class UntrackedTfVariable(Rule):
     ```
 
     ## References
-    - Keras 3 migration guide: "tf.Variable objects are no longer tracked by Keras layers"
+    - Keras API: `keras.Variable`, `Layer.add_weight`
+    - tensorflow/docs pull request 2401: the "Introduction to modules" guide's Keras layer built
+      its weights with `tf.Variable` and had empty `trainable_variables` under Keras 3
     - gradscan facts: tf25, tf40, tf45
     """
     invalid = (
@@ -1569,7 +1580,8 @@ class NumpyFunctionInTrainingPath(Rule):
     triggers = ("numpy_function", "py_func", "py_function")
     doc = """
     ## What it does
-    Flags `tf.numpy_function(...)` (and `tf.compat.v1.py_func`) whose input carries gradient
+    Flags `tf.numpy_function(...)` (and `tf.compat.v1.py_func`, and calls of a function
+    decorated with `@tf.numpy_function(Tout=...)`) whose input carries gradient
     (a layer or model output, a trainable variable) and whose output reaches the loss or what
     `call()` returns, inside a Keras `call()`/`compute_loss()`, a `tf.GradientTape` block, or a
     function called there. Also `tf.py_function` whose body uses `.numpy()` or NumPy.
@@ -1601,7 +1613,8 @@ class NumpyFunctionInTrainingPath(Rule):
     ```
 
     ## References
-    - TensorFlow API: `tf.numpy_function` ("not differentiable"), `tf.py_function`
+    - TensorFlow API: `tf.numpy_function` ("Comparison to tf.py_function": only `py_function`
+      runs TensorFlow operations differentiably), `tf.py_function`
     - gradscan facts: tf28, tf29
     """
     invalid = (
@@ -1642,8 +1655,22 @@ class NumpyFunctionInTrainingPath(Rule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         taint = _taint(model)
+        decorated = self._decorated(model)
         for call, fn in model.calls:
             name = _callee(model, call)
+            if isinstance(call.func, cst.Name) and call.func.value in decorated and name is None:
+                # `@tf.numpy_function(Tout=tf.float32) def f(x): ...` then `f(h)`
+                tout = decorated[call.func.value]
+                if not _float_output(model, tout):
+                    continue
+                inputs = cst.Tuple([cst.Element(a.value) for a in call.args]) if call.args else None
+                if inputs is None or not taint.carries(inputs, fn):
+                    continue
+                if _in_data_pipeline(model, call) or _tf_site(model, call) is None:
+                    continue
+                if _reaches_loss(model, call, _path_barrier(model)) is not None:
+                    yield Report(call)
+                continue
             if name in NUMPY_FUNCTION:
                 message = None
             elif name in PY_FUNCTION:
@@ -1666,6 +1693,19 @@ class NumpyFunctionInTrainingPath(Rule):
             if _reaches_loss(model, call, _path_barrier(model)) is None:
                 continue
             yield Report(call, message)
+
+    @staticmethod
+    def _decorated(model: FileModel) -> Dict[str, Optional[cst.BaseExpression]]:
+        """Module functions decorated with `@tf.numpy_function(Tout=...)` (TensorFlow 2.14+)."""
+        out: Dict[str, Optional[cst.BaseExpression]] = {}
+        for name, fn in model.module_functions.items():
+            if not isinstance(fn.node, cst.FunctionDef):
+                continue
+            for d in fn.node.decorators:
+                dec = d.decorator
+                if isinstance(dec, cst.Call) and model.resolve(dec.func) in NUMPY_FUNCTION:
+                    out[name] = _kwarg(dec, "Tout")
+        return out
 
 
 # ============================================================================ GS404
