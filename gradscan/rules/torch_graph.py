@@ -673,7 +673,7 @@ class NoGradInForward(_GraphRule):
                 yield Report(item.item)
         for fn in model.functions:
             if fn.is_method and fn.cls.is_torch and fn.name in ("forward", "__call__", "training_step") and has_no_grad_decorator(model, fn):
-                if fn.name == "training_step" or self._uses_weights(model, fn, src):
+                if fn.name == "training_step" or (self._uses_weights(model, fn, src) and not self._inference_only(model, fn)):
                     deco = next(d for d in fn.node.decorators if _is_no_grad_item(model, d.decorator))
                     yield Report(deco.decorator)
         for call, fn in model.calls:
@@ -700,15 +700,33 @@ class NoGradInForward(_GraphRule):
         return False
 
     @staticmethod
+    def _inference_only(model: FileModel, fn: FunctionInfo) -> bool:
+        """A forward that says it is for inference: it takes an inference session, or it is
+        annotated to return integer or boolean tensors (indices, masks), which carry no
+        gradient anyway."""
+        node = fn.node
+        if any(intent.tokens(p) & {"inference", "session", "sampler", "generation"} for p in fn.params):
+            return True
+        if isinstance(node, cst.FunctionDef) and node.returns is not None:
+            text = model.module.code_for_node(node.returns.annotation)
+            if any(t in text for t in ("LongTensor", "IntTensor", "BoolTensor", "ByteTensor")) or text.strip() in ("int", "bool", "None"):
+                return True
+        return False
+
+    @staticmethod
     def _own_root_return(model: FileModel, value: cst.CSTNode) -> bool:
         fn = model.enclosing_function(value)
         return fn is not None and fn.context is not None and fn.context.kind != "helper" and fn.parent is None
 
     @staticmethod
     def _uses_weights(model: FileModel, fn: FunctionInfo, src) -> bool:
+        """The decorated forward returns values of its own submodules or parameters (not only
+        buffers, inputs, or `super().forward(...)` of a layer it freezes on purpose, such as a
+        sinusoidal `nn.Embedding` subclass)."""
         for ret in fn.returns:
-            if isinstance(ret, cst.Return) and ret.value is not None and src.is_live(ret.value):
-                return True
+            if isinstance(ret, cst.Return) and ret.value is not None:
+                if any(r != "weight:super" for r in src.weight_roots(ret.value)):
+                    return True
         return False
 
 
@@ -1245,7 +1263,7 @@ class NonDifferentiableOpInLoss(_GraphRule):
             trace = self._loss_trace(model, call, fn)
             if trace is None:
                 continue
-            if self._beside_live(model, src, trace) or self._intentional(model, call, receiver, trace):
+            if self._beside_live(model, src, trace, fn) or self._intentional(model, call, receiver, trace):
                 continue
             yield Report(report_node)
 
@@ -1296,9 +1314,9 @@ class NonDifferentiableOpInLoss(_GraphRule):
             return True
         root = _root_function(fn)
         if root is not None and _is_loss_function(root):
-            params = {p for p in (fn.params if fn else [])}
+            params = set(fn.params if fn else [])
             for r in src.roots(receiver):
-                if r.startswith("param:") and r[6:] in params and intent.tokens(r[6:]) & PREDICTION_TOKENS:
+                if r.startswith("param:") and r[6:] in params and _prediction_name(r[6:]):
                     return True
         return False
 
@@ -1318,8 +1336,8 @@ class NonDifferentiableOpInLoss(_GraphRule):
             return trace
         return None
 
-    @staticmethod
-    def _beside_live(model: FileModel, src, trace: Trace) -> bool:
+    @classmethod
+    def _beside_live(cls, model: FileModel, src, trace: Trace, fn) -> bool:
         """Where the value first meets another value, that value is live: it is a mask, an
         index or a target (`out * (out > 0).float()`, `gather(out, 1, idx)`,
         `cross_entropy(logits, pseudo)`), and the gradient flows through the live one."""
@@ -1327,8 +1345,15 @@ class NonDifferentiableOpInLoss(_GraphRule):
             if isinstance(parent, (cst.BinaryOperation, cst.Call, cst.List, cst.Tuple)):
                 others = [o for o in intent.co_operands(model, parent, child) if not _constant(o)]
                 if others:
-                    return any(src.is_live(o) for o in others)
+                    return any(cls._live(model, src, o, fn) for o in others)
         return False
+
+
+def _prediction_name(name: str) -> bool:
+    """`logits`, `pred`, `token_logits`, `y_pred`: a loss function's prediction argument (not
+    `logit_lengths`, `pred_mask`)."""
+    toks = intent._TOKEN.findall(name)
+    return bool(toks) and toks[-1].lower() in PREDICTION_TOKENS
 
 
 def _constant(expr: cst.BaseExpression) -> bool:

@@ -89,7 +89,7 @@ _NON_CARRYING_METHODS = {
     "detach", "detach_", "ne", "eq", "gt", "lt", "ge", "le", "isnan", "isinf", "any", "all", "data_ptr",
     "new_zeros", "new_ones", "new_empty", "new_full", "stride", "get_device", "bool", "long", "int",
 }
-_NON_CARRYING_ATTRS = {"shape", "dtype", "device", "ndim", "requires_grad", "grad_fn", "is_leaf", "grad", "data", "T_max"}
+_NON_CARRYING_ATTRS = {"shape", "dtype", "device", "ndim", "requires_grad", "grad_fn", "is_leaf", "grad", "data", "indices", "is_cuda", "layout"}
 
 
 class Sources:
@@ -144,6 +144,16 @@ class Sources:
         """`self.fc`, `self.blocks[i]`, `model`, `model.encoder`, `layer` for `layer in self.layers`."""
         return any(r.startswith("weight:") for r in self._object_roots(expr, fn or self.model.enclosing_function(expr), 0))
 
+    def _module_like_global(self, name: str) -> bool:
+        """A global named like a network (`model`, `net`, `encoder`) that is not a function or
+        class of this file, nor an imported name (`compute_embeddings`, `Encoder`)."""
+        if not tokens(name) & MODULE_TOKENS or name[:1].isupper():
+            return False
+        model = self.model
+        if name in model.module_functions or name in model.classes or model.imports.resolve_name(name) is not None:
+            return False
+        return not any(f.name == name for f in model.functions)
+
     # ---- class attributes --------------------------------------------------------------
     def _class_attrs(self, cls: "ClassInfo") -> Dict[str, str]:
         key = id(cls)
@@ -192,6 +202,8 @@ class Sources:
             name = model.callee(value)
             if name in _PARAMETER:
                 return "param"
+            if name in ("torch.nn.Buffer", "torch.nn.parameter.Buffer", "torch.nn.UninitializedBuffer"):
+                return "buffer"
             if name is not None and name.startswith("torch.nn.") and name.rsplit(".", 1)[1][:1].isupper():
                 return "weightless" if _WEIGHTLESS_NN.match(name) else "module"
             if name is not None and name.startswith(("torch.", "numpy.", "math.")):
@@ -457,7 +469,7 @@ class Sources:
             if comp_iter is not None:
                 return self._object_roots(comp_iter, fn, depth + 1) if depth < 4 else set()
             defs, kind = self._definitions(expr, fn)
-            if kind == "param" or (kind == "none" and tokens(expr.value) & MODULE_TOKENS):
+            if kind == "param" or (kind == "none" and self._module_like_global(expr.value)):
                 if tokens(expr.value) & MODULE_TOKENS:
                     return {f"module:{expr.value}", f"weight:module:{expr.value}"}
                 return set()
@@ -480,7 +492,7 @@ class Sources:
                         continue
                     continue
                 out |= self._object_roots(value, fn, depth + 1)
-            if not out and kind == "outer" and tokens(expr.value) & MODULE_TOKENS:
+            if not out and kind == "outer" and self._module_like_global(expr.value):
                 out = {f"module:{expr.value}", f"weight:module:{expr.value}"}
             return out
         if isinstance(expr, (cst.Tuple, cst.List)):
