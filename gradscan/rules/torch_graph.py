@@ -298,7 +298,8 @@ class _GraphRule(Rule):
     def _fixed_by_gs206(self, model: FileModel, node: cst.CSTNode) -> bool:
         stmt = model.enclosing_statement(node)
         names = set(_statement_targets(stmt))
-        return any(name in names for _n, name, _s in requires_grad_fixes(model))
+        fn = model.enclosing_function(node)
+        return any(name in names and model.enclosing_function(fix_stmt) is fn for _n, name, fix_stmt in requires_grad_fixes(model))
 
 
 class DetachInForward(_GraphRule):
