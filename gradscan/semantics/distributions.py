@@ -152,7 +152,7 @@ def framework_class(qname: Optional[str]) -> Optional[DistClass]:
                 return DistClass(qname, library, name, reparam, name in PYRO_DISCRETE)
             if name in TFP_DISCRETE:
                 return DistClass(qname, library, name, False, True)
-            if name in TFP_NOT_REPARAMETERIZED_CONTINUOUS:
+            if name in TFP_NOT_REPARAMETERIZED_CONTINUOUS or name.startswith("JointDistribution"):
                 return DistClass(qname, library, name, None, False)
             if name.endswith(("Distribution", "Bijector")) and name != "TransformedDistribution":
                 return None
