@@ -518,6 +518,13 @@ class SamplingFunctionZeroGrad(_SamplingRule):
         names = {"normal": ("mean", "std"), "bernoulli": ("input",), "poisson": ("input",), "multinomial": ("input",)}[kind]
         out = []
         positional = [a for a in call.args if a.keyword is None and a.star == ""]
+        if kind == "bernoulli":
+            # torch.bernoulli(input, p): with `p` given, `input` only gives the shape
+            p = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "p"), None)
+            if p is None and len(positional) > 1:
+                p = positional[1].value
+            if p is not None:
+                return [p]
         for i, n in enumerate(names):
             kw = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == n), None)
             if kw is not None:
