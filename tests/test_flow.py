@@ -97,6 +97,12 @@ FLOWS = {
         out += self.l1(x).detach()  # <-
         return out
         """, "self.l1(x).detach()", True),
+    "augmented assignment target": ("""
+        h = self.l1(x).detach()  # <-
+        h = self.l2(h)
+        h += x
+        return h
+        """, "self.l1(x).detach()", True),
     "binary operators": ("""
         h = self.l1(x)
         return self.l2(x) * h.detach() + 1  # <-

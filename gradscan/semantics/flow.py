@@ -247,6 +247,9 @@ class Flow:
             elif t in (cst.Yield, cst.Await) and t is cst.Yield:
                 return "return", path, []
             elif t in (cst.Assign, cst.AnnAssign, cst.AugAssign):
+                if t is cst.AugAssign and child is parent.target:
+                    names = _target_names(parent.target)  # `x += y`: the old x lives on in x
+                    return ("assign", path, names) if names else ("stop", path, [])
                 if child is not parent.value:
                     return "stop", path, []
                 targets = [x.target for x in parent.targets] if t is cst.Assign else [parent.target]
