@@ -68,7 +68,6 @@ TARGET_TOKENS = FROZEN_TOKENS | {
     "advantages", "value", "values", "bootstrap", "td", "q", "next",
 }
 DISCRIMINATOR_TOKENS = {"d", "disc", "discriminator", "critic", "netd", "dis", "adversary", "adv"}
-STATE_TOKENS = {"hidden", "hx", "cx", "h", "c", "state", "states", "memory", "mems", "mem", "carry", "past", "hiddens"}
 LOSS_TOKENS = {
     "loss", "losses", "criterion", "crit", "distance", "dist", "divergence", "kl", "mse", "similarity",
     "sim", "cosine", "contrastive", "nce", "infonce", "triplet", "l1", "l2", "huber", "bce", "ce",
@@ -820,12 +819,19 @@ def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNo
     return bool(toks & {"fake", "gen", "generated"}) and False
 
 
+STATE_NAMES = {
+    "hidden", "hiddens", "hx", "cx", "h0", "c0", "h_0", "c_0", "hn", "cn", "h_n", "c_n", "hc",
+    "state", "states", "memory", "memories", "mems", "mem", "carry", "hidden_state", "rnn_state",
+    "rnn_hidden", "lstm_state", "recurrent_state", "prev_state", "prev_hidden", "last_hidden",
+}
+
+
 def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) -> bool:
     """`hidden = hidden.detach()`, `h, c = h.detach(), c.detach()`, `mems = [m.detach() for m
-    in mems]`, `self.state = ...`: a recurrent state is cut between steps or batches on
-    purpose. Recognised by a state-like name (`hidden`, `hx`, `state`, `memory`, `mems`,
-    `carry`), or by a cut value that feeds the call which computes the same name again
-    (`h = h.detach(); out, h = model(x, h)`)."""
+    in mems]`: a recurrent state is cut between steps or batches on purpose. Recognised by a
+    name cut and stored back into itself when it names a recurrent state (`hidden`, `hx`,
+    `state`, `memory`, `mems`, `carry`), or when the cut value feeds the call that computes
+    the same name again (`h = h.detach(); out, h = model(x, h)`)."""
     stmt = model.enclosing_statement(cut)
     recv_names = set(_names_in(receiver)) - {"self"}
     if not isinstance(stmt, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
@@ -833,11 +839,11 @@ def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
     targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
     names: Set[str] = set()
     for tgt in targets:
+        if isinstance(tgt, cst.Attribute):
+            names.add(tgt.attr.value)  # self.hidden = self.hidden.detach()
         names |= set(_names_in(tgt)) - {"self"}
-    if any(tokens(n) & STATE_TOKENS - {"h", "c"} for n in names) and any(tokens(n) & STATE_TOKENS for n in recv_names):
-        return True
     for name in names & recv_names:
-        if _recomputed_from_itself(model, stmt, name):
+        if name.lower() in STATE_NAMES or _recomputed_from_itself(model, stmt, name):
             return True
     return False
 
