@@ -78,6 +78,19 @@ FLOWS = {
         h = self.l1(x)
         return self.l2(h)
         """, "self.l1(x).detach()", False),
+    "overwritten only in the other branch": ("""
+        if x.dim() > 2:
+            h = self.l1(x).detach()  # <-
+        else:
+            h = self.l2(x)
+        return h
+        """, "self.l1(x).detach()", True),
+    "overwritten under a condition": ("""
+        h = self.l1(x).detach()  # <-
+        if x.dim() > 2:
+            h = self.l2(x)
+        return h
+        """, "self.l1(x).detach()", True),
     "tuple unpacking, the matching name": ("""
         h = self.l1(x)
         a, b = h.detach(), x  # <-

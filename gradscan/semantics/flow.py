@@ -84,6 +84,7 @@ class Flow:
         self.model = model
         self._order: Optional[Dict[cst.CSTNode, int]] = None
         self._uses: Dict[int, Tuple[Dict[str, List[cst.Name]], Dict[str, List[int]]]] = {}
+        self._store_nodes: Dict[int, Dict[str, List[Tuple[int, cst.CSTNode]]]] = {}
 
     # ---- public ------------------------------------------------------------------------
     def reaches_output(self, node: cst.CSTNode, max_calls: int = 3, barrier: Optional[Callable[[cst.CSTNode], bool]] = None,
@@ -310,8 +311,13 @@ class Flow:
         if stmt is None:
             return []
         start = self.order(stmt)
-        kills = sorted(o for o in stores.get(name, []) if o > start)
-        limit = kills[0] if kills else None
+        # The first later store that runs whenever `stmt` does kills the value: a store in the
+        # other branch of an `if` (or under a condition `stmt` is not under) does not.
+        limit = None
+        for o, node in sorted(self._store_nodes[id(fn)].get(name, []), key=lambda p: p[0]):
+            if o > start and self._dominated(stmt, node):
+                limit = o
+                break
         out = []
         for use in uses.get(name, []):
             o = self.order(use)
@@ -332,7 +338,20 @@ class Flow:
             body = fn.node.body if fn is not None else self.model.module  # None: module-level code
             body.visit(collector)
             self._uses[key] = (collector.uses, {k: [self.order(s) for s in v] for k, v in collector.stores.items()})
+            self._store_nodes[key] = {k: [(self.order(s), s) for s in v] for k, v in collector.stores.items()}
         return self._uses[key]
+
+    _BRANCHES = (cst.If, cst.Else, cst.For, cst.While, cst.Try, cst.ExceptHandler, cst.Finally, cst.Match)
+
+    def _dominated(self, first: cst.CSTNode, later: cst.CSTNode) -> bool:
+        """Does `later` run whenever `first` has run (no branch holds `later` but not `first`)?"""
+        first_anc = {id(a) for a in self.model.ancestors(first)}
+        for anc in self.model.ancestors(later):
+            if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+                break
+            if isinstance(anc, self._BRANCHES) and id(anc) not in first_anc:
+                return False
+        return True
 
 
 class _NameUses(cst.CSTVisitor):
