@@ -695,7 +695,7 @@ class NoGradInForward(_GraphRule):
             trace = reach(model, value, where)
             if trace is None:
                 continue
-            if intent.intentional_cut(model, value, value, trace):
+            if intent.intentional_cut(model, value, value, trace, block=with_node):
                 continue
             return True
         return False

@@ -58,14 +58,22 @@ MODULE_TOKENS = {
     "vae", "autoencoder", "teacher", "student", "predictor", "projector", "head", "netg", "netd",
     "gen", "disc", "embedder", "embedding", "embeddings", "rnn", "lstm", "gru", "mlp", "cnn",
 }
+# Factory functions whose names say they build a layer with weights (timm's `create_conv2d`,
+# `norm_layer(dim)`, `conv_block(...)`), and the tokens of the ones without weights.
+WEIGHTED_FACTORY_TOKENS = {
+    "conv", "conv1d", "conv2d", "conv3d", "linear", "norm", "bn", "layernorm", "batchnorm", "groupnorm",
+    "attn", "attention", "mlp", "block", "embed", "embedding", "proj", "projection", "head", "encoder",
+    "decoder", "lstm", "gru", "rnn", "transformer", "ffn", "dense", "stem", "layer",
+}
+WEIGHTLESS_FACTORY_TOKENS = {"act", "activation", "pool", "pooling", "drop", "dropout", "identity", "path", "fn", "func", "function", "mask", "init", "get"}
 # A cut of a value from these networks, or a cut value stored under these names, is a target.
 FROZEN_TOKENS = {
     "teacher", "ema", "momentum", "target", "targets", "tgt", "frozen", "shadow", "avg", "averaged",
     "old", "prev", "previous", "ref", "reference", "baseline", "swa", "polyak",
 }
 TARGET_TOKENS = FROZEN_TOKENS | {
-    "label", "labels", "pseudo", "soft", "gt", "truth", "y", "goal", "returns", "advantage",
-    "advantages", "value", "values", "bootstrap", "td", "q", "next",
+    "label", "labels", "pseudo", "gt", "groundtruth", "truth", "returns", "advantage", "advantages",
+    "bootstrap", "td",
 }
 DISCRIMINATOR_TOKENS = {"d", "disc", "discriminator", "critic", "netd", "dis", "adversary", "adv"}
 LOSS_TOKENS = {
@@ -82,6 +90,11 @@ _WEIGHTLESS_NN = re.compile(
     r"ZeroPad\w*|ConstantPad\w*|ReflectionPad\w*|ReplicationPad\w*|CircularPad\w*|ChannelShuffle|"
     r"\w*Loss|CosineSimilarity|PairwiseDistance|Fold|Unfold)$"
 )
+_TENSOR_FACTORIES = {
+    "zeros", "ones", "empty", "full", "randn", "rand", "randint", "arange", "linspace", "logspace", "eye",
+    "tensor", "as_tensor", "from_numpy", "zeros_like", "ones_like", "empty_like", "full_like", "randn_like",
+    "rand_like", "stack", "cat", "exp", "log", "pow", "sqrt",
+}
 _PARAMETER = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
 _NON_CARRYING_METHODS = {
     "size", "dim", "numel", "shape", "item", "tolist", "numpy", "argmax", "argmin", "argsort", "nonzero",
@@ -98,6 +111,8 @@ class Sources:
         self.model = model
         self._defs: Dict[int, Dict[str, List[Tuple[int, cst.CSTNode, cst.BaseExpression, bool]]]] = {}
         self._roots: Dict[int, FrozenSet[str]] = {}
+        self._exclude: Optional[cst.CSTNode] = None
+        self._memos: Dict[int, Dict[int, FrozenSet[str]]] = {0: self._roots}
         self._attr_kinds: Dict[int, Dict[str, str]] = {}
         self._module_names: Optional[Set[str]] = None
 
@@ -118,6 +133,19 @@ class Sources:
         self._roots[key] = out
         return out
 
+    def roots_excluding(self, expr: cst.CSTNode, exclude: Optional[cst.CSTNode]) -> FrozenSet[str]:
+        """`roots(expr)` as if the definitions made in `exclude` (a statement or block: the cut
+        itself) did not exist: what `expr` derives from other than the cut value."""
+        if exclude is None:
+            return self.roots(expr)
+        saved_exclude, saved_memo = self._exclude, self._roots
+        self._exclude = exclude
+        self._roots = self._memos.setdefault(id(exclude), {})
+        try:
+            return self.roots(expr)
+        finally:
+            self._exclude, self._roots = saved_exclude, saved_memo
+
     def weight_roots(self, expr: cst.CSTNode) -> FrozenSet[str]:
         return frozenset(r for r in self.roots(expr) if r.startswith("weight:"))
 
@@ -125,10 +153,11 @@ class Sources:
         """The value of `expr` depends on trainable weights computed in its function."""
         return bool(self.weight_roots(expr))
 
-    def shares_graph(self, a: cst.CSTNode, b: cst.CSTNode) -> bool:
-        """`a` and `b` derive from a common local value, weight or submodule (raw inputs and
-        plain data do not count): a gradient through `a` reaches what `b` came from."""
-        ra, rb = self.roots(a), self.roots(b)
+    def shares_graph(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
+        """`a` and `b` derive from a common weight or submodule (raw inputs and plain data do
+        not count): a gradient through `a` reaches what `b` came from. With `exclude` (the
+        cut's statement or block), `a`'s values that come from the cut itself do not count."""
+        ra, rb = self.roots_excluding(a, exclude), self.roots(b)
         return any(r.startswith("weight:") for r in ra & rb)
 
     def attr_kind(self, cls: Optional["ClassInfo"], attr: str) -> str:
@@ -168,8 +197,8 @@ class Sources:
                 kind = self._value_kind(value)
                 prev = out.get(attr)
                 # An attribute assigned both a module and None (optional submodule) is a module.
-                if prev in ("param", "module") and kind in ("other", "none"):
-                    continue
+                if prev in ("param", "module") and kind not in ("param", "module"):
+                    continue  # `self.conv = fuse_conv_bn_eval(self.conv, bn)` in a fuse method
                 out[attr] = kind
             for call, fn in self.model.calls:
                 if fn is None or fn.cls is not c:
@@ -206,7 +235,8 @@ class Sources:
             if name is not None and name.startswith("torch.nn.") and name.rsplit(".", 1)[1][:1].isupper():
                 return "weightless" if _WEIGHTLESS_NN.match(name) else "module"
             if name is not None and name.startswith(("torch.", "numpy.", "math.")):
-                return "buffer" if name.startswith("torch.") else "other"
+                last = name.rsplit(".", 1)[1]
+                return "buffer" if name.startswith("torch.") and (last in _TENSOR_FACTORIES or last.endswith("Tensor")) else "other"
             text = dotted(value.func) or ""
             last = text.rsplit(".", 1)[-1]
             local = model.classes.get(text)
@@ -214,6 +244,11 @@ class Sources:
                 return "module" if local.is_torch or local.is_keras else "other"
             if last[:1].isupper() and not last.isupper():
                 return "module"
+            toks = [t.lower() for t in _TOKEN.findall(last)]
+            while toks and toks[0] in ("create", "make", "build", "new", "get"):
+                toks = toks[1:]
+            if toks and toks[0] not in WEIGHTLESS_FACTORY_TOKENS and set(toks) & WEIGHTED_FACTORY_TOKENS:
+                return "module"  # `create_conv2d(...)`, `norm_layer(dim)`, `layers.conv_norm_act(...)`
             if isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda", "float", "half"):
                 return self._value_kind(value.func.value)
             return "other"
@@ -378,8 +413,10 @@ class Sources:
             return out
         if kind == "none":
             return out
-        for _order, _stmt, value, _is_block in defs:
+        for _order, stmt, value, _is_block in defs:
             if value is None:
+                continue
+            if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
                 continue
             out |= self.roots(value)
         return out
@@ -700,7 +737,7 @@ def _steps(model: "FileModel", path: Iterable[cst.CSTNode]):
         prev = node
 
 
-def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"], exclude: Optional[cst.CSTNode] = None) -> bool:
     """Straight-through `x + (q - x).detach()`, normalisation `x / x.norm().detach()`, one
     side of a symmetric loss `D(p1, z2.detach())` with both sides from the same encoder, or an
     auxiliary output `return out, feats.detach()`: the cut value meets a value of the same
@@ -715,7 +752,7 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
                 continue  # `return z.detach(), norm` unpacked by the caller: not a combination
         for other in co_operands(model, parent, child):
             seen += 1
-            if src.shares_graph(other, receiver):
+            if src.shares_graph(other, receiver, exclude or model.enclosing_statement(cut)):
                 return True
             if seen > 40:
                 return False
@@ -796,12 +833,15 @@ def target_value(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, tr
     for node in path[:60]:
         parent = model.parent(node)
         if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AugAssign)) and parent.value is node:
+            # only where the cut value is first stored: later names (`q, k, v = ...`,
+            # `loss = ...`) describe what it became
             targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
             for tgt in targets:
                 text = dotted(tgt) if not isinstance(tgt, (cst.Tuple, cst.List)) else None
                 names = [text.rsplit(".", 1)[-1]] if text else _names_in(tgt)
                 if any(tokens(n) & TARGET_TOKENS for n in names):
                     return True
+            return False
         if isinstance(parent, cst.Arg) and parent.keyword is not None and tokens(parent.keyword.value) & TARGET_TOKENS:
             return True
     return False
@@ -934,9 +974,10 @@ def _without_cut(model: "FileModel", branch: cst.CSTNode, cut: cst.CSTNode, rece
     return text.replace(_code(model, cut), _code(model, receiver), 1)
 
 
-def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"] = None) -> Optional[str]:
+def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"] = None, block: Optional[cst.CSTNode] = None) -> Optional[str]:
     """A short reason if cutting `receiver` at `cut` is one of the legitimate look-alikes,
-    else None. `trace` is the flow that carried the cut value to the output, if known."""
+    else None. `trace` is the flow that carried the cut value to the output, if known;
+    `block` is the region that cuts (a `no_grad` block), when it is more than the cut node."""
     if in_evaluation_branch(model, cut):
         return "evaluation branch"
     if optional_cut(model, cut, receiver):
@@ -949,7 +990,7 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
         return "target value"
     if discriminator_step(model, cut, receiver, trace):
         return "GAN discriminator step"
-    if combined_with_same_graph(model, cut, receiver, trace):
+    if combined_with_same_graph(model, cut, receiver, trace, block):
         return "combined with a live value of the same graph (straight-through, normalisation, symmetric loss)"
     if one_side_of_loss(model, cut, receiver, trace):
         return "one side of a loss"
