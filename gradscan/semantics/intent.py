@@ -861,7 +861,7 @@ def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNo
 
 STATE_NAMES = {
     "hidden", "hiddens", "hx", "cx", "h0", "c0", "h_0", "c_0", "hn", "cn", "h_n", "c_n", "hc",
-    "state", "states", "memory", "memories", "mems", "mem", "carry", "hidden_state", "rnn_state",
+    "state", "states", "memory", "memories", "mems", "mem", "carry", "rnn_state",
     "rnn_hidden", "lstm_state", "recurrent_state", "prev_state", "prev_hidden", "last_hidden",
 }
 
