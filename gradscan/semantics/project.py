@@ -174,6 +174,12 @@ def _self_reads(cls: ast.ClassDef, lines: List[str]) -> List[str]:
 # `names.canonical` folds some packages' internal paths onto their public names; when the
 # project scanned is that package, its classes are found again by the inverse. (A lookup per
 # candidate, never a scan of the index: the results cache records each lookup a verdict made.)
+# Resolution steps one question may take. Star imports that chain through packages which are
+# only partly present (a sample of a project) grow ever longer paths: without a bound, asking
+# for one base took hours (six star imports per module, nine levels deep).
+RESOLVE_BUDGET = 20000  # the most a real question took on the corpus: ~2,200 (transformers.__init__)
+_BUDGET = object()
+
 _UNCANONICAL = [
     (re.compile(r"^tensorflow_probability\.(?!python\.)"), "tensorflow_probability.python."),
     (re.compile(r"^pytorch_lightning\."), "lightning.pytorch."),
@@ -201,11 +207,27 @@ class ProjectIndex:
             self._owners[name] = owner
             self.modules[name] = summary
 
-    def class_entry(self, qname: str, depth: int = 0) -> Optional[dict]:
+    def class_entry(self, qname: str, depth: int = 0, _memo: Optional[dict] = None) -> Optional[dict]:
         """The summary of project class `qname`, following re-exports (`from .layers import
         Block` or `from .layers import *` in a package's `__init__.py`)."""
         if depth > 8 or "." not in qname:
             return None
+        # Star imports branch at every step: without a memo (per top-level call, so that the
+        # results cache still sees every lookup of every file) chains of packages that star-
+        # import each other take exponential time.
+        if _memo is None:
+            _memo = {_BUDGET: RESOLVE_BUDGET}
+        key = (qname, depth)
+        if key in _memo:
+            return _memo[key]
+        _memo[_BUDGET] -= 1
+        if _memo[_BUDGET] < 0:
+            return None  # unknown: rules stay silent on unknown
+        _memo[key] = None  # a cycle back to this very question finds nothing
+        found = _memo[key] = self._class_entry(qname, depth, _memo)
+        return found
+
+    def _class_entry(self, qname: str, depth: int, _memo: dict) -> Optional[dict]:
         from gradscan.semantics.names import canonical
 
         module, _, name = qname.rpartition(".")
@@ -216,7 +238,7 @@ class ProjectIndex:
             for pattern, repl in _UNCANONICAL:
                 raw = pattern.sub(repl, qname, count=1)
                 if raw != qname:
-                    return self.class_entry(raw, depth + 1)
+                    return self.class_entry(raw, depth + 1, _memo)
             if summary is None:
                 return None
         if name in summary["classes"]:
@@ -226,13 +248,13 @@ class ProjectIndex:
             # The raw path first: canonical names fold re-exports back onto the package
             # (`pyro.distributions.torch_transform.X` -> `pyro.distributions.X`), which would
             # lead straight back here when the package itself is scanned.
-            entry = self.class_entry(target, depth + 1)
+            entry = self.class_entry(target, depth + 1, _memo)
             if entry is None and canonical(target) not in (target, qname):
-                entry = self.class_entry(canonical(target), depth + 1)
+                entry = self.class_entry(canonical(target), depth + 1, _memo)
             return entry
         if target is None:
             for star in summary.get("stars", ()):
-                entry = self.class_entry(f"{star}.{name}", depth + 1)
+                entry = self.class_entry(f"{star}.{name}", depth + 1, _memo)
                 if entry is not None:
                     return entry
         return None
@@ -257,13 +279,26 @@ class ProjectIndex:
                 return module, parts[i:]
         return None, parts
 
-    def outside_name(self, qname: str, depth: int = 0) -> Optional[str]:
+    def outside_name(self, qname: str, depth: int = 0, _memo: Optional[dict] = None) -> Optional[str]:
         """The name outside the project that project path `qname` re-exports, following
         imports, aliases and star imports (the first star import whose module is not the
         project's wins: in `if legacy: from tf_keras import * else: from keras import *`,
         the first branch). None for a project class, an unknown name, or a path outside."""
         if depth > 8:
             return None
+        if _memo is None:  # as in class_entry: star imports would make this exponential
+            _memo = {_BUDGET: RESOLVE_BUDGET}
+        key = (qname, depth)
+        if key in _memo:
+            return _memo[key]
+        _memo[_BUDGET] -= 1
+        if _memo[_BUDGET] < 0:
+            return None
+        _memo[key] = None
+        found = _memo[key] = self._outside_name(qname, depth, _memo)
+        return found
+
+    def _outside_name(self, qname: str, depth: int, _memo: dict) -> Optional[str]:
         module, rest = self._module_prefix(qname)
         if module is None:
             return None
@@ -280,7 +315,7 @@ class ProjectIndex:
                 continue
             if self._module_prefix(full)[0] is None:
                 return full
-            found = self.outside_name(full, depth + 1)
+            found = self.outside_name(full, depth + 1, _memo)
             if found is not None:
                 return found
         return None
