@@ -70,6 +70,8 @@ def site(model: FileModel, node: cst.CSTNode) -> Optional[str]:
     fn = model.enclosing_function(node)
     f = fn
     while f is not None:
+        if "backward" in f.name.lower():
+            return None  # a hand-written backward pass (reversible layers): not a forward
         if f.name in INFERENCE_NAMES or f.name.startswith(("eval", "predict", "generate", "sample", "infer", "validation", "test_", "_test", "plot", "visuali", "log_", "_log")):
             return None
         if has_no_grad_decorator(model, f):
@@ -667,7 +669,7 @@ class NoGradInForward(_GraphRule):
             if not is_no_grad_with(model, node):
                 continue
             where = site(model, node)
-            if where is None:
+            if where is None or self._custom_backward(fn):
                 continue
             if self._block_reaches(model, node, src, where):
                 item = next(i for i in node.items if _is_no_grad_item(model, i.item))
@@ -699,6 +701,14 @@ class NoGradInForward(_GraphRule):
                 continue
             return True
         return False
+
+    @staticmethod
+    def _custom_backward(fn: Optional[FunctionInfo]) -> bool:
+        """A module that writes its own backward pass (Reformer's reversible layers run forward
+        under no_grad and recompute in `backward_pass`)."""
+        root = _root_function(fn)
+        cls = root.cls if root is not None else None
+        return cls is not None and any("backward" in name.lower() for name in cls.methods)
 
     @staticmethod
     def _inference_only(model: FileModel, fn: FunctionInfo) -> bool:

@@ -70,6 +70,9 @@ WEIGHTLESS_FACTORY_TOKENS = {"act", "activation", "pool", "pooling", "drop", "dr
 FROZEN_TOKENS = {
     "teacher", "ema", "momentum", "target", "targets", "tgt", "frozen", "shadow", "avg", "averaged",
     "old", "prev", "previous", "ref", "reference", "baseline", "swa", "polyak",
+    # pretrained components that training code keeps frozen (a diffusion model's VAE and text
+    # tokenizer, an audio model's codec)
+    "pretrained", "codec", "dac", "encodec", "vae", "vocoder", "tokenizer", "extractor",
 }
 TARGET_TOKENS = FROZEN_TOKENS | {
     "label", "labels", "pseudo", "gt", "groundtruth", "truth", "returns", "advantage", "advantages",
@@ -171,6 +174,77 @@ class Sources:
     def is_module_object(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"] = None) -> bool:
         """`self.fc`, `self.blocks[i]`, `model`, `model.encoder`, `layer` for `layer in self.layers`."""
         return any(r.startswith("weight:") for r in self._object_roots(expr, fn or self.model.enclosing_function(expr), 0))
+
+    def frozen_names(self) -> Set[str]:
+        """Attributes and names whose parameters the file freezes: `self.enc.requires_grad_(False)`,
+        `for p in self.enc.parameters(): p.requires_grad = False`,
+        `freeze(self.enc)`. A cut of a frozen network's output cuts nothing that trains."""
+        cached = getattr(self, "_frozen", None)
+        if cached is not None:
+            return cached
+        out: Set[str] = set()
+        self._frozen = out
+        model = self.model
+        if "requires_grad" not in model.source and "freeze" not in model.source:
+            return out
+
+        def owner(expr) -> Optional[str]:
+            # self.enc / enc / self.enc.parameters() / self.enc.named_parameters()
+            if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("parameters", "named_parameters", "modules", "children"):
+                expr = expr.func.value
+            if isinstance(expr, cst.Attribute):
+                return expr.attr.value
+            if isinstance(expr, cst.Name):
+                return expr.value
+            return None
+
+        def loop_owner(name: cst.Name) -> Optional[str]:
+            it = _comprehension_iter(model, name)
+            if it is None:
+                for anc in model.ancestors(name):
+                    if isinstance(anc, cst.For) and name.value in _bound(anc.target):
+                        it = anc.iter
+                        break
+                    if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
+                        break
+            if it is not None and isinstance(it, cst.Call) and dotted(it.func) in ("zip", "enumerate") and it.args:
+                it = it.args[-1].value
+            return owner(it) if it is not None else None
+
+        for call, _fn in model.calls:
+            func = call.func
+            if not isinstance(func, cst.Attribute):
+                if isinstance(func, cst.Name) and "freeze" in func.value.lower() and call.args:
+                    name = owner(call.args[0].value)
+                    if name:
+                        out.add(name)
+                continue
+            method = func.attr.value
+            # (not `.eval()`: training scripts evaluate the model they train)
+            off = method == "requires_grad_" and call.args and dotted(call.args[0].value) == "False"
+            if "freeze" in method.lower() and call.args:
+                name = owner(call.args[0].value)
+                if name:
+                    out.add(name)
+            if not off:
+                continue
+            recv = func.value
+            if isinstance(recv, cst.Name) and recv.value not in ("self",):
+                name = loop_owner(recv) or recv.value
+            else:
+                name = owner(recv)
+            if name:
+                out.add(name)
+        for node, _fn in model.assignments:
+            if isinstance(node, cst.Assign) and dotted(node.value) == "False":
+                for t in node.targets:
+                    tgt = t.target
+                    if isinstance(tgt, cst.Attribute) and tgt.attr.value == "requires_grad":
+                        recv = tgt.value
+                        name = loop_owner(recv) if isinstance(recv, cst.Name) else owner(recv)
+                        if name:
+                            out.add(name)
+        return out
 
     def _module_like_global(self, name: str) -> bool:
         """A global named like a network (`model`, `net`, `encoder`) that is not a function or
@@ -919,10 +993,13 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
     """The receiver comes from a teacher, EMA, momentum, target or frozen network
     (`self.target_net(s2).detach()`, `self.teacher(x).detach()`, `ema_model(x)`)."""
     src = sources(model)
+    frozen = src.frozen_names()
     for r in src.roots(receiver):
         name = r.split(":")[-1].split(".")[-1]
         if tokens(name) & FROZEN_TOKENS:
             return True
+        if r.startswith("weight:") and name in frozen:
+            return True  # `self.encoder.requires_grad_(False)` somewhere in the file
     return bool(_name_tokens(receiver) & FROZEN_TOKENS)
 
 
