@@ -94,6 +94,15 @@ def _training_test(expr: cst.BaseExpression) -> Optional[bool]:
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
         inner = _training_test(expr.expression)
         return None if inner is None else not inner
+    if isinstance(expr, cst.BooleanOperation):
+        # `not self.training and x`: the body runs only in evaluation (False); `self.training or
+        # x`: the else branch runs only in evaluation (True). Other mixes say nothing.
+        sides = (_training_test(expr.left), _training_test(expr.right))
+        if isinstance(expr.operator, cst.And) and False in sides:
+            return False
+        if isinstance(expr.operator, cst.Or) and True in sides:
+            return True
+        return None
     text = dotted(expr)
     if text in _TRAINING_NAMES:
         return True
