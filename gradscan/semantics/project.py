@@ -308,7 +308,11 @@ class ProjectIndex:
         target = summary["names"].get(rest[0])
         candidates = [target] if target is not None else list(summary.get("stars", ()))
         if target is None:
-            candidates = [f"{star}.{rest[0]}" for star in candidates]
+            # A star import re-exports what its module defines: a project module that is not in
+            # the index (a partial checkout) answers nothing, else the path only grows
+            # (`pkg.sub.X` -> `pkg.sub.sub.X` -> ...) under the package that is.
+            candidates = [f"{star}.{rest[0]}" for star in candidates
+                          if star in self.modules or self._module_prefix(star)[0] is None]
         for base in candidates:
             full = ".".join([base, *rest[1:]])
             if full == qname:
