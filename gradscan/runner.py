@@ -172,8 +172,13 @@ def _pool_context():
     instead of importing and unpickling them."""
     import multiprocessing
 
-    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+    # A process that has loaded a framework (a test session, a notebook using the library) runs
+    # native threads that fork would copy mid-lock: start workers from a clean server instead.
+    threaded = any(name in sys.modules for name in ("jax", "tensorflow", "torch"))
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods() and not threaded:
         return multiprocessing.get_context("fork")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("forkserver")
     return None
 
 
