@@ -35,3 +35,24 @@ def test_readme_shows_the_two_setup_commands():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     test_command = next(l for l in ci.splitlines() if "pytest" in l and "pip install" in l)
     assert test_command.strip() in readme, "the README's test command must be the one CI runs"
+
+
+def test_readme_example_output_is_real(monkeypatch):
+    from gradscan.config import Settings
+    from gradscan.runner import run
+
+    monkeypatch.chdir(ROOT)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ gradscan examples/\n", 1)[1].split("```", 1)[0]
+    findings = run(["examples/"], Settings(root=ROOT), jobs=1, use_cache=False).findings
+    assert block == "".join(f"{f.location()}: {f.code} {f.message}\n" for f in findings)
+
+
+def test_readme_example_fixed_is_clean():
+    from gradscan import check_source
+
+    source = (ROOT / "examples" / "model.py").read_text(encoding="utf-8")
+    fixed = (source.replace("torch.ones(1, requires_grad=True)", "nn.Parameter(torch.ones(1))")
+             .replace(").detach()", ")").replace("posterior.sample()", "posterior.rsample()"))
+    assert fixed != source
+    assert check_source(fixed, path="model.py") == []
