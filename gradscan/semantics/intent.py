@@ -325,6 +325,8 @@ class Sources:
                 return "module"  # `create_conv2d(...)`, `norm_layer(dim)`, `layers.conv_norm_act(...)`
             if isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda", "float", "half"):
                 return self._value_kind(value.func.value)
+            if last in ("add_weight", "add_variable", "param", "variable"):
+                return "param"  # Keras `self.add_weight(...)`, Flax `self.param(...)`
             return "other"
         if isinstance(value, (cst.Name, cst.Attribute)):
             text = dotted(value) or ""
