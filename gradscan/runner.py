@@ -99,12 +99,24 @@ def _index_map(jobs: int):
         items = list(items)
         if jobs > 1 and len(items) >= INDEX_PARALLEL_MIN_FILES:
             from concurrent.futures import ProcessPoolExecutor
+            from functools import partial
 
             with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
-                return list(pool.map(fn, items, chunksize=8))
-        return [fn(item) for item in items]
+                return list(pool.map(partial(_without_gc, fn), items, chunksize=8))
+        return [_without_gc(fn, item) for item in items]
 
     return map_fn
+
+
+def _without_gc(fn, item):
+    """`ast.parse` builds an acyclic tree: the cyclic collector only slows it down (by 10-30%)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return fn(item)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # ---- checking one file (in this process or a worker) ------------------------------------------
