@@ -510,6 +510,10 @@ DESIGN = """
   first, and write their own cache entries. The parent keeps only the file list, the index and the
   findings, so memory does not grow with the tree beyond the class index: peak memory is that of the
   largest file's tree in one worker.
+- **Garbage collection.** libcst allocates a few hundred thousand objects per file; gradscan pauses
+  Python's cyclic collector while it checks a file (and while `ast` parses one for the index) and
+  collects that file's garbage once afterwards, and freezes the index and the rules for the run.
+  The floor runs with Python's default collector settings, as a plain libcst program would.
 - **Start-up.** pathspec is imported only when a `.gitignore` exists, tempfile only when the index is
   written, and hashlib's OpenSSL binding not at all; what remains is libcst's own import, click, the
   rules, the index load and the file itself.
