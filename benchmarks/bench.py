@@ -60,17 +60,24 @@ PEERS = {
 }
 
 FLOOR_SCRIPT = r"""
-import os, sys
+import gc, os, sys
 from multiprocessing import get_context
 import libcst
+
+PAUSE_GC = len(sys.argv) > 3 and sys.argv[3] == "nogc"
 
 def parse(path):
     with open(path, "rb") as handle:
         data = handle.read()
+    if PAUSE_GC:
+        gc.disable()
     try:
         libcst.parse_module(data.decode("utf-8"))
     except Exception:
         pass
+    if PAUSE_GC:
+        gc.enable()
+        gc.collect(0)
     return 0
 
 if __name__ == "__main__":
@@ -354,6 +361,7 @@ class MeasureSet:
     peers: Dict[str, Measure]
     findings: int
     same: Optional[bool]
+    floor_nogc: Optional[Measure] = None
 
 
 def spread(chosen: Dict[str, List[Path]], n: int) -> Dict[str, List[Path]]:
@@ -397,6 +405,8 @@ class Bench:
         gs, sel, jobs, env = self.gs, self.sel, self.jobs, self.env
         log(f"[{label}] {n} files, {lines} lines")
         floor = self.run("libcst parse alone (floor)", lambda: timed([self.py, str(self.floor_py), str(listing), jobs], env=env), n, lines, rows)
+        floor_nogc = self.run("libcst parse alone, collector paused per file (as gradscan runs)", lambda: timed(
+            [self.py, str(self.floor_py), str(listing), jobs, "nogc"], env=env), n, lines, rows)
         cold_out = self.work / f"{key}-cold.txt"
         cold = self.run("gradscan, cold (--no-cache)", lambda: timed(
             gs + ["--isolated", "--no-cache", "--exit-zero", "-q", "-j", jobs, *sel, str(ws)], cwd=ws, env=env,
@@ -434,7 +444,7 @@ class Bench:
                 cmd = [str(exe), "check", "--no-cache", "--isolated", "--exit-zero", "--quiet", str(ws)]
                 penv = dict(os.environ, RAYON_NUM_THREADS=jobs)
             measured[name] = self.run(PEERS[name]["label"], lambda: timed(cmd, cwd=ws, env=penv, timeout=self.args.peer_timeout), n, lines, rows)
-        return MeasureSet(label, n, lines, rows, floor, cold, warm_m, measured, findings, same)
+        return MeasureSet(label, n, lines, rows, floor, cold, warm_m, measured, findings, same, floor_nogc)
 
     def single_file(self, chosen, corpus_root: Path, ws: Path) -> List[Measure]:
         """One file, as pre-commit runs it, against `python -c 'import libcst'`."""
@@ -545,7 +555,10 @@ def render(args, main: MeasureSet, peer_set: Optional[MeasureSet], single_rows: 
         out.append("")
     out.append("## Targets\n")
     floor, cold, warm = main.floor, main.cold, main.warm
-    tr = [["cold scan ≤ 1.5 × the libcst parse floor", f"{cold.wall / floor.wall:.2f} × wall, {cold.cpu / floor.cpu:.2f} × CPU",
+    nogc = main.floor_nogc
+    also = (f" (against the floor with the collector paused as gradscan pauses it: {cold.wall / nogc.wall:.2f} × wall, "
+            f"{cold.cpu / nogc.cpu:.2f} × CPU)") if nogc else ""
+    tr = [["cold scan ≤ 1.5 × the libcst parse floor", f"{cold.wall / floor.wall:.2f} × wall, {cold.cpu / floor.cpu:.2f} × CPU{also}",
            _ok(cold.wall / floor.wall <= 1.5)]]
     if warm is not None:
         tr.append(["warm re-run ≤ 0.1 × the cold scan", f"{warm.wall / cold.wall:.3f} × wall, {warm.cpu / cold.cpu:.3f} × CPU",
