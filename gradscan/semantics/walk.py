@@ -193,19 +193,22 @@ def walk(root: cst.CSTNode, visitor, skip: frozenset = frozenset()) -> None:
     sentinel = _SENTINEL
     while todo:
         node = pop()
-        if type(node) is tuple:  # (node,): all its children are done
+        kind = type(node)
+        if kind is tuple:  # (node,): all its children are done
             on_leave(node[0])
             continue
         if not on_visit(node):
             on_leave(node)
             continue
-        push((node,))
-        kids = []
-        add = kids.append
-        kind = type(node)
         order = orders.get(kind)
         if order is None or kind in maybe:
             order = _order_of(node, orders)
+        if not order:  # a leaf (a Name, a number, a string...): leave it at once
+            on_leave(node)
+            continue
+        push((node,))
+        kids = []
+        add = kids.append
         for name in order:
             value = getattr(node, name)
             if value is None or value is sentinel:
