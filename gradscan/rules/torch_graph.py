@@ -329,10 +329,13 @@ class DetachInForward(_GraphRule):
 
     The rule stays silent on the intentional cuts: the straight-through estimator
     `x + (q - x).detach()`, a value combined with a live value of the same graph
-    (`x / x.norm().detach()`, one side of a BYOL/SimSiam loss), targets (`loss(pred,
-    target.detach())`, `target = r + gamma * q_next.detach()`), GAN discriminator steps
-    `D(fake.detach())`, truncated BPTT `hidden = hidden.detach()`, teacher/EMA/momentum/target
-    networks, values only logged, cached or written to buffers, `if not self.training:`
+    (`x / x.norm().detach()`, one side of a BYOL/SimSiam loss, `return out, feats.detach()`),
+    targets (`loss(pred, target.detach())`, `target = r + gamma * q_next.detach()`), GAN
+    discriminator steps `D(fake.detach())`, truncated BPTT `hidden = hidden.detach()`,
+    teacher/EMA/momentum/target networks and networks the file freezes
+    (`requires_grad_(False)`) or that are pretrained components (`vae`, `codec`), configured
+    stop-gradients (`if self.stop_gradient: h = h.detach()`), values only logged, cached or
+    written to buffers, values used after `.backward()` already ran, `if not self.training:`
     branches, and cuts of a forward's raw input or of a buffer (nothing upstream trains).
 
     ## Example
@@ -587,8 +590,13 @@ class NoGradInForward(_GraphRule):
 
     Not flagged: no_grad in evaluation, generation and inference methods, EMA and teacher
     updates, target computations (`with torch.no_grad(): target = self.target_net(s2)`),
-    blocks whose results are only stored as state, logged, or combined with a live value of
-    the same graph, and blocks computing from inputs or buffers only.
+    frozen or pretrained sub-networks (`self.vae`, `self.codec`, parameters set to
+    `requires_grad_(False)`), blocks whose results are only stored as state, logged, or
+    combined with a live value of the same graph, blocks computing from inputs or buffers
+    only, a forward that returns from inside its own no_grad block (an inference-only module:
+    misuse raises, pt22), modules with a hand-written backward pass (reversible layers), and
+    decorated forwards that only read buffers (rotary embeddings), wrap `super().forward` of a
+    fixed layer, return integer or boolean tensors, or take an inference session.
 
     ## Example
     ```python
