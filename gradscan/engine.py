@@ -125,13 +125,16 @@ def check_source_file(source: SourceFile, settings: Settings, project=None, disa
         model = FileModel.build(module, source.path, text, settings, project, module_name_for(source.path, settings, project))
     except Exception as exc:  # a bug in the semantic model: every rule is affected
         return _finish(source, [((1, 1), "GS000", f"internal error in the semantic model: {type(exc).__name__}: {exc}", None, traceback.format_exc())], enabled, disable_noqa, None)
-    for rule in rules:
-        try:
-            for report in rule.check(model):
-                raw.append((report.node, rule.code, report.message or rule.message, report.fix, None))
-        except Exception as exc:
-            raw.append(((1, 1), "GS000", f"internal error in rule {rule.code}: {type(exc).__name__}: {exc}", None, traceback.format_exc()))
-    return _finish(source, raw, enabled, disable_noqa, module)
+    try:
+        for rule in rules:
+            try:
+                for report in rule.check(model):
+                    raw.append((report.node, rule.code, report.message or rule.message, report.fix, None))
+            except Exception as exc:
+                raw.append(((1, 1), "GS000", f"internal error in rule {rule.code}: {type(exc).__name__}: {exc}", None, traceback.format_exc()))
+        return _finish(source, raw, enabled, disable_noqa, module)
+    finally:
+        model.release()  # frees the tree by reference counting, not by the cyclic collector
 
 
 def _source_errors(source: SourceFile, enabled) -> List[tuple]:
