@@ -13,18 +13,8 @@ import warnings
 
 import pytest
 
-try:
-    from .cases import CASES, OracleCase
-except ImportError:  # collected without package context (e.g. importlib import mode)
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    _spec = importlib.util.spec_from_file_location("gradscan_oracle_cases", Path(__file__).with_name("cases.py"))
-    _mod = importlib.util.module_from_spec(_spec)
-    sys.modules[_spec.name] = _mod
-    _spec.loader.exec_module(_mod)
-    CASES, OracleCase = _mod.CASES, _mod.OracleCase
+from . import cases_jax, cases_training  # noqa: F401  (their cases register into CASES)
+from .cases import CASES, OracleCase
 
 pytestmark = pytest.mark.oracle
 
