@@ -103,6 +103,14 @@ def check_source_file(source: SourceFile, settings: Settings, project=None, disa
         # errors at a tenth of libcst's parse cost.
         return _syntax_only(source, enabled, disable_noqa)
     raw: List[tuple] = _source_errors(source, enabled)  # (node or (line, col), code, message, fix, detail)
+    # Python's own parser first (a tenth of libcst's cost): libcst's native parser overflows its
+    # stack and kills the process on nesting that Python refuses as too deep (thousands of
+    # unary operators, brackets or chained calls), and takes minutes on chains Python refuses
+    # at once. A plain syntax error is kept for later: libcst may know newer syntax.
+    error = _python_syntax_error(text)
+    if error is not None and error[3]:
+        return _finish(source, raw + [((error[0], error[1]), "GS001", error[2], None, None)], enabled, disable_noqa, None) \
+            if "GS001" in enabled else []
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -110,7 +118,6 @@ def check_source_file(source: SourceFile, settings: Settings, project=None, disa
             return []
         # Python's own parser says where and what, in the words users know; libcst's error
         # (often one line late, with a list of expected tokens) only when Python accepts the file.
-        error = _python_syntax_error(text)
         if error is None:
             message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
             error = (exc.raw_line, exc.raw_column + 1, f"cannot parse file: {message}")
@@ -144,8 +151,14 @@ def _source_errors(source: SourceFile, enabled) -> List[tuple]:
     return [((line, col), "GS001", message, None, None) for line, col, message in getattr(source, "errors", ())]
 
 
+# Python's messages for nesting beyond its parser's limits.
+_TOO_DEEP = ("too many nested parentheses", "too many statically nested blocks", "too many levels of indentation",
+             "too complex")
+
+
 def _python_syntax_error(text: str) -> Optional[tuple]:
-    """(line, column, message) of the error Python's parser finds in `text`, or None."""
+    """(line, column, message, too_deep) of the error Python's parser finds in `text`, or None.
+    `too_deep`: Python refused the nesting itself, which libcst must not be given."""
     import ast
     import warnings
 
@@ -154,9 +167,12 @@ def _python_syntax_error(text: str) -> Optional[tuple]:
             warnings.simplefilter("ignore")
             ast.parse(text)
     except SyntaxError as exc:
-        return exc.lineno or 1, max(exc.offset or 1, 1), f"syntax error: {exc.msg}"
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return 1, 1, f"cannot parse file: {type(exc).__name__}"
+        deep = any(m in (exc.msg or "") for m in _TOO_DEEP)
+        return exc.lineno or 1, max(exc.offset or 1, 1), f"syntax error: {exc.msg}", deep
+    except (RecursionError, MemoryError):
+        return 1, 1, "cannot parse file: nested too deeply for Python's parser", True
+    except ValueError as exc:  # null bytes
+        return 1, 1, f"cannot parse file: {exc}", False
     return None
 
 

@@ -156,6 +156,24 @@ def test_syntax_error_is_gs001_at_pythons_position_without_warnings():
             assert [(f.line, f.col, f.code, f.message) for f in findings] == expected
 
 
+# Nesting Python itself refuses (its parser's limits) overflows libcst's native parser, which
+# kills the process; each case runs in a child process so a regression fails instead of crashing.
+@pytest.mark.parametrize("body", ["-" * 20000 + "t", "(" * 5000 + "t" + ")" * 5000, "t" + "()" * 20000, "+".join(["t"] * 20000)],
+                         ids=["unary", "brackets", "calls", "binary-chain"])
+def test_nesting_python_refuses_is_gs001_not_a_crash(body):
+    import subprocess
+    import sys
+
+    source = f"import torch\nclass M(torch.nn.Module):\n    def forward(self, t):\n        x = {body}\n        return x.detach()\n"
+    script = ("import sys; from gradscan import check_source\n"
+              "print([(f.code, f.message) for f in check_source(sys.stdin.read(), path='deep.py')])")
+    done = subprocess.run([sys.executable, "-c", script], input=source, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"the check died (exit {done.returncode}): {done.stderr[-500:]}"
+    findings = eval(done.stdout)
+    assert [code for code, _ in findings] == ["GS001"], findings
+    assert "nested" in findings[0][1]
+
+
 def test_gs001_can_be_ignored():
     assert found("def f(:\n", select=None, settings=Settings(select=SEL, ignore=["GS001"])) == []
     assert found("def f(:\n", select=None, settings=Settings(select=SEL)) == [(1, 7, "GS001")]
