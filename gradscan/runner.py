@@ -162,18 +162,25 @@ class _Checker:
         return findings
 
 
-_WORKER: Dict[str, _Checker] = {}
+_WORKER: Dict[str, object] = {}
 
 
-def _init_worker(settings: Settings, project, disable_noqa: bool, cache_dir: Optional[Path]) -> None:
+def _init_worker(settings: Settings, project, disable_noqa: bool, cache_dir: Optional[Path], log_dir: str) -> None:
     _WORKER["checker"] = _Checker(settings, project, disable_noqa, cache_dir)
+    _WORKER["log"] = os.path.join(log_dir, str(os.getpid()))
 
 
 def _work(batch: List[Tuple[Path, str]]) -> List[Finding]:
     checker = _WORKER["checker"]
     out: List[Finding] = []
     for file, display in batch:
+        # Which file this worker is in, so that a worker killed by a crash in native code
+        # (libcst's parser) can be traced to its file: the one left in its log.
+        with open(_WORKER["log"], "w") as log:
+            log.write(str(file))
         out.extend(checker.check(file, display))
+    with open(_WORKER["log"], "w"):
+        pass
     return out
 
 
@@ -260,16 +267,78 @@ def _check_all(result: RunResult, files, checker: "_Checker", settings: Settings
     work = sum(t[2] for t in todo)
     workers = min(jobs, len(todo))
     if workers > 1 and work >= PARALLEL_MIN_BYTES:
-        from concurrent.futures import ProcessPoolExecutor
-
         result.workers = workers
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
-                                 initargs=(settings, project, disable_noqa, cache_dir)) as pool:
-            for found in pool.map(_work, _batches(todo)):
-                result.findings.extend(found)
+        _check_in_workers(result, todo, workers, (settings, project, disable_noqa, cache_dir), checker)
     else:
         for file, display, _ in todo:
             result.findings.extend(checker.check(file, display))
+
+
+def _check_in_workers(result: RunResult, todo: List[Tuple[Path, str, int]], workers: int, init: tuple,
+                      checker: "_Checker") -> None:
+    """Check `todo` in a pool of workers. A worker that dies (a crash in native code, the
+    out-of-memory killer) takes its pool down: each file a worker had in hand is checked again
+    alone, a file that kills its worker again is reported as GS001, and a new pool checks what
+    was left, so one bad file never costs the run."""
+    import tempfile
+    from concurrent.futures.process import BrokenProcessPool
+
+    left = todo
+    with tempfile.TemporaryDirectory(prefix="gradscan-workers-") as log_dir:
+        while left:
+            batches = _batches(left)
+            done: set = set()
+            try:
+                with _pool(min(workers, len(left)), init, log_dir) as pool:
+                    futures = [(pool.submit(_work, batch), i) for i, batch in enumerate(batches)]
+                    for future, i in futures:
+                        try:
+                            result.findings.extend(future.result())
+                            done.add(i)
+                        except BrokenProcessPool:
+                            pass
+            except BrokenProcessPool:
+                pass
+            left = [item for i, batch in enumerate(batches) if i not in done for item in batch]
+            if not left:
+                return
+            in_hand = _in_hand(log_dir)
+            if not in_hand:  # died between files: finish here rather than risk a loop
+                for file, display in left:
+                    result.findings.extend(checker.check(file, display))
+                return
+            for file, display in [item for item in left if item[0] in in_hand]:
+                try:
+                    with _pool(1, init, log_dir) as pool:
+                        result.findings.extend(pool.submit(_work, [(file, display)]).result())
+                except BrokenProcessPool:
+                    result.findings.append(Finding(display, 1, 1, "GS001", "cannot check file: the process checking it "
+                                                   "crashed (a fault in the parser's native code)", 1, 1))
+                _in_hand(log_dir)
+            left = [(f, d, 0) for f, d in left if f not in in_hand]
+
+
+def _pool(workers: int, init: tuple, log_dir: str):
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
+                               initargs=(*init, log_dir))
+
+
+def _in_hand(log_dir: str) -> set:
+    """The files workers were checking when their pool went down (their logs still name them)."""
+    out = set()
+    for name in os.listdir(log_dir):
+        path = os.path.join(log_dir, name)
+        try:
+            with open(path) as log:
+                text = log.read()
+            os.remove(path)
+        except OSError:
+            continue
+        if text:
+            out.add(Path(text))
+    return out
 
 
 __all__ = ["run", "RunResult", "SUFFIXES", "index_for", "project_roots"]
