@@ -119,6 +119,15 @@ def test_full_output_shows_the_cells_line():
     assert lines[at + 2].index("^") == lines[at + 1].index("torch.randn")
 
 
+def test_full_output_shows_the_cells_own_text_not_what_was_checked_in_its_place():
+    # A broken cell is checked commented out, and a magic as `pass`: neither is what the user wrote.
+    text = notebook(cell("!pip install torch\ndef half(:\n    pass"))
+    result = gradscan("--output-format", "full", "--stdin-filename", "nb.ipynb", "-", stdin=text)
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if ":cell 1:2:" in line and "GS001" in line)
+    assert lines[at + 1].strip() == "def half(:"
+
+
 def test_standard_input_notebook():
     text = (NOTEBOOKS / "broken_cell.ipynb").read_text(encoding="utf-8")
     result = gradscan("--stdin-filename", "nb/train.ipynb", "-", stdin=text)

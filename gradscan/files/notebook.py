@@ -145,6 +145,7 @@ def notebook_source(text: str, path: str) -> SourceFile:
         raise SourceError(f"malformed notebook: {type(exc).__name__}") from None
     cells = _cells(nb)
     out: List[str] = []
+    shown: List[str] = []  # the cells' own lines, before magics are neutralised, for display
     line_map: List[Tuple[int, int]] = []
     errors: List[Tuple[int, int, str]] = []
     python = _is_python(nb)
@@ -156,6 +157,7 @@ def notebook_source(text: str, path: str) -> SourceFile:
         lines = _cell_lines(cell)
         if not lines or _is_cell_magic(lines):
             continue
+        shown.extend(lines)
         lines = _neutralise(lines)
         error = _syntax_error("\n".join(lines) + "\n")
         if error is not None:
@@ -166,4 +168,5 @@ def notebook_source(text: str, path: str) -> SourceFile:
             lines = ["#" + line for line in lines]
         out.extend(lines)
         line_map.extend((number, row) for row in range(1, len(lines) + 1))
-    return SourceFile(path=path, text="\n".join(out) + ("\n" if out else ""), line_map=line_map, errors=errors)
+    return SourceFile(path=path, text="\n".join(out) + ("\n" if out else ""), line_map=line_map, errors=errors,
+                      shown_lines=shown)

@@ -43,6 +43,9 @@ class SourceFile:
     # Problems found while building the text, as (module line, column, message): reported as
     # GS001 beside the other findings (a notebook cell that does not parse is commented out).
     errors: list = field(default_factory=list, repr=False)
+    # For notebooks: each module line as the cell holds it (a magic, not the `pass` checked in
+    # its place; a broken cell's line, not commented out). None for plain files.
+    shown_lines: Optional[list] = field(default=None, repr=False)
 
     @property
     def is_notebook(self) -> bool:
@@ -65,9 +68,12 @@ class SourceFile:
         if self.line_map is None:
             return self.physical_line(line) if cell is None else ""
         try:
-            return self.physical_line(self.line_map.index((cell, line)) + 1)
+            row = self.line_map.index((cell, line))
         except ValueError:
             return ""
+        if self.shown_lines is not None and row < len(self.shown_lines):
+            return self.shown_lines[row]
+        return self.physical_line(row + 1)
 
 
 def decode_python(data: bytes) -> str:
