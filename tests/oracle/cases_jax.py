@@ -4,3 +4,123 @@ whose `_case` decorator registers each case into the shared `CASES`."""
 from __future__ import annotations
 
 from .cases import CASES, OracleCase, _case  # noqa: F401
+
+
+# FACTS jx40: without jit, `.item()` on a value traced by jax.grad returns its concrete value as
+# a Python constant: the gradient of `x.item() * x` at x=2 is 2.0 instead of 4.0, silently.
+@_case(
+    "GS501",
+    "jax",
+    bad='''
+    import jax
+    import jax.numpy as jnp
+
+
+    def loss_fn(w, x):
+        pred = jnp.sum(x * w)
+        scale = pred.item()  # GS501
+        return pred * scale
+
+
+    w = jnp.array(2.0)
+    x = jnp.array(1.0)
+    grad = jax.grad(loss_fn)(w, x)
+    ''',
+    good='''
+    import jax
+    import jax.numpy as jnp
+
+
+    def loss_fn(w, x):
+        pred = jnp.sum(x * w)
+        scale = pred
+        return pred * scale
+
+
+    w = jnp.array(2.0)
+    x = jnp.array(1.0)
+    grad = jax.grad(loss_fn)(w, x)
+    ''',
+)
+class _ItemInJaxGrad:
+    @staticmethod
+    def check_bad(ns):
+        # d(w*w)/dw at w=2 is 4.0; the `.item()` term is a constant, so only 2.0 remains
+        assert float(ns["grad"]) == 2.0, f"`.item()` should silently drop half the gradient (2.0), got {ns['grad']}"
+        # and no error under plain grad: the wrong value came back
+
+    @staticmethod
+    def check_good(ns):
+        assert float(ns["grad"]) == 4.0, f"without `.item()` the gradient is 4.0, got {ns['grad']}"
+
+
+# FACTS jx44: in a flax.nnx Module, a weight stored as a raw jax array gets no entry in the
+# nnx.grad state (only nnx.Param is differentiated by default), so an optimizer step leaves it
+# unchanged; nnx.Param trains.
+_NNX_SCALE = '''
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+
+class Scale(nnx.Module):
+    def __init__(self, dim, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(dim, dim, rngs=rngs)
+{gamma}
+
+    def __call__(self, x):
+        return self.linear(x) * self.gamma
+
+
+model = Scale(3, nnx.Rngs(0))
+gamma_before = jnp.array(model.gamma)
+x = jnp.ones((4, 3))
+y = jnp.zeros((4, 3))
+
+
+def loss_fn(m):
+    return jnp.mean((m(x) - y) ** 2)
+
+
+grads = nnx.grad(loss_fn)(model)
+grad_keys = sorted(".".join(map(str, k)) for k, _ in nnx.to_flat_state(grads))
+optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+optimizer.update(model, grads)
+gamma_after = jnp.array(model.gamma)
+'''
+
+
+def _nnx_gamma_untrained(ns):
+    import numpy as np
+
+    assert "gamma" not in ns["grad_keys"], f"nnx.grad should have no entry for the raw array, got {ns['grad_keys']}"
+    assert "linear.kernel" in ns["grad_keys"], ns["grad_keys"]
+    assert np.allclose(ns["gamma_before"], ns["gamma_after"]), "the raw array should be unchanged by the optimizer step"
+
+
+def _nnx_gamma_trained(ns):
+    import numpy as np
+
+    assert "gamma" in ns["grad_keys"], f"nnx.Param gets a gradient, got {ns['grad_keys']}"
+    assert not np.allclose(ns["gamma_before"], ns["gamma_after"]), "the nnx.Param should move after one step"
+
+
+CASES["GS502"] = OracleCase(
+    "GS502",
+    "jax",
+    _NNX_SCALE.format(gamma=" " * 8 + "self.gamma = jax.random.normal(rngs.params(), (dim,))  # GS502").lstrip("\n"),
+    _NNX_SCALE.format(gamma=" " * 8 + "self.gamma = nnx.Param(jax.random.normal(rngs.params(), (dim,)))").lstrip("\n"),
+    _nnx_gamma_untrained,
+    _nnx_gamma_trained,
+)
+
+# FACTS jx44, the nnx.Variable form: a state container, but not selected by nnx.grad / nnx.Optimizer.
+CASES["GS502-variable"] = OracleCase(
+    "GS502",
+    "jax",
+    _NNX_SCALE.format(gamma=" " * 8 + "self.gamma = nnx.Variable(jax.random.normal(rngs.params(), (dim,)))  # GS502").lstrip("\n"),
+    _NNX_SCALE.format(gamma=" " * 8 + "self.gamma = nnx.Param(jax.random.normal(rngs.params(), (dim,)))").lstrip("\n"),
+    _nnx_gamma_untrained,
+    _nnx_gamma_trained,
+)
