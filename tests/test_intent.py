@@ -146,6 +146,8 @@ INTENTIONAL = {
     "teacher": ("t = self.teacher(x).detach()\nreturn self.enc(x) - t", "self.teacher(x).detach()"),
     "frozen in the file": ("f = self.frozen_part(x).detach()\nreturn self.dec(f)", "self.frozen_part(x).detach()"),
     "discriminator": ("fake = self.dec(x)\nreturn self.discriminator(fake.detach())", "fake.detach()"),
+    "discriminator by letter": ("fake = self.dec(x)\nreturn self.netD(fake.detach())", "fake.detach()"),
+    "numbered discriminator": ("fake = self.dec(x)\nreturn self.D2(fake.detach())", "fake.detach()"),
     "evaluation branch": ("h = self.enc(x)\nif not self.training:\n    return h.detach()\nreturn h", "h.detach()"),
     "configured stop-gradient": ("h = self.enc(x)\nif self.stop_gradient:\n    h = h.detach()\nreturn self.dec(h)", "h.detach()"),
     "same code in the other branch": ("h = self.enc(x)\nout = h.detach() if self.scale else h\nreturn self.dec(out)", "h.detach()"),
@@ -185,6 +187,7 @@ BUGS = {
     "residual of another layer": ("h = self.enc(x).detach()\nreturn self.dec(x) + h", "self.enc(x).detach()"),
     "q, k, v names downstream": ("qkv = self.enc(x).detach()\nq, k, v = qkv.chunk(3, -1)\nreturn self.dec(v)", "self.enc(x).detach()"),
     "h is not a recurrent state": ("h = self.enc(x)\nh = h.detach()\nreturn self.dec(h)", "h.detach()"),
+    "a numbered layer is not a discriminator": ("h = self.enc(x)\nreturn self.d2(h.detach())", "h.detach()"),
     "unmeasured difference": ("h = self.enc(x)\nreturn self.dec(x) - h.detach()", "h.detach()"),
 }
 

@@ -1874,19 +1874,7 @@ def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpressio
     one-sided losses, GAN discriminator steps, evaluation branches, recurrent state."""
     from gradscan.semantics import intent
 
-    reason = intent.intentional_cut(model, call, receiver, trace)
-    if reason is None:
-        return False
-    if not reason.startswith("GAN"):
-        return True
-    # intent's discriminator test takes the token "d" (`self.d2(h)` for a second Dense layer)
-    # as a discriminator; require a discriminator-like name, then try the later patterns.
-    for node in trace.path if trace is not None else ():
-        if isinstance(node, cst.Call):
-            last = (dotted(node.func) or "").rsplit(".", 1)[-1]
-            if last == "D" or tokens(last) & (intent.DISCRIMINATOR_TOKENS - {"d"}):
-                return True
-    return intent.combined_with_same_graph(model, call, receiver, trace) or intent.one_side_of_loss(model, call, receiver, trace)
+    return intent.intentional_cut(model, call, receiver, trace) is not None
 
 
 class StopGradientOnOutput(Rule):

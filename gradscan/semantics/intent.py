@@ -928,10 +928,18 @@ def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNo
     discriminator's step must not update the generator."""
     for child, parent in _steps(model, trace.path if trace else _local_path(model, cut)):
         if isinstance(parent, cst.Call) and not _contains(model, parent.func, child):
-            text = dotted(parent.func) or ""
-            if text == "D" or tokens(text.rsplit(".", 1)[-1]) & DISCRIMINATOR_TOKENS:
+            if _names_a_discriminator((dotted(parent.func) or "").rsplit(".", 1)[-1]):
                 return True
     return False
+
+
+def _names_a_discriminator(name: str) -> bool:
+    """`D`, `netD`, `D_A`, `D2`, `self.disc`, `critic`; not `d1`/`d2`, the numbered Dense
+    layers of Keras examples, whose only discriminator-like token is the lowercase `d`."""
+    found = tokens(name) & DISCRIMINATOR_TOKENS
+    if found == {"d"} and re.fullmatch(r"d\d+", name):
+        return False
+    return bool(found)
 
 
 STATE_NAMES = {
