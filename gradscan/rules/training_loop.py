@@ -26,6 +26,7 @@ from gradscan.semantics.walk import children
 _BLOCKS = (cst.IndentedBlock, cst.Module, cst.SimpleStatementSuite)
 _SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _LOOPS = (cst.For, cst.While)
+_EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
 # Compound statements whose body runs straight after the statements before them (when it runs).
 _ENTERABLE = (cst.If, cst.Else, cst.With, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally)
 # An `if` guarding a skipped update: zeroing the gradients there makes the step a no-op on purpose.
@@ -186,7 +187,11 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     of an `if` and `step()` in another, an `if` that zeroes the gradients to skip an update
     on NaN or overflow, a second backward pass (or a helper that runs one, or gradients
     written by hand to `.grad`) between `zero_grad()` and `step()`, `step(closure)` (the
-    closure computes the gradients again), and `zero_grad()` in a closure or a hook.
+    closure computes the gradients again), a backward pass in a branch that leaves the loop
+    (`if warmup: loss.backward(); continue`), and `zero_grad()` in a closure or a hook.
+    The receiver is compared as text (`opt`, `self.optimizer`): an optimizer reached through a
+    subscript or a call (`optimizers[0].zero_grad()`) is not checked, nor a backward pass run
+    by a function of another module.
 
     ## Example
     ```python
@@ -374,6 +379,8 @@ def _backward_before(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], 
             for call in calls_in(unit):
                 if _is_step_of(call, optimizers):
                     return False
+            if not isinstance(unit, cst.BaseSmallStatement) and any(isinstance(n, _EXITS) for n in nodes_in(unit)):
+                continue  # `if warmup: loss.backward(); continue`: its backward need not reach here
             for call in calls_in(unit):
                 if is_backward(model, call) or runs_backward(model, call, fn):
                     return True
@@ -394,7 +401,7 @@ def _step_after(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: O
     blocks around it), with no backward pass, gradient write or exit in between."""
     for block, idx in chain(model, stmt):
         for unit in units(block)[idx + 1:]:
-            if isinstance(unit, (cst.Return, cst.Raise, cst.Break, cst.Continue)):
+            if isinstance(unit, _EXITS):
                 return None
             step = None
             for node in nodes_in(unit):
@@ -535,8 +542,10 @@ class ModuleReplacedAfterOptimizer(Rule):
     parameters in place and keep their identity, fact pt15), assignments of values that hold
     no trainable weights (`model.training = False`, `nn.ReLU()`, tensors, numbers), new layers
     frozen with `requires_grad_(False)`, an optimizer built from another model's parameters,
-    optimizers built and layers replaced in the same loop iteration, and `self.x = ...` in a
-    module's `__init__`.
+    optimizers built and layers replaced in the same loop iteration, a target / EMA / teacher
+    network attached to the model (`model.target_net = ...`, kept out of the optimizer on
+    purpose), the model name re-bound in between (`model, opt = fabric.setup(model, opt)`), and
+    `self.x = ...` in a module's `__init__`.
 
     ## Example
     ```python
@@ -614,7 +623,8 @@ class ModuleReplacedAfterOptimizer(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        if "optim" not in (model.source or "optim"):
+        source = model.source or "optim"
+        if "optim" not in source and "Adam" not in source:
             return
         reported: Set[int] = set()
         for node, fn in model.assignments:
