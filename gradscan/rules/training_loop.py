@@ -544,8 +544,9 @@ class ModuleReplacedAfterOptimizer(Rule):
     frozen with `requires_grad_(False)`, an optimizer built from another model's parameters,
     optimizers built and layers replaced in the same loop iteration, a target / EMA / teacher
     network attached to the model (`model.target_net = ...`, kept out of the optimizer on
-    purpose), the model name re-bound in between (`model, opt = fabric.setup(model, opt)`), and
-    `self.x = ...` in a module's `__init__`.
+    purpose), and the model name re-bound in between (`model, opt = fabric.setup(model, opt)`).
+    A module's `__init__` that builds `self.optimizer` from `self.parameters()` and then adds a
+    layer is flagged: the layer added last is not in that optimizer.
 
     ## Example
     ```python
@@ -587,6 +588,17 @@ class ModuleReplacedAfterOptimizer(Rule):
         model.scale = nn.Parameter(torch.ones(1))  # error: GS602
         train(model, optimizer)
         """,
+        """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(4, 4)
+                self.opt = torch.optim.SGD(self.parameters(), lr=0.1)
+                self.head = nn.Linear(4, 1)  # error: GS602
+        """,
     )
     valid = (
         """
@@ -617,8 +629,8 @@ class ModuleReplacedAfterOptimizer(Rule):
             def __init__(self):
                 super().__init__()
                 self.body = nn.Linear(4, 4)
-                self.opt = torch.optim.SGD(self.parameters(), lr=0.1)
                 self.head = nn.Linear(4, 1)
+                self.opt = torch.optim.SGD(self.parameters(), lr=0.1)
         """,
     )
 
@@ -655,8 +667,6 @@ class ModuleReplacedAfterOptimizer(Rule):
         common = _common_block(model, opt_node, asg)
         if common is None or in_loop_between(model, common):
             return False  # an optimizer built again in every iteration of the loop
-        if fn is not None and fn.name == "__init__" and fn.cls is not None and target.count(".") == 1 and target.startswith("self."):
-            return False  # a module's own submodules, defined in its __init__
         if any(tokens(part) & FROZEN_TOKENS for part in target[len(owner) + 1:].split(".")):
             return False  # a target / EMA / teacher network kept out of the optimizer on purpose
         root = owner.split(".")[0]
