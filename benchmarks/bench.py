@@ -497,7 +497,10 @@ DESIGN = """
 ## Where the time goes, and what gradscan does about it
 
 - **The parse is the floor.** libcst's parser is about ten times slower than `ast.parse`; gradscan
-  parses each file once and everything else must fit in the remaining half of the floor.
+  parses each file once with libcst and everything else must fit in the remaining half of the
+  floor. Python's own parser reads each file first (about 6% of the floor): nesting it refuses
+  would crash libcst's native parser (or keep it busy for minutes), so such a file is reported
+  as unparseable and never given to libcst.
 - **Trigger pre-filter.** A file that contains none of the enabled rules' trigger tokens is not
   parsed with libcst (only `ast.parse`, for syntax errors). With the default rules the triggers
   are broad (see the note above), so this skips little on library code.
