@@ -291,10 +291,26 @@ class _GraphRule(Rule):
         names = set(intent._names_in(receiver)) - {"self"}
         if not names:
             return False
-        here = model.flow.order(node)
-        for call, back in _backward_names(model, fn):
-            if back & names and model.flow.order(call) < here:
-                return True
+        flow = model.flow
+        here = flow.order(node)
+        earlier = [(call, back) for call, back in _backward_names(model, fn) if flow.order(call) < here]
+        if any(back & names for _call, back in earlier):
+            return True
+        # `loss_pi.backward()` ran on a loss the value went into (`loss_pi = (a * logp).mean()`),
+        # then `-(log_alpha * logp.detach()).mean()`: the weights upstream already got their
+        # gradient, and the freed graph could not be backpropagated twice anyway (SAC's alpha
+        # loss, a second head trained on features of an already stepped encoder).
+        if not earlier:
+            return False
+        uses, _stores = flow._index(fn)
+        for name in names:
+            for use in uses.get(name, []):
+                o = flow.order(use)
+                if o >= here:
+                    continue
+                for call, _back in earlier:
+                    if o < flow.order(call) and flow.flows_into(use, lambda n, c=call: n is c) is not None:
+                        return True
         return False
 
     def _fixed_by_gs206(self, model: FileModel, node: cst.CSTNode) -> bool:
@@ -331,11 +347,14 @@ class DetachInForward(_GraphRule):
     `x + (q - x).detach()`, a value combined with a live value of the same graph
     (`x / x.norm().detach()`, one side of a BYOL/SimSiam loss, `return out, feats.detach()`),
     targets (`loss(pred, target.detach())`, `target = r + gamma * q_next.detach()`), GAN
-    discriminator steps `D(fake.detach())`, truncated BPTT `hidden = hidden.detach()`,
+    discriminator steps `D(fake.detach())` (or a helper given the discriminator,
+    `gradient_penalty(D, real, fake.detach())`), truncated BPTT `hidden = hidden.detach()`,
     teacher/EMA/momentum/target networks and networks the file freezes
     (`requires_grad_(False)`) or that are pretrained components (`vae`, `codec`), configured
     stop-gradients (`if self.stop_gradient: h = h.detach()`), values only logged, cached or
-    written to buffers, values used after `.backward()` already ran, `if not self.training:`
+    written to buffers, values used after `.backward()` already ran on them or on a loss they
+    went into (SAC's `-(log_alpha * logp.detach()).mean()` after the actor loss's backward:
+    that graph is freed and its weights have their gradient), `if not self.training:`
     branches, and cuts of a forward's raw input or of a buffer (nothing upstream trains).
 
     ## Example
@@ -590,6 +609,8 @@ class NoGradInForward(_GraphRule):
 
     Not flagged: no_grad in evaluation, generation and inference methods, EMA and teacher
     updates, target computations (`with torch.no_grad(): target = self.target_net(s2)`),
+    GAN steps that feed no_grad samples to the discriminator (`critic(fake)`,
+    `gradient_penalty(critic, real, fake)`),
     frozen or pretrained sub-networks (`self.vae`, `self.codec`, parameters set to
     `requires_grad_(False)`), blocks whose results are only stored as state, logged, or
     combined with a live value of the same graph, blocks computing from inputs or buffers

@@ -924,12 +924,18 @@ def target_value(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, tr
 
 
 def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
-    """`D(fake.detach())`, `self.discriminator(x_fake.detach())`, `netD(fake.detach())`: the
+    """`D(fake.detach())`, `self.discriminator(x_fake.detach())`, `netD(fake.detach())`, or a
+    helper given the discriminator (`gradient_penalty(critic, real, fake)`): the
     discriminator's step must not update the generator."""
     for child, parent in _steps(model, trace.path if trace else _local_path(model, cut)):
         if isinstance(parent, cst.Call) and not _contains(model, parent.func, child):
             if _names_a_discriminator((dotted(parent.func) or "").rsplit(".", 1)[-1]):
                 return True
+            for arg in parent.args:
+                text = dotted(arg.value) if isinstance(arg.value, (cst.Name, cst.Attribute)) else None
+                last = text.rsplit(".", 1)[-1] if text else ""
+                if last != "d" and _names_a_discriminator(last):  # a lone `d` is a dimension
+                    return True
     return False
 
 
