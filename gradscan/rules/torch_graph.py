@@ -350,7 +350,9 @@ class DetachInForward(_GraphRule):
     discriminator steps `D(fake.detach())` (or a helper given the discriminator,
     `gradient_penalty(D, real, fake.detach())`), truncated BPTT `hidden = hidden.detach()`,
     teacher/EMA/momentum/target networks and networks the file freezes
-    (`requires_grad_(False)`) or that are pretrained components (`vae`, `codec`), configured
+    (`requires_grad_(False)`), leaves out of every optimizer it builds (only
+    `Adam(model.head.parameters())`: a linear probe) or that are pretrained components
+    (`vae`, `codec`), configured
     stop-gradients (`if self.stop_gradient: h = h.detach()`), values only logged, cached or
     written to buffers, values used after `.backward()` already ran on them or on a loss they
     went into (SAC's `-(log_alpha * logp.detach()).mean()` after the actor loss's backward:
@@ -612,7 +614,8 @@ class NoGradInForward(_GraphRule):
     GAN steps that feed no_grad samples to the discriminator (`critic(fake)`,
     `gradient_penalty(critic, real, fake)`),
     frozen or pretrained sub-networks (`self.vae`, `self.codec`, parameters set to
-    `requires_grad_(False)`), blocks whose results are only stored as state, logged, or
+    `requires_grad_(False)`, submodules left out of every optimizer the file builds, as in
+    a linear probe whose only optimizer takes `model.head.parameters()`), blocks whose results are only stored as state, logged, or
     combined with a live value of the same graph, blocks computing from inputs or buffers
     only, a forward that returns from inside its own no_grad block (an inference-only module:
     misuse raises, pt22), modules with a hand-written backward pass (reversible layers), and

@@ -246,6 +246,36 @@ class Sources:
                             out.add(name)
         return out
 
+    def optimized_attrs(self) -> Optional[Set[str]]:
+        """The submodule attributes the file's optimizers are built from, when every optimizer
+        the file builds takes only submodules' parameters (`Adam(model.head.parameters())`,
+        param groups of `model.fc.parameters()`): the other submodules are not trained (a
+        linear probe over a backbone). None when there is no optimizer, or one built from a
+        whole model (`model.parameters()`) or from anything else (a list, a filter)."""
+        cached = getattr(self, "_optimized", False)
+        if cached is not False:
+            return cached
+        self._optimized: Optional[Set[str]] = None
+        model = self.model
+        if "optim" not in model.source:
+            return None
+        out: Set[str] = set()
+        found = False
+        for call, _fn in model.calls:
+            name = model.callee(call) or ""
+            if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler") or not name.rsplit(".", 1)[-1][:1].isupper():
+                continue
+            params = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "params"), None)
+            if params is None:
+                return None
+            found = True
+            attrs = _parameter_owners(params)
+            if not attrs:
+                return None
+            out |= attrs
+        self._optimized = out if found else None
+        return self._optimized
+
     def _module_like_global(self, name: str) -> bool:
         """A global named like a network (`model`, `net`, `encoder`) that is not a function or
         class of this file, nor an imported name (`compute_embeddings`, `Encoder`)."""
@@ -676,6 +706,36 @@ def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:
     return False
 
 
+def _parameter_owners(params: cst.BaseExpression) -> Set[str]:
+    """`model.head.parameters()`, `[{"params": m.fc.parameters()}, ...]`,
+    `list(a.x.parameters()) + list(a.y.parameters())`: the attributes whose parameters these
+    are; empty when any part is something else (a whole model's parameters, a name)."""
+    if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) and params.func.attr.value == "parameters":
+        recv = params.func.value
+        if isinstance(recv, cst.Attribute) and not params.args:
+            return {recv.attr.value}
+        return set()
+    if isinstance(params, cst.Call) and dotted(params.func) in ("list", "itertools.chain", "chain") and params.args:
+        parts = [a.value for a in params.args]
+    elif isinstance(params, cst.BinaryOperation) and isinstance(params.operator, cst.Add):
+        parts = [params.left, params.right]
+    elif isinstance(params, (cst.List, cst.Tuple)):
+        parts = [e.value for e in params.elements]
+    elif isinstance(params, cst.Dict):
+        parts = [e.value for e in params.elements if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) and e.key.value.strip("'\"") == "params"]
+    else:
+        return set()
+    out: Set[str] = set()
+    for part in parts:
+        if isinstance(part, (cst.Integer, cst.Float, cst.SimpleString)):
+            continue
+        owners = _parameter_owners(part)
+        if not owners:
+            return set()
+        out |= owners
+    return out
+
+
 def _comprehension_iter(model: "FileModel", name: cst.Name) -> Optional[cst.BaseExpression]:
     """For a name bound by an enclosing comprehension's `for`, the iterable it runs over."""
     for anc in model.ancestors(name):
@@ -1015,6 +1075,9 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
             return True
         if r.startswith("weight:") and name in frozen:
             return True  # `self.encoder.requires_grad_(False)` somewhere in the file
+        optimized = src.optimized_attrs()
+        if r.startswith("weight:self.") and optimized is not None and name not in optimized:
+            return True  # every optimizer is built from other submodules (`Adam(model.head.parameters())`)
     return bool(_name_tokens(receiver) & FROZEN_TOKENS)
 
 
