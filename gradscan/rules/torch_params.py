@@ -458,8 +458,10 @@ class TensorAttributeRequiresGrad(Rule):
     loss moves. If it is the module's only weight the optimizer raises "optimizer got an empty
     parameter list" (fact pt01).
 
-    `nn.Parameter(...)`, `register_buffer(...)`, tensors in classes that are not modules and
-    tensors created inside functions are not flagged.
+    `nn.Parameter(...)`, `register_buffer(...)`, tensors in classes that are not modules,
+    tensors created inside functions, and tensors the file hands to an optimizer by name
+    (SAC's `self.log_alpha = torch.zeros(1, requires_grad=True)` with
+    `Adam([self.log_alpha])`: that optimizer does update it) are not flagged.
 
     ## Example
     ```python
@@ -514,12 +516,40 @@ class TensorAttributeRequiresGrad(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        handed = None
         for cls in model.class_list:
             if not cls.is_torch:
                 continue
-            for _attr, value, _node, _method in cls.self_assigns:
+            for attr, value, _node, _method in cls.self_assigns:
                 if requires_grad_tensor(model, value):
+                    if handed is None:
+                        handed = self._handed_to_optimizer(model)
+                    if attr in handed:
+                        continue  # `Adam([self.log_alpha])`: an optimizer does update it
                     yield Report(value, fix=self._fix(model, value))
+
+    @staticmethod
+    def _handed_to_optimizer(model: FileModel) -> Set[str]:
+        """Attributes passed by name to an optimizer the file builds (`torch.optim.Adam([self.log_alpha])`,
+        `SGD([{"params": [agent.temperature]}])`): SAC's temperature kept as a plain leaf."""
+        out: Set[str] = set()
+        if "optim" not in model.source:
+            return out
+        for call, _fn in model.calls:
+            name = model.callee(call) or ""
+            if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler"):
+                continue
+            for arg in call.args[:1] if call.args and call.args[0].keyword is None else [a for a in call.args if a.keyword is not None and a.keyword.value == "params"]:
+                todo = [arg.value]
+                while todo:
+                    node = todo.pop()
+                    if isinstance(node, (cst.List, cst.Tuple)):
+                        todo.extend(e.value for e in node.elements)
+                    elif isinstance(node, cst.Dict):
+                        todo.extend(e.value for e in node.elements if isinstance(e, cst.DictElement))
+                    elif isinstance(node, cst.Attribute):
+                        out.add(node.attr.value)
+        return out
 
     @staticmethod
     def _fix(model: FileModel, value: cst.BaseExpression):
