@@ -124,3 +124,61 @@ CASES["GS502-variable"] = OracleCase(
     _nnx_gamma_untrained,
     _nnx_gamma_trained,
 )
+
+
+# FACTS jx42: inside jax.grad, jnp.round (like floor, ceil, sign, argmax, comparisons and integer
+# casts) differentiates to exactly zero, with no error and no None: when it is the only path from
+# the parameters to the loss, every gradient is 0. The straight-through estimator
+# `pred + stop_gradient(round(pred) - pred)` lets the gradient through.
+@_case(
+    "GS503",
+    "jax",
+    bad='''
+    import jax
+    import jax.numpy as jnp
+
+
+    def loss_fn(params, x, y):
+        pred = jnp.tanh(x @ params["w"]) * 3.0
+        q = jnp.round(pred)  # GS503
+        return jnp.mean((q - y) ** 2)
+
+
+    params = {"w": jax.random.normal(jax.random.PRNGKey(0), (3, 2))}
+    x = jax.random.normal(jax.random.PRNGKey(1), (8, 3))
+    y = jnp.full((8, 2), 0.5)
+    loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+    ''',
+    good='''
+    import jax
+    import jax.numpy as jnp
+
+
+    def loss_fn(params, x, y):
+        pred = jnp.tanh(x @ params["w"]) * 3.0
+        q = pred + jax.lax.stop_gradient(jnp.round(pred) - pred)
+        return jnp.mean((q - y) ** 2)
+
+
+    params = {"w": jax.random.normal(jax.random.PRNGKey(0), (3, 2))}
+    x = jax.random.normal(jax.random.PRNGKey(1), (8, 3))
+    y = jnp.full((8, 2), 0.5)
+    loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+    ''',
+)
+class _NonDifferentiableOpInJaxLoss:
+    @staticmethod
+    def check_bad(ns):
+        import numpy as np
+
+        g = np.asarray(ns["grads"]["w"])
+        assert float(ns["loss"]) > 0, "the loss is not zero, so a working gradient would not vanish"
+        assert g.shape == (3, 2) and not np.isnan(g).any(), "jax.grad returns an array, never None or NaN"
+        assert np.all(g == 0.0), f"jnp.round on the only path should give a gradient of exactly zero, got {g}"
+
+    @staticmethod
+    def check_good(ns):
+        import numpy as np
+
+        g = np.asarray(ns["grads"]["w"])
+        assert np.any(g != 0.0), f"the straight-through estimator should let the gradient through, got {g}"
