@@ -993,10 +993,17 @@ def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNo
                 return True
             for arg in parent.args:
                 text = dotted(arg.value) if isinstance(arg.value, (cst.Name, cst.Attribute)) else None
-                last = text.rsplit(".", 1)[-1] if text else ""
-                if last != "d" and _names_a_discriminator(last):  # a lone `d` is a dimension
+                if text and _passes_a_discriminator(text.rsplit(".", 1)[-1]):
                     return True
     return False
+
+
+def _passes_a_discriminator(name: str) -> bool:
+    """An argument that is the discriminator itself: `critic`, `disc`, `netD`, `D`, `D_A`;
+    stricter than a callee's name (`rel_2d_pos` has a `d` token, `adv` is an advantage)."""
+    if tokens(name) & {"disc", "discriminator", "critic", "netd", "adversary"}:
+        return True
+    return re.fullmatch(r"(net)?D(_[A-Z][A-Za-z0-9]*|\d+)?", name) is not None
 
 
 def _names_a_discriminator(name: str) -> bool:
