@@ -166,3 +166,21 @@ def test_from_graph():
         "param": True, "out": True, "computed": True, "buffer": False, "const": False, "zeros": False,
         "detached": False, "data": False, "hyper": False, "shape": False,
     }
+
+
+def test_gs301_names_the_computed_parameter_not_the_configuration():
+    from gradscan import check_source
+
+    src = (
+        "import torch\n"
+        "class Head(torch.nn.Module):\n"
+        "    def __init__(self, config):\n"
+        "        super().__init__()\n"
+        "        self.config = config\n"
+        "        self.proj = torch.nn.Linear(4, 4)\n"
+        "    def forward(self, x):\n"
+        "        d = torch.distributions.RelaxedBernoulli(self.config.temperature, logits=self.proj(x))\n"
+        "        return d.sample()\n"
+    )
+    [finding] = [f for f in check_source(src, path="m.py", select=["GS301"])]
+    assert "`self.proj(x)` gets none" in finding.message

@@ -183,8 +183,19 @@ def _sample_calls(model: FileModel):
             yield call, func
 
 
+# Roots of hyperparameter objects: an argument the model cannot rule out as a graph value, but
+# not the one to name in a message when a computed one (logits, loc) is also there.
+_CONFIG_ROOTS = {"config", "cfg", "args", "hparams", "hps", "opt", "opts", "options", "settings", "conf"}
+
+
 def _graph_params(model: FileModel, d: dists.Distribution):
-    return [expr for expr, scope in d.params if dists.from_graph(model, expr, scope)]
+    graph = [expr for expr, scope in d.params if dists.from_graph(model, expr, scope)]
+
+    def configured(expr) -> bool:
+        root = (dotted(expr) or "").split(".")
+        return root[0] in _CONFIG_ROOTS or root[:2] in (["self", "config"], ["self", "cfg"], ["self", "hparams"])
+
+    return sorted(graph, key=configured)  # stable: argument order otherwise
 
 
 def _text(model: FileModel, node: cst.CSTNode, limit: int = 40) -> str:
