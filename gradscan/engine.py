@@ -44,13 +44,15 @@ def check_file(file: Path, display: str, settings: Settings, project=None, disab
     return _checked(source, settings, project, disable_noqa)
 
 
-def check_bytes(data: bytes, path: str, settings: Settings, project=None, disable_noqa: bool = False) -> List[Finding]:
-    """Check a file's raw content (standard input, an editor's buffer) reported under `path`."""
+def check_bytes(data: bytes, path: str, settings: Settings, project=None, disable_noqa: bool = False,
+                python_accepted: bool = False) -> List[Finding]:
+    """Check a file's raw content (standard input, an editor's buffer) reported under `path`.
+    `python_accepted`: Python's parser already read this very content without error."""
     try:
         source = source_from_bytes(data, path)
     except SourceError as exc:
         return _unreadable(path, exc, settings)
-    return _checked(source, settings, project, disable_noqa)
+    return _checked(source, settings, project, disable_noqa, python_accepted)
 
 
 def _unreadable(path: str, exc: SourceError, settings: Settings) -> List[Finding]:
@@ -58,10 +60,12 @@ def _unreadable(path: str, exc: SourceError, settings: Settings) -> List[Finding
     return [Finding(path, exc.line, exc.col, "GS001", str(exc), exc.line, exc.col)] if "GS001" in enabled else []
 
 
-def _checked(source: SourceFile, settings: Settings, project, disable_noqa: bool) -> List[Finding]:
+def _checked(source: SourceFile, settings: Settings, project, disable_noqa: bool,
+             python_accepted: bool = False) -> List[Finding]:
     """check_source_file, with a bug anywhere in the engine reported as GS000 for this file only."""
     try:
-        return check_source_file(source, settings, project=project, disable_noqa=disable_noqa)
+        return check_source_file(source, settings, project=project, disable_noqa=disable_noqa,
+                                 python_accepted=python_accepted)
     except Exception as exc:
         return [Finding(source.path, 1, 1, "GS000", f"internal error while checking the file: {type(exc).__name__}: {exc}",
                         1, 1, detail=traceback.format_exc())]
@@ -90,7 +94,8 @@ def module_name_for(path: str, settings: Settings, project=None) -> Optional[str
     return names[0] if names else None
 
 
-def check_source_file(source: SourceFile, settings: Settings, project=None, disable_noqa: bool = False, enabled=None) -> List[Finding]:
+def check_source_file(source: SourceFile, settings: Settings, project=None, disable_noqa: bool = False, enabled=None,
+                      python_accepted: bool = False) -> List[Finding]:
     enabled = enabled if enabled is not None else settings.enabled_codes()
     enabled = _apply_per_file_ignores(source.path, settings, enabled)
     text = source.text
@@ -101,13 +106,14 @@ def check_source_file(source: SourceFile, settings: Settings, project=None, disa
     if not rules:
         # Nothing to check, but a broken file must still be reported: `ast` finds syntax
         # errors at a tenth of libcst's parse cost.
-        return _syntax_only(source, enabled, disable_noqa)
+        return [] if python_accepted and not source.errors else _syntax_only(source, enabled, disable_noqa)
     raw: List[tuple] = _source_errors(source, enabled)  # (node or (line, col), code, message, fix, detail)
     # Python's own parser first (a tenth of libcst's cost): libcst's native parser overflows its
     # stack and kills the process on nesting that Python refuses as too deep (thousands of
     # unary operators, brackets or chained calls), and takes minutes on chains Python refuses
-    # at once. A plain syntax error is kept for later: libcst may know newer syntax.
-    error = _python_syntax_error(text)
+    # at once. A plain syntax error is kept for later: libcst may know newer syntax. (The
+    # project index may already have parsed this very content: then it is not parsed twice.)
+    error = None if python_accepted else _python_syntax_error(text)
     if error is not None and error[3]:
         return _finish(source, raw + [((error[0], error[1]), "GS001", error[2], None, None)], enabled, disable_noqa, None) \
             if "GS001" in enabled else []

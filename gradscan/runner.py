@@ -147,17 +147,18 @@ class _Checker:
     def _check(self, file: Path, display: str) -> List[Finding]:
         from gradscan.engine import check_bytes, check_file
 
-        if self.store is None:
-            return check_file(file, display, self.settings, self.project, self.disable_noqa)
         try:
             data = file.read_bytes()
         except OSError:
             return check_file(file, display, self.settings, self.project, self.disable_noqa)  # reports it
+        accepted = self.project is not None and self.project.accepted_by_python(file, len(data))
+        if self.store is None:
+            return check_bytes(data, display, self.settings, self.project, self.disable_noqa, accepted)
         from gradscan.cache import content_hash
 
         if self.log is not None:
             self.log.reset()
-        findings = check_bytes(data, display, self.settings, self.project, self.disable_noqa)
+        findings = check_bytes(data, display, self.settings, self.project, self.disable_noqa, accepted)
         self.store.store(file, display, content_hash(data), findings, dict(self.log.used) if self.log else {})
         return findings
 

@@ -50,3 +50,36 @@ def test_a_worker_that_dies_costs_only_its_file(tmp_path):
     assert found == {(f"m{i:02}.py", "GS201") for i in range(40)} | {("crash_me.py", "GS001")}
     [message] = [m for name, _, m in out["findings"] if name == "crash_me.py"]
     assert "crashed" in message
+
+
+def test_a_file_the_index_parsed_is_not_parsed_with_ast_again(tmp_path, monkeypatch):
+    """The index parses class files with `ast`; the engine's own `ast` pass (which guards libcst
+    against nesting that crashes it) is skipped for exactly that content, and only for it."""
+    from gradscan import engine, runner
+    from gradscan.config import Settings
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "model.py").write_text(BAD)
+    (tmp_path / "script.py").write_text("import torch\ndef f(x):\n    return x.detach()\n")  # no class: not indexed
+    parsed = []
+    real = engine._python_syntax_error
+    monkeypatch.setattr(engine, "_python_syntax_error", lambda text: parsed.append(text) or real(text))
+    result = runner.run([str(tmp_path)], Settings(root=tmp_path, select=["GS"]), jobs=1, use_cache=False)
+    assert [Path(f.path).name for f in result.findings if f.code == "GS201"] == ["model.py"]
+    assert parsed == [(tmp_path / "script.py").read_text()]
+
+    index = runner.index_for([], [str(tmp_path)], Settings(root=tmp_path), use_cache=False)
+    model = (tmp_path / "model.py").resolve()
+    assert index.accepted_by_python(model, model.stat().st_size)
+    model.write_text(BAD + "x = (\n")  # changed since the index read it (and now invalid)
+    assert not index.accepted_by_python(model, model.stat().st_size)
+
+
+def test_a_syntax_error_is_reported_whatever_the_index_holds(tmp_path):
+    from gradscan import runner
+    from gradscan.config import Settings
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "model.py").write_text(BAD + "class Broken(torch.nn.Module:\n    pass\n")
+    result = runner.run([str(tmp_path)], Settings(root=tmp_path, select=["GS"]), jobs=1, use_cache=False)
+    assert [(f.line, f.code) for f in result.findings] == [(8, "GS001")]

@@ -12,9 +12,11 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-INDEX_VERSION = 4
+from gradscan.files.source import SourceError, decode_python
+
+INDEX_VERSION = 5
 REWRITE_MIN_CHANGES = 8  # index.json is rewritten when more entries than this (or 2%) changed
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
@@ -194,9 +196,23 @@ class ProjectIndex:
         self.modules: Dict[str, Optional[dict]] = {}
         self._owners: Dict[str, object] = {}
         self.files: Dict[str, List[str]] = {}  # resolved file path -> its module names
+        # resolved file path -> [mtime_ns, size] at which Python's parser accepted the whole file
+        self.python_accepted: Dict[str, List[int]] = {}
 
     def module_names_of(self, file: Path) -> Optional[List[str]]:
         return self.files.get(str(file))
+
+    def accepted_by_python(self, file: Path, size: int) -> bool:
+        """Whether building the index parsed `file`, as it still is on disk, with Python's parser
+        (the engine then need not parse it with `ast` a second time)."""
+        stamp = self.python_accepted.get(str(file))
+        if stamp is None or stamp[1] != size:
+            return False
+        try:
+            st = file.stat()
+        except OSError:
+            return False
+        return [st.st_mtime_ns, st.st_size] == stamp
 
     def add(self, names: Iterable[str], summary: dict, owner: object = None) -> None:
         owner = owner if owner is not None else id(summary)
@@ -451,22 +467,24 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
         names = module_names(file, root, packages)
         hit = cached.get(key)
         if hit and hit["stamp"] == stamp and hit["names"] == names:
-            entries.append([key, stamp, names, hit["summary"]])
+            entries.append([key, stamp, names, hit["summary"], hit.get("parsed", False)])
         else:
             missing.append(len(entries))
-            entries.append([key, stamp, names, None])
+            entries.append([key, stamp, names, None, False])
     if missing:
         jobs = [(entries[i][0], entries[i][2][0] if entries[i][2] else Path(entries[i][0]).stem) for i in missing]
-        for i, summary in zip(missing, (map_fn or map)(summarize_file, jobs)):
-            entries[i][3] = summary
+        for i, result in zip(missing, (map_fn or map)(summarize_file, jobs)):
+            entries[i][3], entries[i][4] = result
     fresh: dict = {}
     index = ProjectIndex()
-    for key, stamp, names, summary in entries:
+    for key, stamp, names, summary, parsed in entries:
         if summary is None:  # unreadable, or a syntax error
             continue
-        fresh[key] = {"stamp": stamp, "names": names, "summary": summary}
+        fresh[key] = {"stamp": stamp, "names": names, "summary": summary, "parsed": parsed}
         index.add(names, summary, owner=key)
         index.files[key] = names
+        if parsed:
+            index.python_accepted[key] = stamp
     # Rewriting the whole file costs more than summarizing a few changed files again: a
     # pre-commit call on one edited file of a large project does not rewrite it.
     changed = len(missing) + sum(1 for key in cached if key not in fresh)
@@ -475,20 +493,28 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
     return index
 
 
-def summarize_file(job) -> Optional[dict]:
-    """The summary of one file, `job` = (path, module name); None if unreadable or invalid."""
+def summarize_file(job) -> Tuple[Optional[dict], bool]:
+    """(the summary of one file, whether Python's parser read the whole of it), `job` = (path,
+    module name); the summary is None if the file is unreadable or invalid."""
     path, module = job
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8", errors="replace")
+        data = file.read_bytes()
     except OSError:
-        return None
+        return None, False
+    try:
+        text, exact = decode_python(data), True  # as the engine will read it
+    except SourceError:
+        text, exact = data.decode("utf-8", errors="replace"), False
     # Only files that define classes or may re-export them (packages, modules without
     # functions such as `api.py`) are parsed: the rest contribute nothing.
     wanted = "class " in text or file.name == "__init__.py" or "def " not in text
     if not wanted:
-        return {"classes": {}, "names": {}, "stars": []}
-    return summarize(text, module, file.name == "__init__.py")
+        return {"classes": {}, "names": {}, "stars": []}, False
+    summary = summarize(text, module, file.name == "__init__.py")
+    # The engine parses each file with `ast` before libcst; a file parsed here, as the engine
+    # reads it, need not be parsed twice.
+    return summary, summary is not None and exact
 
 
 def _write_atomic(path: Path, text: str) -> None:
