@@ -44,7 +44,7 @@ def find(model: FileModel, snippet: str) -> cst.CSTNode:
     marked = [i + 1 for i, line in enumerate(lines) if line.rstrip().endswith("# <-")]
     assert len(marked) == 1, "mark exactly one line with `# <-`"
     positions = cst.metadata.MetadataWrapper(model.module, unsafe_skip_copy=True).resolve(cst.metadata.PositionProvider)
-    for node in model.parents:
+    for node in model.nodes:
         if isinstance(node, cst.BaseExpression) and positions[node].start.line == marked[0] and model.module.code_for_node(node) == snippet:
             return node
     raise AssertionError(f"{snippet!r} not found on line {marked[0]}")

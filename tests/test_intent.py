@@ -46,7 +46,7 @@ def build(body: str, extra: str = "") -> FileModel:
 
 
 def node(model: FileModel, code: str, last: bool = False) -> cst.CSTNode:
-    found = [n for n in model.parents if isinstance(n, cst.BaseExpression) and model.module.code_for_node(n) == code]
+    found = [n for n in model.nodes if isinstance(n, cst.BaseExpression) and model.module.code_for_node(n) == code]
     assert found, code
     return found[-1] if last else found[0]
 

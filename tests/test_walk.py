@@ -1,10 +1,11 @@
-"""The fast walk (`gradscan.semantics.walk`) visits what libcst's own `visit` visits, in the same order."""
+"""The fast walk (`gradscan.semantics.walk`) visits what libcst's own `visit` visits, in the same order,
+and records each node's parent."""
 from pathlib import Path
 
 import libcst as cst
 import pytest
 
-from gradscan.semantics.walk import TRIVIA, children, walk
+from gradscan.semantics.walk import TRIVIA, children, index_tree
 
 HERE = Path(__file__).parent
 SOURCES = sorted((HERE / "fixtures").rglob("*.py")) + sorted((HERE.parent / "gradscan").rglob("*.py"))
@@ -62,14 +63,39 @@ def _modules():
             continue
 
 
+NODE_TYPES = [c for c in vars(cst).values() if isinstance(c, type) and issubclass(c, cst.CSTNode)]
+
+
+def _index(module, skip):
+    """index_tree with a handler for every node type: (visit/leave sequence, nodes, parents)."""
+    seq = []
+    visit = {c: (lambda node: seq.append(("visit", id(node)))) for c in NODE_TYPES}
+    leave = {c: (lambda node: seq.append(("leave", id(node)))) for c in NODE_TYPES}
+    parents = {}
+    nodes = index_tree(module, skip, visit, leave, parents)
+    return seq, nodes, parents
+
+
 @pytest.mark.parametrize("skip", [frozenset(), TRIVIA], ids=["all", "no-trivia"])
 def test_walk_matches_libcst_visit(skip):
     for name, module in _modules():
         expected = _Recorder(skip)
         module.visit(expected)
-        got = _Recorder()
-        walk(module, got, skip)
-        assert got.seq == expected.seq, name
+        seq, nodes, _ = _index(module, skip)
+        assert seq == expected.seq, name
+        assert [id(n) for n in nodes] == [i for kind, i in expected.seq if kind == "visit"][1:], name
+
+
+def test_parents_are_libcst_parents():
+    module = cst.parse_module(TRICKY)
+    _, nodes, parents = _index(module, frozenset())
+    todo = [module]
+    while todo:
+        node = todo.pop()
+        for child in node.children:
+            assert parents[id(child)] is node
+        todo.extend(node.children)
+    assert len(parents) == len(nodes)
 
 
 def test_children_matches_libcst_children():
@@ -81,17 +107,9 @@ def test_children_matches_libcst_children():
         todo.extend(node.children)
 
 
-def test_on_visit_false_skips_children():
+def test_handlers_only_for_their_types():
     module = cst.parse_module("f(g(x))\n")
     seen = []
-
-    class Stop:
-        def on_visit(self, node):
-            seen.append(type(node).__name__)
-            return not isinstance(node, cst.Call)
-
-        def on_leave(self, node):
-            pass
-
-    walk(module, Stop(), TRIVIA)
-    assert seen == ["Module", "SimpleStatementLine", "Expr", "Call"]
+    index_tree(module, TRIVIA, {cst.Call: lambda n: seen.append(("call", cst.Module([]).code_for_node(n)))},
+               {cst.Call: lambda n: seen.append(("left", cst.Module([]).code_for_node(n)))}, {})
+    assert seen == [("call", "f(g(x))"), ("call", "g(x)"), ("left", "g(x)"), ("left", "f(g(x))")]

@@ -303,8 +303,8 @@ class Flow:
     # ---- names -------------------------------------------------------------------------
     def order(self, node: cst.CSTNode) -> int:
         if self._order is None:
-            self._order = {n: i for i, n in enumerate(self.model.parents)}
-        return self._order.get(node, -1)
+            self._order = {id(n): i for i, n in enumerate(self.model.nodes)}
+        return self._order.get(id(node), -1)
 
     def _later_uses(self, fn: "FunctionInfo", name: str, stmt: Optional[cst.CSTNode]) -> Iterable[cst.Name]:
         uses, stores = self._index(fn)

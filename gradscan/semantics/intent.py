@@ -380,7 +380,7 @@ class Sources:
             sink.add_statement(node, fn)
         for node, fn in model.calls:
             sink.add_call(node, fn)
-        for node in model.parents:
+        for node in model.nodes:
             t = type(node)
             if t is cst.For or t is cst.WithItem or t is cst.NamedExpr:
                 sink.add_binding(node, model.enclosing_function(node))

@@ -14,7 +14,7 @@ import libcst as cst
 
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.names import ImportTable, dotted
-from gradscan.semantics.walk import TRIVIA, walk
+from gradscan.semantics.walk import TRIVIA, index_tree
 
 FunctionNode = Union[cst.FunctionDef, cst.Lambda]
 
@@ -82,98 +82,127 @@ class FunctionInfo:
         return self.cls is not None and self.parent is None
 
 
-class _Collector(cst.CSTVisitor):
-    def __init__(self, model: "FileModel") -> None:
+class _Collector:
+    """Fills a FileModel during `index_tree`: a handler per node type that matters, called in
+    visiting order with the node's parent already recorded."""
+
+    def __init__(self, model: "FileModel", root: cst.Module) -> None:
         self.m = model
-        self.stack: List[cst.CSTNode] = []
+        self.root = root
+        self.parents = model._parents  # filled by the walk as it goes
         self.functions: List[FunctionInfo] = []
         self.classes: List[ClassInfo] = []
+        identifiers = model.identifiers
+        self.visit: Dict[type, object] = {
+            cst.Call: self.call,
+            cst.Attribute: lambda node: model.attributes.append((node, self.fn)),
+            cst.Name: lambda node: identifiers.add(node.value),
+            cst.SimpleString: lambda node: identifiers.add(node.value[1:-1].strip("'\"")),
+            cst.Assign: self.assign, cst.AnnAssign: self.assign, cst.AugAssign: self.assign,
+            cst.With: lambda node: model.withs.append((node, self.fn)),
+            cst.Return: self.return_,
+            cst.Import: self.import_, cst.ImportFrom: self.import_,
+            cst.For: self.binding, cst.CompFor: self.binding, cst.WithItem: self.binding, cst.NamedExpr: self.binding,
+            cst.ExceptHandler: self.binding, cst.ExceptStarHandler: self.binding,
+            cst.Global: self.global_, cst.Nonlocal: self.global_,
+            cst.ClassDef: self.class_, cst.FunctionDef: self.function, cst.Lambda: self.function,
+        }
+        self.leave: Dict[type, object] = {
+            cst.FunctionDef: lambda node: self.functions.pop(),
+            cst.Lambda: lambda node: self.functions.pop(),
+            cst.ClassDef: lambda node: self.classes.pop(),
+        }
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        m = self.m
-        if self.stack:
-            m.parents[node] = self.stack[-1]
-        self.stack.append(node)
-        fn = self.functions[-1] if self.functions else None
+    @property
+    def fn(self) -> Optional[FunctionInfo]:
+        return self.functions[-1] if self.functions else None
+
+    def depth_below_root(self, node: cst.CSTNode, levels: int) -> bool:
+        """Whether `node` is exactly `levels` steps below the module."""
+        for _ in range(levels):
+            node = self.parents.get(id(node))
+        return node is self.root
+
+    def call(self, node: cst.Call) -> None:
+        fn = self.fn
+        self.m.calls.append((node, fn))
+        if fn is not None:
+            fn.calls.append(node)
+
+    def assign(self, node) -> None:
+        m, fn = self.m, self.fn
+        m.assignments.append((node, fn))
+        self._self_assign(node)
+        if fn is None and not self.classes and type(node) is cst.Assign and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            # Module scope (not a class body); directly under the module it rebinds for sure.
+            m.imports.add_alias(node.targets[0].target.value, node.value, rebinding=self.depth_below_root(node, 2))
+        elif fn is not None:
+            self._bind_assign(fn, node)
+
+    def return_(self, node: cst.Return) -> None:
+        if self.functions:
+            self.functions[-1].returns.append(node)
+
+    def import_(self, node) -> None:
+        fn = self.fn
+        self.m.imports.add_import(node, local_scope=fn is not None)
+        if fn is not None:
+            for local, target in ImportTable.bindings(node):
+                self._bind(fn, local, "import", target)
+
+    def binding(self, node) -> None:
+        fn = self.fn
+        if fn is None:
+            return
         t = type(node)
-        if t is cst.Call:
-            m.calls.append((node, fn))
-            if fn is not None:
-                fn.calls.append(node)
-        elif t is cst.Attribute:
-            m.attributes.append((node, fn))
-        elif t is cst.Name:
-            m.identifiers.add(node.value)
-        elif t is cst.SimpleString:
-            m.identifiers.add(node.value[1:-1].strip("'\""))
-        elif t in (cst.Assign, cst.AnnAssign, cst.AugAssign):
-            m.assignments.append((node, fn))
-            self._self_assign(node)
-            if fn is None and not self.classes and t is cst.Assign and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-                # Module scope (not a class body); directly under the module it rebinds for sure.
-                m.imports.add_alias(node.targets[0].target.value, node.value, rebinding=len(self.stack) == 3)
-            elif fn is not None:
-                self._bind_assign(fn, node)
-        elif t is cst.With:
-            m.withs.append((node, fn))
-        elif t is cst.Return:
-            if fn is not None:
-                fn.returns.append(node)
-        elif t in (cst.Import, cst.ImportFrom):
-            m.imports.add_import(node, local_scope=fn is not None)
-            if fn is not None:
-                for local, target in ImportTable.bindings(node):
-                    self._bind(fn, local, "import", target)
-        elif fn is not None and t in (cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr, cst.ExceptHandler, cst.ExceptStarHandler):
-            if t in (cst.For, cst.CompFor, cst.NamedExpr):
-                target = node.target
-            else:
-                asname = node.asname if t is cst.WithItem else node.name
-                target = asname.name if asname is not None else None
-            for name in _target_names(target):
-                self._bind(fn, name, "other")
-        elif fn is not None and t in (cst.Global, cst.Nonlocal):
-            for item in node.names:
-                self._bind(fn, item.name.value, "global" if t is cst.Global else "nonlocal")
-        elif t is cst.ClassDef:
-            if fn is not None:
-                self._bind(fn, node.name.value, "other")
-            elif len(self.stack) == 2:
-                m.imports.unbind(node.name.value)
-            info = ClassInfo(node, node.name.value, [])
-            self.classes.append(info)
-            m.classes.setdefault(info.name, info)
-            m.class_list.append(info)
-        elif t in (cst.FunctionDef, cst.Lambda):
-            # A method is a def directly in a class body (ClassDef > IndentedBlock > FunctionDef).
-            direct = len(self.stack) >= 3 and isinstance(self.stack[-3], cst.ClassDef) and t is cst.FunctionDef
-            owner_cls = self.classes[-1] if direct else (fn.cls if fn is not None else None)
-            name = node.name.value if t is cst.FunctionDef else "<lambda>"
-            info = FunctionInfo(node, name, owner_cls, None if direct else fn)
-            if t is cst.FunctionDef and fn is not None and not direct:
-                self._bind(fn, name, "other")
-            elif t is cst.FunctionDef and fn is None and len(self.stack) == 2:
-                m.imports.unbind(name)
-            p = node.params
-            for param in (*p.posonly_params, *p.params, *p.kwonly_params, p.star_arg, p.star_kwarg):
-                if isinstance(param, cst.Param):
-                    self._bind(info, param.name.value, "other")
-            m.functions.append(info)
-            m.function_of[node] = info
-            if direct:
-                owner_cls.methods.setdefault(name, info)
-            elif fn is None and t is cst.FunctionDef and not self.classes:
-                m.module_functions.setdefault(name, info)
-            self.functions.append(info)
-        return True
+        if t in (cst.For, cst.CompFor, cst.NamedExpr):
+            target = node.target
+        else:
+            asname = node.asname if t is cst.WithItem else node.name
+            target = asname.name if asname is not None else None
+        for name in _target_names(target):
+            self._bind(fn, name, "other")
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
-        t = type(original_node)
-        if t in (cst.FunctionDef, cst.Lambda):
-            self.functions.pop()
-        elif t is cst.ClassDef:
-            self.classes.pop()
+    def global_(self, node) -> None:
+        fn = self.fn
+        if fn is not None:
+            for item in node.names:
+                self._bind(fn, item.name.value, "global" if type(node) is cst.Global else "nonlocal")
+
+    def class_(self, node: cst.ClassDef) -> None:
+        m, fn = self.m, self.fn
+        if fn is not None:
+            self._bind(fn, node.name.value, "other")
+        elif self.depth_below_root(node, 1):
+            m.imports.unbind(node.name.value)
+        info = ClassInfo(node, node.name.value, [])
+        self.classes.append(info)
+        m.classes.setdefault(info.name, info)
+        m.class_list.append(info)
+
+    def function(self, node) -> None:
+        m, fn, t = self.m, self.fn, type(node)
+        # A method is a def directly in a class body (ClassDef > IndentedBlock > FunctionDef).
+        block = self.parents.get(id(node))
+        direct = t is cst.FunctionDef and type(self.parents.get(id(block))) is cst.ClassDef
+        owner_cls = self.classes[-1] if direct else (fn.cls if fn is not None else None)
+        name = node.name.value if t is cst.FunctionDef else "<lambda>"
+        info = FunctionInfo(node, name, owner_cls, None if direct else fn)
+        if t is cst.FunctionDef and fn is not None and not direct:
+            self._bind(fn, name, "other")
+        elif t is cst.FunctionDef and fn is None and block is self.root:
+            m.imports.unbind(name)
+        p = node.params
+        for param in (*p.posonly_params, *p.params, *p.kwonly_params, p.star_arg, p.star_kwarg):
+            if isinstance(param, cst.Param):
+                self._bind(info, param.name.value, "other")
+        m.functions.append(info)
+        m.function_of[node] = info
+        if direct:
+            owner_cls.methods.setdefault(name, info)
+        elif fn is None and t is cst.FunctionDef and not self.classes:
+            m.module_functions.setdefault(name, info)
+        self.functions.append(info)
 
     def _bind(self, fn: FunctionInfo, name: str, how: str, value: object = None) -> None:
         fn.bind(name, how, value)
@@ -230,7 +259,8 @@ class FileModel:
         self.settings = settings
         self.project = project  # ProjectIndex or None
         self.module_name: Optional[str] = None
-        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self._parents: Dict[int, cst.CSTNode] = {}  # id(node) -> its parent
+        self.nodes: List[cst.CSTNode] = []  # every node but whitespace, comments and punctuation, in order
         self.imports = ImportTable()
         self.classes: Dict[str, ClassInfo] = {}
         self.class_list: List[ClassInfo] = []
@@ -253,8 +283,9 @@ class FileModel:
         model = cls(module, path, source, settings, project)
         model.module_name = module_name
         # Our own walk, in libcst's order, without rebuilding nodes and without whitespace,
-        # comments and punctuation (they are not in `parents`): a fifth of `module.visit`.
-        walk(module, _Collector(model), TRIVIA)
+        # comments and punctuation (they are not in `nodes`): a tenth of `module.visit`.
+        collector = _Collector(model, module)
+        model.nodes = index_tree(module, TRIVIA, collector.visit, collector.leave, model._parents)
         if module_name:
             model.imports.absolutize(module_name, path.endswith("__init__.py"))
         model.legacy_keras = (
@@ -386,13 +417,14 @@ class FileModel:
 
     # ---- tree navigation ---------------------------------------------------------------
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-        return self.parents.get(node)
+        return self._parents.get(id(node))
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        node = self.parents.get(node)
+        parents = self._parents
+        node = parents.get(id(node))
         while node is not None:
             yield node
-            node = self.parents.get(node)
+            node = parents.get(id(node))
 
     def enclosing_function(self, node: cst.CSTNode) -> Optional[FunctionInfo]:
         for anc in self.ancestors(node):

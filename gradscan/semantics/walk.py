@@ -7,14 +7,16 @@ the fields of each node type is taken once per process from libcst itself (the f
 that `_visit_and_replace_children` announces through `on_visit_attribute`), so the walk visits
 the same nodes in the same order as `node.visit`, for whatever libcst version is installed.
 
-`walk(root, visitor)` calls `visitor.on_visit(node)` (children are skipped when it returns a
-false value) and `visitor.on_leave(node)`, as libcst does; the `visit_<Node>` and
-`on_visit_attribute` hooks of a `CSTVisitor` are not called.
+`index_tree(root, skip, visit, leave, parents)` returns every node in that order and records
+each one's parent; it calls a handler only for the node types that have one (the semantic model
+wants calls, assignments, definitions...: a call for each of a million nodes would cost a tenth
+of the parse).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Set, Tuple
+from itertools import repeat
+from typing import Callable, Dict, List, Set, Tuple
 
 import libcst as cst
 
@@ -168,7 +170,7 @@ def children(node: cst.CSTNode) -> List[cst.CSTNode]:
 
 
 # Whitespace, comments and punctuation: no rule asks about them, and they are more than half
-# of the nodes of a typical file. `walk(..., skip=TRIVIA)` does not enter them.
+# of the nodes of a typical file. `index_tree(..., skip=TRIVIA)` does not enter them.
 TRIVIA = frozenset({
     cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.TrailingWhitespace, cst.EmptyLine,
     cst.Newline, cst.Comment, cst.Comma, cst.Dot, cst.LeftParen, cst.RightParen,
@@ -179,35 +181,39 @@ TRIVIA = frozenset({
 _TRIVIA_NAMES = frozenset((c.__module__, c.__qualname__) for c in TRIVIA)
 
 
-def walk(root: cst.CSTNode, visitor, skip: frozenset = frozenset()) -> None:
-    """Call `visitor.on_visit` / `visitor.on_leave` on every node under `root`, as `root.visit`
-    would, without rebuilding the tree (and without recursion, so deep trees are fine).
-    Nodes whose type is in `skip` are not visited, nor anything under them."""
-    on_visit = visitor.on_visit
-    on_leave = visitor.on_leave
+def index_tree(root: cst.CSTNode, skip: frozenset, visit: Dict[type, Callable], leave: Dict[type, Callable],
+               parents: Dict[int, cst.CSTNode]) -> List[cst.CSTNode]:
+    """The nodes under `root` in visiting order (root excluded, and nothing of a type in `skip`),
+    with each one's parent recorded in `parents` by id. `visit[type(node)](node)` is called as
+    the walk reaches a node of a type in `visit` (its parent is already in `parents`), and
+    `leave[type(node)](node)` once the children of a node of a type in `leave` are done."""
+    nodes: List[cst.CSTNode] = []
     orders = _LEAN if skip is TRIVIA else _ORDERS
     maybe = _MAYBE
+    sentinel = _SENTINEL
+    on_visit = visit.get
     todo: list = [root]
     pop = todo.pop
     push = todo.append
-    sentinel = _SENTINEL
+    add_node = nodes.append
     while todo:
         node = pop()
         kind = type(node)
         if kind is tuple:  # (node,): all its children are done
-            on_leave(node[0])
+            leave[type(node[0])](node[0])
             continue
-        if not on_visit(node):
-            on_leave(node)
-            continue
+        add_node(node)
+        handler = on_visit(kind)
+        if handler is not None:
+            handler(node)
         order = orders.get(kind)
         if order is None or kind in maybe:
             order = _order_of(node, orders)
-        if not order:  # a leaf (a Name, a number, a string...): leave it at once
-            on_leave(node)
+        if kind in leave:
+            push((node,))
+        if not order:
             continue
-        push((node,))
-        kids = []
+        kids: list = []
         add = kids.append
         for name in order:
             value = getattr(node, name)
@@ -222,5 +228,8 @@ def walk(root: cst.CSTNode, visitor, skip: frozenset = frozenset()) -> None:
                         kids.extend(value)
             elif vt not in skip:
                 add(value)
+        parents.update(zip(map(id, kids), repeat(node)))
         kids.reverse()  # the stack pops from the end: first child last
         todo.extend(kids)
+    del nodes[0]  # the root
+    return nodes
