@@ -21,6 +21,7 @@ from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, i
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 INFERENCE_NAMES = {
     "generate", "sample", "predict", "evaluate", "validation_step", "test_step", "predict_step",
@@ -966,17 +967,14 @@ class TensorRewrapped(_GraphRule):
 
 
 def _has_python_conversion(expr: cst.BaseExpression) -> bool:
-    found = []
-
-    class V(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value in PYTHON_CONVERSIONS:
-                found.append(node)
-            elif isinstance(node.func, cst.Name) and node.func.value in ("float", "int"):
-                found.append(node)
-
-    expr.visit(V())
-    return bool(found)
+    for node in descendants(expr):
+        if type(node) is cst.Call:
+            func = node.func
+            if type(func) is cst.Attribute and func.attr.value in PYTHON_CONVERSIONS:
+                return True
+            if type(func) is cst.Name and func.value in ("float", "int"):
+                return True
+    return False
 
 
 class PythonNumberInGraph(_GraphRule):

@@ -16,6 +16,7 @@ from gradscan.rules.base import Report, Rule
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 TENSOR_FACTORIES = {
     "torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.empty", "torch.full", "torch.tensor",
@@ -238,21 +239,9 @@ def class_owns_parameters(model: FileModel, info: ClassInfo, depth: int = 0) -> 
     return found
 
 
-class _CallFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.calls: List[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_Lambda(self, node) -> bool:
-        return False
-
-
 def _calls_in(expr: cst.CSTNode) -> List[cst.Call]:
-    finder = _CallFinder()
-    expr.visit(finder)
-    return finder.calls
+    """The calls in an expression, not those in the lambdas it holds."""
+    return [node for node in descendants(expr, prune=(cst.Lambda,)) if type(node) is cst.Call]
 
 
 def nn_spelling(model: FileModel, cls_name: str) -> Optional[str]:
@@ -980,20 +969,12 @@ class ModuleInPlainContainer(Rule):
 
 
 def _mentions(expr: cst.CSTNode, target: str) -> bool:
-    found = []
-
-    class V(cst.CSTVisitor):
-        def visit_Attribute(self, node):
-            if dotted(node) == target:
-                found.append(node)
-            return not found
-
-        def visit_Name(self, node):
-            if node.value == target:
-                found.append(node)
-
-    expr.visit(V())
-    return bool(found)
+    """Whether the expression names `target` (`self.head`, or a plain name)."""
+    for node in descendants(expr):
+        t = type(node)
+        if (t is cst.Attribute and dotted(node) == target) or (t is cst.Name and node.value == target):
+            return True
+    return False
 
 
 def _hands_on(expr, target: str) -> bool:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set,
 import libcst as cst
 
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import FileModel, FunctionInfo
@@ -303,7 +304,8 @@ class Flow:
     # ---- names -------------------------------------------------------------------------
     def order(self, node: cst.CSTNode) -> int:
         if self._order is None:
-            self._order = {id(n): i for i, n in enumerate(self.model.nodes)}
+            nodes = self.model.nodes
+            self._order = dict(zip(map(id, nodes), range(len(nodes))))
         return self._order.get(id(node), -1)
 
     def _later_uses(self, fn: "FunctionInfo", name: str, stmt: Optional[cst.CSTNode]) -> Iterable[cst.Name]:
@@ -336,7 +338,9 @@ class Flow:
         if key not in self._uses:
             collector = _NameUses(self.model)
             body = fn.node.body if fn is not None else self.model.module  # None: module-level code
-            body.visit(collector)
+            for node in descendants(body, prune=(cst.FunctionDef, cst.ClassDef)):  # nested defs excluded
+                if type(node) is cst.Name:
+                    collector.visit_Name(node)
             self._uses[key] = (collector.uses, {k: [self.order(s) for s in v] for k, v in collector.stores.items()})
             self._store_nodes[key] = {k: [(self.order(s), s) for s in v] for k, v in collector.stores.items()}
         return self._uses[key]
@@ -354,19 +358,13 @@ class Flow:
         return True
 
 
-class _NameUses(cst.CSTVisitor):
-    """Loads and stores of plain names in one function body (nested defs excluded)."""
+class _NameUses:
+    """Loads and stores of plain names in one function body, given its names one by one."""
 
     def __init__(self, model: "FileModel") -> None:
         self.model = model
         self.uses: Dict[str, List[cst.Name]] = {}
         self.stores: Dict[str, List[cst.CSTNode]] = {}
-
-    def visit_FunctionDef(self, node) -> bool:
-        return False
-
-    def visit_ClassDef(self, node) -> bool:
-        return False
 
     def visit_Name(self, node: cst.Name) -> None:
         parent = self.model.parent(node)

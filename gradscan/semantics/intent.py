@@ -372,7 +372,7 @@ class Sources:
         return self._defs.get(id(fn) if fn is not None else 0, {})
 
     def _build_defs(self) -> None:
-        """One pass over the file's nodes (no libcst visitor: they cost more than the parse)."""
+        """From the lists the model's walk collected (a libcst visitor would cost more than the parse)."""
         model = self.model
         self._defs[-1] = {}
         sink = _Defs(model, self._defs)
@@ -380,10 +380,8 @@ class Sources:
             sink.add_statement(node, fn)
         for node, fn in model.calls:
             sink.add_call(node, fn)
-        for node in model.nodes:
-            t = type(node)
-            if t is cst.For or t is cst.WithItem or t is cst.NamedExpr:
-                sink.add_binding(node, model.enclosing_function(node))
+        for node, fn in model.block_bindings:
+            sink.add_binding(node, fn)
 
     def _definitions(self, name: cst.Name, fn: Optional["FunctionInfo"]):
         """Earlier definitions of a name used at `name`: in its function, the enclosing

@@ -152,9 +152,11 @@ class _Collector:
 
     def binding(self, node) -> None:
         fn = self.fn
+        t = type(node)
+        if t is cst.For or t is cst.WithItem or t is cst.NamedExpr:
+            self.m.block_bindings.append((node, fn))
         if fn is None:
             return
-        t = type(node)
         if t in (cst.For, cst.CompFor, cst.NamedExpr):
             target = node.target
         else:
@@ -238,6 +240,17 @@ class _Collector:
                 method.cls.self_assigns.append((target.attr.value, value, node, method.name))
 
 
+_STATEMENT_KINDS: Dict[type, int] = {}  # node type -> 1 small statement, 2 compound, 0 neither
+
+
+def _is_statement(kind: type, small_only: bool = False) -> bool:
+    found = _STATEMENT_KINDS.get(kind)
+    if found is None:
+        found = _STATEMENT_KINDS[kind] = (1 if issubclass(kind, cst.BaseSmallStatement)
+                                          else 2 if issubclass(kind, cst.BaseCompoundStatement) else 0)
+    return found == 1 if small_only else found != 0
+
+
 def _target_names(target) -> List[str]:
     """The plain names an assignment target binds (`a`, `a, (b, *c)`), not attributes or items."""
     if isinstance(target, cst.Name):
@@ -271,6 +284,8 @@ class FileModel:
         self.attributes: List[Tuple[cst.Attribute, Optional[FunctionInfo]]] = []
         self.assignments: List[Tuple[cst.CSTNode, Optional[FunctionInfo]]] = []
         self.withs: List[Tuple[cst.With, Optional[FunctionInfo]]] = []
+        # `for` loops, `with ... as` items and `:=`, with the function they are in
+        self.block_bindings: List[Tuple[cst.CSTNode, Optional[FunctionInfo]]] = []
         self.identifiers: Set[str] = set()  # every name and short string in the file
         self.local_names: Set[str] = set()  # names some function binds (see `resolve`)
         self.local_aliases: Set[str] = set()  # ... by an import or `name = a.b` in a function
@@ -286,6 +301,7 @@ class FileModel:
         # comments and punctuation (they are not in `nodes`): a tenth of `module.visit`.
         collector = _Collector(model, module)
         model.nodes = index_tree(module, TRIVIA, collector.visit, collector.leave, model._parents)
+        collector.__dict__.clear()  # its handler table refers back to it: a cycle holding the tree
         if module_name:
             model.imports.absolutize(module_name, path.endswith("__init__.py"))
         model.legacy_keras = (
@@ -426,17 +442,20 @@ class FileModel:
             yield node
             node = parents.get(id(node))
 
+    # (Type tests below compare types: `isinstance` against libcst's abstract node classes goes
+    # through ABCMeta, and these run for every ancestor of every node a rule asks about.)
     def enclosing_function(self, node: cst.CSTNode) -> Optional[FunctionInfo]:
         for anc in self.ancestors(node):
-            if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+            t = type(anc)
+            if t is cst.FunctionDef or t is cst.Lambda:
                 return self.function_of.get(anc)
         return None
 
     def enclosing_statement(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-        if isinstance(node, cst.BaseSmallStatement):
+        if _is_statement(type(node), small_only=True):
             return node
         for anc in self.ancestors(node):
-            if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            if _is_statement(type(anc)):
                 return anc
         return None
 

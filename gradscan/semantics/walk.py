@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from itertools import repeat
-from typing import Callable, Dict, List, Set, Tuple
+from typing import Callable, Dict, Iterator, List, Set, Tuple
 
 import libcst as cst
 
@@ -233,3 +233,34 @@ def index_tree(root: cst.CSTNode, skip: frozenset, visit: Dict[type, Callable], 
         todo.extend(kids)
     del nodes[0]  # the root
     return nodes
+
+
+def descendants(root: cst.CSTNode, prune: Tuple[type, ...] = ()) -> Iterator[cst.CSTNode]:
+    """`root` and the nodes under it in visiting order, without whitespace, comments and
+    punctuation; a node whose type is in `prune` is yielded but not entered. (For the questions
+    a rule asks about one expression or block: a libcst visitor would rebuild every node.)"""
+    todo: list = [root]
+    pop = todo.pop
+    sentinel = _SENTINEL
+    skip = TRIVIA
+    while todo:
+        node = pop()
+        yield node
+        kind = type(node)
+        if kind in prune:
+            continue
+        order = _LEAN.get(kind)
+        if order is None or kind in _MAYBE:
+            order = _order_of(node, _LEAN)
+        kids: list = []
+        for name in order:
+            value = getattr(node, name)
+            if value is None or value is sentinel:
+                continue
+            vt = type(value)
+            if vt is tuple or vt is list:
+                kids.extend([v for v in value if type(v) not in skip])
+            elif vt not in skip:
+                kids.append(value)
+        kids.reverse()
+        todo.extend(kids)
