@@ -331,3 +331,26 @@ def test_a_rule_reporting_a_node_of_another_tree_is_gs000_and_the_rest_survives(
         REGISTRY.pop(Foreign.code, None)
     assert [(f.line, f.code) for f in findings] == [(1, "GS000"), (7, "GS101"), (8, "GS101")]
     assert findings[0].message.startswith(f"internal error in rule {Foreign.code}: reported")
+
+
+def test_a_checked_files_tree_is_freed_without_the_cyclic_collector():
+    """Reference counting alone frees each file's tree once its findings are out: a cycle that
+    held it would make the collector traverse every tree of a whole-project run."""
+    import gc
+
+    import libcst as cst
+
+    from gradscan.engine import check_source
+
+    source = (Path(__file__).parent / "fixtures" / "torch_training" / "actor_critic_script.py").read_text()
+    check_source(source, "warm_up.py")  # first use fills per-process tables
+    gc.collect()
+    gc.disable()
+    try:
+        before = sum(1 for o in gc.get_objects() if isinstance(o, cst.CSTNode))
+        findings = check_source(source, "a.py")
+        after = sum(1 for o in gc.get_objects() if isinstance(o, cst.CSTNode))
+    finally:
+        gc.enable()
+    assert findings is not None
+    assert after == before
