@@ -119,28 +119,34 @@ def _exits(block: cst.BaseSuite) -> bool:
     return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Return, cst.Raise))
 
 
+# Where a block's question stops: the enclosing definition. (Types are compared, not tested
+# with isinstance: libcst's node classes are ABCs, and these loops run over every ancestor.)
+_SCOPES = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda})
+
+
 def in_eval_branch(model: "FileModel", node: cst.CSTNode) -> bool:
     """Inside `if not self.training:`, the `else` of `if self.training:`, or after an
     `if self.training: ... return` in the same block (the rest runs only in evaluation)."""
     child = node
     for anc in model.ancestors(node):
-        if isinstance(anc, cst.IndentedBlock):
+        t = type(anc)
+        if t is cst.IndentedBlock:
             for stmt in anc.body:
                 if stmt is child:
                     break
-                if isinstance(stmt, cst.If) and stmt.orelse is None and _training_test(stmt.test) is True and _exits(stmt.body):
+                if type(stmt) is cst.If and stmt.orelse is None and _training_test(stmt.test) is True and _exits(stmt.body):
                     return True
-        elif isinstance(anc, cst.If):
+        elif t is cst.If:
             polarity = _training_test(anc.test)
             if polarity is not None and child is not anc.test:
                 in_body = child is anc.body
                 if (polarity and not in_body) or (not polarity and in_body):
                     return True
-        elif isinstance(anc, cst.IfExp):
+        elif t is cst.IfExp:
             polarity = _training_test(anc.test)
             if polarity is not None and ((polarity and child is anc.orelse) or (not polarity and child is anc.body)):
                 return True
-        elif isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        elif t in _SCOPES:
             return False
         child = anc
     return False
@@ -149,12 +155,13 @@ def in_eval_branch(model: "FileModel", node: cst.CSTNode) -> bool:
 def in_no_grad_block(model: "FileModel", node: cst.CSTNode) -> bool:
     """Inside `with torch.no_grad():` (and not re-enabled by an inner `torch.enable_grad()`)."""
     for anc in model.ancestors(node):
-        if isinstance(anc, cst.With):
+        t = type(anc)
+        if t is cst.With:
             if any(_enable_grad_call(model, item.item) for item in anc.items):
                 return False
             if is_no_grad_with(model, anc):
                 return True
-        if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        elif t in _SCOPES:
             return False
     return False
 
@@ -166,9 +173,10 @@ def _tape_block(model: "FileModel", node: cst.CSTNode) -> Optional[cst.With]:
     if blocks is None:
         blocks = {id(w) for w in model.tape_blocks}
     for anc in model.ancestors(node):
-        if isinstance(anc, cst.With) and id(anc) in blocks:
+        t = type(anc)
+        if t is cst.With and id(anc) in blocks:
             return anc
-        if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if t in _SCOPES:
             return None
     return None
 

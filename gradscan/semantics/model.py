@@ -214,13 +214,13 @@ class _Collector:
 
     def _bind_assign(self, fn: FunctionInfo, node) -> None:
         # Only `name = a.b.c` can alias something; any other value makes the name a plain local.
-        if isinstance(node, cst.Assign):
-            single = len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) and isinstance(node.value, (cst.Name, cst.Attribute))
+        if type(node) is cst.Assign:
+            single = len(node.targets) == 1 and type(node.targets[0].target) is cst.Name and type(node.value) in _NAME_OR_ATTRIBUTE
             for target in node.targets:
                 for name in _target_names(target.target):
                     self._bind(fn, name, "alias" if single else "other", node.value if single else None)
-        elif isinstance(node.target, cst.Name):  # AnnAssign, AugAssign
-            alias = isinstance(node, cst.AnnAssign) and isinstance(node.value, (cst.Name, cst.Attribute))
+        elif type(node.target) is cst.Name:  # AnnAssign, AugAssign
+            alias = type(node) is cst.AnnAssign and type(node.value) in _NAME_OR_ATTRIBUTE
             self._bind(fn, node.target.value, "alias" if alias else "other", node.value if alias else None)
 
     def _self_assign(self, node) -> None:
@@ -231,15 +231,16 @@ class _Collector:
             method = method.parent
         if method.cls is None or method.cls is not self.classes[-1]:
             return
-        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
         value = node.value
         if value is None:
             return
         for target in targets:
-            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+            if type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == "self":
                 method.cls.self_assigns.append((target.attr.value, value, node, method.name))
 
 
+_NAME_OR_ATTRIBUTE = (cst.Name, cst.Attribute)
 _STATEMENT_KINDS: Dict[type, int] = {}  # node type -> 1 small statement, 2 compound, 0 neither
 
 
@@ -253,11 +254,12 @@ def _is_statement(kind: type, small_only: bool = False) -> bool:
 
 def _target_names(target) -> List[str]:
     """The plain names an assignment target binds (`a`, `a, (b, *c)`), not attributes or items."""
-    if isinstance(target, cst.Name):
+    t = type(target)
+    if t is cst.Name:
         return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
+    if t is cst.Tuple or t is cst.List:
         return [n for el in target.elements for n in _target_names(el.value)]
-    if isinstance(target, cst.StarredElement):
+    if t is cst.StarredElement:
         return _target_names(target.value)
     return []
 

@@ -38,11 +38,15 @@ def canonical(qname: str) -> str:
 
 def dotted(expr: cst.BaseExpression) -> Optional[str]:
     """`a.b.c` as text, or None when the expression is not a plain dotted name."""
+    t = type(expr)
+    if t is cst.Name:  # most calls: a plain name
+        return expr.value
     parts = []
-    while isinstance(expr, cst.Attribute):
+    while t is cst.Attribute:
         parts.append(expr.attr.value)
         expr = expr.value
-    if isinstance(expr, cst.Name):
+        t = type(expr)
+    if t is cst.Name:
         parts.append(expr.value)
         return ".".join(reversed(parts))
     return None
