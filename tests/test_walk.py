@@ -113,3 +113,16 @@ def test_handlers_only_for_their_types():
     index_tree(module, TRIVIA, {cst.Call: lambda n: seen.append(("call", cst.Module([]).code_for_node(n)))},
                {cst.Call: lambda n: seen.append(("left", cst.Module([]).code_for_node(n)))}, {})
     assert seen == [("call", "f(g(x))"), ("call", "g(x)"), ("left", "g(x)"), ("left", "f(g(x))")]
+
+
+def test_descendants_matches_libcst_visit_and_prunes():
+    from gradscan.semantics.walk import descendants
+
+    for name, module in _modules():
+        expected = _Recorder(TRIVIA)
+        module.visit(expected)
+        assert [id(n) for n in descendants(module)] == [i for kind, i in expected.seq if kind == "visit"], name
+
+    module = cst.parse_module("def f():\n    a = g(1)\nb = h(2)\n")
+    names = [n.value for n in descendants(module, prune=(cst.FunctionDef,)) if type(n) is cst.Name]
+    assert names == ["b", "h"]

@@ -783,34 +783,16 @@ def _is_no_grad_item(model: FileModel, expr) -> bool:
 def _block_values(model: FileModel, with_node: cst.With):
     """Values assigned or returned directly in a with block's body (nested defs excluded)."""
     out = []
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node) -> bool:
-            return False
-
-        def visit_Lambda(self, node) -> bool:
-            return False
-
-        def visit_ClassDef(self, node) -> bool:
-            return False
-
-        def visit_Assign(self, node: cst.Assign) -> None:
-            if not all(isinstance(t.target, cst.Attribute) for t in node.targets):
+    for node in descendants(with_node.body, prune=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        t = type(node)
+        if t is cst.Assign:
+            if not all(type(target.target) is cst.Attribute for target in node.targets):
                 out.append(node.value)
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            if not isinstance(node.target, cst.Attribute):
+        elif t is cst.AugAssign:
+            if type(node.target) is not cst.Attribute:
                 out.append(node.value)
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            if node.value is not None:
-                out.append(node.value)
-
-        def visit_Return(self, node: cst.Return) -> None:
-            if node.value is not None:
-                out.append(node.value)
-
-    with_node.body.visit(V())
+        elif (t is cst.AnnAssign or t is cst.Return) and node.value is not None:
+            out.append(node.value)
     return out
 
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set
 import libcst as cst
 
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
     from gradscan.semantics.flow import Trace
@@ -793,22 +794,25 @@ def sources(model: "FileModel") -> Sources:
 
 # ---- the intentional patterns -----------------------------------------------------------
 
+_COMPUTED = (cst.Call, cst.Subscript, cst.BinaryOperation)
+
+
 def _names_in(expr: cst.CSTNode) -> List[str]:
     """Every plain name and attribute name in an expression (`self.target_net(s)` ->
     self, target_net, s), without the methods called on computed values (`f(x).mean()`)."""
     out: List[str] = []
 
-    class V(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            if isinstance(node.value, (cst.Call, cst.Subscript, cst.BinaryOperation)):
-                node.value.visit(self)
-                return False
-            return True
+    def names(root: cst.CSTNode) -> None:
+        for node in descendants(root, prune=(cst.Attribute,)):
+            t = type(node)
+            if t is cst.Name:
+                out.append(node.value)
+            elif t is cst.Attribute:
+                names(node.value)
+                if type(node.value) not in _COMPUTED:
+                    out.append(node.attr.value)
 
-        def visit_Name(self, node: cst.Name) -> None:
-            out.append(node.value)
-
-    expr.visit(V())
+    names(expr)
     return out
 
 
@@ -1053,20 +1057,15 @@ def _recomputed_from_itself(model: "FileModel", stmt: cst.CSTNode, name: str) ->
             return False
     if loop is None:
         return False
-    found = []
-
-    class V(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            if node is stmt or not isinstance(node.value, cst.Call):
-                return
-            bound = set()
-            for t in node.targets:
-                bound |= set(_names_in(t.target))
-            if name in bound and name in _names_in(node.value):
-                found.append(node)
-
-    loop.body.visit(V())
-    return bool(found)
+    for node in descendants(loop.body):
+        if type(node) is not cst.Assign or node is stmt or type(node.value) is not cst.Call:
+            continue
+        bound = set()
+        for t in node.targets:
+            bound |= set(_names_in(t.target))
+        if name in bound and name in _names_in(node.value):
+            return True
+    return False
 
 
 def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) -> bool:
