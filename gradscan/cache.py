@@ -216,6 +216,8 @@ class DependencyLog:
     def note_query(self, method: str, args: tuple, result) -> None:
         """A whole-index question (`subclasses_reads(X)`): the verdict depends on its answer,
         not on every entry the answer was computed from."""
+        if self.paused:  # asked while answering another query, whose answer is recorded
+            return
         name = f"call:{method}:{json.dumps(list(args))}"
         if name not in self.used:
             self.used[name] = _value_digest(_plain(result))
@@ -285,9 +287,10 @@ def _plain(value):
     return value
 
 
-# Index methods whose answer depends on the whole project (every class deriving from X): a
-# file's verdict records the answer itself, so that editing an unrelated file does not re-check it.
-QUERIES = ("subclasses_reads",)
+# Index methods whose answer depends on the whole project (every class deriving from X) or is
+# kept for the run (a class's bases): a file's verdict records the answer itself, so that
+# editing an unrelated file does not re-check it, and a kept answer is recorded for every file.
+QUERIES = ("subclasses_reads", "bases")
 
 
 class _Query:

@@ -159,7 +159,7 @@ def test_cache_folder_layout(project):
     assert not list(folder.rglob(".tmp-*"))  # atomic writes leave no temporary file behind
     block = [json.loads(e.read_text()) for e in entries if json.loads(e.read_text())["findings"]]
     deps = set().union(*(b["deps"] for b in block))
-    assert "modules:pkg.base" in deps  # the index entry the subclass's verdict used
+    assert 'call:bases:["pkg.base.BaseBlock"]' in deps  # the index answer the subclass's verdict used
 
 
 def test_unwritable_project_falls_back_to_the_user_cache(project, monkeypatch):

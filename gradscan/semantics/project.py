@@ -281,11 +281,21 @@ class ProjectIndex:
         `from tf_keras import *`), that outside name; None when `qname` is not the project's."""
         from gradscan.semantics.names import canonical
 
+        # Asked again and again for the same bases (every file of a package subclasses the
+        # same few), and a star-import chain can cost thousands of steps: answered once per
+        # run. (The results cache records the answer, see `gradscan.cache.QUERIES`.)
+        memo = self.__dict__.setdefault("_bases", {})
+        if qname in memo:
+            found = memo[qname]
+            return list(found) if found is not None else None
         entry = self.class_entry(qname)
         if entry:
-            return [canonical(b) for b in entry["bases"]]
-        outside = self.outside_name(qname)
-        return [canonical(outside)] if outside else None
+            found = [canonical(b) for b in entry["bases"]]
+        else:
+            outside = self.outside_name(qname)
+            found = [canonical(outside)] if outside else None
+        memo[qname] = found
+        return list(found) if found is not None else None
 
     def _module_prefix(self, qname: str):
         parts = qname.split(".")
