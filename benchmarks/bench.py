@@ -365,6 +365,7 @@ class MeasureSet:
     findings: int
     same: Optional[bool]
     floor_nogc: Optional[Measure] = None
+    rounds: List[Tuple[float, float]] = field(default_factory=list)  # (cold / floor) per round: wall, CPU
 
 
 def spread(chosen: Dict[str, List[Path]], n: int) -> Dict[str, List[Path]]:
@@ -420,12 +421,16 @@ class Bench:
             contenders.insert(1, ("libcst parse alone, collector paused per file (as gradscan runs)",
                                   lambda: timed([self.py, str(self.floor_py), str(listing), jobs, "nogc"], env=env)))
         best: Dict[str, tuple] = {}
+        rounds: List[Tuple[float, float]] = []
         for round_ in range(self.args.repeat):
+            this: Dict[str, tuple] = {}
             for name, fn in (contenders if round_ % 2 == 0 else contenders[::-1]):
-                got = fn()
+                got = this[name] = fn()
                 log(f"  round {round_ + 1}: {name}: {got[0]:.2f} s wall, {got[1]:.2f} s CPU")
                 if name not in best or got[0] < best[name][0]:
                     best[name] = got
+            f, c = this["libcst parse alone (floor)"], this["gradscan, cold (--no-cache)"]
+            rounds.append((c[0] / f[0], c[1] / f[1]))
         measured_rows = {}
         for name, _ in contenders:
             wall, cpu, peak, rc, timed_out = best[name]
@@ -468,7 +473,7 @@ class Bench:
                 cmd = [str(exe), "check", "--no-cache", "--isolated", "--exit-zero", "--quiet", str(ws)]
                 penv = dict(os.environ, RAYON_NUM_THREADS=jobs)
             measured[name] = self.run(PEERS[name]["label"], lambda: timed(cmd, cwd=ws, env=penv, timeout=self.args.peer_timeout), n, lines, rows)
-        return MeasureSet(label, n, lines, rows, floor, cold, warm_m, measured, findings, same, floor_nogc)
+        return MeasureSet(label, n, lines, rows, floor, cold, warm_m, measured, findings, same, floor_nogc, rounds)
 
     def single_file(self, chosen, corpus_root: Path, ws: Path) -> List[Measure]:
         """One file, as pre-commit runs it, against `python -c 'import libcst'`."""
@@ -626,6 +631,9 @@ def render(args, main: MeasureSet, peer_set: Optional[MeasureSet], single_rows: 
     out.append(f"- The floor and gradscan's cold scan alternate over {args.repeat} rounds (the order reversed each round) and each "
                "keeps its fastest round, so that the machine's drift does not enter their ratio; the warm re-run keeps the fastest of "
                f"{args.repeat} runs; the first run and the peers are single runs.")
+    if main.rounds:
+        each = "; ".join(f"round {i + 1}: {w:.2f} × wall, {c:.2f} × CPU" for i, (w, c) in enumerate(main.rounds))
+        out.append(f"- The cold scan against the floor in each round, to show the machine's noise: {each}.")
     out.append("- The floor is `libcst.parse_module` of every file in a process pool of the same size (largest files first), "
                "Python start-up and libcst's import included, as they are in gradscan's time.")
     out.append("- gradscan cold includes discovering the files and building the project's class index (no cached index); it is "
