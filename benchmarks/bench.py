@@ -366,6 +366,7 @@ class MeasureSet:
     same: Optional[bool]
     floor_nogc: Optional[Measure] = None
     rounds: List[Tuple[float, float]] = field(default_factory=list)  # (cold / floor) per round: wall, CPU
+    one_process: Optional[Measure] = None  # gradscan cold with --jobs 1, when more are measured
 
 
 def spread(chosen: Dict[str, List[Path]], n: int) -> Dict[str, List[Path]]:
@@ -440,6 +441,12 @@ class Bench:
         floor = measured_rows["libcst parse alone (floor)"]
         floor_nogc = measured_rows.get("libcst parse alone, collector paused per file (as gradscan runs)")
         cold = measured_rows["gradscan, cold (--no-cache)"]
+        one_process = None
+        if not warm and jobs != "1":
+            # What the workers buy: the same cold scan in one process (on the sample: minutes on the corpus).
+            one_process = self.run("gradscan, cold, one process (--jobs 1)", lambda: timed(
+                gs + ["--isolated", "--no-cache", "--exit-zero", "-q", "-j", "1", *sel, str(ws)], cwd=ws, env=env),
+                n, lines, rows, repeat=self.args.repeat)
         warm_m = None
         same = None
         if warm:
@@ -473,7 +480,7 @@ class Bench:
                 cmd = [str(exe), "check", "--no-cache", "--isolated", "--exit-zero", "--quiet", str(ws)]
                 penv = dict(os.environ, RAYON_NUM_THREADS=jobs)
             measured[name] = self.run(PEERS[name]["label"], lambda: timed(cmd, cwd=ws, env=penv, timeout=self.args.peer_timeout), n, lines, rows)
-        return MeasureSet(label, n, lines, rows, floor, cold, warm_m, measured, findings, same, floor_nogc, rounds)
+        return MeasureSet(label, n, lines, rows, floor, cold, warm_m, measured, findings, same, floor_nogc, rounds, one_process)
 
     def single_file(self, chosen, corpus_root: Path, ws: Path) -> List[Measure]:
         """One file, as pre-commit runs it, against `python -c 'import libcst'`."""
@@ -614,6 +621,11 @@ def render(args, main: MeasureSet, peer_set: Optional[MeasureSet], single_rows: 
             bound = " (at least: the peer was stopped)" if p.note else ""
             tr.append([f"faster than {PEERS[n]['label']}", f"gradscan cold {p.wall / ref.cold.wall:.1f} × faster wall, "
                        f"{p.cpu / ref.cold.cpu:.1f} × less CPU{bound}", _ok(ref.cold.wall < p.wall)])
+    if peer_set is not None and peer_set.one_process is not None:
+        one = peer_set.one_process
+        tr.append([f"`--jobs {args.jobs}` helps (against `--jobs 1`, on the sample)",
+                   f"{one.wall / peer_set.cold.wall:.2f} × faster wall ({peer_set.cold.wall:.2f} s vs {one.wall:.2f} s)",
+                   _ok(peer_set.cold.wall < one.wall)])
     if peer_set is not None:
         # Peak memory of any libcst tool is set by the largest file's tree, which the floor also
         # holds; flat means gradscan's peak stays a steady multiple of the floor's as the tree grows.
