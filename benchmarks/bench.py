@@ -365,7 +365,8 @@ class MeasureSet:
     findings: int
     same: Optional[bool]
     floor_nogc: Optional[Measure] = None
-    rounds: List[Tuple[float, float]] = field(default_factory=list)  # (cold / floor) per round: wall, CPU
+    # per round, cold / floor (wall, CPU), and cold / the floor with the collector paused when measured
+    rounds: List[Tuple[float, float, Optional[float], Optional[float]]] = field(default_factory=list)
     one_process: Optional[Measure] = None  # gradscan cold with --jobs 1, when more are measured
 
 
@@ -422,7 +423,7 @@ class Bench:
             contenders.insert(1, ("libcst parse alone, collector paused per file (as gradscan runs)",
                                   lambda: timed([self.py, str(self.floor_py), str(listing), jobs, "nogc"], env=env)))
         best: Dict[str, tuple] = {}
-        rounds: List[Tuple[float, float]] = []
+        rounds: List[tuple] = []
         for round_ in range(self.args.repeat):
             this: Dict[str, tuple] = {}
             for name, fn in (contenders if round_ % 2 == 0 else contenders[::-1]):
@@ -431,7 +432,8 @@ class Bench:
                 if name not in best or got[0] < best[name][0]:
                     best[name] = got
             f, c = this["libcst parse alone (floor)"], this["gradscan, cold (--no-cache)"]
-            rounds.append((c[0] / f[0], c[1] / f[1]))
+            g = this.get("libcst parse alone, collector paused per file (as gradscan runs)")
+            rounds.append((c[0] / f[0], c[1] / f[1], c[0] / g[0] if g else None, c[1] / g[1] if g else None))
         measured_rows = {}
         for name, _ in contenders:
             wall, cpu, peak, rc, timed_out = best[name]
@@ -644,8 +646,10 @@ def render(args, main: MeasureSet, peer_set: Optional[MeasureSet], single_rows: 
                "keeps its fastest round, so that the machine's drift does not enter their ratio; the warm re-run keeps the fastest of "
                f"{args.repeat} runs; the first run and the peers are single runs.")
     if main.rounds:
-        each = "; ".join(f"round {i + 1}: {w:.2f} × wall, {c:.2f} × CPU" for i, (w, c) in enumerate(main.rounds))
-        out.append(f"- The cold scan against the floor in each round, to show the machine's noise: {each}.")
+        each = "; ".join(f"round {i + 1}: {w:.2f} × wall, {c:.2f} × CPU" + (f" (collector paused: {gw:.2f} ×, {gc:.2f} ×)" if gw else "")
+                         for i, (w, c, gw, gc) in enumerate(main.rounds))
+        out.append(f"- The cold scan against the floor in each round, to show the machine's noise: {each}. The best rounds "
+                   "above are taken for each row on its own, so a ratio of two best rounds can fall outside this range.")
     out.append("- The floor is `libcst.parse_module` of every file in a process pool of the same size (largest files first), "
                "Python start-up and libcst's import included, as they are in gradscan's time.")
     out.append("- gradscan cold includes discovering the files and building the project's class index (no cached index); it is "
