@@ -155,16 +155,19 @@ _SENTINEL = cst.MaybeSentinel.DEFAULT
 
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """Direct children, in libcst's visiting order (as `node.children`, much faster)."""
+    return _children(node, _order_of(node), frozenset())
+
+
+def _children(node: cst.CSTNode, order: Tuple[str, ...], skip: frozenset) -> List[cst.CSTNode]:
     out: List[cst.CSTNode] = []
-    kind = type(node)
-    for name in _order_of(node):
+    for name in order:
         value = getattr(node, name)
         if value is None or value is _SENTINEL:
             continue
         vt = type(value)
         if vt is tuple or vt is list:
-            out.extend(value)
-        else:
+            out.extend([v for v in value if type(v) not in skip] if skip else value)
+        elif vt not in skip:
             out.append(value)
     return out
 
@@ -213,6 +216,7 @@ def index_tree(root: cst.CSTNode, skip: frozenset, visit: Dict[type, Callable], 
             push((node,))
         if not order:
             continue
+        # `_children`, inlined: this loop runs for every node of every file.
         kids: list = []
         add = kids.append
         for name in order:
@@ -241,8 +245,6 @@ def descendants(root: cst.CSTNode, prune: Tuple[type, ...] = ()) -> Iterator[cst
     a rule asks about one expression or block: a libcst visitor would rebuild every node.)"""
     todo: list = [root]
     pop = todo.pop
-    sentinel = _SENTINEL
-    skip = TRIVIA
     while todo:
         node = pop()
         yield node
@@ -252,15 +254,6 @@ def descendants(root: cst.CSTNode, prune: Tuple[type, ...] = ()) -> Iterator[cst
         order = _LEAN.get(kind)
         if order is None or kind in _MAYBE:
             order = _order_of(node, _LEAN)
-        kids: list = []
-        for name in order:
-            value = getattr(node, name)
-            if value is None or value is sentinel:
-                continue
-            vt = type(value)
-            if vt is tuple or vt is list:
-                kids.extend([v for v in value if type(v) not in skip])
-            elif vt not in skip:
-                kids.append(value)
+        kids = _children(node, order, TRIVIA)
         kids.reverse()
         todo.extend(kids)
