@@ -340,7 +340,7 @@ class Flow:
             body = fn.node.body if fn is not None else self.model.module  # None: module-level code
             for node in descendants(body, prune=(cst.FunctionDef, cst.ClassDef)):  # nested defs excluded
                 if type(node) is cst.Name:
-                    collector.visit_Name(node)
+                    collector.add_name(node)
             self._uses[key] = (collector.uses, {k: [self.order(s) for s in v] for k, v in collector.stores.items()})
             self._store_nodes[key] = {k: [(self.order(s), s) for s in v] for k, v in collector.stores.items()}
         return self._uses[key]
@@ -366,7 +366,7 @@ class _NameUses:
         self.uses: Dict[str, List[cst.Name]] = {}
         self.stores: Dict[str, List[cst.CSTNode]] = {}
 
-    def visit_Name(self, node: cst.Name) -> None:
+    def add_name(self, node: cst.Name) -> None:
         parent = self.model.parent(node)
         if isinstance(parent, cst.Attribute) and parent.attr is node:
             return

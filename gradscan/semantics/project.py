@@ -196,8 +196,10 @@ class ProjectIndex:
         self.modules: Dict[str, Optional[dict]] = {}
         self._owners: Dict[str, object] = {}
         self.files: Dict[str, List[str]] = {}  # resolved file path -> its module names
-        # resolved file path -> [mtime_ns, size] at which Python's parser accepted the whole file
-        self.python_accepted: Dict[str, List[int]] = {}
+        # resolved file path -> [mtime_ns, size] at which Python's parser accepted the whole file:
+        # a hint to the engine, not an input of any verdict (private: the results cache does
+        # not record reads of it)
+        self._python_accepted: Dict[str, List[int]] = {}
 
     def module_names_of(self, file: Path) -> Optional[List[str]]:
         return self.files.get(str(file))
@@ -205,7 +207,7 @@ class ProjectIndex:
     def accepted_by_python(self, file: Path, size: int) -> bool:
         """Whether building the index parsed `file`, as it still is on disk, with Python's parser
         (the engine then need not parse it with `ast` a second time)."""
-        stamp = self.python_accepted.get(str(file))
+        stamp = self._python_accepted.get(str(file))
         if stamp is None or stamp[1] != size:
             return False
         try:
@@ -494,7 +496,7 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
         index.add(names, summary, owner=key)
         index.files[key] = names
         if parsed:
-            index.python_accepted[key] = stamp
+            index._python_accepted[key] = stamp
     # Rewriting the whole file costs more than summarizing a few changed files again: a
     # pre-commit call on one edited file of a large project does not rewrite it.
     changed = len(missing) + sum(1 for key in cached if key not in fresh)
