@@ -179,3 +179,29 @@ def test_a_symlinked_file_is_shown_under_its_own_name(tmp_path):
     except (OSError, NotImplementedError):
         pytest.skip("symlinks are not available here")
     assert files(tmp_path / "project", "src", cwd=tmp_path / "project") == ["src/link.py"]
+
+
+def test_without_pathspec_the_scan_goes_on_and_says_why_gitignore_is_unread(tmp_path):
+    """Run from a checkout without its dependencies installed (`python3 -m gradscan`), gradscan
+    must not crash on a .gitignore: it checks the files and warns once."""
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / ".gitignore").write_text("ignored.py\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".gitignore").write_text("*.tmp\n")
+    (tmp_path / "sub" / "other.py").write_text("x = 1\n")
+    (tmp_path / "model.py").write_text(BAD)
+    script = textwrap.dedent("""
+        import sys
+        sys.modules["pathspec"] = None  # as if not installed: its import raises ImportError
+        from gradscan.cli import main
+        main()
+    """)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", script, "--isolated", "--no-cache", str(tmp_path)], cwd=root,
+                          capture_output=True, text=True)
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("pathspec package is not installed") == 1
+    assert "model.py" in proc.stdout and proc.returncode == 1

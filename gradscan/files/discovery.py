@@ -112,10 +112,27 @@ class _Excluder:
 
                     lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
                     spec = pathspec.GitIgnoreSpec.from_lines(lines)
+                except ImportError:
+                    _warn_no_pathspec()
+                    spec = None
                 except (OSError, ValueError):
                     spec = None
             self._specs[folder] = spec
         return self._specs[folder]
+
+
+_WARNED: List[str] = []
+
+
+def _warn_no_pathspec() -> None:
+    """gradscan run without its `pathspec` dependency (not installed with pip): the scan goes on
+    with the excludes alone, and says once why ignored files may be checked."""
+    if not _WARNED:
+        import sys
+
+        _WARNED.append("pathspec")
+        print("gradscan: warning: the pathspec package is not installed, so .gitignore files are not read "
+              "(`pip install pathspec`, or install gradscan with pip)", file=sys.stderr)
 
 
 def is_excluded(path: Path, settings: Settings) -> bool:
