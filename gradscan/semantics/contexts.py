@@ -128,14 +128,20 @@ def in_eval_branch(model: "FileModel", node: cst.CSTNode) -> bool:
     """Inside `if not self.training:`, the `else` of `if self.training:`, or after an
     `if self.training: ... return` in the same block (the rest runs only in evaluation)."""
     child = node
+    exits = model.__dict__.setdefault("_training_exits", {})
     for anc in model.ancestors(node):
         t = type(anc)
         if t is cst.IndentedBlock:
-            for stmt in anc.body:
-                if stmt is child:
-                    break
-                if type(stmt) is cst.If and stmt.orelse is None and _training_test(stmt.test) is True and _exits(stmt.body):
-                    return True
+            # Per block, once: where the first `if self.training: ... return` stands and where
+            # each statement stands (scanning the statements before each node was quadratic).
+            got = exits.get(id(anc))
+            if got is None:
+                first = next((i for i, stmt in enumerate(anc.body) if type(stmt) is cst.If and stmt.orelse is None
+                              and _training_test(stmt.test) is True and _exits(stmt.body)), None)
+                got = exits[id(anc)] = (first, {id(stmt): i for i, stmt in enumerate(anc.body)} if first is not None else None)
+            first, index = got
+            if first is not None and index.get(id(child), -1) > first:
+                return True
         elif t is cst.If:
             polarity = _training_test(anc.test)
             if polarity is not None and child is not anc.test:

@@ -33,6 +33,8 @@ Two questions every graph-cut rule (PyTorch `detach()`/`.data`/`no_grad`, Tensor
 """
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import re
 from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
@@ -114,6 +116,7 @@ class Sources:
     def __init__(self, model: "FileModel") -> None:
         self.model = model
         self._defs: Dict[int, Dict[str, List[Tuple[int, cst.CSTNode, cst.BaseExpression, bool]]]] = {}
+        self._sorted: Dict[Tuple[int, str], Tuple[list, List[int]]] = {}
         self._roots: Dict[int, FrozenSet[str]] = {}
         self._exclude: Optional[cst.CSTNode] = None
         self._memos: Dict[int, Dict[int, FrozenSet[str]]] = {0: self._roots}
@@ -372,6 +375,16 @@ class Sources:
             self._build_defs()
         return self._defs.get(id(fn) if fn is not None else 0, {})
 
+    def _sorted_defs(self, fn: Optional["FunctionInfo"], name: str):
+        """A name's definitions in `fn` sorted by order, with the orders alone for bisection:
+        a use asks for the definitions before it in O(log n), not by scanning them all."""
+        key = (id(fn) if fn is not None else 0, name)
+        got = self._sorted.get(key)
+        if got is None:
+            defs = sorted(self._scope_defs(fn).get(name, []), key=lambda d: d[0])
+            got = self._sorted[key] = (defs, [d[0] for d in defs])
+        return got
+
     def _build_defs(self) -> None:
         """From the lists the model's walk collected (a libcst visitor would cost more than the parse)."""
         model = self.model
@@ -393,11 +406,16 @@ class Sources:
         scope = fn
         level = 0
         while True:
-            defs = self._scope_defs(scope).get(name.value, [])
+            defs, orders = self._sorted_defs(scope, name.value)
             if level == 0:
-                before = [d for d in defs if d[0] < here and (d[3] or not _inside(self.model, name, d[1]))]
-                if before:
-                    return self._reaching(before, name), "local"
+                # A statement holding the use (`x = x.detach()`) does not define what it reads,
+                # unless it is a block binding (`for x in ...:`) whose body holds the use.
+                holders = {id(a) for a in self.model.ancestors(name)}
+                before = (defs[i] for i in range(bisect_left(orders, here) - 1, -1, -1)
+                          if defs[i][3] or id(defs[i][1]) not in holders)
+                reaching = self._reaching(before, name)
+                if reaching:
+                    return reaching, "local"
                 if defs:
                     # Only later definitions: a loop-carried use takes them all.
                     if any(isinstance(a, (cst.For, cst.While)) for a in self.model.ancestors(name)):
@@ -415,12 +433,12 @@ class Sources:
             level += 1
 
     def _reaching(self, before, use: cst.Name):
-        """The definitions among `before` that can reach `use`: walking back from the latest,
+        """The definitions among `before` (latest first) that can reach `use`: walking back from the latest,
         stop at the first one that runs whenever the use runs (not under an `if`, loop or
         `try` the use is outside of). `h = self.fc(x); h = h > 0` reaches with the second only."""
         use_anc = {id(a) for a in self.model.ancestors(use)}
         out = []
-        for d in sorted(before, key=lambda d: d[0], reverse=True):
+        for d in before:
             out.append(d)
             if d[3]:
                 continue  # a loop variable: the loop may not run
