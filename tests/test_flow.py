@@ -334,7 +334,7 @@ def test_loss_sinks(name):
     assert trace is not None and trace.sink == "loss", name
 
 
-def test_module_level_script_needs_module_level():
+def test_module_level_script_that_backpropagates_is_a_root():
     src = HEADER + textwrap.dedent("""
     model = Net()
     x, y = torch.randn(4, 3), torch.randn(4, 3)
@@ -342,8 +342,32 @@ def test_module_level_script_needs_module_level():
     loss = F.mse_loss(out, y)
     loss.backward()
     """)
+    trace = reaches(src, "model(x).detach()")
+    assert trace is not None and trace.sink == "loss"
+
+
+def test_module_level_code_without_backward_needs_module_level():
+    src = HEADER + textwrap.dedent("""
+    model = Net()
+    x = torch.randn(4, 3)
+    out = model(x).detach()  # <-
+    result = out
+    """)
     assert reaches(src, "model(x).detach()") is None
-    trace = reaches(src, "model(x).detach()", module_level=True)
+
+
+def test_helper_called_from_a_main_block_is_followed_to_its_backward():
+    src = HEADER + textwrap.dedent("""
+    def compute_loss(model, x, y):
+        out = model(x).detach()  # <-
+        return F.mse_loss(out, y)
+
+    if __name__ == "__main__":
+        model = Net()
+        loss = compute_loss(model, torch.randn(4, 3), torch.randn(4, 3))
+        loss.backward()
+    """)
+    trace = reaches(src, "model(x).detach()")
     assert trace is not None and trace.sink == "loss"
 
 

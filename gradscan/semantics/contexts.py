@@ -224,6 +224,11 @@ def assign_contexts(model: "FileModel") -> None:
     model._tape_ids = {id(w) for w in model.tape_blocks}
     # Whatever a root calls is a context too: `self.encode(x)`, `helper(x)`, `super().forward(x)`.
     todo = [(fn, fn.context, scopes.calls_within(fn)) for fn in roots]
+    module_calls = [c for c, owner in model.calls if owner is None]
+    if any(_is_backward(model, c) and not _switched_off(model, c) for c in module_calls):
+        # A script's top level (or its `__main__` block) that backpropagates is a training loop.
+        model.module_context = Context("loss", "torch")
+        todo.append((None, model.module_context, module_calls))
     tape_ctx = Context("tape", "tensorflow")
     for block in model.tape_blocks:
         owner = model.enclosing_function(block)
@@ -242,7 +247,7 @@ def assign_contexts(model: "FileModel") -> None:
                 continue
             if loss_root and _inference_name(target.name):
                 continue  # a training loop's `evaluate(model, loader)`
-            target.context = Context("helper", ctx.framework, ctx.root or (fn if ctx is not tape_ctx else None))
+            target.context = Context("helper", ctx.framework, ctx.root or (fn if ctx is not tape_ctx and fn is not None else None))
             todo.append((target, target.context, scopes.calls_within(target)))
 
 

@@ -111,15 +111,18 @@ class Flow:
         return self._climb(node)
 
     # ---- the walk ----------------------------------------------------------------------
-    def _reach(self, node, fn, calls_left: int, seen: Set[int], barrier=None, target=None, accept_return=None, module_level: bool = False, element: Optional[int] = None) -> Optional[Trace]:
+    def _reach(self, node, fn, calls_left: int, seen: Set[Tuple[int, Optional[int]]], barrier=None, target=None, accept_return=None, module_level: bool = False, element: Optional[int] = None) -> Optional[Trace]:
         # `element`: the value of `node` is a tuple of which only this position carries the value
         # (a helper's `return z, y` reached through its element `z`).
         todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int]]] = [(node, [], element)]
         while todo:
             start, prefix, elem = todo.pop()
-            if id(start) in seen:
+            # Keyed by position too: a helper's `return h, h` reaches its caller's call once
+            # per element, and each element may be unpacked into a different name.
+            key = (id(start), elem)
+            if key in seen:
                 continue
-            seen.add(id(start))
+            seen.add(key)
             end, path, names = self._climb(start, elem)
             if barrier is not None and any(barrier(n) for n in path):
                 continue
@@ -144,7 +147,7 @@ class Flow:
                         if found is not None:
                             return Trace(path + found.path, found.sink, found.root)
                 continue
-            if end == "assign" and (fn is not None or module_level):
+            if end == "assign" and (fn is not None or module_level or self.model.module_context is not None):
                 stmt = self.model.enclosing_statement(start if not path else path[-1])
                 for name in names:
                     for use in self._later_uses(fn, name, stmt):
@@ -170,12 +173,13 @@ class Flow:
                     if owner is fn.parent and isinstance(call.func, cst.Name) and call.func.value == name:
                         yield call, owner
             return
+        module_root = self.model.module_context is not None
         for call, owner in self.model.calls:
-            if owner is None:
-                continue
+            if owner is None and not module_root:
+                continue  # module-level code that never backpropagates: nothing there is trained
             func = call.func
             if fn.is_method:
-                if isinstance(func, cst.Attribute) and func.attr.value == fn.name and (
+                if owner is not None and isinstance(func, cst.Attribute) and func.attr.value == fn.name and (
                     dotted(func.value) == "self" or (isinstance(func.value, cst.Call) and dotted(func.value.func) == "super")
                 ) and owner.cls is not None:
                     yield call, owner

@@ -293,6 +293,9 @@ class FileModel:
         self.local_aliases: Set[str] = set()  # ... by an import or `name = a.b` in a function
         self._resolving: Set[int] = set()
         self.tape_blocks: List[cst.With] = []
+        # Module-level code (a flat script, an `if __name__ == "__main__":` block, a notebook)
+        # that backpropagates is a root like a training function: `Context("loss", ...)`.
+        self.module_context: Optional[Context] = None
         self._flow = None
 
     @classmethod
