@@ -437,6 +437,12 @@ def _calls_within(model: "FileModel", fn: "FunctionInfo"):
 
 
 def _called_function(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scopes: Optional["_Scopes"] = None):
+    found = _called_directly(model, fn, call, scopes)
+    # Through an object: `net.encode(x)`, `self.encoder.embed(x)`, `model(x)` (its forward).
+    return found if found is not None else model.objects.called_function(call, fn)
+
+
+def _called_directly(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scopes: Optional["_Scopes"] = None):
     scopes = scopes or _Scopes(model)
     func = call.func
     if fn is None:

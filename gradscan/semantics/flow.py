@@ -185,6 +185,10 @@ class Flow:
                     yield call, owner
             elif isinstance(func, cst.Name) and func.value == fn.name:
                 yield call, owner
+        # Through objects: `net.encode(x)`, `self.encoder.embed(x)`, `model(x)` running forward.
+        for call, owner in self.model.objects.callers_of(fn):
+            if (owner is not None or module_root) and not _direct_call(call, fn):
+                yield call, owner
 
     def _climb(self, node: cst.CSTNode, element: Optional[int] = None) -> Tuple[str, List[cst.CSTNode], List[str]]:
         model = self.model
@@ -393,6 +397,15 @@ class _NameUses:
             if not isinstance(anc, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
                 return False
         return False
+
+
+def _direct_call(call: cst.Call, fn: "FunctionInfo") -> bool:
+    """Already yielded by name: `f(x)`, `self.f(x)`, `super().f(x)`."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value == fn.name
+    return isinstance(func, cst.Attribute) and func.attr.value == fn.name and (
+        dotted(func.value) == "self" or (isinstance(func.value, cst.Call) and dotted(func.value.func) == "super"))
 
 
 def _target_names(target: cst.BaseExpression) -> List[str]:

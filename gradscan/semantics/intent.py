@@ -1006,7 +1006,14 @@ def target_value(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, tr
 def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
     """`D(fake.detach())`, `self.discriminator(x_fake.detach())`, `netD(fake.detach())`, or a
     helper given the discriminator (`gradient_penalty(critic, real, fake)`): the
-    discriminator's step must not update the generator."""
+    discriminator's step must not update the generator.
+
+    Behaviour before names: when the loss's training function steps optimizers that can be
+    resolved, and one of them trains the class whose weights the cut value came from, this
+    is that network's own step (a generator step), whatever the other argument is called."""
+    trains_cut = _steps_cut_class(model, cut, trace) if trace is not None else None
+    if trains_cut is not None:
+        return not trains_cut
     for child, parent in _steps(model, trace.path if trace else _local_path(model, cut)):
         if isinstance(parent, cst.Call) and not _contains(model, parent.func, child):
             if _names_a_discriminator((dotted(parent.func) or "").rsplit(".", 1)[-1]):
@@ -1016,6 +1023,24 @@ def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNo
                 if text and _passes_a_discriminator(text.rsplit(".", 1)[-1]):
                     return True
     return False
+
+
+def _steps_cut_class(model: "FileModel", cut: cst.CSTNode, trace: "Trace") -> Optional[bool]:
+    """When the cut sits in a method of a class of this file and the trace ends in a backward
+    whose function steps optimizers that all resolve to classes of this file: whether one of
+    them trains the cut's class (its own step) or not (another network's step). Else None."""
+    if trace.sink != "loss" or not trace.path:
+        return None
+    fn = model.enclosing_function(cut)
+    while fn is not None and fn.parent is not None:
+        fn = fn.parent
+    if fn is None or fn.cls is None:
+        return None
+    trainer = model.enclosing_function(trace.path[-1])
+    trained = model.objects.trained_classes(trainer)
+    if not trained:
+        return None
+    return any(c is fn.cls for c in trained)
 
 
 def _passes_a_discriminator(name: str) -> bool:

@@ -472,6 +472,18 @@ class FileModel:
 
         return context_of(self, node)
 
+    # ---- objects -----------------------------------------------------------------------
+    @property
+    def objects(self):
+        """Which class of this file a value is an instance of; which function a call through
+        an object runs (`gradscan.semantics.objects`)."""
+        got = self.__dict__.get("_objects")
+        if got is None:
+            from gradscan.semantics.objects import Objects
+
+            got = self._objects = Objects(self)
+        return got
+
     # ---- value flow --------------------------------------------------------------------
     @property
     def flow(self):

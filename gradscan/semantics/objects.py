@@ -1,0 +1,286 @@
+"""Objects: which class of this file a value is an instance of, and which function a call
+through an object runs.
+
+`net = Net(); net.encode(x)`, `self.encoder.embed(x)`, `self(x)`, `model(x)` (a module's
+`forward`), and a helper's parameter bound at its call sites (`train_step(G, D, batch)` called
+with `G = Generator()`): the flow and the contexts follow such calls like `self.method(x)`.
+
+Answers are exact or None: a name assigned two different classes, a parameter whose callers
+pass different things, anything behind `*args`, or a class from another file comes out None.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+import libcst as cst
+
+from gradscan.semantics.names import dotted
+
+if TYPE_CHECKING:
+    from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
+
+# What calling an instance runs, by the class's framework (torch's __call__ runs forward).
+CALL_METHODS = ("forward", "call", "__call__")
+
+
+class Objects:
+    """Built once per file (`model.objects`)."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.model = model
+        # (id(scope) or 0 for module level, name) -> values assigned to the name there
+        self._values: Dict[Tuple[int, str], List[cst.BaseExpression]] = {}
+        for node, owner in model.assignments:
+            if type(node) is cst.Assign:
+                for t in node.targets:
+                    for name, value in _pairs(t.target, node.value):
+                        self._values.setdefault((id(owner) if owner else 0, name), []).append(value)
+            elif type(node) is cst.AnnAssign and node.value is not None and type(node.target) is cst.Name:
+                self._values.setdefault((id(owner) if owner else 0, node.target.value), []).append(node.value)
+        self._functions: Dict[Tuple[int, str], "FunctionInfo"] = {}
+        for fn in model.functions:
+            if type(fn.node) is cst.FunctionDef and not fn.is_method:
+                self._functions.setdefault((id(fn.parent), fn.name), fn)
+        self._callers: Optional[Dict[int, List[Tuple[cst.Call, Optional["FunctionInfo"]]]]] = None
+        self._direct: Optional[Dict[int, List[Tuple[cst.Call, Optional["FunctionInfo"]]]]] = None
+        self._busy: set = set()
+
+    # ---- instances ---------------------------------------------------------------------
+    def instance_class(self, expr: cst.BaseExpression, scope: Optional["FunctionInfo"]) -> Optional["ClassInfo"]:
+        """The class of this file `expr` (evaluated in `scope`) is an instance of, or None."""
+        key = (id(expr), id(scope))
+        if key in self._busy:  # a parameter bound to itself through recursion
+            return None
+        self._busy.add(key)
+        try:
+            return self._instance_class(expr, scope)
+        finally:
+            self._busy.discard(key)
+
+    def _instance_class(self, expr, scope):
+        model = self.model
+        if expr is None:
+            return None
+        if type(expr) is cst.Call:
+            return self._constructed(expr)
+        if type(expr) is cst.Name:
+            if expr.value == "self":
+                return _method_class(scope)
+            return self._name_class(expr.value, scope)
+        if type(expr) is cst.Attribute and dotted(expr.value) == "self":
+            cls = _method_class(scope)
+            if cls is None:
+                return None
+            values = [v for c2 in model.class_chain(cls) for a, v, _n, _m in c2.self_assigns if a == expr.attr.value]
+            found = {id(c): c for c in (self._constructed(v) if type(v) is cst.Call else None for v in values)}
+            return next(iter(found.values())) if len(found) == 1 and None not in found.values() else None
+        return None
+
+    def _constructed(self, call: cst.Call) -> Optional["ClassInfo"]:
+        """`Net(...)`, `Net(...).to(device)`, `Net(...).cuda()`: a class of this file."""
+        while type(call.func) is cst.Attribute and call.func.attr.value in ("to", "cuda", "cpu", "train", "double", "float") \
+                and type(call.func.value) is cst.Call:
+            call = call.func.value
+        if type(call.func) is cst.Name:
+            return self.model.classes.get(call.func.value)
+        return None
+
+    def _name_class(self, name: str, scope) -> Optional["ClassInfo"]:
+        while True:
+            values = self._values.get((id(scope) if scope else 0, name))
+            if values:
+                classes = {id(c): c for c in (self.instance_class(v, scope) for v in values)}
+                return next(iter(classes.values())) if len(classes) == 1 else None
+            if scope is not None and name in scope.params:
+                return self._parameter_class(scope, name)
+            if scope is None:
+                return None
+            scope = scope.parent
+
+    # ---- call-site binding -------------------------------------------------------------
+    def _parameter_class(self, fn: "FunctionInfo", name: str) -> Optional["ClassInfo"]:
+        """The class every caller of `fn` passes for parameter `name`, or None."""
+        found = None
+        callers = self._direct_callers().get(id(fn), [])
+        if not callers:
+            return None
+        for call, owner in callers:
+            arg = argument_for(fn, call, name)
+            if arg is None:
+                return None
+            cls = self.instance_class(arg, owner)
+            if cls is None or (found is not None and cls is not found):
+                return None
+            found = cls
+        return found
+
+    def callers_of(self, fn: "FunctionInfo") -> List[Tuple[cst.Call, Optional["FunctionInfo"]]]:
+        """Calls in this file that run `fn` (a module-level or nested function by its name;
+        a method through `self`, an object of its class or, for forward/call, the object itself)."""
+        if self._callers is None:
+            self._direct_callers()
+            callers: Dict[int, List[Tuple[cst.Call, Optional["FunctionInfo"]]]] = {}
+            for call, owner in self.model.calls:
+                target = self.called_function(call, owner)
+                if target is not None:
+                    callers.setdefault(id(target), []).append((call, owner))
+            self._callers = callers
+        return self._callers.get(id(fn), [])
+
+    def _direct_callers(self) -> Dict[int, List[Tuple[cst.Call, Optional["FunctionInfo"]]]]:
+        """Calls by a function's own name (`train_step(G, D, batch)`), `self.m(...)` and
+        `super().m(...)`: what binds a parameter at its call sites (objects are not needed to
+        find these, so binding a parameter never waits on itself)."""
+        if self._direct is None:
+            self._direct = {}
+            for call, owner in self.model.calls:
+                func = call.func
+                target = None
+                if type(func) is cst.Name:
+                    target = self._lookup(owner, func.value)
+                elif type(func) is cst.Attribute and (dotted(func.value) == "self" or
+                                                      (type(func.value) is cst.Call and dotted(func.value.func) == "super")):
+                    target = self.called_function(call, owner)
+                if target is not None:
+                    self._direct.setdefault(id(target), []).append((call, owner))
+        return self._direct
+
+    def called_function(self, call: cst.Call, scope: Optional["FunctionInfo"]) -> Optional["FunctionInfo"]:
+        """The function of this file a call runs, through names, `self`, `super()` and objects."""
+        model = self.model
+        func = call.func
+        if type(func) is cst.Name:
+            target = self._lookup(scope, func.value)
+            if target is not None:
+                return target
+            cls = self._name_class(func.value, scope) if func.value not in model.classes else None
+            return _call_method(model, cls)
+        if type(func) is cst.Attribute:
+            receiver = func.value
+            if type(receiver) is cst.Call and dotted(receiver.func) == "super":
+                cls = _method_class(scope)
+                if cls is None:
+                    return None
+                for base in list(model.class_chain(cls))[1:]:
+                    if func.attr.value in base.methods:
+                        return base.methods[func.attr.value]
+                return None
+            cls = self.instance_class(receiver, scope)
+            if cls is not None:
+                return model.find_method(cls, func.attr.value)
+            return None
+        return None
+
+    # ---- optimizers --------------------------------------------------------------------
+    def value_of(self, expr: cst.BaseExpression, scope) -> Optional[Tuple[cst.BaseExpression, Optional["FunctionInfo"]]]:
+        """The one value a name holds where it is read (its single assignment in the scope
+        chain, or what every caller passes for a parameter), with the scope it is evaluated in."""
+        if type(expr) is not cst.Name:
+            return expr, scope
+        name = expr.value
+        while True:
+            values = self._values.get((id(scope) if scope else 0, name))
+            if values:
+                return (values[0], scope) if len(values) == 1 and values[0] is not None else None
+            if scope is not None and name in scope.params:
+                callers = self._direct_callers().get(id(scope), [])
+                bound = {id(a): (a, o) for a, o in ((argument_for(scope, c, name), o) for c, o in callers)}
+                if len(callers) >= 1 and len(bound) == 1:
+                    arg, owner = next(iter(bound.values()))
+                    return self.value_of(arg, owner) if arg is not None else None
+                return None
+            if scope is None:
+                return None
+            scope = scope.parent
+
+    def trained_classes(self, fn: Optional["FunctionInfo"]) -> Optional[List["ClassInfo"]]:
+        """The classes of this file whose parameters the optimizers stepped in `fn` train
+        (`opt_g = Adam(G.parameters())`, `opt_g.step()`, `G = Generator()`); None when any
+        stepped optimizer or its parameters cannot be resolved to such a class."""
+        model = self.model
+        calls = fn.calls if fn is not None else [c for c, o in model.calls if o is None]
+        out: List["ClassInfo"] = []
+        stepped = False
+        for call in calls:
+            func = call.func
+            if type(func) is not cst.Attribute or func.attr.value != "step":
+                continue
+            stepped = True
+            found = self.value_of(func.value, fn)
+            if found is None or type(found[0]) is not cst.Call:
+                return None
+            ctor, scope = found
+            if not (model.callee(ctor) or "").startswith("torch.optim."):
+                return None
+            params = next((a.value for a in ctor.args if a.keyword is None or a.keyword.value == "params"), None)
+            if not (type(params) is cst.Call and type(params.func) is cst.Attribute and params.func.attr.value == "parameters"):
+                return None
+            cls = self.instance_class(params.func.value, scope)
+            if cls is None:
+                return None
+            out.append(cls)
+        return out if stepped else None
+
+    def _lookup(self, scope, name: str) -> Optional["FunctionInfo"]:
+        """A function defined in this file visible as `name` from `scope` (nested first)."""
+        while scope is not None:
+            found = self._functions.get((id(scope), name))
+            if found is not None:
+                return found
+            if name in scope.bindings:
+                return None
+            scope = scope.parent
+        return self._functions.get((id(None), name))
+
+
+def _pairs(target: cst.BaseExpression, value: cst.BaseExpression):
+    """(name, value) bound by `target = value`, element-wise for `a, b = A(), B()`; a name in
+    an unpacking of anything else is bound to an unknown value (None)."""
+    if type(target) is cst.Name:
+        return [(target.value, value)]
+    if type(target) in (cst.Tuple, cst.List):
+        values = value.elements if type(value) in (cst.Tuple, cst.List) else None
+        if values is not None and len(values) == len(target.elements) and not any(
+                type(e) is cst.StarredElement for e in (*values, *target.elements)):
+            return [p for t, v in zip(target.elements, values) for p in _pairs(t.value, v.value)]
+        return [(e.value.value, None) for e in target.elements if type(e.value) is cst.Name]
+    return []
+
+
+def _call_method(model: "FileModel", cls: Optional["ClassInfo"]) -> Optional["FunctionInfo"]:
+    if cls is None:
+        return None
+    for name in CALL_METHODS:
+        found = model.find_method(cls, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _method_class(scope: Optional["FunctionInfo"]) -> Optional["ClassInfo"]:
+    while scope is not None and scope.parent is not None:
+        scope = scope.parent
+    return scope.cls if scope is not None else None
+
+
+def argument_for(fn: "FunctionInfo", call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+    """The argument `call` passes for `fn`'s parameter `name`: by keyword, else by position
+    (`self` skipped for methods called through an object); None when a `*args`/`**kwargs`
+    before it makes the position unknown, or nothing is passed."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    params = [p.name.value for p in (*fn.node.params.posonly_params, *fn.node.params.params)]
+    if fn.cls is not None and fn.parent is None and params and params[0] in ("self", "cls"):
+        params = params[1:]
+    if name not in params:
+        return None
+    index = params.index(name)
+    positional = []
+    for arg in call.args:
+        if arg.keyword is not None:
+            continue
+        if arg.star:  # `*args`: every later position is unknown, not shifted
+            return None
+        positional.append(arg.value)
+    return positional[index] if index < len(positional) else None

@@ -1,0 +1,95 @@
+"""Objects (gradscan.semantics.objects): instances of this file's classes, calls through them,
+parameters bound at call sites, and the classes an optimizer step trains."""
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from gradscan.semantics.model import FileModel
+from gradscan.semantics.objects import argument_for
+
+
+def build(src: str) -> FileModel:
+    src = textwrap.dedent(src)
+    return FileModel.build(cst.parse_module(src), "m.py", src)
+
+
+def code(node) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def call_of(model, text):
+    return next((c, o) for c, o in model.calls if code(c) == text)
+
+
+SRC = """
+import torch
+import torch.nn as nn
+
+class Enc(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+    def embed(self, x):
+        return self.fc(x)
+    def forward(self, x):
+        return self.embed(x)
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = Enc()
+    def forward(self, x):
+        return self.enc.embed(x)
+
+def step(model, opt, x):
+    loss = model(x).sum()
+    loss.backward()
+    opt.step()
+    return model.embed(x)
+
+net, other = Enc(), Net()
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+step(net, optimizer, torch.ones(2))
+"""
+
+
+def test_calls_through_objects_and_attributes():
+    m = build(SRC)
+    call, owner = call_of(m, "model.embed(x)")
+    assert m.objects.called_function(call, owner).name == "embed"
+    call, owner = call_of(m, "model(x)")
+    assert m.objects.called_function(call, owner).name == "forward"  # torch's __call__ runs forward
+    call, owner = call_of(m, "self.enc.embed(x)")
+    fn = m.objects.called_function(call, owner)
+    assert fn.name == "embed" and fn.cls.name == "Enc"
+
+
+def test_parameter_bound_at_call_sites_and_tuple_assignment():
+    m = build(SRC)
+    step = next(f for f in m.functions if f.name == "step")
+    assert m.objects.instance_class(cst.Name("model"), step).name == "Enc"
+    assert m.objects.instance_class(cst.Name("other"), None).name == "Net"
+
+
+def test_a_parameter_bound_to_two_classes_is_unknown():
+    m = build(SRC + "\nstep(other, optimizer, torch.ones(2))\n")
+    step = next(f for f in m.functions if f.name == "step")
+    assert m.objects.instance_class(cst.Name("model"), step) is None
+
+
+def test_argument_after_star_args_is_unknown_not_shifted():
+    m = build(SRC + "\ndef varargs(*args):\n    return step(*args)\n")
+    step = next(f for f in m.functions if f.name == "step")
+    call, _ = call_of(m, "step(*args)")
+    assert argument_for(step, call, "model") is None
+    assert m.objects.instance_class(cst.Name("model"), step) is None  # one caller's is unknown
+    call, _ = call_of(m, "step(net, optimizer, torch.ones(2))")
+    assert code(argument_for(step, call, "opt")) == "optimizer"
+
+
+def test_trained_classes_follow_the_stepped_optimizer():
+    m = build(SRC)
+    step = next(f for f in m.functions if f.name == "step")
+    assert [c.name for c in m.objects.trained_classes(step)] == ["Enc"]
