@@ -394,8 +394,6 @@ SINKS = {
     "progress bar": "self.pbar.set_postfix(h=h.detach())  # <-",
     ".item()": "v = h.detach().sum().item()  # <-\nout = out * v",
     ".cpu()": "v = h.detach().cpu()  # <-\nout = out + v",
-    ".tolist()": "v = h.detach().tolist()  # <-\nout = out + torch.tensor(v)",
-    ".numpy()": "v = h.detach().numpy()  # <-\nout = out + torch.from_numpy(v)",
     "self state": "self.last_hidden = h.detach()  # <-",
     "buffer copy_": "self.running.copy_(h.detach().mean(0))  # <-",
     "buffer fill_": "self.running.fill_(h.detach().mean())  # <-",
@@ -418,6 +416,22 @@ def test_sinks_stop_the_flow(name):
     body = "h = self.l1(x)\nout = self.l2(x)\n" + SINKS[name] + ("\nreturn out" if "return" not in SINKS[name] else "")
     src = forward(body)
     assert reaches(src, "h.detach()") is None, name
+
+
+REWRAPPED = {
+    ".tolist() then torch.tensor": "v = h.detach().tolist()  # <-\nout = out + torch.tensor(v)",
+    ".numpy() then torch.from_numpy": "v = h.detach().numpy()  # <-\nout = out + torch.from_numpy(v)",
+    ".cpu().numpy(), NumPy, then torch.as_tensor": "v = h.detach().cpu().numpy()  # <-\nv = np.clip(v, 0, 1)\nout = out * torch.as_tensor(v)",
+}
+
+
+@pytest.mark.parametrize("name", list(REWRAPPED))
+def test_a_conversion_wrapped_again_later_is_followed(name):
+    """`.numpy()` then `torch.from_numpy(...)` lines later: the value reaches the output as data
+    (l1 gets no gradient through it), so the walk follows it and says where it was converted."""
+    body = "h = self.l1(x)\nout = self.l2(x)\n" + REWRAPPED[name] + "\nreturn out"
+    trace = reaches("import numpy as np\n" + forward(body), "h.detach()")
+    assert trace is not None and trace.converted is not None, name
 
 
 def test_returned_loss_with_a_logging_dict():

@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set,
 
 import libcst as cst
 
+from gradscan.frameworks import jax as jax_api
+from gradscan.frameworks import names as api_names
+from gradscan.frameworks import tensorflow as tf_api
+from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
@@ -46,6 +50,16 @@ NON_CARRYING_FUNCTIONS = {
     "tensorflow.shape", "tensorflow.zeros_like", "tensorflow.ones_like", "jax.numpy.zeros_like",
     "jax.numpy.ones_like", "tensorflow.stop_gradient", "jax.lax.stop_gradient",
 }
+# A conversion to NumPy/Python followed by a re-wrap into a tensor (`torch.from_numpy(arr)`,
+# `tf.constant(arr)`) is a cut the value survives as data: the walk follows a converted value
+# (through NumPy calls, arithmetic and assignments) only until it is wrapped again; a converted
+# value that reaches nothing but Python code stops as before.
+CONVERSION_METHODS = api_names(torch_api.CONVERSION_METHODS, tf_api.CONVERSION_METHODS, jax_api.CONVERSION_METHODS)
+CONVERSION_BUILTINS = api_names(torch_api.CONVERSION_BUILTINS)
+REWRAP_FUNCTIONS = api_names(torch_api.REWRAP_FUNCTIONS, tf_api.REWRAP_FUNCTIONS, jax_api.REWRAP_FUNCTIONS)
+REWRAP_METHODS = api_names(torch_api.REWRAP_METHODS)
+# On the way to a conversion these keep the value (`.detach().cpu().numpy()`).
+_BEFORE_CONVERSION = {"cpu", "detach", "clone", "float", "double", "squeeze", "flatten", "reshape", "view"}
 MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "put"}
 BACKWARD_CALLS = {"torch.autograd.backward", "torch.autograd.grad"}
 # Word tokens (split on `_` and case changes) that mark a name as a log, metric or cache.
@@ -78,6 +92,9 @@ class Trace:
     path: List[cst.CSTNode] = field(default_factory=list)
     sink: str = "return"  # return, loss
     root: Optional["FunctionInfo"] = None  # for sink "return": the root whose return value it reached
+    # The call that turned the value into NumPy/Python data (`.numpy()`, `float(t)`) on the way,
+    # when it was wrapped into a tensor again later (`torch.from_numpy(arr)`): None otherwise.
+    converted: Optional[cst.CSTNode] = None
 
 
 class Flow:
@@ -108,50 +125,54 @@ class Flow:
 
     def climb(self, node: cst.CSTNode) -> Tuple[str, List[cst.CSTNode], List[str]]:
         """Follow the value of `node` up to its statement: (how it ends, path, names it taints)."""
-        return self._climb(node)
+        return self._climb(node)[:3]
 
     # ---- the walk ----------------------------------------------------------------------
     def _reach(self, node, fn, calls_left: int, seen: Set[Tuple[int, Optional[int]]], barrier=None, target=None, accept_return=None, module_level: bool = False, element: Optional[int] = None) -> Optional[Trace]:
         # `element`: the value of `node` is a tuple of which only this position carries the value
         # (a helper's `return z, y` reached through its element `z`).
-        todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int]]] = [(node, [], element)]
+        todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int], Optional[cst.CSTNode]]] = [(node, [], element, None)]
         while todo:
-            start, prefix, elem = todo.pop()
+            start, prefix, elem, conv = todo.pop()
             # Keyed by position too: a helper's `return h, h` reaches its caller's call once
             # per element, and each element may be unpacked into a different name.
-            key = (id(start), elem)
+            key = (id(start), elem, conv is not None and conv.rewrapped)
             if key in seen:
                 continue
             seen.add(key)
-            end, path, names = self._climb(start, elem)
+            end, path, names, conv = self._climb(start, elem, conv)
             if barrier is not None and any(barrier(n) for n in path):
                 continue
             if target is not None and any(target(n) for n in path):
                 return Trace(prefix + path, "target")
             path = prefix + path
+            if end in ("loss", "return") and conv is not None and not conv.rewrapped:
+                continue  # Python/NumPy data that never became a tensor again: not followed
             if end == "loss":
                 if target is None:  # flows_into: only the target ends the walk
-                    return Trace(path, "loss")
+                    return Trace(path, "loss", converted=conv.node if conv is not None else None)
                 continue
             if end == "return":
                 if fn is None:
                     continue
                 if self._is_root(fn):
                     if target is None and (accept_return is None or accept_return(fn)):
-                        return Trace(path, "return", fn)
+                        return Trace(path, "return", fn, converted=conv.node if conv is not None else None)
                     continue
                 if calls_left > 0:
                     position = _returned_position(path)
                     for call, caller in self._callers(fn):
+                        if conv is not None:
+                            continue  # converted data returned by a helper: not followed
                         found = self._reach(call, caller, calls_left - 1, seen, barrier, target, accept_return, module_level, position)
                         if found is not None:
-                            return Trace(path + found.path, found.sink, found.root)
+                            return Trace(path + found.path, found.sink, found.root, found.converted)
                 continue
             if end == "assign" and (fn is not None or module_level or self.model.module_context is not None):
                 stmt = self.model.enclosing_statement(start if not path else path[-1])
                 for name in names:
                     for use in self._later_uses(fn, name, stmt):
-                        todo.append((use, path, None))
+                        todo.append((use, path, None, conv))
         return None
 
     def _is_root(self, fn: "FunctionInfo") -> bool:
@@ -190,8 +211,17 @@ class Flow:
             if (owner is not None or module_root) and not _direct_call(call, fn):
                 yield call, owner
 
-    def _climb(self, node: cst.CSTNode, element: Optional[int] = None) -> Tuple[str, List[cst.CSTNode], List[str]]:
+    def _climb(self, node: cst.CSTNode, element: Optional[int] = None, conv=None):
+        """(how it ends, path, names it taints, conversion state). The conversion state is
+        None for a tensor, else `[conversion node, re-wrapped?]` for a value that went
+        through NumPy/Python data on the way."""
+        box = [conv]
+        end, path, names = self._climb_tensor(node, element, box)
+        return end, path, names, box[0]
+
+    def _climb_tensor(self, node: cst.CSTNode, element: Optional[int], box: list) -> Tuple[str, List[cst.CSTNode], List[str]]:
         model = self.model
+        conv = box[0]
         path: List[cst.CSTNode] = [node]
         child = node
         while True:
@@ -208,6 +238,17 @@ class Flow:
                     if method in ("backward", "manual_backward"):
                         path.append(call)
                         return "loss", path, []
+                    if method in CONVERSION_METHODS and not call.args and self._converts_later(call, conv):
+                        conv = box[0] = _Converted(call)
+                        path.append(call)
+                        child = call
+                        continue
+                    if method in _BEFORE_CONVERSION and conv is None and self._conversion_ahead(call):
+                        path.append(call)
+                        child = call
+                        continue
+                    if method in REWRAP_METHODS and conv is not None:
+                        return "stop", path, []  # `t.new_tensor(arr)`: the argument is the value, not `t`
                     if method in NON_CARRYING_METHODS:
                         return "stop", path, []
                     if method in MUTATORS:
@@ -219,6 +260,19 @@ class Flow:
                 call = model.parent(parent)
                 if not isinstance(call, cst.Call):
                     return "stop", path, []
+                callee = model.callee(call)
+                if conv is not None and (callee in REWRAP_FUNCTIONS or (
+                        isinstance(call.func, cst.Attribute) and call.func.attr.value in REWRAP_METHODS)):
+                    conv.rewrapped = True  # `torch.from_numpy(arr)`: a tensor again, with no graph behind it
+                    path.append(call)
+                    child = call
+                    continue
+                if conv is None and isinstance(call.func, cst.Name) and call.func.value in CONVERSION_BUILTINS \
+                        and callee is None and self._converts_later(call, conv):
+                    conv = box[0] = _Converted(call)  # `float(t)` then `torch.tensor(...)` later
+                    path.append(call)
+                    child = call
+                    continue
                 verdict = self._argument(call, parent)
                 if verdict == "loss":
                     path.append(call)
@@ -285,6 +339,37 @@ class Flow:
                 return "dropped", path, []
             path.append(parent)
             child = parent
+
+    def _converts_later(self, call: cst.Call, conv) -> bool:
+        """Worth following a conversion only in a file that can wrap it again."""
+        return conv is None and self._rewraps_in_file()
+
+    def _rewraps_in_file(self) -> bool:
+        got = self.__dict__.get("_rewraps")
+        if got is None:
+            model = self.model
+            got = self._rewraps = any(
+                (model.callee(c) in REWRAP_FUNCTIONS) or (isinstance(c.func, cst.Attribute) and c.func.attr.value in REWRAP_METHODS)
+                for c, _ in model.calls)
+        return got
+
+    def _conversion_ahead(self, call: cst.Call) -> bool:
+        """`t.cpu()` / `t.detach()` directly followed by `.numpy()` / `.tolist()` / `.item()`."""
+        model = self.model
+        node = call
+        for _ in range(4):
+            attr = model.parent(node)
+            if not isinstance(attr, cst.Attribute) or attr.value is not node:
+                return False
+            outer = model.parent(attr)
+            if not isinstance(outer, cst.Call) or outer.func is not attr:
+                return False
+            if attr.attr.value in CONVERSION_METHODS:
+                return self._rewraps_in_file()
+            if attr.attr.value not in _BEFORE_CONVERSION:
+                return False
+            node = outer
+        return False
 
     def _argument(self, call: cst.Call, arg: cst.Arg):
         """What passing a value as `arg` to `call` does: carry, stop, loss, or taint names."""
@@ -397,6 +482,16 @@ class _NameUses:
             if not isinstance(anc, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
                 return False
         return False
+
+
+class _Converted:
+    """A value turned into NumPy/Python data at `node`; `rewrapped` once it became a tensor again."""
+
+    __slots__ = ("node", "rewrapped")
+
+    def __init__(self, node: cst.CSTNode) -> None:
+        self.node = node
+        self.rewrapped = False
 
 
 def _direct_call(call: cst.Call, fn: "FunctionInfo") -> bool:
