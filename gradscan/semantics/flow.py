@@ -156,8 +156,11 @@ class Flow:
                 if fn is None:
                     continue
                 if self._is_root(fn):
+                    sink = _callback_return(fn, path)
+                    if sink is None:
+                        continue  # a training_step's logging entry: Lightning does not backpropagate it
                     if target is None and (accept_return is None or accept_return(fn)):
-                        return Trace(path, "return", fn, converted=conv.node if conv is not None else None)
+                        return Trace(path, sink, fn, converted=conv.node if conv is not None else None)
                     continue
                 if calls_left > 0:
                     position = _returned_position(path)
@@ -482,6 +485,19 @@ class _NameUses:
             if not isinstance(anc, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
                 return False
         return False
+
+
+def _callback_return(fn: "FunctionInfo", path: List[cst.CSTNode]) -> Optional[str]:
+    """What a root's returned value is: Lightning backpropagates what `training_step` returns,
+    or its dict's "loss" entry (the other entries are logged), so that is a loss; a forward's
+    return is an output. None when the value is only in a training_step's other entries."""
+    if fn.context is None or fn.context.kind != "training-step":
+        return "return"
+    for child, parent in zip(path, path[1:]):
+        if isinstance(parent, cst.DictElement) and child is parent.value:
+            key = parent.key
+            return "loss" if isinstance(key, cst.SimpleString) and key.value.strip("'\"") == "loss" else None
+    return "loss"
 
 
 class _Converted:

@@ -902,10 +902,12 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
     seen = 0
     path = trace.path if trace else _local_path(model, cut)
     for child, parent in _steps(model, path):
-        if isinstance(parent, (cst.Tuple, cst.List, cst.Dict)) and parent is not path[-1]:
+        if isinstance(parent, (cst.Tuple, cst.List, cst.Dict)):
             holder = model.parent(parent)
-            if isinstance(holder, (cst.Return, cst.Assign)):
+            if parent is not path[-1] and isinstance(holder, (cst.Return, cst.Assign)):
                 continue  # `return z.detach(), norm` unpacked by the caller: not a combination
+            if trace is not None and trace.sink == "loss" and isinstance(parent, cst.Dict) and isinstance(holder, cst.Return):
+                continue  # Lightning's `{"loss": ..., "log": ...}`: the entry is the loss, the rest is logged
         for other in co_operands(model, parent, child):
             seen += 1
             if src.shares_graph(other, receiver, exclude or model.enclosing_statement(cut)):
