@@ -470,3 +470,17 @@ def test_trace_path_starts_at_the_node_and_records_the_root():
     assert trace.path[0] is node
     assert trace.sink == "return" and trace.root.name == "forward"
     assert isinstance(trace.path[-1], cst.Call)
+
+
+def test_a_question_past_its_budget_is_unknown_and_counted(monkeypatch):
+    from gradscan.semantics.flow import Flow
+
+    chain = "\n".join(f"v{i + 1} = v{i} * 2" for i in range(60))
+    src = forward(f"v0 = self.l1(x).detach()  # <-\n{chain}\nreturn v60")
+    model = build(src)
+    assert model.flow.reaches_output(find(model, "self.l1(x).detach()")) is not None
+    assert model.flow.incomplete == 0
+    monkeypatch.setattr(Flow, "QUERY_BUDGET", 10)
+    model = build(src)
+    assert model.flow.reaches_output(find(model, "self.l1(x).detach()")) is None
+    assert model.flow.incomplete == 1

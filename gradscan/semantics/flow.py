@@ -98,8 +98,17 @@ class Trace:
 
 
 class Flow:
+    # Bounded cost: one question follows at most this many statements, a file at most
+    # FILE_BUDGET; past either the answer is None (silent) and `incomplete` counts it, which
+    # the engine reports as GS003 (off by default).
+    QUERY_BUDGET = 20_000
+    FILE_BUDGET = 2_000_000
+
     def __init__(self, model: "FileModel") -> None:
         self.model = model
+        self.steps = 0
+        self.incomplete = 0  # questions cut short by a budget
+        self._query_limit = self.QUERY_BUDGET
         self._order: Optional[Dict[cst.CSTNode, int]] = None
         self._uses: Dict[int, Tuple[Dict[str, List[cst.Name]], Dict[str, List[int]]]] = {}
         self._store_nodes: Dict[int, Dict[str, List[Tuple[int, cst.CSTNode]]]] = {}
@@ -115,13 +124,24 @@ class Flow:
         Keras `train_step` returns metrics, not an output). `module_level=True` also follows
         assignments in module-level code (scripts and notebooks with a top-level tape block)."""
         fn = self.model.enclosing_function(node)
-        return self._reach(node, fn, max_calls, set(), barrier, None, accept_return, module_level)
+        return self._bounded(lambda: self._reach(node, fn, max_calls, set(), barrier, None, accept_return, module_level))
 
     def flows_into(self, node: cst.CSTNode, predicate: Callable[[cst.CSTNode], bool], max_calls: int = 0, module_level: bool = False) -> Optional[Trace]:
         """A trace (sink "target") if the value of `node` passes through a node `predicate` is
         true for, by the same walk as `reaches_output`; None otherwise."""
         fn = self.model.enclosing_function(node)
-        return self._reach(node, fn, max_calls, set(), None, predicate, None, module_level)
+        return self._bounded(lambda: self._reach(node, fn, max_calls, set(), None, predicate, None, module_level))
+
+    def _bounded(self, question: Callable[[], Optional[Trace]]) -> Optional[Trace]:
+        if self.steps >= self.FILE_BUDGET:
+            self.incomplete += 1
+            return None
+        self._query_limit = min(self.steps + self.QUERY_BUDGET, self.FILE_BUDGET)
+        try:
+            return question()
+        except _OverBudget:
+            self.incomplete += 1
+            return None
 
     def climb(self, node: cst.CSTNode) -> Tuple[str, List[cst.CSTNode], List[str]]:
         """Follow the value of `node` up to its statement: (how it ends, path, names it taints)."""
@@ -134,6 +154,9 @@ class Flow:
         todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int], Optional[cst.CSTNode]]] = [(node, [], element, None)]
         while todo:
             start, prefix, elem, conv = todo.pop()
+            self.steps += 1
+            if self.steps > self._query_limit:
+                raise _OverBudget()
             # Keyed by position too: a helper's `return h, h` reaches its caller's call once
             # per element, and each element may be unpacked into a different name.
             key = (id(start), elem, conv is not None and conv.rewrapped)
@@ -498,6 +521,10 @@ def _callback_return(fn: "FunctionInfo", path: List[cst.CSTNode]) -> Optional[st
             key = parent.key
             return "loss" if isinstance(key, cst.SimpleString) and key.value.strip("'\"") == "loss" else None
     return "loss"
+
+
+class _OverBudget(Exception):
+    """A question's walk went past its budget."""
 
 
 class _Converted:
