@@ -13,3 +13,8 @@ REWRAP_FUNCTIONS = (
     Api("jax.numpy.asarray", "jx39"),
     Api("jax.numpy.array", "jx39"),
 )
+
+# flax.nnx weights: `nnx.Param` is what `nnx.grad`/`nnx.Optimizer(wrt=nnx.Param)` differentiate (jx44).
+WEIGHT_FACTORIES = (
+    Api("flax.nnx.Param", "jx44"),
+)

@@ -14,3 +14,9 @@ REWRAP_FUNCTIONS = (
     Api("keras.ops.convert_to_tensor", "tf30"),
     Api("tensorflow.keras.ops.convert_to_tensor", "tf30"),
 )
+
+# Calls that create a trainable variable (a gradient source): tf26, tf40.
+WEIGHT_FACTORIES = (
+    Api("tensorflow.Variable", "tf26"),
+    Api("keras.Variable", "tf40"),
+)

@@ -29,3 +29,9 @@ REWRAP_FUNCTIONS = (
 REWRAP_METHODS = (
     Api("new_tensor", "pt21"),
 )
+
+# Calls that create a trainable weight (a gradient source): pt01 (a Parameter is what
+# `model.parameters()` and so the optimizer see).
+WEIGHT_FACTORIES = (
+    Api("torch.nn.Parameter", "pt01"),
+)

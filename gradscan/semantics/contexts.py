@@ -220,6 +220,7 @@ def assign_contexts(model: "FileModel") -> None:
             fn.context = ctx
             roots.append(fn)
     _mark_jax_transformed(model, roots, scopes)
+    _mark_svi_functions(model, roots, scopes)
     model.tape_blocks.extend(_find_tape_blocks(model))
     model._tape_ids = {id(w) for w in model.tape_blocks}
     # Whatever a root calls is a context too: `self.encode(x)`, `helper(x)`, `super().forward(x)`.
@@ -411,6 +412,27 @@ def _mark_jax_transformed(model: "FileModel", roots, scopes: "_Scopes") -> None:
             for d in fn.node.decorators:
                 if model.resolve(d.decorator) in JAX_TRANSFORMS:
                     mark(fn)
+
+
+def _mark_svi_functions(model: "FileModel", roots, scopes: "_Scopes") -> None:
+    """`SVI(model, guide, optim, loss)`: the ELBO is differentiated through both functions."""
+    from gradscan.frameworks import names
+    from gradscan.frameworks import pyro as pyro_api
+    from gradscan.semantics.model import Context
+
+    if not model.imports.uses("pyro"):
+        return
+    svi = names(pyro_api.SVI_CLASSES)
+    for call, owner in model.calls:
+        if model.callee(call) not in svi:
+            continue
+        for i, arg in enumerate(call.args[:2]):
+            if arg.keyword is not None and arg.keyword.value not in ("model", "guide"):
+                continue
+            fn = _function_value(model, owner, arg.value, scopes)
+            if fn is not None and fn.context is None:
+                fn.context = Context("forward", "torch")
+                roots.append(fn)
 
 
 def _function_value(model: "FileModel", scope, expr: cst.BaseExpression, scopes: "_Scopes"):

@@ -23,6 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
+from gradscan.frameworks import jax as jax_api
+from gradscan.frameworks import names as api_names
+from gradscan.frameworks import pyro as pyro_api
+from gradscan.frameworks import tensorflow as tf_api
+from gradscan.frameworks import torch as torch_api
 import libcst as cst
 
 from gradscan.semantics.names import dotted
@@ -446,7 +451,9 @@ NON_TENSOR_ATTRS = {
     "shape", "dtype", "device", "ndim", "requires_grad", "grad_fn", "is_leaf", "layout", "grad", "data",
     "training", "config", "cfg", "hparams", "args",
 }
-PARAMETER_FACTORIES = {"torch.nn.Parameter", "tensorflow.Variable", "keras.Variable", "flax.nnx.Param"}
+# Trainable weights: a value built by one of these is a gradient source (frameworks tables).
+PARAMETER_FACTORIES = api_names(torch_api.WEIGHT_FACTORIES, tf_api.WEIGHT_FACTORIES, jax_api.WEIGHT_FACTORIES,
+                                pyro_api.WEIGHT_FACTORIES)
 PARAMETER_METHODS = {"add_weight", "add_variable", "param", "variable"}
 SCALAR_ANNOTATIONS = {"int", "float", "bool", "str", "Optional[float]", "Optional[int]", "Optional[bool]"}
 _NUMERIC_MODULES = ("numpy.", "math.", "random.", "scipy.")
@@ -716,6 +723,10 @@ def is_score_call(model: "FileModel", node: cst.CSTNode) -> bool:
     if isinstance(func, cst.Attribute) and func.attr.value in SCORE_METHODS:
         return True
     q = model.callee(node)
+    if q == "pyro.sample":
+        # Only an observed site scores a value (`obs=x`); `pyro.sample("z", Delta(v))` uses the
+        # value pathwise, and the ELBO needs its gradient.
+        return any(a.keyword is not None and a.keyword.value == "obs" for a in node.args)
     if q in SCORE_FUNCTIONS:
         return True
     return isinstance(func, cst.Attribute) and func.attr.value in ("gather", "take_along_dim", "take_along_axis")

@@ -18,6 +18,7 @@ import libcst as cst
 
 from gradscan.frameworks import jax as jax_api
 from gradscan.frameworks import names as api_names
+from gradscan.frameworks import pyro as pyro_api
 from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.names import dotted
@@ -58,6 +59,7 @@ CONVERSION_METHODS = api_names(torch_api.CONVERSION_METHODS, tf_api.CONVERSION_M
 CONVERSION_BUILTINS = api_names(torch_api.CONVERSION_BUILTINS)
 REWRAP_FUNCTIONS = api_names(torch_api.REWRAP_FUNCTIONS, tf_api.REWRAP_FUNCTIONS, jax_api.REWRAP_FUNCTIONS)
 REWRAP_METHODS = api_names(torch_api.REWRAP_METHODS)
+PYRO_SAMPLE_SITES = api_names(pyro_api.SAMPLE_SITES)
 # On the way to a conversion these keep the value (`.detach().cpu().numpy()`).
 _BEFORE_CONVERSION = {"cpu", "detach", "clone", "float", "double", "squeeze", "flatten", "reshape", "view"}
 MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "put"}
@@ -410,6 +412,8 @@ class Flow:
             return names if names and not any(is_log_name(n) for n in names) else "stop"
         if name in BACKWARD_CALLS or last in ("manual_backward",) or (last == "backward" and arg is call.args[0]):
             return "loss"
+        if name in PYRO_SAMPLE_SITES and arg.keyword is None and len(call.args) > 1 and arg is call.args[1]:
+            return "loss"  # the ELBO differentiates the distribution given to `pyro.sample`
         if last == "gradient" and call.args and arg is call.args[0] and isinstance(func, cst.Attribute):
             return "loss"
         if isinstance(func, cst.Name) and func.value in NON_CARRYING_BUILTINS and name is None:
