@@ -24,7 +24,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.semantics import classes as kinds
-from gradscan.semantics.contexts import _function_value, _Scopes
+from gradscan.semantics.contexts import function_value, Scopes
 from gradscan.semantics.flow import tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
@@ -135,7 +135,7 @@ def _has_aux(call: Optional[cst.Call]) -> bool:
     return value is not None and not _is_name(value, "False")
 
 
-def _grad_targets(model: FileModel, scopes: _Scopes) -> Dict[int, _Target]:
+def _grad_targets(model: FileModel, scopes: Scopes) -> Dict[int, _Target]:
     """Every function given to one of GRAD_TRANSFORMS, by id of its FunctionInfo."""
     out: Dict[int, _Target] = {}
 
@@ -162,7 +162,7 @@ def _grad_targets(model: FileModel, scopes: _Scopes) -> Dict[int, _Target]:
                 add(model.function_of.get(model.parent(parent)), call, call)
             continue
         if partial_of_grad(call.func) and call.args:  # partial(jax.grad, argnums=1)(f)
-            add(_function_value(model, owner, call.args[0].value, scopes), call.func, call)
+            add(function_value(model, owner, call.args[0].value, scopes), call.func, call)
             continue
         if model.callee(call) not in GRAD_TRANSFORMS:
             continue
@@ -170,7 +170,7 @@ def _grad_targets(model: FileModel, scopes: _Scopes) -> Dict[int, _Target]:
         if isinstance(parent, cst.Decorator):
             add(model.function_of.get(model.parent(parent)), call, call)
         elif call.args and call.args[0].keyword is None and not call.args[0].star:
-            add(_function_value(model, owner, call.args[0].value, scopes), call, call)
+            add(function_value(model, owner, call.args[0].value, scopes), call, call)
     for fn in model.functions:
         if isinstance(fn.node, cst.FunctionDef):
             for d in fn.node.decorators:
@@ -192,7 +192,7 @@ def _is_abstract_spec(model: FileModel, expr: cst.BaseExpression) -> bool:
     return False
 
 
-def _abstract_functions(model: FileModel, scopes: _Scopes) -> Set[int]:
+def _abstract_functions(model: FileModel, scopes: Scopes) -> Set[int]:
     """Functions that run under an abstract trace: decorated with or passed to jit, pmap, vmap,
     `lax.scan` and the other control-flow primitives (their values have no concrete value)."""
     out: Set[int] = set()
@@ -205,7 +205,7 @@ def _abstract_functions(model: FileModel, scopes: _Scopes) -> Set[int]:
             continue
         for arg in call.args:
             if arg.keyword is None and not arg.star:
-                target = _function_value(model, owner, arg.value, scopes)
+                target = function_value(model, owner, arg.value, scopes)
                 if target is not None:
                     out.add(id(target))
     # what a jitted function calls runs under the same trace
@@ -246,7 +246,7 @@ class _Traced:
     """Which names, in a function differentiated by a gradient transform and in the helpers it
     passes traced values to, hold values that depend on the differentiated arguments."""
 
-    def __init__(self, model: FileModel, scopes: _Scopes) -> None:
+    def __init__(self, model: FileModel, scopes: Scopes) -> None:
         self.model = model
         self.scopes = scopes
         self.names: Dict[int, Set[str]] = {}  # id(fn) -> traced names (its own and nested scopes)
@@ -503,7 +503,7 @@ class ItemInJaxGrad(Rule):
                  if fn is not None and isinstance(c.func, cst.Attribute) and c.func.attr.value == "item"]
         if not items:
             return
-        scopes = _Scopes(model)
+        scopes = Scopes(model)
         targets = _grad_targets(model, scopes)
         if not targets:
             return
@@ -555,7 +555,7 @@ class ItemInJaxGrad(Rule):
         return None
 
     @staticmethod
-    def _add_helpers(model: FileModel, scopes: _Scopes, traced: _Traced, scope_params, abstract, depth: int = 3) -> None:
+    def _add_helpers(model: FileModel, scopes: Scopes, traced: _Traced, scope_params, abstract, depth: int = 3) -> None:
         """Functions a differentiated function calls with traced arguments: their matching
         parameters are traced too (`jax.grad(lambda p: loss(p, x))`)."""
         todo = list(scope_params.values())
@@ -1051,7 +1051,7 @@ class _ZeroGrad(_Traced):
     the returned loss depend on the differentiated argument by a differentiable path, and which
     zero-gradient operations (rounding, argmax, comparisons, integer casts) does it go through."""
 
-    def __init__(self, model: FileModel, scopes: _Scopes) -> None:
+    def __init__(self, model: FileModel, scopes: Scopes) -> None:
         super().__init__(model, scopes)
         self.summaries: Dict[tuple, Tuple[bool, Optional[str]]] = {}
         self.active: Set[tuple] = set()
@@ -1591,7 +1591,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not _uses_jax(model):
             return
-        scopes = _Scopes(model)
+        scopes = Scopes(model)
         targets = _grad_targets(model, scopes)
         if not targets:
             return

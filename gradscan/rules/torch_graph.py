@@ -147,10 +147,10 @@ def _statement_targets(stmt) -> List[str]:
     if isinstance(stmt, cst.Assign):
         out = []
         for t in stmt.targets:
-            out += [n for n in intent._names_in(t.target)]
+            out += [n for n in intent.names_in(t.target)]
         return out
     if isinstance(stmt, (cst.AnnAssign, cst.AugAssign)):
-        return intent._names_in(stmt.target)
+        return intent.names_in(stmt.target)
     return []
 
 
@@ -175,7 +175,7 @@ def _backward_names(model: FileModel, fn: Optional[FunctionInfo]) -> List[Tuple[
         elif model.callee(call) == "torch.autograd.backward" and call.args:
             value = call.args[0].value
         if value is not None:
-            out.append((call, set(intent._names_in(value)) - {"self"}))
+            out.append((call, set(intent.names_in(value)) - {"self"}))
     return out
 
 
@@ -241,7 +241,7 @@ def _fix_reaches_backward(model: FileModel, fn, node, name: str, stmt) -> bool:
     flow = model.flow
     if isinstance(node, cst.Call) and isinstance(model.parent(node), cst.Attribute) and model.parent(node).attr.value == "backward":
         return True
-    starts = flow._later_uses(fn, name, stmt)
+    starts = flow.later_uses(fn, name, stmt)
     for use in starts:
         trace = flow.reaches_output(use, max_calls=0, module_level=True)
         if trace is None or trace.sink != "loss":
@@ -254,10 +254,10 @@ def _fix_reaches_backward(model: FileModel, fn, node, name: str, stmt) -> bool:
 def _only_loss_arithmetic(model: FileModel, trace: Trace) -> bool:
     """The backpropagated value is the flagged one, or a sum/scale of it: the path never passes
     it as the input of a model or function (then it was differentiated with respect to)."""
-    for child, parent in intent._steps(model, trace.path):
+    for child, parent in intent.trace_steps(model, trace.path):
         if isinstance(parent, cst.Call):
             func = parent.func
-            if isinstance(func, cst.Attribute) and intent._contains(model, func.value, child):
+            if isinstance(func, cst.Attribute) and intent.contains(model, func.value, child):
                 if func.attr.value in _LOSS_CARRIERS or func.attr.value in ("backward", "manual_backward"):
                     continue
                 return False
@@ -289,7 +289,7 @@ class _GraphRule(Rule):
         """`loss.backward()` (or `manual_backward(loss)`) already ran on this value: what is
         done to it afterwards (`return {"loss": loss.detach()}`) is reporting."""
         fn = model.enclosing_function(node)
-        names = set(intent._names_in(receiver)) - {"self"}
+        names = set(intent.names_in(receiver)) - {"self"}
         if not names:
             return False
         flow = model.flow
@@ -303,7 +303,7 @@ class _GraphRule(Rule):
         # loss, a second head trained on features of an already stepped encoder).
         if not earlier:
             return False
-        uses, _stores = flow._index(fn)
+        uses, _stores = flow.name_index(fn)
         for name in names:
             for use in uses.get(name, []):
                 o = flow.order(use)
@@ -462,7 +462,7 @@ class DetachInForward(_GraphRule):
     def _trace(self, model: FileModel, call: cst.Call, receiver, fn, where) -> Optional[Trace]:
         stmt = model.parent(call)
         if call.func.attr.value == "detach_" and isinstance(stmt, cst.Expr) and isinstance(receiver, cst.Name):
-            for use in model.flow._later_uses(fn, receiver.value, stmt):
+            for use in model.flow.later_uses(fn, receiver.value, stmt):
                 trace = reach(model, use, where)
                 if trace is not None:
                     return Trace([call] + trace.path, trace.sink, trace.root)
@@ -775,9 +775,9 @@ class NoGradInForward(_GraphRule):
 
 
 def _is_no_grad_item(model: FileModel, expr) -> bool:
-    from gradscan.semantics.contexts import _no_grad_call
+    from gradscan.semantics.contexts import no_grad_call
 
-    return _no_grad_call(model, expr)
+    return no_grad_call(model, expr)
 
 
 def _block_values(model: FileModel, with_node: cst.With):
@@ -1077,9 +1077,9 @@ class PythonNumberInGraph(_GraphRule):
         """The Python number becomes part of a tensor again: arithmetic with a live tensor or
         a tensor factory taking it as data. Numbers used as sizes, shapes, indices or
         hyperparameters of a call are not gradient paths."""
-        for child, parent in intent._steps(model, trace.path):
+        for child, parent in intent.trace_steps(model, trace.path):
             if isinstance(parent, cst.BinaryOperation):
-                other = parent.right if intent._contains(model, parent.left, child) else parent.left
+                other = parent.right if intent.contains(model, parent.left, child) else parent.left
                 if src.is_live(other):
                     return True
                 continue
@@ -1090,7 +1090,7 @@ class PythonNumberInGraph(_GraphRule):
                 text = dotted(parent.func) or ""
                 if name in NUMBER_TO_TENSOR:
                     first = _first_arg(parent)
-                    if first is not None and intent._contains(model, first, child):
+                    if first is not None and intent.contains(model, first, child):
                         return True
                     return False
                 if (name or "").startswith(("math.", "numpy.")) or (name is None and text in NUMBER_TO_NUMBER):
@@ -1364,7 +1364,7 @@ class NonDifferentiableOpInLoss(_GraphRule):
         """Where the value first meets another value, that value is live: it is a mask, an
         index or a target (`out * (out > 0).float()`, `gather(out, 1, idx)`,
         `cross_entropy(logits, pseudo)`), and the gradient flows through the live one."""
-        for child, parent in intent._steps(model, trace.path):
+        for child, parent in intent.trace_steps(model, trace.path):
             if isinstance(parent, (cst.BinaryOperation, cst.Call, cst.List, cst.Tuple)):
                 others = [o for o in intent.co_operands(model, parent, child) if not _constant(o)]
                 if others:
@@ -1375,7 +1375,7 @@ class NonDifferentiableOpInLoss(_GraphRule):
 def _prediction_name(name: str) -> bool:
     """`logits`, `pred`, `token_logits`, `y_pred`: a loss function's prediction argument (not
     `logit_lengths`, `pred_mask`)."""
-    toks = intent._TOKEN.findall(name)
+    toks = intent.TOKEN.findall(name)
     return bool(toks) and toks[-1].lower() in PREDICTION_TOKENS
 
 

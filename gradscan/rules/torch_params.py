@@ -308,14 +308,13 @@ def _guarded(model: FileModel, node: cst.CSTNode) -> bool:
 def forward_reach(model: FileModel, roots=("forward", "__call__")) -> Dict[FunctionInfo, FunctionInfo]:
     """Methods and functions run on every call of a torch module's `forward`: the root methods and
     what they call unconditionally (a call under an `if` is a lazy or optional path: not followed)."""
-    from gradscan.semantics import contexts
-    from gradscan.semantics.contexts import _called_function, has_no_grad_decorator
+    from gradscan.semantics.contexts import Scopes, called_function, has_no_grad_decorator
 
     cache = _cache(model)
     key = ("reach", tuple(roots))
     if key in cache:
         return cache[key]
-    scopes = contexts._Scopes(model) if hasattr(contexts, "_Scopes") else None
+    scopes = Scopes(model)
     extra = set(model.settings.forward_methods) if model.settings is not None else set()
     reach: Dict[FunctionInfo, FunctionInfo] = {}
     todo: List[Tuple[FunctionInfo, FunctionInfo]] = []
@@ -331,7 +330,7 @@ def forward_reach(model: FileModel, roots=("forward", "__call__")) -> Dict[Funct
             for call in inner.calls:
                 if _guarded(model, call):
                     continue
-                target = _called_function(model, inner, call, scopes) if scopes is not None else _called_function(model, inner, call)
+                target = called_function(model, inner, call, scopes)
                 if target is not None and target.parent is None and not has_no_grad_decorator(model, target) and target.name != "__init__":
                     todo.append((target, root))
     cache[key] = reach
@@ -674,7 +673,6 @@ _HARMLESS_CONSUMERS = {
     "len", "enumerate", "zip", "reversed", "iter", "isinstance", "print", "range", "sorted", "list", "tuple",
     "id", "repr", "str", "any", "all", "sum", "min", "max", "map", "filter", "next", "type", "hasattr",
 }
-_MUTATORS = {"append", "extend", "insert"}
 
 
 class ModuleInPlainContainer(Rule):
