@@ -15,7 +15,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.torch_params import (
+from gradscan.rules.common import (
     CONTAINER, PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
 from gradscan.semantics.intent import FROZEN_TOKENS, tokens
