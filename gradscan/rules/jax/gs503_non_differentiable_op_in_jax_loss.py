@@ -6,9 +6,9 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, INT_DTYPES, META_ATTRS, NUMBER_TO_NUMBER, SHAPE_FIRST, STOP_GRADIENT, Target, Traced, differentiated_params, grad_targets, iter_nodes, kwarg, local_value, target_names, uses_jax,
+    ARRAY_PACKAGES, INT_DTYPES, META_ATTRS, NUMBER_TO_NUMBER, SHAPE_FIRST, STOP_GRADIENT, Target, Traced,
+    differentiated_params, grad_targets, iter_nodes, kwarg, local_value, target_names, uses_jax,
 )
-from gradscan.semantics import classes as kinds
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted

@@ -6,7 +6,8 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    call_arg, callee, function_named, in_data_pipeline, kwarg, path_barrier, reaches_loss, taint_of, tf_dtype_kind, tf_site, walk,
+    call_arg, callee, function_named, in_data_pipeline, kwarg, path_barrier, reaches_loss, taint_of, tf_dtype_kind,
+    tf_site, walk,
 )
 from gradscan.semantics.model import FileModel
 

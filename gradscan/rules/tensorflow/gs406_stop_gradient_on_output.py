@@ -6,7 +6,8 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    STOP_GRADIENT, Taint, call_arg, callee, combined_with_carrier, context_root, method_name, path_barrier, reaches_loss, taint_of, tf_site,
+    STOP_GRADIENT, Taint, call_arg, callee, combined_with_carrier, context_root, method_name, path_barrier,
+    reaches_loss, taint_of, tf_site,
 )
 from gradscan.semantics.flow import tokens
 from gradscan.semantics.model import FileModel, FunctionInfo

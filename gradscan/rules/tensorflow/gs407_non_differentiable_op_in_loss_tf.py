@@ -6,7 +6,8 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    SITE_TRIGGERS, STOP_GRADIENT, Taint, call_arg, callee, combined_with_carrier, in_data_pipeline, path_barrier, reaches_loss, taint_of, tf_dtype_kind, tf_site,
+    SITE_TRIGGERS, STOP_GRADIENT, Taint, call_arg, callee, combined_with_carrier, in_data_pipeline, path_barrier,
+    reaches_loss, taint_of, tf_dtype_kind, tf_site,
 )
 from gradscan.semantics.model import FileModel
 
