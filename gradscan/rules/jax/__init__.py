@@ -9,11 +9,12 @@
   `nnx.grad` and `nnx.Optimizer` differentiate and update only `nnx.Param` by default, so the
   weight never trains (fact jx44).
 
-The helpers answer the questions of the family without importing anything: which functions a
-gradient transform differentiates and with respect to which arguments (`_GradTargets`), which
-values in them are traced (`_Traced`: derived from the differentiated arguments, not through
-`stop_gradient`, shapes, comparisons or integer-valued ops), and which functions run under an
-abstract trace (`jit`, `pmap`, `vmap`, `lax` control flow), where `.item()` raises instead.
+The family's helpers (`helpers.py`) answer its questions without importing anything: which
+functions a gradient transform differentiates and with respect to which arguments
+(`grad_targets`), which values in them are traced (`Traced`: derived from the differentiated
+arguments, not through `stop_gradient`, shapes, comparisons or integer-valued ops), and which
+functions run under an abstract trace (`jit`, `pmap`, `vmap`, `lax` control flow), where
+`.item()` raises instead.
 """
 from gradscan.rules.jax import (  # noqa: F401 (importing a rule module registers its rule)
     gs501_item_in_jax_grad,

@@ -6,13 +6,13 @@ Which Keras a file uses matters (facts tf25, tf40, tf45): the semantic model cla
 deriving from `keras.*` as Keras 3 and one deriving from `tf.keras.*` as Keras 3 unless the file
 imports `tf_keras`, mentions `TF_USE_LEGACY_KERAS`, or the configuration says `keras = "legacy"`.
 
-The helpers below answer the questions every rule of the family asks:
-- where a node is evaluated (`_tf_site`): a GradientTape body, a Keras `call`/`compute_loss` (and
+The family's helpers (`helpers.py`) answer the questions every rule of the family asks:
+- where a node is evaluated (`tf_site`): a GradientTape body, a Keras `call`/`compute_loss` (and
   what it calls), or a helper called inside a tape block; `None` elsewhere (a `train_step`
   outside its tape, metrics, `tf.data` code, inference);
-- whether the value reaches the loss (`_reaches_loss`): what `call()` returns or what
+- whether the value reaches the loss (`reaches_loss`): what `call()` returns or what
   `tape.gradient` differentiates, never a `train_step`'s metrics dictionary;
-- whether an expression carries gradient at all (`_Taint`): the output of a layer or model call,
+- whether an expression carries gradient at all (`Taint`): the output of a layer or model call,
   a trainable variable, a watched tensor, or arithmetic on them. Data, labels, shapes and
   configuration do not, which keeps the rules silent on masks, indices and label casts.
 """
