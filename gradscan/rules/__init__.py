@@ -1,15 +1,21 @@
-"""Every rule module in this package is imported here, which registers its rules."""
+"""The rules, one folder per family and one file per rule (`torch_graph/gs201_detach_in_forward.py`).
+
+Importing a family package imports its rule modules, which registers their rules.
+"""
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from typing import Dict, List, Type
+from typing import List, Type
 
+from gradscan.rules import (  # noqa: F401 (importing a family registers its rules)
+    engine,
+    torch_params,
+    torch_graph,
+    sampling,
+    tensorflow,
+    jax,
+    training_loop,
+)
 from gradscan.rules.base import REGISTRY, Report, Rule
-
-for _info in pkgutil.iter_modules(__path__):
-    if _info.name != "base":
-        importlib.import_module(f"{__name__}.{_info.name}")
 
 
 def all_rules() -> List[Type[Rule]]:

@@ -32,7 +32,7 @@ BACKWARD_METHODS = {"backward", "manual_backward"}
 INFERENCE_NAMES = {"generate", "sample", "predict", "evaluate", "validation_step", "test_step", "predict_step", "inference"}
 
 
-def _no_grad_call(model: "FileModel", expr: cst.BaseExpression) -> bool:
+def no_grad_call(model: "FileModel", expr: cst.BaseExpression) -> bool:
     """`torch.no_grad()`, `torch.inference_mode()`, `torch.set_grad_enabled(False)`, `tape.stop_recording()`."""
     if isinstance(expr, cst.Call):
         if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "stop_recording" and not expr.args:
@@ -71,14 +71,14 @@ def _is_false(expr: cst.BaseExpression) -> bool:
 
 
 def is_no_grad_with(model: "FileModel", node: cst.With) -> bool:
-    return any(_no_grad_call(model, item.item) for item in node.items)
+    return any(no_grad_call(model, item.item) for item in node.items)
 
 
 def has_no_grad_decorator(model: "FileModel", fn: "FunctionInfo") -> bool:
     node = fn.node
     if not isinstance(node, cst.FunctionDef):
         return False
-    return any(_no_grad_call(model, d.decorator) for d in node.decorators)
+    return any(no_grad_call(model, d.decorator) for d in node.decorators)
 
 
 def is_gradient_tape(model: "FileModel", expr: cst.BaseExpression) -> bool:
@@ -210,7 +210,7 @@ def assign_contexts(model: "FileModel") -> None:
     from gradscan.semantics.model import Context
 
     extra = set(model.settings.forward_methods) if model.settings else set()
-    scopes = _Scopes(model)
+    scopes = Scopes(model)
     roots = []
     for fn in model.functions:
         if has_no_grad_decorator(model, fn):
@@ -243,7 +243,7 @@ def assign_contexts(model: "FileModel") -> None:
         for call in calls:
             if _switched_off(model, call):
                 continue
-            target = _called_function(model, fn, call, scopes)
+            target = called_function(model, fn, call, scopes)
             if target is None or target.context is not None or has_no_grad_decorator(model, target):
                 continue
             if loss_root and _inference_name(target.name):
@@ -332,7 +332,7 @@ def kinds_torch_roots():
     return TORCH_ROOTS
 
 
-class _Scopes:
+class Scopes:
     """Functions by (enclosing function, name), nested functions by parent, lambdas by the name
     they are assigned to: built once per file, so that call resolution is a dictionary lookup."""
 
@@ -374,7 +374,7 @@ class _Scopes:
         return out
 
 
-def _mark_jax_transformed(model: "FileModel", roots, scopes: "_Scopes") -> None:
+def _mark_jax_transformed(model: "FileModel", roots, scopes: "Scopes") -> None:
     from gradscan.semantics.model import JAX_TRANSFORMS, Context
 
     if not (model.imports.uses("jax") or model.imports.uses("flax")):
@@ -396,7 +396,7 @@ def _mark_jax_transformed(model: "FileModel", roots, scopes: "_Scopes") -> None:
                 mark(model.function_of.get(model.parent(parent)))
             continue
         if partial_of_transform(call.func) and call.args:  # partial(jax.grad, argnums=1)(f)
-            mark(_function_value(model, owner, call.args[0].value, scopes))
+            mark(function_value(model, owner, call.args[0].value, scopes))
             continue
         name = model.callee(call)
         if name not in JAX_TRANSFORMS:
@@ -406,7 +406,7 @@ def _mark_jax_transformed(model: "FileModel", roots, scopes: "_Scopes") -> None:
             mark(model.function_of.get(model.parent(parent)))
             continue
         if call.args and call.args[0].keyword is None:
-            mark(_function_value(model, owner, call.args[0].value, scopes))
+            mark(function_value(model, owner, call.args[0].value, scopes))
     for fn in model.functions:
         if isinstance(fn.node, cst.FunctionDef):
             for d in fn.node.decorators:
@@ -414,7 +414,7 @@ def _mark_jax_transformed(model: "FileModel", roots, scopes: "_Scopes") -> None:
                     mark(fn)
 
 
-def _mark_svi_functions(model: "FileModel", roots, scopes: "_Scopes") -> None:
+def _mark_svi_functions(model: "FileModel", roots, scopes: "Scopes") -> None:
     """`SVI(model, guide, optim, loss)`: the ELBO is differentiated through both functions."""
     from gradscan.frameworks import names
     from gradscan.frameworks import pyro as pyro_api
@@ -429,19 +429,19 @@ def _mark_svi_functions(model: "FileModel", roots, scopes: "_Scopes") -> None:
         for i, arg in enumerate(call.args[:2]):
             if arg.keyword is not None and arg.keyword.value not in ("model", "guide"):
                 continue
-            fn = _function_value(model, owner, arg.value, scopes)
+            fn = function_value(model, owner, arg.value, scopes)
             if fn is not None and fn.context is None:
                 fn.context = Context("forward", "torch")
                 roots.append(fn)
 
 
-def _function_value(model: "FileModel", scope, expr: cst.BaseExpression, scopes: "_Scopes"):
+def function_value(model: "FileModel", scope, expr: cst.BaseExpression, scopes: "Scopes"):
     """The function an expression denotes: a lambda, a name, `self.method`, or
     `functools.partial(f, ...)`; None when it cannot be told."""
     if isinstance(expr, cst.Lambda):
         return model.function_of.get(expr)
     if isinstance(expr, cst.Call) and model.callee(expr) == "functools.partial" and expr.args:
-        return _function_value(model, scope, expr.args[0].value, scopes)
+        return function_value(model, scope, expr.args[0].value, scopes)
     if isinstance(expr, cst.Name):
         return scopes.lookup(scope, expr.value)
     if isinstance(expr, cst.Attribute) and dotted(expr.value) == "self" and scope is not None and scope.cls is not None:
@@ -450,22 +450,22 @@ def _function_value(model: "FileModel", scope, expr: cst.BaseExpression, scopes:
 
 
 def _lookup_function(model: "FileModel", scope, name: str):
-    """Kept for callers outside this module; `_Scopes.lookup` is the indexed version."""
-    return _Scopes(model).lookup(scope, name)
+    """Kept for callers outside this module; `Scopes.lookup` is the indexed version."""
+    return Scopes(model).lookup(scope, name)
 
 
 def _calls_within(model: "FileModel", fn: "FunctionInfo"):
-    return _Scopes(model).calls_within(fn)
+    return Scopes(model).calls_within(fn)
 
 
-def _called_function(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scopes: Optional["_Scopes"] = None):
+def called_function(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scopes: Optional["Scopes"] = None):
     found = _called_directly(model, fn, call, scopes)
     # Through an object: `net.encode(x)`, `self.encoder.embed(x)`, `model(x)` (its forward).
     return found if found is not None else model.objects.called_function(call, fn)
 
 
-def _called_directly(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scopes: Optional["_Scopes"] = None):
-    scopes = scopes or _Scopes(model)
+def _called_directly(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scopes: Optional["Scopes"] = None):
+    scopes = scopes or Scopes(model)
     func = call.func
     if fn is None:
         return scopes.lookup(None, func.value) if isinstance(func, cst.Name) else None

@@ -199,7 +199,7 @@ class Flow:
             if end == "assign" and (fn is not None or module_level or self.model.module_context is not None):
                 stmt = self.model.enclosing_statement(start if not path else path[-1])
                 for name in names:
-                    for use in self._later_uses(fn, name, stmt):
+                    for use in self.later_uses(fn, name, stmt):
                         todo.append((use, path, None, conv))
         return None
 
@@ -431,8 +431,8 @@ class Flow:
             self._order = dict(zip(map(id, nodes), range(len(nodes))))
         return self._order.get(id(node), -1)
 
-    def _later_uses(self, fn: "FunctionInfo", name: str, stmt: Optional[cst.CSTNode]) -> Iterable[cst.Name]:
-        uses, stores = self._index(fn)
+    def later_uses(self, fn: "FunctionInfo", name: str, stmt: Optional[cst.CSTNode]) -> Iterable[cst.Name]:
+        uses, stores = self.name_index(fn)
         if stmt is None:
             return []
         start = self.order(stmt)
@@ -456,7 +456,7 @@ class Flow:
             out.append(use)
         return out
 
-    def _index(self, fn: "FunctionInfo"):
+    def name_index(self, fn: "FunctionInfo"):
         key = id(fn)
         if key not in self._uses:
             collector = _NameUses(self.model)

@@ -47,11 +47,11 @@ if TYPE_CHECKING:
     from gradscan.semantics.flow import Trace
     from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
 
-_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
 def tokens(name: str) -> Set[str]:
-    return {t.lower() for t in _TOKEN.findall(name)}
+    return {t.lower() for t in TOKEN.findall(name)}
 
 
 # Names of objects that hold weights (a training script's `model(x)`, `self.model = model`).
@@ -352,7 +352,7 @@ class Sources:
                 return "module" if local.is_torch or local.is_keras else "other"
             if last[:1].isupper() and not last.isupper():
                 return "module"
-            toks = [t.lower() for t in _TOKEN.findall(last)]
+            toks = [t.lower() for t in TOKEN.findall(last)]
             while toks and toks[0] in ("create", "make", "build", "new", "get"):
                 toks = toks[1:]
             if toks and toks[0] not in WEIGHTLESS_FACTORY_TOKENS and set(toks) & WEIGHTED_FACTORY_TOKENS:
@@ -815,7 +815,7 @@ def sources(model: "FileModel") -> Sources:
 _COMPUTED = (cst.Call, cst.Subscript, cst.BinaryOperation)
 
 
-def _names_in(expr: cst.CSTNode) -> List[str]:
+def names_in(expr: cst.CSTNode) -> List[str]:
     """Every plain name and attribute name in an expression (`self.target_net(s)` ->
     self, target_net, s), without the methods called on computed values (`f(x).mean()`)."""
     out: List[str] = []
@@ -836,7 +836,7 @@ def _names_in(expr: cst.CSTNode) -> List[str]:
 
 def _name_tokens(expr: cst.CSTNode) -> Set[str]:
     toks: Set[str] = set()
-    for n in _names_in(expr):
+    for n in names_in(expr):
         toks |= tokens(n)
     return toks
 
@@ -851,29 +851,29 @@ def co_operands(model: "FileModel", parent: cst.CSTNode, child: cst.CSTNode) -> 
     """The values `child`'s value is combined with at `parent` (the other side of an
     operator, the other arguments of a call, the other elements of a container)."""
     if isinstance(parent, cst.BinaryOperation):
-        if _contains(model, parent.left, child):
+        if contains(model, parent.left, child):
             return [parent.right]
         return [parent.left]
     if isinstance(parent, cst.Call):
         out = []
         func = parent.func
         receiver = func.value if isinstance(func, cst.Attribute) else None
-        from_receiver = receiver is not None and _contains(model, receiver, child)
+        from_receiver = receiver is not None and contains(model, receiver, child)
         for a in parent.args:
-            if not _contains(model, a.value, child):
+            if not contains(model, a.value, child):
                 out.append(a.value)
         if receiver is not None and not from_receiver and not _is_self_name(model, receiver) and not sources(model).is_module_object(receiver):
             if model.resolve(receiver) is None:
                 out.append(receiver)
         return out
     if isinstance(parent, (cst.Tuple, cst.List, cst.Set)):
-        return [e.value for e in parent.elements if not _contains(model, e.value, child)]
+        return [e.value for e in parent.elements if not contains(model, e.value, child)]
     if isinstance(parent, cst.Dict):
-        return [e.value for e in parent.elements if not _contains(model, e.value, child)]
+        return [e.value for e in parent.elements if not contains(model, e.value, child)]
     return []
 
 
-def _contains(model: "FileModel", outer: cst.CSTNode, node: cst.CSTNode) -> bool:
+def contains(model: "FileModel", outer: cst.CSTNode, node: cst.CSTNode) -> bool:
     if outer is node:
         return True
     for anc in model.ancestors(node):
@@ -884,11 +884,11 @@ def _contains(model: "FileModel", outer: cst.CSTNode, node: cst.CSTNode) -> bool
     return False
 
 
-def _steps(model: "FileModel", path: Iterable[cst.CSTNode]):
+def trace_steps(model: "FileModel", path: Iterable[cst.CSTNode]):
     """(child, parent) pairs of a trace path where the parent encloses the child."""
     prev = None
     for node in path:
-        if prev is not None and node is not prev and _contains(model, node, prev):
+        if prev is not None and node is not prev and contains(model, node, prev):
             yield prev, node
         prev = node
 
@@ -901,7 +901,7 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
     src = sources(model)
     seen = 0
     path = trace.path if trace else _local_path(model, cut)
-    for child, parent in _steps(model, path):
+    for child, parent in trace_steps(model, path):
         if isinstance(parent, (cst.Tuple, cst.List, cst.Dict)):
             holder = model.parent(parent)
             if parent is not path[-1] and isinstance(holder, (cst.Return, cst.Assign)):
@@ -931,7 +931,7 @@ def one_side_of_loss(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode
     the cut value is compared with a live prediction; the prediction carries the gradient."""
     src = sources(model)
     path = trace.path if trace else _local_path(model, cut)
-    for child, parent in _steps(model, path):
+    for child, parent in trace_steps(model, path):
         if isinstance(parent, cst.Call) and _lossy_call(model, parent):
             if any(src.is_live(o) for o in co_operands(model, parent, child)):
                 return True
@@ -979,7 +979,7 @@ def _measured(model: "FileModel", diff: cst.BinaryOperation, path: List[cst.CSTN
         parent = model.parent(node)
         if isinstance(parent, (cst.Assign, cst.AugAssign)) and parent.value is node:
             targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
-            if any(tokens(n) & LOSS_TOKENS for t in targets for n in _names_in(t)):
+            if any(tokens(n) & LOSS_TOKENS for t in targets for n in names_in(t)):
                 return True
     return False
 
@@ -996,7 +996,7 @@ def target_value(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, tr
             targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
             for tgt in targets:
                 text = dotted(tgt) if not isinstance(tgt, (cst.Tuple, cst.List)) else None
-                names = [text.rsplit(".", 1)[-1]] if text else _names_in(tgt)
+                names = [text.rsplit(".", 1)[-1]] if text else names_in(tgt)
                 if any(tokens(n) & TARGET_TOKENS for n in names):
                     return True
             return False
@@ -1016,8 +1016,8 @@ def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNo
     trains_cut = _steps_cut_class(model, cut, trace) if trace is not None else None
     if trains_cut is not None:
         return not trains_cut
-    for child, parent in _steps(model, trace.path if trace else _local_path(model, cut)):
-        if isinstance(parent, cst.Call) and not _contains(model, parent.func, child):
+    for child, parent in trace_steps(model, trace.path if trace else _local_path(model, cut)):
+        if isinstance(parent, cst.Call) and not contains(model, parent.func, child):
             if _names_a_discriminator((dotted(parent.func) or "").rsplit(".", 1)[-1]):
                 return True
             for arg in parent.args:
@@ -1076,7 +1076,7 @@ def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
     `state`, `memory`, `mems`, `carry`), or when the cut value feeds the call that computes
     the same name again (`h = h.detach(); out, h = model(x, h)`)."""
     stmt = model.enclosing_statement(cut)
-    recv_names = set(_names_in(receiver)) - {"self"}
+    recv_names = set(names_in(receiver)) - {"self"}
     if not isinstance(stmt, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
         return False
     targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
@@ -1084,7 +1084,7 @@ def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
     for tgt in targets:
         if isinstance(tgt, cst.Attribute):
             names.add(tgt.attr.value)  # self.hidden = self.hidden.detach()
-        names |= set(_names_in(tgt)) - {"self"}
+        names |= set(names_in(tgt)) - {"self"}
     for name in names & recv_names:
         if name.lower() in STATE_NAMES or _recomputed_from_itself(model, stmt, name):
             return True
@@ -1107,8 +1107,8 @@ def _recomputed_from_itself(model: "FileModel", stmt: cst.CSTNode, name: str) ->
             continue
         bound = set()
         for t in node.targets:
-            bound |= set(_names_in(t.target))
-        if name in bound and name in _names_in(node.value):
+            bound |= set(names_in(t.target))
+        if name in bound and name in names_in(node.value):
             return True
     return False
 
@@ -1164,7 +1164,7 @@ def optional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) ->
 
 def _tokens_of_names(expr: cst.CSTNode) -> Set[str]:
     toks: Set[str] = set()
-    for n in _names_in(expr):
+    for n in names_in(expr):
         toks |= tokens(n)
     return toks
 

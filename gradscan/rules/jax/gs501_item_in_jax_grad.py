@@ -1,0 +1,369 @@
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.jax.helpers import (
+    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, Traced, differentiated_params, grad_targets, param_names, uses_jax,
+)
+from gradscan.semantics.contexts import function_value, Scopes
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+
+# Transforms under which values are abstract: `.item()` raises there (loud), never silent.
+ABSTRACT_TRANSFORMS = {
+    "jax.jit", "jax.pmap", "jax.vmap", "flax.nnx.jit", "flax.nnx.pmap", "flax.nnx.vmap", "flax.linen.jit",
+    "flax.linen.vmap", "jax.experimental.pjit.pjit", "jax.pjit", "equinox.filter_jit", "jax.shard_map",
+    "jax.experimental.shard_map.shard_map", "flax.nnx.shard_map", "jax.make_jaxpr", "jax.eval_shape",
+    "jax.lax.scan", "jax.lax.fori_loop", "jax.lax.while_loop", "jax.lax.cond", "jax.lax.switch",
+    "jax.lax.map", "flax.nnx.scan", "flax.nnx.fori_loop", "flax.nnx.while_loop", "flax.nnx.cond",
+    "flax.nnx.switch", "jax.checkpoint", "jax.remat", "flax.nnx.remat",
+}
+
+
+def _is_abstract_spec(model: FileModel, expr: cst.BaseExpression) -> bool:
+    """`jax.jit`, `jax.jit(...)` used as a decorator factory, `partial(jax.jit, ...)`."""
+    if model.resolve(expr) in ABSTRACT_TRANSFORMS:
+        return True
+    if isinstance(expr, cst.Call):
+        name = model.callee(expr)
+        if name in ABSTRACT_TRANSFORMS:
+            return True
+        if name == "functools.partial" and expr.args and model.resolve(expr.args[0].value) in ABSTRACT_TRANSFORMS:
+            return True
+    return False
+
+
+def _abstract_functions(model: FileModel, scopes: Scopes) -> Set[int]:
+    """Functions that run under an abstract trace: decorated with or passed to jit, pmap, vmap,
+    `lax.scan` and the other control-flow primitives (their values have no concrete value)."""
+    out: Set[int] = set()
+    for fn in model.functions:
+        if isinstance(fn.node, cst.FunctionDef) and any(_is_abstract_spec(model, d.decorator) for d in fn.node.decorators):
+            out.add(id(fn))
+    for call, owner in model.calls:
+        func = call.func
+        if not (model.callee(call) in ABSTRACT_TRANSFORMS or (isinstance(func, cst.Call) and _is_abstract_spec(model, func))):
+            continue
+        for arg in call.args:
+            if arg.keyword is None and not arg.star:
+                target = function_value(model, owner, arg.value, scopes)
+                if target is not None:
+                    out.add(id(target))
+    # what a jitted function calls runs under the same trace
+    by_id = {id(fn): fn for fn in model.functions}
+    todo = [by_id[i] for i in out if i in by_id]
+    while todo:
+        fn = todo.pop()
+        for call in scopes.calls_within(fn):
+            if isinstance(call.func, cst.Name):
+                target = scopes.lookup(model.enclosing_function(call), call.func.value)
+                if target is not None and id(target) not in out:
+                    out.add(id(target))
+                    todo.append(target)
+    return out
+
+
+def _in_abstract(model: FileModel, fn: Optional[FunctionInfo], abstract: Set[int]) -> bool:
+    while fn is not None:
+        if id(fn) in abstract:
+            return True
+        fn = fn.parent
+    return False
+
+
+def _site_abstract(model: FileModel, site: cst.CSTNode, abstract: Set[int]) -> bool:
+    """The transform call is wrapped in jit (`jax.jit(jax.grad(f))`) or runs in a jitted function."""
+    for anc in model.ancestors(site):
+        if isinstance(anc, cst.Arg):
+            call = model.parent(anc)
+            if isinstance(call, cst.Call) and model.callee(call) in ABSTRACT_TRANSFORMS:
+                return True
+        if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            break
+    return _in_abstract(model, model.enclosing_function(site), abstract)
+
+
+class ItemInJaxGrad(Rule):
+    code = "GS501"
+    name = "item-in-jax-grad"
+    framework = "jax"
+    summary = "`.item()` on a value traced by `jax.grad` silently turns it into a constant: the gradient comes out wrong"
+    message = (
+        "`.item()` on a value traced by a gradient transform returns a Python constant without jit: "
+        "the gradient through this term is silently lost (wrong gradient, no error)"
+    )
+    hint = "stay in arrays (`x`, `jnp.sum(x)`); take `.item()` of the result outside the transform, or return it as aux"
+    facts = ("jx40",)
+    triggers = (".item(",)
+    doc = """
+    ## What it does
+    Flags `x.item()` inside a function given to `jax.grad`, `jax.value_and_grad`, `nnx.grad` or
+    `nnx.value_and_grad` (as an argument, a decorator, through `functools.partial`, a lambda or a
+    helper it passes traced values to), when `x` depends on the differentiated arguments and the
+    Python number flows into the returned loss.
+
+    ## Why it breaks gradients
+    Without `jit`, `jax.grad` traces the function with tracers that still carry a concrete
+    value. `x.item()` returns that value as a Python number, which JAX treats as a constant:
+    for `x.item() * x` at x=2 the gradient is 2.0 instead of 4.0, `jnp.sin(x.item())` gets 0.0
+    instead of cos 2, and no error or warning is raised (fact jx40). The model trains on a
+    wrong gradient. `float(x)` and `x.tolist()` raise `ConcretizationTypeError` there, and under
+    `jit` everything raises, so those are loud and not reported.
+
+    Not flagged: `.item()` on the result of the transform (outside the function), in metrics
+    returned as `has_aux` output or logged, on values that do not depend on the differentiated
+    arguments (the batch, labels, constants), on values whose gradient is zero anyway
+    (`argmax`, comparisons, integer casts, `stop_gradient`), numbers used as shapes, sizes or
+    Python control flow, and functions that run under `jit`, `vmap`, `pmap` or `lax` control
+    flow (`.item()` raises there).
+
+    ## Example
+    ```python
+    def loss_fn(params, x, y):
+        pred = x @ params["w"]
+        scale = jnp.mean(pred ** 2).item()
+        return jnp.mean((pred - y) ** 2) * scale
+
+    grads = jax.grad(loss_fn)(params, x, y)
+    ```
+
+    ## Use instead
+    ```python
+    def loss_fn(params, x, y):
+        pred = x @ params["w"]
+        scale = jnp.mean(pred ** 2)
+        return jnp.mean((pred - y) ** 2) * scale
+    ```
+
+    If the constant is intended, say so with `jax.lax.stop_gradient(scale)`: it works under
+    `jit` too.
+
+    ## References
+    - JAX docs: "Control flow and logical operators with JIT", `jax.lax.stop_gradient`
+    - gradscan facts: jx40
+    """
+    invalid = (
+        """
+        import jax
+        import jax.numpy as jnp
+
+        def loss_fn(params, x, y):
+            pred = x @ params["w"]
+            scale = jnp.mean(pred ** 2).item()  # error: GS501
+            return jnp.mean((pred - y) ** 2) * scale
+
+        grads = jax.grad(loss_fn)(params, x, y)
+        """,
+        """
+        import jax.numpy as jnp
+        from flax import nnx
+
+        def loss_fn(model, x, y):
+            logits = model(x)
+            temperature = logits.std().item()  # error: GS501
+            return jnp.mean((logits / temperature - y) ** 2)
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model, x, y)
+        """,
+    )
+    valid = (
+        """
+        import jax
+        import jax.numpy as jnp
+
+        def loss_fn(params, x, y):
+            pred = x @ params["w"]
+            n = y.sum().item()
+            loss = jnp.sum((pred - y) ** 2) / n
+            return loss, {"mse": loss.item(), "top": jnp.argmax(pred).item()}
+
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y)
+        print(loss.item(), grads["w"].mean().item())
+
+        def scaled(params, x):
+            s = jax.lax.stop_gradient(params["w"]).max().item()
+            k = int(params["k"].shape[0])
+            return jnp.sum(x @ params["w"]) / s + k
+
+        jax.grad(scaled)(params, x)
+
+        def not_transformed(params, x):
+            return jnp.sum(x @ params["w"]) * params["w"].mean().item()
+        """,
+        """
+        import jax
+        import jax.numpy as jnp
+
+        @jax.jit
+        def train_step(params, x, y):
+            def loss_fn(p):
+                pred = x @ p["w"]
+                return jnp.mean((pred - y) ** 2) * pred.mean().item()
+            return jax.grad(loss_fn)(params)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_jax(model):
+            return
+        items = [(c, fn) for c, fn in model.calls
+                 if fn is not None and isinstance(c.func, cst.Attribute) and c.func.attr.value == "item"]
+        if not items:
+            return
+        scopes = Scopes(model)
+        targets = grad_targets(model, scopes)
+        if not targets:
+            return
+        abstract = _abstract_functions(model, scopes)
+        traced = Traced(model, scopes)
+        roots = set()
+        scope_params: Dict[int, Tuple[FunctionInfo, Set[str]]] = {}
+        aux_elements: Set[int] = set()
+        for target in targets.values():
+            fn = target.fn
+            if _in_abstract(model, fn, abstract) or any(_site_abstract(model, s, abstract) for s in target.sites):
+                continue  # under jit: `.item()` raises (loud)
+            params = differentiated_params(target)
+            if not params:
+                continue
+            roots.add(id(fn))
+            scope_params[id(fn)] = (fn, params)
+            if target.has_aux:
+                aux_elements.update(_aux_elements(model, fn))
+        if not roots:
+            return
+        self._add_helpers(model, scopes, traced, scope_params, abstract)
+        for call, fn in items:
+            receiver = call.func.value
+            scope = self._scope(fn, scope_params)
+            if scope is None:
+                continue
+            owner, params = scope
+            if _in_abstract(model, fn, abstract):
+                continue
+            names = traced.names_of(owner, params)
+            if not traced.traced(receiver, names):
+                continue
+            trace = model.flow.reaches_output(
+                call, barrier=lambda n: id(n) in aux_elements, accept_return=lambda f: id(f) in roots)
+            if trace is None or trace.sink != "return" or trace.root is None or id(trace.root) not in roots:
+                continue
+            if not _enters_loss(model, call, trace):
+                continue
+            yield Report(call.func.attr)
+
+    @staticmethod
+    def _scope(fn: FunctionInfo, scope_params):
+        while fn is not None:
+            found = scope_params.get(id(fn))
+            if found is not None:
+                return found
+            fn = fn.parent
+        return None
+
+    @staticmethod
+    def _add_helpers(model: FileModel, scopes: Scopes, traced: Traced, scope_params, abstract, depth: int = 3) -> None:
+        """Functions a differentiated function calls with traced arguments: their matching
+        parameters are traced too (`jax.grad(lambda p: loss(p, x))`)."""
+        todo = list(scope_params.values())
+        for _ in range(depth):
+            found = []
+            for fn, params in todo:
+                names = traced.names_of(fn, params)
+                for call in scopes.calls_within(fn):
+                    func = call.func
+                    if not isinstance(func, cst.Name):
+                        continue
+                    owner = model.enclosing_function(call)
+                    target = scopes.lookup(owner, func.value)
+                    if target is None or id(target) in scope_params or not isinstance(target.node, cst.FunctionDef):
+                        continue
+                    positional = param_names(target)
+                    kw = {x.name.value for x in (*target.node.params.params, *target.node.params.kwonly_params)}
+                    hot = set()
+                    for i, arg in enumerate(call.args):
+                        if arg.star:
+                            break
+                        if not traced.traced(arg.value, names):
+                            continue
+                        if arg.keyword is None and i < len(positional):
+                            hot.add(positional[i])
+                        elif arg.keyword is not None and arg.keyword.value in kw:
+                            hot.add(arg.keyword.value)
+                    if hot:
+                        scope_params[id(target)] = (target, hot)
+                        found.append((target, hot))
+            if not found:
+                return
+            todo = found
+
+
+def _aux_elements(model: FileModel, fn: FunctionInfo) -> List[int]:
+    """The elements after the first of what a `has_aux` function returns: its auxiliary output."""
+    values = []
+    if isinstance(fn.node, cst.Lambda):
+        values.append(fn.node.body)
+    else:
+        values.extend(r.value for r in fn.returns if r.value is not None)
+    if not isinstance(fn.node, cst.Lambda):
+        # `out = (loss, aux)` ... `return out`
+        returned = {v.value for v in values if isinstance(v, cst.Name)}
+        for node, owner in model.assignments:
+            if owner is fn and isinstance(node, cst.Assign) and any(
+                    isinstance(t.target, cst.Name) and t.target.value in returned for t in node.targets):
+                values.append(node.value)
+    out = []
+    for value in values:
+        if isinstance(value, (cst.Tuple, cst.List)):
+            out.extend(id(e) for e in value.elements[1:])
+    return out
+
+
+def _enters_loss(model: FileModel, start: cst.Call, trace) -> bool:
+    """The Python number is part of the returned loss: returned itself, combined by arithmetic,
+    or data of a JAX function. Numbers used as shapes, sizes, axes, indices or arguments of
+    unknown calls are not gradient paths."""
+    prev = None
+    for node in trace.path:
+        if prev is None:
+            prev = node
+            continue
+        if isinstance(node, cst.BinaryOperation):
+            return True
+        if isinstance(node, cst.Call) and prev is not node.func:
+            arg = next((a for a in node.args if a is prev or _holds(model, a, prev)), None)
+            if arg is None:
+                prev = node
+                continue
+            name = model.callee(node)
+            text = dotted(node.func) or ""
+            if name is None and text in NUMBER_TO_NUMBER:
+                prev = node
+                continue
+            if name and name.startswith(("math.", "numpy.")):
+                prev = node
+                continue
+            if name and name.startswith(ARRAY_PACKAGES):
+                last = name.rsplit(".", 1)[-1]
+                index = node.args.index(arg) if arg.keyword is None else None
+                if last in SHAPE_FIRST:
+                    return last == "full" and (index == 1 or (arg.keyword is not None and arg.keyword.value == "fill_value"))
+                if last == "where":
+                    return index in (1, 2)
+                return index == 0 or (arg.keyword is not None and arg.keyword.value in ("x", "a", "operand"))
+            return False
+        prev = node
+    # the number itself is returned as (part of) the loss
+    return bool(trace.path) and trace.sink == "return" and not any(isinstance(n, cst.Call) and n is not start for n in trace.path)
+
+
+def _holds(model: FileModel, arg: cst.Arg, node: cst.CSTNode) -> bool:
+    for anc in model.ancestors(node):
+        if anc is arg:
+            return True
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            return False
+    return False

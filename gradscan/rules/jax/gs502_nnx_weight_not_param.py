@@ -1,0 +1,314 @@
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.jax.helpers import is_name, kwarg, local_value
+from gradscan.semantics import classes as kinds
+from gradscan.semantics.flow import tokens
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+
+NNX_VARIABLE = {"flax.nnx.Variable", "flax.nnx.variablelib.Variable", "flax.nnx.variables.Variable"}
+# jax.random samplers used to initialise weights.
+RANDOM_INITS = {
+    "normal", "uniform", "truncated_normal", "orthogonal", "multivariate_normal", "laplace", "logistic",
+    "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
+    "xavier_normal", "xavier_uniform", "kaiming_normal", "kaiming_uniform", "variance_scaling",
+}
+INITIALIZER_PACKAGES = ("jax.nn.initializers.", "flax.nnx.initializers.", "flax.linen.initializers.", "flax.nnx.nn.initializers.")
+# Array methods that keep a weight a weight.
+KEEPING_METHODS = {"astype", "reshape", "T", "transpose", "squeeze"}
+# Names (split into word tokens) of attributes or classes that hold fixed random values on
+# purpose: random Fourier features, fixed projections, noise, masks, buffers.
+FIXED_TOKENS = {
+    "fourier", "rff", "random", "rand", "fixed", "frozen", "freeze", "const", "constant", "noise", "mask",
+    "buffer", "seed", "key", "keys", "rng", "rngs", "sketch", "hash", "hashing", "basis", "static", "untrained",
+    "nontrainable", "non", "ema", "target", "teacher", "running", "stat", "stats", "cache", "cached",
+}
+
+
+def _key_like(model: FileModel, expr: cst.BaseExpression) -> bool:
+    """`rngs.params()`, `rngs()`, `rngs.default()`, `key`, `rng`, `init_key`, `jax.random.key(0)`,
+    `jax.random.split(key)[0]`."""
+    if isinstance(expr, cst.Subscript):
+        expr = expr.value
+    if isinstance(expr, cst.Call):
+        name = model.callee(expr) or ""
+        if name in ("jax.random.PRNGKey", "jax.random.key", "jax.random.split", "jax.random.fold_in"):
+            return True
+        func = expr.func
+        if isinstance(func, cst.Attribute) and "rngs" in (dotted(func.value) or "").split("."):
+            return True
+        if isinstance(func, cst.Name) and func.value == "rngs":
+            return True
+        return False
+    text = dotted(expr)
+    return text is not None and bool(tokens(text.rsplit(".", 1)[-1]) & {"key", "rng", "prng"})
+
+
+def _weight_built(model: FileModel, expr: cst.BaseExpression, fn: Optional[FunctionInfo], depth: int = 0) -> bool:
+    """The value is built like a weight: a random initializer, an initializer called with a
+    key, anything drawn from `rngs.params()`, scaled or cast."""
+    if depth > 4:
+        return False
+    if isinstance(expr, cst.BinaryOperation):
+        return _weight_built(model, expr.left, fn, depth + 1) or _weight_built(model, expr.right, fn, depth + 1)
+    if isinstance(expr, cst.Name) and fn is not None:
+        value = local_value(model, fn, expr.value)
+        return value is not None and _weight_built(model, value, fn, depth + 1)
+    if not isinstance(expr, cst.Call):
+        return False
+    func = expr.func
+    if isinstance(func, cst.Attribute) and func.attr.value in KEEPING_METHODS and model.resolve(func) is None:
+        return _weight_built(model, func.value, fn, depth + 1)
+    name = model.callee(expr) or ""
+    if name in ("jax.numpy.asarray", "jax.numpy.array") and expr.args:
+        return _weight_built(model, expr.args[0].value, fn, depth + 1)
+    if name.startswith("jax.random."):
+        return name.rsplit(".", 1)[-1] in RANDOM_INITS
+    if name.startswith(INITIALIZER_PACKAGES):
+        return bool(expr.args) and _key_like(model, expr.args[0].value)  # initializers.zeros(key, shape)
+    if isinstance(func, cst.Call):  # nnx.initializers.lecun_normal()(key, shape)
+        inner = model.callee(func) or ""
+        if inner.startswith(INITIALIZER_PACKAGES):
+            return True
+    if expr.args and expr.args[0].keyword is None and _key_like(model, expr.args[0].value):
+        # kernel_init(rngs.params(), shape), self.init_fn(key, shape)
+        last = (dotted(func) or "").rsplit(".", 1)[-1]
+        if tokens(last) & {"init", "initializer", "initialiser"}:
+            return True
+    return any(a.keyword is None and _is_params_stream(a.value) for a in expr.args)
+
+
+def _is_params_stream(expr) -> bool:
+    """`rngs.params()`: the stream meant for parameters."""
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "params" and (dotted(expr.func.value) or "").endswith("rngs")
+
+
+class NnxWeightNotParam(Rule):
+    code = "GS502"
+    name = "nnx-weight-not-param"
+    framework = "jax"
+    summary = "A weight of a flax.nnx Module stored as a raw array or `nnx.Variable` is never trained: use `nnx.Param`"
+    message = (
+        "this weight of an nnx.Module is not an nnx.Param: nnx.grad and nnx.Optimizer differentiate and update "
+        "only nnx.Param by default, so it never trains"
+    )
+    hint = "wrap it in `nnx.Param(...)`"
+    facts = ("jx44",)
+    triggers = ("nnx",)
+    doc = """
+    ## What it does
+    Flags an attribute of a `flax.nnx` Module assigned in `__init__` a value built like a
+    weight (`jax.random.normal/uniform/truncated_normal(...)`, an `nnx.initializers` /
+    `jax.nn.initializers` initializer called with a key, anything drawn from `rngs.params()`),
+    either as a raw JAX array or wrapped in `nnx.Variable(...)`, when `__call__` (or a method
+    it calls) reads it and no method writes it.
+
+    ## Why it breaks gradients
+    NNX keeps raw arrays on a Module and `nnx.Variable` is a valid state container, but
+    `nnx.grad`, `nnx.value_and_grad` and `nnx.Optimizer` select `nnx.Param` by default: the
+    gradient state has an entry for the `nnx.Param` only, so the raw array and the
+    `nnx.Variable` get no gradient and are never updated, silently (fact jx44). The model
+    trains with that weight frozen at its random initial value.
+
+    Not flagged: `nnx.Param` and its subclasses (`nnx.LoRAParam`), state meant to stay out of
+    the gradient (`nnx.BatchStat`, `nnx.Cache`, `nnx.Intermediate` and other `nnx.Variable`
+    subclasses), counters (`nnx.Variable(0)`), constants and buffers (`jnp.zeros` masks,
+    positional tables, `jnp.sqrt(d)` scales), `nnx.Rngs`, values a method updates (EMA
+    codebooks), arrays `__call__` never reads, attributes and classes named for fixed random
+    values (random Fourier features, fixed projections, noise), files that select
+    `nnx.Variable` for differentiation (`nnx.DiffState`, `wrt=`), and Linen modules (their
+    `self.param` is correct).
+
+    ## Example
+    ```python
+    class Scale(nnx.Module):
+        def __init__(self, dim, rngs: nnx.Rngs):
+            self.linear = nnx.Linear(dim, dim, rngs=rngs)
+            self.gamma = jax.random.normal(rngs.params(), (dim,))
+
+        def __call__(self, x):
+            return self.linear(x) * self.gamma
+    ```
+
+    ## Use instead
+    ```python
+    class Scale(nnx.Module):
+        def __init__(self, dim, rngs: nnx.Rngs):
+            self.linear = nnx.Linear(dim, dim, rngs=rngs)
+            self.gamma = nnx.Param(jax.random.normal(rngs.params(), (dim,)))
+
+        def __call__(self, x):
+            return self.linear(x) * self.gamma
+    ```
+
+    ## References
+    - Flax docs: "Flax basics" (NNX), `nnx.Param`, `nnx.Variable`, filters and `nnx.DiffState`
+    - gradscan facts: jx44
+    """
+    invalid = (
+        """
+        import jax
+        import jax.numpy as jnp
+        from flax import nnx
+
+        class Scale(nnx.Module):
+            def __init__(self, dim, rngs: nnx.Rngs):
+                self.linear = nnx.Linear(dim, dim, rngs=rngs)
+                self.gamma = jax.random.normal(rngs.params(), (dim,))  # error: GS502
+                init = nnx.initializers.lecun_normal()
+                self.w = nnx.Variable(init(rngs.params(), (dim, dim)))  # error: GS502
+
+            def __call__(self, x):
+                return self.linear(x) @ self.w * self.gamma
+        """,
+    )
+    valid = (
+        """
+        import jax
+        import jax.numpy as jnp
+        from flax import nnx
+        import flax.linen as nn
+
+        class Block(nnx.Module):
+            def __init__(self, dim, rngs: nnx.Rngs):
+                self.w = nnx.Param(jax.random.normal(rngs.params(), (dim, dim)))
+                self.mean = nnx.BatchStat(jnp.zeros(dim))
+                self.count = nnx.Variable(jnp.array(0))
+                self.mask = jnp.tril(jnp.ones((dim, dim)))
+                self.scale = jnp.sqrt(dim)
+                self.rngs = rngs
+                self.unused = jax.random.normal(rngs.params(), (dim,))
+
+            def __call__(self, x):
+                self.count.value += 1
+                return (x @ self.w) * self.mask[0] / self.scale - self.mean
+
+        class FourierFeatures(nnx.Module):
+            def __init__(self, dim, rngs: nnx.Rngs):
+                self.B = jax.random.normal(rngs.params(), (2, dim)) * 10.0
+
+            def __call__(self, x):
+                return jnp.sin(x @ self.B)
+
+        class Dense(nn.Module):
+            @nn.compact
+            def __call__(self, x):
+                w = self.param("w", nn.initializers.lecun_normal(), (x.shape[-1], 3))
+                return x @ w
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        classes = [c for c in model.class_list if c.kind == kinds.FLAX_NNX]
+        if not classes:
+            return
+        variable_grads = None
+        for cls in classes:
+            init = cls.methods.get("__init__")
+            if init is None or tokens(cls.name) & FIXED_TOKENS:
+                continue
+            for attr, value, node, method in cls.self_assigns:
+                if method != "__init__" or tokens(attr) & FIXED_TOKENS:
+                    continue
+                wrapped = isinstance(value, cst.Call) and model.callee(value) in NNX_VARIABLE
+                inner = value.args[0].value if wrapped and value.args else value
+                if wrapped and not value.args:
+                    continue
+                if not _weight_built(model, inner, init):
+                    continue
+                if not self._read_in_call(model, cls, attr) or self._written(model, cls, attr):
+                    continue
+                if wrapped:
+                    if variable_grads is None:
+                        variable_grads = _selects_variables(model)
+                    if variable_grads:
+                        continue
+                yield Report(value, self._message(attr, wrapped))
+
+    @staticmethod
+    def _message(attr: str, wrapped: bool) -> str:
+        if wrapped:
+            return (f"`self.{attr}` is built like a weight but wrapped in nnx.Variable, not nnx.Param: nnx.grad and "
+                    f"nnx.Optimizer select only nnx.Param by default, so it never trains; use nnx.Param(...)")
+        return (f"`self.{attr}` is a raw JAX array built like a weight: nnx.grad and nnx.Optimizer see only nnx.Param, "
+                f"so it gets no gradient and never trains; wrap it in nnx.Param(...)")
+
+    @staticmethod
+    def _methods(model: FileModel, cls):
+        for c in model.class_chain(cls):
+            yield from c.methods.values()
+        for other in model.class_list:  # subclasses in the same file
+            if other is not cls and f"<local>.{cls.name}" in other.base_names:
+                yield from other.methods.values()
+
+    @classmethod
+    def _read_in_call(cls_, model: FileModel, cls, attr: str) -> bool:
+        """`self.<attr>` is read in a method with a differentiable context (`__call__` and what
+        it calls)."""
+        methods = {id(m) for m in cls_._methods(model, cls) if m.name != "__init__" and m.context is not None}
+        for node, fn in model.attributes:
+            if fn is None or node.attr.value != attr or not is_name(node.value, "self"):
+                continue
+            top = fn
+            while top.parent is not None:
+                top = top.parent
+            if id(top) in methods and not _store_target(model, node):
+                return True
+        return False
+
+    @classmethod
+    def _written(cls_, model: FileModel, cls, attr: str) -> bool:
+        """A method other than `__init__` assigns the attribute or its `.value` (state)."""
+        methods = {id(m) for m in cls_._methods(model, cls) if m.name != "__init__"}
+        for node, fn in model.attributes:
+            if fn is None or node.attr.value != attr or not is_name(node.value, "self"):
+                continue
+            top = fn
+            while top.parent is not None:
+                top = top.parent
+            if id(top) not in methods:
+                continue
+            if _store_target(model, node):
+                return True
+            parent = model.parent(node)
+            if isinstance(parent, cst.Attribute) and parent.value is node:
+                if parent.attr.value == "value" and _store_target(model, parent):
+                    return True
+                call = model.parent(parent)
+                if isinstance(call, cst.Call) and call.func is parent and parent.attr.value in ("update", "set_value", "replace", "assign"):
+                    return True
+        return False
+
+
+def _store_target(model: FileModel, node: cst.CSTNode) -> bool:
+    """The node is (inside) the target of an assignment: `self.x = ...`, `self.x[i] = ...`,
+    `self.x += ...`."""
+    child = node
+    for anc in model.ancestors(node):
+        if isinstance(anc, cst.AssignTarget):
+            return True
+        if isinstance(anc, (cst.AugAssign, cst.AnnAssign)):
+            return child is anc.target
+        if isinstance(anc, cst.Subscript) and child is anc.value:
+            child = anc
+            continue
+        return False
+    return False
+
+
+def _selects_variables(model: FileModel) -> bool:
+    """The file differentiates or optimizes more than `nnx.Param`: `nnx.DiffState(0, filter)` or
+    `wrt=<filter>` other than `nnx.Param`."""
+    for call, _fn in model.calls:
+        name = model.callee(call) or ""
+        if name.endswith("DiffState"):
+            return True
+        wrt = kwarg(call, "wrt")
+        if wrt is not None and model.resolve(wrt) != "flax.nnx.Param":
+            return True
+    return False

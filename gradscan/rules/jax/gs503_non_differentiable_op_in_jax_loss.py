@@ -1,0 +1,641 @@
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.jax.helpers import (
+    ARRAY_PACKAGES, INT_DTYPES, META_ATTRS, NUMBER_TO_NUMBER, SHAPE_FIRST, STOP_GRADIENT, Target, Traced,
+    differentiated_params, grad_targets, iter_nodes, kwarg, local_value, target_names, uses_jax,
+)
+from gradscan.semantics.contexts import Scopes
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+
+# Piecewise-constant functions: JAX gives them a gradient of exactly zero (fact jx42).
+ROUNDING_FUNCTIONS = {  # the result is still a float
+    "jax.numpy.round", "jax.numpy.around", "jax.numpy.round_", "jax.numpy.rint", "jax.numpy.floor", "jax.numpy.ceil",
+    "jax.numpy.trunc", "jax.numpy.fix", "jax.numpy.sign", "jax.lax.round", "jax.lax.floor", "jax.lax.ceil", "jax.lax.sign",
+}
+INDEX_FUNCTIONS = {"jax.numpy.argmax", "jax.numpy.argmin", "jax.lax.argmax", "jax.lax.argmin"}
+COMPARISON_FUNCTIONS = {
+    "jax.numpy.greater", "jax.numpy.greater_equal", "jax.numpy.less", "jax.numpy.less_equal", "jax.numpy.equal",
+    "jax.numpy.not_equal", "jax.lax.gt", "jax.lax.ge", "jax.lax.lt", "jax.lax.le", "jax.lax.eq", "jax.lax.ne",
+}
+INT_CAST_FUNCTIONS = {f"jax.numpy.{t}" for t in INT_DTYPES if t not in ("int", "bool")}
+CAST_FUNCTIONS = {"jax.lax.convert_element_type", "jax.numpy.asarray", "jax.numpy.array"}
+# An integer (or boolean) value stays integer through these; anything else makes it a float
+# (`mean`, `one_hot`, `/`, a float operand, an unknown function).
+INT_KEEPING = {
+    "sum", "prod", "max", "min", "amax", "amin", "abs", "cumsum", "cumprod", "clip", "where", "take", "take_along_axis",
+    "reshape", "squeeze", "ravel", "flatten", "concatenate", "stack", "hstack", "vstack", "asarray", "array", "maximum",
+    "minimum", "negative", "sort", "expand_dims", "transpose", "T", "count_nonzero", "nansum", "logical_and",
+    "logical_or", "logical_not", "logical_xor", "any", "all", "sign", "round", "floor", "ceil", "tile", "repeat",
+    "broadcast_to", "roll", "flip", "diff", "square", "argmax", "argmin",
+}
+# Positions of JAX functions that hold indices, conditions or shapes, not data: a value there
+# selects or masks, it is not differentiated through.
+INDEX_POSITIONS = {
+    "where": (0,), "select": (0,), "take": (1,), "take_along_axis": (1,), "choose": (0,), "dynamic_slice": (1, 2),
+    "dynamic_index_in_dim": (1,), "dynamic_update_slice": (2,), "dynamic_slice_in_dim": (1, 2), "one_hot": (1,),
+    "cond": (0,), "switch": (0,), "bincount": (1,), "segment_sum": (1,), "segment_max": (1,), "segment_mean": (1,),
+}
+INDEX_KEYWORDS = {
+    "axis", "axes", "dtype", "shape", "indices", "condition", "where", "num_classes", "size", "length", "keepdims",
+    "segment_ids", "num_segments", "mask", "start_indices", "slice_sizes", "index", "pred",
+}
+MUTATORS = {"append", "extend", "insert", "add", "update", "appendleft"}
+CUSTOM_GRADIENT = ("custom_vjp", "custom_jvp", "custom_gradient", "defvjp", "defjvp")
+
+
+def _join_kind(a: Optional[str], b: Optional[str]) -> Optional[str]:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return "float" if "float" in (a, b) else "int"
+
+
+class _State:
+    """At one point of a function: the names that depend differentiably on the differentiated
+    arguments (`live`), and the names that hold a value computed from them only through a
+    zero-gradient operation (`dead`, with whether that value is an integer or a float)."""
+
+    __slots__ = ("live", "dead")
+
+    def __init__(self, live, dead) -> None:
+        self.live: Set[str] = set(live)
+        self.dead: Dict[str, str] = dict(dead)
+
+    def copy(self) -> "_State":
+        return _State(self.live, self.dead)
+
+    def join(self, other: "_State") -> "_State":
+        self.live |= other.live
+        for k, v in other.dead.items():
+            self.dead[k] = _join_kind(self.dead.get(k), v)
+        return self
+
+
+class _ZeroGrad(Traced):
+    """A flow-sensitive walk of a differentiated function (and of the helpers it calls): does
+    the returned loss depend on the differentiated argument by a differentiable path, and which
+    zero-gradient operations (rounding, argmax, comparisons, integer casts) does it go through."""
+
+    def __init__(self, model: FileModel, scopes: Scopes) -> None:
+        super().__init__(model, scopes)
+        self.summaries: Dict[tuple, Tuple[bool, Optional[str]]] = {}
+        self.active: Set[tuple] = set()
+        self.seen: Dict[int, cst.CSTNode] = {}
+        self._custom: Optional[Set[str]] = None
+
+    # ------------------------------------------------------------------ the operations
+
+    def op_kind(self, node: cst.CSTNode) -> Optional[Tuple[str, List[cst.BaseExpression]]]:
+        """A zero-gradient operation: its result kind and the expressions it is applied to."""
+        model = self.model
+        if isinstance(node, cst.Comparison):
+            if any(isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in node.comparisons):
+                return None
+            return "int", [node.left, *(c.comparator for c in node.comparisons)]
+        if not isinstance(node, cst.Call):
+            return None
+        first = node.args[0].value if node.args and node.args[0].keyword is None and not node.args[0].star else None
+        name = model.callee(node)
+        func = node.func
+        if name is None and isinstance(func, cst.Attribute) and model.resolve(func) is None:
+            method = func.attr.value
+            if method == "round":
+                return "float", [func.value]
+            if method in ("argmax", "argmin"):
+                return "int", [func.value]
+            if method == "astype" and node.args and self._int_dtype(node.args[0].value):
+                return "int", [func.value]
+            return None
+        if first is None:
+            return None
+        if name in ROUNDING_FUNCTIONS:
+            return "float", [first]
+        if name in INDEX_FUNCTIONS or name in INT_CAST_FUNCTIONS:
+            return "int", [first]
+        if name in COMPARISON_FUNCTIONS:
+            return "int", [a.value for a in node.args[:2]]
+        if name in CAST_FUNCTIONS:
+            dtype = kwarg(node, "dtype") or kwarg(node, "new_dtype")
+            if dtype is None and len(node.args) > 1 and node.args[1].keyword is None:
+                dtype = node.args[1].value
+            if dtype is not None and self._int_dtype(dtype):
+                return "int", [first]
+        return None
+
+    def _op(self, node: cst.CSTNode, st: _State, allowed) -> Optional[str]:
+        found = self.op_kind(node)
+        if found is None:
+            return None
+        kind, inputs = found
+        if not any(self.traced(i, st.live) for i in inputs):
+            return None
+        if allowed is None:
+            self.seen.setdefault(id(node), node)
+            return kind
+        return kind if id(node) in allowed else None
+
+    # ------------------------------------------------------------------ differentiable dependence
+
+    def traced(self, expr: cst.CSTNode, names: Set[str]) -> bool:
+        if self.op_kind(expr) is not None:
+            return False  # its gradient is zero
+        if isinstance(expr, cst.Call):
+            helper = self._helper(expr)
+            if helper is not None:
+                live, dead = self._bind(expr, helper, _State(names, {}), None)
+                return self.summary(helper, live, dead, None)[0]
+            for a in expr.args:
+                if self._function_reads(a.value, names):
+                    return True  # `lax.scan(step, ...)`, `tree_map(lambda p: p * w, ...)`
+        return super().traced(expr, names)
+
+    def _function_reads(self, expr, names: Set[str]) -> bool:
+        node = None
+        if isinstance(expr, cst.Lambda):
+            node = expr
+        elif isinstance(expr, cst.Name):
+            fn = self.scopes.lookup(self.model.enclosing_function(expr), expr.value)
+            node = fn.node if fn is not None else None
+        if node is None:
+            return False
+        return any(isinstance(n, cst.Name) and n.value in names for n in iter_nodes(node))
+
+    def _helper(self, call: cst.Call) -> Optional[FunctionInfo]:
+        """The function of this file a call by name runs (not one with a custom gradient)."""
+        if not isinstance(call.func, cst.Name):
+            return None
+        fn = self.scopes.lookup(self.model.enclosing_function(call), call.func.value)
+        if fn is None or self.has_custom_gradient(fn):
+            return None
+        return fn
+
+    def has_custom_gradient(self, fn: FunctionInfo) -> bool:
+        """`@jax.custom_vjp`, `@partial(jax.custom_jvp, nondiff_argnums=...)`, `f.defvjp(...)`."""
+        if fn.name in self.custom_gradient():
+            return True
+        if not isinstance(fn.node, cst.FunctionDef):
+            return False
+        for d in fn.node.decorators:
+            expr = d.decorator
+            texts = [dotted(expr), dotted(expr.func) if isinstance(expr, cst.Call) else None]
+            if isinstance(expr, cst.Call) and expr.args:
+                texts.append(dotted(expr.args[0].value))
+            if any(c in (t or "") for t in texts for c in CUSTOM_GRADIENT):
+                return True
+        return False
+
+    def custom_gradient(self) -> Set[str]:
+        """Names given a custom gradient: `f.defvjp(...)`, `f = jax.custom_vjp(g)` (both names)."""
+        if self._custom is None:
+            self._custom = set()
+            for call, _fn in self.model.calls:
+                func = call.func
+                if isinstance(func, cst.Attribute) and func.attr.value in ("defvjp", "defjvp", "defjvps"):
+                    if isinstance(func.value, cst.Name):
+                        self._custom.add(func.value.value)
+                elif "custom_" in (dotted(func) or "") and any(c in (self.model.callee(call) or "") for c in CUSTOM_GRADIENT):
+                    for a in call.args:
+                        if isinstance(a.value, cst.Name):
+                            self._custom.add(a.value.value)
+                    parent = self.model.parent(call)
+                    if isinstance(parent, cst.Assign):
+                        self._custom.update(n for t in parent.targets for n in target_names(t.target))
+        return self._custom
+
+    def _bind(self, call: cst.Call, helper: FunctionInfo, st: _State, allowed):
+        """The helper's parameters that receive live and dead values (with, for a nested
+        helper, the names of the enclosing scope it reads)."""
+        node = helper.node
+        positional = [x.name.value for x in (*node.params.posonly_params, *node.params.params)]
+        keywords = {x.name.value for x in (*node.params.params, *node.params.kwonly_params)}
+        live: Set[str] = set()
+        dead: Dict[str, str] = {}
+        for i, arg in enumerate(call.args):
+            if arg.star:
+                break
+            if arg.keyword is None and i < len(positional):
+                param = positional[i]
+            elif arg.keyword is not None and arg.keyword.value in keywords:
+                param = arg.keyword.value
+            else:
+                continue
+            if self.traced(arg.value, st.live):
+                live.add(param)
+            kind = self.carries(arg.value, st, allowed)
+            if kind is not None:
+                dead[param] = kind
+        if helper.parent is not None:  # a closure sees the enclosing scope's values
+            own = set(helper.params)
+            live |= {n for n in st.live if n not in own}
+            for k, v in st.dead.items():
+                if k not in own:
+                    dead.setdefault(k, v)
+        return frozenset(live), tuple(sorted(dead.items()))
+
+    # ------------------------------------------------------------------ zero-gradient values
+
+    def carries(self, expr: cst.CSTNode, st: _State, allowed) -> Optional[str]:
+        """The expression's value is computed, as data, from a zero-gradient operation on a
+        live value: "int" or "float" (its dtype kind), None when not."""
+        kind = self._op(expr, st, allowed)
+        if kind is not None:
+            return kind
+        t = type(expr)
+        if t is cst.Name:
+            return st.dead.get(expr.value)
+        if t is cst.Attribute:
+            return None if expr.attr.value in META_ATTRS else self.carries(expr.value, st, allowed)
+        if t is cst.Subscript:
+            return self.carries(expr.value, st, allowed)  # an index selects, it is not data
+        if t is cst.Call:
+            return self._call_carries(expr, st, allowed)
+        if t is cst.BinaryOperation:
+            left = self.carries(expr.left, st, allowed)
+            right = self.carries(expr.right, st, allowed)
+            if left is None and right is None:
+                return None
+            if isinstance(expr.operator, cst.Divide):
+                return "float"
+            other = expr.right if left is not None else expr.left
+            if left is not None and right is not None:
+                return _join_kind(left, right)
+            if isinstance(other, cst.Integer) or (isinstance(other, cst.UnaryOperation) and isinstance(other.expression, cst.Integer)):
+                return left or right
+            return "float"
+        if t is cst.Comparison:
+            operands = [expr.left, *(c.comparator for c in expr.comparisons)]
+            return "int" if any(self.carries(o, st, allowed) for o in operands) else None
+        if t is cst.UnaryOperation:
+            return None if isinstance(expr.operator, cst.Not) else self.carries(expr.expression, st, allowed)
+        if t is cst.IfExp:
+            return _join_kind(self.carries(expr.body, st, allowed), self.carries(expr.orelse, st, allowed))
+        if t in (cst.Lambda, cst.SimpleString, cst.FormattedString, cst.ConcatenatedString, cst.Integer, cst.Float):
+            return None
+        kind = None
+        for c in expr.children:
+            if isinstance(c, cst.BaseExpression) or isinstance(c, (cst.Element, cst.DictElement, cst.StarredElement)):
+                kind = _join_kind(kind, self.carries(c, st, allowed))
+        return kind
+
+    def _call_carries(self, call: cst.Call, st: _State, allowed) -> Optional[str]:
+        model = self.model
+        name = model.callee(call)
+        if name in STOP_GRADIENT:
+            return None
+        helper = self._helper(call)
+        if helper is not None:
+            live, dead = self._bind(call, helper, st, allowed)
+            return self.summary(helper, live, dead, allowed)[1]
+        func = call.func
+        if name is None and isinstance(func, cst.Attribute) and model.resolve(func) is None:
+            method = func.attr.value
+            kinds = [self.carries(func.value, st, allowed)]
+            kinds += [self.carries(a.value, st, allowed) for a in call.args
+                      if a.keyword is None or a.keyword.value not in INDEX_KEYWORDS]
+        else:
+            last = (name or dotted(func) or "").rsplit(".", 1)[-1]
+            method = last
+            skip = INDEX_POSITIONS.get(last, ()) if name and name.startswith(ARRAY_PACKAGES) else ()
+            if name and name.startswith(ARRAY_PACKAGES) and last in SHAPE_FIRST:
+                skip = (0,)
+            kinds = []
+            for i, a in enumerate(call.args):
+                if a.keyword is not None and a.keyword.value in INDEX_KEYWORDS:
+                    continue
+                if a.keyword is None and i in skip:
+                    continue
+                kinds.append(self.carries(a.value, st, allowed))
+        kind = None
+        for k in kinds:
+            kind = _join_kind(kind, k)
+        if kind is None:
+            return None
+        if method == "astype" and call.args:
+            return "int" if self._int_dtype(call.args[0].value) else "float"
+        if any(isinstance(a.value, cst.Float) for a in call.args):
+            return "float"
+        return kind if method in INT_KEEPING or (name is None and dotted(func) in NUMBER_TO_NUMBER - {"float"}) else "float"
+
+    # ------------------------------------------------------------------ a flow-sensitive walk
+
+    def summary(self, fn: FunctionInfo, live, dead, allowed, has_aux: Optional[bool] = None) -> Tuple[bool, Optional[str]]:
+        """(does the return value depend on a live value, the kind of zero-gradient value it
+        carries). `has_aux` is given for a differentiated function: its loss is then the first
+        element of what it returns (None if that cannot be told)."""
+        key = (id(fn), live, dead, allowed, has_aux)
+        if key in self.summaries:
+            return self.summaries[key]
+        if key in self.active or len(self.active) > 6:
+            return True, None  # recursion: assume a differentiable path
+        self.active.add(key)
+        try:
+            result = self._summarize(fn, _State(live, dead), allowed, has_aux)
+        finally:
+            self.active.discard(key)
+        self.summaries[key] = result
+        return result
+
+    def _summarize(self, fn: FunctionInfo, st: _State, allowed, has_aux) -> Tuple[bool, Optional[str]]:
+        if isinstance(fn.node, cst.Lambda):
+            returns = [(fn.node.body, st)]
+        else:
+            returns = []
+            self._block(fn.node.body.body if isinstance(fn.node.body, cst.IndentedBlock) else [fn.node.body], st, allowed, returns)
+        live, kind = False, None
+        for value, at in returns:
+            if value is None:
+                continue
+            if has_aux is not None:
+                value = self._loss_value(fn, value, has_aux)
+                if value is None:
+                    return True, None  # cannot tell the loss: assume it is differentiable
+            live = live or self.traced(value, at.live)
+            kind = _join_kind(kind, self.carries(value, at, allowed))
+        return live, kind
+
+    def _loss_value(self, fn: FunctionInfo, value, has_aux: bool):
+        if not has_aux:
+            return None if isinstance(value, (cst.Tuple, cst.List)) else value  # a tuple without has_aux raises
+        if isinstance(value, cst.Name):
+            value = local_value(self.model, fn, value.value)
+        if isinstance(value, (cst.Tuple, cst.List)) and value.elements:
+            return value.elements[0].value
+        return None
+
+    def _block(self, stmts, st: _State, allowed, returns) -> _State:
+        for stmt in stmts:
+            st = self._statement(stmt, st, allowed, returns)
+        return st
+
+    def _body(self, node) -> list:
+        body = getattr(node, "body", None)
+        if isinstance(body, cst.IndentedBlock):
+            return list(body.body)
+        if isinstance(body, cst.SimpleStatementSuite):
+            return [body]
+        return []
+
+    def _statement(self, stmt, st: _State, allowed, returns) -> _State:
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in stmt.body:
+                self._small(small, st, allowed, returns)
+            return st
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            return st
+        if isinstance(stmt, cst.If):
+            a = self._block(self._body(stmt), st.copy(), allowed, returns)
+            orelse = stmt.orelse
+            if isinstance(orelse, cst.If):
+                b = self._statement(orelse, st.copy(), allowed, returns)
+            elif isinstance(orelse, cst.Else):
+                b = self._block(self._body(orelse), st.copy(), allowed, returns)
+            else:
+                b = st
+            return a.join(b)
+        if isinstance(stmt, (cst.For, cst.While)):
+            out = st.copy()
+            for _ in range(2):  # loop-carried values
+                inner = out.copy()
+                if isinstance(stmt, cst.For):
+                    self._assign(stmt.target, stmt.iter, inner, allowed, strong=True)
+                out.join(self._block(self._body(stmt), inner, allowed, returns))
+            if stmt.orelse is not None:
+                out = self._block(self._body(stmt.orelse), out, allowed, returns)
+            return out
+        if isinstance(stmt, cst.With):
+            for item in stmt.items:
+                if item.asname is not None:
+                    self._assign(item.asname.name, item.item, st, allowed, strong=True)
+            return self._block(self._body(stmt), st, allowed, returns)
+        if isinstance(stmt, cst.Try):
+            out = self._block(self._body(stmt), st.copy(), allowed, returns)
+            for handler in stmt.handlers:
+                out.join(self._block(self._body(handler), st.copy(), allowed, returns))
+            if stmt.orelse is not None:
+                out = self._block(self._body(stmt.orelse), out, allowed, returns)
+            if stmt.finalbody is not None:
+                out = self._block(self._body(stmt.finalbody), out, allowed, returns)
+            return out
+        # match and other compound statements: their blocks, joined
+        out = st.copy()
+        for node in iter_nodes(stmt):
+            if isinstance(node, cst.IndentedBlock):
+                out.join(self._block(list(node.body), st.copy(), allowed, returns))
+        return out
+
+    def _small(self, node, st: _State, allowed, returns) -> None:
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                self._assign(t.target, node.value, st, allowed, strong=len(node.targets) == 1)
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            self._assign(node.target, node.value, st, allowed, strong=True)
+        elif isinstance(node, cst.AugAssign):
+            self._assign(node.target, node.value, st, allowed, strong=False)
+        elif isinstance(node, cst.Return):
+            returns.append((node.value, st.copy()))
+        elif isinstance(node, cst.Expr) and isinstance(node.value, cst.Call):
+            func = node.value.func
+            if isinstance(func, cst.Attribute) and func.attr.value in MUTATORS and isinstance(func.value, cst.Name):
+                for a in node.value.args:
+                    self._assign(func.value, a.value, st, allowed, strong=False)  # `losses.append(term)`
+
+    def _assign(self, target, value, st: _State, allowed, strong: bool) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) and len(target.elements) == len(value.elements):
+            for t, v in zip(target.elements, value.elements):
+                self._assign(t.value, v.value, st, allowed, strong)
+            return
+        live = self.traced(value, st.live)
+        kind = self.carries(value, st, allowed)
+        if isinstance(target, cst.Name):
+            names, strong_here = [target.value], strong
+        else:
+            names, strong_here = target_names(target), strong and isinstance(target, (cst.Tuple, cst.List, cst.StarredElement))
+        for name in names:
+            if strong_here:
+                st.live.discard(name)
+                st.dead.pop(name, None)
+            if live:
+                st.live.add(name)
+            if kind is not None:
+                st.dead[name] = _join_kind(st.dead.get(name), kind)
+
+    # ------------------------------------------------------------------ the question
+
+    def zero_ops(self, target: Target, param: str) -> List[cst.CSTNode]:
+        """The zero-gradient operations on the only path from `param` to the returned loss."""
+        self.summaries = {}
+        self.seen = {}
+        live0 = frozenset({param})
+        live, kind = self.summary(target.fn, live0, (), None, target.has_aux)
+        if live or kind != "float":
+            return []  # a differentiable path exists, or the loss is an integer (grad raises)
+        found = []
+        for key, op in list(self.seen.items()):
+            if self.summary(target.fn, live0, (), frozenset({key}), target.has_aux)[1] is not None:
+                found.append(op)
+        return found
+
+
+class NonDifferentiableOpInJaxLoss(Rule):
+    code = "GS503"
+    name = "non-differentiable-op-in-jax-loss"
+    framework = "jax"
+    summary = "`round`/`floor`/`sign`/`argmax`, a comparison or an integer cast on the only path from a `jax.grad` argument to the loss: the gradient is silently zero"
+    message = (
+        "this operation has a zero gradient and it is the only path from the differentiated argument to the "
+        "returned loss: jax.grad silently returns zeros for it"
+    )
+    hint = "use a differentiable relaxation (softmax, sigmoid) or the straight-through estimator `x + jax.lax.stop_gradient(jnp.round(x) - x)`"
+    facts = ("jx42",)
+    # a gradient transform: `jax.grad`, `value_and_grad`, `nnx.grad`, `J.grad(`, or `grad` imported by name
+    triggers = ("jax.grad", "value_and_grad", "nnx.grad", ".grad(", "import grad", ", grad\n", ", grad)", ", grad as", " grad,\n", "(grad,")
+    doc = """
+    ## What it does
+    Flags `jnp.round`/`rint`/`floor`/`ceil`/`trunc`/`sign` (and `x.round()`, the `jax.lax`
+    forms), `jnp.argmax`/`argmin`, comparisons (`x > 0`, `jnp.greater`) and casts to an
+    integer or boolean dtype (`x.astype(jnp.int32)`, `lax.convert_element_type`) applied to a
+    value computed from an argument that `jax.grad`, `jax.value_and_grad`, `nnx.grad` or
+    `nnx.value_and_grad` differentiates, when the result flows as data into the returned loss
+    (the first output with `has_aux=True`) and the loss depends on that argument through no
+    other, differentiable, path. Helpers called by name are followed, values are tracked
+    statement by statement (`pred = jnp.round(pred)` replaces `pred`).
+
+    ## Why it breaks gradients
+    These operations are piecewise constant. JAX differentiates them anyway and returns a
+    gradient of exactly zero: no error, no `None`, no warning (fact jx42; TensorFlow returns
+    `None` and PyTorch raises for some of them). When they are the only path to the loss,
+    `jax.grad` returns zeros for every parameter before them and the optimizer never moves
+    them. A loss that is itself an integer (a `jnp.sum` of booleans) raises instead and is
+    not reported.
+
+    Not flagged: the same operations used as indices, masks or conditions
+    (`jnp.take_along_axis(logp, jnp.argmax(...))`, `jnp.where(x > 0, a, b)`, `x[mask]`,
+    `one_hot(argmax(q)) * q`), a term through them beside a differentiable path of the same
+    argument (`mse + 0.1 * jnp.round(pred).mean()`: the gradient is partial, not zero; the rule
+    cannot tell which leaves of a parameter pytree only reach the loss through the term),
+    metrics returned as `has_aux` output, values of arguments that are not differentiated
+    (labels, batch, keys, `argnums`), the straight-through estimator
+    `x + lax.stop_gradient(jnp.round(x) - x)`, anything under `stop_gradient`, shapes, sizes
+    and counts, functions with a custom gradient (`jax.custom_vjp`, `custom_jvp`), and code
+    that no gradient transform differentiates (`jit` alone, Flax `__call__` methods, whose
+    transform is not visible).
+
+    ## Example
+    ```python
+    def loss_fn(params, x, y):
+        pred = x @ params["w"]
+        q = jnp.round(pred)
+        return jnp.mean((q - y) ** 2)
+
+    grads = jax.grad(loss_fn)(params, x, y)  # all zeros
+    ```
+
+    ## Use instead
+    ```python
+    def loss_fn(params, x, y):
+        pred = x @ params["w"]
+        q = pred + jax.lax.stop_gradient(jnp.round(pred) - pred)  # straight-through
+        return jnp.mean((q - y) ** 2)
+    ```
+
+    For a class decision, train on the logits (`optax.softmax_cross_entropy`) and keep
+    `argmax` for metrics.
+
+    ## References
+    - JAX docs: "Automatic differentiation", `jax.lax.stop_gradient`
+    - Bengio, Léonard, Courville 2013, "Estimating or propagating gradients through stochastic neurons" (straight-through)
+    - gradscan facts: jx42
+    """
+    invalid = (
+        """
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+        def loss_fn(params, x, y):
+            pred = x @ params["w"]
+            q = jnp.round(pred)  # error: GS503
+            return jnp.mean((q - y) ** 2)
+
+        grads = jax.grad(loss_fn)(params, x, y)
+
+        def cls_loss(params, x, labels):
+            logits = x @ params["w"]
+            hard = jax.nn.one_hot(jnp.argmax(logits, -1), 10)  # error: GS503
+            return optax.l2_loss(hard, jax.nn.one_hot(labels, 10)).mean()
+
+        loss, grads = jax.value_and_grad(cls_loss)(params, x, labels)
+        """,
+        """
+        import jax
+        import jax.numpy as jnp
+
+        @jax.jit
+        def train_step(params, x, y):
+            def loss_fn(p):
+                fired = (x @ p["w"] > 0).astype(jnp.float32)  # error: GS503
+                return jnp.mean((fired - y) ** 2)
+            return jax.grad(loss_fn)(params)
+        """,
+    )
+    valid = (
+        """
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+        def loss_fn(params, x, y):
+            pred = x @ params["w"]
+            q = pred + jax.lax.stop_gradient(jnp.round(pred) - pred)
+            return jnp.mean((q - y) ** 2)
+
+        def ce_loss(params, x, labels):
+            logits = x @ params["w"]
+            logp = jax.nn.log_softmax(logits)
+            greedy = jnp.take_along_axis(logp, jnp.argmax(logits, -1)[:, None], -1)
+            relu = jnp.where(logits > 0, logits, 0.0)
+            loss = -jnp.mean(greedy) + 0.1 * jnp.mean(relu) + 0.01 * jnp.round(logits).mean()
+            acc = jnp.mean(jnp.argmax(logits, -1) == labels)
+            return loss, {"acc": acc, "n": labels.shape[0]}
+
+        (loss, aux), grads = jax.value_and_grad(ce_loss, has_aux=True)(params, x, labels)
+
+        def weighted(params, x, y):
+            mask = (y > 0).astype(jnp.float32)
+            n = jnp.sum(mask).astype(jnp.int32)
+            return jnp.sum((x @ params["w"] - y) ** 2 * mask) / n
+
+        jax.grad(weighted)(params, x, y)
+
+        @jax.jit
+        def predict(params, x):
+            return jnp.argmax(x @ params["w"], -1)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_jax(model):
+            return
+        scopes = Scopes(model)
+        targets = grad_targets(model, scopes)
+        if not targets:
+            return
+        zg = _ZeroGrad(model, scopes)
+        reported: Set[int] = set()
+        for target in targets.values():
+            fn = target.fn
+            if zg.has_custom_gradient(fn):
+                continue
+            params = differentiated_params(target)
+            for param in sorted(params or ()):
+                for op in zg.zero_ops(target, param):
+                    if id(op) not in reported:
+                        reported.add(id(op))
+                        yield Report(op.func if isinstance(op, cst.Call) else op)

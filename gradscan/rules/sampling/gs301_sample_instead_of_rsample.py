@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from gradscan.rules.base import Report
+from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
+from gradscan.semantics import distributions as dists
+from gradscan.semantics.model import FileModel
+
+
+class SampleInsteadOfRsample(SamplingRule):
+    code = "GS301"
+    name = "sample-instead-of-rsample"
+    framework = "torch"
+    summary = "`.sample()` of a reparameterizable torch distribution blocks gradients to its parameters: use `.rsample()`"
+    message = "`.sample()` blocks gradients: the distribution's parameters get none through this sample; use `.rsample()`"
+    hint = "use `.rsample()` (the reparameterized sample), as `pyro.sample` and TF Probability do by themselves"
+    facts = ("pt09", "py42", "tf35")
+    triggers = (".sample(",)
+    doc = """
+    ## What it does
+    Flags `.sample()` called on a `torch.distributions` (or `pyro.distributions`) distribution
+    that has a reparameterized sampler (Normal, MultivariateNormal, LowRankMultivariateNormal,
+    LogNormal, Laplace, Cauchy, Gamma, Beta, Dirichlet, Exponential, Uniform, StudentT,
+    RelaxedBernoulli, RelaxedOneHotCategorical, `Independent`/`TransformedDistribution` of these,
+    and the project's subclasses of them) whose parameters come from the graph (module outputs,
+    parameters, values computed in `forward`), inside a differentiable function, when the sample
+    reaches the output or the loss other than through `log_prob`. The distribution may be built
+    inline, stored in a variable, returned by a method (`self.posterior(x).sample()`) or by an
+    encoder module.
+
+    ## Why it breaks gradients
+    In torch, `.sample()` runs under `torch.no_grad()`: the sample has no `grad_fn`. When it is
+    the only path from the parameters to the loss, backward raises "element 0 of tensors does
+    not require grad"; mixed with other terms (a VAE's KL term, a Bayesian layer's prior term)
+    the encoder or the weight means silently get zero gradient from the reconstruction and stop
+    learning. `.rsample()` draws `mu + sigma * eps` and passes gradients (fact pt09).
+
+    Framework differences, stated plainly: TF Probability's `.sample()` of a reparameterized
+    distribution passes gradients (tf35) and is not flagged; `pyro.sample("z", d)` calls
+    `rsample` by itself when the distribution has one (py42) and is not flagged; but
+    `.sample()` called directly on a `pyro.distributions` object is torch's and is flagged.
+
+    Not flagged: score-function (REINFORCE) estimators, where the sample only reaches the loss
+    through `log_prob`; sampling in generation, evaluation, rollout and data-collection code;
+    priors and noise with constant parameters (`Normal(0, 1).sample()`); samples that are
+    detached on purpose.
+
+    ## Example
+    ```python
+    class VAE(nn.Module):
+        def forward(self, x):
+            mu, log_sigma = self.enc(x).chunk(2, -1)
+            z = torch.distributions.Normal(mu, log_sigma.exp()).sample()
+            return self.dec(z)
+    ```
+
+    ## Use instead
+    ```python
+    class VAE(nn.Module):
+        def forward(self, x):
+            mu, log_sigma = self.enc(x).chunk(2, -1)
+            z = torch.distributions.Normal(mu, log_sigma.exp()).rsample()
+            return self.dec(z)
+    ```
+
+    ## References
+    - PyTorch docs: `torch.distributions`, "Pathwise derivative" (`rsample`) and "Score function"
+    - gradscan facts: pt09 (torch `.sample()` vs `.rsample()`), py42 (`pyro.sample`), tf35 (TF Probability)
+    """
+    invalid = (
+        """
+        import torch
+        from torch import nn
+        import torch.distributions as D
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc = nn.Linear(4, 4)
+                self.dec = nn.Linear(2, 4)
+
+            def posterior(self, x):
+                mu, log_sigma = self.enc(x).chunk(2, -1)
+                return D.Normal(mu, log_sigma.exp())
+
+            def forward(self, x):
+                z = self.posterior(x).sample()  # error: GS301
+                return self.dec(z)
+        """,
+        """
+        import torch
+        import torch.nn.functional as F
+        from torch import nn
+        from torch.distributions import Normal as N
+
+        class BayesLinear(nn.Module):
+            def __init__(self, n, m):
+                super().__init__()
+                self.w_mu = nn.Parameter(torch.zeros(m, n))
+                self.w_rho = nn.Parameter(torch.zeros(m, n))
+
+            def forward(self, x):
+                q = N(self.w_mu, F.softplus(self.w_rho))
+                w = q.sample()  # error: GS301
+                return F.linear(x, w)
+        """,
+        """
+        import pyro.distributions as dist
+        from torch import nn
+
+        class Guide(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Linear(3, 2)
+
+            def forward(self, x):
+                loc, scale = self.net(x).chunk(2, -1)
+                z = dist.Normal(loc, scale.exp()).to_event(1).sample()  # error: GS301
+                return z.sum()
+        """,
+    )
+    valid = (
+        """
+        import torch
+        from torch import nn
+        import torch.distributions as D
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc = nn.Linear(4, 4)
+                self.dec = nn.Linear(2, 4)
+
+            def forward(self, x):
+                mu, log_sigma = self.enc(x).chunk(2, -1)
+                z = D.Normal(mu, log_sigma.exp()).rsample()
+                eps = D.Normal(torch.zeros_like(mu), torch.ones_like(mu)).sample()
+                return self.dec(z + 0.0 * eps)
+
+            def generate(self, n):
+                z = D.Normal(torch.zeros(n, 2), torch.ones(n, 2)).sample()
+                return self.dec(z)
+        """,
+        """
+        import torch
+        from torch import nn
+        from torch.distributions import Normal
+
+        class Policy(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.mu = nn.Linear(4, 2)
+
+            def forward(self, obs):
+                return Normal(self.mu(obs), 1.0)
+
+        def train(policy, obs, advantage, opt):
+            d = policy(obs)
+            a = d.sample()
+            loss = -(d.log_prob(a).sum(-1) * advantage).mean()
+            loss.backward()
+            opt.step()
+        """,
+        """
+        import pyro
+        import pyro.distributions as dist
+        import tensorflow as tf
+        import tensorflow_probability as tfp
+        from torch import nn
+
+        tfd = tfp.distributions
+
+        class Guide(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Linear(3, 2)
+
+            def forward(self, x):
+                loc, scale = self.net(x).chunk(2, -1)
+                return pyro.sample("z", dist.Normal(loc, scale.exp()).to_event(1))
+
+        class Encoder(tf.keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.d = tf.keras.layers.Dense(2)
+
+            def call(self, x):
+                return tfd.Normal(self.d(x), 1.0).sample()
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for call, func in sample_calls(model):
+            d = dists.distribution_of(model, func.value)
+            if d is None or d.library not in (dists.TORCH, dists.PYRO) or d.reparameterized is not True or d.cls.custom_sample:
+                continue
+            graph = graph_params(model, d)
+            if not graph:
+                continue
+            if self._reaches_loss(model, call, ("torch",)) is None:
+                continue
+            yield Report(func.attr, f"`.sample()` of {d.display} blocks gradients: `{node_text(model, graph[0])}` gets none "
+                                    f"through this sample (torch samples under no_grad); use `.rsample()`")

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from gradscan.rules.base import Report
+from gradscan.rules.sampling.helpers import SamplingRule, node_text
+from gradscan.semantics import distributions as dists
+from gradscan.semantics.model import FileModel
+
+TORCH_SAMPLING_FUNCTIONS = {
+    "torch.normal": "normal", "torch.bernoulli": "bernoulli", "torch.poisson": "poisson", "torch.multinomial": "multinomial",
+}
+
+
+class SamplingFunctionZeroGrad(SamplingRule):
+    code = "GS302"
+    name = "sampling-function-zero-grad"
+    framework = "torch"
+    summary = "`torch.normal`/`torch.bernoulli`/`torch.multinomial` of graph tensors give their parameters zero or no gradient"
+    message = "the gradient through this torch sampling function to its parameters is silently zero"
+    hint = "write `mean + std * torch.randn_like(std)` (or `Normal(mean, std).rsample()`); for discrete samples use a relaxed distribution or `log_prob`"
+    facts = ("pt10", "pt35", "tf44")
+    triggers = ("normal(", "bernoulli(", "poisson(", "multinomial(")
+    doc = """
+    ## What it does
+    Flags `torch.normal(mean, std)` (also with a float `std`) whose mean or std comes from the
+    graph, and `torch.bernoulli`, `torch.poisson`, `torch.multinomial` (and the
+    `probs.multinomial(n)` / `probs.bernoulli()` methods) of graph probabilities, inside a
+    differentiable function, when the result reaches the output or the loss.
+
+    ## Why it breaks gradients
+    `torch.normal(mean_t, std_t)` has a `grad_fn` (`NormalBackward3`), so nothing complains, but
+    the gradients it gives `mean` and `std` are all zeros (fact pt10): it is not the
+    reparameterization trick. `torch.bernoulli(p)` likewise gives `p` zero gradient, and
+    `torch.multinomial` returns integer indices with no gradient at all (fact pt35). The
+    layers producing these parameters silently stop learning from this path.
+
+    Framework differences, stated plainly: TensorFlow's `tf.random.normal(shape, mean=m, stddev=s)`
+    and `keras.random.normal(shape, mean=m, stddev=s)` *are* differentiable in `mean` and
+    `stddev` (fact tf44) and are not flagged.
+
+    Not flagged: `mean + std * torch.randn_like(std)`; noise with constant parameters
+    (`torch.normal(0, 1, size)`, dropout-style masks `torch.bernoulli(torch.full_like(x, p))`);
+    sampled token ids used as indices (generation, scheduled sampling); straight-through
+    estimators (`b + p - p.detach()`); samples only scored through `log_prob`; sampling in
+    generation, evaluation and rollout code.
+
+    ## Example
+    ```python
+    def forward(self, x):
+        mu, log_sigma = self.enc(x).chunk(2, -1)
+        z = torch.normal(mu, log_sigma.exp())
+        return self.dec(z)
+    ```
+
+    ## Use instead
+    ```python
+    def forward(self, x):
+        mu, log_sigma = self.enc(x).chunk(2, -1)
+        z = mu + log_sigma.exp() * torch.randn_like(mu)
+        return self.dec(z)
+    ```
+
+    ## References
+    - PyTorch docs: `torch.normal`, `torch.bernoulli`, `torch.multinomial`
+    - gradscan facts: pt10 (torch.normal zero gradients), pt35 (bernoulli, multinomial), tf44 (TensorFlow's differentiable random.normal)
+    """
+    invalid = (
+        """
+        import torch
+        from torch import nn
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc = nn.Linear(4, 4)
+                self.dec = nn.Linear(2, 4)
+
+            def forward(self, x):
+                mu, log_sigma = self.enc(x).chunk(2, -1)
+                z = torch.normal(mu, log_sigma.exp())  # error: GS302
+                gate = torch.bernoulli(torch.sigmoid(mu))  # error: GS302
+                return self.dec(z * gate)
+        """,
+    )
+    valid = (
+        """
+        import torch
+        import tensorflow as tf
+        from torch import nn
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc = nn.Linear(4, 4)
+                self.dec = nn.Linear(2, 4)
+
+            def forward(self, x):
+                mu, log_sigma = self.enc(x).chunk(2, -1)
+                z = mu + log_sigma.exp() * torch.randn_like(mu)
+                noise = torch.normal(0.0, 1.0, size=z.shape)
+                mask = torch.bernoulli(torch.full_like(z, 0.9))
+                return self.dec(z * mask + 0.01 * noise)
+
+        class Enc(tf.keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.d = tf.keras.layers.Dense(2)
+
+            def call(self, x):
+                return tf.random.normal(tf.shape(x), mean=self.d(x), stddev=1.0)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for call, _fn in model.calls:
+            kind = TORCH_SAMPLING_FUNCTIONS.get(model.callee(call) or "")
+            params = []
+            if kind is not None:
+                params = self._params(call, kind)
+            elif isinstance(call.func, cst.Attribute) and call.func.attr.value in ("multinomial", "bernoulli") and model.callee(call) is None:
+                kind = call.func.attr.value
+                if kind == "bernoulli" and call.args:
+                    continue  # x.bernoulli(p): p is the probability, x only gives the shape
+                params = [call.func.value]
+            else:
+                continue
+            graph = [p for p in params if dists.from_graph(model, p)]
+            if not graph:
+                continue
+            if self._reaches_loss(model, call, ("torch",), index_valued=kind == "multinomial", discrete=kind != "normal") is None:
+                continue
+            yield Report(call, self._message(model, kind, graph[0]))
+
+    @staticmethod
+    def _params(call: cst.Call, kind: str):
+        names = {"normal": ("mean", "std"), "bernoulli": ("input",), "poisson": ("input",), "multinomial": ("input",)}[kind]
+        out = []
+        positional = [a for a in call.args if a.keyword is None and a.star == ""]
+        if kind == "bernoulli":
+            # torch.bernoulli(input, p): with `p` given, `input` only gives the shape
+            p = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "p"), None)
+            if p is None and len(positional) > 1:
+                p = positional[1].value
+            if p is not None:
+                return [p]
+        for i, n in enumerate(names):
+            kw = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == n), None)
+            if kw is not None:
+                out.append(kw)
+            elif i < len(positional):
+                out.append(positional[i].value)
+        return out
+
+    @staticmethod
+    def _message(model: FileModel, kind: str, param: cst.CSTNode) -> str:
+        text = node_text(model, param)
+        if kind == "normal":
+            return f"`torch.normal` gives `{text}` an all-zero gradient (it is not reparameterized); write `mean + std * torch.randn_like(std)`"
+        if kind == "multinomial":
+            return f"`multinomial` returns integer indices: `{text}` gets no gradient through them; use a Gumbel-softmax / relaxed sample or `log_prob` (score function)"
+        return f"`torch.{kind}` gives `{text}` a zero gradient; use a relaxed distribution (RelaxedBernoulli, Gumbel-softmax), a straight-through estimator or `log_prob`"

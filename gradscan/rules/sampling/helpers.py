@@ -1,0 +1,192 @@
+"""What several GS3xx rules share."""
+from __future__ import annotations
+
+from typing import Optional, Set
+
+import libcst as cst
+
+from gradscan.rules.base import Rule
+from gradscan.semantics import distributions as dists
+from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
+from gradscan.semantics.flow import Trace, tokens
+from gradscan.semantics.model import FileModel
+from gradscan.semantics.names import dotted
+
+# Function names (split into word tokens) that say the code generates, evaluates or collects
+# experience rather than trains through the sample.
+INFERENCE_TOKENS = {
+    "generate", "generation", "sample", "samples", "sampling", "rollout", "rollouts", "collect", "act", "action",
+    "actions", "explore", "exploration", "evaluate", "eval", "evaluation", "predict", "prediction", "predictive",
+    "inference", "infer", "test", "validate", "validation", "val", "play", "episode", "gibbs", "mcmc", "langevin",
+    "simulate", "simulation", "decode", "decoding", "beam", "greedy", "imagine", "dream", "plan", "planning",
+}
+# `sample` in a helper's name (`sample_z`, called from forward) is part of training.
+HELPER_ALLOWED = {"sample", "samples", "sampling", "decode", "decoding"}
+# Names of the variable a sample is stored in, or of the class, that say it is an action.
+ACTION_TOKENS = {"action", "actions", "act", "policy", "actor", "agent"}
+# Calls an integer index passes through as a number (anything else uses it as an index).
+INDEX_PRESERVING = {
+    "float", "double", "half", "to", "type", "type_as", "astype", "sum", "mean", "unsqueeze", "squeeze", "view",
+    "reshape", "flatten", "expand", "expand_as", "clamp", "abs", "pow", "neg", "mul", "add", "sub", "div", "stack",
+    "cat", "concatenate", "bfloat16",
+}
+INDEX_CASTS = {"float", "double", "half", "to", "type", "type_as", "astype", "bfloat16"}
+
+
+def _function_names(model: FileModel, node: cst.CSTNode):
+    """(name, is_root) of the enclosing functions, innermost first, then the context's root."""
+    fn = model.enclosing_function(node)
+    root = None
+    while fn is not None:
+        is_root = fn.context is not None and fn.context.kind != "helper" and fn.parent is None
+        yield fn.name, is_root
+        if fn.context is not None and fn.context.root is not None:
+            root = fn.context.root
+        fn = fn.parent
+    if root is not None:
+        yield root.name, True
+
+
+def inference_like(model: FileModel, node: cst.CSTNode) -> bool:
+    """The sample is drawn in generation, evaluation, rollout or data-collection code."""
+    for name, is_root in _function_names(model, node):
+        found = tokens(name) & INFERENCE_TOKENS
+        if not is_root:
+            found -= HELPER_ALLOWED
+        if found:
+            return True
+    return False
+
+
+def _bound_names(model: FileModel, node: cst.CSTNode) -> Set[str]:
+    """Names the sample is assigned to directly (`a = d.sample()`, `a, b = ...`)."""
+    parent = model.parent(node)
+    if isinstance(parent, cst.Assign) and parent.value is node:
+        out = set()
+        for t in parent.targets:
+            if isinstance(t.target, cst.Name):
+                out.add(t.target.value)
+            elif isinstance(t.target, (cst.Tuple, cst.List)):
+                out.update(e.value.value for e in t.target.elements if isinstance(e.value, cst.Name))
+        return out
+    return set()
+
+
+def _action_like(model: FileModel, node: cst.CSTNode) -> bool:
+    names = _bound_names(model, node)
+    if any(tokens(n) & ACTION_TOKENS for n in names):
+        return True
+    fn = model.enclosing_function(node)
+    cls = fn.cls if fn is not None else None
+    return cls is not None and bool(tokens(cls.name) & ACTION_TOKENS)
+
+
+TARGET_TOKENS = {"next", "target", "targets", "tgt", "bootstrap", "teacher"}
+
+
+def _target_like(model: FileModel, node: cst.CSTNode, trace: Trace) -> bool:
+    """The sample feeds a bootstrapped target (`next_action` in a TD target, `target_q`), which
+    carries no gradient on purpose."""
+    names = set(_bound_names(model, node))
+    names.update(n.value for n in trace.path if isinstance(n, cst.Name))
+    return any(tokens(n) & TARGET_TOKENS for n in names)
+
+
+def _computes(trace: Trace, node: cst.CSTNode) -> bool:
+    """The sample is computed with on its way (not merely returned as it is)."""
+    return any(isinstance(n, (cst.Call, cst.BinaryOperation, cst.UnaryOperation)) for n in trace.path if n is not node)
+
+
+def _used_as_index(model: FileModel, trace: Trace, node: cst.CSTNode) -> bool:
+    """An integer sample reaches the output as an index (gather, embedding, one_hot, a module
+    call) before any cast or arithmetic turns it into a number."""
+    for n in trace.path:
+        if n is node:
+            continue
+        if isinstance(n, (cst.BinaryOperation, cst.UnaryOperation)):
+            return False
+        if isinstance(n, cst.Call):
+            last = (dotted(n.func) or "").rsplit(".", 1)[-1] if not isinstance(n.func, cst.Attribute) else n.func.attr.value
+            if last in INDEX_CASTS:
+                return False
+            if last not in INDEX_PRESERVING:
+                return True
+    return True
+
+
+class SamplingRule(Rule):
+    """Shared gate of the GS3xx rules (abstract: no code)."""
+
+    def _reaches_loss(self, model: FileModel, node: cst.CSTNode, frameworks, index_valued: bool = False, discrete: bool = False) -> Optional[Trace]:
+        ctx = model.context_of(node)
+        if ctx is not None and ctx.framework not in frameworks:
+            return None
+        script = ctx is None
+        if script:
+            # Code outside any differentiable function (a training script, a notebook cell, a
+            # function with no context): only a sample reaching a `.backward()` counts.
+            if "torch" not in frameworks or in_no_grad_block(model, node) or in_eval_branch(model, node):
+                return None
+            if any(has_no_grad_decorator(model, f) for f in _enclosing_functions(model, node)):
+                return None
+        if inference_like(model, node):
+            return None
+
+        def score(n):
+            return n is not node and dists.is_score_call(model, n)
+
+        if model.flow.flows_into(node, score, max_calls=1, module_level=script) is not None:
+            return None  # the sample is scored: REINFORCE / a likelihood term
+        trace = model.flow.reaches_output(node, barrier=score, module_level=script)
+        if trace is None:
+            return None
+        if script and trace.sink != "loss":
+            return None
+        if trace.sink == "return" and trace.root is not None and trace.root.context is not None and trace.root.context.framework not in frameworks:
+            return None
+        if any(isinstance(n, cst.BinaryOperation) and dists.contains_detach(model, n) for n in trace.path):
+            return None  # straight-through: hard + soft - soft.detach()
+        if _target_like(model, node, trace):
+            return None  # a bootstrapped target (next action, TD target): no gradient wanted
+        raw = not _computes(trace, node)
+        if raw and trace.sink == "return" and (discrete or _action_like(model, node)):
+            return None  # an action returned by a policy
+        if _action_like(model, node) and discrete:
+            return None
+        if index_valued and _used_as_index(model, trace, node):
+            return None
+        return trace
+
+
+def _enclosing_functions(model: FileModel, node: cst.CSTNode):
+    fn = model.enclosing_function(node)
+    while fn is not None:
+        yield fn
+        fn = fn.parent
+
+
+def sample_calls(model: FileModel):
+    for call, _fn in model.calls:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("sample", "sample_n"):
+            yield call, func
+
+
+# Roots of hyperparameter objects: an argument the model cannot rule out as a graph value, but
+# not the one to name in a message when a computed one (logits, loc) is also there.
+_CONFIG_ROOTS = {"config", "cfg", "args", "hparams", "hps", "opt", "opts", "options", "settings", "conf"}
+
+
+def graph_params(model: FileModel, d: dists.Distribution):
+    graph = [expr for expr, scope in d.params if dists.from_graph(model, expr, scope)]
+
+    def configured(expr) -> bool:
+        root = (dotted(expr) or "").split(".")
+        return root[0] in _CONFIG_ROOTS or root[:2] in (["self", "config"], ["self", "cfg"], ["self", "hparams"])
+
+    return sorted(graph, key=configured)  # stable: argument order otherwise
+
+
+def node_text(model: FileModel, node: cst.CSTNode, limit: int = 40) -> str:
+    text = model.module.code_for_node(node).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,29 @@
+"""GS4xx: TensorFlow and Keras: variables Keras does not track, NumPy and non-differentiable ops
+on the loss path, losses computed after the tape stopped, tapes that watch nothing, and freezes
+that never take effect.
+
+Which Keras a file uses matters (facts tf25, tf40, tf45): the semantic model classifies a class
+deriving from `keras.*` as Keras 3 and one deriving from `tf.keras.*` as Keras 3 unless the file
+imports `tf_keras`, mentions `TF_USE_LEGACY_KERAS`, or the configuration says `keras = "legacy"`.
+
+The family's helpers (`helpers.py`) answer the questions every rule of the family asks:
+- where a node is evaluated (`tf_site`): a GradientTape body, a Keras `call`/`compute_loss` (and
+  what it calls), or a helper called inside a tape block; `None` elsewhere (a `train_step`
+  outside its tape, metrics, `tf.data` code, inference);
+- whether the value reaches the loss (`reaches_loss`): what `call()` returns or what
+  `tape.gradient` differentiates, never a `train_step`'s metrics dictionary;
+- whether an expression carries gradient at all (`Taint`): the output of a layer or model call,
+  a trainable variable, a watched tensor, or arithmetic on them. Data, labels, shapes and
+  configuration do not, which keeps the rules silent on masks, indices and label casts.
+"""
+from gradscan.rules.tensorflow import (  # noqa: F401 (importing a rule module registers its rule)
+    gs401_untracked_tf_variable,
+    gs402_variable_created_in_call,
+    gs403_numpy_function_in_training_path,
+    gs404_numpy_in_tape,
+    gs405_loss_outside_tape,
+    gs406_stop_gradient_on_output,
+    gs407_non_differentiable_op_in_loss_tf,
+    gs408_tape_watches_nothing,
+    gs409_trainable_changed_after_compile,
+)

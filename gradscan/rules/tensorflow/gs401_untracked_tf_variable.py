@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.tensorflow.helpers import (
+    TF_VARIABLE, call_arg, callee, context_root, is_name, kwarg, tf_dtype_kind, walk,
+)
+from gradscan.semantics import classes as kinds
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+
+# Names that say a class tracks its variables by hand (or exposes them itself).
+_TRACKING_NAMES = {
+    "trainable_weights", "trainable_variables", "_trainable_weights", "_trainable_variables",
+    "_track_variable", "_track_variables", "_track_trackable", "weights", "variables", "_tracked",
+}
+
+
+def _class_tracks_by_hand(model: FileModel, cls) -> bool:
+    for c in model.class_chain(cls):
+        if any(name in _TRACKING_NAMES for name in c.methods):
+            return True
+        for node in walk(c.node.body):
+            if isinstance(node, cst.Attribute) and node.attr.value in _TRACKING_NAMES and is_name(node.value, "self"):
+                return True
+    return False
+
+
+def _assigned_state(model: FileModel, cls, attr: str) -> bool:
+    """`self.attr.assign(...)` / `assign_add` / `assign_sub` somewhere in the class: a state
+    variable (a counter, a running statistic), not a weight."""
+    for c in model.class_chain(cls):
+        for node in walk(c.node.body):
+            if (
+                isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value in ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_nd_update")
+                and dotted(node.func.value) == f"self.{attr}"
+            ):
+                return True
+    return False
+
+
+def _variable_not_trainable(model: FileModel, call: cst.Call) -> bool:
+    if is_name(kwarg(call, "trainable"), "False"):
+        return True
+    if tf_dtype_kind(model, kwarg(call, "dtype")) in ("int", "bool", "string"):
+        return True
+    init = call_arg(call, 0, "initial_value")
+    if isinstance(init, (cst.Integer, cst.SimpleString)) or is_name(init, "True") or is_name(init, "False"):
+        return True  # tf.Variable(0): an integer counter, never a trainable weight
+    return False
+
+
+class UntrackedTfVariable(Rule):
+    code = "GS401"
+    name = "untracked-tf-variable"
+    framework = "tensorflow"
+    summary = "A raw `tf.Variable` attribute of a Keras 3 layer or model is not tracked: `fit()` never trains it"
+    message = (
+        "raw tf.Variable stored on a Keras 3 layer/model is not tracked: it is missing from "
+        "trainable_variables, so fit() and optimizers over model.trainable_variables never update it"
+    )
+    hint = "use `self.add_weight(...)` or `keras.Variable(...)`"
+    facts = ("tf25", "tf40", "tf45")
+    triggers = ("Variable",)
+    doc = """
+    ## What it does
+    Flags `self.x = tf.Variable(...)` in a Keras 3 layer or model: a class deriving from
+    `keras.layers.Layer`/`keras.Model` (`import keras`, `from keras import layers`), or from
+    `tf.keras.*` (`import tensorflow as tf`, `from tensorflow import keras`) when the file does
+    not select legacy Keras.
+
+    ## Why it breaks gradients
+    Keras 3 tracks only its own variables (`add_weight`, `keras.Variable`) and sub-layers. A raw
+    `tf.Variable` attribute is left out of `trainable_variables`: `fit()` and any optimizer
+    applied to `model.trainable_variables` never update it, silently, and it is missing from
+    saved weights (facts tf25, tf40). `tape.gradient(loss, model.w)` still returns a gradient
+    if asked for it directly, so the model looks fine until you notice the weight never moves.
+
+    Keras version matters: since TensorFlow 2.16 `tf.keras` *is* Keras 3 (fact tf45). Legacy
+    Keras (`tf_keras`, `TF_USE_LEGACY_KERAS=1`, TensorFlow 2.15 and earlier) does track raw
+    `tf.Variable` attributes, so the rule is silent in files that import `tf_keras` or mention
+    `TF_USE_LEGACY_KERAS`, and everywhere when the configuration says `keras = "legacy"`.
+    `tf.Module` subclasses track raw variables too (fact tf40) and are never flagged.
+
+    Not flagged: `trainable=False` variables, integer or boolean variables and variables the
+    class updates with `.assign(...)` (state such as counters, not weights), variables created
+    in `call()` (GS402 reports those), and classes that track variables by hand (they override
+    `trainable_weights` or call `_track_variable`).
+
+    ## Example
+    ```python
+    import tensorflow as tf
+
+    class Scale(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(1)
+            self.gamma = tf.Variable(tf.ones(3))  # never trained by fit()
+    ```
+
+    ## Use instead
+    ```python
+    class Scale(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(1)
+            self.gamma = self.add_weight(shape=(3,), initializer="ones")
+    ```
+
+    ## References
+    - Keras API: `keras.Variable`, `Layer.add_weight`
+    - tensorflow/docs pull request 2401: the "Introduction to modules" guide's Keras layer built
+      its weights with `tf.Variable` and had empty `trainable_variables` under Keras 3
+    - gradscan facts: tf25, tf40, tf45
+    """
+    invalid = (
+        """
+        import tensorflow as tf
+
+        class Scale(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.dense = tf.keras.layers.Dense(1)
+                self.gamma = tf.Variable(tf.ones(3))  # error: GS401
+
+            def call(self, x):
+                return self.dense(x * self.gamma)
+        """,
+        """
+        import keras
+        import tensorflow as tf
+
+        class Bias(keras.layers.Layer):
+            def build(self, input_shape):
+                self.b = tf.Variable(tf.zeros(input_shape[-1]))  # error: GS401
+
+            def call(self, x):
+                return x + self.b
+        """,
+    )
+    valid = (
+        """
+        import tensorflow as tf
+        import keras
+
+        class Scale(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.gamma = self.add_weight(shape=(3,), initializer="ones")
+                self.beta = keras.Variable(tf.zeros(3))
+                self.step = tf.Variable(0, trainable=False)
+
+        class Plain(tf.Module):
+            def __init__(self):
+                self.w = tf.Variable(tf.ones(3))
+
+        w = tf.Variable(tf.ones(3))
+        """,
+        """
+        import tensorflow as tf
+        import tf_keras
+
+        class Scale(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.gamma = tf.Variable(tf.ones(3))
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for cls in model.class_list:
+            if cls.kind != kinds.KERAS:
+                continue
+            hand = None
+            for attr, value, _node, method in cls.self_assigns:
+                if not (isinstance(value, cst.Call) and callee(model, value) in TF_VARIABLE):
+                    continue
+                if method == "call" or _in_call_context(cls.methods.get(method)):
+                    continue  # GS402
+                if _variable_not_trainable(model, value) or _assigned_state(model, cls, attr):
+                    continue
+                if hand is None:
+                    hand = _class_tracks_by_hand(model, cls)
+                if hand:
+                    continue
+                yield Report(value)
+
+
+def _in_call_context(fn: Optional[FunctionInfo]) -> bool:
+    root = context_root(fn)
+    return root is not None and root.name == "call"

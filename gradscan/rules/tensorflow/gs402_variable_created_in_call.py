@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.tensorflow.helpers import (
+    KERAS_VARIABLE, TF_VARIABLE, callee, context_root, is_name, top_method, walk,
+)
+from gradscan.semantics.flow import tokens
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+
+_GUARD_WORDS = {"built", "build", "initialized", "initialised", "init", "created", "first", "ready", "exists", "none", "cache", "cached", "weights", "variables"}
+
+
+def _is_guard_test(model: FileModel, test: cst.BaseExpression) -> bool:
+    """`self.w is None`, `not self.built`, `hasattr(self, "w")`, `name not in self.vars`, ..."""
+    for node in walk(test):
+        if isinstance(node, cst.Comparison):
+            for target in node.comparisons:
+                if isinstance(target.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)):
+                    return True
+                if is_name(target.comparator, "None"):
+                    return True
+        elif isinstance(node, cst.Call) and dotted(node.func) in ("hasattr", "getattr", "len"):
+            return True
+        elif isinstance(node, (cst.Name, cst.Attribute)):
+            text = dotted(node)
+            if text and tokens(text.rsplit(".", 1)[-1]) & _GUARD_WORDS:
+                return True
+    return False
+
+
+def _guarded(model: FileModel, node: cst.CSTNode) -> bool:
+    """Creation that happens once: under a build-once test, in `tf.init_scope()`, or after an
+    early `if <guard>: return`."""
+    child = node
+    for anc in model.ancestors(node):
+        if isinstance(anc, (cst.If, cst.While)) and child is not anc.test and _is_guard_test(model, anc.test):
+            return True
+        if isinstance(anc, cst.IfExp) and child is not anc.test and _is_guard_test(model, anc.test):
+            return True
+        if isinstance(anc, cst.With) and any("init_scope" in (model.resolve(i.item.func) or dotted(i.item.func) or "") for i in anc.items if isinstance(i.item, cst.Call)):
+            return True
+        if isinstance(anc, cst.Try):
+            return True  # `try: return self._w except AttributeError: self._w = ...`
+        if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+            # an earlier `if <guard>: return ...` in the same function
+            stmt = model.enclosing_statement(node)
+            body = anc.body.body if isinstance(anc, cst.FunctionDef) and isinstance(anc.body, cst.IndentedBlock) else ()
+            order = model.flow.order
+            for s in body:
+                if order(s) >= order(stmt) and stmt is not None:
+                    break
+                if isinstance(s, cst.If) and _is_guard_test(model, s.test) and any(isinstance(x, cst.SimpleStatementLine) and any(isinstance(y, cst.Return) for y in x.body) for x in s.body.body if isinstance(s.body, cst.IndentedBlock)):
+                    return True
+            return False
+        child = anc
+    return False
+
+
+def _creates_variable(model: FileModel, call: cst.Call) -> Optional[str]:
+    name = callee(model, call)
+    if name in TF_VARIABLE:
+        return "tf.Variable"
+    if name in KERAS_VARIABLE:
+        return "keras.Variable"
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("add_weight", "add_variable") and is_name(func.value, "self"):
+        return f"self.{func.attr.value}"
+    return None
+
+
+class VariableCreatedInCall(Rule):
+    code = "GS402"
+    name = "variable-created-in-call"
+    framework = "tensorflow"
+    summary = "A variable created in `call()` is a new, untrained variable on every call (or a ValueError under `fit()`)"
+    message = (
+        "variable created inside call(): every call makes a new untracked variable (silent in eager mode); "
+        "under fit()/tf.function it raises ValueError; create it once in build()"
+    )
+    hint = "create the weight in `build()` with `self.add_weight(...)`, or guard it with `if self.w is None:`"
+    facts = ("tf37",)
+    triggers = ("Variable", "add_weight", "add_variable")
+    doc = """
+    ## What it does
+    Flags `tf.Variable(...)`, `keras.Variable(...)`, `self.add_weight(...)` and
+    `self.add_variable(...)` inside the `call()` method of a Keras layer or model, or inside a
+    method `call()` calls, when nothing makes the creation happen only once.
+
+    ## Why it breaks gradients
+    `call()` runs on every forward pass. In eager mode each call creates a fresh variable with
+    its initial value: the weight the optimizer updated is thrown away and the layer never
+    learns, silently. Under `fit()` (a `tf.function`) TensorFlow raises
+    `ValueError: tf.function only supports singleton tf.Variables created on the first call`;
+    Keras 3's `add_weight` in `call()` raises "You cannot add new elements of state ... to a
+    layer that is already built" (fact tf37). Both Keras 3 and `tf_keras` are affected.
+
+    Not flagged: creation in `build()` or `__init__`; creation under a build-once test
+    (`if self.w is None:`, `if not self.built:`, `if not hasattr(self, "w"):`, `name not in
+    self.vars`), after an early `if self.built: return`, inside `tf.init_scope()` or a `try`
+    block; helper methods whose call from `call()` is itself guarded. The guarded lazy-creation
+    idiom is not covered by the facts (tf37 notes it untested); it is the documented way to
+    create a variable once in a `tf.function`, so the rule stays silent on it.
+
+    ## Example
+    ```python
+    class Scale(keras.layers.Layer):
+        def call(self, x):
+            self.w = tf.Variable(tf.ones(x.shape[-1]))
+            return x * self.w
+    ```
+
+    ## Use instead
+    ```python
+    class Scale(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.w
+    ```
+
+    ## References
+    - Keras guide "Making new layers and models via subclassing": weights belong in `build()`
+    - TensorFlow guide "Better performance with tf.function": creating variables once
+    - gradscan facts: tf37
+    """
+    invalid = (
+        """
+        import tensorflow as tf
+
+        class Scale(tf.keras.layers.Layer):
+            def call(self, x):
+                self.w = tf.Variable(tf.ones(x.shape[-1]))  # error: GS402
+                return x * self.w
+        """,
+        """
+        from keras import layers
+
+        class Gate(layers.Layer):
+            def call(self, x):
+                return x * self._gate(x)
+
+            def _gate(self, x):
+                g = self.add_weight(shape=(x.shape[-1],), initializer="ones")  # error: GS402
+                return g
+        """,
+    )
+    valid = (
+        """
+        import tensorflow as tf
+
+        class Scale(tf.keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.w = None
+
+            def build(self, input_shape):
+                self.b = self.add_weight(shape=(input_shape[-1],), initializer="zeros")
+
+            def call(self, x):
+                if self.w is None:
+                    self.w = tf.Variable(tf.ones(x.shape[-1]))
+                return x * self.w + self.b
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for call, fn in model.calls:
+            if fn is None or fn.cls is None or not fn.cls.is_keras:
+                continue
+            if _creates_variable(model, call) is None:
+                continue
+            method = top_method(fn)
+            if method.name in ("build", "__init__") or "build" in tokens(method.name):
+                continue
+            if method.name == "call":
+                if not _guarded(model, call):
+                    yield Report(call)
+                continue
+            root = context_root(method)
+            if root is None or root.name != "call" or root.cls is None or not root.cls.is_keras:
+                continue
+            if _guarded(model, call) or _all_calls_guarded(model, method):
+                continue
+            yield Report(call)
+
+
+def _all_calls_guarded(model: FileModel, method: FunctionInfo) -> bool:
+    sites = [
+        call for call, owner in model.calls
+        if owner is not None and isinstance(call.func, cst.Attribute) and call.func.attr.value == method.name
+        and is_name(call.func.value, "self")
+    ]
+    return bool(sites) and all(_guarded(model, c) for c in sites)

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Set
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.tensorflow.helpers import is_name, method_name, walk
+from gradscan.semantics.model import FileModel
+from gradscan.semantics.names import dotted
+
+_FIT_METHODS = {"fit", "fit_generator", "train_on_batch"}
+
+
+class TrainableChangedAfterCompile(Rule):
+    code = "GS409"
+    name = "trainable-changed-after-compile"
+    framework = "tensorflow"
+    summary = "`layer.trainable = ...` after `compile()` and `fit()`, then `fit()` again without recompiling: the change is ignored"
+    message = (
+        "trainable changed after this model was compiled and trained, and it is trained again without "
+        "a new compile(): fit() ignores the change (the 'frozen' layer keeps training)"
+    )
+    hint = "call `model.compile(...)` again after changing `trainable`"
+    facts = ("tf43",)
+    triggers = ("trainable",)
+    doc = """
+    ## What it does
+    Flags `x.trainable = ...` when, in the same function (or module), the model `x` belongs to
+    was compiled and trained (`fit`, `fit_generator`, `train_on_batch`) before the change and is
+    trained again after it, with no `compile()` of that model in between. `x` belongs to model
+    `m` when it is `m` itself, an attribute or `m.layers[i]`/`m.get_layer(...)` of it, a loop
+    variable over `m.layers`, or a layer named in the expression that built `m`
+    (`keras.Model(inputs, d2(d1(inputs)))`, `Sequential([d1, d2])`, `m.add(d1)`).
+
+    ## Why it breaks gradients
+    `compile()` together with the first `fit()` fixes which weights the train function updates.
+    Changing `trainable` afterwards has no effect on later `fit()` calls until the model is
+    compiled again: the layer you froze keeps being updated, in Keras 3 and `tf_keras` alike
+    (fact tf43). The rule needs a `fit()` before the change because under Keras 3 a change
+    between `compile()` and the first `fit()` *is* honoured (the train function is built on the
+    first `fit()`; `tf_keras` ignores it either way); it needs a `fit()` after the change
+    because otherwise nothing trains with the stale setting in that scope.
+
+    Not flagged: the GAN idiom (compile the discriminator, set `D.trainable = False`, compile
+    the combined model), any later `compile()` of the model, and changes in callbacks or other
+    functions than the ones that compile and fit.
+
+    ## Example
+    ```python
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y)
+    base.trainable = False
+    model.fit(x, y)  # base still trains
+    ```
+
+    ## Use instead
+    ```python
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y)
+    base.trainable = False
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y)
+    ```
+
+    ## References
+    - Keras guide "Transfer learning & fine-tuning": recompile after changing `trainable`
+    - gradscan facts: tf43
+    """
+    invalid = (
+        """
+        import tensorflow as tf
+
+        def fine_tune(base, x, y):
+            model = tf.keras.Sequential([base, tf.keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y, epochs=2)
+            base.trainable = False  # error: GS409
+            model.fit(x, y, epochs=2)
+        """,
+    )
+    valid = (
+        """
+        import tensorflow as tf
+
+        def fine_tune(base, x, y):
+            model = tf.keras.Sequential([base, tf.keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y, epochs=2)
+            base.trainable = False
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y, epochs=2)
+
+        def gan(generator, discriminator, z, x, y):
+            discriminator.compile(optimizer="adam", loss="bce")
+            discriminator.trainable = False
+            combined = tf.keras.Sequential([generator, discriminator])
+            combined.compile(optimizer="adam", loss="bce")
+            discriminator.train_on_batch(x, y)
+            combined.train_on_batch(z, y)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        order = model.flow.order
+        by_scope: Dict[int, List] = {}
+        for call, fn in model.calls:
+            method = method_name(call)
+            if method in ("compile", *_FIT_METHODS):
+                owner = dotted(call.func.value)
+                if owner:
+                    by_scope.setdefault(id(fn), []).append((order(call), "compile" if method == "compile" else "fit", owner, call))
+        if not by_scope:
+            return
+        for node, fn in model.assignments:
+            if not isinstance(node, cst.Assign):
+                continue
+            for t in node.targets:
+                target = t.target
+                if not (isinstance(target, cst.Attribute) and target.attr.value == "trainable"):
+                    continue
+                events = by_scope.get(id(fn))
+                if not events:
+                    continue
+                when = order(node)
+                for owner in {e[2] for e in events}:
+                    if not self._belongs(model, target.value, owner, fn, when):
+                        continue
+                    compiles = [e[0] for e in events if e[2] == owner and e[1] == "compile"]
+                    fits = [e[0] for e in events if e[2] == owner and e[1] == "fit"]
+                    if not compiles or any(c > when for c in compiles):
+                        continue
+                    first = min(compiles)
+                    if not any(first < f < when for f in fits):
+                        continue
+                    later = [f for f in fits if f > when]
+                    if not later or self._reset_between(model, target, fn, when, min(later)):
+                        continue
+                    yield Report(node)
+                    break
+
+    @staticmethod
+    def _reset_between(model: FileModel, target: cst.Attribute, fn, start: int, end: int) -> bool:
+        text = dotted(target.value)
+        order = model.flow.order
+        for node, owner in model.assignments:
+            if owner is fn and isinstance(node, cst.Assign) and start < order(node) < end:
+                for t in node.targets:
+                    if isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable" and dotted(t.target.value) == text:
+                        return True
+        return False
+
+    def _belongs(self, model: FileModel, expr: cst.BaseExpression, owner: str, fn, when: int) -> bool:
+        """Is `expr` (whose `trainable` is set) the model `owner` or one of its layers?"""
+        base = expr
+        while isinstance(base, (cst.Subscript, cst.Call, cst.Attribute)):
+            text = dotted(base)
+            if text == owner:
+                return True
+            base = base.value if isinstance(base, (cst.Subscript, cst.Attribute)) else base.func
+        text = dotted(base)
+        if text == owner:
+            return True
+        if not isinstance(expr, cst.Name):
+            return False
+        name = expr.value
+        # a loop variable over `owner.layers`
+        for anc in model.ancestors(expr):
+            if isinstance(anc, cst.For) and is_name(anc.target, name):
+                it = anc.iter
+                while isinstance(it, (cst.Subscript, cst.Call)):
+                    it = it.value if isinstance(it, cst.Subscript) else it.func
+                text = dotted(it) or ""
+                if text.startswith(owner + "."):
+                    return True
+            if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
+                break
+        # a layer named in the expression that built the model, or added to it
+        return name in self._built_from(model, owner, fn, when)
+
+    @staticmethod
+    def _built_from(model: FileModel, owner: str, fn, when: int, depth: int = 3) -> Set[str]:
+        order = model.flow.order
+        names: Set[str] = set()
+        todo = [(owner, depth)]
+        done: Set[str] = set()
+        while todo:
+            current, d = todo.pop()
+            if current in done or d < 0:
+                continue
+            done.add(current)
+            for node, owner_fn in model.assignments:
+                if owner_fn is not fn or not isinstance(node, cst.Assign) or order(node) > when:
+                    continue
+                if not any(dotted(t.target) == current for t in node.targets):
+                    continue
+                for sub in walk(node.value):
+                    if isinstance(sub, cst.Name) and sub.value not in names:
+                        names.add(sub.value)
+                        todo.append((sub.value, d - 1))
+            for call, owner_fn in model.calls:
+                if owner_fn is fn and method_name(call) == "add" and dotted(call.func.value) == current:
+                    for arg in call.args:
+                        for sub in walk(arg.value):
+                            if isinstance(sub, cst.Name):
+                                names.add(sub.value)
+        return names

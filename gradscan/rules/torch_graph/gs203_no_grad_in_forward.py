@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from gradscan.rules.base import Report
+from gradscan.rules.torch_graph.helpers import GraphRule, last_name, reach, root_function, site, uses_torch
+from gradscan.semantics import intent
+from gradscan.semantics.contexts import has_no_grad_decorator, is_no_grad_with
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.walk import descendants
+
+
+class NoGradInForward(GraphRule):
+    code = "GS203"
+    name = "no-grad-in-forward"
+    summary = "`torch.no_grad()` / `inference_mode()` / `set_grad_enabled(False)` around weights whose results reach the output"
+    message = "values computed under no_grad reach the output or the loss: the weights used inside the block get no gradient"
+    hint = "compute the output outside the no_grad block; keep no_grad for evaluation, EMA and target computations"
+    facts = ("pt08", "pt22", "pt23", "pt33")
+    triggers = ("no_grad", "inference_mode", "set_grad_enabled")
+    doc = """
+    ## What it does
+    Flags a `with torch.no_grad():`, `with torch.inference_mode():` or
+    `with torch.set_grad_enabled(False):` block inside a differentiable context (forward, the
+    methods it calls, `training_step`, a training loop) when a value computed from the weights
+    inside the block reaches forward's return value or the loss; `@torch.no_grad()` and
+    `@torch.inference_mode()` on a module's `forward` or `training_step` that uses weights; and
+    a bare `torch.set_grad_enabled(False)` call in training code.
+
+    ## Why it breaks gradients
+    Under no_grad, operations record no graph: the block's results have `requires_grad=False`.
+    If they are combined with other trainable values, the loss still backpropagates and the
+    weights used inside the block silently get `grad is None` (pt08, pt33). If the whole
+    forward runs under no_grad (`@torch.no_grad()` on forward), backward raises "element 0 of
+    tensors does not require grad and does not have a grad_fn" (pt22); under inference_mode
+    reusing the results in training raises "Inference tensors cannot be saved for backward"
+    (pt23). A bare `torch.set_grad_enabled(False)` call switches gradients off for everything
+    that follows on the thread (pt33).
+
+    Not flagged: no_grad in evaluation, generation and inference methods, EMA and teacher
+    updates, target computations (`with torch.no_grad(): target = self.target_net(s2)`),
+    GAN steps that feed no_grad samples to the discriminator (`critic(fake)`,
+    `gradient_penalty(critic, real, fake)`),
+    frozen or pretrained sub-networks (`self.vae`, `self.codec`, parameters set to
+    `requires_grad_(False)`, submodules left out of every optimizer the file builds, as in
+    a linear probe whose only optimizer takes `model.head.parameters()`), blocks whose results are only stored as state, logged, or
+    combined with a live value of the same graph, blocks computing from inputs or buffers
+    only, a forward that returns from inside its own no_grad block (an inference-only module:
+    misuse raises, pt22), modules with a hand-written backward pass (reversible layers), and
+    decorated forwards that only read buffers (rotary embeddings), wrap `super().forward` of a
+    fixed layer, return integer or boolean tensors, or take an inference session.
+
+    ## Example
+    ```python
+    def forward(self, x):
+        with torch.no_grad():
+            h = self.encoder(x)
+        return self.head(h)
+    ```
+
+    ## Use instead
+    ```python
+    def forward(self, x):
+        h = self.encoder(x)
+        return self.head(h)
+    ```
+    (To freeze the encoder on purpose, set `requires_grad_(False)` on its parameters, or keep
+    the no_grad block and say so with `# noqa: GS203`.)
+
+    ## References
+    - PyTorch docs: `torch.no_grad`, `torch.inference_mode`, `torch.set_grad_enabled`
+    - gradscan facts: pt08, pt22, pt23, pt33
+    """
+    invalid = (
+        """
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.l1 = nn.Linear(3, 3)
+                self.l2 = nn.Linear(3, 1)
+
+            def forward(self, x):
+                with torch.no_grad():  # error: GS203
+                    h = self.l1(x)
+                return self.l2(h)
+
+        class Frozen(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 1)
+
+            @torch.no_grad()  # error: GS203
+            def forward(self, x):
+                return self.fc(x)
+        """,
+    )
+    valid = (
+        """
+        import torch
+        from torch import nn
+        import torch.nn.functional as F
+
+        class Distill(nn.Module):
+            def __init__(self, student, teacher):
+                super().__init__()
+                self.student = student
+                self.teacher = teacher
+
+            def forward(self, x):
+                with torch.no_grad():
+                    t = self.teacher(x)
+                s = self.student(x)
+                return F.kl_div(s.log_softmax(-1), t.softmax(-1), reduction="batchmean")
+
+            @torch.no_grad()
+            def generate(self, x):
+                return self.student(x).argmax(-1)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
+        src = intent.sources(model)
+        for node, fn in model.withs:
+            if not is_no_grad_with(model, node):
+                continue
+            where = site(model, node)
+            if where is None or self._custom_backward(fn):
+                continue
+            if self._block_reaches(model, node, src, where):
+                item = next(i for i in node.items if _is_no_grad_item(model, i.item))
+                yield Report(item.item)
+        for fn in model.functions:
+            if fn.is_method and fn.cls.is_torch and fn.name in ("forward", "__call__", "training_step") and has_no_grad_decorator(model, fn):
+                if fn.name == "training_step" or (self._uses_weights(model, fn, src) and not self._inference_only(model, fn)):
+                    deco = next(d for d in fn.node.decorators if _is_no_grad_item(model, d.decorator))
+                    yield Report(deco.decorator)
+        for call, fn in model.calls:
+            if last_name(call.func) == "set_grad_enabled" and model.callee(call) in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and call.args and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "False":
+                parent = model.parent(call)
+                if isinstance(parent, cst.Expr) and site(model, call) == "context":
+                    yield Report(call)
+
+    def _block_reaches(self, model: FileModel, with_node: cst.With, src, where) -> bool:
+        for value in _block_values(model, with_node):
+            if not src.is_live(value):
+                continue
+            if isinstance(model.parent(value), cst.Return) and self._own_root_return(model, value):
+                # forward returns from inside the block: the whole output is computed without
+                # a graph, an inference-only forward (backward would raise, pt22), not a
+                # silent partial cut
+                continue
+            trace = reach(model, value, where)
+            if trace is None:
+                continue
+            if intent.intentional_cut(model, value, value, trace, block=with_node):
+                continue
+            return True
+        return False
+
+    @staticmethod
+    def _custom_backward(fn: Optional[FunctionInfo]) -> bool:
+        """A module that writes its own backward pass (Reformer's reversible layers run forward
+        under no_grad and recompute in `backward_pass`)."""
+        root = root_function(fn)
+        cls = root.cls if root is not None else None
+        return cls is not None and any("backward" in name.lower() for name in cls.methods)
+
+    @staticmethod
+    def _inference_only(model: FileModel, fn: FunctionInfo) -> bool:
+        """A forward that says it is for inference: it takes an inference session, or it is
+        annotated to return integer or boolean tensors (indices, masks), which carry no
+        gradient anyway."""
+        node = fn.node
+        if any(intent.tokens(p) & {"inference", "session", "sampler", "generation"} for p in fn.params):
+            return True
+        if isinstance(node, cst.FunctionDef) and node.returns is not None:
+            text = model.module.code_for_node(node.returns.annotation)
+            if any(t in text for t in ("LongTensor", "IntTensor", "BoolTensor", "ByteTensor")) or text.strip() in ("int", "bool", "None"):
+                return True
+        return False
+
+    @staticmethod
+    def _own_root_return(model: FileModel, value: cst.CSTNode) -> bool:
+        fn = model.enclosing_function(value)
+        return fn is not None and fn.context is not None and fn.context.kind != "helper" and fn.parent is None
+
+    @staticmethod
+    def _uses_weights(model: FileModel, fn: FunctionInfo, src) -> bool:
+        """The decorated forward returns values of its own submodules or parameters (not only
+        buffers, inputs, or `super().forward(...)` of a layer it freezes on purpose, such as a
+        sinusoidal `nn.Embedding` subclass)."""
+        for ret in fn.returns:
+            if isinstance(ret, cst.Return) and ret.value is not None:
+                if any(r != "weight:super" for r in src.weight_roots(ret.value)):
+                    return True
+        return False
+
+
+def _is_no_grad_item(model: FileModel, expr) -> bool:
+    from gradscan.semantics.contexts import no_grad_call
+
+    return no_grad_call(model, expr)
+
+
+def _block_values(model: FileModel, with_node: cst.With):
+    """Values assigned or returned directly in a with block's body (nested defs excluded)."""
+    out = []
+    for node in descendants(with_node.body, prune=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        t = type(node)
+        if t is cst.Assign:
+            if not all(type(target.target) is cst.Attribute for target in node.targets):
+                out.append(node.value)
+        elif t is cst.AugAssign:
+            if type(node.target) is not cst.Attribute:
+                out.append(node.value)
+        elif (t is cst.AnnAssign or t is cst.Return) and node.value is not None:
+            out.append(node.value)
+    return out

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from typing import Iterator, Optional, Set
+
+import libcst as cst
+
+from gradscan.rules.base import Report
+from gradscan.rules.torch_graph.helpers import (
+    PYTHON_CONVERSIONS, GraphRule, first_arg, last_name, numberish, reach, requires_grad_fixes, site, uses_torch,
+)
+from gradscan.semantics import intent
+from gradscan.semantics.model import FileModel
+from gradscan.semantics.walk import descendants
+
+
+def _strip_methods(expr: cst.BaseExpression, names: Set[str]) -> cst.BaseExpression:
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in names:
+        expr = expr.func.value
+    return expr
+
+
+class TensorRewrapped(GraphRule):
+    code = "GS204"
+    name = "tensor-rewrapped"
+    summary = "`torch.tensor(t)`, `t.new_tensor(t)`, `nn.Parameter(activation)` or `from_numpy(t.detach().numpy())` makes a new leaf from a graph tensor"
+    message = "re-wrapping a graph tensor copies its value into a new leaf without history: the weights that computed it get no gradient"
+    hint = "use the tensor itself, `torch.stack`/`torch.cat` for lists of tensors, or `torch.as_tensor(t)` to convert dtype"
+    facts = ("pt07", "pt21")
+    triggers = ("tensor(", "from_numpy", "Parameter(", "new_tensor")
+    doc = """
+    ## What it does
+    Flags `torch.tensor(<tensor>)`, `torch.tensor([<tensors>])` (for example a list of losses
+    summed later), `t.new_tensor(<tensor>)`, `nn.Parameter(<activation>)` inside forward, and
+    `torch.from_numpy(t.detach().numpy())`, when the tensor comes from the weights and the new
+    tensor reaches forward's return value or the loss.
+
+    ## Why it breaks gradients
+    These calls copy the *value* into a fresh leaf tensor with no history: the weights that
+    produced it get `grad is None`. `torch.tensor(h)` and `h.new_tensor(h)` emit a UserWarning
+    ("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach()")
+    that is easy to miss; `torch.tensor([t0, t1])` of 0-dim tensors and
+    `from_numpy(h.detach().numpy())` are silent; `nn.Parameter(h)` in forward makes a new,
+    untrained leaf every call (facts pt07, pt21). Even `requires_grad=True` only makes the copy
+    a leaf of its own.
+
+    Not flagged: `torch.as_tensor(t)` and `torch.Tensor(t)` (they keep the graph, pt07),
+    `torch.stack`/`torch.cat`, `torch.tensor` of Python numbers or lists of numbers, and
+    `new_zeros`/`new_ones`/`new_full`.
+
+    ## Example
+    ```python
+    losses = [criterion(model(x), y) for x, y in batches]
+    loss = torch.tensor(losses).sum()
+    loss.backward()
+    ```
+
+    ## Use instead
+    ```python
+    losses = [criterion(model(x), y) for x, y in batches]
+    loss = torch.stack(losses).sum()
+    loss.backward()
+    ```
+
+    ## References
+    - PyTorch docs: `torch.tensor` ("always copies data"), `torch.as_tensor`, `torch.stack`
+    - gradscan facts: pt07, pt21
+    """
+    invalid = (
+        """
+        import numpy as np
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.l1 = nn.Linear(3, 3)
+                self.l2 = nn.Linear(3, 1)
+
+            def forward(self, x):
+                h = torch.tensor(self.l1(x))  # error: GS204
+                g = torch.from_numpy(np.tanh(self.l2(x).detach().numpy()))  # error: GS204
+                return h + g
+
+        def train(model, batches, crit, opt):
+            losses = []
+            for x, y in batches:
+                losses.append(crit(model(x), y))
+            loss = torch.tensor(losses).sum()  # error: GS204
+            loss.backward()
+            opt.step()
+        """,
+    )
+    valid = (
+        """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.l1 = nn.Linear(3, 3)
+
+            def forward(self, x):
+                h = self.l1(x)
+                scale = torch.tensor([0.5, 2.0, 1.0])
+                h = torch.as_tensor(h, dtype=torch.float64).float()
+                return torch.stack([h, h * scale]).sum(0)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
+        src = intent.sources(model)
+        owned206 = {id(n) for n, _name, _s in requires_grad_fixes(model)}
+        for call, fn in model.calls:
+            data = self._rewrapped_value(model, call)
+            if data is None or id(call) in owned206:
+                continue
+            where = site(model, call)
+            if where is None:
+                continue
+            name = model.callee(call)
+            if name in ("torch.nn.Parameter", "torch.nn.parameter.Parameter") and where != "context":
+                continue
+            if not self._live(model, src, data):
+                continue
+            trace = reach(model, call, where)
+            if trace is None or intent.intentional_cut(model, call, data, trace):
+                continue
+            yield Report(call.func.attr if isinstance(call.func, cst.Attribute) else call.func)
+
+    @staticmethod
+    def _rewrapped_value(model: FileModel, call: cst.Call) -> Optional[cst.BaseExpression]:
+        func = call.func
+        last = last_name(func)
+        if last not in ("tensor", "Parameter", "new_tensor", "from_numpy"):
+            return None
+        name = model.callee(call)
+        if name in ("torch.tensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+            data = first_arg(call)
+        elif isinstance(func, cst.Attribute) and func.attr.value == "new_tensor" and name is None:
+            data = first_arg(call)
+        elif name == "torch.from_numpy":
+            data = first_arg(call)
+            if data is None:
+                return None
+            # only `from_numpy(t.detach().numpy())` (or `.cpu().numpy()`): a numpy array built
+            # by other means is data
+            inner = _strip_methods(data, {"copy", "astype"})
+            if not (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "numpy"):
+                # np.f(t.detach().numpy()): look one call deeper
+                if isinstance(inner, cst.Call) and inner.args:
+                    inner = _strip_methods(inner.args[0].value, {"copy", "astype"})
+                if not (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "numpy"):
+                    return None
+            return _strip_methods(inner, {"numpy", "cpu", "detach", "clone", "contiguous"})
+        else:
+            return None
+        if data is None or numberish(data):
+            return None
+        if _has_python_conversion(data):
+            return None  # torch.tensor(x.item()): GS205
+        return _strip_methods(data, {"detach", "clone", "cpu", "cuda", "to", "float", "contiguous"})
+
+    @staticmethod
+    def _live(model: FileModel, src, data: cst.BaseExpression) -> bool:
+        if isinstance(data, (cst.List, cst.Tuple)):
+            return any(src.is_live(_strip_methods(e.value, {"detach", "clone", "cpu"})) for e in data.elements)
+        return src.is_live(data)
+
+
+def _has_python_conversion(expr: cst.BaseExpression) -> bool:
+    for node in descendants(expr):
+        if type(node) is cst.Call:
+            func = node.func
+            if type(func) is cst.Attribute and func.attr.value in PYTHON_CONVERSIONS:
+                return True
+            if type(func) is cst.Name and func.value in ("float", "int"):
+                return True
+    return False

@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from gradscan.rules.base import Report
+from gradscan.rules.torch_graph.helpers import GraphRule, last_name, root_function, site, uses_torch
+from gradscan.semantics import intent
+from gradscan.semantics.flow import Trace
+from gradscan.semantics.model import FileModel, FunctionInfo
+
+NON_DIFF_METHODS = {"round", "floor", "ceil", "sign", "trunc", "argmax", "argmin"}
+NON_DIFF_FUNCTIONS = {
+    "torch.round", "torch.floor", "torch.ceil", "torch.sign", "torch.trunc", "torch.argmax", "torch.argmin",
+    "torch.sgn",
+}
+INT_CASTS = {"long", "int", "short", "byte"}
+FLOAT_CASTS = {"float", "double", "half", "bfloat16", "type_as", "to", "type"}
+PREDICTION_TOKENS = {"pred", "preds", "prediction", "predictions", "logits", "logit", "output", "outputs", "out", "scores", "score", "yhat", "hat", "probs", "recon", "reconstruction"}
+
+
+class NonDifferentiableOpInLoss(GraphRule):
+    code = "GS207"
+    name = "non-differentiable-op-in-loss"
+    summary = "`argmax`, `round`, `floor`, `sign`, comparison-to-float or integer casts on the only path from the weights to the loss"
+    message = "this operation has no useful gradient and it is the only path from the weights to the loss: they get zero or no gradient"
+    hint = "use a differentiable relaxation (softmax, sigmoid), or the straight-through estimator `x + (x.round() - x).detach()`"
+    facts = ("pt13", "pt35")
+    triggers = (
+        "argmax", "argmin", ".round(", "round(", ".floor(", ".ceil(", ".sign(", ".sgn(", ".trunc(", ".long()",
+        ".int()", "one_hot", ").float()", ").double()", ").half()", ").to(", ").type",
+    )
+    doc = """
+    ## What it does
+    Flags `argmax`, `argmin`, `round`, `floor`, `ceil`, `sign`, `trunc`, comparisons cast to
+    float (`(x > 0).float()`), `.long()`/`.int()` casts and `F.one_hot(x.argmax(...))` applied to
+    a value computed from the weights, when the result is on the path to the loss (the value
+    `.backward()` is called on, or what `training_step` or a loss function returns) and no
+    live value of the graph travels beside it.
+
+    ## Why it breaks gradients
+    `argmax`, comparisons, `.indices` and integer casts return tensors without `grad_fn`: if
+    they are the only path, backward raises "element 0 of tensors does not require grad";
+    mixed with other terms, the weights behind them silently get no gradient. `round`,
+    `floor`, `ceil` and `sign` keep a `grad_fn` but their gradient is exactly zero everywhere:
+    training runs and those weights never move (facts pt13, pt35).
+
+    Not flagged: these ops in forward outputs used for prediction or metrics, values used as
+    masks, indices or targets beside a live value (`logits * (logits > 0).float()`,
+    `gather(logits, 1, idx)`), the straight-through idiom `x + (x.round() - x).detach()`,
+    `F.gumbel_softmax(hard=True)`, and `max(...).values` (all differentiable).
+
+    ## Example
+    ```python
+    loss = (model(x).round() - y).abs().mean()
+    loss.backward()
+    ```
+
+    ## Use instead
+    ```python
+    out = model(x)
+    q = out + (out.round() - out).detach()  # straight-through
+    loss = (q - y).abs().mean()
+    loss.backward()
+    ```
+
+    ## References
+    - PyTorch docs: `torch.round`, `torch.argmax`; Bengio et al. 2013 (straight-through)
+    - gradscan facts: pt13, pt35
+    """
+    invalid = (
+        """
+        import torch
+        import torch.nn.functional as F
+
+        def train(model, x, y, opt):
+            loss = (model(x).round() - y).abs().mean()  # error: GS207
+            loss.backward()
+            opt.step()
+
+        def train_cls(model, x, y):
+            pred = F.one_hot(model(x).argmax(-1), 10).float()  # error: GS207
+            loss = F.mse_loss(pred, y)
+            loss.backward()
+        """,
+    )
+    valid = (
+        """
+        import torch
+        import torch.nn.functional as F
+
+        def train(model, x, y, opt):
+            out = model(x)
+            q = out + (out.round() - out).detach()
+            loss = (q - y).abs().mean()
+            acc = (out.argmax(-1) == y).float().mean()
+            mask = (out > 0).float()
+            loss = loss + (out * mask).mean()
+            loss.backward()
+            opt.step()
+            return acc.item()
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_torch(model):
+            return
+        src = intent.sources(model)
+        for call, fn in model.calls:
+            found = self._op(model, call)
+            if found is None:
+                continue
+            report_node, receiver = found
+            where = site(model, call)
+            if where is None or not self._live(model, src, receiver, fn):
+                continue
+            trace = self._loss_trace(model, call, fn)
+            if trace is None:
+                continue
+            if self._beside_live(model, src, trace, fn) or self._intentional(model, call, receiver, trace):
+                continue
+            yield Report(report_node)
+
+    @staticmethod
+    def _intentional(model: FileModel, call, receiver, trace) -> bool:
+        # Not `combined_with_same_graph`: a loss term summed with other terms of the same model
+        # still gives its own weights a zero gradient through this term.
+        return (
+            intent.in_evaluation_branch(model, call)
+            or intent.optional_cut(model, call, receiver)
+            or intent.frozen_network(model, call, receiver)
+            or intent.target_value(model, call, receiver, trace)
+        )
+
+    @staticmethod
+    def _op(model: FileModel, call: cst.Call):
+        func = call.func
+        last = last_name(func)
+        if last not in NON_DIFF_METHODS and last not in INT_CASTS and last not in FLOAT_CASTS and last not in ("one_hot", "sgn"):
+            return None
+        name = model.callee(call)
+        if name in NON_DIFF_FUNCTIONS or (isinstance(func, cst.Attribute) and name is None and func.attr.value in ("argmax", "argmin")):
+            holder = model.parent(model.parent(call))
+            if isinstance(holder, cst.Call) and model.callee(holder) == "torch.nn.functional.one_hot":
+                return None  # reported on the one_hot
+        if isinstance(func, cst.Attribute) and name is None:
+            method = func.attr.value
+            if method in NON_DIFF_METHODS or (method in INT_CASTS and not call.args):
+                return func.attr, func.value
+            if method in FLOAT_CASTS:
+                inner = func.value
+                if isinstance(inner, cst.Comparison) and all(not isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in inner.comparisons):
+                    if method in ("to", "type") and not call.args:
+                        return None
+                    return func.attr, inner.left
+        if name in NON_DIFF_FUNCTIONS and call.args:
+            return func, call.args[0].value
+        if name == "torch.nn.functional.one_hot" and call.args:
+            arg = call.args[0].value
+            if isinstance(arg, cst.Call) and ((isinstance(arg.func, cst.Attribute) and arg.func.attr.value == "argmax") or model.callee(arg) == "torch.argmax"):
+                inner = arg.func.value if isinstance(arg.func, cst.Attribute) and model.callee(arg) is None else (arg.args[0].value if arg.args else None)
+                return (func, inner) if inner is not None else None
+        return None
+
+    @staticmethod
+    def _live(model: FileModel, src, receiver, fn) -> bool:
+        if src.is_live(receiver):
+            return True
+        root = root_function(fn)
+        if root is not None and _is_loss_function(root):
+            params = set(fn.params if fn else [])
+            for r in src.roots(receiver):
+                if r.startswith("param:") and r[6:] in params and _prediction_name(r[6:]):
+                    return True
+        return False
+
+    @staticmethod
+    def _loss_trace(model: FileModel, call: cst.Call, fn) -> Optional[Trace]:
+        trace = model.flow.reaches_output(call, module_level=True)
+        if trace is None:
+            # a loss function or loss module's forward: its return value is the loss
+            root = root_function(fn)
+            if root is not None and _is_loss_function(root):
+                return model.flow.flows_into(call, lambda n: isinstance(model.parent(n), cst.Return) and root_function(model.enclosing_function(n)) is root, max_calls=1)
+            return None
+        if trace.sink == "loss":
+            return trace
+        root = trace.root
+        if root is not None and (root.name == "training_step" or _is_loss_function(root)):
+            return trace
+        return None
+
+    @classmethod
+    def _beside_live(cls, model: FileModel, src, trace: Trace, fn) -> bool:
+        """Where the value first meets another value, that value is live: it is a mask, an
+        index or a target (`out * (out > 0).float()`, `gather(out, 1, idx)`,
+        `cross_entropy(logits, pseudo)`), and the gradient flows through the live one."""
+        for child, parent in intent.trace_steps(model, trace.path):
+            if isinstance(parent, (cst.BinaryOperation, cst.Call, cst.List, cst.Tuple)):
+                others = [o for o in intent.co_operands(model, parent, child) if not _constant(o)]
+                if others:
+                    return any(cls._live(model, src, o, fn) for o in others)
+        return False
+
+
+def _prediction_name(name: str) -> bool:
+    """`logits`, `pred`, `token_logits`, `y_pred`: a loss function's prediction argument (not
+    `logit_lengths`, `pred_mask`)."""
+    toks = intent.TOKEN.findall(name)
+    return bool(toks) and toks[-1].lower() in PREDICTION_TOKENS
+
+
+def _constant(expr: cst.BaseExpression) -> bool:
+    """Numbers, strings, None/True/False, `dim=-1`-style settings: not values that meet."""
+    if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+        return True
+    if isinstance(expr, cst.UnaryOperation):
+        return _constant(expr.expression)
+    return isinstance(expr, cst.Name) and expr.value in ("None", "True", "False")
+
+
+def _is_loss_function(fn: FunctionInfo) -> bool:
+    if fn.cls is not None and "loss" in fn.cls.name.lower() and fn.name in ("forward", "__call__"):
+        return True
+    if fn.cls is not None and any(b.endswith(("_Loss", "_WeightedLoss")) for b in fn.cls.base_names):
+        return fn.name in ("forward", "__call__")
+    return "loss" in fn.name.lower() and not fn.name.lower().startswith(("log", "print", "plot"))

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from typing import Iterator, Set
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.torch_params.helpers import TENSOR_FACTORIES, code_of, nn_spelling, requires_grad_tensor
+from gradscan.semantics.model import FileModel
+
+
+class TensorAttributeRequiresGrad(Rule):
+    code = "GS101"
+    name = "tensor-attribute-requires-grad"
+    framework = "torch"
+    summary = "A `requires_grad=True` tensor stored on a module is not a parameter: the optimizer never sees it"
+    message = "tensor with requires_grad=True assigned to a module attribute is not registered as a parameter: model.parameters() misses it, so the optimizer never updates it; wrap it in nn.Parameter(...)"
+    hint = "use `self.w = nn.Parameter(torch.randn(...))`"
+    facts = ("pt01",)
+    triggers = ("requires_grad",)
+    doc = """
+    ## What it does
+    Flags `self.x = torch.randn(..., requires_grad=True)` (or any tensor factory, or
+    `.requires_grad_()` on one) inside a `torch.nn.Module` class, including classes whose
+    module base is defined in another file of the project and attributes set in helper
+    methods.
+
+    ## Why it breaks gradients
+    A plain tensor attribute is not registered: it is missing from `model.parameters()`,
+    `state_dict()` and `model.to(device)`. Backward does fill its `.grad`, but an optimizer built
+    from `model.parameters()` never updates it, so the weight keeps its initial value while the
+    loss moves. If it is the module's only weight the optimizer raises "optimizer got an empty
+    parameter list" (fact pt01).
+
+    `nn.Parameter(...)`, `register_buffer(...)`, tensors in classes that are not modules,
+    tensors created inside functions, and tensors the file hands to an optimizer by name
+    (SAC's `self.log_alpha = torch.zeros(1, requires_grad=True)` with
+    `Adam([self.log_alpha])`: that optimizer does update it) are not flagged.
+
+    ## Example
+    ```python
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.randn(3, requires_grad=True)
+    ```
+
+    ## Use instead
+    ```python
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(3))
+    ```
+
+    ## References
+    - PyTorch docs: `torch.nn.Parameter`, `Module.register_parameter`
+    - gradscan facts: pt01
+    """
+    invalid = (
+        """
+        import torch
+        from torch import nn
+
+        class Scale(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = torch.randn(3, requires_grad=True)  # error: GS101
+                self.b = torch.zeros(3).requires_grad_()  # error: GS101
+
+            def forward(self, x):
+                return x * self.w + self.b
+        """,
+    )
+    valid = (
+        """
+        import torch
+        from torch import nn
+
+        class Scale(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = nn.Parameter(torch.randn(3))
+                self.register_buffer("c", torch.zeros(3))
+
+        class NotAModule:
+            def __init__(self):
+                self.w = torch.randn(3, requires_grad=True)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        handed = None
+        for cls in model.class_list:
+            if not cls.is_torch:
+                continue
+            for attr, value, _node, _method in cls.self_assigns:
+                if requires_grad_tensor(model, value):
+                    if handed is None:
+                        handed = self._handed_to_optimizer(model)
+                    if attr in handed:
+                        continue  # `Adam([self.log_alpha])`: an optimizer does update it
+                    yield Report(value, fix=self._fix(model, value))
+
+    @staticmethod
+    def _handed_to_optimizer(model: FileModel) -> Set[str]:
+        """Attributes passed by name to an optimizer the file builds (`torch.optim.Adam([self.log_alpha])`,
+        `SGD([{"params": [agent.temperature]}])`): SAC's temperature kept as a plain leaf."""
+        out: Set[str] = set()
+        if "optim" not in model.source:
+            return out
+        for call, _fn in model.calls:
+            name = model.callee(call) or ""
+            if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler"):
+                continue
+            for arg in call.args[:1] if call.args and call.args[0].keyword is None else [a for a in call.args if a.keyword is not None and a.keyword.value == "params"]:
+                todo = [arg.value]
+                while todo:
+                    node = todo.pop()
+                    if isinstance(node, (cst.List, cst.Tuple)):
+                        todo.extend(e.value for e in node.elements)
+                    elif isinstance(node, cst.Dict):
+                        todo.extend(e.value for e in node.elements if isinstance(e, cst.DictElement))
+                    elif isinstance(node, cst.Attribute):
+                        out.add(node.attr.value)
+        return out
+
+    @staticmethod
+    def _fix(model: FileModel, value: cst.BaseExpression):
+        """`torch.randn(3, requires_grad=True)` -> `nn.Parameter(torch.randn(3))` (plain factory calls only)."""
+        if not isinstance(value, cst.Call) or model.callee(value) not in TENSOR_FACTORIES:
+            return None
+        spelling = nn_spelling(model, "Parameter")
+        if spelling is None:
+            return None
+        args = [a for a in value.args if not (a.keyword is not None and a.keyword.value == "requires_grad")]
+        if args:
+            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        inner = value.with_changes(args=args)
+        return (value, f"{spelling}({code_of(model, inner)})", "Wrap the tensor in nn.Parameter")

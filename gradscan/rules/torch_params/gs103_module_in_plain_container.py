@@ -1,0 +1,366 @@
+from __future__ import annotations
+
+from typing import Iterator, List, Optional, Tuple
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.common import (
+    CONTAINER, MAYBE, MODE, PARAMS, PROJECT, functions_within, is_parameter_call, is_self, module_ctor,
+)
+from gradscan.rules.torch_params.helpers import code_of, mentions, nn_spelling, root_method
+from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
+
+TORCH_NN_CONTAINERS = {
+    "torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential", "torch.nn.ParameterList",
+    "torch.nn.ParameterDict",
+}
+
+
+def _calls_in(expr: cst.CSTNode) -> List[cst.Call]:
+    """The calls in an expression, not those in the lambdas it holds."""
+    return [node for node in descendants(expr, prune=(cst.Lambda,)) if type(node) is cst.Call]
+
+
+_HARMLESS_CONSUMERS = {
+    "len", "enumerate", "zip", "reversed", "iter", "isinstance", "print", "range", "sorted", "list", "tuple",
+    "id", "repr", "str", "any", "all", "sum", "min", "max", "map", "filter", "next", "type", "hasattr",
+}
+
+
+class ModuleInPlainContainer(Rule):
+    code = "GS103"
+    name = "module-in-plain-container"
+    framework = "torch"
+    summary = "Modules or parameters held in a plain list, tuple or dict are not registered"
+    message = (
+        "modules ({named}) held in a plain {container} are not registered: model.parameters() misses their weights, "
+        "so the optimizer never updates them and state_dict() never saves them; parameter-free modules there are a "
+        "bug too, since model.eval() and .to() never reach them (an nn.Dropout keeps dropping at inference); use {use}"
+    )
+    hint = "use nn.ModuleList / nn.ModuleDict (nn.ParameterList / nn.ParameterDict for parameters)"
+    facts = ("pt03",)
+    triggers = ("self",)
+    doc = """
+    ## What it does
+    Flags a list, tuple or dict of freshly constructed modules or `nn.Parameter`s assigned to an
+    attribute of a `torch.nn.Module`: a literal, a comprehension, `list(...)`/`tuple(...)` of
+    one, an empty `self.x = []` or `{}` that is filled later with `append`/`extend`/`insert` or
+    item assignment, or a local list built that way and then stored on `self`.
+
+    ## Why it breaks gradients
+    `nn.Module.__setattr__` registers modules and parameters, never the items of a Python
+    container. A model holding its layers in a list has zero parameters from them (fact pt03):
+    backward still fills their `.grad`, but an optimizer built from `model.parameters()` never
+    updates them, `state_dict()` does not save them and `model.to(device)` does not move them.
+
+    Parameter-free modules in a plain list are a bug too, though not a gradient one:
+    `model.eval()` and `model.train()` never reach them, so an `nn.Dropout` held in a list keeps
+    dropping at inference and a `BatchNorm` keeps updating its statistics.
+
+    Not flagged: `nn.ModuleList`, `nn.ModuleDict`, `nn.ParameterList`, `nn.ParameterDict`,
+    `nn.Sequential`; containers of things that are not modules or parameters (functions such as
+    `F.relu`, strings, shapes) or only of stateless modules such as `nn.ReLU`; containers of
+    modules already registered elsewhere (`[self.conv1, self.conv2]`); containers the class
+    registers some other way (`self.add_module`, `register_module`, `setattr` loops, passing
+    the container to `nn.Sequential(*...)` or `nn.ModuleList(...)`).
+
+    ## Example
+    ```python
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Linear(8, 8) for _ in range(3)]
+    ```
+
+    ## Use instead
+    ```python
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+    ```
+
+    ## References
+    - PyTorch docs: `torch.nn.ModuleList`, `torch.nn.ModuleDict`, `torch.nn.ParameterList`
+    - gradscan facts: pt03
+    """
+    invalid = (
+        """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = [nn.Linear(8, 8) for _ in range(3)]  # error: GS103
+                self.heads = {"a": nn.Linear(8, 1), "b": nn.Linear(8, 1)}  # error: GS103
+                self.drop = [nn.Dropout(0.1)]  # error: GS103
+                self.blocks = []  # error: GS103
+                for _ in range(2):
+                    self.blocks.append(nn.Linear(8, 8))
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = self.drop[0](layer(x))
+                return x
+        """,
+    )
+    valid = (
+        """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+                self.acts = [F.relu, torch.tanh]
+                self.shapes = [(8, 8), (8, 1)]
+                self.pair = [self.layers[0], self.layers[1]]
+                self.plain = [nn.ReLU(), nn.Identity()]
+                self.extra = [nn.Linear(8, 8)]
+                self.extra_net = nn.Sequential(*self.extra)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for cls in model.class_list:
+            if not cls.is_torch:
+                continue
+            methods = set(self._methods(cls))
+            dynamic_modules, dynamic_params = self._registers_otherwise(model, cls)
+            for attr, value, node, method in cls.self_assigns:
+                fn = cls.methods.get(method)
+                if fn is not None and fn.name in ("forward", "__call__"):
+                    continue  # a module created in forward is GS106's finding
+                found = self._contents(model, cls, methods, attr, value)
+                if found is None:
+                    continue
+                container, elements, local = found
+                kinds_found = [k for k in (self._element_kind(model, e) for e in elements) if k is not None]
+                has_module = any(k[1] in (PARAMS, MODE, PROJECT, CONTAINER) for k in kinds_found)
+                has_param = any(k[1] == "parameter" for k in kinds_found)
+                if not has_module and not has_param:
+                    continue
+                if (has_module and dynamic_modules) or (has_param and dynamic_params):
+                    continue
+                if self._escapes(model, methods, f"self.{attr}", node) or (local is not None and self._escapes(model, methods, local[0], local[1])):
+                    continue
+                if self._reassigned(model, cls, attr, node):
+                    continue
+                yield Report(value, self._message(kinds_found, container, has_module, has_param), fix=self._fix(model, value, container, elements, kinds_found, has_module, has_param, local))
+
+    # -- what the container holds --------------------------------------------------------
+    @staticmethod
+    def _methods(cls: ClassInfo) -> List[FunctionInfo]:
+        return list(cls.methods.values())
+
+    def _contents(self, model: FileModel, cls: ClassInfo, methods, attr: str, value):
+        """(container kind, element expressions, (local name, its assignment) or None)."""
+        value = _unwrap_repeat(value)
+        kind = _literal_kind(model, value)
+        if kind is not None:
+            container, elements = kind
+            if elements:
+                return container, elements, None
+            appended = self._appended(model, methods, f"self.{attr}", container)
+            return (container, appended, None) if appended else None
+        if isinstance(value, cst.Name):
+            return self._local_container(model, value)
+        return None
+
+    def _local_container(self, model: FileModel, name: cst.Name):
+        """`layers = [...]` (or `[]` then `layers.append(...)`) in the same function, then `self.x = layers`."""
+        fn = model.enclosing_function(name)
+        if fn is None:
+            return None
+        bound = []
+        for node, owner in model.assignments:
+            if owner is not fn:
+                continue
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [getattr(node, "target", None)]
+            if any(isinstance(t, cst.Name) and t.value == name.value for t in targets):
+                bound.append(node)
+        if len(bound) != 1 or not isinstance(bound[0], cst.Assign) or len(bound[0].targets) != 1:
+            return None
+        value = _unwrap_repeat(bound[0].value)
+        kind = _literal_kind(model, value)
+        if kind is None:
+            return None
+        container, elements = kind
+        if not elements:
+            elements = self._appended(model, [fn], name.value, container)
+        if not elements:
+            return None
+        return container, elements, (name.value, bound[0])
+
+    @staticmethod
+    def _appended(model: FileModel, functions, target: str, container: str) -> List[cst.BaseExpression]:
+        out: List[cst.BaseExpression] = []
+        scope = set(functions)
+        for call, owner in model.calls:
+            if root_method(owner) not in scope and owner not in scope:
+                continue
+            func = call.func
+            if not (isinstance(func, cst.Attribute) and dotted(func.value) == target):
+                continue
+            if func.attr.value == "append" and call.args:
+                out.append(call.args[0].value)
+            elif func.attr.value == "insert" and len(call.args) > 1:
+                out.append(call.args[1].value)
+            elif func.attr.value == "extend" and call.args:
+                inner = _literal_kind(model, call.args[0].value)
+                if inner is not None:
+                    out.extend(inner[1])
+        if container == "dict":
+            for node, owner in model.assignments:
+                if root_method(owner) not in scope and owner not in scope:
+                    continue
+                if isinstance(node, cst.Assign):
+                    for t in node.targets:
+                        if isinstance(t.target, cst.Subscript) and dotted(t.target.value) == target:
+                            out.append(node.value)
+        return out
+
+    @staticmethod
+    def _element_kind(model: FileModel, expr) -> Optional[Tuple[str, str]]:
+        if is_parameter_call(model, expr):
+            return ("nn.Parameter", "parameter")
+        return module_ctor(model, expr)
+
+    # -- ways the class registers or hands on the container ------------------------------
+    @staticmethod
+    def _registers_otherwise(model: FileModel, cls: ClassInfo) -> Tuple[bool, bool]:
+        modules = params = False
+        for c in model.class_chain(cls):
+            for fn in c.methods.values():
+                for inner in functions_within(model, fn):
+                    for call in inner.calls:
+                        func = call.func
+                        name = func.attr.value if isinstance(func, cst.Attribute) else (func.value if isinstance(func, cst.Name) else None)
+                        if name in ("add_module", "register_module"):
+                            modules = True
+                        elif name == "register_parameter":
+                            params = True
+                        elif name == "setattr" and call.args and is_self(call.args[0].value):
+                            if len(call.args) < 2 or not isinstance(call.args[1].value, cst.SimpleString):
+                                modules = params = True
+        return modules, params
+
+    @staticmethod
+    def _escapes(model: FileModel, methods, target: str, assign_node) -> bool:
+        """The container is handed to a call that may register it (`nn.Sequential(*layers)`,
+        `nn.ModuleList(self.layers)`, a helper), or `super().__init__(layers)`."""
+        scope = set(methods)
+        for call, owner in model.calls:
+            if root_method(owner) not in scope and owner not in scope:
+                continue
+            for arg in call.args:
+                if _hands_on(arg.value, target):
+                    name = dotted(call.func)
+                    if name in _HARMLESS_CONSUMERS and not arg.star:
+                        continue
+                    return True
+        return False
+
+    @staticmethod
+    def _reassigned(model: FileModel, cls: ClassInfo, attr: str, node) -> bool:
+        for c in model.class_chain(cls):
+            for other_attr, value, other, _m in c.self_assigns:
+                if other_attr != attr or other is node:
+                    continue
+                if any(model.callee(call) in TORCH_NN_CONTAINERS for call in _calls_in(value)) or mentions(value, f"self.{attr}"):
+                    return True
+        return False
+
+    # -- message and fix -----------------------------------------------------------------
+    def _message(self, kinds_found, container: str, has_module: bool, has_param: bool) -> str:
+        named = ", ".join(dict.fromkeys(k[0] for k in kinds_found if k[1] in (PARAMS, MODE, PROJECT, CONTAINER, MAYBE, "parameter")))
+        if has_param and not has_module:
+            use = "nn.ParameterDict" if container == "dict" else "nn.ParameterList"
+            return (
+                f"parameters ({named}) held in a plain {container} are not registered: model.parameters() misses them, "
+                f"so the optimizer never updates them and state_dict() never saves them; use {use}"
+            )
+        use = "nn.ModuleDict" if container == "dict" else "nn.ModuleList"
+        if any(k[1] in (PARAMS, PROJECT, CONTAINER, "parameter") for k in kinds_found):
+            return self.message.format(named=named, container=container, use=use)
+        return (
+            f"modules ({named}) held in a plain {container} are not registered: even without parameters this is a bug, "
+            f"since model.eval() and .to() never reach them (an nn.Dropout keeps dropping at inference); use {use}"
+        )
+
+    @staticmethod
+    def _fix(model: FileModel, value, container: str, elements, kinds_found, has_module: bool, has_param: bool, local):
+        if local is not None or container == "tuple" or (has_module and has_param):
+            return None
+        if len(kinds_found) != len(elements):
+            return None  # something in it is not a constructed module or parameter
+        wrapper = ("ParameterDict" if container == "dict" else "ParameterList") if has_param else ("ModuleDict" if container == "dict" else "ModuleList")
+        spelling = nn_spelling(model, wrapper)
+        if spelling is None:
+            return None
+        if _unwrap_repeat(value) is not value:
+            return None
+        if isinstance(value, cst.List) and not value.elements:
+            return (value, f"{spelling}()", f"Use {wrapper}")
+        if isinstance(value, (cst.List, cst.ListComp)):
+            return (value, f"{spelling}({code_of(model, value)})", f"Wrap in {wrapper}")
+        if isinstance(value, cst.Dict) and all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) for e in value.elements):
+            if not value.elements:
+                return (value, f"{spelling}()", f"Use {wrapper}")
+            return (value, f"{spelling}({code_of(model, value)})", f"Wrap in {wrapper}")
+        if isinstance(value, cst.Call) and dotted(value.func) == "list" and len(value.args) == 1 and not value.args[0].star:
+            return (value, f"{spelling}({code_of(model, value.args[0].value)})", f"Use {wrapper}")
+        if isinstance(value, cst.Call) and dotted(value.func) == "list" and not value.args:
+            return (value, f"{spelling}()", f"Use {wrapper}")
+        return None
+
+
+def _hands_on(expr, target: str) -> bool:
+    """`target`, `target + other`, `[target, ...]`: the container itself is what is passed."""
+    if dotted(expr) == target:
+        return True
+    if isinstance(expr, cst.BinaryOperation):
+        return _hands_on(expr.left, target) or _hands_on(expr.right, target)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return any(isinstance(e, (cst.Element, cst.StarredElement)) and _hands_on(e.value, target) for e in expr.elements)
+    return False
+
+
+def _unwrap_repeat(value):
+    """`[nn.Linear(..)] * n` -> the list."""
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Multiply):
+        if isinstance(value.left, cst.List):
+            return value.left
+        if isinstance(value.right, cst.List):
+            return value.right
+    return value
+
+
+def _literal_kind(model: FileModel, value) -> Optional[Tuple[str, List[cst.BaseExpression]]]:
+    """("list" | "tuple" | "dict", the element expressions) of a container literal or comprehension."""
+    if isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+        kind = "tuple" if isinstance(value, cst.Tuple) else "list" if isinstance(value, cst.List) else "set"
+        return kind, [e.value for e in value.elements if isinstance(e, cst.Element)]
+    if isinstance(value, cst.ListComp):
+        return "list", [value.elt]
+    if isinstance(value, cst.Dict):
+        return "dict", [e.value for e in value.elements if isinstance(e, cst.DictElement)]
+    if isinstance(value, cst.DictComp):
+        return "dict", [value.value]
+    if isinstance(value, cst.Call) and dotted(value.func) in ("list", "tuple", "dict") and model.resolve(value.func) is None:
+        kind = dotted(value.func)
+        if not value.args:
+            return kind, []
+        if len(value.args) == 1 and not value.args[0].star and kind != "dict":
+            inner = value.args[0].value
+            if isinstance(inner, (cst.GeneratorExp, cst.ListComp)):
+                return kind, [inner.elt]
+            if isinstance(inner, (cst.List, cst.Tuple)):
+                return kind, [e.value for e in inner.elements if isinstance(e, cst.Element)]
+    return None

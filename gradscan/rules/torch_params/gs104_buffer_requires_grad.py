@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.common import call_arg, is_parameter_call, is_true
+from gradscan.rules.torch_params.helpers import mentions, requires_grad_tensor
+from gradscan.semantics.model import FileModel, FunctionInfo
+
+
+class BufferRequiresGrad(Rule):
+    code = "GS104"
+    name = "buffer-requires-grad"
+    framework = "torch"
+    summary = "A buffer registered with `requires_grad=True` gets gradients but the optimizer never updates it"
+    message = "buffer registered with a requires_grad tensor: buffers are not in model.parameters(), so the optimizer never updates it although backward fills its .grad; use nn.Parameter for a weight, or drop requires_grad for a constant"
+    hint = "a trainable weight is `self.b = nn.Parameter(t)`; a constant buffer needs no requires_grad"
+    facts = ("pt24",)
+    triggers = ("register_buffer", "Buffer")
+    doc = """
+    ## What it does
+    Flags `register_buffer(name, t)` and `nn.Buffer(t)` where `t` requires gradients: a tensor
+    factory with `requires_grad=True`, one with `.requires_grad_()` applied, or an
+    `nn.Parameter` (directly or through a local variable of the same function).
+
+    ## Why it breaks gradients
+    Buffers are state, not weights: they are saved in `state_dict()` and moved by `.to()`, but
+    `model.parameters()` does not yield them. A buffer that requires grad receives a `.grad`
+    from backward, yet an optimizer built from `model.parameters()` never updates it (fact
+    pt24): the value the author meant to learn stays at its initial value, silently. Either it
+    is a weight (use `nn.Parameter`), or a constant (drop `requires_grad`, which also saves the
+    wasted gradient computation).
+
+    Buffers without `requires_grad`, and `nn.Parameter(..., requires_grad=False)`, are not
+    flagged.
+
+    ## Example
+    ```python
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("scale", torch.ones(3, requires_grad=True))
+    ```
+
+    ## Use instead
+    ```python
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(3))
+    ```
+
+    ## References
+    - PyTorch docs: `Module.register_buffer`, `torch.nn.Buffer`
+    - gradscan facts: pt24
+    """
+    invalid = (
+        """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("a", torch.ones(3, requires_grad=True))  # error: GS104
+                self.register_buffer("b", torch.zeros(3).requires_grad_())  # error: GS104
+                init = nn.Parameter(torch.randn(3))
+                self.register_buffer("c", init)  # error: GS104
+        """,
+    )
+    valid = (
+        """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("a", torch.ones(3))
+                self.register_buffer("b", nn.Parameter(torch.zeros(3), requires_grad=False))
+                self.c = nn.Parameter(torch.randn(3))
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for call, owner in model.calls:
+            func = call.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "register_buffer":
+                tensor = call_arg(call, 1, "tensor")
+            elif model.callee(call) == "torch.nn.Buffer":
+                tensor = call_arg(call, 0, "data")
+            else:
+                continue
+            if tensor is None:
+                continue
+            value = _local_value(model, tensor, owner)
+            if value is None:
+                continue
+            if requires_grad_tensor(model, value):
+                yield Report(tensor)
+            elif is_parameter_call(model, value):
+                flag = call_arg(value, 1, "requires_grad")
+                if flag is None or is_true(flag):
+                    yield Report(tensor)
+
+
+def _local_value(model: FileModel, expr, owner: Optional[FunctionInfo]):
+    """The expression itself, or for a name its single assignment in the same function."""
+    if not isinstance(expr, cst.Name):
+        return expr
+    if owner is None:
+        return None
+    found = []
+    for node, fn in model.assignments:
+        if fn is not owner:
+            continue
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [getattr(node, "target", None)]
+        if any(isinstance(t, cst.Name) and t.value == expr.value for t in targets):
+            found.append(node)
+        elif any(mentions(t, expr.value) for t in targets if t is not None and not isinstance(t, cst.Name)):
+            found.append(None)  # bound through unpacking: unknown
+    if len(found) == 1 and isinstance(found[0], cst.Assign) and len(found[0].targets) == 1:
+        return found[0].value
+    return None

@@ -1,0 +1,132 @@
+"""What several GS1xx rules share."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import libcst as cst
+
+from gradscan.rules.common import call_arg, functions_within, is_true, kwarg, model_cache
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
+
+TENSOR_FACTORIES = {
+    "torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.empty", "torch.full", "torch.tensor",
+    "torch.Tensor", "torch.FloatTensor", "torch.DoubleTensor", "torch.arange", "torch.linspace", "torch.eye",
+    "torch.randn_like", "torch.rand_like", "torch.zeros_like", "torch.ones_like", "torch.empty_like",
+    "torch.full_like", "torch.normal", "torch.randint", "torch.logspace", "torch.as_tensor", "torch.from_numpy",
+}
+
+
+def rooted_at_self(expr) -> bool:
+    text = dotted(expr)
+    return text is not None and (text == "self" or text.startswith("self."))
+
+
+def is_tensor_factory(model: FileModel, expr: cst.BaseExpression) -> bool:
+    """`torch.zeros(...)`, possibly followed by `.clone()`, `.to(...)`, `.float()`."""
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("clone", "to", "float", "double", "cuda", "contiguous"):
+        expr = expr.func.value
+    return isinstance(expr, cst.Call) and model.callee(expr) in TENSOR_FACTORIES
+
+
+def factory_call(model: FileModel, expr: cst.BaseExpression) -> Optional[cst.Call]:
+    """The factory call at the bottom of `torch.zeros(...).to(...)`, or None."""
+    while isinstance(expr, cst.Call) and model.callee(expr) not in TENSOR_FACTORIES and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("clone", "to", "float", "double", "cuda", "contiguous"):
+        expr = expr.func.value
+    return expr if isinstance(expr, cst.Call) and model.callee(expr) in TENSOR_FACTORIES else None
+
+
+def requires_grad_tensor(model: FileModel, value: cst.BaseExpression) -> bool:
+    """A tensor factory with `requires_grad=True`, or with `.requires_grad_()` applied."""
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "requires_grad_":
+        flag = call_arg(value, 0, "requires_grad")
+        return (not value.args or is_true(flag)) and is_tensor_factory(model, value.func.value)
+    inner = factory_call(model, value)
+    return inner is not None and is_true(kwarg(inner, "requires_grad"))
+
+
+def nn_spelling(model: FileModel, cls_name: str) -> Optional[str]:
+    """How this file can spell `torch.nn.<cls_name>`: `nn.X`, `torch.nn.X`, or an imported `X`."""
+    aliases = model.imports.aliases
+    for local, full in aliases.items():
+        if full in (f"torch.nn.{cls_name}", f"torch.nn.modules.container.{cls_name}", f"torch.nn.parameter.{cls_name}") and local not in model.classes:
+            return local
+    for local, full in aliases.items():
+        if full == "torch.nn" and local not in model.classes:
+            return f"{local}.{cls_name}"
+    for local, full in aliases.items():
+        if full == "torch" and local not in model.classes:
+            return f"{local}.nn.{cls_name}"
+    return None
+
+
+def code_of(model: FileModel, node: cst.CSTNode) -> str:
+    return model.module.code_for_node(node)
+
+
+def root_method(fn: Optional[FunctionInfo]) -> Optional[FunctionInfo]:
+    while fn is not None and fn.parent is not None:
+        fn = fn.parent
+    return fn
+
+
+def guarded(model: FileModel, node: cst.CSTNode) -> bool:
+    """Under an `if`, a conditional expression, `and`/`or`, or an `except` handler of its function."""
+    for anc in model.ancestors(node):
+        if isinstance(anc, (cst.If, cst.IfExp, cst.BooleanOperation, cst.ExceptHandler, cst.Else)):
+            return True
+        if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return False
+    return False
+
+
+def forward_reach(model: FileModel, roots=("forward", "__call__")) -> Dict[FunctionInfo, FunctionInfo]:
+    """Methods and functions run on every call of a torch module's `forward`: the root methods and
+    what they call unconditionally (a call under an `if` is a lazy or optional path: not followed)."""
+    from gradscan.semantics.contexts import Scopes, called_function, has_no_grad_decorator
+
+    cache = model_cache(model)
+    key = ("reach", tuple(roots))
+    if key in cache:
+        return cache[key]
+    scopes = Scopes(model)
+    extra = set(model.settings.forward_methods) if model.settings is not None else set()
+    reach: Dict[FunctionInfo, FunctionInfo] = {}
+    todo: List[Tuple[FunctionInfo, FunctionInfo]] = []
+    for fn in model.functions:
+        if fn.is_method and fn.cls.is_torch and (fn.name in roots or fn.name in extra):
+            todo.append((fn, fn))
+    while todo:
+        fn, root = todo.pop()
+        if fn in reach:
+            continue
+        reach[fn] = root
+        for inner in functions_within(model, fn):
+            for call in inner.calls:
+                if guarded(model, call):
+                    continue
+                target = called_function(model, inner, call, scopes)
+                if target is not None and target.parent is None and not has_no_grad_decorator(model, target) and target.name != "__init__":
+                    todo.append((target, root))
+    cache[key] = reach
+    return reach
+
+
+def in_reach(model: FileModel, node: cst.CSTNode, reach: Dict[FunctionInfo, FunctionInfo]) -> Optional[FunctionInfo]:
+    """The reached top-level function `node` runs in, or None."""
+    fn = model.enclosing_function(node)
+    while fn is not None:
+        if fn in reach:
+            return fn
+        fn = fn.parent
+    return None
+
+
+def mentions(expr: cst.CSTNode, target: str) -> bool:
+    """Whether the expression names `target` (`self.head`, or a plain name)."""
+    for node in descendants(expr):
+        t = type(node)
+        if (t is cst.Attribute and dotted(node) == target) or (t is cst.Name and node.value == target):
+            return True
+    return False

@@ -1,0 +1,13 @@
+"""GS6xx: PyTorch training loops whose optimizer step silently does nothing to some weights.
+
+The rules here read the order of statements in one function (a training loop, a script, a
+Lightning `training_step` with manual optimization): which call runs before which, in one
+straight-line sequence of statements. Only orders that hold on every run count: a statement in
+the other branch of an `if`, in a nested function (a closure run later), or earlier in a loop
+body (the previous iteration) is never taken as "before" or "after". When the order cannot be
+read, the rules stay silent.
+"""
+from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule module registers its rule)
+    gs601_zero_grad_between_backward_and_step,
+    gs602_module_replaced_after_optimizer,
+)

@@ -1,0 +1,330 @@
+from __future__ import annotations
+
+import re
+from typing import Iterator, Optional, Set
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.training_loop.helpers import (
+    calls_in, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, positional_args, units,
+)
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+
+_EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
+# Compound statements whose body runs straight after the statements before them (when it runs).
+_ENTERABLE = (cst.If, cst.Else, cst.With, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally)
+# An `if` guarding a skipped update: zeroing the gradients there makes the step a no-op on purpose.
+_SKIP_GUARD = re.compile(r"nan|inf|finite|overflow|skip|found_inf", re.IGNORECASE)
+BACKWARD_METHODS = {"backward", "manual_backward"}
+# Names of calls that may compute gradients again themselves (`train_step`, `closure`, `amp_backward`).
+_BACKWARD_NAMES = re.compile(r"backward|closure|train_|_train|(?:^|_)step_|_step$", re.IGNORECASE)
+
+
+def _receiver(call: cst.Call) -> Optional[str]:
+    return dotted(call.func.value) if isinstance(call.func, cst.Attribute) else None
+
+
+class ZeroGradBetweenBackwardAndStep(Rule):
+    code = "GS601"
+    name = "zero-grad-between-backward-and-step"
+    framework = "torch"
+    summary = "`zero_grad()` between `backward()` and `step()` wipes the gradients the step needed: training does nothing"
+    message = "`{zero}` runs after the backward pass and before `{step}`: it wipes the gradients backward just computed, so the step does not change the weights (silent no-op training); call zero_grad() before backward() or after step()"
+    hint = "order the loop as `zero_grad(); loss.backward(); step()` (or `backward(); step(); zero_grad()`)"
+    facts = ("pt34",)
+    triggers = ("zero_grad",)
+    doc = """
+    ## What it does
+    Flags `optimizer.zero_grad()` when, in the same sequence of statements, a backward pass
+    runs before it (`loss.backward()`, `scaler.scale(loss).backward()`,
+    `accelerator.backward(loss)`, Lightning's `self.manual_backward(loss)`) and a step of the
+    same optimizer follows it (`optimizer.step()`, `scaler.step(optimizer)`) with no backward
+    pass in between. `model.zero_grad()` is flagged the same way when the optimizer stepped
+    was built from `model.parameters()` (in the same function, or as `self.<optimizer>` of the
+    same class).
+
+    ## Why it breaks gradients
+    `zero_grad()` resets every `.grad` of the optimizer's parameters (to None by default) and
+    `step()` updates parameters from their `.grad`. In between the backward pass and the
+    step, it throws away the gradients that were just computed: the step finds no gradient,
+    the weights stay exactly as they were, and the loss curve is flat or noisy but nothing
+    crashes (fact pt34: weights unchanged, `.grad` None after `zero_grad`).
+
+    Not flagged: the usual orders (`zero_grad(); backward(); step()` and
+    `backward(); step(); zero_grad()`), gradient accumulation
+    (`backward(); if ...: step(); zero_grad()`), the `zero_grad()` of another optimizer than
+    the one stepped (GAN generator and discriminator optimizers), `zero_grad()` in one branch
+    of an `if` and `step()` in another, an `if` that zeroes the gradients to skip an update
+    on NaN or overflow, a second backward pass (or a helper that runs one, or gradients
+    written by hand to `.grad`) between `zero_grad()` and `step()`, `step(closure)` (the
+    closure computes the gradients again), a backward pass in a branch that leaves the loop
+    (`if warmup: loss.backward(); continue`), and `zero_grad()` in a closure or a hook.
+    The receiver is compared as text (`opt`, `self.optimizer`): an optimizer reached through a
+    subscript or a call (`optimizers[0].zero_grad()`) is not checked, nor a backward pass run
+    by a function of another module.
+
+    ## Example
+    ```python
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.zero_grad()
+        optimizer.step()
+    ```
+
+    ## Use instead
+    ```python
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+    ```
+
+    ## References
+    - PyTorch docs: `torch.optim.Optimizer.zero_grad`, "How to use an optimizer"
+    - gradscan facts: pt34
+    """
+    invalid = (
+        """
+        import torch
+
+        def train(model, loader, criterion):
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x, y in loader:
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.zero_grad()  # error: GS601
+                optimizer.step()
+
+        def train_amp(model, opt, scaler, loader):
+            for x in loader:
+                with torch.autocast("cuda"):
+                    loss = model(x).mean()
+                scaler.scale(loss).backward()
+                opt.zero_grad(set_to_none=True)  # error: GS601
+                scaler.step(opt)
+                scaler.update()
+
+        def train_model_zero(model, loader):
+            opt = torch.optim.Adam(model.parameters())
+            for x in loader:
+                model(x).sum().backward()
+                model.zero_grad()  # error: GS601
+                opt.step()
+        """,
+        """
+        import pytorch_lightning as pl
+
+        class GAN(pl.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.automatic_optimization = False
+
+            def training_step(self, batch, batch_idx):
+                opt_g, opt_d = self.optimizers()
+                loss = self.generator_loss(batch)
+                self.manual_backward(loss)
+                opt_g.zero_grad()  # error: GS601
+                opt_g.step()
+        """,
+    )
+    valid = (
+        """
+        import torch
+
+        def train(model, loader, criterion, opt, accum=4):
+            for i, (x, y) in enumerate(loader):
+                opt.zero_grad()
+                criterion(model(x), y).backward()
+                opt.step()
+            for i, (x, y) in enumerate(loader):
+                (criterion(model(x), y) / accum).backward()
+                if (i + 1) % accum == 0:
+                    opt.step()
+                    opt.zero_grad()
+
+        def gan_step(g, d, opt_g, opt_d, real, z):
+            d_loss = d(real).mean() - d(g(z)).mean()
+            d_loss.backward()
+            opt_d.step()
+            opt_g.zero_grad()
+            g_loss = -d(g(z)).mean()
+            g_loss.backward()
+            opt_g.step()
+
+        def skip_bad_updates(model, opt, loss):
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if not torch.isfinite(norm):
+                opt.zero_grad()
+            opt.step()
+
+        def lbfgs(model, x, y, opt):
+            def closure():
+                opt.zero_grad()
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                return loss
+            closure().backward()
+            opt.zero_grad()
+            opt.step(closure)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        source = model.source
+        if source and "backward" not in source:
+            return
+        for call, fn in model.calls:
+            func = call.func
+            if not isinstance(func, cst.Attribute) or func.attr.value != "zero_grad":
+                continue
+            stmt = model.parent(call)
+            if not isinstance(stmt, cst.Expr) or stmt.value is not call:
+                continue
+            receiver = dotted(func.value)
+            if receiver is None:
+                continue
+            optimizers = {receiver} | _optimizers_of(model, receiver, call, fn)
+            if not _backward_before(model, stmt, optimizers, fn):
+                continue
+            step = _step_after(model, stmt, optimizers, fn)
+            if step is None:
+                continue
+            zero = f"{receiver}.zero_grad()"
+            yield Report(call, message=self.message.format(zero=zero, step=step))
+
+
+def _optimizers_of(model: FileModel, receiver: str, call: cst.Call, fn: Optional[FunctionInfo]) -> Set[str]:
+    """For `model.zero_grad()`: the optimizers built from `model.parameters()` in the same
+    function (`opt = SGD(model.parameters())`) or, for `self.model`, in the same class."""
+    out: Set[str] = set()
+    for node, owner in model.assignments:
+        if owner is not fn or not isinstance(node, cst.Assign) or len(node.targets) != 1:
+            continue
+        name = dotted(node.targets[0].target)
+        if name is not None and name != receiver and is_optimizer(model, node.value) and receiver in param_owners(model, node.value, fn):
+            out.add(name)
+    if receiver.startswith("self.") and fn is not None and fn.cls is not None:
+        for cls in model.class_chain(fn.cls):
+            for attr, value, _node, method in cls.self_assigns:
+                if is_optimizer(model, value):
+                    init = cls.methods.get(method)
+                    if receiver in param_owners(model, value, init):
+                        out.add(f"self.{attr}")
+    return out
+
+
+def _is_step_of(call: cst.Call, optimizers: Set[str]) -> Optional[str]:
+    """`opt.step(...)`, `scaler.step(opt)`, `xm.optimizer_step(opt)`: the step's text, or None."""
+    name = method_name(call)
+    if name == "step":
+        receiver = _receiver(call)
+        if receiver in optimizers:
+            return f"{receiver}.step()"
+        args = positional_args(call)
+        if args and dotted(args[0]) in optimizers and receiver is not None:
+            return f"{receiver}.step({dotted(args[0])})"
+    elif name == "optimizer_step":
+        args = positional_args(call)
+        if args and dotted(args[0]) in optimizers:
+            return f"{dotted(call.func)}({dotted(args[0])})"
+    return None
+
+
+def is_backward(model: FileModel, call: cst.Call) -> bool:
+    name = method_name(call)
+    if name in BACKWARD_METHODS and isinstance(call.func, cst.Attribute):
+        return True
+    return model.callee(call) == "torch.autograd.backward"
+
+
+def _backward_before(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: Optional[FunctionInfo]) -> bool:
+    """A backward pass runs before `stmt` in its straight-line sequence, with no step of these
+    optimizers in between. The search climbs out of `if`/`with`/`try` bodies (the statements
+    before them ran first) but not out of loops (the previous iteration) or functions."""
+    for block, idx in chain(model, stmt):
+        for unit in reversed(units(block)[:idx]):
+            for call in calls_in(unit):
+                if _is_step_of(call, optimizers):
+                    return False
+            if not isinstance(unit, cst.BaseSmallStatement) and any(isinstance(n, _EXITS) for n in nodes_in(unit)):
+                continue  # `if warmup: loss.backward(); continue`: its backward need not reach here
+            for call in calls_in(unit):
+                if is_backward(model, call) or runs_backward(model, call, fn):
+                    return True
+        owner = owner_of(model, block)
+        if isinstance(owner, cst.Else):
+            owner = model.parent(owner)
+        while isinstance(owner, cst.If) and isinstance(model.parent(owner), cst.If):  # elif
+            owner = model.parent(owner)
+        if not isinstance(owner, _ENTERABLE):
+            return False
+        if isinstance(owner, cst.If) and _SKIP_GUARD.search(model.module.code_for_node(owner.test)):
+            return False
+    return False
+
+
+def _step_after(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: Optional[FunctionInfo]) -> Optional[str]:
+    """The step of these optimizers that follows `stmt` in its block (or after the `with`
+    blocks around it), with no backward pass, gradient write or exit in between."""
+    for block, idx in chain(model, stmt):
+        for unit in units(block)[idx + 1:]:
+            if isinstance(unit, _EXITS):
+                return None
+            step = None
+            for node in nodes_in(unit):
+                if isinstance(node, cst.Attribute) and node.attr.value == "grad":
+                    return None  # gradients written by hand, or torch.autograd.grad
+                if isinstance(node, cst.Call):
+                    if is_backward(model, node) or _may_backward(model, node, fn):
+                        return None
+                    found = _is_step_of(node, optimizers)
+                    if found is not None and step is None:
+                        if positional_args(node) and method_name(node) == "step" and _receiver(node) in optimizers:
+                            return None  # step(closure): the closure computes the gradients again
+                        step = found
+            if step is not None:
+                return step
+        if not isinstance(owner_of(model, block), cst.With):
+            return None
+    return None
+
+
+def _may_backward(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -> bool:
+    """A call that may run a backward pass itself: a function or method of this file that calls
+    one, or a name that says so (`train_step`, `closure`, `amp_backward`)."""
+    name = method_name(call)
+    if name is None:
+        return False
+    if _BACKWARD_NAMES.search(name):
+        return True
+    return runs_backward(model, call, fn)
+
+
+def runs_backward(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -> bool:
+    """`helper(...)` or `self.helper(...)` calls a function of this file that runs a backward pass."""
+    target = _local_function(model, call, fn)
+    return target is not None and any(is_backward(model, c) for c in target.calls)
+
+
+def _local_function(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -> Optional[FunctionInfo]:
+    func = call.func
+    if isinstance(func, cst.Name):
+        scope = fn
+        while scope is not None:  # a function nested in this one (or in an enclosing one)
+            for other in model.functions:
+                if other.parent is scope and other.name == func.value:
+                    return other
+            scope = scope.parent
+        return model.module_functions.get(func.value)
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+        method = fn
+        while method is not None and method.parent is not None:
+            method = method.parent
+        if method is not None and method.cls is not None:
+            return model.find_method(method.cls, func.attr.value)
+    return None

@@ -1,0 +1,310 @@
+from __future__ import annotations
+
+from typing import Iterator, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.common import (
+    CONTAINER, PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
+)
+from gradscan.rules.training_loop.helpers import (
+    SCOPES, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, positional_args, units,
+)
+from gradscan.semantics.intent import FROZEN_TOKENS, tokens
+from gradscan.semantics.model import FileModel
+from gradscan.semantics.names import dotted
+
+_LOOPS = (cst.For, cst.While)
+_MOVE_METHODS = {"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "type", "to_empty"}
+
+
+def order(model: FileModel, a: cst.CSTNode, b: cst.CSTNode) -> Optional[int]:
+    """-1 when `a`'s statement runs before `b`'s in their common block, 1 after, 0 when they sit
+    in the same statement (or in branches of one `if`), None when they are in different scopes."""
+    ca, cb = chain(model, a), chain(model, b)
+    if not ca or not cb or ca[-1][0] is not cb[-1][0]:
+        return None
+    blocks_b = {id(block): idx for block, idx in cb}
+    for block, idx in ca:
+        other = blocks_b.get(id(block))
+        if other is not None:
+            return (idx > other) - (idx < other)
+    return None
+
+
+def in_loop_between(model: FileModel, block: cst.CSTNode) -> bool:
+    """`block` is (inside) a loop body of its function."""
+    for anc in [block, *model.ancestors(block)]:
+        if isinstance(anc, _LOOPS):
+            return True
+        if isinstance(anc, SCOPES):
+            return False
+    return False
+
+
+def following(model: FileModel, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The statements that may run after `node`'s statement in its function: the rest of each
+    enclosing block, and the whole body of each enclosing loop (the next iteration)."""
+    for block, idx in chain(model, node):
+        body = units(block)
+        yield from body[idx + 1:]
+        if isinstance(owner_of(model, block), _LOOPS):
+            yield from body[: idx + 1]
+
+
+class ModuleReplacedAfterOptimizer(Rule):
+    code = "GS602"
+    name = "module-replaced-after-optimizer"
+    framework = "torch"
+    summary = "a submodule or Parameter assigned after the optimizer was built from `model.parameters()`: the optimizer never updates it"
+    message = "`{target}` is replaced after the optimizer `{opt}` was built from `{owner}.parameters()`: the new weights are not in the optimizer, so they get .grad but are never updated (silent); build the optimizer after the replacement, or add them with `{opt}.add_param_group(...)`"
+    hint = "replace layers before building the optimizer, or re-create it (or `add_param_group`) afterwards"
+    facts = ("pt15",)
+    triggers = ("parameters(",)
+    doc = """
+    ## What it does
+    Flags an assignment of a new module with weights (`nn.Linear(...)`, `nn.Sequential` of
+    such, a module class of the project that creates parameters) or of an `nn.Parameter` to an
+    attribute of a model, when earlier in the same function an optimizer was built from that
+    model's `parameters()` (`opt = torch.optim.Adam(model.parameters())`) and no optimizer is
+    built again (nor `add_param_group` called) afterwards.
+
+    ## Why it breaks gradients
+    An optimizer holds the parameter objects it was given, not the model. The new layer's
+    parameters are fresh objects that were never handed to it: backward fills their `.grad`,
+    and `step()` never touches them, so the new layer keeps its random initialization while
+    the rest of the network trains around it, silently (fact pt15). The old layer's
+    parameters are still in the optimizer and still being "updated", uselessly.
+
+    Not flagged: the replacement before the optimizer is built (the normal fine-tuning order),
+    an optimizer re-created or `add_param_group` called after the replacement,
+    `model.to(device)` / `.cuda()` / `.double()` after the optimizer (they convert the
+    parameters in place and keep their identity, fact pt15), assignments of values that hold
+    no trainable weights (`model.training = False`, `nn.ReLU()`, tensors, numbers), new layers
+    frozen with `requires_grad_(False)`, an optimizer built from another model's parameters,
+    optimizers built and layers replaced in the same loop iteration, a target / EMA / teacher
+    network attached to the model (`model.target_net = ...`, kept out of the optimizer on
+    purpose), and the model name re-bound in between (`model, opt = fabric.setup(model, opt)`).
+    A module's `__init__` that builds `self.optimizer` from `self.parameters()` and then adds a
+    layer is flagged: the layer added last is not in that optimizer.
+
+    ## Example
+    ```python
+    model = torchvision.models.resnet18(weights="DEFAULT")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.fc = nn.Linear(model.fc.in_features, 10)
+    ```
+
+    ## Use instead
+    ```python
+    model = torchvision.models.resnet18(weights="DEFAULT")
+    model.fc = nn.Linear(model.fc.in_features, 10)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ```
+
+    ## References
+    - PyTorch docs: `torch.optim` ("Constructing it", `Optimizer.add_param_group`)
+    - gradscan facts: pt15
+    """
+    invalid = (
+        """
+        import torch
+        import torch.nn as nn
+
+        def finetune(model, loader, num_classes):
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            model.fc = nn.Linear(512, num_classes)  # error: GS602
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        """,
+        """
+        import torch
+        from torch import nn, optim
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        model.scale = nn.Parameter(torch.ones(1))  # error: GS602
+        train(model, optimizer)
+        """,
+        """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(4, 4)
+                self.opt = torch.optim.SGD(self.parameters(), lr=0.1)
+                self.head = nn.Linear(4, 1)  # error: GS602
+        """,
+    )
+    valid = (
+        """
+        import torch
+        import torch.nn as nn
+
+        def finetune(model, loader, num_classes, device):
+            model.fc = nn.Linear(512, num_classes)
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            model.to(device)
+            model.training = False
+            model.act = nn.ReLU()
+            return opt
+
+        def grow(model, teacher):
+            opt = torch.optim.SGD(teacher.parameters(), lr=0.1)
+            model.head = nn.Linear(8, 2)
+            opt2 = torch.optim.SGD(model.parameters(), lr=0.1)
+            return opt, opt2
+
+        def add_head(model):
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            model.head = nn.Linear(8, 2)
+            opt.add_param_group({"params": model.head.parameters()})
+            return opt
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(4, 4)
+                self.head = nn.Linear(4, 1)
+                self.opt = torch.optim.SGD(self.parameters(), lr=0.1)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        source = model.source or "optim"
+        if "optim" not in source and "Adam" not in source:
+            return
+        reported: Set[int] = set()
+        for node, fn in model.assignments:
+            if not isinstance(node, cst.Assign) or len(node.targets) != 1:
+                continue
+            built = _optimizer_value(model, node.value)
+            if built is None:
+                continue
+            bound = dotted(node.targets[0].target)
+            if bound is None:
+                continue
+            owners = param_owners(model, built, fn)
+            if not owners:
+                continue
+            for target, asg in _replacements(model, fn, owners, node):
+                if id(asg) in reported:
+                    continue
+                owner = next(o for o in sorted(owners, key=len, reverse=True) if target.startswith(o + "."))
+                if not self._missed(model, fn, node, asg, bound, owner, target):
+                    continue
+                reported.add(id(asg))
+                yield Report(asg.targets[0].target, message=self.message.format(target=target, opt=bound, owner=owner))
+
+    @staticmethod
+    def _missed(model: FileModel, fn, opt_node, asg, bound: str, owner: str, target: str) -> bool:
+        if order(model, opt_node, asg) != -1:
+            return False  # built after the replacement, or in another branch
+        common = _common_block(model, opt_node, asg)
+        if common is None or in_loop_between(model, common):
+            return False  # an optimizer built again in every iteration of the loop
+        if any(tokens(part) & FROZEN_TOKENS for part in target[len(owner) + 1:].split(".")):
+            return False  # a target / EMA / teacher network kept out of the optimizer on purpose
+        root = owner.split(".")[0]
+        for node, owner_fn in model.assignments:  # the model itself re-bound in between
+            if owner_fn is fn and isinstance(node, cst.Assign) and any(root in _bound_names(t.target) for t in node.targets):
+                if order(model, opt_node, node) == -1 and order(model, node, asg) == -1:
+                    return False
+        used = "." in bound  # an optimizer kept on an object outlives the function
+        for unit in following(model, asg):
+            for node in nodes_in(unit):
+                if isinstance(node, cst.Call):
+                    name = method_name(node) or ""
+                    if is_optimizer(model, node) or "optim" in name.lower() or name == "add_param_group":
+                        return False  # built again, or the new parameters are added
+                    if name == "requires_grad_" and dotted(node.func.value) is not None and (dotted(node.func.value) + ".").startswith(target + "."):
+                        return False  # the new layer is frozen
+                elif isinstance(node, cst.Name) and node.value == bound:
+                    used = True
+                elif isinstance(node, cst.Attribute) and dotted(node) == bound:
+                    used = True
+        return used
+
+
+def _bound_names(target) -> Set[str]:
+    """The plain names an assignment target binds (`model`, `model, opt`)."""
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return {n for el in target.elements for n in _bound_names(el.value)}
+    if isinstance(target, cst.StarredElement):
+        return _bound_names(target.value)
+    return set()
+
+
+def _optimizer_value(model: FileModel, value) -> Optional[cst.Call]:
+    """The optimizer built by an assigned value: `Adam(...)`, or one side of
+    `Adam(...) if optimizer is None else optimizer`."""
+    if isinstance(value, cst.IfExp):
+        for side in (value.body, value.orelse):
+            if is_optimizer(model, side):
+                return side
+        return None
+    return value if is_optimizer(model, value) else None
+
+
+def _common_block(model: FileModel, a, b) -> Optional[cst.CSTNode]:
+    ca, cb = chain(model, a), chain(model, b)
+    ids = {id(block) for block, _ in cb}
+    for block, _ in ca:
+        if id(block) in ids:
+            return block
+    return None
+
+
+def _replacements(model: FileModel, fn, owners: Set[str], opt_node) -> Iterator[Tuple[str, cst.Assign]]:
+    """Assignments in `fn` of a new module with weights (or a Parameter) to an attribute under one of `owners`."""
+    for node, owner in model.assignments:
+        if owner is not fn or node is opt_node or not isinstance(node, cst.Assign) or len(node.targets) != 1:
+            continue
+        target_node = node.targets[0].target
+        if not isinstance(target_node, cst.Attribute):
+            continue
+        target = dotted(target_node)
+        if target is None or not any(target.startswith(o + ".") for o in owners):
+            continue
+        if _holds_new_weights(model, node.value, target):
+            yield target, node
+
+
+def _holds_new_weights(model: FileModel, value, target: str) -> bool:
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _MOVE_METHODS | {"requires_grad_"}:
+        if value.func.attr.value == "requires_grad_":
+            return False  # a new frozen layer: nothing to update
+        value = value.func.value
+    if not isinstance(value, cst.Call):
+        return False
+    if is_parameter_call(model, value):
+        flag = None
+        for arg in value.args:
+            if arg.keyword is not None and arg.keyword.value == "requires_grad":
+                flag = arg.value
+        positional = positional_args(value)
+        if flag is None and len(positional) > 1:
+            flag = positional[1]
+        return not (isinstance(flag, cst.Name) and flag.value == "False")
+    ctor = module_ctor(model, value)
+    if ctor is None:
+        return False
+    if ctor[1] == PARAMS:
+        return True
+    if ctor[1] == CONTAINER:
+        # `nn.Sequential(model.fc, nn.Dropout())` wraps the old layer: its parameters keep their identity
+        return any(_holds_new_weights(model, arg.value, target) for arg in value.args)
+    if ctor[1] == PROJECT:
+        local = local_class_of(model, value)
+        if local is not None:
+            return class_owns_parameters(model, local)
+        # a class of another file: unknown whether a wrapper of the old layer adds weights
+        return not any(dotted(arg.value) == target for arg in value.args)
+    return False

@@ -1,0 +1,140 @@
+"""What several GS6xx rules share."""
+from __future__ import annotations
+
+from typing import Iterator, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import children
+
+_BLOCKS = (cst.IndentedBlock, cst.Module, cst.SimpleStatementSuite)
+SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+
+def units(block: cst.CSTNode) -> List[cst.CSTNode]:
+    """The statements of a block in execution order, with `a(); b()` on one line split in two."""
+    out: List[cst.CSTNode] = []
+    for stmt in block.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            out.extend(stmt.body)
+        else:
+            out.append(stmt)
+    return out
+
+
+def _unit_in(block: cst.CSTNode, child: cst.CSTNode, small: Optional[cst.CSTNode]) -> Optional[int]:
+    target = small if isinstance(child, cst.SimpleStatementLine) or isinstance(block, cst.SimpleStatementSuite) else child
+    for i, unit in enumerate(units(block)):
+        if unit is target:
+            return i
+    return None
+
+
+def chain(model: FileModel, node: cst.CSTNode) -> List[Tuple[cst.CSTNode, int]]:
+    """(block, index of the statement holding `node`) from the innermost block out to the body
+    of `node`'s function (or the module), in that order."""
+    out: List[Tuple[cst.CSTNode, int]] = []
+    child = node
+    small = node if isinstance(node, cst.BaseSmallStatement) else None
+    for anc in model.ancestors(node):
+        if isinstance(anc, _BLOCKS):
+            idx = _unit_in(anc, child, small)
+            if idx is None:
+                return out
+            out.append((anc, idx))
+            small = None
+        elif isinstance(anc, cst.BaseSmallStatement) and small is None:
+            small = anc
+        if isinstance(anc, SCOPES):
+            return out
+        child = anc
+    return out
+
+
+def owner_of(model: FileModel, block: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The compound statement a block is the body of (an `else:` block gives its `Else`)."""
+    return model.parent(block)
+
+
+def nodes_in(unit: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node of a statement that runs with it: not the bodies of nested functions, lambdas and classes."""
+    todo = [unit]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, SCOPES):
+            continue
+        todo.extend(reversed(children(node)))
+
+
+def calls_in(unit: cst.CSTNode) -> Iterator[cst.Call]:
+    for node in nodes_in(unit):
+        if isinstance(node, cst.Call):
+            yield node
+
+
+def method_name(call: cst.Call) -> Optional[str]:
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    if isinstance(func, cst.Name):
+        return func.value
+    return None
+
+
+def positional_args(call: cst.Call) -> List[cst.BaseExpression]:
+    return [a.value for a in call.args if a.keyword is None and not a.star]
+
+
+# Optimizer classes outside torch.optim, by qualified name prefix.
+_OPTIMIZER_PREFIXES = (
+    "torch.optim.", "bitsandbytes.optim.", "apex.optimizers.", "torch_optimizer.", "timm.optim.",
+    "transformers.optimization.", "deepspeed.ops.adam.", "deepspeed.ops.lamb.",
+)
+_OPTIMIZER_EXTRA = {"transformers.AdamW", "transformers.Adafactor"}
+
+
+def is_optimizer(model: FileModel, value) -> bool:
+    """`torch.optim.Adam(...)` and friends (an optimizer class, resolved through the imports)."""
+    if not isinstance(value, cst.Call):
+        return False
+    name = method_name(value)
+    if name is None or not name[:1].isupper() or name == "Optimizer":
+        return False
+    qname = model.callee(value)
+    if qname is None:
+        return False
+    if qname in _OPTIMIZER_EXTRA:
+        return True
+    return qname.startswith(_OPTIMIZER_PREFIXES) and "lr_scheduler" not in qname and "swa_utils" not in qname
+
+
+def _params_arg(call: cst.Call) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "params":
+            return arg.value
+    args = positional_args(call)
+    return args[0] if args else None
+
+
+def param_owners(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -> Set[str]:
+    """The `m` of every `m.parameters()` / `m.named_parameters()` an optimizer is built from,
+    in its argument or in a local name the argument is (`params = model.parameters()`)."""
+    arg = _params_arg(call)
+    if arg is None:
+        return set()
+    exprs = [arg]
+    if isinstance(arg, cst.Name):
+        for node, owner in model.assignments:
+            if owner is fn and isinstance(node, cst.Assign) and any(dotted(t.target) == arg.value for t in node.targets):
+                exprs.append(node.value)
+    out: Set[str] = set()
+    for expr in exprs:
+        for inner in calls_in(expr):
+            if method_name(inner) in ("parameters", "named_parameters") and isinstance(inner.func, cst.Attribute):
+                owner = dotted(inner.func.value)
+                if owner is not None:
+                    out.add(owner)
+    return out
