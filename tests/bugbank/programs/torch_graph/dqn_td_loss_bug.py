@@ -21,7 +21,7 @@ class Agent:
 
     def learn(self, s, a, r, s2, done):
         with torch.no_grad():  # BUG
-            q_pred = self.q_net(s).gather(1, a.unsqueeze(1)).squeeze(1)
+            q_pred = self.q_net(s).gather(1, a.unsqueeze(1)).squeeze(1)  # BUG
             q_next = self.target_net(s2).max(dim=1).values
             q_target = r + self.gamma * q_next * (1 - done)
         loss = F.smooth_l1_loss(q_pred, q_target)

@@ -17,7 +17,7 @@ x, y = torch.randn(6, 10), torch.randint(0, 4, (6,))
 raised = None
 try:
     with torch.inference_mode():  # BUG
-        feats = backbone(x)
+        feats = backbone(x)  # BUG
     logits = head(feats)
     loss = nn.functional.cross_entropy(logits, y)
     optimizer.zero_grad()

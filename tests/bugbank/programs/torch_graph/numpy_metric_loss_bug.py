@@ -16,7 +16,7 @@ def dice_loss(logits, mask):
     inter = (probs * m).sum()
     dice = (2 * inter + 1.0) / (probs.sum() + m.sum() + 1.0)
     loss = torch.from_numpy(np.array(1.0 - dice, dtype=np.float32))  # BUG
-    return loss.requires_grad_()
+    return loss.requires_grad_()  # BUG
 
 
 torch.manual_seed(0)

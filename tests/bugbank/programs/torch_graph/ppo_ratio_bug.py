@@ -25,7 +25,7 @@ def ppo_update(agent, opt, states, actions, old_logp, returns, clip=0.2):
     logp, values = agent.evaluate(states, actions)
     advantages = returns - values.detach()
     with torch.no_grad():  # BUG
-        ratio = torch.exp(logp - old_logp)
+        ratio = torch.exp(logp - old_logp)  # BUG
     surr = torch.min(ratio * advantages, torch.clamp(ratio, 1 - clip, 1 + clip) * advantages)
     loss = -surr.mean() + 0.5 * ((returns - values) ** 2).mean()
     opt.zero_grad()

@@ -16,8 +16,8 @@ class VectorQuantizer(nn.Module):
         self.embedding = nn.Embedding(n_codes, dim)
 
     def forward(self, z):
-        idx = torch.cdist(z, self.embedding.weight).argmin(dim=1)
-        quantized = self.embedding(idx)
+        idx = torch.cdist(z, self.embedding.weight).argmin(dim=1)  # BUG
+        quantized = self.embedding(idx)  # BUG
         codebook_loss = F.mse_loss(quantized, z.detach())
         return quantized, codebook_loss  # BUG
 
