@@ -29,9 +29,11 @@ x = torch.randn(5, 4)
 out, balance = moe(x)
 balance_loss = torch.stack(balance).sum()
 loss = out.pow(2).mean() + 10.0 * balance_loss
+(balance_grad,) = torch.autograd.grad(balance_loss, moe.gate.weight, retain_graph=True)
 opt.zero_grad()
 loss.backward()
 opt.step()
 
 assert moe.gate.weight.grad is not None and moe.gate.weight.grad.abs().sum() > 0
 assert moe.experts[0].weight.grad is not None
+assert balance_grad.abs().sum() > 0
