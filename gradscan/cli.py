@@ -61,14 +61,18 @@ def main() -> None:
 @click.option("--stdin-filename", help="The name to report (and match per-file-ignores) for standard input.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of CPUs).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write .gradscan_cache/.")
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option("--file-budget", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Time one file's analysis may take (or 20x its parse time, if longer) before it is cut short "
+                   "and reported as GS002 (default: 10; 0: no limit).")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors and the project root used.")
 def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, extend_exclude, respect_gitignore,
                   force_exclude, config, isolated, keras, output_format, statistics, quiet, exit_zero, disable_noqa,
-                  stdin_filename, jobs, no_cache, verbose) -> None:
+                  stdin_filename, jobs, no_cache, file_budget, verbose) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
     try:
         settings = settings_for(config, isolated, select, extend_select, ignore, extend_ignore, exclude, extend_exclude,
-                                respect_gitignore=respect_gitignore, force_exclude=force_exclude, keras=keras)
+                                respect_gitignore=respect_gitignore, force_exclude=force_exclude, keras=keras,
+                                file_budget=file_budget)
     except ConfigError as exc:
         _fail(str(exc))
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set,
 
 import libcst as cst
 
+from gradscan.semantics.budget import tick
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
@@ -116,6 +117,7 @@ class Flow:
         # (a helper's `return z, y` reached through its element `z`).
         todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int]]] = [(node, [], element)]
         while todo:
+            tick()
             start, prefix, elem = todo.pop()
             if id(start) in seen:
                 continue
@@ -187,6 +189,7 @@ class Flow:
         path: List[cst.CSTNode] = [node]
         child = node
         while True:
+            tick()
             parent = model.parent(child)
             if parent is None:
                 return "dropped", path, []
@@ -322,6 +325,7 @@ class Flow:
                 break
         out = []
         for use in uses.get(name, []):
+            tick()
             o = self.order(use)
             if o <= start:
                 continue

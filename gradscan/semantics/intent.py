@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set
 
 import libcst as cst
 
+from gradscan.semantics.budget import tick
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
@@ -393,6 +394,7 @@ class Sources:
         scope = fn
         level = 0
         while True:
+            tick()
             defs = self._scope_defs(scope).get(name.value, [])
             if level == 0:
                 before = [d for d in defs if d[0] < here and (d[3] or not _inside(self.model, name, d[1]))]
@@ -421,6 +423,7 @@ class Sources:
         use_anc = {id(a) for a in self.model.ancestors(use)}
         out = []
         for d in sorted(before, key=lambda d: d[0], reverse=True):
+            tick()
             out.append(d)
             if d[3]:
                 continue  # a loop variable: the loop may not run
@@ -699,6 +702,7 @@ class _Defs:
 
 
 def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:
+    tick()
     for anc in model.ancestors(node):
         if anc is stmt:
             return True
