@@ -426,10 +426,12 @@ def _write_atomic(path: Path, text: str) -> bool:
             handle.write(text)
         os.replace(tmp, path)
         return True
-    except OSError:
+    except BaseException as exc:  # also an interrupt: no temporary file is left behind
         if tmp is not None:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+        if not isinstance(exc, OSError):
+            raise
         return False

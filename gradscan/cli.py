@@ -6,6 +6,9 @@
 """
 from __future__ import annotations
 
+import functools
+import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +20,52 @@ from gradscan import __version__
 from gradscan.config import ConfigError, Settings, settings_for
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: the run stops (its workers killed, see gradscan.runner); the exit
+    status is 128 + the signal's number, as a shell reports it (130, 143)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.status = 128 + signum
+
+
+def _interruptible(command):
+    """Ctrl-C and SIGTERM end the command at once with status 130 or 143 and nothing on
+    standard error: no traceback, no `Aborted!`, no noise from worker processes or finalizers."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        main_pid = os.getpid()
+
+        def handler(signum, frame):
+            if os.getpid() != main_pid:  # a worker forked before it set its own handlers
+                os._exit(128 + signum)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            raise Interrupted(signum)
+
+        try:
+            old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread: leave signals alone
+            old = {}
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            # The runner has killed its workers; exiting without the interpreter's shutdown
+            # skips the executor's exit hooks, which would wait for them and may print noise.
+            os._exit(getattr(exc, "status", 130))
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    return wrapper
 
 
 class DefaultGroup(click.Group):
@@ -65,6 +114,7 @@ def main() -> None:
               help="Time one file's analysis may take (or 20x its parse time, if longer) before it is cut short "
                    "and reported as GS002 (default: 10; 0: no limit).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors and the project root used.")
+@_interruptible
 def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, extend_exclude, respect_gitignore,
                   force_exclude, config, isolated, keras, output_format, statistics, quiet, exit_zero, disable_noqa,
                   stdin_filename, jobs, no_cache, file_budget, verbose) -> None:

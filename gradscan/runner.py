@@ -427,10 +427,16 @@ def _stopped_on_error(pool):
     try:
         yield pool
     except BaseException:
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
             try:
                 process.kill()
             except (OSError, AttributeError, ValueError):
+                pass
+        for process in processes:  # reaped, not left as zombies
+            try:
+                process.join(1)
+            except (OSError, AttributeError, ValueError, AssertionError):
                 pass
         pool.shutdown(wait=False, cancel_futures=True)
         raise

@@ -536,8 +536,16 @@ def _write_atomic(path: Path, text: str) -> None:
         import tempfile  # here, not at the top: its import (shutil, random) costs ~25 ms of start-up
 
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         os.replace(tmp, path)
-    except OSError:
-        pass
+    except BaseException as exc:  # also an interrupt: no temporary file is left behind
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if not isinstance(exc, OSError):
+            raise
