@@ -133,14 +133,17 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
     if "-" in paths or (not paths and stdin_filename):
         if len(paths) > 1:
             _fail("'-' (standard input) cannot be combined with other paths")
-        findings, nfiles = _check_stdin(stdin_filename, settings, disable_noqa, lines, use_cache=not no_cache)
+        findings, nfiles = _check_stdin(stdin_filename, settings, disable_noqa, lines, use_cache=not no_cache,
+                                        verbose=verbose)
     else:
         paths = paths or ["."]
         for p in paths:
             if not Path(p).exists():
                 _fail(f"{p}: no such file or folder")
-        from gradscan.runner import run
+        from gradscan.runner import describe_index, run
 
+        if verbose:
+            click.echo(f"gradscan: index: {describe_index(paths)}", err=True)
         result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
         findings, nfiles = result.findings, result.files
 
@@ -169,30 +172,38 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
-def _check_stdin(stdin_filename: Optional[str], settings: Settings, disable_noqa: bool, lines, use_cache: bool = True) -> tuple:
-    """Check standard input, named `stdin_filename` in the output and for per-file-ignores."""
+def _check_stdin(stdin_filename: Optional[str], settings: Settings, disable_noqa: bool, lines, use_cache: bool = True,
+                 verbose: bool = False) -> tuple:
+    """Check standard input, named `stdin_filename` in the output and for per-file-ignores.
+    Without a name, the buffer is taken as a file of the current folder: its project's index
+    still resolves base classes defined in other files."""
     from gradscan.engine import check_bytes
     from gradscan.files.discovery import display_path, is_excluded
 
     data = sys.stdin.buffer.read()
     if not stdin_filename:
-        return check_bytes(data, "-", settings, disable_noqa=disable_noqa), 1
+        return check_bytes(data, "-", settings, project=_stdin_index(Path.cwd() / "<stdin>", settings, use_cache, verbose),
+                           disable_noqa=disable_noqa), 1
     target = Path(stdin_filename)
     if settings.force_exclude and is_excluded(target, settings):
         return [], 0  # an editor asked about an excluded file: nothing to say
     name = display_path(target) if target.is_absolute() else target.as_posix()
     lines.preload(name, data)
-    return check_bytes(data, name, settings, project=_stdin_index(name, settings, use_cache), disable_noqa=disable_noqa), 1
+    return check_bytes(data, name, settings, project=_stdin_index(target, settings, use_cache, verbose),
+                       disable_noqa=disable_noqa), 1
 
 
-def _stdin_index(name: str, settings: Settings, use_cache: bool = True):
-    """Editors pass the buffer on stdin: index the project the named file belongs to."""
-    from gradscan.runner import index_for
+def _stdin_index(target: Path, settings: Settings, use_cache: bool = True, verbose: bool = False):
+    """Editors pass the buffer on stdin: index the project the named file belongs to (only its
+    own folders when it is in no project, as for a file given by path)."""
+    from gradscan.runner import describe_index, index_for
 
-    target = Path(name)
-    if name == "-" or not target.parent.exists():
+    target = target.absolute()
+    if not target.parent.is_dir():
         return None
-    return index_for([], [str(target.parent)], settings, use_cache=use_cache)
+    if verbose:
+        click.echo(f"gradscan: index: {describe_index([str(target)])}", err=True)
+    return index_for([], [str(target)], settings, use_cache=use_cache)
 
 
 @main.command("rules")

@@ -60,6 +60,38 @@ def project_roots(paths: List[str]) -> List[Path]:
     return sorted(r for r in roots if not any(o != r and o in r.parents for o in roots))
 
 
+def loose_folders(path: Path) -> Optional[List[Path]]:
+    """For a file outside any project (no pyproject.toml, setup.py, setup.cfg or .git above it),
+    the only folders its index reads, each without its subfolders: the file's own folder and the
+    package folders of its `__init__.py` chain. None for a folder or a file inside a project
+    (whose whole project is indexed). `gradscan model.py` run from a home folder must not read
+    every file below it."""
+    if path.is_dir() or project_root(path) is not None:
+        return None
+    folder = path.parent
+    folders = [folder]
+    while (folder / "__init__.py").is_file() and (folder.parent / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+        folders.append(folder)
+    return folders
+
+
+def describe_index(paths: List[str]) -> str:
+    """What the index of a run on `paths` reads, in words (for `--verbose`)."""
+    parts = []
+    for root in project_roots(paths):
+        if project_root(root) == root:
+            parts.append(f"project root {root}")
+        else:
+            parts.append(f"{root} (no project marker above it: not a project)")
+    loose = sorted({f for given in paths for f in (loose_folders(Path(given).resolve()) or [])})
+    text = "; ".join(parts)
+    if loose:
+        text += "; index limited to the folder" + ("s " if len(loose) > 1 else " ") + ", ".join(map(str, loose)) + \
+                " (without subfolders)"
+    return text
+
+
 def _cache_dir(roots: List[Path], use_cache: bool) -> Optional[Path]:
     if not use_cache or not roots:
         return None
@@ -75,15 +107,38 @@ def index_for(files: List[Tuple[Path, str]], paths: List[str], settings: Setting
     discovered under those roots: a root given as a path is then not walked a second time."""
     roots = project_roots(paths)
     given_dirs = {Path(p).resolve() for p in paths if Path(p).is_dir()}
+    # Folders read whole (projects, folders given), and the folders of files outside any
+    # project, read without their subfolders (see `loose_folders`).
+    whole = set()
+    loose = set()
+    for given in paths:
+        p = Path(given).resolve()
+        folders = loose_folders(p)
+        if folders is None:
+            whole.add(project_root(p) or (p if p.is_dir() else p.parent))
+        else:
+            loose.update(folders)
+    whole = {w for w in whole if not any(o != w and o in w.parents for o in whole)}
     excluder = _Excluder(settings)
     index_files: List[Path] = []
-    for root in roots:
+    for root in sorted(whole):
         if root in given_dirs and files:
             # Discovery walked this very folder with the same excludes.
             prefix = str(root).rstrip(os.sep) + os.sep
             index_files.extend(f for f, _ in files if f.suffix == ".py" and str(f).startswith(prefix))
         else:
             index_files.extend(f for f in _walk(root, excluder) if f.suffix == ".py")
+    for folder in sorted(loose):
+        if any(w == folder or w in folder.parents for w in whole):
+            continue  # read whole already
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            file = folder / name
+            if name.endswith(".py") and not excluder.excluded(file, False) and file.is_file():
+                index_files.append(file)
 
     prefixes = [(str(r).rstrip(os.sep) + os.sep, r) for r in roots]
 
