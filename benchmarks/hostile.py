@@ -106,15 +106,16 @@ CASES: Dict[str, Callable[[], str]] = {
 
 
 def parse_seconds(path: Path) -> float:
-    """libcst's parse of the file, in a fresh process (as the checking process pays it)."""
-    code = ("import sys, time, libcst; t = sys.argv[1]; s = open(t, encoding='utf-8').read(); "
-            "a = time.perf_counter()\ntry:\n    libcst.parse_module(s)\nexcept Exception:\n    pass\n"
+    """The engine's parse of the file (Python's parser, then libcst's when Python accepts it:
+    nesting Python refuses is never given to libcst), in a fresh process."""
+    code = ("import ast, sys, time, libcst; s = open(sys.argv[1], encoding='utf-8').read(); "
+            "a = time.perf_counter()\ntry:\n    ast.parse(s)\n    libcst.parse_module(s)\nexcept BaseException:\n    pass\n"
             "print(time.perf_counter() - a)")
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=1800)
     try:
+        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=600)
         return float(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return 0.0  # the parser crashed: the engine refuses such input before parsing it
+    except (ValueError, IndexError, subprocess.TimeoutExpired):
+        return 0.0  # the parser crashed or hung: the engine refuses such input before parsing it
 
 
 def check(path: Path, budget: float, timeout: float) -> tuple:

@@ -385,7 +385,7 @@ class ResultsCache:
         try:
             with open(self._entry_path(file, display), "rb") as handle:
                 entry = json.loads(handle.read())
-            if entry.get("tool") != self.tool or entry.get("hash") != digest:
+            if not isinstance(entry, dict) or entry.get("tool") != self.tool or entry.get("hash") != digest:
                 raise ValueError("stale")
             deps = entry.get("deps") or {}
             if deps:
@@ -395,7 +395,7 @@ class ResultsCache:
                     if self.log.current(name) != want:
                         raise ValueError("dependency changed")
             findings = [_load_finding(row) for row in entry["findings"]]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a damaged entry is a miss
             self.misses += 1
             return None
         self.hits += 1
@@ -403,8 +403,8 @@ class ResultsCache:
 
     def store(self, file: Path, display: str, digest: str, findings: Iterable[Finding], deps: Dict[str, str]) -> None:
         findings = list(findings)
-        if any(f.code == "GS000" for f in findings):
-            return  # an internal error: retried next time rather than remembered
+        if any(f.code in ("GS000", "GS002") for f in findings):
+            return  # an internal error or a cut-short analysis: retried next time rather than remembered
         entry = {"v": CACHE_VERSION, "tool": self.tool, "hash": digest, "deps": deps,
                  "findings": [_dump_finding(f) for f in findings]}
         path = self._entry_path(file, display)
