@@ -21,6 +21,7 @@ from gradscan.frameworks import names as api_names
 from gradscan.frameworks import pyro as pyro_api
 from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
+from gradscan.semantics.budget import tick
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
@@ -155,6 +156,7 @@ class Flow:
         # (a helper's `return z, y` reached through its element `z`).
         todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int], Optional[cst.CSTNode]]] = [(node, [], element, None)]
         while todo:
+            tick()
             start, prefix, elem, conv = todo.pop()
             self.steps += 1
             if self.steps > self._query_limit:
@@ -253,6 +255,7 @@ class Flow:
         path: List[cst.CSTNode] = [node]
         child = node
         while True:
+            tick()
             parent = model.parent(child)
             if parent is None:
                 return "dropped", path, []
@@ -445,6 +448,7 @@ class Flow:
                 break
         out = []
         for use in uses.get(name, []):
+            tick()
             o = self.order(use)
             if o <= start:
                 continue

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set
 
 import libcst as cst
 
+from gradscan.semantics.budget import tick
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
@@ -406,6 +407,7 @@ class Sources:
         scope = fn
         level = 0
         while True:
+            tick()
             defs, orders = self._sorted_defs(scope, name.value)
             if level == 0:
                 # A statement holding the use (`x = x.detach()`) does not define what it reads,
@@ -439,6 +441,7 @@ class Sources:
         use_anc = {id(a) for a in self.model.ancestors(use)}
         out = []
         for d in before:
+            tick()
             out.append(d)
             if d[3]:
                 continue  # a loop variable: the loop may not run
@@ -717,6 +720,7 @@ class _Defs:
 
 
 def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:
+    tick()
     for anc in model.ancestors(node):
         if anc is stmt:
             return True
