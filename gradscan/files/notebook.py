@@ -266,13 +266,21 @@ def _syntax_error(code: str) -> Optional[Tuple[int, int, str]]:
     return None
 
 
+def _position(text: str, offset: int, bom: bool) -> Tuple[int, int]:
+    """1-based (line, column) of a character offset, lines broken as the rest of gradscan breaks
+    them (json counts only `\\n`, so a `\\r` would put its column past the line's end)."""
+    before = _NEWLINE.split(text[:offset])
+    return len(before), len(before[-1]) + 1 + (bom and len(before) == 1)
+
+
 def notebook_source(text: str, path: str) -> SourceFile:
-    if text.startswith("\ufeff"):  # a BOM left by a caller that did not decode with utf-8-sig
+    bom = text.startswith("\ufeff")
+    if bom:  # a BOM left by a caller that did not decode with utf-8-sig
         text = text[1:]
     try:
         nb = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SourceError(f"malformed notebook: {exc.msg}", exc.lineno, exc.colno) from None
+        raise SourceError(f"malformed notebook: {exc.msg}", *_position(text, exc.pos, bom)) from None
     except (ValueError, RecursionError) as exc:
         raise SourceError(f"malformed notebook: {type(exc).__name__}") from None
     cells = _cells(nb)
