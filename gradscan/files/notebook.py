@@ -36,13 +36,17 @@ from gradscan.files.source import SourceError, SourceFile
 _ESCAPE = re.compile(r"[ \t]*(?:[!%](?!=)|\?|/(?![/=])|,|;)")
 # After the statement's first `=`: `files = !ls`, `t = %time f()` (a magic's name must follow).
 _ASSIGNED_COMMAND = re.compile(r"[ \t]*(?:!(?!=)|%[ \t]*[^\W\d])")
-# `obj?`, `np.mean??`, `%timeit?`, `x = torch.nn.Linear?` (IPython's help at the end of a line).
-_HELP_END = re.compile(r"%{0,2}[A-Za-z_*][\w*]*(?:\.[A-Za-z_*][\w*]*)*\?\??\s*$")
+# The name before a help query's `?`: IPython searches for `%{0,2}name(.name)*??` at the end of
+# the line, which matches exactly when the last name (the characters after the last `.` or `%`)
+# holds a letter, `_` or `*` to start from. Checked from the end: a search would be quadratic.
+_NAME_CHAR = re.compile(r"[\w*]")
+_NAME_START = re.compile(r"[A-Za-z_*]")
 # A cell magic's first line; `%%timeit?` is help, not a cell magic.
 _CELL_MAGIC = re.compile(r"%%(\w*)(?!\w*\?)")
 # Cell magics whose body IPython runs as Python in the kernel (script magics such as `%%python`
 # run elsewhere; `%%bash`, `%%writefile`, `%%html`... hold no Python): the rest is left out.
 _PYTHON_CELL_MAGICS = frozenset({"capture", "time", "timeit", "prun", "debug"})
+_MAX_NESTED_MAGICS = 64
 _INDENT = re.compile(r"[ \t]*")
 _CLASSIC_PROMPT = re.compile(r"(?:>>>|\.\.\.)(?: |$)")
 _CLASSIC_FIRST = re.compile(r">>>(?: |$)")
@@ -172,6 +176,18 @@ def _continued_end(lines: List[str], row: int) -> int:
     return row
 
 
+def _is_help_query(line: str) -> bool:
+    """`obj?`, `np.mean??`, `x = torch.nn.Linear?` (IPython's help at the end of a line)."""
+    text = line.rstrip()
+    if not text.endswith("?"):
+        return False
+    text = text[:-2] if text.endswith("??") else text[:-1]
+    at = len(text)
+    while at and _NAME_CHAR.match(text, at - 1):
+        at -= 1
+    return _NAME_START.search(text, at) is not None
+
+
 def _neutralise(lines: List[str]) -> List[str]:
     """IPython's token transforms (escaped commands, `x = !cmd`, `x = %magic`, `obj?`), each
     replaced by Python of the same shape on the same number of lines. IPython looks for them
@@ -197,8 +213,7 @@ def _neutralise(lines: List[str]) -> List[str]:
                 break
             end += 1
         # Only a complete logical line: `obj?` after an unclosed bracket must not hide the error.
-        if (not comment and not scanner.depth and scanner.quote is None and lines[end].rstrip().endswith("?")
-                and _HELP_END.search(" ".join(lines[row:end + 1]))):
+        if not comment and not scanner.depth and scanner.quote is None and _is_help_query(lines[end]):
             out.append(indent + "pass")
             out.extend("" for _ in range(end - row))
         elif assign is not None and _ASSIGNED_COMMAND.match(lines[assign[0]], assign[1] + 1):
@@ -225,34 +240,40 @@ def _strip_prefixes(lines: List[str], shift: List[int], first: int, pattern: "re
             shift[k] += m.end()
 
 
-def _transform_cell(lines: List[str]) -> Optional[Tuple[List[str], List[int]]]:
-    """A cell as the Python IPython would run, line for line: (lines, columns cut from the start
-    of each line), or None when the cell is not Python (a cell magic such as `%%bash`)."""
-    lines = list(lines)
-    shift = [0] * len(lines)
-    first = next((k for k, line in enumerate(lines) if line.strip()), None)
-    if first is None:
-        return lines, shift
-    # IPython's clean-up: the first line's indentation comes off every line that has it...
+def _cleanup(lines: List[str], shift: List[int], first: int) -> None:
+    """IPython's clean-up from the cell's first non-blank line on: that line's indentation comes
+    off every line that has it, then pasted `>>> `/`... ` and `In [3]: `/`   ...: ` prompts."""
     indent = _INDENT.match(lines[first]).group()
     if indent:
         for k in range(first, len(lines)):
             if lines[k].startswith(indent):
                 lines[k] = lines[k][len(indent):]
                 shift[k] += len(indent)
-    # ...then pasted `>>> ` / `... ` and `In [3]: ` / `   ...: ` prompts.
     _strip_prefixes(lines, shift, first, _CLASSIC_PROMPT, _CLASSIC_FIRST)
     _strip_prefixes(lines, shift, first, _IPYTHON_PROMPT, _IPYTHON_PROMPT)
-    magic = _CELL_MAGIC.match(lines[first])
-    if magic is None:
-        return _neutralise(lines), shift
-    if magic.group(1) not in _PYTHON_CELL_MAGICS:
-        return None
-    # The body of `%%capture`, `%%time`... is a cell of its own to IPython: transformed alike.
-    body = _transform_cell(lines[first + 1:])
-    if body is None:
-        return None
-    return lines[:first] + [""] + body[0], shift[:first + 1] + [s + t for s, t in zip(shift[first + 1:], body[1])]
+
+
+def _transform_cell(lines: List[str]) -> Optional[Tuple[List[str], List[int]]]:
+    """A cell as the Python IPython would run, line for line: (lines, columns cut from the start
+    of each line), or None when the cell is not Python (a cell magic such as `%%bash`)."""
+    lines = list(lines)
+    shift = [0] * len(lines)
+    start = 0
+    # The body of `%%capture`, `%%time`... is a cell of its own to IPython, cleaned up and read
+    # alike (nested magics included, up to a bound that keeps a crafted cell linear).
+    for _ in range(_MAX_NESTED_MAGICS):
+        first = next((k for k in range(start, len(lines)) if lines[k].strip()), None)
+        if first is None:
+            return lines, shift
+        _cleanup(lines, shift, first)
+        magic = _CELL_MAGIC.match(lines[first])
+        if magic is None:
+            break
+        if magic.group(1) not in _PYTHON_CELL_MAGICS:
+            return None
+        lines[first] = ""
+        start = first + 1
+    return lines[:start] + _neutralise(lines[start:]), shift
 
 
 def _syntax_error(code: str) -> Optional[Tuple[int, int, str]]:
