@@ -25,6 +25,11 @@ from gradscan import check_source
 from gradscan.files.source import split_lines
 from gradscan.rules import all_rules
 
+try:
+    import hypothesmith
+except ImportError:  # the mutation tests still run without it
+    hypothesmith = None
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -93,12 +98,18 @@ def as_notebook(cells: List[str]) -> str:
 
 
 def notebook_cells(text: str):
-    """Each code cell's lines as the user sees them, or None when `text` is not a notebook."""
+    """Each cell's source as the user sees it, or None when `text` is not a notebook."""
     try:
         cells = json.loads(text)["cells"]
-        return [split_lines("".join(c["source"]) if isinstance(c["source"], list) else c["source"]) for c in cells]
+        return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
     except (ValueError, KeyError, TypeError, RecursionError):
         return None
+
+
+def editor_lines(text: str) -> List[str]:
+    """The lines an editor shows: after a final line break, one more (empty) line."""
+    lines = split_lines(text)
+    return lines + [""] if not lines or text.endswith(("\n", "\r")) else lines
 
 
 def assert_sound(text: str, path: str) -> None:
@@ -109,12 +120,10 @@ def assert_sound(text: str, path: str) -> None:
     for f in first:
         assert f.code.startswith("GS") and f.message, f
         if f.cell is None:  # a Python file, or a notebook that is not one (GS001 at a JSON position)
-            lines = split_lines(text)
+            lines = editor_lines(text)
         else:
             assert cells is not None and 1 <= f.cell <= len(cells), f
-            lines = cells[f.cell - 1]
-        if not lines or text.endswith(("\n", "\r")):
-            lines = lines + [""]  # the empty line after a final line break: where an editor puts end of file
+            lines = editor_lines(cells[f.cell - 1])
         assert 1 <= f.line <= f.end_line <= len(lines), (f, len(lines))
         assert (f.end_line, f.end_col) >= (f.line, f.col), f
         for line, col in ((f.line, f.col), (f.end_line, f.end_col)):
@@ -140,12 +149,6 @@ def test_arbitrary_bytes_and_text(data):
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     assert_sound(text, "noise.py")
     assert_sound(text, "noise.ipynb")
-
-
-try:
-    import hypothesmith
-except ImportError:  # an optional extra: the mutation tests above still run
-    hypothesmith = None
 
 
 @pytest.mark.skipif(hypothesmith is None, reason="hypothesmith is not installed")
