@@ -51,3 +51,14 @@ def test_cited_facts_exist(rule):
     for fact in rule.facts:
         assert fact in facts, f"{rule.code} cites {fact}, which docs/facts.md lacks"
         assert facts[fact].proofs, f"{rule.code} cites {fact}, which docs/facts.md gives no oracle test"
+
+
+def test_explain_points_at_the_facts_the_project_carries():
+    from click.testing import CliRunner
+
+    from gradscan.cli import main
+
+    cited = next(r for r in RULES if r.facts)
+    out = CliRunner().invoke(main, ["explain", cited.code]).output
+    assert f"Facts: {', '.join(cited.facts)} (docs/facts.md)" in out
+    assert FACTS.is_file()
