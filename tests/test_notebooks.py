@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -353,3 +354,10 @@ def test_other_kernels_are_not_python():
 def test_empty_and_markdown_only_notebooks():
     assert found(notebook()) == []
     assert found(notebook(cell("# title", kind="markdown"), cell("", kind="code"))) == []
+
+
+def test_the_cells_own_warnings_are_not_printed():
+    text = notebook(cell('x = None()\ny = "\\d"\n'))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert found(text) == []

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from typing import List, Optional, Tuple
 
 from gradscan.files.source import SourceError, SourceFile
@@ -278,8 +279,11 @@ def _transform_cell(lines: List[str]) -> Optional[Tuple[List[str], List[int]]]:
 
 def _syntax_error(code: str) -> Optional[Tuple[int, int, str]]:
     try:
-        # IPython runs top-level `await` (autoawait).
-        compile(code, "<cell>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        # IPython runs top-level `await` (autoawait). The scanned code's own warnings (invalid
+        # escapes, `None()`) are not gradscan's to print.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(code, "<cell>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
     except SyntaxError as exc:
         return exc.lineno or 1, exc.offset or 1, exc.msg
     except (ValueError, RecursionError, MemoryError) as exc:
