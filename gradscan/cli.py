@@ -237,7 +237,7 @@ def explain_command(code: str) -> None:
         click.echo(f"gradscan: error: unknown rule code {code!r}", err=True)
         sys.exit(EXIT_ERROR)
     state = "on by default" if (rule.default_enabled or rule.engine) else f"off by default (enable with --extend-select {rule.code})"
-    facts = f"\nFacts: {', '.join(rule.facts)} (shared/oracle/FACTS.md)" if rule.facts else ""
+    facts = f"\nFacts: {', '.join(rule.facts)} (docs/facts.md)" if rule.facts else ""
     click.echo(f"# {rule.code} {rule.name} ({rule.framework}, {state})\n\n{rule.summary}.\n\n{rule.doc}\n{facts}".rstrip() + "\n")
 
 

@@ -288,10 +288,11 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
             node, replacement, title = fix
             r = positions[node]
             # In a notebook, the fix's rows are inside the cell, as the finding's are.
-            fix_obj = Fix(title, replacement, source.locate(r.start.line)[1], r.start.column + 1,
-                          source.locate(r.end.line)[1], r.end.column + 1)
+            fix_obj = Fix(title, replacement, source.locate(r.start.line)[1], source.column(r.start.line, r.start.column + 1),
+                          source.locate(r.end.line)[1], source.column(r.end.line, r.end.column + 1))
         cell, cline = source.locate(line)
         _, cend = source.locate(end_line)
+        col, end_col = source.column(line, col), source.column(end_line, end_col)
         key = (cline, col, code, cell)
         if key in seen:
             continue

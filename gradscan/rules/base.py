@@ -34,7 +34,7 @@ class Rule:
     summary: ClassVar[str]  # one line, for `gradscan rules`
     message: ClassVar[str]  # default finding message
     hint: ClassVar[str] = ""  # one-line "use instead", shown by --output-format full
-    facts: ClassVar[Tuple[str, ...]] = ()  # ids in shared/oracle/FACTS.md
+    facts: ClassVar[Tuple[str, ...]] = ()  # ids in docs/facts.md
     default_enabled: ClassVar[bool] = True
     # A file that contains none of these substrings cannot trigger the rule: it is not parsed for it.
     triggers: ClassVar[Tuple[str, ...]] = ()
