@@ -18,7 +18,7 @@ labels = torch.tensor([0, 2, 1])
 opt.zero_grad()
 crop_losses = []
 for c in crops:
-    crop_losses.append(F.cross_entropy(model(c), labels).item())
+    crop_losses.append(F.cross_entropy(model(c), labels).item())  # BUG
 print_msg = " ".join(f"{v:.3f}" for v in crop_losses)
 loss = torch.tensor(sum(crop_losses) / len(crop_losses))  # BUG
 try:

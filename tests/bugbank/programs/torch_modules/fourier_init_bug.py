@@ -13,7 +13,7 @@ class FeatureMap(nn.Module):
     def __init__(self, in_dim, n_feat):
         super().__init__()
         self.W = torch.empty(in_dim, n_feat)  # BUG
-        nn.init.xavier_uniform_(self.W)
+        nn.init.xavier_uniform_(self.W)  # BUG
         self.b = nn.Parameter(torch.zeros(n_feat))
 
     def forward(self, x):

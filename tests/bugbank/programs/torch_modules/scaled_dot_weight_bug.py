@@ -19,7 +19,7 @@ class KeyScorer(nn.Module):
 
     def forward(self, x):
         q = self.query(x)
-        scores = q @ self.keys.t()  # BUG
+        scores = q @ self.keys.t()
         return F.log_softmax(scores, dim=-1)
 
 

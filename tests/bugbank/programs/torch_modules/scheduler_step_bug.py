@@ -26,7 +26,7 @@ def train(args):
         if scheduler:
             scheduler.step()  # BUG
         else:
-            optimizer.step()
+            optimizer.step()  # BUG
     return before, model
 
 
