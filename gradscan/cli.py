@@ -119,6 +119,8 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
                   force_exclude, config, isolated, keras, output_format, statistics, quiet, exit_zero, disable_noqa,
                   stdin_filename, jobs, no_cache, file_budget, verbose) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
+    if verbose:
+        extend_select = (*extend_select, "GS003")  # -v also says where the analysis gave up
     try:
         settings = settings_for(config, isolated, select, extend_select, ignore, extend_ignore, exclude, extend_exclude,
                                 respect_gitignore=respect_gitignore, force_exclude=force_exclude, keras=keras,

@@ -173,6 +173,10 @@ def _analysed(source: SourceFile, module, raw: List[tuple], rules, settings: Set
             except Exception as exc:
                 raw.append(((1, 1), "GS000", f"internal error in rule {rule.code}: {type(exc).__name__}: {exc}", None, traceback.format_exc()))
         budget.stop()  # positions and noqa are linear: not counted
+        flow = model.__dict__.get("_flow")
+        if flow is not None and flow.incomplete:
+            raw.append(((1, 1), "GS003", f"analysis incomplete: {flow.incomplete} value-flow question(s) went past "
+                        "their budget and were answered 'unknown'; findings may be missing", None, None))
         return _finish(source, raw, enabled, disable_noqa, module)
     finally:
         model.release()  # frees the tree by reference counting, not by the cyclic collector
