@@ -1,6 +1,7 @@
 """Per-example SGD in JAX with loss(x, w): jax.grad's default argnums=0 differentiates the input, not the weights.
 
 Source: https://apxml.com/courses/getting-started-with-jax/chapter-3-automatic-differentiation-grad/grad-respect-to-arguments
+        https://crackedaicode.com/problems/jax-grad-scalar-function
 Label: buggy
 Family: jax
 Frameworks: jax

@@ -1,6 +1,7 @@
 """Minibatch regression in JAX with the data first, loss(batch, params): jax.grad(argnums=1) targets the params.
 
 Source: https://apxml.com/courses/getting-started-with-jax/chapter-3-automatic-differentiation-grad/grad-respect-to-arguments
+        https://crackedaicode.com/problems/jax-grad-scalar-function
 Label: clean
 Family: jax
 Frameworks: jax
