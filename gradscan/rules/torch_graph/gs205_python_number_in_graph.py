@@ -157,6 +157,8 @@ class PythonNumberInGraph(GraphRule):
                     return False
                 if (name or "").startswith(("math.", "numpy.")) or (name is None and text in NUMBER_TO_NUMBER):
                     continue  # still a Python (or NumPy) number
+                if name is None and text in ("zip", "enumerate", "list", "tuple", "sorted", "reversed"):
+                    continue  # Python values iterated: `for a, b in zip(values, values[1:])`
                 return False
             if isinstance(parent, (cst.Element, cst.List, cst.Tuple, cst.IfExp)):
                 continue
