@@ -363,4 +363,7 @@ def _literal_kind(model: FileModel, value) -> Optional[Tuple[str, List[cst.BaseE
                 return kind, [inner.elt]
             if isinstance(inner, (cst.List, cst.Tuple)):
                 return kind, [e.value for e in inner.elements if isinstance(e, cst.Element)]
+            if isinstance(inner, cst.Call) and dotted(inner.func) == "map" and model.resolve(inner.func) is None \
+                    and inner.args and isinstance(inner.args[0].value, cst.Lambda):
+                return kind, [inner.args[0].value.body]  # `list(map(lambda k: nn.Conv1d(...), sizes))`
     return None

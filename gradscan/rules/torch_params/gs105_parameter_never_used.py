@@ -11,6 +11,7 @@ from gradscan.rules.common import (
 )
 from gradscan.rules.torch_params.helpers import root_method, rooted_at_self
 from gradscan.semantics.model import ClassInfo, FileModel
+from gradscan.semantics.walk import descendants
 from gradscan.semantics.names import dotted
 
 _LIGHTNING = {"pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule", "pytorch_lightning.core.module.LightningModule"}
@@ -350,6 +351,8 @@ def _file_reads(model: FileModel) -> Set[str]:
             continue
         if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _NO_GRADIENT_READS:
             continue  # `model.scale.detach()`, `self.scale.grad`: reads that take no part in a loss
+        if _only_reported(model, node):
+            continue  # `log.debug("tau=%f", self.log_tau.exp().item())`, `print(self.w)`, f"{self.w}"
         reads.add(node.attr.value)
     for call, _fn in model.calls:
         if isinstance(call.func, cst.Name) and call.func.value in ("getattr", "setattr", "delattr") and len(call.args) > 1:
@@ -358,6 +361,32 @@ def _file_reads(model: FileModel) -> Set[str]:
         if model.callee(call) in ("operator.attrgetter", "torch.func.functional_call", "torch.nn.utils.stateless.functional_call"):
             reads.add("<dynamic>")
     return reads
+
+
+def _only_reported(model: FileModel, node: cst.Attribute) -> bool:
+    """The read is only printed, logged or formatted: inside `print(...)`, a logging call, an
+    f-string, or turned into a Python number by `.item()`/`.tolist()` in its own statement."""
+    from gradscan.semantics.flow import is_logging_call
+
+    child = node
+    for anc in model.ancestors(node):
+        t = type(anc)
+        if t is cst.FormattedStringExpression:
+            return True
+        if t is cst.Call:
+            if child is anc.func:  # `self.w.item()`: the read is the receiver
+                if isinstance(anc.func, cst.Attribute) and anc.func.attr.value in ("item", "tolist"):
+                    return True
+            elif is_logging_call(model, anc) and not _names_the_read(anc.func, node):
+                return True  # an argument of `print(...)`, `log.debug(...)`
+        if t in (cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef, cst.Lambda):
+            return False
+        child = anc
+    return False
+
+
+def _names_the_read(func: cst.BaseExpression, node: cst.Attribute) -> bool:
+    return any(n is node for n in descendants(func))
 
 
 _CONFIG_WORDS = {"config", "cfg", "conf", "args", "opt", "opts", "options", "hparams", "params", "settings", "kwargs", "attrs", "spec"}
