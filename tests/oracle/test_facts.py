@@ -297,3 +297,26 @@ def test_tf45_which_keras_tf_keras_is(tf):
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
     run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=600)
     assert run.stdout.strip().splitlines()[-1:] == ["True"], run.stderr[-2000:]
+
+
+def test_tf46_tfp_variable_wrappers_on_a_keras3_layer(tf):
+    """tf46: a Keras 3 layer does not track TF Probability's `TransformedVariable` or
+    `DeferredTensor` held as attributes (its trainable_variables miss them, so fit() and an
+    optimizer over them never update them); a `tf.Module` tracks both."""
+    tfp = pytest.importorskip("tensorflow_probability", reason="this fact needs TF Probability")
+    import keras
+
+    class Layer(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.scale = tfp.util.TransformedVariable(1.0, tfp.bijectors.Softplus())
+            self.rate = tfp.util.DeferredTensor(tf.Variable(0.5), tf.math.softplus)
+
+    class Module(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = tfp.util.TransformedVariable(1.0, tfp.bijectors.Softplus())
+            self.rate = tfp.util.DeferredTensor(tf.Variable(0.5), tf.math.softplus)
+
+    assert len(Layer().trainable_variables) == 0
+    assert len(Module().trainable_variables) == 2
