@@ -290,12 +290,10 @@ def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distri
                 if found is not None:
                     return found
             return None
-        # `policy.head(obs)` where `policy = Policy()`: a method of a class of this file
-        instance = _instance_class(model, receiver, scope)
-        if instance is not None:
-            method = model.find_method(instance, func.attr.value)
-            if method is not None:
-                return _dist_of_returns(model, method, depth, index)
+        # `policy.head(obs)` where `policy = Policy()`, or a parameter every caller binds to one
+        method = model.objects.called_function(call, scope)
+        if method is not None:
+            return _dist_of_returns(model, method, depth, index)
         return None
     if isinstance(func, cst.Name):
         fn = _lookup_function(model, scope, func.value)
@@ -304,6 +302,10 @@ def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distri
         # `policy(obs)` where `policy = Policy()`
         for value, _i, where in _definitions_before(model, func, scope):
             return _dist_of_instance_call(model, value, depth, index)
+        # `actor(obs)` where every caller passes an `Actor()`: its forward
+        target = model.objects.called_function(call, scope)
+        if target is not None:
+            return _dist_of_returns(model, target, depth + 1, index)
     return None
 
 
@@ -315,15 +317,6 @@ def _dist_of_instance_call(model, ctor, depth, index) -> Optional[Distribution]:
             target = model.find_method(sub, name)
             if target is not None:
                 return _dist_of_returns(model, target, depth + 1, index)
-    return None
-
-
-def _instance_class(model, expr, scope):
-    """The class of this file `expr` is an instance of (`policy` after `policy = Policy()`)."""
-    if isinstance(expr, cst.Name):
-        for value, _i, _where in _definitions_before(model, expr, scope):
-            if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in model.classes:
-                return model.classes[value.func.value]
     return None
 
 
