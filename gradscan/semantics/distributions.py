@@ -48,6 +48,8 @@ TORCH_REPARAMETERIZED = {
 }
 TORCH_DISCRETE = {"Bernoulli", "Binomial", "Categorical", "Geometric", "Multinomial", "NegativeBinomial", "OneHotCategorical", "Poisson"}
 TORCH_OTHER = {"LKJCholesky", "MixtureSameFamily", "VonMises", "Distribution", "ExponentialFamily"}
+# Continuous families whose has_rsample is False (fact pt38): their sample carries no gradient.
+TORCH_CONTINUOUS_NO_RSAMPLE = {"LKJCholesky", "MixtureSameFamily", "VonMises"}
 # pyro.distributions re-exports torch's classes (TorchDistributionMixin) and adds its own.
 PYRO_REPARAMETERIZED = TORCH_REPARAMETERIZED | {
     "AVFMultivariateNormal", "AffineBeta", "AsymmetricLaplace", "Delta", "GaussianScaleMixture", "Logistic",
@@ -151,9 +153,12 @@ def framework_class(qname: Optional[str]) -> Optional[DistClass]:
                 known = TORCH_REPARAMETERIZED | TORCH_DISCRETE | TORCH_OTHER
                 if name not in known:
                     return None
-                return DistClass(qname, library, name, True if name in TORCH_REPARAMETERIZED else (False if name in TORCH_DISCRETE else None), name in TORCH_DISCRETE)
+                reparam = True if name in TORCH_REPARAMETERIZED else (
+                    False if name in TORCH_DISCRETE or name in TORCH_CONTINUOUS_NO_RSAMPLE else None)
+                return DistClass(qname, library, name, reparam, name in TORCH_DISCRETE)
             if library == PYRO:
-                reparam = True if name in PYRO_REPARAMETERIZED else (False if name in PYRO_DISCRETE else None)
+                reparam = True if name in PYRO_REPARAMETERIZED else (
+                    False if name in PYRO_DISCRETE or name in TORCH_CONTINUOUS_NO_RSAMPLE else None)
                 return DistClass(qname, library, name, reparam, name in PYRO_DISCRETE)
             if name in TFP_DISCRETE:
                 return DistClass(qname, library, name, False, True)

@@ -248,3 +248,75 @@ class _GS208:
     def check_good(ns):
         ns["run"]()
         assert _nonzero_grad(ns["model"].weight)
+
+
+# Fact pt38: MixtureSameFamily has no rsample; its sample has no grad_fn, so a loss on it
+# raises; the maximum-likelihood loss trains every parameter.
+@_case(
+    "GS304",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+    from torch.distributions import Categorical, MixtureSameFamily, Normal
+
+    torch.manual_seed(0)
+
+
+    class MDN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pi = nn.Linear(2, 3)
+            self.mu = nn.Linear(2, 3)
+
+        def forward(self, x):
+            mix = MixtureSameFamily(Categorical(logits=self.pi(x)), Normal(self.mu(x), 1.0))
+            return mix.sample()  # GS304
+
+
+    model = MDN()
+    x, y = torch.randn(8, 2), torch.randn(8)
+
+    def run():
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+    from torch.distributions import Categorical, MixtureSameFamily, Normal
+
+    torch.manual_seed(0)
+
+
+    class MDN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pi = nn.Linear(2, 3)
+            self.mu = nn.Linear(2, 3)
+
+        def forward(self, x, y):
+            mix = MixtureSameFamily(Categorical(logits=self.pi(x)), Normal(self.mu(x), 1.0))
+            return -mix.log_prob(y).mean()
+
+
+    model = MDN()
+    x, y = torch.randn(8, 2), torch.randn(8)
+
+    def run():
+        model(x, y).backward()
+    ''',
+)
+class _GS304:
+    @staticmethod
+    def check_bad(ns):
+        import pytest
+
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            ns["run"]()
+        assert ns["model"].mu.weight.grad is None
+
+    @staticmethod
+    def check_good(ns):
+        ns["run"]()
+        assert _nonzero_grad(ns["model"].mu.weight) and _nonzero_grad(ns["model"].pi.weight)
