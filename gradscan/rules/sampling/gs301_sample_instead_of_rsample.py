@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gradscan.rules.base import Report
+from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.model import FileModel
@@ -204,5 +204,5 @@ class SampleInsteadOfRsample(SamplingRule):
                 continue
             if self._reaches_loss(model, call, ("torch",)) is None:
                 continue
-            yield Report(func.attr, f"`.sample()` of {d.display} gives `{node_text(model, graph[0], 24)}` no gradient; "
+            yield Report(func.attr, f"`.sample()` of {clip(d.display, 40)} gives `{node_text(model, graph[0], 24)}` no gradient; "
                                     f"use `.rsample()`")

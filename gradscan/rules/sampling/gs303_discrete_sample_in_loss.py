@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gradscan.rules.base import Report
+from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.model import FileModel
@@ -154,7 +154,7 @@ class DiscreteSampleInLoss(SamplingRule):
             frameworks = ("torch",) if d.library in (dists.TORCH, dists.PYRO) else ("tensorflow", "jax")
             if self._reaches_loss(model, call, frameworks, index_valued=d.index_valued, discrete=True) is None:
                 continue
-            yield Report(func.attr, f"sample of {d.display} gives `{node_text(model, graph[0], 24)}` no gradient; "
+            yield Report(func.attr, f"{clip(d.display, 40)} sample gives `{node_text(model, graph[0], 20)}` no gradient; "
                                     f"use a relaxation or `log_prob`")
         for call, _fn in model.calls:
             spec = JAX_DISCRETE.get(model.callee(call) or "")

@@ -287,7 +287,7 @@ class ModuleInPlainContainer(Rule):
         use = "nn.ModuleDict" if container == "dict" else "nn.ModuleList"
         if any(k[1] in (PARAMS, PROJECT, CONTAINER, "parameter") for k in kinds_found):
             return self.message.format(named=named, container=container, use=use)
-        return f"modules ({named}) in a plain {container} are not registered: .eval() and .to() miss them; use {use}"
+        return f"modules ({named}) in a plain {container} are not registered: .eval() misses them; use {use}"
 
     @staticmethod
     def _fix(model: FileModel, value, container: str, elements, kinds_found, has_module: bool, has_param: bool, local):
