@@ -187,10 +187,10 @@ def _cut_short(settings: Settings, unfinished: Sequence[str]) -> tuple:
     time it took, so that the same file reads the same from run to run)."""
     from gradscan.semantics import budget
 
-    rules = ", ".join(unfinished) if unfinished else "none"
-    message = (f"analysis cut short: over the per-file time budget ({settings.file_budget:g} s, or "
-               f"{budget.PARSE_FACTOR}x the parse time if longer); rules not finished: {rules}; "
-               "findings they would report are missing")
+    named = list(unfinished[:4]) + ([f"{len(unfinished) - 4} more"] if len(unfinished) > 4 else [])
+    rules = ", ".join(named) if named else "none"
+    message = (f"analysis cut short by the time budget ({settings.file_budget:g} s, or {budget.PARSE_FACTOR}x "
+               f"parsing); rules not finished: {rules}")
     return (1, 1), "GS002", message, None, None
 
 

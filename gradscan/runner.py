@@ -417,8 +417,8 @@ def _check_in_workers(result: RunResult, todo: List[Tuple[Path, str, int]], work
 
 
 def _stopped_finding(display: str, seconds: float) -> Finding:
-    return Finding(display, 1, 1, "GS002", f"analysis cut short: the process checking the file was stopped, far over "
-                   f"the per-file time budget ({seconds:g} s, or 20x the parse time if longer); no rule finished", 1, 1)
+    return Finding(display, 1, 1, "GS002", f"analysis cut short: its process was stopped far over the time budget "
+                   f"({seconds:g} s); no rule finished", 1, 1)
 
 
 def _as_done(futures, log_dir: str, seconds: float, stopped: Dict[Path, str], displays: Dict[Path, str]):

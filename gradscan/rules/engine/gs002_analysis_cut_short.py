@@ -10,6 +10,10 @@ class AnalysisCutShort(Rule):
     engine = True
     summary = "The file's analysis went over its time budget and was cut short"
     message = "analysis cut short: {reason}"
+    explanation = (
+        "A file may take `file-budget` seconds (default 10), or 20 times its parse time if longer: the "
+        "findings of the rules that did not finish are missing. Exclude generated code, or raise --file-budget."
+    )
     doc = """
     ## What it does
     Reports a file whose analysis took longer than its time budget: `file-budget` seconds

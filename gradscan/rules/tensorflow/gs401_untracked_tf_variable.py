@@ -64,9 +64,10 @@ class UntrackedTfVariable(Rule):
     name = "untracked-tf-variable"
     framework = "tensorflow"
     summary = "A raw `tf.Variable` attribute of a Keras 3 layer or model is not tracked: `fit()` never trains it"
-    message = (
-        "raw tf.Variable stored on a Keras 3 layer/model is not tracked: it is missing from "
-        "trainable_variables, so fit() and optimizers over model.trainable_variables never update it"
+    message = "raw tf.Variable on a Keras 3 layer is not tracked, so it never trains; use self.add_weight"
+    explanation = (
+        "Keras 3 does not track a tf.Variable stored on a layer or model: it is missing from "
+        "trainable_variables, so fit() and optimizers over model.trainable_variables never update it."
     )
     hint = "use `self.add_weight(...)` or `keras.Variable(...)`"
     facts = ("tf25", "tf40", "tf45", "tf46")

@@ -16,7 +16,11 @@ class NoGradInForward(GraphRule):
     code = "GS203"
     name = "no-grad-in-forward"
     summary = "`torch.no_grad()` / `inference_mode()` / `set_grad_enabled(False)` around weights whose results reach the output"
-    message = "values computed under no_grad reach the output or the loss: the weights used inside the block get no gradient"
+    message = "value computed under no_grad reaches the output: the weights used there get no gradient"
+    explanation = (
+        "Nothing is recorded under torch.no_grad(): the weights used inside the block get no gradient from the "
+        "output or the loss, silently."
+    )
     hint = "compute the output outside the no_grad block; keep no_grad for evaluation, EMA and target computations"
     facts = ("pt08", "pt22", "pt23", "pt33")
     triggers = ("no_grad", "inference_mode", "set_grad_enabled")

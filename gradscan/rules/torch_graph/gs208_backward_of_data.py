@@ -20,7 +20,11 @@ class BackwardOfData(Rule):
     name = "backward-of-data"
     framework = "torch"
     summary = "`.backward()` of a tensor built from data (`torch.tensor(losses)`): it raises, the graph was cut where the values were taken out"
-    message = "this tensor is built from data and `.backward()` is called on it: it raises 'element 0 of tensors does not require grad'; keep the loss tensors and combine them with torch.stack/sum"
+    message = "`.backward()` of a tensor built from data raises; combine the loss tensors themselves"
+    explanation = (
+        "A tensor rebuilt from Python numbers or NumPy has no graph: `.backward()` raises 'element 0 of tensors "
+        "does not require grad'. torch.stack(losses) keeps the graph."
+    )
     hint = "combine the loss tensors themselves: torch.stack(losses).mean()"
     facts = ("pt37",)
     triggers = ("backward",)

@@ -19,7 +19,11 @@ class TensorAttributeRequiresGrad(Rule):
     name = "tensor-attribute-requires-grad"
     framework = "torch"
     summary = "A `requires_grad=True` tensor stored on a module is not a parameter: the optimizer never sees it"
-    message = "tensor with requires_grad=True assigned to a module attribute is not registered as a parameter: model.parameters() misses it, so the optimizer never updates it; wrap it in nn.Parameter(...)"
+    message = "tensor with requires_grad=True is not a registered parameter; wrap it in nn.Parameter(...)"
+    explanation = (
+        "A plain tensor assigned to a module attribute is not in model.parameters(): backward fills its .grad, "
+        "but an optimizer built from model.parameters() never updates it, and state_dict() does not save it."
+    )
     hint = "use `self.w = nn.Parameter(torch.randn(...))`"
     facts = ("pt01",)
     triggers = ("requires_grad", "init.")

@@ -5,7 +5,7 @@ from typing import Iterator, List, Optional, Set
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
     CONTAINER, MAYBE, PARAMS, PROJECT, functions_within, is_parameter_call, is_self, model_cache, module_ctor,
 )
@@ -84,7 +84,11 @@ class ParameterNeverUsed(Rule):
     name = "parameter-never-used"
     framework = "torch"
     summary = "An `nn.Parameter` that nothing reads: its grad stays None and it never trains"
-    message = "nn.Parameter `{attr}` is never read by this class, its subclasses or this module: its .grad stays None, so it never trains (weight decay skips it too) and DDP fails with unused parameters"
+    message = "nn.Parameter `{attr}` is never read, so it never trains; use it or delete it"
+    explanation = (
+        "Nothing in this class, its subclasses or this module reads the parameter: its .grad stays None, the "
+        "optimizer (weight decay included) skips it, and DistributedDataParallel fails on unused parameters."
+    )
     hint = "use the parameter in forward, or delete it"
     facts = ("pt04",)
     triggers = ("Parameter",)
@@ -205,7 +209,7 @@ class ParameterNeverUsed(Rule):
             for attr, node in unused:
                 target = _assigned_target(node, attr)
                 if target is not None:
-                    yield Report(target, self.message.format(attr=attr))
+                    yield Report(target, self.message.format(attr=clip(attr)))
 
     @staticmethod
     def _dead_submodules(model: FileModel, cls: ClassInfo, reads: Set[str]) -> bool:

@@ -4,7 +4,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
     PARAMS, PROJECT, call_arg, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
@@ -24,7 +24,8 @@ class ModuleCreatedInForward(Rule):
     name = "module-created-in-forward"
     framework = "torch"
     summary = "A layer or parameter constructed inside `forward` gets new random weights on every call and never trains"
-    message = "{what} constructed inside forward: every call creates new randomly initialised weights that are not in the optimizer and never train; create it once in __init__"
+    message = "{what} in forward gets new random weights every call; create it in __init__"
+    explanation = "Every call constructs freshly initialised weights that are not in the optimizer: they never train."
     hint = "construct layers in `__init__` and only call them in `forward`"
     facts = ("pt27",)
     triggers = ("forward", "__call__", "training_step")
@@ -127,7 +128,7 @@ class ModuleCreatedInForward(Rule):
                 continue
             if self._weights_set(model, call, owner):
                 continue
-            yield Report(call, self.message.format(what=what))
+            yield Report(call, self.message.format(what=clip(what, 32)))
 
     @staticmethod
     def _creates_weights(model: FileModel, call: cst.Call) -> Optional[str]:

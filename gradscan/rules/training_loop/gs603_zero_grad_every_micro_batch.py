@@ -15,7 +15,11 @@ class ZeroGradEveryMicroBatch(Rule):
     name = "zero-grad-every-micro-batch"
     framework = "torch"
     summary = "`zero_grad()` on every micro-batch while `step()` runs every N: the accumulation keeps only the last micro-batch"
-    message = "`zero_grad()` runs on every micro-batch but `step()` only every few: each step sees the last micro-batch's gradient alone"
+    message = "`zero_grad()` on every micro-batch discards the accumulated gradients; call it after step()"
+    explanation = (
+        "With step() only every few micro-batches, each step applies the last micro-batch's gradient alone: the "
+        "others are computed and wiped."
+    )
     hint = "call zero_grad() right after step(), inside the same `if`"
     facts = ("pt36",)
     triggers = ("zero_grad",)
