@@ -176,7 +176,7 @@ def _analysed(source: SourceFile, module, raw: List[tuple], rules, settings: Set
         flow = model.__dict__.get("_flow")
         if flow is not None and flow.incomplete:
             raw.append(((1, 1), "GS003", f"analysis incomplete: {flow.incomplete} value-flow question(s) went past "
-                        "their budget and were answered 'unknown'; findings may be missing", None, None))
+                        "their budget; findings may be missing", None, None))
         return _finish(source, raw, enabled, disable_noqa, module)
     finally:
         model.release()  # frees the tree by reference counting, not by the cyclic collector

@@ -10,7 +10,7 @@ class AnalysisIncomplete(Rule):
     engine = True
     default_enabled = False
     summary = "Some value-flow questions in this file went past their budget and were answered 'unknown' (off by default)"
-    message = "analysis incomplete: {count} value-flow question(s) went past their budget and were answered 'unknown'; findings may be missing"
+    message = "analysis incomplete: {count} value-flow question(s) went past their budget; findings may be missing"
     doc = """
     ## What it does
     Reports a file in which the gradient-flow engine gave up on some questions: following one

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gradscan.rules.base import Report
+from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.model import FileModel
@@ -13,7 +13,9 @@ class SampleWithoutRsampleInLoss(SamplingRule):
     name = "sample-without-rsample-in-loss"
     framework = "torch"
     summary = "A sample of a continuous distribution with no `rsample` (`MixtureSameFamily`, ...) used pathwise in a loss: no gradient can reach its parameters"
-    message = "this distribution has no reparameterized sampler: its sample carries no gradient to its parameters; train with `-log_prob(y)` or use a reparameterizable family"
+    message = "`.sample()` of a family with no rsample carries no gradient; train with `-log_prob(y)`"
+    explanation = ("Without a reparameterized sampler the sample is drawn under no_grad: its parameters get no gradient "
+                   "through it (the backward raises when it is the only path). Maximum likelihood, or a family with rsample, trains them.")
     hint = "use `-dist.log_prob(target).mean()` (maximum likelihood), or a family with `rsample`"
     facts = ("pt38",)
     triggers = ("sample",)
@@ -88,5 +90,5 @@ class SampleWithoutRsampleInLoss(SamplingRule):
             graph = graph_params(model, d)
             if not graph or self._reaches_loss(model, call, ("torch",)) is None:
                 continue
-            yield Report(func.attr, f"`.sample()` of {d.display} has no reparameterized form: `{node_text(model, graph[0])}` "
-                                    "gets no gradient through it; train with `-log_prob(y)` or use a reparameterizable family")
+            yield Report(func.attr, f"`.sample()` of {d.cls.name} has no rsample: `{clip(node_text(model, graph[0]), 24)}` "
+                                    "gets no gradient; use `-log_prob(y)`")

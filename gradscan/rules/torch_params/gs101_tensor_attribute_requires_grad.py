@@ -10,8 +10,7 @@ from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
 
-INIT_MESSAGE = ("plain tensor `self.{attr}` is initialised like a weight (nn.init) but is not a parameter: "
-                "model.parameters() misses it, so the optimizer never updates it; wrap it in nn.Parameter(...)")
+INIT_MESSAGE = "`self.{attr}` is initialised like a weight (nn.init) but is not a Parameter: it never trains"
 
 
 class TensorAttributeRequiresGrad(Rule):
