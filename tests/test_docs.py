@@ -56,3 +56,73 @@ def test_readme_example_fixed_is_clean():
              .replace(").detach()", ")").replace("posterior.sample()", "posterior.rsample()"))
     assert fixed != source
     assert check_source(fixed, path="model.py") == []
+
+
+def _setup_commands(readme: str) -> list:
+    block = readme.split("## Set up", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [l for l in block.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+
+
+def test_readme_has_exactly_two_setup_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = _setup_commands(readme)
+    assert len(commands) == 2 and commands[0] == "pip install . && gradscan examples/"
+    ci = [l.strip() for l in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+          if l.strip() and not l.lstrip().startswith("#")]
+    assert commands[1] in ci, "CI must run the README's test command"
+    # torch first: installed in the same pip command as the libraries that depend on it
+    assert commands[1].split("pip install", 1)[1].split()[1].startswith("torch==")
+
+
+def _requirements() -> dict:
+    import re
+
+    pins = {}
+    for line in (ROOT / "tests" / "requirements-oracle.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_oracle_requirements_pin_each_framework_once():
+    """No two pinned distributions install the same package (tensorflow and tensorflow-cpu both
+    provide `tensorflow`: pinning one while tf-keras pulls the other installed TensorFlow twice)."""
+    import importlib.metadata as md
+    import re
+
+    pins = _requirements()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"torch=={pins['torch']} " in _setup_commands(readme)[1]
+    providers = {}
+    for name in pins:
+        try:
+            files = md.distribution(name).files or []
+        except md.PackageNotFoundError:
+            continue  # not installed here: nothing to compare
+        tops = {f.parts[0] for f in files if len(f.parts) > 1 and not f.parts[0].endswith((".dist-info", ".data"))
+                and not f.parts[0].startswith(("..", "__"))}
+        for top in tops:
+            providers.setdefault(top, set()).add(name)
+    # what a pinned distribution requires must not be another distribution of the same package
+    for name in pins:
+        try:
+            requires = md.requires(name) or []
+        except md.PackageNotFoundError:
+            continue
+        for req in requires:
+            if "extra ==" in req:
+                continue
+            dep = re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", req).group()).lower()
+            if dep in pins or dep == name:
+                continue
+            try:
+                files = md.distribution(dep).files or []
+            except md.PackageNotFoundError:
+                continue
+            for top in {f.parts[0] for f in files if len(f.parts) > 1}:
+                if top in providers and not top.endswith((".dist-info", ".data")) and not top.startswith(".."):
+                    providers[top].add(dep)
+    doubled = {top: names for top, names in providers.items() if len(names) > 1}
+    assert not doubled, f"installed by more than one distribution: {doubled}"
