@@ -55,7 +55,7 @@ def main() -> None:
 @click.option("--keras", type=click.Choice(["3", "legacy"]), help='Which Keras the project uses: "3" (default) or "legacy" (tf_keras).')
 @click.option("--output-format", type=click.Choice(["concise", "full", "json", "github", "sarif"]), default="concise", show_default=True)
 @click.option("--statistics", is_flag=True, help="Print a count per rule code instead of the findings.")
-@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary line.")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary line, no warning that no file matched.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--disable-noqa", is_flag=True, help="Ignore `# noqa` and `# gradscan: skip-file` comments.")
 @click.option("--stdin-filename", help="The name to report (and match per-file-ignores) for standard input.")
@@ -76,7 +76,9 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
 
     paths = list(paths)
     lines = SourceLines()
-    if "-" in paths or (not paths and stdin_filename):
+    stdin = "-" in paths or (not paths and bool(stdin_filename))
+    force_exclude_given = settings.force_exclude
+    if stdin:
         if len(paths) > 1:
             _fail("'-' (standard input) cannot be combined with other paths")
         findings, nfiles = _check_stdin(stdin_filename, settings, disable_noqa, lines, use_cache=not no_cache)
@@ -96,7 +98,16 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
     from gradscan.reports import render, statistics as stats, summary
 
     click.echo(stats(findings) if statistics else render(output_format, findings, lines), nl=False)
-    if output_format in ("concise", "full") and not quiet and not statistics and findings:
+    if quiet:
+        pass
+    elif nfiles == 0:
+        # An empty folder, everything excluded, a mistyped path: a CI run that checks nothing
+        # must not pass silently. (pre-commit naming only excluded files, or an editor asking
+        # about an excluded buffer, is no mistake.)
+        if not stdin and not (force_exclude_given and all(Path(p).is_file() for p in paths)):
+            click.echo(f"gradscan: warning: no Python file matched {' '.join(paths)} (.py, .pyi and .ipynb files, "
+                       "after excludes and .gitignore)", err=True)
+    elif output_format in ("concise", "full") and not statistics:
         click.echo(summary(findings, nfiles), err=True)
     if internal:
         if verbose and output_format != "full":

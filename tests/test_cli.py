@@ -28,10 +28,10 @@ def test_findings_exit_1_in_flake8_format(tmp_path):
     assert r.stderr.strip() == "Found 3 problems in 1 of 1 file.", r
 
 
-def test_clean_exit_0_and_silent(tmp_path):
+def test_clean_exit_0_with_nothing_on_stdout(tmp_path):
     write(tmp_path, "src/model.py", GOOD)
     r = cli([*CHECK, "src"], tmp_path)
-    assert (r.code, r.stdout, r.stderr) == (0, "", ""), r
+    assert (r.code, r.stdout, r.stderr) == (0, "", "All checks passed: 1 file.\n"), r
 
 
 @pytest.mark.parametrize("args, words", [
@@ -144,7 +144,7 @@ def test_python_m_and_the_script_behave_the_same(tmp_path):
     assert as_module.stdout == as_script.stdout == in_process.stdout
     assert as_module.stderr.strip() == "Found 3 problems in 1 of 2 files."
     clean = run([*CHECK, "src/clean.py"], tmp_path, command=gradscan_script())
-    assert (clean.code, clean.stdout, clean.stderr) == (0, "", "")
+    assert (clean.code, clean.stdout, clean.stderr) == (0, "", "All checks passed: 1 file.\n")
     usage = run([*ISOLATED, "--select", "NOPE"], tmp_path)
     assert usage.code == 2 and "Traceback" not in usage.stderr and "'NOPE'" in usage.stderr
 
@@ -251,6 +251,17 @@ def test_quiet_prints_findings_only(tmp_path):
     write(tmp_path, "m.py")
     r = cli([*CHECK, "--quiet", "m.py"], tmp_path)
     assert r.code == 1 and len(r.lines) == 3 and r.stderr == "", r
+
+
+def test_a_clean_run_says_what_it_checked(tmp_path):
+    write(tmp_path, "src/a.py", GOOD)
+    write(tmp_path, "src/b.py", GOOD)
+    r = run([*CHECK, "src"], tmp_path)
+    assert (r.code, r.stdout, r.stderr) == (0, "", "All checks passed: 2 files.\n"), r
+    assert run([*CHECK, "-q", "src"], tmp_path).stderr == ""
+    write(tmp_path, "src/c.py")
+    r = run([*CHECK, "src"], tmp_path)
+    assert r.stderr == "Found 3 problems in 1 of 3 files.\n", r
 
 
 def test_statistics_counts_per_code(tmp_path):

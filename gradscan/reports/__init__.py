@@ -162,9 +162,12 @@ def statistics(findings: List[Finding]) -> str:
 
 
 def summary(findings: List[Finding], files: int) -> str:
-    """The closing line of the human formats, on standard error."""
+    """The closing line of a run, on standard error (ruff's shape)."""
+    nfiles = f"{files:,} file{'s' if files != 1 else ''}"
+    if not findings:
+        return f"All checks passed: {nfiles}."
     n, paths = len(findings), len({f.path for f in findings})
-    return f"Found {n} problem{'s' if n != 1 else ''} in {paths} of {files} file{'s' if files != 1 else ''}."
+    return f"Found {n:,} problem{'s' if n != 1 else ''} in {paths:,} of {nfiles}."
 
 
 FORMATTERS: Dict[str, Callable] = {"concise": concise, "full": full, "json": as_json, "github": github, "sarif": sarif}
