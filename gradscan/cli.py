@@ -54,7 +54,7 @@ def main() -> None:
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
 @click.option("--keras", type=click.Choice(["3", "legacy"]), help='Which Keras the project uses: "3" (default) or "legacy" (tf_keras).')
 @click.option("--output-format", type=click.Choice(["concise", "full", "json", "github", "sarif"]), default="concise", show_default=True)
-@click.option("--statistics", is_flag=True, help="Print a count per rule code instead of the findings.")
+@click.option("--statistics", is_flag=True, help="Print a count per rule code and the total instead of the findings (JSON with --output-format json).")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary line, no warning that no file matched.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--disable-noqa", is_flag=True, help="Ignore `# noqa` and `# gradscan: skip-file` comments.")
@@ -97,7 +97,7 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
         findings = [replace(f, detail=None) if f.detail else f for f in findings]
     from gradscan.reports import render, statistics as stats, summary
 
-    click.echo(stats(findings) if statistics else render(output_format, findings, lines), nl=False)
+    click.echo(stats(findings, output_format) if statistics else render(output_format, findings, lines), nl=False)
     if quiet:
         pass
     elif nfiles == 0:
@@ -164,7 +164,7 @@ def rules_command(fmt: str) -> None:
 
         click.echo(json.dumps([
             {"code": r.code, "name": r.name, "framework": r.framework, "default": bool(r.default_enabled or r.engine),
-             "summary": r.summary, "facts": list(r.facts)} for r in rules], indent=2))
+             "severity": r.severity, "summary": r.summary, "facts": list(r.facts)} for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)
     for r in rules:

@@ -194,7 +194,11 @@ def load_config(path: Path, base: Optional[Settings] = None) -> Settings:
     values = {}
     for key, value in table.items():
         if key not in _KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r} in [tool.gradscan] (known: {', '.join(sorted(_KEYS))})")
+            import difflib
+
+            close = difflib.get_close_matches(key.replace("_", "-"), list(_KEYS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{where}: unknown key {key!r} in [tool.gradscan] ({hint}known: {', '.join(sorted(_KEYS))})")
         attr, kind = _KEYS[key]
         if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
             raise ConfigError(f"{where}: key {key!r} must be {_EXPECTED[kind]}, not {_type_name(value)}")

@@ -223,6 +223,7 @@ def test_rules_json(tmp_path):
         rule = expected[item["code"]]
         assert item["name"] == rule.name and item["summary"] == rule.summary
         assert item["default"] is bool(rule.default_enabled or rule.engine)
+        assert item["severity"] == rule.severity in ("error", "warning")
     assert next(i for i in data if i["code"] == off.code)["default"] is False
 
 
@@ -270,10 +271,16 @@ def test_statistics_counts_per_code(tmp_path):
     r = cli([*CHECK, "--statistics", "."], tmp_path)
     assert r.code == 1
     rows = [line.split("\t") for line in r.lines]
-    assert [(int(n), code, name) for n, code, name in rows] == [
+    assert [(int(n), code, name) for n, code, name in rows[:-1]] == [
         (4, "GS101", "tensor-attribute-requires-grad"),
         (2, "GS107", "require-grad-typo"),
     ], r
+    assert [int(rows[-1][0]), rows[-1][1]] == [6, "total"]
+    as_json = cli([*CHECK, "--statistics", "--output-format", "json", "."], tmp_path)
+    assert as_json.code == 1 and as_json.stderr == ""
+    assert json.loads(as_json.stdout) == {"total": 6, "rules": [
+        {"code": "GS101", "name": "tensor-attribute-requires-grad", "count": 4},
+        {"code": "GS107", "name": "require-grad-typo", "count": 2}]}
     assert r.stderr == ""
     clean = cli([*CHECK, "--statistics", "--exit-zero", "."], tmp_path)
     assert clean.code == 0 and clean.stdout == r.stdout

@@ -144,7 +144,26 @@ def test_statistics_rows():
         "    2\tGS101\ttensor-attribute-requires-grad",
         "    1\tGS001\tunreadable-file",
         "    1\tGS107\trequire-grad-typo",
+        "    4\ttotal",
     ]
+    assert json.loads(statistics(FINDINGS, "json")) == {"total": 4, "rules": [
+        {"code": "GS101", "name": "tensor-attribute-requires-grad", "count": 2},
+        {"code": "GS001", "name": "unreadable-file", "count": 1},
+        {"code": "GS107", "name": "require-grad-typo", "count": 1},
+    ]}
+
+
+def test_one_severity_mapping_for_every_format_with_levels():
+    """github annotations and SARIF results carry the level the LSP server gives (test_lsp)."""
+    from gradscan.reports import severity
+
+    sarif_log = json.loads(render("sarif", FINDINGS))
+    levels = [r["level"] for r in sarif_log["runs"][0]["results"]]
+    annotations = [line.split(" ", 1)[0][2:] for line in render("github", FINDINGS).splitlines()]
+    assert levels == annotations == [severity(f.code) for f in FINDINGS]
+    assert set(levels) <= {"error", "warning"}
+    for rule in sarif_log["runs"][0]["tool"]["driver"]["rules"]:
+        assert rule["defaultConfiguration"]["level"] == severity(rule["id"])
 
 
 # --- every format from a real run ------------------------------------------------------------

@@ -19,6 +19,12 @@ def _rule(code: str):
     return REGISTRY.get(code)
 
 
+def severity(code: str) -> str:
+    """"error" or "warning": the one mapping the LSP server, `github` and `sarif` share."""
+    rule = REGISTRY.get(code)
+    return rule.severity if rule is not None else "error"
+
+
 def concise(findings: List[Finding], sources=None) -> str:
     return "".join(f"{f.location()}: {f.code} {f.message}\n" for f in findings)
 
@@ -86,7 +92,7 @@ def github(findings: List[Finding], sources=None) -> str:
             f"endLine={f.end_line or f.line},endColumn={f.end_col or f.col},"
             f"title={_escape_prop(f'gradscan ({f.code})')}"
         )
-        out.append(f"::error {props}::{_escape_data(f'{f.code} {f.message}{cell}')}\n")
+        out.append(f"::{severity(f.code)} {props}::{_escape_data(f'{f.code} {f.message}{cell}')}\n")
     return "".join(out)
 
 
@@ -110,7 +116,7 @@ def sarif(findings: List[Finding], sources=None) -> str:
             "shortDescription": {"text": r.summary},
             "fullDescription": {"text": r.summary},
             "help": {"text": r.doc or r.summary, "markdown": r.doc or r.summary},
-            "defaultConfiguration": {"enabled": bool(r.default_enabled or r.engine), "level": "error"},
+            "defaultConfiguration": {"enabled": bool(r.default_enabled or r.engine), "level": r.severity},
             "properties": {"framework": r.framework, "tags": ["gradient", r.framework]},
         }
         if not r.engine:
@@ -122,7 +128,7 @@ def sarif(findings: List[Finding], sources=None) -> str:
         results.append({
             "ruleId": f.code,
             "ruleIndex": index.get(f.code, 0),
-            "level": "error",
+            "level": severity(f.code),
             "message": {"text": f"{f.message}{cell}"},
             "locations": [{
                 "physicalLocation": {
@@ -152,12 +158,20 @@ def sarif(findings: List[Finding], sources=None) -> str:
     return json.dumps(log, indent=2) + "\n"
 
 
-def statistics(findings: List[Finding]) -> str:
+def statistics(findings: List[Finding], fmt: str = "concise") -> str:
+    """A count per rule code, most frequent first, and the total (JSON with --output-format json)."""
     counts = Counter(f.code for f in findings)
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if fmt == "json":
+        return json.dumps({
+            "rules": [{"code": code, "name": _rule(code).name if _rule(code) else None, "count": n} for code, n in rows],
+            "total": len(findings),
+        }, indent=2) + "\n"
     out = []
-    for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+    for code, n in rows:
         rule = _rule(code)
         out.append(f"{n:>5}\t{code}\t{rule.name if rule else ''}\n")
+    out.append(f"{len(findings):>5}\ttotal\n")
     return "".join(out)
 
 
