@@ -54,6 +54,8 @@ def main() -> None:
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
 @click.option("--keras", type=click.Choice(["3", "legacy"]), help='Which Keras the project uses: "3" (default) or "legacy" (tf_keras).')
 @click.option("--output-format", type=click.Choice(["concise", "full", "json", "github", "sarif"]), default="concise", show_default=True)
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour the concise and full formats: auto is on a terminal only (NO_COLOR, FORCE_COLOR honoured).")
 @click.option("--statistics", is_flag=True, help="Print a count per rule code and the total instead of the findings (JSON with --output-format json).")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary line, no warning that no file matched.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
@@ -63,7 +65,7 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not read or write .gradscan_cache/.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, extend_exclude, respect_gitignore,
-                  force_exclude, config, isolated, keras, output_format, statistics, quiet, exit_zero, disable_noqa,
+                  force_exclude, config, isolated, keras, output_format, color, statistics, quiet, exit_zero, disable_noqa,
                   stdin_filename, jobs, no_cache, verbose) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
     try:
@@ -95,9 +97,11 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
     internal = [f for f in findings if f.code == "GS000"]
     if not verbose:
         findings = [replace(f, detail=None) if f.detail else f for f in findings]
-    from gradscan.reports import render, statistics as stats, summary
+    from gradscan.reports import render, statistics as stats, summary, use_color
 
-    click.echo(stats(findings, output_format) if statistics else render(output_format, findings, lines), nl=False)
+    colored = use_color(color, sys.stdout) and output_format in ("concise", "full") and not statistics
+    click.echo(stats(findings, output_format) if statistics else render(output_format, findings, lines, color=colored),
+               nl=False, color=colored)
     if quiet:
         pass
     elif nfiles == 0:
@@ -175,12 +179,17 @@ def rules_command(fmt: str) -> None:
 @main.command("explain")
 @click.argument("code")
 def explain_command(code: str) -> None:
-    """Print a rule's documentation."""
+    """Print a rule's documentation: `gradscan explain GS201` or `gradscan explain detach-in-forward`."""
     from gradscan.rules import REGISTRY
 
-    rule = REGISTRY.get(code.upper())
+    by_name = {r.name: r for r in REGISTRY.values()}
+    rule = REGISTRY.get(code.upper()) or by_name.get(code.lower())
     if rule is None:
-        click.echo(f"gradscan: error: unknown rule code {code!r}", err=True)
+        import difflib
+
+        close = difflib.get_close_matches(code.lower(), list(by_name), n=1)
+        hint = f" (did you mean {close[0]!r}, {by_name[close[0]].code}?)" if close else " (see `gradscan rules`)"
+        click.echo(f"gradscan: error: unknown rule code or name {code!r}{hint}", err=True)
         sys.exit(EXIT_ERROR)
     state = "on by default" if (rule.default_enabled or rule.engine) else f"off by default (enable with --extend-select {rule.code})"
     facts = f"\nFacts: {', '.join(rule.facts)} (shared/oracle/FACTS.md)" if rule.facts else ""

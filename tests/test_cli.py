@@ -3,6 +3,7 @@ inputs it cannot handle, the order and the form of what it prints (issue 2)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -185,7 +186,14 @@ def test_explain_prints_the_documentation(tmp_path):
 
 def test_explain_unknown_code_exit_2(tmp_path):
     r = cli(["explain", "GS999"], tmp_path)
-    assert r.code == 2 and "unknown rule code" in r.stderr and r.stdout == ""
+    assert r.code == 2 and "unknown rule code or name 'GS999'" in r.stderr and r.stdout == ""
+
+
+def test_explain_accepts_a_rule_name(tmp_path):
+    by_name = run(["explain", "detach-in-forward"], tmp_path)
+    assert by_name.code == 0 and by_name.stdout == cli(["explain", "GS201"], tmp_path).stdout, by_name
+    typo = cli(["explain", "detach-in-forwrd"], tmp_path)
+    assert typo.code == 2 and "did you mean 'detach-in-forward', GS201?" in typo.stderr, typo
 
 
 def test_explain_says_how_to_enable_a_default_off_rule(tmp_path):
@@ -450,3 +458,64 @@ def _message(code: str) -> str:
     from gradscan.rules import REGISTRY
 
     return REGISTRY[code].message
+
+
+# --- colour ------------------------------------------------------------------------------
+
+ESC = "\x1b["
+
+
+def _on_a_terminal(args, cwd, env_extra=None):
+    """Run the real command with its standard output on a pseudo-terminal."""
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, **(env_extra or {}))
+    env.pop("NO_COLOR", None) if "NO_COLOR" not in (env_extra or {}) else None
+    env.pop("FORCE_COLOR", None) if "FORCE_COLOR" not in (env_extra or {}) else None
+    proc = subprocess.Popen([sys.executable, "-m", "gradscan", *args], cwd=cwd, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(timeout=300)
+    return proc.returncode, b"".join(chunks).decode("utf-8")
+
+
+@pytest.mark.parametrize("fmt", ["concise", "full"])
+def test_color_auto_is_on_a_terminal_only_and_honours_no_color(tmp_path, fmt):
+    write(tmp_path, "m.py")
+    args = [*CHECK, "--output-format", fmt, "m.py"]
+    code, shown = _on_a_terminal(args, tmp_path)
+    assert code == 1 and f"{ESC}1mm.py:7:18{ESC}0m: {ESC}1;31mGS101{ESC}0m " in shown, shown
+    assert ESC not in run(args, tmp_path).stdout, "a pipe gets no colour"
+    assert ESC not in _on_a_terminal(args, tmp_path, {"NO_COLOR": "1", "FORCE_COLOR": "1"})[1]
+    assert ESC not in _on_a_terminal([*args, "--color", "never"], tmp_path)[1]
+    plain = run(args, tmp_path).stdout
+    for forced in (run([*args, "--color", "always"], tmp_path).stdout, _forced(args, tmp_path)):
+        assert ESC in forced
+        assert re.sub(r"\x1b\[[0-9;]*m", "", forced) == plain, "colour adds styles, nothing else"
+
+
+def _forced(args, cwd):
+    import os
+    import subprocess
+
+    env = dict(os.environ, FORCE_COLOR="1", PYTHONIOENCODING="utf-8")
+    env.pop("NO_COLOR", None)
+    return subprocess.run([sys.executable, "-m", "gradscan", *args], cwd=cwd, env=env, capture_output=True, text=True).stdout
+
+
+def test_machine_formats_are_never_coloured(tmp_path):
+    write(tmp_path, "m.py")
+    for fmt in ("json", "github", "sarif"):
+        assert ESC not in run([*CHECK, "--color", "always", "--output-format", fmt, "m.py"], tmp_path).stdout

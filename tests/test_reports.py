@@ -52,17 +52,22 @@ def test_full_shows_the_line_a_caret_and_the_hint():
     assert out.splitlines() == [
         "src/a.py:7:18: GS101 a message",
         "            self.w = torch.randn(3, requires_grad=True)",
-        "                     ^",
+        "                     " + "^" * len("torch.randn(3, requires_grad=True)"),  # the whole range
         f"    help: {REGISTRY['GS101'].hint}",
         "",
         "nb.ipynb:cell 3:4:18: GS101 in a cell",
         "    \tx = torch.randn(3)",
-        "    \t                ^",  # a tab stays a tab, so the caret stays under the column
+        "    \t                ^^",  # a tab stays a tab; a range past the line ends with it
         f"    help: {REGISTRY['GS101'].hint}",
         "",
     ]
     caret_line = out.splitlines()[2]
     assert caret_line.index("^") == 4 + 18 - 1
+
+
+def test_full_underlines_multi_line_ranges_to_the_end_of_the_first_line():
+    f = Finding("m.py", 2, 9, "GS101", "m", 4, 3)
+    assert render("full", [f], lambda _: "    x = (torch.randn(3,  \n").splitlines()[2] == " " * 12 + "^" * len("(torch.randn(3,")
 
 
 def test_full_without_a_source_line_still_prints_the_finding():
@@ -200,11 +205,11 @@ def test_every_format_from_the_command(tmp_path, fmt):
     elif fmt == "full":
         out = r.stdout
         assert "src/model.py:7:18: GS101" in out
-        assert "            self.w = torch.randn(3, requires_grad=True)\n                     ^\n" in out
+        assert "            self.w = torch.randn(3, requires_grad=True)\n                     " + "^" * 34 + "\n" in out
         assert f"    help: {REGISTRY['GS101'].hint}\n" in out
         col = int(gs001("def f(:\n    pass\n").split(":")[1])
         assert "    def f(:\n    " + " " * (col - 1) + "^\n" in out, "a syntax error shows its line and caret too"
-        assert "    \tw.require_grad = True\n    \t  ^\n" in out, "tabs keep the caret aligned"
+        assert "    \tw.require_grad = True\n    \t  ^^^^^^^^^^^^\n" in out, "tabs keep the carets aligned"
         assert "Found 5 problems in 3 of 3 files." in r.stderr
 
 
@@ -233,7 +238,7 @@ def test_full_output_of_a_notebook_shows_the_cell_line(tmp_path):
     assert full.stdout.splitlines()[:3] == [
         f"nb.ipynb:cell 3:4:18: GS101 {REGISTRY['GS101'].message}",
         "            self.w = torch.randn(3, requires_grad=True)",
-        "                     ^",
+        "                     " + "^" * 34,
     ], full
     items = json.loads(cli([*ISOLATED, "--select", "GS101", "--output-format", "json", "nb.ipynb"], tmp_path).stdout)
     assert (items[0]["cell"], items[0]["location"]["row"]) == (3, 4)

@@ -25,22 +25,50 @@ def severity(code: str) -> str:
     return rule.severity if rule is not None else "error"
 
 
-def concise(findings: List[Finding], sources=None) -> str:
-    return "".join(f"{f.location()}: {f.code} {f.message}\n" for f in findings)
+# ANSI styles of the human formats (ruff's palette: bold location, bold red code, red underline).
+_BOLD, _RED, _CYAN, _RESET = "\x1b[1m", "\x1b[1;31m", "\x1b[36m", "\x1b[0m"
 
 
-def full(findings: List[Finding], sources: Optional[Callable[[Finding], str]] = None) -> str:
+def _head(f: Finding, color: bool) -> str:
+    if not color:
+        return f"{f.location()}: {f.code} {f.message}\n"
+    return f"{_BOLD}{f.location()}{_RESET}: {_RED}{f.code}{_RESET} {f.message}\n"
+
+
+def concise(findings: List[Finding], sources=None, color: bool = False) -> str:
+    return "".join(_head(f, color) for f in findings)
+
+
+def underline(line: str, f: Finding) -> str:
+    """The marker line under `line`: carets under the reported range (to the end of the line
+    when the range goes on below), at least one; tabs before it kept so that it lines up."""
+    text = line.rstrip("\r\n")
+    start = max(f.col - 1, 0)
+    if f.end_line and f.end_line > f.line:
+        end = len(text.rstrip())
+    elif f.end_line == f.line and f.end_col > f.col:
+        end = min(f.end_col - 1, len(text))
+    else:
+        end = start + 1
+    prefix = "".join(ch if ch == "\t" else " " for ch in text[:start])
+    return prefix + "^" * max(end - start, 1)
+
+
+def full(findings: List[Finding], sources: Optional[Callable[[Finding], str]] = None, color: bool = False) -> str:
     out = []
     for f in findings:
-        out.append(f"{f.location()}: {f.code} {f.message}\n")
+        out.append(_head(f, color))
         line = sources(f) if sources else ""
         if line:
             out.append(f"    {line.rstrip()}\n")
-            prefix = "".join(ch if ch == "\t" else " " for ch in line[: max(f.col - 1, 0)])
-            out.append(f"    {prefix}^\n")
+            marks = underline(line, f)
+            if color:
+                blank = len(marks) - len(marks.lstrip(" \t"))
+                marks = f"{marks[:blank]}{_RED}{marks[blank:]}{_RESET}"
+            out.append(f"    {marks}\n")
         rule = _rule(f.code)
         if rule is not None and rule.hint:
-            out.append(f"    help: {rule.hint}\n")
+            out.append(f"    {_CYAN}help{_RESET}: {rule.hint}\n" if color else f"    help: {rule.hint}\n")
         if f.detail:
             out.append("".join(f"    {l}\n" for l in f.detail.rstrip().splitlines()))
         out.append("\n")
@@ -187,5 +215,22 @@ def summary(findings: List[Finding], files: int) -> str:
 FORMATTERS: Dict[str, Callable] = {"concise": concise, "full": full, "json": as_json, "github": github, "sarif": sarif}
 
 
-def render(fmt: str, findings: List[Finding], sources=None) -> str:
-    return FORMATTERS[fmt](findings, sources)
+def render(fmt: str, findings: List[Finding], sources=None, color: bool = False) -> str:
+    if fmt in ("concise", "full"):
+        return FORMATTERS[fmt](findings, sources, color=color)
+    return FORMATTERS[fmt](findings, sources)  # machine formats are never coloured
+
+
+def use_color(choice: str, stream) -> bool:
+    """--color: `always` and `never` win; in `auto`, a non-empty NO_COLOR turns colour off, then a
+    FORCE_COLOR other than empty or 0 turns it on, else colour only when `stream` is a terminal."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
