@@ -59,13 +59,14 @@ def main() -> None:
 @click.option("--statistics", is_flag=True, help="Print a count per rule code and the total instead of the findings (JSON with --output-format json).")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary line, no warning that no file matched.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every line with a finding (adopting gradscan on an existing codebase); prints no findings.")
 @click.option("--disable-noqa", is_flag=True, help="Ignore `# noqa` and `# gradscan: skip-file` comments.")
 @click.option("--stdin-filename", help="The name to report (and match per-file-ignores) for standard input.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of CPUs).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write .gradscan_cache/.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, extend_exclude, respect_gitignore,
-                  force_exclude, config, isolated, keras, output_format, color, statistics, quiet, exit_zero, disable_noqa,
+                  force_exclude, config, isolated, keras, output_format, color, statistics, quiet, exit_zero, add_noqa, disable_noqa,
                   stdin_filename, jobs, no_cache, verbose) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
     try:
@@ -94,6 +95,11 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
         result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
         findings, nfiles = result.findings, result.files
 
+    if add_noqa:
+        if stdin:
+            _fail("--add-noqa edits files: it cannot be combined with standard input")
+        _add_noqa(findings, quiet)
+        sys.exit(EXIT_CLEAN)
     internal = [f for f in findings if f.code == "GS000"]
     if not verbose:
         findings = [replace(f, detail=None) if f.detail else f for f in findings]
@@ -122,6 +128,48 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
                        "run with --verbose to see the traceback", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def _add_noqa(findings, quiet: bool) -> None:
+    """Write `# noqa` for every finding a rule made (not the engine's: a file that could not be
+    read or checked, an unused noqa), each file only if its code is unchanged by the edit."""
+    import ast
+
+    from gradscan import noqa
+    from gradscan.files.source import decode_python
+
+    by_file = {}
+    for f in findings:
+        if not f.code.startswith("GS0"):
+            by_file.setdefault(f.path, {}).setdefault(f.line, []).append(f.code)
+    added = files = 0
+    for path, wanted in sorted(by_file.items()):
+        if path.endswith(".ipynb"):
+            click.echo(f"gradscan: warning: {path}: --add-noqa does not edit notebooks; "
+                       f"add `# noqa: CODE` to the lines of its {sum(map(len, wanted.values()))} findings by hand", err=True)
+            continue
+        file = Path(path)
+        data = file.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            click.echo(f"gradscan: warning: {path}: --add-noqa edits UTF-8 files only; left as it is", err=True)
+            continue
+        new, changed = noqa.add_noqa(text, wanted)
+        try:
+            same = ast.dump(ast.parse(text)) == ast.dump(ast.parse(new))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            same = False
+        if not changed:
+            continue
+        if not same:
+            click.echo(f"gradscan: warning: {path}: adding `# noqa` would change the code; left as it is", err=True)
+            continue
+        file.write_bytes(new.encode("utf-8"))
+        added += changed
+        files += 1
+    if not quiet:
+        click.echo(f"Added {added} noqa comment{'s' if added != 1 else ''} to {files} file{'s' if files != 1 else ''}.", err=True)
 
 
 def _fail(message: str) -> None:
@@ -167,12 +215,12 @@ def rules_command(fmt: str) -> None:
         import json
 
         click.echo(json.dumps([
-            {"code": r.code, "name": r.name, "framework": r.framework, "default": bool(r.default_enabled or r.engine),
+            {"code": r.code, "name": r.name, "framework": r.framework, "default": boolr.default_enabled,
              "severity": r.severity, "summary": r.summary, "facts": list(r.facts)} for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)
     for r in rules:
-        state = "on " if (r.default_enabled or r.engine) else "off"
+        state = "on " if r.default_enabled else "off"
         click.echo(f"{r.code}  {r.name:<{width}}  {r.framework:<10}  {state}  {r.summary}")
 
 
@@ -191,7 +239,7 @@ def explain_command(code: str) -> None:
         hint = f" (did you mean {close[0]!r}, {by_name[close[0]].code}?)" if close else " (see `gradscan rules`)"
         click.echo(f"gradscan: error: unknown rule code or name {code!r}{hint}", err=True)
         sys.exit(EXIT_ERROR)
-    state = "on by default" if (rule.default_enabled or rule.engine) else f"off by default (enable with --extend-select {rule.code})"
+    state = "on by default" if rule.default_enabled else f"off by default (enable with --extend-select {rule.code})"
     facts = f"\nFacts: {', '.join(rule.facts)} (shared/oracle/FACTS.md)" if rule.facts else ""
     click.echo(f"# {rule.code} {rule.name} ({rule.framework}, {state})\n\n{rule.summary}.\n\n{rule.doc}\n{facts}".rstrip() + "\n")
 

@@ -138,11 +138,12 @@ def resolve_selection(settings: Settings) -> FrozenSet[str]:
 def _resolve(layers: Tuple[Selection, ...], registry) -> FrozenSet[str]:
     enabled = set()
     for code, rule in registry.items():
-        # The default selection; syntax errors and crashes are reported whatever the selection.
-        on = bool(rule.default_enabled or rule.engine)
+        # The default selection; syntax errors and crashes (the engine's codes that are on by
+        # default) are reported whatever the selection.
+        on = bool(rule.default_enabled)
         for layer in layers:
             if layer.select is not None:
-                on = bool(rule.engine)  # select replaces everything chosen before
+                on = bool(rule.engine and rule.default_enabled)  # select replaces everything chosen before
             chosen = _specificity((*(layer.select or ()), *layer.extend_select), code)
             ignored = _specificity((*layer.ignore, *layer.extend_ignore), code)
             if chosen >= 0 or ignored >= 0:

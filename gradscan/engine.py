@@ -97,6 +97,37 @@ def module_name_for(path: str, settings: Settings, project=None) -> Optional[str
 def check_source_file(source: SourceFile, settings: Settings, project=None, disable_noqa: bool = False, enabled=None,
                       python_accepted: bool = False) -> List[Finding]:
     enabled = enabled if enabled is not None else settings.enabled_codes()
+    if "GS010" in enabled and not disable_noqa and "noqa" in source.text.lower() \
+            and "GS010" in _apply_per_file_ignores(source.path, settings, enabled) and not noqa.skip_file(source.text):
+        # Which `# noqa` silenced something is known only from the findings before noqa.
+        everything = _check_source_file(source, settings, project, True, enabled, python_accepted)
+        return _with_unused_noqa(source, everything)
+    return _check_source_file(source, settings, project, disable_noqa, enabled, python_accepted)
+
+
+def _with_unused_noqa(source: SourceFile, everything: List[Finding]) -> List[Finding]:
+    """Apply `# noqa` to `everything` and add a GS010 for each directive that silenced nothing."""
+    lines = {}  # (cell, line in cell) -> line of the analysed text
+    table = noqa.noqa_lines(source.text)
+    for n in table:
+        lines[source.locate(n)] = n
+    kept, silenced = [], {}
+    for f in everything:
+        n = lines.get((f.cell, f.line))
+        if n is not None and noqa.suppressed(f.code, n, table):
+            silenced.setdefault(n, []).append(f.code)
+        else:
+            kept.append(f)
+    for d, idle in noqa.unused(source.text, silenced):
+        cell, line = source.locate(d.line)
+        kept.append(Finding(source.path, line, d.col, "GS010", REGISTRY["GS010"].message.format(codes=", ".join(idle)),
+                            line, d.end_col, cell))
+    kept.sort(key=Finding.sort_key)
+    return kept
+
+
+def _check_source_file(source: SourceFile, settings: Settings, project, disable_noqa: bool, enabled,
+                       python_accepted: bool) -> List[Finding]:
     enabled = _apply_per_file_ignores(source.path, settings, enabled)
     text = source.text
     if not disable_noqa and noqa.skip_file(text):

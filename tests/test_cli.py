@@ -212,7 +212,7 @@ def test_rules_lists_every_rule_with_its_state(tmp_path):
     assert len(r.lines) == len(rules)
     for line, rule in zip(r.lines, rules):
         fields = line.split()
-        state = "on" if (rule.default_enabled or rule.engine) else "off"
+        state = "on" if rule.default_enabled else "off"
         assert fields[:4] == [rule.code, rule.name, rule.framework, state], line
         assert line.endswith(rule.summary)
     assert any(line.startswith(off.code) and " off " in line for line in r.lines)
@@ -230,7 +230,7 @@ def test_rules_json(tmp_path):
         assert set(item) >= {"code", "name", "framework", "default", "summary"}
         rule = expected[item["code"]]
         assert item["name"] == rule.name and item["summary"] == rule.summary
-        assert item["default"] is bool(rule.default_enabled or rule.engine)
+        assert item["default"] is boolrule.default_enabled
         assert item["severity"] == rule.severity in ("error", "warning")
     assert next(i for i in data if i["code"] == off.code)["default"] is False
 

@@ -15,7 +15,7 @@ def codes(**kwargs) -> set:
 
 
 def default_set() -> set:
-    return {c for c, r in REGISTRY.items() if r.default_enabled or r.engine}
+    return {c for c, r in REGISTRY.items() if r.default_enabled}
 
 
 def band(prefix: str) -> set:

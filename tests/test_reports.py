@@ -119,7 +119,7 @@ def test_sarif_validates_and_carries_rules_and_locations():
     assert ids == sorted(REGISTRY)
     for rule in driver["rules"]:
         assert rule["help"]["text"] and rule["shortDescription"]["text"]
-        assert rule["defaultConfiguration"]["enabled"] is bool(REGISTRY[rule["id"]].default_enabled or REGISTRY[rule["id"]].engine)
+        assert rule["defaultConfiguration"]["enabled"] is bool(REGISTRY[rule["id"]].default_enabled)
     results = run_["results"]
     assert [r["ruleId"] for r in results] == [f.code for f in FINDINGS]
     for result, f in zip(results, FINDINGS):

@@ -186,7 +186,7 @@ def rule_markdown(code: str) -> str:
     rule = REGISTRY.get(code)
     if rule is None:
         return f"**{code}**"
-    state = "on by default" if (rule.default_enabled or rule.engine) else "off by default"
+    state = "on by default" if rule.default_enabled else "off by default"
     head = f"**{rule.code}** `{rule.name}` ({rule.framework}, {state})\n\n{rule.summary}."
     link = f"\n\n[Documentation]({rule.url()})" if not rule.engine else ""
     return f"{head}\n\n{rule.doc}{link}".rstrip()
