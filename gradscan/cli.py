@@ -92,7 +92,14 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
                 _fail(f"{p}: no such file or folder")
         from gradscan.runner import run
 
-        result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
+        from gradscan.reports import progress as progress_line
+
+        shown = progress_line.Progress(sys.stderr) if progress_line.wanted(sys.stderr, output_format, quiet or add_noqa) else None
+        try:
+            result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache, progress=shown)
+        finally:
+            if shown is not None:
+                shown.close()
         findings, nfiles = result.findings, result.files
 
     if add_noqa:

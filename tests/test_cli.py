@@ -519,3 +519,70 @@ def test_machine_formats_are_never_coloured(tmp_path):
     write(tmp_path, "m.py")
     for fmt in ("json", "github", "sarif"):
         assert ESC not in run([*CHECK, "--color", "always", "--output-format", fmt, "m.py"], tmp_path).stdout
+
+
+# --- progress ------------------------------------------------------------------------------
+
+def test_progress_line_waits_a_second_redraws_and_is_erased():
+    import io
+
+    from gradscan.reports.progress import Progress
+
+    now = [0.0]
+    out = io.StringIO()
+    p = Progress(out, clock=lambda: now[0])
+    p(10, 100)
+    assert out.getvalue() == "", "nothing in the first second"
+    now[0] = 2.0
+    p(40, 100)
+    assert out.getvalue() == "\r\x1b[Kchecking 40/100 files (20 files/s)"
+    now[0] = 2.05
+    p(41, 100)
+    assert out.getvalue().count("checking") == 1, "at most ten redraws a second"
+    p.close()
+    assert out.getvalue().endswith("\r\x1b[K")
+
+
+def _stderr_on_a_terminal(args, cwd, env_extra=None):
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, **(env_extra or {}))
+    env.pop("CI", None) if "CI" not in (env_extra or {}) else None
+    import tempfile
+
+    out = tempfile.TemporaryFile()  # not a pipe: a full pipe would block the child while we read stderr
+    proc = subprocess.Popen([sys.executable, "-m", "gradscan", *args], cwd=cwd, stdout=out, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(timeout=600)
+    out.seek(0)
+    stdout = out.read().decode("utf-8")
+    out.close()
+    return proc.returncode, stdout, b"".join(chunks).decode("utf-8")
+
+
+def test_progress_on_a_terminal_only(tmp_path):
+    """A run long enough (well over a second of checking, one process) shows the line on a
+    terminal's stderr, erased before the summary; a pipe, CI, -q and json never see it."""
+    for i in range(150):
+        write(tmp_path, f"src/m{i:03}.py", BAD)
+    args = [*CHECK, "--jobs", "1", "src"]
+    code, stdout, shown = _stderr_on_a_terminal(args, tmp_path)
+    assert code == 1 and len(stdout.splitlines()) == 450
+    assert re.search(r"\r\x1b\[Kchecking \d+/150 files \(\d+ files/s\)", shown), shown
+    assert shown.endswith("\r\x1b[KFound 450 problems in 150 of 150 files.\r\n"), shown[-200:]
+    assert "checking" not in run(args, tmp_path).stderr
+    for more, env in ((["-q"], None), (["--output-format", "json"], None), ([], {"CI": "true"})):
+        assert "checking" not in _stderr_on_a_terminal([*args, *more], tmp_path, env)[2], (more, env)
