@@ -222,7 +222,7 @@ def rules_command(fmt: str) -> None:
         import json
 
         click.echo(json.dumps([
-            {"code": r.code, "name": r.name, "framework": r.framework, "default": boolr.default_enabled,
+            {"code": r.code, "name": r.name, "framework": r.framework, "default": bool(r.default_enabled),
              "severity": r.severity, "summary": r.summary, "facts": list(r.facts)} for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)

@@ -230,7 +230,7 @@ def test_rules_json(tmp_path):
         assert set(item) >= {"code", "name", "framework", "default", "summary"}
         rule = expected[item["code"]]
         assert item["name"] == rule.name and item["summary"] == rule.summary
-        assert item["default"] is boolrule.default_enabled
+        assert item["default"] is bool(rule.default_enabled)
         assert item["severity"] == rule.severity in ("error", "warning")
     assert next(i for i in data if i["code"] == off.code)["default"] is False
 

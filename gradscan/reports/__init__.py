@@ -144,7 +144,7 @@ def sarif(findings: List[Finding], sources=None) -> str:
             "shortDescription": {"text": r.summary},
             "fullDescription": {"text": r.summary},
             "help": {"text": r.doc or r.summary, "markdown": r.doc or r.summary},
-            "defaultConfiguration": {"enabled": boolr.default_enabled, "level": r.severity},
+            "defaultConfiguration": {"enabled": bool(r.default_enabled), "level": r.severity},
             "properties": {"framework": r.framework, "tags": ["gradient", r.framework]},
         }
         if not r.engine:
