@@ -103,9 +103,12 @@ def main() -> None:
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
 @click.option("--keras", type=click.Choice(["3", "legacy"]), help='Which Keras the project uses: "3" (default) or "legacy" (tf_keras).')
 @click.option("--output-format", type=click.Choice(["concise", "full", "json", "github", "sarif"]), default="concise", show_default=True)
-@click.option("--statistics", is_flag=True, help="Print a count per rule code instead of the findings.")
-@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary line.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour the concise and full formats: auto is on a terminal only (NO_COLOR, FORCE_COLOR honoured).")
+@click.option("--statistics", is_flag=True, help="Print a count per rule code and the total instead of the findings (JSON with --output-format json).")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary line, no warning that no file matched.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every line with a finding (adopting gradscan on an existing codebase); prints no findings.")
 @click.option("--disable-noqa", is_flag=True, help="Ignore `# noqa` and `# gradscan: skip-file` comments.")
 @click.option("--stdin-filename", help="The name to report (and match per-file-ignores) for standard input.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of CPUs).")
@@ -116,7 +119,7 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors and the project root used.")
 @_interruptible
 def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, extend_exclude, respect_gitignore,
-                  force_exclude, config, isolated, keras, output_format, statistics, quiet, exit_zero, disable_noqa,
+                  force_exclude, config, isolated, keras, output_format, color, statistics, quiet, exit_zero, add_noqa, disable_noqa,
                   stdin_filename, jobs, no_cache, file_budget, verbose) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
     if verbose:
@@ -132,7 +135,9 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
 
     paths = list(paths)
     lines = SourceLines()
-    if "-" in paths or (not paths and stdin_filename):
+    stdin = "-" in paths or (not paths and bool(stdin_filename))
+    force_exclude_given = settings.force_exclude
+    if stdin:
         if len(paths) > 1:
             _fail("'-' (standard input) cannot be combined with other paths")
         findings, nfiles = _check_stdin(stdin_filename, settings, disable_noqa, lines, use_cache=not no_cache,
@@ -146,16 +151,39 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
 
         if verbose:
             click.echo(f"gradscan: index: {describe_index(paths)}", err=True)
-        result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
+        from gradscan.reports import progress as progress_line
+
+        shown = progress_line.Progress(sys.stderr) if progress_line.wanted(sys.stderr, output_format, quiet or add_noqa) else None
+        try:
+            result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache, progress=shown)
+        finally:
+            if shown is not None:
+                shown.close()
         findings, nfiles = result.findings, result.files
 
+    if add_noqa:
+        if stdin:
+            _fail("--add-noqa edits files: it cannot be combined with standard input")
+        _add_noqa(findings, quiet)
+        sys.exit(EXIT_CLEAN)
     internal = [f for f in findings if f.code == "GS000"]
     if not verbose:
         findings = [replace(f, detail=None) if f.detail else f for f in findings]
-    from gradscan.reports import render, statistics as stats, summary
+    from gradscan.reports import render, statistics as stats, summary, use_color
 
-    click.echo(stats(findings) if statistics else render(output_format, findings, lines), nl=False)
-    if output_format in ("concise", "full") and not quiet and not statistics and findings:
+    colored = use_color(color, sys.stdout) and output_format in ("concise", "full") and not statistics
+    click.echo(stats(findings, output_format) if statistics else render(output_format, findings, lines, color=colored),
+               nl=False, color=colored)
+    if quiet:
+        pass
+    elif nfiles == 0:
+        # An empty folder, everything excluded, a mistyped path: a CI run that checks nothing
+        # must not pass silently. (pre-commit naming only excluded files, or an editor asking
+        # about an excluded buffer, is no mistake.)
+        if not stdin and not (force_exclude_given and all(Path(p).is_file() for p in paths)):
+            click.echo(f"gradscan: warning: no Python file matched {' '.join(paths)} (.py, .pyi and .ipynb files, "
+                       "after excludes and .gitignore)", err=True)
+    elif output_format in ("concise", "full") and not statistics:
         click.echo(summary(findings, nfiles), err=True)
     if internal:
         if verbose and output_format != "full":
@@ -166,6 +194,48 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
                        "run with --verbose to see the traceback", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def _add_noqa(findings, quiet: bool) -> None:
+    """Write `# noqa` for every finding a rule made (not the engine's: a file that could not be
+    read or checked, an unused noqa), each file only if its code is unchanged by the edit."""
+    import ast
+
+    from gradscan import noqa
+    from gradscan.files.source import decode_python
+
+    by_file = {}
+    for f in findings:
+        if not f.code.startswith("GS0"):
+            by_file.setdefault(f.path, {}).setdefault(f.line, []).append(f.code)
+    added = files = 0
+    for path, wanted in sorted(by_file.items()):
+        if path.endswith(".ipynb"):
+            click.echo(f"gradscan: warning: {path}: --add-noqa does not edit notebooks; "
+                       f"add `# noqa: CODE` to the lines of its {sum(map(len, wanted.values()))} findings by hand", err=True)
+            continue
+        file = Path(path)
+        data = file.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            click.echo(f"gradscan: warning: {path}: --add-noqa edits UTF-8 files only; left as it is", err=True)
+            continue
+        new, changed = noqa.add_noqa(text, wanted)
+        try:
+            same = ast.dump(ast.parse(text)) == ast.dump(ast.parse(new))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            same = False
+        if not changed:
+            continue
+        if not same:
+            click.echo(f"gradscan: warning: {path}: adding `# noqa` would change the code; left as it is", err=True)
+            continue
+        file.write_bytes(new.encode("utf-8"))
+        added += changed
+        files += 1
+    if not quiet:
+        click.echo(f"Added {added} noqa comment{'s' if added != 1 else ''} to {files} file{'s' if files != 1 else ''}.", err=True)
 
 
 def _fail(message: str) -> None:
@@ -219,26 +289,31 @@ def rules_command(fmt: str) -> None:
         import json
 
         click.echo(json.dumps([
-            {"code": r.code, "name": r.name, "framework": r.framework, "default": bool(r.default_enabled or r.engine),
-             "summary": r.summary, "facts": list(r.facts)} for r in rules], indent=2))
+            {"code": r.code, "name": r.name, "framework": r.framework, "default": bool(r.default_enabled),
+             "severity": r.severity, "summary": r.summary, "facts": list(r.facts)} for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)
     for r in rules:
-        state = "on " if (r.default_enabled or r.engine) else "off"
+        state = "on " if r.default_enabled else "off"
         click.echo(f"{r.code}  {r.name:<{width}}  {r.framework:<10}  {state}  {r.summary}")
 
 
 @main.command("explain")
 @click.argument("code")
 def explain_command(code: str) -> None:
-    """Print a rule's documentation."""
+    """Print a rule's documentation: `gradscan explain GS201` or `gradscan explain detach-in-forward`."""
     from gradscan.rules import REGISTRY
 
-    rule = REGISTRY.get(code.upper())
+    by_name = {r.name: r for r in REGISTRY.values()}
+    rule = REGISTRY.get(code.upper()) or by_name.get(code.lower())
     if rule is None:
-        click.echo(f"gradscan: error: unknown rule code {code!r}", err=True)
+        import difflib
+
+        close = difflib.get_close_matches(code.lower(), list(by_name), n=1)
+        hint = f" (did you mean {close[0]!r}, {by_name[close[0]].code}?)" if close else " (see `gradscan rules`)"
+        click.echo(f"gradscan: error: unknown rule code or name {code!r}{hint}", err=True)
         sys.exit(EXIT_ERROR)
-    state = "on by default" if (rule.default_enabled or rule.engine) else f"off by default (enable with --extend-select {rule.code})"
+    state = "on by default" if rule.default_enabled else f"off by default (enable with --extend-select {rule.code})"
     facts = f"\nFacts: {', '.join(rule.facts)} (docs/facts.md)" if rule.facts else ""
     click.echo(f"# {rule.code} {rule.name} ({rule.framework}, {state})\n\n{rule.summary}.\n\n{rule.doc}\n{facts}".rstrip() + "\n")
 

@@ -142,11 +142,12 @@ def resolve_selection(settings: Settings) -> FrozenSet[str]:
 def _resolve(layers: Tuple[Selection, ...], registry) -> FrozenSet[str]:
     enabled = set()
     for code, rule in registry.items():
-        # The default selection; syntax errors and crashes are reported whatever the selection.
-        on = bool(rule.default_enabled or rule.engine)
+        # The default selection; syntax errors and crashes (the engine's codes that are on by
+        # default) are reported whatever the selection.
+        on = bool(rule.default_enabled)
         for layer in layers:
             if layer.select is not None:
-                on = bool(rule.engine)  # select replaces everything chosen before
+                on = bool(rule.engine and rule.default_enabled)  # select replaces everything chosen before
             chosen = _specificity((*(layer.select or ()), *layer.extend_select), code)
             ignored = _specificity((*layer.ignore, *layer.extend_ignore), code)
             if chosen >= 0 or ignored >= 0:
@@ -198,7 +199,11 @@ def load_config(path: Path, base: Optional[Settings] = None) -> Settings:
     values = {}
     for key, value in table.items():
         if key not in _KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r} in [tool.gradscan] (known: {', '.join(sorted(_KEYS))})")
+            import difflib
+
+            close = difflib.get_close_matches(key.replace("_", "-"), list(_KEYS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{where}: unknown key {key!r} in [tool.gradscan] ({hint}known: {', '.join(sorted(_KEYS))})")
         attr, kind = _KEYS[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)

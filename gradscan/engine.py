@@ -97,8 +97,39 @@ def module_name_for(path: str, settings: Settings, project=None) -> Optional[str
 
 def check_source_file(source: SourceFile, settings: Settings, project=None, disable_noqa: bool = False, enabled=None,
                       python_accepted: bool = False) -> List[Finding]:
-    started = perf_counter()
     enabled = enabled if enabled is not None else settings.enabled_codes()
+    if "GS010" in enabled and not disable_noqa and "noqa" in source.text.lower() \
+            and "GS010" in _apply_per_file_ignores(source.path, settings, enabled) and not noqa.skip_file(source.text):
+        # Which `# noqa` silenced something is known only from the findings before noqa.
+        everything = _check_source_file(source, settings, project, True, enabled, python_accepted)
+        return _with_unused_noqa(source, everything)
+    return _check_source_file(source, settings, project, disable_noqa, enabled, python_accepted)
+
+
+def _with_unused_noqa(source: SourceFile, everything: List[Finding]) -> List[Finding]:
+    """Apply `# noqa` to `everything` and add a GS010 for each directive that silenced nothing."""
+    lines = {}  # (cell, line in cell) -> line of the analysed text
+    table = noqa.noqa_lines(source.text)
+    for n in table:
+        lines[source.locate(n)] = n
+    kept, silenced = [], {}
+    for f in everything:
+        n = lines.get((f.cell, f.line))
+        if n is not None and noqa.suppressed(f.code, n, table):
+            silenced.setdefault(n, []).append(f.code)
+        else:
+            kept.append(f)
+    for d, idle in noqa.unused(source.text, silenced):
+        cell, line = source.locate(d.line)
+        kept.append(Finding(source.path, line, d.col, "GS010", REGISTRY["GS010"].message.format(codes=", ".join(idle)),
+                            line, d.end_col, cell))
+    kept.sort(key=Finding.sort_key)
+    return kept
+
+
+def _check_source_file(source: SourceFile, settings: Settings, project, disable_noqa: bool, enabled,
+                       python_accepted: bool) -> List[Finding]:
+    started = perf_counter()
     enabled = _apply_per_file_ignores(source.path, settings, enabled)
     text = source.text
     if not disable_noqa and noqa.skip_file(text):
@@ -180,6 +211,33 @@ def _analysed(source: SourceFile, module, raw: List[tuple], rules, settings: Set
         return _finish(source, raw, enabled, disable_noqa, module)
     finally:
         model.release()  # frees the tree by reference counting, not by the cyclic collector
+
+
+def _line_map(module: cst.Module, text: str):
+    """None when libcst's code is the source itself (the usual case). Otherwise a function
+    mapping a (line, column) of libcst's code to the source's: libcst drops some things it
+    parses, such as a line holding only a backslash continuation, and positions after them
+    would be off by a line."""
+    code = module.code
+    if code == text:
+        return None
+    import difflib
+
+    ours, theirs = code.splitlines(), text.splitlines()
+    mapping = {}
+    for a, b, size in difflib.SequenceMatcher(None, ours, theirs, autojunk=False).get_matching_blocks():
+        for k in range(size):
+            mapping[a + k + 1] = b + k + 1
+
+    def remap(line: int, col: int):
+        new = mapping.get(line)
+        if new is None:  # a line libcst rewrote: the nearest mapped line before it, clamped
+            new = max((mapping[l] for l in mapping if l < line), default=1)
+            new = min(new, max(len(theirs), 1))
+        width = len(theirs[new - 1]) + 1 if theirs else 1
+        return new, max(1, min(col, width))
+
+    return remap
 
 
 def _cut_short(settings: Settings, unfinished: Sequence[str]) -> tuple:
@@ -269,6 +327,7 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
         # Positions are computed only for files that have something to report.
         wrapper = cst.metadata.MetadataWrapper(module, unsafe_skip_copy=True)
         positions = wrapper.resolve(cst.metadata.PositionProvider)
+    relines = _line_map(module, source.text) if positions is not None else None
     table = {} if disable_noqa else noqa.noqa_lines(source.text)
     out = []
     seen = set()
@@ -278,6 +337,9 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
         if isinstance(where, cst.CSTNode) and positions is not None and where in positions:
             rng = positions[where]
             line, col, end_line, end_col = rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+            if relines is not None:
+                line, col = relines(line, col)
+                end_line, end_col = relines(end_line, end_col)
         elif isinstance(where, tuple) and len(where) == 2 and all(isinstance(v, int) for v in where):
             line, col = where
             end_line, end_col = line, col

@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from gradscan.config import Settings
 from gradscan.files.discovery import SUFFIXES, _Excluder, _walk, discover
@@ -47,6 +47,13 @@ class RunResult:
     cached: int = 0  # answered from the results cache
     checked: int = 0  # checked in this run
     workers: int = 0  # processes used for checking (0: this one)
+    done: int = 0  # files finished so far, for `progress`
+    progress: Optional[Callable[[int, int], None]] = field(default=None, repr=False)  # (done, total)
+
+    def advance(self, files: int) -> None:
+        self.done += files
+        if self.progress is not None:
+            self.progress(self.done, self.files)
 
 
 def project_roots(paths: List[str]) -> List[Path]:
@@ -302,9 +309,10 @@ def _pool_context():
     return None
 
 
-def run(paths: List[str], settings: Settings, jobs: Optional[int] = None, disable_noqa: bool = False, use_cache: bool = True) -> RunResult:
+def run(paths: List[str], settings: Settings, jobs: Optional[int] = None, disable_noqa: bool = False, use_cache: bool = True,
+        progress: Optional[Callable[[int, int], None]] = None) -> RunResult:
     files = list(discover(paths, settings))
-    result = RunResult(files=len(files))
+    result = RunResult(files=len(files), progress=progress)
     if not files:
         return result
     roots = project_roots(paths)
@@ -349,6 +357,7 @@ def _check_all(result: RunResult, files, checker: "_Checker", settings: Settings
                 size = 0
             todo.append((file, display, size))
     result.checked = len(todo)
+    result.advance(result.cached)
 
     work = sum(t[2] for t in todo)
     workers = min(jobs, len(todo))
@@ -358,6 +367,7 @@ def _check_all(result: RunResult, files, checker: "_Checker", settings: Settings
     else:
         for file, display, _ in todo:
             result.findings.extend(checker.check(file, display))
+            result.advance(1)
 
 
 def _check_in_workers(result: RunResult, todo: List[Tuple[Path, str, int]], workers: int, init: tuple,
@@ -386,6 +396,7 @@ def _check_in_workers(result: RunResult, todo: List[Tuple[Path, str, int]], work
                         try:
                             result.findings.extend(future.result())
                             done.add(i)
+                            result.advance(len(batches[i]))
                         except BrokenProcessPool:
                             pass
             except BrokenProcessPool:

@@ -3,6 +3,7 @@ inputs it cannot handle, the order and the form of what it prints (issue 2)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -28,10 +29,10 @@ def test_findings_exit_1_in_flake8_format(tmp_path):
     assert r.stderr.strip() == "Found 3 problems in 1 of 1 file.", r
 
 
-def test_clean_exit_0_and_silent(tmp_path):
+def test_clean_exit_0_with_nothing_on_stdout(tmp_path):
     write(tmp_path, "src/model.py", GOOD)
     r = cli([*CHECK, "src"], tmp_path)
-    assert (r.code, r.stdout, r.stderr) == (0, "", ""), r
+    assert (r.code, r.stdout, r.stderr) == (0, "", "All checks passed: 1 file.\n"), r
 
 
 @pytest.mark.parametrize("args, words", [
@@ -144,7 +145,7 @@ def test_python_m_and_the_script_behave_the_same(tmp_path):
     assert as_module.stdout == as_script.stdout == in_process.stdout
     assert as_module.stderr.strip() == "Found 3 problems in 1 of 2 files."
     clean = run([*CHECK, "src/clean.py"], tmp_path, command=gradscan_script())
-    assert (clean.code, clean.stdout, clean.stderr) == (0, "", "")
+    assert (clean.code, clean.stdout, clean.stderr) == (0, "", "All checks passed: 1 file.\n")
     usage = run([*ISOLATED, "--select", "NOPE"], tmp_path)
     assert usage.code == 2 and "Traceback" not in usage.stderr and "'NOPE'" in usage.stderr
 
@@ -185,7 +186,14 @@ def test_explain_prints_the_documentation(tmp_path):
 
 def test_explain_unknown_code_exit_2(tmp_path):
     r = cli(["explain", "GS999"], tmp_path)
-    assert r.code == 2 and "unknown rule code" in r.stderr and r.stdout == ""
+    assert r.code == 2 and "unknown rule code or name 'GS999'" in r.stderr and r.stdout == ""
+
+
+def test_explain_accepts_a_rule_name(tmp_path):
+    by_name = run(["explain", "detach-in-forward"], tmp_path)
+    assert by_name.code == 0 and by_name.stdout == cli(["explain", "GS201"], tmp_path).stdout, by_name
+    typo = cli(["explain", "detach-in-forwrd"], tmp_path)
+    assert typo.code == 2 and "did you mean 'detach-in-forward', GS201?" in typo.stderr, typo
 
 
 def test_explain_says_how_to_enable_a_default_off_rule(tmp_path):
@@ -204,7 +212,7 @@ def test_rules_lists_every_rule_with_its_state(tmp_path):
     assert len(r.lines) == len(rules)
     for line, rule in zip(r.lines, rules):
         fields = line.split()
-        state = "on" if (rule.default_enabled or rule.engine) else "off"
+        state = "on" if rule.default_enabled else "off"
         assert fields[:4] == [rule.code, rule.name, rule.framework, state], line
         assert line.endswith(rule.summary)
     assert any(line.startswith(off.code) and " off " in line for line in r.lines)
@@ -222,7 +230,8 @@ def test_rules_json(tmp_path):
         assert set(item) >= {"code", "name", "framework", "default", "summary"}
         rule = expected[item["code"]]
         assert item["name"] == rule.name and item["summary"] == rule.summary
-        assert item["default"] is bool(rule.default_enabled or rule.engine)
+        assert item["default"] is bool(rule.default_enabled)
+        assert item["severity"] == rule.severity in ("error", "warning")
     assert next(i for i in data if i["code"] == off.code)["default"] is False
 
 
@@ -253,16 +262,33 @@ def test_quiet_prints_findings_only(tmp_path):
     assert r.code == 1 and len(r.lines) == 3 and r.stderr == "", r
 
 
+def test_a_clean_run_says_what_it_checked(tmp_path):
+    write(tmp_path, "src/a.py", GOOD)
+    write(tmp_path, "src/b.py", GOOD)
+    r = run([*CHECK, "src"], tmp_path)
+    assert (r.code, r.stdout, r.stderr) == (0, "", "All checks passed: 2 files.\n"), r
+    assert run([*CHECK, "-q", "src"], tmp_path).stderr == ""
+    write(tmp_path, "src/c.py")
+    r = run([*CHECK, "src"], tmp_path)
+    assert r.stderr == "Found 3 problems in 1 of 3 files.\n", r
+
+
 def test_statistics_counts_per_code(tmp_path):
     write(tmp_path, "a.py")
     write(tmp_path, "b.py")
     r = cli([*CHECK, "--statistics", "."], tmp_path)
     assert r.code == 1
     rows = [line.split("\t") for line in r.lines]
-    assert [(int(n), code, name) for n, code, name in rows] == [
+    assert [(int(n), code, name) for n, code, name in rows[:-1]] == [
         (4, "GS101", "tensor-attribute-requires-grad"),
         (2, "GS107", "require-grad-typo"),
     ], r
+    assert [int(rows[-1][0]), rows[-1][1]] == [6, "total"]
+    as_json = cli([*CHECK, "--statistics", "--output-format", "json", "."], tmp_path)
+    assert as_json.code == 1 and as_json.stderr == ""
+    assert json.loads(as_json.stdout) == {"total": 6, "rules": [
+        {"code": "GS101", "name": "tensor-attribute-requires-grad", "count": 4},
+        {"code": "GS107", "name": "require-grad-typo", "count": 2}]}
     assert r.stderr == ""
     clean = cli([*CHECK, "--statistics", "--exit-zero", "."], tmp_path)
     assert clean.code == 0 and clean.stdout == r.stdout
@@ -432,3 +458,131 @@ def _message(code: str) -> str:
     from gradscan.rules import REGISTRY
 
     return REGISTRY[code].message
+
+
+# --- colour ------------------------------------------------------------------------------
+
+ESC = "\x1b["
+
+
+def _on_a_terminal(args, cwd, env_extra=None):
+    """Run the real command with its standard output on a pseudo-terminal."""
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, **(env_extra or {}))
+    env.pop("NO_COLOR", None) if "NO_COLOR" not in (env_extra or {}) else None
+    env.pop("FORCE_COLOR", None) if "FORCE_COLOR" not in (env_extra or {}) else None
+    proc = subprocess.Popen([sys.executable, "-m", "gradscan", *args], cwd=cwd, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(timeout=300)
+    return proc.returncode, b"".join(chunks).decode("utf-8")
+
+
+@pytest.mark.parametrize("fmt", ["concise", "full"])
+def test_color_auto_is_on_a_terminal_only_and_honours_no_color(tmp_path, fmt):
+    write(tmp_path, "m.py")
+    args = [*CHECK, "--output-format", fmt, "m.py"]
+    code, shown = _on_a_terminal(args, tmp_path)
+    assert code == 1 and f"{ESC}1mm.py:7:18{ESC}0m: {ESC}1;31mGS101{ESC}0m " in shown, shown
+    assert ESC not in run(args, tmp_path).stdout, "a pipe gets no colour"
+    assert ESC not in _on_a_terminal(args, tmp_path, {"NO_COLOR": "1", "FORCE_COLOR": "1"})[1]
+    assert ESC not in _on_a_terminal([*args, "--color", "never"], tmp_path)[1]
+    plain = run(args, tmp_path).stdout
+    for forced in (run([*args, "--color", "always"], tmp_path).stdout, _forced(args, tmp_path)):
+        assert ESC in forced
+        assert re.sub(r"\x1b\[[0-9;]*m", "", forced) == plain, "colour adds styles, nothing else"
+
+
+def _forced(args, cwd):
+    import os
+    import subprocess
+
+    env = dict(os.environ, FORCE_COLOR="1", PYTHONIOENCODING="utf-8")
+    env.pop("NO_COLOR", None)
+    return subprocess.run([sys.executable, "-m", "gradscan", *args], cwd=cwd, env=env, capture_output=True, text=True).stdout
+
+
+def test_machine_formats_are_never_coloured(tmp_path):
+    write(tmp_path, "m.py")
+    for fmt in ("json", "github", "sarif"):
+        assert ESC not in run([*CHECK, "--color", "always", "--output-format", fmt, "m.py"], tmp_path).stdout
+
+
+# --- progress ------------------------------------------------------------------------------
+
+def test_progress_line_waits_a_second_redraws_and_is_erased():
+    import io
+
+    from gradscan.reports.progress import Progress
+
+    now = [0.0]
+    out = io.StringIO()
+    p = Progress(out, clock=lambda: now[0])
+    p(10, 100)
+    assert out.getvalue() == "", "nothing in the first second"
+    now[0] = 2.0
+    p(40, 100)
+    assert out.getvalue() == "\r\x1b[Kchecking 40/100 files (20 files/s)"
+    now[0] = 2.05
+    p(41, 100)
+    assert out.getvalue().count("checking") == 1, "at most ten redraws a second"
+    p.close()
+    assert out.getvalue().endswith("\r\x1b[K")
+
+
+def _stderr_on_a_terminal(args, cwd, env_extra=None):
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, **(env_extra or {}))
+    env.pop("CI", None) if "CI" not in (env_extra or {}) else None
+    import tempfile
+
+    out = tempfile.TemporaryFile()  # not a pipe: a full pipe would block the child while we read stderr
+    proc = subprocess.Popen([sys.executable, "-m", "gradscan", *args], cwd=cwd, stdout=out, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(timeout=600)
+    out.seek(0)
+    stdout = out.read().decode("utf-8")
+    out.close()
+    return proc.returncode, stdout, b"".join(chunks).decode("utf-8")
+
+
+def test_progress_on_a_terminal_only(tmp_path):
+    """A run long enough (well over a second of checking, one process) shows the line on a
+    terminal's stderr, erased before the summary; a pipe, CI, -q and json never see it."""
+    for i in range(150):
+        write(tmp_path, f"src/m{i:03}.py", BAD)
+    args = [*CHECK, "--jobs", "1", "src"]
+    code, stdout, shown = _stderr_on_a_terminal(args, tmp_path, {"GRADSCAN_PROGRESS_DELAY": "0"})
+    assert code == 1 and len(stdout.splitlines()) == 450
+    assert re.search(r"\r\x1b\[Kchecking \d+/150 files \(\d+ files/s\)", shown), shown
+    assert shown.endswith("\r\x1b[KFound 450 problems in 150 of 150 files.\r\n"), shown[-200:]
+    assert "checking" not in run(args, tmp_path).stderr
+    for more, env in ((["-q"], None), (["--output-format", "json"], None), ([], {"CI": "true"})):
+        assert "checking" not in _stderr_on_a_terminal([*args, *more], tmp_path, env)[2], (more, env)

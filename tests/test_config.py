@@ -15,7 +15,7 @@ def codes(**kwargs) -> set:
 
 
 def default_set() -> set:
-    return {c for c, r in REGISTRY.items() if r.default_enabled or r.engine}
+    return {c for c, r in REGISTRY.items() if r.default_enabled}
 
 
 def band(prefix: str) -> set:
@@ -215,7 +215,8 @@ def test_every_key_is_read(tmp_path):
 @pytest.mark.parametrize("toml, key, words", [
     ("[tool.gradscan\nselect = 1\n", None, "invalid TOML"),
     ('[tool.gradscan]\nselect = ["GS1"\n', None, "invalid TOML"),
-    ('[tool.gradscan]\nselct = ["GS1"]\n', "selct", "unknown key"),
+    ('[tool.gradscan]\nselct = ["GS1"]\n', "selct", "unknown key 'selct' in [tool.gradscan] (did you mean 'select'?"),
+    ('[tool.gradscan]\nextend_exclude = ["x"]\n', "extend_exclude", "did you mean 'extend-exclude'?"),
     ('[tool.gradscan.rules]\nx = 1\n', "rules", "unknown key"),
     ('[tool.gradscan]\nselect = "GS1"\n', "select", "must be a list of strings, not a string"),
     ('[tool.gradscan]\nignore = [101]\n', "ignore", "must be a list of strings"),

@@ -159,10 +159,17 @@ def test_every_given_file_excluded_exits_0_quietly(tmp_path):
         assert (r.code, r.stdout, r.stderr) == (0, "", ""), r
 
 
-def test_an_empty_folder_exits_0_quietly(tmp_path):
+def test_nothing_matched_is_a_warning(tmp_path):
+    """An empty folder or an exclude that swallows everything checks nothing: a CI
+    misconfiguration must not pass silently (exit 0 still: nothing was found)."""
     (tmp_path / "empty").mkdir()
-    r = cli([*CHECK, "empty"], tmp_path)
-    assert (r.code, r.stdout, r.stderr) == (0, "", "")
+    write(tmp_path, "src/model.py")
+    for args in (["empty"], ["--extend-exclude", "*.py", "src"]):
+        r = run([*CHECK, *args], tmp_path)
+        assert (r.code, r.stdout) == (0, ""), r
+        assert r.stderr.startswith(f"gradscan: warning: no Python file matched {args[-1]} "), r
+        quiet = run([*CHECK, "-q", *args], tmp_path)
+        assert (quiet.code, quiet.stdout, quiet.stderr) == (0, "", ""), quiet
 
 
 def _json_lines(text: str) -> str:

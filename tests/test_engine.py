@@ -368,3 +368,13 @@ def test_a_question_past_its_flow_budget_is_reported_as_gs003_when_asked(monkeyp
     monkeypatch.setattr(Flow, "QUERY_BUDGET", 5)
     assert [f.code for f in check_source(src, path="m.py")] == []  # off by default, and the answer is 'unknown'
     assert [f.code for f in check_source(src, path="m.py", settings=Settings(extend_select=["GS003"]))] == ["GS003"]
+
+
+def test_positions_stay_right_after_a_line_libcst_drops():
+    """libcst drops a line holding only a backslash continuation; positions after it are mapped
+    back to the source's own lines (found by the fuzz tier)."""
+    src = ("import torch.nn as nn\n\n\nclass Nested(nn.Module):\n    \"\"\"doc\"\"\"\n\\\n    def __init__(self):\n"
+           "        super().__init__()\n        self.proj = nn.Linear(4, 4)\n\n    def forward(self, x):\n"
+           "        return self.proj(x).detach()\n")
+    (f,) = check_source(src, path="m.py")
+    assert (f.code, f.line, f.col) == ("GS201", 12, 29) and src.splitlines()[11][f.col - 1:].startswith("detach")

@@ -180,7 +180,7 @@ def test_session_open_hover_save_close_shutdown(client, tmp_path):
         "end": {"line": end["row"] - 1, "character": utf16(line[: end["column"] - 1])},
     }
     assert line[start["column"] - 1:].startswith("torch.randn")  # the emoji is two UTF-16 units
-    assert diag["severity"] == 2  # Warning
+    assert diag["severity"] == 1  # Error: the level github and sarif print for the same finding (reports.severity)
     assert diag["codeDescription"]["href"] == REGISTRY["GS101"].url()
 
     # hover over the finding: the rule's documentation; elsewhere: nothing.

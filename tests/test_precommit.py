@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -25,6 +26,7 @@ import yaml  # noqa: E402  (a dependency of pre-commit)
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "integrations.md"
 TIMEOUT = 900
+URL = "https://github.com/gradscan/gradscan"
 
 BUGGY = """\
 import torch
@@ -125,19 +127,26 @@ def test_try_repo_fails_on_a_finding_and_passes_once_fixed(tmp_path, env, head):
     assert re.search(r"^gradscan\.+Passed$", passed.stdout, re.M), output(passed)
 
 
-def documented_snippet() -> dict:
-    """The `.pre-commit-config.yaml` snippet of docs/integrations.md."""
+def documented_snippets() -> list:
+    """The `.pre-commit-config.yaml` snippets of docs/integrations.md."""
     blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    [snippet] = [b for b in blocks if b.lstrip().startswith("repos:")]
-    return yaml.safe_load(snippet)
+    return [yaml.safe_load(b) for b in blocks if b.lstrip().startswith("repos:")]
 
 
-def documented_config(repo_url: str, rev: str) -> str:
-    """The documented snippet, pointed at this checkout."""
+def documented_snippet() -> dict:
+    """The snippet that uses this repository's hook (`repo: <URL>`)."""
+    [snippet] = [s for s in documented_snippets() if s["repos"][0]["repo"] != "local"]
+    return snippet
+
+
+def documented_config(repo_url: str, rev: Optional[str] = None) -> str:
+    """The documented snippet, pointed at this checkout (at `rev`, or the documented rev)."""
     config = documented_snippet()
     [entry] = config["repos"]
-    assert entry["repo"] == "https://github.com/gradscan/gradscan" and [h["id"] for h in entry["hooks"]] == ["gradscan"]
-    entry["repo"], entry["rev"] = repo_url, rev
+    assert entry["repo"] == URL and [h["id"] for h in entry["hooks"]] == ["gradscan"]
+    entry["repo"] = repo_url
+    if rev is not None:
+        entry["rev"] = rev
     return yaml.safe_dump(config, sort_keys=False)
 
 
@@ -204,3 +213,60 @@ def test_documented_snippet_as_a_git_hook(tmp_path, env, head):
     _git("add", "pyproject.toml", "legacy/old_model.py", cwd=repo, env=env)
     done = commit("vendor legacy code")
     assert done.returncode == 0, output(done)
+
+
+def run_on_buggy_then_fixed(repo: Path, env: dict) -> None:
+    """`pre-commit run` on a buggy model fails with the finding, and passes once it is fixed."""
+    (repo / "model.py").write_text(BUGGY)
+    _git("add", "model.py", cwd=repo, env=env)
+    failed = precommit("run", "--files", "model.py", cwd=repo, env=env)
+    assert failed.returncode == 1, output(failed)
+    assert re.search(r"^model\.py:8:18: GS101 ", failed.stdout, re.M), output(failed)
+    (repo / "model.py").write_text(FIXED)
+    passed = precommit("run", "--files", "model.py", cwd=repo, env=env)
+    assert passed.returncode == 0, output(passed)
+
+
+def test_documented_rev_and_autoupdate(tmp_path, env, head):
+    """The snippet as written (its `rev` is a commit of this repository), then
+    `pre-commit autoupdate --bleeding-edge`, which moves `rev` to the newest commit."""
+    config = documented_snippet()
+    written = config["repos"][0]["rev"]
+    assert re.fullmatch(r"[0-9a-f]{40}", written), "no release tag exists yet: rev must be a commit"
+    present = _git("cat-file", "-e", f"{written}^{{commit}}", cwd=ROOT, check=False)
+    assert present.returncode == 0, f"the documented rev {written} is not a commit of this repository"
+    repo = make_repo(tmp_path / "project", env)
+    (repo / ".pre-commit-config.yaml").write_text(documented_config(str(ROOT)))
+    run_on_buggy_then_fixed(repo, env)
+
+    updated = precommit("autoupdate", "--bleeding-edge", cwd=repo, env=env)
+    assert updated.returncode == 0, output(updated)
+    rev = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())["repos"][0]["rev"]
+    assert rev == head, output(updated)
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory, head) -> Path:
+    """A clone of the committed HEAD, for pip to install from by path (pip builds in the tree)."""
+    path = tmp_path_factory.mktemp("clone") / "gradscan"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(path)], check=True, capture_output=True, timeout=TIMEOUT)
+    subprocess.run(["git", "checkout", "-q", head], cwd=path, check=True, capture_output=True)
+    return path
+
+
+def test_documented_local_hook_with_additional_dependencies(tmp_path, env, head, clone):
+    """`repo: local`, `language: python`: pre-commit pip-installs `additional_dependencies`, as
+    documented (the URL pointed at the clone; pip before 23.3 needs a host in a file URL) and by
+    local path."""
+    [local] = [s for s in documented_snippets() if s["repos"][0]["repo"] == "local"]
+    [hook] = local["repos"][0]["hooks"]
+    manifest = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())[0]
+    assert {k: hook[k] for k in ("id", "entry", "language", "types_or", "require_serial")} == \
+        {k: manifest[k] for k in ("id", "entry", "language", "types_or", "require_serial")}
+    [dependency] = hook["additional_dependencies"]
+    assert dependency == f"gradscan @ git+{URL}@main"
+    for n, installed in enumerate((f"gradscan @ git+file://localhost{clone.as_posix()}@{head}", str(clone))):
+        hook["additional_dependencies"] = [installed]
+        repo = make_repo(tmp_path / f"project{n}", env)
+        (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(local, sort_keys=False))
+        run_on_buggy_then_fixed(repo, env)

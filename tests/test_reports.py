@@ -53,13 +53,13 @@ def test_full_shows_the_line_a_caret_and_the_hint():
     assert out.splitlines() == [
         "src/a.py:7:18: GS101 a message",
         "            self.w = torch.randn(3, requires_grad=True)",
-        "                     ^",
+        "                     " + "^" * len("torch.randn(3, requires_grad=True)"),  # the whole range
         *why,
         f"    help: {REGISTRY['GS101'].hint}",
         "",
         "nb.ipynb:cell 3:4:18: GS101 in a cell",
         "    \tx = torch.randn(3)",
-        "    \t                ^",  # a tab stays a tab, so the caret stays under the column
+        "    \t                ^^",  # a tab stays a tab; a range past the line ends with it
         *why,
         f"    help: {REGISTRY['GS101'].hint}",
         "",
@@ -75,6 +75,11 @@ def why_lines(explanation: str) -> list:
     assert lines and lines[0].startswith("    why: ") and all(len(l) <= 100 for l in lines)
     assert " ".join(l.strip() for l in lines)[len("why: "):] == explanation
     return lines
+
+
+def test_full_underlines_multi_line_ranges_to_the_end_of_the_first_line():
+    f = Finding("m.py", 2, 9, "GS101", "m", 4, 3)
+    assert render("full", [f], lambda _: "    x = (torch.randn(3,  \n").splitlines()[2] == " " * 12 + "^" * len("(torch.randn(3,")
 
 
 def test_full_without_a_source_line_still_prints_the_finding():
@@ -126,7 +131,7 @@ def test_sarif_validates_and_carries_rules_and_locations():
     assert ids == sorted(REGISTRY)
     for rule in driver["rules"]:
         assert rule["help"]["text"] and rule["shortDescription"]["text"]
-        assert rule["defaultConfiguration"]["enabled"] is bool(REGISTRY[rule["id"]].default_enabled or REGISTRY[rule["id"]].engine)
+        assert rule["defaultConfiguration"]["enabled"] is bool(REGISTRY[rule["id"]].default_enabled)
     results = run_["results"]
     assert [r["ruleId"] for r in results] == [f.code for f in FINDINGS]
     for result, f in zip(results, FINDINGS):
@@ -156,7 +161,26 @@ def test_statistics_rows():
         "    2\tGS101\ttensor-attribute-requires-grad",
         "    1\tGS001\tunreadable-file",
         "    1\tGS107\trequire-grad-typo",
+        "    4\ttotal",
     ]
+    assert json.loads(statistics(FINDINGS, "json")) == {"total": 4, "rules": [
+        {"code": "GS101", "name": "tensor-attribute-requires-grad", "count": 2},
+        {"code": "GS001", "name": "unreadable-file", "count": 1},
+        {"code": "GS107", "name": "require-grad-typo", "count": 1},
+    ]}
+
+
+def test_one_severity_mapping_for_every_format_with_levels():
+    """github annotations and SARIF results carry the level the LSP server gives (test_lsp)."""
+    from gradscan.reports import severity
+
+    sarif_log = json.loads(render("sarif", FINDINGS))
+    levels = [r["level"] for r in sarif_log["runs"][0]["results"]]
+    annotations = [line.split(" ", 1)[0][2:] for line in render("github", FINDINGS).splitlines()]
+    assert levels == annotations == [severity(f.code) for f in FINDINGS]
+    assert set(levels) <= {"error", "warning"}
+    for rule in sarif_log["runs"][0]["tool"]["driver"]["rules"]:
+        assert rule["defaultConfiguration"]["level"] == severity(rule["id"])
 
 
 # --- every format from a real run ------------------------------------------------------------
@@ -193,11 +217,11 @@ def test_every_format_from_the_command(tmp_path, fmt):
     elif fmt == "full":
         out = r.stdout
         assert "src/model.py:7:18: GS101" in out
-        assert "            self.w = torch.randn(3, requires_grad=True)\n                     ^\n" in out
+        assert "            self.w = torch.randn(3, requires_grad=True)\n                     " + "^" * 34 + "\n" in out
         assert f"    help: {REGISTRY['GS101'].hint}\n" in out
         col = int(gs001("def f(:\n    pass\n").split(":")[1])
         assert "    def f(:\n    " + " " * (col - 1) + "^\n" in out, "a syntax error shows its line and caret too"
-        assert "    \tw.require_grad = True\n    \t  ^\n" in out, "tabs keep the caret aligned"
+        assert "    \tw.require_grad = True\n    \t  ^^^^^^^^^^^^\n" in out, "tabs keep the carets aligned"
         assert "Found 5 problems in 3 of 3 files." in r.stderr
 
 
@@ -226,7 +250,7 @@ def test_full_output_of_a_notebook_shows_the_cell_line(tmp_path):
     assert full.stdout.splitlines()[:3] == [
         f"nb.ipynb:cell 3:4:18: GS101 {REGISTRY['GS101'].message}",
         "            self.w = torch.randn(3, requires_grad=True)",
-        "                     ^",
+        "                     " + "^" * 34,
     ], full
     items = json.loads(cli([*ISOLATED, "--select", "GS101", "--output-format", "json", "nb.ipynb"], tmp_path).stdout)
     assert (items[0]["cell"], items[0]["location"]["row"]) == (3, 4)

@@ -51,7 +51,7 @@ class GradscanChecker:
     def add_options(cls, parser) -> None:
         from gradscan.rules import all_rules
 
-        parser.extend_default_ignore([r.code for r in all_rules() if not (r.default_enabled or r.engine)])
+        parser.extend_default_ignore([r.code for r in all_rules() if not r.default_enabled])
 
     @classmethod
     def parse_options(cls, options) -> None:

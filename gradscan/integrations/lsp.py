@@ -25,12 +25,13 @@ from pygls.lsp.server import LanguageServer
 from gradscan import __version__
 from gradscan.config import ConfigError, Settings, find_config, load_config
 from gradscan.findings import Finding
+from gradscan.reports import severity
 from gradscan.rules import REGISTRY
 
 log = logging.getLogger(__name__)
 
 PYTHON_SUFFIXES = (".py", ".pyi")
-ENGINE_ERRORS = ("GS000", "GS001")
+_SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
 
 
 class GradscanLanguageServer(LanguageServer):
@@ -119,7 +120,7 @@ def _diagnostic(document, finding: Finding) -> types.Diagnostic:
     return types.Diagnostic(
         range=_range(document, finding),
         message=finding.message,
-        severity=types.DiagnosticSeverity.Error if finding.code in ENGINE_ERRORS else types.DiagnosticSeverity.Warning,
+        severity=_SEVERITY[severity(finding.code)],  # the levels github and sarif print too
         code=finding.code,
         code_description=types.CodeDescription(href=href) if href else None,
         source="gradscan",
@@ -185,7 +186,7 @@ def rule_markdown(code: str) -> str:
     rule = REGISTRY.get(code)
     if rule is None:
         return f"**{code}**"
-    state = "on by default" if (rule.default_enabled or rule.engine) else "off by default"
+    state = "on by default" if rule.default_enabled else "off by default"
     head = f"**{rule.code}** `{rule.name}` ({rule.framework}, {state})\n\n{rule.summary}."
     link = f"\n\n[Documentation]({rule.url()})" if not rule.engine else ""
     return f"{head}\n\n{rule.doc}{link}".rstrip()

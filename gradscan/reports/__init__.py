@@ -20,8 +20,10 @@ def _rule(code: str):
     return REGISTRY.get(code)
 
 
-def concise(findings: List[Finding], sources=None) -> str:
-    return "".join(f"{f.location()}: {f.code} {f.message}\n" for f in findings)
+def severity(code: str) -> str:
+    """"error" or "warning": the one mapping the LSP server, `github` and `sarif` share."""
+    rule = REGISTRY.get(code)
+    return rule.severity if rule is not None else "error"
 
 
 def _explanation(text: str) -> str:
@@ -29,20 +31,52 @@ def _explanation(text: str) -> str:
     return "\n".join(textwrap.wrap(text, width=100, initial_indent="    why: ", subsequent_indent="         ")) + "\n"
 
 
-def full(findings: List[Finding], sources: Optional[Callable[[Finding], str]] = None) -> str:
+# ANSI styles of the human formats (ruff's palette: bold location, bold red code, red underline).
+_BOLD, _RED, _CYAN, _RESET = "\x1b[1m", "\x1b[1;31m", "\x1b[36m", "\x1b[0m"
+
+
+def _head(f: Finding, color: bool) -> str:
+    if not color:
+        return f"{f.location()}: {f.code} {f.message}\n"
+    return f"{_BOLD}{f.location()}{_RESET}: {_RED}{f.code}{_RESET} {f.message}\n"
+
+
+def concise(findings: List[Finding], sources=None, color: bool = False) -> str:
+    return "".join(_head(f, color) for f in findings)
+
+
+def underline(line: str, f: Finding) -> str:
+    """The marker line under `line`: carets under the reported range (to the end of the line
+    when the range goes on below), at least one; tabs before it kept so that it lines up."""
+    text = line.rstrip("\r\n")
+    start = max(f.col - 1, 0)
+    if f.end_line and f.end_line > f.line:
+        end = len(text.rstrip())
+    elif f.end_line == f.line and f.end_col > f.col:
+        end = min(f.end_col - 1, len(text))
+    else:
+        end = start + 1
+    prefix = "".join(ch if ch == "\t" else " " for ch in text[:start])
+    return prefix + "^" * max(end - start, 1)
+
+
+def full(findings: List[Finding], sources: Optional[Callable[[Finding], str]] = None, color: bool = False) -> str:
     out = []
     for f in findings:
-        out.append(f"{f.location()}: {f.code} {f.message}\n")
+        out.append(_head(f, color))
         line = sources(f) if sources else ""
         if line:
             out.append(f"    {line.rstrip()}\n")
-            prefix = "".join(ch if ch == "\t" else " " for ch in line[: max(f.col - 1, 0)])
-            out.append(f"    {prefix}^\n")
+            marks = underline(line, f)
+            if color:
+                blank = len(marks) - len(marks.lstrip(" \t"))
+                marks = f"{marks[:blank]}{_RED}{marks[blank:]}{_RESET}"
+            out.append(f"    {marks}\n")
         rule = _rule(f.code)
         if rule is not None and rule.explanation:
             out.append(_explanation(rule.explanation))
         if rule is not None and rule.hint:
-            out.append(f"    help: {rule.hint}\n")
+            out.append(f"    {_CYAN}help{_RESET}: {rule.hint}\n" if color else f"    help: {rule.hint}\n")
         if f.detail:
             out.append("".join(f"    {l}\n" for l in f.detail.rstrip().splitlines()))
         out.append("\n")
@@ -95,7 +129,7 @@ def github(findings: List[Finding], sources=None) -> str:
             f"endLine={f.end_line or f.line},endColumn={f.end_col or f.col},"
             f"title={_escape_prop(f'gradscan ({f.code})')}"
         )
-        out.append(f"::error {props}::{_escape_data(f'{f.code} {f.message}{cell}')}\n")
+        out.append(f"::{severity(f.code)} {props}::{_escape_data(f'{f.code} {f.message}{cell}')}\n")
     return "".join(out)
 
 
@@ -119,7 +153,7 @@ def sarif(findings: List[Finding], sources=None) -> str:
             "shortDescription": {"text": r.summary},
             "fullDescription": {"text": r.explanation or r.summary},
             "help": {"text": r.doc or r.summary, "markdown": r.doc or r.summary},
-            "defaultConfiguration": {"enabled": bool(r.default_enabled or r.engine), "level": "error"},
+            "defaultConfiguration": {"enabled": bool(r.default_enabled), "level": r.severity},
             "properties": {"framework": r.framework, "tags": ["gradient", r.framework]},
         }
         if not r.engine:
@@ -131,7 +165,7 @@ def sarif(findings: List[Finding], sources=None) -> str:
         results.append({
             "ruleId": f.code,
             "ruleIndex": index.get(f.code, 0),
-            "level": "error",
+            "level": severity(f.code),
             "message": {"text": f"{f.message}{cell}"},
             "locations": [{
                 "physicalLocation": {
@@ -161,23 +195,51 @@ def sarif(findings: List[Finding], sources=None) -> str:
     return json.dumps(log, indent=2) + "\n"
 
 
-def statistics(findings: List[Finding]) -> str:
+def statistics(findings: List[Finding], fmt: str = "concise") -> str:
+    """A count per rule code, most frequent first, and the total (JSON with --output-format json)."""
     counts = Counter(f.code for f in findings)
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if fmt == "json":
+        return json.dumps({
+            "rules": [{"code": code, "name": _rule(code).name if _rule(code) else None, "count": n} for code, n in rows],
+            "total": len(findings),
+        }, indent=2) + "\n"
     out = []
-    for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+    for code, n in rows:
         rule = _rule(code)
         out.append(f"{n:>5}\t{code}\t{rule.name if rule else ''}\n")
+    out.append(f"{len(findings):>5}\ttotal\n")
     return "".join(out)
 
 
 def summary(findings: List[Finding], files: int) -> str:
-    """The closing line of the human formats, on standard error."""
+    """The closing line of a run, on standard error (ruff's shape)."""
+    nfiles = f"{files:,} file{'s' if files != 1 else ''}"
+    if not findings:
+        return f"All checks passed: {nfiles}."
     n, paths = len(findings), len({f.path for f in findings})
-    return f"Found {n} problem{'s' if n != 1 else ''} in {paths} of {files} file{'s' if files != 1 else ''}."
+    return f"Found {n:,} problem{'s' if n != 1 else ''} in {paths:,} of {nfiles}."
 
 
 FORMATTERS: Dict[str, Callable] = {"concise": concise, "full": full, "json": as_json, "github": github, "sarif": sarif}
 
 
-def render(fmt: str, findings: List[Finding], sources=None) -> str:
-    return FORMATTERS[fmt](findings, sources)
+def render(fmt: str, findings: List[Finding], sources=None, color: bool = False) -> str:
+    if fmt in ("concise", "full"):
+        return FORMATTERS[fmt](findings, sources, color=color)
+    return FORMATTERS[fmt](findings, sources)  # machine formats are never coloured
+
+
+def use_color(choice: str, stream) -> bool:
+    """--color: `always` and `never` win; in `auto`, a non-empty NO_COLOR turns colour off, then a
+    FORCE_COLOR other than empty or 0 turns it on, else colour only when `stream` is a terminal."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -16,7 +16,7 @@ START, END = "<!-- rules:start -->", "<!-- rules:end -->"
 def rules_table() -> str:
     rows = ["| code | name | framework | default | what it finds |", "|---|---|---|---|---|"]
     for r in all_rules():
-        default = "on" if (r.default_enabled or r.engine) else "off"
+        default = "on" if r.default_enabled else "off"
         link = f"[{r.code}](docs/rules.md#{r.code.lower()})"
         rows.append(f"| {link} | `{r.name}` | {r.framework} | {default} | {r.summary} |")
     return "\n".join(rows) + "\n"
@@ -26,7 +26,7 @@ def rules_reference() -> str:
     parts = ["# Rules\n", "Generated from the rule classes by `python -m gradscan.reports.rule_docs`; "
              "`gradscan explain CODE` prints the same text.\n"]
     for r in all_rules():
-        default = "on by default" if (r.default_enabled or r.engine) else f"off by default: enable with `--extend-select {r.code}`"
+        default = "on by default" if r.default_enabled else f"off by default: enable with `--extend-select {r.code}`"
         facts = f"\n\nFacts: {', '.join(r.facts)} ([docs/facts.md](facts.md))." if r.facts else ""
         doc = re.sub(r"^## ", "#### ", r.doc, flags=re.MULTILINE)
         parts.append(f'\n<a id="{r.code.lower()}"></a>\n## {r.code} {r.name}\n\n*{r.framework}, {default}.* {r.summary}.\n\n{doc}{facts}\n')

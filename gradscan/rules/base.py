@@ -57,6 +57,9 @@ class Rule:
     invalid: ClassVar[Tuple[str, ...]] = ()
     valid: ClassVar[Tuple[str, ...]] = ()
     engine: ClassVar[bool] = False  # GS0xx codes: reported by the engine itself
+    # The level of every output that has levels (LSP diagnostics, GitHub annotations, SARIF):
+    # "error" for what breaks gradients or keeps a file from being checked, "warning" for hygiene.
+    severity: ClassVar[str] = "error"
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -77,3 +80,4 @@ class Rule:
     @classmethod
     def url(cls) -> str:
         return DOCS_URL.format(code=cls.code.lower())
+

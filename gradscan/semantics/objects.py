@@ -44,6 +44,7 @@ class Objects:
         self._callers: Optional[Dict[int, List[Tuple[cst.Call, Optional["FunctionInfo"]]]]] = None
         self._direct: Optional[Dict[int, List[Tuple[cst.Call, Optional["FunctionInfo"]]]]] = None
         self._busy: set = set()
+        self._name_memo: Dict[Tuple[int, str], Optional["ClassInfo"]] = {}
 
     # ---- instances ---------------------------------------------------------------------
     def instance_class(self, expr: cst.BaseExpression, scope: Optional["FunctionInfo"]) -> Optional["ClassInfo"]:
@@ -86,9 +87,21 @@ class Objects:
         return None
 
     def _name_class(self, name: str, scope) -> Optional["ClassInfo"]:
+        # Memoised per (scope, name): the answer does not depend on where the name is read, and
+        # a long function reads the same name thousands of times.
+        key = (id(scope), name)
+        if key in self._name_memo:
+            return self._name_memo[key]
+        found = self._name_memo[key] = None  # a name defined from itself is unknown
+        found = self._name_memo[key] = self._name_class_uncached(name, scope)
+        return found
+
+    def _name_class_uncached(self, name: str, scope) -> Optional["ClassInfo"]:
         while True:
             values = self._values.get((id(scope) if scope else 0, name))
             if values:
+                if not all(type(v) in (cst.Call, cst.Name, cst.Attribute) for v in values):
+                    return None  # `x = x.detach() + 1`: not an object of a class
                 classes = {id(c): c for c in (self.instance_class(v, scope) for v in values)}
                 return next(iter(classes.values())) if len(classes) == 1 else None
             if scope is not None and name in scope.params:

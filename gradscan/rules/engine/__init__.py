@@ -4,4 +4,5 @@ from gradscan.rules.engine import (  # noqa: F401 (importing a rule module regis
     gs001_unreadable_file,
     gs002_analysis_cut_short,
     gs003_analysis_incomplete,
+    gs010_unused_noqa,
 )
