@@ -30,6 +30,7 @@ from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
 import libcst as cst
 
+from gradscan.semantics.arguments import positional_argument
 from gradscan.semantics.names import dotted
 
 if TYPE_CHECKING:
@@ -340,10 +341,7 @@ def _wrapper_base(call: cst.Call) -> Optional[cst.BaseExpression]:
     for a in call.args:
         if a.keyword is not None and a.keyword.value in WRAPPER_BASE_KEYWORDS:
             return a.value
-    for a in call.args:
-        if a.keyword is None and a.star == "":
-            return a.value
-    return None
+    return positional_argument(call, 0)
 
 
 def _non_parameter(arg: cst.Arg) -> bool:

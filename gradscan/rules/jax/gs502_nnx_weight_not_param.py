@@ -5,7 +5,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.jax.helpers import is_name, kwarg, local_value
+from gradscan.rules.jax.helpers import is_name, local_value
+from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.flow import tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -308,7 +309,7 @@ def _selects_variables(model: FileModel) -> bool:
         name = model.callee(call) or ""
         if name.endswith("DiffState"):
             return True
-        wrt = kwarg(call, "wrt")
+        wrt = keyword_argument(call, "wrt")
         if wrt is not None and model.resolve(wrt) != "flax.nnx.Param":
             return True
     return False

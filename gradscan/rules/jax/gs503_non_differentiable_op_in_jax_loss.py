@@ -7,8 +7,9 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
     ARRAY_PACKAGES, INT_DTYPES, META_ATTRS, NUMBER_TO_NUMBER, SHAPE_FIRST, STOP_GRADIENT, Target, Traced,
-    differentiated_params, grad_targets, iter_nodes, kwarg, local_value, target_names, uses_jax,
+    differentiated_params, grad_targets, iter_nodes, local_value, target_names, uses_jax,
 )
+from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
@@ -122,7 +123,7 @@ class _ZeroGrad(Traced):
         if name in COMPARISON_FUNCTIONS:
             return "int", [a.value for a in node.args[:2]]
         if name in CAST_FUNCTIONS:
-            dtype = kwarg(node, "dtype") or kwarg(node, "new_dtype")
+            dtype = keyword_argument(node, "dtype") or keyword_argument(node, "new_dtype")
             if dtype is None and len(node.args) > 1 and node.args[1].keyword is None:
                 dtype = node.args[1].value
             if dtype is not None and self._int_dtype(dtype):

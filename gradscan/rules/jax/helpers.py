@@ -6,6 +6,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.contexts import function_value, Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
@@ -43,13 +44,6 @@ def is_name(expr, value: str) -> bool:
     return isinstance(expr, cst.Name) and expr.value == value
 
 
-def kwarg(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    return None
-
-
 def _int_literal(expr) -> Optional[int]:
     if isinstance(expr, cst.Integer):
         return int(expr.value, 0)
@@ -75,10 +69,9 @@ def _argnums(model: FileModel, call: Optional[cst.Call]) -> Optional[Set[int]]:
     it is not a literal."""
     if call is None:
         return {0}
-    value = kwarg(call, "argnums")
+    value = keyword_argument(call, "argnums")
     if value is None:
-        positional = [a for a in call.args[1:] if a.keyword is None and not a.star]
-        value = positional[0].value if positional and model.callee(call) in GRAD_TRANSFORMS else None
+        value = positional_argument(call, 1) if model.callee(call) in GRAD_TRANSFORMS else None
     if value is None:
         return {0}
     if isinstance(value, cst.Call) and (model.callee(value) or "").endswith("DiffState") and value.args:
@@ -100,7 +93,7 @@ def _argnums(model: FileModel, call: Optional[cst.Call]) -> Optional[Set[int]]:
 def _has_aux(call: Optional[cst.Call]) -> bool:
     if call is None:
         return False
-    value = kwarg(call, "has_aux")
+    value = keyword_argument(call, "has_aux")
     return value is not None and not is_name(value, "False")
 
 

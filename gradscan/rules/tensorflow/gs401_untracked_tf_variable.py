@@ -6,8 +6,9 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    TF_VARIABLE, call_arg, callee, context_root, is_name, kwarg, tf_dtype_kind, walk,
+    TF_VARIABLE, callee, context_root, is_name, tf_dtype_kind, walk,
 )
+from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
@@ -44,11 +45,11 @@ def _assigned_state(model: FileModel, cls, attr: str) -> bool:
 
 
 def _variable_not_trainable(model: FileModel, call: cst.Call) -> bool:
-    if is_name(kwarg(call, "trainable"), "False"):
+    if is_name(keyword_argument(call, "trainable"), "False"):
         return True
-    if tf_dtype_kind(model, kwarg(call, "dtype")) in ("int", "bool", "string"):
+    if tf_dtype_kind(model, keyword_argument(call, "dtype")) in ("int", "bool", "string"):
         return True
-    init = call_arg(call, 0, "initial_value")
+    init = find_argument(call, 0, "initial_value")
     if isinstance(init, (cst.Integer, cst.SimpleString)) or is_name(init, "True") or is_name(init, "False"):
         return True  # tf.Variable(0): an integer counter, never a trainable weight
     return False

@@ -6,9 +6,10 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    call_arg, callee, function_named, in_data_pipeline, kwarg, path_barrier, reaches_loss, taint_of, tf_dtype_kind,
+    callee, function_named, in_data_pipeline, path_barrier, reaches_loss, taint_of, tf_dtype_kind,
     tf_site, walk,
 )
+from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.model import FileModel
 
 NUMPY_FUNCTION = {"tensorflow.numpy_function", "tensorflow.compat.v1.numpy_function", "tensorflow.compat.v1.py_func", "tensorflow.py_func"}
@@ -138,7 +139,7 @@ class NumpyFunctionInTrainingPath(Rule):
             if name in NUMPY_FUNCTION:
                 message = None
             elif name in PY_FUNCTION:
-                body = function_named(model, fn, call_arg(call, 0, "func"))
+                body = function_named(model, fn, find_argument(call, 0, "func"))
                 if body is None or not _uses_numpy(model, body):
                     continue
                 message = (
@@ -147,9 +148,9 @@ class NumpyFunctionInTrainingPath(Rule):
                 )
             else:
                 continue
-            if not _float_output(model, call_arg(call, 2, "Tout")):
+            if not _float_output(model, find_argument(call, 2, "Tout")):
                 continue
-            inputs = call_arg(call, 1, "inp")
+            inputs = find_argument(call, 1, "inp")
             if inputs is None or not taint.carries(inputs, fn):
                 continue
             if in_data_pipeline(model, call) or tf_site(model, call) is None:
@@ -168,5 +169,5 @@ class NumpyFunctionInTrainingPath(Rule):
             for d in fn.node.decorators:
                 dec = d.decorator
                 if isinstance(dec, cst.Call) and model.resolve(dec.func) in NUMPY_FUNCTION:
-                    out[name] = kwarg(dec, "Tout")
+                    out[name] = keyword_argument(dec, "Tout")
         return out

@@ -5,7 +5,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import call_arg, enclosing_tape, names_in_target, tape_withs, walk
+from gradscan.rules.tensorflow.helpers import enclosing_tape, names_in_target, tape_withs, walk
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
@@ -102,7 +103,7 @@ class LossOutsideTape(Rule):
             func = call.func
             if not (isinstance(func, cst.Attribute) and func.attr.value in ("gradient", "jacobian", "batch_jacobian") and isinstance(func.value, cst.Name)):
                 continue
-            target = call_arg(call, 0, "target")
+            target = find_argument(call, 0, "target")
             if target is None:
                 continue
             tape = func.value.value

@@ -6,9 +6,10 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    STOP_GRADIENT, Taint, call_arg, callee, combined_with_carrier, context_root, method_name, path_barrier,
+    STOP_GRADIENT, Taint, callee, combined_with_carrier, context_root, method_name, path_barrier,
     reaches_loss, taint_of, tf_site,
 )
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.flow import tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
@@ -37,7 +38,7 @@ def _intent_words_near(model: FileModel, node: cst.CSTNode, fn: Optional[Functio
         names.extend(dotted(t.target) or "" for t in stmt.targets)
     elif isinstance(stmt, (cst.AnnAssign, cst.AugAssign)):
         names.append(dotted(stmt.target) or "")
-    arg = call_arg(node, 0, "input") if isinstance(node, cst.Call) else None
+    arg = find_argument(node, 0, "input") if isinstance(node, cst.Call) else None
     if arg is not None:
         names.append(dotted(arg) or (dotted(arg.func) if isinstance(arg, cst.Call) else "") or "")
     return any(tokens(n) & _INTENT_WORDS for n in names if n)
@@ -158,7 +159,7 @@ class StopGradientOnOutput(Rule):
                 sink = "return"
             else:
                 continue
-            arg = call_arg(call, 0, "input")
+            arg = find_argument(call, 0, "input")
             if arg is None or not taint.carries(arg, fn):
                 continue
             if combined_with_carrier(model, taint, call, fn):

@@ -6,9 +6,10 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    SITE_TRIGGERS, STOP_GRADIENT, Taint, call_arg, callee, combined_with_carrier, in_data_pipeline, path_barrier,
+    SITE_TRIGGERS, STOP_GRADIENT, Taint, callee, combined_with_carrier, in_data_pipeline, path_barrier,
     reaches_loss, taint_of, tf_dtype_kind, tf_site,
 )
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
 
 
@@ -148,11 +149,11 @@ class NonDifferentiableOpInLossTf(Rule):
     def _op(model: FileModel, call: cst.Call, taint: Taint, fn) -> Optional[str]:
         name = callee(model, call)
         if name in _NONDIFF_OPS:
-            arg = call_arg(call, 0, "input") or call_arg(call, 0, "x")
+            arg = find_argument(call, 0, "input") or find_argument(call, 0, "x")
             return _NONDIFF_OPS[name] if arg is not None and taint.carries(arg, fn) else None
         if name in _CASTS:
-            value = call_arg(call, 0, "x")
-            kind = tf_dtype_kind(model, call_arg(call, 1, "dtype"))
+            value = find_argument(call, 0, "x")
+            kind = tf_dtype_kind(model, find_argument(call, 1, "dtype"))
             if value is None:
                 return None
             if isinstance(value, cst.Comparison):

@@ -5,6 +5,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.semantics.arguments import argument_for, argument_position, keyword_argument, positional_arguments
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.flow import tokens
@@ -54,21 +55,6 @@ def callee(model: FileModel, call: cst.Call) -> Optional[str]:
     if key not in cache:
         cache[key] = model.callee(call)
     return cache[key]
-
-
-def kwarg(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    return None
-
-
-def call_arg(call: cst.Call, pos: int, name: str) -> Optional[cst.BaseExpression]:
-    value = kwarg(call, name)
-    if value is not None:
-        return value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    return positional[pos].value if len(positional) > pos else None
 
 
 def is_name(expr, value: str) -> bool:
@@ -367,10 +353,6 @@ class Taint:
         """A helper's parameter carries gradient when a caller passes it a value that does."""
         if depth <= 0 or fn.context is None or fn.context.kind != "helper":
             return False
-        params = fn.params
-        if fn.is_method and params and params[0] in ("self", "cls"):
-            params = params[1:]
-        index = params.index(param) if param in params else None
         for call, owner in self.model.calls:
             func = call.func
             if fn.is_method:
@@ -378,10 +360,7 @@ class Taint:
                     continue
             elif not is_name(func, fn.name):
                 continue
-            value = kwarg(call, param)
-            if value is None and index is not None:
-                positional = [a for a in call.args if a.keyword is None and not a.star]
-                value = positional[index].value if len(positional) > index else None
+            value = argument_for(fn, call, param)
             if value is not None and self.carries(value, owner, depth):
                 return True
         return False
@@ -391,7 +370,7 @@ class Taint:
             return False
         name = callee(self.model, value)
         if name in TF_VARIABLE or name in KERAS_VARIABLE:
-            trainable = kwarg(value, "trainable")
+            trainable = keyword_argument(value, "trainable")
             return not is_name(trainable, "False")
         return False
 
@@ -457,7 +436,7 @@ class Taint:
             if isinstance(value, cst.Call):
                 if self._is_variable(value):
                     return True
-                if method_name(value) in ("add_weight", "add_variable") and not is_name(kwarg(value, "trainable"), "False"):
+                if method_name(value) in ("add_weight", "add_variable") and not is_name(keyword_argument(value, "trainable"), "False"):
                     return True
         return False
 
@@ -550,8 +529,8 @@ def _selecting_argument(model: FileModel, node: cst.CSTNode) -> bool:
             return False
         name = callee(model, call)
         spec = _DATA_ARGS.get(name or "")
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        pos = positional.index(arg) if arg in positional else None
+        positional = positional_arguments(call)
+        pos = argument_position(call, arg)
         keyword = arg.keyword.value if arg.keyword is not None else None
         if spec is not None:
             positions, keywords = spec

@@ -6,6 +6,7 @@ from typing import List, Optional, Set, Tuple
 import libcst as cst
 
 from gradscan.rules.base import Rule
+from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics import intent
 from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
 from gradscan.semantics.flow import Trace
@@ -69,19 +70,12 @@ def reach(model: FileModel, node: cst.CSTNode, where: str) -> Optional[Trace]:
     return trace
 
 
-def _kwarg(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    return None
-
-
 def first_arg(call: cst.Call) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.keyword is None and arg.star == "":
-            return arg.value
-        if arg.keyword is not None and arg.keyword.value in ("data", "input", "ndarray"):
-            return arg.value
+    """The data argument of a tensor constructor: position 0, or `data=`/`input=`/`ndarray=`."""
+    for keyword in (None, "data", "input", "ndarray"):
+        value = positional_argument(call, 0) if keyword is None else keyword_argument(call, keyword)
+        if value is not None:
+            return value
     return None
 
 
@@ -177,7 +171,7 @@ def _fix_candidates(model: FileModel, fn: Optional[FunctionInfo]):
         value = node.value
         if isinstance(value, cst.Call) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             name = model.callee(value) or ""
-            if (name in ("torch.tensor", "torch.autograd.Variable", "torch.autograd.variable.Variable") or name.endswith(".Variable")) and _is_true(_kwarg(value, "requires_grad")):
+            if (name in ("torch.tensor", "torch.autograd.Variable", "torch.autograd.variable.Variable") or name.endswith(".Variable")) and _is_true(keyword_argument(value, "requires_grad")):
                 data = first_arg(value)
                 if data is not None and not numberish(data) and not isinstance(data, (cst.List, cst.Tuple)):
                     yield value, node.targets[0].target.value, node

@@ -5,8 +5,9 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.common import call_arg, is_parameter_call, is_true
+from gradscan.rules.common import is_parameter_call, is_true
 from gradscan.rules.torch_params.helpers import mentions, requires_grad_tensor
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel, FunctionInfo
 
 
@@ -88,9 +89,9 @@ class BufferRequiresGrad(Rule):
         for call, owner in model.calls:
             func = call.func
             if isinstance(func, cst.Attribute) and func.attr.value == "register_buffer":
-                tensor = call_arg(call, 1, "tensor")
+                tensor = find_argument(call, 1, "tensor")
             elif model.callee(call) == "torch.nn.Buffer":
-                tensor = call_arg(call, 0, "data")
+                tensor = find_argument(call, 0, "data")
             else:
                 continue
             if tensor is None:
@@ -101,7 +102,7 @@ class BufferRequiresGrad(Rule):
             if requires_grad_tensor(model, value):
                 yield Report(tensor)
             elif is_parameter_call(model, value):
-                flag = call_arg(value, 1, "requires_grad")
+                flag = find_argument(value, 1, "requires_grad")
                 if flag is None or is_true(flag):
                     yield Report(tensor)
 

@@ -5,6 +5,7 @@ from typing import Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import children
@@ -84,8 +85,6 @@ def method_name(call: cst.Call) -> Optional[str]:
     return None
 
 
-def positional_args(call: cst.Call) -> List[cst.BaseExpression]:
-    return [a.value for a in call.args if a.keyword is None and not a.star]
 
 
 # Optimizer classes outside torch.optim, by qualified name prefix.
@@ -115,7 +114,7 @@ def _params_arg(call: cst.Call) -> Optional[cst.BaseExpression]:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == "params":
             return arg.value
-    args = positional_args(call)
+    args = positional_arguments(call)
     return args[0] if args else None
 
 
