@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set
 
 import libcst as cst
 
+from gradscan.frameworks import names as api_names
+from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
@@ -101,13 +103,10 @@ _TENSOR_FACTORIES = {
     "tensor", "as_tensor", "from_numpy", "zeros_like", "ones_like", "empty_like", "full_like", "randn_like",
     "rand_like", "stack", "cat", "exp", "log", "pow", "sqrt",
 }
+# One table with the flow (gradscan/frameworks/torch.py).
+NON_CARRYING_METHODS = api_names(torch_api.NON_CARRYING_METHODS)
+NON_CARRYING_ATTRS = api_names(torch_api.NON_CARRYING_ATTRS)
 _PARAMETER = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
-_NON_CARRYING_METHODS = {
-    "size", "dim", "numel", "shape", "item", "tolist", "numpy", "argmax", "argmin", "argsort", "nonzero",
-    "detach", "detach_", "ne", "eq", "gt", "lt", "ge", "le", "isnan", "isinf", "any", "all", "data_ptr",
-    "new_zeros", "new_ones", "new_empty", "new_full", "stride", "get_device", "bool", "long", "int",
-}
-_NON_CARRYING_ATTRS = {"shape", "dtype", "device", "ndim", "requires_grad", "grad_fn", "is_leaf", "grad", "data", "indices", "is_cuda", "layout"}
 
 
 class Sources:
@@ -460,7 +459,7 @@ class Sources:
         if t is cst.Name:
             return self._name_roots(expr, depth)
         if t is cst.Attribute:
-            if expr.attr.value in _NON_CARRYING_ATTRS:
+            if expr.attr.value in NON_CARRYING_ATTRS:
                 return set()
             base = expr.value
             if isinstance(base, cst.Name) and base.value in ("self", "cls") or _is_self_name(model, base):
@@ -555,7 +554,7 @@ class Sources:
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             receiver = func.value
-            if method in _NON_CARRYING_METHODS:
+            if method in NON_CARRYING_METHODS:
                 return set()
             if _is_self_name(model, receiver):
                 fn = model.enclosing_function(call)
