@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from gradscan.semantics.model import Context, FileModel, FunctionInfo
 
 BACKWARD_METHODS = {"backward", "manual_backward"}
-INFERENCE_NAMES = {"generate", "sample", "predict", "evaluate", "validation_step", "test_step", "predict_step", "inference"}
+INFERENCE_NAMES = {
+    "generate", "sample", "sampling", "predict", "evaluate", "validate", "inference", "infer", "test",
+    "validation_step", "test_step", "predict_step", "eval_step", "on_validation_epoch_end",
+}
 
 
 def no_grad_call(model: "FileModel", expr: cst.BaseExpression) -> bool:

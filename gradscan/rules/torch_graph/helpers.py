@@ -8,15 +8,11 @@ import libcst as cst
 from gradscan.rules.base import Rule
 from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics import intent
-from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
+from gradscan.semantics.contexts import INFERENCE_NAMES, has_no_grad_decorator, in_eval_branch, in_no_grad_block
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 
-INFERENCE_NAMES = {
-    "generate", "sample", "predict", "evaluate", "validation_step", "test_step", "predict_step",
-    "inference", "infer", "eval_step", "validate", "test", "on_validation_epoch_end", "sampling",
-}
 # Calls that turn a tensor into a new leaf (GS204).
 REWRAP_FUNCTIONS = {"torch.tensor", "torch.from_numpy", "torch.nn.Parameter", "torch.nn.parameter.Parameter"}
 PYTHON_CONVERSIONS = {"item", "tolist"}
