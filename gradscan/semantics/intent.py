@@ -43,7 +43,7 @@ import libcst as cst
 from gradscan.frameworks import names as api_names
 from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.names import dotted
-from gradscan.semantics.walk import descendants
+from gradscan.semantics.walk import descendants, target_names
 
 if TYPE_CHECKING:
     from gradscan.semantics.flow import Trace
@@ -205,7 +205,7 @@ class Sources:
             it = _comprehension_iter(model, name)
             if it is None:
                 for anc in model.ancestors(name):
-                    if isinstance(anc, cst.For) and name.value in _bound(anc.target):
+                    if isinstance(anc, cst.For) and name.value in target_names(anc.target):
                         it = anc.iter
                         break
                     if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
@@ -758,23 +758,12 @@ def _comprehension_iter(model: "FileModel", name: cst.Name) -> Optional[cst.Base
         if isinstance(anc, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
             comp = anc.for_in
             while comp is not None:
-                if name.value in _bound(comp.target):
+                if name.value in target_names(comp.target):
                     return comp.iter
                 comp = comp.inner_for_in
         if isinstance(anc, (cst.FunctionDef, cst.BaseSmallStatement, cst.BaseCompoundStatement)):
             return None
     return None
-
-
-def _bound(target) -> Set[str]:
-    if isinstance(target, cst.Name):
-        return {target.value}
-    if isinstance(target, (cst.Tuple, cst.List)):
-        out: Set[str] = set()
-        for e in target.elements:
-            out |= _bound(e.value)
-        return out
-    return set()
 
 
 def _method_class(fn: Optional["FunctionInfo"]):

@@ -14,7 +14,7 @@ import libcst as cst
 
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.names import ImportTable, dotted
-from gradscan.semantics.walk import TRIVIA, index_tree
+from gradscan.semantics.walk import TRIVIA, index_tree, target_names
 
 FunctionNode = Union[cst.FunctionDef, cst.Lambda]
 
@@ -162,7 +162,7 @@ class _Collector:
         else:
             asname = node.asname if t is cst.WithItem else node.name
             target = asname.name if asname is not None else None
-        for name in _target_names(target):
+        for name in target_names(target):
             self._bind(fn, name, "other")
 
     def global_(self, node) -> None:
@@ -217,7 +217,7 @@ class _Collector:
         if type(node) is cst.Assign:
             single = len(node.targets) == 1 and type(node.targets[0].target) is cst.Name and type(node.value) in _NAME_OR_ATTRIBUTE
             for target in node.targets:
-                for name in _target_names(target.target):
+                for name in target_names(target.target):
                     self._bind(fn, name, "alias" if single else "other", node.value if single else None)
         elif type(node.target) is cst.Name:  # AnnAssign, AugAssign
             alias = type(node) is cst.AnnAssign and type(node.value) in _NAME_OR_ATTRIBUTE
@@ -250,18 +250,6 @@ def _is_statement(kind: type, small_only: bool = False) -> bool:
         found = _STATEMENT_KINDS[kind] = (1 if issubclass(kind, cst.BaseSmallStatement)
                                           else 2 if issubclass(kind, cst.BaseCompoundStatement) else 0)
     return found == 1 if small_only else found != 0
-
-
-def _target_names(target) -> List[str]:
-    """The plain names an assignment target binds (`a`, `a, (b, *c)`), not attributes or items."""
-    t = type(target)
-    if t is cst.Name:
-        return [target.value]
-    if t is cst.Tuple or t is cst.List:
-        return [n for el in target.elements for n in _target_names(el.value)]
-    if t is cst.StarredElement:
-        return _target_names(target.value)
-    return []
 
 
 class FileModel:

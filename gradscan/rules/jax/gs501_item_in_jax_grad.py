@@ -9,6 +9,7 @@ from gradscan.rules.jax.helpers import (
     ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, Traced, differentiated_params, grad_targets, param_names, uses_jax,
 )
 from gradscan.semantics.contexts import function_value, Scopes
+from gradscan.semantics.intent import contains
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 
@@ -334,7 +335,7 @@ def _enters_loss(model: FileModel, start: cst.Call, trace) -> bool:
         if isinstance(node, cst.BinaryOperation):
             return True
         if isinstance(node, cst.Call) and prev is not node.func:
-            arg = next((a for a in node.args if a is prev or _holds(model, a, prev)), None)
+            arg = next((a for a in node.args if a is prev or contains(model, a, prev)), None)
             if arg is None:
                 prev = node
                 continue
@@ -358,12 +359,3 @@ def _enters_loss(model: FileModel, start: cst.Call, trace) -> bool:
         prev = node
     # the number itself is returned as (part of) the loss
     return bool(trace.path) and trace.sink == "return" and not any(isinstance(n, cst.Call) and n is not start for n in trace.path)
-
-
-def _holds(model: FileModel, arg: cst.Arg, node: cst.CSTNode) -> bool:
-    for anc in model.ancestors(node):
-        if anc is arg:
-            return True
-        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
-            return False
-    return False

@@ -7,12 +7,13 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
     ARRAY_PACKAGES, INT_DTYPES, META_ATTRS, NUMBER_TO_NUMBER, SHAPE_FIRST, STOP_GRADIENT, Target, Traced,
-    differentiated_params, grad_targets, iter_nodes, local_value, target_names, uses_jax,
+    differentiated_params, grad_targets, local_value, uses_jax,
 )
 from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants, target_names
 
 # Piecewise-constant functions: JAX gives them a gradient of exactly zero (fact jx42).
 ROUNDING_FUNCTIONS = {  # the result is still a float
@@ -166,7 +167,7 @@ class _ZeroGrad(Traced):
             node = fn.node if fn is not None else None
         if node is None:
             return False
-        return any(isinstance(n, cst.Name) and n.value in names for n in iter_nodes(node))
+        return any(isinstance(n, cst.Name) and n.value in names for n in descendants(node))
 
     def _helper(self, call: cst.Call) -> Optional[FunctionInfo]:
         """The function of this file a call by name runs (not one with a custom gradient)."""
@@ -207,7 +208,7 @@ class _ZeroGrad(Traced):
                             self._custom.add(a.value.value)
                     parent = self.model.parent(call)
                     if isinstance(parent, cst.Assign):
-                        self._custom.update(n for t in parent.targets for n in target_names(t.target))
+                        self._custom.update(n for t in parent.targets for n in target_names(t.target, items=True))
         return self._custom
 
     def _bind(self, call: cst.Call, helper: FunctionInfo, st: _State, allowed):
@@ -426,7 +427,7 @@ class _ZeroGrad(Traced):
             return out
         # match and other compound statements: their blocks, joined
         out = st.copy()
-        for node in iter_nodes(stmt):
+        for node in descendants(stmt):
             if isinstance(node, cst.IndentedBlock):
                 out.join(self._block(list(node.body), st.copy(), allowed, returns))
         return out
@@ -457,7 +458,7 @@ class _ZeroGrad(Traced):
         if isinstance(target, cst.Name):
             names, strong_here = [target.value], strong
         else:
-            names, strong_here = target_names(target), strong and isinstance(target, (cst.Tuple, cst.List, cst.StarredElement))
+            names, strong_here = target_names(target, items=True), strong and isinstance(target, (cst.Tuple, cst.List, cst.StarredElement))
         for name in names:
             if strong_here:
                 st.live.discard(name)

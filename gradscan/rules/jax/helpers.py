@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -10,6 +10,7 @@ from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.contexts import function_value, Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants, target_names
 
 # The transforms whose tracers keep a concrete value without jit (fact jx40 is about these).
 GRAD_TRANSFORMS = {"jax.grad", "jax.value_and_grad", "flax.nnx.grad", "flax.nnx.value_and_grad"}
@@ -208,18 +209,18 @@ class Traced:
             if owner is None or not self._within(owner, fn):
                 continue
             if isinstance(node, cst.Assign):
-                stores.append((node.value, [n for t in node.targets for n in target_names(t.target)]))
+                stores.append((node.value, [n for t in node.targets for n in target_names(t.target, items=True)]))
             elif isinstance(node, cst.AugAssign):
-                stores.append((node.value, target_names(node.target)))
+                stores.append((node.value, target_names(node.target, items=True)))
             elif node.value is not None:
-                stores.append((node.value, target_names(node.target)))
-        for node in iter_nodes(body):
+                stores.append((node.value, target_names(node.target, items=True)))
+        for node in descendants(body):
             if isinstance(node, (cst.For, cst.CompFor)):
-                stores.append((node.iter, target_names(node.target)))
+                stores.append((node.iter, target_names(node.target, items=True)))
             elif isinstance(node, cst.NamedExpr):
-                stores.append((node.value, target_names(node.target)))
+                stores.append((node.value, target_names(node.target, items=True)))
             elif isinstance(node, cst.WithItem) and node.asname is not None:
-                stores.append((node.item, target_names(node.asname.name)))
+                stores.append((node.item, target_names(node.asname.name, items=True)))
         for _ in range(4):  # to a fixed point (loops carry values backwards)
             before = len(names)
             for value, targets in stores:
@@ -236,26 +237,6 @@ class Traced:
                 return True
             owner = owner.parent
         return False
-
-
-def iter_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        yield n
-        todo.extend(c for c in n.children if isinstance(c, cst.CSTNode))
-
-
-def target_names(target) -> List[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for e in target.elements for n in target_names(e.value)]
-    if isinstance(target, cst.StarredElement):
-        return target_names(target.value)
-    if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
-        return [target.value.value]
-    return []
 
 
 def param_names(fn: FunctionInfo) -> List[str]:

@@ -6,12 +6,12 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    TF_VARIABLE, callee, context_root, is_name, tf_dtype_kind, walk,
-)
+    TF_VARIABLE, callee, context_root, is_name, tf_dtype_kind, )
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 # Names that say a class tracks its variables by hand (or exposes them itself).
 _TRACKING_NAMES = {
@@ -24,7 +24,7 @@ def _class_tracks_by_hand(model: FileModel, cls) -> bool:
     for c in model.class_chain(cls):
         if any(name in _TRACKING_NAMES for name in c.methods):
             return True
-        for node in walk(c.node.body):
+        for node in descendants(c.node.body):
             if isinstance(node, cst.Attribute) and node.attr.value in _TRACKING_NAMES and is_name(node.value, "self"):
                 return True
     return False
@@ -34,7 +34,7 @@ def _assigned_state(model: FileModel, cls, attr: str) -> bool:
     """`self.attr.assign(...)` / `assign_add` / `assign_sub` somewhere in the class: a state
     variable (a counter, a running statistic), not a weight."""
     for c in model.class_chain(cls):
-        for node in walk(c.node.body):
+        for node in descendants(c.node.body):
             if (
                 isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
                 and node.func.attr.value in ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_nd_update")

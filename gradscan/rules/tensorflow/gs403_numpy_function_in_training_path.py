@@ -7,17 +7,17 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
     callee, function_named, in_data_pipeline, path_barrier, reaches_loss, taint_of, tf_dtype_kind,
-    tf_site, walk,
-)
+    tf_site, )
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.walk import descendants
 
 NUMPY_FUNCTION = {"tensorflow.numpy_function", "tensorflow.compat.v1.numpy_function", "tensorflow.compat.v1.py_func", "tensorflow.py_func"}
 PY_FUNCTION = {"tensorflow.py_function", "tensorflow.compat.v1.py_function"}
 
 
 def _uses_numpy(model: FileModel, body: cst.CSTNode) -> bool:
-    for node in walk(body):
+    for node in descendants(body):
         if isinstance(node, cst.Call):
             name = callee(model, node) or ""
             if name.startswith("numpy.") or (isinstance(node.func, cst.Attribute) and node.func.attr.value == "numpy" and not node.args):

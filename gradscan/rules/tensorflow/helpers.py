@@ -1,7 +1,7 @@
 """What several GS4xx rules share."""
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -11,6 +11,7 @@ from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.flow import tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants, target_names
 
 TF_VARIABLE = {"tensorflow.Variable", "tensorflow.compat.v1.Variable"}
 KERAS_VARIABLE = {
@@ -281,11 +282,11 @@ class Taint:
             if node.value is None:
                 continue
             for target in targets:
-                for name in names_in_target(target):
+                for name in target_names(target):
                     self._assigns.setdefault((id(fn), name), []).append(node.value)
         for call, fn in self.model.calls:
             if method_name(call) == "watch" and call.args:
-                for sub in walk(call.args[0].value):
+                for sub in descendants(call.args[0].value):
                     if isinstance(sub, cst.Name):
                         self._watched.add((id(fn), sub.value))
 
@@ -439,24 +440,6 @@ class Taint:
                 if method_name(value) in ("add_weight", "add_variable") and not is_name(keyword_argument(value, "trainable"), "False"):
                     return True
         return False
-
-
-def names_in_target(target) -> List[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for e in target.elements for n in names_in_target(e.value)]
-    if isinstance(target, cst.StarredElement):
-        return names_in_target(target.value)
-    return []
-
-
-def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        yield n
-        todo.extend(c for c in n.children if isinstance(c, cst.CSTNode))
 
 
 def taint_of(model: FileModel) -> Taint:

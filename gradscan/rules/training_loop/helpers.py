@@ -8,7 +8,7 @@ import libcst as cst
 from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
-from gradscan.semantics.walk import children
+from gradscan.semantics.walk import descendants
 
 _BLOCKS = (cst.IndentedBlock, cst.Module, cst.SimpleStatementSuite)
 SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -61,13 +61,7 @@ def owner_of(model: FileModel, block: cst.CSTNode) -> Optional[cst.CSTNode]:
 
 def nodes_in(unit: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every node of a statement that runs with it: not the bodies of nested functions, lambdas and classes."""
-    todo = [unit]
-    while todo:
-        node = todo.pop()
-        yield node
-        if isinstance(node, SCOPES):
-            continue
-        todo.extend(reversed(children(node)))
+    return descendants(unit, prune=SCOPES)
 
 
 def calls_in(unit: cst.CSTNode) -> Iterator[cst.Call]:
