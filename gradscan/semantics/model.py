@@ -14,7 +14,7 @@ import libcst as cst
 
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.names import ImportTable, dotted
-from gradscan.semantics.walk import TRIVIA, index_tree, target_names
+from gradscan.semantics.walk import TRIVIA, descendants, index_tree, target_names
 
 FunctionNode = Union[cst.FunctionDef, cst.Lambda]
 
@@ -451,6 +451,29 @@ class FileModel:
             if _is_statement(type(anc)):
                 return anc
         return None
+
+    # ---- local values ------------------------------------------------------------------
+    def single_value(self, fn: Optional[FunctionInfo], name: str) -> Optional[cst.BaseExpression]:
+        """The value of `name` in `fn` when one plain assignment (`name = value`) is its only
+        binding there; None when it is also bound otherwise (an annotated or augmented
+        assignment, unpacking, an item or attribute store through it) or not assigned."""
+        if fn is None:
+            return None
+        found = None
+        for node, owner in self.assignments:
+            if owner is not fn:
+                continue
+            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
+            for target in targets:
+                if type(target) is cst.Name:
+                    if target.value != name:
+                        continue
+                    if found is not None or type(node) is not cst.Assign:
+                        return None
+                    found = node.value
+                elif any(type(n) is cst.Name and n.value == name for n in descendants(target)):
+                    return None  # `name, other = ...`, `name[i] = ...`, `name.attr = ...`: unknown
+        return found
 
     # ---- contexts ----------------------------------------------------------------------
     def context_of(self, node: cst.CSTNode) -> Optional[Context]:

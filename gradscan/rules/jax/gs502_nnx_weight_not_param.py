@@ -5,7 +5,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.jax.helpers import is_name, local_value
+from gradscan.rules.jax.helpers import is_name
 from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.flow import tokens
@@ -58,7 +58,7 @@ def _weight_built(model: FileModel, expr: cst.BaseExpression, fn: Optional[Funct
     if isinstance(expr, cst.BinaryOperation):
         return _weight_built(model, expr.left, fn, depth + 1) or _weight_built(model, expr.right, fn, depth + 1)
     if isinstance(expr, cst.Name) and fn is not None:
-        value = local_value(model, fn, expr.value)
+        value = model.single_value(fn, expr.value)
         return value is not None and _weight_built(model, value, fn, depth + 1)
     if not isinstance(expr, cst.Call):
         return False

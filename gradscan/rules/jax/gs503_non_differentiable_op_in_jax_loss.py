@@ -7,7 +7,7 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
     ARRAY_PACKAGES, INT_DTYPES, META_ATTRS, NUMBER_TO_NUMBER, SHAPE_FIRST, STOP_GRADIENT, Target, Traced,
-    differentiated_params, grad_targets, local_value, uses_jax,
+    differentiated_params, grad_targets, uses_jax,
 )
 from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics.contexts import Scopes
@@ -366,7 +366,7 @@ class _ZeroGrad(Traced):
         if not has_aux:
             return None if isinstance(value, (cst.Tuple, cst.List)) else value  # a tuple without has_aux raises
         if isinstance(value, cst.Name):
-            value = local_value(self.model, fn, value.value)
+            value = self.model.single_value(fn, value.value)
         if isinstance(value, (cst.Tuple, cst.List)) and value.elements:
             return value.elements[0].value
         return None

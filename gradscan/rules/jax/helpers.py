@@ -254,18 +254,3 @@ def differentiated_params(target: Target) -> Optional[Set[str]]:
     if target.argnums is None:
         return None
     return {params[i] for i in target.argnums if i < len(params)}
-
-
-def local_value(model: FileModel, fn: FunctionInfo, name: str) -> Optional[cst.BaseExpression]:
-    """The value of the only assignment of `name` in `fn`."""
-    found = None
-    for node, owner in model.assignments:
-        if owner is not fn:
-            continue
-        if isinstance(node, cst.Assign) and any(is_name(t.target, name) for t in node.targets):
-            if found is not None:
-                return None
-            found = node.value
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and is_name(node.target, name):
-            return None
-    return found
