@@ -440,15 +440,10 @@ CONSTANT_FACTORIES = {
     "jax.numpy.full_like", "jax.numpy.eye", "jax.numpy.arange", "jax.numpy.linspace", "jax.numpy.array",
     "jax.numpy.asarray", "jax.lax.stop_gradient", "jax.numpy.shape",
 }
-DETACHING_METHODS = {
-    "detach", "detach_", "item", "tolist", "numpy", "new_zeros", "new_ones", "new_full", "new_empty", "new_tensor",
-    "size", "dim", "numel", "zero_", "fill_", "stop_gradient", "any", "all", "argmax", "argmin", "nonzero",
-    "long", "int", "bool", "eq", "ne", "gt", "lt", "ge", "le",
-}
-NON_TENSOR_ATTRS = {
-    "shape", "dtype", "device", "ndim", "requires_grad", "grad_fn", "is_leaf", "layout", "grad", "data",
-    "training", "config", "cfg", "hparams", "args",
-}
+# The framework's non-carrying tables (frameworks/torch.py), plus `new_tensor` (a new leaf, pt21),
+# a method-style `stop_gradient`, and attributes that hold configuration rather than tensors.
+DETACHING_METHODS = api_names(torch_api.NON_CARRYING_METHODS, torch_api.REWRAP_METHODS) | {"stop_gradient"}
+NON_TENSOR_ATTRS = api_names(torch_api.NON_CARRYING_ATTRS) | {"training", "config", "cfg", "hparams", "args"}
 # Trainable weights: a value built by one of these is a gradient source (frameworks tables).
 PARAMETER_FACTORIES = api_names(torch_api.WEIGHT_FACTORIES, tf_api.WEIGHT_FACTORIES, jax_api.WEIGHT_FACTORIES,
                                 pyro_api.WEIGHT_FACTORIES)
