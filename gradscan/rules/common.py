@@ -1,7 +1,6 @@
 """What rules of several families share (no family imports another)."""
 from __future__ import annotations
 
-import weakref
 from typing import List, Optional, Set, Tuple
 
 import libcst as cst
@@ -189,14 +188,15 @@ def init_methods(model: FileModel, info: ClassInfo) -> Set[FunctionInfo]:
     return out
 
 
-_CACHE: "weakref.WeakKeyDictionary[FileModel, dict]" = weakref.WeakKeyDictionary()
+class Memo(dict):
+    """The rules' per-file memo (`model.get(Memo)`): answers several rules of a file reuse."""
+
+    def __init__(self, model: FileModel) -> None:
+        super().__init__()
 
 
 def model_cache(model: FileModel) -> dict:
-    found = _CACHE.get(model)
-    if found is None:
-        found = _CACHE[model] = {}
-    return found
+    return model.get(Memo)
 
 
 def functions_within(model: FileModel, fn: FunctionInfo) -> List[FunctionInfo]:

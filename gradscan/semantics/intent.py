@@ -791,11 +791,7 @@ def _is_self_name(model: "FileModel", expr: cst.BaseExpression) -> bool:
 
 def sources(model: "FileModel") -> Sources:
     """The file's `Sources` (built once per model)."""
-    cached = getattr(model, "_gradscan_sources", None)
-    if cached is None:
-        cached = Sources(model)
-        model._gradscan_sources = cached
-    return cached
+    return model.get(Sources)
 
 
 # ---- the intentional patterns -----------------------------------------------------------

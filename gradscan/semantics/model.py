@@ -483,6 +483,19 @@ class FileModel:
 
         return context_of(self, node)
 
+    # ---- per-file analyses -------------------------------------------------------------
+    def get(self, analysis: type):
+        """The file's instance of a per-file analysis: `analysis(model)`, built on first use
+        and kept with the model (every analysis, in semantics and in rules, is memoised this
+        one way: `model.get(Sources)`, `model.get(Scopes)`, a rule family's `model.get(Memo)`)."""
+        memo = self.__dict__.get("_analyses")
+        if memo is None:
+            memo = self._analyses = {}
+        got = memo.get(analysis)
+        if got is None:
+            got = memo[analysis] = analysis(self)
+        return got
+
     # ---- objects -----------------------------------------------------------------------
     @property
     def objects(self):
@@ -517,4 +530,7 @@ class FileModel:
         flow = self.__dict__.get("_flow")
         if flow is not None and hasattr(flow, "__dict__"):
             flow.__dict__.clear()
+        for analysis in self.__dict__.get("_analyses", {}).values():
+            if hasattr(analysis, "__dict__"):
+                analysis.__dict__.clear()
         self.__dict__.clear()

@@ -214,7 +214,7 @@ class ItemInJaxGrad(Rule):
                  if fn is not None and isinstance(c.func, cst.Attribute) and c.func.attr.value == "item"]
         if not items:
             return
-        scopes = Scopes(model)
+        scopes = model.get(Scopes)
         targets = grad_targets(model, scopes)
         if not targets:
             return

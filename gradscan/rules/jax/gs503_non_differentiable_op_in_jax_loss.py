@@ -625,7 +625,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_jax(model):
             return
-        scopes = Scopes(model)
+        scopes = model.get(Scopes)
         targets = grad_targets(model, scopes)
         if not targets:
             return

@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.rules.common import model_cache
 from gradscan.semantics.arguments import argument_for, argument_position, keyword_argument, positional_arguments
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.contexts import is_gradient_tape
@@ -49,9 +50,7 @@ SITE_TRIGGERS = ("GradientTape", "def call", "compute_loss", "__call__")
 
 def callee(model: FileModel, call: cst.Call) -> Optional[str]:
     """`model.callee(call)`, memoized: every rule of the family asks it for every call."""
-    cache = getattr(model, "_gs4_callee", None)
-    if cache is None:
-        cache = model._gs4_callee = {}
+    cache = model_cache(model).setdefault("callee", {})
     key = id(call)
     if key not in cache:
         cache[key] = model.callee(call)
@@ -105,7 +104,7 @@ def enclosing_tape(model: FileModel, node: cst.CSTNode) -> Optional[cst.With]:
 
 def tape_withs(model: FileModel) -> Set[cst.With]:
     """Tape blocks: `with tf.GradientTape() as t:` and `t = tf.GradientTape(); with t:`."""
-    cached = getattr(model, "_gs4_tape_withs", None)
+    cached = model_cache(model).get("tape_withs")
     if cached is not None:
         return cached
     out: Set[cst.With] = set(model.tape_blocks)
@@ -118,7 +117,7 @@ def tape_withs(model: FileModel) -> Set[cst.With]:
         for item in node.items:
             if isinstance(item.item, cst.Name) and (fn, item.item.value) in tape_names:
                 out.add(node)
-    model._gs4_tape_withs = out
+    model_cache(model)["tape_withs"] = out
     return out
 
 
@@ -182,7 +181,7 @@ _OWN_GRADIENT = CUSTOM_GRADIENT | {
 
 
 def _custom_gradient_functions(model: FileModel) -> Set[int]:
-    cached = getattr(model, "_gs4_custom_gradient", None)
+    cached = model_cache(model).get("custom_gradient")
     if cached is not None:
         return cached
     out: Set[int] = set()
@@ -198,7 +197,7 @@ def _custom_gradient_functions(model: FileModel) -> Set[int]:
             info = model.function_of.get(target) if target is not None else None
             if info is not None:
                 out.add(id(info))
-    model._gs4_custom_gradient = out
+    model_cache(model)["custom_gradient"] = out
     return out
 
 
@@ -443,11 +442,7 @@ class Taint:
 
 
 def taint_of(model: FileModel) -> Taint:
-    cached = getattr(model, "_gs4_taint", None)
-    if cached is None:
-        cached = Taint(model)
-        model._gs4_taint = cached
-    return cached
+    return model.get(Taint)
 
 
 # Functions some of whose arguments are indices, masks, shapes or conditions: a value passed

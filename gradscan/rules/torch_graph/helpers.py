@@ -6,6 +6,7 @@ from typing import List, Optional, Set, Tuple
 import libcst as cst
 
 from gradscan.rules.base import Rule
+from gradscan.rules.common import model_cache
 from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics import intent
 from gradscan.semantics.contexts import INFERENCE_NAMES, has_no_grad_decorator, in_eval_branch, in_no_grad_block
@@ -138,11 +139,11 @@ def requires_grad_fixes(model: FileModel) -> List[Tuple[cst.CSTNode, str, cst.CS
     `Variable(loss, requires_grad=True)` whose value is later `.backward()`ed (directly or
     through arithmetic, reductions and renames: never through a call that takes it as input,
     as a saliency map's `x.requires_grad_()` does)."""
-    cached = getattr(model, "_gs206", None)
+    cached = model_cache(model).get("gs206")
     if cached is not None:
         return cached
     out: List[Tuple[cst.CSTNode, str, cst.CSTNode]] = []
-    model._gs206 = out
+    model_cache(model)["gs206"] = out
     if "requires_grad" not in model.source:
         return out
     scopes = {id(fn): fn for _c, fn in model.calls}

@@ -91,7 +91,7 @@ def forward_reach(model: FileModel, roots=("forward", "__call__")) -> Dict[Funct
     key = ("reach", tuple(roots))
     if key in cache:
         return cache[key]
-    scopes = Scopes(model)
+    scopes = model.get(Scopes)
     extra = set(model.settings.forward_methods) if model.settings is not None else set()
     reach: Dict[FunctionInfo, FunctionInfo] = {}
     todo: List[Tuple[FunctionInfo, FunctionInfo]] = []
