@@ -6,7 +6,8 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    TF_VARIABLE, callee, context_root, is_name, tf_dtype_kind, )
+    TF_VARIABLE, callee, context_root, is_name, tf_dtype_kind,
+)
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.model import FileModel, FunctionInfo

@@ -6,7 +6,8 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    KERAS_VARIABLE, TF_VARIABLE, callee, context_root, is_name, top_method, )
+    KERAS_VARIABLE, TF_VARIABLE, callee, context_root, is_name, top_method,
+)
 from gradscan.semantics.flow import tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted

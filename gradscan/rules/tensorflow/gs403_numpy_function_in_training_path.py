@@ -7,7 +7,8 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
     callee, function_named, in_data_pipeline, path_barrier, reaches_loss, taint_of, tf_dtype_kind,
-    tf_site, )
+    tf_site,
+)
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.walk import descendants

@@ -6,11 +6,12 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    MODEL_TOKENS, SITE_TRIGGERS, callee, in_data_pipeline, path_barrier, reaches_loss, taint_of, tf_site,
+    SITE_TRIGGERS, callee, in_data_pipeline, path_barrier, reaches_loss, taint_of, tf_site,
 )
 from gradscan.semantics.flow import tokens
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import MODEL_TOKENS
 
 K_EVAL = {
     "tensorflow.keras.backend.eval", "keras.backend.eval", "tf_keras.backend.eval",

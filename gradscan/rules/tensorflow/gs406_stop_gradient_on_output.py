@@ -6,13 +6,14 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    STOP_GRADIENT, Taint, callee, combined_with_carrier, context_root, method_name, path_barrier,
+    STOP_GRADIENT, callee, combined_with_carrier, context_root, method_name, path_barrier,
     reaches_loss, taint_of, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.flow import tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import TensorFlowSources
 
 # Words that say a stop is meant: targets, teachers, momentum encoders, GAN steps, quantizers.
 _INTENT_WORDS = {
@@ -174,7 +175,7 @@ class StopGradientOnOutput(Rule):
             yield Report(call, None if sink == "return" else self.tape_message)
 
     @staticmethod
-    def _meets_carrier(model: FileModel, taint: Taint, trace, fn) -> bool:
+    def _meets_carrier(model: FileModel, taint: TensorFlowSources, trace, fn) -> bool:
         """Along the way to the output the stopped value is combined with a differentiable one:
         the other side of an operator, another argument, another element of a container."""
         path = trace.path

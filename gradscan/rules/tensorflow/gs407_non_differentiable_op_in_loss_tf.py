@@ -6,14 +6,15 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    SITE_TRIGGERS, STOP_GRADIENT, Taint, callee, combined_with_carrier, in_data_pipeline, path_barrier,
+    SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, in_data_pipeline, path_barrier,
     reaches_loss, taint_of, tf_dtype_kind, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.sources import TensorFlowSources
 
 
-def _auxiliary_output(model: FileModel, taint: Taint, trace) -> bool:
+def _auxiliary_output(model: FileModel, taint: TensorFlowSources, trace) -> bool:
     """The value is returned beside a differentiable output (`return logits, labels`)."""
     for node in trace.path:
         if isinstance(node, (cst.Tuple, cst.List)):
@@ -146,7 +147,7 @@ class NonDifferentiableOpInLossTf(Rule):
             yield Report(call, self.message.format(op=op))
 
     @staticmethod
-    def _op(model: FileModel, call: cst.Call, taint: Taint, fn) -> Optional[str]:
+    def _op(model: FileModel, call: cst.Call, taint: TensorFlowSources, fn) -> Optional[str]:
         name = callee(model, call)
         if name in _NONDIFF_OPS:
             arg = find_argument(call, 0, "input") or find_argument(call, 0, "x")
