@@ -41,6 +41,7 @@ WEIGHT_ATTRS = api_names(tf_api.WEIGHT_ATTRS)
 NON_CARRYING_ATTRS = api_names(tf_api.NON_CARRYING_ATTRS)
 NON_CARRYING_FUNCTIONS = api_names(tf_api.NON_CARRYING_FUNCTIONS)
 KERAS_KINDS = (kinds.KERAS, kinds.KERAS_LEGACY)
+_KERAS_MODELS = {"Model", "Sequential", "Functional"}
 # Callables named like these compute differentiable values (`model(x)`, `self.encoder(h)`): a
 # naming convention, not a framework fact.
 MODEL_TOKENS = {
@@ -145,7 +146,7 @@ class TensorFlowSources:
                     if self.carries(value, fn, depth - 1, seen):
                         return True
                 if not values and fn is not None and node.value in fn.params:
-                    if node.value == "y_pred" or self._argument_carries(fn, node.value, depth - 1):
+                    if node.value == "y_pred" or self.layer_input(fn, node.value) or self._argument_carries(fn, node.value, depth - 1):
                         return True
                 continue
             if t in (cst.Lambda, cst.Comparison, cst.SimpleString, cst.Integer, cst.Float):
@@ -155,6 +156,25 @@ class TensorFlowSources:
                 continue
             todo.extend(c for c in node.children if isinstance(c, cst.CSTNode))
         return False
+
+    def layer_input(self, fn: "FunctionInfo", param: str) -> bool:
+        """`param` is the input of a Keras layer's `call()`: inside a model, the previous
+        layer's output, which carries the gradient of every weight before this layer. A
+        model's `call()` input is its data (a model is differentiated from its inputs on)."""
+        if not (fn.is_method and fn.name == "call" and fn.cls.kind in KERAS_KINDS):
+            return False
+        params = fn.params
+        if len(params) < 2 or params[1] != param:
+            return False
+        layer = False
+        for c in self.model.class_chain(fn.cls):
+            for base in c.base_names:
+                last = base.rsplit(".", 1)[-1]
+                if last in _KERAS_MODELS:
+                    return False
+                if not base.startswith("<local>.") and (last == "Layer" or ".layers." in base):
+                    layer = True
+        return layer
 
     def _argument_carries(self, fn: "FunctionInfo", param: str, depth: int) -> bool:
         """A helper's parameter carries gradient when a caller passes it a value that does."""
