@@ -6,12 +6,13 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, Traced, differentiated_params, grad_targets, param_names, uses_jax,
+    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, uses_jax,
 )
 from gradscan.semantics.contexts import function_value, Scopes
 from gradscan.semantics.intent import contains
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import JaxSources, Traced, differentiated_params, param_names
 
 # Transforms under which values are abstract: `.item()` raises there (loud), never silent.
 ABSTRACT_TRANSFORMS = {
@@ -215,7 +216,7 @@ class ItemInJaxGrad(Rule):
         if not items:
             return
         scopes = model.get(Scopes)
-        targets = grad_targets(model, scopes)
+        targets = model.get(JaxSources).targets
         if not targets:
             return
         abstract = _abstract_functions(model, scopes)

@@ -5,14 +5,14 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, INT_DTYPES, META_ATTRS, NUMBER_TO_NUMBER, SHAPE_FIRST, STOP_GRADIENT, Target, Traced,
-    differentiated_params, grad_targets, uses_jax,
-)
+from gradscan.rules.jax.helpers import ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, uses_jax
 from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import (
+    INT_DTYPES, JAX_NON_CARRYING_ATTRS, JAX_STOP_GRADIENT, JaxSources, Target, Traced, differentiated_params,
+)
 from gradscan.semantics.walk import descendants, target_names
 
 # Piecewise-constant functions: JAX gives them a gradient of exactly zero (fact jx42).
@@ -253,7 +253,7 @@ class _ZeroGrad(Traced):
         if t is cst.Name:
             return st.dead.get(expr.value)
         if t is cst.Attribute:
-            return None if expr.attr.value in META_ATTRS else self.carries(expr.value, st, allowed)
+            return None if expr.attr.value in JAX_NON_CARRYING_ATTRS else self.carries(expr.value, st, allowed)
         if t is cst.Subscript:
             return self.carries(expr.value, st, allowed)  # an index selects, it is not data
         if t is cst.Call:
@@ -289,7 +289,7 @@ class _ZeroGrad(Traced):
     def _call_carries(self, call: cst.Call, st: _State, allowed) -> Optional[str]:
         model = self.model
         name = model.callee(call)
-        if name in STOP_GRADIENT:
+        if name in JAX_STOP_GRADIENT:
             return None
         helper = self._helper(call)
         if helper is not None:
@@ -626,7 +626,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
         if not uses_jax(model):
             return
         scopes = model.get(Scopes)
-        targets = grad_targets(model, scopes)
+        targets = model.get(JaxSources).targets
         if not targets:
             return
         zg = _ZeroGrad(model, scopes)
