@@ -496,6 +496,15 @@ class FileModel:
             got = memo[analysis] = analysis(self)
         return got
 
+    @property
+    def sources(self):
+        """Does a value carry gradient from what is trained (`gradscan.semantics.sources`):
+        `model.sources.carries(expr)`, and each framework's analysis (`.torch`, `.tensorflow`,
+        `.jax`)."""
+        from gradscan.semantics.sources import GradientSources
+
+        return self.get(GradientSources)
+
     # ---- objects -----------------------------------------------------------------------
     @property
     def objects(self):

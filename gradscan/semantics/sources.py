@@ -504,3 +504,58 @@ class JaxSources:
         if self._targets is None:
             self._targets = grad_targets(self.model, self.model.get(Scopes))
         return self._targets
+
+
+# ---- one entry point -----------------------------------------------------------------------
+class GradientSources:
+    """`model.sources`: the file's source analyses, one per framework, each built once, and
+    `carries(expr)`: does the value of `expr` carry gradient from what is trained, asked of the
+    analysis of the framework whose differentiable context `expr` is in."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.model = model
+        self._traced: Optional[Traced] = None
+
+    @property
+    def torch(self):
+        from gradscan.semantics.intent import Sources
+
+        return self.model.get(Sources)
+
+    @property
+    def tensorflow(self) -> TensorFlowSources:
+        return self.model.get(TensorFlowSources)
+
+    @property
+    def jax(self) -> JaxSources:
+        return self.model.get(JaxSources)
+
+    def carries(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"] = None) -> bool:
+        model = self.model
+        fn = fn if fn is not None else model.enclosing_function(expr)
+        ctx = model.context_of(expr)
+        framework = ctx.framework if ctx is not None else None
+        if framework == "torch":
+            return self.torch.is_live(expr)
+        if framework == "tensorflow":
+            return self.tensorflow.carries(expr, fn)
+        if framework == "jax":
+            return self._jax_traced(expr, fn)
+        from gradscan.semantics.distributions import from_graph
+
+        return from_graph(model, expr, fn)
+
+    def _jax_traced(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"]) -> bool:
+        """Computed from the arguments the enclosing differentiated function's argnums name."""
+        targets = self.jax.targets
+        scope = fn
+        while scope is not None and id(scope) not in targets:
+            scope = scope.parent
+        if scope is None:
+            return False
+        params = differentiated_params(targets[id(scope)])
+        if not params:
+            return False
+        if self._traced is None:
+            self._traced = Traced(self.model, self.model.get(Scopes))
+        return self._traced.traced(expr, self._traced.names_of(scope, params))

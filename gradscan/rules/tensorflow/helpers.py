@@ -238,7 +238,7 @@ def tf_dtype_kind(model: FileModel, expr: Optional[cst.BaseExpression]) -> Optio
 
 def taint_of(model: FileModel) -> TensorFlowSources:
     """The file's TensorFlow source analysis (gradscan.semantics.sources)."""
-    return model.get(TensorFlowSources)
+    return model.sources.tensorflow
 
 
 # Functions some of whose arguments are indices, masks, shapes or conditions: a value passed
