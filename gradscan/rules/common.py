@@ -65,6 +65,10 @@ def is_false(expr) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "False"
 
 
+def is_name(expr, value: str) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == value
+
+
 def is_self(expr) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "self"
 

@@ -5,7 +5,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.jax.helpers import is_name
+from gradscan.rules.common import is_name
 from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.flow import tokens

@@ -1,8 +1,6 @@
 """What several GS5xx rules share."""
 from __future__ import annotations
 
-import libcst as cst
-
 from gradscan.semantics.model import FileModel
 
 # Python-number functions a number passes through and stays a number.
@@ -14,10 +12,6 @@ SHAPE_FIRST = {
 }
 # JAX packages whose functions take their data as first argument.
 ARRAY_PACKAGES = ("jax.numpy.", "jax.nn.", "jax.lax.", "jax.scipy.", "optax.", "flax.linen.", "flax.nnx.")
-
-
-def is_name(expr, value: str) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == value
 
 
 def uses_jax(model: FileModel) -> bool:

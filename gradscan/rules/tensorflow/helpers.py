@@ -5,7 +5,7 @@ from typing import Optional, Set, Tuple
 
 import libcst as cst
 
-from gradscan.rules.common import model_cache
+from gradscan.rules.common import is_name, model_cache  # noqa: F401 (is_name: for the family's rules)
 from gradscan.frameworks import tensorflow as tf_api
 from gradscan.semantics.arguments import argument_position, positional_arguments
 from gradscan.semantics import classes as kinds
@@ -33,10 +33,6 @@ def callee(model: FileModel, call: cst.Call) -> Optional[str]:
     if key not in cache:
         cache[key] = model.callee(call)
     return cache[key]
-
-
-def is_name(expr, value: str) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == value
 
 
 def method_name(call: cst.Call) -> Optional[str]:
