@@ -530,6 +530,14 @@ class GradientSources:
     def jax(self) -> JaxSources:
         return self.model.get(JaxSources)
 
+    def from_graph(self, expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None) -> bool:
+        """The distributions' question: does the value come from the graph at all (module
+        outputs, parameters, inputs of a differentiable function) rather than constants,
+        buffers, configuration or detached values (`distributions.from_graph`)."""
+        from gradscan.semantics.distributions import from_graph
+
+        return from_graph(self.model, expr, scope)
+
     def carries(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"] = None) -> bool:
         model = self.model
         fn = fn if fn is not None else model.enclosing_function(expr)
@@ -541,9 +549,7 @@ class GradientSources:
             return self.tensorflow.carries(expr, fn)
         if framework == "jax":
             return self._jax_traced(expr, fn)
-        from gradscan.semantics.distributions import from_graph
-
-        return from_graph(model, expr, fn)
+        return self.from_graph(expr, fn)
 
     def _jax_traced(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"]) -> bool:
         """Computed from the arguments the enclosing differentiated function's argnums name."""

@@ -7,7 +7,6 @@ import libcst as cst
 from gradscan.rules.base import Report
 from gradscan.rules.sampling.helpers import SamplingRule, node_text
 from gradscan.semantics.arguments import find_argument
-from gradscan.semantics import distributions as dists
 from gradscan.semantics.model import FileModel
 
 TORCH_SAMPLING_FUNCTIONS = {
@@ -128,7 +127,7 @@ class SamplingFunctionZeroGrad(SamplingRule):
                 params = [call.func.value]
             else:
                 continue
-            graph = [p for p in params if dists.from_graph(model, p)]
+            graph = [p for p in params if model.sources.from_graph(p)]
             if not graph:
                 continue
             if self._reaches_loss(model, call, ("torch",), index_valued=kind == "multinomial", discrete=kind != "normal") is None:

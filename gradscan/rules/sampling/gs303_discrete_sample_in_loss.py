@@ -159,7 +159,7 @@ class DiscreteSampleInLoss(SamplingRule):
                 continue
             keyword, position = spec
             param = find_argument(call, position, keyword)
-            if param is None or not dists.from_graph(model, param):
+            if param is None or not model.sources.from_graph(param):
                 continue
             name = (model.callee(call) or "").rsplit(".", 1)[-1]
             if self._reaches_loss(model, call, ("jax",), index_valued=name == "categorical", discrete=True) is None:

@@ -178,7 +178,7 @@ _CONFIG_ROOTS = {"config", "cfg", "args", "hparams", "hps", "opt", "opts", "opti
 
 
 def graph_params(model: FileModel, d: dists.Distribution):
-    graph = [expr for expr, scope in d.params if dists.from_graph(model, expr, scope)]
+    graph = [expr for expr, scope in d.params if model.sources.from_graph(expr, scope)]
 
     def configured(expr) -> bool:
         root = (dotted(expr) or "").split(".")

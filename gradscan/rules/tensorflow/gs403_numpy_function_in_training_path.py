@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    callee, function_named, in_data_pipeline, path_barrier, reaches_loss, taint_of, tf_dtype_kind,
+    callee, function_named, in_data_pipeline, path_barrier, reaches_loss, tf_dtype_kind,
     tf_site,
 )
 from gradscan.semantics.arguments import find_argument, keyword_argument
@@ -120,7 +120,7 @@ class NumpyFunctionInTrainingPath(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        taint = taint_of(model)
+        taint = model.sources.tensorflow
         decorated = self._decorated(model)
         for call, fn in model.calls:
             name = callee(model, call)

@@ -7,7 +7,7 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
     STOP_GRADIENT, callee, combined_with_carrier, context_root, method_name, path_barrier,
-    reaches_loss, taint_of, tf_site,
+    reaches_loss, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.flow import tokens
@@ -149,7 +149,7 @@ class StopGradientOnOutput(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        taint = taint_of(model)
+        taint = model.sources.tensorflow
         for call, fn in model.calls:
             if callee(model, call) not in STOP_GRADIENT or not call.args:
                 continue

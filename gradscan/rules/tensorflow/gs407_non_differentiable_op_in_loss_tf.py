@@ -7,7 +7,7 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
     SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, in_data_pipeline, path_barrier,
-    reaches_loss, taint_of, tf_dtype_kind, tf_site,
+    reaches_loss, tf_dtype_kind, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
@@ -123,7 +123,7 @@ class NonDifferentiableOpInLossTf(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        taint = taint_of(model)
+        taint = model.sources.tensorflow
         for call, fn in model.calls:
             op = self._op(model, call, taint, fn)
             if op is None:

@@ -232,11 +232,6 @@ def tf_dtype_kind(model: FileModel, expr: Optional[cst.BaseExpression]) -> Optio
     return None
 
 
-def taint_of(model: FileModel) -> TensorFlowSources:
-    """The file's TensorFlow source analysis (gradscan.semantics.sources)."""
-    return model.sources.tensorflow
-
-
 # Functions some of whose arguments are indices, masks, shapes or conditions: a value passed
 # there selects, it is not differentiated. name -> positions (and keywords) that carry data.
 _DATA_ARGS = {
