@@ -10,7 +10,6 @@ It stops at sinks that carry no gradient intent: logging and metrics, Python num
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -21,7 +20,7 @@ from gradscan.frameworks import names as api_names
 from gradscan.frameworks import pyro as pyro_api
 from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
-from gradscan.semantics.names import dotted
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
@@ -69,11 +68,6 @@ LOG_METHODS = {
     "add_scalars", "add_histogram", "add_image", "add_images", "set_postfix", "set_description",
     "write", "log_image",
 }
-_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-
-
-def tokens(name: str) -> Set[str]:
-    return {t.lower() for t in _TOKEN.findall(name)}
 
 
 def is_log_name(name: str) -> bool:

@@ -42,18 +42,12 @@ import libcst as cst
 
 from gradscan.frameworks import names as api_names
 from gradscan.frameworks import torch as torch_api
-from gradscan.semantics.names import dotted
+from gradscan.semantics.names import TOKEN, dotted, tokens
 from gradscan.semantics.walk import descendants, target_names
 
 if TYPE_CHECKING:
     from gradscan.semantics.flow import Trace
     from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
-
-TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-
-
-def tokens(name: str) -> Set[str]:
-    return {t.lower() for t in TOKEN.findall(name)}
 
 
 # Names of objects that hold weights (a training script's `model(x)`, `self.model = model`).

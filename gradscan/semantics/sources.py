@@ -29,8 +29,7 @@ from gradscan.frameworks import tensorflow as tf_api
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.arguments import argument_for, keyword_argument, positional_argument
 from gradscan.semantics.contexts import Scopes, function_value
-from gradscan.semantics.flow import tokens
-from gradscan.semantics.names import dotted
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.walk import descendants, target_names
 
 if TYPE_CHECKING:
@@ -486,7 +485,6 @@ def differentiated_params(target: Target) -> Optional[Set[str]]:
     if target.argnums is None:
         return None
     return {params[i] for i in target.argnums if i < len(params)}
-
 
 
 class JaxSources:

@@ -8,9 +8,8 @@ from gradscan.rules.base import Report, Rule
 from gradscan.rules.common import is_name
 from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics import classes as kinds
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
 
 NNX_VARIABLE = {"flax.nnx.Variable", "flax.nnx.variablelib.Variable", "flax.nnx.variables.Variable"}
 # jax.random samplers used to initialise weights.

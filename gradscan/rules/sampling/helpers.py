@@ -8,9 +8,9 @@ import libcst as cst
 from gradscan.rules.base import Rule
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
-from gradscan.semantics.flow import Trace, tokens
+from gradscan.semantics.flow import Trace
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.names import dotted
 
 # Function names (split into word tokens) that say the code generates, evaluates or collects
 # experience rather than trains through the sample.

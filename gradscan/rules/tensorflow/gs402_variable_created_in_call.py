@@ -8,9 +8,8 @@ from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
     KERAS_VARIABLE, TF_VARIABLE, callee, context_root, is_name, top_method,
 )
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
 _GUARD_WORDS = {"built", "build", "initialized", "initialised", "init", "created", "first", "ready", "exists", "none", "cache", "cached", "weights", "variables"}

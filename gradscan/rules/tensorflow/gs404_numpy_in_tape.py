@@ -8,9 +8,8 @@ from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
     SITE_TRIGGERS, callee, in_data_pipeline, path_barrier, reaches_loss, tf_site,
 )
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.names import dotted
 from gradscan.semantics.sources import MODEL_TOKENS
 
 K_EVAL = {

@@ -10,9 +10,8 @@ from gradscan.rules.tensorflow.helpers import (
     reaches_loss, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
 from gradscan.semantics.sources import TensorFlowSources
 
 # Words that say a stop is meant: targets, teachers, momentum encoders, GAN steps, quantizers.

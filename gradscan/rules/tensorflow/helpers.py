@@ -10,9 +10,8 @@ from gradscan.frameworks import tensorflow as tf_api
 from gradscan.semantics.arguments import argument_position, positional_arguments
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.contexts import is_gradient_tape
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
 from gradscan.semantics.sources import KERAS_KINDS, TensorFlowSources
 
 TF_VARIABLE = {api.name for api in tf_api.WEIGHT_FACTORIES if api.fact == "tf26"}

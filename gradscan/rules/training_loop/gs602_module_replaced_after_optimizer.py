@@ -11,10 +11,10 @@ from gradscan.rules.common import (
 from gradscan.rules.training_loop.helpers import (
     SCOPES, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, units,
 )
-from gradscan.semantics.intent import FROZEN_TOKENS, tokens
+from gradscan.semantics.intent import FROZEN_TOKENS
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.names import dotted
 
 _LOOPS = (cst.For, cst.While)
 _MOVE_METHODS = {"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "type", "to_empty"}

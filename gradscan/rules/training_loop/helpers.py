@@ -79,8 +79,6 @@ def method_name(call: cst.Call) -> Optional[str]:
     return None
 
 
-
-
 # Optimizer classes outside torch.optim, by qualified name prefix.
 _OPTIMIZER_PREFIXES = (
     "torch.optim.", "bitsandbytes.optim.", "apex.optimizers.", "torch_optimizer.", "timm.optim.",
