@@ -26,12 +26,9 @@ SITE_TRIGGERS = ("GradientTape", "def call", "compute_loss", "__call__")
 
 
 def callee(model: FileModel, call: cst.Call) -> Optional[str]:
-    """`model.callee(call)`, memoized: every rule of the family asks it for every call."""
-    cache = model_cache(model).setdefault("callee", {})
-    key = id(call)
-    if key not in cache:
-        cache[key] = model.callee(call)
-    return cache[key]
+    """`model.callee(call)`, memoized (with the TensorFlow sources, which ask it too): every
+    rule of the family asks it for every call."""
+    return model.sources.tensorflow.callee(call)
 
 
 def method_name(call: cst.Call) -> Optional[str]:
