@@ -8,11 +8,12 @@ from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
     ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, uses_jax,
 )
+from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.contexts import function_value, Scopes
 from gradscan.semantics.intent import contains
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
-from gradscan.semantics.sources import JaxSources, Traced, differentiated_params, param_names
+from gradscan.semantics.sources import JaxSources, Traced, differentiated_params
 
 # Transforms under which values are abstract: `.item()` raises there (loud), never silent.
 ABSTRACT_TRANSFORMS = {
@@ -283,18 +284,8 @@ class ItemInJaxGrad(Rule):
                     target = scopes.lookup(owner, func.value)
                     if target is None or id(target) in scope_params or not isinstance(target.node, cst.FunctionDef):
                         continue
-                    positional = param_names(target)
-                    kw = {x.name.value for x in (*target.node.params.params, *target.node.params.kwonly_params)}
-                    hot = set()
-                    for i, arg in enumerate(call.args):
-                        if arg.star:
-                            break
-                        if not traced.traced(arg.value, names):
-                            continue
-                        if arg.keyword is None and i < len(positional):
-                            hot.add(positional[i])
-                        elif arg.keyword is not None and arg.keyword.value in kw:
-                            hot.add(arg.keyword.value)
+                    bound = ((p, argument_for(target, call, p)) for p in target.params)
+                    hot = {p for p, value in bound if value is not None and traced.traced(value, names)}
                     if hot:
                         scope_params[id(target)] = (target, hot)
                         found.append((target, hot))

@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, uses_jax
-from gradscan.semantics.arguments import keyword_argument
+from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
@@ -103,7 +103,7 @@ class _ZeroGrad(Traced):
             return "int", [node.left, *(c.comparator for c in node.comparisons)]
         if not isinstance(node, cst.Call):
             return None
-        first = node.args[0].value if node.args and node.args[0].keyword is None and not node.args[0].star else None
+        first = positional_argument(node, 0)
         name = model.callee(node)
         func = node.func
         if name is None and isinstance(func, cst.Attribute) and model.resolve(func) is None:
@@ -125,8 +125,8 @@ class _ZeroGrad(Traced):
             return "int", [a.value for a in node.args[:2]]
         if name in CAST_FUNCTIONS:
             dtype = keyword_argument(node, "dtype") or keyword_argument(node, "new_dtype")
-            if dtype is None and len(node.args) > 1 and node.args[1].keyword is None:
-                dtype = node.args[1].value
+            if dtype is None:
+                dtype = positional_argument(node, 1)
             if dtype is not None and self._int_dtype(dtype):
                 return "int", [first]
         return None
