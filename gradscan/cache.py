@@ -16,7 +16,7 @@ A file's verdict depends on
   no others. A check that iterates over the whole index depends on all of it.
 
 Entries live in `<project root>/.gradscan_cache/results/` (or a user cache folder when the
-project is not writable, or `$GRADSCAN_CACHE_DIR`), one small JSON file per checked file,
+project is not writable or the files checked are in no project, or `$GRADSCAN_CACHE_DIR`), one small JSON file per checked file,
 named by a hash of the path and the settings; its content hash and dependencies are checked on
 read. Writes go to a temporary file renamed into place, so concurrent runs (pre-commit and an
 editor) never see half an entry: the last writer wins, and both wrote a correct entry.
@@ -85,14 +85,18 @@ def user_cache_root() -> Path:
 
 def cache_folder(root: Path) -> Optional[Path]:
     """The cache folder of the project at `root`: `$GRADSCAN_CACHE_DIR/<project>` when set, else
-    `<root>/.gradscan_cache`, else (root not writable) a per-project folder in the user cache."""
+    `<root>/.gradscan_cache`, else (root not writable, or not a project: no pyproject.toml,
+    setup.py, setup.cfg or .git there or above) a per-folder folder in the user cache. A run on a
+    loose file never leaves a `.gradscan_cache` in a scratch or home folder."""
+    from gradscan.semantics.project import project_root
+
     slug = _digest(str(root).encode("utf-8"))[:16]
     env = os.environ.get(CACHE_ENV)
     if env:
         folder = Path(env) / slug
         return folder if _prepare(folder) else None
     folder = root / CACHE_FOLDER
-    if _prepare(folder):
+    if project_root(root) is not None and _prepare(folder):
         return folder
     try:
         folder = user_cache_root() / slug
@@ -381,7 +385,7 @@ class ResultsCache:
         try:
             with open(self._entry_path(file, display), "rb") as handle:
                 entry = json.loads(handle.read())
-            if entry.get("tool") != self.tool or entry.get("hash") != digest:
+            if not isinstance(entry, dict) or entry.get("tool") != self.tool or entry.get("hash") != digest:
                 raise ValueError("stale")
             deps = entry.get("deps") or {}
             if deps:
@@ -391,7 +395,7 @@ class ResultsCache:
                     if self.log.current(name) != want:
                         raise ValueError("dependency changed")
             findings = [_load_finding(row) for row in entry["findings"]]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a damaged entry is a miss
             self.misses += 1
             return None
         self.hits += 1
@@ -399,8 +403,8 @@ class ResultsCache:
 
     def store(self, file: Path, display: str, digest: str, findings: Iterable[Finding], deps: Dict[str, str]) -> None:
         findings = list(findings)
-        if any(f.code == "GS000" for f in findings):
-            return  # an internal error: retried next time rather than remembered
+        if any(f.code in ("GS000", "GS002") for f in findings):
+            return  # an internal error or a cut-short analysis: retried next time rather than remembered
         entry = {"v": CACHE_VERSION, "tool": self.tool, "hash": digest, "deps": deps,
                  "findings": [_dump_finding(f) for f in findings]}
         path = self._entry_path(file, display)
@@ -426,10 +430,12 @@ def _write_atomic(path: Path, text: str) -> bool:
             handle.write(text)
         os.replace(tmp, path)
         return True
-    except OSError:
+    except BaseException as exc:  # also an interrupt: no temporary file is left behind
         if tmp is not None:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+        if not isinstance(exc, OSError):
+            raise
         return False

@@ -6,6 +6,9 @@
 """
 from __future__ import annotations
 
+import functools
+import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +20,52 @@ from gradscan import __version__
 from gradscan.config import ConfigError, Settings, settings_for
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: the run stops (its workers killed, see gradscan.runner); the exit
+    status is 128 + the signal's number, as a shell reports it (130, 143)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.status = 128 + signum
+
+
+def _interruptible(command):
+    """Ctrl-C and SIGTERM end the command at once with status 130 or 143 and nothing on
+    standard error: no traceback, no `Aborted!`, no noise from worker processes or finalizers."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        main_pid = os.getpid()
+
+        def handler(signum, frame):
+            if os.getpid() != main_pid:  # a worker forked before it set its own handlers
+                os._exit(128 + signum)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            raise Interrupted(signum)
+
+        try:
+            old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread: leave signals alone
+            old = {}
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            # The runner has killed its workers; exiting without the interpreter's shutdown
+            # skips the executor's exit hooks, which would wait for them and may print noise.
+            os._exit(getattr(exc, "status", 130))
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    return wrapper
 
 
 class DefaultGroup(click.Group):
@@ -61,14 +110,21 @@ def main() -> None:
 @click.option("--stdin-filename", help="The name to report (and match per-file-ignores) for standard input.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of CPUs).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write .gradscan_cache/.")
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option("--file-budget", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Time one file's analysis may take (or 20x its parse time, if longer) before it is cut short "
+                   "and reported as GS002 (default: 10; 0: no limit).")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors and the project root used.")
+@_interruptible
 def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, extend_exclude, respect_gitignore,
                   force_exclude, config, isolated, keras, output_format, statistics, quiet, exit_zero, disable_noqa,
-                  stdin_filename, jobs, no_cache, verbose) -> None:
+                  stdin_filename, jobs, no_cache, file_budget, verbose) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
+    if verbose:
+        extend_select = (*extend_select, "GS003")  # -v also says where the analysis gave up
     try:
         settings = settings_for(config, isolated, select, extend_select, ignore, extend_ignore, exclude, extend_exclude,
-                                respect_gitignore=respect_gitignore, force_exclude=force_exclude, keras=keras)
+                                respect_gitignore=respect_gitignore, force_exclude=force_exclude, keras=keras,
+                                file_budget=file_budget)
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -79,14 +135,17 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
     if "-" in paths or (not paths and stdin_filename):
         if len(paths) > 1:
             _fail("'-' (standard input) cannot be combined with other paths")
-        findings, nfiles = _check_stdin(stdin_filename, settings, disable_noqa, lines, use_cache=not no_cache)
+        findings, nfiles = _check_stdin(stdin_filename, settings, disable_noqa, lines, use_cache=not no_cache,
+                                        verbose=verbose)
     else:
         paths = paths or ["."]
         for p in paths:
             if not Path(p).exists():
                 _fail(f"{p}: no such file or folder")
-        from gradscan.runner import run
+        from gradscan.runner import describe_index, run
 
+        if verbose:
+            click.echo(f"gradscan: index: {describe_index(paths)}", err=True)
         result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
         findings, nfiles = result.findings, result.files
 
@@ -115,30 +174,38 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
-def _check_stdin(stdin_filename: Optional[str], settings: Settings, disable_noqa: bool, lines, use_cache: bool = True) -> tuple:
-    """Check standard input, named `stdin_filename` in the output and for per-file-ignores."""
+def _check_stdin(stdin_filename: Optional[str], settings: Settings, disable_noqa: bool, lines, use_cache: bool = True,
+                 verbose: bool = False) -> tuple:
+    """Check standard input, named `stdin_filename` in the output and for per-file-ignores.
+    Without a name, the buffer is taken as a file of the current folder: its project's index
+    still resolves base classes defined in other files."""
     from gradscan.engine import check_bytes
     from gradscan.files.discovery import display_path, is_excluded
 
     data = sys.stdin.buffer.read()
     if not stdin_filename:
-        return check_bytes(data, "-", settings, disable_noqa=disable_noqa), 1
+        return check_bytes(data, "-", settings, project=_stdin_index(Path.cwd() / "<stdin>", settings, use_cache, verbose),
+                           disable_noqa=disable_noqa), 1
     target = Path(stdin_filename)
     if settings.force_exclude and is_excluded(target, settings):
         return [], 0  # an editor asked about an excluded file: nothing to say
     name = display_path(target) if target.is_absolute() else target.as_posix()
     lines.preload(name, data)
-    return check_bytes(data, name, settings, project=_stdin_index(name, settings, use_cache), disable_noqa=disable_noqa), 1
+    return check_bytes(data, name, settings, project=_stdin_index(target, settings, use_cache, verbose),
+                       disable_noqa=disable_noqa), 1
 
 
-def _stdin_index(name: str, settings: Settings, use_cache: bool = True):
-    """Editors pass the buffer on stdin: index the project the named file belongs to."""
-    from gradscan.runner import index_for
+def _stdin_index(target: Path, settings: Settings, use_cache: bool = True, verbose: bool = False):
+    """Editors pass the buffer on stdin: index the project the named file belongs to (only its
+    own folders when it is in no project, as for a file given by path)."""
+    from gradscan.runner import describe_index, index_for
 
-    target = Path(name)
-    if name == "-" or not target.parent.exists():
+    target = target.absolute()
+    if not target.parent.is_dir():
         return None
-    return index_for([], [str(target.parent)], settings, use_cache=use_cache)
+    if verbose:
+        click.echo(f"gradscan: index: {describe_index([str(target)])}", err=True)
+    return index_for([], [str(target)], settings, use_cache=use_cache)
 
 
 @main.command("rules")
@@ -172,7 +239,7 @@ def explain_command(code: str) -> None:
         click.echo(f"gradscan: error: unknown rule code {code!r}", err=True)
         sys.exit(EXIT_ERROR)
     state = "on by default" if (rule.default_enabled or rule.engine) else f"off by default (enable with --extend-select {rule.code})"
-    facts = f"\nFacts: {', '.join(rule.facts)} (shared/oracle/FACTS.md)" if rule.facts else ""
+    facts = f"\nFacts: {', '.join(rule.facts)} (docs/facts.md)" if rule.facts else ""
     click.echo(f"# {rule.code} {rule.name} ({rule.framework}, {state})\n\n{rule.summary}.\n\n{rule.doc}\n{facts}".rstrip() + "\n")
 
 

@@ -54,6 +54,9 @@ class Settings:
     respect_gitignore: bool = True
     force_exclude: bool = False
     keras: str = "3"  # "3" or "legacy" (tf_keras / TensorFlow <= 2.15)
+    # Seconds one file's analysis may take (or 20x its parse time, if longer) before it is cut
+    # short and reported as GS002; 0: no limit. Not a cache input: cut-short results are not cached.
+    file_budget: float = 10.0
     # Rule options: names a project adds to what gradscan knows.
     forward_methods: List[str] = field(default_factory=list)
     torch_module_bases: List[str] = field(default_factory=list)
@@ -92,6 +95,7 @@ _KEYS = {
     "respect-gitignore": ("respect_gitignore", bool),
     "force-exclude": ("force_exclude", bool),
     "keras": ("keras", str),
+    "file-budget": ("file_budget", float),
     "forward-methods": ("forward_methods", list),
     "torch-module-bases": ("torch_module_bases", list),
     "keras-layer-bases": ("keras_layer_bases", list),
@@ -196,6 +200,10 @@ def load_config(path: Path, base: Optional[Settings] = None) -> Settings:
         if key not in _KEYS:
             raise ConfigError(f"{where}: unknown key {key!r} in [tool.gradscan] (known: {', '.join(sorted(_KEYS))})")
         attr, kind = _KEYS[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if kind is float and isinstance(value, float) and not value >= 0:  # also NaN
+            raise ConfigError(f"{where}: key {key!r} must be a number of seconds >= 0 (0: no limit), not {value!r}")
         if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
             raise ConfigError(f"{where}: key {key!r} must be {_EXPECTED[kind]}, not {_type_name(value)}")
         if kind is dict:
@@ -245,7 +253,8 @@ def _split(values: Sequence[str]) -> List[str]:
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
 
-_EXPECTED = {list: "a list of strings", dict: "a table", bool: "true or false", str: "a string"}
+_EXPECTED = {list: "a list of strings", dict: "a table", bool: "true or false", str: "a string",
+             float: "a number of seconds"}
 
 
 def _type_name(value) -> str:

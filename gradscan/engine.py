@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import traceback
+from time import perf_counter
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
 
@@ -96,6 +97,7 @@ def module_name_for(path: str, settings: Settings, project=None) -> Optional[str
 
 def check_source_file(source: SourceFile, settings: Settings, project=None, disable_noqa: bool = False, enabled=None,
                       python_accepted: bool = False) -> List[Finding]:
+    started = perf_counter()
     enabled = enabled if enabled is not None else settings.enabled_codes()
     enabled = _apply_per_file_ignores(source.path, settings, enabled)
     text = source.text
@@ -132,22 +134,64 @@ def check_source_file(source: SourceFile, settings: Settings, project=None, disa
         if "GS001" not in enabled:
             return []
         return _finish(source, raw + [((1, 1), "GS001", f"cannot parse file: {type(exc).__name__}", None, None)], enabled, disable_noqa, None)
-    try:
-        from gradscan.semantics.model import FileModel
+    from gradscan.semantics import budget
 
-        model = FileModel.build(module, source.path, text, settings, project, module_name_for(source.path, settings, project))
+    # The budget starts after the parse (libcst's parser cannot be interrupted) and counts from
+    # the start of the check: `file_budget` seconds, or 20 times the parse, whichever is longer.
+    budget.start(budget.deadline_for(started, perf_counter() - started, settings.file_budget))
+    try:
+        return _analysed(source, module, raw, rules, settings, project, enabled, disable_noqa, started)
+    finally:
+        budget.stop()
+
+
+def _analysed(source: SourceFile, module, raw: List[tuple], rules, settings: Settings, project, enabled,
+              disable_noqa: bool, started: float) -> List[Finding]:
+    """The semantic model and every rule on a parsed file, within the file's time budget."""
+    from gradscan.semantics import budget
+    from gradscan.semantics.model import FileModel
+
+    try:
+        model = FileModel.build(module, source.path, source.text, settings, project,
+                                module_name_for(source.path, settings, project))
+    except budget.BudgetExceeded:
+        budget.stop()
+        return _finish(source, raw + [_cut_short(settings, [r.code for r in rules])], enabled, disable_noqa, module)
     except Exception as exc:  # a bug in the semantic model: every rule is affected
         return _finish(source, [((1, 1), "GS000", f"internal error in the semantic model: {type(exc).__name__}: {exc}", None, traceback.format_exc())], enabled, disable_noqa, None)
     try:
-        for rule in rules:
+        for n, rule in enumerate(rules):
             try:
                 for report in rule.check(model):
                     raw.append((report.node, rule.code, report.message or rule.message, report.fix, None))
+            except budget.BudgetExceeded:
+                # What this rule and the rules before it reported is kept: a cut-short file is
+                # reported with its findings so far, never passed in silence.
+                budget.stop()
+                raw.append(_cut_short(settings, [r.code for r in rules[n:]]))
+                break
             except Exception as exc:
                 raw.append(((1, 1), "GS000", f"internal error in rule {rule.code}: {type(exc).__name__}: {exc}", None, traceback.format_exc()))
+        budget.stop()  # positions and noqa are linear: not counted
+        flow = model.__dict__.get("_flow")
+        if flow is not None and flow.incomplete:
+            raw.append(((1, 1), "GS003", f"analysis incomplete: {flow.incomplete} value-flow question(s) went past "
+                        "their budget; findings may be missing", None, None))
         return _finish(source, raw, enabled, disable_noqa, module)
     finally:
         model.release()  # frees the tree by reference counting, not by the cyclic collector
+
+
+def _cut_short(settings: Settings, unfinished: Sequence[str]) -> tuple:
+    """The GS002 report of a file whose analysis went past its time budget (worded without the
+    time it took, so that the same file reads the same from run to run)."""
+    from gradscan.semantics import budget
+
+    named = list(unfinished[:4]) + ([f"{len(unfinished) - 4} more"] if len(unfinished) > 4 else [])
+    rules = ", ".join(named) if named else "none"
+    message = (f"analysis cut short by the time budget ({settings.file_budget:g} s, or {budget.PARSE_FACTOR}x "
+               f"parsing); rules not finished: {rules}")
+    return (1, 1), "GS002", message, None, None
 
 
 def _source_errors(source: SourceFile, enabled) -> List[tuple]:
@@ -248,10 +292,11 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
             node, replacement, title = fix
             r = positions[node]
             # In a notebook, the fix's rows are inside the cell, as the finding's are.
-            fix_obj = Fix(title, replacement, source.locate(r.start.line)[1], r.start.column + 1,
-                          source.locate(r.end.line)[1], r.end.column + 1)
+            fix_obj = Fix(title, replacement, source.locate(r.start.line)[1], source.column(r.start.line, r.start.column + 1),
+                          source.locate(r.end.line)[1], source.column(r.end.line, r.end.column + 1))
         cell, cline = source.locate(line)
         _, cend = source.locate(end_line)
+        col, end_col = source.column(line, col), source.column(end_line, end_col)
         key = (cline, col, code, cell)
         if key in seen:
             continue

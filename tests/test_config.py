@@ -22,7 +22,7 @@ def band(prefix: str) -> set:
     return {c for c in REGISTRY if c.startswith(prefix)}
 
 
-ENGINE = {"GS000", "GS001"}
+ENGINE = {"GS000", "GS001", "GS002"}
 
 
 # --- selection: ruff's semantics ------------------------------------------------------------

@@ -183,4 +183,4 @@ def test_gs301_names_the_computed_parameter_not_the_configuration():
         "        return d.sample()\n"
     )
     [finding] = [f for f in check_source(src, path="m.py", select=["GS301"])]
-    assert "`self.proj(x)` gets none" in finding.message
+    assert "gives `self.proj(x)` no gradient" in finding.message

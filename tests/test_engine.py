@@ -354,3 +354,17 @@ def test_a_checked_files_tree_is_freed_without_the_cyclic_collector():
         gc.enable()
     assert findings is not None
     assert after == before
+
+
+def test_a_question_past_its_flow_budget_is_reported_as_gs003_when_asked(monkeypatch):
+    from gradscan.config import Settings
+    from gradscan.semantics.flow import Flow
+
+    chain = "\n".join(f"        v{i + 1} = v{i} * 2" for i in range(40))
+    src = ("import torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+           "        self.l1 = nn.Linear(3, 3)\n\n    def forward(self, x):\n        v0 = self.l1(x).detach()\n"
+           f"{chain}\n        return v40\n")
+    assert [f.code for f in check_source(src, path="m.py", settings=Settings(extend_select=["GS003"]))] == ["GS201"]
+    monkeypatch.setattr(Flow, "QUERY_BUDGET", 5)
+    assert [f.code for f in check_source(src, path="m.py")] == []  # off by default, and the answer is 'unknown'
+    assert [f.code for f in check_source(src, path="m.py", settings=Settings(extend_select=["GS003"]))] == ["GS003"]

@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -196,9 +197,77 @@ def test_line_magics_and_shell_escapes_keep_line_numbers():
 
 
 def test_cell_magic_cells_are_skipped_even_after_blank_lines():
-    text = notebook(cell(IMPORTS), cell("%%time\n" + MODEL_CELL), cell("\n\n  %%capture\n" + MODEL_CELL))
+    text = notebook(cell(IMPORTS), cell("%%bash\n" + MODEL_CELL), cell("\n\n  %%writefile m.py\n" + MODEL_CELL))
     assert found(text) == []
     assert module_lines(text) == ["import torch", "from torch import nn"]
+
+
+def test_cell_magics_that_run_python_have_their_body_checked():
+    # %%capture, %%time... run their body in the kernel as a cell of its own: IPython syntax included.
+    for magic in ("%%capture out", "%%time", "%%timeit -n 1", "%%prun -q", "\n%%capture"):
+        text = notebook(cell(IMPORTS), cell(magic + "\n!pip install a \\\n  b\n" + MODEL_CELL))
+        row = magic.count("\n") + 3 + 4
+        assert found(text) == [(2, row, 18, "GS101")], magic
+    nested = notebook(cell(IMPORTS), cell("%%capture\n%%bash\n" + MODEL_CELL))
+    assert found(nested) == []
+
+
+# Each IPython form, then the model in the same cell (its finding at line `len(form) + 4`), then
+# the form again: no GS001, and the finding keeps its line and column in the cell.
+IPYTHON_FORMS = [
+    "%matplotlib inline",
+    "%load_ext autoreload",
+    "%pip install a \\\n    b",
+    "!pip install torch",
+    "!pip install a \\\n  b",
+    "!pip install a \\\n  b \\\n      c",
+    "!!ls",
+    "files = !ls",
+    "files = !ls -la \\\n   /tmp",
+    "a[0], b = %sx echo 1 2",
+    "t = %time f()",
+    "t = %timeit -o \\\n        f()",
+    "%time x = f()",
+    "%time x = (1,",
+    "?nn.Module",
+    "??nn.Module",
+    "nn.Module?",
+    "nn.Module??",
+    "x = torch.nn.Linear?",
+    "%timeit?",
+    "/print 1 2",
+    ",print a b",
+    ";print a b",
+    "if True:\n    !echo in a block \\\n      continued\nelse:\n    %time y = 1",
+]
+
+
+@pytest.mark.parametrize("form", IPYTHON_FORMS)
+def test_ipython_form_is_not_a_syntax_error_and_positions_hold(form):
+    rows = form.count("\n") + 1
+    text = notebook(cell(IMPORTS), cell(form + "\n" + MODEL_CELL + form + "\n"))
+    assert found(text) == [(2, rows + 4, 18, "GS101")]
+    # and a real syntax error after it is still reported, at its own line and column
+    broken = notebook(cell(form + "\ndef half(:\n    pass\n" + form))
+    assert found(broken) == [(1, rows + 1, 10, "GS001")]
+
+
+@pytest.mark.parametrize("prefix, rest", [
+    pytest.param("    ", "    ", id="indented-cell"),
+    pytest.param("\t", "\t", id="tab-indented-cell"),
+    pytest.param(">>> ", "... ", id="python-prompts"),
+    pytest.param("In [3]: ", "   ...: ", id="ipython-prompts"),
+])
+def test_cut_indentation_and_prompts_are_added_back_to_columns(prefix, rest):
+    lines = (IMPORTS + MODEL_CELL).splitlines()
+    source = "\n".join([prefix + lines[0]] + [rest + line if line else line for line in lines[1:]]) + "\n"
+    assert found(notebook(cell(source))) == [(1, 6, 18 + len(rest), "GS101")]
+    broken = prefix + "x = 1\n" + rest + "def half(:\n" + rest + "    pass\n"
+    assert found(notebook(cell(broken))) == [(1, 2, 10 + len(rest), "GS001")]
+
+
+def test_a_line_indented_less_than_the_first_is_a_real_error():
+    assert [f[3] for f in found(notebook(cell("    x = 1\n  y = 2\n")))] == ["GS001"]
 
 
 def test_percent_and_bang_that_are_python_stay_python():
@@ -285,3 +354,10 @@ def test_other_kernels_are_not_python():
 def test_empty_and_markdown_only_notebooks():
     assert found(notebook()) == []
     assert found(notebook(cell("# title", kind="markdown"), cell("", kind="code"))) == []
+
+
+def test_the_cells_own_warnings_are_not_printed():
+    text = notebook(cell('x = None()\ny = "\\d"\n'))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert found(text) == []

@@ -49,20 +49,32 @@ def test_concise_is_flake8s_line():
 def test_full_shows_the_line_a_caret_and_the_hint():
     lines = {("src/a.py", 7): "        self.w = torch.randn(3, requires_grad=True)", ("nb.ipynb", 4): "\tx = torch.randn(3)"}
     out = render("full", [FINDINGS[0], FINDINGS[2]], lambda f: lines.get((f.path, f.line), ""))
+    why = why_lines(REGISTRY["GS101"].explanation)
     assert out.splitlines() == [
         "src/a.py:7:18: GS101 a message",
         "            self.w = torch.randn(3, requires_grad=True)",
         "                     ^",
+        *why,
         f"    help: {REGISTRY['GS101'].hint}",
         "",
         "nb.ipynb:cell 3:4:18: GS101 in a cell",
         "    \tx = torch.randn(3)",
         "    \t                ^",  # a tab stays a tab, so the caret stays under the column
+        *why,
         f"    help: {REGISTRY['GS101'].hint}",
         "",
     ]
     caret_line = out.splitlines()[2]
     assert caret_line.index("^") == 4 + 18 - 1
+
+
+def why_lines(explanation: str) -> list:
+    """The explanation as `full` prints it: `why:` then continuation lines, indented, none over 100."""
+    out = render("full", [FINDINGS[0]], lambda f: "")
+    lines = [l for l in out.splitlines() if l.startswith("    why: ") or l.startswith("         ")]
+    assert lines and lines[0].startswith("    why: ") and all(len(l) <= 100 for l in lines)
+    assert " ".join(l.strip() for l in lines)[len("why: "):] == explanation
+    return lines
 
 
 def test_full_without_a_source_line_still_prints_the_finding():

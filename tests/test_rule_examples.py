@@ -10,9 +10,10 @@ import pytest
 from gradscan import check_source
 from gradscan.rules import all_rules
 from tests.annotations import expected_in_text
+from tests.oracle.facts import parse as parse_facts
 
 RULES = [r for r in all_rules() if not r.engine]
-FACTS = Path(__file__).resolve().parents[1].parent / "shared" / "oracle" / "FACTS.md"
+FACTS = Path(__file__).resolve().parents[1] / "docs" / "facts.md"
 SECTIONS = ("## What it does", "## Why it breaks gradients", "## Example", "## Use instead", "## References")
 
 
@@ -43,9 +44,21 @@ def test_documentation_shape(rule):
         assert section in rule.doc, f"{rule.code} documentation lacks {section!r}"
 
 
-@pytest.mark.skipif(not FACTS.exists(), reason="shared/oracle/FACTS.md is not beside the project")
 @pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
 def test_cited_facts_exist(rule):
-    text = FACTS.read_text()
+    # The oracle tier (tests/oracle/test_facts.py) also checks each fact's proof and versions.
+    facts = parse_facts(FACTS.read_text(encoding="utf-8"))
     for fact in rule.facts:
-        assert re.search(rf"\| {fact}\b", text), f"{rule.code} cites unknown fact {fact}"
+        assert fact in facts, f"{rule.code} cites {fact}, which docs/facts.md lacks"
+        assert facts[fact].proofs, f"{rule.code} cites {fact}, which docs/facts.md gives no oracle test"
+
+
+def test_explain_points_at_the_facts_the_project_carries():
+    from click.testing import CliRunner
+
+    from gradscan.cli import main
+
+    cited = next(r for r in RULES if r.facts)
+    out = CliRunner().invoke(main, ["explain", cited.code]).output
+    assert f"Facts: {', '.join(cited.facts)} (docs/facts.md)" in out
+    assert FACTS.is_file()

@@ -46,6 +46,9 @@ class SourceFile:
     # For notebooks: each module line as the cell holds it (a magic, not the `pass` checked in
     # its place; a broken cell's line, not commented out). None for plain files.
     shown_lines: Optional[list] = field(default=None, repr=False)
+    # For notebooks: per module line, how many characters were cut from its start (IPython drops
+    # a cell's common indentation and pasted prompts), added back to columns. None: no cut.
+    column_shifts: Optional[list] = field(default=None, repr=False)
 
     @property
     def is_notebook(self) -> bool:
@@ -58,6 +61,12 @@ class SourceFile:
         if 1 <= line <= len(self.line_map):
             return self.line_map[line - 1]
         return (self.line_map[-1] if self.line_map else (1, line))
+
+    def column(self, line: int, col: int) -> int:
+        """A column of module line `line` as a column of the line the user wrote."""
+        if self.column_shifts is None or not 1 <= line <= len(self.column_shifts):
+            return col
+        return col + self.column_shifts[line - 1]
 
     def physical_line(self, line: int) -> str:
         lines = split_lines(self.text)

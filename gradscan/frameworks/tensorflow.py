@@ -54,3 +54,13 @@ NON_CARRYING_FUNCTIONS = (
         "tensorflow.keras.backend.shape", "keras.ops.shape", "keras.ops.argmax", "keras.ops.argmin",
     )),
 )
+
+# Variable-like objects a Keras 3 layer does not track as an attribute (tf40: a raw
+# `tf.Variable`; tf46: TF Probability's `TransformedVariable` and `DeferredTensor` too), while
+# tf_keras and `tf.Module` do.
+UNTRACKED_BY_KERAS3 = (
+    Api("tensorflow.Variable", "tf40"),
+    Api("tensorflow.compat.v1.Variable", "tf40"),
+    Api("tensorflow_probability.util.TransformedVariable", "tf46"),
+    Api("tensorflow_probability.util.DeferredTensor", "tf46"),
+)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from collections import Counter
 from pathlib import Path, PurePath
 from urllib.parse import quote
@@ -23,6 +24,11 @@ def concise(findings: List[Finding], sources=None) -> str:
     return "".join(f"{f.location()}: {f.code} {f.message}\n" for f in findings)
 
 
+def _explanation(text: str) -> str:
+    """The rule's why under a finding, wrapped so that the short message stays the one long line."""
+    return "\n".join(textwrap.wrap(text, width=100, initial_indent="    why: ", subsequent_indent="         ")) + "\n"
+
+
 def full(findings: List[Finding], sources: Optional[Callable[[Finding], str]] = None) -> str:
     out = []
     for f in findings:
@@ -33,6 +39,8 @@ def full(findings: List[Finding], sources: Optional[Callable[[Finding], str]] = 
             prefix = "".join(ch if ch == "\t" else " " for ch in line[: max(f.col - 1, 0)])
             out.append(f"    {prefix}^\n")
         rule = _rule(f.code)
+        if rule is not None and rule.explanation:
+            out.append(_explanation(rule.explanation))
         if rule is not None and rule.hint:
             out.append(f"    help: {rule.hint}\n")
         if f.detail:
@@ -63,6 +71,7 @@ def as_json(findings: List[Finding], sources=None) -> str:
             "location": {"row": f.line, "column": f.col},
             "end_location": {"row": f.end_line or f.line, "column": f.end_col or f.col},
             "rule": rule.name if rule else None,
+            "explanation": rule.explanation if rule and rule.explanation else None,
             "fix": fix,
             "url": rule.url() if rule and not rule.engine else None,
         })
@@ -108,7 +117,7 @@ def sarif(findings: List[Finding], sources=None) -> str:
             "id": r.code,
             "name": r.name,
             "shortDescription": {"text": r.summary},
-            "fullDescription": {"text": r.summary},
+            "fullDescription": {"text": r.explanation or r.summary},
             "help": {"text": r.doc or r.summary, "markdown": r.doc or r.summary},
             "defaultConfiguration": {"enabled": bool(r.default_enabled or r.engine), "level": "error"},
             "properties": {"framework": r.framework, "tags": ["gradient", r.framework]},

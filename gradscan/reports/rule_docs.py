@@ -27,7 +27,7 @@ def rules_reference() -> str:
              "`gradscan explain CODE` prints the same text.\n"]
     for r in all_rules():
         default = "on by default" if (r.default_enabled or r.engine) else f"off by default: enable with `--extend-select {r.code}`"
-        facts = f"\n\nFacts: {', '.join(r.facts)} (`shared/oracle/FACTS.md`)." if r.facts else ""
+        facts = f"\n\nFacts: {', '.join(r.facts)} ([docs/facts.md](facts.md))." if r.facts else ""
         doc = re.sub(r"^## ", "#### ", r.doc, flags=re.MULTILINE)
         parts.append(f'\n<a id="{r.code.lower()}"></a>\n## {r.code} {r.name}\n\n*{r.framework}, {default}.* {r.summary}.\n\n{doc}{facts}\n')
     return "".join(parts)

@@ -27,14 +27,26 @@ class Report:
     fix: Optional[Tuple[cst.CSTNode, str, str]] = None  # (node to replace, replacement code, fix title)
 
 
+def clip(text: str, limit: int = 28) -> str:
+    """Source text quoted in a message, on one line and cut to `limit` characters, so that a
+    long expression cannot make the message long."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
     framework: ClassVar[str]  # torch, tensorflow, jax, any
     summary: ClassVar[str]  # one line, for `gradscan rules`
+    # The finding's first line (concise output, editors, JSON `message`): what is wrong here and
+    # what to do, short (tests hold every message to 120 characters, most are under 90).
     message: ClassVar[str]  # default finding message
+    # Why it breaks gradients, in a sentence or two: shown under the finding by
+    # --output-format full, as JSON's `explanation` and SARIF's rule fullDescription.
+    explanation: ClassVar[str] = ""
     hint: ClassVar[str] = ""  # one-line "use instead", shown by --output-format full
-    facts: ClassVar[Tuple[str, ...]] = ()  # ids in shared/oracle/FACTS.md
+    facts: ClassVar[Tuple[str, ...]] = ()  # ids in docs/facts.md
     default_enabled: ClassVar[bool] = True
     # A file that contains none of these substrings cannot trigger the rule: it is not parsed for it.
     triggers: ClassVar[Tuple[str, ...]] = ()

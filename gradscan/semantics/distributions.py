@@ -49,6 +49,8 @@ TORCH_REPARAMETERIZED = {
 }
 TORCH_DISCRETE = {"Bernoulli", "Binomial", "Categorical", "Geometric", "Multinomial", "NegativeBinomial", "OneHotCategorical", "Poisson"}
 TORCH_OTHER = {"LKJCholesky", "MixtureSameFamily", "VonMises", "Distribution", "ExponentialFamily"}
+# Continuous families whose has_rsample is False (fact pt38): their sample carries no gradient.
+TORCH_CONTINUOUS_NO_RSAMPLE = {"LKJCholesky", "MixtureSameFamily", "VonMises"}
 # pyro.distributions re-exports torch's classes (TorchDistributionMixin) and adds its own.
 PYRO_REPARAMETERIZED = TORCH_REPARAMETERIZED | {
     "AVFMultivariateNormal", "AffineBeta", "AsymmetricLaplace", "Delta", "GaussianScaleMixture", "Logistic",
@@ -152,9 +154,12 @@ def framework_class(qname: Optional[str]) -> Optional[DistClass]:
                 known = TORCH_REPARAMETERIZED | TORCH_DISCRETE | TORCH_OTHER
                 if name not in known:
                     return None
-                return DistClass(qname, library, name, True if name in TORCH_REPARAMETERIZED else (False if name in TORCH_DISCRETE else None), name in TORCH_DISCRETE)
+                reparam = True if name in TORCH_REPARAMETERIZED else (
+                    False if name in TORCH_DISCRETE or name in TORCH_CONTINUOUS_NO_RSAMPLE else None)
+                return DistClass(qname, library, name, reparam, name in TORCH_DISCRETE)
             if library == PYRO:
-                reparam = True if name in PYRO_REPARAMETERIZED else (False if name in PYRO_DISCRETE else None)
+                reparam = True if name in PYRO_REPARAMETERIZED else (
+                    False if name in PYRO_DISCRETE or name in TORCH_CONTINUOUS_NO_RSAMPLE else None)
                 return DistClass(qname, library, name, reparam, name in PYRO_DISCRETE)
             if name in TFP_DISCRETE:
                 return DistClass(qname, library, name, False, True)
@@ -291,12 +296,10 @@ def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distri
                 if found is not None:
                     return found
             return None
-        # `policy.head(obs)` where `policy = Policy()`: a method of a class of this file
-        instance = _instance_class(model, receiver, scope)
-        if instance is not None:
-            method = model.find_method(instance, func.attr.value)
-            if method is not None:
-                return _dist_of_returns(model, method, depth, index)
+        # `policy.head(obs)` where `policy = Policy()`, or a parameter every caller binds to one
+        method = model.objects.called_function(call, scope)
+        if method is not None:
+            return _dist_of_returns(model, method, depth, index)
         return None
     if isinstance(func, cst.Name):
         fn = _lookup_function(model, scope, func.value)
@@ -305,6 +308,10 @@ def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distri
         # `policy(obs)` where `policy = Policy()`
         for value, _i, where in _definitions_before(model, func, scope):
             return _dist_of_instance_call(model, value, depth, index)
+        # `actor(obs)` where every caller passes an `Actor()`: its forward
+        target = model.objects.called_function(call, scope)
+        if target is not None:
+            return _dist_of_returns(model, target, depth + 1, index)
     return None
 
 
@@ -316,15 +323,6 @@ def _dist_of_instance_call(model, ctor, depth, index) -> Optional[Distribution]:
             target = model.find_method(sub, name)
             if target is not None:
                 return _dist_of_returns(model, target, depth + 1, index)
-    return None
-
-
-def _instance_class(model, expr, scope):
-    """The class of this file `expr` is an instance of (`policy` after `policy = Policy()`)."""
-    if isinstance(expr, cst.Name):
-        for value, _i, _where in _definitions_before(model, expr, scope):
-            if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in model.classes:
-                return model.classes[value.func.value]
     return None
 
 

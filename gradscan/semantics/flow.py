@@ -20,6 +20,7 @@ from gradscan.frameworks import names as api_names
 from gradscan.frameworks import pyro as pyro_api
 from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
+from gradscan.semantics.budget import tick
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.walk import descendants
 
@@ -140,8 +141,16 @@ class Flow:
     def _reach(self, node, fn, calls_left: int, seen: Set[Tuple[int, Optional[int]]], barrier=None, target=None, accept_return=None, module_level: bool = False, element: Optional[int] = None) -> Optional[Trace]:
         # `element`: the value of `node` is a tuple of which only this position carries the value
         # (a helper's `return z, y` reached through its element `z`).
-        todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int], Optional[cst.CSTNode]]] = [(node, [], element, None)]
+        # A question asked about a conversion itself (`t.tolist()`, `float(t)`: GS205's) starts
+        # as data that counts wherever it arrives: through `math`/NumPy calls, and into tensor
+        # arithmetic without a re-wrap too.
+        start_conv = None
+        if _is_conversion(node):
+            start_conv = _Converted(node)
+            start_conv.rewrapped = True
+        todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int], Optional[cst.CSTNode]]] = [(node, [], element, start_conv)]
         while todo:
+            tick()
             start, prefix, elem, conv = todo.pop()
             self.steps += 1
             if self.steps > self._query_limit:
@@ -177,11 +186,10 @@ class Flow:
                 if calls_left > 0:
                     position = _returned_position(path)
                     for call, caller in self._callers(fn):
-                        if conv is not None:
-                            continue  # converted data returned by a helper: not followed
                         found = self._reach(call, caller, calls_left - 1, seen, barrier, target, accept_return, module_level, position)
                         if found is not None:
-                            return Trace(path + found.path, found.sink, found.root, found.converted)
+                            return Trace(path + found.path, found.sink, found.root,
+                                         found.converted or (conv.node if conv is not None else None))
                 continue
             if end == "assign" and (fn is not None or module_level or self.model.module_context is not None):
                 stmt = self.model.enclosing_statement(start if not path else path[-1])
@@ -240,6 +248,7 @@ class Flow:
         path: List[cst.CSTNode] = [node]
         child = node
         while True:
+            tick()
             parent = model.parent(child)
             if parent is None:
                 return "dropped", path, []
@@ -286,6 +295,10 @@ class Flow:
                         and callee is None and self._converts_later(call, conv):
                     conv = box[0] = _Converted(call)  # `float(t)` then `torch.tensor(...)` later
                     path.append(call)
+                    child = call
+                    continue
+                if conv is not None and (callee or "").startswith(("math.", "numpy.", "builtins.")):
+                    path.append(call)  # converted data through `math.log1p(v)`, `np.clip(v, ...)`
                     child = call
                     continue
                 verdict = self._argument(call, parent)
@@ -432,6 +445,7 @@ class Flow:
                 break
         out = []
         for use in uses.get(name, []):
+            tick()
             o = self.order(use)
             if o <= start:
                 continue
@@ -512,6 +526,15 @@ def _callback_return(fn: "FunctionInfo", path: List[cst.CSTNode]) -> Optional[st
             key = parent.key
             return "loss" if isinstance(key, cst.SimpleString) and key.value.strip("'\"") == "loss" else None
     return "loss"
+
+
+def _is_conversion(node: cst.CSTNode) -> bool:
+    if not isinstance(node, cst.Call):
+        return False
+    func = node.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value in CONVERSION_METHODS and not node.args
+    return isinstance(func, cst.Name) and func.value in CONVERSION_BUILTINS
 
 
 class _OverBudget(Exception):

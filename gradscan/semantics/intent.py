@@ -42,6 +42,7 @@ import libcst as cst
 
 from gradscan.frameworks import names as api_names
 from gradscan.frameworks import torch as torch_api
+from gradscan.semantics.budget import tick
 from gradscan.semantics.names import TOKEN, dotted, tokens
 from gradscan.semantics.walk import descendants, target_names
 
@@ -399,6 +400,7 @@ class Sources:
         scope = fn
         level = 0
         while True:
+            tick()
             defs, orders = self._sorted_defs(scope, name.value)
             if level == 0:
                 # A statement holding the use (`x = x.detach()`) does not define what it reads,
@@ -432,6 +434,7 @@ class Sources:
         use_anc = {id(a) for a in self.model.ancestors(use)}
         out = []
         for d in before:
+            tick()
             out.append(d)
             if d[3]:
                 continue  # a loop variable: the loop may not run
@@ -526,6 +529,8 @@ class Sources:
             out = {f"param:{name.value}"}
             if tokens(name.value) & MODULE_TOKENS:
                 out.add(f"module:{name.value}")
+            if depth < 2:
+                out |= self._bound_weights(name.value, fn, depth)
             return out
         if kind == "none":
             return out
@@ -535,6 +540,23 @@ class Sources:
             if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
                 continue
             out |= self.roots(value)
+        return out
+
+    def _bound_weights(self, param: str, fn: Optional["FunctionInfo"], depth: int) -> Set[str]:
+        """A helper's parameter bound at its call sites: the weights the callers' arguments
+        carry (`dice_loss(model(x), y)` makes `logits` live in `dice_loss`)."""
+        from gradscan.semantics.objects import argument_for
+
+        owner = fn
+        while owner is not None and isinstance(owner.node, cst.Lambda):
+            owner = owner.parent
+        if owner is None or (owner.context is not None and owner.context.kind != "helper"):
+            return set()  # a root's inputs are data (a forward's `x`, a loss closure's batch)
+        out: Set[str] = set()
+        for call, _caller in self.model.objects.callers_of(owner)[:8]:
+            arg = argument_for(owner, call, param)
+            if arg is not None:
+                out |= {r for r in self._compute(arg, depth + 1) if r.startswith("weight:")}
         return out
 
     def _call_roots(self, call: cst.Call, depth: int) -> Set[str]:
@@ -710,6 +732,7 @@ class _Defs:
 
 
 def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:
+    tick()
     for anc in model.ancestors(node):
         if anc is stmt:
             return True
@@ -879,7 +902,12 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
     src = sources(model)
     seen = 0
     path = trace.path if trace else _local_path(model, cut)
+    home = model.enclosing_function(cut)
     for child, parent in trace_steps(model, path):
+        if model.enclosing_function(parent) is not home:
+            # Past the cut's own function (a helper's result summed into a caller's loss): a
+            # separate loss term, not a straight-through or normalisation of the cut value.
+            break
         if isinstance(parent, (cst.Tuple, cst.List, cst.Dict)):
             holder = model.parent(parent)
             if parent is not path[-1] and isinstance(holder, (cst.Return, cst.Assign)):
@@ -1047,6 +1075,33 @@ STATE_NAMES = {
 }
 
 
+def gradient_asked_for_other_inputs(model: "FileModel", trace: Optional["Trace"]) -> bool:
+    """The value reaches `torch.autograd.grad(loss, inputs)` whose `inputs` are new leaves or
+    data, not weights (`w = layer.weight.detach().clone().requires_grad_()`, an input image for
+    a saliency map): only their gradient is computed, so what a cut removes was never asked for."""
+    if trace is None or trace.sink != "loss" or not trace.path:
+        return False
+    sink = trace.path[-1]
+    if not isinstance(sink, cst.Call) or model.callee(sink) != "torch.autograd.grad":
+        return False
+    inputs = next((a.value for a in sink.args if a.keyword is not None and a.keyword.value == "inputs"), None)
+    if inputs is None:
+        positional = [a for a in sink.args if a.keyword is None]
+        if len(positional) < 2 or any(a.star for a in positional[:2]):
+            return False
+        inputs = positional[1].value
+    if any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in ("parameters", "named_parameters")
+           for n in descendants(inputs)):
+        return False
+    return not sources(model).weight_roots(inputs) and not _names_weights(model, inputs)
+
+
+def _names_weights(model: "FileModel", expr: cst.CSTNode) -> bool:
+    """`self.w`, `model.fc.weight`, `[p for p in params]`: an input that may be a weight itself."""
+    return any(isinstance(n, cst.Attribute) for n in descendants(expr)) or any(
+        isinstance(n, cst.Name) and n.value in ("params", "parameters", "weights") for n in descendants(expr))
+
+
 def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) -> bool:
     """`hidden = hidden.detach()`, `h, c = h.detach(), c.detach()`, `mems = [m.detach() for m
     in mems]`: a recurrent state is cut between steps or batches on purpose. Recognised by a
@@ -1055,6 +1110,8 @@ def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
     the same name again (`h = h.detach(); out, h = model(x, h)`)."""
     stmt = model.enclosing_statement(cut)
     recv_names = set(names_in(receiver)) - {"self"}
+    if isinstance(stmt, cst.Return):
+        return _repackaged_by_callers(model, cut)
     if not isinstance(stmt, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
         return False
     targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
@@ -1067,6 +1124,29 @@ def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
         if name.lower() in STATE_NAMES or _recomputed_from_itself(model, stmt, name):
             return True
     return False
+
+
+def _repackaged_by_callers(model: "FileModel", cut: cst.CSTNode) -> bool:
+    """`def repackage_hidden(h): return h.detach()` called as `hidden = repackage_hidden(hidden)`:
+    every caller stores the cut value back into the recurrent state it passed."""
+    fn = model.enclosing_function(cut)
+    callers = model.objects.callers_of(fn) if fn is not None else []
+    if not callers:
+        return False
+    for call, _owner in callers:
+        stmt = model.parent(call)
+        if isinstance(stmt, cst.Call):  # `tuple(repackage_hidden(v) for v in h)`: recursion
+            continue
+        if not (isinstance(stmt, cst.Assign) and stmt.value is call and call.args):
+            if model.enclosing_function(call) is fn:
+                continue  # the helper's own recursion over a tuple of states
+            return False
+        passed = set(names_in(call.args[0].value))
+        stored = {n for t in stmt.targets for n in names_in(t.target)}
+        if not (passed & stored) or not any(
+                n.lower() in STATE_NAMES or _recomputed_from_itself(model, stmt, n) for n in passed & stored):
+            return False
+    return True
 
 
 def _recomputed_from_itself(model: "FileModel", stmt: cst.CSTNode, name: str) -> bool:
@@ -1162,6 +1242,8 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
     `block` is the region that cuts (a `no_grad` block), when it is more than the cut node."""
     if in_evaluation_branch(model, cut):
         return "evaluation branch"
+    if gradient_asked_for_other_inputs(model, trace):
+        return "the backward asks only for the gradient of other inputs"
     if optional_cut(model, cut, receiver):
         return "a configured stop-gradient (the other branch keeps the graph)"
     if truncated_bptt(model, cut, receiver):

@@ -461,9 +461,9 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
     if cache_file and cache_file.is_file():
         try:
             data = json.loads(cache_file.read_text())
-            if data.get("version") == INDEX_VERSION:
-                cached = data.get("files", {})
-        except (OSError, ValueError):
+            if isinstance(data, dict) and data.get("version") == INDEX_VERSION and isinstance(data.get("files"), dict):
+                cached = data["files"]
+        except (OSError, ValueError):  # unreadable or truncated: rebuilt
             cached = {}
     entries: List[list] = []  # [key, stamp, names, summary], in the order of `files`
     packages: Dict[Path, List[str]] = {}
@@ -478,7 +478,7 @@ def build_index(files: Iterable[Path], root_of, cache_dir: Optional[Path] = None
         root = root_of(file)
         names = module_names(file, root, packages)
         hit = cached.get(key)
-        if hit and hit["stamp"] == stamp and hit["names"] == names:
+        if isinstance(hit, dict) and hit.get("stamp") == stamp and hit.get("names") == names and "summary" in hit:
             entries.append([key, stamp, names, hit["summary"], hit.get("parsed", False)])
         else:
             missing.append(len(entries))
@@ -536,8 +536,16 @@ def _write_atomic(path: Path, text: str) -> None:
         import tempfile  # here, not at the top: its import (shutil, random) costs ~25 ms of start-up
 
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         os.replace(tmp, path)
-    except OSError:
-        pass
+    except BaseException as exc:  # also an interrupt: no temporary file is left behind
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if not isinstance(exc, OSError):
+            raise

@@ -3,7 +3,7 @@
 Each case holds two complete Python module sources. ``test_oracle.py`` executes them with
 ``exec(compile(src, f"<oracle {code}>", "exec"), ns)`` and then calls ``check_bad(ns)`` /
 ``check_good(ns)``, which assert the runtime effect the rule documents (ground truth:
-``/work/shared/oracle/FACTS.md``; the FACTS row each case reproduces is named in its comment).
+``docs/facts.md``; the FACTS row each case reproduces is named in its comment).
 
 Conventions:
 - The buggy line of every BAD source ends with ``# GSxxx`` (the rule code); the static

@@ -137,3 +137,186 @@ class _GS602:
         m = ns["model"]
         assert _changed(ns["fc_before"], m.fc.weight), "fc replaced before the optimizer is built trains"
         assert _changed(ns["body_before"], m.body.weight), "the body trains"
+
+
+# Fact pt36: with zero_grad() on every micro-batch, the gradient the conditional step applies is
+# the last micro-batch's alone; accumulated, it is the sum over the micro-batches.
+@_case(
+    "GS603",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1, bias=False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    batches = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(4)]
+    seen = []
+    for i, (x, y) in enumerate(batches):
+        opt.zero_grad()  # GS603
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        if (i + 1) % 4 == 0:
+            seen.append(model.weight.grad.clone())
+            opt.step()
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1, bias=False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    batches = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(4)]
+    seen = []
+    for i, (x, y) in enumerate(batches):
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        if (i + 1) % 4 == 0:
+            seen.append(model.weight.grad.clone())
+            opt.step()
+            opt.zero_grad()
+    ''',
+)
+class _GS603:
+    @staticmethod
+    def _grads(ns):
+        import torch
+
+        model, out = ns["model"], []
+        for x, y in ns["batches"]:
+            model.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            out.append(model.weight.grad.clone())
+        return out, torch
+
+    @staticmethod
+    def check_bad(ns):
+        grads, torch = _GS603._grads(ns)
+        assert torch.allclose(ns["seen"][0], grads[-1]), "the step applies the last micro-batch's gradient alone"
+        assert not torch.allclose(ns["seen"][0], sum(grads)), "the accumulated gradient is lost"
+
+    @staticmethod
+    def check_good(ns):
+        grads, torch = _GS603._grads(ns)
+        assert torch.allclose(ns["seen"][0], sum(grads), atol=1e-6), "the step applies the sum over micro-batches"
+
+
+# Fact pt37: a loss rebuilt from Python numbers by torch.tensor(...) has no grad_fn: backward()
+# raises at once; stacking the loss tensors keeps the graph.
+@_case(
+    "GS208",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    batches = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(3)]
+
+    def run():
+        losses = [((model(x) - y) ** 2).mean().item() for x, y in batches]
+        loss = torch.tensor(losses).mean()  # GS208
+        loss.backward()
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    batches = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(3)]
+
+    def run():
+        losses = [((model(x) - y) ** 2).mean() for x, y in batches]
+        loss = torch.stack(losses).mean()
+        loss.backward()
+    ''',
+)
+class _GS208:
+    @staticmethod
+    def check_bad(ns):
+        import pytest
+
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            ns["run"]()
+        assert ns["model"].weight.grad is None
+
+    @staticmethod
+    def check_good(ns):
+        ns["run"]()
+        assert _nonzero_grad(ns["model"].weight)
+
+
+# Fact pt38: MixtureSameFamily has no rsample; its sample has no grad_fn, so a loss on it
+# raises; the maximum-likelihood loss trains every parameter.
+@_case(
+    "GS304",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+    from torch.distributions import Categorical, MixtureSameFamily, Normal
+
+    torch.manual_seed(0)
+
+
+    class MDN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pi = nn.Linear(2, 3)
+            self.mu = nn.Linear(2, 3)
+
+        def forward(self, x):
+            mix = MixtureSameFamily(Categorical(logits=self.pi(x)), Normal(self.mu(x), 1.0))
+            return mix.sample()  # GS304
+
+
+    model = MDN()
+    x, y = torch.randn(8, 2), torch.randn(8)
+
+    def run():
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+    from torch.distributions import Categorical, MixtureSameFamily, Normal
+
+    torch.manual_seed(0)
+
+
+    class MDN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pi = nn.Linear(2, 3)
+            self.mu = nn.Linear(2, 3)
+
+        def forward(self, x, y):
+            mix = MixtureSameFamily(Categorical(logits=self.pi(x)), Normal(self.mu(x), 1.0))
+            return -mix.log_prob(y).mean()
+
+
+    model = MDN()
+    x, y = torch.randn(8, 2), torch.randn(8)
+
+    def run():
+        model(x, y).backward()
+    ''',
+)
+class _GS304:
+    @staticmethod
+    def check_bad(ns):
+        import pytest
+
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            ns["run"]()
+        assert ns["model"].mu.weight.grad is None
+
+    @staticmethod
+    def check_good(ns):
+        ns["run"]()
+        assert _nonzero_grad(ns["model"].mu.weight) and _nonzero_grad(ns["model"].pi.weight)

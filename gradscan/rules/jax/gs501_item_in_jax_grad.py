@@ -94,9 +94,10 @@ class ItemInJaxGrad(Rule):
     name = "item-in-jax-grad"
     framework = "jax"
     summary = "`.item()` on a value traced by `jax.grad` silently turns it into a constant: the gradient comes out wrong"
-    message = (
-        "`.item()` on a value traced by a gradient transform returns a Python constant without jit: "
-        "the gradient through this term is silently lost (wrong gradient, no error)"
+    message = "`.item()` under a gradient transform drops this term's gradient; stay in arrays"
+    explanation = (
+        "Without jit, `.item()` of a traced value returns a Python constant: the gradient through this term is "
+        "lost silently (a wrong gradient, no error)."
     )
     hint = "stay in arrays (`x`, `jnp.sum(x)`); take `.item()` of the result outside the transform, or return it as aux"
     facts = ("jx40",)

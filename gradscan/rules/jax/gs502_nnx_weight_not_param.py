@@ -4,7 +4,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import is_name
 from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics import classes as kinds
@@ -93,9 +93,10 @@ class NnxWeightNotParam(Rule):
     name = "nnx-weight-not-param"
     framework = "jax"
     summary = "A weight of a flax.nnx Module stored as a raw array or `nnx.Variable` is never trained: use `nnx.Param`"
-    message = (
-        "this weight of an nnx.Module is not an nnx.Param: nnx.grad and nnx.Optimizer differentiate and update "
-        "only nnx.Param by default, so it never trains"
+    message = "this weight is not an nnx.Param, so it never trains; wrap it in nnx.Param(...)"
+    explanation = (
+        "nnx.grad and nnx.Optimizer differentiate and update only nnx.Param by default: a weight held as a raw "
+        "array or a plain nnx.Variable gets no gradient."
     )
     hint = "wrap it in `nnx.Param(...)`"
     facts = ("jx44",)
@@ -233,10 +234,8 @@ class NnxWeightNotParam(Rule):
     @staticmethod
     def _message(attr: str, wrapped: bool) -> str:
         if wrapped:
-            return (f"`self.{attr}` is built like a weight but wrapped in nnx.Variable, not nnx.Param: nnx.grad and "
-                    f"nnx.Optimizer select only nnx.Param by default, so it never trains; use nnx.Param(...)")
-        return (f"`self.{attr}` is a raw JAX array built like a weight: nnx.grad and nnx.Optimizer see only nnx.Param, "
-                f"so it gets no gradient and never trains; wrap it in nnx.Param(...)")
+            return f"weight `self.{clip(attr, 24)}` is an nnx.Variable, not an nnx.Param: it never trains; use nnx.Param"
+        return f"weight `self.{clip(attr, 24)}` is a raw JAX array, not an nnx.Param: it never trains; use nnx.Param"
 
     @staticmethod
     def _methods(model: FileModel, cls):

@@ -490,9 +490,10 @@ class NonDifferentiableOpInJaxLoss(Rule):
     name = "non-differentiable-op-in-jax-loss"
     framework = "jax"
     summary = "`round`/`floor`/`sign`/`argmax`, a comparison or an integer cast on the only path from a `jax.grad` argument to the loss: the gradient is silently zero"
-    message = (
-        "this operation has a zero gradient and it is the only path from the differentiated argument to the "
-        "returned loss: jax.grad silently returns zeros for it"
+    message = "op with a zero gradient is the only path from the argument to the loss; use a relaxation"
+    explanation = (
+        "jax.grad silently returns zeros through rounding, argmax, comparisons and integer casts: the "
+        "differentiated argument gets no useful gradient."
     )
     hint = "use a differentiable relaxation (softmax, sigmoid) or the straight-through estimator `x + jax.lax.stop_gradient(jnp.round(x) - x)`"
     facts = ("jx42",)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gradscan.rules.base import Report
+from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.model import FileModel
@@ -13,7 +13,11 @@ class SampleInsteadOfRsample(SamplingRule):
     name = "sample-instead-of-rsample"
     framework = "torch"
     summary = "`.sample()` of a reparameterizable torch distribution blocks gradients to its parameters: use `.rsample()`"
-    message = "`.sample()` blocks gradients: the distribution's parameters get none through this sample; use `.rsample()`"
+    message = "`.sample()` blocks the gradient to the distribution's parameters; use `.rsample()`"
+    explanation = (
+        "torch draws `.sample()` under no_grad: the parameters get no gradient through the sample (an error if "
+        "it is the only path, zeros otherwise). `.rsample()` is reparameterized and passes gradients."
+    )
     hint = "use `.rsample()` (the reparameterized sample), as `pyro.sample` and TF Probability do by themselves"
     facts = ("pt09", "py42", "tf35")
     triggers = (".sample(",)
@@ -200,5 +204,5 @@ class SampleInsteadOfRsample(SamplingRule):
                 continue
             if self._reaches_loss(model, call, ("torch",)) is None:
                 continue
-            yield Report(func.attr, f"`.sample()` of {d.display} blocks gradients: `{node_text(model, graph[0])}` gets none "
-                                    f"through this sample (torch samples under no_grad); use `.rsample()`")
+            yield Report(func.attr, f"`.sample()` of {clip(d.display, 40)} gives `{node_text(model, graph[0], 24)}` no gradient; "
+                                    f"use `.rsample()`")

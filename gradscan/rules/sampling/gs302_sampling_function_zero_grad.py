@@ -19,7 +19,11 @@ class SamplingFunctionZeroGrad(SamplingRule):
     name = "sampling-function-zero-grad"
     framework = "torch"
     summary = "`torch.normal`/`torch.bernoulli`/`torch.multinomial` of graph tensors give their parameters zero or no gradient"
-    message = "the gradient through this torch sampling function to its parameters is silently zero"
+    message = "this torch sampling function gives its parameters a zero gradient"
+    explanation = (
+        "torch.normal, torch.bernoulli, torch.poisson and torch.multinomial are not reparameterized: the "
+        "gradient to their mean, std or probabilities is silently zero or absent."
+    )
     hint = "write `mean + std * torch.randn_like(std)` (or `Normal(mean, std).rsample()`); for discrete samples use a relaxed distribution or `log_prob`"
     facts = ("pt10", "pt35", "tf44")
     triggers = ("normal(", "bernoulli(", "poisson(", "multinomial(")
@@ -147,9 +151,9 @@ class SamplingFunctionZeroGrad(SamplingRule):
 
     @staticmethod
     def _message(model: FileModel, kind: str, param: cst.CSTNode) -> str:
-        text = node_text(model, param)
+        text = node_text(model, param, 24)
         if kind == "normal":
-            return f"`torch.normal` gives `{text}` an all-zero gradient (it is not reparameterized); write `mean + std * torch.randn_like(std)`"
+            return f"`torch.normal` gives `{text}` a zero gradient; write `mean + std * torch.randn_like(std)`"
         if kind == "multinomial":
-            return f"`multinomial` returns integer indices: `{text}` gets no gradient through them; use a Gumbel-softmax / relaxed sample or `log_prob` (score function)"
-        return f"`torch.{kind}` gives `{text}` a zero gradient; use a relaxed distribution (RelaxedBernoulli, Gumbel-softmax), a straight-through estimator or `log_prob`"
+            return f"`multinomial` indices give `{text}` no gradient; use a relaxed sample or `log_prob`"
+        return f"`torch.{kind}` gives `{text}` a zero gradient; use a relaxed sample or `log_prob`"

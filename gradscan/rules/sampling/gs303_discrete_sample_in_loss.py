@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gradscan.rules.base import Report
+from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.arguments import find_argument
@@ -16,7 +16,11 @@ class DiscreteSampleInLoss(SamplingRule):
     name = "discrete-sample-in-loss"
     framework = "any"
     summary = "A sample of a discrete distribution reaches the loss: its probabilities get no gradient"
-    message = "a discrete sample carries no gradient to the distribution's probabilities"
+    message = "a discrete sample carries no gradient to its probabilities; use a relaxation or `log_prob`"
+    explanation = (
+        "A discrete sample (Bernoulli, Categorical, Poisson, jax.random.bernoulli) is piecewise constant: the "
+        "probabilities that produced it get no gradient through it."
+    )
     hint = "use a relaxed distribution (RelaxedBernoulli, RelaxedOneHotCategorical, Gumbel-softmax) or a score-function estimator (`log_prob`)"
     facts = ("pt09", "tf35", "jx41")
     triggers = (".sample(", "bernoulli(", "categorical(")
@@ -151,8 +155,8 @@ class DiscreteSampleInLoss(SamplingRule):
             frameworks = ("torch",) if d.library in (dists.TORCH, dists.PYRO) else ("tensorflow", "jax")
             if self._reaches_loss(model, call, frameworks, index_valued=d.index_valued, discrete=True) is None:
                 continue
-            yield Report(func.attr, f"a sample of {d.display} carries no gradient to `{node_text(model, graph[0])}`; use a relaxed "
-                                    f"distribution (Gumbel-softmax) or a score-function estimator (`log_prob`)")
+            yield Report(func.attr, f"{clip(d.display, 40)} sample gives `{node_text(model, graph[0], 20)}` no gradient; "
+                                    f"use a relaxation or `log_prob`")
         for call, _fn in model.calls:
             spec = JAX_DISCRETE.get(model.callee(call) or "")
             if spec is None:
@@ -164,5 +168,5 @@ class DiscreteSampleInLoss(SamplingRule):
             name = (model.callee(call) or "").rsplit(".", 1)[-1]
             if self._reaches_loss(model, call, ("jax",), index_valued=name == "categorical", discrete=True) is None:
                 continue
-            yield Report(call, f"`jax.random.{name}` of `{node_text(model, param)}` gives it a zero gradient; use a relaxed "
-                               f"(Gumbel-softmax) sample or a score-function estimator")
+            yield Report(call, f"`jax.random.{name}` gives `{node_text(model, param, 24)}` a zero gradient; "
+                               f"use a relaxation or `log_prob`")

@@ -7,6 +7,7 @@ import libcst as cst
 
 from gradscan.rules.base import Rule
 from gradscan.semantics import distributions as dists
+from gradscan.semantics import intent
 from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.names import dotted, tokens
@@ -129,16 +130,20 @@ class SamplingRule(Rule):
                 return None
             if any(has_no_grad_decorator(model, f) for f in _enclosing_functions(model, node)):
                 return None
-        if inference_like(model, node):
-            return None
-
         def score(n):
             return n is not node and dists.is_score_call(model, n)
 
-        if model.flow.flows_into(node, score, max_calls=1, module_level=script) is not None:
-            return None  # the sample is scored: REINFORCE / a likelihood term
+        scored = model.flow.flows_into(node, score, max_calls=1, module_level=script) is not None
         trace = model.flow.reaches_output(node, barrier=score, module_level=script)
         if trace is None:
+            return None
+        if trace.sink != "loss" and inference_like(model, node):
+            # A name (`generate`, `rollout`, `imagine`) is a hint, not a proof: a sample that
+            # reaches a `.backward()` is trained whatever its function is called.
+            return None
+        if scored and not _pathwise_through_networks(model, node, trace):
+            # REINFORCE / a likelihood term: the sample is scored, and its other way to the loss
+            # (a reward an environment computes from it) is not a path gradients could take.
             return None
         if script and trace.sink != "loss":
             return None
@@ -156,6 +161,22 @@ class SamplingRule(Rule):
         if index_valued and _used_as_index(model, trace, node):
             return None
         return trace
+
+
+def _pathwise_through_networks(model: FileModel, start: cst.CSTNode, trace: Trace) -> bool:
+    """A scored sample that also reaches the loss pathwise, through networks and tensor ops only
+    (SAC's `q = critic(obs, action)`), not through an unknown function or object (`env.step(a)`,
+    `reward_fn(a)`): the pathwise gradient is what `.sample()` cuts."""
+    src = intent.sources(model)
+    for child, parent in intent.trace_steps(model, trace.path):
+        if not isinstance(parent, cst.Call) or parent.func is child or intent.contains(model, parent.func, child):
+            continue  # operators, method calls on the value itself
+        name = model.callee(parent)
+        if name is not None and name.split(".")[0] in ("torch", "tensorflow", "jax", "math"):
+            continue
+        if not src.is_module_object(parent.func):
+            return False
+    return True
 
 
 def _enclosing_functions(model: FileModel, node: cst.CSTNode):

@@ -4,9 +4,11 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from gradscan.frameworks import names
+from gradscan.frameworks import tensorflow as tf_api
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    TF_VARIABLE, callee, context_root, is_name, tf_dtype_kind,
+    callee, context_root, is_name, tf_dtype_kind,
 )
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics import classes as kinds
@@ -56,24 +58,29 @@ def _variable_not_trainable(model: FileModel, call: cst.Call) -> bool:
     return False
 
 
+UNTRACKED = names(tf_api.UNTRACKED_BY_KERAS3)
+
+
 class UntrackedTfVariable(Rule):
     code = "GS401"
     name = "untracked-tf-variable"
     framework = "tensorflow"
     summary = "A raw `tf.Variable` attribute of a Keras 3 layer or model is not tracked: `fit()` never trains it"
-    message = (
-        "raw tf.Variable stored on a Keras 3 layer/model is not tracked: it is missing from "
-        "trainable_variables, so fit() and optimizers over model.trainable_variables never update it"
+    message = "raw tf.Variable on a Keras 3 layer is not tracked, so it never trains; use self.add_weight"
+    explanation = (
+        "Keras 3 does not track a tf.Variable stored on a layer or model: it is missing from "
+        "trainable_variables, so fit() and optimizers over model.trainable_variables never update it."
     )
     hint = "use `self.add_weight(...)` or `keras.Variable(...)`"
-    facts = ("tf25", "tf40", "tf45")
+    facts = ("tf25", "tf40", "tf45", "tf46")
     triggers = ("Variable",)
     doc = """
     ## What it does
     Flags `self.x = tf.Variable(...)` in a Keras 3 layer or model: a class deriving from
     `keras.layers.Layer`/`keras.Model` (`import keras`, `from keras import layers`), or from
     `tf.keras.*` (`import tensorflow as tf`, `from tensorflow import keras`) when the file does
-    not select legacy Keras.
+    not select legacy Keras. TF Probability's variable wrappers, `tfp.util.TransformedVariable`
+    and `tfp.util.DeferredTensor`, are not tracked either (fact tf46).
 
     ## Why it breaks gradients
     Keras 3 tracks only its own variables (`add_weight`, `keras.Variable`) and sub-layers. A raw
@@ -179,7 +186,7 @@ class UntrackedTfVariable(Rule):
                 continue
             hand = None
             for attr, value, _node, method in cls.self_assigns:
-                if not (isinstance(value, cst.Call) and callee(model, value) in TF_VARIABLE):
+                if not (isinstance(value, cst.Call) and callee(model, value) in UNTRACKED):
                     continue
                 if method == "call" or _in_call_context(cls.methods.get(method)):
                     continue  # GS402
@@ -189,7 +196,8 @@ class UntrackedTfVariable(Rule):
                     hand = _class_tracks_by_hand(model, cls)
                 if hand:
                     continue
-                yield Report(value)
+                what = callee(model, value).rsplit(".", 1)[-1]
+                yield Report(value, None if what == "Variable" else self.message.replace("raw tf.Variable", f"tfp.util.{what}"))
 
 
 def _in_call_context(fn: Optional[FunctionInfo]) -> bool:

@@ -78,9 +78,10 @@ class VariableCreatedInCall(Rule):
     name = "variable-created-in-call"
     framework = "tensorflow"
     summary = "A variable created in `call()` is a new, untrained variable on every call (or a ValueError under `fit()`)"
-    message = (
-        "variable created inside call(): every call makes a new untracked variable (silent in eager mode); "
-        "under fit()/tf.function it raises ValueError; create it once in build()"
+    message = "variable created in call() is new on every call; create it once in build()"
+    explanation = (
+        "Every call makes a new untracked variable: silent in eager mode, a ValueError under fit() or "
+        "tf.function."
     )
     hint = "create the weight in `build()` with `self.add_weight(...)`, or guard it with `if self.w is None:`"
     facts = ("tf37",)

@@ -40,7 +40,10 @@ class NumpyFunctionInTrainingPath(Rule):
     name = "numpy-function-in-training-path"
     framework = "tensorflow"
     summary = "`tf.numpy_function` (or a NumPy-bodied `tf.py_function`) on the loss path: no gradient flows through it"
-    message = "tf.numpy_function output reaches the loss/output: TensorFlow has no gradient for it, so everything before it gets gradient None"
+    message = "tf.numpy_function reaches the loss: the weights before it get gradient None"
+    explanation = (
+        "TensorFlow has no gradient for tf.numpy_function: everything computed before it gets gradient None."
+    )
     hint = "write the computation with TensorFlow ops (or `tf.py_function` with a TensorFlow body)"
     facts = ("tf28", "tf29")
     triggers = ("numpy_function", "py_func", "py_function")
@@ -143,10 +146,7 @@ class NumpyFunctionInTrainingPath(Rule):
                 body = function_named(model, fn, find_argument(call, 0, "func"))
                 if body is None or not _uses_numpy(model, body):
                     continue
-                message = (
-                    "tf.py_function whose body uses .numpy()/NumPy reaches the loss/output: the gradient "
-                    "through it is zeros, silently"
-                )
+                message = "tf.py_function with a NumPy body reaches the loss: its gradient is silently zero"
             else:
                 continue
             if not _float_output(model, find_argument(call, 2, "Tout")):

@@ -26,7 +26,11 @@ class NumpyInTape(Rule):
     name = "numpy-in-tape"
     framework = "tensorflow"
     summary = "`.numpy()`, `float()`, NumPy or `model.predict` on the loss path inside a tape or `call()`: gradient None"
-    message = "a tensor is converted to NumPy/Python here and the result reaches the loss/output: the tape loses track of it (gradient None in eager mode, an error in graph mode)"
+    message = "value converted to NumPy/Python reaches the loss: the tape loses it; stay in tf ops"
+    explanation = (
+        "The tape records TensorFlow ops only: the converted value has gradient None in eager mode, and graph "
+        "mode raises an error."
+    )
     hint = "keep the computation in TensorFlow ops (`tf.*`, `tf.experimental.numpy`); convert to NumPy only after `tape.gradient`"
     facts = ("tf30", "tf31")
     triggers = SITE_TRIGGERS

@@ -26,9 +26,10 @@ class LossOutsideTape(Rule):
     name = "loss-outside-tape"
     framework = "tensorflow"
     summary = "The loss passed to `tape.gradient` is computed after the tape block ended: every gradient is None"
-    message = (
-        "this value is computed after the GradientTape block ended, then passed to tape.gradient: "
-        "the tape did not record it, so every gradient is None"
+    message = "value computed after the GradientTape block gives None gradients; compute it inside"
+    explanation = (
+        "The tape records only what runs inside its `with` block: tape.gradient of a value computed after it "
+        "returns None for every variable."
     )
     hint = "compute the loss inside the `with tf.GradientTape() as tape:` block"
     facts = ("tf32",)

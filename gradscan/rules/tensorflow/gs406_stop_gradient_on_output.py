@@ -58,8 +58,12 @@ class StopGradientOnOutput(Rule):
     name = "stop-gradient-on-output"
     framework = "tensorflow"
     summary = "`tf.stop_gradient` on a layer's output inside `call()` cuts every weight before it off the loss"
-    message = "tf.stop_gradient on a layer output that reaches call()'s return value: every weight before it gets gradient None and is never trained"
-    tape_message = "tf.stop_gradient on a model output that is the only way to the loss passed to tape.gradient: every weight before it gets gradient None"
+    message = "tf.stop_gradient on a layer output: the weights before it never train; remove it"
+    explanation = (
+        "tf.stop_gradient on a value that reaches call()'s return value or the loss gives every weight before "
+        "it gradient None, silently."
+    )
+    tape_message = "tf.stop_gradient on the model output cuts every weight from the loss; remove it"
     hint = "remove `tf.stop_gradient`; to freeze a sub-layer set `layer.trainable = False` instead"
     facts = ("tf33",)
     triggers = ("stop_gradient",)

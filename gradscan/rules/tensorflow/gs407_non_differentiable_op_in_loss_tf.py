@@ -4,7 +4,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.tensorflow.helpers import (
     SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, in_data_pipeline, path_barrier,
     reaches_loss, tf_dtype_kind, tf_site,
@@ -49,7 +49,11 @@ class NonDifferentiableOpInLossTf(Rule):
     name = "non-differentiable-op-in-loss-tf"
     framework = "tensorflow"
     summary = "`tf.argmax`/`round`/`floor`/`sign` or an integer/boolean `tf.cast` on the loss path: gradient None or zero"
-    message = "{op} on a differentiable value that reaches the loss/output: it has no gradient (None, or zeros for sign), so nothing before it trains"
+    message = "{op} has no gradient and reaches the loss/output: nothing before it trains"
+    explanation = (
+        "Rounding, argmax, comparisons and integer casts have no gradient in TensorFlow (None, or zeros for "
+        "tf.sign): the variables before them never train."
+    )
     hint = "use a differentiable surrogate (softmax, sigmoid) or the straight-through idiom `v + tf.stop_gradient(tf.round(v) - v)`"
     facts = ("tf36",)
     triggers = SITE_TRIGGERS
@@ -144,7 +148,7 @@ class NonDifferentiableOpInLossTf(Rule):
                     continue  # predictions returned by call(): class indices are an output, not a loss
                 if _auxiliary_output(model, taint, trace):
                     continue
-            yield Report(call, self.message.format(op=op))
+            yield Report(call, self.message.format(op=clip(op, 32)))
 
     @staticmethod
     def _op(model: FileModel, call: cst.Call, taint: TensorFlowSources, fn) -> Optional[str]:

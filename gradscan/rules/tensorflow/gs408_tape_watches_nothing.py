@@ -40,7 +40,11 @@ class TapeWatchesNothing(Rule):
     name = "tape-watches-nothing"
     framework = "tensorflow"
     summary = "`GradientTape(watch_accessed_variables=False)` with no `tape.watch(...)`: every gradient is None"
-    message = "GradientTape(watch_accessed_variables=False) and nothing is ever watched on this tape: every gradient it computes is None"
+    message = "tape with watch_accessed_variables=False watches nothing: every gradient is None"
+    explanation = (
+        "With watch_accessed_variables=False the tape records only what tape.watch() names; nothing is watched "
+        "here."
+    )
     hint = "call `tape.watch(var)` inside the block, or drop `watch_accessed_variables=False`"
     facts = ("tf38",)
     triggers = ("watch_accessed_variables",)

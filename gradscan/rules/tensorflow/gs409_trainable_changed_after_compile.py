@@ -18,9 +18,10 @@ class TrainableChangedAfterCompile(Rule):
     name = "trainable-changed-after-compile"
     framework = "tensorflow"
     summary = "`layer.trainable = ...` after `compile()` and `fit()`, then `fit()` again without recompiling: the change is ignored"
-    message = (
-        "trainable changed after this model was compiled and trained, and it is trained again without "
-        "a new compile(): fit() ignores the change (the 'frozen' layer keeps training)"
+    message = "trainable changed after compile() is ignored by the next fit(); call compile() again"
+    explanation = (
+        "fit() keeps the trainable weights it compiled: a layer frozen after compile() and training keeps "
+        "training (and the reverse) until the model is compiled again."
     )
     hint = "call `model.compile(...)` again after changing `trainable`"
     facts = ("tf43",)

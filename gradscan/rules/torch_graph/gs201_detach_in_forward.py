@@ -15,7 +15,11 @@ class DetachInForward(GraphRule):
     code = "GS201"
     name = "detach-in-forward"
     summary = "`.detach()` of a value computed from the weights, on the way to forward's output or the loss: the weights before it get no gradient"
-    message = "`.detach()` cuts the graph here and the detached value reaches the output: the weights that computed it get no gradient"
+    message = "detached value reaches the output: the weights before it get no gradient; remove `.detach()`"
+    explanation = (
+        "`.detach()` cuts the graph: nothing that computed the detached value gets a gradient from the output, "
+        "silently."
+    )
     hint = "remove `.detach()`; detach only values used as targets, logs or caches"
     facts = ("pt05", "pt20")
     triggers = ("detach",)

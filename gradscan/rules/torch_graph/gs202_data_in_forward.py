@@ -14,7 +14,8 @@ class DataInForward(GraphRule):
     code = "GS202"
     name = "data-in-forward"
     summary = "`.data` read of a graph tensor on the way to the output or the loss: a silent cut"
-    message = "`.data` returns the tensor without its graph and the value reaches the output: the weights behind it get no gradient"
+    message = "`.data` value reaches the output: the weights before it get no gradient; use the tensor"
+    explanation = "`.data` returns the tensor without its graph, silently: nothing that computed it gets a gradient."
     hint = "use the tensor itself; for a deliberate cut write `.detach()` where it shows"
     facts = ("pt06",)
     triggers = (".data",)

@@ -16,7 +16,11 @@ class NoGradInForward(GraphRule):
     code = "GS203"
     name = "no-grad-in-forward"
     summary = "`torch.no_grad()` / `inference_mode()` / `set_grad_enabled(False)` around weights whose results reach the output"
-    message = "values computed under no_grad reach the output or the loss: the weights used inside the block get no gradient"
+    message = "value computed under no_grad reaches the output: the weights used there get no gradient"
+    explanation = (
+        "Nothing is recorded under torch.no_grad(): the weights used inside the block get no gradient from the "
+        "output or the loss, silently."
+    )
     hint = "compute the output outside the no_grad block; keep no_grad for evaluation, EMA and target computations"
     facts = ("pt08", "pt22", "pt23", "pt33")
     triggers = ("no_grad", "inference_mode", "set_grad_enabled")
@@ -141,11 +145,32 @@ class NoGradInForward(GraphRule):
                 if fn.name == "training_step" or (self._uses_weights(model, fn, src) and not self._inference_only(model, fn)):
                     deco = next(d for d in fn.node.decorators if _is_no_grad_item(model, d.decorator))
                     yield Report(deco.decorator)
+        for fn in model.functions:
+            if fn.is_method and fn.name in ("forward", "__call__", "training_step"):
+                continue  # the loop above
+            if has_no_grad_decorator(model, fn) and self._helper_result_trained(model, fn, src):
+                deco = next(d for d in fn.node.decorators if _is_no_grad_item(model, d.decorator))
+                yield Report(deco.decorator)
         for call, fn in model.calls:
             if last_name(call.func) == "set_grad_enabled" and model.callee(call) in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and call.args and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "False":
                 parent = model.parent(call)
                 if isinstance(parent, cst.Expr) and site(model, call) == "context":
                     yield Report(call)
+
+    @staticmethod
+    def _helper_result_trained(model: FileModel, fn: FunctionInfo, src) -> bool:
+        """`@torch.no_grad()` on a helper that computes with weights, and a call of it whose
+        result reaches a backpropagated loss or a forward's output (not as a target)."""
+        if not any(isinstance(r, cst.Return) and r.value is not None and src.is_live(r.value) for r in fn.returns):
+            return False
+        for call, owner in model.objects.callers_of(fn):
+            where = site(model, call)
+            if where is None:
+                continue
+            trace = reach(model, call, where)
+            if trace is not None and not intent.intentional_cut(model, call, call, trace):
+                return True
+        return False
 
     def _block_reaches(self, model: FileModel, with_node: cst.With, src, where) -> bool:
         for value in _block_values(model, with_node):

@@ -23,7 +23,11 @@ class TensorRewrapped(GraphRule):
     code = "GS204"
     name = "tensor-rewrapped"
     summary = "`torch.tensor(t)`, `t.new_tensor(t)`, `nn.Parameter(activation)` or `from_numpy(t.detach().numpy())` makes a new leaf from a graph tensor"
-    message = "re-wrapping a graph tensor copies its value into a new leaf without history: the weights that computed it get no gradient"
+    message = "re-wrapped tensor has lost its graph: the weights before it get no gradient; use the tensor"
+    explanation = (
+        "Re-wrapping (torch.tensor(t), nn.Parameter(t), from_numpy) copies the value into a new leaf without "
+        "history: the weights that computed it get no gradient."
+    )
     hint = "use the tensor itself, `torch.stack`/`torch.cat` for lists of tensors, or `torch.as_tensor(t)` to convert dtype"
     facts = ("pt07", "pt21")
     triggers = ("tensor(", "from_numpy", "Parameter(", "new_tensor")

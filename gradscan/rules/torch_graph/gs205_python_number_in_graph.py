@@ -25,7 +25,11 @@ class PythonNumberInGraph(GraphRule):
     code = "GS205"
     name = "python-number-in-graph"
     summary = "`.item()`, `.tolist()`, `float(t)`, `int(t)` or `math.*` on a graph tensor whose Python value flows back into the output"
-    message = "this turns a graph tensor into a Python number that flows back into the output: the weights behind it get no gradient"
+    message = "Python number from a graph tensor reaches the output: no gradient flows back; stay in tensors"
+    explanation = (
+        "`.item()`, float() or math.* turn a tensor into a Python number: the weights behind it get no gradient "
+        "through the value that flows back into the output."
+    )
     hint = "stay in tensors: `torch.exp(t)` instead of `math.exp(t)`, `t` instead of `torch.tensor(t.item())`"
     facts = ("pt14", "pt28")
     triggers = (".item()", ".tolist()", " float(", "(float(", "[float(", " int(", "(int(", "[int(", "math.", "from math")
@@ -157,6 +161,8 @@ class PythonNumberInGraph(GraphRule):
                     return False
                 if (name or "").startswith(("math.", "numpy.")) or (name is None and text in NUMBER_TO_NUMBER):
                     continue  # still a Python (or NumPy) number
+                if name is None and text in ("zip", "enumerate", "list", "tuple", "sorted", "reversed"):
+                    continue  # Python values iterated: `for a, b in zip(values, values[1:])`
                 return False
             if isinstance(parent, (cst.Element, cst.List, cst.Tuple, cst.IfExp)):
                 continue

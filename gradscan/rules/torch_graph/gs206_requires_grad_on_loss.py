@@ -13,7 +13,11 @@ class RequiresGradOnLoss(GraphRule):
     code = "GS206"
     name = "requires-grad-on-loss"
     summary = "`loss.requires_grad = True` (or `requires_grad_()`, `torch.tensor(loss, requires_grad=True)`) on the value that is backpropagated hides a broken graph"
-    message = "setting requires_grad on the value you backpropagate hides a broken graph: backward runs and no weight gets a gradient"
+    message = "requires_grad set on the loss hides a broken graph; find and remove the cut upstream"
+    explanation = (
+        "Backward then runs without an error, but no weight gets a gradient: the graph was already cut before "
+        "the loss (a detach, .data, no_grad or .item())."
+    )
     hint = "find the cut upstream (detach, .data, no_grad, .item()) and remove it instead"
     facts = ("pt12",)
     triggers = ("requires_grad",)

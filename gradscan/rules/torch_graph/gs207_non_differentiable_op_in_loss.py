@@ -24,7 +24,11 @@ class NonDifferentiableOpInLoss(GraphRule):
     code = "GS207"
     name = "non-differentiable-op-in-loss"
     summary = "`argmax`, `round`, `floor`, `sign`, comparison-to-float or integer casts on the only path from the weights to the loss"
-    message = "this operation has no useful gradient and it is the only path from the weights to the loss: they get zero or no gradient"
+    message = "op without a useful gradient is the only path from the weights to the loss; use a relaxation"
+    explanation = (
+        "argmax, round, comparisons and integer casts have no gradient or a zero one: as the only path to the "
+        "loss, the weights before them get zero or no gradient."
+    )
     hint = "use a differentiable relaxation (softmax, sigmoid), or the straight-through estimator `x + (x.round() - x).detach()`"
     facts = ("pt13", "pt35")
     triggers = (

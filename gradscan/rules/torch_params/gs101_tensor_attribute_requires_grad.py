@@ -5,8 +5,12 @@ from typing import Iterator, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.torch_params.helpers import TENSOR_FACTORIES, code_of, nn_spelling, requires_grad_tensor
+from gradscan.rules.torch_params.helpers import TENSOR_FACTORIES, code_of, is_tensor_factory, nn_spelling, requires_grad_tensor
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.names import dotted
+
+
+INIT_MESSAGE = "`self.{attr}` is initialised like a weight (nn.init) but is not a Parameter: it never trains"
 
 
 class TensorAttributeRequiresGrad(Rule):
@@ -14,10 +18,14 @@ class TensorAttributeRequiresGrad(Rule):
     name = "tensor-attribute-requires-grad"
     framework = "torch"
     summary = "A `requires_grad=True` tensor stored on a module is not a parameter: the optimizer never sees it"
-    message = "tensor with requires_grad=True assigned to a module attribute is not registered as a parameter: model.parameters() misses it, so the optimizer never updates it; wrap it in nn.Parameter(...)"
+    message = "tensor with requires_grad=True is not a registered parameter; wrap it in nn.Parameter(...)"
+    explanation = (
+        "A plain tensor assigned to a module attribute is not in model.parameters(): backward fills its .grad, "
+        "but an optimizer built from model.parameters() never updates it, and state_dict() does not save it."
+    )
     hint = "use `self.w = nn.Parameter(torch.randn(...))`"
     facts = ("pt01",)
-    triggers = ("requires_grad",)
+    triggers = ("requires_grad", "init.")
     doc = """
     ## What it does
     Flags `self.x = torch.randn(..., requires_grad=True)` (or any tensor factory, or
@@ -94,13 +102,32 @@ class TensorAttributeRequiresGrad(Rule):
         for cls in model.class_list:
             if not cls.is_torch:
                 continue
+            initialised = self._initialised_like_weights(model, cls)
             for attr, value, _node, _method in cls.self_assigns:
-                if requires_grad_tensor(model, value):
+                weight_init = attr in initialised and is_tensor_factory(model, value)
+                if requires_grad_tensor(model, value) or weight_init:
                     if handed is None:
                         handed = self._handed_to_optimizer(model)
                     if attr in handed:
                         continue  # `Adam([self.log_alpha])`: an optimizer does update it
-                    yield Report(value, fix=self._fix(model, value))
+                    if weight_init and not requires_grad_tensor(model, value):
+                        yield Report(value, INIT_MESSAGE.format(attr=attr))
+                    else:
+                        yield Report(value, fix=self._fix(model, value))
+
+    @staticmethod
+    def _initialised_like_weights(model: FileModel, cls) -> Set[str]:
+        """Attributes the class hands to `nn.init.*_` (`nn.init.xavier_uniform_(self.w)`): meant
+        to be trained, whatever else is said about them."""
+        out: Set[str] = set()
+        for c in model.class_chain(cls):
+            for fn in c.methods.values():
+                for call in fn.calls:
+                    if (model.callee(call) or "").startswith("torch.nn.init.") and call.args:
+                        text = dotted(call.args[0].value) or ""
+                        if text.startswith("self.") and text.count(".") == 1:
+                            out.add(text[len("self."):])
+        return out
 
     @staticmethod
     def _handed_to_optimizer(model: FileModel) -> Set[str]:

@@ -17,7 +17,12 @@ class ParameterMovedInInit(Rule):
     name = "parameter-moved-in-init"
     framework = "torch"
     summary = "`nn.Parameter(t).to(device)` is a plain tensor, not a parameter, whenever a move or cast happens"
-    message = "`.{method}()` applied to an nn.Parameter returns a plain non-leaf tensor whenever it really moves or casts it: the attribute is not a registered parameter and its grad stays None; convert the tensor before wrapping it: nn.Parameter(t.{method}(...))"
+    message = "`.{method}()` turns this nn.Parameter into a plain tensor; write nn.Parameter(t.{method}())"
+    explanation = (
+        "Whenever it really moves or casts, `.to()` (`.cuda()`, `.double()`, ...) of a parameter returns a "
+        "non-leaf tensor: the attribute is then not a registered parameter, its .grad stays None and the "
+        "optimizer never sees it."
+    )
     hint = "move or cast inside: `nn.Parameter(t.to(device))`"
     facts = ("pt26",)
     triggers = ("Parameter",)

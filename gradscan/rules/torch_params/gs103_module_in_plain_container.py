@@ -4,7 +4,7 @@ from typing import Iterator, List, Optional, Tuple
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
     CONTAINER, MAYBE, MODE, PARAMS, PROJECT, functions_within, is_parameter_call, is_self, module_ctor,
 )
@@ -35,10 +35,11 @@ class ModuleInPlainContainer(Rule):
     name = "module-in-plain-container"
     framework = "torch"
     summary = "Modules or parameters held in a plain list, tuple or dict are not registered"
-    message = (
-        "modules ({named}) held in a plain {container} are not registered: model.parameters() misses their weights, "
-        "so the optimizer never updates them and state_dict() never saves them; parameter-free modules there are a "
-        "bug too, since model.eval() and .to() never reach them (an nn.Dropout keeps dropping at inference); use {use}"
+    message = "modules ({named}) in a plain {container} are not registered and never train; use {use}"
+    explanation = (
+        "A module registers the modules and parameters assigned to it, never the items of a Python container: "
+        "model.parameters() misses their weights (the optimizer never updates them), state_dict() does not save "
+        "them, and model.eval() and .to() never reach them (an nn.Dropout keeps dropping at inference)."
     )
     hint = "use nn.ModuleList / nn.ModuleDict (nn.ParameterList / nn.ParameterDict for parameters)"
     facts = ("pt03",)
@@ -279,20 +280,14 @@ class ModuleInPlainContainer(Rule):
 
     # -- message and fix -----------------------------------------------------------------
     def _message(self, kinds_found, container: str, has_module: bool, has_param: bool) -> str:
-        named = ", ".join(dict.fromkeys(k[0] for k in kinds_found if k[1] in (PARAMS, MODE, PROJECT, CONTAINER, MAYBE, "parameter")))
+        named = clip(", ".join(dict.fromkeys(k[0] for k in kinds_found if k[1] in (PARAMS, MODE, PROJECT, CONTAINER, MAYBE, "parameter"))), 32)
         if has_param and not has_module:
             use = "nn.ParameterDict" if container == "dict" else "nn.ParameterList"
-            return (
-                f"parameters ({named}) held in a plain {container} are not registered: model.parameters() misses them, "
-                f"so the optimizer never updates them and state_dict() never saves them; use {use}"
-            )
+            return f"parameters ({named}) in a plain {container} are not registered and never train; use {use}"
         use = "nn.ModuleDict" if container == "dict" else "nn.ModuleList"
         if any(k[1] in (PARAMS, PROJECT, CONTAINER, "parameter") for k in kinds_found):
             return self.message.format(named=named, container=container, use=use)
-        return (
-            f"modules ({named}) held in a plain {container} are not registered: even without parameters this is a bug, "
-            f"since model.eval() and .to() never reach them (an nn.Dropout keeps dropping at inference); use {use}"
-        )
+        return f"modules ({named}) in a plain {container} are not registered: .eval() misses them; use {use}"
 
     @staticmethod
     def _fix(model: FileModel, value, container: str, elements, kinds_found, has_module: bool, has_param: bool, local):
@@ -363,4 +358,7 @@ def _literal_kind(model: FileModel, value) -> Optional[Tuple[str, List[cst.BaseE
                 return kind, [inner.elt]
             if isinstance(inner, (cst.List, cst.Tuple)):
                 return kind, [e.value for e in inner.elements if isinstance(e, cst.Element)]
+            if isinstance(inner, cst.Call) and dotted(inner.func) == "map" and model.resolve(inner.func) is None \
+                    and inner.args and isinstance(inner.args[0].value, cst.Lambda):
+                return kind, [inner.args[0].value.body]  # `list(map(lambda k: nn.Conv1d(...), sizes))`
     return None

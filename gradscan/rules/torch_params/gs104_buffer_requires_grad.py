@@ -16,7 +16,11 @@ class BufferRequiresGrad(Rule):
     name = "buffer-requires-grad"
     framework = "torch"
     summary = "A buffer registered with `requires_grad=True` gets gradients but the optimizer never updates it"
-    message = "buffer registered with a requires_grad tensor: buffers are not in model.parameters(), so the optimizer never updates it although backward fills its .grad; use nn.Parameter for a weight, or drop requires_grad for a constant"
+    message = "buffer with requires_grad=True is never updated; use nn.Parameter, or drop requires_grad"
+    explanation = (
+        "Buffers are not in model.parameters(): backward fills this buffer's .grad, but the optimizer never "
+        "updates it."
+    )
     hint = "a trainable weight is `self.b = nn.Parameter(t)`; a constant buffer needs no requires_grad"
     facts = ("pt24",)
     triggers = ("register_buffer", "Buffer")

@@ -5,12 +5,13 @@ from typing import Iterator, List, Optional, Set
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
     CONTAINER, MAYBE, PARAMS, PROJECT, functions_within, is_parameter_call, is_self, model_cache, module_ctor,
 )
 from gradscan.rules.torch_params.helpers import root_method, rooted_at_self
 from gradscan.semantics.model import ClassInfo, FileModel
+from gradscan.semantics.walk import descendants
 from gradscan.semantics.names import dotted
 
 _LIGHTNING = {"pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule", "pytorch_lightning.core.module.LightningModule"}
@@ -83,7 +84,11 @@ class ParameterNeverUsed(Rule):
     name = "parameter-never-used"
     framework = "torch"
     summary = "An `nn.Parameter` that nothing reads: its grad stays None and it never trains"
-    message = "nn.Parameter `{attr}` is never read by this class, its subclasses or this module: its .grad stays None, so it never trains (weight decay skips it too) and DDP fails with unused parameters"
+    message = "nn.Parameter `{attr}` is never read, so it never trains; use it or delete it"
+    explanation = (
+        "Nothing in this class, its subclasses or this module reads the parameter: its .grad stays None, the "
+        "optimizer (weight decay included) skips it, and DistributedDataParallel fails on unused parameters."
+    )
     hint = "use the parameter in forward, or delete it"
     facts = ("pt04",)
     triggers = ("Parameter",)
@@ -204,7 +209,7 @@ class ParameterNeverUsed(Rule):
             for attr, node in unused:
                 target = _assigned_target(node, attr)
                 if target is not None:
-                    yield Report(target, self.message.format(attr=attr))
+                    yield Report(target, self.message.format(attr=clip(attr)))
 
     @staticmethod
     def _dead_submodules(model: FileModel, cls: ClassInfo, reads: Set[str]) -> bool:
@@ -350,6 +355,8 @@ def _file_reads(model: FileModel) -> Set[str]:
             continue
         if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _NO_GRADIENT_READS:
             continue  # `model.scale.detach()`, `self.scale.grad`: reads that take no part in a loss
+        if _only_reported(model, node):
+            continue  # `log.debug("tau=%f", self.log_tau.exp().item())`, `print(self.w)`, f"{self.w}"
         reads.add(node.attr.value)
     for call, _fn in model.calls:
         if isinstance(call.func, cst.Name) and call.func.value in ("getattr", "setattr", "delattr") and len(call.args) > 1:
@@ -358,6 +365,32 @@ def _file_reads(model: FileModel) -> Set[str]:
         if model.callee(call) in ("operator.attrgetter", "torch.func.functional_call", "torch.nn.utils.stateless.functional_call"):
             reads.add("<dynamic>")
     return reads
+
+
+def _only_reported(model: FileModel, node: cst.Attribute) -> bool:
+    """The read is only printed, logged or formatted: inside `print(...)`, a logging call, an
+    f-string, or turned into a Python number by `.item()`/`.tolist()` in its own statement."""
+    from gradscan.semantics.flow import is_logging_call
+
+    child = node
+    for anc in model.ancestors(node):
+        t = type(anc)
+        if t is cst.FormattedStringExpression:
+            return True
+        if t is cst.Call:
+            if child is anc.func:  # `self.w.item()`: the read is the receiver
+                if isinstance(anc.func, cst.Attribute) and anc.func.attr.value in ("item", "tolist"):
+                    return True
+            elif is_logging_call(model, anc) and not _names_the_read(anc.func, node):
+                return True  # an argument of `print(...)`, `log.debug(...)`
+        if t in (cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef, cst.Lambda):
+            return False
+        child = anc
+    return False
+
+
+def _names_the_read(func: cst.BaseExpression, node: cst.Attribute) -> bool:
+    return any(n is node for n in descendants(func))
 
 
 _CONFIG_WORDS = {"config", "cfg", "conf", "args", "opt", "opts", "options", "hparams", "params", "settings", "kwargs", "attrs", "spec"}

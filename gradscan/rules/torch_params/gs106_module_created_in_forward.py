@@ -4,7 +4,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
     PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
@@ -12,6 +12,7 @@ from gradscan.rules.torch_params.helpers import (
     TENSOR_FACTORIES, factory_call, forward_reach, guarded, in_reach, rooted_at_self,
 )
 from gradscan.semantics.arguments import find_argument
+from gradscan.semantics.intent import sources
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 
@@ -24,7 +25,8 @@ class ModuleCreatedInForward(Rule):
     name = "module-created-in-forward"
     framework = "torch"
     summary = "A layer or parameter constructed inside `forward` gets new random weights on every call and never trains"
-    message = "{what} constructed inside forward: every call creates new randomly initialised weights that are not in the optimizer and never train; create it once in __init__"
+    message = "{what} in forward gets new random weights every call; create it in __init__"
+    explanation = "Every call constructs freshly initialised weights that are not in the optimizer: they never train."
     hint = "construct layers in `__init__` and only call them in `forward`"
     facts = ("pt27",)
     triggers = ("forward", "__call__", "training_step")
@@ -127,7 +129,7 @@ class ModuleCreatedInForward(Rule):
                 continue
             if self._weights_set(model, call, owner):
                 continue
-            yield Report(call, self.message.format(what=what))
+            yield Report(call, self.message.format(what=clip(what, 32)))
 
     @staticmethod
     def _creates_weights(model: FileModel, call: cst.Call) -> Optional[str]:
@@ -135,6 +137,11 @@ class ModuleCreatedInForward(Rule):
             data = find_argument(call, 0, "data")
             if data is not None and isinstance(data, cst.Call) and model.callee(factory_call(model, data) or data) in FRESH_FACTORIES:
                 return "nn.Parameter of a fresh tensor"
+            if data is not None and sources(model).is_live(data) and ModuleCreatedInForward._stored_on_self(model, call):
+                # `self.scale = nn.Parameter(self.scale.clamp(min=1e-3))`: a new leaf on every call,
+                # cut from the weights that computed it; the optimizer holds the old one (a local
+                # `nn.Parameter(activation)` that reaches the output is GS204's)
+                return "nn.Parameter of a computed tensor"
             return None
         ctor = module_ctor(model, call)
         if ctor is None:

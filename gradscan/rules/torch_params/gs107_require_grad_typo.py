@@ -13,7 +13,8 @@ class RequireGradTypo(Rule):
     name = "require-grad-typo"
     framework = "torch"
     summary = "`.require_grad = ...` is a typo for `requires_grad`: the freeze never happens"
-    message = "`require_grad` is a typo for `requires_grad`: this creates a new attribute and the tensor's gradient setting is unchanged"
+    message = "`require_grad` is a typo and changes nothing; write `requires_grad`"
+    explanation = "Setting `require_grad` creates a new attribute; the tensor's requires_grad flag stays as it was."
     hint = "write `requires_grad`"
     facts = ()
     triggers = ("require_grad",)

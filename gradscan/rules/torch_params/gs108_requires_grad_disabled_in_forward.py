@@ -21,7 +21,11 @@ class RequiresGradDisabledInForward(Rule):
     name = "requires-grad-disabled-in-forward"
     framework = "torch"
     summary = "`requires_grad_(False)` on parameters inside `forward` freezes them for good"
-    message = "requires_grad disabled on parameters inside forward: the flag persists after the call, so these weights get no gradient and stop training for good; freeze in __init__ or a freeze helper, or use torch.no_grad()/detach() for this computation only"
+    message = "requires_grad disabled in forward freezes these parameters for good; freeze outside forward"
+    explanation = (
+        "The flag outlives the call: from the first forward on these weights get no gradient and stop training. "
+        "To skip gradients for this computation only, use torch.no_grad() or .detach()."
+    )
     hint = "freeze once outside forward, or compute under `torch.no_grad()` / with `.detach()`"
     facts = ("pt16",)
     triggers = ("requires_grad",)

@@ -4,7 +4,7 @@ from typing import Dict, Iterator, Set
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import init_methods, is_self
 from gradscan.rules.torch_params.helpers import (
     TENSOR_FACTORIES, factory_call, forward_reach, in_reach, requires_grad_tensor,
@@ -22,7 +22,11 @@ class TensorAttributeNotBuffer(Rule):
     name = "tensor-attribute-not-buffer"
     framework = "torch"
     summary = "A plain tensor attribute read in forward is not moved by `.to()` nor saved in `state_dict` (off by default)"
-    message = "plain tensor attribute `{attr}` is read in forward but is not a buffer: model.to(device) leaves it behind and state_dict() does not save it; use self.register_buffer(\"{attr}\", ...)"
+    message = "tensor attribute `{attr}` is not a buffer, so .to() misses it; use self.register_buffer"
+    explanation = (
+        "A plain tensor attribute read in forward is left behind by model.to(device) and not saved by "
+        "state_dict(); a buffer (persistent=False to keep it out of checkpoints) moves with the module."
+    )
     hint = "`self.register_buffer(\"c\", torch.zeros(3))` (persistent=False to keep it out of checkpoints)"
     facts = ("pt02",)
     default_enabled = False
@@ -134,7 +138,7 @@ class TensorAttributeNotBuffer(Rule):
             read = self._unsafe_reads(model, cls, set(candidates), reach)
             for attr, value in candidates.items():
                 if attr in read:
-                    yield Report(value, self.message.format(attr=attr))
+                    yield Report(value, self.message.format(attr=clip(attr)))
 
     @staticmethod
     def _plain_tensor(model: FileModel, value) -> bool:

@@ -28,6 +28,8 @@ def is_tensor_factory(model: FileModel, expr: cst.BaseExpression) -> bool:
     """`torch.zeros(...)`, possibly followed by `.clone()`, `.to(...)`, `.float()`."""
     while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("clone", "to", "float", "double", "cuda", "contiguous"):
         expr = expr.func.value
+    if isinstance(expr, cst.BinaryOperation):  # `torch.randn(n, d) * 0.02`, `1e-3 * torch.randn(k)`
+        return is_tensor_factory(model, expr.left) or is_tensor_factory(model, expr.right)
     return isinstance(expr, cst.Call) and model.callee(expr) in TENSOR_FACTORIES
 
 

@@ -10,4 +10,5 @@ read, the rules stay silent.
 from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule module registers its rule)
     gs601_zero_grad_between_backward_and_step,
     gs602_module_replaced_after_optimizer,
+    gs603_zero_grad_every_micro_batch,
 )

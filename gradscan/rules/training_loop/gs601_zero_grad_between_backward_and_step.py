@@ -5,7 +5,7 @@ from typing import Iterator, Optional, Set
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.training_loop.helpers import (
     calls_in, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, units,
 )
@@ -32,7 +32,11 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     name = "zero-grad-between-backward-and-step"
     framework = "torch"
     summary = "`zero_grad()` between `backward()` and `step()` wipes the gradients the step needed: training does nothing"
-    message = "`{zero}` runs after the backward pass and before `{step}`: it wipes the gradients backward just computed, so the step does not change the weights (silent no-op training); call zero_grad() before backward() or after step()"
+    message = "`{zero}` between backward and `{step}` wipes the gradients; move it"
+    explanation = (
+        "zero_grad() after backward wipes the gradients just computed: the step does not change the weights "
+        "(silent no-op training). Call it before backward() or after step()."
+    )
     hint = "order the loop as `zero_grad(); loss.backward(); step()` (or `backward(); step(); zero_grad()`)"
     facts = ("pt34",)
     triggers = ("zero_grad",)
@@ -196,7 +200,7 @@ class ZeroGradBetweenBackwardAndStep(Rule):
             if step is None:
                 continue
             zero = f"{receiver}.zero_grad()"
-            yield Report(call, message=self.message.format(zero=zero, step=step))
+            yield Report(call, message=self.message.format(zero=clip(zero, 30), step=clip(step, 30)))
 
 
 def _optimizers_of(model: FileModel, receiver: str, call: cst.Call, fn: Optional[FunctionInfo]) -> Set[str]:

@@ -4,7 +4,7 @@ from typing import Iterator, Optional, Set, Tuple
 
 import libcst as cst
 
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
     CONTAINER, PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
@@ -59,7 +59,11 @@ class ModuleReplacedAfterOptimizer(Rule):
     name = "module-replaced-after-optimizer"
     framework = "torch"
     summary = "a submodule or Parameter assigned after the optimizer was built from `model.parameters()`: the optimizer never updates it"
-    message = "`{target}` is replaced after the optimizer `{opt}` was built from `{owner}.parameters()`: the new weights are not in the optimizer, so they get .grad but are never updated (silent); build the optimizer after the replacement, or add them with `{opt}.add_param_group(...)`"
+    message = "`{target}` is replaced after optimizer `{opt}` was built: it never trains; rebuild it"
+    explanation = (
+        "The optimizer holds the parameters it was built from: the new weights get .grad but are never updated, "
+        "silently. Build the optimizer after the replacement or add_param_group() them."
+    )
     hint = "replace layers before building the optimizer, or re-create it (or `add_param_group`) afterwards"
     facts = ("pt15",)
     triggers = ("parameters(",)
@@ -200,7 +204,7 @@ class ModuleReplacedAfterOptimizer(Rule):
                 if not self._missed(model, fn, node, asg, bound, owner, target):
                     continue
                 reported.add(id(asg))
-                yield Report(asg.targets[0].target, message=self.message.format(target=target, opt=bound, owner=owner))
+                yield Report(asg.targets[0].target, message=self.message.format(target=clip(target), opt=clip(bound, 20)))
 
     @staticmethod
     def _missed(model: FileModel, fn, opt_node, asg, bound: str, owner: str, target: str) -> bool:

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from typing import Iterator, List, Optional
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule
+from gradscan.rules.training_loop.helpers import SCOPES, method_name
+from gradscan.semantics.model import FileModel
+from gradscan.semantics.walk import descendants
+
+
+class ZeroGradEveryMicroBatch(Rule):
+    code = "GS603"
+    name = "zero-grad-every-micro-batch"
+    framework = "torch"
+    summary = "`zero_grad()` on every micro-batch while `step()` runs every N: the accumulation keeps only the last micro-batch"
+    message = "`zero_grad()` on every micro-batch discards the accumulated gradients; call it after step()"
+    explanation = (
+        "With step() only every few micro-batches, each step applies the last micro-batch's gradient alone: the "
+        "others are computed and wiped."
+    )
+    hint = "call zero_grad() right after step(), inside the same `if`"
+    facts = ("pt36",)
+    triggers = ("zero_grad",)
+    doc = """
+    ## What it does
+    Flags `optimizer.zero_grad()` (or `model.zero_grad()`) that runs on every iteration of a
+    loop that calls `.backward()` on every iteration but `optimizer.step()` only under a
+    condition (`if (i + 1) % accum_steps == 0:`): gradient accumulation written so that it
+    accumulates nothing.
+
+    ## Why it breaks gradients
+    `backward()` adds into `.grad`; `zero_grad()` resets it. Reset before each micro-batch, the
+    gradient the conditional `step()` applies is that of the last micro-batch only: the other
+    N - 1 micro-batches are computed and thrown away, the effective batch is N times smaller
+    than intended, and nothing warns. Proved by the project's oracle test for GS603 (fact pt36).
+
+    ## Example
+    ```python
+    for i, (x, y) in enumerate(loader):
+        optimizer.zero_grad()
+        loss = criterion(model(x), y) / accum_steps
+        loss.backward()
+        if (i + 1) % accum_steps == 0:
+            optimizer.step()
+    ```
+
+    ## Use instead
+    ```python
+    for i, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y) / accum_steps
+        loss.backward()
+        if (i + 1) % accum_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+    ```
+
+    ## References
+    - PyTorch docs: `torch.optim.Optimizer.zero_grad`, "gradient accumulation" in the AMP examples
+    """
+    invalid = (
+        """
+        def train(model, loader, optimizer, criterion, accum_steps=4):
+            for i, (x, y) in enumerate(loader):
+                optimizer.zero_grad()  # error: GS603
+                loss = criterion(model(x), y) / accum_steps
+                loss.backward()
+                if (i + 1) % accum_steps == 0:
+                    optimizer.step()
+        """,
+    )
+    valid = (
+        """
+        def train(model, loader, optimizer, criterion, accum_steps=4):
+            for i, (x, y) in enumerate(loader):
+                loss = criterion(model(x), y) / accum_steps
+                loss.backward()
+                if (i + 1) % accum_steps == 0:
+                    optimizer.step()
+                    optimizer.zero_grad()
+        """,
+        """
+        def train(model, loader, optimizer, criterion):
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                if loss.isfinite():
+                    optimizer.step()
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for loop in (n for n in model.nodes if type(n) in (cst.For, cst.While)):
+            body = _own_calls(loop.body)
+            backward_every = any(method_name(c) == "backward" and _unconditional(model, c, loop) for c in body)
+            if not backward_every:
+                continue
+            steps = [c for c in body if method_name(c) == "step" and not c.args]
+            if not steps or not all(_every_n(model, c, loop) for c in steps):
+                continue
+            for call in body:
+                if method_name(call) == "zero_grad" and _unconditional(model, call, loop):
+                    yield Report(call)
+
+
+def _own_calls(block: cst.CSTNode) -> List[cst.Call]:
+    """Calls in the loop body, not in nested functions or classes."""
+    return [n for n in descendants(block, prune=SCOPES) if type(n) is cst.Call]
+
+
+def _conditions(model: FileModel, node: cst.CSTNode, loop: cst.CSTNode) -> Optional[List[cst.CSTNode]]:
+    """The `if` tests between `node` and `loop` (None when a nested loop or scope is between)."""
+    tests = []
+    child = node
+    for anc in model.ancestors(node):
+        if anc is loop:
+            return tests
+        if type(anc) in (cst.For, cst.While) or type(anc) in SCOPES:
+            return None
+        if type(anc) is cst.If and child is not anc.test:
+            tests.append(anc.test)
+        child = anc
+    return None
+
+
+def _unconditional(model: FileModel, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    tests = _conditions(model, node, loop)
+    return tests is not None and not tests
+
+
+def _every_n(model: FileModel, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    """Under an `if` whose test takes a modulo (`(i + 1) % accum == 0`): every N iterations."""
+    tests = _conditions(model, node, loop)
+    return bool(tests) and any(
+        any(type(n) is cst.BinaryOperation and type(n.operator) is cst.Modulo for n in descendants(t))
+        for t in tests)

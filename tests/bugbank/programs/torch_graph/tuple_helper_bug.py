@@ -1,0 +1,42 @@
+"""A tokenizer helper returns (quantized, detached indices-embedding); the decoder is fed the detached one.
+
+Source: https://github.com/Biohub/esm/issues/92
+Label: buggy
+Family: graph
+Frameworks: torch
+"""
+import torch
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(6, 4)
+        self.codebook = nn.Embedding(8, 4)
+
+    def tokenize(self, x):
+        z = self.proj(x)
+        idx = torch.cdist(z, self.codebook.weight).argmin(dim=1)
+        z_st = z + (self.codebook(idx) - z).detach()
+        return z_st, self.codebook(idx).detach()
+
+
+def run(encoder, decoder, batch, opt):
+    _, tokens = encoder.tokenize(batch)  # BUG
+    recon = decoder(tokens)
+    loss = ((recon - batch) ** 2).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+torch.manual_seed(0)
+enc, dec = Encoder(), nn.Linear(4, 6)
+opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-2)
+batch = torch.randn(10, 6)
+run(enc, dec, batch, opt)
+
+assert enc.proj.weight.grad is None
+assert dec.weight.grad is not None

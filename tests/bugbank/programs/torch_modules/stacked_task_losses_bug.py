@@ -1,0 +1,48 @@
+"""A multi-task step collects the task losses in a list and sums torch.tensor(list): torch.tensor copies the values without their graph, so backward() raises at once.
+
+Source: https://github.com/speechbrain/speechbrain/issues/735
+Label: buggy
+Family: loop
+Frameworks: torch
+"""
+import warnings
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Linear(4, 8)
+        self.reg = nn.Linear(8, 1)
+        self.cls = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.trunk(x))
+        return self.reg(h), self.cls(h)
+
+
+def step(model, opt, x, y_reg, y_cls, weights=(1.0, 0.5)):
+    opt.zero_grad()
+    pred_reg, pred_cls = model(x)
+    losses = [weights[0] * F.mse_loss(pred_reg, y_reg), weights[1] * F.cross_entropy(pred_cls, y_cls)]
+    total = torch.tensor(losses).sum()  # BUG
+    total.backward()
+    opt.step()
+    return total
+
+
+if __name__ == "__main__":
+    warnings.simplefilter("ignore")
+    torch.manual_seed(0)
+    model = TwoHeads()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = torch.randn(6, 4)
+    try:
+        step(model, opt, x, torch.randn(6, 1), torch.randint(0, 3, (6,)))
+    except RuntimeError as err:
+        assert "does not require grad" in str(err), err
+    else:
+        raise AssertionError("backward() of torch.tensor(losses) did not raise")

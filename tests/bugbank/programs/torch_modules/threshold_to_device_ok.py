@@ -1,0 +1,40 @@
+"""The learnable threshold is created on the right device inside nn.Parameter, and the whole model is moved with .to() after the optimizer was built (a module move keeps the same Parameter objects).
+
+Source: https://github.com/pytorch/pytorch/issues/39062
+        https://github.com/pytorch/pytorch/issues/69214
+Label: clean
+Family: params
+Frameworks: torch
+"""
+import torch
+import torch.nn as nn
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+DTYPE = torch.float64
+
+
+class SoftThreshold(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.threshold = nn.Parameter(torch.full((n,), 0.5, device=device, dtype=DTYPE))
+
+    def forward(self, x):
+        return torch.sign(x) * torch.relu(x.abs() - self.threshold)
+
+
+model = nn.Sequential(nn.Linear(4, 4), SoftThreshold(4))
+opt = torch.optim.Adam(model.parameters(), lr=0.05)
+model.to(device, DTYPE)
+torch.manual_seed(0)
+x = torch.randn(20, 4, device=device, dtype=DTYPE)
+target = torch.zeros(20, 4, device=device, dtype=DTYPE)
+for _ in range(3):
+    opt.zero_grad()
+    loss = (model(x) - target).pow(2).mean()
+    loss.backward()
+    opt.step()
+
+thr = model[1].threshold
+assert isinstance(thr, nn.Parameter)
+assert thr.grad is not None and thr.grad.abs().sum() > 0
+assert not torch.equal(thr.detach(), torch.full((4,), 0.5, device=device, dtype=DTYPE))
