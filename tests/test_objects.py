@@ -7,7 +7,7 @@ import textwrap
 import libcst as cst
 
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.objects import argument_for
+from gradscan.semantics.arguments import argument_for
 
 
 def build(src: str) -> FileModel:

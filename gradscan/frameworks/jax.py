@@ -18,3 +18,46 @@ REWRAP_FUNCTIONS = (
 WEIGHT_FACTORIES = (
     Api("flax.nnx.Param", "jx44"),
 )
+
+# The transforms that differentiate the function they are given with respect to the arguments
+# `argnums` names (default 0): those arguments are the gradient sources in its body. Their
+# tracers keep a concrete value without jit (jx40).
+GRAD_TRANSFORMS = (
+    *(Api(name, "jx40") for name in ("jax.grad", "jax.value_and_grad", "flax.nnx.grad", "flax.nnx.value_and_grad")),
+)
+
+# `stop_gradient`: the result is a constant for the transform (a zero gradient, jx42).
+STOP_GRADIENT = (
+    Api("jax.lax.stop_gradient", "jx42"),
+    Api("jax.numpy.stop_gradient", "jx42"),
+)
+
+# Attributes of a traced array that are concrete metadata even under a trace (jx40), not values.
+NON_CARRYING_ATTRS = (
+    *(Api(name, "jx40") for name in ("shape", "dtype", "ndim", "size", "itemsize", "nbytes", "sharding", "weak_type", "aval")),
+)
+
+# Results whose gradient is zero anyway (piecewise-constant, integer or boolean: jx42), and the
+# conversions to Python values (jx40): what depends on the argument only through them is not traced.
+ZERO_GRAD_METHODS = (
+    *(Api(name, "jx42") for name in ("argmax", "argmin", "argsort", "round", "floor", "ceil", "sign", "any", "all", "nonzero")),
+    *CONVERSION_METHODS,
+)
+ZERO_GRAD_FUNCTIONS = (
+    *(Api(f"jax.numpy.{name}", "jx42") for name in (
+        "argmax", "argmin", "argsort", "round", "floor", "ceil", "sign", "rint", "trunc", "isnan", "isfinite", "isinf",
+        "any", "all", "shape", "size", "ndim", "zeros_like", "ones_like", "count_nonzero", "equal", "not_equal",
+        "greater", "less",
+    )),
+    Api("jax.lax.top_k", "jx42"),
+)
+
+# NumPy conversions of a tracer raise TracerArrayConversionError (jx39): loud, never silent.
+NUMPY_CONVERSIONS = (
+    *(Api(f"numpy.{name}", "jx39") for name in ("asarray", "array", "float32", "float64", "int32", "int64")),
+)
+
+# Python builtins that give a Python value (a length, a type, a string) even of a tracer (jx40).
+PYTHON_VALUE_BUILTINS = (
+    *(Api(name, "jx40") for name in ("len", "isinstance", "type", "str", "repr", "id", "hash", "callable", "hasattr", "range", "print")),
+)

@@ -15,10 +15,44 @@ REWRAP_FUNCTIONS = (
     Api("tensorflow.keras.ops.convert_to_tensor", "tf30"),
 )
 
-# Calls that create a trainable variable (a gradient source): tf26, tf40.
+# Calls that create a trainable variable (a gradient source): `tf.Variable` (tf26) and Keras 3's
+# `keras.Variable` (tf40), in every spelling.
 WEIGHT_FACTORIES = (
     Api("tensorflow.Variable", "tf26"),
+    Api("tensorflow.compat.v1.Variable", "tf26"),
     Api("keras.Variable", "tf40"),
+    Api("keras.backend.Variable", "tf40"),
+    Api("keras.src.backend.Variable", "tf40"),
+    Api("keras.src.backend.common.variables.Variable", "tf40"),
+    Api("keras.src.backend.common.variables.KerasVariable", "tf40"),
+    Api("tensorflow.keras.Variable", "tf40"),
+)
+
+# Layer and model attributes that hold trainable weights (what the tape differentiates: tf40).
+WEIGHT_ATTRS = (
+    *(Api(name, "tf40") for name in ("kernel", "bias", "embeddings", "trainable_variables", "trainable_weights")),
+)
+
+# Attributes of a tensor that are metadata, not a value the tape can differentiate (tf36: no
+# gradient path).
+NON_CARRYING_ATTRS = (
+    *(Api(name, "tf36") for name in ("shape", "dtype", "ndim", "name", "device", "rank", "size")),
+)
+
+# Functions whose result carries no gradient to their arguments: `stop_gradient` (tf33), and
+# metadata, like-constructors, indices and booleans (tf36: no gradient path, grad None).
+NON_CARRYING_FUNCTIONS = (
+    *(Api(name, "tf33") for name in (
+        "tensorflow.stop_gradient", "keras.ops.stop_gradient", "keras.src.ops.stop_gradient",
+        "tensorflow.keras.backend.stop_gradient",
+    )),
+    *(Api(name, "tf36") for name in (
+        "tensorflow.shape", "tensorflow.rank", "tensorflow.size", "tensorflow.zeros_like", "tensorflow.ones_like",
+        "tensorflow.argmax", "tensorflow.argmin", "tensorflow.math.argmax", "tensorflow.math.argmin",
+        "tensorflow.equal", "tensorflow.not_equal", "tensorflow.math.equal", "tensorflow.is_nan",
+        "tensorflow.math.is_nan", "tensorflow.math.is_finite", "tensorflow.where", "tensorflow.compat.v1.shape",
+        "tensorflow.keras.backend.shape", "keras.ops.shape", "keras.ops.argmax", "keras.ops.argmin",
+    )),
 )
 
 # Variable-like objects a Keras 3 layer does not track as an attribute (tf40: a raw

@@ -35,3 +35,38 @@ REWRAP_METHODS = (
 WEIGHT_FACTORIES = (
     Api("torch.nn.Parameter", "pt01"),
 )
+
+# Tensor methods whose result carries no gradient back to the tensor they are called on: the
+# flow stops there and a value computed through them is not "from the weights". Not here:
+# `.cpu()`, `.float()`, `.to()`, `.clone()` (differentiable copies).
+NON_CARRYING_METHODS = (
+    # a Python value or NumPy array (pt14), metadata included (an int computed from the shape)
+    *(Api(name, "pt14") for name in (
+        "item", "tolist", "numpy", "size", "dim", "numel", "nelement", "element_size", "data_ptr", "stride",
+        "is_contiguous", "get_device", "__len__",
+    )),
+    Api("detach", "pt05"),
+    Api("detach_", "pt05"),
+    # integer or boolean results: no grad_fn (pt35)
+    *(Api(name, "pt35") for name in (
+        "argmax", "argmin", "argsort", "nonzero", "count_nonzero", "eq", "ne", "gt", "lt", "ge", "le", "equal",
+        "allclose", "isnan", "isinf", "isfinite", "any", "all", "bool", "long", "int",
+    )),
+    # a gradient of exactly zero (pt13): piecewise-constant ops, and in-place writes whose result
+    # no longer depends on the receiver's values
+    *(Api(name, "pt13") for name in ("sign", "round", "floor", "ceil", "zero_", "fill_", "copy_")),
+    # new tensors of the receiver's shape and dtype only (pt21)
+    *(Api(name, "pt21") for name in ("new_zeros", "new_ones", "new_empty", "new_full")),
+)
+
+# Tensor attributes whose value carries no gradient: metadata (pt14), `.data` (pt06), `.grad`
+# (a leaf's accumulated gradient, outside the graph: pt06), `.indices` of max/topk (pt35).
+NON_CARRYING_ATTRS = (
+    *(Api(name, "pt14") for name in (
+        "shape", "dtype", "device", "ndim", "is_cuda", "requires_grad", "grad_fn", "is_leaf", "layout", "names",
+        "__class__", "is_sparse", "itemsize",
+    )),
+    Api("data", "pt06"),
+    Api("grad", "pt06"),
+    Api("indices", "pt35"),
+)

@@ -1,11 +1,11 @@
 """What rules of several families share (no family imports another)."""
 from __future__ import annotations
 
-import weakref
 from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
@@ -57,30 +57,16 @@ _STATELESS_MODULES = {
 PARAMS, MODE, STATELESS, MAYBE, CONTAINER, PROJECT = "params", "mode", "stateless", "maybe", "container", "project"
 
 
-def kwarg(call: cst.Call, name: str):
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    return None
-
-
-def call_arg(call: cst.Call, index: int, name: str):
-    """The argument passed as keyword `name` or at position `index` (None when absent or behind *args)."""
-    kw = kwarg(call, name)
-    if kw is not None:
-        return kw
-    positional = [a for a in call.args if a.keyword is None]
-    if any(a.star for a in positional[: index + 1]):
-        return None
-    return positional[index].value if index < len(positional) else None
-
-
 def is_true(expr) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "True"
 
 
 def is_false(expr) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "False"
+
+
+def is_name(expr, value: str) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == value
 
 
 def is_self(expr) -> bool:
@@ -114,13 +100,13 @@ def module_ctor(model: FileModel, call: cst.CSTNode) -> Optional[Tuple[str, str]
             return display, PARAMS
         if name in _AFFINE_MODULES:
             keyword, index, default, stats = _AFFINE_MODULES[name]
-            flag = call_arg(call, index, keyword)
+            flag = find_argument(call, index, keyword)
             affine = default if flag is None else (True if is_true(flag) else False if is_false(flag) else None)
             if affine is None:
                 return display, MAYBE
             if affine:
                 return display, PARAMS
-            tracked = call_arg(call, 4, "track_running_stats")
+            tracked = find_argument(call, 4, "track_running_stats")
             has_stats = stats if tracked is None else (True if is_true(tracked) else False if is_false(tracked) else None)
             return display, (MODE if has_stats or has_stats is None else STATELESS)
         if name in _MODE_MODULES:
@@ -206,14 +192,15 @@ def init_methods(model: FileModel, info: ClassInfo) -> Set[FunctionInfo]:
     return out
 
 
-_CACHE: "weakref.WeakKeyDictionary[FileModel, dict]" = weakref.WeakKeyDictionary()
+class Memo(dict):
+    """The rules' per-file memo (`model.get(Memo)`): answers several rules of a file reuse."""
+
+    def __init__(self, model: FileModel) -> None:
+        super().__init__()
 
 
 def model_cache(model: FileModel) -> dict:
-    found = _CACHE.get(model)
-    if found is None:
-        found = _CACHE[model] = {}
-    return found
+    return model.get(Memo)
 
 
 def functions_within(model: FileModel, fn: FunctionInfo) -> List[FunctionInfo]:

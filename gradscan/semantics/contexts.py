@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from gradscan.semantics.model import Context, FileModel, FunctionInfo
 
 BACKWARD_METHODS = {"backward", "manual_backward"}
-INFERENCE_NAMES = {"generate", "sample", "predict", "evaluate", "validation_step", "test_step", "predict_step", "inference"}
+INFERENCE_NAMES = {
+    "generate", "sample", "sampling", "predict", "evaluate", "validate", "inference", "infer", "test",
+    "validation_step", "test_step", "predict_step", "eval_step", "on_validation_epoch_end",
+}
 
 
 def no_grad_call(model: "FileModel", expr: cst.BaseExpression) -> bool:
@@ -210,7 +213,7 @@ def assign_contexts(model: "FileModel") -> None:
     from gradscan.semantics.model import Context
 
     extra = set(model.settings.forward_methods) if model.settings else set()
-    scopes = Scopes(model)
+    scopes = model.get(Scopes)
     roots = []
     for fn in model.functions:
         if has_no_grad_decorator(model, fn):
@@ -451,11 +454,11 @@ def function_value(model: "FileModel", scope, expr: cst.BaseExpression, scopes: 
 
 def _lookup_function(model: "FileModel", scope, name: str):
     """Kept for callers outside this module; `Scopes.lookup` is the indexed version."""
-    return Scopes(model).lookup(scope, name)
+    return model.get(Scopes).lookup(scope, name)
 
 
 def _calls_within(model: "FileModel", fn: "FunctionInfo"):
-    return Scopes(model).calls_within(fn)
+    return model.get(Scopes).calls_within(fn)
 
 
 def called_function(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scopes: Optional["Scopes"] = None):
@@ -465,7 +468,7 @@ def called_function(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scop
 
 
 def _called_directly(model: "FileModel", fn: "FunctionInfo", call: cst.Call, scopes: Optional["Scopes"] = None):
-    scopes = scopes or Scopes(model)
+    scopes = scopes or model.get(Scopes)
     func = call.func
     if fn is None:
         return scopes.lookup(None, func.value) if isinstance(func, cst.Name) else None

@@ -30,6 +30,7 @@ from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
 import libcst as cst
 
+from gradscan.semantics.arguments import positional_argument
 from gradscan.semantics.names import dotted
 
 if TYPE_CHECKING:
@@ -338,10 +339,7 @@ def _wrapper_base(call: cst.Call) -> Optional[cst.BaseExpression]:
     for a in call.args:
         if a.keyword is not None and a.keyword.value in WRAPPER_BASE_KEYWORDS:
             return a.value
-    for a in call.args:
-        if a.keyword is None and a.star == "":
-            return a.value
-    return None
+    return positional_argument(call, 0)
 
 
 def _non_parameter(arg: cst.Arg) -> bool:
@@ -440,15 +438,10 @@ CONSTANT_FACTORIES = {
     "jax.numpy.full_like", "jax.numpy.eye", "jax.numpy.arange", "jax.numpy.linspace", "jax.numpy.array",
     "jax.numpy.asarray", "jax.lax.stop_gradient", "jax.numpy.shape",
 }
-DETACHING_METHODS = {
-    "detach", "detach_", "item", "tolist", "numpy", "new_zeros", "new_ones", "new_full", "new_empty", "new_tensor",
-    "size", "dim", "numel", "zero_", "fill_", "stop_gradient", "any", "all", "argmax", "argmin", "nonzero",
-    "long", "int", "bool", "eq", "ne", "gt", "lt", "ge", "le",
-}
-NON_TENSOR_ATTRS = {
-    "shape", "dtype", "device", "ndim", "requires_grad", "grad_fn", "is_leaf", "layout", "grad", "data",
-    "training", "config", "cfg", "hparams", "args",
-}
+# The framework's non-carrying tables (frameworks/torch.py), plus `new_tensor` (a new leaf, pt21),
+# a method-style `stop_gradient`, and attributes that hold configuration rather than tensors.
+DETACHING_METHODS = api_names(torch_api.NON_CARRYING_METHODS, torch_api.REWRAP_METHODS) | {"stop_gradient"}
+NON_TENSOR_ATTRS = api_names(torch_api.NON_CARRYING_ATTRS) | {"training", "config", "cfg", "hparams", "args"}
 # Trainable weights: a value built by one of these is a gradient source (frameworks tables).
 PARAMETER_FACTORIES = api_names(torch_api.WEIGHT_FACTORIES, tf_api.WEIGHT_FACTORIES, jax_api.WEIGHT_FACTORIES,
                                 pyro_api.WEIGHT_FACTORIES)

@@ -10,7 +10,6 @@ It stops at sinks that carry no gradient intent: logging and metrics, Python num
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -22,24 +21,17 @@ from gradscan.frameworks import pyro as pyro_api
 from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.budget import tick
-from gradscan.semantics.names import dotted
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import FileModel, FunctionInfo
 
 # Reading these from a tensor gives metadata or a Python value, not a differentiable tensor.
-NON_CARRYING_ATTRS = {
-    "shape", "dtype", "device", "ndim", "is_cuda", "requires_grad", "grad_fn", "is_leaf", "layout",
-    "grad", "data", "names", "__class__", "indices", "is_sparse", "itemsize",
-}
-NON_CARRYING_METHODS = {
-    "item", "tolist", "numpy", "cpu", "size", "dim", "numel", "nelement", "element_size", "data_ptr",
-    "stride", "is_contiguous", "get_device", "detach", "detach_", "zero_", "fill_", "copy_", "any",
-    "all", "isnan", "isinf", "isfinite", "nonzero", "argmax", "argmin", "argsort", "new_zeros",
-    "new_ones", "new_empty", "new_full", "equal", "allclose", "eq", "ne", "gt", "lt", "ge", "le",
-    "__len__", "count_nonzero", "bool", "long", "int", "sign", "round", "floor", "ceil",
-}
+NON_CARRYING_ATTRS = api_names(torch_api.NON_CARRYING_ATTRS)
+# `.cpu()` is differentiable (not in the framework's table) but the flow stops there by intent:
+# a value moved to the CPU leaves the (GPU) computation for logging or NumPy.
+NON_CARRYING_METHODS = api_names(torch_api.NON_CARRYING_METHODS) | {"cpu"}
 NON_CARRYING_BUILTINS = {
     "print", "len", "isinstance", "type", "str", "repr", "format", "id", "hash", "bool", "int",
     "float", "round", "range", "hasattr", "getattr", "callable", "issubclass", "setattr", "open",
@@ -77,11 +69,6 @@ LOG_METHODS = {
     "add_scalars", "add_histogram", "add_image", "add_images", "set_postfix", "set_description",
     "write", "log_image",
 }
-_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-
-
-def tokens(name: str) -> Set[str]:
-    return {t.lower() for t in _TOKEN.findall(name)}
 
 
 def is_log_name(name: str) -> bool:

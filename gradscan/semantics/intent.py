@@ -40,19 +40,15 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set
 
 import libcst as cst
 
+from gradscan.frameworks import names as api_names
+from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.budget import tick
-from gradscan.semantics.names import dotted
-from gradscan.semantics.walk import descendants
+from gradscan.semantics.names import TOKEN, dotted, tokens
+from gradscan.semantics.walk import descendants, target_names
 
 if TYPE_CHECKING:
     from gradscan.semantics.flow import Trace
     from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
-
-TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-
-
-def tokens(name: str) -> Set[str]:
-    return {t.lower() for t in TOKEN.findall(name)}
 
 
 # Names of objects that hold weights (a training script's `model(x)`, `self.model = model`).
@@ -102,13 +98,10 @@ _TENSOR_FACTORIES = {
     "tensor", "as_tensor", "from_numpy", "zeros_like", "ones_like", "empty_like", "full_like", "randn_like",
     "rand_like", "stack", "cat", "exp", "log", "pow", "sqrt",
 }
+# One table with the flow (gradscan/frameworks/torch.py).
+NON_CARRYING_METHODS = api_names(torch_api.NON_CARRYING_METHODS)
+NON_CARRYING_ATTRS = api_names(torch_api.NON_CARRYING_ATTRS)
 _PARAMETER = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
-_NON_CARRYING_METHODS = {
-    "size", "dim", "numel", "shape", "item", "tolist", "numpy", "argmax", "argmin", "argsort", "nonzero",
-    "detach", "detach_", "ne", "eq", "gt", "lt", "ge", "le", "isnan", "isinf", "any", "all", "data_ptr",
-    "new_zeros", "new_ones", "new_empty", "new_full", "stride", "get_device", "bool", "long", "int",
-}
-_NON_CARRYING_ATTRS = {"shape", "dtype", "device", "ndim", "requires_grad", "grad_fn", "is_leaf", "grad", "data", "indices", "is_cuda", "layout"}
 
 
 class Sources:
@@ -207,7 +200,7 @@ class Sources:
             it = _comprehension_iter(model, name)
             if it is None:
                 for anc in model.ancestors(name):
-                    if isinstance(anc, cst.For) and name.value in _bound(anc.target):
+                    if isinstance(anc, cst.For) and name.value in target_names(anc.target):
                         it = anc.iter
                         break
                     if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
@@ -463,7 +456,7 @@ class Sources:
         if t is cst.Name:
             return self._name_roots(expr, depth)
         if t is cst.Attribute:
-            if expr.attr.value in _NON_CARRYING_ATTRS:
+            if expr.attr.value in NON_CARRYING_ATTRS:
                 return set()
             base = expr.value
             if isinstance(base, cst.Name) and base.value in ("self", "cls") or _is_self_name(model, base):
@@ -577,7 +570,7 @@ class Sources:
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             receiver = func.value
-            if method in _NON_CARRYING_METHODS:
+            if method in NON_CARRYING_METHODS:
                 return set()
             if _is_self_name(model, receiver):
                 fn = model.enclosing_function(call)
@@ -782,23 +775,12 @@ def _comprehension_iter(model: "FileModel", name: cst.Name) -> Optional[cst.Base
         if isinstance(anc, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
             comp = anc.for_in
             while comp is not None:
-                if name.value in _bound(comp.target):
+                if name.value in target_names(comp.target):
                     return comp.iter
                 comp = comp.inner_for_in
         if isinstance(anc, (cst.FunctionDef, cst.BaseSmallStatement, cst.BaseCompoundStatement)):
             return None
     return None
-
-
-def _bound(target) -> Set[str]:
-    if isinstance(target, cst.Name):
-        return {target.value}
-    if isinstance(target, (cst.Tuple, cst.List)):
-        out: Set[str] = set()
-        for e in target.elements:
-            out |= _bound(e.value)
-        return out
-    return set()
 
 
 def _method_class(fn: Optional["FunctionInfo"]):
@@ -826,11 +808,7 @@ def _is_self_name(model: "FileModel", expr: cst.BaseExpression) -> bool:
 
 def sources(model: "FileModel") -> Sources:
     """The file's `Sources` (built once per model)."""
-    cached = getattr(model, "_gradscan_sources", None)
-    if cached is None:
-        cached = Sources(model)
-        model._gradscan_sources = cached
-    return cached
+    return model.get(Sources)
 
 
 # ---- the intentional patterns -----------------------------------------------------------

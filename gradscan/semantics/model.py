@@ -14,7 +14,7 @@ import libcst as cst
 
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.names import ImportTable, dotted
-from gradscan.semantics.walk import TRIVIA, index_tree
+from gradscan.semantics.walk import TRIVIA, descendants, index_tree, target_names
 
 FunctionNode = Union[cst.FunctionDef, cst.Lambda]
 
@@ -162,7 +162,7 @@ class _Collector:
         else:
             asname = node.asname if t is cst.WithItem else node.name
             target = asname.name if asname is not None else None
-        for name in _target_names(target):
+        for name in target_names(target):
             self._bind(fn, name, "other")
 
     def global_(self, node) -> None:
@@ -217,7 +217,7 @@ class _Collector:
         if type(node) is cst.Assign:
             single = len(node.targets) == 1 and type(node.targets[0].target) is cst.Name and type(node.value) in _NAME_OR_ATTRIBUTE
             for target in node.targets:
-                for name in _target_names(target.target):
+                for name in target_names(target.target):
                     self._bind(fn, name, "alias" if single else "other", node.value if single else None)
         elif type(node.target) is cst.Name:  # AnnAssign, AugAssign
             alias = type(node) is cst.AnnAssign and type(node.value) in _NAME_OR_ATTRIBUTE
@@ -250,18 +250,6 @@ def _is_statement(kind: type, small_only: bool = False) -> bool:
         found = _STATEMENT_KINDS[kind] = (1 if issubclass(kind, cst.BaseSmallStatement)
                                           else 2 if issubclass(kind, cst.BaseCompoundStatement) else 0)
     return found == 1 if small_only else found != 0
-
-
-def _target_names(target) -> List[str]:
-    """The plain names an assignment target binds (`a`, `a, (b, *c)`), not attributes or items."""
-    t = type(target)
-    if t is cst.Name:
-        return [target.value]
-    if t is cst.Tuple or t is cst.List:
-        return [n for el in target.elements for n in _target_names(el.value)]
-    if t is cst.StarredElement:
-        return _target_names(target.value)
-    return []
 
 
 class FileModel:
@@ -464,6 +452,29 @@ class FileModel:
                 return anc
         return None
 
+    # ---- local values ------------------------------------------------------------------
+    def single_value(self, fn: Optional[FunctionInfo], name: str) -> Optional[cst.BaseExpression]:
+        """The value of `name` in `fn` when one plain assignment (`name = value`) is its only
+        binding there; None when it is also bound otherwise (an annotated or augmented
+        assignment, unpacking, an item or attribute store through it) or not assigned."""
+        if fn is None:
+            return None
+        found = None
+        for node, owner in self.assignments:
+            if owner is not fn:
+                continue
+            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
+            for target in targets:
+                if type(target) is cst.Name:
+                    if target.value != name:
+                        continue
+                    if found is not None or type(node) is not cst.Assign:
+                        return None
+                    found = node.value
+                elif any(type(n) is cst.Name and n.value == name for n in descendants(target)):
+                    return None  # `name, other = ...`, `name[i] = ...`, `name.attr = ...`: unknown
+        return found
+
     # ---- contexts ----------------------------------------------------------------------
     def context_of(self, node: cst.CSTNode) -> Optional[Context]:
         """The differentiable context `node` is evaluated in, or None (not differentiable,
@@ -471,6 +482,28 @@ class FileModel:
         from gradscan.semantics.contexts import context_of
 
         return context_of(self, node)
+
+    # ---- per-file analyses -------------------------------------------------------------
+    def get(self, analysis: type):
+        """The file's instance of a per-file analysis: `analysis(model)`, built on first use
+        and kept with the model (every analysis, in semantics and in rules, is memoised this
+        one way: `model.get(Sources)`, `model.get(Scopes)`, a rule family's `model.get(Memo)`)."""
+        memo = self.__dict__.get("_analyses")
+        if memo is None:
+            memo = self._analyses = {}
+        got = memo.get(analysis)
+        if got is None:
+            got = memo[analysis] = analysis(self)
+        return got
+
+    @property
+    def sources(self):
+        """Does a value carry gradient from what is trained (`gradscan.semantics.sources`):
+        `model.sources.carries(expr)`, and each framework's analysis (`.torch`, `.tensorflow`,
+        `.jax`)."""
+        from gradscan.semantics.sources import GradientSources
+
+        return self.get(GradientSources)
 
     # ---- objects -----------------------------------------------------------------------
     @property
@@ -506,4 +539,7 @@ class FileModel:
         flow = self.__dict__.get("_flow")
         if flow is not None and hasattr(flow, "__dict__"):
             flow.__dict__.clear()
+        for analysis in self.__dict__.get("_analyses", {}).values():
+            if hasattr(analysis, "__dict__"):
+                analysis.__dict__.clear()
         self.__dict__.clear()

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Set, Tuple, Union
 
 import libcst as cst
+
+# A name's words: split on `_`, case changes and digits (`netD_fake` -> net, d, fake).
+TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def tokens(name: str) -> Set[str]:
+    """The lower-cased words of a name, for the naming conventions rules fall back on."""
+    return {t.lower() for t in TOKEN.findall(name)}
+
 
 # Submodule paths that re-export their classes one level up: the canonical name is the short one.
 _CANONICAL = [

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import libcst as cst
 
+from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.names import dotted
 
 if TYPE_CHECKING:
@@ -274,26 +275,3 @@ def _method_class(scope: Optional["FunctionInfo"]) -> Optional["ClassInfo"]:
     while scope is not None and scope.parent is not None:
         scope = scope.parent
     return scope.cls if scope is not None else None
-
-
-def argument_for(fn: "FunctionInfo", call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
-    """The argument `call` passes for `fn`'s parameter `name`: by keyword, else by position
-    (`self` skipped for methods called through an object); None when a `*args`/`**kwargs`
-    before it makes the position unknown, or nothing is passed."""
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    params = [p.name.value for p in (*fn.node.params.posonly_params, *fn.node.params.params)]
-    if fn.cls is not None and fn.parent is None and params and params[0] in ("self", "cls"):
-        params = params[1:]
-    if name not in params:
-        return None
-    index = params.index(name)
-    positional = []
-    for arg in call.args:
-        if arg.keyword is not None:
-            continue
-        if arg.star:  # `*args`: every later position is unknown, not shifted
-            return None
-        positional.append(arg.value)
-    return positional[index] if index < len(positional) else None

@@ -257,3 +257,19 @@ def descendants(root: cst.CSTNode, prune: Tuple[type, ...] = ()) -> Iterator[cst
         kids = _children(node, order, TRIVIA)
         kids.reverse()
         todo.extend(kids)
+
+
+def target_names(target, items: bool = False) -> List[str]:
+    """The plain names an assignment target binds (`a`, `a, (b, *c)`); attributes bind none.
+    With `items`, an item store binds its container too (`out[i] = v` -> `out`: the value
+    now holds `v`)."""
+    t = type(target)
+    if t is cst.Name:
+        return [target.value]
+    if t is cst.Tuple or t is cst.List:
+        return [n for el in target.elements for n in target_names(el.value, items)]
+    if t is cst.StarredElement:
+        return target_names(target.value, items)
+    if items and t is cst.Subscript and type(target.value) is cst.Name:
+        return [target.value.value]
+    return []

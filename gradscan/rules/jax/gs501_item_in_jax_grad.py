@@ -6,11 +6,14 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, Traced, differentiated_params, grad_targets, param_names, uses_jax,
+    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, uses_jax,
 )
+from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.contexts import function_value, Scopes
+from gradscan.semantics.intent import contains
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import JaxSources, Traced, differentiated_params
 
 # Transforms under which values are abstract: `.item()` raises there (loud), never silent.
 ABSTRACT_TRANSFORMS = {
@@ -214,8 +217,8 @@ class ItemInJaxGrad(Rule):
                  if fn is not None and isinstance(c.func, cst.Attribute) and c.func.attr.value == "item"]
         if not items:
             return
-        scopes = Scopes(model)
-        targets = grad_targets(model, scopes)
+        scopes = model.get(Scopes)
+        targets = model.get(JaxSources).targets
         if not targets:
             return
         abstract = _abstract_functions(model, scopes)
@@ -282,18 +285,8 @@ class ItemInJaxGrad(Rule):
                     target = scopes.lookup(owner, func.value)
                     if target is None or id(target) in scope_params or not isinstance(target.node, cst.FunctionDef):
                         continue
-                    positional = param_names(target)
-                    kw = {x.name.value for x in (*target.node.params.params, *target.node.params.kwonly_params)}
-                    hot = set()
-                    for i, arg in enumerate(call.args):
-                        if arg.star:
-                            break
-                        if not traced.traced(arg.value, names):
-                            continue
-                        if arg.keyword is None and i < len(positional):
-                            hot.add(positional[i])
-                        elif arg.keyword is not None and arg.keyword.value in kw:
-                            hot.add(arg.keyword.value)
+                    bound = ((p, argument_for(target, call, p)) for p in target.params)
+                    hot = {p for p, value in bound if value is not None and traced.traced(value, names)}
                     if hot:
                         scope_params[id(target)] = (target, hot)
                         found.append((target, hot))
@@ -335,7 +328,7 @@ def _enters_loss(model: FileModel, start: cst.Call, trace) -> bool:
         if isinstance(node, cst.BinaryOperation):
             return True
         if isinstance(node, cst.Call) and prev is not node.func:
-            arg = next((a for a in node.args if a is prev or _holds(model, a, prev)), None)
+            arg = next((a for a in node.args if a is prev or contains(model, a, prev)), None)
             if arg is None:
                 prev = node
                 continue
@@ -359,12 +352,3 @@ def _enters_loss(model: FileModel, start: cst.Call, trace) -> bool:
         prev = node
     # the number itself is returned as (part of) the loss
     return bool(trace.path) and trace.sink == "return" and not any(isinstance(n, cst.Call) and n is not start for n in trace.path)
-
-
-def _holds(model: FileModel, arg: cst.Arg, node: cst.CSTNode) -> bool:
-    for anc in model.ancestors(node):
-        if anc is arg:
-            return True
-        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
-            return False
-    return False

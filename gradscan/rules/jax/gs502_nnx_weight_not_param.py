@@ -5,11 +5,11 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
-from gradscan.rules.jax.helpers import is_name, kwarg, local_value
+from gradscan.rules.common import is_name
+from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics import classes as kinds
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
 
 NNX_VARIABLE = {"flax.nnx.Variable", "flax.nnx.variablelib.Variable", "flax.nnx.variables.Variable"}
 # jax.random samplers used to initialise weights.
@@ -57,7 +57,7 @@ def _weight_built(model: FileModel, expr: cst.BaseExpression, fn: Optional[Funct
     if isinstance(expr, cst.BinaryOperation):
         return _weight_built(model, expr.left, fn, depth + 1) or _weight_built(model, expr.right, fn, depth + 1)
     if isinstance(expr, cst.Name) and fn is not None:
-        value = local_value(model, fn, expr.value)
+        value = model.single_value(fn, expr.value)
         return value is not None and _weight_built(model, value, fn, depth + 1)
     if not isinstance(expr, cst.Call):
         return False
@@ -307,7 +307,7 @@ def _selects_variables(model: FileModel) -> bool:
         name = model.callee(call) or ""
         if name.endswith("DiffState"):
             return True
-        wrt = kwarg(call, "wrt")
+        wrt = keyword_argument(call, "wrt")
         if wrt is not None and model.resolve(wrt) != "flax.nnx.Param":
             return True
     return False

@@ -5,13 +5,15 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, INT_DTYPES, META_ATTRS, NUMBER_TO_NUMBER, SHAPE_FIRST, STOP_GRADIENT, Target, Traced,
-    differentiated_params, grad_targets, iter_nodes, kwarg, local_value, target_names, uses_jax,
-)
+from gradscan.rules.jax.helpers import ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, uses_jax
+from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import (
+    INT_DTYPES, JAX_NON_CARRYING_ATTRS, JAX_STOP_GRADIENT, JaxSources, Target, Traced, differentiated_params,
+)
+from gradscan.semantics.walk import descendants, target_names
 
 # Piecewise-constant functions: JAX gives them a gradient of exactly zero (fact jx42).
 ROUNDING_FUNCTIONS = {  # the result is still a float
@@ -101,7 +103,7 @@ class _ZeroGrad(Traced):
             return "int", [node.left, *(c.comparator for c in node.comparisons)]
         if not isinstance(node, cst.Call):
             return None
-        first = node.args[0].value if node.args and node.args[0].keyword is None and not node.args[0].star else None
+        first = positional_argument(node, 0)
         name = model.callee(node)
         func = node.func
         if name is None and isinstance(func, cst.Attribute) and model.resolve(func) is None:
@@ -122,9 +124,9 @@ class _ZeroGrad(Traced):
         if name in COMPARISON_FUNCTIONS:
             return "int", [a.value for a in node.args[:2]]
         if name in CAST_FUNCTIONS:
-            dtype = kwarg(node, "dtype") or kwarg(node, "new_dtype")
-            if dtype is None and len(node.args) > 1 and node.args[1].keyword is None:
-                dtype = node.args[1].value
+            dtype = keyword_argument(node, "dtype") or keyword_argument(node, "new_dtype")
+            if dtype is None:
+                dtype = positional_argument(node, 1)
             if dtype is not None and self._int_dtype(dtype):
                 return "int", [first]
         return None
@@ -165,7 +167,7 @@ class _ZeroGrad(Traced):
             node = fn.node if fn is not None else None
         if node is None:
             return False
-        return any(isinstance(n, cst.Name) and n.value in names for n in iter_nodes(node))
+        return any(isinstance(n, cst.Name) and n.value in names for n in descendants(node))
 
     def _helper(self, call: cst.Call) -> Optional[FunctionInfo]:
         """The function of this file a call by name runs (not one with a custom gradient)."""
@@ -206,7 +208,7 @@ class _ZeroGrad(Traced):
                             self._custom.add(a.value.value)
                     parent = self.model.parent(call)
                     if isinstance(parent, cst.Assign):
-                        self._custom.update(n for t in parent.targets for n in target_names(t.target))
+                        self._custom.update(n for t in parent.targets for n in target_names(t.target, items=True))
         return self._custom
 
     def _bind(self, call: cst.Call, helper: FunctionInfo, st: _State, allowed):
@@ -251,7 +253,7 @@ class _ZeroGrad(Traced):
         if t is cst.Name:
             return st.dead.get(expr.value)
         if t is cst.Attribute:
-            return None if expr.attr.value in META_ATTRS else self.carries(expr.value, st, allowed)
+            return None if expr.attr.value in JAX_NON_CARRYING_ATTRS else self.carries(expr.value, st, allowed)
         if t is cst.Subscript:
             return self.carries(expr.value, st, allowed)  # an index selects, it is not data
         if t is cst.Call:
@@ -287,7 +289,7 @@ class _ZeroGrad(Traced):
     def _call_carries(self, call: cst.Call, st: _State, allowed) -> Optional[str]:
         model = self.model
         name = model.callee(call)
-        if name in STOP_GRADIENT:
+        if name in JAX_STOP_GRADIENT:
             return None
         helper = self._helper(call)
         if helper is not None:
@@ -364,7 +366,7 @@ class _ZeroGrad(Traced):
         if not has_aux:
             return None if isinstance(value, (cst.Tuple, cst.List)) else value  # a tuple without has_aux raises
         if isinstance(value, cst.Name):
-            value = local_value(self.model, fn, value.value)
+            value = self.model.single_value(fn, value.value)
         if isinstance(value, (cst.Tuple, cst.List)) and value.elements:
             return value.elements[0].value
         return None
@@ -425,7 +427,7 @@ class _ZeroGrad(Traced):
             return out
         # match and other compound statements: their blocks, joined
         out = st.copy()
-        for node in iter_nodes(stmt):
+        for node in descendants(stmt):
             if isinstance(node, cst.IndentedBlock):
                 out.join(self._block(list(node.body), st.copy(), allowed, returns))
         return out
@@ -456,7 +458,7 @@ class _ZeroGrad(Traced):
         if isinstance(target, cst.Name):
             names, strong_here = [target.value], strong
         else:
-            names, strong_here = target_names(target), strong and isinstance(target, (cst.Tuple, cst.List, cst.StarredElement))
+            names, strong_here = target_names(target, items=True), strong and isinstance(target, (cst.Tuple, cst.List, cst.StarredElement))
         for name in names:
             if strong_here:
                 st.live.discard(name)
@@ -624,8 +626,8 @@ class NonDifferentiableOpInJaxLoss(Rule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_jax(model):
             return
-        scopes = Scopes(model)
-        targets = grad_targets(model, scopes)
+        scopes = model.get(Scopes)
+        targets = model.get(JaxSources).targets
         if not targets:
             return
         zg = _ZeroGrad(model, scopes)

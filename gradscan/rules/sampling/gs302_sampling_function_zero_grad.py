@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report
 from gradscan.rules.sampling.helpers import SamplingRule, node_text
-from gradscan.semantics import distributions as dists
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
 
 TORCH_SAMPLING_FUNCTIONS = {
@@ -131,7 +131,7 @@ class SamplingFunctionZeroGrad(SamplingRule):
                 params = [call.func.value]
             else:
                 continue
-            graph = [p for p in params if dists.from_graph(model, p)]
+            graph = [p for p in params if model.sources.from_graph(p)]
             if not graph:
                 continue
             if self._reaches_loss(model, call, ("torch",), index_valued=kind == "multinomial", discrete=kind != "normal") is None:
@@ -141,22 +141,13 @@ class SamplingFunctionZeroGrad(SamplingRule):
     @staticmethod
     def _params(call: cst.Call, kind: str):
         names = {"normal": ("mean", "std"), "bernoulli": ("input",), "poisson": ("input",), "multinomial": ("input",)}[kind]
-        out = []
-        positional = [a for a in call.args if a.keyword is None and a.star == ""]
         if kind == "bernoulli":
             # torch.bernoulli(input, p): with `p` given, `input` only gives the shape
-            p = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "p"), None)
-            if p is None and len(positional) > 1:
-                p = positional[1].value
+            p = find_argument(call, 1, "p")
             if p is not None:
                 return [p]
-        for i, n in enumerate(names):
-            kw = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == n), None)
-            if kw is not None:
-                out.append(kw)
-            elif i < len(positional):
-                out.append(positional[i].value)
-        return out
+        found = (find_argument(call, i, n) for i, n in enumerate(names))
+        return [value for value in found if value is not None]
 
     @staticmethod
     def _message(model: FileModel, kind: str, param: cst.CSTNode) -> str:

@@ -5,6 +5,7 @@ from typing import Iterator
 from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
 
 JAX_DISCRETE = {"jax.random.bernoulli": ("p", 1), "jax.random.categorical": ("logits", 1)}
@@ -161,11 +162,8 @@ class DiscreteSampleInLoss(SamplingRule):
             if spec is None:
                 continue
             keyword, position = spec
-            positional = [a for a in call.args if a.keyword is None and a.star == ""]
-            param = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == keyword), None)
-            if param is None and len(positional) > position:
-                param = positional[position].value
-            if param is None or not dists.from_graph(model, param):
+            param = find_argument(call, position, keyword)
+            if param is None or not model.sources.from_graph(param):
                 continue
             name = (model.callee(call) or "").rsplit(".", 1)[-1]
             if self._reaches_loss(model, call, ("jax",), index_valued=name == "categorical", discrete=True) is None:

@@ -9,9 +9,9 @@ from gradscan.rules.base import Rule
 from gradscan.semantics import distributions as dists
 from gradscan.semantics import intent
 from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
-from gradscan.semantics.flow import Trace, tokens
+from gradscan.semantics.flow import Trace
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.names import dotted
 
 # Function names (split into word tokens) that say the code generates, evaluates or collects
 # experience rather than trains through the sample.
@@ -199,7 +199,7 @@ _CONFIG_ROOTS = {"config", "cfg", "args", "hparams", "hps", "opt", "opts", "opti
 
 
 def graph_params(model: FileModel, d: dists.Distribution):
-    graph = [expr for expr, scope in d.params if dists.from_graph(model, expr, scope)]
+    graph = [expr for expr, scope in d.params if model.sources.from_graph(expr, scope)]
 
     def configured(expr) -> bool:
         root = (dotted(expr) or "").split(".")

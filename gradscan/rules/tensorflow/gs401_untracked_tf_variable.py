@@ -8,11 +8,13 @@ from gradscan.frameworks import names
 from gradscan.frameworks import tensorflow as tf_api
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    call_arg, callee, context_root, is_name, kwarg, tf_dtype_kind, walk,
+    callee, context_root, is_name, tf_dtype_kind,
 )
+from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 # Names that say a class tracks its variables by hand (or exposes them itself).
 _TRACKING_NAMES = {
@@ -25,7 +27,7 @@ def _class_tracks_by_hand(model: FileModel, cls) -> bool:
     for c in model.class_chain(cls):
         if any(name in _TRACKING_NAMES for name in c.methods):
             return True
-        for node in walk(c.node.body):
+        for node in descendants(c.node.body):
             if isinstance(node, cst.Attribute) and node.attr.value in _TRACKING_NAMES and is_name(node.value, "self"):
                 return True
     return False
@@ -35,7 +37,7 @@ def _assigned_state(model: FileModel, cls, attr: str) -> bool:
     """`self.attr.assign(...)` / `assign_add` / `assign_sub` somewhere in the class: a state
     variable (a counter, a running statistic), not a weight."""
     for c in model.class_chain(cls):
-        for node in walk(c.node.body):
+        for node in descendants(c.node.body):
             if (
                 isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
                 and node.func.attr.value in ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_nd_update")
@@ -46,11 +48,11 @@ def _assigned_state(model: FileModel, cls, attr: str) -> bool:
 
 
 def _variable_not_trainable(model: FileModel, call: cst.Call) -> bool:
-    if is_name(kwarg(call, "trainable"), "False"):
+    if is_name(keyword_argument(call, "trainable"), "False"):
         return True
-    if tf_dtype_kind(model, kwarg(call, "dtype")) in ("int", "bool", "string"):
+    if tf_dtype_kind(model, keyword_argument(call, "dtype")) in ("int", "bool", "string"):
         return True
-    init = call_arg(call, 0, "initial_value")
+    init = find_argument(call, 0, "initial_value")
     if isinstance(init, (cst.Integer, cst.SimpleString)) or is_name(init, "True") or is_name(init, "False"):
         return True  # tf.Variable(0): an integer counter, never a trainable weight
     return False

@@ -6,18 +6,18 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    KERAS_VARIABLE, TF_VARIABLE, callee, context_root, is_name, top_method, walk,
+    KERAS_VARIABLE, TF_VARIABLE, callee, context_root, is_name, top_method,
 )
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 _GUARD_WORDS = {"built", "build", "initialized", "initialised", "init", "created", "first", "ready", "exists", "none", "cache", "cached", "weights", "variables"}
 
 
 def _is_guard_test(model: FileModel, test: cst.BaseExpression) -> bool:
     """`self.w is None`, `not self.built`, `hasattr(self, "w")`, `name not in self.vars`, ..."""
-    for node in walk(test):
+    for node in descendants(test):
         if isinstance(node, cst.Comparison):
             for target in node.comparisons:
                 if isinstance(target.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)):

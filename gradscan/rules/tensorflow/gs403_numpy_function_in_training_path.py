@@ -6,17 +6,19 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    call_arg, callee, function_named, in_data_pipeline, kwarg, path_barrier, reaches_loss, taint_of, tf_dtype_kind,
-    tf_site, walk,
+    callee, function_named, in_data_pipeline, path_barrier, reaches_loss, tf_dtype_kind,
+    tf_site,
 )
+from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.walk import descendants
 
 NUMPY_FUNCTION = {"tensorflow.numpy_function", "tensorflow.compat.v1.numpy_function", "tensorflow.compat.v1.py_func", "tensorflow.py_func"}
 PY_FUNCTION = {"tensorflow.py_function", "tensorflow.compat.v1.py_function"}
 
 
 def _uses_numpy(model: FileModel, body: cst.CSTNode) -> bool:
-    for node in walk(body):
+    for node in descendants(body):
         if isinstance(node, cst.Call):
             name = callee(model, node) or ""
             if name.startswith("numpy.") or (isinstance(node.func, cst.Attribute) and node.func.attr.value == "numpy" and not node.args):
@@ -121,7 +123,7 @@ class NumpyFunctionInTrainingPath(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        taint = taint_of(model)
+        taint = model.sources.tensorflow
         decorated = self._decorated(model)
         for call, fn in model.calls:
             name = callee(model, call)
@@ -141,15 +143,15 @@ class NumpyFunctionInTrainingPath(Rule):
             if name in NUMPY_FUNCTION:
                 message = None
             elif name in PY_FUNCTION:
-                body = function_named(model, fn, call_arg(call, 0, "func"))
+                body = function_named(model, fn, find_argument(call, 0, "func"))
                 if body is None or not _uses_numpy(model, body):
                     continue
                 message = "tf.py_function with a NumPy body reaches the loss: its gradient is silently zero"
             else:
                 continue
-            if not _float_output(model, call_arg(call, 2, "Tout")):
+            if not _float_output(model, find_argument(call, 2, "Tout")):
                 continue
-            inputs = call_arg(call, 1, "inp")
+            inputs = find_argument(call, 1, "inp")
             if inputs is None or not taint.carries(inputs, fn):
                 continue
             if in_data_pipeline(model, call) or tf_site(model, call) is None:
@@ -168,5 +170,5 @@ class NumpyFunctionInTrainingPath(Rule):
             for d in fn.node.decorators:
                 dec = d.decorator
                 if isinstance(dec, cst.Call) and model.resolve(dec.func) in NUMPY_FUNCTION:
-                    out[name] = kwarg(dec, "Tout")
+                    out[name] = keyword_argument(dec, "Tout")
         return out

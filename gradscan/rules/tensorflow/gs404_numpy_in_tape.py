@@ -6,11 +6,11 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    MODEL_TOKENS, SITE_TRIGGERS, callee, in_data_pipeline, path_barrier, reaches_loss, taint_of, tf_site,
+    SITE_TRIGGERS, callee, in_data_pipeline, path_barrier, reaches_loss, tf_site,
 )
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import MODEL_TOKENS
 
 K_EVAL = {
     "tensorflow.keras.backend.eval", "keras.backend.eval", "tf_keras.backend.eval",
@@ -103,7 +103,7 @@ class NumpyInTape(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        taint = taint_of(model)
+        taint = model.sources.tensorflow
         for call, fn in model.calls:
             value = self._converted(model, call)
             if value is None:

@@ -5,10 +5,12 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import call_arg, enclosing_tape, names_in_target, tape_withs, walk
+from gradscan.rules.tensorflow.helpers import enclosing_tape, tape_withs
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants, target_names
 
 
 def _tape_name(item: cst.WithItem) -> Optional[str]:
@@ -103,7 +105,7 @@ class LossOutsideTape(Rule):
             func = call.func
             if not (isinstance(func, cst.Attribute) and func.attr.value in ("gradient", "jacobian", "batch_jacobian") and isinstance(func.value, cst.Name)):
                 continue
-            target = call_arg(call, 0, "target")
+            target = find_argument(call, 0, "target")
             if target is None:
                 continue
             tape = func.value.value
@@ -147,7 +149,7 @@ class LossOutsideTape(Rule):
             if owner is not fn or order(node) > order(call):
                 continue
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-            if any(name in names_in_target(t) for t in targets):
+            if any(name in target_names(t) for t in targets):
                 if best is None or order(node) > order(best):
                     best = node
         # a `for`/`with ... as name` rebinding after it defeats the analysis
@@ -163,7 +165,7 @@ class LossOutsideTape(Rule):
 
 def _computes(model: FileModel, expr: cst.BaseExpression) -> bool:
     """The expression runs an operation (a call or arithmetic), not only a rename or lookup."""
-    for node in walk(expr):
+    for node in descendants(expr):
         if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
             return True
         if isinstance(node, cst.Call):

@@ -6,12 +6,13 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    STOP_GRADIENT, Taint, call_arg, callee, combined_with_carrier, context_root, method_name, path_barrier,
-    reaches_loss, taint_of, tf_site,
+    STOP_GRADIENT, callee, combined_with_carrier, context_root, method_name, path_barrier,
+    reaches_loss, tf_site,
 )
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.arguments import find_argument
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import TensorFlowSources
 
 # Words that say a stop is meant: targets, teachers, momentum encoders, GAN steps, quantizers.
 _INTENT_WORDS = {
@@ -37,7 +38,7 @@ def _intent_words_near(model: FileModel, node: cst.CSTNode, fn: Optional[Functio
         names.extend(dotted(t.target) or "" for t in stmt.targets)
     elif isinstance(stmt, (cst.AnnAssign, cst.AugAssign)):
         names.append(dotted(stmt.target) or "")
-    arg = call_arg(node, 0, "input") if isinstance(node, cst.Call) else None
+    arg = find_argument(node, 0, "input") if isinstance(node, cst.Call) else None
     if arg is not None:
         names.append(dotted(arg) or (dotted(arg.func) if isinstance(arg, cst.Call) else "") or "")
     return any(tokens(n) & _INTENT_WORDS for n in names if n)
@@ -151,7 +152,7 @@ class StopGradientOnOutput(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        taint = taint_of(model)
+        taint = model.sources.tensorflow
         for call, fn in model.calls:
             if callee(model, call) not in STOP_GRADIENT or not call.args:
                 continue
@@ -162,7 +163,7 @@ class StopGradientOnOutput(Rule):
                 sink = "return"
             else:
                 continue
-            arg = call_arg(call, 0, "input")
+            arg = find_argument(call, 0, "input")
             if arg is None or not taint.carries(arg, fn):
                 continue
             if combined_with_carrier(model, taint, call, fn):
@@ -177,7 +178,7 @@ class StopGradientOnOutput(Rule):
             yield Report(call, None if sink == "return" else self.tape_message)
 
     @staticmethod
-    def _meets_carrier(model: FileModel, taint: Taint, trace, fn) -> bool:
+    def _meets_carrier(model: FileModel, taint: TensorFlowSources, trace, fn) -> bool:
         """Along the way to the output the stopped value is combined with a differentiable one:
         the other side of an operator, another argument, another element of a container."""
         path = trace.path

@@ -6,13 +6,15 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.tensorflow.helpers import (
-    SITE_TRIGGERS, STOP_GRADIENT, Taint, call_arg, callee, combined_with_carrier, in_data_pipeline, path_barrier,
-    reaches_loss, taint_of, tf_dtype_kind, tf_site,
+    SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, in_data_pipeline, path_barrier,
+    reaches_loss, tf_dtype_kind, tf_site,
 )
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.sources import TensorFlowSources
 
 
-def _auxiliary_output(model: FileModel, taint: Taint, trace) -> bool:
+def _auxiliary_output(model: FileModel, taint: TensorFlowSources, trace) -> bool:
     """The value is returned beside a differentiable output (`return logits, labels`)."""
     for node in trace.path:
         if isinstance(node, (cst.Tuple, cst.List)):
@@ -125,7 +127,7 @@ class NonDifferentiableOpInLossTf(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        taint = taint_of(model)
+        taint = model.sources.tensorflow
         for call, fn in model.calls:
             op = self._op(model, call, taint, fn)
             if op is None:
@@ -149,14 +151,14 @@ class NonDifferentiableOpInLossTf(Rule):
             yield Report(call, self.message.format(op=clip(op, 32)))
 
     @staticmethod
-    def _op(model: FileModel, call: cst.Call, taint: Taint, fn) -> Optional[str]:
+    def _op(model: FileModel, call: cst.Call, taint: TensorFlowSources, fn) -> Optional[str]:
         name = callee(model, call)
         if name in _NONDIFF_OPS:
-            arg = call_arg(call, 0, "input") or call_arg(call, 0, "x")
+            arg = find_argument(call, 0, "input") or find_argument(call, 0, "x")
             return _NONDIFF_OPS[name] if arg is not None and taint.carries(arg, fn) else None
         if name in _CASTS:
-            value = call_arg(call, 0, "x")
-            kind = tf_dtype_kind(model, call_arg(call, 1, "dtype"))
+            value = find_argument(call, 0, "x")
+            kind = tf_dtype_kind(model, find_argument(call, 1, "dtype"))
             if value is None:
                 return None
             if isinstance(value, cst.Comparison):

@@ -5,7 +5,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import is_name, kwarg
+from gradscan.rules.tensorflow.helpers import is_name
+from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.model import FileModel, FunctionInfo
 
@@ -105,7 +106,7 @@ class TapeWatchesNothing(Rule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         for call, _fn in model.calls:
-            if not is_name(kwarg(call, "watch_accessed_variables"), "False") or not is_gradient_tape(model, call):
+            if not is_name(keyword_argument(call, "watch_accessed_variables"), "False") or not is_gradient_tape(model, call):
                 continue
             name = self._bound_name(model, call)
             if name is None:

@@ -5,9 +5,10 @@ from typing import Dict, Iterator, List, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import is_name, method_name, walk
+from gradscan.rules.tensorflow.helpers import is_name, method_name
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 _FIT_METHODS = {"fit", "fit_generator", "train_on_batch"}
 
@@ -195,14 +196,14 @@ class TrainableChangedAfterCompile(Rule):
                     continue
                 if not any(dotted(t.target) == current for t in node.targets):
                     continue
-                for sub in walk(node.value):
+                for sub in descendants(node.value):
                     if isinstance(sub, cst.Name) and sub.value not in names:
                         names.add(sub.value)
                         todo.append((sub.value, d - 1))
             for call, owner_fn in model.calls:
                 if owner_fn is fn and method_name(call) == "add" and dotted(call.func.value) == current:
                     for arg in call.args:
-                        for sub in walk(arg.value):
+                        for sub in descendants(arg.value):
                             if isinstance(sub, cst.Name):
                                 names.add(sub.value)
         return names

@@ -1,43 +1,23 @@
 """What several GS4xx rules share."""
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.rules.common import is_name, model_cache  # noqa: F401 (is_name: for the family's rules)
+from gradscan.frameworks import tensorflow as tf_api
+from gradscan.semantics.arguments import argument_position, positional_arguments
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.contexts import is_gradient_tape
-from gradscan.semantics.flow import tokens
+from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import KERAS_KINDS, TensorFlowSources
 
-TF_VARIABLE = {"tensorflow.Variable", "tensorflow.compat.v1.Variable"}
-KERAS_VARIABLE = {
-    "keras.Variable", "keras.backend.Variable", "keras.src.backend.Variable",
-    "keras.src.backend.common.variables.Variable", "keras.src.backend.common.variables.KerasVariable",
-    "tensorflow.keras.Variable",
-}
-KERAS_KINDS = (kinds.KERAS, kinds.KERAS_LEGACY)
+TF_VARIABLE = {api.name for api in tf_api.WEIGHT_FACTORIES if api.fact == "tf26"}
+KERAS_VARIABLE = {api.name for api in tf_api.WEIGHT_FACTORIES if api.fact == "tf40"}
 # Methods whose return value is a differentiable output.
 OUTPUT_METHODS = {"call", "__call__", "compute_loss"}
-# Callables named like these compute differentiable values (`model(x)`, `self.encoder(h)`).
-MODEL_TOKENS = {
-    "model", "net", "network", "encoder", "decoder", "generator", "discriminator", "critic", "actor",
-    "policy", "backbone", "classifier", "head", "layer", "layers", "block", "blocks", "mlp", "dense",
-    "conv", "rnn", "lstm", "gru", "embedding", "transformer", "unet", "vae", "autoencoder", "projector",
-    "predictor", "module", "cell", "attention", "ffn", "proj", "linear", "logits", "nn",
-}
-# Attribute reads and calls that give metadata, not a differentiable value.
-META_ATTRS = {"shape", "dtype", "ndim", "name", "device", "rank", "size"}
-META_FUNCS = {
-    "tensorflow.shape", "tensorflow.rank", "tensorflow.size", "tensorflow.zeros_like", "tensorflow.ones_like",
-    "tensorflow.stop_gradient", "tensorflow.argmax", "tensorflow.argmin", "tensorflow.math.argmax",
-    "tensorflow.math.argmin", "tensorflow.equal", "tensorflow.not_equal", "tensorflow.math.equal",
-    "tensorflow.is_nan", "tensorflow.math.is_nan", "tensorflow.math.is_finite", "tensorflow.where",
-    "tensorflow.compat.v1.shape", "tensorflow.keras.backend.shape", "keras.ops.shape",
-    "keras.ops.stop_gradient", "keras.src.ops.stop_gradient", "tensorflow.keras.backend.stop_gradient",
-    "keras.ops.argmax", "keras.ops.argmin",
-}
 
 
 # A finding of the flow-based rules needs a tape block or a Keras `call`/`compute_loss` (or a
@@ -46,33 +26,9 @@ SITE_TRIGGERS = ("GradientTape", "def call", "compute_loss", "__call__")
 
 
 def callee(model: FileModel, call: cst.Call) -> Optional[str]:
-    """`model.callee(call)`, memoized: every rule of the family asks it for every call."""
-    cache = getattr(model, "_gs4_callee", None)
-    if cache is None:
-        cache = model._gs4_callee = {}
-    key = id(call)
-    if key not in cache:
-        cache[key] = model.callee(call)
-    return cache[key]
-
-
-def kwarg(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    return None
-
-
-def call_arg(call: cst.Call, pos: int, name: str) -> Optional[cst.BaseExpression]:
-    value = kwarg(call, name)
-    if value is not None:
-        return value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    return positional[pos].value if len(positional) > pos else None
-
-
-def is_name(expr, value: str) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == value
+    """`model.callee(call)`, memoized (with the TensorFlow sources, which ask it too): every
+    rule of the family asks it for every call."""
+    return model.sources.tensorflow.callee(call)
 
 
 def method_name(call: cst.Call) -> Optional[str]:
@@ -118,7 +74,7 @@ def enclosing_tape(model: FileModel, node: cst.CSTNode) -> Optional[cst.With]:
 
 def tape_withs(model: FileModel) -> Set[cst.With]:
     """Tape blocks: `with tf.GradientTape() as t:` and `t = tf.GradientTape(); with t:`."""
-    cached = getattr(model, "_gs4_tape_withs", None)
+    cached = model_cache(model).get("tape_withs")
     if cached is not None:
         return cached
     out: Set[cst.With] = set(model.tape_blocks)
@@ -131,7 +87,7 @@ def tape_withs(model: FileModel) -> Set[cst.With]:
         for item in node.items:
             if isinstance(item.item, cst.Name) and (fn, item.item.value) in tape_names:
                 out.add(node)
-    model._gs4_tape_withs = out
+    model_cache(model)["tape_withs"] = out
     return out
 
 
@@ -195,7 +151,7 @@ _OWN_GRADIENT = CUSTOM_GRADIENT | {
 
 
 def _custom_gradient_functions(model: FileModel) -> Set[int]:
-    cached = getattr(model, "_gs4_custom_gradient", None)
+    cached = model_cache(model).get("custom_gradient")
     if cached is not None:
         return cached
     out: Set[int] = set()
@@ -211,7 +167,7 @@ def _custom_gradient_functions(model: FileModel) -> Set[int]:
             info = model.function_of.get(target) if target is not None else None
             if info is not None:
                 out.add(id(info))
-    model._gs4_custom_gradient = out
+    model_cache(model)["custom_gradient"] = out
     return out
 
 
@@ -270,222 +226,6 @@ def tf_dtype_kind(model: FileModel, expr: Optional[cst.BaseExpression]) -> Optio
     if text == "string":
         return "string"
     return None
-
-
-class Taint:
-    """Does an expression carry gradient: a layer or model output, a trainable variable, a
-    watched tensor, or arithmetic on them? Function inputs, labels, masks and shapes do not."""
-
-    def __init__(self, model: FileModel) -> None:
-        self.model = model
-        self._assigns: Optional[Dict[Tuple[int, str], List[cst.BaseExpression]]] = None
-        self._watched: Optional[Set[Tuple[int, str]]] = None
-        self._model_names: Optional[Set[str]] = None
-
-    def _index(self) -> None:
-        self._assigns = {}
-        self._watched = set()
-        for node, fn in self.model.assignments:
-            if isinstance(node, cst.Assign):
-                targets = [t.target for t in node.targets]
-            elif isinstance(node, cst.AugAssign):
-                targets = [node.target]
-            else:
-                targets = [node.target]
-            if node.value is None:
-                continue
-            for target in targets:
-                for name in names_in_target(target):
-                    self._assigns.setdefault((id(fn), name), []).append(node.value)
-        for call, fn in self.model.calls:
-            if method_name(call) == "watch" and call.args:
-                for sub in walk(call.args[0].value):
-                    if isinstance(sub, cst.Name):
-                        self._watched.add((id(fn), sub.value))
-
-    def values(self, fn: Optional[FunctionInfo], name: str) -> List[cst.BaseExpression]:
-        if self._assigns is None:
-            self._index()
-        return self._assigns.get((id(fn), name), [])
-
-    def carries(self, expr: cst.BaseExpression, fn: Optional[FunctionInfo], depth: int = 4, seen: Optional[Set[str]] = None) -> bool:
-        if self._assigns is None:
-            self._index()
-        seen = set() if seen is None else seen
-        model = self.model
-        todo = [expr]
-        while todo:
-            node = todo.pop()
-            t = type(node)
-            if t is cst.Call:
-                name = callee(model, node)
-                if name in META_FUNCS:
-                    continue
-                if self._model_call(node, fn):
-                    return True
-                todo.extend(a.value for a in node.args)
-                if isinstance(node.func, cst.Call):  # `tf.keras.layers.Dense(3)(x)`
-                    todo.append(node.func)
-                continue
-            if t is cst.Attribute:
-                if node.attr.value in META_ATTRS:
-                    continue
-                if is_name(node.value, "self") and fn is not None and self._weight_attr(fn, node.attr.value):
-                    return True
-                if node.attr.value in ("kernel", "bias", "embeddings", "trainable_variables", "trainable_weights"):
-                    return True
-                continue
-            if t is cst.Name:
-                key = (id(fn), node.value)
-                if key in self._watched:
-                    return True
-                if depth <= 0 or node.value in seen:
-                    continue
-                seen.add(node.value)
-                values = self.values(fn, node.value)
-                if not values and fn is not None:
-                    # a module-level variable (`v = tf.Variable(...)`) used in a function
-                    mod_values = self.values(None, node.value)
-                    if any(self._is_variable(v) for v in mod_values):
-                        return True
-                for value in values:
-                    if self.carries(value, fn, depth - 1, seen):
-                        return True
-                if not values and fn is not None and node.value in fn.params:
-                    if node.value == "y_pred" or self._argument_carries(fn, node.value, depth - 1):
-                        return True
-                continue
-            if t in (cst.Lambda, cst.Comparison, cst.SimpleString, cst.Integer, cst.Float):
-                continue
-            if t is cst.Subscript:
-                todo.append(node.value)
-                continue
-            todo.extend(c for c in node.children if isinstance(c, cst.CSTNode))
-        return False
-
-    def _argument_carries(self, fn: FunctionInfo, param: str, depth: int) -> bool:
-        """A helper's parameter carries gradient when a caller passes it a value that does."""
-        if depth <= 0 or fn.context is None or fn.context.kind != "helper":
-            return False
-        params = fn.params
-        if fn.is_method and params and params[0] in ("self", "cls"):
-            params = params[1:]
-        index = params.index(param) if param in params else None
-        for call, owner in self.model.calls:
-            func = call.func
-            if fn.is_method:
-                if not (isinstance(func, cst.Attribute) and func.attr.value == fn.name and is_name(func.value, "self")):
-                    continue
-            elif not is_name(func, fn.name):
-                continue
-            value = kwarg(call, param)
-            if value is None and index is not None:
-                positional = [a for a in call.args if a.keyword is None and not a.star]
-                value = positional[index].value if len(positional) > index else None
-            if value is not None and self.carries(value, owner, depth):
-                return True
-        return False
-
-    def _is_variable(self, value: cst.BaseExpression) -> bool:
-        if not isinstance(value, cst.Call):
-            return False
-        name = callee(self.model, value)
-        if name in TF_VARIABLE or name in KERAS_VARIABLE:
-            trainable = kwarg(value, "trainable")
-            return not is_name(trainable, "False")
-        return False
-
-    def _model_call(self, call: cst.Call, fn: Optional[FunctionInfo]) -> bool:
-        model = self.model
-        func = call.func
-        if self._is_variable(call):
-            return True
-        if callee(model, call) is not None:
-            return False  # a library function: it propagates, it does not create
-        text = dotted(func)
-        if text == "self" and fn is not None and fn.cls is not None and fn.cls.kind in KERAS_KINDS:
-            return True  # a Keras model calling itself in train_step
-        if text is None:
-            if isinstance(func, cst.Subscript):  # `self.blocks[i](x)`
-                text = dotted(func.value)
-            if text is None:
-                return False
-        parts = text.split(".")
-        if len(parts) >= 2 and parts[0] == "self" and fn is not None and fn.cls is not None:
-            if self._layer_attr(fn, parts[1]):
-                return True
-        last = parts[-1]
-        if last in ("numpy", "predict", "result", "update_state", "get_weights"):
-            return False
-        return bool(tokens(last) & MODEL_TOKENS) or text in self._models()
-
-    def _models(self) -> Set[str]:
-        """Names the file treats as models: `resnet.trainable_variables`, `clf.compile(...)`."""
-        if self._model_names is None:
-            self._model_names = {
-                dotted(node.value) for node, _fn in self.model.attributes
-                if node.attr.value in ("trainable_variables", "trainable_weights", "compile", "fit", "train_on_batch")
-                and dotted(node.value) is not None
-            }
-            self._model_names.discard("self")
-        return self._model_names
-
-    def _self_assigned(self, fn: FunctionInfo, attr: str):
-        cls = fn.cls
-        if cls is None:
-            return
-        for c in self.model.class_chain(cls):
-            for a, value, _node, _method in c.self_assigns:
-                if a == attr:
-                    yield value
-
-    def _layer_attr(self, fn: FunctionInfo, attr: str) -> bool:
-        for value in self._self_assigned(fn, attr):
-            if isinstance(value, cst.Call):
-                name = callee(self.model, value)
-                if name is not None and kinds.classify_framework_base(name, False) in (kinds.KERAS, kinds.KERAS_LEGACY):
-                    return True
-                text = dotted(value.func)
-                if text and text.split(".")[0] in self.model.classes:
-                    local = self.model.classes[text.split(".")[0]]
-                    if local.kind is not None:
-                        return True
-        return False
-
-    def _weight_attr(self, fn: FunctionInfo, attr: str) -> bool:
-        for value in self._self_assigned(fn, attr):
-            if isinstance(value, cst.Call):
-                if self._is_variable(value):
-                    return True
-                if method_name(value) in ("add_weight", "add_variable") and not is_name(kwarg(value, "trainable"), "False"):
-                    return True
-        return False
-
-
-def names_in_target(target) -> List[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for e in target.elements for n in names_in_target(e.value)]
-    if isinstance(target, cst.StarredElement):
-        return names_in_target(target.value)
-    return []
-
-
-def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        yield n
-        todo.extend(c for c in n.children if isinstance(c, cst.CSTNode))
-
-
-def taint_of(model: FileModel) -> Taint:
-    cached = getattr(model, "_gs4_taint", None)
-    if cached is None:
-        cached = Taint(model)
-        model._gs4_taint = cached
-    return cached
 
 
 # Functions some of whose arguments are indices, masks, shapes or conditions: a value passed
@@ -550,8 +290,8 @@ def _selecting_argument(model: FileModel, node: cst.CSTNode) -> bool:
             return False
         name = callee(model, call)
         spec = _DATA_ARGS.get(name or "")
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        pos = positional.index(arg) if arg in positional else None
+        positional = positional_arguments(call)
+        pos = argument_position(call, arg)
         keyword = arg.keyword.value if arg.keyword is not None else None
         if spec is not None:
             positions, keywords = spec
@@ -573,7 +313,7 @@ def path_barrier(model: FileModel):
     return lambda n: _selecting_argument(model, n)
 
 
-def combined_with_carrier(model: FileModel, taint: Taint, node: cst.CSTNode, fn, ops=None) -> bool:
+def combined_with_carrier(model: FileModel, taint: TensorFlowSources, node: cst.CSTNode, fn, ops=None) -> bool:
     """`node` meets another gradient-carrying operand right where its value is used: a product
     with a mask or weight, `pred - stop_gradient(target)`, a straight-through sum."""
     child = node

@@ -130,7 +130,7 @@ class NoGradInForward(GraphRule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_torch(model):
             return
-        src = intent.sources(model)
+        src = model.sources.torch
         for node, fn in model.withs:
             if not is_no_grad_with(model, node):
                 continue

@@ -110,7 +110,7 @@ class NonDifferentiableOpInLoss(GraphRule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_torch(model):
             return
-        src = intent.sources(model)
+        src = model.sources.torch
         for call, fn in model.calls:
             found = self._op(model, call)
             if found is None:

@@ -6,16 +6,14 @@ from typing import List, Optional, Set, Tuple
 import libcst as cst
 
 from gradscan.rules.base import Rule
+from gradscan.rules.common import model_cache
+from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics import intent
-from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
+from gradscan.semantics.contexts import INFERENCE_NAMES, has_no_grad_decorator, in_eval_branch, in_no_grad_block
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 
-INFERENCE_NAMES = {
-    "generate", "sample", "predict", "evaluate", "validation_step", "test_step", "predict_step",
-    "inference", "infer", "eval_step", "validate", "test", "on_validation_epoch_end", "sampling",
-}
 # Calls that turn a tensor into a new leaf (GS204).
 REWRAP_FUNCTIONS = {"torch.tensor", "torch.from_numpy", "torch.nn.Parameter", "torch.nn.parameter.Parameter"}
 PYTHON_CONVERSIONS = {"item", "tolist"}
@@ -69,19 +67,12 @@ def reach(model: FileModel, node: cst.CSTNode, where: str) -> Optional[Trace]:
     return trace
 
 
-def _kwarg(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    return None
-
-
 def first_arg(call: cst.Call) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.keyword is None and arg.star == "":
-            return arg.value
-        if arg.keyword is not None and arg.keyword.value in ("data", "input", "ndarray"):
-            return arg.value
+    """The data argument of a tensor constructor: position 0, or `data=`/`input=`/`ndarray=`."""
+    for keyword in (None, "data", "input", "ndarray"):
+        value = positional_argument(call, 0) if keyword is None else keyword_argument(call, keyword)
+        if value is not None:
+            return value
     return None
 
 
@@ -148,11 +139,11 @@ def requires_grad_fixes(model: FileModel) -> List[Tuple[cst.CSTNode, str, cst.CS
     `Variable(loss, requires_grad=True)` whose value is later `.backward()`ed (directly or
     through arithmetic, reductions and renames: never through a call that takes it as input,
     as a saliency map's `x.requires_grad_()` does)."""
-    cached = getattr(model, "_gs206", None)
+    cached = model_cache(model).get("gs206")
     if cached is not None:
         return cached
     out: List[Tuple[cst.CSTNode, str, cst.CSTNode]] = []
-    model._gs206 = out
+    model_cache(model)["gs206"] = out
     if "requires_grad" not in model.source:
         return out
     scopes = {id(fn): fn for _c, fn in model.calls}
@@ -177,7 +168,7 @@ def _fix_candidates(model: FileModel, fn: Optional[FunctionInfo]):
         value = node.value
         if isinstance(value, cst.Call) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             name = model.callee(value) or ""
-            if (name in ("torch.tensor", "torch.autograd.Variable", "torch.autograd.variable.Variable") or name.endswith(".Variable")) and _is_true(_kwarg(value, "requires_grad")):
+            if (name in ("torch.tensor", "torch.autograd.Variable", "torch.autograd.variable.Variable") or name.endswith(".Variable")) and _is_true(keyword_argument(value, "requires_grad")):
                 data = first_arg(value)
                 if data is not None and not numberish(data) and not isinstance(data, (cst.List, cst.Tuple)):
                     yield value, node.targets[0].target.value, node

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Iterator
 
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.common import call_arg, is_parameter_call, is_true
-from gradscan.rules.torch_params.helpers import mentions, requires_grad_tensor
-from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.rules.common import is_parameter_call, is_true
+from gradscan.rules.torch_params.helpers import requires_grad_tensor
+from gradscan.semantics.arguments import find_argument
+from gradscan.semantics.model import FileModel
 
 
 class BufferRequiresGrad(Rule):
@@ -92,39 +93,19 @@ class BufferRequiresGrad(Rule):
         for call, owner in model.calls:
             func = call.func
             if isinstance(func, cst.Attribute) and func.attr.value == "register_buffer":
-                tensor = call_arg(call, 1, "tensor")
+                tensor = find_argument(call, 1, "tensor")
             elif model.callee(call) == "torch.nn.Buffer":
-                tensor = call_arg(call, 0, "data")
+                tensor = find_argument(call, 0, "data")
             else:
                 continue
             if tensor is None:
                 continue
-            value = _local_value(model, tensor, owner)
+            value = tensor if not isinstance(tensor, cst.Name) else model.single_value(owner, tensor.value)
             if value is None:
                 continue
             if requires_grad_tensor(model, value):
                 yield Report(tensor)
             elif is_parameter_call(model, value):
-                flag = call_arg(value, 1, "requires_grad")
+                flag = find_argument(value, 1, "requires_grad")
                 if flag is None or is_true(flag):
                     yield Report(tensor)
-
-
-def _local_value(model: FileModel, expr, owner: Optional[FunctionInfo]):
-    """The expression itself, or for a name its single assignment in the same function."""
-    if not isinstance(expr, cst.Name):
-        return expr
-    if owner is None:
-        return None
-    found = []
-    for node, fn in model.assignments:
-        if fn is not owner:
-            continue
-        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [getattr(node, "target", None)]
-        if any(isinstance(t, cst.Name) and t.value == expr.value for t in targets):
-            found.append(node)
-        elif any(mentions(t, expr.value) for t in targets if t is not None and not isinstance(t, cst.Name)):
-            found.append(None)  # bound through unpacking: unknown
-    if len(found) == 1 and isinstance(found[0], cst.Assign) and len(found[0].targets) == 1:
-        return found[0].value
-    return None

@@ -6,11 +6,12 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
-    PARAMS, PROJECT, call_arg, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
+    PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
 from gradscan.rules.torch_params.helpers import (
     TENSOR_FACTORIES, factory_call, forward_reach, guarded, in_reach, rooted_at_self,
 )
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.intent import sources
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
@@ -133,7 +134,7 @@ class ModuleCreatedInForward(Rule):
     @staticmethod
     def _creates_weights(model: FileModel, call: cst.Call) -> Optional[str]:
         if is_parameter_call(model, call):
-            data = call_arg(call, 0, "data")
+            data = find_argument(call, 0, "data")
             if data is not None and isinstance(data, cst.Call) and model.callee(factory_call(model, data) or data) in FRESH_FACTORIES:
                 return "nn.Parameter of a fresh tensor"
             if data is not None and sources(model).is_live(data) and ModuleCreatedInForward._stored_on_self(model, call):

@@ -6,9 +6,10 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.common import (
-    CONTAINER, PARAMS, PROJECT, call_arg, functions_within, is_false, is_parameter_call, module_ctor,
+    CONTAINER, PARAMS, PROJECT, functions_within, is_false, is_parameter_call, module_ctor,
 )
 from gradscan.rules.torch_params.helpers import forward_reach, in_reach, root_method, rooted_at_self
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 
@@ -133,7 +134,7 @@ class RequiresGradDisabledInForward(Rule):
         for call, owner in model.calls:
             func = call.func
             if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_" and owner is not None:
-                flag = call_arg(call, 0, "requires_grad")
+                flag = find_argument(call, 0, "requires_grad")
                 if flag is not None and is_false(flag):
                     yield call, func.value, owner
         for node, owner in model.assignments:
@@ -173,7 +174,7 @@ class RequiresGradDisabledInForward(Rule):
             for call in inner.calls:
                 func = call.func
                 if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
-                    flag = call_arg(call, 0, "requires_grad")
+                    flag = find_argument(call, 0, "requires_grad")
                     if flag is None or not is_false(flag):
                         return True
         for node, owner in model.assignments:

@@ -5,10 +5,11 @@ from typing import Dict, Iterator, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
-from gradscan.rules.common import call_arg, init_methods, is_self, kwarg
+from gradscan.rules.common import init_methods, is_self
 from gradscan.rules.torch_params.helpers import (
     TENSOR_FACTORIES, factory_call, forward_reach, in_reach, requires_grad_tensor,
 )
+from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.model import ClassInfo, FileModel
 from gradscan.semantics.names import dotted
 
@@ -152,7 +153,7 @@ class TensorAttributeNotBuffer(Rule):
             return False
         name = model.callee(inner)
         if name in ("torch.tensor", "torch.as_tensor"):
-            data = call_arg(inner, 0, "data")
+            data = find_argument(inner, 0, "data")
             return isinstance(data, (cst.List, cst.Tuple, cst.ListComp))
         return True
 
@@ -172,7 +173,7 @@ class TensorAttributeNotBuffer(Rule):
                 continue
             if isinstance(parent, cst.Arg):
                 call = model.parent(parent)
-                if isinstance(call, cst.Call) and (kwarg(call, "device") is not None or dotted(call.func) in ("len", "isinstance", "print")):
+                if isinstance(call, cst.Call) and (keyword_argument(call, "device") is not None or dotted(call.func) in ("len", "isinstance", "print")):
                     continue
             out.add(node.attr.value)
         return out

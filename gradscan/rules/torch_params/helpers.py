@@ -5,7 +5,8 @@ from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from gradscan.rules.common import call_arg, functions_within, is_true, kwarg, model_cache
+from gradscan.rules.common import functions_within, is_true, model_cache
+from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
@@ -42,10 +43,10 @@ def factory_call(model: FileModel, expr: cst.BaseExpression) -> Optional[cst.Cal
 def requires_grad_tensor(model: FileModel, value: cst.BaseExpression) -> bool:
     """A tensor factory with `requires_grad=True`, or with `.requires_grad_()` applied."""
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "requires_grad_":
-        flag = call_arg(value, 0, "requires_grad")
+        flag = find_argument(value, 0, "requires_grad")
         return (not value.args or is_true(flag)) and is_tensor_factory(model, value.func.value)
     inner = factory_call(model, value)
-    return inner is not None and is_true(kwarg(inner, "requires_grad"))
+    return inner is not None and is_true(keyword_argument(inner, "requires_grad"))
 
 
 def nn_spelling(model: FileModel, cls_name: str) -> Optional[str]:
@@ -92,7 +93,7 @@ def forward_reach(model: FileModel, roots=("forward", "__call__")) -> Dict[Funct
     key = ("reach", tuple(roots))
     if key in cache:
         return cache[key]
-    scopes = Scopes(model)
+    scopes = model.get(Scopes)
     extra = set(model.settings.forward_methods) if model.settings is not None else set()
     reach: Dict[FunctionInfo, FunctionInfo] = {}
     todo: List[Tuple[FunctionInfo, FunctionInfo]] = []

@@ -7,8 +7,9 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.training_loop.helpers import (
-    calls_in, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, positional_args, units,
+    calls_in, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, units,
 )
+from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 
@@ -229,11 +230,11 @@ def _is_step_of(call: cst.Call, optimizers: Set[str]) -> Optional[str]:
         receiver = _receiver(call)
         if receiver in optimizers:
             return f"{receiver}.step()"
-        args = positional_args(call)
+        args = positional_arguments(call)
         if args and dotted(args[0]) in optimizers and receiver is not None:
             return f"{receiver}.step({dotted(args[0])})"
     elif name == "optimizer_step":
-        args = positional_args(call)
+        args = positional_arguments(call)
         if args and dotted(args[0]) in optimizers:
             return f"{dotted(call.func)}({dotted(args[0])})"
     return None
@@ -288,7 +289,7 @@ def _step_after(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: O
                         return None
                     found = _is_step_of(node, optimizers)
                     if found is not None and step is None:
-                        if positional_args(node) and method_name(node) == "step" and _receiver(node) in optimizers:
+                        if positional_arguments(node) and method_name(node) == "step" and _receiver(node) in optimizers:
                             return None  # step(closure): the closure computes the gradients again
                         step = found
             if step is not None:

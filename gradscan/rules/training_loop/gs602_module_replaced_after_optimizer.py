@@ -9,11 +9,12 @@ from gradscan.rules.common import (
     CONTAINER, PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
 from gradscan.rules.training_loop.helpers import (
-    SCOPES, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, positional_args, units,
+    SCOPES, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, units,
 )
-from gradscan.semantics.intent import FROZEN_TOKENS, tokens
+from gradscan.semantics.intent import FROZEN_TOKENS
+from gradscan.semantics.names import dotted, tokens
+from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.names import dotted
 
 _LOOPS = (cst.For, cst.While)
 _MOVE_METHODS = {"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "type", "to_empty"}
@@ -293,7 +294,7 @@ def _holds_new_weights(model: FileModel, value, target: str) -> bool:
         for arg in value.args:
             if arg.keyword is not None and arg.keyword.value == "requires_grad":
                 flag = arg.value
-        positional = positional_args(value)
+        positional = positional_arguments(value)
         if flag is None and len(positional) > 1:
             flag = positional[1]
         return not (isinstance(flag, cst.Name) and flag.value == "False")

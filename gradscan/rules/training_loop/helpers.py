@@ -5,9 +5,10 @@ from typing import Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
-from gradscan.semantics.walk import children
+from gradscan.semantics.walk import descendants
 
 _BLOCKS = (cst.IndentedBlock, cst.Module, cst.SimpleStatementSuite)
 SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -60,13 +61,7 @@ def owner_of(model: FileModel, block: cst.CSTNode) -> Optional[cst.CSTNode]:
 
 def nodes_in(unit: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every node of a statement that runs with it: not the bodies of nested functions, lambdas and classes."""
-    todo = [unit]
-    while todo:
-        node = todo.pop()
-        yield node
-        if isinstance(node, SCOPES):
-            continue
-        todo.extend(reversed(children(node)))
+    return descendants(unit, prune=SCOPES)
 
 
 def calls_in(unit: cst.CSTNode) -> Iterator[cst.Call]:
@@ -82,10 +77,6 @@ def method_name(call: cst.Call) -> Optional[str]:
     if isinstance(func, cst.Name):
         return func.value
     return None
-
-
-def positional_args(call: cst.Call) -> List[cst.BaseExpression]:
-    return [a.value for a in call.args if a.keyword is None and not a.star]
 
 
 # Optimizer classes outside torch.optim, by qualified name prefix.
@@ -115,7 +106,7 @@ def _params_arg(call: cst.Call) -> Optional[cst.BaseExpression]:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == "params":
             return arg.value
-    args = positional_args(call)
+    args = positional_arguments(call)
     return args[0] if args else None
 
 

@@ -1,0 +1,94 @@
+"""gradscan/semantics/sources.py: one question ("does this value carry gradient from what is
+trained?") asked through `model.sources`, answered per framework from the frameworks tables."""
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from gradscan.semantics.model import FileModel
+from gradscan.semantics.sources import JaxSources, TensorFlowSources
+
+
+def build(src: str) -> FileModel:
+    src = textwrap.dedent(src)
+    return FileModel.build(cst.parse_module(src), "m.py", src)
+
+
+def value_of(model: FileModel, name: str):
+    """The value assigned to `name` (its only assignment)."""
+    for node, _fn in model.assignments:
+        if isinstance(node, cst.Assign) and any(getattr(t.target, "value", None) == name for t in node.targets):
+            return node.value
+    raise AssertionError(name)
+
+
+def test_torch_a_submodule_output_carries_an_input_does_not():
+    m = build("""
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(2, 2)
+
+            def forward(self, x):
+                h = self.fc(x)
+                raw = x * 2
+                return h + raw
+    """)
+    assert m.sources.carries(value_of(m, "h"))
+    assert not m.sources.carries(value_of(m, "raw"))
+    assert m.sources.torch is m.sources.torch  # built once per file
+
+
+def test_keras_layer_input_carries_model_input_does_not():
+    m = build("""
+        import keras
+
+        class Block(keras.layers.Layer):
+            def call(self, inputs):
+                y = inputs * 2
+                return y
+
+        class Net(keras.Model):
+            def call(self, x):
+                z = x * 2
+                return z
+    """)
+    assert m.sources.carries(value_of(m, "y"))
+    assert not m.sources.carries(value_of(m, "z"))
+    assert m.sources.tensorflow is m.get(TensorFlowSources)
+
+
+def test_jax_only_the_argnums_arguments_are_traced():
+    m = build("""
+        import jax
+        import jax.numpy as jnp
+
+        def loss(params, x, y):
+            a = params * 2
+            b = x * 2
+            c = y * 2
+            return jnp.sum(a + b + c)
+
+        g = jax.grad(loss, argnums=(0, 2))
+    """)
+    assert m.sources.carries(value_of(m, "a"))
+    assert not m.sources.carries(value_of(m, "b"))
+    assert m.sources.carries(value_of(m, "c"))
+    assert len(m.get(JaxSources).targets) == 1
+
+
+def test_jax_default_argnums_is_the_first_argument():
+    m = build("""
+        import jax
+
+        @jax.grad
+        def loss(params, x):
+            a = params.sum()
+            b = x.sum()
+            return a + b
+    """)
+    assert m.sources.carries(value_of(m, "a"))
+    assert not m.sources.carries(value_of(m, "b"))
