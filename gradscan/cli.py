@@ -113,11 +113,14 @@ def main() -> None:
 @click.option("--file-budget", type=click.FloatRange(min=0), metavar="SECONDS",
               help="Time one file's analysis may take (or 20x its parse time, if longer) before it is cut short "
                    "and reported as GS002 (default: 10; 0: no limit).")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes in place, then report what remains.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and change nothing (exit 1 when there is something to fix).")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply fixes that may change behaviour beyond the gradient.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors and the project root used.")
 @_interruptible
 def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, extend_exclude, respect_gitignore,
                   force_exclude, config, isolated, keras, output_format, statistics, quiet, exit_zero, disable_noqa,
-                  stdin_filename, jobs, no_cache, file_budget, verbose) -> None:
+                  stdin_filename, jobs, no_cache, file_budget, fix, diff, unsafe_fixes, verbose) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
     try:
         settings = settings_for(config, isolated, select, extend_select, ignore, extend_ignore, exclude, extend_exclude,
@@ -130,6 +133,10 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
 
     paths = list(paths)
     lines = SourceLines()
+    if fix and diff:
+        _fail("--fix and --diff cannot be used together (--diff changes nothing)")
+    if (fix or diff) and ("-" in paths or (not paths and stdin_filename)):
+        _fail("--fix and --diff work on files, not on standard input (editors: use the language server's code actions)")
     if "-" in paths or (not paths and stdin_filename):
         if len(paths) > 1:
             _fail("'-' (standard input) cannot be combined with other paths")
@@ -146,6 +153,15 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
             click.echo(f"gradscan: index: {describe_index(paths)}", err=True)
         result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
         findings, nfiles = result.findings, result.files
+        if fix or diff:
+            fixed = _apply_fixes(paths, settings, findings, unsafe_fixes, disable_noqa, not no_cache, write=fix)
+            if diff:
+                sys.exit(EXIT_FINDINGS if fixed else EXIT_CLEAN)
+            if fixed:  # what remains, checked again (the files left alone come from the cache)
+                result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
+                findings, nfiles = result.findings, result.files
+            if fixed and not quiet:
+                click.echo(f"Fixed {fixed} problem{'s' if fixed != 1 else ''}.", err=True)
 
     internal = [f for f in findings if f.code == "GS000"]
     if not verbose:
@@ -164,6 +180,35 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
                        "run with --verbose to see the traceback", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def _apply_fixes(paths: List[str], settings: Settings, findings, unsafe: bool, disable_noqa: bool, use_cache: bool,
+                 write: bool) -> int:
+    """Fix the files whose findings have applicable fixes (`write` False: print their diff
+    instead). Returns how many fixes were applied (or would be). A file that cannot be fixed
+    safely is left alone with one line on standard error."""
+    from gradscan.engine import check_source
+    from gradscan.files.discovery import discover
+    from gradscan.fixes import applicable, fix_file, unified_diff
+    from gradscan.runner import index_for
+
+    fixable = settings.fixable_codes()
+    wanted = {f.path for f in applicable(findings, fixable, unsafe)}
+    if not wanted:
+        return 0
+    files = [(p, d) for p, d in discover(paths, settings) if d in wanted]
+    project = index_for(files, paths, settings, use_cache=use_cache)
+    total = 0
+    for file, display in files:
+        result = fix_file(file, display, lambda text, path: check_source(text, path, settings, project=project,
+                                                                         disable_noqa=disable_noqa),
+                          fixable, unsafe, write=write)
+        if result.error:
+            click.echo(f"gradscan: {display}: {result.error}", err=True)
+        if not write and result.changed:
+            click.echo(unified_diff(result), nl=False)
+        total += result.applied
+    return total
 
 
 def _fail(message: str) -> None:

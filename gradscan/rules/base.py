@@ -45,6 +45,10 @@ class Rule:
     invalid: ClassVar[Tuple[str, ...]] = ()
     valid: ClassVar[Tuple[str, ...]] = ()
     engine: ClassVar[bool] = False  # GS0xx codes: reported by the engine itself
+    # What applying the rule's fix (`Report.fix`) does: "safe" (only the gradient bug changes,
+    # applied by --fix), "unsafe" (it may change behaviour beyond that, e.g. the random stream:
+    # applied with --unsafe-fixes), or None (the rule computes no fix).
+    fix_safety: ClassVar[Optional[str]] = None
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

@@ -16,6 +16,7 @@ class TensorAttributeRequiresGrad(Rule):
     summary = "A `requires_grad=True` tensor stored on a module is not a parameter: the optimizer never sees it"
     message = "tensor with requires_grad=True assigned to a module attribute is not registered as a parameter: model.parameters() misses it, so the optimizer never updates it; wrap it in nn.Parameter(...)"
     hint = "use `self.w = nn.Parameter(torch.randn(...))`"
+    fix_safety = "safe"
     facts = ("pt01",)
     triggers = ("requires_grad",)
     doc = """

@@ -19,6 +19,7 @@ class ParameterMovedInInit(Rule):
     summary = "`nn.Parameter(t).to(device)` is a plain tensor, not a parameter, whenever a move or cast happens"
     message = "`.{method}()` applied to an nn.Parameter returns a plain non-leaf tensor whenever it really moves or casts it: the attribute is not a registered parameter and its grad stays None; convert the tensor before wrapping it: nn.Parameter(t.{method}(...))"
     hint = "move or cast inside: `nn.Parameter(t.to(device))`"
+    fix_safety = "safe"
     facts = ("pt26",)
     triggers = ("Parameter",)
     doc = """

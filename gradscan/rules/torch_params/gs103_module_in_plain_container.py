@@ -41,6 +41,7 @@ class ModuleInPlainContainer(Rule):
         "bug too, since model.eval() and .to() never reach them (an nn.Dropout keeps dropping at inference); use {use}"
     )
     hint = "use nn.ModuleList / nn.ModuleDict (nn.ParameterList / nn.ParameterDict for parameters)"
+    fix_safety = "safe"
     facts = ("pt03",)
     triggers = ("self",)
     doc = """

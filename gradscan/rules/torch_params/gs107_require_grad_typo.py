@@ -15,6 +15,7 @@ class RequireGradTypo(Rule):
     summary = "`.require_grad = ...` is a typo for `requires_grad`: the freeze never happens"
     message = "`require_grad` is a typo for `requires_grad`: this creates a new attribute and the tensor's gradient setting is unchanged"
     hint = "write `requires_grad`"
+    fix_safety = "safe"
     facts = ()
     triggers = ("require_grad",)
     doc = """
