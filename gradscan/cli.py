@@ -254,7 +254,7 @@ def _stdin_index(target: Path, settings: Settings, use_cache: bool = True, verbo
 @main.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules_command(fmt: str) -> None:
-    """List every rule: code, name, framework, on by default or not, summary."""
+    """List every rule: code, name, framework, on by default or not, its fix (safe, unsafe, -), summary."""
     from gradscan.rules import all_rules
 
     rules = all_rules()
@@ -263,12 +263,13 @@ def rules_command(fmt: str) -> None:
 
         click.echo(json.dumps([
             {"code": r.code, "name": r.name, "framework": r.framework, "default": bool(r.default_enabled or r.engine),
-             "summary": r.summary, "facts": list(r.facts)} for r in rules], indent=2))
+             "summary": r.summary, "facts": list(r.facts), "fix": r.fix_safety} for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)
     for r in rules:
         state = "on " if (r.default_enabled or r.engine) else "off"
-        click.echo(f"{r.code}  {r.name:<{width}}  {r.framework:<10}  {state}  {r.summary}")
+        fix = r.fix_safety or "-"  # the fix the rule offers: safe, unsafe or none
+        click.echo(f"{r.code}  {r.name:<{width}}  {r.framework:<10}  {state}  {fix:<6}  {r.summary}")
 
 
 @main.command("explain")
@@ -283,7 +284,9 @@ def explain_command(code: str) -> None:
         sys.exit(EXIT_ERROR)
     state = "on by default" if (rule.default_enabled or rule.engine) else f"off by default (enable with --extend-select {rule.code})"
     facts = f"\nFacts: {', '.join(rule.facts)} (docs/facts.md)" if rule.facts else ""
-    click.echo(f"# {rule.code} {rule.name} ({rule.framework}, {state})\n\n{rule.summary}.\n\n{rule.doc}\n{facts}".rstrip() + "\n")
+    fix = {"safe": "Fix: safe (applied by --fix)", "unsafe": "Fix: unsafe (applied by --fix --unsafe-fixes)"}.get(
+        rule.fix_safety or "", "Fix: none")
+    click.echo(f"# {rule.code} {rule.name} ({rule.framework}, {state})\n\n{rule.summary}.\n\n{rule.doc}\n{facts}\n{fix}".rstrip() + "\n")
 
 
 @main.command("server")
