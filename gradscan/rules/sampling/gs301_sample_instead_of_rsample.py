@@ -15,6 +15,7 @@ class SampleInsteadOfRsample(SamplingRule):
     summary = "`.sample()` of a reparameterizable torch distribution blocks gradients to its parameters: use `.rsample()`"
     message = "`.sample()` blocks gradients: the distribution's parameters get none through this sample; use `.rsample()`"
     hint = "use `.rsample()` (the reparameterized sample), as `pyro.sample` and TF Probability do by themselves"
+    fix_safety = "safe"  # only flagged where the family has rsample (reparameterized)
     facts = ("pt09", "py42", "tf35")
     triggers = (".sample(",)
     doc = """
@@ -201,4 +202,5 @@ class SampleInsteadOfRsample(SamplingRule):
             if self._reaches_loss(model, call, ("torch",)) is None:
                 continue
             yield Report(func.attr, f"`.sample()` of {d.display} blocks gradients: `{node_text(model, graph[0])}` gets none "
-                                    f"through this sample (torch samples under no_grad); use `.rsample()`")
+                                    f"through this sample (torch samples under no_grad); use `.rsample()`",
+                         fix=(func.attr, "rsample", "Use `.rsample()`"))
