@@ -209,7 +209,14 @@ def _fix(model: FileModel, value: cst.Call):
         dtype = [a for a in init.args if a.keyword is not None and a.keyword.value == "dtype"]
         if len(shape) != 1 or shape[0].star or len(shape) + len(dtype) != len(init.args):
             return None
-        out.append(f"shape={_code(model, shape[0].value)}")
+        size = shape[0].value
+        if isinstance(size, cst.Integer):  # tf.ones(3): add_weight needs a sequence, (3,)
+            out.append(f"shape=({_code(model, size)},)")
+        elif isinstance(size, (cst.List, cst.Tuple)):
+            out.append(f"shape={_code(model, size)}")
+        else:
+            return None  # a name may hold an int or a sequence: add_weight accepts only the latter
+
         out.append(f'initializer="{_INITIALIZERS[callee(model, init)]}"')
         if dtype:
             out.append(f"dtype={_code(model, dtype[0].value)}")
