@@ -24,7 +24,8 @@ DOCS_URL = "https://github.com/gradscan/gradscan/blob/main/docs/rules.md#{code}"
 class Report:
     node: cst.CSTNode
     message: Optional[str] = None  # defaults to the rule's message
-    fix: Optional[Tuple[cst.CSTNode, str, str]] = None  # (node to replace, replacement code, fix title)
+    # (node to replace, replacement: code, or a node rendered in the node's place, fix title)
+    fix: Optional[Tuple[cst.CSTNode, object, str]] = None
 
 
 class Rule:

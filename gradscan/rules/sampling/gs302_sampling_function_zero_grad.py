@@ -9,9 +9,16 @@ from gradscan.rules.sampling.helpers import SamplingRule, node_text
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.model import FileModel
 
-def _atom(expr: cst.BaseExpression) -> cst.BaseExpression:
-    """`expr`, parenthesized unless it binds tighter than `*` already."""
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo, cst.MatrixMultiply, cst.Power)
+
+
+def _atom(expr: cst.BaseExpression, additive: bool = False) -> cst.BaseExpression:
+    """`expr`, parenthesized unless it binds tighter than `*` already (`additive`: than `+`, as
+    the left operand of `+` can be `a - b` or `a * b` as it is)."""
     if isinstance(expr, (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)) or expr.lpar:
+        return expr
+    if additive and (isinstance(expr, cst.UnaryOperation)
+                     or (isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, _ARITHMETIC))):
         return expr
     return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 
@@ -166,8 +173,9 @@ class SamplingFunctionZeroGrad(SamplingRule):
             torch = next((local for local, full in model.imports.aliases.items() if full == "torch"), None)
         if torch is None:
             return None
-        mean, std = (code_of(model, _atom(params[k])) for k in ("mean", "std"))
-        text = f"{mean} + {std} * {torch}.randn_like({std})"
+        mean = code_of(model, _atom(params["mean"], additive=True))
+        std, bare_std = code_of(model, _atom(params["std"])), code_of(model, params["std"])
+        text = f"{mean} + {std} * {torch}.randn_like({bare_std})"
         parent = model.parent(call)
         if not isinstance(parent, (cst.Assign, cst.AnnAssign, cst.Arg, cst.Return, cst.Element, cst.Expr)):
             text = f"({text})"  # `torch.normal(m, s).sum()`, `2 * torch.normal(m, s)`
