@@ -308,3 +308,38 @@ def test_fix_over_every_fixture(tmp_path):
     snapshot = {p: p.read_bytes() for p in files}
     assert cli([*ISOLATED, *select, "--diff", "--unsafe-fixes", "."], root).code == 0
     assert {p: p.read_bytes() for p in files} == snapshot
+
+
+# --- the README's commands, run as written ------------------------------------------------------
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_fix_commands():
+    text = README.read_text(encoding="utf-8")
+    block = text.split("## Fixing", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].split() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_fix_commands_run_as_documented(tmp_path):
+    commands = _readme_fix_commands()
+    assert [c[:2] for c in commands] == [["gradscan", "--diff"], ["gradscan", "--fix"], ["gradscan", "--fix"]]
+    shutil.copytree(README.parent / "examples", tmp_path / "examples")
+    model = tmp_path / "examples" / "model.py"
+    before = model.read_bytes()
+    diff = run(["--no-cache", *commands[0][1:]], tmp_path)
+    assert diff.code == 1 and "+        self.temperature = nn.Parameter(torch.ones(1))" in diff.stdout and model.read_bytes() == before, diff
+    fixed = run(["--no-cache", *commands[1][1:]], tmp_path)
+    assert fixed.code == 1 and fixed.codes() == ["GS201"], fixed  # the detach has no fix: it remains
+    assert "posterior.rsample()" in model.read_text(encoding="utf-8")
+    again = run(["--no-cache", *commands[2][1:]], tmp_path)
+    assert again.code == 1 and again.codes() == ["GS201"]
+
+
+def test_readme_configuration_example_loads(tmp_path):
+    from gradscan.config import load_config
+
+    text = README.read_text(encoding="utf-8")
+    block = text.split("```toml\n[tool.gradscan]\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "pyproject.toml").write_text("[tool.gradscan]\n" + block, encoding="utf-8")
+    settings = load_config(tmp_path / "pyproject.toml")
+    assert "GS103" not in settings.fixable_codes() and "GS101" in settings.fixable_codes()
