@@ -280,8 +280,7 @@ def fix_file(file: Path, display: str, check_text: Callable[[str, str], List[Fin
         data = file.read_bytes()
         stamp = _stamp(file, data)
         text, encoding, bom = _decode(data, notebook)
-    except (OSError, ValueError, Exception) as exc:  # unreadable: GS001 says so; nothing to fix
-        result.error = None
+    except Exception:  # unreadable or undecodable: GS001 says so; nothing to fix
         return result
     result.before = result.after = text
     checker = lambda t: check_text(t, display)  # noqa: E731

@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.torch_params.helpers import (
-    TENSOR_FACTORIES, code_of, drop_keyword, nn_spelling, requires_grad_tensor,
+    TENSOR_FACTORIES, drop_keyword, nn_spelling, requires_grad_tensor,
 )
 from gradscan.semantics.model import FileModel
 

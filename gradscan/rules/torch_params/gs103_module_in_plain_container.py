@@ -8,7 +8,7 @@ from gradscan.rules.base import Report, Rule
 from gradscan.rules.common import (
     CONTAINER, MAYBE, MODE, PARAMS, PROJECT, functions_within, is_parameter_call, is_self, module_ctor,
 )
-from gradscan.rules.torch_params.helpers import code_of, mentions, nn_spelling, root_method
+from gradscan.rules.torch_params.helpers import mentions, nn_spelling, root_method
 from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
