@@ -170,12 +170,12 @@ def fix_notebook_text(text: str, check: Checker, fixable: FrozenSet[str], unsafe
     except ValueError:
         return text, [], None  # not JSON: GS001's business, nothing to fix
     cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list):
-        return text, [], None
-    dump = _json_layout(text, nb)
     first = applicable(check(text), fixable, unsafe)
     if not first:
         return text, [], None
+    if not isinstance(cells, list):
+        return text, [], "notebook not fixed: only nbformat 4 notebooks (a top-level list of cells) are fixed"
+    dump = _json_layout(text, nb)
     if dump is None:
         return text, [], "notebook not fixed: its JSON layout cannot be reproduced exactly, so rewriting it would change bytes outside the cells' source"
     try:

@@ -201,6 +201,14 @@ def test_notebook_fixed_cell_by_cell_with_outputs_and_metadata_untouched():
     assert again == out and not applied
 
 
+def test_nbformat_3_notebook_is_refused_with_a_message():
+    text = json.dumps({"nbformat": 3, "metadata": {}, "worksheets": [{"cells": [
+        {"cell_type": "code", "input": ["def f(p):\n", "    p.require_grad = False\n"], "outputs": []}]}]}, indent=1)
+    assert "GS107" in {f.code for f in check_source(text, "n.ipynb")}
+    out, applied, error = fix_notebook_text(text, lambda t: check_source(t, "n.ipynb"), ALL, False)
+    assert out == text and not applied and "nbformat 4" in error
+
+
 def test_notebook_whose_layout_cannot_be_kept_is_refused():
     text = _notebook(NB_CELLS).replace('"nbformat": 4', '"nbformat":   4')
     out, applied, error = fix_notebook_text(text, lambda t: check_source(t, "n.ipynb"), ALL, False)

@@ -241,14 +241,14 @@ def code_action(ls: GradscanLanguageServer, params: types.CodeActionParams) -> O
                 is_preferred=rule.fix_safety == "safe",
                 edit=types.WorkspaceEdit(changes={document.uri: [edit]})))
     if wants(FIX_ALL) and any(f.fix is not None for _d, f in pairs):
-        edit = _fix_all_edit(document)
+        edit = _fix_all_edit(ls, document)
         if edit is not None:
             actions.append(types.CodeAction(title="gradscan: fix all safe fixes", kind=FIX_ALL,
                                             edit=types.WorkspaceEdit(changes={document.uri: [edit]})))
     return actions
 
 
-def _fix_all_edit(document) -> Optional[types.TextEdit]:
+def _fix_all_edit(ls: GradscanLanguageServer, document) -> Optional[types.TextEdit]:
     """One edit replacing the document's text by the text with every safe fix applied."""
     from gradscan.engine import check_source_file
     from gradscan.files import SourceFile
@@ -260,8 +260,10 @@ def _fix_all_edit(document) -> Optional[types.TextEdit]:
     except ConfigError:
         return None
     text = document.source
+    project = _project_index(ls, path, settings)  # base classes from other files, as for diagnostics
     fixed, applied, error = fix_python_text(
-        text, lambda t: check_source_file(SourceFile(path=str(path), text=t), settings), settings.fixable_codes(), False)
+        text, lambda t: check_source_file(SourceFile(path=str(path), text=t), settings, project=project),
+        settings.fixable_codes(), False)
     if not applied or fixed == text:
         return None
     lines = document.lines
