@@ -278,6 +278,16 @@ def test_full_output_shows_the_edit(tmp_path):
     assert "    -         self.w = torch.randn(3, requires_grad=True)\n    +         self.w = nn.Parameter(torch.randn(3))\n" in r.stdout
 
 
+def test_json_output_carries_the_fix_and_its_applicability(tmp_path):
+    write(tmp_path, "m.py", BUGGY)
+    write(tmp_path, "n.py", NOISY.replace("torch.randn(3, requires_grad=True)", "nn.Parameter(torch.randn(3))"))
+    items = json.loads(cli([*ISOLATED, "--output-format", "json", "m.py", "n.py"], tmp_path).stdout)
+    fixes = {i["code"]: i["fix"] for i in items}
+    assert fixes["GS101"]["applicability"] == "safe" and fixes["GS302"]["applicability"] == "unsafe"
+    [edit] = fixes["GS101"]["edits"]
+    assert edit["content"] == "nn.Parameter(torch.randn(3))" and edit["location"] == {"row": 8, "column": 18}
+
+
 def test_rules_and_explain_show_the_fix_safety(tmp_path):
     listing = {line.split()[0]: line.split()[4] for line in cli(["rules"], tmp_path).lines}
     assert listing["GS101"] == "safe" and listing["GS302"] == "unsafe" and listing["GS201"] == "-"

@@ -85,6 +85,7 @@ def test_json_has_the_documented_keys():
     assert items[3]["url"] is None, "the engine's codes have no rule page"
     assert items[2]["fix"] == {
         "message": "Wrap it",
+        "applicability": "safe",
         "edits": [{"content": "nn.Parameter(x)", "location": {"row": 4, "column": 18}, "end_location": {"row": 4, "column": 52}}],
     }
 

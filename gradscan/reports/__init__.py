@@ -62,6 +62,7 @@ def as_json(findings: List[Finding], sources=None) -> str:
         if f.fix is not None:
             fix = {
                 "message": f.fix.message,
+                "applicability": rule.fix_safety if rule else None,  # safe: --fix; unsafe: --unsafe-fixes
                 "edits": [{
                     "content": f.fix.replacement,
                     "location": {"row": f.fix.line, "column": f.fix.col},
