@@ -296,10 +296,11 @@ def test_rules_and_explain_show_the_fix_safety(tmp_path):
     assert {i["code"]: i["fix"] for i in data}["GS101"] == "safe"
 
 
-# --- property: --fix over a copy of every fixture -----------------------------------------------
-def test_fix_over_every_fixture(tmp_path):
-    root = tmp_path / "fixtures"
-    shutil.copytree(FIXTURES, root)
+# --- property: --fix over a copy of every fixture and of the bug bank's programs ------------------
+@pytest.mark.parametrize("corpus", [FIXTURES, FIXTURES.parent / "bugbank" / "programs"], ids=["fixtures", "bugbank"])
+def test_fix_over_every_fixture(tmp_path, corpus):
+    root = tmp_path / "corpus"
+    shutil.copytree(corpus, root)
     files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".ipynb"))
     before_bytes = {p: p.read_bytes() for p in files}
     select = ["--select", "ALL"]
@@ -324,7 +325,7 @@ def test_fix_over_every_fixture(tmp_path):
     assert len(after) < len(found)
     # A notebook changes in its cells' source only: outputs, metadata and the rest as they were.
     notebooks = [p for p in changed if p.suffix == ".ipynb"]
-    assert notebooks, "the notebook fixtures hold fixable findings"
+    assert notebooks or corpus.name == "programs", "the notebook fixtures hold fixable findings"
     for p in notebooks:
         old, new = json.loads(before_bytes[p]), json.loads(p.read_bytes())
         for nb in (old, new):

@@ -47,3 +47,46 @@ def test_fixed_example_lets_the_gradient_flow(key):
 
     # The fixed BAD program must now behave as the GOOD one: its check asserts the gradient.
     _run(replace(case, good=fixed), "good")
+
+
+# The bug bank's buggy programs assert their bug's effect when run (tests/bugbank/README.md):
+# once gradscan has fixed the marked line, that assertion must fail, and nothing else may.
+def _bank_fixes():
+    from tests.bugbank.bank import programs
+
+    out = []
+    for prog in programs():
+        if prog.label != "buggy":
+            continue
+        source = prog.path.read_text(encoding="utf-8")
+        fixed, applied, error = fix_python_text(
+            source, lambda text: check_source(text, prog.path.name), frozenset(REGISTRY), unsafe=True)
+        if error is None and any(f.line in prog.bug_lines for f in applied):
+            out.append(pytest.param(prog, fixed, id=prog.name))
+    return out
+
+
+BANK = _bank_fixes()
+
+
+def test_the_bank_has_fixed_programs():
+    assert len(BANK) >= 5
+
+
+@pytest.mark.parametrize("prog,fixed", BANK)
+def test_fixed_bank_program_no_longer_shows_its_bug(prog, fixed, tmp_path):
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    missing = [f for f in prog.frameworks if importlib.util.find_spec(f) is None]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)}")
+    path = tmp_path / prog.path.name
+    path.write_text(fixed, encoding="utf-8")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    assert proc.returncode != 0, "the fixed program still asserts its bug's effect: the fix did not repair it"
+    assert last.startswith("AssertionError"), f"the fixed program failed otherwise than by its bug check:\n{proc.stderr[-3000:]}"
