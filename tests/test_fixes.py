@@ -265,6 +265,13 @@ def test_fixable_and_unfixable_in_the_configuration(tmp_path):
     assert r.code == 2 and "fixable" in r.stderr and "unknown rule selector" in r.stderr
 
 
+def test_a_silenced_finding_is_not_fixed(tmp_path):
+    silenced = BUGGY.replace("requires_grad=True)\n", "requires_grad=True)  # noqa: GS101\n")
+    path = write(tmp_path, "m.py", silenced)
+    assert cli([*ISOLATED, "--diff", "m.py"], tmp_path).code == 0
+    assert cli([*ISOLATED, "--fix", "m.py"], tmp_path).code == 0 and path.read_text(encoding="utf-8") == silenced
+
+
 def test_fix_and_diff_refuse_standard_input_and_each_other(tmp_path):
     r = cli([*ISOLATED, "--fix", "-"], tmp_path, input=BUGGY)
     assert r.code == 2 and "standard input" in r.stderr
@@ -371,3 +378,61 @@ def test_readme_configuration_example_loads(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.gradscan]\n" + block, encoding="utf-8")
     settings = load_config(tmp_path / "pyproject.toml")
     assert "GS103" not in settings.fixable_codes() and "GS101" in settings.fixable_codes()
+
+
+# --- property: generated modules -----------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SPACE = st.sampled_from(["", " ", "  "])
+_COMMENT = st.sampled_from(["", "  # keep", "  # noqa: GS999", "  # r'x' # y"])
+
+
+@st.composite
+def _modules(draw):
+    """A torch module whose __init__ holds a random mix of fixable lines, spaced and commented at random."""
+    torch_name, nn_import = draw(st.sampled_from([("torch", "from torch import nn"), ("th", "import torch.nn as nn"),
+                                                  ("torch", "import torch.nn as tnn")]))
+    nn_name = "tnn" if "tnn" in nn_import else "nn"
+    head = [f"import torch as {torch_name}" if torch_name != "torch" else "import torch", nn_import, "", "",
+            f"class M({nn_name}.Module):", "    def __init__(self, device):", "        super().__init__()"]
+    body = []
+    for i in range(draw(st.integers(1, 5))):
+        s1, s2, c = draw(_SPACE), draw(_SPACE), draw(_COMMENT)
+        kind = draw(st.sampled_from(["gs101", "gs102", "gs103", "gs103dict", "gs107", "clean"]))
+        if kind == "gs101":
+            body.append(f"        self.a{i} = {torch_name}.randn({s1}3,{s2}requires_grad=True{s1}){c}")
+        elif kind == "gs102":
+            body.append(f"        self.b{i} = {nn_name}.Parameter({torch_name}.zeros(2)).to({s1}device{s2}){c}")
+        elif kind == "gs103":
+            body.append(f"        self.c{i} = [{s1}{nn_name}.Linear(2, 2) for _ in range(2){s2}]{c}")
+        elif kind == "gs103dict":
+            body.append(f"        self.d{i} = {{{s1}'x': {nn_name}.Linear(2, 2),{s2}'y': {nn_name}.Linear(2, 2)}}{c}")
+        elif kind == "gs107":
+            body.append(f"        self.lin{i} = {nn_name}.Linear(2, 2)")
+            body.append(f"        self.lin{i}.weight.require_grad{s1}={s2}False{c}")
+        else:
+            body.append(f"        self.e{i} = {nn_name}.Parameter({torch_name}.ones({s1}2{s2})){c}")
+    return "\n".join(head + body) + "\n"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_modules())
+def test_generated_modules_fix_cleanly(source):
+    before = check_source(source, "m.py")
+    out, applied, error = fix_python_text(source, lambda t: check_source(t, "m.py"), ALL, False)
+    assert error is None
+    cst.parse_module(out)
+    compile(out, "m.py", "exec")
+    after = check_source(out, "m.py")
+    fixable = [f for f in before if f.fix is not None and REGISTRY[f.code].fix_safety == "safe"]
+    assert len(after) == len(before) - len(fixable), (source, out)
+    assert not [f for f in after if f.fix is not None], "every safe fix was applied"
+    # Lines without a fixable finding are untouched, byte for byte (comments included).
+    fixed_lines = {f.line for f in fixable}
+    for n, (old, new) in enumerate(zip(source.splitlines(), out.splitlines()), start=1):
+        if n not in fixed_lines:
+            assert old == new
+        else:
+            assert old.split("  #")[1:] == new.split("  #")[1:], "the line's comment is kept"
+    assert fix_python_text(out, lambda t: check_source(t, "m.py"), ALL, False)[0] == out
