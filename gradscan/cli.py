@@ -116,11 +116,14 @@ def main() -> None:
 @click.option("--file-budget", type=click.FloatRange(min=0), metavar="SECONDS",
               help="Time one file's analysis may take (or 20x its parse time, if longer) before it is cut short "
                    "and reported as GS002 (default: 10; 0: no limit).")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes in place, then report what remains.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and change nothing (exit 1 when there is something to fix).")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply fixes that may change behaviour beyond the gradient.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors and the project root used.")
 @_interruptible
 def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, extend_exclude, respect_gitignore,
                   force_exclude, config, isolated, keras, output_format, color, statistics, quiet, exit_zero, add_noqa, disable_noqa,
-                  stdin_filename, jobs, no_cache, file_budget, verbose) -> None:
+                  stdin_filename, jobs, no_cache, file_budget, fix, diff, unsafe_fixes, verbose) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads standard input)."""
     if verbose:
         extend_select = (*extend_select, "GS003")  # -v also says where the analysis gave up
@@ -135,7 +138,11 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
 
     paths = list(paths)
     lines = SourceLines()
+    if fix and diff:
+        _fail("--fix and --diff cannot be used together (--diff changes nothing)")
     stdin = "-" in paths or (not paths and bool(stdin_filename))
+    if (fix or diff) and stdin:
+        _fail("--fix and --diff work on files, not on standard input (editors: use the language server's code actions)")
     force_exclude_given = settings.force_exclude
     if stdin:
         if len(paths) > 1:
@@ -160,6 +167,15 @@ def check_command(paths, select, extend_select, ignore, extend_ignore, exclude, 
             if shown is not None:
                 shown.close()
         findings, nfiles = result.findings, result.files
+        if fix or diff:
+            fixed = _apply_fixes(paths, settings, findings, unsafe_fixes, disable_noqa, not no_cache, write=fix)
+            if diff:
+                sys.exit(EXIT_FINDINGS if fixed else EXIT_CLEAN)
+            if fixed:  # what remains, checked again (the files left alone come from the cache)
+                result = run(paths, settings, jobs=jobs, disable_noqa=disable_noqa, use_cache=not no_cache)
+                findings, nfiles = result.findings, result.files
+            if fixed and not quiet:
+                click.echo(f"Fixed {fixed} problem{'s' if fixed != 1 else ''}.", err=True)
 
     if add_noqa:
         if stdin:
@@ -238,6 +254,35 @@ def _add_noqa(findings, quiet: bool) -> None:
         click.echo(f"Added {added} noqa comment{'s' if added != 1 else ''} to {files} file{'s' if files != 1 else ''}.", err=True)
 
 
+def _apply_fixes(paths: List[str], settings: Settings, findings, unsafe: bool, disable_noqa: bool, use_cache: bool,
+                 write: bool) -> int:
+    """Fix the files whose findings have applicable fixes (`write` False: print their diff
+    instead). Returns how many fixes were applied (or would be). A file that cannot be fixed
+    safely is left alone with one line on standard error."""
+    from gradscan.engine import check_source
+    from gradscan.files.discovery import discover
+    from gradscan.fixes import applicable, fix_file, unified_diff
+    from gradscan.runner import index_for
+
+    fixable = settings.fixable_codes()
+    wanted = {f.path for f in applicable(findings, fixable, unsafe)}
+    if not wanted:
+        return 0
+    files = [(p, d) for p, d in discover(paths, settings) if d in wanted]
+    project = index_for(files, paths, settings, use_cache=use_cache)
+    total = 0
+    for file, display in files:
+        result = fix_file(file, display, lambda text, path: check_source(text, path, settings, project=project,
+                                                                         disable_noqa=disable_noqa),
+                          fixable, unsafe, write=write)
+        if result.error:
+            click.echo(f"gradscan: {display}: {result.error}", err=True)
+        if not write and result.changed:
+            click.echo(unified_diff(result), nl=False)
+        total += result.applied
+    return total
+
+
 def _fail(message: str) -> None:
     """A usage or configuration error: one line on standard error, exit status 2."""
     click.echo(f"gradscan: error: {message}", err=True)
@@ -281,7 +326,7 @@ def _stdin_index(target: Path, settings: Settings, use_cache: bool = True, verbo
 @main.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules_command(fmt: str) -> None:
-    """List every rule: code, name, framework, on by default or not, summary."""
+    """List every rule: code, name, framework, on by default or not, its fix (safe, unsafe, -), summary."""
     from gradscan.rules import all_rules
 
     rules = all_rules()
@@ -290,12 +335,13 @@ def rules_command(fmt: str) -> None:
 
         click.echo(json.dumps([
             {"code": r.code, "name": r.name, "framework": r.framework, "default": bool(r.default_enabled),
-             "severity": r.severity, "summary": r.summary, "facts": list(r.facts)} for r in rules], indent=2))
+             "severity": r.severity, "summary": r.summary, "facts": list(r.facts), "fix": r.fix_safety} for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)
     for r in rules:
         state = "on " if r.default_enabled else "off"
-        click.echo(f"{r.code}  {r.name:<{width}}  {r.framework:<10}  {state}  {r.summary}")
+        fix = r.fix_safety or "-"  # the fix the rule offers: safe, unsafe or none
+        click.echo(f"{r.code}  {r.name:<{width}}  {r.framework:<10}  {state}  {fix:<6}  {r.summary}")
 
 
 @main.command("explain")
@@ -315,7 +361,9 @@ def explain_command(code: str) -> None:
         sys.exit(EXIT_ERROR)
     state = "on by default" if rule.default_enabled else f"off by default (enable with --extend-select {rule.code})"
     facts = f"\nFacts: {', '.join(rule.facts)} (docs/facts.md)" if rule.facts else ""
-    click.echo(f"# {rule.code} {rule.name} ({rule.framework}, {state})\n\n{rule.summary}.\n\n{rule.doc}\n{facts}".rstrip() + "\n")
+    fix = {"safe": "Fix: safe (applied by --fix)", "unsafe": "Fix: unsafe (applied by --fix --unsafe-fixes)"}.get(
+        rule.fix_safety or "", "Fix: none")
+    click.echo(f"# {rule.code} {rule.name} ({rule.framework}, {state})\n\n{rule.summary}.\n\n{rule.doc}\n{facts}\n{fix}".rstrip() + "\n")
 
 
 @main.command("server")

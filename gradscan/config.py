@@ -61,6 +61,9 @@ class Settings:
     forward_methods: List[str] = field(default_factory=list)
     torch_module_bases: List[str] = field(default_factory=list)
     keras_layer_bases: List[str] = field(default_factory=list)
+    # Whose fixes --fix / --diff may apply (ruff's `fixable`/`unfixable`): selectors as in `select`.
+    fixable: List[str] = field(default_factory=lambda: ["ALL"])
+    unfixable: List[str] = field(default_factory=list)
     config_file: Optional[Path] = None
     root: Path = field(default_factory=Path.cwd)  # the folder holding the config, or cwd
     # Selection layers applied after the four fields above (the command line's, for instance).
@@ -76,6 +79,13 @@ class Settings:
             return self
         layer = Selection(None if select is None else tuple(select), tuple(extend_select), tuple(ignore), tuple(extend_ignore))
         return replace(self, selection_layers=self.selection_layers + (layer,))
+
+    def fixable_codes(self) -> FrozenSet[str]:
+        """Codes whose fixes may be applied: chosen by `fixable` more specifically than by
+        `unfixable` (`unfixable` wins a tie), as selection works."""
+        from gradscan.rules import REGISTRY
+
+        return frozenset(c for c in REGISTRY if _specificity(self.fixable, c) > _specificity(self.unfixable, c))
 
     def fingerprint(self) -> str:
         """What a cached result depends on among the settings."""
@@ -99,8 +109,10 @@ _KEYS = {
     "forward-methods": ("forward_methods", list),
     "torch-module-bases": ("torch_module_bases", list),
     "keras-layer-bases": ("keras_layer_bases", list),
+    "fixable": ("fixable", list),
+    "unfixable": ("unfixable", list),
 }
-_SELECTOR_KEYS = ("select", "extend_select", "ignore", "extend_ignore")
+_SELECTOR_KEYS = ("select", "extend_select", "ignore", "extend_ignore", "fixable", "unfixable")
 
 
 def _selector_matches(selector: str, code: str) -> bool:

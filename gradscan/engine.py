@@ -350,11 +350,13 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
         if noqa.suppressed(code, line, table):
             continue
         fix_obj = None
-        if fix is not None and positions is not None and fix[0] in positions:
+        if fix is not None and positions is not None and fix[0] in positions and fix[1] is not None:
             node, replacement, title = fix
             r = positions[node]
+            if isinstance(replacement, cst.CSTNode):
+                replacement = _rendered_in_place(module, node, replacement, r)
             # In a notebook, the fix's rows are inside the cell, as the finding's are.
-            fix_obj = Fix(title, replacement, source.locate(r.start.line)[1], source.column(r.start.line, r.start.column + 1),
+            fix_obj = None if replacement is None else Fix(title, replacement, source.locate(r.start.line)[1], source.column(r.start.line, r.start.column + 1),
                           source.locate(r.end.line)[1], source.column(r.end.line, r.end.column + 1))
         cell, cline = source.locate(line)
         _, cend = source.locate(end_line)
@@ -366,3 +368,22 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
         out.append(Finding(source.path, cline, col, code, message, cend, end_col, cell, fix_obj, detail))
     out.sort(key=Finding.sort_key)
     return out
+
+
+def _rendered_in_place(module, old: cst.CSTNode, new: cst.CSTNode, rng) -> Optional[str]:
+    """The text of `new` written where `old` is: rendered inside the module, so that a node
+    spanning lines gets the indentation of its place (code_for_node alone would lose it)."""
+    import re
+
+    text = module.code
+    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+    try:
+        a = starts[rng.start.line - 1] + rng.start.column
+        b = starts[rng.end.line - 1] + rng.end.column
+        new_text = module.deep_replace(old, new).code
+    except Exception:  # a fix that cannot be rendered is not offered
+        return None
+    tail = len(text) - b
+    if new_text[:a] != text[:a] or (tail and new_text[-tail:] != text[-tail:]):
+        return None
+    return new_text[a:len(new_text) - tail]

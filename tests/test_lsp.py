@@ -271,3 +271,59 @@ def test_without_pygls_the_server_command_says_what_to_install(tmp_path):
     result = subprocess.run([sys.executable, "-c", hide], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 2
     assert "pip install 'gradscan[lsp]'" in result.stderr and "Traceback" not in result.stderr
+
+
+def apply_text_edits(text: str, edits: list) -> str:
+    """Apply LSP TextEdits (UTF-16 positions) to `text`, as a client does: from the last edit back."""
+    lines = text.splitlines(keepends=True)
+
+    def offset(pos):
+        if pos["line"] >= len(lines):
+            return len(text)
+        line = lines[pos["line"]]
+        units, chars = 0, 0
+        while units < pos["character"] and chars < len(line):
+            units += utf16(line[chars])
+            chars += 1
+        return sum(len(l) for l in lines[: pos["line"]]) + chars
+
+    for edit in sorted(edits, key=lambda e: (e["range"]["start"]["line"], e["range"]["start"]["character"]), reverse=True):
+        a, b = offset(edit["range"]["start"]), offset(edit["range"]["end"])
+        text = text[:a] + edit["newText"] + text[b:]
+    return text
+
+
+def test_code_actions_quick_fix_and_fix_all(client, tmp_path):
+    """Each fix is a quick fix (in UTF-16 units past the emoji); "fix all" gives what `gradscan --fix` writes."""
+    text = BUGGY + "\n\ndef freeze(m):\n    for p in m.parameters():\n        p.require_grad = False\n"
+    model = tmp_path / "model.py"
+    model.write_text(text, encoding="utf-8")
+    uri = model.as_uri()
+    caps = initialize(client, tmp_path)["capabilities"]
+    assert "quickfix" in caps["codeActionProvider"]["codeActionKinds"]
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    diags = client.diagnostics(uri)["diagnostics"]
+    gs101 = next(d for d in diags if d["code"] == "GS101")
+    actions = client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": gs101["range"],
+        "context": {"diagnostics": [gs101], "only": ["quickfix"]}})
+    [action] = actions
+    assert action["kind"] == "quickfix" and action["title"].startswith("Wrap the tensor in nn.Parameter")
+    assert action["diagnostics"][0]["code"] == "GS101" and action["isPreferred"] is True
+    fixed_one = apply_text_edits(text, action["edit"]["changes"][uri])
+    assert '"\U0001F600"; self.w = nn.Parameter(torch.randn(3))\n' in fixed_one
+    assert "p.require_grad" in fixed_one  # only this finding's fix
+
+    fix_all = client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+        "context": {"diagnostics": [], "only": ["source.fixAll"]}})
+    [action] = fix_all
+    assert action["kind"] == "source.fixAll.gradscan"
+    all_fixed = apply_text_edits(text, action["edit"]["changes"][uri])
+    done = subprocess.run([sys.executable, "-m", "gradscan", "--no-cache", "--fix", model.name], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert all_fixed == model.read_text(encoding="utf-8") != text
+    client.request("shutdown", None)
+    client.notify("exit", None)
+    assert client.proc.wait(timeout=TIMEOUT) == 0

@@ -108,8 +108,8 @@ def test_full_json_and_sarif_carry_the_explanation(tmp_path):
     full = run(["--output-format", "full", "--select", "GS101", *ISOLATED, "m.py"], cwd=tmp_path)
     assert full.code == 1 and full.lines[0] == f"m.py:7:18: GS101 {rule.message}"
     why, inside = [], False
-    for line in full.lines:  # from `why:` to `help:`
-        inside = line.startswith("    why: ") or (inside and not line.startswith("    help: "))
+    for line in full.lines:  # from `why:` to `help:` or `fix` (a finding with a fix shows its edit)
+        inside = line.startswith("    why: ") or (inside and line.startswith("         "))
         why += [line] if inside else []
     assert " ".join(l.strip() for l in why) == f"why: {rule.explanation} why: {rule.explanation}"
     assert all(len(l) <= 100 for l in why)

@@ -102,6 +102,7 @@ def test_json_has_the_documented_keys():
     assert items[3]["url"] is None, "the engine's codes have no rule page"
     assert items[2]["fix"] == {
         "message": "Wrap it",
+        "applicability": "safe",
         "edits": [{"content": "nn.Parameter(x)", "location": {"row": 4, "column": 18}, "end_location": {"row": 4, "column": 52}}],
     }
 
@@ -142,6 +143,23 @@ def test_sarif_validates_and_carries_rules_and_locations():
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results]
     assert uris == ["src/a.py", "src/a.py", "nb.ipynb", "my%20dir/b.py"]
     assert results[2]["message"]["text"].endswith("(cell 3)")
+
+
+def test_sarif_carries_fixes_and_validates():
+    fixed = Finding("src/a.py", 9, 7, "GS107", "typo", 9, 19, fix=Fix("Replace it", "requires_grad", 9, 7, 9, 19))
+    log = validate_sarif(render("sarif", [fixed, *FINDINGS]))
+    results = log["runs"][0]["results"]
+    (change,) = results[0]["fixes"][0]["artifactChanges"]
+    assert results[0]["fixes"][0]["description"]["text"] == "Replace it"
+    assert change["artifactLocation"]["uri"] == "src/a.py"
+    assert change["replacements"] == [{
+        "deletedRegion": {"startLine": 9, "startColumn": 7, "endLine": 9, "endColumn": 19},
+        "insertedContent": {"text": "requires_grad"},
+    }]
+    # A notebook fix is in cell coordinates, not the .ipynb's: not offered as an artifact change.
+    assert "fixes" not in results[3] and results[3]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "nb.ipynb"
+    rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules["GS101"]["properties"]["fix"] == "safe" and rules["GS201"]["properties"]["fix"] is None
 
 
 def test_sarif_of_nothing_validates():
@@ -218,7 +236,11 @@ def test_every_format_from_the_command(tmp_path, fmt):
         out = r.stdout
         assert "src/model.py:7:18: GS101" in out
         assert "            self.w = torch.randn(3, requires_grad=True)\n                     " + "^" * 34 + "\n" in out
-        assert f"    help: {REGISTRY['GS101'].hint}\n" in out
+        # A finding with a fix shows the concrete edit instead of the rule's general help.
+        assert f"    help: {REGISTRY['GS101'].hint}\n" not in out
+        assert ("    fix (safe): Wrap the tensor in nn.Parameter\n"
+                "    -         self.w = torch.randn(3, requires_grad=True)\n"
+                "    +         self.w = nn.Parameter(torch.randn(3))\n") in out
         col = int(gs001("def f(:\n    pass\n").split(":")[1])
         assert "    def f(:\n    " + " " * (col - 1) + "^\n" in out, "a syntax error shows its line and caret too"
         assert "    \tw.require_grad = True\n    \t  ^^^^^^^^^^^^\n" in out, "tabs keep the carets aligned"

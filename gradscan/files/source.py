@@ -157,10 +157,14 @@ class SourceLines:
             self._files[path] = None
 
     def __call__(self, finding) -> str:
-        if finding.path not in self._files:
+        return self.line(finding.path, finding.cell, finding.line)
+
+    def line(self, path: str, cell: Optional[int], line: int) -> str:
+        """Line `line` (of `cell` in a notebook) of the file shown as `path`, or ""."""
+        if path not in self._files:
             try:
-                self._files[finding.path] = read_source(Path(finding.path), finding.path)
+                self._files[path] = read_source(Path(path), path)
             except (SourceError, ValueError):
-                self._files[finding.path] = None
-        source = self._files[finding.path]
-        return source.display_line(finding.cell, finding.line) if source is not None else ""
+                self._files[path] = None
+        source = self._files[path]
+        return source.display_line(cell, line) if source is not None else ""

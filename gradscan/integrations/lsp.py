@@ -4,7 +4,9 @@ For editors that speak LSP (VS Code through a generic LSP client, Neovim's built
 Helix, Zed, Emacs eglot/lsp-mode, Sublime LSP). It checks a Python document when it is opened
 and when it is saved, publishes the findings as diagnostics (code, range, a link to the rule's
 documentation), clears them when the document is closed, and answers hover requests over a
-finding with the rule's documentation.
+finding with the rule's documentation. Each finding whose rule computes a fix is offered as a
+quick-fix code action (an unsafe fix says so in its title), and `source.fixAll.gradscan` applies
+every safe fix the project's `fixable`/`unfixable` allow, pass by pass as `gradscan --fix` does.
 
 Settings are gradscan's own: the nearest `pyproject.toml` with a `[tool.gradscan]` table above
 the document (selection, per-file-ignores, rule options), as the command line reads them. A
@@ -40,6 +42,7 @@ class GradscanLanguageServer(LanguageServer):
         # uri -> the diagnostics last published, with the finding behind each (for hover)
         self.published: Dict[str, List[Tuple[types.Diagnostic, Finding]]] = {}
         self.reported_config_errors: set = set()
+        self.published_versions: Dict[str, Optional[int]] = {}  # uri -> the document version checked
 
 
 server = GradscanLanguageServer()
@@ -156,6 +159,7 @@ def check_document(ls: GradscanLanguageServer, uri: str) -> None:
 def _publish(ls: GradscanLanguageServer, document, findings: List[Finding]) -> None:
     pairs = [(_diagnostic(document, f), f) for f in findings]
     ls.published[document.uri] = pairs
+    ls.published_versions[document.uri] = document.version
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
         uri=document.uri, version=document.version, diagnostics=[d for d, _ in pairs]))
 
@@ -173,6 +177,7 @@ def did_save(ls: GradscanLanguageServer, params: types.DidSaveTextDocumentParams
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: GradscanLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
+    ls.published_versions.pop(uri, None)
     if ls.published.pop(uri, None) is not None:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
@@ -190,6 +195,82 @@ def rule_markdown(code: str) -> str:
     head = f"**{rule.code}** `{rule.name}` ({rule.framework}, {state})\n\n{rule.summary}."
     link = f"\n\n[Documentation]({rule.url()})" if not rule.engine else ""
     return f"{head}\n\n{rule.doc}{link}".rstrip()
+
+
+FIX_ALL = types.CodeActionKind.SourceFixAll + ".gradscan"  # "source.fixAll.gradscan"
+
+
+def _current_findings(ls: GradscanLanguageServer, document) -> List[Tuple[types.Diagnostic, Finding]]:
+    """The findings of the document as it is now: those published, unless it changed since."""
+    pairs = ls.published.get(document.uri)
+    if pairs is not None and ls.published_versions.get(document.uri) == document.version:
+        return pairs
+    check_document(ls, document.uri)
+    return ls.published.get(document.uri, [])
+
+
+def _edit_range(document, line: int, col: int, end_line: int, end_col: int) -> types.Range:
+    return document.range_to_client_units(types.Range(
+        start=types.Position(line=line - 1, character=col - 1), end=types.Position(line=end_line - 1, character=end_col - 1)))
+
+
+def _overlaps(a: types.Range, b: types.Range) -> bool:
+    return (a.start.line, a.start.character) <= (b.end.line, b.end.character) and \
+        (b.start.line, b.start.character) <= (a.end.line, a.end.character)
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+    code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL], resolve_provider=False))
+def code_action(ls: GradscanLanguageServer, params: types.CodeActionParams) -> Optional[List[types.CodeAction]]:
+    document = ls.workspace.get_text_document(params.text_document.uri)
+    if not document.path or not _is_python(document):
+        return None
+    only = params.context.only
+    wants = (lambda kind: any(kind == k or kind.startswith(f"{k}.") for k in only)) if only else (lambda kind: True)
+    actions: List[types.CodeAction] = []
+    pairs = _current_findings(ls, document)
+    if wants(types.CodeActionKind.QuickFix):
+        for diag, finding in pairs:
+            rule = REGISTRY.get(finding.code)
+            if finding.fix is None or rule is None or rule.fix_safety is None or not _overlaps(diag.range, params.range):
+                continue
+            fx = finding.fix
+            title = f"{fx.message} ({finding.code}{', unsafe' if rule.fix_safety != 'safe' else ''})"
+            edit = types.TextEdit(range=_edit_range(document, fx.line, fx.col, fx.end_line, fx.end_col), new_text=fx.replacement)
+            actions.append(types.CodeAction(
+                title=title, kind=types.CodeActionKind.QuickFix, diagnostics=[diag],
+                is_preferred=rule.fix_safety == "safe",
+                edit=types.WorkspaceEdit(changes={document.uri: [edit]})))
+    if wants(FIX_ALL) and any(f.fix is not None for _d, f in pairs):
+        edit = _fix_all_edit(ls, document)
+        if edit is not None:
+            actions.append(types.CodeAction(title="gradscan: fix all safe fixes", kind=FIX_ALL,
+                                            edit=types.WorkspaceEdit(changes={document.uri: [edit]})))
+    return actions
+
+
+def _fix_all_edit(ls: GradscanLanguageServer, document) -> Optional[types.TextEdit]:
+    """One edit replacing the document's text by the text with every safe fix applied."""
+    from gradscan.engine import check_source_file
+    from gradscan.files import SourceFile
+    from gradscan.fixes import fix_python_text
+
+    path = Path(document.path)
+    try:
+        settings = _settings_for(path)
+    except ConfigError:
+        return None
+    text = document.source
+    project = _project_index(ls, path, settings)  # base classes from other files, as for diagnostics
+    fixed, applied, error = fix_python_text(
+        text, lambda t: check_source_file(SourceFile(path=str(path), text=t), settings, project=project),
+        settings.fixable_codes(), False)
+    if not applied or fixed == text:
+        return None
+    lines = document.lines
+    end = types.Position(line=len(lines), character=0)
+    return types.TextEdit(range=document.range_to_client_units(types.Range(start=types.Position(line=0, character=0), end=end)),
+                          new_text=fixed)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -210,4 +291,4 @@ def serve() -> None:
     server.start_io()
 
 
-__all__ = ["serve", "server", "GradscanLanguageServer", "check_document", "rule_markdown"]
+__all__ = ["serve", "server", "GradscanLanguageServer", "check_document", "code_action", "rule_markdown"]

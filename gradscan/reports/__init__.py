@@ -75,12 +75,25 @@ def full(findings: List[Finding], sources: Optional[Callable[[Finding], str]] = 
         rule = _rule(f.code)
         if rule is not None and rule.explanation:
             out.append(_explanation(rule.explanation))
-        if rule is not None and rule.hint:
+        edit = _fix_diff(f, sources)
+        if edit:  # the concrete edit, rather than the rule's general advice
+            safety = f" ({rule.fix_safety})" if rule is not None and rule.fix_safety else ""
+            out.append(f"    fix{safety}: {f.fix.message}\n")
+            out.append("".join(f"    {l}\n" for l in edit.splitlines()))
+        elif rule is not None and rule.hint:
             out.append(f"    {_CYAN}help{_RESET}: {rule.hint}\n" if color else f"    help: {rule.hint}\n")
         if f.detail:
             out.append("".join(f"    {l}\n" for l in f.detail.rstrip().splitlines()))
         out.append("\n")
     return "".join(out)
+
+
+def _fix_diff(f: Finding, sources) -> str:
+    if f.fix is None or sources is None or not hasattr(sources, "line"):
+        return ""
+    from gradscan.fixes import finding_diff
+
+    return finding_diff(f, lambda cell, n: sources.line(f.path, cell, n) or None)
 
 
 def as_json(findings: List[Finding], sources=None) -> str:
@@ -91,6 +104,7 @@ def as_json(findings: List[Finding], sources=None) -> str:
         if f.fix is not None:
             fix = {
                 "message": f.fix.message,
+                "applicability": rule.fix_safety if rule else None,  # safe: --fix; unsafe: --unsafe-fixes
                 "edits": [{
                     "content": f.fix.replacement,
                     "location": {"row": f.fix.line, "column": f.fix.col},
@@ -154,7 +168,7 @@ def sarif(findings: List[Finding], sources=None) -> str:
             "fullDescription": {"text": r.explanation or r.summary},
             "help": {"text": r.doc or r.summary, "markdown": r.doc or r.summary},
             "defaultConfiguration": {"enabled": bool(r.default_enabled), "level": r.severity},
-            "properties": {"framework": r.framework, "tags": ["gradient", r.framework]},
+            "properties": {"framework": r.framework, "tags": ["gradient", r.framework], "fix": r.fix_safety},
         }
         if not r.engine:
             entry["helpUri"] = r.url()
@@ -162,7 +176,7 @@ def sarif(findings: List[Finding], sources=None) -> str:
     results = []
     for f in findings:
         cell = f" (cell {f.cell})" if f.cell is not None else ""
-        results.append({
+        result = {
             "ruleId": f.code,
             "ruleIndex": index.get(f.code, 0),
             "level": severity(f.code),
@@ -178,7 +192,21 @@ def sarif(findings: List[Finding], sources=None) -> str:
                     },
                 }
             }],
-        })
+        }
+        if f.fix is not None and f.cell is None:
+            # A notebook's fix is in cell coordinates, which are not the artifact's (its JSON): left out.
+            result["fixes"] = [{
+                "description": {"text": f.fix.message},
+                "artifactChanges": [{
+                    "artifactLocation": {"uri": _uri(f.path)},
+                    "replacements": [{
+                        "deletedRegion": {"startLine": f.fix.line, "startColumn": f.fix.col,
+                                          "endLine": f.fix.end_line, "endColumn": f.fix.end_col},
+                        "insertedContent": {"text": f.fix.replacement},
+                    }],
+                }],
+            }]
+        results.append(result)
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

@@ -28,6 +28,8 @@ def rules_reference() -> str:
     for r in all_rules():
         default = "on by default" if r.default_enabled else f"off by default: enable with `--extend-select {r.code}`"
         facts = f"\n\nFacts: {', '.join(r.facts)} ([docs/facts.md](facts.md))." if r.facts else ""
+        facts += {"safe": "\n\nFix: safe (applied by `gradscan --fix`).",
+                  "unsafe": "\n\nFix: unsafe (applied by `gradscan --fix --unsafe-fixes`)."}.get(r.fix_safety or "", "")
         doc = re.sub(r"^## ", "#### ", r.doc, flags=re.MULTILINE)
         parts.append(f'\n<a id="{r.code.lower()}"></a>\n## {r.code} {r.name}\n\n*{r.framework}, {default}.* {r.summary}.\n\n{doc}{facts}\n')
     return "".join(parts)

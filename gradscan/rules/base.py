@@ -24,7 +24,8 @@ DOCS_URL = "https://github.com/gradscan/gradscan/blob/main/docs/rules.md#{code}"
 class Report:
     node: cst.CSTNode
     message: Optional[str] = None  # defaults to the rule's message
-    fix: Optional[Tuple[cst.CSTNode, str, str]] = None  # (node to replace, replacement code, fix title)
+    # (node to replace, replacement: code, or a node rendered in the node's place, fix title)
+    fix: Optional[Tuple[cst.CSTNode, object, str]] = None
 
 
 def clip(text: str, limit: int = 28) -> str:
@@ -60,6 +61,10 @@ class Rule:
     # The level of every output that has levels (LSP diagnostics, GitHub annotations, SARIF):
     # "error" for what breaks gradients or keeps a file from being checked, "warning" for hygiene.
     severity: ClassVar[str] = "error"
+    # What applying the rule's fix (`Report.fix`) does: "safe" (only the gradient bug changes,
+    # applied by --fix), "unsafe" (it may change behaviour beyond that, e.g. the random stream:
+    # applied with --unsafe-fixes), or None (the rule computes no fix).
+    fix_safety: ClassVar[Optional[str]] = None
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

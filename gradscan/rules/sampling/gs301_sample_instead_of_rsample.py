@@ -19,6 +19,7 @@ class SampleInsteadOfRsample(SamplingRule):
         "it is the only path, zeros otherwise). `.rsample()` is reparameterized and passes gradients."
     )
     hint = "use `.rsample()` (the reparameterized sample), as `pyro.sample` and TF Probability do by themselves"
+    fix_safety = "safe"  # only flagged where the family has rsample (reparameterized)
     facts = ("pt09", "py42", "tf35")
     triggers = (".sample(",)
     doc = """
@@ -205,4 +206,4 @@ class SampleInsteadOfRsample(SamplingRule):
             if self._reaches_loss(model, call, ("torch",)) is None:
                 continue
             yield Report(func.attr, f"`.sample()` of {clip(d.display, 40)} gives `{node_text(model, graph[0], 24)}` no gradient; "
-                                    f"use `.rsample()`")
+                                    f"use `.rsample()`", fix=(func.attr, "rsample", "Use `.rsample()`"))

@@ -9,6 +9,24 @@ from gradscan.rules.sampling.helpers import SamplingRule, node_text
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
 
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo, cst.MatrixMultiply, cst.Power)
+
+
+def _atom(expr: cst.BaseExpression, additive: bool = False) -> cst.BaseExpression:
+    """`expr`, parenthesized unless it binds tighter than `*` already (`additive`: than `+`, as
+    the left operand of `+` can be `a - b` or `a * b` as it is)."""
+    if isinstance(expr, (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float)) or expr.lpar:
+        return expr
+    if additive and (isinstance(expr, cst.UnaryOperation)
+                     or (isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, _ARITHMETIC))):
+        return expr
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+def code_of(model: FileModel, node: cst.CSTNode) -> str:
+    return model.module.code_for_node(node)
+
+
 TORCH_SAMPLING_FUNCTIONS = {
     "torch.normal": "normal", "torch.bernoulli": "bernoulli", "torch.poisson": "poisson", "torch.multinomial": "multinomial",
 }
@@ -25,6 +43,7 @@ class SamplingFunctionZeroGrad(SamplingRule):
         "gradient to their mean, std or probabilities is silently zero or absent."
     )
     hint = "write `mean + std * torch.randn_like(std)` (or `Normal(mean, std).rsample()`); for discrete samples use a relaxed distribution or `log_prob`"
+    fix_safety = "unsafe"  # the reparameterized draw changes the random stream
     facts = ("pt10", "pt35", "tf44")
     triggers = ("normal(", "bernoulli(", "poisson(", "multinomial(")
     doc = """
@@ -136,7 +155,35 @@ class SamplingFunctionZeroGrad(SamplingRule):
                 continue
             if self._reaches_loss(model, call, ("torch",), index_valued=kind == "multinomial", discrete=kind != "normal") is None:
                 continue
-            yield Report(call, self._message(model, kind, graph[0]))
+            yield Report(call, self._message(model, kind, graph[0]), fix=self._fix(model, call) if kind == "normal" else None)
+
+    @staticmethod
+    def _fix(model: FileModel, call: cst.Call):
+        """`torch.normal(mu, std)` -> `mu + std * torch.randn_like(std)`: the reparameterized draw.
+        Only the two-argument form (no size, generator or out)."""
+        params = {}
+        for i, arg in enumerate(call.args):
+            if arg.star:
+                return None
+            name = arg.keyword.value if arg.keyword is not None else ("mean", "std")[i] if i < 2 else None
+            if name not in ("mean", "std") or name in params:
+                return None
+            params[name] = arg.value
+        if set(params) != {"mean", "std"} or isinstance(params["mean"], (cst.Integer, cst.Float)):
+            return None  # torch.normal(0.0, std, size=...) has another meaning; a float mean has no shape
+        if isinstance(call.func, cst.Attribute):
+            torch = code_of(model, call.func.value)
+        else:
+            torch = next((local for local, full in model.imports.aliases.items() if full == "torch"), None)
+        if torch is None:
+            return None
+        mean = code_of(model, _atom(params["mean"], additive=True))
+        std, bare_std = code_of(model, _atom(params["std"])), code_of(model, params["std"])
+        text = f"{mean} + {std} * {torch}.randn_like({bare_std})"
+        parent = model.parent(call)
+        if not isinstance(parent, (cst.Assign, cst.AnnAssign, cst.Arg, cst.Return, cst.Element, cst.Expr)):
+            text = f"({text})"  # `torch.normal(m, s).sum()`, `2 * torch.normal(m, s)`
+        return (call, text, "Reparameterize: mean + std * torch.randn_like(std) (changes the random stream)")
 
     @staticmethod
     def _params(call: cst.Call, kind: str):

@@ -72,6 +72,7 @@ class UntrackedTfVariable(Rule):
         "trainable_variables, so fit() and optimizers over model.trainable_variables never update it."
     )
     hint = "use `self.add_weight(...)` or `keras.Variable(...)`"
+    fix_safety = "safe"  # only offered where add_weight gives the same initial value
     facts = ("tf25", "tf40", "tf45", "tf46")
     triggers = ("Variable",)
     doc = """
@@ -197,7 +198,59 @@ class UntrackedTfVariable(Rule):
                 if hand:
                     continue
                 what = callee(model, value).rsplit(".", 1)[-1]
-                yield Report(value, None if what == "Variable" else self.message.replace("raw tf.Variable", f"tfp.util.{what}"))
+                if what != "Variable":  # a TF Probability wrapper: no add_weight equivalent
+                    yield Report(value, self.message.replace("raw tf.Variable", f"tfp.util.{what}"))
+                else:
+                    yield Report(value, fix=_fix(model, value))
+
+
+_INITIALIZERS = {"tensorflow.zeros": "zeros", "tensorflow.ones": "ones"}
+_VARIABLE_KEEPS = {"trainable", "name", "dtype"}  # tf.Variable arguments add_weight takes as they are
+
+
+def _fix(model: FileModel, value: cst.Call):
+    """`self.w = tf.Variable(tf.zeros(shape), name=...)` -> `self.w = self.add_weight(shape=shape,
+    initializer="zeros", name=...)`: only for initial values an initializer reproduces exactly
+    (zeros, ones, a literal 0.0 or 1.0); anything else (random draws, arrays) gets no fix."""
+    args = list(value.args)
+    if not args or args[0].keyword is not None or args[0].star:
+        return None
+    init = args[0].value
+    out = []
+    if isinstance(init, cst.Call) and callee(model, init) in _INITIALIZERS:
+        shape = [a for a in init.args if a.keyword is None or a.keyword.value == "shape"]
+        dtype = [a for a in init.args if a.keyword is not None and a.keyword.value == "dtype"]
+        if len(shape) != 1 or shape[0].star or len(shape) + len(dtype) != len(init.args):
+            return None
+        size = shape[0].value
+        if isinstance(size, cst.Integer):  # tf.ones(3): add_weight needs a sequence, (3,)
+            out.append(f"shape=({_code(model, size)},)")
+        elif isinstance(size, (cst.List, cst.Tuple)):
+            out.append(f"shape={_code(model, size)}")
+        else:
+            return None  # a name may hold an int or a sequence: add_weight accepts only the latter
+
+        out.append(f'initializer="{_INITIALIZERS[callee(model, init)]}"')
+        if dtype:
+            out.append(f"dtype={_code(model, dtype[0].value)}")
+    elif isinstance(init, (cst.Float, cst.Integer)) and init.evaluated_value in (0, 1):
+        out.append("shape=()")
+        out.append(f'initializer="{"zeros" if init.evaluated_value == 0 else "ones"}"')
+        if isinstance(init, cst.Integer):
+            return None  # tf.Variable(0) is an integer variable: not a weight to train
+    else:
+        return None
+    for a in args[1:]:
+        if a.keyword is None or a.star or a.keyword.value not in _VARIABLE_KEEPS:
+            return None
+        if a.keyword.value == "dtype" and any(o.startswith("dtype=") for o in out):
+            return None
+        out.append(f"{a.keyword.value}={_code(model, a.value)}")
+    return (value, f"self.add_weight({', '.join(out)})", "Create the weight with self.add_weight(...)")
+
+
+def _code(model: FileModel, node: cst.CSTNode) -> str:
+    return model.module.code_for_node(node)
 
 
 def _in_call_context(fn: Optional[FunctionInfo]) -> bool:

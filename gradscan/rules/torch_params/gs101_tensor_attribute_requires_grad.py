@@ -5,7 +5,9 @@ from typing import Iterator, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.torch_params.helpers import TENSOR_FACTORIES, code_of, is_tensor_factory, nn_spelling, requires_grad_tensor
+from gradscan.rules.torch_params.helpers import (
+    TENSOR_FACTORIES, drop_keyword, is_tensor_factory, nn_spelling, requires_grad_tensor,
+)
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
@@ -24,6 +26,7 @@ class TensorAttributeRequiresGrad(Rule):
         "but an optimizer built from model.parameters() never updates it, and state_dict() does not save it."
     )
     hint = "use `self.w = nn.Parameter(torch.randn(...))`"
+    fix_safety = "safe"
     facts = ("pt01",)
     triggers = ("requires_grad", "init.")
     doc = """
@@ -160,8 +163,5 @@ class TensorAttributeRequiresGrad(Rule):
         spelling = nn_spelling(model, "Parameter")
         if spelling is None:
             return None
-        args = [a for a in value.args if not (a.keyword is not None and a.keyword.value == "requires_grad")]
-        if args:
-            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-        inner = value.with_changes(args=args)
-        return (value, f"{spelling}({code_of(model, inner)})", "Wrap the tensor in nn.Parameter")
+        inner = value.with_changes(args=drop_keyword(value.args, "requires_grad"))
+        return (value, cst.Call(func=cst.parse_expression(spelling), args=[cst.Arg(inner)]), "Wrap the tensor in nn.Parameter")

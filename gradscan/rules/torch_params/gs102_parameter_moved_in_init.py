@@ -6,7 +6,6 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.common import is_parameter_call
-from gradscan.rules.torch_params.helpers import code_of
 from gradscan.semantics.model import FileModel
 
 _CONVERSIONS = {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "type"}
@@ -24,6 +23,7 @@ class ParameterMovedInInit(Rule):
         "optimizer never sees it."
     )
     hint = "move or cast inside: `nn.Parameter(t.to(device))`"
+    fix_safety = "safe"
     facts = ("pt26",)
     triggers = ("Parameter",)
     doc = """
@@ -119,7 +119,7 @@ class ParameterMovedInInit(Rule):
         data = args[index].value
         if not isinstance(data, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
             data = data.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-        moved = cst.Call(func=cst.Attribute(value=data, attr=outer.func.attr), args=outer.args)
+        moved = outer.with_changes(func=outer.func.with_changes(value=data))  # its spacing kept
         args[index] = args[index].with_changes(value=moved)
         replacement = param.with_changes(args=args)
-        return (outer, code_of(model, replacement), "Convert the tensor before wrapping it in nn.Parameter")
+        return (outer, replacement, "Convert the tensor before wrapping it in nn.Parameter")

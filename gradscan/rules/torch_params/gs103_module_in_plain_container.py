@@ -8,7 +8,7 @@ from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
     CONTAINER, MAYBE, MODE, PARAMS, PROJECT, functions_within, is_parameter_call, is_self, module_ctor,
 )
-from gradscan.rules.torch_params.helpers import code_of, mentions, nn_spelling, root_method
+from gradscan.rules.torch_params.helpers import mentions, nn_spelling, root_method
 from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
@@ -42,6 +42,7 @@ class ModuleInPlainContainer(Rule):
         "them, and model.eval() and .to() never reach them (an nn.Dropout keeps dropping at inference)."
     )
     hint = "use nn.ModuleList / nn.ModuleDict (nn.ParameterList / nn.ParameterDict for parameters)"
+    fix_safety = "safe"
     facts = ("pt03",)
     triggers = ("self",)
     doc = """
@@ -304,16 +305,21 @@ class ModuleInPlainContainer(Rule):
         if isinstance(value, cst.List) and not value.elements:
             return (value, f"{spelling}()", f"Use {wrapper}")
         if isinstance(value, (cst.List, cst.ListComp)):
-            return (value, f"{spelling}({code_of(model, value)})", f"Wrap in {wrapper}")
+            return (value, _wrapped(spelling, value), f"Wrap in {wrapper}")
         if isinstance(value, cst.Dict) and all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) for e in value.elements):
             if not value.elements:
                 return (value, f"{spelling}()", f"Use {wrapper}")
-            return (value, f"{spelling}({code_of(model, value)})", f"Wrap in {wrapper}")
+            return (value, _wrapped(spelling, value), f"Wrap in {wrapper}")
         if isinstance(value, cst.Call) and dotted(value.func) == "list" and len(value.args) == 1 and not value.args[0].star:
-            return (value, f"{spelling}({code_of(model, value.args[0].value)})", f"Use {wrapper}")
+            return (value, _wrapped(spelling, value.args[0].value), f"Use {wrapper}")
         if isinstance(value, cst.Call) and dotted(value.func) == "list" and not value.args:
             return (value, f"{spelling}()", f"Use {wrapper}")
         return None
+
+
+def _wrapped(spelling: str, value: cst.BaseExpression) -> cst.Call:
+    """`nn.ModuleList(<value>)`, as a node rendered in place (a literal spanning lines keeps its indentation)."""
+    return cst.Call(func=cst.parse_expression(spelling), args=[cst.Arg(value)])
 
 
 def _hands_on(expr, target: str) -> bool:

@@ -16,6 +16,7 @@ class RequireGradTypo(Rule):
     message = "`require_grad` is a typo and changes nothing; write `requires_grad`"
     explanation = "Setting `require_grad` creates a new attribute; the tensor's requires_grad flag stays as it was."
     hint = "write `requires_grad`"
+    fix_safety = "safe"
     facts = ()
     triggers = ("require_grad",)
     doc = """

@@ -133,3 +133,21 @@ def mentions(expr: cst.CSTNode, target: str) -> bool:
         if (t is cst.Attribute and dotted(node) == target) or (t is cst.Name and node.value == target):
             return True
     return False
+
+
+def drop_keyword(args, keyword: str) -> list:
+    """A call's arguments without `keyword=...`, the layout around it kept: a trailing comma
+    stays a trailing comma (`f(\n  3,\n  kw=x,\n)`), and the space before the closing
+    bracket stays (`f( 3, kw=x )` -> `f( 3 )`)."""
+    args = list(args)
+    index = next((i for i, a in enumerate(args) if a.keyword is not None and a.keyword.value == keyword), None)
+    if index is None:
+        return args
+    removed = args.pop(index)
+    if index == len(args) and args:  # it was the last: the one before it now ends the list
+        last = args[-1]
+        if isinstance(removed.comma, cst.Comma) and isinstance(last.comma, cst.Comma):
+            args[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=removed.comma.whitespace_after))
+        else:
+            args[-1] = last.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=removed.whitespace_after_arg)
+    return args
