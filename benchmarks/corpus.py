@@ -15,6 +15,10 @@ There are three corpora, selected with ``--corpus``:
   (``--mirror DIR``, holding ``<owner>+<name>/repo``) or else from
   ``https://github.com/<owner>/<name>/archive/<commit>.tar.gz``.
 
+The cache root holds the library packages and the ``training/`` and ``notebooks/``
+folders, so scan the library corpus through its package folders (:func:`package_dirs`),
+not the whole root.
+
 The library corpus:
 
 gradscan is meant to run over mature deep-learning code and say little. This
