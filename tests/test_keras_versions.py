@@ -49,3 +49,34 @@ def test_configuration_selects_legacy_keras(imports, base):
     source = imports + "\n" + textwrap.dedent(CLASS.format(base=base))
     assert _flagged(source)
     assert not _flagged(source, Settings(keras="legacy"))
+
+
+SHIM_USER = """
+import tensorflow as tf
+
+from gplib.shim import tf_keras
+
+
+class Holder(tf_keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.offset = tf.Variable(tf.zeros((2,)))
+"""
+
+
+@pytest.mark.parametrize("preferred,fallback,flagged", [
+    # the try body runs when the package is installed: legacy Keras, which tracks the variable
+    ("import tf_keras", "import tensorflow.keras as tf_keras", False),
+    # Keras 3 preferred, legacy only as a fallback
+    ("import keras as tf_keras", "import tf_keras", True),
+])
+def test_a_package_shim_re_exports_what_its_try_body_imports(tmp_path, preferred, fallback, flagged):
+    # Modelled on a GP library's `keras.py` shim (training corpus): a re-exported name bound in
+    # both a try body and its except handler is the try body's.
+    from tests.cli_support import ISOLATED, cli, write
+
+    write(tmp_path, "gplib/__init__.py", "")
+    write(tmp_path, "gplib/shim.py", f"try:\n    {preferred}\nexcept ImportError:\n    {fallback}\n")
+    write(tmp_path, "tests/test_holder.py", SHIM_USER)
+    result = cli([*ISOLATED, "--select", "GS401", str(tmp_path)])
+    assert ("GS401" in result.codes()) == flagged, result

@@ -83,11 +83,13 @@ def _module_statements(body) -> Iterable[ast.stmt]:
     for node in body:
         yield node
         if isinstance(node, (ast.If, ast.Try, ast.With)) or type(node).__name__ == "TryStar":
+            # A handler's fallback first, so that `try: import tf_keras` / `except ImportError:
+            # import tensorflow.keras as tf_keras` binds what runs when the package is there.
+            for handler in getattr(node, "handlers", []):
+                yield from _module_statements(handler.body)
             yield from _module_statements(node.body)
             yield from _module_statements(getattr(node, "orelse", []))
             yield from _module_statements(getattr(node, "finalbody", []))
-            for handler in getattr(node, "handlers", []):
-                yield from _module_statements(handler.body)
 
 
 def _import_bindings(node, package: str) -> Iterable[tuple]:

@@ -127,6 +127,8 @@ class NumpyInTape(Rule):
             if attr == "predict" and call.args and callee(model, call) is None:
                 text = dotted(func.value) or ""
                 last = text.rsplit(".", 1)[-1]
+                if text == "self" and _own_predict(model, call):
+                    return None
                 if (text == "self" or tokens(last) & MODEL_TOKENS) and not tokens(text) & _TARGET_WORDS:
                     return call
                 return None
@@ -139,3 +141,12 @@ class NumpyInTape(Rule):
             # np.* applied to a tensor: a taint in any argument
             return cst.Tuple([cst.Element(a.value) for a in call.args])
         return None
+
+
+def _own_predict(model: FileModel, call: cst.Call) -> bool:
+    """`self.predict(...)` in a class that defines `predict` itself (or a base in this file):
+    the project's own method (a beam search, a decoder loop), not Keras `Model.predict`."""
+    fn = model.enclosing_function(call)
+    while fn is not None and fn.cls is None:
+        fn = fn.parent
+    return fn is not None and model.find_method(fn.cls, "predict") is not None

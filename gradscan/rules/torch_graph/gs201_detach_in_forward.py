@@ -9,6 +9,7 @@ from gradscan.rules.torch_graph.helpers import GraphRule, reach, site, uses_torc
 from gradscan.semantics import intent
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.names import dotted
 
 
 class DetachInForward(GraphRule):
@@ -151,7 +152,35 @@ class DetachInForward(GraphRule):
             trace = self._trace(model, call, receiver, fn, where)
             if trace is None or intent.intentional_cut(model, call, receiver, trace):
                 continue
+            if self._twin_evaluation(model, src, receiver, fn):
+                continue
             yield Report(func.attr)
+
+    @staticmethod
+    def _twin_evaluation(model: FileModel, src, receiver, fn) -> bool:
+        """`out1 = policy_1.act(obs)` detached beside `out2 = policy_2.act(obs)` kept live: the
+        same computation run twice, one side frozen on purpose (the old policy of a KL or a
+        ratio in TRPO and PPO, a teacher in distillation). The live side carries the gradient
+        of the network that is meant to train."""
+        if fn is None:
+            return False
+        weights = src.weight_roots(receiver)
+        if len(weights) != 1:
+            return False
+        owner = next(iter(weights))[len("weight:"):]
+        owner = owner[len("module:"):] if owner.startswith("module:") else owner
+        code = model.module.code_for_node
+        calls = [c for c in fn.calls if isinstance(c.func, cst.Attribute) and dotted(c.func.value)]
+        for a in calls:
+            if dotted(a.func.value) != owner:
+                continue
+            args = [code(x) for x in a.args]
+            for b in calls:
+                if b is a or b.func.attr.value != a.func.attr.value or dotted(b.func.value) == owner:
+                    continue
+                if [code(x) for x in b.args] == args and src.is_live(b):
+                    return True
+        return False
 
     def _trace(self, model: FileModel, call: cst.Call, receiver, fn, where) -> Optional[Trace]:
         stmt = model.parent(call)

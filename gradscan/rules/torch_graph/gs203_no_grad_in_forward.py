@@ -186,7 +186,29 @@ class NoGradInForward(GraphRule):
                 continue
             if intent.intentional_cut(model, value, value, trace, block=with_node):
                 continue
+            if self._fed_back(model, src, value, trace):
+                continue
             return True
+        return False
+
+    @staticmethod
+    def _fed_back(model: FileModel, src, value: cst.CSTNode, trace) -> bool:
+        """Self-conditioning and recycling: the no_grad result is an input of a later call of
+        the same network on the way to the output (`cond = net(x)` under no_grad, then
+        `net(x, cond)`). Every weight used in the block trains through that call, so only
+        the extra path through the first pass is cut, on purpose."""
+        used = src.weight_roots(value)
+        if not used:
+            return False
+        first = _self_call(value)
+        for node in trace.path[1:]:
+            if type(node) is not cst.Call:
+                continue
+            if used <= _network_of(model, src, node):
+                return True
+            # the same method of the class run again, this time with gradients
+            if first is not None and type(node.func) is cst.Attribute and first == _self_call(node):
+                return True
         return False
 
     @staticmethod
@@ -226,6 +248,32 @@ class NoGradInForward(GraphRule):
                 if any(r != "weight:super" for r in src.weight_roots(ret.value)):
                     return True
         return False
+
+
+def _network_of(model: FileModel, src, call: cst.Call) -> frozenset:
+    """The weight root of a call of the class's own network, `self.net(...)`, else empty."""
+    func = call.func
+    if type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
+        fn = model.enclosing_function(call)
+        cls = fn.cls if fn is not None else None
+        if src.attr_kind(cls, func.attr.value) in ("module", "param"):
+            return frozenset({f"weight:self.{func.attr.value}"})
+    return frozenset()
+
+
+def _self_call(expr: cst.BaseExpression) -> Optional[str]:
+    """`m` for `self.m(...)`, also under attribute reads and `.detach()`-like method calls
+    (`self.m(x).pred`, `self.m(x).detach()`)."""
+    while True:
+        if type(expr) is cst.Attribute:
+            expr = expr.value
+        elif type(expr) is cst.Call and type(expr.func) is cst.Attribute:
+            func = expr.func
+            if type(func.value) is cst.Name and func.value.value == "self":
+                return func.attr.value
+            expr = func.value
+        else:
+            return None
 
 
 def _is_no_grad_item(model: FileModel, expr) -> bool:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Iterator, Optional, Set
 
 import libcst as cst
@@ -170,9 +171,47 @@ class TensorRewrapped(GraphRule):
 
     @staticmethod
     def _live(model: FileModel, src, data: cst.BaseExpression) -> bool:
+        if _plain_python_attr(model, data):
+            return False
         if isinstance(data, (cst.List, cst.Tuple)):
             return any(src.is_live(_strip_methods(e.value, {"detach", "clone", "cpu"})) for e in data.elements)
         return src.is_live(data)
+
+
+_PLAIN_ANNOTATION = re.compile(
+    r"^(?:[\s,\[\]]|typing\.|Dict|Mapping|List|Sequence|Tuple|Set|FrozenSet|Optional|Iterable|"
+    r"dict|list|tuple|set|frozenset|int|float|str|bool|None)*$"
+)
+
+
+def _plain_python_attr(model: FileModel, data: cst.BaseExpression) -> bool:
+    """`list(self.token_ids.values())` where `__init__` stored `self.token_ids` straight from a
+    parameter annotated with plain Python types (`Dict[str, int]`): numbers, not tensors."""
+    while True:
+        if type(data) is cst.Call and type(data.func) is cst.Name and data.func.value in ("list", "tuple", "sorted") and len(data.args) == 1:
+            data = data.args[0].value
+        elif type(data) is cst.Call and type(data.func) is cst.Attribute and data.func.attr.value in ("values", "keys") and not data.args:
+            data = data.func.value
+        else:
+            break
+    if not (type(data) is cst.Attribute and type(data.value) is cst.Name and data.value.value == "self"):
+        return False
+    fn = model.enclosing_function(data)
+    while fn is not None and fn.cls is None:
+        fn = fn.parent
+    if fn is None:
+        return False
+    init = model.find_method(fn.cls, "__init__")
+    if init is None:
+        return False
+    stores = [value for attr, value, _node, method in fn.cls.self_assigns if attr == data.attr.value]
+    if len(stores) != 1 or type(stores[0]) is not cst.Name:
+        return False
+    params = init.node.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        if param.name.value == stores[0].value and param.annotation is not None:
+            return bool(_PLAIN_ANNOTATION.match(model.module.code_for_node(param.annotation.annotation)))
+    return False
 
 
 def _has_python_conversion(expr: cst.BaseExpression) -> bool:

@@ -124,6 +124,8 @@ class NonDifferentiableOpInLoss(GraphRule):
                 continue
             if self._beside_live(model, src, trace, fn) or self._intentional(model, call, receiver, trace):
                 continue
+            if self._input_of_own_network(model, src, receiver, trace):
+                continue
             yield Report(report_node)
 
     @staticmethod
@@ -194,6 +196,26 @@ class NonDifferentiableOpInLoss(GraphRule):
         if root is not None and (root.name == "training_step" or _is_loss_function(root)):
             return trace
         return None
+
+    @staticmethod
+    def _input_of_own_network(model: FileModel, src, receiver, trace: Trace) -> bool:
+        """`agent.evaluate(obs, actions.long())` where the integer actions came from `agent`
+        itself (sampled in a rollout): the value is an index given to the network, whose
+        weights reach the loss through that call's output, not through the cast. A cast fed
+        into another network (`decoder(encoder(x).argmax(-1))`) is still the only path."""
+        for child, parent in intent.trace_steps(model, trace.path):
+            if type(parent) is not cst.Call or not any(a.value is child for a in parent.args):
+                continue
+            func = parent.func
+            base = func.value if type(func) is cst.Attribute else func
+            if type(base) is cst.Name:
+                root = f"weight:module:{base.value}"
+            elif type(base) is cst.Attribute and type(base.value) is cst.Name and base.value.value == "self":
+                root = f"weight:self.{base.attr.value}"
+            else:
+                return False
+            return root in src.weight_roots(receiver) and src.is_module_object(base)
+        return False
 
     @classmethod
     def _beside_live(cls, model: FileModel, src, trace: Trace, fn) -> bool:

@@ -9,6 +9,13 @@ from gradscan.rules.common import is_parameter_call
 from gradscan.semantics.model import FileModel
 
 _CONVERSIONS = {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "type"}
+# Factories whose result has the default floating dtype (float32 unless the program changes
+# it) when no dtype is given: `.float()` of one is a no-op and returns the parameter itself.
+_DEFAULT_FLOAT_FACTORIES = {
+    "torch.ones", "torch.zeros", "torch.randn", "torch.rand", "torch.empty", "torch.eye",
+    "torch.linspace", "torch.logspace", "torch.Tensor", "torch.FloatTensor",
+}
+_DEFAULT_DTYPE_SETTERS = {"torch.set_default_dtype", "torch.set_default_tensor_type"}
 
 
 class ParameterMovedInInit(Rule):
@@ -105,7 +112,21 @@ class ParameterMovedInInit(Rule):
                     continue
                 if method == "type" and not value.args:
                     continue  # `.type()` returns the type name
+                if method == "float" and self._already_float32(model, inner):
+                    continue
                 yield Report(value.func.attr, self.message.format(method=method), fix=self._fix(model, value, inner))
+
+    @staticmethod
+    def _already_float32(model: FileModel, param: cst.Call) -> bool:
+        """`nn.Parameter(torch.ones(n)).float()`: the data is float32 already, so `.float()`
+        returns the parameter itself (the attribute stays registered), unless the file changes
+        the default dtype."""
+        data = next((a.value for a in param.args if a.keyword is None and not a.star), None)
+        if not isinstance(data, cst.Call) or model.callee(data) not in _DEFAULT_FLOAT_FACTORIES:
+            return False
+        if any(a.keyword is not None and a.keyword.value == "dtype" for a in data.args):
+            return False
+        return not any(model.callee(call) in _DEFAULT_DTYPE_SETTERS for call, _fn in model.calls)
 
     @staticmethod
     def _fix(model: FileModel, outer: cst.Call, param: cst.Call):

@@ -329,9 +329,20 @@ def _is_read(model: FileModel, attr: str, reads: Set[str]) -> bool:
 
 def _holds_parameter(model: FileModel, value) -> bool:
     if is_parameter_call(model, value):
-        return True
+        # `nn.Parameter(t, requires_grad=False)` is a constant kept in the state dict (a
+        # noise schedule, a fixed table): it is never meant to get a gradient.
+        return not _frozen_at_creation(value)
     if isinstance(value, cst.IfExp):
         return _holds_parameter(model, value.body) or _holds_parameter(model, value.orelse)
+    return False
+
+
+def _frozen_at_creation(call: cst.Call) -> bool:
+    """`nn.Parameter(t, requires_grad=False)` or `nn.Parameter(t, False)`."""
+    for i, a in enumerate(call.args):
+        positional = a.keyword is None and i == 1
+        if (positional or (a.keyword is not None and a.keyword.value == "requires_grad")) and isinstance(a.value, cst.Name):
+            return a.value.value == "False"
     return False
 
 
