@@ -48,6 +48,9 @@ PAIRS = [
               "        super().__init__()\n        self.w = torch.ones(\n            3,\n            requires_grad=True,\n        )\n",
      "import torch\nfrom torch.nn import Module, Parameter\n\nclass M(Module):\n    def __init__(self):\n"
      "        super().__init__()\n        self.w = Parameter(torch.ones(\n            3,\n        ))\n", False),
+    # GS101, the unregistered weight initialised with nn.init: wrapped, the init call kept.
+    ("GS101", TORCH_HEAD + "        self.w = torch.empty(3, 3)\n        nn.init.xavier_uniform_(self.w)\n" + FORWARD,
+     TORCH_HEAD + "        self.w = nn.Parameter(torch.empty(3, 3))\n        nn.init.xavier_uniform_(self.w)\n" + FORWARD, False),
     # GS102
     ("GS102", TORCH_HEAD + "        self.w = nn.Parameter(torch.randn(3)).to(  'cpu' )  # moved\n" + FORWARD,
      TORCH_HEAD + "        self.w = nn.Parameter(torch.randn(3).to(  'cpu' ))  # moved\n" + FORWARD, False),

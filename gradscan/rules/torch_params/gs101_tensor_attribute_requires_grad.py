@@ -114,7 +114,7 @@ class TensorAttributeRequiresGrad(Rule):
                     if attr in handed:
                         continue  # `Adam([self.log_alpha])`: an optimizer does update it
                     if weight_init and not requires_grad_tensor(model, value):
-                        yield Report(value, INIT_MESSAGE.format(attr=attr))
+                        yield Report(value, INIT_MESSAGE.format(attr=attr), fix=self._fix(model, value))
                     else:
                         yield Report(value, fix=self._fix(model, value))
 
