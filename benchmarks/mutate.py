@@ -646,6 +646,22 @@ def is_step(stmt) -> bool:
     return call is not None and method_call(call, "step")
 
 
+def receiver(stmt) -> Optional[str]:
+    """The optimizer a `opt.zero_grad()` / `opt.step()` / `scaler.step(opt)` statement acts on."""
+    call = expr_call(stmt)
+    if call is None or not isinstance(call.func, cst.Attribute):
+        return None
+    if call.func.attr.value == "step" and call.args and not call.args[0].keyword:
+        return dotted(call.args[0].value)  # scaler.step(opt)
+    return dotted(call.func.value)
+
+
+def same_optimizer(zero, step) -> bool:
+    """Only a zero_grad of the optimizer that steps makes the mutant a bug for sure."""
+    r = receiver(zero)
+    return r is not None and r == receiver(step)
+
+
 def _move(suite, src: int, dst: int):
     """`suite` with the statement at `src` moved to sit before index `dst` (of the original list),
     and the moved statement."""
@@ -666,7 +682,7 @@ def op_zero_grad_between(ctx):
             s = next((i for i in range(b + 1, len(body)) if is_step(body[i])), None)
             if s is None:
                 continue
-            zs = [i for i in range(len(body)) if is_zero_grad(body[i]) and not b < i < s]
+            zs = [i for i in range(len(body)) if is_zero_grad(body[i]) and not b < i < s and same_optimizer(body[i], body[s])]
             if zs:
                 z = max((i for i in zs if i < b), default=min(zs))
                 yield Site(suite, lambda u, z=z, b=b: _move(u, z, b + 1))
@@ -685,8 +701,9 @@ def op_zero_grad_every_micro_batch(ctx):
                 cond = body[i]
                 if isinstance(cond, cst.If) and "%" in ctx.module.code_for_node(cond.test):
                     inner = list(cond.body.body)
-                    zs = [k for k, x in enumerate(inner) if is_zero_grad(x)]
-                    if zs and any(is_step(x) for x in inner):
+                    zs = [k for k, x in enumerate(inner) if is_zero_grad(x)
+                          and any(is_step(y) and same_optimizer(x, y) for y in inner)]
+                    if zs:
                         z = zs[0]
 
                         def fn(u, b=b, i=i, z=z):
@@ -700,11 +717,11 @@ def op_zero_grad_every_micro_batch(ctx):
                             return u.with_changes(body=new), moved
                         yield Site(suite, fn)
             loop = parents[-1] if parents else None
-            if not isinstance(loop, cst.For) or not any(is_zero_grad(x) for x in body[:b]):
+            if not isinstance(loop, cst.For):
                 continue
             index = loop_index(loop)
             s = next((i for i in range(b + 1, len(body)) if is_step(body[i])), None)
-            if index and s is not None:
+            if index and s is not None and any(is_zero_grad(x) and same_optimizer(x, body[s]) for x in body[:b]):
                 def fn(u, s=s, index=index):
                     new = list(u.body)
                     guarded = cst.parse_statement(f"if ({index} + 1) % 4 == 0:\n    pass\n")
