@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import difflib
 import os
 import random
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -39,19 +41,27 @@ import libcst.metadata
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Exact pins of training-code wheels (pure wheels; only their .py files are used).
-# cleanrl ships no wheel; tf-models-official is tf_keras code (legacy Keras tracks raw
-# tf.Variables, so the add_weight operator finds no sites there).
+# Exact pins of training code (the pins of the training-code corpus). Pure wheels, except
+# cleanrl (an sdist of scripts). tf-models-official is tf_keras code: legacy Keras tracks raw
+# tf.Variables, so the add_weight operator finds no sites there.
 SOURCES: Dict[str, str] = {
-    "labml-nn": "0.5.1",
+    "cleanrl": "0.4.8",
     "d2l": "1.0.3",
-    "stable-baselines3": "2.9.2",
-    "trl": "1.16.0",
-    "torchtune": "0.6.1",
-    "numpyro": "0.22.0",
-    "tf-models-official": "2.20.0",
-    "brax": "0.14.2",
+    "denoising-diffusion-pytorch": "2.3.4",
+    "distrax": "0.1.9",
     "dopamine-rl": "4.1.2",
+    "gpflow": "2.11.2",
+    "labml-nn": "0.5.1",
+    "lightning-bolts": "0.7.0",
+    "numpyro": "0.22.0",
+    "rlax": "0.1.9",
+    "skrl": "2.1.1",
+    "stable-baselines3": "2.9.2",
+    "tf-models-official": "2.20.0",
+    "tianshou": "2.0.1",
+    "torchrl": "0.14.1",
+    "torchtune": "0.6.1",
+    "trl": "1.16.0",
 }
 FIXTURE_DIRS = ["torch_training", "training_loop", "torch_graph", "torch_params", "sampling", "tensorflow", "jax"]
 
@@ -63,31 +73,47 @@ def cache_root() -> Path:
 
 
 def ensure_package(name: str, version: str) -> Path:
-    """The folder of `name`'s .py files: the corpus cache's, else our own download."""
+    """The folder of `name`'s .py files: the corpus cache's (``<root>/training/`` or ``<root>/``)
+    when it is there, else our own download under ``<root>/mutation/``."""
     root = cache_root()
     folder_name = f"{name}-{version}"
-    corpus_dir = root / folder_name
-    if corpus_dir.is_dir() and any(corpus_dir.rglob("*.py")):
-        return corpus_dir
+    for corpus_dir in (root / "training" / folder_name, root / folder_name):
+        if (corpus_dir / ".gradscan-corpus.json").exists():
+            return corpus_dir
     own = root / "mutation" / folder_name
     done = own / ".complete"
     if done.exists():
         return own
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        f"{name}=={version}", "-d", tmp], check=True, stdout=subprocess.DEVNULL)
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if not wheels:
-            raise SystemExit(f"no wheel for {name}=={version}")
+        for how in (["--only-binary=:all:"], ["--no-binary=:all:"]):
+            got = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *how,
+                                  f"{name}=={version}", "-d", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if got.returncode == 0:
+                break
+        archives = sorted(Path(tmp).iterdir())
+        if not archives:
+            raise SystemExit(f"cannot download {name}=={version}")
         own.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheels[0]) as zf:
-            for member in zf.namelist():
-                if member.endswith(".py") and not member.startswith("/") and ".." not in member.split("/"):
-                    target = own / member
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(zf.read(member))
+        for member, data in _python_members(archives[0]):
+            target = own / member
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
     done.write_text(version)
     return own
+
+
+def _python_members(archive: Path) -> Iterator[Tuple[str, bytes]]:
+    """The .py files of a wheel or an sdist (safe relative paths only)."""
+    def safe(member: str) -> bool:
+        return member.endswith(".py") and not member.startswith("/") and ".." not in member.split("/")
+    if archive.suffix in (".whl", ".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            yield from ((m, zf.read(m)) for m in zf.namelist() if safe(m))
+    else:
+        with tarfile.open(archive) as tf:
+            for m in tf.getmembers():
+                if m.isfile() and safe(m.name):
+                    yield m.name.split("/", 1)[-1], tf.extractfile(m).read()
 
 
 def source_files(only: Optional[Set[str]] = None) -> List[Tuple[str, Path, str]]:
@@ -174,7 +200,7 @@ def names_in(node) -> Set[str]:
     def visit(n):
         if isinstance(n, cst.Name):
             out.add(n.value)
-        for c in n.children:
+        for c in children(n):
             visit(c)
     visit(node)
     return out
@@ -185,11 +211,42 @@ def names_in(node) -> Set[str]:
 Parents = Tuple[cst.CSTNode, ...]
 
 
-def walk(node: cst.CSTNode, parents: Parents = ()) -> Iterator[Tuple[cst.CSTNode, Parents]]:
-    yield node, parents
-    inner = parents + (node,)
-    for child in node.children:
-        yield from walk(child, inner)
+_KIDS: Dict[int, List[cst.CSTNode]] = {}
+
+
+def children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """A node's child nodes, read from its fields (libcst's `.children` runs a visitor: 10x slower).
+    Cached per file (`context` clears the cache)."""
+    kids = _KIDS.get(id(node))
+    if kids is None:
+        kids = []
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, cst.CSTNode):
+                kids.append(value)
+            elif isinstance(value, (list, tuple)):
+                kids += [v for v in value if isinstance(v, cst.CSTNode)]
+        _KIDS[id(node)] = kids
+    return kids
+
+
+_WALKS: Dict[int, List[Tuple[cst.CSTNode, Parents]]] = {}
+
+
+def walk(node: cst.CSTNode) -> List[Tuple[cst.CSTNode, Parents]]:
+    """Every node under `node` (itself included) in source order, with its ancestors below `node`.
+    Cached per file like `children`."""
+    done = _WALKS.get(id(node))
+    if done is None:
+        done = []
+        stack: List[Tuple[cst.CSTNode, Parents]] = [(node, ())]
+        while stack:
+            n, parents = stack.pop()
+            done.append((n, parents))
+            inner = parents + (n,)
+            stack += [(c, inner) for c in reversed(children(n))]
+        _WALKS[id(node)] = done
+    return done
 
 
 def enclosing(parents: Parents, kind) -> Optional[cst.CSTNode]:
@@ -763,6 +820,8 @@ OPERATOR_NAMES = [name for _, name, _ in OPERATORS]
 
 
 def context(text: str) -> Optional[Ctx]:
+    _KIDS.clear()
+    _WALKS.clear()
     try:
         module = cst.parse_module(text)
     except Exception:  # noqa: BLE001 - a file libcst cannot parse offers no sites

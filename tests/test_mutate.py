@@ -176,3 +176,11 @@ def test_catch_span_covers_the_statement_holding_the_site():
     span, to_old = mutate.catch_span(old, new, {3})
     assert span == {2, 3}
     assert to_old[1] == 1
+
+
+def test_quick_run_on_the_fixtures_prints_the_table(capsys):
+    # the command docs/evaluation.md shows for a quick run (the fixtures need no download)
+    assert mutate.main(["--sources", "fixtures", "--limit", "2", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| family | operator | sites | caught | recall |")
+    assert "| GS6 | zero-grad-between | 2 |" in out
