@@ -816,6 +816,15 @@ OPERATORS: List[Tuple[str, str, Callable]] = [
     ("GS6", "zero-grad-between", op_zero_grad_between),
     ("GS6", "zero-grad-every-micro-batch", op_zero_grad_every_micro_batch),
 ]
+# Text an operator's sites cannot lack: files without any are not parsed (libcst's parse is
+# most of the planning time).
+TRIGGERS: Dict[str, Tuple[str, ...]] = {
+    "param-unwrap": ("Parameter",), "param-to-device": ("Parameter",), "modulelist-to-list": ("Module",),
+    "forward-detach": ("def forward",), "forward-no-grad": ("def forward",), "forward-data": ("def forward",),
+    "loss-item-rewrap": ("backward",), "rsample-to-sample": (".rsample",), "add-weight-to-variable": ("add_weight",),
+    "call-stop-gradient": ("def call",), "numpy-in-tape": ("GradientTape",), "jax-stop-gradient-prediction": ("grad",),
+    "jax-item-traced": ("grad",), "zero-grad-between": ("zero_grad",), "zero-grad-every-micro-batch": ("zero_grad",),
+}
 OPERATOR_NAMES = [name for _, name, _ in OPERATORS]
 
 
@@ -902,16 +911,20 @@ def run(only_sources: Optional[Set[str]], operators: Sequence[str], limit: Optio
         progress: bool = True) -> List[Result]:
     files = source_files(only_sources)
     wanted = [(fam, name, fn) for fam, name, fn in OPERATORS if name in operators]
+    started = time.perf_counter()
     plan: Dict[str, List[Tuple[str, str, Ctx, Site]]] = defaultdict(list)  # operator -> (display, path, ctx, site)
-    for _, path, display in files:
-        ctx = context(path.read_text(encoding="utf-8", errors="replace"))
+    for number, (_, path, display) in enumerate(files, 1):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        todo = [(fam, name, fn) for fam, name, fn in wanted if any(t in text for t in TRIGGERS[name])]
+        ctx = context(text) if todo else None
+        if progress and number % 500 == 0:
+            print(f"planned {number} / {len(files)} files ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
         if ctx is None:
             continue
-        for fam, name, fn in wanted:
+        for fam, name, fn in todo:
             plan[name] += [(display, str(path), ctx, site) for site in fn(ctx)]
     results: List[Result] = []
     before_cache: Dict[str, Set[Tuple[str, int]]] = {}
-    started = time.perf_counter()
     for fam, name, fn in wanted:
         chosen = plan[name]
         if limit is not None and len(chosen) > limit:

@@ -110,7 +110,7 @@ CASES = {
 
 
 def test_every_operator_is_tested():
-    assert set(CASES) == set(mutate.OPERATOR_NAMES)
+    assert set(CASES) == set(mutate.OPERATOR_NAMES) == set(mutate.TRIGGERS)
 
 
 def _changed(old: str, new: str):
