@@ -23,6 +23,7 @@ import argparse
 import ast
 import dataclasses
 import difflib
+import multiprocessing
 import os
 import random
 import subprocess
@@ -908,7 +909,7 @@ def score(display: str, path: str, old: str, mutant: Tuple[str, Set[int]], befor
 
 
 def run(only_sources: Optional[Set[str]], operators: Sequence[str], limit: Optional[int], seed: int,
-        progress: bool = True) -> List[Result]:
+        progress: bool = True, jobs: int = 1) -> List[Result]:
     files = source_files(only_sources)
     wanted = [(fam, name, fn) for fam, name, fn in OPERATORS if name in operators]
     started = time.perf_counter()
@@ -923,21 +924,39 @@ def run(only_sources: Optional[Set[str]], operators: Sequence[str], limit: Optio
             continue
         for fam, name, fn in todo:
             plan[name] += [(display, str(path), ctx, site) for site in fn(ctx)]
-    results: List[Result] = []
-    before_cache: Dict[str, Set[Tuple[str, int]]] = {}
+    global _ITEMS
+    _ITEMS = []
+    FOUND.clear()
+    FOUND.update({name: len(plan[name]) for _, name, _ in wanted})
     for fam, name, fn in wanted:
         chosen = plan[name]
         if limit is not None and len(chosen) > limit:
             keep = sorted(random.Random(f"{seed}:{name}").sample(range(len(chosen)), limit))
             chosen = [chosen[i] for i in keep]
-        for display, path, ctx, site in chosen:
-            if display not in before_cache:
-                before_cache[display] = {(f.code, f.line) for f in gradient_findings(ctx.text, path)}
-            new = apply(ctx.module, site)
-            results.append(score(display, path, ctx.text, new, before_cache[display], fam, name))
-        if progress:
-            print(f"{name}: {len(chosen)} mutants ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+        _ITEMS += [(fam, name, *item) for item in chosen]
+    if progress:
+        print(f"{len(_ITEMS)} mutants of {len(files)} files ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # Forked workers inherit the parsed files and sites (closures cannot be pickled).
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            results = pool.map(_score_item, range(len(_ITEMS)), chunksize=4)
+    else:
+        results = [_score_item(i) for i in range(len(_ITEMS))]
+    if progress:
+        print(f"scored ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     return results
+
+
+FOUND: Dict[str, int] = {}  # operator -> sites found before --limit
+_ITEMS: List[tuple] = []  # (family, operator, display, path, ctx, site), shared with forked workers
+_BEFORE: Dict[str, Set[Tuple[str, int]]] = {}
+
+
+def _score_item(i: int) -> Result:
+    fam, name, display, path, ctx, site = _ITEMS[i]
+    if display not in _BEFORE:
+        _BEFORE[display] = {(f.code, f.line) for f in gradient_findings(ctx.text, path)}
+    return score(display, path, ctx.text, apply(ctx.module, site), _BEFORE[display], fam, name)
 
 
 def table(results: List[Result]) -> str:
@@ -966,14 +985,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--limit", type=int, help="at most this many mutants per operator (a seeded sample)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--misses", action="store_true", help="list the missed mutants")
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     args = ap.parse_args(argv)
     only = set(args.sources.split(",")) if args.sources else None
     ops = args.operators.split(",") if args.operators else OPERATOR_NAMES
     unknown = [o for o in ops if o not in OPERATOR_NAMES]
     if unknown:
         ap.error(f"unknown operator: {', '.join(unknown)}")
-    results = run(only, ops, args.limit, args.seed)
+    results = run(only, ops, args.limit, args.seed, jobs=args.jobs)
     print(table(results))
+    print()
+    print("Sites found (before --limit): " + ", ".join(f"{k} {v}" for k, v in FOUND.items()) + ".")
     if args.misses:
         print()
         for r in results:
