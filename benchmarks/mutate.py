@@ -440,11 +440,6 @@ def layer_call_sites(ctx: Ctx, method: str, framework: str) -> Iterator[Tuple[cs
                 yield node, "assign"
 
 
-def change_stmt_value(node, kind, fn):
-    s = node.body[0]
-    return node.with_changes(body=[s.with_changes(value=fn(s.value))])
-
-
 def wrap_with(head: str):
     def fn(stmt):
         return cst.With(items=[cst.WithItem(cst.parse_expression(head))],
@@ -532,7 +527,7 @@ def op_forward_detach(ctx):
 def op_forward_no_grad(ctx):
     if not ctx.names.bound("torch", "torch"):
         return
-    for stmt, kind in layer_call_sites(ctx, "forward", "torch"):
+    for stmt, _ in layer_call_sites(ctx, "forward", "torch"):
         yield Site(stmt, wrap_with("torch.no_grad()"))
 
 
