@@ -3,7 +3,8 @@
 For the first `name = self.<layer>(...)` statement of a `forward` in each of the first N files
 of a folder, append `.detach()` (or `.data`, or wrap the statement in `with torch.no_grad():`),
 run the GS2 rules on the changed text (single-file mode: bases in other files are unknown) and
-count the files where the injected line is reported. Used by docs/evaluation.md (GS2xx section).
+count the files where the injected line is reported. Used by docs/evaluation.md (GS2xx section);
+benchmarks/mutate.py generalises it to every rule family (the mutation tier).
 
     python benchmarks/inject_cuts.py ~/.cache/gradscan-bench/timm-1.0.31/timm/models detach 40
 """
