@@ -51,11 +51,22 @@ def test_keras_layer_input_carries_model_input_does_not():
                 y = inputs * 2
                 return y
 
+        class Unused(keras.layers.Layer):
+            def call(self, inputs):
+                u = inputs * 2
+                return u
+
         class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.dense = keras.layers.Dense(2)
+                self.block = Block()
+
             def call(self, x):
                 z = x * 2
-                return z
+                return self.block(self.dense(z))
     """)
+    assert not m.sources.carries(value_of(m, "u"))  # nobody calls it on a graph value
     assert m.sources.carries(value_of(m, "y"))
     assert not m.sources.carries(value_of(m, "z"))
     assert m.sources.tensorflow is m.get(TensorFlowSources)

@@ -181,8 +181,11 @@ class Objects:
                 return None
             cls = self.instance_class(receiver, scope)
             if cls is not None:
-                return model.find_method(cls, func.attr.value)
-            return None
+                found = model.find_method(cls, func.attr.value)
+                if found is not None:
+                    return found
+            # `self.act(h)` where `self.act = Activation()`: the object's forward / call
+            return _call_method(model, self.instance_class(func, scope))
         return None
 
     # ---- optimizers --------------------------------------------------------------------

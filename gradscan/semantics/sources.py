@@ -159,11 +159,14 @@ class TensorFlowSources:
             todo.extend(c for c in node.children if isinstance(c, cst.CSTNode))
         return False
 
-    def layer_input(self, fn: "FunctionInfo", param: str) -> bool:
-        """`param` is the input of a Keras layer's `call()`: inside a model, the previous
-        layer's output, which carries the gradient of every weight before this layer. A
-        model's `call()` input is its data (a model is differentiated from its inputs on)."""
-        if not (fn.is_method and fn.name == "call" and fn.cls.kind in KERAS_KINDS):
+    def layer_input(self, fn: "FunctionInfo", param: str, depth: int = 2) -> bool:
+        """`param` is the input of a Keras layer's `call()` and a call site in this file passes
+        it a value that carries gradient (`h = self.dense(x); self.quantize(h)`): inside a model,
+        the previous layer's output. Bound at its call sites like a helper's parameter: a layer's
+        input may just as well be token ids, strings or masks (preprocessing layers), so a layer
+        nobody here calls on a graph value has data for input. A model's `call()` input is its
+        data."""
+        if depth <= 0 or not (fn.is_method and fn.name == "call" and fn.cls.kind in KERAS_KINDS):
             return False
         params = fn.params
         if len(params) < 2 or params[1] != param:
@@ -176,7 +179,15 @@ class TensorFlowSources:
                     return False
                 if not base.startswith("<local>.") and (last == "Layer" or ".layers." in base):
                     layer = True
-        return layer
+        if not layer:
+            return False
+        from gradscan.semantics.objects import argument_for
+
+        for call, owner in self.model.objects.callers_of(fn)[:8]:
+            arg = argument_for(fn, call, param)
+            if arg is not None and self.carries(arg, owner, depth - 1):
+                return True
+        return False
 
     def _argument_carries(self, fn: "FunctionInfo", param: str, depth: int) -> bool:
         """A helper's parameter carries gradient when a caller passes it a value that does."""
