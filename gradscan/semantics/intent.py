@@ -545,7 +545,7 @@ class Sources:
     def _bound_weights(self, param: str, fn: Optional["FunctionInfo"], depth: int) -> Set[str]:
         """A helper's parameter bound at its call sites: the weights the callers' arguments
         carry (`dice_loss(model(x), y)` makes `logits` live in `dice_loss`)."""
-        from gradscan.semantics.objects import argument_for
+        from gradscan.semantics.arguments import argument_for
 
         owner = fn
         while owner is not None and isinstance(owner.node, cst.Lambda):

@@ -181,7 +181,7 @@ class TensorFlowSources:
                     layer = True
         if not layer:
             return False
-        from gradscan.semantics.objects import argument_for
+        from gradscan.semantics.arguments import argument_for
 
         for call, owner in self.model.objects.callers_of(fn)[:8]:
             arg = argument_for(fn, call, param)
