@@ -550,8 +550,10 @@ class Sources:
         owner = fn
         while owner is not None and isinstance(owner.node, cst.Lambda):
             owner = owner.parent
-        if owner is None or (owner.context is not None and owner.context.kind != "helper"):
-            return set()  # a root's inputs are data (a forward's `x`, a loss closure's batch)
+        if owner is None or owner.context is None or owner.context.kind != "helper":
+            # A root's inputs are data (a forward's `x`, a loss closure's batch); a function no
+            # root reaches (a `@torch.no_grad()` forward, dead code) is not followed either.
+            return set()
         out: Set[str] = set()
         for call, _caller in self.model.objects.callers_of(owner)[:8]:
             arg = argument_for(owner, call, param)
