@@ -529,7 +529,7 @@ class Sources:
             out = {f"param:{name.value}"}
             if tokens(name.value) & MODULE_TOKENS:
                 out.add(f"module:{name.value}")
-            if depth < 2:
+            if depth < 2 and BIND_PARAMETERS:
                 out |= self._bound_weights(name.value, fn, depth)
             return out
         if kind == "none":
@@ -677,6 +677,13 @@ class Sources:
                 out |= self._object_roots(e.value, fn, depth + 1)
             return out
         return set()
+
+
+# Binding a helper's parameters to the weights its callers pass found real cuts in the bug bank
+# (a loss helper handed the model's output), but on transformers it also read lengths and
+# masks computed next to weighted outputs as weights (2 noise findings): off until the binding
+# can tell values that carry gradient from the integers and masks beside them.
+BIND_PARAMETERS = False
 
 
 class _Defs:
@@ -904,12 +911,7 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
     src = sources(model)
     seen = 0
     path = trace.path if trace else _local_path(model, cut)
-    home = model.enclosing_function(cut)
     for child, parent in trace_steps(model, path):
-        if model.enclosing_function(parent) is not home:
-            # Past the cut's own function (a helper's result summed into a caller's loss): a
-            # separate loss term, not a straight-through or normalisation of the cut value.
-            break
         if isinstance(parent, (cst.Tuple, cst.List, cst.Dict)):
             holder = model.parent(parent)
             if parent is not path[-1] and isinstance(holder, (cst.Return, cst.Assign)):
