@@ -199,6 +199,8 @@ class UntrackedTfVariable(Rule):
                     continue
                 what = callee(model, value).rsplit(".", 1)[-1]
                 if what != "Variable":  # a TF Probability wrapper: no add_weight equivalent
+                    if _wraps_tracked_weight(model, cls.methods.get(method), value):
+                        continue  # `DeferredTensor(self.add_weight(...), softplus)`: the weight is tracked
                     yield Report(value, self.message.replace("raw tf.Variable", f"tfp.util.{what}"))
                 else:
                     yield Report(value, fix=_fix(model, value))
@@ -251,6 +253,18 @@ def _fix(model: FileModel, value: cst.Call):
 
 def _code(model: FileModel, node: cst.CSTNode) -> str:
     return model.module.code_for_node(node)
+
+
+def _wraps_tracked_weight(model: FileModel, fn: Optional[FunctionInfo], wrapper: cst.Call) -> bool:
+    """The wrapper's first argument is a variable the layer made with `self.add_weight(...)`
+    (directly, or through a local name assigned once from it)."""
+    if not wrapper.args or wrapper.args[0].keyword is not None:
+        return False
+    inner = wrapper.args[0].value
+    if isinstance(inner, cst.Name) and fn is not None:
+        inner = model.single_value(fn, inner.value) or inner
+    func = inner.func if isinstance(inner, cst.Call) else None
+    return isinstance(func, cst.Attribute) and func.attr.value == "add_weight" and is_name(func.value, "self")
 
 
 def _in_call_context(fn: Optional[FunctionInfo]) -> bool:
