@@ -218,7 +218,7 @@ class Flow:
                         yield call, owner
             return
         module_root = self.model.module_context is not None
-        for call, owner in self.model.calls:
+        for call, owner in self._calls_named(fn.name):
             if owner is None and not module_root:
                 continue  # module-level code that never backpropagates: nothing there is trained
             func = call.func
@@ -233,6 +233,20 @@ class Flow:
         for call, owner in self.model.objects.callers_of(fn):
             if (owner is not None or module_root) and not _direct_call(call, fn):
                 yield call, owner
+
+    def _calls_named(self, name: str):
+        """Calls whose callee's last name is `name` (`f(x)`, `self.f(x)`, `super().f(x)`), indexed
+        once per file: scanning every call for every helper was quadratic on files with
+        thousands of functions."""
+        index = self.__dict__.get("_by_callee")
+        if index is None:
+            index = self._by_callee = {}
+            for call, owner in self.model.calls:
+                func = call.func
+                last = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+                if last is not None:
+                    index.setdefault(last, []).append((call, owner))
+        return index.get(name, ())
 
     def _climb(self, node: cst.CSTNode, element: Optional[int] = None, conv=None):
         """(how it ends, path, names it taints, conversion state). The conversion state is
