@@ -206,8 +206,7 @@ def _analysed(source: SourceFile, module, raw: List[tuple], rules, settings: Set
         budget.stop()  # positions and noqa are linear: not counted
         flow = model.__dict__.get("_flow")
         if flow is not None and flow.incomplete:
-            raw.append(((1, 1), "GS003", f"analysis incomplete: {flow.incomplete} value-flow question(s) went past "
-                        "their budget; findings may be missing", None, None))
+            raw.append(((1, 1), "GS003", REGISTRY["GS003"].message.format(count=flow.incomplete), None, None))
         return _finish(source, raw, enabled, disable_noqa, module)
     finally:
         model.release()  # frees the tree by reference counting, not by the cyclic collector
@@ -350,7 +349,9 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
         if noqa.suppressed(code, line, table):
             continue
         fix_obj = None
-        if fix is not None and positions is not None and fix[0] in positions and fix[1] is not None:
+        # Where libcst dropped a line of the source, its positions are mapped back for the
+        # finding but not trusted for an edit: no fix is offered there.
+        if fix is not None and positions is not None and relines is None and fix[0] in positions and fix[1] is not None:
             node, replacement, title = fix
             r = positions[node]
             if isinstance(replacement, cst.CSTNode):

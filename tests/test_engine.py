@@ -378,3 +378,13 @@ def test_positions_stay_right_after_a_line_libcst_drops():
            "        return self.proj(x).detach()\n")
     (f,) = check_source(src, path="m.py")
     assert (f.code, f.line, f.col) == ("GS201", 12, 29) and src.splitlines()[11][f.col - 1:].startswith("detach")
+
+
+def test_no_fix_is_offered_where_libcst_dropped_a_line():
+    """The finding is mapped back to the source's line, but an edit is not trusted there."""
+    src = ("import torch\nimport torch.nn as nn\n\n\nclass M(nn.Module):\n    \"\"\"doc\"\"\"\n\\\n    def __init__(self):\n"
+           "        super().__init__()\n        self.w = torch.randn(3, requires_grad=True)\n")
+    (f,) = check_source(src, path="m.py")
+    assert (f.code, f.line) == ("GS101", 10) and f.fix is None
+    (g,) = check_source(src.replace("\\\n", ""), path="m.py")
+    assert g.fix is not None
