@@ -21,7 +21,9 @@ from gradscan.frameworks import pyro as pyro_api
 from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.budget import tick
+from gradscan.semantics.contexts import called_function
 from gradscan.semantics.names import dotted, tokens
+from gradscan.semantics.summaries import Summaries
 from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
@@ -435,6 +437,10 @@ class Flow:
         if name in NON_CARRYING_FUNCTIONS or (name or "").startswith(("math.", "logging.", "wandb.", "mlflow.", "warnings.")):
             return "stop"
         if is_logging_call(model, call):
+            return "stop"
+        # A function of the file: its summary says whether this parameter reaches its return.
+        callee = called_function(model, model.enclosing_function(call), call)
+        if callee is not None and not model.get(Summaries).carries_argument(callee, call, arg):
             return "stop"
         return "carry"
 

@@ -44,6 +44,7 @@ from gradscan.frameworks import names as api_names
 from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.budget import tick
 from gradscan.semantics.names import TOKEN, dotted, tokens
+from gradscan.semantics.summaries import Summaries
 from gradscan.semantics.walk import descendants, target_names
 
 if TYPE_CHECKING:
@@ -561,6 +562,17 @@ class Sources:
                 out |= {r for r in self._compute(arg, depth + 1) if r.startswith("weight:")}
         return out
 
+    def _carried(self, call: cst.Call, target: "FunctionInfo") -> Set[str]:
+        """The roots of the arguments `call` passes that reach `target`'s return (its summary)."""
+        summaries = self.model.get(Summaries)
+        out: Set[str] = set()
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value in ("dim", "axis", "dtype", "device", "keepdim", "out", "size", "shape"):
+                continue
+            if summaries.carries_argument(target, call, a):
+                out |= self.roots(a.value)
+        return out
+
     def _call_roots(self, call: cst.Call, depth: int) -> Set[str]:
         model = self.model
         func = call.func
@@ -580,7 +592,7 @@ class Sources:
                 kind = self.attr_kind(cls, method)
                 if kind == "method":
                     target = model.find_method(cls, method) if cls is not None else None
-                    out = set(args)
+                    out = self._carried(call, target) if target is not None else set(args)
                     if target is not None and depth < 3:
                         for ret in target.returns:
                             if isinstance(ret, cst.Return) and ret.value is not None:
@@ -613,6 +625,8 @@ class Sources:
             # `helper(h)`: a module-level function in this file returns what it computes
             if isinstance(func, cst.Name) and model.resolve(func) is None:
                 target = model.module_functions.get(func.value)
+                if target is not None:
+                    args = self._carried(call, target)
                 if target is not None and depth < 3:
                     out = set(args)
                     for ret in target.returns:
