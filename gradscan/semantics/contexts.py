@@ -222,6 +222,7 @@ def assign_contexts(model: "FileModel") -> None:
         if ctx is not None:
             fn.context = ctx
             roots.append(fn)
+    _mark_called_from_other_files(model, roots)
     _mark_jax_transformed(model, roots, scopes)
     _mark_svi_functions(model, roots, scopes)
     model.tape_blocks.extend(_find_tape_blocks(model))
@@ -375,6 +376,27 @@ class Scopes:
             out.extend(inner.calls)
             todo.extend(self.children.get(id(inner), ()))
         return out
+
+
+def _mark_called_from_other_files(model: "FileModel", roots) -> None:
+    """Module-level functions that training code in another project file calls to compute what
+    it backpropagates (the project index's call edges): roots whose return reaches a loss."""
+    from gradscan.semantics.model import Context
+
+    project = model.project
+    if project is None or not model.module_name or not hasattr(project, "trained_functions"):
+        return
+    trained = project.trained_functions(model.module_name)
+    if not trained:
+        return
+    for fn in model.functions:
+        if fn.parent is None and not fn.is_method and fn.context is None and fn.name in trained \
+                and isinstance(fn.node, cst.FunctionDef) and not has_no_grad_decorator(model, fn):
+            framework, live = trained[fn.name]
+            params = [p.name.value for p in (*fn.node.params.posonly_params, *fn.node.params.params)]
+            inputs = {params[int(x)] if x.isdigit() and int(x) < len(params) else x for x in live}
+            fn.context = Context("external", framework, inputs=frozenset(inputs & set(fn.params)))
+            roots.append(fn)
 
 
 def _mark_jax_transformed(model: "FileModel", roots, scopes: "Scopes") -> None:

@@ -530,6 +530,9 @@ class Sources:
             out = {f"param:{name.value}"}
             if tokens(name.value) & MODULE_TOKENS:
                 out.add(f"module:{name.value}")
+            ctx = fn.context if fn is not None else None
+            if ctx is not None and ctx.kind == "external" and name.value in ctx.inputs:
+                out.add(f"weight:caller:{name.value}")  # another file passes a computed value
             if depth < 2 and BIND_PARAMETERS:
                 out |= self._bound_weights(name.value, fn, depth)
             return out

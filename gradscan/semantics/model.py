@@ -8,7 +8,7 @@ pass; value flow is computed on demand, only for the candidate nodes a rule asks
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -31,9 +31,13 @@ NO_GRAD = {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "t
 class Context:
     """Why a function (or a tape block) is differentiable."""
 
-    kind: str  # forward, training-step, loss, keras-call, tape, jax-grad, helper
+    # forward, training-step, loss, keras-call, tape, jax-grad, helper, external (called on the
+    # way to a backward by another project file)
+    kind: str
     framework: str  # torch, tensorflow, jax
     root: Optional["FunctionInfo"] = None  # the root a helper was reached from
+    # "external" roots: the parameters some caller in another file passes a computed value for
+    inputs: FrozenSet[str] = frozenset()
 
 
 @dataclass(eq=False)

@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from gradscan.files.source import SourceError, decode_python
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 REWRITE_MIN_CHANGES = 8  # index.json is rewritten when more entries than this (or 2%) changed
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
@@ -135,7 +135,137 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
                 "methods": sorted(n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))),
             }
     local = {n: q for n, q in names.items()}
-    return {"classes": classes, "names": local, "stars": stars}
+    summary = {"classes": classes, "names": local, "stars": stars}
+    if any(word in text for word in _TRAINING_WORDS):
+        trains = trained_calls(tree, names)
+        if trains:
+            summary["trains"] = trains
+    return summary
+
+
+# ---- calls that training code makes into other modules ----------------------------------------
+# The index keeps call edges, not gradient facts: which imported functions a training function
+# (one that backpropagates) calls to compute the value it backpropagates. The file that
+# defines such a function then analyses it as a root (its return reaches a backward elsewhere).
+_TRAINING_WORDS = ("backward(", ".gradient(", "autograd.grad(", "training_step")
+_BACKWARD_METHODS = {"backward": "torch", "manual_backward": "torch"}
+
+
+def trained_calls(tree: ast.AST, names: Dict[str, str]) -> List[List[str]]:
+    """[qualified name, framework] of the imported functions whose results feed what a function
+    (or the module's own code) of `tree` backpropagates: found by following the names of the
+    backpropagated expression back through the assignments of the same body."""
+    out: Set[Tuple[str, str]] = set()
+    bodies = [(None, [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))])]
+    bodies += [(n, n.body) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for fn, body in bodies:
+        nodes = [n for stmt in body for n in _walk_body(stmt)]
+        losses: List[Tuple[ast.expr, str]] = []
+        for n in nodes:
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+                attr = n.func.attr
+                if attr == "backward" and not n.args:
+                    losses.append((n.func.value, "torch"))
+                elif attr in _BACKWARD_METHODS and n.args:
+                    losses.append((n.args[0].value if isinstance(n.args[0], ast.Starred) else n.args[0], "torch"))
+                elif attr == "gradient" and n.args:
+                    losses.append((n.args[0], "tensorflow"))
+                elif attr == "grad" and n.args and _dotted(n.func) in ("torch.autograd.grad", "autograd.grad"):
+                    losses.append((n.args[0], "torch"))
+            if fn is not None and fn.name == "training_step" and isinstance(n, ast.Return) and n.value is not None:
+                losses.append((n.value, "torch"))  # Lightning backpropagates what training_step returns
+        if not losses:
+            continue
+        assigns = []
+        for n in nodes:
+            if isinstance(n, ast.Assign):
+                assigns.append(({t.id for tgt in n.targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}, n.value))
+            elif isinstance(n, (ast.AugAssign, ast.AnnAssign)) and n.value is not None:
+                assigns.append(({t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}, n.value))
+        for expr, framework in losses:
+            wanted = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+            exprs = [expr]
+            done: Set[int] = set()
+            changed = True
+            while changed:  # the names the backpropagated value is computed from, transitively
+                changed = False
+                for i, (targets, value) in enumerate(assigns):
+                    if i not in done and targets & wanted:
+                        done.add(i)
+                        exprs.append(value)
+                        wanted |= {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+                        changed = True
+            data = _data_names(fn, body)
+            for e in exprs:
+                for call in ast.walk(e):
+                    if isinstance(call, ast.Call):
+                        text = _dotted(call.func)
+                        head, _, rest = (text or "").partition(".")
+                        if head in names:
+                            live = []
+                            for i, a in enumerate(call.args):
+                                if isinstance(a, ast.Starred):
+                                    break  # later positions are unknown
+                                if _computed(a, assigns, data, names):
+                                    live.append(str(i))
+                            live += [k.arg for k in call.keywords if k.arg and _computed(k.value, assigns, data, names)]
+                            out.add((f"{names[head]}.{rest}" if rest else names[head], framework, tuple(live)))
+    return [[q, f, list(live)] for q, f, live in sorted(out)]
+
+
+# Methods that move or re-type a value without computing anything from weights (`y.to(device)`).
+_DATA_METHODS = {
+    "to", "cuda", "cpu", "float", "double", "half", "long", "int", "bool", "squeeze", "unsqueeze",
+    "view", "reshape", "permute", "contiguous", "flatten", "transpose", "type", "clone", "numpy",
+}
+
+
+def _data_names(fn, body) -> Set[str]:
+    """Names bound only to data in a training body: its parameters and `for` loop targets."""
+    out: Set[str] = set()
+    if fn is not None:
+        a = fn.args
+        out |= {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
+    for stmt in body:
+        for n in _walk_body(stmt):
+            if isinstance(n, (ast.For, ast.AsyncFor, ast.comprehension)):
+                out |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+    return out
+
+
+def _computed(expr: ast.expr, assigns, data: Set[str], imported: Dict[str, str], depth: int = 0) -> bool:
+    """Whether an argument of a training body is computed by calling something (`model(x)`,
+    `self.head(h)`, a name assigned from such a call) rather than read from data (loop
+    variables, parameters, literals and their `.to(device)` copies). The index records only
+    which arguments are computed: which of them carry a gradient is the engine's question."""
+    if depth > 6:
+        return True
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in _DATA_METHODS:
+                continue
+            text = _dotted(func) or ""
+            head = text.partition(".")[0]
+            if head in imported and head not in data:
+                continue  # `torch.randn(...)`, `F.one_hot(y)`: a library function of data
+            return True
+        if isinstance(node, ast.Name) and node.id not in data:
+            for targets, value in assigns:
+                if node.id in targets and _computed(value, assigns, data | {node.id}, imported, depth + 1):
+                    return True
+    return False
+
+
+def _walk_body(stmt: ast.AST) -> Iterable[ast.AST]:
+    """The nodes of a statement, without descending into nested functions and classes."""
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                todo.append(child)
 
 
 def _dotted(expr: ast.expr) -> Optional[str]:
@@ -446,6 +576,37 @@ class ProjectIndex:
             helpers = self._subclass_index = (by_short, renames)
         return helpers
 
+    def trained_functions(self, module: str) -> Dict[str, str]:
+        """Functions of `module` that training code in other project files calls on the way to
+        what it backpropagates: name -> [framework ("torch", "tensorflow"), the arguments some
+        call computes rather than reads from data (positions as strings, keywords)]."""
+        # Depends on every module's calls (`len` marks that for the results cache).
+        len(self.modules)
+        index = self.__dict__.get("_trained")
+        if index is None:
+            index = self._trained = {}
+            for summary in dict.values(self.modules):
+                for qname, framework, live in (summary or {}).get("trains", ()):
+                    target = self._defining_module(qname)
+                    if target is not None:
+                        entry = index.setdefault(target[0], {}).setdefault(target[1], [framework, []])
+                        entry[1] = sorted(set(entry[1]) | set(live))
+        return {name: [framework, list(live)] for name, (framework, live) in index.get(module, {}).items()}
+
+    def _defining_module(self, qname: str, depth: int = 0) -> Optional[Tuple[str, str]]:
+        """(module, function name) for `pkg.losses.dice` or a re-export of it (`pkg.dice` where
+        `pkg/__init__.py` imports it from `.losses`); None for a name outside the project."""
+        module, _, name = qname.rpartition(".")
+        if not module or depth > 5:
+            return None
+        summary = dict.get(self.modules, module)
+        if not summary:
+            return None
+        target = summary.get("names", {}).get(name)
+        if target is not None and target != qname:
+            return self._defining_module(target, depth + 1)
+        return module, name
+
     def _derives(self, cls: str, ancestor: str, depth: int) -> bool:
         if depth > 8:
             return False
@@ -522,7 +683,7 @@ def summarize_file(job) -> Tuple[Optional[dict], bool]:
         text, exact = data.decode("utf-8", errors="replace"), False
     # Only files that define classes or may re-export them (packages, modules without
     # functions such as `api.py`) are parsed: the rest contribute nothing.
-    wanted = "class " in text or file.name == "__init__.py" or "def " not in text
+    wanted = "class " in text or file.name == "__init__.py" or "def " not in text or any(w in text for w in _TRAINING_WORDS)
     if not wanted:
         return {"classes": {}, "names": {}, "stars": []}, False
     summary = summarize(text, module, file.name == "__init__.py")

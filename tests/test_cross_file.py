@@ -1,0 +1,125 @@
+"""Functions called from training code in another project file (issue 14): the project index
+keeps the call edges, the file defining the function analyses it as a root."""
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from gradscan import cache, runner
+from gradscan.config import Settings
+from gradscan.semantics.project import trained_calls
+
+LOSSES = textwrap.dedent('''
+    import torch
+    import torch.nn.functional as F
+
+
+    def soft_label_loss(logits, labels):
+        probs = logits.softmax(-1).detach()
+        return F.nll_loss(torch.log(probs), labels)
+
+
+    def label_smoothing(labels, classes):
+        # Only ever given data by the training loop: nothing here carries a gradient.
+        return F.one_hot(labels, classes).float().detach() * 0.9
+''')
+
+TRAIN = textwrap.dedent('''
+    import torch
+    from pkg.losses import label_smoothing, soft_label_loss
+
+
+    def fit(model, loader):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in loader:
+            y = y.to("cpu")
+            logits = model(x)
+            loss = soft_label_loss(logits, y) + (logits - label_smoothing(y, 3)).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+''')
+
+
+def edges(source: str, names=None):
+    tree = ast.parse(textwrap.dedent(source))
+    names = names or {"soft_label_loss": "pkg.losses.soft_label_loss", "label_smoothing": "pkg.losses.label_smoothing",
+                      "losses": "pkg.losses", "torch": "torch", "F": "torch.nn.functional"}
+    return trained_calls(tree, names)
+
+
+def test_calls_feeding_the_backward_are_edges_with_the_computed_arguments():
+    assert edges(TRAIN) == [
+        ["pkg.losses.label_smoothing", "torch", []],
+        ["pkg.losses.soft_label_loss", "torch", ["0"]],
+    ]
+
+
+def test_calls_after_the_backward_or_for_logging_are_not_edges():
+    # (calls of library functions are edges too: the index resolves them to no project file)
+    assert [e for e in edges('''
+        def step(model, x, y, opt):
+            out = model(x)
+            loss = F.mse_loss(out, y)
+            loss.backward()
+            print(soft_label_loss(out, y))
+            stats = losses.summary(out)
+    ''') if e[0].startswith("pkg.")] == []
+
+
+def test_module_level_scripts_tapes_and_lightning_steps_are_training_code():
+    assert edges('''
+        out = model(x)
+        loss = losses.dice(out, target=y)
+        loss.backward()
+    ''') == [["pkg.losses.dice", "torch", ["0"]]]
+    assert edges('''
+        with tf.GradientTape() as tape:
+            loss = losses.dice(model(x))
+        grads = tape.gradient(loss, model.trainable_variables)
+    ''') == [["pkg.losses.dice", "tensorflow", ["0"]]]
+    assert edges('''
+        class Lit:
+            def training_step(self, batch, i):
+                x, y = batch
+                return soft_label_loss(self.net(x), y)
+    ''') == [["pkg.losses.soft_label_loss", "torch", ["0"]]]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.delenv(cache.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("")
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "losses.py").write_text(LOSSES)
+    (root / "train.py").write_text(TRAIN)
+    monkeypatch.chdir(root)
+    return root
+
+
+def _codes(result):
+    return [(f.path, f.line, f.code) for f in result.findings]
+
+
+def test_a_cut_in_a_loss_helper_of_another_file_is_found(project):
+    result = runner.run(["pkg/losses.py"], Settings(root=project), jobs=1, use_cache=False)
+    assert _codes(result) == [("pkg/losses.py", 7, "GS201")]
+
+
+def test_without_the_training_file_the_helper_is_library_code(project):
+    (project / "train.py").unlink()
+    result = runner.run(["pkg/losses.py"], Settings(root=project), jobs=1, use_cache=False)
+    assert _codes(result) == []
+
+
+def test_editing_the_training_file_rechecks_the_helper(project):
+    first = runner.run(["pkg/losses.py"], Settings(root=project), jobs=1)
+    assert _codes(first) == [("pkg/losses.py", 7, "GS201")]
+    (project / "train.py").write_text(TRAIN.replace("soft_label_loss(logits, y) + ", ""))
+    second = runner.run(["pkg/losses.py"], Settings(root=project), jobs=1)
+    assert _codes(second) == []
