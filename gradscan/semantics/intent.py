@@ -1060,16 +1060,39 @@ def _steps_cut_class(model: "FileModel", cut: cst.CSTNode, trace: "Trace") -> Op
     them trains the cut's class (its own step) or not (another network's step). Else None."""
     if trace.sink != "loss" or not trace.path:
         return None
-    fn = model.enclosing_function(cut)
-    while fn is not None and fn.parent is not None:
-        fn = fn.parent
-    if fn is None or fn.cls is None:
+    cls = _cut_class(model, cut)
+    if cls is None:
         return None
-    trainer = model.enclosing_function(trace.path[-1])
-    trained = model.objects.trained_classes(trainer)
+    backward = trace.path[-1]
+    trainer = model.enclosing_function(backward)
+    trained = model.objects.trained_classes(trainer, after=backward if isinstance(backward, cst.Call) else None)
     if not trained:
         return None
-    return any(c is fn.cls for c in trained)
+    return any(c is cls for c in trained)
+
+
+def _cut_class(model: "FileModel", cut: cst.CSTNode) -> Optional["ClassInfo"]:
+    """The class of this file whose weights the cut value comes from: the class of the method
+    the cut sits in, else the class of the object whose call computed the receiver in a
+    training function or script (`fake = gen(z)` with `gen = Generator()`, then `fake.detach()`)."""
+    fn = model.enclosing_function(cut)
+    top = fn
+    while top is not None and top.parent is not None:
+        top = top.parent
+    if top is not None and top.cls is not None:
+        return top.cls
+    expr = cut.func.value if isinstance(cut, cst.Call) and isinstance(cut.func, cst.Attribute) else None
+    scope = fn
+    for _ in range(4):
+        if not isinstance(expr, cst.Name):
+            break
+        found = model.objects.value_of(expr, scope)
+        if found is None:
+            return None
+        expr, scope = found
+    if isinstance(expr, cst.Call):
+        return model.objects.instance_class(expr.func, scope)
+    return None
 
 
 def _passes_a_discriminator(name: str) -> bool:

@@ -210,12 +210,23 @@ class Objects:
                 return None
             scope = scope.parent
 
-    def trained_classes(self, fn: Optional["FunctionInfo"]) -> Optional[List["ClassInfo"]]:
+    def trained_classes(self, fn: Optional["FunctionInfo"], after: Optional[cst.CSTNode] = None) -> Optional[List["ClassInfo"]]:
         """The classes of this file whose parameters the optimizers stepped in `fn` train
         (`opt_g = Adam(G.parameters())`, `opt_g.step()`, `G = Generator()`); None when any
-        stepped optimizer or its parameters cannot be resolved to such a class."""
+        stepped optimizer or its parameters cannot be resolved to such a class. With `after`
+        (a backward call), only the steps between it and the next backward: a loop that steps
+        two networks in turn steps one per backward."""
         model = self.model
         calls = fn.calls if fn is not None else [c for c, o in model.calls if o is None]
+        if after is not None:
+            order = model.flow.order
+            start = order(after)
+            later = sorted((c for c in calls if order(c) > start), key=order)
+            calls = []
+            for c in later:
+                if type(c.func) is cst.Attribute and c.func.attr.value in ("backward", "manual_backward"):
+                    break
+                calls.append(c)
         out: List["ClassInfo"] = []
         stepped = False
         for call in calls:
