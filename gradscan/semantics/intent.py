@@ -918,13 +918,29 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
                 continue  # `return z.detach(), norm` unpacked by the caller: not a combination
             if trace is not None and trace.sink == "loss" and isinstance(parent, cst.Dict) and isinstance(holder, cst.Return):
                 continue  # Lightning's `{"loss": ..., "log": ...}`: the entry is the loss, the rest is logged
+        returned = parent is path[-1] and isinstance(parent, (cst.Tuple, cst.List)) and isinstance(model.parent(parent), cst.Return)
         for other in co_operands(model, parent, child):
             seen += 1
             if src.shares_graph(other, receiver, exclude or model.enclosing_statement(cut)):
+                if returned and _returned_element_unused(model, parent, other):
+                    continue  # `return out(h.detach()), state` whose callers cut the state: no gradient through it
                 return True
             if seen > 40:
                 return False
     return False
+
+
+def _returned_element_unused(model: "FileModel", returned: cst.CSTNode, element: cst.BaseExpression) -> bool:
+    """A root returns a tuple and every caller in the file drops or cuts this element (`logits,
+    state = model(x, state)` then `state = tuple(s.detach() for s in state)`): the element
+    carries no gradient back. False when no caller is known (a library's module)."""
+    position = next((i for i, e in enumerate(returned.elements) if e.value is element), None)
+    if position is None or any(isinstance(e, cst.StarredElement) for e in returned.elements):
+        return False
+    fn = model.enclosing_function(returned)
+    if fn is None:
+        return False
+    return model.flow.element_reaches(fn, position) is False
 
 
 def _local_path(model: "FileModel", node: cst.CSTNode) -> List[cst.CSTNode]:
