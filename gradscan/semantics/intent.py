@@ -154,6 +154,35 @@ class Sources:
         """The value of `expr` depends on trainable weights computed in its function."""
         return bool(self.weight_roots(expr))
 
+    def fed_from_weights(self, expr: cst.CSTNode, helpers_only: bool = False) -> bool:
+        """`expr` derives from an input of its function that a caller in this file passes a
+        value computed from weights: `criterion(model(x), y)` for a loss module's `logits`,
+        `self.vq(self.encoder(x))` for a quantizer's `z`. Unlike the helper binding of
+        `roots`, this holds for a forward's inputs too; rules ask it for values they cut or
+        re-wrap themselves (not for masks or lengths passed beside a weighted output).
+        `helpers_only`: not a root's inputs (a submodule's forward that cuts its own input may
+        be a probe on purpose)."""
+        fn = self.model.enclosing_function(expr)
+        while fn is not None and isinstance(fn.node, cst.Lambda):
+            fn = fn.parent
+        if fn is None or (helpers_only and (fn.context is None or fn.context.kind != "helper")):
+            return False
+        params = {r[len("param:"):] for r in self.roots(expr) if r.startswith("param:")}
+        return any(self.caller_weights(fn, p) for p in sorted(params))
+
+    def caller_weights(self, fn: "FunctionInfo", param: str) -> FrozenSet[str]:
+        """The weights the callers in this file pass to `fn`'s parameter `param`."""
+        from gradscan.semantics.arguments import argument_for
+
+        if fn.context is None:
+            return frozenset()  # no differentiable root reaches it
+        out: Set[str] = set()
+        for call, _caller in self.model.objects.callers_of(fn)[:8]:
+            arg = argument_for(fn, call, param)
+            if arg is not None:
+                out |= self.weight_roots(arg)
+        return frozenset(out)
+
     def shares_graph(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
         """`a` and `b` derive from a common weight or submodule (raw inputs and plain data do
         not count): a gradient through `a` reaches what `b` came from. With `exclude` (the

@@ -148,7 +148,7 @@ class DetachInForward(GraphRule):
                 continue
             receiver = func.value
             where = site(model, call)
-            if where is None or not src.is_live(receiver):
+            if where is None or not (src.is_live(receiver) or src.fed_from_weights(receiver, helpers_only=True)):
                 continue
             if self._rewrapped(model, call) or self._fixed_by_gs206(model, call) or self._after_backward(model, call, receiver):
                 continue
