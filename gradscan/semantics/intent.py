@@ -950,6 +950,8 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
         returned = parent is path[-1] and isinstance(parent, (cst.Tuple, cst.List)) and isinstance(model.parent(parent), cst.Return)
         for other in co_operands(model, parent, child):
             seen += 1
+            if isinstance(parent, cst.BinaryOperation) and _straight_through_pair(model, receiver, other):
+                return True
             if src.shares_graph(other, receiver, exclude or model.enclosing_statement(cut)):
                 if returned and _returned_element_unused(model, parent, other):
                     continue  # `return out(h.detach()), state` whose callers cut the state: no gradient through it
@@ -957,6 +959,15 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
             if seen > 40:
                 return False
     return False
+
+
+def _straight_through_pair(model: "FileModel", receiver: cst.CSTNode, other: cst.CSTNode) -> bool:
+    """`x + (q - x).detach()`: the value the cut difference is added to is its own subtrahend,
+    so the sum's gradient goes to `x` whole (whether `x` is computed here or is an input)."""
+    if not (isinstance(receiver, cst.BinaryOperation) and isinstance(receiver.operator, cst.Subtract)):
+        return False
+    code = model.module.code_for_node
+    return code(receiver.right).strip() == code(other).strip()
 
 
 def _returned_element_unused(model: "FileModel", returned: cst.CSTNode, element: cst.BaseExpression) -> bool:
