@@ -124,6 +124,20 @@ class Flow:
         fn = self.model.enclosing_function(node)
         return self._bounded(lambda: self._reach(node, fn, max_calls, set(), None, predicate, None, module_level))
 
+    def element_reaches(self, fn: "FunctionInfo", position: int, call: Optional[cst.Call] = None) -> Optional[bool]:
+        """Does element `position` of what `fn` returns reach an output or a loss through any
+        of `fn`'s callers in the file (`a, b = fn(x)` follows `b` only), or through `call` only
+        when given? None when no caller is known or the walk was cut short."""
+        callers = [(c, o) for c, o in self._callers(fn) if call is None or c is call]
+        if not callers:
+            return None
+        cut_short = self.incomplete
+        for call, caller in callers:
+            found = self._bounded(lambda c=call, o=caller: self._reach(c, o, 1, set(), element=position, module_level=True))
+            if found is not None:
+                return True
+        return None if self.incomplete != cut_short else False
+
     def _bounded(self, question: Callable[[], Optional[Trace]]) -> Optional[Trace]:
         if self.steps >= self.FILE_BUDGET:
             self.incomplete += 1
@@ -331,6 +345,10 @@ class Flow:
             elif t is cst.Call:
                 if child is not parent.func:
                     return "stop", path, []
+            elif t is cst.CompFor:
+                if child is parent.iter and not self._comprehension_carries(parent, box):
+                    # `tuple(s.detach() for s in state)`: the elements are cut, not the iterable carried
+                    return "stop", path, []
             elif t is cst.UnaryOperation:
                 if isinstance(parent.operator, cst.Not):
                     return "stop", path, []
@@ -383,6 +401,34 @@ class Flow:
                 return "dropped", path, []
             path.append(parent)
             child = parent
+
+    def _comprehension_carries(self, comp_for: cst.CompFor, box: list) -> bool:
+        """Does a comprehension's element carry what its loop target is bound to? Each read of
+        the target in the element is climbed: a read that ends at a cut (`s.detach()`,
+        `s.shape[0]`) before reaching the element carries nothing. Unsure: True."""
+        model = self.model
+        comp = model.parent(comp_for)
+        while isinstance(comp, cst.CompFor):  # an inner `for` of the same comprehension
+            comp = model.parent(comp)
+        if isinstance(comp, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            elt = comp.elt
+        elif isinstance(comp, cst.DictComp):
+            elt = comp.value
+        else:
+            return True
+        bound = set(_target_names(comp_for.target))
+        if not bound or not isinstance(comp_for.target, (cst.Name, cst.Tuple, cst.List)):
+            return True
+        if not isinstance(elt, (cst.Name, cst.Call, cst.Attribute, cst.Subscript, cst.BinaryOperation, cst.UnaryOperation)):
+            return True
+        reads = [n for n in descendants(elt) if type(n) is cst.Name and n.value in bound]
+        for read in reads:
+            if isinstance(model.parent(read), cst.Attribute) and model.parent(read).attr is read:
+                continue
+            end, path, _names = self._climb_tensor(read, None, [box[0]])
+            if any(n is elt for n in path) or end != "stop":
+                return True
+        return False
 
     def _converts_later(self, call: cst.Call, conv) -> bool:
         """Worth following a conversion only in a file that can wrap it again."""

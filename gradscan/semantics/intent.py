@@ -155,6 +155,35 @@ class Sources:
         """The value of `expr` depends on trainable weights computed in its function."""
         return bool(self.weight_roots(expr))
 
+    def fed_from_weights(self, expr: cst.CSTNode, helpers_only: bool = False) -> bool:
+        """`expr` derives from an input of its function that a caller in this file passes a
+        value computed from weights: `criterion(model(x), y)` for a loss module's `logits`,
+        `self.vq(self.encoder(x))` for a quantizer's `z`. Unlike the helper binding of
+        `roots`, this holds for a forward's inputs too; rules ask it for values they cut or
+        re-wrap themselves (not for masks or lengths passed beside a weighted output).
+        `helpers_only`: not a root's inputs (a submodule's forward that cuts its own input may
+        be a probe on purpose)."""
+        fn = self.model.enclosing_function(expr)
+        while fn is not None and isinstance(fn.node, cst.Lambda):
+            fn = fn.parent
+        if fn is None or (helpers_only and (fn.context is None or fn.context.kind != "helper")):
+            return False
+        params = {r[len("param:"):] for r in self.roots(expr) if r.startswith("param:")}
+        return any(self.caller_weights(fn, p) for p in sorted(params))
+
+    def caller_weights(self, fn: "FunctionInfo", param: str) -> FrozenSet[str]:
+        """The weights the callers in this file pass to `fn`'s parameter `param`."""
+        from gradscan.semantics.arguments import argument_for
+
+        if fn.context is None:
+            return frozenset()  # no differentiable root reaches it
+        out: Set[str] = set()
+        for call, _caller in self.model.objects.callers_of(fn)[:8]:
+            arg = argument_for(fn, call, param)
+            if arg is not None:
+                out |= self.weight_roots(arg)
+        return frozenset(out)
+
     def shares_graph(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
         """`a` and `b` derive from a common weight or submodule (raw inputs and plain data do
         not count): a gradient through `a` reaches what `b` came from. With `exclude` (the
@@ -935,13 +964,40 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
                 continue  # `return z.detach(), norm` unpacked by the caller: not a combination
             if trace is not None and trace.sink == "loss" and isinstance(parent, cst.Dict) and isinstance(holder, cst.Return):
                 continue  # Lightning's `{"loss": ..., "log": ...}`: the entry is the loss, the rest is logged
+        returned = parent is path[-1] and isinstance(parent, (cst.Tuple, cst.List)) and isinstance(model.parent(parent), cst.Return)
         for other in co_operands(model, parent, child):
             seen += 1
+            if isinstance(parent, cst.BinaryOperation) and _straight_through_pair(model, receiver, other):
+                return True
             if src.shares_graph(other, receiver, exclude or model.enclosing_statement(cut)):
+                if returned and _returned_element_unused(model, parent, other):
+                    continue  # `return out(h.detach()), state` whose callers cut the state: no gradient through it
                 return True
             if seen > 40:
                 return False
     return False
+
+
+def _straight_through_pair(model: "FileModel", receiver: cst.CSTNode, other: cst.CSTNode) -> bool:
+    """`x + (q - x).detach()`: the value the cut difference is added to is its own subtrahend,
+    so the sum's gradient goes to `x` whole (whether `x` is computed here or is an input)."""
+    if not (isinstance(receiver, cst.BinaryOperation) and isinstance(receiver.operator, cst.Subtract)):
+        return False
+    code = model.module.code_for_node
+    return code(receiver.right).strip() == code(other).strip()
+
+
+def _returned_element_unused(model: "FileModel", returned: cst.CSTNode, element: cst.BaseExpression) -> bool:
+    """A root returns a tuple and every caller in the file drops or cuts this element (`logits,
+    state = model(x, state)` then `state = tuple(s.detach() for s in state)`): the element
+    carries no gradient back. False when no caller is known (a library's module)."""
+    position = next((i for i, e in enumerate(returned.elements) if e.value is element), None)
+    if position is None or any(isinstance(e, cst.StarredElement) for e in returned.elements):
+        return False
+    fn = model.enclosing_function(returned)
+    if fn is None:
+        return False
+    return model.flow.element_reaches(fn, position) is False
 
 
 def _local_path(model: "FileModel", node: cst.CSTNode) -> List[cst.CSTNode]:

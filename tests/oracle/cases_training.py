@@ -320,3 +320,71 @@ class _GS304:
     def check_good(ns):
         ns["run"]()
         assert _nonzero_grad(ns["model"].mu.weight) and _nonzero_grad(ns["model"].pi.weight)
+
+
+# Fact pt39: codebook rows picked by argmin carry no gradient to the encoder that produced the
+# latent; the straight-through estimator `z + (q - z).detach()` gives it the decoder's gradient.
+@_case(
+    "GS209",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+
+
+    class Quantizer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.codebook = nn.Embedding(16, 4)
+
+        def forward(self, z):
+            idx = torch.cdist(z, self.codebook.weight).argmin(dim=1)  # GS209
+            return self.codebook(idx)
+
+
+    enc, vq, dec = nn.Linear(8, 4), Quantizer(), nn.Linear(4, 8)
+    x = torch.randn(12, 8)
+
+    def run():
+        loss = ((dec(vq(enc(x))) - x) ** 2).mean()
+        loss.backward()
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+
+
+    class Quantizer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.codebook = nn.Embedding(16, 4)
+
+        def forward(self, z):
+            idx = torch.cdist(z, self.codebook.weight).argmin(dim=1)
+            q = self.codebook(idx)
+            return z + (q - z).detach()
+
+
+    enc, vq, dec = nn.Linear(8, 4), Quantizer(), nn.Linear(4, 8)
+    x = torch.randn(12, 8)
+
+    def run():
+        loss = ((dec(vq(enc(x))) - x) ** 2).mean()
+        loss.backward()
+    ''',
+)
+class _GS209:
+    @staticmethod
+    def check_bad(ns):
+        ns["run"]()
+        assert ns["enc"].weight.grad is None
+        assert _nonzero_grad(ns["vq"].codebook.weight) and _nonzero_grad(ns["dec"].weight)
+
+    @staticmethod
+    def check_good(ns):
+        ns["run"]()
+        assert _nonzero_grad(ns["enc"].weight) and _nonzero_grad(ns["dec"].weight)

@@ -18,4 +18,5 @@ from gradscan.rules.torch_graph import (  # noqa: F401 (importing a rule module 
     gs206_requires_grad_on_loss,
     gs207_non_differentiable_op_in_loss,
     gs208_backward_of_data,
+    gs209_selection_without_straight_through,
 )

@@ -12,6 +12,9 @@ from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
 
+PICKED_MESSAGE = "the detached element of this result reaches the output and its live twin is dropped: use the live one"
+
+
 class DetachInForward(GraphRule):
     code = "GS201"
     name = "detach-in-forward"
@@ -145,7 +148,7 @@ class DetachInForward(GraphRule):
                 continue
             receiver = func.value
             where = site(model, call)
-            if where is None or not src.is_live(receiver):
+            if where is None or not (src.is_live(receiver) or src.fed_from_weights(receiver, helpers_only=True)):
                 continue
             if self._rewrapped(model, call) or self._fixed_by_gs206(model, call) or self._after_backward(model, call, receiver):
                 continue
@@ -154,7 +157,39 @@ class DetachInForward(GraphRule):
                 continue
             if self._twin_evaluation(model, src, receiver, fn):
                 continue
-            yield Report(func.attr)
+            picked = self._picked_from_pair(model, src, receiver, trace)
+            if picked is False:
+                continue
+            yield picked if picked is not None else Report(func.attr)
+
+    @staticmethod
+    def _picked_from_pair(model: FileModel, src, receiver, trace: Trace):
+        """A helper returns a live value beside the detached one (`return z_st, q.detach()`), and
+        the caller takes the detached element on to the output: the helper is right, the
+        caller's choice is the bug, so the finding goes to the caller's call. False when the
+        caller also takes on a live element of the same weights (their gradient arrives that
+        way), None when the cut is not returned beside a live value that the caller drops."""
+        path = trace.path
+        for i, node in enumerate(path[:-1]):
+            if not isinstance(node, (cst.Tuple, cst.List)) or not isinstance(model.parent(node), cst.Return):
+                continue
+            call = path[i + 1]
+            if not isinstance(call, cst.Call) or intent.contains(model, node, call):
+                return None
+            position = next((k for k, e in enumerate(node.elements) if any(p is e for p in path[:i])), None)
+            if position is None:
+                return None
+            helper = model.enclosing_function(node)
+            twins = [k for k, e in enumerate(node.elements) if k != position and src.is_live(e.value)]
+            if helper is None or not twins:
+                return None
+            taken = [k for k in twins if model.flow.element_reaches(helper, k, call) is not False]
+            if taken:
+                same = any(src.shares_graph(node.elements[k].value, receiver) for k in taken)
+                return False if same else None
+            name = call.func.attr if isinstance(call.func, cst.Attribute) else call.func
+            return Report(name, message=PICKED_MESSAGE)
+        return None
 
     @staticmethod
     def _twin_evaluation(model: FileModel, src, receiver, fn) -> bool:

@@ -175,7 +175,8 @@ class TensorRewrapped(GraphRule):
             return False
         if isinstance(data, (cst.List, cst.Tuple)):
             return any(src.is_live(_strip_methods(e.value, {"detach", "clone", "cpu"})) for e in data.elements)
-        return src.is_live(data)
+        # or an input its callers feed from the weights (a loss module's `logits`)
+        return src.is_live(data) or src.fed_from_weights(data)
 
 
 _PLAIN_ANNOTATION = re.compile(

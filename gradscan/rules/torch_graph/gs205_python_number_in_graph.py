@@ -115,7 +115,7 @@ class PythonNumberInGraph(GraphRule):
             if receiver is None:
                 continue
             where = site(model, call)
-            if where is None or not src.is_live(receiver):
+            if where is None or not (src.is_live(receiver) or src.fed_from_weights(receiver, helpers_only=True)):
                 continue
             trace = reach(model, call, where)
             if trace is None or not self._back_into_tensor(model, src, call, trace):
