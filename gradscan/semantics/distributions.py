@@ -637,6 +637,9 @@ def _call_graph(model, call: cst.Call, scope, depth, seen) -> bool:
         if q in PARAMETER_FACTORIES:
             return True
     func = call.func
+    if q is None and isinstance(func, (cst.Name, cst.Attribute)) and not (isinstance(func, cst.Attribute) and func.attr.value in DETACHING_METHODS) \
+            and model.sources.torch.is_module_object(func, scope):
+        return True  # `policy(obs)`, `model.encoder(x)`: an object holding weights (the torch sources' answer)
     if isinstance(func, cst.Attribute):
         name = func.attr.value
         if name in DETACHING_METHODS:
@@ -724,20 +727,27 @@ def is_score_call(model: "FileModel", node: cst.CSTNode) -> bool:
 
 
 def contains_detach(model: "FileModel", node: cst.CSTNode) -> bool:
-    """The expression holds a `.detach()` / `.data` / `stop_gradient(...)`: the straight-through idiom
-    `hard + soft - soft.detach()`."""
+    """A sum holding a detached term: the straight-through idiom `hard + soft - soft.detach()`,
+    `(hard - soft).detach() + soft`. A detach nested inside another term (a REINFORCE term
+    `log_prob * reward.detach()` beside a pathwise one) is not that idiom."""
     stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, cst.Call):
-            func = n.func
-            if isinstance(func, cst.Attribute) and func.attr.value in ("detach", "stop_gradient"):
-                return True
-            if (model.callee(n) or "") in ("tensorflow.stop_gradient", "jax.lax.stop_gradient"):
-                return True
-        if isinstance(n, cst.Attribute) and n.attr.value == "data":
-            return True
-        if isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, (cst.Add, cst.Subtract)):
+            stack.extend((n.left, n.right))
             continue
-        stack.extend(n.children)
+        if isinstance(n, cst.UnaryOperation) and isinstance(n.operator, cst.Minus):
+            stack.append(n.expression)
+            continue
+        if _is_detach(model, n):
+            return True
     return False
+
+
+def _is_detach(model: "FileModel", n: cst.CSTNode) -> bool:
+    if isinstance(n, cst.Call):
+        func = n.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("detach", "stop_gradient"):
+            return True
+        return (model.callee(n) or "") in ("tensorflow.stop_gradient", "jax.lax.stop_gradient")
+    return isinstance(n, cst.Attribute) and n.attr.value == "data"

@@ -225,9 +225,15 @@ class NonDifferentiableOpInLoss(GraphRule):
         for child, parent in intent.trace_steps(model, trace.path):
             if isinstance(parent, (cst.BinaryOperation, cst.Call, cst.List, cst.Tuple)):
                 others = [o for o in intent.co_operands(model, parent, child) if not _constant(o)]
+                if others and all(_detached(o) for o in others):
+                    continue  # `hard - soft.detach()`: straight-through pairs it with `+ soft` next
                 if others:
                     return any(cls._live(model, src, o, fn) for o in others)
         return False
+
+
+def _detached(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "detach"
 
 
 def _prediction_name(name: str) -> bool:
