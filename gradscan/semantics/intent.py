@@ -191,6 +191,13 @@ class Sources:
         ra, rb = self.roots_excluding(a, exclude), self.roots(b)
         return any(r.startswith("weight:") for r in ra & rb)
 
+    def covers(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
+        """Every weight or submodule `b` derives from is one `a` derives from too (or a part of
+        one: `model.encoder` within `model`): a gradient through `a` reaches all that `b` came
+        from. `exclude` as for `shares_graph`."""
+        ra = {r for r in self.roots_excluding(a, exclude) if r.startswith("weight:")}
+        return all(r in ra or any(r.startswith(o + ".") for o in ra) for r in self.roots(b) if r.startswith("weight:"))
+
     def attr_kind(self, cls: Optional["ClassInfo"], attr: str) -> str:
         """`param`, `module` (with weights), `weightless` (activation, dropout), `buffer`,
         `method`, `other` or `unknown` for `self.<attr>` in class `cls`."""
@@ -969,7 +976,10 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
             seen += 1
             if isinstance(parent, cst.BinaryOperation) and _straight_through_pair(model, receiver, other):
                 return True
-            if src.shares_graph(other, receiver, exclude or model.enclosing_statement(cut)):
+            region = exclude or model.enclosing_statement(cut)
+            if src.shares_graph(other, receiver, region):
+                if not src.covers(other, receiver, region):
+                    continue  # `mse(h, y) + aux_head(h).item()`: the other side misses `aux_head`
                 if returned and _returned_element_unused(model, parent, other):
                     continue  # `return out(h.detach()), state` whose callers cut the state: no gradient through it
                 return True
