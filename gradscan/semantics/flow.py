@@ -216,6 +216,8 @@ class Flow:
 
     def _is_root(self, fn: "FunctionInfo") -> bool:
         ctx = fn.context
+        if ctx is None and isinstance(fn.node, cst.Lambda) and any(True for _ in self._maps_of(fn)):
+            return False  # a lambda given to `map` returns into the map's result, not its parent's
         while ctx is None and fn.parent is not None and isinstance(fn.node, cst.Lambda):
             fn = fn.parent
             ctx = fn.context
@@ -224,6 +226,9 @@ class Flow:
         return ctx is not None and ctx.kind not in ("helper", "loss") and (fn.parent is None or ctx.kind == "jax-grad")
 
     def _callers(self, fn: "FunctionInfo"):
+        # `map(f, xs)`, `map(lambda t: ..., xs)`: the map's result holds what `f` returns.
+        for call, owner in self._maps_of(fn):
+            yield call, owner
         if isinstance(fn.node, cst.Lambda):
             # `act = lambda v: ...` then `act(x)` in the same function
             holder = self.model.parent(fn.node)
@@ -248,6 +253,22 @@ class Flow:
         # Through objects: `net.encode(x)`, `self.encoder.embed(x)`, `model(x)` running forward.
         for call, owner in self.model.objects.callers_of(fn):
             if (owner is not None or module_root) and not _direct_call(call, fn):
+                yield call, owner
+
+    def _maps_of(self, fn: "FunctionInfo"):
+        """Calls of the builtin `map` given `fn` (a lambda, its name, or `self.<method>`)."""
+        model = self.model
+        maps = self.__dict__.get("_maps")
+        if maps is None:
+            maps = self._maps = [(c, o) for c, o in model.calls
+                                 if type(c.func) is cst.Name and c.func.value == "map" and model.callee(c) is None and c.args]
+        for call, owner in maps:
+            first = call.args[0].value
+            if first is fn.node:
+                yield call, owner
+            elif isinstance(first, cst.Name) and not fn.is_method and first.value == fn.name:
+                yield call, owner
+            elif isinstance(first, cst.Attribute) and fn.is_method and first.attr.value == fn.name and dotted(first.value) == "self":
                 yield call, owner
 
     def _calls_named(self, name: str):

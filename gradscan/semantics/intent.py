@@ -566,6 +566,11 @@ class Sources:
             out = {f"param:{name.value}"}
             if tokens(name.value) & MODULE_TOKENS:
                 out.add(f"module:{name.value}")
+            mapped = _mapped_iterables(model, fn)
+            if mapped:  # `map(lambda t: ..., outs)`: `t` is an element of `outs`
+                for iterable in mapped:
+                    out |= self.roots(iterable)
+                return out
             ctx = fn.context if fn is not None else None
             if ctx is not None and ctx.kind == "external" and name.value in ctx.inputs:
                 out.add(f"weight:caller:{name.value}")  # another file passes a computed value
@@ -831,6 +836,18 @@ def _parameter_owners(params: cst.BaseExpression) -> Set[str]:
     return out
 
 
+def _mapped_iterables(model: "FileModel", fn: Optional["FunctionInfo"]) -> List[cst.BaseExpression]:
+    """The iterables of `map(fn, xs, ...)` when `fn` is a lambda given to the builtin map."""
+    if fn is None or not isinstance(fn.node, cst.Lambda):
+        return []
+    arg = model.parent(fn.node)
+    call = model.parent(arg) if isinstance(arg, cst.Arg) else None
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "map"
+            and model.callee(call) is None and call.args and call.args[0] is arg):
+        return []
+    return [a.value for a in call.args[1:] if a.keyword is None and not a.star]
+
+
 def _comprehension_iter(model: "FileModel", name: cst.Name) -> Optional[cst.BaseExpression]:
     """For a name bound by an enclosing comprehension's `for`, the iterable it runs over."""
     for anc in model.ancestors(name):
@@ -918,6 +935,8 @@ def co_operands(model: "FileModel", parent: cst.CSTNode, child: cst.CSTNode) -> 
             return [parent.right]
         return [parent.left]
     if isinstance(parent, cst.Call):
+        if isinstance(parent.func, cst.Name) and parent.func.value == "map" and parent.args and contains(model, parent.args[0].value, child):
+            return []  # `map(lambda t: t.detach(), xs)`: `xs` are the lambda's inputs, not a partner
         out = []
         func = parent.func
         receiver = func.value if isinstance(func, cst.Attribute) else None
