@@ -31,7 +31,10 @@ class NoGradInForward(GraphRule):
     methods it calls, `training_step`, a training loop) when a value computed from the weights
     inside the block reaches forward's return value or the loss; `@torch.no_grad()` and
     `@torch.inference_mode()` on a module's `forward` or `training_step` that uses weights; and
-    a bare `torch.set_grad_enabled(False)` call in training code.
+    a bare `torch.set_grad_enabled(False)` call in training code; and
+    `with torch.set_grad_enabled(condition):` whose condition is the negation of the one
+    guarding the `.backward()` (`mode != "train"` around a step that backpropagates under
+    `if mode == "train":`).
 
     ## Why it breaks gradients
     Under no_grad, operations record no graph: the block's results have `requires_grad=False`.
@@ -132,13 +135,14 @@ class NoGradInForward(GraphRule):
             return
         src = model.sources.torch
         for node, fn in model.withs:
-            if not is_no_grad_with(model, node):
+            switched = _switched_off_where_trained(model, node, fn)
+            if switched is None and not is_no_grad_with(model, node):
                 continue
             where = site(model, node)
             if where is None or self._custom_backward(fn):
                 continue
             if self._block_reaches(model, node, src, where):
-                item = next(i for i in node.items if _is_no_grad_item(model, i.item))
+                item = switched or next(i for i in node.items if _is_no_grad_item(model, i.item))
                 yield Report(item.item)
         for fn in model.functions:
             if fn.is_method and fn.cls.is_torch and fn.name in ("forward", "__call__", "training_step") and has_no_grad_decorator(model, fn):
@@ -296,3 +300,49 @@ def _block_values(model: FileModel, with_node: cst.With):
         elif (t is cst.AnnAssign or t is cst.Return) and node.value is not None:
             out.append(node.value)
     return out
+
+
+def _switched_off_where_trained(model: FileModel, with_node: cst.With, fn) -> Optional[cst.WithItem]:
+    """`with torch.set_grad_enabled(mode != "train"):` in a function whose `.backward()` runs
+    under `if mode == "train":`: the condition is false exactly where the loss is
+    backpropagated (the item, or None)."""
+    for item in with_node.items:
+        call = item.item
+        if not (isinstance(call, cst.Call) and call.args and model.callee(call) in (
+                "torch.set_grad_enabled", "torch.autograd.set_grad_enabled")):
+            continue
+        cond = call.args[0].value
+        if isinstance(cond, cst.Name) and cond.value in ("True", "False"):
+            continue
+        calls = fn.calls if fn is not None else [c for c, o in model.calls if o is None]
+        for other in calls:
+            if last_name(other.func) != "backward":
+                continue
+            for anc in model.ancestors(other):
+                if isinstance(anc, cst.If) and not _in_orelse(model, anc, other) and _negates(model, anc.test, cond):
+                    return item
+    return None
+
+
+def _in_orelse(model: FileModel, if_node: cst.If, node: cst.CSTNode) -> bool:
+    return if_node.orelse is not None and any(a is if_node.orelse for a in model.ancestors(node))
+
+
+def _negates(model: FileModel, test: cst.BaseExpression, cond: cst.BaseExpression) -> bool:
+    """`test` is the negation of `cond`: `not x` / `x`, or `a == b` / `a != b`."""
+    code = model.module.code_for_node
+
+    def negated(expr) -> Optional[str]:
+        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+            return code(expr.expression).strip()
+        if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+            op = expr.comparisons[0].operator
+            flipped = {cst.Equal: "!=", cst.NotEqual: "==", cst.Is: "is not", cst.IsNot: "is"}.get(type(op))
+            if flipped is not None:
+                return f"{code(expr.left).strip()} {flipped} {code(expr.comparisons[0].comparator).strip()}"
+        return None
+
+    def normal(expr) -> str:
+        return " ".join(code(expr).split())
+
+    return negated(cond) == normal(test) or negated(test) == normal(cond)

@@ -42,7 +42,8 @@ def site(model: FileModel, node: cst.CSTNode) -> Optional[str]:
     while f is not None:
         if "backward" in f.name.lower():
             return None  # a hand-written backward pass (reversible layers): not a forward
-        if f.name in INFERENCE_NAMES or f.name.lstrip("_").startswith(("eval", "predict", "generate", "infer", "validation", "test_", "plot", "visuali", "log_image", "log_metric", "log_hist", "log_stat")):
+        trains = f.context is not None and f.context.kind == "loss"  # it backpropagates: behaviour over names
+        if not trains and (f.name in INFERENCE_NAMES or f.name.lstrip("_").startswith(("eval", "predict", "generate", "infer", "validation", "test_", "plot", "visuali", "log_image", "log_metric", "log_hist", "log_stat"))):
             return None
         if has_no_grad_decorator(model, f):
             return None
