@@ -388,3 +388,59 @@ class _GS209:
     def check_good(ns):
         ns["run"]()
         assert _nonzero_grad(ns["enc"].weight) and _nonzero_grad(ns["dec"].weight)
+
+
+# Fact pt43: arithmetic on a requires_grad leaf gives a non-leaf: optimizers refuse it and its
+# .grad stays None; the leaf made after the arithmetic trains.
+@_case(
+    "GS110",
+    "torch",
+    bad='''
+    import warnings
+
+    import torch
+
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 5), torch.randn(8, 2)
+    w = torch.rand(5, 2, requires_grad=True) * 0.01  # GS110
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss = ((x @ w - y) ** 2).mean()
+            loss.backward()
+            return w.grad
+
+    def build_optimizer():
+        return torch.optim.SGD([w], lr=0.1)
+    ''',
+    good='''
+    import torch
+
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 5), torch.randn(8, 2)
+    w = (torch.rand(5, 2) * 0.01).requires_grad_()
+
+    def run():
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        return w.grad
+
+    def build_optimizer():
+        return torch.optim.SGD([w], lr=0.1)
+    ''',
+)
+class _GS110:
+    @staticmethod
+    def check_bad(ns):
+        import pytest
+
+        with pytest.raises(ValueError, match="non-leaf"):
+            ns["build_optimizer"]()
+        assert ns["run"]() is None
+
+    @staticmethod
+    def check_good(ns):
+        ns["build_optimizer"]()
+        ns["run"]()
+        assert _nonzero_grad(ns["w"])
