@@ -20,7 +20,7 @@ class NonLeafWeight(Rule):
     name = "non-leaf-weight"
     framework = "torch"
     summary = "A weight computed from a `requires_grad=True` tensor (`torch.rand(..., requires_grad=True) * 0.01`) is not a leaf: optimizers refuse it and its `.grad` stays None"
-    message = "`{name}` is computed from a requires_grad tensor, not a leaf: {effect}; make the leaf last"
+    message = "`{name}` is not a leaf (computed from a requires_grad tensor): {effect}"
     explanation = (
         "Only leaf tensors get .grad: `torch.rand(5, 2, requires_grad=True) * 0.01` is the result of a multiplication, so "
         "optimizers raise `can't optimize a non-leaf Tensor` and `.grad` is None after backward."
@@ -145,7 +145,7 @@ def _misuse(model: FileModel, fn, name: str, stmt: cst.CSTNode) -> Optional[str]
         for anc in model.ancestors(use):
             if isinstance(anc, cst.Call):
                 if (model.callee(anc) or "").startswith("torch.optim."):
-                    return "the optimizer raises `can't optimize a non-leaf Tensor`"
+                    return "the optimizer raises"
             if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
                 break
     return None
