@@ -350,7 +350,9 @@ class _Rewrite(cst.CSTTransformer):
 @dataclass
 class Site:
     target: cst.CSTNode
-    fn: Callable  # updated target -> replacement, or (replacement, the node that holds the bug)
+    # updated target -> replacement, or (replacement, the node or nodes that hold the bug: a
+    # finding on any of them catches the mutant)
+    fn: Callable
 
 
 def apply(module: cst.Module, site: Site) -> Tuple[str, Set[int]]:
@@ -359,8 +361,12 @@ def apply(module: cst.Module, site: Site) -> Tuple[str, Set[int]]:
     new = module.visit(rw)
     assert rw.done == 1
     wrapper = cst.metadata.MetadataWrapper(new, unsafe_skip_copy=True)
-    pos = wrapper.resolve(cst.metadata.PositionProvider)[rw.focus]
-    return new.code, set(range(pos.start.line, pos.end.line + 1))
+    positions = wrapper.resolve(cst.metadata.PositionProvider)
+    lines: Set[int] = set()
+    for node in rw.focus if isinstance(rw.focus, list) else [rw.focus]:
+        pos = positions[node]
+        lines |= set(range(pos.start.line, pos.end.line + 1))
+    return new.code, lines
 
 
 def append_call(expr, attr: str) -> cst.Call:
@@ -754,6 +760,8 @@ def op_zero_grad_every_micro_batch(ctx):
                 cond = body[i]
                 if isinstance(cond, cst.If) and "%" in ctx.module.code_for_node(cond.test):
                     inner = list(cond.body.body)
+                    if any(backward_names(x) for x in inner):
+                        continue  # a second loss stepped under the condition (a GAN's generator): no accumulation
                     zs = [k for k, x in enumerate(inner) if is_zero_grad(x)
                           and any(is_step(y) and same_optimizer(x, y) for y in inner)]
                     if zs:
@@ -775,12 +783,15 @@ def op_zero_grad_every_micro_batch(ctx):
             index = loop_index(loop)
             s = next((i for i in range(b + 1, len(body)) if is_step(body[i])), None)
             if index and s is not None and any(is_zero_grad(x) and same_optimizer(x, body[s]) for x in body[:b]):
-                def fn(u, s=s, index=index):
+                def fn(u, s=s, b=b, index=index):
                     new = list(u.body)
                     guarded = cst.parse_statement(f"if ({index} + 1) % 4 == 0:\n    pass\n")
                     new[s] = guarded.with_changes(body=guarded.body.with_changes(
                         body=[new[s].with_changes(leading_lines=())]), leading_lines=new[s].leading_lines)
-                    return u.with_changes(body=new), new[s]
+                    # The bug is the pair: the guarded step and the every-micro-batch zero_grad
+                    # of the same optimizer (where a fix, and GS603's finding, go).
+                    zeros = [x for x in new[:b] if is_zero_grad(x) and same_optimizer(x, new[s].body.body[0])]
+                    return u.with_changes(body=new), [new[s], *zeros]
                 yield Site(suite, fn)
 
 

@@ -134,9 +134,26 @@ class SamplingRule(Rule):
             return n is not node and dists.is_score_call(model, n)
 
         scored = model.flow.flows_into(node, score, max_calls=1, module_level=script) is not None
-        trace = model.flow.reaches_output(node, barrier=score, module_level=script)
-        if trace is None:
-            return None
+        # Each way the sample reaches the loss is judged on its own: a helper's sample used as
+        # a TD target at one call site and pathwise in the actor loss at another is a bug there.
+        blocked: set = set()
+        home = model.enclosing_function(node)
+        for _attempt in range(4):
+            trace = model.flow.reaches_output(node, barrier=lambda n: score(n) or id(n) in blocked, module_level=script)
+            if trace is None:
+                return None
+            found = self._judge(model, node, trace, scored, script, frameworks, index_valued, discrete)
+            if found is not None:
+                return found
+            site = next((n for n in trace.path if isinstance(n, cst.Call) and model.enclosing_function(n) is not home), None)
+            if site is None:
+                return None
+            blocked.add(id(site))  # another caller of the helper may use the sample otherwise
+        return None
+
+    def _judge(self, model: FileModel, node: cst.CSTNode, trace: Trace, scored: bool, script: bool, frameworks,
+               index_valued: bool, discrete: bool) -> Optional[Trace]:
+        """The trace, unless this way to the loss is a legitimate one (see `_reaches_loss`)."""
         if trace.sink != "loss" and inference_like(model, node):
             # A name (`generate`, `rollout`, `imagine`) is a hint, not a proof: a sample that
             # reaches a `.backward()` is trained whatever its function is called.
