@@ -146,3 +146,31 @@ def test_keras_variable_in_call(tf):
     else:
         assert ns["layer"].w is not ns["first"], "a new variable on every call"
     assert _flags(CALL_VARIABLE, "GS402") == [8]
+
+
+VARIABLE_CONTAINERS = """
+import tensorflow as tf
+import keras
+
+
+class Heads(keras.layers.Layer):
+    def __init__(self, n):
+        super().__init__()
+        self.offsets = [tf.Variable(0.0) for _ in range(n)]
+        self.scales = {"a": tf.Variable(1.0)}
+        self.extra = []
+        self.extra.append(tf.Variable(2.0))
+        self.tracked = [keras.Variable(3.0)]
+
+
+layer = Heads(2)
+names = sorted(float(v.numpy()) for v in layer.trainable_variables)
+"""
+
+
+def test_raw_variables_in_containers_are_not_tracked(tf):
+    """GS401 (fact tf40) on containers: a Keras 3 layer tracks a list of its own variables but
+    no raw tf.Variable in a list, dict, comprehension or appended list."""
+    ns = _run(VARIABLE_CONTAINERS)
+    assert ns["names"] == [3.0], f"only the keras.Variable is tracked: {ns['names']}"
+    assert _flags(VARIABLE_CONTAINERS, "GS401") == [9, 10, 12]
