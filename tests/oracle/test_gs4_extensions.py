@@ -174,3 +174,38 @@ def test_raw_variables_in_containers_are_not_tracked(tf):
     ns = _run(VARIABLE_CONTAINERS)
     assert ns["names"] == [3.0], f"only the keras.Variable is tracked: {ns['names']}"
     assert _flags(VARIABLE_CONTAINERS, "GS401") == [9, 10, 12]
+
+
+FREEZE_HELPER = """
+import numpy as np
+import tf_keras as keras
+
+
+def make_trainable(net, flag):
+    net.trainable = flag
+    for layer in net.layers:
+        layer.trainable = flag
+
+
+keras.utils.set_random_seed(0)
+disc = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+disc.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+x = np.random.rand(16, 3).astype("float32")
+labels = np.random.randint(0, 2, (16, 1)).astype("float32")
+disc.train_on_batch(x, labels)
+make_trainable(disc, False)
+kernel = disc.layers[0].kernel.numpy().copy()
+disc.train_on_batch(x, labels)
+after = disc.layers[0].kernel.numpy()
+"""
+
+
+def test_freeze_through_a_helper_without_recompile_still_trains(tf):
+    """GS409 (fact tf43) through a helper: tf_keras keeps training the model a helper froze
+    after compile() and a first train_on_batch()."""
+    pytest.importorskip("tf_keras", reason="this proof needs tf_keras")
+    import numpy as np
+
+    ns = _run(FREEZE_HELPER)
+    assert not np.allclose(ns["kernel"], ns["after"]), "the frozen model still trains"
+    assert _flags(FREEZE_HELPER, "GS409") == [18]
