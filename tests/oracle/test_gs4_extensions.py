@@ -209,3 +209,39 @@ def test_freeze_through_a_helper_without_recompile_still_trains(tf):
     ns = _run(FREEZE_HELPER)
     assert not np.allclose(ns["kernel"], ns["after"]), "the frozen model still trains"
     assert _flags(FREEZE_HELPER, "GS409") == [18]
+
+
+COMPILE_NUMPY = """
+import numpy as np
+import keras
+
+
+def mape(y_true, y_pred):
+    return np.mean(np.abs(y_true - y_pred) / np.maximum(np.abs(y_true), 1e-3))
+
+
+as_loss = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+as_loss.compile(optimizer="sgd", loss=mape)
+as_metric = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+as_metric.compile(optimizer="sgd", loss="mse", metrics=[mape])
+eager_metric = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+eager_metric.compile(optimizer="sgd", loss="mse", metrics=[mape], run_eagerly=True)
+eager_loss = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+eager_loss.compile(optimizer="sgd", loss=mape, run_eagerly=True)
+x = np.random.rand(16, 4).astype("float32")
+y = np.random.rand(16, 1).astype("float32") + 1.0
+"""
+
+
+def test_numpy_function_given_to_compile_fails_under_fit(tf):
+    """GS404 (fact tf48): a NumPy loss or metric given to compile() sees symbolic tensors under
+    fit() and raises; a NumPy metric with run_eagerly=True runs, a NumPy loss run eagerly gives
+    no gradient."""
+    ns = _run(COMPILE_NUMPY)
+    for name in ("as_loss", "as_metric"):
+        with pytest.raises(NotImplementedError, match="numpy"):
+            ns[name].fit(ns["x"], ns["y"], epochs=1, verbose=0)
+    ns["eager_metric"].fit(ns["x"], ns["y"], epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="No gradients"):
+        ns["eager_loss"].fit(ns["x"], ns["y"], epochs=1, verbose=0)
+    assert _flags(COMPILE_NUMPY, "GS404") == [7]
