@@ -1720,3 +1720,65 @@ class _GS409:
     def check_good(ns):
         assert not _np_changed(ns["d1_before"], ns["d1"].kernel.numpy()), "after recompiling, d1 stays frozen"
         assert _np_changed(ns["d2_before"], ns["d2"].kernel.numpy()), "d2 still trains"
+
+
+# FACTS tf49: a value computed from a layer's weights in build() is a constant tensor: call()
+# reads it, the tape never reaches the weights, their gradients are None.
+@_case(
+    "GS410",
+    "tensorflow",
+    bad='''
+    import tensorflow as tf
+
+    tf.random.set_seed(0)
+
+
+    class NoisyDense(tf.keras.layers.Layer):
+        def build(self, input_shape):
+            self.mu = self.add_weight(shape=(input_shape[-1], 2), initializer="glorot_uniform")
+            self.sigma = self.add_weight(shape=(input_shape[-1], 2), initializer="ones")
+            self.kernel = self.mu + self.sigma * tf.random.normal((input_shape[-1], 2))  # GS410
+
+        def call(self, x):
+            return x @ self.kernel
+
+
+    layer = NoisyDense()
+    x = tf.random.normal((8, 4))
+    layer(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(layer(x) ** 2)
+    grads = tape.gradient(loss, [layer.mu, layer.sigma])
+    ''',
+    good='''
+    import tensorflow as tf
+
+    tf.random.set_seed(0)
+
+
+    class NoisyDense(tf.keras.layers.Layer):
+        def build(self, input_shape):
+            self.mu = self.add_weight(shape=(input_shape[-1], 2), initializer="glorot_uniform")
+            self.sigma = self.add_weight(shape=(input_shape[-1], 2), initializer="ones")
+
+        def call(self, x):
+            kernel = self.mu + self.sigma * tf.random.normal(tf.shape(self.mu))
+            return x @ kernel
+
+
+    layer = NoisyDense()
+    x = tf.random.normal((8, 4))
+    layer(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(layer(x) ** 2)
+    grads = tape.gradient(loss, [layer.mu, layer.sigma])
+    ''',
+)
+class _GS410:
+    @staticmethod
+    def check_bad(ns):
+        assert all(g is None for g in ns["grads"]), f"mu and sigma get no gradient: {ns['grads']}"
+
+    @staticmethod
+    def check_good(ns):
+        assert all(g is not None for g in ns["grads"]), "computed in call(), mu and sigma get gradients"

@@ -320,3 +320,21 @@ def test_tf46_tfp_variable_wrappers_on_a_keras3_layer(tf):
 
     assert len(Layer().trainable_variables) == 0
     assert len(Module().trainable_variables) == 2
+
+
+def test_tf47_plain_tensor_weights_get_no_gradient(tf):
+    """tf47: weights kept as plain tensors (`tf.random.normal`, `tf.zeros`, `tf.constant`) are
+    not watched by a GradientTape: `tape.gradient` gives None for each, silently; a
+    `tf.Variable`, or the same tensor after `tape.watch`, gets a gradient."""
+    x = tf.random.normal([8, 3])
+    w, b, c = tf.random.normal([3, 1]), tf.zeros([1]), tf.constant([[1.0], [2.0], [3.0]])
+    v = tf.Variable(tf.random.normal([3, 1]))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(x @ w + b) + tf.reduce_sum(x @ c) + tf.reduce_sum(x @ v)
+    gw, gb, gc, gv = tape.gradient(loss, [w, b, c, v])
+    assert gw is None and gb is None and gc is None
+    assert gv is not None
+    with tf.GradientTape() as tape:
+        tape.watch(w)
+        loss = tf.reduce_sum(x @ w)
+    assert tape.gradient(loss, w) is not None

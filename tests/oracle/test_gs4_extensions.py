@@ -146,3 +146,102 @@ def test_keras_variable_in_call(tf):
     else:
         assert ns["layer"].w is not ns["first"], "a new variable on every call"
     assert _flags(CALL_VARIABLE, "GS402") == [8]
+
+
+VARIABLE_CONTAINERS = """
+import tensorflow as tf
+import keras
+
+
+class Heads(keras.layers.Layer):
+    def __init__(self, n):
+        super().__init__()
+        self.offsets = [tf.Variable(0.0) for _ in range(n)]
+        self.scales = {"a": tf.Variable(1.0)}
+        self.extra = []
+        self.extra.append(tf.Variable(2.0))
+        self.tracked = [keras.Variable(3.0)]
+
+
+layer = Heads(2)
+names = sorted(float(v.numpy()) for v in layer.trainable_variables)
+"""
+
+
+def test_raw_variables_in_containers_are_not_tracked(tf):
+    """GS401 (fact tf40) on containers: a Keras 3 layer tracks a list of its own variables but
+    no raw tf.Variable in a list, dict, comprehension or appended list."""
+    ns = _run(VARIABLE_CONTAINERS)
+    assert ns["names"] == [3.0], f"only the keras.Variable is tracked: {ns['names']}"
+    assert _flags(VARIABLE_CONTAINERS, "GS401") == [9, 10, 12]
+
+
+FREEZE_HELPER = """
+import numpy as np
+import tf_keras as keras
+
+
+def make_trainable(net, flag):
+    net.trainable = flag
+    for layer in net.layers:
+        layer.trainable = flag
+
+
+keras.utils.set_random_seed(0)
+disc = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+disc.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+x = np.random.rand(16, 3).astype("float32")
+labels = np.random.randint(0, 2, (16, 1)).astype("float32")
+disc.train_on_batch(x, labels)
+make_trainable(disc, False)
+kernel = disc.layers[0].kernel.numpy().copy()
+disc.train_on_batch(x, labels)
+after = disc.layers[0].kernel.numpy()
+"""
+
+
+def test_freeze_through_a_helper_without_recompile_still_trains(tf):
+    """GS409 (fact tf43) through a helper: tf_keras keeps training the model a helper froze
+    after compile() and a first train_on_batch()."""
+    pytest.importorskip("tf_keras", reason="this proof needs tf_keras")
+    import numpy as np
+
+    ns = _run(FREEZE_HELPER)
+    assert not np.allclose(ns["kernel"], ns["after"]), "the frozen model still trains"
+    assert _flags(FREEZE_HELPER, "GS409") == [18]
+
+
+COMPILE_NUMPY = """
+import numpy as np
+import keras
+
+
+def mape(y_true, y_pred):
+    return np.mean(np.abs(y_true - y_pred) / np.maximum(np.abs(y_true), 1e-3))
+
+
+as_loss = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+as_loss.compile(optimizer="sgd", loss=mape)
+as_metric = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+as_metric.compile(optimizer="sgd", loss="mse", metrics=[mape])
+eager_metric = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+eager_metric.compile(optimizer="sgd", loss="mse", metrics=[mape], run_eagerly=True)
+eager_loss = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+eager_loss.compile(optimizer="sgd", loss=mape, run_eagerly=True)
+x = np.random.rand(16, 4).astype("float32")
+y = np.random.rand(16, 1).astype("float32") + 1.0
+"""
+
+
+def test_numpy_function_given_to_compile_fails_under_fit(tf):
+    """GS404 (fact tf48): a NumPy loss or metric given to compile() sees symbolic tensors under
+    fit() and raises; a NumPy metric with run_eagerly=True runs, a NumPy loss run eagerly gives
+    no gradient."""
+    ns = _run(COMPILE_NUMPY)
+    for name in ("as_loss", "as_metric"):
+        with pytest.raises(NotImplementedError, match="numpy"):
+            ns[name].fit(ns["x"], ns["y"], epochs=1, verbose=0)
+    ns["eager_metric"].fit(ns["x"], ns["y"], epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="No gradients"):
+        ns["eager_loss"].fit(ns["x"], ns["y"], epochs=1, verbose=0)
+    assert _flags(COMPILE_NUMPY, "GS404") == [7]

@@ -1,6 +1,6 @@
 """GS4xx: TensorFlow and Keras: variables Keras does not track, NumPy and non-differentiable ops
-on the loss path, losses computed after the tape stopped, tapes that watch nothing, and freezes
-that never take effect.
+on the loss path, losses computed after the tape stopped, tapes that watch nothing, freezes
+that never take effect, and values computed from weights once in `build()`.
 
 Which Keras a file uses matters (facts tf25, tf40, tf45): the semantic model classifies a class
 deriving from `keras.*` as Keras 3 and one deriving from `tf.keras.*` as Keras 3 unless the file
@@ -27,4 +27,5 @@ from gradscan.rules.tensorflow import (  # noqa: F401 (importing a rule module r
     gs407_non_differentiable_op_in_loss_tf,
     gs408_tape_watches_nothing,
     gs409_trainable_changed_after_compile,
+    gs410_weight_derived_once,
 )

@@ -34,17 +34,66 @@ def _class_tracks_by_hand(model: FileModel, cls) -> bool:
 
 
 def _assigned_state(model: FileModel, cls, attr: str) -> bool:
-    """`self.attr.assign(...)` / `assign_add` / `assign_sub` somewhere in the class: a state
-    variable (a counter, a running statistic), not a weight."""
+    """`self.attr.assign(...)` / `assign_add` / `assign_sub` (or `self.attr[i].assign(...)` for a
+    container) somewhere in the class: a state variable (a counter, a running statistic), not a
+    weight."""
     for c in model.class_chain(cls):
         for node in descendants(c.node.body):
             if (
                 isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
                 and node.func.attr.value in ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_nd_update")
-                and dotted(node.func.value) == f"self.{attr}"
             ):
-                return True
+                receiver = node.func.value
+                if isinstance(receiver, cst.Subscript):
+                    receiver = receiver.value
+                if dotted(receiver) == f"self.{attr}":
+                    return True
     return False
+
+
+_CONTAINERS = (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+def _untracked_calls(model: FileModel, value: cst.BaseExpression) -> Iterator[cst.Call]:
+    """The untracked variable calls a `self.attr = value` stores: the value itself, or the
+    elements of a list, tuple, dict or comprehension built in place (Keras 3 tracks a container
+    of its own variables and layers, never a raw `tf.Variable` inside one: fact tf40)."""
+    if isinstance(value, cst.Call):
+        if callee(model, value) in UNTRACKED:
+            yield value
+        return
+    if not isinstance(value, _CONTAINERS):
+        return
+    if isinstance(value, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+        elements = [value.elt]
+    elif isinstance(value, cst.DictComp):
+        elements = [value.value]
+    elif isinstance(value, cst.Dict):
+        elements = [e.value for e in value.elements if isinstance(e, cst.DictElement)]
+    else:
+        elements = [e.value for e in value.elements if isinstance(e, cst.Element)]
+    for element in elements:
+        yield from _untracked_calls(model, element)
+
+
+def _variable_attributes(model: FileModel, cls):
+    """(attr, variable call, method) for each raw variable the class stores on `self`: assigned
+    directly or in a container, or appended to a container attribute (`self.vs.append(...)`)."""
+    for attr, value, _node, method in cls.self_assigns:
+        for call in _untracked_calls(model, value):
+            yield attr, call, method
+    for method in cls.methods.values():
+        for node in descendants(method.node.body):
+            if not (
+                isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value in ("append", "extend", "insert") and node.args
+            ):
+                continue
+            owner = dotted(node.func.value) or ""
+            if not owner.startswith("self.") or owner.count(".") != 1:
+                continue
+            for call in _untracked_calls(model, node.args[-1].value):
+                yield owner[5:], call, method.name
 
 
 def _variable_not_trainable(model: FileModel, call: cst.Call) -> bool:
@@ -81,7 +130,10 @@ class UntrackedTfVariable(Rule):
     `keras.layers.Layer`/`keras.Model` (`import keras`, `from keras import layers`), or from
     `tf.keras.*` (`import tensorflow as tf`, `from tensorflow import keras`) when the file does
     not select legacy Keras. TF Probability's variable wrappers, `tfp.util.TransformedVariable`
-    and `tfp.util.DeferredTensor`, are not tracked either (fact tf46).
+    and `tfp.util.DeferredTensor`, are not tracked either (fact tf46). The same variables kept in
+    a list, tuple, dict or comprehension assigned to `self.x`, or appended to one
+    (`self.offsets.append(tf.Variable(0.0))`), are flagged too: Keras 3 tracks a list of its own
+    variables and layers, never a raw `tf.Variable` inside it (fact tf40).
 
     ## Why it breaks gradients
     Keras 3 tracks only its own variables (`add_weight`, `keras.Variable`) and sub-layers. A raw
@@ -186,9 +238,7 @@ class UntrackedTfVariable(Rule):
             if cls.kind != kinds.KERAS:
                 continue
             hand = None
-            for attr, value, _node, method in cls.self_assigns:
-                if not (isinstance(value, cst.Call) and callee(model, value) in UNTRACKED):
-                    continue
+            for attr, value, method in _variable_attributes(model, cls):
                 if method == "call" or _in_call_context(cls.methods.get(method)):
                     continue  # GS402
                 if _variable_not_trainable(model, value) or _assigned_state(model, cls, attr):
@@ -203,7 +253,8 @@ class UntrackedTfVariable(Rule):
                         continue  # `DeferredTensor(self.add_weight(...), softplus)`: the weight is tracked
                     yield Report(value, self.message.replace("raw tf.Variable", f"tfp.util.{what}"))
                 else:
-                    yield Report(value, fix=_fix(model, value))
+                    direct = any(v is value for _a, v, _n, _m in cls.self_assigns)
+                    yield Report(value, fix=_fix(model, value) if direct else None)
 
 
 _INITIALIZERS = {"tensorflow.zeros": "zeros", "tensorflow.ones": "ones"}

@@ -6,8 +6,11 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    SITE_TRIGGERS, callee, in_data_pipeline, path_barrier, reaches_loss, tf_site,
+    SITE_TRIGGERS, callee, function_named, in_data_pipeline, is_name, method_name, path_barrier, reaches_loss,
+    tf_site,
 )
+from gradscan.semantics.arguments import find_argument, keyword_argument
+from gradscan.semantics.walk import descendants, target_names
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.sources import MODEL_TOKENS
@@ -32,22 +35,26 @@ class NumpyInTape(Rule):
         "mode raises an error."
     )
     hint = "keep the computation in TensorFlow ops (`tf.*`, `tf.experimental.numpy`); convert to NumPy only after `tape.gradient`"
-    facts = ("tf30", "tf31")
-    triggers = SITE_TRIGGERS
+    facts = ("tf30", "tf31", "tf48")
+    triggers = (*SITE_TRIGGERS, "compile")
     doc = """
     ## What it does
     Flags, inside a `tf.GradientTape` block, a Keras `call()`/`compute_loss()`, or a function
     called there: `.numpy()`, `float(...)`/`int(...)`, NumPy functions (`np.square(t)`),
     `model.predict(...)`, `K.eval(...)`/`keras.backend.get_value(...)` applied to a value that
     carries gradient (a layer or model output, a trainable variable), when the result reaches
-    the loss or what `call()` returns.
+    the loss or what `call()` returns. Also NumPy functions and `.numpy()` applied to the
+    arguments of a function given to a Keras model's `compile(loss=fn)` or
+    `compile(metrics=[fn])` (Keras runs it on `y_true`, `y_pred` inside its training step).
 
     ## Why it breaks gradients
     The conversion leaves TensorFlow: the tape cannot see through a NumPy array or a Python
     float. In eager mode the gradient of everything upstream is None, silently; in graph mode
     (`tf.function`, Keras 3 `fit()`) it is an error such as "'SymbolicTensor' object has no
     attribute 'numpy'" or "Cannot convert a symbolic tf.Tensor to a numpy array"; with
-    `run_eagerly=True`, "No gradients provided for any variable" (facts tf30, tf31).
+    `run_eagerly=True`, "No gradients provided for any variable" (facts tf30, tf31). A loss or
+    metric given to `compile()` is called on symbolic tensors by `fit()`: NumPy in it fails
+    at once (fact tf48); a metric run with `run_eagerly=True` works and is not flagged.
 
     Not flagged: `tf.experimental.numpy` (differentiable, fact tf31); NumPy on constants,
     shapes, labels or configuration; `.numpy()` for logging or after `tape.gradient`; values
@@ -69,7 +76,7 @@ class NumpyInTape(Rule):
 
     ## References
     - TensorFlow guide "Introduction to gradients": cases where the gradient is None
-    - gradscan facts: tf30, tf31
+    - gradscan facts: tf30, tf31, tf48
     """
     invalid = (
         """
@@ -103,6 +110,7 @@ class NumpyInTape(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        yield from self._compiled(model)
         taint = model.sources.tensorflow
         for call, fn in model.calls:
             value = self._converted(model, call)
@@ -141,6 +149,82 @@ class NumpyInTape(Rule):
             # np.* applied to a tensor: a taint in any argument
             return cst.Tuple([cst.Element(a.value) for a in call.args])
         return None
+
+
+    def _compiled(self, model: FileModel) -> Iterator[Report]:
+        """NumPy on the tensors a function given to a Keras model's `compile(loss=..., metrics=...)`
+        receives: `fit()` calls it on symbolic tensors and fails (fact tf48); a loss run eagerly
+        (`run_eagerly=True`) gives a NumPy value with no gradient. A metric run eagerly is fine."""
+        seen = set()
+        keras_file = None
+        for call, fn in model.calls:
+            if method_name(call) != "compile" or callee(model, call) is not None:
+                continue
+            given = [find_argument(call, 1, "loss")]
+            if not is_name(keyword_argument(call, "run_eagerly"), "True"):
+                given += [find_argument(call, 2, "metrics"), keyword_argument(call, "weighted_metrics")]
+            for expr in given:
+                for item in _function_items(expr):
+                    target = function_named(model, fn, item)
+                    if target is None or id(target) in seen:
+                        continue
+                    if keras_file is None:
+                        keras_file = _uses_keras(model)
+                    if not keras_file:
+                        return
+                    seen.add(id(target))
+                    for bad in _numpy_on_arguments(model, target):
+                        yield Report(bad, "NumPy in a function given to compile(): fit() passes it symbolic tensors; use tf ops")
+
+
+def _function_items(expr) -> list:
+    """The function expressions `loss=`/`metrics=` name: one, or a list, tuple or dict of them."""
+    if expr is None:
+        return []
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return [e.value for e in expr.elements if isinstance(e, cst.Element)]
+    if isinstance(expr, cst.Dict):
+        return [e.value for e in expr.elements if isinstance(e, cst.DictElement)]
+    return [expr]
+
+
+def _uses_keras(model: FileModel) -> bool:
+    for call, _fn in model.calls:
+        name = callee(model, call) or ""
+        if name.split(".", 1)[0] in ("keras", "tensorflow", "tf_keras"):
+            return True
+    return False
+
+
+def _numpy_on_arguments(model: FileModel, fn_node) -> Iterator[cst.Call]:
+    """NumPy calls (and `.numpy()`) in a function's body applied to values computed from its
+    parameters (the `y_true`, `y_pred` Keras passes)."""
+    params = fn_node.params
+    tainted = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)} - {"self"}
+    body = fn_node.body
+    for _ in range(2):  # names assigned from tainted values, in any order of the body
+        for node in descendants(body):
+            if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and node.value is not None:
+                if _mentions(node.value, tainted):
+                    targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                    for t in targets:
+                        tainted.update(target_names(t))
+    inside = set()  # nodes under a reported call: one finding for `np.mean(np.abs(d))`
+    for node in descendants(body):
+        if not isinstance(node, cst.Call) or id(node) in inside:
+            continue
+        name = callee(model, node) or ""
+        if name.startswith("numpy.") and name not in NUMPY_METADATA:
+            bad = any(_mentions(a.value, tainted) for a in node.args)
+        else:
+            bad = method_name(node) == "numpy" and not node.args and _mentions(node.func.value, tainted)
+        if bad:
+            inside.update(id(n) for n in descendants(node))
+            yield node
+
+
+def _mentions(expr, names) -> bool:
+    return any(isinstance(n, cst.Name) and n.value in names for n in descendants(expr))
 
 
 def _own_predict(model: FileModel, call: cst.Call) -> bool:

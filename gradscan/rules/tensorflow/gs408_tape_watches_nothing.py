@@ -5,10 +5,20 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import is_name
-from gradscan.semantics.arguments import keyword_argument
+from gradscan.rules.tensorflow.helpers import callee, is_name, method_name, tape_withs
+from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.walk import descendants, target_names
+
+# Calls that make a plain tensor (not a variable): the tape records operations on it only when
+# `tape.watch` names it (fact tf47).
+TENSOR_FACTORIES = {
+    f"tensorflow.{name}" for name in (
+        "random.normal", "random.uniform", "random.truncated_normal", "zeros", "ones", "fill", "constant",
+        "convert_to_tensor", "eye", "linspace", "range",
+    )
+}
 
 
 def _in_scope(model: FileModel, node: cst.CSTNode, scope: Optional[FunctionInfo], nested: bool = True) -> bool:
@@ -46,8 +56,8 @@ class TapeWatchesNothing(Rule):
         "here."
     )
     hint = "call `tape.watch(var)` inside the block, or drop `watch_accessed_variables=False`"
-    facts = ("tf38",)
-    triggers = ("watch_accessed_variables",)
+    facts = ("tf38", "tf47")
+    triggers = ("watch_accessed_variables", "gradient")
     doc = """
     ## What it does
     Flags `tf.GradientTape(watch_accessed_variables=False)` when the tape's name is never the
@@ -60,8 +70,14 @@ class TapeWatchesNothing(Rule):
     source, silently (fact tf38); an optimizer then raises "No gradients provided for any
     variable".
 
+    Also flags the weights of from-scratch code kept as plain tensors: a name bound once to
+    `tf.random.normal(...)`, `tf.zeros(...)`, `tf.constant(...)` (a tensor, not a `tf.Variable`)
+    that a tape's `gradient` is asked about, with no `.watch(...)` of it anywhere in the file.
+    A tape records only variables and watched tensors: the gradient is None (fact tf47).
+
     Not flagged: a tape that is passed to another function, stored, or returned (the watch may
-    happen there), and a tape whose gradient is never computed.
+    happen there), a tape whose gradient is never computed, and a name bound more than once or
+    in another function than the one asking for the gradient.
 
     ## Example
     ```python
@@ -79,8 +95,8 @@ class TapeWatchesNothing(Rule):
     ```
 
     ## References
-    - TensorFlow API: `tf.GradientTape`, `watch_accessed_variables`
-    - gradscan facts: tf38
+    - TensorFlow API: `tf.GradientTape`, `watch_accessed_variables`, `GradientTape.watch`
+    - gradscan facts: tf38, tf47
     """
     invalid = (
         """
@@ -105,6 +121,7 @@ class TapeWatchesNothing(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        yield from self._unwatched_tensors(model)
         for call, _fn in model.calls:
             if not is_name(keyword_argument(call, "watch_accessed_variables"), "False") or not is_gradient_tape(model, call):
                 continue
@@ -171,3 +188,81 @@ class TapeWatchesNothing(Rule):
                 if ret.value is not None and bare(ret.value):
                     return True
         return False
+
+
+    def _unwatched_tensors(self, model: FileModel) -> Iterator[Report]:
+        """`W = tf.random.normal(...)` (a tensor, not a variable), then `tape.gradient(loss, W)`
+        with no `tape.watch(W)` anywhere: the gradient is None (fact tf47)."""
+        tapes = set()
+        for block in tape_withs(model):
+            for item in block.items:
+                if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                    tapes.add((model.enclosing_function(block), item.asname.name.value))
+        if not tapes:
+            return
+        asked = {}
+        for call, fn in model.calls:
+            if method_name(call) != "gradient" or not isinstance(call.func.value, cst.Name):
+                continue
+            if (fn, call.func.value.value) not in tapes:
+                continue
+            sources = find_argument(call, 1, "sources")
+            if isinstance(sources, (cst.List, cst.Tuple)):
+                elements = [e.value for e in sources.elements if isinstance(e, cst.Element)]
+            else:
+                elements = [sources]
+            for value in elements:
+                if isinstance(value, cst.Name):
+                    asked.setdefault(value.value, fn)
+        if not asked:
+            return
+        bindings, watched = self._bindings_and_watches(model, set(asked))
+        reported = set()
+        for name, fn in sorted(asked.items()):
+            found = bindings.get(name)
+            if name in watched or found is None or len(found) != 1 or found[0] is None:
+                continue
+            node, scope = found[0]
+            if scope is not None and scope is not fn:
+                continue  # bound in another function: not the name the tape's scope reads
+            value = node.value
+            if id(value) in reported or not isinstance(value, cst.Call) or callee(model, value) not in TENSOR_FACTORIES:
+                continue
+            reported.add(id(value))
+            yield Report(value, "a plain tensor is not watched by the tape: its gradient is None; make it a tf.Variable")
+
+    @staticmethod
+    def _bindings_and_watches(model: FileModel, names):
+        """Every binding of each name in the file ((Assign, scope), or None for a binding that is
+        not one plain assignment: a parameter, loop target, import, `global`...), and the names
+        some `.watch(...)` call mentions."""
+        bindings = {}
+        watched = set()
+        for node in descendants(model.module):
+            kind = type(node)
+            if kind is cst.Assign:
+                for t in node.targets:
+                    single = type(t.target) is cst.Name
+                    for n in target_names(t.target):
+                        if n in names:
+                            bindings.setdefault(n, []).append((node, model.enclosing_function(node)) if single else None)
+            elif kind in (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
+                target = node.target
+                for n in target_names(target):
+                    if n in names:
+                        bindings.setdefault(n, []).append(None)
+            elif kind is cst.Param or kind in (cst.FunctionDef, cst.ClassDef):
+                if node.name.value in names:
+                    bindings.setdefault(node.name.value, []).append(None)
+            elif kind in (cst.Global, cst.Nonlocal, cst.Import, cst.ImportFrom, cst.AsName, cst.Del):
+                for sub in descendants(node):
+                    if isinstance(sub, cst.Name) and sub.value in names:
+                        bindings.setdefault(sub.value, []).append(None)
+            elif kind is cst.Call and method_name(node) == "watch":
+                for arg in node.args:
+                    for sub in descendants(arg.value):
+                        if isinstance(sub, cst.Name):
+                            watched.add(sub.value)
+                    if isinstance(arg.value, cst.Name):
+                        watched.add(arg.value.value)
+        return bindings, watched

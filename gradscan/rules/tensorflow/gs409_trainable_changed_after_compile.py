@@ -5,7 +5,8 @@ from typing import Dict, Iterator, List, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import is_name, method_name
+from gradscan.rules.tensorflow.helpers import function_named, is_name, method_name
+from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
@@ -33,7 +34,10 @@ class TrainableChangedAfterCompile(Rule):
     trained again after it, with no `compile()` of that model in between. `x` belongs to model
     `m` when it is `m` itself, an attribute or `m.layers[i]`/`m.get_layer(...)` of it, a loop
     variable over `m.layers`, or a layer named in the expression that built `m`
-    (`keras.Model(inputs, d2(d1(inputs)))`, `Sequential([d1, d2])`, `m.add(d1)`).
+    (`keras.Model(inputs, d2(d1(inputs)))`, `Sequential([d1, d2])`, `m.add(d1)`). A call of a
+    function of the file that sets its parameter's `trainable` (or that of each layer it loops
+    over: `def make_trainable(net, flag): for l in net.layers: l.trainable = flag`) is a change
+    of the argument it is given.
 
     ## Why it breaks gradients
     `compile()` together with the first `fit()` fixes which weights the train function updates.
@@ -114,42 +118,89 @@ class TrainableChangedAfterCompile(Rule):
                     by_scope.setdefault(id(fn), []).append((order(call), "compile" if method == "compile" else "fit", owner, call))
         if not by_scope:
             return
-        for node, fn in model.assignments:
-            if not isinstance(node, cst.Assign):
+        for node, expr, fn in self._changes(model):
+            events = by_scope.get(id(fn))
+            if not events:
                 continue
-            for t in node.targets:
-                target = t.target
-                if not (isinstance(target, cst.Attribute) and target.attr.value == "trainable"):
+            when = order(node)
+            for owner in {e[2] for e in events}:
+                if not self._belongs(model, expr, owner, fn, when):
                     continue
-                events = by_scope.get(id(fn))
-                if not events:
+                compiles = [e[0] for e in events if e[2] == owner and e[1] == "compile"]
+                fits = [e[0] for e in events if e[2] == owner and e[1] == "fit"]
+                if not compiles or any(c > when for c in compiles):
                     continue
-                when = order(node)
-                for owner in {e[2] for e in events}:
-                    if not self._belongs(model, target.value, owner, fn, when):
-                        continue
-                    compiles = [e[0] for e in events if e[2] == owner and e[1] == "compile"]
-                    fits = [e[0] for e in events if e[2] == owner and e[1] == "fit"]
-                    if not compiles or any(c > when for c in compiles):
-                        continue
-                    first = min(compiles)
-                    if not any(first < f < when for f in fits):
-                        continue
-                    later = [f for f in fits if f > when]
-                    if not later or self._reset_between(model, target, fn, when, min(later)):
-                        continue
-                    yield Report(node)
-                    break
+                first = min(compiles)
+                if not any(first < f < when for f in fits):
+                    continue
+                later = [f for f in fits if f > when]
+                if not later or self._reset_between(model, dotted(expr), fn, when, min(later)):
+                    continue
+                yield Report(node)
+                break
+
+    def _changes(self, model: FileModel):
+        """(node, expression whose `trainable` changes, scope): `x.trainable = ...` statements,
+        and calls of a function of the file that sets its parameter's `trainable` (or that of
+        each layer it loops over: `def make_trainable(net, flag): net.trainable = flag`), with
+        the argument bound to that parameter."""
+        for node, target, fn in self._trainable_sets(model):
+            yield node, target.value, fn
+        setters = self._setters(model)
+        if not setters:
+            return
+        by_node = {id(info.node): info for info in model.functions}
+        for call, fn in model.calls:
+            if not isinstance(call.func, cst.Name):
+                continue
+            target = function_named(model, fn, call.func)
+            info = by_node.get(id(target)) if target is not None else None
+            if info is None or id(info) not in setters:
+                continue
+            for param in sorted(setters[id(info)]):
+                arg = argument_for(info, call, param)
+                if arg is not None and dotted(arg):
+                    yield call, arg, fn
 
     @staticmethod
-    def _reset_between(model: FileModel, target: cst.Attribute, fn, start: int, end: int) -> bool:
-        text = dotted(target.value)
-        order = model.flow.order
-        for node, owner in model.assignments:
-            if owner is fn and isinstance(node, cst.Assign) and start < order(node) < end:
+    def _trainable_sets(model: FileModel):
+        for node, fn in model.assignments:
+            if isinstance(node, cst.Assign):
                 for t in node.targets:
-                    if isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable" and dotted(t.target.value) == text:
-                        return True
+                    if isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable":
+                        yield node, t.target, fn
+
+    def _setters(self, model: FileModel) -> Dict[int, Set[str]]:
+        """id(function) -> its parameters whose `trainable` it sets, directly or on each element
+        of a loop over one of their attributes (`for layer in net.layers:`)."""
+        out: Dict[int, Set[str]] = {}
+        for node, target, fn in self._trainable_sets(model):
+            if fn is None:
+                continue
+            params = {p.name.value for p in (*fn.node.params.posonly_params, *fn.node.params.params)}
+            base = target.value
+            if not isinstance(base, cst.Name):
+                continue
+            if base.value in params:
+                out.setdefault(id(fn), set()).add(base.value)
+                continue
+            for anc in model.ancestors(node):
+                if anc is fn.node:
+                    break
+                if isinstance(anc, cst.For) and is_name(anc.target, base.value):
+                    root = anc.iter
+                    while isinstance(root, (cst.Attribute, cst.Subscript, cst.Call)):
+                        root = root.func if isinstance(root, cst.Call) else root.value
+                    if isinstance(root, cst.Name) and root.value in params and root is not anc.iter:
+                        out.setdefault(id(fn), set()).add(root.value)
+                    break
+        return out
+
+    def _reset_between(self, model: FileModel, text, fn, start: int, end: int) -> bool:
+        order = model.flow.order
+        for node, expr, owner in self._changes(model):
+            if owner is fn and start < order(node) < end and dotted(expr) == text:
+                return True
         return False
 
     def _belongs(self, model: FileModel, expr: cst.BaseExpression, owner: str, fn, when: int) -> bool:
