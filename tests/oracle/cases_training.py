@@ -320,3 +320,68 @@ class _GS304:
     def check_good(ns):
         ns["run"]()
         assert _nonzero_grad(ns["model"].mu.weight) and _nonzero_grad(ns["model"].pi.weight)
+
+
+# FACTS pt39: a learning-rate scheduler's step() only changes the learning rate; stepped
+# instead of the optimizer, backward fills .grad and the weights never change.
+@_case(
+    "GS604",
+    "torch",
+    bad='''
+    import warnings
+
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    w_before = model.weight.detach().clone()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            opt.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            if sched is not None:
+                sched.step()  # GS604
+            else:
+                opt.step()
+    ''',
+    good='''
+    import warnings
+
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    w_before = model.weight.detach().clone()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            opt.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+    ''',
+)
+class _GS604:
+    @staticmethod
+    def check_bad(ns):
+        m, opt = ns["model"], ns["opt"]
+        assert _nonzero_grad(m.weight), "backward still fills .grad"
+        assert not _changed(ns["w_before"], m.weight), "FACTS pt39: the weights never change"
+        assert abs(opt.param_groups[0]["lr"] - 0.1 * 0.5 ** 3) < 1e-9, "the learning rate still decays"
+        assert any("before `optimizer.step()`" in str(c.message) for c in ns["caught"]), "only a warning says so"
+
+    @staticmethod
+    def check_good(ns):
+        m = ns["model"]
+        assert _changed(ns["w_before"], m.weight), "the optimizer step updates the weights"
+        assert not any("before `optimizer.step()`" in str(c.message) for c in ns["caught"])
