@@ -385,3 +385,57 @@ class _GS604:
         m = ns["model"]
         assert _changed(ns["w_before"], m.weight), "the optimizer step updates the weights"
         assert not any("before `optimizer.step()`" in str(c.message) for c in ns["caught"])
+
+
+# FACTS pt40: deepcopy makes new parameter objects; an optimizer over the copy steps weights
+# no loss reaches, and the model the loss runs is never updated.
+@_case(
+    "GS605",
+    "torch",
+    bad='''
+    import copy
+
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    trainable = copy.deepcopy(model).train()
+    opt = torch.optim.SGD(trainable.parameters(), lr=0.1)  # GS605
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    w_before = model.weight.detach().clone()
+    for _ in range(3):
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+    ''',
+    good='''
+    import copy
+
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    trainable = model.train()
+    opt = torch.optim.SGD(trainable.parameters(), lr=0.1)
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    w_before = model.weight.detach().clone()
+    for _ in range(3):
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+    ''',
+)
+class _GS605:
+    @staticmethod
+    def check_bad(ns):
+        m, copy_ = ns["model"], ns["trainable"]
+        assert copy_ is not m and copy_.weight is not m.weight, "the copy has its own parameter objects"
+        assert copy_.weight.grad is None, "FACTS pt40: the copy's parameters get no gradient"
+        assert _nonzero_grad(m.weight), "the model the loss runs gets .grad"
+        assert not _changed(ns["w_before"], m.weight), "FACTS pt40: and is never updated"
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["w_before"], ns["model"].weight), "the optimizer over the model itself trains it"

@@ -12,4 +12,5 @@ from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule modul
     gs602_module_replaced_after_optimizer,
     gs603_zero_grad_every_micro_batch,
     gs604_scheduler_step_without_optimizer_step,
+    gs605_optimizer_over_unused_copy,
 )
