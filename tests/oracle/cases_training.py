@@ -439,3 +439,63 @@ class _GS605:
     @staticmethod
     def check_good(ns):
         assert _changed(ns["w_before"], ns["model"].weight), "the optimizer over the model itself trains it"
+
+
+# FACTS pt41: Lightning steps only what configure_optimizers returns; a submodule the loss runs
+# through but no optimizer holds gets .grad every step and never changes.
+_GS606_SOURCE = '''
+import logging
+import warnings
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+warnings.simplefilter("ignore")
+logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+torch.manual_seed(0)
+
+
+class AE(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(6, 2)
+        self.decoder = nn.Linear(2, 6)
+
+    def training_step(self, batch, batch_idx):
+        (x,) = batch
+        return F.mse_loss(self.decoder(self.encoder(x)), x)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(PARAMS, lr=0.1)
+
+
+ae = AE()
+enc0 = ae.encoder.weight.detach().clone()
+dec0 = ae.decoder.weight.detach().clone()
+trainer = L.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                    enable_progress_bar=False, enable_model_summary=False)
+trainer.fit(ae, DataLoader(TensorDataset(torch.randn(24, 6)), batch_size=8))
+'''
+
+
+@_case(
+    "GS606",
+    "lightning",
+    bad=_GS606_SOURCE.replace("PARAMS, lr=0.1)", "self.encoder.parameters(), lr=0.1)  # GS606"),
+    good=_GS606_SOURCE.replace("PARAMS", "self.parameters()"),
+)
+class _GS606:
+    @staticmethod
+    def check_bad(ns):
+        ae = ns["ae"]
+        assert _nonzero_grad(ae.decoder.weight), "the left-out decoder still gets .grad"
+        assert not _changed(ns["dec0"], ae.decoder.weight), "FACTS pt41: and is never updated"
+        assert _changed(ns["enc0"], ae.encoder.weight), "the encoder the optimizer holds trains"
+
+    @staticmethod
+    def check_good(ns):
+        ae = ns["ae"]
+        assert _changed(ns["dec0"], ae.decoder.weight) and _changed(ns["enc0"], ae.encoder.weight)

@@ -13,4 +13,5 @@ from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule modul
     gs603_zero_grad_every_micro_batch,
     gs604_scheduler_step_without_optimizer_step,
     gs605_optimizer_over_unused_copy,
+    gs606_optimizer_misses_trained_submodule,
 )
