@@ -499,3 +499,52 @@ class _GS606:
     def check_good(ns):
         ae = ns["ae"]
         assert _changed(ns["dec0"], ae.decoder.weight) and _changed(ns["enc0"], ae.encoder.weight)
+
+
+# FACTS pt42: checkpoint() without use_reentrant is reentrant (a warning, no error); with no
+# input requiring grad, the weights inside get no gradient.
+_GS607_SOURCE = '''
+import torch
+import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
+
+torch.manual_seed(0)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(4, 4) for _ in range(2))
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = CALL
+        return self.head(x)
+
+
+net = Net()
+net(torch.randn(3, 4)).sum().backward()
+'''
+
+
+@_case(
+    "GS607",
+    "torch",
+    bad=_GS607_SOURCE.replace("x = CALL", "x = checkpoint(layer, x)  # GS607"),
+    good=_GS607_SOURCE.replace("CALL", "checkpoint(layer, x, use_reentrant=False)"),
+)
+class _GS607:
+    @staticmethod
+    def check_bad(ns):
+        net, caught = ns["net"], ns["__warnings__"]
+        assert all(layer.weight.grad is None for layer in net.layers), "FACTS pt42: no gradient inside"
+        assert _nonzero_grad(net.head.weight), "the head after the checkpoints still trains"
+        messages = [str(c.message) for c in caught]
+        assert any("use_reentrant parameter should be passed explicitly" in m for m in messages)
+        assert any("None of the inputs have requires_grad=True" in m for m in messages)
+
+    @staticmethod
+    def check_good(ns):
+        net = ns["net"]
+        assert all(_nonzero_grad(layer.weight) for layer in net.layers)

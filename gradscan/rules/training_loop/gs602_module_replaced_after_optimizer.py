@@ -9,7 +9,7 @@ from gradscan.rules.common import (
     CONTAINER, PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
 from gradscan.rules.training_loop.helpers import (
-    SCOPES, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, units,
+    SCOPES, chain, is_optimizer, method_name, nodes_in, order, owner_of, param_owners, units,
 )
 from gradscan.semantics.intent import FROZEN_TOKENS
 from gradscan.semantics.names import dotted, tokens
@@ -18,20 +18,6 @@ from gradscan.semantics.model import FileModel
 
 _LOOPS = (cst.For, cst.While)
 _MOVE_METHODS = {"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "type", "to_empty"}
-
-
-def order(model: FileModel, a: cst.CSTNode, b: cst.CSTNode) -> Optional[int]:
-    """-1 when `a`'s statement runs before `b`'s in their common block, 1 after, 0 when they sit
-    in the same statement (or in branches of one `if`), None when they are in different scopes."""
-    ca, cb = chain(model, a), chain(model, b)
-    if not ca or not cb or ca[-1][0] is not cb[-1][0]:
-        return None
-    blocks_b = {id(block): idx for block, idx in cb}
-    for block, idx in ca:
-        other = blocks_b.get(id(block))
-        if other is not None:
-            return (idx > other) - (idx < other)
-    return None
 
 
 def in_loop_between(model: FileModel, block: cst.CSTNode) -> bool:
