@@ -50,7 +50,7 @@ class SchedulerStepWithoutOptimizerStep(Rule):
     name = "scheduler-step-without-optimizer-step"
     framework = "torch"
     summary = "a learning-rate scheduler stepped where the optimizer is not (`if sched: sched.step() else: opt.step()`): the weights never change"
-    message = "`{sched}.step()` runs instead of `{opt}.step()` here: the weights never change; step the optimizer too"
+    message = "`{sched}.step()` runs where `{opt}.step()` does not: the weights never change; step the optimizer"
     explanation = (
         "An lr_scheduler's step() only changes the learning rate in the optimizer's param groups; the weights move "
         "only in optimizer.step(). On this path backward fills .grad and nothing applies it."

@@ -34,7 +34,7 @@ class OptimizerOverUnusedCopy(Rule):
     name = "optimizer-over-unused-copy"
     framework = "torch"
     summary = "an optimizer built over the parameters of a deep copy of the model that nothing runs: it steps weights no loss reaches"
-    message = "optimizer `{opt}` holds a deep copy's parameters (`{copy}`) that nothing runs; build it over the model trained"
+    message = "optimizer `{opt}` holds the parameters of `{copy}`, a deep copy nothing runs; use the trained model"
     explanation = (
         "copy.deepcopy makes new parameter objects. The loss is computed with the original model, so the copy's "
         "parameters get no .grad and the optimizer steps nothing, while the original is never updated."

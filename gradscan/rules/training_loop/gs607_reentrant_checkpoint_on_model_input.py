@@ -20,7 +20,7 @@ class ReentrantCheckpointOnModelInput(Rule):
     name = "reentrant-checkpoint-on-model-input"
     framework = "torch"
     summary = "reentrant `torch.utils.checkpoint` (the default) on the model's input, which does not require grad: the weights inside get no gradient"
-    message = "reentrant checkpoint of the model's input (no input requires grad): the weights inside get no gradient; pass use_reentrant=False"
+    message = "reentrant checkpoint on the model's input: the weights inside get no gradient; pass use_reentrant=False"
     explanation = (
         "Reentrant checkpointing (the default when use_reentrant is not given) backpropagates into the function "
         "only through inputs that require grad; the model's data input does not, so its weights get no gradient."
