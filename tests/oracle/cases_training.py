@@ -394,6 +394,10 @@ class _GS209:
 # .grad stays None; the leaf made after the arithmetic trains.
 @_case(
     "GS110",
+# FACTS pt44: a learning-rate scheduler's step() only changes the learning rate; stepped
+# instead of the optimizer, backward fills .grad and the weights never change.
+@_case(
+    "GS604",
     "torch",
     bad='''
     import warnings
@@ -444,3 +448,220 @@ class _GS110:
         ns["build_optimizer"]()
         ns["run"]()
         assert _nonzero_grad(ns["w"])
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    w_before = model.weight.detach().clone()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            opt.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            if sched is not None:
+                sched.step()  # GS604
+            else:
+                opt.step()
+    ''',
+    good='''
+    import warnings
+
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    w_before = model.weight.detach().clone()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            opt.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+    ''',
+)
+class _GS604:
+    @staticmethod
+    def check_bad(ns):
+        m, opt = ns["model"], ns["opt"]
+        assert _nonzero_grad(m.weight), "backward still fills .grad"
+        assert not _changed(ns["w_before"], m.weight), "FACTS pt44: the weights never change"
+        assert abs(opt.param_groups[0]["lr"] - 0.1 * 0.5 ** 3) < 1e-9, "the learning rate still decays"
+        assert any("before `optimizer.step()`" in str(c.message) for c in ns["caught"]), "only a warning says so"
+
+    @staticmethod
+    def check_good(ns):
+        m = ns["model"]
+        assert _changed(ns["w_before"], m.weight), "the optimizer step updates the weights"
+        assert not any("before `optimizer.step()`" in str(c.message) for c in ns["caught"])
+
+
+# FACTS pt40: deepcopy makes new parameter objects; an optimizer over the copy steps weights
+# no loss reaches, and the model the loss runs is never updated.
+@_case(
+    "GS605",
+    "torch",
+    bad='''
+    import copy
+
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    trainable = copy.deepcopy(model).train()
+    opt = torch.optim.SGD(trainable.parameters(), lr=0.1)  # GS605
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    w_before = model.weight.detach().clone()
+    for _ in range(3):
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+    ''',
+    good='''
+    import copy
+
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    trainable = model.train()
+    opt = torch.optim.SGD(trainable.parameters(), lr=0.1)
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    w_before = model.weight.detach().clone()
+    for _ in range(3):
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+    ''',
+)
+class _GS605:
+    @staticmethod
+    def check_bad(ns):
+        m, copy_ = ns["model"], ns["trainable"]
+        assert copy_ is not m and copy_.weight is not m.weight, "the copy has its own parameter objects"
+        assert copy_.weight.grad is None, "FACTS pt40: the copy's parameters get no gradient"
+        assert _nonzero_grad(m.weight), "the model the loss runs gets .grad"
+        assert not _changed(ns["w_before"], m.weight), "FACTS pt40: and is never updated"
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["w_before"], ns["model"].weight), "the optimizer over the model itself trains it"
+
+
+# FACTS pt41: Lightning steps only what configure_optimizers returns; a submodule the loss runs
+# through but no optimizer holds gets .grad every step and never changes.
+_GS606_SOURCE = '''
+import logging
+import warnings
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+warnings.simplefilter("ignore")
+logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+torch.manual_seed(0)
+
+
+class AE(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(6, 2)
+        self.decoder = nn.Linear(2, 6)
+
+    def training_step(self, batch, batch_idx):
+        (x,) = batch
+        return F.mse_loss(self.decoder(self.encoder(x)), x)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(PARAMS, lr=0.1)
+
+
+ae = AE()
+enc0 = ae.encoder.weight.detach().clone()
+dec0 = ae.decoder.weight.detach().clone()
+trainer = L.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                    enable_progress_bar=False, enable_model_summary=False)
+trainer.fit(ae, DataLoader(TensorDataset(torch.randn(24, 6)), batch_size=8))
+'''
+
+
+@_case(
+    "GS606",
+    "lightning",
+    bad=_GS606_SOURCE.replace("PARAMS, lr=0.1)", "self.encoder.parameters(), lr=0.1)  # GS606"),
+    good=_GS606_SOURCE.replace("PARAMS", "self.parameters()"),
+)
+class _GS606:
+    @staticmethod
+    def check_bad(ns):
+        ae = ns["ae"]
+        assert _nonzero_grad(ae.decoder.weight), "the left-out decoder still gets .grad"
+        assert not _changed(ns["dec0"], ae.decoder.weight), "FACTS pt41: and is never updated"
+        assert _changed(ns["enc0"], ae.encoder.weight), "the encoder the optimizer holds trains"
+
+    @staticmethod
+    def check_good(ns):
+        ae = ns["ae"]
+        assert _changed(ns["dec0"], ae.decoder.weight) and _changed(ns["enc0"], ae.encoder.weight)
+
+
+# FACTS pt42: checkpoint() without use_reentrant is reentrant (a warning, no error); with no
+# input requiring grad, the weights inside get no gradient.
+_GS607_SOURCE = '''
+import torch
+import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
+
+torch.manual_seed(0)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(4, 4) for _ in range(2))
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = CALL
+        return self.head(x)
+
+
+net = Net()
+net(torch.randn(3, 4)).sum().backward()
+'''
+
+
+@_case(
+    "GS607",
+    "torch",
+    bad=_GS607_SOURCE.replace("x = CALL", "x = checkpoint(layer, x)  # GS607"),
+    good=_GS607_SOURCE.replace("CALL", "checkpoint(layer, x, use_reentrant=False)"),
+)
+class _GS607:
+    @staticmethod
+    def check_bad(ns):
+        net, caught = ns["net"], ns["__warnings__"]
+        assert all(layer.weight.grad is None for layer in net.layers), "FACTS pt42: no gradient inside"
+        assert _nonzero_grad(net.head.weight), "the head after the checkpoints still trains"
+        messages = [str(c.message) for c in caught]
+        assert any("use_reentrant parameter should be passed explicitly" in m for m in messages)
+        assert any("None of the inputs have requires_grad=True" in m for m in messages)
+
+    @staticmethod
+    def check_good(ns):
+        net = ns["net"]
+        assert all(_nonzero_grad(layer.weight) for layer in net.layers)

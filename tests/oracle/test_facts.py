@@ -110,6 +110,29 @@ def test_pt14_python_numbers_cut_the_graph(torch):
     assert torch.equal(w.grad, torch.full((3,), 3.0))
 
 
+def test_pt15_rebound_model_keeps_the_old_optimizer(torch):
+    """pt15: `net = make_net()` again after `opt = Adam(net.parameters())` (a new model per
+    fold): the optimizer still holds the first model's parameters; the new one gets `.grad` and
+    is never updated, silently."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    x, y = torch.randn(12, 3), torch.randn(12, 1)
+    net = nn.Linear(3, 1)
+    first = net
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    for _fold in range(2):
+        net = nn.Linear(3, 1)
+        start = net.weight.detach().clone()
+        for _ in range(3):
+            opt.zero_grad()
+            ((net(x) - y) ** 2).mean().backward()
+            opt.step()
+        assert net.weight.grad is not None and net.weight.grad.abs().sum() > 0
+        assert torch.equal(start, net.weight.detach()), "the optimizer never steps the new model"
+        assert not any(p is net.weight for g in opt.param_groups for p in g["params"])
+    assert all(p is q for p, q in zip(opt.param_groups[0]["params"], first.parameters()))
+
+
 def test_pt20_clone_and_detach_in_either_order(torch):
     """pt20: `x.clone().detach()` and `x.detach().clone()` are the same: no grad, no grad_fn,
     equal values, independent copies."""

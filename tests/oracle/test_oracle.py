@@ -25,6 +25,7 @@ _REQUIRES = {
     "tfp": ("tensorflow", "tensorflow_probability"),
     "jax": ("jax",),
     "pyro": ("torch", "pyro"),
+    "lightning": ("torch", "lightning"),
 }
 
 

@@ -34,7 +34,8 @@ class TensorAttributeRequiresGrad(Rule):
     Flags `self.x = torch.randn(..., requires_grad=True)` (or any tensor factory, or
     `.requires_grad_()` on one) inside a `torch.nn.Module` class, including classes whose
     module base is defined in another file of the project and attributes set in helper
-    methods.
+    methods, also through `setattr(self, name, tensor)` (a name built at run time, as in an
+    `add_weight(name, shape)` helper of the module).
 
     ## Why it breaks gradients
     A plain tensor attribute is not registered: it is missing from `model.parameters()`,
@@ -117,6 +118,29 @@ class TensorAttributeRequiresGrad(Rule):
                         yield Report(value, INIT_MESSAGE.format(attr=attr), fix=self._fix(model, value))
                     else:
                         yield Report(value, fix=self._fix(model, value))
+            for attr, value in self._setattr_values(cls):
+                if requires_grad_tensor(model, value):
+                    if handed is None:
+                        handed = self._handed_to_optimizer(model)
+                    if attr not in handed:
+                        yield Report(value, fix=self._fix(model, value))
+
+    @staticmethod
+    def _setattr_values(cls):
+        """(attribute, value) of each `setattr(self, name, value)` in the class's methods: the
+        same `Module.__setattr__` as `self.name = value`, with the name often computed
+        (`setattr(self, f"gain{i}", ...)` in an `add_weight`-style helper): `<dynamic>` then."""
+        for fn in cls.methods.values():
+            if not fn.params or fn.params[0] != "self":
+                continue
+            for call in fn.calls:
+                if not (isinstance(call.func, cst.Name) and call.func.value == "setattr") or len(call.args) != 3:
+                    continue
+                if any(a.keyword is not None or a.star for a in call.args) or dotted(call.args[0].value) != "self":
+                    continue
+                name = call.args[1].value
+                attr = name.evaluated_value if isinstance(name, cst.SimpleString) else "<dynamic>"
+                yield attr, call.args[2].value
 
     @staticmethod
     def _initialised_like_weights(model: FileModel, cls) -> Set[str]:

@@ -11,4 +11,8 @@ from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule modul
     gs601_zero_grad_between_backward_and_step,
     gs602_module_replaced_after_optimizer,
     gs603_zero_grad_every_micro_batch,
+    gs604_scheduler_step_without_optimizer_step,
+    gs605_optimizer_over_unused_copy,
+    gs606_optimizer_misses_trained_submodule,
+    gs607_reentrant_checkpoint_on_model_input,
 )

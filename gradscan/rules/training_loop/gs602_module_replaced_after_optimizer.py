@@ -9,7 +9,7 @@ from gradscan.rules.common import (
     CONTAINER, PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
 from gradscan.rules.training_loop.helpers import (
-    SCOPES, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, units,
+    SCOPES, chain, is_optimizer, method_name, nodes_in, order, owner_of, param_owners, units,
 )
 from gradscan.semantics.intent import FROZEN_TOKENS
 from gradscan.semantics.names import dotted, tokens
@@ -18,20 +18,6 @@ from gradscan.semantics.model import FileModel
 
 _LOOPS = (cst.For, cst.While)
 _MOVE_METHODS = {"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "type", "to_empty"}
-
-
-def order(model: FileModel, a: cst.CSTNode, b: cst.CSTNode) -> Optional[int]:
-    """-1 when `a`'s statement runs before `b`'s in their common block, 1 after, 0 when they sit
-    in the same statement (or in branches of one `if`), None when they are in different scopes."""
-    ca, cb = chain(model, a), chain(model, b)
-    if not ca or not cb or ca[-1][0] is not cb[-1][0]:
-        return None
-    blocks_b = {id(block): idx for block, idx in cb}
-    for block, idx in ca:
-        other = blocks_b.get(id(block))
-        if other is not None:
-            return (idx > other) - (idx < other)
-    return None
 
 
 def in_loop_between(model: FileModel, block: cst.CSTNode) -> bool:
@@ -73,7 +59,10 @@ class ModuleReplacedAfterOptimizer(Rule):
     such, a module class of the project that creates parameters) or of an `nn.Parameter` to an
     attribute of a model, when earlier in the same function an optimizer was built from that
     model's `parameters()` (`opt = torch.optim.Adam(model.parameters())`) and no optimizer is
-    built again (nor `add_param_group` called) afterwards.
+    built again (nor `add_param_group` called) afterwards. Also the model name itself re-bound
+    to a new model (`net = make_net()` in each fold of a cross-validation loop, `model = Net()`,
+    `model = copy.deepcopy(model)`) while the old optimizer keeps stepping (`opt.step()`, or
+    handed to a call such as `train(net, opt)`).
 
     ## Why it breaks gradients
     An optimizer holds the parameter objects it was given, not the model. The new layer's
@@ -91,6 +80,10 @@ class ModuleReplacedAfterOptimizer(Rule):
     optimizers built and layers replaced in the same loop iteration, a target / EMA / teacher
     network attached to the model (`model.target_net = ...`, kept out of the optimizer on
     purpose), and the model name re-bound in between (`model, opt = fabric.setup(model, opt)`).
+    A re-bound model is flagged only when the value is a new one (a constructor, a deep copy,
+    a function of the file that returns one): `model = model.to(device)`,
+    `torch.compile(model)` and `nn.DataParallel(model)` keep the same parameters; a model
+    re-created to load a checkpoint, after which the old optimizer never steps, is not flagged.
     A module's `__init__` that builds `self.optimizer` from `self.parameters()` and then adds a
     layer is flagged: the layer added last is not in that optimizer.
 
@@ -200,7 +193,7 @@ class ModuleReplacedAfterOptimizer(Rule):
             for target, asg in _replacements(model, fn, owners, node):
                 if id(asg) in reported:
                     continue
-                owner = next(o for o in sorted(owners, key=len, reverse=True) if target.startswith(o + "."))
+                owner = next(o for o in sorted(owners, key=len, reverse=True) if target == o or target.startswith(o + "."))
                 if not self._missed(model, fn, node, asg, bound, owner, target):
                     continue
                 reported.add(id(asg))
@@ -213,14 +206,18 @@ class ModuleReplacedAfterOptimizer(Rule):
         common = _common_block(model, opt_node, asg)
         if common is None or in_loop_between(model, common):
             return False  # an optimizer built again in every iteration of the loop
-        if any(tokens(part) & FROZEN_TOKENS for part in target[len(owner) + 1:].split(".")):
+        rebind = target == owner  # the model itself re-bound to a new module (`model = Net()`)
+        if any(tokens(part) & FROZEN_TOKENS for part in (target.split(".")[-1:] if rebind else target[len(owner) + 1:].split("."))):
             return False  # a target / EMA / teacher network kept out of the optimizer on purpose
         root = owner.split(".")[0]
         for node, owner_fn in model.assignments:  # the model itself re-bound in between
-            if owner_fn is fn and isinstance(node, cst.Assign) and any(root in _bound_names(t.target) for t in node.targets):
+            if node is not asg and owner_fn is fn and isinstance(node, cst.Assign) and any(root in _bound_names(t.target) for t in node.targets):
                 if order(model, opt_node, node) == -1 and order(model, node, asg) == -1:
                     return False
-        used = "." in bound  # an optimizer kept on an object outlives the function
+        # for a re-bound model, the old optimizer must still step afterwards (`opt.step()`, or
+        # handed to a call such as `train(model, opt)`): a model re-created only to load a
+        # checkpoint and evaluate leaves the optimizer idle, which is no bug
+        used = "." in bound and not rebind  # an optimizer kept on an object outlives the function
         for unit in following(model, asg):
             for node in nodes_in(unit):
                 if isinstance(node, cst.Call):
@@ -229,11 +226,24 @@ class ModuleReplacedAfterOptimizer(Rule):
                         return False  # built again, or the new parameters are added
                     if name == "requires_grad_" and dotted(node.func.value) is not None and (dotted(node.func.value) + ".").startswith(target + "."):
                         return False  # the new layer is frozen
+                    if rebind and _steps(node, bound):
+                        used = True
+                elif rebind:
+                    continue
                 elif isinstance(node, cst.Name) and node.value == bound:
                     used = True
                 elif isinstance(node, cst.Attribute) and dotted(node) == bound:
                     used = True
         return used
+
+
+def _steps(node, bound: str) -> bool:
+    """`node` is `bound.step(...)` or a call given `bound` as an argument."""
+    if not isinstance(node, cst.Call):
+        return False
+    if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step" and dotted(node.func.value) == bound:
+        return True
+    return any(dotted(arg.value) == bound for arg in node.args)
 
 
 def _bound_names(target) -> Set[str]:
@@ -268,18 +278,46 @@ def _common_block(model: FileModel, a, b) -> Optional[cst.CSTNode]:
 
 
 def _replacements(model: FileModel, fn, owners: Set[str], opt_node) -> Iterator[Tuple[str, cst.Assign]]:
-    """Assignments in `fn` of a new module with weights (or a Parameter) to an attribute under one of `owners`."""
+    """Assignments in `fn` of a new module with weights (or a Parameter) to an attribute under
+    one of `owners`, or to an owner itself (`model = Net()`, `net = make_net()`,
+    `model = copy.deepcopy(model)`: new parameter objects under the old name)."""
     for node, owner in model.assignments:
         if owner is not fn or node is opt_node or not isinstance(node, cst.Assign) or len(node.targets) != 1:
             continue
         target_node = node.targets[0].target
-        if not isinstance(target_node, cst.Attribute):
+        if not isinstance(target_node, (cst.Attribute, cst.Name)):
             continue
         target = dotted(target_node)
-        if target is None or not any(target.startswith(o + ".") for o in owners):
+        if target is None:
+            continue
+        if target in owners:
+            if _new_module(model, node.value, target, fn):
+                yield target, node
+            continue
+        if not isinstance(target_node, cst.Attribute) or not any(target.startswith(o + ".") for o in owners):
             continue
         if _holds_new_weights(model, node.value, target):
             yield target, node
+
+
+def _new_module(model: FileModel, value, target: str, fn, depth: int = 0) -> bool:
+    """`value` is a module with parameter objects of its own: a constructor, a deep copy, or a
+    call of a function of this file every `return` of which is one."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _MOVE_METHODS:
+        value = value.func.value
+    if not isinstance(value, cst.Call):
+        return False
+    if model.callee(value) == "copy.deepcopy":
+        return True
+    if _holds_new_weights(model, value, target):
+        return True
+    if depth > 2 or module_ctor(model, value) is not None:
+        return False
+    called = model.objects.called_function(value, fn)
+    if called is None or not isinstance(called.node, cst.FunctionDef) or called.params[:1] == ["self"]:
+        return False
+    returns = [n for n in nodes_in(called.node.body) if isinstance(n, cst.Return)]
+    return bool(returns) and all(r.value is not None and _new_module(model, r.value, target, called, depth + 1) for r in returns)
 
 
 def _holds_new_weights(model: FileModel, value, target: str) -> bool:

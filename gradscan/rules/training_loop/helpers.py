@@ -54,6 +54,20 @@ def chain(model: FileModel, node: cst.CSTNode) -> List[Tuple[cst.CSTNode, int]]:
     return out
 
 
+def order(model: FileModel, a: cst.CSTNode, b: cst.CSTNode) -> Optional[int]:
+    """-1 when `a`'s statement runs before `b`'s in their common block, 1 after, 0 when they sit
+    in the same statement (or in branches of one `if`), None when they are in different scopes."""
+    ca, cb = chain(model, a), chain(model, b)
+    if not ca or not cb or ca[-1][0] is not cb[-1][0]:
+        return None
+    blocks_b = {id(block): idx for block, idx in cb}
+    for block, idx in ca:
+        other = blocks_b.get(id(block))
+        if other is not None:
+            return (idx > other) - (idx < other)
+    return None
+
+
 def owner_of(model: FileModel, block: cst.CSTNode) -> Optional[cst.CSTNode]:
     """The compound statement a block is the body of (an `else:` block gives its `Else`)."""
     return model.parent(block)
