@@ -154,7 +154,8 @@ class ModuleInPlainContainer(Rule):
                     continue
                 if self._reassigned(model, cls, attr, node):
                     continue
-                yield Report(value, self._message(kinds_found, container, has_module, has_param), fix=self._fix(model, value, container, elements, kinds_found, has_module, has_param, local))
+                fix = None if isinstance(value, cst.Call) else self._fix(model, value, container, elements, kinds_found, has_module, has_param, local)
+                yield Report(value, self._message(kinds_found, container, has_module, has_param), fix=fix)
 
     # -- what the container holds --------------------------------------------------------
     @staticmethod
@@ -173,7 +174,40 @@ class ModuleInPlainContainer(Rule):
             return (container, appended, None) if appended else None
         if isinstance(value, cst.Name):
             return self._local_container(model, value)
+        if isinstance(value, cst.Call):
+            return self._returned_container(model, cls, value)
         return None
+
+    def _returned_container(self, model: FileModel, cls: ClassInfo, call: cst.Call):
+        """`self.blocks = make_blocks(4, d)` where the file's `make_blocks` (or `self._make`)
+        returns a plain list or dict it builds: the same container, one call away."""
+        func = call.func
+        target = None
+        if isinstance(func, cst.Name) and model.resolve(func) is None:
+            target = model.module_functions.get(func.value)
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+            target = model.find_method(cls, func.attr.value)
+        if target is None or not target.returns:
+            return None
+        found = None
+        for ret in target.returns:
+            if not isinstance(ret, cst.Return) or ret.value is None or model.enclosing_function(ret) is not target:
+                return None
+            value = _unwrap_repeat(ret.value)
+            kind = _literal_kind(model, value)
+            if kind is not None and kind[1]:
+                got = (kind[0], kind[1])
+            elif isinstance(value, cst.Name):
+                local = self._local_container(model, value)
+                if local is None:
+                    return None
+                got = (local[0], local[1])
+            else:
+                return None
+            if found is not None and found[0] != got[0]:
+                return None
+            found = got if found is None else (found[0], found[1] + got[1])
+        return (found[0], found[1], None) if found else None
 
     def _local_container(self, model: FileModel, name: cst.Name):
         """`layers = [...]` (or `[]` then `layers.append(...)`) in the same function, then `self.x = layers`."""
