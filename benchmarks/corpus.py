@@ -13,7 +13,11 @@ There are three corpora, selected with ``--corpus``:
   pinned to a commit (``NOTEBOOKS``), extracted into
   ``<cache>/notebooks/<owner>+<name>-<commit>/`` from a local bare mirror
   (``--mirror DIR``, holding ``<owner>+<name>/repo``) or else from
-  ``https://github.com/<owner>/<name>/archive/<commit>.tar.gz``.
+  ``https://github.com/<owner>/<name>/archive/<commit>.tar.gz``; plus
+  notebooks pinned file by file (``NOTEBOOK_FILES``: fastai/fastbook's
+  chapters, each with its commit and sha256), which are never downloaded:
+  they count when present in ``<cache>/notebooks/<owner>+<name>/<path>``
+  with the pinned content, and a message says what is missing otherwise.
 
 The cache root holds the library packages and the ``training/`` and ``notebooks/``
 folders, so scan the library corpus through its package folders (:func:`package_dirs`),
@@ -121,13 +125,65 @@ CORPORA: Dict[str, Dict[str, str]] = {
 }
 _SUBDIR = {"library": "", "training": "training", "notebooks": "notebooks"}
 
-# Notebook repositories: (owner/name, commit scanned). fastai/fastbook was
-# asked for but its snapshot (about 965 MB) was too large to mirror here.
+# Notebook repositories: (owner/name, commit scanned).
 NOTEBOOKS: List[Tuple[str, str]] = [
     ("ageron/handson-ml3", "e3f3f9e66d58cfa1d068a498433063a1d3fba9ef"),
     ("rasbt/LLMs-from-scratch", "28c65cdfbc3338e2e040016eea4b7fdf556e4d57"),
     ("karpathy/nn-zero-to-hero", "73c3fcc741f0ec104ca850b1fb0df90e7e8d4cde"),
 ]
+
+# Notebooks pinned file by file: owner/name -> [(path, commit, sha256 of the
+# file)]. fastai/fastbook's repository (about 965 MB) was too large to mirror
+# where the corpus was assembled, so its chapter notebooks were read one file
+# at a time from a stored index of GitHub files, each at the commit the index
+# held for it (not one commit for the whole book: 10_nlp and 12_nlp_dive are
+# older versions that still carry outputs). They are never downloaded here:
+# place them under <cache>/notebooks/<owner>+<name>/<path>; the sha256 says
+# whether a copy is the one that was scanned.
+NOTEBOOK_FILES: Dict[str, List[Tuple[str, str, str]]] = {
+    "fastai/fastbook": [
+        ("clean/01_intro.ipynb", "cf9fae191ce1055737d806b2001123955194ca2a",
+         "54752cef3f55a6753fdcebf9df08bc84c879cf56bad28474fab1267af580a265"),
+        ("clean/02_production.ipynb", "a0686e1fb3ee329530a787433e975b0effbd0e08",
+         "42d4a3a06387410025712f15cdd17b89fd1c11ad9c061d10f117dca5ceebf898"),
+        ("clean/03_ethics.ipynb", "dd985841b6599d238e5ccb1e590f255ad6a66853",
+         "224d98e48ac328fe7ac45b1a3abdbaecf817b85150f23237173e0656115b1ac2"),
+        ("clean/04_mnist_basics.ipynb", "098e12df996461ec607c774cf4e601ed716796a6",
+         "066c701cc96cfc4f80eef782b3c12e8ec332d9d8cf67b813c8b3663ecf293145"),
+        ("clean/05_pet_breeds.ipynb", "be67ff5ced307270b827150cab25d429c4109469",
+         "ec860312bd4ab668fd7093247443a33d5b83a5f8bdd06fbab839f68d5a0defd6"),
+        ("clean/06_multicat.ipynb", "dd985841b6599d238e5ccb1e590f255ad6a66853",
+         "12b84b81193f7c15fcaa873e01f97b71bd57bfaddbcc1d9931f78961810c5384"),
+        ("clean/07_sizing_and_tta.ipynb", "cf9fae191ce1055737d806b2001123955194ca2a",
+         "e103e5fa7eebcd25ad462942a988f90dab7e2c481e507acb712d909c64567c8b"),
+        ("clean/08_collab.ipynb", "be67ff5ced307270b827150cab25d429c4109469",
+         "08daaddddf184a4e84db7469ecbdc891e38532fd377bbb5c3e91305d3c069104"),
+        ("clean/09_tabular.ipynb", "cf9fae191ce1055737d806b2001123955194ca2a",
+         "a67f6b39f4471d227cbed9438901d5a6a2cb5f1de4a8ea3f766cbce5cb64e5b9"),
+        ("clean/10_nlp.ipynb", "2e431d1ef7caf76a0a3f29593dc2148a979fac1e",
+         "021dde7398167b01f71087c3117820f7b9e814ebfd4cf9dd569e35d19012c1de"),
+        ("clean/11_midlevel_data.ipynb", "be67ff5ced307270b827150cab25d429c4109469",
+         "d2ce98ad197d05d2764f614914992fe3ff3efe9f4aa2b35ce19347cd9de42f51"),
+        ("clean/12_nlp_dive.ipynb", "36fbb9384f202bd159595e1d9fa9bcfcf8dfbd95",
+         "81c83920eaf659030da00c70f338302aa9d2357789ad62112c39f1a339f073e1"),
+        ("clean/13_convolutions.ipynb", "dd985841b6599d238e5ccb1e590f255ad6a66853",
+         "bda765dbf5aa3295a0ccf27c4f5a751e25d5308d46e2aa0527ef4dd65191195c"),
+        ("clean/14_resnet.ipynb", "dd985841b6599d238e5ccb1e590f255ad6a66853",
+         "db09e4ceaaf268e7d516caf96deb40779cd5aa3c93e5936ea440f8fece571c87"),
+        ("clean/15_arch_details.ipynb", "be67ff5ced307270b827150cab25d429c4109469",
+         "8aa0ac14643aacc46eaf11c2403ec803341bf0c73e239044fb4f2b7900206351"),
+        ("clean/16_accel_sgd.ipynb", "cf9fae191ce1055737d806b2001123955194ca2a",
+         "9d69963783652098e524ddafa3624eee0ea7faef214531519cf36ae71f57141b"),
+        ("clean/17_foundations.ipynb", "cf9fae191ce1055737d806b2001123955194ca2a",
+         "16a8fb88612b49bb0dcc63d3f56276f8505d907815bd45dccaaedaedb4fcffa4"),
+        ("clean/18_CAM.ipynb", "dd985841b6599d238e5ccb1e590f255ad6a66853",
+         "946caa1f63146a7dce4256f7f9a49ffd74520a66f7bd7e3418f1b611f02928fa"),
+        ("clean/19_learner.ipynb", "02af2d7c9189f44158c79438fee80d4a53d305dd",
+         "12557731153def79a04b1fff0a73ba23d1397ab66ee9733dc168c2944b37c5c2"),
+        ("clean/20_conclusion.ipynb", "be67ff5ced307270b827150cab25d429c4109469",
+         "c16a55d360f08588df3f3999f911d87e093ee3a3ae07167b9548631527453304"),
+    ],
+}
 
 DEFAULT_CACHE = Path("~/.cache/gradscan-bench")
 CACHE_ENV = "GRADSCAN_BENCH_CACHE"
@@ -430,18 +486,71 @@ def ensure_notebooks(cache: Union[str, os.PathLike, None] = None,
             _log(f"  {repo}@{commit[:12]}: {count} notebooks")
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    _report_notebook_files(root)
     return root
 
 
 def notebook_dirs(root: Union[str, os.PathLike]) -> Dict[str, Path]:
-    """Map each pinned notebook repository complete under root to its folder."""
+    """Map each pinned notebook repository complete under root to its folder.
+
+    A repository pinned file by file (NOTEBOOK_FILES) counts only when every
+    file is present with the pinned sha256.
+    """
     root = Path(root)
     dirs = {}
     for repo, commit in NOTEBOOKS:
         folder = root / notebook_dir_name(repo, commit)
         if _is_complete(folder, repo, commit):
             dirs[repo] = folder
+    for repo in NOTEBOOK_FILES:
+        missing, changed = check_notebook_files(root, repo)
+        if not missing and not changed:
+            dirs[repo] = root / repo.replace("/", "+")
     return dirs
+
+
+def check_notebook_files(root: Union[str, os.PathLike],
+                         repo: str) -> Tuple[List[str], List[str]]:
+    """Return (missing paths, paths whose content differs) of a file-pinned repo."""
+    folder = Path(root) / repo.replace("/", "+")
+    missing, changed = [], []
+    for path, _commit, sha256 in NOTEBOOK_FILES[repo]:
+        target = folder.joinpath(*PurePosixPath(path).parts)
+        try:
+            data = target.read_bytes()
+        except OSError:
+            missing.append(path)
+            continue
+        if hashlib.sha256(data).hexdigest() != sha256:
+            changed.append(path)
+    return missing, changed
+
+
+def _report_notebook_files(root: Path) -> None:
+    """Say, for each file-pinned repository, whether its copy is complete.
+
+    Nothing is downloaded: these notebooks came from a stored index of GitHub
+    files, so a machine without it gets a message naming what is missing and
+    where each file comes from, and the corpus goes on without them.
+    """
+    for repo, files in NOTEBOOK_FILES.items():
+        folder = root / repo.replace("/", "+")
+        missing, changed = check_notebook_files(root, repo)
+        if not missing and not changed:
+            _log(f"  {repo}: {len(files)} notebooks pinned file by file: present")
+            continue
+        _log(f"  {repo}: {len(missing)} of {len(files)} notebooks missing and "
+             f"{len(changed)} different from the pinned sha256 in {folder}; "
+             f"the repository is left out of the corpus. They are not "
+             f"downloaded by this script: each is {repo}'s <path> at its "
+             f"pinned commit (NOTEBOOK_FILES in benchmarks/corpus.py), e.g. "
+             f"https://raw.githubusercontent.com/{repo}/<commit>/<path>, "
+             f"saved as {folder}/<path>.")
+        commits = {path: commit for path, commit, _ in files}
+        for path in missing:
+            _log(f"    missing: {path} @ {commits[path]}")
+        for path in changed:
+            _log(f"    different: {path} @ {commits[path]}")
 
 
 def count_notebook_lines(folder: Path) -> Tuple[int, int]:
@@ -472,7 +581,8 @@ def _print_stats(root: Path, names: List[str], corpus: str = "library") -> None:
     if corpus == "notebooks":
         for repo, folder in notebook_dirs(root).items():
             files, lines = count_notebook_lines(folder)
-            rows.append((repo, dict(NOTEBOOKS)[repo][:12], files, lines))
+            pin = dict(NOTEBOOKS).get(repo, "per file")[:12]
+            rows.append((repo, pin, files, lines))
     else:
         dirs = package_dirs(root, corpus)
         for name in names:
