@@ -70,3 +70,15 @@ NON_CARRYING_ATTRS = (
     Api("grad", "pt06"),
     Api("indices", "pt35"),
 )
+
+
+# Packages whose `from X import *` brings PyTorch in under its usual names (fastai's `all`
+# modules and `basics`, the fastbook helper package): import knowledge, not a gradient fact.
+# A star import of any other package still binds nothing (its names stay unknown).
+_FASTAI_NAMES = {
+    "torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional", "np": "numpy",
+    "Tensor": "torch.Tensor", "tensor": "torch.tensor",
+    # fastai's `Module` is an `nn.Module` that calls `super().__init__()` for you
+    "Module": "torch.nn.Module",
+}
+STAR_REEXPORTS = {"fastai": _FASTAI_NAMES, "fastbook": _FASTAI_NAMES}

@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
+from gradscan.frameworks.torch import STAR_REEXPORTS
+
 # A name's words: split on `_`, case changes and digits (`netD_fake` -> net, d, fake).
 TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
@@ -71,7 +73,8 @@ class ImportTable:
     `aliases` holds the module scope's imports and simple aliases; `fallback` the imports made
     inside functions (`def f(): import torch`), consulted only for names the module scope does
     not bind (a function's own imports are resolved in its scope by `FileModel.resolve`).
-    Star imports bind nothing: what they bring in is unknown (None).
+    Star imports bind nothing (what they bring in is unknown), except those of packages known to
+    re-export PyTorch under its usual names (`gradscan.frameworks.torch.STAR_REEXPORTS`).
     """
 
     def __init__(self) -> None:
@@ -113,6 +116,10 @@ class ImportTable:
         if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
             self.star_imports = True
             self.star_modules.append(_from_base(node))
+            exported = STAR_REEXPORTS.get(_from_base(node).split(".")[0]) if not node.relative else None
+            for local, target in (exported or {}).items():  # `from fastai.vision.all import *`
+                (self.fallback if local_scope else self.aliases).setdefault(local, target)
+                self.modules.add(target.split(".")[0])
             return
         for local, target in self.bindings(node):
             if local_scope:
