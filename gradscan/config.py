@@ -53,7 +53,12 @@ class Settings:
     per_file_ignores: Dict[str, List[str]] = field(default_factory=dict)
     respect_gitignore: bool = True
     force_exclude: bool = False
-    keras: str = "3"  # "3" or "legacy" (tf_keras / TensorFlow <= 2.15)
+    # "3" or "legacy" (tf_keras / TensorFlow <= 2.15) when configured; "" (the default): read
+    # from what each project declares (`declared_keras`), else Keras 3.
+    keras: str = ""
+    # (project root, "3" or "legacy", where it was read) for each project of the run: filled by
+    # the runner from requirements files, pyproject.toml, setup.py (gradscan.files.dependencies).
+    declared_keras: Tuple[Tuple[str, str, str], ...] = ()
     # Seconds one file's analysis may take (or 20x its parse time, if longer) before it is cut
     # short and reported as GS002; 0: no limit. Not a cache input: cut-short results are not cached.
     file_budget: float = 10.0
@@ -89,7 +94,7 @@ class Settings:
 
     def fingerprint(self) -> str:
         """What a cached result depends on among the settings."""
-        keep = ("keras", "forward_methods", "torch_module_bases", "keras_layer_bases", "per_file_ignores")
+        keep = ("keras", "declared_keras", "forward_methods", "torch_module_bases", "keras_layer_bases", "per_file_ignores")
         return repr(sorted(self.enabled_codes())) + repr([getattr(self, k) for k in keep])
 
 

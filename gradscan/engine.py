@@ -6,7 +6,9 @@ language server and the tests all use.
 from __future__ import annotations
 
 import fnmatch
+import os
 import traceback
+from dataclasses import replace
 from time import perf_counter
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
@@ -182,6 +184,13 @@ def _analysed(source: SourceFile, module, raw: List[tuple], rules, settings: Set
     from gradscan.semantics import budget
     from gradscan.semantics.model import FileModel
 
+    if source.is_notebook and not settings.keras and source.shown_lines:
+        from gradscan.files.dependencies import notebook_keras
+
+        found = notebook_keras(source.shown_lines, "notebook")
+        if found is not None:  # the notebook's own installs come before its project's files
+            here = os.path.abspath(source.path)
+            settings = replace(settings, declared_keras=((here, *found), *settings.declared_keras))
     try:
         model = FileModel.build(module, source.path, source.text, settings, project,
                                 module_name_for(source.path, settings, project))

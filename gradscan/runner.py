@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -54,6 +54,20 @@ class RunResult:
         self.done += files
         if self.progress is not None:
             self.progress(self.done, self.files)
+
+
+def with_declared_keras(settings: Settings, roots: List[Path]) -> Settings:
+    """The settings with the Keras each project declares, unless the configuration chose one."""
+    if settings.keras:
+        return settings
+    from gradscan.files.dependencies import declared_keras
+
+    found = []
+    for root in roots:
+        got = declared_keras(root)
+        if got is not None:
+            found.append((str(root), got[0], got[1]))
+    return replace(settings, declared_keras=tuple(found)) if found else settings
 
 
 def project_roots(paths: List[str]) -> List[Path]:
@@ -316,6 +330,7 @@ def run(paths: List[str], settings: Settings, jobs: Optional[int] = None, disabl
     if not files:
         return result
     roots = project_roots(paths)
+    settings = with_declared_keras(settings, roots)
     cache_dir = _cache_dir(roots, use_cache)
     jobs = jobs or os.cpu_count() or 1
     project = index_for(files, paths, settings, use_cache, cache_dir=cache_dir, jobs=jobs)

@@ -7,6 +7,8 @@ pass; value flow is computed on demand, only for the candidate nodes a rule asks
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple, Union
 
@@ -288,6 +290,8 @@ class FileModel:
         # Module-level code (a flat script, an `if __name__ == "__main__":` block, a notebook)
         # that backpropagates is a root like a training function: `Context("loss", ...)`.
         self.module_context: Optional[Context] = None
+        # Which Keras `tf.keras` is here and why (`keras_assumed`), set by `build`.
+        self.keras, self.keras_reason, self.keras_reason_kind = "3", "", "default"
         self._flow = None
 
     @classmethod
@@ -301,11 +305,8 @@ class FileModel:
         collector.__dict__.clear()  # its handler table refers back to it: a cycle holding the tree
         if module_name:
             model.imports.absolutize(module_name, path.endswith("__init__.py"))
-        model.legacy_keras = (
-            (settings is not None and settings.keras == "legacy")
-            or model.imports.uses("tf_keras")
-            or "TF_USE_LEGACY_KERAS" in source
-        )
+        model.keras, model.keras_reason = keras_assumed(model, settings)
+        model.legacy_keras = model.keras == "legacy"
         model._classify()
         from gradscan.semantics.contexts import assign_contexts
 
@@ -404,7 +405,7 @@ class FileModel:
 
         for info in self.class_list:
             info.kind = kinds.resolve_kind(info.base_names, self.legacy_keras, lookup, extra_torch, extra_keras,
-                                           legacy_package=s is not None and s.keras == "legacy")
+                                           legacy_package=self.legacy_keras and self.keras_reason_kind != "file")
 
     def class_chain(self, info: ClassInfo) -> Iterator[ClassInfo]:
         """The class and its bases defined in this file, nearest first."""
@@ -547,3 +548,25 @@ class FileModel:
             if hasattr(analysis, "__dict__"):
                 analysis.__dict__.clear()
         self.__dict__.clear()
+
+
+def keras_assumed(model: "FileModel", settings) -> Tuple[str, str]:
+    """("3" or "legacy", why) for `tf.keras` in this file: the configuration's choice; legacy
+    when the file imports tf_keras or sets TF_USE_LEGACY_KERAS; what the file's project declares
+    (requirements, pyproject.toml, a notebook's pip installs); else Keras 3, as TensorFlow 2.16
+    and later run it (fact tf45)."""
+    model.keras_reason_kind = "configured"
+    if settings is not None and settings.keras:
+        return settings.keras, "configured"
+    model.keras_reason_kind = "file"
+    if model.imports.uses("tf_keras"):
+        return "legacy", "imports tf_keras"
+    if "TF_USE_LEGACY_KERAS" in model.source:
+        return "legacy", "TF_USE_LEGACY_KERAS"
+    model.keras_reason_kind = "declared"
+    path = os.path.abspath(model.path)
+    for root, keras, why in (settings.declared_keras if settings is not None else ()):
+        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+            return keras, why
+    model.keras_reason_kind = "default"
+    return "3", "TF >= 2.16 assumed"

@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.frameworks import names
 from gradscan.frameworks import tensorflow as tf_api
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.tensorflow.helpers import (
     callee, context_root, is_name, tf_dtype_kind,
 )
@@ -115,7 +115,7 @@ class UntrackedTfVariable(Rule):
     name = "untracked-tf-variable"
     framework = "tensorflow"
     summary = "A raw `tf.Variable` attribute of a Keras 3 layer or model is not tracked: `fit()` never trains it"
-    message = "raw tf.Variable on a Keras 3 layer is not tracked, so it never trains; use self.add_weight"
+    message = "raw tf.Variable is not tracked by Keras 3 ({why}): it never trains; use add_weight"
     explanation = (
         "Keras 3 does not track a tf.Variable stored on a layer or model: it is missing from "
         "trainable_variables, so fit() and optimizers over model.trainable_variables never update it."
@@ -145,7 +145,9 @@ class UntrackedTfVariable(Rule):
     Keras version matters: since TensorFlow 2.16 `tf.keras` *is* Keras 3 (fact tf45). Legacy
     Keras (`tf_keras`, `TF_USE_LEGACY_KERAS=1`, TensorFlow 2.15 and earlier) does track raw
     `tf.Variable` attributes, so the rule is silent in files that import `tf_keras` or mention
-    `TF_USE_LEGACY_KERAS`, and everywhere when the configuration says `keras = "legacy"`.
+    `TF_USE_LEGACY_KERAS`, in projects that declare TensorFlow below 2.16 (requirements files,
+    `pyproject.toml`, `setup.py`, a notebook's `pip install`), and everywhere when the
+    configuration says `keras = "legacy"`. The message says which Keras was assumed and why.
     `tf.Module` subclasses track raw variables too (fact tf40) and are never flagged.
 
     Not flagged: `trainable=False` variables, integer or boolean variables and variables the
@@ -251,10 +253,15 @@ class UntrackedTfVariable(Rule):
                 if what != "Variable":  # a TF Probability wrapper: no add_weight equivalent
                     if _wraps_tracked_weight(model, cls.methods.get(method), value):
                         continue  # `DeferredTensor(self.add_weight(...), softplus)`: the weight is tracked
-                    yield Report(value, self.message.replace("raw tf.Variable", f"tfp.util.{what}"))
+                    yield Report(value, self._message(model).replace("raw tf.Variable", f"tfp.util.{what}"))
                 else:
                     direct = any(v is value for _a, v, _n, _m in cls.self_assigns)
-                    yield Report(value, fix=_fix(model, value) if direct else None)
+                    yield Report(value, self._message(model), fix=_fix(model, value) if direct else None)
+
+    def _message(self, model: FileModel) -> str:
+        """The message, saying why Keras 3 was assumed (the project's requirements, a notebook's
+        pip install, or TensorFlow >= 2.16 when nothing says)."""
+        return self.message.format(why=clip(model.keras_reason or "TF >= 2.16 assumed", 36))
 
 
 _INITIALIZERS = {"tensorflow.zeros": "zeros", "tensorflow.ones": "ones"}
