@@ -125,6 +125,17 @@ CASES["GS502-variable"] = OracleCase(
     _nnx_gamma_trained,
 )
 
+# FACTS jx44, an all-ones scale (the identity of `*`) kept as a raw array: no gradient entry,
+# never updated; the same array as nnx.Param trains.
+CASES["GS502-ones"] = OracleCase(
+    "GS502",
+    "jax",
+    _NNX_SCALE.format(gamma=" " * 8 + "self.gamma = jnp.ones((dim,))  # GS502").lstrip("\n"),
+    _NNX_SCALE.format(gamma=" " * 8 + "self.gamma = nnx.Param(jnp.ones((dim,)))").lstrip("\n"),
+    _nnx_gamma_untrained,
+    _nnx_gamma_trained,
+)
+
 
 # FACTS jx42: inside jax.grad, jnp.round (like floor, ceil, sign, argmax, comparisons and integer
 # casts) differentiates to exactly zero, with no error and no None: when it is the only path from
