@@ -193,3 +193,60 @@ class _NonDifferentiableOpInJaxLoss:
 
         g = np.asarray(ns["grads"]["w"])
         assert np.any(g != 0.0), f"the straight-through estimator should let the gradient through, got {g}"
+
+
+# FACTS jx45: inside jax.grad, NumPy's ufuncs (np.log) ask the tracer for a NumPy array and raise
+# TracerArrayConversionError; jnp.log differentiates.
+@_case(
+    "GS504",
+    "jax",
+    bad='''
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+
+    def bce(w, x, y):
+        p = jax.nn.sigmoid(x @ w)
+        return -jnp.mean(y * np.log(p) + (1 - y) * jnp.log(1 - p))  # GS504
+
+
+    w = jnp.zeros(3)
+    x = jnp.ones((4, 3))
+    y = jnp.array([0.0, 1.0, 1.0, 0.0])
+    try:
+        grads = jax.grad(bce)(w, x, y)
+        error = None
+    except Exception as e:  # the oracle checks which
+        grads, error = None, e
+    ''',
+    good='''
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+
+    def bce(w, x, y):
+        p = jax.nn.sigmoid(x @ w)
+        return -jnp.mean(y * jnp.log(p) + (1 - y) * jnp.log(1 - p))
+
+
+    w = jnp.zeros(3)
+    x = jnp.ones((4, 3))
+    y = jnp.array([0.0, 1.0, 1.0, 1.0])
+    grads = jax.grad(bce)(w, x, y)
+    error = None
+    ''',
+)
+class _NumpyOnJaxTracer:
+    @staticmethod
+    def check_bad(ns):
+        import jax
+
+        assert isinstance(ns["error"], jax.errors.TracerArrayConversionError), f"np.log of a tracer should raise, got {ns['error']!r}"
+
+    @staticmethod
+    def check_good(ns):
+        import numpy as np
+
+        assert ns["error"] is None and np.all(np.isfinite(ns["grads"])) and np.any(np.asarray(ns["grads"]) != 0.0)
