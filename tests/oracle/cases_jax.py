@@ -250,3 +250,56 @@ class _NumpyOnJaxTracer:
         import numpy as np
 
         assert ns["error"] is None and np.all(np.isfinite(ns["grads"])) and np.any(np.asarray(ns["grads"]) != 0.0)
+
+
+# FACTS jx42, the stop_gradient form: wrapped around the online Q-values instead of the target,
+# stop_gradient leaves the loss no path from the parameters: jax.grad returns zeros, silently.
+_TD = '''
+import jax
+import jax.numpy as jnp
+
+
+def q_values(params, obs):
+    return jnp.tanh(obs @ params["w1"]) @ params["w2"]
+
+
+def td_loss(params, target_params, obs, actions, rewards, next_obs):
+{body}
+    q_a = jnp.take_along_axis(q, actions[:, None], axis=1)[:, 0]
+    return jnp.mean((q_a - target) ** 2)
+
+
+k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
+params = {{"w1": jax.random.normal(k1, (4, 8)), "w2": jax.random.normal(k2, (8, 2))}}
+target_params = jax.tree_util.tree_map(lambda p: p * 0.5, params)
+obs = jax.random.normal(k3, (6, 4))
+actions = jnp.array([0, 1, 0, 1, 1, 0])
+rewards = jnp.ones(6)
+loss, grads = jax.value_and_grad(td_loss)(params, target_params, obs, actions, rewards, obs + 0.1)
+'''
+
+
+def _td_zero(ns):
+    import numpy as np
+
+    assert float(ns["loss"]) > 0
+    leaves = [np.asarray(g) for g in ns["grads"].values()]
+    assert all(np.all(g == 0.0) for g in leaves), f"stop_gradient on the online Q should zero every gradient, got {leaves}"
+
+
+def _td_flows(ns):
+    import numpy as np
+
+    assert all(np.any(np.asarray(g) != 0.0) for g in ns["grads"].values()), "the online Q should get gradients"
+
+
+CASES["GS503-stop-gradient"] = OracleCase(
+    "GS503",
+    "jax",
+    _TD.format(body="    q = jax.lax.stop_gradient(q_values(params, obs))  # GS503\n"
+                    "    target = rewards + 0.99 * q_values(target_params, next_obs).max(axis=1)").lstrip("\n"),
+    _TD.format(body="    q = q_values(params, obs)\n"
+                    "    target = jax.lax.stop_gradient(rewards + 0.99 * q_values(target_params, next_obs).max(axis=1))").lstrip("\n"),
+    _td_zero,
+    _td_flows,
+)
