@@ -303,3 +303,49 @@ CASES["GS503-stop-gradient"] = OracleCase(
     _td_zero,
     _td_flows,
 )
+
+
+# FACTS jx46: jax.grad differentiates argument 0 unless argnums says otherwise: for loss(x, w, y)
+# the gradient a training loop subtracts from w is d loss / d x; the loop does not fit w.
+_ARGNUMS = '''
+import jax
+import jax.numpy as jnp
+
+
+def loss(x, w, y):
+    return jnp.mean((x @ w - y) ** 2)
+
+
+grad_loss = jax.grad(loss{argnums}){marker}
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+w_true = jnp.array([2.0, -1.0, 0.5])
+y = x @ w_true
+w = jnp.zeros(3)
+first = grad_loss(x, w, y)
+for _ in range(200):
+    w = w - 0.1 * grad_loss(x, w, y)
+final_loss = loss(x, w, y)
+d_x = jax.grad(loss, argnums=0)(x, jnp.zeros(3), y)
+'''
+
+
+def _argnums_wrong(ns):
+    import numpy as np
+
+    assert np.shape(ns["first"]) == (16, 3), f"the default argnums=0 gives d loss / d x, shaped like x: {np.shape(ns['first'])}"
+    assert np.allclose(ns["first"], ns["d_x"])
+
+
+def _argnums_right(ns):
+    assert float(ns["final_loss"]) < 1e-3, f"with argnums=1 the loop fits w, loss {float(ns['final_loss'])}"
+
+
+CASES["GS505"] = OracleCase(
+    "GS505",
+    "jax",
+    _ARGNUMS.format(argnums="", marker="  # GS505").lstrip("\n").replace(
+        "    w = w - 0.1 * grad_loss(x, w, y)", "    w = w - 0.1 * grad_loss(x, w, y).mean(0)"),
+    _ARGNUMS.format(argnums=", argnums=1", marker="").lstrip("\n"),
+    _argnums_wrong,
+    _argnums_right,
+)

@@ -23,4 +23,5 @@ from gradscan.rules.jax import (  # noqa: F401 (importing a rule module register
     gs502_nnx_weight_not_param,
     gs503_non_differentiable_op_in_jax_loss,
     gs504_numpy_on_jax_tracer,
+    gs505_grad_of_wrong_argument,
 )
