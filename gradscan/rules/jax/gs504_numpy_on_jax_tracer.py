@@ -144,6 +144,12 @@ class NumpyOnJaxTracer(Rule):
             if scope is None:
                 continue
             names = traced.names_of(*scope)
+            inner = fn
+            while inner is not None and inner is not scope[0]:
+                # a nested function's own parameters hide the traced names (a callback's argument
+                # is concrete: `jax.pure_callback(lambda p: np.sin(p), ...)`)
+                names = names - set(inner.params)
+                inner = inner.parent
             if any(a.keyword is None and not a.star and traced.traced(a.value, names) for a in call.args):
                 yield Report(call.func, self._message(model, call))
 
