@@ -228,7 +228,9 @@ class NnxWeightNotParam(Rule):
                     continue
                 if not self._read_in_call(model, cls, attr) or self._written(model, cls, attr):
                     continue
-                if not _weight_built(model, inner, init) and not self._applied_as_identity(model, cls, attr, identity):
+                if not _weight_built(model, inner, init) and (
+                        sum(1 for a in cls.self_assigns if a[0] == attr) > 1  # `else: self.bias = jnp.zeros(d)`: no bias
+                        or not self._applied_as_identity(model, cls, attr, identity)):
                     continue
                 if wrapped:
                     if variable_grads is None:
