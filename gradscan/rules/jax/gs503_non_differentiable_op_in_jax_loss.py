@@ -48,8 +48,7 @@ INDEX_KEYWORDS = {
     "segment_ids", "num_segments", "mask", "start_indices", "slice_sizes", "index", "pred",
 }
 STOP_GRADIENT_MESSAGE = (
-    "stop_gradient cuts every path from the differentiated argument to the loss: its gradient is zero; "
-    "apply it to the target instead"
+    "stop_gradient cuts every path from the argument to the loss: its gradient is zero; apply it to the target"
 )
 MUTATORS = {"append", "extend", "insert", "add", "update", "appendleft"}
 CUSTOM_GRADIENT = ("custom_vjp", "custom_jvp", "custom_gradient", "defvjp", "defjvp")

@@ -5,7 +5,7 @@ from typing import Dict, Iterator, Optional, Set, Tuple
 import libcst as cst
 
 from gradscan.frameworks import jax as jax_api, names
-from gradscan.rules.base import Report, Rule
+from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.jax.helpers import follow_helpers, uses_jax
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -165,11 +165,11 @@ class NumpyOnJaxTracer(Rule):
         name = model.callee(call)
         if name is None:
             what = f"`{call.func.value}()`"  # type: ignore[union-attr]
-            return f"{what} of a value traced by a gradient transform raises ConcretizationTypeError; keep it an array"
+            return f"{what} of a value jax.grad traces raises ConcretizationTypeError; keep it an array"
         short = name.replace("numpy.", "np.", 1)
         if name.startswith("math."):
-            return f"`{short}` of a value traced by a gradient transform raises ConcretizationTypeError; use jax.numpy"
-        return f"`{short}` of a value traced by a gradient transform raises TracerArrayConversionError; use jax.numpy"
+            return f"`{clip(short, 24)}` of a value jax.grad traces raises ConcretizationTypeError; use jax.numpy"
+        return f"`{clip(short, 24)}` of a value jax.grad traces raises TracerArrayConversionError; use jax.numpy"
 
 
 def _scope(fn: Optional[FunctionInfo], scope_params) -> Optional[Tuple[FunctionInfo, Set[str]]]:

@@ -159,8 +159,8 @@ class GradOfWrongArgument(Rule):
                 if params and not set(params) & differentiated:
                     reported.add(id(spec))
                     wanted = ", ".join(sorted(differentiated))
-                    yield Report(spec, f"this gradient is with respect to `{clip(wanted, 20)}`, but it updates "
-                                       f"`{clip(updated, 20)}` (argument `{clip(params[0], 20)}`); set argnums")
+                    yield Report(spec, f"gradient w.r.t. `{clip(wanted, 20)}` updates `{clip(updated, 20)}` "
+                                       f"(argument `{clip(params[0], 20)}`), which it does not differentiate; set argnums")
                     break
 
     @staticmethod
