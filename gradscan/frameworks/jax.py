@@ -10,8 +10,8 @@ CONVERSION_METHODS = (
 
 # Calls that build an array from Python or NumPy data.
 REWRAP_FUNCTIONS = (
-    Api("jax.numpy.asarray", "jx39"),
-    Api("jax.numpy.array", "jx39"),
+    Api("jax.numpy.asarray", "jx45"),
+    Api("jax.numpy.array", "jx45"),
 )
 
 # flax.nnx weights: `nnx.Param` is what `nnx.grad`/`nnx.Optimizer(wrt=nnx.Param)` differentiate (jx44).
@@ -54,10 +54,38 @@ ZERO_GRAD_FUNCTIONS = (
 
 # NumPy conversions of a tracer raise TracerArrayConversionError (jx39): loud, never silent.
 NUMPY_CONVERSIONS = (
-    *(Api(f"numpy.{name}", "jx39") for name in ("asarray", "array", "float32", "float64", "int32", "int64")),
+    *(Api(f"numpy.{name}", "jx45") for name in ("asarray", "array", "float32", "float64", "int32", "int64")),
 )
 
 # Python builtins that give a Python value (a length, a type, a string) even of a tracer (jx40).
 PYTHON_VALUE_BUILTINS = (
     *(Api(name, "jx40") for name in ("len", "isinstance", "type", "str", "repr", "id", "hash", "callable", "hasattr", "range", "print")),
+)
+
+
+# Calls that need a concrete value and raise on a tracer inside `jax.grad`, with or without jit
+# (jx45): NumPy ufuncs and functions that build a NumPy array from their argument
+# (TracerArrayConversionError), `math` functions that ask for a float (ConcretizationTypeError).
+# Not here: NumPy reductions that call the array's own method (`np.sum`, `np.mean`, `np.max`,
+# `np.std`, `np.prod`), which work on tracers.
+TRACER_CONVERSIONS = (
+    *(Api(f"numpy.{name}", "jx45") for name in (
+        "asarray", "array", "asanyarray", "ascontiguousarray", "float32", "float64", "float16", "log", "log1p", "log2",
+        "log10", "exp", "expm1", "exp2", "sqrt", "square", "power", "abs", "absolute", "fabs", "sin", "cos", "tan",
+        "tanh", "sinh", "cosh", "arcsin", "arccos", "arctan", "arctanh", "maximum", "minimum", "clip", "where", "dot",
+        "matmul", "einsum", "concatenate", "stack", "tile", "ravel", "isnan", "isfinite", "logaddexp", "sign",
+        "reciprocal", "negative", "multiply", "add", "subtract", "divide", "true_divide",
+    )),
+    Api("numpy.linalg.norm", "jx45"),
+    *(Api(f"math.{name}", "jx45") for name in (
+        "log", "log1p", "log2", "log10", "exp", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "atan",
+        "asin", "acos", "atan2", "floor", "ceil", "fabs", "isnan", "isfinite", "erf", "pow", "hypot",
+    )),
+)
+
+# Python builtins that ask a tracer for a Python number and raise under `jax.grad` (jx45; `int`
+# and `bool` do not raise there without jit, jx40).
+PYTHON_NUMBER_BUILTINS = (
+    Api("float", "jx45"),
+    Api("complex", "jx45"),
 )

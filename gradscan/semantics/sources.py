@@ -333,6 +333,12 @@ def _argnums(model: "FileModel", call: Optional[cst.Call]) -> Optional[Set[int]]
     return None
 
 
+def argnums_of(model: "FileModel", transform: cst.Call) -> Optional[Set[int]]:
+    """The argument positions one gradient-transform call (`jax.grad(f, argnums=1)`)
+    differentiates: {0} by default, None when they are not literals."""
+    return _argnums(model, transform)
+
+
 def _has_aux(call: Optional[cst.Call]) -> bool:
     if call is None:
         return False

@@ -125,6 +125,17 @@ CASES["GS502-variable"] = OracleCase(
     _nnx_gamma_trained,
 )
 
+# FACTS jx44, an all-ones scale (the identity of `*`) kept as a raw array: no gradient entry,
+# never updated; the same array as nnx.Param trains.
+CASES["GS502-ones"] = OracleCase(
+    "GS502",
+    "jax",
+    _NNX_SCALE.format(gamma=" " * 8 + "self.gamma = jnp.ones((dim,))  # GS502").lstrip("\n"),
+    _NNX_SCALE.format(gamma=" " * 8 + "self.gamma = nnx.Param(jnp.ones((dim,)))").lstrip("\n"),
+    _nnx_gamma_untrained,
+    _nnx_gamma_trained,
+)
+
 
 # FACTS jx42: inside jax.grad, jnp.round (like floor, ceil, sign, argmax, comparisons and integer
 # casts) differentiates to exactly zero, with no error and no None: when it is the only path from
@@ -182,3 +193,159 @@ class _NonDifferentiableOpInJaxLoss:
 
         g = np.asarray(ns["grads"]["w"])
         assert np.any(g != 0.0), f"the straight-through estimator should let the gradient through, got {g}"
+
+
+# FACTS jx45: inside jax.grad, NumPy's ufuncs (np.log) ask the tracer for a NumPy array and raise
+# TracerArrayConversionError; jnp.log differentiates.
+@_case(
+    "GS504",
+    "jax",
+    bad='''
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+
+    def bce(w, x, y):
+        p = jax.nn.sigmoid(x @ w)
+        return -jnp.mean(y * np.log(p) + (1 - y) * jnp.log(1 - p))  # GS504
+
+
+    w = jnp.zeros(3)
+    x = jnp.ones((4, 3))
+    y = jnp.array([0.0, 1.0, 1.0, 0.0])
+    try:
+        grads = jax.grad(bce)(w, x, y)
+        error = None
+    except Exception as e:  # the oracle checks which
+        grads, error = None, e
+    ''',
+    good='''
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+
+    def bce(w, x, y):
+        p = jax.nn.sigmoid(x @ w)
+        return -jnp.mean(y * jnp.log(p) + (1 - y) * jnp.log(1 - p))
+
+
+    w = jnp.zeros(3)
+    x = jnp.ones((4, 3))
+    y = jnp.array([0.0, 1.0, 1.0, 1.0])
+    grads = jax.grad(bce)(w, x, y)
+    error = None
+    ''',
+)
+class _NumpyOnJaxTracer:
+    @staticmethod
+    def check_bad(ns):
+        import jax
+
+        assert isinstance(ns["error"], jax.errors.TracerArrayConversionError), f"np.log of a tracer should raise, got {ns['error']!r}"
+
+    @staticmethod
+    def check_good(ns):
+        import numpy as np
+
+        assert ns["error"] is None and np.all(np.isfinite(ns["grads"])) and np.any(np.asarray(ns["grads"]) != 0.0)
+
+
+# FACTS jx42, the stop_gradient form: wrapped around the online Q-values instead of the target,
+# stop_gradient leaves the loss no path from the parameters: jax.grad returns zeros, silently.
+_TD = '''
+import jax
+import jax.numpy as jnp
+
+
+def q_values(params, obs):
+    return jnp.tanh(obs @ params["w1"]) @ params["w2"]
+
+
+def td_loss(params, target_params, obs, actions, rewards, next_obs):
+{body}
+    q_a = jnp.take_along_axis(q, actions[:, None], axis=1)[:, 0]
+    return jnp.mean((q_a - target) ** 2)
+
+
+k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
+params = {{"w1": jax.random.normal(k1, (4, 8)), "w2": jax.random.normal(k2, (8, 2))}}
+target_params = jax.tree_util.tree_map(lambda p: p * 0.5, params)
+obs = jax.random.normal(k3, (6, 4))
+actions = jnp.array([0, 1, 0, 1, 1, 0])
+rewards = jnp.ones(6)
+loss, grads = jax.value_and_grad(td_loss)(params, target_params, obs, actions, rewards, obs + 0.1)
+'''
+
+
+def _td_zero(ns):
+    import numpy as np
+
+    assert float(ns["loss"]) > 0
+    leaves = [np.asarray(g) for g in ns["grads"].values()]
+    assert all(np.all(g == 0.0) for g in leaves), f"stop_gradient on the online Q should zero every gradient, got {leaves}"
+
+
+def _td_flows(ns):
+    import numpy as np
+
+    assert all(np.any(np.asarray(g) != 0.0) for g in ns["grads"].values()), "the online Q should get gradients"
+
+
+CASES["GS503-stop-gradient"] = OracleCase(
+    "GS503",
+    "jax",
+    _TD.format(body="    q = jax.lax.stop_gradient(q_values(params, obs))  # GS503\n"
+                    "    target = rewards + 0.99 * q_values(target_params, next_obs).max(axis=1)").lstrip("\n"),
+    _TD.format(body="    q = q_values(params, obs)\n"
+                    "    target = jax.lax.stop_gradient(rewards + 0.99 * q_values(target_params, next_obs).max(axis=1))").lstrip("\n"),
+    _td_zero,
+    _td_flows,
+)
+
+
+# FACTS jx46: jax.grad differentiates argument 0 unless argnums says otherwise: for loss(x, w, y)
+# the gradient a training loop subtracts from w is d loss / d x; the loop does not fit w.
+_ARGNUMS = '''
+import jax
+import jax.numpy as jnp
+
+
+def loss(x, w, y):
+    return jnp.mean((x @ w - y) ** 2)
+
+
+grad_loss = jax.grad(loss{argnums}){marker}
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+w_true = jnp.array([2.0, -1.0, 0.5])
+y = x @ w_true
+w = jnp.zeros(3)
+first = grad_loss(x, w, y)
+for _ in range(200):
+    w = w - 0.1 * grad_loss(x, w, y)
+final_loss = loss(x, w, y)
+d_x = jax.grad(loss, argnums=0)(x, jnp.zeros(3), y)
+'''
+
+
+def _argnums_wrong(ns):
+    import numpy as np
+
+    assert np.shape(ns["first"]) == (16, 3), f"the default argnums=0 gives d loss / d x, shaped like x: {np.shape(ns['first'])}"
+    assert np.allclose(ns["first"], ns["d_x"])
+
+
+def _argnums_right(ns):
+    assert float(ns["final_loss"]) < 1e-3, f"with argnums=1 the loop fits w, loss {float(ns['final_loss'])}"
+
+
+CASES["GS505"] = OracleCase(
+    "GS505",
+    "jax",
+    _ARGNUMS.format(argnums="", marker="  # GS505").lstrip("\n").replace(
+        "    w = w - 0.1 * grad_loss(x, w, y)", "    w = w - 0.1 * grad_loss(x, w, y).mean(0)"),
+    _ARGNUMS.format(argnums=", argnums=1", marker="").lstrip("\n"),
+    _argnums_wrong,
+    _argnums_right,
+)

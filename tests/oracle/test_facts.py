@@ -47,7 +47,7 @@ def _proof_mentions(node: str, fact: str) -> bool:
     assert callable(func) and m["func"].startswith("test_"), f"{node}: no such test"
     if m["param"] is not None:
         assert m["func"] == "test_bad_shows_effect" and m["param"] in CASES, f"{node}: no such oracle case"
-        return m["param"] in CITED[fact]
+        return CASES[m["param"]].code in CITED[fact]  # a case key such as GS502-ones names its rule by .code
     return re.search(rf"\b{fact}\b", func.__doc__ or "") is not None
 
 

@@ -8,6 +8,8 @@
 - GS502: a weight of a `flax.nnx` Module stored as a raw JAX array or as `nnx.Variable(...)`:
   `nnx.grad` and `nnx.Optimizer` differentiate and update only `nnx.Param` by default, so the
   weight never trains (fact jx44).
+- GS504: `float(x)`, `math.*` or a NumPy ufunc / array constructor on a value `jax.grad`
+  traces: it raises at once (fact jx45).
 
 The family's helpers (`helpers.py`) answer its questions without importing anything: which
 functions a gradient transform differentiates and with respect to which arguments
@@ -20,4 +22,6 @@ from gradscan.rules.jax import (  # noqa: F401 (importing a rule module register
     gs501_item_in_jax_grad,
     gs502_nnx_weight_not_param,
     gs503_non_differentiable_op_in_jax_loss,
+    gs504_numpy_on_jax_tracer,
+    gs505_grad_of_wrong_argument,
 )

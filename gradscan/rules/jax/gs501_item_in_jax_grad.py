@@ -6,9 +6,8 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, uses_jax,
+    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, follow_helpers, uses_jax,
 )
-from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.contexts import function_value, Scopes
 from gradscan.semantics.intent import contains
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -239,7 +238,7 @@ class ItemInJaxGrad(Rule):
                 aux_elements.update(_aux_elements(model, fn))
         if not roots:
             return
-        self._add_helpers(model, scopes, traced, scope_params, abstract)
+        follow_helpers(model, scopes, traced, scope_params)
         for call, fn in items:
             receiver = call.func.value
             scope = self._scope(fn, scope_params)
@@ -267,32 +266,6 @@ class ItemInJaxGrad(Rule):
                 return found
             fn = fn.parent
         return None
-
-    @staticmethod
-    def _add_helpers(model: FileModel, scopes: Scopes, traced: Traced, scope_params, abstract, depth: int = 3) -> None:
-        """Functions a differentiated function calls with traced arguments: their matching
-        parameters are traced too (`jax.grad(lambda p: loss(p, x))`)."""
-        todo = list(scope_params.values())
-        for _ in range(depth):
-            found = []
-            for fn, params in todo:
-                names = traced.names_of(fn, params)
-                for call in scopes.calls_within(fn):
-                    func = call.func
-                    if not isinstance(func, cst.Name):
-                        continue
-                    owner = model.enclosing_function(call)
-                    target = scopes.lookup(owner, func.value)
-                    if target is None or id(target) in scope_params or not isinstance(target.node, cst.FunctionDef):
-                        continue
-                    bound = ((p, argument_for(target, call, p)) for p in target.params)
-                    hot = {p for p, value in bound if value is not None and traced.traced(value, names)}
-                    if hot:
-                        scope_params[id(target)] = (target, hot)
-                        found.append((target, hot))
-            if not found:
-                return
-            todo = found
 
 
 def _aux_elements(model: FileModel, fn: FunctionInfo) -> List[int]:

@@ -107,7 +107,9 @@ class NnxWeightNotParam(Rule):
     weight (`jax.random.normal/uniform/truncated_normal(...)`, an `nnx.initializers` /
     `jax.nn.initializers` initializer called with a key, anything drawn from `rngs.params()`),
     either as a raw JAX array or wrapped in `nnx.Variable(...)`, when `__call__` (or a method
-    it calls) reads it and no method writes it.
+    it calls) reads it and no method writes it. Also an array of zeros (`jnp.zeros(...)`) that
+    `__call__` adds or subtracts, or of ones (`jnp.ones(...)`) that it multiplies with: as a
+    constant that term would be the identity, so it is a bias or a scale meant to be learned.
 
     ## Why it breaks gradients
     NNX keeps raw arrays on a Module and `nnx.Variable` is a valid state container, but
@@ -118,8 +120,9 @@ class NnxWeightNotParam(Rule):
 
     Not flagged: `nnx.Param` and its subclasses (`nnx.LoRAParam`), state meant to stay out of
     the gradient (`nnx.BatchStat`, `nnx.Cache`, `nnx.Intermediate` and other `nnx.Variable`
-    subclasses), counters (`nnx.Variable(0)`), constants and buffers (`jnp.zeros` masks,
-    positional tables, `jnp.sqrt(d)` scales), `nnx.Rngs`, values a method updates (EMA
+    subclasses), counters (`nnx.Variable(0)`), constants and buffers (`jnp.ones` masks,
+    `jnp.zeros` padding that is joined, not added, positional tables, `jnp.sqrt(d)` scales,
+    arrays the script sets by hand, `model.shift = loaded`), `nnx.Rngs`, values a method updates (EMA
     codebooks), arrays `__call__` never reads, attributes and classes named for fixed random
     values (random Fourier features, fixed projections, noise), files that select
     `nnx.Variable` for differentiation (`nnx.DiffState`, `wrt=`), and Linen modules (their
@@ -220,9 +223,14 @@ class NnxWeightNotParam(Rule):
                 inner = value.args[0].value if wrapped and value.args else value
                 if wrapped and not value.args:
                     continue
-                if not _weight_built(model, inner, init):
+                identity = _identity_constant(model, inner)
+                if not _weight_built(model, inner, init) and identity is None:
                     continue
                 if not self._read_in_call(model, cls, attr) or self._written(model, cls, attr):
+                    continue
+                if not _weight_built(model, inner, init) and (
+                        sum(1 for a in cls.self_assigns if a[0] == attr) > 1  # `else: self.bias = jnp.zeros(d)`: no bias
+                        or not self._applied_as_identity(model, cls, attr, identity)):
                     continue
                 if wrapped:
                     if variable_grads is None:
@@ -261,6 +269,29 @@ class NnxWeightNotParam(Rule):
         return False
 
     @classmethod
+    def _applied_as_identity(cls_, model: FileModel, cls, attr: str, identity: str) -> bool:
+        """A read of the all-zeros (all-ones) attribute in a differentiable method is added to
+        (multiplied with) another value, and nothing outside the class stores the attribute: as a
+        constant that term would be the identity, so it is there to be learned (a bias, a scale)."""
+        methods = {id(m) for m in cls_._methods(model, cls) if m.name != "__init__" and m.context is not None}
+        found = False
+        for node, fn in model.attributes:
+            if node.attr.value != attr:
+                continue
+            if not is_name(node.value, "self"):
+                if _store_target(model, node):
+                    return False  # `model.bias = loaded` from outside: a value set by hand
+                continue
+            if fn is None:
+                continue
+            top = fn
+            while top.parent is not None:
+                top = top.parent
+            if id(top) in methods and _identity_operand(model, node) == identity:
+                found = True
+        return found
+
+    @classmethod
     def _written(cls_, model: FileModel, cls, attr: str) -> bool:
         """A method other than `__init__` assigns the attribute or its `.value` (state)."""
         methods = {id(m) for m in cls_._methods(model, cls) if m.name != "__init__"}
@@ -282,6 +313,40 @@ class NnxWeightNotParam(Rule):
                 if isinstance(call, cst.Call) and call.func is parent and parent.attr.value in ("update", "set_value", "replace", "assign"):
                     return True
         return False
+
+
+# `jnp.zeros(shape)` / `jnp.ones(shape)` and their `_like` forms: identity values of + and *.
+IDENTITY_CONSTANTS = {
+    "jax.numpy.zeros": "add", "jax.numpy.zeros_like": "add", "jax.numpy.ones": "mul", "jax.numpy.ones_like": "mul",
+}
+
+
+def _identity_constant(model: FileModel, expr: cst.BaseExpression) -> Optional[str]:
+    """"add" for an array of zeros, "mul" for an array of ones, else None."""
+    if isinstance(expr, cst.Call):
+        return IDENTITY_CONSTANTS.get(model.callee(expr) or "")
+    return None
+
+
+def _identity_operand(model: FileModel, node: cst.Attribute) -> Optional[str]:
+    """"add" when the read `self.x` (or `self.x[...]`, `self.x.value`) is an operand of `+`/`-`,
+    "mul" of `*`, else None."""
+    child: cst.CSTNode = node
+    parent = model.parent(child)
+    while True:
+        if isinstance(parent, cst.Subscript) and parent.value is child:
+            pass
+        elif isinstance(parent, cst.Attribute) and parent.value is child and parent.attr.value == "value":
+            pass
+        else:
+            break
+        child, parent = parent, model.parent(parent)
+    if isinstance(parent, cst.BinaryOperation):
+        if isinstance(parent.operator, (cst.Add, cst.Subtract)):
+            return "add"
+        if isinstance(parent.operator, cst.Multiply):
+            return "mul"
+    return None
 
 
 def _store_target(model: FileModel, node: cst.CSTNode) -> bool:

@@ -47,6 +47,9 @@ INDEX_KEYWORDS = {
     "axis", "axes", "dtype", "shape", "indices", "condition", "where", "num_classes", "size", "length", "keepdims",
     "segment_ids", "num_segments", "mask", "start_indices", "slice_sizes", "index", "pred",
 }
+STOP_GRADIENT_MESSAGE = (
+    "stop_gradient cuts every path from the argument to the loss: its gradient is zero; apply it to the target"
+)
 MUTATORS = {"append", "extend", "insert", "add", "update", "appendleft"}
 CUSTOM_GRADIENT = ("custom_vjp", "custom_jvp", "custom_gradient", "defvjp", "defjvp")
 
@@ -117,6 +120,8 @@ class _ZeroGrad(Traced):
             return None
         if first is None:
             return None
+        if name in JAX_STOP_GRADIENT:
+            return "float", [first]  # a constant for the transform: a zero gradient, like round
         if name in ROUNDING_FUNCTIONS:
             return "float", [first]
         if name in INDEX_FUNCTIONS or name in INT_CAST_FUNCTIONS:
@@ -489,7 +494,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
     code = "GS503"
     name = "non-differentiable-op-in-jax-loss"
     framework = "jax"
-    summary = "`round`/`floor`/`sign`/`argmax`, a comparison or an integer cast on the only path from a `jax.grad` argument to the loss: the gradient is silently zero"
+    summary = "`round`/`floor`/`sign`/`argmax`, a comparison, an integer cast or `stop_gradient` on the only path from a `jax.grad` argument to the loss: the gradient is silently zero"
     message = "op with a zero gradient is the only path from the argument to the loss; use a relaxation"
     explanation = (
         "jax.grad silently returns zeros through rounding, argmax, comparisons and integer casts: the "
@@ -508,7 +513,9 @@ class NonDifferentiableOpInJaxLoss(Rule):
     `nnx.value_and_grad` differentiates, when the result flows as data into the returned loss
     (the first output with `has_aux=True`) and the loss depends on that argument through no
     other, differentiable, path. Helpers called by name are followed, values are tracked
-    statement by statement (`pred = jnp.round(pred)` replaces `pred`).
+    statement by statement (`pred = jnp.round(pred)` replaces `pred`). `jax.lax.stop_gradient`
+    counts as such an operation: wrapped around the online prediction instead of the target
+    (`q = stop_gradient(q_net(params, obs))`), it cuts every path to the loss.
 
     ## Why it breaks gradients
     These operations are piecewise constant. JAX differentiates them anyway and returns a
@@ -525,7 +532,9 @@ class NonDifferentiableOpInJaxLoss(Rule):
     cannot tell which leaves of a parameter pytree only reach the loss through the term),
     metrics returned as `has_aux` output, values of arguments that are not differentiated
     (labels, batch, keys, `argnums`), the straight-through estimator
-    `x + lax.stop_gradient(jnp.round(x) - x)`, anything under `stop_gradient`, shapes, sizes
+    `x + lax.stop_gradient(jnp.round(x) - x)`, `stop_gradient` on a target or on part of the
+    network beside a differentiable path of the same argument (BYOL, a frozen backbone under a
+    trained head), shapes, sizes
     and counts, functions with a custom gradient (`jax.custom_vjp`, `custom_jvp`), and code
     that no gradient transform differentiates (`jit` alone, Flax `__call__` methods, whose
     transform is not visible).
@@ -641,4 +650,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
                 for op in zg.zero_ops(target, param):
                     if id(op) not in reported:
                         reported.add(id(op))
-                        yield Report(op.func if isinstance(op, cst.Call) else op)
+                        if isinstance(op, cst.Call) and model.callee(op) in JAX_STOP_GRADIENT:
+                            yield Report(op.func, STOP_GRADIENT_MESSAGE)
+                        else:
+                            yield Report(op.func if isinstance(op, cst.Call) else op)

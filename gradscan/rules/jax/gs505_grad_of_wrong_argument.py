@@ -1,0 +1,277 @@
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Set
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule, clip
+from gradscan.rules.jax.helpers import uses_jax
+from gradscan.semantics.arguments import argument_for, positional_argument
+from gradscan.semantics.contexts import Scopes, function_value
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.sources import GRAD_TRANSFORMS, Target, argnums_of, differentiated_params
+from gradscan.semantics.walk import descendants
+
+VALUE_AND_GRAD = {"jax.value_and_grad", "flax.nnx.value_and_grad"}
+APPLY_UPDATES = {"optax.apply_updates"}
+
+
+def _mentions(expr: cst.CSTNode, name: str) -> bool:
+    return any(isinstance(n, cst.Name) and n.value == name for n in descendants(expr))
+
+
+class GradOfWrongArgument(Rule):
+    code = "GS505"
+    name = "grad-of-wrong-argument"
+    framework = "jax"
+    summary = "The gradient `jax.grad` returns updates an argument it does not differentiate (`argnums` defaults to 0)"
+    message = "this gradient is taken with respect to another argument than the one it updates; set argnums"
+    explanation = (
+        "jax.grad differentiates the arguments `argnums` names, 0 by default: for `loss(x, w)` it returns d loss / d x. "
+        "Subtracting that from `w` trains nothing meaningful (or fails on a shape)."
+    )
+    hint = "pass `argnums=` the position of what you update (`jax.grad(loss, argnums=1)`), or put the weights first"
+    facts = ("jx46",)
+    triggers = ("grad",)
+    doc = """
+    ## What it does
+    Flags a `jax.grad` / `jax.value_and_grad` (or `nnx.grad`, `nnx.value_and_grad`) whose
+    gradient is used to update a value passed at a position the transform does not
+    differentiate: `g = jax.grad(loss)(x, w)` then `w = w - lr * g` (or `w -= lr * g`, or
+    `optax.apply_updates(w, updates)` with `updates` from `tx.update(g, ...)`), where `w` is
+    not among the arguments `argnums` names. The transform may be bound to a name first
+    (`grad_loss = jax.grad(loss)`) and called elsewhere in the file.
+
+    ## Why it breaks gradients
+    `argnums` defaults to 0: `jax.grad(loss)` for `loss(x, w, y)` returns the gradient with
+    respect to the data `x`, not the weights (fact jx46). When `x` and `w` have the same shape
+    nothing fails: the update subtracts d loss / d x from the weights, and the model follows a
+    direction that has nothing to do with its own gradient.
+
+    Not flagged: an update of the differentiated argument itself (adversarial examples update
+    the input on purpose with `argnums=0`), a value passed both at a differentiated and at
+    another position, transforms whose `argnums` is not a literal, and gradients whose use
+    cannot be followed (tree_map updates, other files).
+
+    ## Example
+    ```python
+    def loss(x, w, y):
+        return (jnp.dot(x, w) - y) ** 2
+
+    grad_loss = jax.grad(loss)
+    for x, y in zip(xs, ys):
+        w = w - lr * grad_loss(x, w, y)
+    ```
+
+    ## Use instead
+    ```python
+    grad_loss = jax.grad(loss, argnums=1)
+    ```
+
+    ## References
+    - JAX docs: `jax.grad` (`argnums`), "Automatic differentiation" tutorial
+    - gradscan facts: jx46
+    """
+    invalid = (
+        """
+        import jax
+        import jax.numpy as jnp
+
+        def loss(x, w, y):
+            return (jnp.dot(x, w) - y) ** 2
+
+        grad_loss = jax.grad(loss)  # error: GS505
+
+        def epoch(w, xs, ys, lr):
+            for x, y in zip(xs, ys):
+                g = grad_loss(x, w, y)
+                w = w - lr * g
+            return w
+        """,
+        """
+        import jax
+        import optax
+
+        def mse(batch, params):
+            return ((batch["x"] @ params["w"] - batch["y"]) ** 2).mean()
+
+        def step(params, opt_state, batch, tx):
+            loss, grads = jax.value_and_grad(mse)(batch, params)  # error: GS505
+            updates, opt_state = tx.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+            return params, opt_state
+        """,
+    )
+    valid = (
+        """
+        import jax
+        import jax.numpy as jnp
+
+        def loss(x, w, y):
+            return (jnp.dot(x, w) - y) ** 2
+
+        grad_w = jax.grad(loss, argnums=1)
+        grad_x = jax.grad(loss)
+
+        def epoch(w, xs, ys, lr):
+            for x, y in zip(xs, ys):
+                w = w - lr * grad_w(x, w, y)
+                x_adv = x + 0.1 * jnp.sign(grad_x(x, w, y))
+                x = x - 0.01 * grad_x(x, w, y)
+            return w
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_jax(model):
+            return
+        scopes = model.get(Scopes)
+        bound = self._bound_transforms(model)
+        reported: Set[int] = set()
+        for call, owner in model.calls:
+            spec = self._transform_of(model, call, bound)
+            if spec is None or id(spec) in reported:
+                continue
+            fn = function_value(model, model.enclosing_function(spec), spec.args[0].value, scopes)
+            if fn is None or not isinstance(fn.node, (cst.FunctionDef, cst.Lambda)):
+                continue
+            argnums = argnums_of(model, spec)
+            if argnums is None:
+                continue
+            differentiated = differentiated_params(Target(fn, argnums))
+            if not differentiated:
+                continue
+            grad_name = self._gradient_name(model, call, spec)
+            if grad_name is None:
+                continue
+            passed: Dict[str, List[str]] = {}  # argument name -> parameters it is passed to
+            for param in fn.params:
+                value = argument_for(fn, call, param)
+                if isinstance(value, cst.Name):
+                    passed.setdefault(value.value, []).append(param)
+            if grad_name == "":
+                stmt = next(a for a in model.ancestors(call) if isinstance(a, (cst.Assign, cst.AugAssign)))
+                updated_names = [_update_target(stmt, call)]
+            else:
+                updated_names = self._updated_names(model, owner, grad_name)
+            for updated in updated_names:
+                params = passed.get(updated, [])
+                if params and not set(params) & differentiated:
+                    reported.add(id(spec))
+                    wanted = ", ".join(sorted(differentiated))
+                    yield Report(spec, f"gradient w.r.t. `{clip(wanted, 20)}` updates `{clip(updated, 20)}` "
+                                       f"(argument `{clip(params[0], 20)}`), which it does not differentiate; set argnums")
+                    break
+
+    @staticmethod
+    def _bound_transforms(model: FileModel) -> Dict[str, cst.Call]:
+        """Names assigned exactly once in the file, to a gradient transform of a function."""
+        seen: Dict[str, Optional[cst.Call]] = {}
+        for node, _owner in model.assignments:
+            targets = []
+            if isinstance(node, cst.Assign):
+                targets = [t.target for t in node.targets]
+            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+                targets = [node.target]
+            for t in targets:
+                if not isinstance(t, cst.Name):
+                    for n in descendants(t):
+                        if isinstance(n, cst.Name):
+                            seen[n.value] = None
+                    continue
+                value = getattr(node, "value", None)
+                ok = (isinstance(node, cst.Assign) and isinstance(value, cst.Call)
+                      and model.callee(value) in GRAD_TRANSFORMS and bool(value.args) and value.args[0].keyword is None)
+                seen[t.value] = value if ok and t.value not in seen else None
+        return {k: v for k, v in seen.items() if v is not None}
+
+    @staticmethod
+    def _transform_of(model: FileModel, call: cst.Call, bound) -> Optional[cst.Call]:
+        """`jax.grad(f)(...)` or `g(...)` for a name bound to `jax.grad(f)`: the transform call."""
+        func = call.func
+        if isinstance(func, cst.Call) and model.callee(func) in GRAD_TRANSFORMS and func.args and func.args[0].keyword is None:
+            return func
+        if isinstance(func, cst.Name) and model.resolve(func) is None:
+            fn = model.enclosing_function(call)
+            while fn is not None:  # a parameter of that name is some other function
+                if func.value in fn.params:
+                    return None
+                fn = fn.parent
+            return bound.get(func.value)
+        return None
+
+    @staticmethod
+    def _gradient_name(model: FileModel, call: cst.Call, spec: cst.Call) -> Optional[str]:
+        """The name the gradient is assigned to: `g = grad_fn(...)`, `v, g = value_and_grad(f)(...)`;
+        the call itself when it sits in an update (`w - lr * grad_fn(...)`) is named by ''."""
+        parent = model.parent(call)
+        if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+            target = parent.targets[0].target
+            if model.callee(spec) in VALUE_AND_GRAD:
+                if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+                    last = target.elements[1].value
+                    return last.value if isinstance(last, cst.Name) else None
+                return None
+            return target.value if isinstance(target, cst.Name) else None
+        if model.callee(spec) in VALUE_AND_GRAD:
+            return None
+        # used in place: the statement's own update, `w = w - lr * grad_fn(x, w)`
+        for anc in model.ancestors(call):
+            if isinstance(anc, (cst.Assign, cst.AugAssign)):
+                return "" if _update_target(anc, call) is not None else None
+            if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.FunctionDef, cst.Lambda)):
+                return None
+        return None
+
+    @staticmethod
+    def _updated_names(model: FileModel, owner: Optional[FunctionInfo], grad_name: str) -> List[str]:
+        """Names updated with the gradient in the same function: `w = w - ... g ...`,
+        `w -= ... g ...`, `w = optax.apply_updates(w, u)` with `u` from `tx.update(g, ...)`."""
+        assigns = [n for n, o in model.assignments if o is owner]
+        count = sum(1 for n in assigns if isinstance(n, cst.Assign)
+                    for t in n.targets for x in descendants(t.target) if isinstance(x, cst.Name) and x.value == grad_name)
+        if count != 1:
+            return []
+        updates = {grad_name}
+        for node in assigns:  # `updates, state = tx.update(g, state, params)`
+            if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
+                first = positional_argument(node.value, 0)
+                func = node.value.func
+                if (isinstance(first, cst.Name) and first.value == grad_name and isinstance(func, cst.Attribute)
+                        and func.attr.value == "update" and len(node.targets) == 1):
+                    target = node.targets[0].target
+                    if isinstance(target, cst.Tuple) and target.elements and isinstance(target.elements[0].value, cst.Name):
+                        updates.add(target.elements[0].value.value)
+        out = []
+        for node in assigns:
+            if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.SubtractAssign):
+                if isinstance(node.target, cst.Name) and _mentions(node.value, grad_name):
+                    out.append(node.target.value)
+            elif isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                name = node.targets[0].target.value
+                value = node.value
+                if (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Subtract)
+                        and isinstance(value.left, cst.Name) and value.left.value == name and _mentions(value.right, grad_name)):
+                    out.append(name)
+                elif isinstance(value, cst.Call) and model.callee(value) in APPLY_UPDATES and len(value.args) >= 2:
+                    first, second = value.args[0].value, value.args[1].value
+                    if isinstance(first, cst.Name) and first.value == name and isinstance(second, cst.Name) and second.value in updates:
+                        out.append(name)
+        return out
+
+
+def _update_target(stmt, call: cst.Call) -> Optional[str]:
+    """`w = w - lr * <call>` / `w -= lr * <call>`: the name `w` updated with the call's value."""
+    if isinstance(stmt, cst.AugAssign):
+        if isinstance(stmt.operator, cst.SubtractAssign) and isinstance(stmt.target, cst.Name):
+            return stmt.target.value
+        return None
+    if len(stmt.targets) != 1 or not isinstance(stmt.targets[0].target, cst.Name):
+        return None
+    name = stmt.targets[0].target.value
+    value = stmt.value
+    if (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Subtract)
+            and isinstance(value.left, cst.Name) and value.left.value == name
+            and any(n is call for n in descendants(value.right))):
+        return name
+    return None

@@ -1,0 +1,79 @@
+"""Oracle proofs for the GS5xx API tables beyond the rules' own examples.
+
+FACTS jx45: every entry of `gradscan.frameworks.jax.TRACER_CONVERSIONS` and
+`PYTHON_NUMBER_BUILTINS` raises when given a value `jax.grad` traces (no jit), while the NumPy
+reductions the table leaves out (`np.sum`, `np.mean`, ...) work on tracers.
+"""
+from __future__ import annotations
+
+import builtins
+import importlib
+
+import pytest
+
+from gradscan.frameworks import jax as jax_api
+
+pytestmark = pytest.mark.oracle
+
+# Arguments beyond the traced array for the functions that need them.
+_EXTRA = {
+    "numpy.clip": (0.0, 1.0), "numpy.power": (2.0,), "numpy.tile": (2,), "math.pow": (2.0,), "math.hypot": (1.0,),
+    "math.atan2": (1.0,),
+}
+_PAIRED = {"numpy.maximum", "numpy.minimum", "numpy.dot", "numpy.matmul", "numpy.logaddexp", "numpy.multiply",
+           "numpy.add", "numpy.subtract", "numpy.divide", "numpy.true_divide"}
+
+
+def _function(name: str):
+    module, _, attr = name.rpartition(".")
+    if not module:
+        return getattr(builtins, attr)
+    return getattr(importlib.import_module(module), attr)
+
+
+def _apply(name: str, f, w):
+    """Call `f` on the traced vector `w` (a scalar for `math` and the builtins)."""
+    if name.startswith("math.") or "." not in name:
+        return f(w.sum() * 0.3, *_EXTRA.get(name, ()))
+    if name == "numpy.where":
+        return f(w > 0, w, 0.0)
+    if name == "numpy.einsum":
+        return f("i,i->", w, w)
+    if name in ("numpy.concatenate", "numpy.stack"):
+        return f([w, w])
+    if name in _PAIRED:
+        return f(w, w)
+    return f(w, *_EXTRA.get(name, ()))
+
+
+def test_tracer_conversions_raise_under_grad():
+    """jx45: each conversion raises ConcretizationTypeError / TracerArrayConversionError."""
+    jax = pytest.importorskip("jax", reason="the GS504 oracle proof needs JAX")
+    import jax.numpy as jnp
+
+    x = jnp.array([0.2, 0.4])
+    errors = (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError)
+    names = sorted(a.name for a in (*jax_api.TRACER_CONVERSIONS, *jax_api.PYTHON_NUMBER_BUILTINS))
+    survived = []
+    for name in names:
+        f = _function(name)
+        try:
+            jax.grad(lambda w: jnp.sum(jnp.real(jnp.asarray(_apply(name, f, w)))))(x)
+        except errors:
+            continue
+        survived.append(name)
+    assert not survived, f"these do not raise on a tracer under jax.grad: {survived}"
+
+
+def test_numpy_reductions_work_on_tracers():
+    """jx45: np.sum / np.mean / np.max / np.std call the array's method: no error, a real gradient."""
+    jax = pytest.importorskip("jax", reason="the GS504 oracle proof needs JAX")
+    import jax.numpy as jnp
+    import numpy as np
+
+    x = jnp.array([0.2, 0.4])
+    for f in (np.sum, np.mean, np.max, np.std):
+        g = jax.grad(lambda w: f(w) * 1.0)(x)
+        assert bool(jnp.any(g != 0.0)), f"{f.__name__}: {g}"
+    listed = {a.name for a in jax_api.TRACER_CONVERSIONS}
+    assert not listed & {"numpy.sum", "numpy.mean", "numpy.max", "numpy.std"}
