@@ -1192,6 +1192,96 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
     return bool(_name_tokens(receiver) & FROZEN_TOKENS)
 
 
+def argument_left_out(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """The cut network is a module handed in from outside the file (a parameter of the cut's
+    function, passed down unchanged from a function nothing in this file calls: a framework
+    hook's `pl_module`), and every optimizer stepped after the backward is built from the
+    parameters of an object this file constructs without that argument (`self.probe =
+    nn.Linear(...)`, `Adam(self.probe.parameters())`): the argument's weights are in no
+    optimizer that this loss steps, so the gradient the cut removes is not used (online
+    evaluation of a frozen encoder)."""
+    if trace is None or trace.sink != "loss" or not trace.path:
+        return False
+    weights = sources(model).weight_roots(receiver)
+    if not weights or not all(w.startswith("weight:module:") for w in weights):
+        return False
+    fn = model.enclosing_function(cut)
+    names: Set[str] = set()
+    for w in weights:
+        origin = _outside_argument(model, fn, w[len("weight:module:"):], names)
+        if not origin:
+            return False
+    trainer = model.enclosing_function(trace.path[-1])
+    if trainer is None or _root_class(trainer) is not _root_class(fn):
+        return False  # (calls are followed by method name: the backward of another class's loop)
+    stepped = False
+    for call in trainer.calls:
+        func = call.func
+        if type(func) is not cst.Attribute or func.attr.value != "step":
+            continue
+        stepped = True
+        for ctor in _assigned_values(model, func.value, trainer):
+            if not (model.callee(ctor) or "").startswith("torch.optim."):
+                return False
+            params = next((a.value for a in ctor.args if a.keyword is None or a.keyword.value == "params"), None)
+            if not (type(params) is cst.Call and type(params.func) is cst.Attribute and params.func.attr.value == "parameters"):
+                return False
+            owners = _assigned_values(model, params.func.value, trainer)
+            if not owners or any(_passes_object(model, v, names) for v in owners):
+                return False
+    return stepped
+
+
+def _outside_argument(model: "FileModel", fn: Optional["FunctionInfo"], name: str, names: Set[str], depth: int = 4) -> bool:
+    """`name` is a parameter of `fn`, and every call of `fn` in this file passes it a
+    parameter of its own caller with the same property, down to a function nothing in this
+    file calls. Collects the parameter names met on the way into `names`."""
+    if fn is None or depth <= 0 or name not in fn.params or fn.params[:1] == [name]:
+        return False
+    names.add(name)
+    from gradscan.semantics.arguments import argument_for
+
+    for call, owner in model.objects.callers_of(fn):
+        arg = argument_for(fn, call, name)
+        if type(arg) is not cst.Name or not _outside_argument(model, owner, arg.value, names, depth - 1):
+            return False
+    return True
+
+
+def _root_class(fn: Optional["FunctionInfo"]):
+    while fn is not None and fn.parent is not None:
+        fn = fn.parent
+    return fn.cls if fn is not None else None
+
+
+def _assigned_values(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"]) -> List[cst.Call]:
+    """The calls `self.<attr>` (every assignment in the class but `None`) or a name (its one
+    value) is built from; empty when any of them is not a call."""
+    if type(expr) is cst.Attribute and type(expr.value) is cst.Name and expr.value.value == "self":
+        cls = _root_class(scope)
+        if cls is None:
+            return []
+        values = [v for c in model.class_chain(cls) for a, v, _node, _m in c.self_assigns if a == expr.attr.value]
+        values = [v for v in values if not (type(v) is cst.Name and v.value == "None")]
+    elif type(expr) is cst.Name:
+        found = model.objects.value_of(expr, scope)
+        values = [found[0]] if found is not None else []
+    else:
+        return []
+    return values if values and all(type(v) is cst.Call for v in values) else []
+
+
+def _passes_object(model: "FileModel", expr: cst.CSTNode, names: Set[str]) -> bool:
+    """`expr` mentions one of `names` as an object (`Wrapper(encoder)`, `encoder.parameters()`),
+    not only an attribute read of it (`encoder.device`)."""
+    for node in descendants(expr):
+        if type(node) is cst.Name and node.value in names:
+            parent = model.parent(node)
+            if not (type(parent) is cst.Attribute and parent.value is node and parent.attr.value in ("device", "dtype")):
+                return True
+    return False
+
+
 SWITCH_TOKENS = {"stop", "detach", "detached", "freeze", "frozen", "fix", "fixed", "grad", "gradient", "gradients", "sg", "trainable", "finetune", "tune"}
 
 
@@ -1254,6 +1344,8 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
         return "truncated BPTT / state repackaging"
     if frozen_network(model, cut, receiver):
         return "teacher, EMA or target network"
+    if argument_left_out(model, cut, receiver, trace):
+        return "a network handed in from outside and left out of every optimizer this loss steps"
     if target_value(model, cut, receiver, trace):
         return "target value"
     if discriminator_step(model, cut, receiver, trace):
