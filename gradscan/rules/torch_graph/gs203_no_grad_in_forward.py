@@ -186,7 +186,7 @@ class NoGradInForward(GraphRule):
                 continue
             if intent.intentional_cut(model, value, value, trace, block=with_node):
                 continue
-            if self._fed_back(model, src, value, trace):
+            if self._fed_back(model, src, value, trace) or intent.trains_through_later_holder(model, with_node, value, trace):
                 continue
             return True
         return False
