@@ -1298,14 +1298,29 @@ def _held_networks(model: "FileModel", name: str, scope) -> Optional[Set[str]]:
     return {a.value.value for a in ctor.args if type(a.value) is cst.Name and a.value.value in optimized}
 
 
+class _Bindings:
+    """Per-file index for the optimizer questions: the assignments of each scope by the names
+    they bind, and the names whose `.parameters()` the file reads."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.by_scope: Dict[Tuple[int, str], List[cst.CSTNode]] = {}
+        for node, owner in model.assignments:
+            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [getattr(node, "target", None)]
+            for t in targets:
+                if t is None:
+                    continue
+                for name in set(target_names(t)):
+                    self.by_scope.setdefault((id(owner), name), []).append(node)
+        self.optimized: Set[str] = set()
+        for call, _fn in model.calls:
+            func = call.func
+            if type(func) is cst.Attribute and func.attr.value in ("parameters", "named_parameters") and type(func.value) is cst.Name:
+                self.optimized.add(func.value.value)
+
+
 def _optimized_names(model: "FileModel") -> Set[str]:
     """Names whose `.parameters()` the file reads (what its optimizers are built from)."""
-    out: Set[str] = set()
-    for call, _fn in model.calls:
-        func = call.func
-        if type(func) is cst.Attribute and func.attr.value in ("parameters", "named_parameters") and type(func.value) is cst.Name:
-            out.add(func.value.value)
-    return out
+    return model.get(_Bindings).optimized
 
 
 def _steps_after(model: "FileModel", trainer: "FunctionInfo", backward: cst.CSTNode) -> List[cst.Call]:
@@ -1388,7 +1403,9 @@ def _bound_by_call(model: "FileModel", expr, scope) -> Optional[List[cst.Call]]:
     while True:
         if scope is not None and name in scope.params:
             return None
-        found = [node for node, owner in model.assignments if owner is scope and _binds(node, name)]
+        found = model.get(_Bindings).by_scope.get((id(scope), name), [])
+        if scope is not None and name in scope.bindings and (not found or len(scope.bindings[name]) != 1):
+            return None  # bound here otherwise too (a loop variable, `with ... as`, an import)
         if found:
             if len(found) != 1 or type(found[0]) is not cst.Assign or len(found[0].targets) != 1:
                 return None
@@ -1397,11 +1414,6 @@ def _bound_by_call(model: "FileModel", expr, scope) -> Optional[List[cst.Call]]:
         if scope is None:
             return None
         scope = scope.parent
-
-
-def _binds(node: cst.CSTNode, name: str) -> bool:
-    targets = [t.target for t in node.targets] if type(node) is cst.Assign else [getattr(node, "target", None)]
-    return any(t is not None and name in target_names(t) for t in targets)
 
 
 def _outside_argument(model: "FileModel", fn: Optional["FunctionInfo"], name: str, names: Set[str], depth: int = 4) -> bool:
