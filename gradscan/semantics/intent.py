@@ -1317,6 +1317,263 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
     return bool(_name_tokens(receiver) & FROZEN_TOKENS)
 
 
+def left_out_of_stepped_optimizers(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """Every network whose weights the cut value comes from is an object other than those the
+    optimizers stepped after the reached backward are built from, so that loss never trains
+    it and the gradient the cut removes is not used: a GAIL discriminator whose output becomes
+    the reward of the policy's loss (it is trained by its own loss and optimizer), the frozen
+    encoder a callback's probe reads (`Adam(self.probe.parameters())`).
+
+    Networks are told apart by how they are made: a module handed in from outside the file
+    (a parameter passed down unchanged from a function nothing in this file calls, such as a
+    hook's `pl_module`), or a name bound once by a call; an optimizer's object is built by a
+    call. Two objects are distinct when neither is built by passing the other (a wrapper
+    holding the network) and they do not come from the same call."""
+    if trace is None or trace.sink != "loss" or not trace.path:
+        return False
+    weights = sources(model).weight_roots(receiver)
+    if not weights or not all(w.startswith("weight:module:") for w in weights):
+        return False
+    fn = model.enclosing_function(cut)
+    cut_names: Set[str] = set()
+    cut_ctors: List[cst.CSTNode] = []
+    for w in weights:
+        name = w[len("weight:module:"):]
+        made = _bound_by_call(model, name, fn)
+        if made is not None:
+            cut_names.add(name)
+            cut_ctors.extend(made)
+        elif not _outside_argument(model, fn, name, cut_names):
+            return False
+    backward = trace.path[-1]
+    trainer = model.enclosing_function(backward)
+    if trainer is None or (fn is not None and _root_class(trainer) is not _root_class(fn)):
+        return False  # (calls are followed by method name: the backward of another class's loop)
+    steps = _steps_after(model, trainer, backward)
+    if not steps:
+        return False
+    for step in steps:
+        # `scaler.step(opt)` steps its argument
+        owners = _optimizer_owners(model, step.args[0].value if step.args else step.func.value, trainer, 3)
+        if owners == [None]:
+            continue  # a learning-rate scheduler's step updates no weight
+        if not owners:
+            return False
+        for owner, ctors in owners:
+            if type(owner) is cst.Name and owner.value in cut_names:
+                return False
+            if any(c is d for c in ctors for d in cut_ctors):
+                return False  # unpacked from the same call
+            if any(_passes_object(model, c, cut_names) for c in ctors):
+                return False  # the trained object holds the cut network
+            held = {owner.value} if type(owner) is cst.Name else set()
+            if held and any(_passes_object(model, c, held) for c in cut_ctors):
+                return False  # the cut network wraps the trained one
+    return True
+
+
+def trains_through_later_holder(model: "FileModel", block: cst.CSTNode, value: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """Every network a `no_grad` block runs is a library object built from networks of this
+    file (`adv = GAE(value_network=critic)`), and a later call on the way to the loss runs an
+    object built from all of those networks too (`ppo = ClipPPOLoss(actor_network=actor,
+    critic_network=critic)`, `ppo(batch)`): the networks train through that later call, so
+    the block only computes a target from them (GAE advantages for a PPO loss).
+
+    The networks an object holds are the names passed to its constructor whose
+    `.parameters()` the file gives to an optimizer; an object made by a class or function of
+    this file is not counted (its own layers would be cut)."""
+    if trace is None or not trace.path:
+        return False
+    fn = model.enclosing_function(block)
+    called = set()
+    for node in descendants(block, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if type(node) is cst.Call and type(node.func) is cst.Name:
+            called.add(node.func.value)
+    weights = sources(model).weight_roots(value)
+    mine = {w[len("weight:module:"):] for w in weights if w.startswith("weight:module:")}
+    mine &= called
+    if not mine or any(w.startswith("weight:self.") for w in weights):
+        return False
+    needed: Set[str] = set()
+    for name in mine:
+        held = _held_networks(model, name, fn)
+        if not held:
+            return False
+        needed |= held
+    for node in trace.path[1:]:
+        if type(node) is cst.Call and type(node.func) is cst.Name and node.func.value not in mine:
+            held = _held_networks(model, node.func.value, model.enclosing_function(node))
+            if held and needed <= held:
+                return True
+    return False
+
+
+def _held_networks(model: "FileModel", name: str, scope) -> Optional[Set[str]]:
+    """The optimized networks passed to the library constructor `name` is built by."""
+    made = _bound_by_call(model, name, scope)
+    if not made or len(made) != 1:
+        return None
+    ctor = made[0]
+    func = ctor.func
+    if type(func) is cst.Name and (func.value in model.classes or func.value in model.module_functions):
+        return None
+    if model.callee(ctor) is None:
+        return None  # not a resolved library name
+    optimized = _optimized_names(model)
+    return {a.value.value for a in ctor.args if type(a.value) is cst.Name and a.value.value in optimized}
+
+
+class _Bindings:
+    """Per-file index for the optimizer questions: the assignments of each scope by the names
+    they bind, and the names whose `.parameters()` the file reads."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.by_scope: Dict[Tuple[int, str], List[cst.CSTNode]] = {}
+        for node, owner in model.assignments:
+            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [getattr(node, "target", None)]
+            for t in targets:
+                if t is None:
+                    continue
+                for name in set(target_names(t)):
+                    self.by_scope.setdefault((id(owner), name), []).append(node)
+        self.optimized: Set[str] = set()
+        for call, _fn in model.calls:
+            func = call.func
+            if type(func) is cst.Attribute and func.attr.value in ("parameters", "named_parameters") and type(func.value) is cst.Name:
+                self.optimized.add(func.value.value)
+
+
+def _optimized_names(model: "FileModel") -> Set[str]:
+    """Names whose `.parameters()` the file reads (what its optimizers are built from)."""
+    return model.get(_Bindings).optimized
+
+
+def _steps_after(model: "FileModel", trainer: "FunctionInfo", backward: cst.CSTNode) -> List[cst.Call]:
+    """The `.step()` calls that follow `backward` in `trainer` before the next backward: in
+    the innermost loop around it, wrapping round to the loop's start."""
+    region = trainer.node.body
+    for anc in model.ancestors(backward):
+        if anc is trainer.node:
+            break
+        if type(anc) in (cst.For, cst.While):
+            region = anc.body
+            break
+    order = [n for n in descendants(region, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda))
+             if type(n) is cst.Call and type(n.func) is cst.Attribute and n.func.attr.value in ("step", "backward")]
+    if not any(n is backward for n in order):
+        return []
+    i = next(k for k, n in enumerate(order) if n is backward)
+    wrap = region is not trainer.node.body
+    seq = order[i + 1:] + (order[:i] if wrap else [])
+    out = []
+    for n in seq:
+        if n.func.attr.value == "backward":
+            break
+        out.append(n)
+    return out
+
+
+def _optimizer_owners(model: "FileModel", expr: cst.BaseExpression, scope, depth: int):
+    """[(owner, its construction calls)] for the objects whose `.parameters()` the optimizer
+    `expr` is built from (`Adam(self.probe.parameters())`), through a call that only combines
+    optimizers (`group_optimizers(actor_optim, critic_optim)`: it can step nothing else);
+    None when anything is not resolved."""
+    if depth <= 0:
+        return None
+    made = _bound_by_call(model, expr, scope)
+    if not made:
+        return None
+    out = []
+    if len(made) == 1 and (model.callee(made[0]) or "").startswith("torch.optim.lr_scheduler."):
+        return [None]
+    for ctor in made:
+        name = model.callee(ctor) or ""
+        if name.startswith("torch.optim.") and not name.startswith("torch.optim.lr_scheduler"):
+            params = next((a.value for a in ctor.args if a.keyword is None or a.keyword.value == "params"), None)
+            if not (type(params) is cst.Call and type(params.func) is cst.Attribute and params.func.attr.value == "parameters"):
+                return None
+            owner = params.func.value
+            owner_made = _bound_by_call(model, owner, scope)
+            if not owner_made:
+                return None
+            out.append((owner, owner_made))
+        elif ctor.args and all(a.keyword is None and type(a.value) is cst.Name for a in ctor.args):
+            for a in ctor.args:
+                inner = _optimizer_owners(model, a.value, scope, depth - 1)
+                if not inner or inner == [None]:
+                    return None
+                out.extend(inner)
+        else:
+            return None
+    return out
+
+
+def _bound_by_call(model: "FileModel", expr, scope) -> Optional[List[cst.Call]]:
+    """The calls `expr` is built by: every assignment of `self.<attr>` in its class but
+    `None`, or the one binding of a name in the nearest scope that binds it (plain, or
+    unpacked from one call: `actor, critic = make_models()`). None when any binding is not a
+    call, the name is a parameter, or it is not bound."""
+    if type(expr) is str:
+        expr = cst.Name(expr)
+    if type(expr) is cst.Attribute and type(expr.value) is cst.Name and expr.value.value == "self":
+        cls = _root_class(scope)
+        if cls is None:
+            return None
+        values = [v for c in model.class_chain(cls) for a, v, _node, _m in c.self_assigns if a == expr.attr.value]
+        values = [v for v in values if not (type(v) is cst.Name and v.value == "None")]
+        return values if values and all(type(v) is cst.Call for v in values) else None
+    if type(expr) is not cst.Name:
+        return None
+    name = expr.value
+    while True:
+        if scope is not None and name in scope.params:
+            return None
+        found = model.get(_Bindings).by_scope.get((id(scope), name), [])
+        if scope is not None and name in scope.bindings and (not found or len(scope.bindings[name]) != 1):
+            return None  # bound here otherwise too (a loop variable, `with ... as`, an import)
+        if found:
+            if len(found) != 1 or type(found[0]) is not cst.Assign or len(found[0].targets) != 1:
+                return None
+            value = found[0].value
+            return [value] if type(value) is cst.Call else None
+        if scope is None:
+            return None
+        scope = scope.parent
+
+
+def _outside_argument(model: "FileModel", fn: Optional["FunctionInfo"], name: str, names: Set[str], depth: int = 4) -> bool:
+    """`name` is a parameter of `fn`, and every call of `fn` in this file passes it a
+    parameter of its own caller with the same property, down to a function nothing in this
+    file calls. Collects the parameter names met on the way into `names`."""
+    if fn is None or depth <= 0 or name not in fn.params or fn.params[:1] == [name]:
+        return False
+    names.add(name)
+    from gradscan.semantics.arguments import argument_for
+
+    for call, owner in model.objects.callers_of(fn):
+        arg = argument_for(fn, call, name)
+        if type(arg) is not cst.Name or not _outside_argument(model, owner, arg.value, names, depth - 1):
+            return False
+    return True
+
+
+def _root_class(fn: Optional["FunctionInfo"]):
+    while fn is not None and fn.parent is not None:
+        fn = fn.parent
+    return fn.cls if fn is not None else None
+
+
+def _passes_object(model: "FileModel", expr: cst.CSTNode, names: Set[str]) -> bool:
+    """`expr` mentions one of `names` as an object (`Wrapper(encoder)`, `encoder.parameters()`),
+    not only its device or dtype (`.to(encoder.device)`)."""
+    for node in descendants(expr):
+        if type(node) is cst.Name and node.value in names:
+            parent = model.parent(node)
+            if not (type(parent) is cst.Attribute and parent.value is node and parent.attr.value in ("device", "dtype")):
+                return True
+    return False
+
+
 SWITCH_TOKENS = {"stop", "detach", "detached", "freeze", "frozen", "fix", "fixed", "grad", "gradient", "gradients", "sg", "trainable", "finetune", "tune"}
 
 
@@ -1379,6 +1636,8 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
         return "truncated BPTT / state repackaging"
     if frozen_network(model, cut, receiver):
         return "teacher, EMA or target network"
+    if left_out_of_stepped_optimizers(model, cut, receiver, trace):
+        return "a network other than those the optimizers stepped after this backward train"
     if target_value(model, cut, receiver, trace):
         return "target value"
     if discriminator_step(model, cut, receiver, trace):
@@ -1393,5 +1652,6 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
 __all__ = [
     "Sources", "sources", "intentional_cut", "combined_with_same_graph", "one_side_of_loss",
     "target_value", "discriminator_step", "truncated_bptt", "frozen_network", "in_evaluation_branch", "optional_cut",
+    "left_out_of_stepped_optimizers", "trains_through_later_holder",
     "co_operands", "tokens",
 ]

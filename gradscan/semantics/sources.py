@@ -72,6 +72,9 @@ class TensorFlowSources:
         self._assigns: Optional[Dict[Tuple[int, str], List[cst.BaseExpression]]] = None
         self._watched: Optional[Set[Tuple[int, str]]] = None
         self._model_names: Optional[Set[str]] = None
+        # functions whose parameters are taken to carry gradient while their returns are asked
+        self._assumed: Set[int] = set()
+        self._dead_returns: Dict[int, bool] = {}
 
     def _index(self) -> None:
         self._assigns = {}
@@ -119,6 +122,8 @@ class TensorFlowSources:
                     continue
                 if self._model_call(node, fn):
                     return True
+                if name is None and self._returns_no_gradient(node, fn, depth):
+                    continue
                 todo.extend(a.value for a in node.args)
                 if isinstance(node.func, cst.Call):  # `tf.keras.layers.Dense(3)(x)`
                     todo.append(node.func)
@@ -148,6 +153,8 @@ class TensorFlowSources:
                     if self.carries(value, fn, depth - 1, seen):
                         return True
                 if not values and fn is not None and node.value in fn.params:
+                    if id(fn) in self._assumed:
+                        return True
                     if node.value == "y_pred" or self.layer_input(fn, node.value) or self._argument_carries(fn, node.value, depth - 1):
                         return True
                 continue
@@ -158,6 +165,31 @@ class TensorFlowSources:
                 continue
             todo.extend(c for c in node.children if isinstance(c, cst.CSTNode))
         return False
+
+    def _returns_no_gradient(self, call: cst.Call, fn: Optional["FunctionInfo"], depth: int) -> bool:
+        """`call` runs a function of this file every return of which carries nothing even if
+        all its parameters did (`return tf.one_hot(tf.argmax(logits + noise, -1), depth)`: a
+        sampled index or its one-hot): what it returns cannot carry a gradient, whatever it
+        is given."""
+        if depth <= 0:
+            return False
+        target = self.model.objects.called_function(call, fn)
+        if target is None or not target.returns or target.is_method and target.name == "call":
+            return False
+        key = id(target)
+        if key in self._dead_returns:
+            return self._dead_returns[key]
+        self._dead_returns[key] = False  # recursion guard: unknown is "may carry"
+        self._assumed.add(key)
+        try:
+            dead = all(
+                type(r) is cst.Return and r.value is not None and not self.carries(r.value, target, depth - 1)
+                for r in target.returns
+            )
+        finally:
+            self._assumed.discard(key)
+        self._dead_returns[key] = dead
+        return dead
 
     def layer_input(self, fn: "FunctionInfo", param: str, depth: int = 2) -> bool:
         """`param` is the input of a Keras layer's `call()` and a call site in this file passes

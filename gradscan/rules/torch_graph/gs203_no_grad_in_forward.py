@@ -52,7 +52,11 @@ class NoGradInForward(GraphRule):
     `gradient_penalty(critic, real, fake)`),
     frozen or pretrained sub-networks (`self.vae`, `self.codec`, parameters set to
     `requires_grad_(False)`, submodules left out of every optimizer the file builds, as in
-    a linear probe whose only optimizer takes `model.head.parameters()`), blocks whose results are only stored as state, logged, or
+    a linear probe whose only optimizer takes `model.head.parameters()`), networks other than
+    those the optimizers stepped after the backward are built from (a GAIL discriminator whose
+    output is the policy's reward, a callback hook's module read by its own probe), library
+    objects built on networks that a later call on the way to the loss also runs (advantages
+    from the critic, then a PPO loss object on the same critic), blocks whose results are only stored as state, logged, or
     combined with a live value of the same graph, blocks computing from inputs or buffers
     only, a forward that returns from inside its own no_grad block (an inference-only module:
     misuse raises, pt22), modules with a hand-written backward pass (reversible layers), and
@@ -190,7 +194,7 @@ class NoGradInForward(GraphRule):
                 continue
             if intent.intentional_cut(model, value, value, trace, block=with_node):
                 continue
-            if self._fed_back(model, src, value, trace):
+            if self._fed_back(model, src, value, trace) or intent.trains_through_later_holder(model, with_node, value, trace):
                 continue
             return True
         return False
