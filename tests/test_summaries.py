@@ -102,3 +102,28 @@ def test_method_arguments_skip_self(model):
     assert model.get(Summaries).carries_argument(head, call, call.args[0]) is False
     call = cst.parse_expression("net.head(h=y)")
     assert model.get(Summaries).carries_argument(head, call, call.args[0]) is False
+
+
+def test_decorators():
+    source = textwrap.dedent('''
+        import functools
+        import tensorflow as tf
+        import torch
+
+        @torch.no_grad()
+        def embed(encoder, x):
+            return encoder(x)
+
+        @tf.function(jit_compile=True)
+        def compiled(x):
+            return x * 2
+
+        @functools.lru_cache()
+        def cached(x):
+            return x.detach()
+    ''')
+    model = FileModel.build(cst.parse_module(source), "d.py", source)
+    summaries = model.get(Summaries)
+    assert summaries.carries(fn(model, "embed"), "x") is False
+    assert summaries.carries(fn(model, "compiled"), "x") is True
+    assert summaries.carries(fn(model, "cached"), "x") is True  # unknown wrapper: carries

@@ -11,8 +11,8 @@ A summary is computed once per (function, parameter) on first use, by the same w
 other flow question, kept inside the function: a parameter's uses are followed through its
 expressions and local assignments until they reach a `return`. Anything the walk cannot see
 through answers "carries" (the old, silent side): `*args`/`**kwargs`, generators, parameters read
-by nested functions or lambdas, decorators other than `staticmethod`/`classmethod`, and walks
-past their step budget.
+by nested functions or lambdas, decorators other than the transparent ones below, and walks
+past their step budget. A `@torch.no_grad()` function carries none of its parameters.
 """
 from __future__ import annotations
 
@@ -21,13 +21,18 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple
 import libcst as cst
 
 from gradscan.semantics.arguments import argument_position
+from gradscan.semantics.contexts import has_no_grad_decorator
 from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import FileModel, FunctionInfo
 
-# Decorators that return the function itself: any other may wrap it in code the walk cannot see.
-TRANSPARENT_DECORATORS = {"staticmethod", "classmethod"}
+# Decorators whose wrapper returns what the function returns, computed the same way (compiled
+# or traced): any other may wrap it in code the walk cannot see.
+TRANSPARENT_DECORATORS = {
+    "staticmethod", "classmethod", "tensorflow.function", "jax.jit", "torch.compile",
+    "torch.jit.script", "torch.jit.unused", "functools.wraps",
+}
 STEP_BUDGET = 2_000  # statements one summary may follow; past it the parameter "carries"
 
 
@@ -52,6 +57,8 @@ class Summaries:
         return True if name is None else self.carries(fn, name)
 
     def _compute(self, fn: "FunctionInfo", name: str) -> bool:
+        if isinstance(fn.node, cst.FunctionDef) and has_no_grad_decorator(self.model, fn):
+            return False  # `@torch.no_grad()`: what it returns has no graph back to its inputs
         if not self._summarisable(fn, name):
             return True
         flow = self.model.flow
@@ -89,7 +96,9 @@ class Summaries:
             return False
         for decorator in node.decorators:
             d = decorator.decorator
-            if not (isinstance(d, cst.Name) and d.value in TRANSPARENT_DECORATORS):
+            d = d.func if isinstance(d, cst.Call) else d  # `@tf.function(jit_compile=True)`
+            name_of = d.value if isinstance(d, cst.Name) and d.value in ("staticmethod", "classmethod") else self.model.resolve(d)
+            if name_of not in TRANSPARENT_DECORATORS:
                 return False
         for inner in descendants(node.body):
             t = type(inner)
