@@ -246,7 +246,7 @@ class Flow:
             if fn.is_method:
                 if owner is not None and isinstance(func, cst.Attribute) and func.attr.value == fn.name and (
                     dotted(func.value) == "self" or (isinstance(func.value, cst.Call) and dotted(func.value.func) == "super")
-                ) and owner.cls is not None:
+                ) and owner.cls is not None and self._inherits(owner, fn):
                     yield call, owner
             elif isinstance(func, cst.Name) and func.value == fn.name:
                 yield call, owner
@@ -254,6 +254,16 @@ class Flow:
         for call, owner in self.model.objects.callers_of(fn):
             if (owner is not None or module_root) and not _direct_call(call, fn):
                 yield call, owner
+
+    def _inherits(self, owner: "FunctionInfo", fn: "FunctionInfo") -> bool:
+        """`self.f(...)` / `super().f(...)` in `owner` can run `fn`: `owner`'s class is `fn`'s
+        class or derives from it (through bases in this file). Another class's `self.forward`
+        is that class's own method."""
+        top = owner
+        while top.parent is not None:
+            top = top.parent
+        cls = top.cls
+        return cls is not None and any(c is fn.cls for c in self.model.class_chain(cls))
 
     def _maps_of(self, fn: "FunctionInfo"):
         """Calls of the builtin `map` given `fn` (a lambda, its name, or `self.<method>`)."""
