@@ -7,10 +7,11 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.common import local_class_of
 from gradscan.rules.training_loop.helpers import order
+from gradscan.semantics import intent
 from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
-from gradscan.semantics.walk import descendants
+from gradscan.semantics.walk import target_names
 
 _CHECKPOINT = "torch.utils.checkpoint.checkpoint"
 
@@ -154,7 +155,7 @@ class ReentrantCheckpointOnModelInput(Rule):
                 continue
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [getattr(node, "target", None)]
             if any(isinstance(t, cst.Name) and t.value == arg.value for t in targets):
-                if order(model, node, call) != 0 or not _holds(node, call):
+                if order(model, node, call) != 0 or not intent.contains(model, node, call):
                     return False
         return True
 
@@ -174,11 +175,6 @@ class ReentrantCheckpointOnModelInput(Rule):
         return outside and not any(c is not cls and any(b.split(".")[-1] == cls.name for b in c.base_names) for c in model.class_list)
 
 
-def _holds(node, call) -> bool:
-    """The assignment's value contains the call (`x = checkpoint(layer, x)`)."""
-    return any(n is call for n in descendants(node))
-
-
 def _weighted(model: FileModel, func, fn) -> bool:
     """The checkpointed function is a submodule or a method of the module (`self.block`,
     `layer` of `for layer in self.layers`, `self._block`): it holds the module's weights."""
@@ -188,17 +184,10 @@ def _weighted(model: FileModel, func, fn) -> bool:
     if text.startswith("self."):
         return True
     for node in model.ancestors(func):
-        if isinstance(node, cst.For) and text in _target_names(node.target):
+        if isinstance(node, cst.For) and text in target_names(node.target):
             source = node.iter
             while isinstance(source, cst.Call) and dotted(source.func) in ("enumerate", "reversed"):
                 source = source.args[0].value if source.args else None
             return source is not None and (dotted(source) or "").startswith("self.")
     return False
 
-
-def _target_names(target):
-    if isinstance(target, cst.Name):
-        return {target.value}
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return {n for el in target.elements for n in _target_names(el.value)}
-    return set()
