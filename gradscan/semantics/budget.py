@@ -24,6 +24,9 @@ EVERY = 64
 # A file's analysis may always take this many times its parse: a large module that parses in
 # 2 s is not cut short after 10 s.
 PARSE_FACTOR = 20
+# Of those, what reporting may take after the analysis stops: positions come from a codegen of
+# the whole module (about 2-4 parses), so the analysis itself stops this many parses earlier.
+FINISH_RESERVE = 5
 
 
 class BudgetExceeded(BaseException):
@@ -54,11 +57,12 @@ def stop() -> None:
 
 def deadline_for(started: float, parse_seconds: float, seconds: float) -> Optional[float]:
     """The deadline of a file whose check began at `started` (a perf_counter value) and whose
-    parse took `parse_seconds`: `seconds` or PARSE_FACTOR times the parse, whichever is longer.
+    parse took `parse_seconds`: `seconds` or PARSE_FACTOR times the parse (less what reporting
+    needs, FINISH_RESERVE parses), whichever is longer.
     `seconds` <= 0: no budget."""
     if not seconds or seconds <= 0:
         return None
-    return started + max(seconds, PARSE_FACTOR * parse_seconds)
+    return started + max(seconds, (PARSE_FACTOR - FINISH_RESERVE) * parse_seconds)
 
 
 def tick() -> None:
