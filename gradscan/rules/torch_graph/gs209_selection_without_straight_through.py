@@ -6,6 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report
 from gradscan.rules.torch_graph.helpers import GraphRule, reach, site, uses_torch
+from gradscan.semantics import intent
 from gradscan.semantics.model import FileModel, FunctionInfo
 
 # Index ops whose result has no gradient (pt35): the rows they select carry none back to the
@@ -138,8 +139,9 @@ class SelectionWithoutStraightThrough(GraphRule):
             inputs = self._trained_inputs(model, src, scores, fn)
             if not inputs:
                 continue
-            if reach(model, call, where) is None:
-                continue
+            trace = reach(model, call, where)
+            if trace is None or not self._rows_looked_up(model, src, call, trace):
+                continue  # the indices themselves are the output (a tokenizer's codes)
             if any(self._input_reaches(model, fn, name) for name in inputs):
                 continue  # straight-through, or a commitment term on the live input
             yield Report(call.func.attr if isinstance(call.func, cst.Attribute) else call.func)
@@ -153,6 +155,21 @@ class SelectionWithoutStraightThrough(GraphRule):
         if model.callee(call) in ("torch.argmin", "torch.argmax") and call.args:
             return call.args[0].value
         return None
+
+    @staticmethod
+    def _rows_looked_up(model: FileModel, src, call: cst.Call, trace) -> bool:
+        """On the way to the output the index selects rows of something with weights: a module
+        called on it (`self.codebook(idx)`), a live tensor indexed by it (`self.weight[idx]`), or
+        a call combining it with a live value (`F.embedding(idx, w)`, `one_hot(idx) @ codebook`)."""
+        for child, parent in intent.trace_steps(model, trace.path):
+            if isinstance(parent, cst.Call) and parent.func is not child:
+                if src.is_module_object(parent.func) or any(src.is_live(o) for o in intent.co_operands(model, parent, child)):
+                    return True
+            elif isinstance(parent, cst.Subscript) and parent.value is not child and src.is_live(parent.value):
+                return True
+            elif isinstance(parent, cst.BinaryOperation) and any(src.is_live(o) for o in intent.co_operands(model, parent, child)):
+                return True
+        return False
 
     @staticmethod
     def _trained_inputs(model: FileModel, src, scores: cst.BaseExpression, fn: FunctionInfo) -> List[str]:
