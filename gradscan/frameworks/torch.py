@@ -82,3 +82,10 @@ _FASTAI_NAMES = {
     "Module": "torch.nn.Module",
 }
 STAR_REEXPORTS = {"fastai": _FASTAI_NAMES, "fastbook": _FASTAI_NAMES}
+
+# Functions and methods returning (values, indices): the indices are integers with no grad_fn
+# (pt35), so unpacking the result gives only its first element the input's value.
+VALUES_AND_INDICES = (
+    *(Api(f"torch.{name}", "pt35") for name in ("topk", "sort", "kthvalue", "mode", "median", "max", "min", "cummax", "cummin")),
+    *(Api(name, "pt35") for name in ("topk", "sort", "kthvalue", "mode", "median", "cummax", "cummin")),
+)

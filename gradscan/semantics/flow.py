@@ -55,6 +55,8 @@ CONVERSION_BUILTINS = api_names(torch_api.CONVERSION_BUILTINS)
 REWRAP_FUNCTIONS = api_names(torch_api.REWRAP_FUNCTIONS, tf_api.REWRAP_FUNCTIONS, jax_api.REWRAP_FUNCTIONS)
 REWRAP_METHODS = api_names(torch_api.REWRAP_METHODS)
 PYRO_SAMPLE_SITES = api_names(pyro_api.SAMPLE_SITES)
+VALUES_AND_INDICES = {a.name for a in torch_api.VALUES_AND_INDICES if "." in a.name}
+METHOD_VALUES_AND_INDICES = {a.name for a in torch_api.VALUES_AND_INDICES if "." not in a.name}
 # On the way to a conversion these keep the value (`.detach().cpu().numpy()`).
 _BEFORE_CONVERSION = {"cpu", "detach", "clone", "float", "double", "squeeze", "flatten", "reshape", "view"}
 MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "put"}
@@ -411,6 +413,8 @@ class Flow:
                     return "stop", path, []
                 targets = [x.target for x in parent.targets] if t is cst.Assign else [parent.target]
                 position = element if child is node else _position_in(parent.value, path)
+                if position is None and child is parent.value and self._values_and_indices(parent.value):
+                    position = 0  # `_, idx = torch.topk(x, k)`: the indices carry nothing
                 names = [n for tgt in targets for n in _target_names(_unpacked(tgt, position))]
                 return ("assign", path, names) if names else ("stop", path, [])
             elif t is cst.NamedExpr:
@@ -459,6 +463,22 @@ class Flow:
             end, path, _names = self._climb_tensor(read, None, [box[0]])
             if any(n is elt for n in path) or end != "stop":
                 return True
+        return False
+
+    def _values_and_indices(self, value: cst.BaseExpression) -> bool:
+        """`torch.topk(x, k)`, `x.sort()`, `x.max(dim=1)`: a (values, indices) pair."""
+        if not isinstance(value, cst.Call):
+            return False
+        name = self.model.callee(value)
+        func = value.func
+        if name is not None:
+            if name in ("torch.max", "torch.min"):
+                return len(value.args) > 1  # `torch.max(x, 1)`; `torch.max(x)` is one tensor
+            return name in VALUES_AND_INDICES
+        if isinstance(func, cst.Attribute):
+            if func.attr.value in ("max", "min"):
+                return bool(value.args)  # `x.max(dim)`, not `x.max()`
+            return func.attr.value in METHOD_VALUES_AND_INDICES
         return False
 
     def _converts_later(self, call: cst.Call, conv) -> bool:

@@ -184,12 +184,47 @@ class Sources:
                 out |= self.weight_roots(arg)
         return frozenset(out)
 
+    def inputs_reach_otherwise(self, expr: cst.CSTNode) -> bool:
+        """Every caller in the file also sends what it passes for `expr`'s parameters to the output
+        another way (OWLv2's `objectness_predictor(feats)` detaches `feats`, which the class and
+        box heads take too): a cut of the input inside the helper removes that path only, not
+        the weights' gradient. False when a caller is unknown or passes an expression."""
+        from gradscan.semantics.arguments import argument_for
+
+        fn = self.model.enclosing_function(expr)
+        if fn is None:
+            return False
+        params = sorted(r[len("param:"):] for r in self.roots(expr) if r.startswith("param:"))
+        flow = self.model.flow
+        checked = False
+        for param in params:
+            for call, caller in self.model.objects.callers_of(fn)[:8]:
+                if self.model.context_of(call) is None and (caller is not None or self.model.module_context is None):
+                    continue  # a caller no differentiable root reaches trains nothing through it
+                arg = argument_for(fn, call, param)
+                if arg is None:
+                    continue
+                if not isinstance(arg, cst.Name):
+                    return False
+                checked = True
+                others = [u for u in flow.name_index(caller)[0].get(arg.value, []) if not contains(self.model, call, u)]
+                if not any(flow.reaches_output(u, max_calls=1) is not None for u in others):
+                    return False
+        return checked
+
     def shares_graph(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
         """`a` and `b` derive from a common weight or submodule (raw inputs and plain data do
         not count): a gradient through `a` reaches what `b` came from. With `exclude` (the
         cut's statement or block), `a`'s values that come from the cut itself do not count."""
         ra, rb = self.roots_excluding(a, exclude), self.roots(b)
         return any(r.startswith("weight:") for r in ra & rb)
+
+    def shares_input(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
+        """`a` and `b` derive from the same parameter of their function (a helper's
+        `y_hard - y_soft.detach() + y_soft`, both from `logits`): whatever the callers pass,
+        a gradient through `a` reaches it."""
+        ra, rb = self.roots_excluding(a, exclude), self.roots(b)
+        return any(r.startswith("param:") for r in ra & rb)
 
     def covers(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
         """Every weight or submodule `b` derives from is one `a` derives from too (or a part of
@@ -996,7 +1031,7 @@ def combined_with_same_graph(model: "FileModel", cut: cst.CSTNode, receiver: cst
             if isinstance(parent, cst.BinaryOperation) and _straight_through_pair(model, receiver, other):
                 return True
             region = exclude or model.enclosing_statement(cut)
-            if src.shares_graph(other, receiver, region):
+            if src.shares_graph(other, receiver, region) or src.shares_input(other, receiver, region):
                 if not src.covers(other, receiver, region):
                     continue  # `mse(h, y) + aux_head(h).item()`: the other side misses `aux_head`
                 if returned and _returned_element_unused(model, parent, other):

@@ -148,12 +148,17 @@ class DetachInForward(GraphRule):
                 continue
             receiver = func.value
             where = site(model, call)
-            if where is None or not (src.is_live(receiver) or src.fed_from_weights(receiver, helpers_only=True)):
+            if where is None:
+                continue
+            fed = not src.is_live(receiver)
+            if fed and not src.fed_from_weights(receiver, helpers_only=True):
                 continue
             if self._rewrapped(model, call) or self._fixed_by_gs206(model, call) or self._after_backward(model, call, receiver):
                 continue
             trace = self._trace(model, call, receiver, fn, where)
             if trace is None or intent.intentional_cut(model, call, receiver, trace):
+                continue
+            if fed and self._head_on_frozen_input(model, src, receiver, trace):
                 continue
             if self._twin_evaluation(model, src, receiver, fn):
                 continue
@@ -190,6 +195,15 @@ class DetachInForward(GraphRule):
             name = call.func.attr if isinstance(call.func, cst.Attribute) else call.func
             return Report(name, message=PICKED_MESSAGE)
         return None
+
+    @staticmethod
+    def _head_on_frozen_input(model: FileModel, src, receiver, trace) -> bool:
+        """A helper cuts its input before a head with weights of its own (`self.head(x.detach())`),
+        and every caller sends that input to the output another way too (OWLv2's objectness head
+        on detached image features): the head trains, and so do the weights before the input."""
+        downstream = any(isinstance(parent, cst.Call) and parent.func is not child and src.is_module_object(parent.func)
+                         for child, parent in intent.trace_steps(model, trace.path))
+        return downstream and src.inputs_reach_otherwise(receiver)
 
     @staticmethod
     def _twin_evaluation(model: FileModel, src, receiver, fn) -> bool:
