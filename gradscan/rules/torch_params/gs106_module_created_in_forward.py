@@ -127,6 +127,8 @@ class ModuleCreatedInForward(Rule):
                 continue
             if self._stored_on_self(model, call, owner) and guarded(model, call):
                 continue
+            if _cached(model, owner):
+                continue  # `@functools.lru_cache` / `@cache` on the builder: built once per key, then reused
             if self._weights_set(model, call, owner):
                 continue
             yield Report(call, self.message.format(what=clip(what, 32)))
@@ -220,4 +222,20 @@ def _under_special_with(model: FileModel, node) -> bool:
                     return True
         if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
             return False
+    return False
+
+
+_CACHING_DECORATORS = {"functools.lru_cache", "functools.cache", "functools.cached_property"}
+
+
+def _cached(model: FileModel, fn: FunctionInfo) -> bool:
+    """The function (or one it is nested in) is memoised: it builds its module once per key."""
+    while fn is not None:
+        node = fn.node
+        if isinstance(node, cst.FunctionDef):
+            for d in node.decorators:
+                expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+                if model.resolve(expr) in _CACHING_DECORATORS:
+                    return True
+        fn = fn.parent
     return False
