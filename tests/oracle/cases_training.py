@@ -394,10 +394,6 @@ class _GS209:
 # .grad stays None; the leaf made after the arithmetic trains.
 @_case(
     "GS110",
-# FACTS pt44: a learning-rate scheduler's step() only changes the learning rate; stepped
-# instead of the optimizer, backward fills .grad and the weights never change.
-@_case(
-    "GS604",
     "torch",
     bad='''
     import warnings
@@ -448,6 +444,17 @@ class _GS110:
         ns["build_optimizer"]()
         ns["run"]()
         assert _nonzero_grad(ns["w"])
+
+
+# FACTS pt44: a learning-rate scheduler's step() only changes the learning rate; stepped
+# instead of the optimizer, backward fills .grad and the weights never change.
+@_case(
+    "GS604",
+    "torch",
+    bad='''
+    import warnings
+
+    import torch
     import torch.nn as nn
 
     torch.manual_seed(0)
