@@ -373,4 +373,4 @@ def function_items(expr) -> list:
     return [expr]
 
 
-STOP_GRADIENT = {"tensorflow.stop_gradient", "keras.ops.stop_gradient", "keras.src.ops.stop_gradient", "tensorflow.keras.backend.stop_gradient"}
+STOP_GRADIENT = {"tensorflow.stop_gradient", "keras.ops.stop_gradient", "tensorflow.keras.ops.stop_gradient", "keras.src.ops.stop_gradient", "tensorflow.keras.backend.stop_gradient"}
