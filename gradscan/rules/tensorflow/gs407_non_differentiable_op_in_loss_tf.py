@@ -71,7 +71,8 @@ class NonDifferentiableOpInLossTf(Rule):
     `round`, `floor`, integer casts and casts of booleans, and zeros for `sign` (fact tf36).
     A loss computed through them trains nothing before them, silently.
 
-    A function given to a Keras model's `compile(loss=fn)` is checked too: Keras calls it as
+    A function given to a Keras model's `compile(loss=fn)`, and the `call` of a
+    `keras.losses.Loss` subclass, are checked too: Keras calls it as
     `fn(y_true, y_pred)`, and when every path from `y_pred` to what it returns passes through
     such an operation (a Dice loss on `tf.cast(y_pred > 0.5, ...)`), `fit()` stops with "No
     gradients provided for any variable" (fact tf36). A loss that also uses `y_pred`
@@ -210,6 +211,23 @@ class NonDifferentiableOpInLossTf(Rule):
                 if carries is False:
                     for op_call, op in ops:
                         yield Report(op_call, f"{clip(op, 32)} is the only path from y_pred to this compile() loss: fit() gets no gradient")
+        # A `keras.losses.Loss` subclass is a loss wherever it is used: Keras calls its
+        # `call(y_true, y_pred)`.
+        for info in model.class_list:
+            if not any(base.endswith("losses.Loss") and base.split(".", 1)[0] in ("keras", "tensorflow", "tf_keras")
+                       for base in info.base_names):
+                continue
+            method = info.methods.get("call")
+            if method is None or not isinstance(method.node, cst.FunctionDef) or id(method.node) in seen:
+                continue
+            seen.add(id(method.node))
+            params = _positional_params(method.node)
+            if len(params) < 2:
+                continue
+            carries, ops = _LossPaths(model).analyse(method.node, params[1])
+            if carries is False:
+                for op_call, op in ops:
+                    yield Report(op_call, f"{clip(op, 32)} is the only path from y_pred to this Loss: fit() gets no gradient")
 
 
 def _positional_params(fn: cst.FunctionDef) -> list:
