@@ -93,12 +93,14 @@ class VariableCreatedInCall(Rule):
     `self.add_variable(...)` inside the `call()` method of a Keras layer or model, or inside a
     method `call()` calls, when nothing makes the creation happen only once.
 
-    Also flags a training-step function (called in a loop, or a `tf.function`) that creates a
-    trainable `tf.Variable` in a local name and differentiates or updates it in the same step
-    (`tape.gradient(loss, [..., v])`, `apply_gradients`): every step trains a fresh copy
-    from its initial value and the update is thrown away (a Keras 3 optimizer also rejects
-    the new variable on the next step). A function that runs its whole optimisation loop
-    around the variable (temperature scaling) is not flagged.
+    Also flags a training-step function (called in a loop or from several places) that
+    creates a trainable `tf.Variable` in a local name and differentiates or updates it in the
+    same step together with a model's weights (`tape.gradient(loss,
+    model.trainable_variables + [v])`): every step trains a fresh copy from its initial value
+    and the update is thrown away (a Keras 3 optimizer also rejects the new variable on the
+    next step). Not flagged: a function that runs its whole optimisation loop around the
+    variable (temperature scaling), and a per-call variable optimised alone (an adversarial
+    perturbation, a latent inversion).
 
     ## Why it breaks gradients
     `call()` runs on every forward pass. In eager mode each call creates a fresh variable with
@@ -227,14 +229,7 @@ def _loop_ancestors(model: FileModel, node, stop) -> list:
 
 
 def _called_repeatedly(model: FileModel, fn: FunctionInfo) -> bool:
-    """`fn` is a `tf.function`, or it is called (by name, or as a method) in a loop or from
-    more than one place."""
-    node = fn.node
-    if isinstance(node, cst.FunctionDef):
-        for d in node.decorators:
-            expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
-            if (model.resolve(expr) or "") in ("tensorflow.function", "tensorflow.compat.v2.function"):
-                return True
+    """`fn` is called (by name, or as a method) in a loop or from more than one place."""
     sites = 0
     for call, _owner in model.calls:
         func = call.func
@@ -255,23 +250,35 @@ def _trained_in_step(model: FileModel, fn: FunctionInfo, creation: cst.Call, nam
     loop that does not also repeat the creation."""
     creation_loops = _loop_ancestors(model, creation, fn.node)
     names = {name}
+    joint = set()  # lists that hold the variable beside a model's persistent weights
     for node in descendants(fn.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
         # `variables = model.trainable_variables + [v]`: the list that holds it
         if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             if any(isinstance(n, (cst.List, cst.Tuple)) and any(isinstance(e.value, cst.Name) and e.value.value in names for e in n.elements)
                    for n in descendants(node.value)):
                 names.add(node.targets[0].target.value)
+                if _names_weights(node.value):
+                    joint.add(node.targets[0].target.value)
     for node in descendants(fn.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
         if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
             continue
         if node.func.attr.value not in _STEP_METHODS:
             continue
         args = node.args[1:] if node.func.attr.value == "gradient" else node.args
-        if not any(isinstance(n, cst.Name) and n.value in names for a in args for n in descendants(a.value)):
+        mentioned = {n.value for a in args for n in descendants(a.value) if isinstance(n, cst.Name)}
+        if not mentioned & names:
             continue
+        if not (mentioned & joint or any(_names_weights(a.value) for a in args)):
+            continue  # only the per-call variable is optimised (an adversarial perturbation, an inversion)
         if all(loop in creation_loops for loop in _loop_ancestors(model, node, fn.node)):
             return True
     return False
+
+
+def _names_weights(expr) -> bool:
+    """`model.trainable_variables` (or `trainable_weights`) appears in `expr`."""
+    return any(isinstance(n, cst.Attribute) and n.attr.value in ("trainable_variables", "trainable_weights")
+               for n in descendants(expr))
 
 
 def _all_calls_guarded(model: FileModel, method: FunctionInfo) -> bool:
