@@ -245,3 +245,33 @@ def test_numpy_function_given_to_compile_fails_under_fit(tf):
     with pytest.raises(ValueError, match="No gradients"):
         ns["eager_loss"].fit(ns["x"], ns["y"], epochs=1, verbose=0)
     assert _flags(COMPILE_NUMPY, "GS404") == [7]
+
+
+ZIP_OTHER = """
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+
+def make():
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+online, target = make(), make()
+optimizer = keras.optimizers.SGD(0.1)
+x = tf.ones([4, 3])
+before_online = [w.copy() for w in online.get_weights()]
+before_target = [w.copy() for w in target.get_weights()]
+with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(tf.square(online(x) - 1.0))
+grads = tape.gradient(loss, online.trainable_variables)
+optimizer.apply_gradients(zip(grads, target.trainable_variables))
+"""
+
+
+def test_gradients_zipped_with_another_models_variables(tf):
+    """GS411 (fact tf50): gradients taken for one model and zipped with another same-shape
+    model's variables move the other model and leave the first unchanged, silently."""
+    ns = _run(ZIP_OTHER)
+    np = ns["np"]
+    assert all(np.array_equal(b, a) for b, a in zip(ns["before_online"], ns["online"].get_weights()))
+    assert any(not np.array_equal(b, a) for b, a in zip(ns["before_target"], ns["target"].get_weights()))
+    assert _flags(ZIP_OTHER, "GS411") == [17]

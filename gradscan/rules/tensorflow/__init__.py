@@ -1,6 +1,7 @@
 """GS4xx: TensorFlow and Keras: variables Keras does not track, NumPy and non-differentiable ops
 on the loss path, losses computed after the tape stopped, tapes that watch nothing, freezes
-that never take effect, and values computed from weights once in `build()`.
+that never take effect, values computed from weights once in `build()`, and gradients applied
+to another model's variables.
 
 Which Keras a file uses matters (facts tf25, tf40, tf45): the semantic model classifies a class
 deriving from `keras.*` as Keras 3 and one deriving from `tf.keras.*` as Keras 3 unless the file
@@ -28,4 +29,5 @@ from gradscan.rules.tensorflow import (  # noqa: F401 (importing a rule module r
     gs408_tape_watches_nothing,
     gs409_trainable_changed_after_compile,
     gs410_weight_derived_once,
+    gs411_gradients_applied_to_other_variables,
 )

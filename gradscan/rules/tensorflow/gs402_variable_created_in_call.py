@@ -8,6 +8,7 @@ from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
     KERAS_VARIABLE, TF_VARIABLE, callee, context_root, is_name, top_method,
 )
+from gradscan.semantics.arguments import keyword_argument
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.walk import descendants
@@ -92,6 +93,15 @@ class VariableCreatedInCall(Rule):
     `self.add_variable(...)` inside the `call()` method of a Keras layer or model, or inside a
     method `call()` calls, when nothing makes the creation happen only once.
 
+    Also flags a training-step function (called in a loop or from several places) that
+    creates a trainable `tf.Variable` in a local name and differentiates or updates it in the
+    same step together with a model's weights (`tape.gradient(loss,
+    model.trainable_variables + [v])`): every step trains a fresh copy from its initial value
+    and the update is thrown away (a Keras 3 optimizer also rejects the new variable on the
+    next step). Not flagged: a function that runs its whole optimisation loop around the
+    variable (temperature scaling), and a per-call variable optimised alone (an adversarial
+    perturbation, a latent inversion).
+
     ## Why it breaks gradients
     `call()` runs on every forward pass. In eager mode each call creates a fresh variable with
     its initial value: the weight the optimizer updated is thrown away and the layer never
@@ -170,7 +180,24 @@ class VariableCreatedInCall(Rule):
         """,
     )
 
+    def _per_step_variables(self, model: FileModel) -> Iterator[Report]:
+        for call, fn in model.calls:
+            if fn is None or (fn.cls is not None and fn.cls.is_keras) or callee(model, call) not in TF_VARIABLE | KERAS_VARIABLE:
+                continue
+            trainable = keyword_argument(call, "trainable")
+            if trainable is not None and not is_name(trainable, "True"):
+                continue
+            assign = model.parent(call)
+            if not isinstance(assign, cst.Assign) or len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+                continue
+            name = assign.targets[0].target.value
+            if _guarded(model, call) or not _trained_in_step(model, fn, call, name):
+                continue
+            if _called_repeatedly(model, fn):
+                yield Report(call, "a trainable variable created in each training step starts afresh every step; create it once outside")
+
     def check(self, model: FileModel) -> Iterator[Report]:
+        yield from self._per_step_variables(model)
         for call, fn in model.calls:
             if fn is None or fn.cls is None or not fn.cls.is_keras:
                 continue
@@ -189,6 +216,69 @@ class VariableCreatedInCall(Rule):
             if _guarded(model, call) or _all_calls_guarded(model, method):
                 continue
             yield Report(call)
+
+
+def _loop_ancestors(model: FileModel, node, stop) -> list:
+    out = []
+    for anc in model.ancestors(node):
+        if anc is stop:
+            break
+        if isinstance(anc, (cst.For, cst.While)):
+            out.append(anc)
+    return out
+
+
+def _called_repeatedly(model: FileModel, fn: FunctionInfo) -> bool:
+    """`fn` is called (by name, or as a method) in a loop or from more than one place."""
+    sites = 0
+    for call, _owner in model.calls:
+        func = call.func
+        named = (isinstance(func, cst.Name) and func.value == fn.name and not fn.is_method) or (
+            isinstance(func, cst.Attribute) and func.attr.value == fn.name and fn.is_method)
+        if named:
+            sites += 1
+            if _loop_ancestors(model, call, None) or sites > 1:
+                return True
+    return False
+
+
+_STEP_METHODS = ("gradient", "apply_gradients", "minimize")
+
+
+def _trained_in_step(model: FileModel, fn: FunctionInfo, creation: cst.Call, name: str) -> bool:
+    """A `tape.gradient`/`apply_gradients`/`minimize` call of `fn` that names `name` and is in no
+    loop that does not also repeat the creation."""
+    creation_loops = _loop_ancestors(model, creation, fn.node)
+    names = {name}
+    joint = set()  # lists that hold the variable beside a model's persistent weights
+    for node in descendants(fn.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        # `variables = model.trainable_variables + [v]`: the list that holds it
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            if any(isinstance(n, (cst.List, cst.Tuple)) and any(isinstance(e.value, cst.Name) and e.value.value in names for e in n.elements)
+                   for n in descendants(node.value)):
+                names.add(node.targets[0].target.value)
+                if _names_weights(node.value):
+                    joint.add(node.targets[0].target.value)
+    for node in descendants(fn.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+            continue
+        if node.func.attr.value not in _STEP_METHODS:
+            continue
+        args = node.args[1:] if node.func.attr.value == "gradient" else node.args
+        mentioned = {n.value for a in args for n in descendants(a.value) if isinstance(n, cst.Name)}
+        if not mentioned & names:
+            continue
+        if not (mentioned & joint or any(_names_weights(a.value) for a in args)):
+            continue  # only the per-call variable is optimised (an adversarial perturbation, an inversion)
+        if all(loop in creation_loops for loop in _loop_ancestors(model, node, fn.node)):
+            return True
+    return False
+
+
+def _names_weights(expr) -> bool:
+    """`model.trainable_variables` (or `trainable_weights`) appears in `expr`."""
+    return any(isinstance(n, cst.Attribute) and n.attr.value in ("trainable_variables", "trainable_weights")
+               for n in descendants(expr))
 
 
 def _all_calls_guarded(model: FileModel, method: FunctionInfo) -> bool:

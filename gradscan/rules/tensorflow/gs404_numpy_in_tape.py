@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    SITE_TRIGGERS, callee, function_named, in_data_pipeline, is_name, method_name, path_barrier, reaches_loss,
+    SITE_TRIGGERS, callee, function_items, function_named, in_data_pipeline, is_name, method_name, path_barrier, reaches_loss,
     tf_site,
 )
 from gradscan.semantics.arguments import find_argument, keyword_argument
@@ -164,7 +164,7 @@ class NumpyInTape(Rule):
             if not is_name(keyword_argument(call, "run_eagerly"), "True"):
                 given += [find_argument(call, 2, "metrics"), keyword_argument(call, "weighted_metrics")]
             for expr in given:
-                for item in _function_items(expr):
+                for item in function_items(expr):
                     target = function_named(model, fn, item)
                     if target is None or id(target) in seen:
                         continue
@@ -175,17 +175,6 @@ class NumpyInTape(Rule):
                     seen.add(id(target))
                     for bad in _numpy_on_arguments(model, target):
                         yield Report(bad, "NumPy in a function given to compile(): fit() passes it symbolic tensors; use tf ops")
-
-
-def _function_items(expr) -> list:
-    """The function expressions `loss=`/`metrics=` name: one, or a list, tuple or dict of them."""
-    if expr is None:
-        return []
-    if isinstance(expr, (cst.List, cst.Tuple)):
-        return [e.value for e in expr.elements if isinstance(e, cst.Element)]
-    if isinstance(expr, cst.Dict):
-        return [e.value for e in expr.elements if isinstance(e, cst.DictElement)]
-    return [expr]
 
 
 def _uses_keras(model: FileModel) -> bool:

@@ -75,6 +75,10 @@ class StopGradientOnOutput(Rule):
     `call()` returns; and in a `tf.GradientTape` block when it stops a model output that is
     then the only differentiable value on its way to the loss given to `tape.gradient`.
 
+    In a functional model it also flags `h = Lambda(stop_gradient)(x)` when `x` is the output of
+    a layer the file creates (`layers.Dense(...)`, fresh random weights) and this is the only use
+    of `x`: nothing else carries a gradient back to that layer.
+
     ## Why it breaks gradients
     `tf.stop_gradient` makes its result a constant for the tape: the weights that computed its
     argument get gradient None (not zeros, fact tf33) and are never trained, silently. Keras 3
@@ -152,6 +156,7 @@ class StopGradientOnOutput(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        yield from self._functional_lambdas(model)
         taint = model.sources.tensorflow
         for call, fn in model.calls:
             if callee(model, call) not in STOP_GRADIENT or not call.args:
@@ -177,6 +182,39 @@ class StopGradientOnOutput(Rule):
                 continue
             yield Report(call, None if sink == "return" else self.tape_message)
 
+    def _functional_lambdas(self, model: FileModel) -> Iterator[Report]:
+        """Functional API: `h = Lambda(stop_gradient)(x)` where `x` is the output of a layer this
+        file creates (fresh weights) and `h` is the only use of `x`: nothing reaches the layer's
+        weights, so they keep their random initial values."""
+        for call, fn in model.calls:
+            inner = call.func
+            if not isinstance(inner, cst.Call) or not (callee(model, inner) or "").endswith("layers.Lambda"):
+                continue
+            wrapped = find_argument(inner, 0, "function")
+            if wrapped is None or not self._is_stop(model, wrapped):
+                continue
+            arg = find_argument(call, 0, "inputs")
+            if not isinstance(arg, cst.Name):
+                continue
+            stmt = model.enclosing_statement(call)
+            if isinstance(model.parent(stmt), cst.SimpleStatementLine):
+                stmt = model.parent(stmt)
+            block = model.parent(stmt)
+            body = getattr(block, "body", None)
+            if not isinstance(body, (list, tuple)) or stmt not in body:
+                continue
+            if _only_use_of_fresh_layer_output(model, list(body), body.index(stmt), arg.value):
+                yield Report(call, "stop_gradient is the only path from this layer's output to the model: its weights never train")
+
+    @staticmethod
+    def _is_stop(model: FileModel, expr) -> bool:
+        if isinstance(expr, cst.Lambda):
+            body = expr.body
+            params = [p.name.value for p in expr.params.params]
+            return (isinstance(body, cst.Call) and callee(model, body) in STOP_GRADIENT and len(params) == 1
+                    and bool(body.args) and isinstance(body.args[0].value, cst.Name) and body.args[0].value.value == params[0])
+        return (model.resolve(expr) or "") in STOP_GRADIENT
+
     @staticmethod
     def _meets_carrier(model: FileModel, taint: TensorFlowSources, trace, fn) -> bool:
         """Along the way to the output the stopped value is combined with a differentiable one:
@@ -195,3 +233,55 @@ class StopGradientOnOutput(Rule):
                 if any(taint.carries(e.value, fn) for e in parent.elements if e.value is not child):
                     return True
         return False
+
+
+_NOT_WEIGHTED = {"Input", "InputLayer", "Lambda", "Activation", "Dropout", "Reshape", "Flatten", "Concatenate", "Add"}
+
+
+def _mentions(node, name: str) -> bool:
+    from gradscan.semantics.walk import descendants
+
+    return any(isinstance(n, cst.Name) and n.value == name for n in descendants(node))
+
+
+def _rebinds(stmt, name: str) -> bool:
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+        return any(isinstance(t.target, cst.Name) and t.target.value == name for t in stmt.body[0].targets)
+    return False
+
+
+def _fresh_layer(model: FileModel, expr, statements) -> bool:
+    """`expr` constructs a Keras layer with weights (`layers.Dense(8)`), or names one assigned
+    so in the same block."""
+    if isinstance(expr, cst.Name):
+        for stmt in statements:
+            if _rebinds(stmt, expr.value):
+                return _fresh_layer(model, stmt.body[0].value, [])
+        return False
+    if not isinstance(expr, cst.Call):
+        return False
+    name = callee(model, expr) or ""
+    parts = name.split(".")
+    return len(parts) >= 3 and parts[-2] == "layers" and parts[0] in ("keras", "tensorflow", "tf_keras") and parts[-1] not in _NOT_WEIGHTED
+
+
+def _only_use_of_fresh_layer_output(model: FileModel, statements, index: int, name: str) -> bool:
+    """`name` was last bound, in the same block, to a call of a freshly constructed layer, and
+    statement `index` is its only use until it is bound again."""
+    define = None
+    for i in range(index - 1, -1, -1):
+        if _rebinds(statements[i], name):
+            define = i
+            break
+        if _mentions(statements[i], name):
+            return False
+    if define is None:
+        return False
+    value = statements[define].body[0].value
+    if not isinstance(value, cst.Call) or not _fresh_layer(model, value.func, statements[:define]):
+        return False
+    if not _rebinds(statements[index], name):
+        for stmt in statements[index + 1:]:
+            if _mentions(stmt, name):
+                return False
+    return True

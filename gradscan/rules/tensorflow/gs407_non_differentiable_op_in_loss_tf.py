@@ -6,10 +6,11 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.tensorflow.helpers import (
-    SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, in_data_pipeline, path_barrier,
-    reaches_loss, tf_dtype_kind, tf_site,
+    SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, function_items, function_named,
+    in_data_pipeline, method_name, path_barrier, reaches_loss, tf_dtype_kind, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
+from gradscan.semantics.walk import descendants, target_names
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.sources import TensorFlowSources
 
@@ -56,7 +57,7 @@ class NonDifferentiableOpInLossTf(Rule):
     )
     hint = "use a differentiable surrogate (softmax, sigmoid) or the straight-through idiom `v + tf.stop_gradient(tf.round(v) - v)`"
     facts = ("tf36",)
-    triggers = SITE_TRIGGERS
+    triggers = (*SITE_TRIGGERS, "compile")
     doc = """
     ## What it does
     Flags `tf.argmax`/`tf.argmin`, `tf.round`, `tf.floor`, `tf.math.ceil`, `tf.sign`,
@@ -69,6 +70,13 @@ class NonDifferentiableOpInLossTf(Rule):
     These operations are piecewise constant: TensorFlow returns gradient None for `argmax`,
     `round`, `floor`, integer casts and casts of booleans, and zeros for `sign` (fact tf36).
     A loss computed through them trains nothing before them, silently.
+
+    A function given to a Keras model's `compile(loss=fn)`, and the `call` of a
+    `keras.losses.Loss` subclass, are checked too: Keras calls it as
+    `fn(y_true, y_pred)`, and when every path from `y_pred` to what it returns passes through
+    such an operation (a Dice loss on `tf.cast(y_pred > 0.5, ...)`), `fit()` stops with "No
+    gradients provided for any variable" (fact tf36). A loss that also uses `y_pred`
+    differentiably (a mask multiplied into the error) is not flagged.
 
     Not flagged: the same operations on labels, masks, shapes or inputs (they carry no
     gradient); results used as indices (`tf.gather`, `tf.one_hot`, subscripts), as the
@@ -127,6 +135,7 @@ class NonDifferentiableOpInLossTf(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        yield from self._compiled_losses(model)
         taint = model.sources.tensorflow
         for call, fn in model.calls:
             op = self._op(model, call, taint, fn)
@@ -182,3 +191,168 @@ class NonDifferentiableOpInLossTf(Rule):
             if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
                 return False
         return False
+
+    def _compiled_losses(self, model: FileModel) -> Iterator[Report]:
+        """Functions given to `compile(loss=...)` whose result depends on `y_pred` (the second
+        parameter Keras passes) only through operations without a gradient."""
+        seen = set()
+        for call, fn in model.calls:
+            if method_name(call) != "compile" or callee(model, call) is not None:
+                continue
+            for item in function_items(find_argument(call, 1, "loss")):
+                target = function_named(model, fn, item)
+                if not isinstance(target, cst.FunctionDef) or id(target) in seen:
+                    continue
+                seen.add(id(target))
+                params = _positional_params(target)
+                if len(params) < 2:
+                    continue
+                carries, ops = _LossPaths(model).analyse(target, params[1])
+                if carries is False:
+                    for op_call, op in ops:
+                        yield Report(op_call, f"{clip(op, 32)} is the only path from y_pred to this compile() loss: fit() gets no gradient")
+        # A `keras.losses.Loss` subclass is a loss wherever it is used: Keras calls its
+        # `call(y_true, y_pred)`.
+        for info in model.class_list:
+            if not any(base.endswith("losses.Loss") and base.split(".", 1)[0] in ("keras", "tensorflow", "tf_keras")
+                       for base in info.base_names):
+                continue
+            method = info.methods.get("call")
+            if method is None or not isinstance(method.node, cst.FunctionDef) or id(method.node) in seen:
+                continue
+            seen.add(id(method.node))
+            params = _positional_params(method.node)
+            if len(params) < 2:
+                continue
+            carries, ops = _LossPaths(model).analyse(method.node, params[1])
+            if carries is False:
+                for op_call, op in ops:
+                    yield Report(op_call, f"{clip(op, 32)} is the only path from y_pred to this Loss: fit() gets no gradient")
+
+
+def _positional_params(fn: cst.FunctionDef) -> list:
+    names = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
+    return names[1:] if names and names[0] == "self" else names
+
+
+class _LossPaths:
+    """Does a loss function's return value depend differentiably on one parameter? A small
+    walk over the body in statement order (two passes for names assigned in loops): a name is
+    differentiable when assigned from an expression that mentions a differentiable name outside
+    a non-differentiable call; it is *cut* when it mentions one only inside such calls. Calls of
+    other functions of the file are followed (depth 3); any other call passes the value on."""
+
+    def __init__(self, model: FileModel, depth: int = 3):
+        self.model = model
+        self.depth = depth
+
+    def analyse(self, fn: cst.FunctionDef, param: str):
+        """(carries, ops): carries is True/False, or None when the value never reaches a return;
+        ops are the non-differentiable calls (with their names) applied to the value."""
+        diff, cut = {param}, set()
+        ops: list = []
+        body = fn.body
+        for _ in range(2):
+            for node in descendants(body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and node.value is not None:
+                    d, c = self._expr(node.value, diff, cut, ops)
+                    targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                    for t in targets:
+                        for name in target_names(t):
+                            if d:
+                                diff.add(name)
+                                cut.discard(name)
+                            elif c and name not in diff:
+                                cut.add(name)
+        carries, any_cut = False, False
+        for node in descendants(body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            if isinstance(node, cst.Return) and node.value is not None:
+                d, c = self._expr(node.value, diff, cut, ops)
+                carries = carries or d
+                any_cut = any_cut or c
+        if carries:
+            return True, []
+        if not any_cut:
+            return None, []
+        unique, seen = [], set()
+        for op_call, op in ops:
+            if id(op_call) not in seen:
+                seen.add(id(op_call))
+                unique.append((op_call, op))
+        return False, unique
+
+    def _expr(self, expr, diff, cut, ops):
+        """(differentiable, cut) for an expression."""
+        if isinstance(expr, cst.Name):
+            return expr.value in diff, expr.value in cut
+        if isinstance(expr, cst.Attribute) and expr.attr.value in ("shape", "dtype", "ndim", "rank"):
+            d, c = self._expr(expr.value, diff, cut, [])
+            return False, d or c
+        if isinstance(expr, cst.Comparison):
+            d, c = self._children(expr, diff, cut, ops)
+            return False, d or c
+        if isinstance(expr, cst.Call):
+            op = self._op(expr, diff, cut)
+            if op is not None:
+                d, c = self._children(expr, diff, cut, [])
+                mentions = any(isinstance(n, cst.Name) and n.value in diff for n in descendants(expr))
+                if mentions:
+                    ops.append((expr, op))
+                return False, d or c or mentions
+            name = callee(self.model, expr)
+            if name in STOP_GRADIENT:
+                d, c = self._children(expr, diff, cut, [])
+                return False, d or c
+            local = self._local_function(expr)
+            if local is not None and self.depth > 0:
+                return self._through_local(expr, local, diff, cut, ops)
+        return self._children(expr, diff, cut, ops)
+
+    def _children(self, expr, diff, cut, ops):
+        d = c = False
+        for child in expr.children:
+            cd, cc = self._expr(child, diff, cut, ops)
+            d, c = d or cd, c or cc
+        return d, c
+
+    def _op(self, call: cst.Call, diff, cut) -> Optional[str]:
+        name = callee(self.model, call)
+        if name in _NONDIFF_OPS and name not in ("tensorflow.sign", "tensorflow.math.sign", "keras.ops.sign"):
+            return _NONDIFF_OPS[name]
+        if name in _CASTS:
+            value = find_argument(call, 0, "x")
+            if isinstance(value, cst.Comparison) or (isinstance(value, cst.Call) and callee(self.model, value) in _BOOL_FUNCS):
+                return "tf.cast of a comparison"
+            kind = tf_dtype_kind(self.model, find_argument(call, 1, "dtype"))
+            if kind in ("int", "bool"):
+                return f"tf.cast to an {'integer' if kind == 'int' else 'boolean'} dtype"
+        return None
+
+    def _local_function(self, call: cst.Call) -> Optional[cst.FunctionDef]:
+        if isinstance(call.func, cst.Name):
+            info = self.model.module_functions.get(call.func.value)
+            if info is not None and isinstance(info.node, cst.FunctionDef):
+                return info.node
+        return None
+
+    def _through_local(self, call, target, diff, cut, ops):
+        params = [p.name.value for p in (*target.params.posonly_params, *target.params.params)]
+        d = c = False
+        for i, arg in enumerate(call.args):
+            ad, ac = self._expr(arg.value, diff, cut, ops)
+            c = c or ac
+            if not ad:
+                continue
+            if arg.keyword is not None:
+                param = arg.keyword.value
+            elif arg.star or i >= len(params):
+                return True, c  # cannot map the argument: assume it carries
+            else:
+                param = params[i]
+            inner_carries, inner_ops = _LossPaths(self.model, self.depth - 1).analyse(target, param)
+            if inner_carries is False:
+                ops.extend(inner_ops)
+                c = True
+            elif inner_carries is True:
+                d = True
+        return d, c

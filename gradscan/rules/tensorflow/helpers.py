@@ -361,4 +361,16 @@ def function_named(model: FileModel, scope: Optional[FunctionInfo], expr) -> Opt
     return None
 
 
-STOP_GRADIENT = {"tensorflow.stop_gradient", "keras.ops.stop_gradient", "keras.src.ops.stop_gradient", "tensorflow.keras.backend.stop_gradient"}
+def function_items(expr) -> list:
+    """The function expressions `compile(loss=..., metrics=...)` names: one, or a list, tuple or
+    dict of them."""
+    if expr is None:
+        return []
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return [e.value for e in expr.elements if isinstance(e, cst.Element)]
+    if isinstance(expr, cst.Dict):
+        return [e.value for e in expr.elements if isinstance(e, cst.DictElement)]
+    return [expr]
+
+
+STOP_GRADIENT = {"tensorflow.stop_gradient", "keras.ops.stop_gradient", "tensorflow.keras.ops.stop_gradient", "keras.src.ops.stop_gradient", "tensorflow.keras.backend.stop_gradient"}
