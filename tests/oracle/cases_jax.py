@@ -403,3 +403,52 @@ CASES["GS506"] = OracleCase(
     _closure_zero,
     _closure_flows,
 )
+
+
+# FACTS jx48: optax.apply_updates is pure: called without using its result, the params a loop
+# carries stay bit-identical after several steps while the optimizer state advances; assigning
+# the result back moves them and lowers the loss.
+_APPLY = '''
+import jax
+import jax.numpy as jnp
+import optax
+
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+y = x @ jnp.array([1.0, -2.0, 0.5])
+params = {{"w": jnp.zeros(3)}}
+tx = optax.adam(0.1)
+opt_state = tx.init(params)
+
+
+def loss_fn(params):
+    return jnp.mean((x @ params["w"] - y) ** 2)
+
+
+start = params
+first_loss = loss_fn(params)
+for _ in range(5):
+    grads = jax.grad(loss_fn)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    {apply}
+last_loss = loss_fn(params)
+same = bool(jnp.all(start["w"] == params["w"]))
+'''
+
+
+def _apply_dropped(ns):
+    assert ns["same"], "the params never change when the result of apply_updates is dropped"
+    assert float(ns["first_loss"]) == float(ns["last_loss"])
+
+
+def _apply_kept(ns):
+    assert not ns["same"] and float(ns["last_loss"]) < float(ns["first_loss"])
+
+
+CASES["GS507"] = OracleCase(
+    "GS507",
+    "jax",
+    _APPLY.format(apply="optax.apply_updates(params, updates)  # GS507").lstrip("\n"),
+    _APPLY.format(apply="params = optax.apply_updates(params, updates)").lstrip("\n"),
+    _apply_dropped,
+    _apply_kept,
+)

@@ -25,4 +25,5 @@ from gradscan.rules.jax import (  # noqa: F401 (importing a rule module register
     gs504_numpy_on_jax_tracer,
     gs505_grad_of_wrong_argument,
     gs506_differentiated_argument_unused,
+    gs507_update_result_discarded,
 )
