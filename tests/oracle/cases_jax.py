@@ -349,3 +349,106 @@ CASES["GS505"] = OracleCase(
     _argnums_wrong,
     _argnums_right,
 )
+
+
+# FACTS jx47: a loss that closes over the outer params instead of reading its argument does not
+# depend on that argument: jax.grad returns exact zeros for every leaf and an optax step on a
+# TrainState leaves the weights where they were. Reading the argument gives non-zero gradients.
+_CLOSURE = '''
+import jax
+import jax.numpy as jnp
+import optax
+import flax.linen as nn
+from flax.training import train_state
+
+model = nn.Dense(1)
+x = jax.random.normal(jax.random.PRNGKey(0), (8, 3))
+y = x.sum(axis=1, keepdims=True)
+state = train_state.TrainState.create(
+    apply_fn=model.apply, params=model.init(jax.random.PRNGKey(1), x)["params"], tx=optax.sgd(0.1))
+
+
+def loss_fn(params):
+    pred = state.apply_fn({{"params": {used}}}, x){marker}
+    return jnp.mean((pred - y) ** 2)
+
+
+grads = jax.grad(loss_fn)(state.params)
+new_state = state.apply_gradients(grads=grads)
+leaves = jax.tree_util.tree_leaves(grads)
+moved = [bool(jnp.any(a != b)) for a, b in zip(jax.tree_util.tree_leaves(state.params),
+                                                 jax.tree_util.tree_leaves(new_state.params))]
+'''
+
+
+def _closure_zero(ns):
+    import numpy as np
+
+    assert all(np.all(np.asarray(g) == 0) for g in ns["leaves"]), "the closed-over loss gives zero gradients"
+    assert not any(ns["moved"]), "the step leaves every weight unchanged"
+
+
+def _closure_flows(ns):
+    import numpy as np
+
+    assert all(np.any(np.asarray(g) != 0) for g in ns["leaves"]), "reading the argument gives gradients"
+    assert all(ns["moved"])
+
+
+CASES["GS506"] = OracleCase(
+    "GS506",
+    "jax",
+    _CLOSURE.format(used="state.params", marker="  # GS506").lstrip("\n"),
+    _CLOSURE.format(used="params", marker="").lstrip("\n"),
+    _closure_zero,
+    _closure_flows,
+)
+
+
+# FACTS jx48: optax.apply_updates is pure: called without using its result, the params a loop
+# carries stay bit-identical after several steps while the optimizer state advances; assigning
+# the result back moves them and lowers the loss.
+_APPLY = '''
+import jax
+import jax.numpy as jnp
+import optax
+
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+y = x @ jnp.array([1.0, -2.0, 0.5])
+params = {{"w": jnp.zeros(3)}}
+tx = optax.adam(0.1)
+opt_state = tx.init(params)
+
+
+def loss_fn(params):
+    return jnp.mean((x @ params["w"] - y) ** 2)
+
+
+start = params
+first_loss = loss_fn(params)
+for _ in range(5):
+    grads = jax.grad(loss_fn)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    {apply}
+last_loss = loss_fn(params)
+same = bool(jnp.all(start["w"] == params["w"]))
+'''
+
+
+def _apply_dropped(ns):
+    assert ns["same"], "the params never change when the result of apply_updates is dropped"
+    assert float(ns["first_loss"]) == float(ns["last_loss"])
+
+
+def _apply_kept(ns):
+    assert not ns["same"] and float(ns["last_loss"]) < float(ns["first_loss"])
+
+
+CASES["GS507"] = OracleCase(
+    "GS507",
+    "jax",
+    _APPLY.format(apply="optax.apply_updates(params, updates)  # GS507").lstrip("\n"),
+    _APPLY.format(apply="params = optax.apply_updates(params, updates)").lstrip("\n"),
+    _apply_dropped,
+    _apply_kept,
+)

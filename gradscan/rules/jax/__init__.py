@@ -24,4 +24,6 @@ from gradscan.rules.jax import (  # noqa: F401 (importing a rule module register
     gs503_non_differentiable_op_in_jax_loss,
     gs504_numpy_on_jax_tracer,
     gs505_grad_of_wrong_argument,
+    gs506_differentiated_argument_unused,
+    gs507_update_result_discarded,
 )

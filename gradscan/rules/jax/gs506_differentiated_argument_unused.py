@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from typing import Iterator, List, Optional
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule, clip
+from gradscan.rules.jax.helpers import uses_jax
+from gradscan.semantics.arguments import keyword_argument, positional_argument
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+from gradscan.semantics.sources import JaxSources, differentiated_params, param_names
+from gradscan.semantics.walk import descendants
+
+# A body that only reads these builtins may reach a parameter without naming it.
+INTROSPECTION = {"locals", "vars", "eval", "exec"}
+
+
+class DifferentiatedArgumentUnused(Rule):
+    code = "GS506"
+    name = "differentiated-argument-unused"
+    framework = "jax"
+    summary = "A function `jax.grad` differentiates never reads the argument it differentiates: the gradient is all zeros"
+    message = "the loss never reads the argument it is differentiated with respect to; its gradient is all zeros"
+    explanation = (
+        "jax.grad(f) differentiates f with respect to the arguments argnums names. When f computes its value from "
+        "another variable (an outer `params`, `state.params`, the initial variables) instead of that argument, the "
+        "output does not depend on the argument and JAX returns zeros: training silently does nothing."
+    )
+    hint = "use the function's own argument (`apply_fn({'params': params}, x)`), not the outer value it was called with"
+    facts = ("jx47",)
+    triggers = ("grad",)
+    doc = """
+    ## What it does
+    Flags a function given to `jax.grad`, `jax.value_and_grad`, `nnx.grad` or
+    `nnx.value_and_grad` (called at once, bound to a name, or used as a decorator) that never
+    reads a parameter the transform differentiates (`argnums`, 0 by default). The finding is on
+    the place where the body reads the very value the caller passes for that parameter
+    (`state.params` in `jax.value_and_grad(loss_fn)(state.params)`, a module-level `params`),
+    else on the parameter itself.
+
+    ## Why it breaks gradients
+    The gradient is taken with respect to the argument, not with respect to whatever the body
+    closes over. A loss written `def loss_fn(params): pred = state.apply_fn({"params":
+    state.params}, x)` does not depend on `params`, so `jax.grad` returns a tree of zeros
+    (fact jx47) and the optimizer never moves the weights. No error is raised.
+
+    Not flagged: parameters whose name starts with `_` (unused on purpose), functions with
+    `*args` / `**kwargs` or that reach their arguments through `locals()` / `vars()`, and
+    transforms whose `argnums` is not a literal.
+
+    ## Example
+    ```python
+    @jax.jit
+    def train_step(state, x, y):
+        def loss_fn(params):
+            pred = state.apply_fn({"params": state.params}, x)
+            return jnp.mean((pred - y) ** 2)
+
+        grads = jax.grad(loss_fn)(state.params)
+        return state.apply_gradients(grads=grads)
+    ```
+
+    ## Use instead
+    ```python
+    def loss_fn(params):
+        pred = state.apply_fn({"params": params}, x)
+        return jnp.mean((pred - y) ** 2)
+    ```
+
+    ## References
+    - JAX docs: `jax.grad`; JAX FAQ, "jit changes the behavior of my function" (global state)
+    - gradscan facts: jx47
+    """
+    invalid = (
+        """
+        import jax
+        import jax.numpy as jnp
+
+        def train_step(state, x, y):
+            def loss_fn(params):
+                pred = state.apply_fn({"params": state.params}, x)  # error: GS506
+                return jnp.mean((pred - y) ** 2)
+
+            grads = jax.grad(loss_fn)(state.params)
+            return state.apply_gradients(grads=grads)
+        """,
+        """
+        import jax
+        import jax.numpy as jnp
+
+        params = {"w": jnp.ones(3)}
+
+        def loss(p, x, y):
+            return jnp.mean((x @ params["w"] - y) ** 2)  # error: GS506
+
+        dloss = jax.grad(loss)
+        g = dloss(params, jnp.ones((2, 3)), jnp.zeros(2))
+        """,
+    )
+    valid = (
+        """
+        import jax
+        import jax.numpy as jnp
+
+        def train_step(state, x, y):
+            def loss_fn(params):
+                pred = state.apply_fn({"params": params}, x)
+                return jnp.mean((pred - y) ** 2)
+
+            grads = jax.grad(loss_fn)(state.params)
+            return state.apply_gradients(grads=grads)
+
+        def penalty(x, _unused_key):
+            return jnp.sum(x ** 2)
+
+        g = jax.grad(penalty, argnums=0)(jnp.ones(3), None)
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_jax(model):
+            return
+        for target in model.get(JaxSources).targets.values():
+            fn = target.fn
+            if not isinstance(fn.node, (cst.FunctionDef, cst.Lambda)):
+                continue
+            p = fn.node.params
+            if isinstance(p.star_arg, cst.Param) or p.star_kwarg is not None:
+                continue
+            differentiated = differentiated_params(target)
+            if not differentiated:
+                continue
+            body = fn.node.body
+            read = _names_read(body)
+            if read & INTROSPECTION or not _has_computation(body):
+                continue
+            for name in sorted(differentiated):
+                if name in read or name.startswith("_"):
+                    continue
+                node = self._closure_read(model, target, fn, name, body) or self._param_node(fn, name)
+                if node is None:
+                    continue
+                yield Report(node, f"`{clip(fn.name, 20)}` never reads `{clip(name, 20)}`, the argument it is "
+                                   f"differentiated with respect to: the gradient is all zeros")
+
+    @staticmethod
+    def _param_node(fn: FunctionInfo, name: str) -> Optional[cst.CSTNode]:
+        for param in (*fn.node.params.posonly_params, *fn.node.params.params):
+            if param.name.value == name:
+                return param
+        return None
+
+    @classmethod
+    def _closure_read(cls, model: FileModel, target, fn: FunctionInfo, name: str, body) -> Optional[cst.CSTNode]:
+        """The first place the body reads, from outside, the value the caller passes for `name`."""
+        params = param_names(fn)
+        if fn.is_method and isinstance(fn.node, cst.FunctionDef) and "staticmethod" not in fn.decorators:
+            params = params[1:]
+        if name not in params:
+            return None
+        index = params.index(name)
+        local = set(fn.bindings) | set(fn.params)
+        if fn.is_method:  # `self.model` read in the method is the `self.model` a sibling method passes
+            local -= {"self", "cls"}
+        for call in cls._calls(model, target):
+            value = keyword_argument(call, name) or positional_argument(call, index)
+            text = dotted(value) if value is not None else None
+            if text is None or text.split(".")[0] in local:
+                continue
+            for node in descendants(body):
+                if isinstance(node, (cst.Name, cst.Attribute)) and dotted(node) == text:
+                    parent = model.parent(node)
+                    if isinstance(parent, cst.Attribute) and parent.attr is node:
+                        continue
+                    return node
+        return None
+
+    @staticmethod
+    def _calls(model: FileModel, target) -> List[cst.Call]:
+        """The calls of the transformed function: `jax.grad(f)(...)` and `g(...)` after `g = jax.grad(f)`."""
+        out: List[cst.Call] = []
+        for site in target.sites:
+            parent = model.parent(site)
+            if isinstance(parent, cst.Call) and parent.func is site:
+                out.append(parent)
+            elif (isinstance(parent, cst.Assign) and len(parent.targets) == 1
+                  and isinstance(parent.targets[0].target, cst.Name)):
+                bound = parent.targets[0].target.value
+                out.extend(c for c, _owner in model.calls if isinstance(c.func, cst.Name) and c.func.value == bound)
+        return out
+
+
+def _names_read(body) -> set:
+    """The variable names the body mentions: not attribute names (`state.params`) nor keywords (`f(params=...)`)."""
+    skip = set()
+    for n in descendants(body):
+        if isinstance(n, cst.Attribute):
+            skip.add(id(n.attr))
+        elif isinstance(n, cst.Arg) and n.keyword is not None:
+            skip.add(id(n.keyword))
+    return {n.value for n in descendants(body) if isinstance(n, cst.Name) and id(n) not in skip}
+
+
+def _has_computation(body) -> bool:
+    """False for a stub (`...`, `pass`, `raise`, a constant): nothing to differentiate."""
+    if isinstance(body, cst.BaseExpression):
+        return not isinstance(body, (cst.BaseNumber, cst.BaseString, cst.Ellipsis, cst.Name))
+    return any(isinstance(n, (cst.Call, cst.BinaryOperation, cst.Subscript, cst.Attribute)) for n in descendants(body))

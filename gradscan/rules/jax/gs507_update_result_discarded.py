@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from typing import Iterator, List, Optional
+
+import libcst as cst
+
+from gradscan.rules.base import Report, Rule, clip
+from gradscan.rules.jax.helpers import uses_jax
+from gradscan.semantics.arguments import positional_argument
+from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.walk import descendants
+
+# Pure functions that return the updated parameters and change nothing in place.
+APPLY_UPDATES = {"optax.apply_updates", "optax.incremental_update", "optax.periodic_update"}
+TREE_MAPS = {"jax.tree_util.tree_map", "jax.tree.map", "jax.tree_map"}
+
+
+class UpdateResultDiscarded(Rule):
+    code = "GS507"
+    name = "update-result-discarded"
+    framework = "jax"
+    summary = "The new parameters `optax.apply_updates` (or a `tree_map` SGD step) returns are dropped: the weights never change"
+    message = "the updated parameters are discarded; JAX arrays are immutable, so the weights never change"
+    explanation = (
+        "optax.apply_updates(params, updates) and jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads) "
+        "return new arrays; they do not change `params`. Dropping the result, or returning the old `params` after "
+        "computing the new ones, keeps the model where it started while the loop runs without error."
+    )
+    hint = "assign the result back (`params = optax.apply_updates(params, updates)`) and return it"
+    facts = ("jx48",)
+    triggers = ("apply_updates", "tree_map", "tree.map")
+    doc = """
+    ## What it does
+    Flags `optax.apply_updates(...)` (and `optax.incremental_update`, `optax.periodic_update`)
+    used as a bare statement, a `tree_map` whose function subtracts or adds a gradient-like
+    term (`lambda p, g: p - lr * g`) used as a bare statement, and a function that assigns such
+    an update to a new name (`new_params = optax.apply_updates(params, updates)`) but returns
+    its own unchanged `params` argument and never returns, stores or passes on the new name
+    as a whole.
+
+    ## Why it breaks gradients
+    JAX arrays are immutable and these functions are pure: they return the updated tree and
+    leave their input as it was (fact jx48). The gradient is computed and the optimizer state
+    advances, but the weights the next step uses are the old ones, so the loss stays where it
+    started. Nothing raises.
+
+    Not flagged: a result assigned back or returned, stored in an attribute or a container,
+    or given to another call (`state.replace(params=new_params)`); `tree_map` calls whose
+    function is not an arithmetic update (printing, `block_until_ready`).
+
+    ## Example
+    ```python
+    def update(params, opt_state, batch):
+        grads = jax.grad(loss_fn)(params, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        optax.apply_updates(params, updates)
+        return params, opt_state
+    ```
+
+    ## Use instead
+    ```python
+        params = optax.apply_updates(params, updates)
+        return params, opt_state
+    ```
+
+    ## References
+    - Optax docs: `optax.apply_updates`; JAX docs: "JAX arrays are immutable" (sharp bits)
+    - gradscan facts: jx48
+    """
+    invalid = (
+        """
+        import jax
+        import optax
+
+        def update(params, opt_state, batch, optimizer, loss_fn):
+            grads = jax.grad(loss_fn)(params, batch)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            optax.apply_updates(params, updates)  # error: GS507
+            return params, opt_state
+        """,
+        """
+        import jax
+
+        def sgd(params, grads, lr=0.1):
+            new_params = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)  # error: GS507
+            return params
+        """,
+    )
+    valid = (
+        """
+        import jax
+        import optax
+
+        def update(params, opt_state, batch, optimizer, loss_fn):
+            grads = jax.grad(loss_fn)(params, batch)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            new_params = optax.apply_updates(params, updates)
+            return new_params, opt_state
+
+        def log_shapes(params):
+            jax.tree_util.tree_map(lambda p: print(p.shape), params)
+            return params
+        """,
+    )
+
+    def check(self, model: FileModel) -> Iterator[Report]:
+        if not uses_jax(model):
+            return
+        for call, owner in model.calls:
+            if not self._is_update(model, call):
+                continue
+            parent = model.parent(call)
+            if isinstance(parent, cst.Expr):
+                yield Report(call, f"the result of `{clip(model.callee(call) or '', 30)}` is discarded: "
+                                   "the parameters it updates never change")
+                continue
+            if owner is None or not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
+                continue
+            target = parent.targets[0].target
+            source = self._source_param(model, call)
+            if not isinstance(target, cst.Name) or source is None or source == target.value or source not in owner.params:
+                continue
+            if self._stale_return(model, owner, source, target.value):
+                yield Report(call, f"`{clip(target.value, 20)}` holds the update but the function returns the old "
+                                   f"`{clip(source, 20)}`: the parameters never change")
+
+    @staticmethod
+    def _is_update(model: FileModel, call: cst.Call) -> bool:
+        name = model.callee(call)
+        if name in APPLY_UPDATES:
+            return True
+        if name not in TREE_MAPS:
+            return False
+        fn = positional_argument(call, 0)
+        if not isinstance(fn, cst.Lambda) or len(fn.params.params) < 2 or len(positional_arguments_of(call)) < 3:
+            return False
+        body = fn.body
+        return (isinstance(body, cst.BinaryOperation) and isinstance(body.operator, (cst.Subtract, cst.Add))
+                and isinstance(body.left, cst.Name) and body.left.value == fn.params.params[0].name.value)
+
+    @staticmethod
+    def _source_param(model: FileModel, call: cst.Call) -> Optional[str]:
+        """The tree the update starts from: `apply_updates(params, ...)`, `tree_map(f, params, grads)`."""
+        index = 1 if model.callee(call) in TREE_MAPS else 0
+        value = positional_argument(call, index)
+        return value.value if isinstance(value, cst.Name) else None
+
+    @staticmethod
+    def _stale_return(model: FileModel, owner: FunctionInfo, source: str, new: str) -> bool:
+        """The function returns `source` unchanged and never hands `new` on as a whole."""
+        if len(owner.bindings.get(source, [])) > 1:  # `params` rebound somewhere in the function
+            return False
+        returns_source = False
+        for ret in owner.returns:
+            for element in _returned(ret):
+                if isinstance(element, cst.Name) and element.value == new:
+                    return False
+                if isinstance(element, cst.Name) and element.value == source:
+                    returns_source = True
+        if not returns_source:
+            return False
+        for node in descendants(owner.node.body):
+            if isinstance(node, cst.Assign) and _mentions(node.value, new):
+                if any(not isinstance(t.target, (cst.Name, cst.Tuple)) for t in node.targets):
+                    return False  # stored: `self.params = new`, `state["params"] = new`
+                if isinstance(node.value, (cst.Name, cst.Tuple, cst.List, cst.Dict)):
+                    return False  # renamed or packed into a container
+            if isinstance(node, cst.Arg) and node.keyword is not None and _mentions(node.value, new):
+                return False  # `state.replace(params=new)`
+            if isinstance(node, (cst.Yield, cst.Global, cst.Nonlocal)):
+                return False
+            if isinstance(node, (cst.Lambda, cst.FunctionDef)) and node is not owner.node and _mentions(node, new):
+                return False  # a closure hands it on
+            if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name) and node.target.value == source:
+                return False
+        return True
+
+
+def positional_arguments_of(call: cst.Call) -> List[cst.Arg]:
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+def _returned(ret) -> List[cst.BaseExpression]:
+    value = getattr(ret, "value", None)
+    if value is None:
+        return []
+    if isinstance(value, (cst.Tuple, cst.List)):
+        return [e.value for e in value.elements]
+    return [value]
+
+
+def _mentions(expr: cst.CSTNode, name: str) -> bool:
+    return any(isinstance(n, cst.Name) and n.value == name for n in descendants(expr))
+
