@@ -23,7 +23,7 @@ def distill_epoch(teacher, student, batches, optimizer):
     teacher.eval()
     student.train()
     for inputs, labels in batches:
-        with torch.no_grad():
+        with torch.no_grad():  # BUG
             teacher_logits = teacher(inputs)
             student_logits = student(inputs)  # BUG
         loss = distillation_loss(student_logits, teacher_logits, labels)
