@@ -20,7 +20,7 @@ class StepOfOtherOptimizer(Rule):
     name = "step-of-other-optimizer"
     framework = "torch"
     summary = "`opt_a.zero_grad(); loss.backward(); opt_b.step()` where `opt_a` is never stepped: the weights `opt_a` holds never change"
-    message = "`{step}` after `{zero}` and backward, and `{opt}` is never stepped: its weights never change; step `{opt}`"
+    message = "`{step}` steps another optimizer; `{opt}`, cleared before backward, is never stepped"
     explanation = (
         "backward() fills the .grad of the weights the loss reaches; only the optimizer that holds them can apply it. "
         "The optimizer cleared before this backward pass is never stepped, so its weights stay as they were."
@@ -131,8 +131,7 @@ class StepOfOtherOptimizer(Rule):
                 step = _other_step_after(model, stmt, cleared, optimizers, fn)
                 if step is None or not _never_stepped(model, cleared, fn):
                     continue
-                yield Report(step, message=self.message.format(
-                    step=clip(model.module.code_for_node(step), 30), zero=clip(f"{cleared}.zero_grad()", 30), opt=clip(cleared, 20)))
+                yield Report(step, message=self.message.format(step=clip(model.module.code_for_node(step), 30), opt=clip(cleared, 20)))
 
 
 def _optimizers(model: FileModel, fn: Optional[FunctionInfo]) -> Set[str]:
