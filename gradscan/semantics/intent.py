@@ -1073,19 +1073,44 @@ def _local_path(model: "FileModel", node: cst.CSTNode) -> List[cst.CSTNode]:
     return path
 
 
-def one_side_of_loss(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+def one_side_of_loss(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"],
+                     block: Optional[cst.CSTNode] = None) -> bool:
     """`loss_fn(pred, target.detach())`, `F.mse_loss(q, td_target)`, `(p - z.detach()) ** 2`:
-    the cut value is compared with a live prediction; the prediction carries the gradient."""
+    the cut value is compared with a live prediction; the prediction carries the gradient.
+    A "prediction" computed in the same cutting `block` (a student's logits slipped into the
+    teacher's `no_grad`) carries none: it is not the live side."""
     src = sources(model)
     path = trace.path if trace else _local_path(model, cut)
+
+    def live(o: cst.CSTNode) -> bool:
+        return src.is_live(o) and not (block is not None and _assigned_only_in(model, o, block))
+
     for child, parent in trace_steps(model, path):
         if isinstance(parent, cst.Call) and _lossy_call(model, parent):
-            if any(src.is_live(o) for o in co_operands(model, parent, child)):
+            if any(live(o) for o in co_operands(model, parent, child)):
                 return True
         if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Subtract):
-            if any(src.is_live(o) for o in co_operands(model, parent, child)) and _measured(model, parent, path):
+            if any(live(o) for o in co_operands(model, parent, child)) and _measured(model, parent, path):
                 return True
     return False
+
+
+def _assigned_only_in(model: "FileModel", value: cst.CSTNode, block: cst.CSTNode) -> bool:
+    """`value` is a name every assignment of which, in its function, sits inside `block`."""
+    if not isinstance(value, cst.Name):
+        return False
+    fn = model.enclosing_function(value)
+    inside = False
+    for node, owner in model.assignments:
+        if owner is not fn or not isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+            continue
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        if value.value not in (n for t in targets for n in names_in(t)):
+            continue
+        if not any(a is block for a in model.ancestors(node)):
+            return False
+        inside = True
+    return inside
 
 
 _DISTANCE_METHODS = {"pow", "abs", "norm", "square", "abs_", "pow_"}
@@ -1679,7 +1704,7 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
         return "GAN discriminator step"
     if combined_with_same_graph(model, cut, receiver, trace, block):
         return "combined with a live value of the same graph (straight-through, normalisation, symmetric loss)"
-    if one_side_of_loss(model, cut, receiver, trace):
+    if one_side_of_loss(model, cut, receiver, trace, block):
         return "one side of a loss"
     return None
 

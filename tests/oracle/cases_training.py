@@ -672,3 +672,60 @@ class _GS607:
     def check_good(ns):
         net = ns["net"]
         assert all(_nonzero_grad(layer.weight) for layer in net.layers)
+
+
+# Fact pt45: opt_g.zero_grad(); g_loss.backward(); opt_d.step() -- the generator's gradient is
+# filled and never applied, its weights never change; stepping opt_g moves them.
+@_case(
+    "GS608",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    G, D = nn.Linear(2, 3), nn.Linear(3, 1)
+    opt_g = torch.optim.SGD(G.parameters(), lr=0.1)
+    opt_d = torch.optim.SGD(D.parameters(), lr=0.1)
+    z = torch.randn(8, 2)
+    w_before = G.weight.detach().clone()
+
+    def run():
+        for _ in range(3):
+            opt_g.zero_grad()
+            g_loss = -D(G(z)).mean()
+            g_loss.backward()
+            opt_d.step()  # GS608
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    G, D = nn.Linear(2, 3), nn.Linear(3, 1)
+    opt_g = torch.optim.SGD(G.parameters(), lr=0.1)
+    opt_d = torch.optim.SGD(D.parameters(), lr=0.1)
+    z = torch.randn(8, 2)
+    w_before = G.weight.detach().clone()
+
+    def run():
+        for _ in range(3):
+            opt_g.zero_grad()
+            g_loss = -D(G(z)).mean()
+            g_loss.backward()
+            opt_g.step()
+    ''',
+)
+class _GS608:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        ns["run"]()
+        assert _nonzero_grad(ns["G"].weight)
+        assert torch.equal(ns["G"].weight, ns["w_before"])
+
+    @staticmethod
+    def check_good(ns):
+        ns["run"]()
+        assert _changed(ns["G"].weight, ns["w_before"])

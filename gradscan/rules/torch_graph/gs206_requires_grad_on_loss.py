@@ -25,7 +25,10 @@ class RequiresGradOnLoss(GraphRule):
     ## What it does
     Flags `loss.requires_grad = True`, `loss.requires_grad_()`,
     `loss = torch.tensor(loss, requires_grad=True)` and `Variable(loss, requires_grad=True)` on
-    the value that is later `.backward()`ed (directly, or after sums and scaling).
+    the value that is later `.backward()`ed (directly, or after sums and scaling). The
+    re-wrap counts under a reduction or view too, `torch.tensor(batch_losses,
+    requires_grad=True).mean()`: that fresh leaf is never named, so its gradient cannot be
+    read and the flag only silences the error.
 
     ## Why it breaks gradients
     It is the usual "fix" for `RuntimeError: element 0 of tensors does not require grad and
@@ -36,7 +39,10 @@ class RequiresGradOnLoss(GraphRule):
     `detach()`, `.data`, `no_grad`, `.item()` or re-wrapped tensor (GS201 to GS205).
 
     Not flagged: `x.requires_grad_()` on input data for saliency maps or adversarial examples
-    (the value is differentiated with respect to, not backpropagated from).
+    (the value is differentiated with respect to, not backpropagated from), a named leaf
+    `w = torch.tensor(init, requires_grad=True)` that is fitted (also behind `.to(device)`,
+    which may return the leaf itself), and `torch.tensor(base, requires_grad=True).add(loss)`
+    (the live loss brings its own gradient).
 
     ## Example
     ```python
@@ -69,6 +75,14 @@ class RequiresGradOnLoss(GraphRule):
         def train2(model, x, y, crit):
             loss = torch.tensor(crit(model(x), y).item(), requires_grad=True)  # error: GS206
             loss.backward()
+
+        def train_epoch(model, batches, crit, opt):
+            losses = []
+            for x, y in batches:
+                losses.append(crit(model(x), y).item())
+            epoch_loss = torch.tensor(losses, requires_grad=True).mean()  # error: GS206
+            epoch_loss.backward()
+            opt.step()
         """,
     )
     valid = (

@@ -7,6 +7,8 @@ import libcst as cst
 from gradscan.rules.base import Report
 from gradscan.rules.torch_graph.helpers import GraphRule, last_name, root_function, site, uses_torch
 from gradscan.semantics import intent
+from gradscan.semantics.arguments import argument_for
+from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.model import FileModel, FunctionInfo
 
@@ -38,10 +40,13 @@ class NonDifferentiableOpInLoss(GraphRule):
     doc = """
     ## What it does
     Flags `argmax`, `argmin`, `round`, `floor`, `ceil`, `sign`, `trunc`, comparisons cast to
-    float (`(x > 0).float()`), `.long()`/`.int()` casts and `F.one_hot(x.argmax(...))` applied to
-    a value computed from the weights, when the result is on the path to the loss (the value
-    `.backward()` is called on, or what `training_step` or a loss function returns) and no
-    live value of the graph travels beside it.
+    float (`(x > 0).float()`), `.long()`/`.int()` casts, `F.one_hot(x.argmax(...))` and the
+    indices half of `torch.max(x, dim)`, `x.min(dim)`, `sort` and `topk` (`[1]`, `.indices`,
+    `_, idx = x.max(1)`) applied to a value computed from the weights, when the result is on
+    the path to the loss (the value `.backward()` is called on, or what `training_step` or a
+    loss function returns) and no live value of the graph travels beside it. A helper that
+    takes the indices (`def predicted_class(scores)`) counts when its caller passes it a live
+    value and the result reaches a backward pass.
 
     ## Why it breaks gradients
     `argmax`, comparisons, `.indices` and integer casts return tensors without `grad_fn`: if
@@ -87,6 +92,11 @@ class NonDifferentiableOpInLoss(GraphRule):
             pred = F.one_hot(model(x).argmax(-1), 10).float()  # error: GS207
             loss = F.mse_loss(pred, y)
             loss.backward()
+
+        def train_rank(model, x, y):
+            _, grade = torch.max(model(x), 1)  # error: GS207
+            loss = F.l1_loss(grade.float(), y)
+            loss.backward()
         """,
     )
     valid = (
@@ -127,6 +137,32 @@ class NonDifferentiableOpInLoss(GraphRule):
             if self._input_of_own_network(model, src, receiver, trace):
                 continue
             yield Report(report_node)
+        yield from self._selection_indices(model, src)
+
+    def _selection_indices(self, model: FileModel, src) -> Iterator[Report]:
+        """The indices half of `torch.max(x, dim)` / `x.min(dim)` / `x.sort()` / `x.topk(k)`:
+        `[1]`, `.indices`, or the second name of `_, idx = torch.max(x, 1)`. The values half
+        is differentiable and stays silent."""
+        for call, fn in model.calls:
+            receiver = _selection_input(model, call)
+            if receiver is None or not _may_differentiate(model, call):
+                continue
+            for start, report_node in _index_uses(model, call, fn):
+                trace = self._loss_trace(model, start, fn)
+                if trace is None:
+                    continue
+                # a helper (`def predicted_grade(scores)`) proven on the way to a backward pass:
+                # what its caller passes decides, whatever the helper is called
+                if site(model, call) is None and trace.sink != "loss":
+                    continue
+                if not (self._live(model, src, receiver, fn) or _live_argument(model, src, receiver, fn, trace)):
+                    continue
+                if self._beside_live(model, src, trace, fn) or self._intentional(model, call, receiver, trace):
+                    continue
+                if self._input_of_own_network(model, src, receiver, trace):
+                    continue
+                yield Report(report_node)
+                break
 
     @staticmethod
     def _intentional(model: FileModel, call, receiver, trace) -> bool:
@@ -230,6 +266,78 @@ class NonDifferentiableOpInLoss(GraphRule):
                 if others:
                     return any(cls._live(model, src, o, fn) for o in others)
         return False
+
+
+# Reductions returning (values, indices) when given a dimension; sort and topk always do.
+_PAIR_WITH_DIM = {"max", "min", "median", "mode", "kthvalue"}
+_PAIR_ALWAYS = {"sort", "topk"}
+
+
+def _selection_input(model: FileModel, call: cst.Call) -> Optional[cst.BaseExpression]:
+    """The tensor a (values, indices) reduction selects from: `torch.max(x, 1)`, `x.max(dim=1)`,
+    `x.topk(3)`; None for other calls (and for `torch.max(x)` / `torch.max(a, b)`, no indices)."""
+    func = call.func
+    last = last_name(func)
+    if last not in _PAIR_WITH_DIM and last not in _PAIR_ALWAYS:
+        return None
+    name = model.callee(call)
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    has_dim = any(a.keyword is not None and a.keyword.value == "dim" for a in call.args)
+    if name is not None and name.startswith("torch.") and name.count(".") == 1:
+        if not positional:
+            return None
+        if last in _PAIR_WITH_DIM and not (has_dim or (len(positional) > 1 and isinstance(positional[1], (cst.Integer, cst.UnaryOperation)))):
+            return None  # `torch.max(a, b)` is elementwise, `torch.max(x)` has no indices
+        return positional[0]
+    if name is None and isinstance(func, cst.Attribute):
+        if last in _PAIR_WITH_DIM and not (has_dim or (positional and isinstance(positional[0], (cst.Integer, cst.UnaryOperation)))):
+            return None
+        return func.value
+    return None
+
+
+def _may_differentiate(model: FileModel, node: cst.CSTNode) -> bool:
+    """Not under no_grad (block or decorator) and not in an evaluation branch."""
+    if in_no_grad_block(model, node) or in_eval_branch(model, node):
+        return False
+    f = model.enclosing_function(node)
+    while f is not None:
+        if has_no_grad_decorator(model, f):
+            return False
+        f = f.parent
+    return True
+
+
+def _live_argument(model: FileModel, src, receiver, fn, trace: Trace) -> bool:
+    """`receiver` is a parameter of `fn` and the trace leaves `fn` through a call of it whose
+    argument for that parameter is live in the caller (`predicted_grade(net(x))`)."""
+    if fn is None or not isinstance(receiver, cst.Name) or receiver.value not in (fn.params or []):
+        return False
+    for node in trace.path:
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == fn.name and fn.cls is None:
+            arg = argument_for(fn, node, receiver.value)
+            return arg is not None and src.is_live(arg)
+    return False
+
+
+def _index_uses(model: FileModel, call: cst.Call, fn):
+    """(node whose value is the indices, node to report) for `call[1]`, `call.indices` and the
+    second name of `values, indices = call`."""
+    parent = model.parent(call)
+    if isinstance(parent, cst.Attribute) and parent.value is call and parent.attr.value == "indices":
+        yield parent, parent
+        return
+    if isinstance(parent, cst.Subscript) and parent.value is call and len(parent.slice) == 1:
+        index = parent.slice[0].slice
+        if isinstance(index, cst.Index) and isinstance(index.value, cst.Integer) and index.value.value == "1":
+            yield parent, parent
+        return
+    if isinstance(parent, cst.Assign) and parent.value is call and len(parent.targets) == 1:
+        target = parent.targets[0].target
+        if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2 and isinstance(target.elements[1].value, cst.Name):
+            name = target.elements[1].value.value
+            for use in model.flow.later_uses(fn, name, parent):
+                yield use, call
 
 
 def _detached(expr: cst.BaseExpression) -> bool:

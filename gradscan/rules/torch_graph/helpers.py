@@ -166,7 +166,7 @@ def _fix_candidates(model: FileModel, fn: Optional[FunctionInfo]):
             tgt = t.target
             if isinstance(tgt, cst.Attribute) and tgt.attr.value == "requires_grad" and isinstance(tgt.value, cst.Name) and _is_true(node.value):
                 yield tgt, tgt.value.value, node
-        value = node.value
+        value = _unwrap_carriers(node.value)
         if isinstance(value, cst.Call) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             name = model.callee(value) or ""
             if (name in ("torch.tensor", "torch.autograd.Variable", "torch.autograd.variable.Variable") or name.endswith(".Variable")) and _is_true(keyword_argument(value, "requires_grad")):
@@ -190,6 +190,22 @@ def _fix_candidates(model: FileModel, fn: Optional[FunctionInfo]):
 
 
 _LOSS_CARRIERS = {"sum", "mean", "scale", "float", "double", "squeeze", "view", "reshape", "to", "cuda", "div", "mul", "add", "requires_grad_"}
+# Reductions and views: never the leaf itself (`.to()`/`.float()` may return it unchanged), never a second tensor.
+_UNARY_CARRIERS = {"sum", "mean", "squeeze", "view", "reshape"}
+
+
+def _unwrap_carriers(value: cst.BaseExpression) -> cst.BaseExpression:
+    """`torch.tensor(losses, requires_grad=True).mean()`: the call under the reductions
+    and views. The fresh leaf is then never bound to a name, so nobody can read its gradient:
+    requires_grad there only silences the "does not require grad" error."""
+    while (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in _UNARY_CARRIERS
+        and isinstance(value.func.value, cst.Call)
+    ):
+        value = value.func.value
+    return value
 
 
 def _fix_reaches_backward(model: FileModel, fn, node, name: str, stmt) -> bool:

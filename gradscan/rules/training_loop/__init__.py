@@ -15,4 +15,5 @@ from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule modul
     gs605_optimizer_over_unused_copy,
     gs606_optimizer_misses_trained_submodule,
     gs607_reentrant_checkpoint_on_model_input,
+    gs608_step_of_other_optimizer,
 )

@@ -9,7 +9,7 @@ from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.training_loop.helpers import (
     calls_in, chain, is_optimizer, method_name, nodes_in, owner_of, param_owners, units,
 )
-from gradscan.semantics.arguments import positional_arguments
+from gradscan.semantics.arguments import argument_for, positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 
@@ -47,8 +47,12 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     `accelerator.backward(loss)`, Lightning's `self.manual_backward(loss)`) and a step of the
     same optimizer follows it (`optimizer.step()`, `scaler.step(optimizer)`) with no backward
     pass in between. `model.zero_grad()` is flagged the same way when the optimizer stepped
-    was built from `model.parameters()` (in the same function, or as `self.<optimizer>` of the
-    same class).
+    was built from `model.parameters()` (in the same function, as `self.<optimizer>` of the
+    same class, or handed to the class's constructor beside the model:
+    `Trainer(net, SGD(net.parameters()))` with `self.model = model` and
+    `self.optimizer = optimizer`). When the `zero_grad()` opens a method, the backward pass
+    is looked for before its calls: a trainer's `_apply_gradients()` called right after
+    `loss.backward()` is flagged when every `self._apply_gradients()` of the class follows one.
 
     ## Why it breaks gradients
     `zero_grad()` resets every `.grad` of the optimizer's parameters (to None by default) and
@@ -65,7 +69,8 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     on NaN or overflow, a second backward pass (or a helper that runs one, or gradients
     written by hand to `.grad`) between `zero_grad()` and `step()`, `step(closure)` (the
     closure computes the gradients again), a backward pass in a branch that leaves the loop
-    (`if warmup: loss.backward(); continue`), and `zero_grad()` in a closure or a hook.
+    (`if warmup: loss.backward(); continue`), `zero_grad()` in a closure or a hook, and a
+    method that clears and steps when one of its callers ran no backward pass before it.
     The receiver is compared as text (`opt`, `self.optimizer`): an optimizer reached through a
     subscript or a call (`optimizers[0].zero_grad()`) is not checked, nor a backward pass run
     by a function of another module.
@@ -135,8 +140,41 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                 opt_g.zero_grad()  # error: GS601
                 opt_g.step()
         """,
+        """
+        import torch
+
+        class Trainer:
+            def __init__(self, model, optimizer):
+                self.model = model
+                self.optimizer = optimizer
+
+            def _apply_gradients(self):
+                self.model.zero_grad()  # error: GS601
+                self.optimizer.step()
+
+            def batch(self, x):
+                self.model(x).sum().backward()
+                self._apply_gradients()
+
+        net = torch.nn.Linear(3, 1)
+        trainer = Trainer(net, torch.optim.SGD(net.parameters(), lr=0.1))
+        """,
     )
     valid = (
+        """
+        class Trainer:
+            def __init__(self, model, optimizer):
+                self.model = model
+                self.optimizer = optimizer
+
+            def _update(self):
+                self.optimizer.step()
+                self.optimizer.zero_grad()
+
+            def batch(self, x):
+                self.model(x).sum().backward()
+                self._update()
+        """,
         """
         import torch
 
@@ -220,6 +258,52 @@ def _optimizers_of(model: FileModel, receiver: str, call: cst.Call, fn: Optional
                     init = cls.methods.get(method)
                     if receiver in param_owners(model, value, init):
                         out.add(f"self.{attr}")
+        out |= _handed_optimizers(model, fn.cls, receiver)
+    return out
+
+
+def _init_parameter(cls, attr: str) -> Optional[str]:
+    """`self.<attr> = <parameter>` in `__init__`: the parameter's name."""
+    init = cls.methods.get("__init__")
+    if init is None:
+        return None
+    params = {p.name.value for p in (*init.node.params.posonly_params, *init.node.params.params, *init.node.params.kwonly_params)}
+    for name, value, _node, method in cls.self_assigns:
+        if name == attr and method == "__init__" and isinstance(value, cst.Name) and value.value in params:
+            return value.value
+    return None
+
+
+def _handed_optimizers(model: FileModel, cls, receiver: str) -> Set[str]:
+    """`Trainer(net, torch.optim.SGD(net.parameters()))` with `self.model = model` and
+    `self.optimizer = optimizer` in `__init__`: `self.optimizer` when a construction in this
+    file builds it over the parameters of the module it passes for `self.model`."""
+    out: Set[str] = set()
+    init = cls.methods.get("__init__")
+    model_param = _init_parameter(cls, receiver[len("self."):])
+    if init is None or model_param is None or "." in receiver[len("self."):]:
+        return out
+    handed = {}
+    for attr, _value, _node, _method in cls.self_assigns:
+        param = _init_parameter(cls, attr)
+        if param is not None and param != model_param:
+            handed[attr] = param
+    if not handed:
+        return out
+    for call, owner in model.calls:
+        if not (isinstance(call.func, cst.Name) and call.func.value == cls.name):
+            continue
+        passed_model = dotted(argument_for(init, call, model_param)) if argument_for(init, call, model_param) is not None else None
+        if passed_model is None:
+            continue
+        for attr, param in handed.items():
+            opt = argument_for(init, call, param)
+            candidates = [opt]
+            if isinstance(opt, cst.Name):
+                candidates = [node.value for node, o in model.assignments
+                              if o is owner and isinstance(node, cst.Assign) and any(dotted(t.target) == opt.value for t in node.targets)]
+            if any(is_optimizer(model, c) and passed_model in param_owners(model, c, owner) for c in candidates):
+                out.add(f"self.{attr}")
     return out
 
 
@@ -247,10 +331,12 @@ def is_backward(model: FileModel, call: cst.Call) -> bool:
     return model.callee(call) == "torch.autograd.backward"
 
 
-def _backward_before(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: Optional[FunctionInfo]) -> bool:
+def _backward_before(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: Optional[FunctionInfo], depth: int = 0) -> bool:
     """A backward pass runs before `stmt` in its straight-line sequence, with no step of these
     optimizers in between. The search climbs out of `if`/`with`/`try` bodies (the statements
-    before them ran first) but not out of loops (the previous iteration) or functions."""
+    before them ran first) but not out of loops (the previous iteration). At the top of a
+    method it goes on before every `self.<method>()` call of the class (a trainer's
+    `_apply_gradients()` run right after `loss.backward()`): all of them must have one."""
     for block, idx in chain(model, stmt):
         for unit in reversed(units(block)[:idx]):
             for call in calls_in(unit):
@@ -262,6 +348,8 @@ def _backward_before(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], 
                 if is_backward(model, call) or runs_backward(model, call, fn):
                     return True
         owner = owner_of(model, block)
+        if fn is not None and owner is fn.node:
+            return depth == 0 and _callers_backward_before(model, fn, optimizers)
         if isinstance(owner, cst.Else):
             owner = model.parent(owner)
         while isinstance(owner, cst.If) and isinstance(model.parent(owner), cst.If):  # elif
@@ -271,6 +359,29 @@ def _backward_before(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], 
         if isinstance(owner, cst.If) and _SKIP_GUARD.search(model.module.code_for_node(owner.test)):
             return False
     return False
+
+
+def _callers_backward_before(model: FileModel, fn: FunctionInfo, optimizers: Set[str]) -> bool:
+    """Every `self.<fn>()` statement in the methods of `fn`'s class follows a backward pass
+    (there is at least one). Only `self.` optimizers keep their names across methods."""
+    if fn.cls is None or fn.parent is not None or not all(o.startswith("self.") for o in optimizers):
+        return False
+    sites = 0
+    for call, owner in model.calls:
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == fn.name and dotted(func.value) == "self"):
+            continue
+        if owner is fn:
+            return False  # recursion
+        if owner is None or owner.cls is None or not any(c is fn.cls for c in model.class_chain(owner.cls)):
+            continue  # `self.<name>()` of another class
+        site = model.parent(call)
+        if not isinstance(site, cst.Expr) or site.value is not call:
+            return False
+        if not _backward_before(model, site, optimizers, owner, depth=1):
+            return False
+        sites += 1
+    return sites > 0
 
 
 def _step_after(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: Optional[FunctionInfo]) -> Optional[str]:
