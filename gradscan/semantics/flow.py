@@ -45,6 +45,9 @@ NON_CARRYING_FUNCTIONS = {
     "torch.is_tensor", "torch.is_floating_point", "numpy.shape", "jax.numpy.shape",
     "tensorflow.shape", "tensorflow.zeros_like", "tensorflow.ones_like", "jax.numpy.zeros_like",
     "jax.numpy.ones_like", "tensorflow.stop_gradient", "jax.lax.stop_gradient",
+    # integer results (tf36, jx: argmax has no gradient)
+    "tensorflow.argmax", "tensorflow.argmin", "tensorflow.math.argmax", "tensorflow.math.argmin",
+    "jax.numpy.argmax", "jax.numpy.argmin",
 }
 # A conversion to NumPy/Python followed by a re-wrap into a tensor (`torch.from_numpy(arr)`,
 # `tf.constant(arr)`) is a cut the value survives as data: the walk follows a converted value

@@ -30,6 +30,7 @@ from gradscan.semantics import classes as kinds
 from gradscan.semantics.arguments import argument_for, keyword_argument, positional_argument
 from gradscan.semantics.contexts import Scopes, function_value
 from gradscan.semantics.names import dotted, tokens
+from gradscan.semantics.summaries import Summaries
 from gradscan.semantics.walk import descendants, target_names
 
 if TYPE_CHECKING:
@@ -188,6 +189,11 @@ class TensorFlowSources:
             )
         finally:
             self._assumed.discard(key)
+        # `carries` also answers no when its depth runs out: the function's summary (the flow's
+        # walk, whose unknowns carry) must agree that no parameter reaches what it returns.
+        if dead:
+            summaries = self.model.get(Summaries)
+            dead = not any(summaries.carries(target, p) for p in target.params if p not in ("self", "cls"))
         self._dead_returns[key] = dead
         return dead
 
