@@ -126,3 +126,13 @@ def test_descendants_matches_libcst_visit_and_prunes():
     module = cst.parse_module("def f():\n    a = g(1)\nb = h(2)\n")
     names = [n.value for n in descendants(module, prune=(cst.FunctionDef,)) if type(n) is cst.Name]
     assert names == ["b", "h"]
+
+
+def test_mentions_name():
+    import libcst as cst
+
+    from gradscan.semantics.walk import mentions_name
+
+    expr = cst.parse_expression("f(a.b, c + 1)")
+    assert mentions_name(expr, "c") and mentions_name(expr, {"x", "a"})
+    assert not mentions_name(expr, "d") and not mentions_name(expr, set())

@@ -273,3 +273,9 @@ def target_names(target, items: bool = False) -> List[str]:
     if items and t is cst.Subscript and type(target.value) is cst.Name:
         return [target.value.value]
     return []
+
+
+def mentions_name(node: cst.CSTNode, names) -> bool:
+    """Whether a plain name in `names` (one name, or a collection of them) occurs in `node`."""
+    wanted = {names} if isinstance(names, str) else names
+    return any(type(n) is cst.Name and n.value in wanted for n in descendants(node))

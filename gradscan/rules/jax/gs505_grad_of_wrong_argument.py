@@ -10,14 +10,12 @@ from gradscan.semantics.arguments import argument_for, positional_argument
 from gradscan.semantics.contexts import Scopes, function_value
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.sources import GRAD_TRANSFORMS, Target, argnums_of, differentiated_params
-from gradscan.semantics.walk import descendants
+from gradscan.semantics.walk import descendants, mentions_name
 
 VALUE_AND_GRAD = {"jax.value_and_grad", "flax.nnx.value_and_grad"}
 APPLY_UPDATES = {"optax.apply_updates"}
 
 
-def _mentions(expr: cst.CSTNode, name: str) -> bool:
-    return any(isinstance(n, cst.Name) and n.value == name for n in descendants(expr))
 
 
 class GradOfWrongArgument(Rule):
@@ -245,13 +243,13 @@ class GradOfWrongArgument(Rule):
         out = []
         for node in assigns:
             if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.SubtractAssign):
-                if isinstance(node.target, cst.Name) and _mentions(node.value, grad_name):
+                if isinstance(node.target, cst.Name) and mentions_name(node.value, grad_name):
                     out.append(node.target.value)
             elif isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
                 name = node.targets[0].target.value
                 value = node.value
                 if (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Subtract)
-                        and isinstance(value.left, cst.Name) and value.left.value == name and _mentions(value.right, grad_name)):
+                        and isinstance(value.left, cst.Name) and value.left.value == name and mentions_name(value.right, grad_name)):
                     out.append(name)
                 elif isinstance(value, cst.Call) and model.callee(value) in APPLY_UPDATES and len(value.args) >= 2:
                     first, second = value.args[0].value, value.args[1].value

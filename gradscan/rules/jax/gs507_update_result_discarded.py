@@ -6,9 +6,9 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.jax.helpers import uses_jax
-from gradscan.semantics.arguments import positional_argument
+from gradscan.semantics.arguments import positional_argument, positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.walk import descendants
+from gradscan.semantics.walk import descendants, mentions_name
 
 # Pure functions that return the updated parameters and change nothing in place.
 APPLY_UPDATES = {"optax.apply_updates", "optax.incremental_update", "optax.periodic_update"}
@@ -132,7 +132,7 @@ class UpdateResultDiscarded(Rule):
         if name not in TREE_MAPS:
             return False
         fn = positional_argument(call, 0)
-        if not isinstance(fn, cst.Lambda) or len(fn.params.params) < 2 or len(positional_arguments_of(call)) < 3:
+        if not isinstance(fn, cst.Lambda) or len(fn.params.params) < 2 or len(positional_arguments(call)) < 3:
             return False
         body = fn.body
         return (isinstance(body, cst.BinaryOperation) and isinstance(body.operator, (cst.Subtract, cst.Add))
@@ -160,24 +160,20 @@ class UpdateResultDiscarded(Rule):
         if not returns_source:
             return False
         for node in descendants(owner.node.body):
-            if isinstance(node, cst.Assign) and _mentions(node.value, new):
+            if isinstance(node, cst.Assign) and mentions_name(node.value, new):
                 if any(not isinstance(t.target, (cst.Name, cst.Tuple)) for t in node.targets):
                     return False  # stored: `self.params = new`, `state["params"] = new`
                 if isinstance(node.value, (cst.Name, cst.Tuple, cst.List, cst.Dict)):
                     return False  # renamed or packed into a container
-            if isinstance(node, cst.Arg) and node.keyword is not None and _mentions(node.value, new):
+            if isinstance(node, cst.Arg) and node.keyword is not None and mentions_name(node.value, new):
                 return False  # `state.replace(params=new)`
             if isinstance(node, (cst.Yield, cst.Global, cst.Nonlocal)):
                 return False
-            if isinstance(node, (cst.Lambda, cst.FunctionDef)) and node is not owner.node and _mentions(node, new):
+            if isinstance(node, (cst.Lambda, cst.FunctionDef)) and node is not owner.node and mentions_name(node, new):
                 return False  # a closure hands it on
             if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name) and node.target.value == source:
                 return False
         return True
-
-
-def positional_arguments_of(call: cst.Call) -> List[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
 
 
 def _returned(ret) -> List[cst.BaseExpression]:
@@ -187,8 +183,3 @@ def _returned(ret) -> List[cst.BaseExpression]:
     if isinstance(value, (cst.Tuple, cst.List)):
         return [e.value for e in value.elements]
     return [value]
-
-
-def _mentions(expr: cst.CSTNode, name: str) -> bool:
-    return any(isinstance(n, cst.Name) and n.value == name for n in descendants(expr))
-

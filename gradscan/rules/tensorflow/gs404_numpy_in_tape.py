@@ -10,10 +10,10 @@ from gradscan.rules.tensorflow.helpers import (
     tf_site,
 )
 from gradscan.semantics.arguments import find_argument, keyword_argument
-from gradscan.semantics.walk import descendants, target_names
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.sources import MODEL_TOKENS
+from gradscan.semantics.walk import descendants, mentions_name, target_names
 
 K_EVAL = {
     "tensorflow.keras.backend.eval", "keras.backend.eval", "tf_keras.backend.eval",
@@ -194,7 +194,7 @@ def _numpy_on_arguments(model: FileModel, fn_node) -> Iterator[cst.Call]:
     for _ in range(2):  # names assigned from tainted values, in any order of the body
         for node in descendants(body):
             if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and node.value is not None:
-                if _mentions(node.value, tainted):
+                if mentions_name(node.value, tainted):
                     targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
                     for t in targets:
                         tainted.update(target_names(t))
@@ -204,16 +204,14 @@ def _numpy_on_arguments(model: FileModel, fn_node) -> Iterator[cst.Call]:
             continue
         name = callee(model, node) or ""
         if name.startswith("numpy.") and name not in NUMPY_METADATA:
-            bad = any(_mentions(a.value, tainted) for a in node.args)
+            bad = any(mentions_name(a.value, tainted) for a in node.args)
         else:
-            bad = method_name(node) == "numpy" and not node.args and _mentions(node.func.value, tainted)
+            bad = method_name(node) == "numpy" and not node.args and mentions_name(node.func.value, tainted)
         if bad:
             inside.update(id(n) for n in descendants(node))
             yield node
 
 
-def _mentions(expr, names) -> bool:
-    return any(isinstance(n, cst.Name) and n.value in names for n in descendants(expr))
 
 
 def _own_predict(model: FileModel, call: cst.Call) -> bool:

@@ -13,6 +13,7 @@ from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.sources import TensorFlowSources
+from gradscan.semantics.walk import mentions_name
 
 # Words that say a stop is meant: targets, teachers, momentum encoders, GAN steps, quantizers.
 _INTENT_WORDS = {
@@ -238,10 +239,6 @@ class StopGradientOnOutput(Rule):
 _NOT_WEIGHTED = {"Input", "InputLayer", "Lambda", "Activation", "Dropout", "Reshape", "Flatten", "Concatenate", "Add"}
 
 
-def _mentions(node, name: str) -> bool:
-    from gradscan.semantics.walk import descendants
-
-    return any(isinstance(n, cst.Name) and n.value == name for n in descendants(node))
 
 
 def _rebinds(stmt, name: str) -> bool:
@@ -273,7 +270,7 @@ def _only_use_of_fresh_layer_output(model: FileModel, statements, index: int, na
         if _rebinds(statements[i], name):
             define = i
             break
-        if _mentions(statements[i], name):
+        if mentions_name(statements[i], name):
             return False
     if define is None:
         return False
@@ -282,6 +279,6 @@ def _only_use_of_fresh_layer_output(model: FileModel, statements, index: int, na
         return False
     if not _rebinds(statements[index], name):
         for stmt in statements[index + 1:]:
-            if _mentions(stmt, name):
+            if mentions_name(stmt, name):
                 return False
     return True

@@ -9,7 +9,7 @@ from gradscan.semantics.model import FileModel
 
 # Methods that return a new tensor computed from the receiver (a non-leaf when it requires grad).
 _COMPUTING_METHODS = {
-    "to", "cuda", "float", "double", "half", "view", "reshape", "t", "T", "mul", "add", "div",
+    "to", "cuda", "float", "double", "half", "view", "reshape", "t", "mul", "add", "div",
     "sub", "exp", "log", "abs", "clamp", "expand", "repeat", "transpose", "permute", "squeeze",
     "unsqueeze", "contiguous", "type",
 }
