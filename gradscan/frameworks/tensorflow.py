@@ -50,7 +50,7 @@ NON_CARRYING_FUNCTIONS = (
         "tensorflow.shape", "tensorflow.rank", "tensorflow.size", "tensorflow.zeros_like", "tensorflow.ones_like",
         "tensorflow.argmax", "tensorflow.argmin", "tensorflow.math.argmax", "tensorflow.math.argmin",
         "tensorflow.equal", "tensorflow.not_equal", "tensorflow.math.equal", "tensorflow.is_nan",
-        "tensorflow.math.is_nan", "tensorflow.math.is_finite", "tensorflow.where", "tensorflow.compat.v1.shape",
+        "tensorflow.math.is_nan", "tensorflow.math.is_finite", "tensorflow.compat.v1.shape",
         "tensorflow.keras.backend.shape", "keras.ops.shape", "keras.ops.argmax", "keras.ops.argmin",
     )),
 )

@@ -89,3 +89,25 @@ VALUES_AND_INDICES = (
     *(Api(f"torch.{name}", "pt35") for name in ("topk", "sort", "kthvalue", "mode", "median", "max", "min", "cummax", "cummin")),
     *(Api(name, "pt35") for name in ("topk", "sort", "kthvalue", "mode", "median", "cummax", "cummin")),
 )
+
+# Functions whose result carries no gradient back to their tensor arguments: new tensors of an
+# argument's shape only (pt21), integer or boolean results (pt13, pt35), metadata (pt14).
+NON_CARRYING_FUNCTIONS = (
+    *(Api(f"torch.{name}", "pt21") for name in (
+        "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
+    )),
+    *(Api(f"torch.{name}", "pt35") for name in ("argmax", "argmin", "argsort", "isnan", "isinf", "isfinite", "equal", "allclose")),
+    *(Api(name, "pt14") for name in ("torch.numel", "torch.is_tensor", "torch.is_floating_point", "numpy.shape")),
+)
+
+# Context managers and decorators under which nothing is recorded (pt08: a `with` block; pt22:
+# a decorated function), and the ones that turn recording back on inside them.
+NO_GRAD_CONTEXTS = (
+    *(Api(name, "pt08") for name in (
+        "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
+        "torch.autograd.inference_mode", "torch.autograd.grad_mode.inference_mode",
+    )),
+)
+ENABLE_GRAD_CONTEXTS = (
+    *(Api(name, "pt08") for name in ("torch.enable_grad", "torch.autograd.enable_grad", "torch.autograd.grad_mode.enable_grad")),
+)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
+from gradscan.frameworks import names as api_names
+from gradscan.frameworks import torch as torch_api
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.names import dotted
 
@@ -50,11 +52,8 @@ def no_grad_call(model: "FileModel", expr: cst.BaseExpression) -> bool:
     return False
 
 
-NO_GRAD_NAMES = {
-    "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
-    "torch.autograd.inference_mode", "torch.autograd.grad_mode.inference_mode",
-}
-ENABLE_GRAD_NAMES = {"torch.enable_grad", "torch.autograd.enable_grad", "torch.autograd.grad_mode.enable_grad"}
+NO_GRAD_NAMES = api_names(torch_api.NO_GRAD_CONTEXTS)
+ENABLE_GRAD_NAMES = api_names(torch_api.ENABLE_GRAD_CONTEXTS)
 
 
 def _enable_grad_call(model: "FileModel", expr: cst.BaseExpression) -> bool:

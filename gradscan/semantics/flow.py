@@ -38,17 +38,9 @@ NON_CARRYING_BUILTINS = {
     "print", "len", "isinstance", "type", "str", "repr", "format", "id", "hash", "bool", "int",
     "float", "round", "range", "hasattr", "getattr", "callable", "issubclass", "setattr", "open",
 }
-NON_CARRYING_FUNCTIONS = {
-    "torch.zeros_like", "torch.ones_like", "torch.empty_like", "torch.full_like", "torch.rand_like",
-    "torch.randn_like", "torch.randint_like", "torch.argmax", "torch.argmin", "torch.argsort",
-    "torch.isnan", "torch.isinf", "torch.isfinite", "torch.equal", "torch.allclose", "torch.numel",
-    "torch.is_tensor", "torch.is_floating_point", "numpy.shape", "jax.numpy.shape",
-    "tensorflow.shape", "tensorflow.zeros_like", "tensorflow.ones_like", "jax.numpy.zeros_like",
-    "jax.numpy.ones_like", "tensorflow.stop_gradient", "jax.lax.stop_gradient",
-    # integer results (tf36, jx: argmax has no gradient)
-    "tensorflow.argmax", "tensorflow.argmin", "tensorflow.math.argmax", "tensorflow.math.argmin",
-    "jax.numpy.argmax", "jax.numpy.argmin",
-}
+# Calls whose result carries no gradient back to their arguments (the frameworks' tables).
+NON_CARRYING_FUNCTIONS = api_names(torch_api.NON_CARRYING_FUNCTIONS, tf_api.NON_CARRYING_FUNCTIONS,
+                                   jax_api.STOP_GRADIENT, jax_api.ZERO_GRAD_FUNCTIONS)
 # A conversion to NumPy/Python followed by a re-wrap into a tensor (`torch.from_numpy(arr)`,
 # `tf.constant(arr)`) is a cut the value survives as data: the walk follows a converted value
 # (through NumPy calls, arithmetic and assignments) only until it is wrapped again; a converted
