@@ -123,3 +123,48 @@ def test_editing_the_training_file_rechecks_the_helper(project):
     (project / "train.py").write_text(TRAIN.replace("soft_label_loss(logits, y) + ", ""))
     second = runner.run(["pkg/losses.py"], Settings(root=project), jobs=1)
     assert _codes(second) == []
+
+
+# ---- what functions of other project files return (the index's summaries) ------------------
+CONVERT = textwrap.dedent('''
+    def to_numpy(t):
+        return t.detach().cpu().numpy()
+''')
+
+ROUND_TRIP = textwrap.dedent('''
+    import torch
+    import torch.nn.functional as F
+    from pkg.convert import to_numpy
+
+
+    def fit(model, loader):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in loader:
+            pred = torch.from_numpy(to_numpy(model(x)))
+            loss = F.mse_loss(pred, y)
+            print("mean prediction", torch.tensor(to_numpy(model(x))).mean())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+''')
+
+
+@pytest.fixture
+def round_trip(project):
+    (project / "pkg" / "convert.py").write_text(CONVERT)
+    (project / "fit.py").write_text(ROUND_TRIP)
+    return project
+
+
+def test_a_helper_of_another_file_that_converts_then_a_rewrap_is_found(round_trip):
+    result = runner.run(["fit.py"], Settings(root=round_trip), jobs=1, use_cache=False)
+    assert _codes(result) == [("fit.py", 10, "GS204")]
+
+
+def test_editing_the_helper_rechecks_its_callers(round_trip):
+    first = runner.run(["fit.py"], Settings(root=round_trip), jobs=1)
+    assert _codes(first) == [("fit.py", 10, "GS204")]
+    # it now returns the tensor itself, not a NumPy copy: the caller's verdict is recomputed
+    (round_trip / "pkg" / "convert.py").write_text(CONVERT.replace(".detach().cpu().numpy()", ""))
+    second = runner.run(["fit.py"], Settings(root=round_trip), jobs=1)
+    assert _codes(second) == []

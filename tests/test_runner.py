@@ -60,7 +60,7 @@ def test_a_file_the_index_parsed_is_not_parsed_with_ast_again(tmp_path, monkeypa
 
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "model.py").write_text(BAD)
-    (tmp_path / "script.py").write_text("import torch\ndef f(x):\n    return x.detach()\n")  # no class: not indexed
+    (tmp_path / "script.py").write_text("import torch\ndef f(x):\n    return x * 2\n")  # no class, no cut: not indexed
     parsed = []
     real = engine._python_syntax_error
     monkeypatch.setattr(engine, "_python_syntax_error", lambda text: parsed.append(text) or real(text))

@@ -127,3 +127,112 @@ def test_decorators():
     assert summaries.carries(fn(model, "embed"), "x") is False
     assert summaries.carries(fn(model, "compiled"), "x") is True
     assert summaries.carries(fn(model, "cached"), "x") is True  # unknown wrapper: carries
+
+
+# ---- what a parameter becomes: a tensor of the graph, NumPy/Python data, or nothing ----------
+EFFECTS = textwrap.dedent('''
+    import torch
+
+    def to_numpy(t):
+        return t.detach().cpu().numpy()
+
+    def to_list(t):
+        values = t.tolist()
+        return values
+
+    def rewrapped(t):
+        return torch.tensor(t.detach().numpy())
+
+    def kept(t):
+        return t.float() * 2
+
+    def argmax_of(t):
+        return t.argmax(-1)
+''')
+
+
+@pytest.mark.parametrize("function, expected", [
+    ("to_numpy", "data"), ("to_list", "data"), ("rewrapped", "none"), ("kept", "graph"), ("argmax_of", "none"),
+])
+def test_effects(function, expected):
+    m = FileModel.build(cst.parse_module(EFFECTS), "effects.py", EFFECTS)
+    fn = next(f for f in m.functions if f.name == function)
+    assert m.get(Summaries).effect(fn, "t") == expected
+
+
+# ---- the project index's summaries of other files' functions (standard `ast`) --------------
+def _index_summary(source: str):
+    import ast
+
+    from gradscan.semantics.index_summaries import returns_cut
+
+    names = {"torch": "torch", "np": "numpy", "F": "torch.nn.functional"}
+    return returns_cut(ast.parse(textwrap.dedent(source)), names)
+
+
+def test_index_summaries_tell_data_cut_and_graph_parameters():
+    got = _index_summary('''
+        def to_numpy(t):
+            return t.detach().cpu().numpy()
+
+        def mse_np(a, b):
+            return float(np.mean((a.detach().numpy() - b.numpy()) ** 2))
+
+        def scaled(t, scale):
+            return t * float(scale)
+
+        def masked(t, mask):
+            h = t
+            if mask is not None:
+                h = h * mask
+            return h
+
+        def leaf(t):
+            return torch.tensor(t.detach().numpy())
+
+        def as_is(t):
+            return torch.as_tensor(t)
+
+        def frozen(t):
+            with torch.no_grad():
+                h = t * 2
+            return h
+
+        def collect(t):
+            out = []
+            out.append(t.mean())
+            return out
+    ''')
+    assert got == {
+        "to_numpy": [["t"], ["t"], ["t"]],
+        "mse_np": [["a", "b"], ["a", "b"], ["a", "b"]],
+        "scaled": [["t", "scale"], ["scale"], ["scale"]],
+        "leaf": [["t"], ["t"], []],
+        "frozen": [["t"], ["t"], []],
+    }
+
+
+def test_index_summaries_leave_out_what_they_cannot_follow():
+    # closures, generators, *args, unknown decorators and nested functions carry (no entry)
+    assert _index_summary('''
+        import functools
+
+        def closure(t):
+            f = lambda: t.detach()
+            return f()
+
+        def gen(t):
+            yield t.detach()
+
+        def star(*ts):
+            return ts[0].detach()
+
+        @functools.lru_cache()
+        def cached(t):
+            return t.detach()
+
+        def nested(t):
+            def inner():
+                return t
+            return inner().detach()
+    ''') == {}

@@ -23,7 +23,7 @@ from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.budget import tick
 from gradscan.semantics.contexts import called_function
 from gradscan.semantics.names import dotted, tokens
-from gradscan.semantics.summaries import Summaries
+from gradscan.semantics.summaries import DATA, GRAPH, Summaries
 from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
@@ -161,6 +161,9 @@ class Flow:
         if _is_conversion(node):
             start_conv = _Converted(node)
             start_conv.rewrapped = True
+        elif type(node) is cst.Call and self.model.get(Summaries).converted_argument(node) is not None:
+            # `to_numpy(h)`: a helper's NumPy copy, which counts only once wrapped again
+            start_conv = _Converted(node)
         todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int], Optional[cst.CSTNode]]] = [(node, [], element, start_conv)]
         while todo:
             tick()
@@ -320,7 +323,7 @@ class Flow:
                     if method in ("backward", "manual_backward"):
                         path.append(call)
                         return "loss", path, []
-                    if method in CONVERSION_METHODS and not call.args and self._converts_later(call, conv):
+                    if method in CONVERSION_METHODS and not call.args and conv is None and self._converts_later():
                         conv = box[0] = _Converted(call)
                         path.append(call)
                         child = call
@@ -350,7 +353,7 @@ class Flow:
                     child = call
                     continue
                 if conv is None and isinstance(call.func, cst.Name) and call.func.value in CONVERSION_BUILTINS \
-                        and callee is None and self._converts_later(call, conv):
+                        and callee is None and self._converts_later():
                     conv = box[0] = _Converted(call)  # `float(t)` then `torch.tensor(...)` later
                     path.append(call)
                     child = call
@@ -363,6 +366,14 @@ class Flow:
                 if verdict == "loss":
                     path.append(call)
                     return "loss", path, []
+                if verdict == "convert":  # `to_numpy(h)`: a helper's NumPy copy, wrapped again later?
+                    if conv is None:
+                        if not self._converts_later():
+                            return "stop", path, []
+                        conv = box[0] = _Converted(call)
+                    path.append(call)
+                    child = call
+                    continue
                 if verdict == "stop":
                     return "stop", path, []
                 if isinstance(verdict, list):
@@ -476,9 +487,9 @@ class Flow:
             return func.attr.value in METHOD_VALUES_AND_INDICES
         return False
 
-    def _converts_later(self, call: cst.Call, conv) -> bool:
+    def _converts_later(self) -> bool:
         """Worth following a conversion only in a file that can wrap it again."""
-        return conv is None and self._rewraps_in_file()
+        return self._rewraps_in_file()
 
     def _rewraps_in_file(self) -> bool:
         got = self.__dict__.get("_rewraps")
@@ -530,11 +541,17 @@ class Flow:
             return "stop"
         if is_logging_call(model, call):
             return "stop"
-        # A function of the file: its summary says whether this parameter reaches its return.
+        # A function of the file, or of another project file (the project index's summary): does
+        # this parameter reach its return, as a tensor of the graph or only as NumPy/Python data?
         callee = called_function(model, model.enclosing_function(call), call)
-        if callee is not None and not model.get(Summaries).carries_argument(callee, call, arg):
-            return "stop"
-        return "carry"
+        summaries = model.get(Summaries)
+        if callee is not None:
+            effect = summaries.argument_effect(callee, call, arg)
+        elif name is not None:
+            effect = summaries.outside_effect(call, arg)
+        else:
+            effect = GRAPH
+        return "carry" if effect == GRAPH else "convert" if effect == DATA else "stop"
 
     # ---- names -------------------------------------------------------------------------
     def order(self, node: cst.CSTNode) -> int:

@@ -652,6 +652,21 @@ class Sources:
                 out |= self.roots(a.value)
         return out
 
+    def _outside(self, call: cst.Call, args: Set[str]) -> Set[str]:
+        """The roots of the arguments a function of another project file returns (the project
+        index's summary; `args`, all of them, when it has none)."""
+        if self.model.project is None:
+            return args
+        summaries = self.model.get(Summaries)
+        kept = [a for a in call.args if summaries.carries_outside(call, a)]
+        if len(kept) == len(call.args):
+            return args
+        out: Set[str] = set()
+        for a in kept:
+            if a.keyword is None or a.keyword.value not in ("dim", "axis", "dtype", "device", "keepdim", "out", "size", "shape"):
+                out |= self.roots(a.value)
+        return out
+
     def _call_roots(self, call: cst.Call, depth: int) -> Set[str]:
         model = self.model
         func = call.func
@@ -693,7 +708,7 @@ class Sources:
             # a method of a value: `h.view(...)`, `h.mean()`, `torch.cat(...)`
             name = model.callee(call)
             if name is not None:
-                return args
+                return self._outside(call, args)
             return args | set(recv_roots)
         if isinstance(func, (cst.Name, cst.Subscript)):
             obj = self._object_roots(func, model.enclosing_function(call), depth)
@@ -712,6 +727,8 @@ class Sources:
                         if isinstance(ret, cst.Return) and ret.value is not None:
                             out |= {r for r in self._compute(ret.value, depth + 1) if not r.startswith("param:")}
                     return out
+            if isinstance(func, cst.Name) and model.resolve(func) is not None:
+                return self._outside(call, args)
             return args
         if isinstance(func, cst.Call):  # `nn.Linear(3, 3)(x)`: weights made on the spot are not trained
             return args

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from gradscan.files.source import SourceError, decode_python
+from gradscan.semantics.index_summaries import CUT_WORDS, returns_cut
 
-INDEX_VERSION = 6
+INDEX_VERSION = 7
 REWRITE_MIN_CHANGES = 8  # index.json is rewritten when more entries than this (or 2%) changed
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
@@ -140,6 +141,10 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
         trains = trained_calls(tree, names)
         if trains:
             summary["trains"] = trains
+    if any(word in text for word in CUT_WORDS):
+        cuts = returns_cut(tree, names)
+        if cuts:
+            summary["returns"] = cuts
     return summary
 
 
@@ -593,6 +598,17 @@ class ProjectIndex:
                         entry[1] = sorted(set(entry[1]) | set(live))
         return {name: [framework, list(live)] for name, (framework, live) in index.get(module, {}).items()}
 
+    def function_cuts(self, qname: str) -> Optional[List[List[str]]]:
+        """[positional parameters, parameters that do not reach the return as a tensor of the
+        graph, those of them it returns as NumPy/Python data] of the project function `qname`
+        (`index_summaries.returns_cut`); None when it cuts none or is unknown."""
+        target = self._defining_module(qname)
+        if target is None:
+            return None
+        summary = dict.get(self.modules, target[0])
+        entry = (summary or {}).get("returns", {}).get(target[1])
+        return [list(part) for part in entry] if entry and len(entry) == 3 else None
+
     def _defining_module(self, qname: str, depth: int = 0) -> Optional[Tuple[str, str]]:
         """(module, function name) for `pkg.losses.dice` or a re-export of it (`pkg.dice` where
         `pkg/__init__.py` imports it from `.losses`); None for a name outside the project."""
@@ -682,8 +698,10 @@ def summarize_file(job) -> Tuple[Optional[dict], bool]:
     except SourceError:
         text, exact = data.decode("utf-8", errors="replace"), False
     # Only files that define classes or may re-export them (packages, modules without
-    # functions such as `api.py`) are parsed: the rest contribute nothing.
-    wanted = "class " in text or file.name == "__init__.py" or "def " not in text or any(w in text for w in _TRAINING_WORDS)
+    # functions such as `api.py`), train, or may cut a gradient in a function are parsed: the
+    # rest contribute nothing.
+    wanted = ("class " in text or file.name == "__init__.py" or "def " not in text
+              or any(w in text for w in _TRAINING_WORDS) or any(w in text for w in CUT_WORDS))
     if not wanted:
         return {"classes": {}, "names": {}, "stars": []}, False
     summary = summarize(text, module, file.name == "__init__.py")

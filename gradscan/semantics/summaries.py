@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple
 import libcst as cst
 
 from gradscan.semantics.arguments import argument_position
-from gradscan.semantics.contexts import has_no_grad_decorator
+from gradscan.semantics.contexts import called_function, has_no_grad_decorator
 from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
@@ -33,57 +33,131 @@ TRANSPARENT_DECORATORS = {
     "staticmethod", "classmethod", "tensorflow.function", "jax.jit", "torch.compile",
     "torch.jit.script", "torch.jit.unused", "functools.wraps",
 }
+# Packages no project defines: their functions are not looked up in the project index.
+LIBRARIES = {"torch", "tensorflow", "jax", "numpy", "keras", "tf_keras", "flax", "optax", "math", "scipy", "pyro",
+             "tensorflow_probability", "transformers", "lightning", "pytorch_lightning", "einops", "random", "os", "sys"}
+_UNSET = object()
 STEP_BUDGET = 2_000  # statements one summary may follow; past it the parameter "carries"
 
 
+# What a parameter's value becomes in what its function returns.
+GRAPH = "graph"  # the value itself or something computed from it, graph kept
+DATA = "data"  # only as NumPy/Python data (`t.detach().cpu().numpy()`): a re-wrap later loses the graph
+NONE = "none"  # nothing of it (detached, an index, metadata, not returned)
+
+
 class Summaries:
-    """`model.get(Summaries).carries(fn, name)`: does parameter `name` of `fn` reach its return?"""
+    """`model.get(Summaries).effect(fn, name)`: what parameter `name` of `fn` becomes in its
+    return (GRAPH, DATA or NONE); `carries(fn, name)`: is it GRAPH? `outside_effect(call, arg)`:
+    the same for a function of another project file (the project index's summary)."""
 
     def __init__(self, model: "FileModel") -> None:
         self.model = model
-        self._memo: Dict[Tuple[int, str], bool] = {}
+        self._memo: Dict[Tuple[int, str], str] = {}
+        self._outside: Dict[str, object] = {}  # qualified name -> the index's entry, asked once
+        self._converted: Dict[int, Optional[cst.BaseExpression]] = {}  # id(call) -> its converted argument
 
-    def carries(self, fn: "FunctionInfo", name: str) -> bool:
+    def effect(self, fn: "FunctionInfo", name: str) -> str:
         key = (id(fn), name)
         got = self._memo.get(key)
         if got is None:
-            self._memo[key] = True  # recursion (a helper calling itself) assumes the old answer
+            self._memo[key] = GRAPH  # recursion (a helper calling itself) assumes the old answer
             got = self._memo[key] = self._compute(fn, name)
         return got
 
-    def carries_argument(self, fn: "FunctionInfo", call: cst.Call, arg: cst.Arg) -> bool:
-        """Does the value `call` passes as `arg` reach `fn`'s return (True when unknown)?"""
-        name = parameter_for(fn, call, arg)
-        return True if name is None else self.carries(fn, name)
+    def carries(self, fn: "FunctionInfo", name: str) -> bool:
+        return self.effect(fn, name) == GRAPH
 
-    def _compute(self, fn: "FunctionInfo", name: str) -> bool:
+    def argument_effect(self, fn: "FunctionInfo", call: cst.Call, arg: cst.Arg) -> str:
+        """What the value `call` passes as `arg` becomes in `fn`'s return (GRAPH when unknown)."""
+        name = parameter_for(fn, call, arg)
+        return GRAPH if name is None else self.effect(fn, name)
+
+    def carries_argument(self, fn: "FunctionInfo", call: cst.Call, arg: cst.Arg) -> bool:
+        return self.argument_effect(fn, call, arg) == GRAPH
+
+    def outside_effect(self, call: cst.Call, arg: cst.Arg) -> str:
+        """What `arg` becomes in the return of the function of another project file that `call`
+        runs (`index_summaries`); GRAPH when unknown."""
+        project = self.model.project
+        qname = self.model.callee(call)
+        if project is None or qname is None or arg.star or not hasattr(project, "function_cuts"):
+            return GRAPH
+        entry = self._outside.get(qname, _UNSET)
+        if entry is _UNSET:
+            library = qname.partition(".")[0] in LIBRARIES
+            entry = self._outside[qname] = None if library else project.function_cuts(qname)
+        if not entry:
+            return GRAPH
+        params, cut, data = entry
+        if arg.keyword is not None:
+            name = arg.keyword.value
+        else:
+            position = argument_position(call, arg)
+            if position is None or position >= len(params):
+                return GRAPH
+            name = params[position]
+        return DATA if name in data else NONE if name in cut else GRAPH
+
+    def carries_outside(self, call: cst.Call, arg: cst.Arg) -> bool:
+        return self.outside_effect(call, arg) == GRAPH
+
+    def converted_argument(self, call: cst.Call) -> Optional[cst.BaseExpression]:
+        """The argument a call of a project function (`to_numpy(h)`) returns only as NumPy/Python
+        data, when none of its arguments reaches the return as a tensor of the graph: the call
+        is a conversion, like `h.detach().cpu().numpy()` written inline."""
+        if not call.args:
+            return None
+        key = id(call)
+        if key in self._converted:
+            return self._converted[key]
+        found = self._converted[key] = self._converted_argument(call)
+        return found
+
+    def _converted_argument(self, call: cst.Call) -> Optional[cst.BaseExpression]:
+        fn = called_function(self.model, self.model.enclosing_function(call), call)
+        if fn is None and self.model.callee(call) is None:
+            return None
+        found = None
+        for arg in call.args:
+            effect = self.argument_effect(fn, call, arg) if fn is not None else self.outside_effect(call, arg)
+            if effect == GRAPH:
+                return None
+            if effect == DATA and found is None:
+                found = arg.value
+        return found
+
+    def _compute(self, fn: "FunctionInfo", name: str) -> str:
         if isinstance(fn.node, cst.FunctionDef) and has_no_grad_decorator(self.model, fn):
-            return False  # `@torch.no_grad()`: what it returns has no graph back to its inputs
+            return NONE  # `@torch.no_grad()`: what it returns has no graph back to its inputs
         if not self._summarisable(fn, name):
-            return True
+            return GRAPH
         flow = self.model.flow
         uses = flow.name_index(fn)[0].get(name, [])
-        todo = list(uses)
+        todo = [(use, None) for use in uses]
         seen = set()
         steps = 0
+        converted = False
         while todo:
-            use = todo.pop()
-            if id(use) in seen:
+            use, before = todo.pop()
+            if (id(use), before is None) in seen:
                 continue
-            seen.add(id(use))
+            seen.add((id(use), before is None))
             steps += 1
             if steps > STEP_BUDGET:
-                return True
-            end, path, names, conv = flow._climb(use)
+                return GRAPH
+            end, path, names, conv = flow._climb(use, conv=before)
             if end == "return":
                 if conv is None:
-                    return True
-                continue  # NumPy/Python data, or wrapped again as a new tensor: no graph back
-            if end == "assign" and conv is None:
+                    return GRAPH
+                # NumPy/Python data: the caller may wrap it again; wrapped here already, a new leaf
+                converted = converted or not conv.rewrapped
+                continue
+            if end == "assign" and (conv is None or not conv.rewrapped):
                 stmt = self.model.enclosing_statement(path[-1] if path else use)
                 for target in names:
-                    todo.extend(flow.later_uses(fn, target, stmt))
-        return False
+                    todo.extend((later, conv) for later in flow.later_uses(fn, target, stmt))
+        return DATA if converted else NONE
 
     def _summarisable(self, fn: "FunctionInfo", name: str) -> bool:
         node = fn.node

@@ -5,12 +5,17 @@ from typing import Iterator, Optional, Set
 
 import libcst as cst
 
+from gradscan.frameworks import names as api_names
+from gradscan.frameworks import torch as torch_api
+
 from gradscan.rules.base import Report
 from gradscan.rules.torch_graph.helpers import (
     PYTHON_CONVERSIONS, GraphRule, first_arg, last_name, numberish, reach, requires_grad_fixes, site, uses_torch,
 )
 from gradscan.semantics import intent
+from gradscan.semantics.contexts import called_function
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.summaries import Summaries
 from gradscan.semantics.walk import descendants
 
 
@@ -18,6 +23,10 @@ def _strip_methods(expr: cst.BaseExpression, names: Set[str]) -> cst.BaseExpress
     while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in names:
         expr = expr.func.value
     return expr
+
+
+# NumPy/Python data made a tensor again: every one of these is a new leaf (pt07).
+DATA_TO_TENSOR = api_names(torch_api.REWRAP_FUNCTIONS)
 
 
 class TensorRewrapped(GraphRule):
@@ -37,7 +46,10 @@ class TensorRewrapped(GraphRule):
     Flags `torch.tensor(<tensor>)`, `torch.tensor([<tensors>])` (for example a list of losses
     summed later), `t.new_tensor(<tensor>)`, `nn.Parameter(<activation>)` inside forward, and
     `torch.from_numpy(t.detach().numpy())`, when the tensor comes from the weights and the new
-    tensor reaches forward's return value or the loss.
+    tensor reaches forward's return value or the loss. The conversion may sit in a helper, of
+    this file or another project file (`arr = to_numpy(model(x))`, then `torch.tensor(arr)`):
+    the helper's summary says it returns its argument only as NumPy data, and the re-wrap
+    that makes it a tensor again is reported.
 
     ## Why it breaks gradients
     These calls copy the *value* into a fresh leaf tensor with no history: the weights that
@@ -135,6 +147,38 @@ class TensorRewrapped(GraphRule):
             if trace is None or intent.intentional_cut(model, call, data, trace):
                 continue
             yield Report(call.func.attr if isinstance(call.func, cst.Attribute) else call.func)
+        yield from self._helper_round_trips(model, src, owned206)
+
+    @staticmethod
+    def _helper_round_trips(model: FileModel, src, owned206) -> Iterator[Report]:
+        """`arr = to_numpy(model(x))` (a helper of this or another project file that returns
+        its argument only as NumPy/Python data), then `torch.tensor(arr)` on the way to the
+        loss: reported at the re-wrap, where the graph is lost for good."""
+        summaries = model.get(Summaries)
+        for call, _fn in model.calls:
+            data = summaries.converted_argument(call) if call.args and type(call.func) in (cst.Name, cst.Attribute) else None
+            if data is None or not (src.is_live(data) or src.fed_from_weights(data)):
+                continue
+            helper = called_function(model, model.enclosing_function(call), call)
+            if helper is not None and _has_python_conversion(helper.node):
+                continue  # `return t.tolist()` in a helper of this file: GS205 reports it there
+            where = site(model, call)
+            if where is None:
+                continue
+            trace = reach(model, call, where)
+            if trace is None or trace.converted is not call:
+                continue
+            rewrap = next((n for n in trace.path if type(n) is cst.Call and n is not call
+                           and TensorRewrapped._rewrap_call(model, n)), None)
+            if rewrap is None or id(rewrap) in owned206 or intent.intentional_cut(model, call, data, trace):
+                continue
+            yield Report(rewrap.func.attr if isinstance(rewrap.func, cst.Attribute) else rewrap.func)
+
+    @staticmethod
+    def _rewrap_call(model: FileModel, call: cst.Call) -> bool:
+        if model.callee(call) in DATA_TO_TENSOR:
+            return True
+        return isinstance(call.func, cst.Attribute) and call.func.attr.value == "new_tensor"
 
     @staticmethod
     def _rewrapped_value(model: FileModel, call: cst.Call) -> Optional[cst.BaseExpression]:
