@@ -24,7 +24,7 @@ from gradscan.semantics.budget import tick
 from gradscan.semantics.contexts import called_function
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.summaries import DATA, GRAPH, Summaries
-from gradscan.semantics.walk import descendants
+from gradscan.semantics.walk import descendants, target_names
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import FileModel, FunctionInfo
@@ -690,17 +690,9 @@ def _direct_call(call: cst.Call, fn: "FunctionInfo") -> bool:
 
 
 def _target_names(target: cst.BaseExpression) -> List[str]:
-    """Plain names bound by an assignment target; `out[i] = v` binds `out`, `self.x = v` nothing."""
-    if isinstance(target, cst.Name):
-        return [] if is_log_name(target.value) else [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for e in target.elements for n in _target_names(e.value)]
-    if isinstance(target, cst.StarredElement):
-        return _target_names(target.value)
-    if isinstance(target, cst.Subscript):
-        base = target.value
-        return _target_names(base) if isinstance(base, cst.Name) else []
-    return []
+    """Plain names bound by an assignment target (`out[i] = v` binds `out`, `self.x = v` nothing),
+    but not logs and caches: a value stored there goes nowhere the flow follows."""
+    return [n for n in target_names(target, items=True) if not is_log_name(n)]
 
 
 def _returned_position(path: List[cst.CSTNode]) -> Optional[int]:
