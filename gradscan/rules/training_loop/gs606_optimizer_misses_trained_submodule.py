@@ -10,9 +10,13 @@ from gradscan.rules.common import (
     is_self, local_class_of, module_ctor,
 )
 from gradscan.rules.training_loop.helpers import is_optimizer, method_name, param_owners
-from gradscan.semantics.intent import FROZEN_TOKENS
+from gradscan.semantics import intent
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.names import dotted, tokens
+from gradscan.semantics.names import dotted
+
+# What a class does with a network it keeps out of its optimizer on purpose: freezes it, reads
+# its weights (a second optimizer, an EMA update), or copies weights into it (a target network).
+_MANAGED = {"requires_grad_", "parameters", "named_parameters", "freeze", "load_state_dict"}
 
 
 def _fresh_weights(model: FileModel, value) -> bool:
@@ -65,10 +69,13 @@ class OptimizerMissesTrainedSubmodule(Rule):
     initialisation for the whole run, silently (fact pt41).
 
     Not flagged: optimizers over `self.parameters()`, a submodule frozen anywhere in the class
-    (`requires_grad_(False)`, or its `parameters()` read outside `configure_optimizers`), run
-    only under `torch.no_grad()`, given to `__init__` or loaded (a pretrained network kept fixed
-    on purpose), named as a target / EMA / teacher network, manual optimization
-    (`self.automatic_optimization = False`), and optimizers whose parameters cannot be read.
+    (`requires_grad_(False)`, or its `parameters()` read outside `configure_optimizers`: a
+    freezing loop, a second optimizer, an EMA update), synced by `load_state_dict` (a target
+    network), run only under `torch.no_grad()`, with its output detached before the loss or
+    arriving only as the target of a functional loss (a teacher, a fixed random target), given to `__init__` or loaded (a pretrained network kept fixed on purpose), manual
+    optimization (`self.automatic_optimization = False`), and optimizers whose parameters
+    cannot be read. What the class does with the network decides, not its name: a
+    `self.feature_extractor` the loss trains is reported like any other.
 
     ## Example
     ```python
@@ -180,7 +187,9 @@ class OptimizerMissesTrainedSubmodule(Rule):
                 continue
             if any(name == o or o.startswith(name + ".") or name.startswith(o + ".") for o in owners):
                 continue
-            if tokens(attr) & FROZEN_TOKENS or self._frozen_or_read(model, methods, name, configure):
+            # A target / EMA / teacher network is told by what the class does with it (frozen,
+            # copied into, its weights read for an average), not by its name.
+            if self._frozen_or_read(model, methods, name, configure):
                 continue
             if not self._trained(model, reached, name):
                 continue
@@ -211,12 +220,13 @@ class OptimizerMissesTrainedSubmodule(Rule):
     @staticmethod
     def _frozen_or_read(model: FileModel, methods, name: str, configure) -> bool:
         """`self.x.requires_grad_(...)`, `self.x.parameters()` outside configure_optimizers (a
-        freezing loop, a second optimizer), `self.x.weight.requires_grad = False`."""
+        freezing loop, a second optimizer, an EMA update), `self.x.load_state_dict(...)` (a
+        target network synced by copy), `self.x.weight.requires_grad = False`."""
         for fn in methods:
             if fn is configure:
                 continue
             for call in fn.calls:
-                if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("requires_grad_", "parameters", "named_parameters", "freeze"):
+                if isinstance(call.func, cst.Attribute) and call.func.attr.value in _MANAGED:
                     if (dotted(call.func.value) or "").startswith(name):
                         return True
             for node, owner in model.assignments:
@@ -230,15 +240,55 @@ class OptimizerMissesTrainedSubmodule(Rule):
     @staticmethod
     def _trained(model: FileModel, reached, name: str) -> bool:
         """A call of `self.x(...)` (or a read of the Parameter `self.x`) in differentiable code
-        training_step reaches."""
+        training_step reaches, whose value reaches the loss with its graph (not only detached,
+        as a teacher's or target network's output is)."""
         for fn in reached:
             for inner in functions_within(model, fn):
                 for call in inner.calls:
-                    if dotted(call.func) == name and model.context_of(call) is not None:
+                    if dotted(call.func) == name and model.context_of(call) is not None and _predicts(model, call):
                         return True
         for node, fn in model.attributes:
             if fn in reached and dotted(node) == name and model.context_of(node) is not None:
                 parent = model.parent(node)
-                if not (isinstance(parent, cst.Attribute) and parent.value is node):
+                if not (isinstance(parent, cst.Attribute) and parent.value is node) and _predicts(model, node):
                     return True
         return False
+
+
+# Functional losses called as (prediction, target): a network whose output only ever arrives
+# as the target is a fixed one by design (a random target network, a distillation teacher).
+_LOSSES = {
+    f"torch.nn.functional.{name}" for name in (
+        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "kl_div",
+        "binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss", "poisson_nll_loss",
+    )
+}
+
+
+def _predicts(model: FileModel, node: cst.CSTNode) -> bool:
+    """The value of `node` reaches the loss with its graph, on some path other than as the
+    target of a functional loss."""
+    barred: Set[int] = set()
+    for _ in range(4):
+        trace = model.flow.reaches_output(node, barrier=lambda n: id(n) in barred)
+        if trace is None:
+            return False
+        target_of = _as_loss_target(model, trace)
+        if target_of is None:
+            return True
+        barred.add(id(target_of))
+    return False
+
+
+def _as_loss_target(model: FileModel, trace) -> Optional[cst.Call]:
+    """The functional loss the trace enters as its target argument, if the first loss it
+    enters takes it so."""
+    for child, parent in intent.trace_steps(model, trace.path):
+        if not isinstance(parent, cst.Call) or model.callee(parent) not in _LOSSES:
+            continue
+        for i, arg in enumerate(parent.args):
+            if intent.contains(model, arg.value, child):
+                as_target = (arg.keyword is None and i >= 1) or (arg.keyword is not None and arg.keyword.value == "target")
+                return parent if as_target else None
+        return None
+    return None
