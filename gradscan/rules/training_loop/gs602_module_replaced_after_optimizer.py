@@ -9,7 +9,7 @@ from gradscan.rules.common import (
     CONTAINER, PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
 from gradscan.rules.training_loop.helpers import (
-    SCOPES, chain, is_optimizer, method_name, nodes_in, order, owner_of, param_owners, units,
+    SCOPES, chain, is_optimizer, method_name, nodes_in, order, owner_of, param_owners, predicts, units,
 )
 from gradscan.semantics.intent import FROZEN_TOKENS
 from gradscan.semantics.names import dotted, tokens
@@ -77,9 +77,11 @@ class ModuleReplacedAfterOptimizer(Rule):
     parameters in place and keep their identity, fact pt15), assignments of values that hold
     no trainable weights (`model.training = False`, `nn.ReLU()`, tensors, numbers), new layers
     frozen with `requires_grad_(False)`, an optimizer built from another model's parameters,
-    optimizers built and layers replaced in the same loop iteration, a target / EMA / teacher
-    network attached to the model (`model.target_net = ...`, kept out of the optimizer on
-    purpose), and the model name re-bound in between (`model, opt = fabric.setup(model, opt)`).
+    optimizers built and layers replaced in the same loop iteration, a network attached to the model
+    and kept out of the optimizer on purpose (a target / EMA / teacher network: the file syncs
+    it with `load_state_dict`, reads its `parameters()` for an average, or freezes it; only when
+    the file shows neither that nor a call of it trained through the loss does a target-like
+    name keep it silent), and the model name re-bound in between (`model, opt = fabric.setup(model, opt)`).
     A re-bound model is flagged only when the value is a new one (a constructor, a deep copy,
     a function of the file that returns one): `model = model.to(device)`,
     `torch.compile(model)` and `nn.DataParallel(model)` keep the same parameters; a model
@@ -207,8 +209,15 @@ class ModuleReplacedAfterOptimizer(Rule):
         if common is None or in_loop_between(model, common):
             return False  # an optimizer built again in every iteration of the loop
         rebind = target == owner  # the model itself re-bound to a new module (`model = Net()`)
-        if any(tokens(part) & FROZEN_TOKENS for part in (target.split(".")[-1:] if rebind else target[len(owner) + 1:].split("."))):
-            return False  # a target / EMA / teacher network kept out of the optimizer on purpose
+        if not rebind:
+            # A network kept out of the optimizer on purpose (a target, EMA or teacher network)
+            # is told by what the file does with it; its name decides only when the file shows
+            # neither (it is handed on to code not seen here).
+            evidence = _use_of(model, target)
+            if evidence == "managed":
+                return False
+            if evidence is None and any(tokens(part) & FROZEN_TOKENS for part in target[len(owner) + 1:].split(".")):
+                return False
         root = owner.split(".")[0]
         for node, owner_fn in model.assignments:  # the model itself re-bound in between
             if node is not asg and owner_fn is fn and isinstance(node, cst.Assign) and any(root in _bound_names(t.target) for t in node.targets):
@@ -235,6 +244,25 @@ class ModuleReplacedAfterOptimizer(Rule):
                 elif isinstance(node, cst.Attribute) and dotted(node) == bound:
                     used = True
         return used
+
+
+# Calls that show a network is kept out of the optimizer on purpose: frozen, its weights read (an
+# EMA update, a second optimizer), or weights copied into it (a target network).
+_MANAGED = {"requires_grad_", "parameters", "named_parameters", "load_state_dict", "freeze"}
+
+
+def _use_of(model: FileModel, target: str) -> Optional[str]:
+    """What the file does with the network at `target` (`policy.target_net`): "managed" (frozen,
+    synced, averaged), "trained" (a call of it reaches a loss with its graph, not only as the
+    loss's target), or None when it shows neither."""
+    trained = False
+    for call, _fn in model.calls:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _MANAGED and dotted(func.value) == target:
+            return "managed"
+        if not trained and dotted(func) == target and predicts(model, call):
+            trained = True
+    return "trained" if trained else None
 
 
 def _steps(node, bound: str) -> bool:

@@ -9,8 +9,7 @@ from gradscan.rules.common import (
     CONTAINER, PARAMS, PROJECT, class_owns_parameters, functions_within, init_methods, is_parameter_call,
     is_self, local_class_of, module_ctor,
 )
-from gradscan.rules.training_loop.helpers import is_optimizer, method_name, param_owners
-from gradscan.semantics import intent
+from gradscan.rules.training_loop.helpers import is_optimizer, method_name, param_owners, predicts
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
@@ -245,50 +244,11 @@ class OptimizerMissesTrainedSubmodule(Rule):
         for fn in reached:
             for inner in functions_within(model, fn):
                 for call in inner.calls:
-                    if dotted(call.func) == name and model.context_of(call) is not None and _predicts(model, call):
+                    if dotted(call.func) == name and model.context_of(call) is not None and predicts(model, call):
                         return True
         for node, fn in model.attributes:
             if fn in reached and dotted(node) == name and model.context_of(node) is not None:
                 parent = model.parent(node)
-                if not (isinstance(parent, cst.Attribute) and parent.value is node) and _predicts(model, node):
+                if not (isinstance(parent, cst.Attribute) and parent.value is node) and predicts(model, node):
                     return True
         return False
-
-
-# Functional losses called as (prediction, target): a network whose output only ever arrives
-# as the target is a fixed one by design (a random target network, a distillation teacher).
-_LOSSES = {
-    f"torch.nn.functional.{name}" for name in (
-        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "kl_div",
-        "binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss", "poisson_nll_loss",
-    )
-}
-
-
-def _predicts(model: FileModel, node: cst.CSTNode) -> bool:
-    """The value of `node` reaches the loss with its graph, on some path other than as the
-    target of a functional loss."""
-    barred: Set[int] = set()
-    for _ in range(4):
-        trace = model.flow.reaches_output(node, barrier=lambda n: id(n) in barred)
-        if trace is None:
-            return False
-        target_of = _as_loss_target(model, trace)
-        if target_of is None:
-            return True
-        barred.add(id(target_of))
-    return False
-
-
-def _as_loss_target(model: FileModel, trace) -> Optional[cst.Call]:
-    """The functional loss the trace enters as its target argument, if the first loss it
-    enters takes it so."""
-    for child, parent in intent.trace_steps(model, trace.path):
-        if not isinstance(parent, cst.Call) or model.callee(parent) not in _LOSSES:
-            continue
-        for i, arg in enumerate(parent.args):
-            if intent.contains(model, arg.value, child):
-                as_target = (arg.keyword is None and i >= 1) or (arg.keyword is not None and arg.keyword.value == "target")
-                return parent if as_target else None
-        return None
-    return None

@@ -5,6 +5,7 @@ from typing import Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.semantics import intent
 from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
@@ -143,3 +144,42 @@ def param_owners(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -
                 if owner is not None:
                     out.add(owner)
     return out
+
+
+# Functional losses called as (prediction, target): a network whose output only ever arrives
+# as the target is a fixed one by design (a random target network, a distillation teacher).
+_LOSSES = {
+    f"torch.nn.functional.{name}" for name in (
+        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "kl_div",
+        "binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss", "poisson_nll_loss",
+    )
+}
+
+
+def predicts(model: FileModel, node: cst.CSTNode) -> bool:
+    """The value of `node` reaches the loss with its graph, on some path other than as the
+    target of a functional loss."""
+    barred: Set[int] = set()
+    for _ in range(4):
+        trace = model.flow.reaches_output(node, barrier=lambda n: id(n) in barred)
+        if trace is None:
+            return False
+        target_of = _as_loss_target(model, trace)
+        if target_of is None:
+            return True
+        barred.add(id(target_of))
+    return False
+
+
+def _as_loss_target(model: FileModel, trace) -> Optional[cst.Call]:
+    """The functional loss the trace enters as its target argument, if the first loss it
+    enters takes it so."""
+    for child, parent in intent.trace_steps(model, trace.path):
+        if not isinstance(parent, cst.Call) or model.callee(parent) not in _LOSSES:
+            continue
+        for i, arg in enumerate(parent.args):
+            if intent.contains(model, arg.value, child):
+                as_target = (arg.keyword is None and i >= 1) or (arg.keyword is not None and arg.keyword.value == "target")
+                return parent if as_target else None
+        return None
+    return None
