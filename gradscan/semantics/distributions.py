@@ -31,7 +31,9 @@ from gradscan.frameworks import torch as torch_api
 import libcst as cst
 
 from gradscan.semantics.arguments import positional_argument
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
@@ -376,54 +378,25 @@ def _self_values(model: "FileModel", cls: "ClassInfo", attr: str):
     return out
 
 
-def _assignment_bindings(node: cst.CSTNode):
-    """(name, value, index) for each plain name an assignment binds; index for tuple targets."""
-    if isinstance(node, cst.Assign):
-        targets = [t.target for t in node.targets]
-    elif isinstance(node, cst.AnnAssign):
-        targets = [node.target] if node.value is not None else []
-    else:
-        return
-    for target in targets:
-        if isinstance(target, cst.Name):
-            yield target.value, node.value, None
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for i, el in enumerate(target.elements):
-                if isinstance(el, cst.StarredElement):
-                    break
-                if isinstance(el.value, cst.Name):
-                    yield el.value.value, node.value, i
+def _plain(binding) -> bool:
+    """`x = v` or `x: T = v` (a tuple target's element too), not `x += v`, loops or appends."""
+    return binding.kind == "name" and isinstance(binding.stmt, (cst.Assign, cst.AnnAssign)) and binding.value is not None
 
 
 def definitions(model: "FileModel", name: str, scope: Optional["FunctionInfo"]):
-    """Every (value, tuple index or None, assignment node) binding `name` directly in `scope`."""
-    out = []
-    for node, fn in model.assignments:
-        if fn is not scope:
-            continue
-        for bound, value, index in _assignment_bindings(node):
-            if bound == name:
-                out.append((value, index, node))
-    return out
+    """Every (value, tuple index or None, assignment node) binding `name` directly in `scope`
+    by a plain assignment (the file's one definitions index, `definitions.Definitions`)."""
+    return [(b.value, b.index, b.stmt) for b in model.get(Definitions).in_scope(scope, name) if _plain(b)]
 
 
 def _definitions_before(model: "FileModel", use: cst.Name, scope):
-    """The binding of `use` that reaches it: the last assignment before it in its function, then
-    the enclosing functions', then the module's. Yields (value, index, scope) at most once."""
-    order = model.flow.order
-    here = order(use)
-    s = scope
-    while True:
-        defs = [(v, i, n) for v, i, n in definitions(model, use.value, s) if order(n) < here or s is not scope]
-        if defs:
-            v, i, n = max(defs, key=lambda d: order(d[2]))
-            yield v, i, s
+    """The plain assignment of `use` that reaches it (`Definitions.reaching`: in its function,
+    then the enclosing functions', then the module's). Yields (value, index, scope) at most once."""
+    bindings, _kind = model.get(Definitions).reaching(use, scope)
+    for b in bindings:
+        if _plain(b):
+            yield b.value, b.index, b.scope
             return
-        if s is None:
-            return
-        if use.value in s.params:
-            return
-        s = s.parent
 
 
 # ---- values from the graph ----------------------------------------------------------------
@@ -520,24 +493,15 @@ def _loop_target(model, name: str, scope) -> bool:
 
 def _loop_iters(model, name: str, scope):
     node = scope.node if scope is not None else model.module
-    for n in _walk_shallow(node):
-        if isinstance(n, (cst.For, cst.CompFor)) and isinstance(n.target, cst.Name) and n.target.value == name:
-            yield n.iter
+    roots = [node.body] if isinstance(node, cst.FunctionDef) else node.children  # not the nested scopes
+    for root in roots:
+        for n in descendants(root, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            if isinstance(n, (cst.For, cst.CompFor)) and isinstance(n.target, cst.Name) and n.target.value == name:
+                yield n.iter
 
 
 def _loop_graph(model, name, scope, depth, seen) -> bool:
     return any(_graph(model, it, scope, depth + 1, seen) for it in _loop_iters(model, name, scope))
-
-
-def _walk_shallow(node):
-    """Descendants of a function (or module) body, not entering nested defs and classes."""
-    stack = list(node.children) if not isinstance(node, cst.FunctionDef) else [node.body]
-    while stack:
-        n = stack.pop()
-        yield n
-        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        stack.extend(n.children)
 
 
 # Parameter names of a root (forward, training step, loss function) that name the data it is

@@ -33,8 +33,6 @@ Two questions every graph-cut rule (PyTorch `detach()`/`.data`/`no_grad`, Tensor
 """
 from __future__ import annotations
 
-from bisect import bisect_left
-
 import re
 from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
@@ -43,6 +41,7 @@ import libcst as cst
 from gradscan.frameworks import names as api_names
 from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.budget import tick
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.names import TOKEN, dotted, tokens
 from gradscan.semantics.summaries import Summaries
 from gradscan.semantics.walk import descendants, target_names
@@ -110,8 +109,6 @@ class Sources:
 
     def __init__(self, model: "FileModel") -> None:
         self.model = model
-        self._defs: Dict[int, Dict[str, List[Tuple[int, cst.CSTNode, cst.BaseExpression, bool]]]] = {}
-        self._sorted: Dict[Tuple[int, str], Tuple[list, List[int]]] = {}
         self._roots: Dict[int, FrozenSet[str]] = {}
         self._exclude: Optional[cst.CSTNode] = None
         self._memos: Dict[int, Dict[int, FrozenSet[str]]] = {0: self._roots}
@@ -436,90 +433,10 @@ class Sources:
         return "other"
 
     # ---- definitions of local names ----------------------------------------------------
-    def _scope_defs(self, fn: Optional["FunctionInfo"]):
-        if not self._defs:
-            self._build_defs()
-        return self._defs.get(id(fn) if fn is not None else 0, {})
-
-    def _sorted_defs(self, fn: Optional["FunctionInfo"], name: str):
-        """A name's definitions in `fn` sorted by order, with the orders alone for bisection:
-        a use asks for the definitions before it in O(log n), not by scanning them all."""
-        key = (id(fn) if fn is not None else 0, name)
-        got = self._sorted.get(key)
-        if got is None:
-            defs = sorted(self._scope_defs(fn).get(name, []), key=lambda d: d[0])
-            got = self._sorted[key] = (defs, [d[0] for d in defs])
-        return got
-
-    def _build_defs(self) -> None:
-        """From the lists the model's walk collected (a libcst visitor would cost more than the parse)."""
-        model = self.model
-        self._defs[-1] = {}
-        sink = _Defs(model, self._defs)
-        for node, fn in model.assignments:
-            sink.add_statement(node, fn)
-        for node, fn in model.calls:
-            sink.add_call(node, fn)
-        for node, fn in model.block_bindings:
-            sink.add_binding(node, fn)
-
     def _definitions(self, name: cst.Name, fn: Optional["FunctionInfo"]):
-        """Earlier definitions of a name used at `name`: in its function, the enclosing
-        functions, then the module. Returns (defs, kind) where kind is `local`, `param`,
-        `outer` or `none`."""
-        order = self.model.flow.order
-        here = order(name)
-        scope = fn
-        level = 0
-        while True:
-            tick()
-            defs, orders = self._sorted_defs(scope, name.value)
-            if level == 0:
-                # A statement holding the use (`x = x.detach()`) does not define what it reads,
-                # unless it is a block binding (`for x in ...:`) whose body holds the use.
-                holders = {id(a) for a in self.model.ancestors(name)}
-                before = (defs[i] for i in range(bisect_left(orders, here) - 1, -1, -1)
-                          if defs[i][3] or id(defs[i][1]) not in holders)
-                reaching = self._reaching(before, name)
-                if reaching:
-                    return reaching, "local"
-                if defs:
-                    # Only later definitions: a loop-carried use takes them all.
-                    if any(isinstance(a, (cst.For, cst.While)) for a in self.model.ancestors(name)):
-                        return defs, "local"
-                if scope is not None and name.value in scope.params:
-                    return [], "param"
-            else:
-                if scope is not None and name.value in scope.params:
-                    return [], "param"
-                if defs:
-                    return defs, "outer"
-            if scope is None:
-                return [], "none"
-            scope = scope.parent
-            level += 1
-
-    def _reaching(self, before, use: cst.Name):
-        """The definitions among `before` (latest first) that can reach `use`: walking back from the latest,
-        stop at the first one that runs whenever the use runs (not under an `if`, loop or
-        `try` the use is outside of). `h = self.fc(x); h = h > 0` reaches with the second only."""
-        use_anc = {id(a) for a in self.model.ancestors(use)}
-        out = []
-        for d in before:
-            tick()
-            out.append(d)
-            if d[3]:
-                continue  # a loop variable: the loop may not run
-            conditional = False
-            for anc in self.model.ancestors(d[1]):
-                if isinstance(anc, (cst.If, cst.Else, cst.For, cst.While, cst.Try, cst.ExceptHandler, cst.Finally, cst.IfExp)) and id(anc) not in use_anc:
-                    conditional = True
-                    break
-                if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
-                    break
-            if not conditional:
-                break
-        return out
+        """Earlier definitions of a name used at `name` (`definitions.Definitions.reaching`):
+        (bindings, kind) where kind is `local`, `param`, `outer` or `none`."""
+        return self.model.get(Definitions).reaching(name, fn)
 
     # ---- roots -------------------------------------------------------------------------
     def _compute(self, expr: cst.CSTNode, depth: int) -> Set[str]:
@@ -614,7 +531,8 @@ class Sources:
             return out
         if kind == "none":
             return out
-        for _order, stmt, value, _is_block in defs:
+        for binding in defs:
+            stmt, value = binding.stmt, binding.value
             if value is None:
                 continue
             if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
@@ -762,7 +680,8 @@ class Sources:
             out: Set[str] = set()
             if depth >= 4:
                 return out
-            for _o, _stmt, value, _blk in defs:
+            for binding in defs:
+                value = binding.value
                 if value is None:
                     continue
                 if isinstance(value, cst.Call):
@@ -794,60 +713,6 @@ class Sources:
 # masks computed next to weighted outputs as weights (2 noise findings): off until the binding
 # can tell values that carry gradient from the integers and masks beside them.
 BIND_PARAMETERS = False
-
-
-class _Defs:
-    """Definitions of plain names per scope: scope id -> name -> [(order of the defining
-    statement, statement, value or None, is_block)]. `is_block` marks bindings whose uses sit
-    inside the defining statement (`for x in ...:`, `with ... as x:`)."""
-
-    def __init__(self, model: "FileModel", out) -> None:
-        self.model = model
-        self.out = out
-
-    def _scope(self, fn) -> Dict[str, list]:
-        key = id(fn) if fn is not None else 0
-        return self.out.setdefault(key, {})
-
-    def _add(self, defs, target, value, stmt, block=False) -> None:
-        order = self.model.flow.order(stmt)
-        if isinstance(target, cst.Name):
-            defs.setdefault(target.value, []).append((order, stmt, value, block))
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            values = None
-            if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(target.elements) and not any(isinstance(e, cst.StarredElement) for e in value.elements):
-                values = [e.value for e in value.elements]
-            for i, e in enumerate(target.elements):
-                self._add(defs, e.value, values[i] if values else value, stmt, block)
-        elif isinstance(target, cst.StarredElement):
-            self._add(defs, target.value, value, stmt, block)
-        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
-            defs.setdefault(target.value.value, []).append((order, stmt, value, block))
-
-    def add_statement(self, node, fn) -> None:
-        defs = self._scope(fn)
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                self._add(defs, t.target, node.value, node)
-        elif node.value is not None:  # AnnAssign, AugAssign
-            self._add(defs, node.target, node.value, node)
-
-    def add_call(self, node: cst.Call, fn) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value in ("append", "extend", "insert", "add", "update") and node.args:
-            stmt = self.model.enclosing_statement(node)
-            self._scope(fn).setdefault(func.value.value, []).append((self.model.flow.order(stmt), stmt, node.args[-1].value, False))
-
-    def add_binding(self, node, fn) -> None:
-        defs = self._scope(fn)
-        if isinstance(node, cst.For):
-            self._add(defs, node.target, node.iter, node, block=True)
-        elif isinstance(node, cst.WithItem):
-            if node.asname is not None:
-                self._add(defs, node.asname.name, node.item, self.model.parent(node), block=True)
-        elif isinstance(node, cst.NamedExpr):
-            stmt = self.model.enclosing_statement(node)
-            self._add(defs, node.target, node.value, stmt or node)
 
 
 def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:
