@@ -29,6 +29,7 @@ from gradscan.frameworks import tensorflow as tf_api
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.arguments import argument_for, keyword_argument, positional_argument
 from gradscan.semantics.contexts import Scopes, function_value
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.summaries import Summaries
 from gradscan.semantics.walk import descendants, target_names
@@ -70,7 +71,6 @@ class TensorFlowSources:
     def __init__(self, model: "FileModel") -> None:
         self.model = model
         self._callees: Dict[int, Optional[str]] = {}
-        self._assigns: Optional[Dict[Tuple[int, str], List[cst.BaseExpression]]] = None
         self._watched: Optional[Set[Tuple[int, str]]] = None
         self._model_names: Optional[Set[str]] = None
         # functions whose parameters are taken to carry gradient while their returns are asked
@@ -78,20 +78,7 @@ class TensorFlowSources:
         self._dead_returns: Dict[int, bool] = {}
 
     def _index(self) -> None:
-        self._assigns = {}
         self._watched = set()
-        for node, fn in self.model.assignments:
-            if isinstance(node, cst.Assign):
-                targets = [t.target for t in node.targets]
-            elif isinstance(node, cst.AugAssign):
-                targets = [node.target]
-            else:
-                targets = [node.target]
-            if node.value is None:
-                continue
-            for target in targets:
-                for name in target_names(target):
-                    self._assigns.setdefault((id(fn), name), []).append(node.value)
         for call, fn in self.model.calls:
             if _method_name(call) == "watch" and call.args:
                 for sub in descendants(call.args[0].value):
@@ -105,12 +92,11 @@ class TensorFlowSources:
         return found
 
     def values(self, fn: Optional["FunctionInfo"], name: str) -> List[cst.BaseExpression]:
-        if self._assigns is None:
-            self._index()
-        return self._assigns.get((id(fn), name), [])
+        """What `name` is assigned anywhere in `fn` (the file's definitions index; any order)."""
+        return [b.value for b in self.model.get(Definitions).in_scope(fn, name) if b.kind == "name" and b.value is not None]
 
     def carries(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"], depth: int = 4, seen: Optional[Set[str]] = None) -> bool:
-        if self._assigns is None:
+        if self._watched is None:
             self._index()
         seen = set() if seen is None else seen
         todo = [expr]
