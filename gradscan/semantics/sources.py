@@ -205,8 +205,6 @@ class TensorFlowSources:
                     layer = True
         if not layer:
             return False
-        from gradscan.semantics.arguments import argument_for
-
         for call, owner in self.model.objects.callers_of(fn)[:8]:
             arg = argument_for(fn, call, param)
             if arg is not None and self.carries(arg, owner, depth - 1):
@@ -217,13 +215,7 @@ class TensorFlowSources:
         """A helper's parameter carries gradient when a caller passes it a value that does."""
         if depth <= 0 or fn.context is None or fn.context.kind != "helper":
             return False
-        for call, owner in self.model.calls:
-            func = call.func
-            if fn.is_method:
-                if not (isinstance(func, cst.Attribute) and func.attr.value == fn.name and _is_name(func.value, "self")):
-                    continue
-            elif not _is_name(func, fn.name):
-                continue
+        for call, owner in self.model.objects.callers_of(fn)[:8]:
             value = argument_for(fn, call, param)
             if value is not None and self.carries(value, owner, depth):
                 return True
