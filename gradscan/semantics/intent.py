@@ -101,6 +101,7 @@ _TENSOR_FACTORIES = {
 # One table with the flow (gradscan/frameworks/torch.py).
 NON_CARRYING_METHODS = api_names(torch_api.NON_CARRYING_METHODS)
 NON_CARRYING_ATTRS = api_names(torch_api.NON_CARRYING_ATTRS)
+TRAINABLE_FACTORIES = api_names(torch_api.WEIGHT_FACTORIES)
 _PARAMETER = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
 
 
@@ -588,6 +589,11 @@ class Sources:
     def _call_roots(self, call: cst.Call, depth: int) -> Set[str]:
         model = self.model
         func = call.func
+        leaf = _trainable_leaf(model, call)
+        if leaf:
+            # `w = torch.randn(3, requires_grad=True)`, `nn.Parameter(t)` in a script: a weight
+            # of its own (pt01: backward fills its .grad; an optimizer given it trains it)
+            return {f"weight:leaf@{model.flow.order(call)}"}
         args: Set[str] = set()
         for a in call.args:
             if a.keyword is not None and a.keyword.value in ("dim", "axis", "dtype", "device", "keepdim", "out", "size", "shape"):
@@ -713,6 +719,30 @@ class Sources:
 # masks computed next to weighted outputs as weights (2 noise findings): off until the binding
 # can tell values that carry gradient from the integers and masks beside them.
 BIND_PARAMETERS = False
+
+
+def _trainable_leaf(model: "FileModel", call: cst.Call) -> bool:
+    """A tensor made trainable where it is created and handed to an optimizer by name
+    (`w = torch.randn(3, requires_grad=True)`, then `SGD([w, b])`): a factory given
+    `requires_grad=True`, a `.requires_grad_()` call (not `(False)`), or `nn.Parameter(...)`
+    outside a class (inside one, the class's attribute kinds answer). A leaf no optimizer is
+    given (an adversarial perturbation, an input whose gradient is read) is data."""
+    parent = model.parent(call)
+    if not (isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is call):
+        return False
+    targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+    if not any(isinstance(t, cst.Name) and t.value in model.get(_Bindings).leaves for t in targets):
+        return False
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
+        return not (call.args and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "False")
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == "requires_grad":
+            return isinstance(a.value, cst.Name) and a.value.value == "True"
+    if model.callee(call) in TRAINABLE_FACTORIES:
+        fn = model.enclosing_function(call)
+        return fn is None or fn.cls is None
+    return False
 
 
 def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:
@@ -1379,10 +1409,27 @@ class _Bindings:
                 for name in set(target_names(t)):
                     self.by_scope.setdefault((id(owner), name), []).append(node)
         self.optimized: Set[str] = set()
+        self.leaves: Set[str] = set()  # plain names an optimizer is given directly: `SGD([w, b])`
         for call, _fn in model.calls:
             func = call.func
             if type(func) is cst.Attribute and func.attr.value in ("parameters", "named_parameters") and type(func.value) is cst.Name:
                 self.optimized.add(func.value.value)
+            elif call.args and (model.callee(call) or "").startswith("torch.optim.") and call.args[0].keyword is None:
+                self.leaves |= _listed_names(call.args[0].value)
+
+
+def _listed_names(expr: cst.BaseExpression) -> Set[str]:
+    """`[w, b]`, `(w,)`, `[{"params": [w]}, ...]`: the plain names listed."""
+    out: Set[str] = set()
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        for e in expr.elements:
+            if isinstance(e.value, cst.Name):
+                out.add(e.value.value)
+            elif isinstance(e.value, cst.Dict):
+                for d in e.value.elements:
+                    if isinstance(d, cst.DictElement) and isinstance(d.key, cst.SimpleString) and d.key.value.strip("'\"") == "params":
+                        out |= _listed_names(d.value)
+    return out
 
 
 def _optimized_names(model: "FileModel") -> Set[str]:
