@@ -6,8 +6,10 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.torch_params.helpers import (
-    TENSOR_FACTORIES, drop_keyword, is_tensor_factory, nn_spelling, requires_grad_tensor,
+    TENSOR_FACTORIES, drop_keyword, is_tensor_factory, local_value, nn_spelling, requires_grad_tensor,
 )
+from gradscan.rules.common import is_true
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
@@ -107,14 +109,16 @@ class TensorAttributeRequiresGrad(Rule):
             if not cls.is_torch:
                 continue
             initialised = self._initialised_like_weights(model, cls)
+            flagged = self._requires_grad_set_later(model, cls)
             for attr, value, _node, _method in cls.self_assigns:
-                weight_init = attr in initialised and is_tensor_factory(model, value)
-                if requires_grad_tensor(model, value) or weight_init:
+                seen, init_call = self._through_local(model, value)
+                weight_init = (attr in initialised or init_call) and is_tensor_factory(model, seen)
+                if requires_grad_tensor(model, seen) or weight_init or (attr in flagged and is_tensor_factory(model, seen)):
                     if handed is None:
                         handed = self._handed_to_optimizer(model)
                     if attr in handed:
                         continue  # `Adam([self.log_alpha])`: an optimizer does update it
-                    if weight_init and not requires_grad_tensor(model, value):
+                    if weight_init and not requires_grad_tensor(model, seen) and attr not in flagged:
                         yield Report(value, INIT_MESSAGE.format(attr=attr), fix=self._fix(model, value))
                     else:
                         yield Report(value, fix=self._fix(model, value))
@@ -124,6 +128,57 @@ class TensorAttributeRequiresGrad(Rule):
                         handed = self._handed_to_optimizer(model)
                     if attr not in handed:
                         yield Report(value, fix=self._fix(model, value))
+
+    @staticmethod
+    def _through_local(model: FileModel, value):
+        """What the stored value is made of: `nn.init.kaiming_uniform_(torch.empty(o, i))` is
+        its argument (the init functions fill and return it); a local name (`w = torch.randn(o, i)`,
+        also under `w.requires_grad_()`) is its only assignment in the method. Returns (the
+        expression to judge, whether an `nn.init` function filled it)."""
+        init_call = False
+        fn = model.enclosing_function(value)
+        for _ in range(4):
+            if isinstance(value, cst.Call) and (model.callee(value) or "").startswith("torch.nn.init.") \
+                    and (model.callee(value) or "").endswith("_") and value.args and value.args[0].keyword is None:
+                value, init_call = value.args[0].value, True
+                continue
+            receiver, outer = value, None
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "requires_grad_":
+                receiver, outer = value.func.value, value
+            if not isinstance(receiver, cst.Name):
+                break
+            local = local_value(model, fn, receiver.value)
+            if local is None:
+                break
+            if any((model.callee(call) or "").startswith("torch.nn.init.") and call.args and dotted(call.args[0].value) == receiver.value
+                   for call in (fn.calls if fn is not None else ())):
+                init_call = True  # `w = torch.empty(o, i); nn.init.xavier_uniform_(w); self.w = w`
+            value = local if outer is None else outer.with_changes(func=outer.func.with_changes(value=local))
+        return value, init_call
+
+    @staticmethod
+    def _requires_grad_set_later(model: FileModel, cls) -> Set[str]:
+        """Attributes the class turns `requires_grad` on for in a statement of their own
+        (`self.s.requires_grad = True`, `self.s.requires_grad_()`): meant to be trained."""
+        out: Set[str] = set()
+        for c in model.class_chain(cls):
+            for fn in c.methods.values():
+                for call in fn.calls:
+                    func = call.func
+                    if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_" \
+                            and isinstance(model.parent(call), cst.Expr):
+                        flag = find_argument(call, 0, "requires_grad")
+                        text = dotted(func.value) or ""
+                        if (flag is None or is_true(flag)) and text.startswith("self.") and text.count(".") == 1:
+                            out.add(text[len("self."):])
+        for node, owner in model.assignments:
+            if owner is None or owner.cls is None or owner.cls not in list(model.class_chain(cls)) or not isinstance(node, cst.Assign):
+                continue
+            for target in node.targets:
+                text = dotted(target.target) or ""
+                if text.startswith("self.") and text.endswith(".requires_grad") and text.count(".") == 2 and is_true(node.value):
+                    out.add(text.split(".")[1])
+        return out
 
     @staticmethod
     def _setattr_values(cls):
