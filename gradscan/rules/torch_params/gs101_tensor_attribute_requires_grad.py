@@ -6,10 +6,9 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.torch_params.helpers import (
-    TENSOR_FACTORIES, drop_keyword, is_tensor_factory, local_value, nn_spelling, requires_grad_tensor,
+    TENSOR_FACTORIES, drop_keyword, is_tensor_factory, local_value, nn_spelling, requires_grad_set_later,
+    requires_grad_tensor,
 )
-from gradscan.rules.common import is_true
-from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
@@ -109,7 +108,7 @@ class TensorAttributeRequiresGrad(Rule):
             if not cls.is_torch:
                 continue
             initialised = self._initialised_like_weights(model, cls)
-            flagged = self._requires_grad_set_later(model, cls)
+            flagged = requires_grad_set_later(model, cls)
             for attr, value, _node, _method in cls.self_assigns:
                 seen, init_call = self._through_local(model, value)
                 weight_init = (attr in initialised or init_call) and is_tensor_factory(model, seen)
@@ -155,30 +154,6 @@ class TensorAttributeRequiresGrad(Rule):
                 init_call = True  # `w = torch.empty(o, i); nn.init.xavier_uniform_(w); self.w = w`
             value = local if outer is None else outer.with_changes(func=outer.func.with_changes(value=local))
         return value, init_call
-
-    @staticmethod
-    def _requires_grad_set_later(model: FileModel, cls) -> Set[str]:
-        """Attributes the class turns `requires_grad` on for in a statement of their own
-        (`self.s.requires_grad = True`, `self.s.requires_grad_()`): meant to be trained."""
-        out: Set[str] = set()
-        for c in model.class_chain(cls):
-            for fn in c.methods.values():
-                for call in fn.calls:
-                    func = call.func
-                    if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_" \
-                            and isinstance(model.parent(call), cst.Expr):
-                        flag = find_argument(call, 0, "requires_grad")
-                        text = dotted(func.value) or ""
-                        if (flag is None or is_true(flag)) and text.startswith("self.") and text.count(".") == 1:
-                            out.add(text[len("self."):])
-        for node, owner in model.assignments:
-            if owner is None or owner.cls is None or owner.cls not in list(model.class_chain(cls)) or not isinstance(node, cst.Assign):
-                continue
-            for target in node.targets:
-                text = dotted(target.target) or ""
-                if text.startswith("self.") and text.endswith(".requires_grad") and text.count(".") == 2 and is_true(node.value):
-                    out.add(text.split(".")[1])
-        return out
 
     @staticmethod
     def _setattr_values(cls):

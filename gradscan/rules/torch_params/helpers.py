@@ -1,7 +1,7 @@
 """What several GS1xx rules share."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -187,3 +187,27 @@ def local_value(model: FileModel, fn: Optional[FunctionInfo], name: str) -> Opti
                         continue  # `self.w`: the attribute's name, not the local
                     return None
     return found
+
+
+def requires_grad_set_later(model: FileModel, cls) -> Set[str]:
+    """Attributes the class turns `requires_grad` on for in a statement of their own
+    (`self.s.requires_grad = True`, `self.s.requires_grad_()`): meant to be trained."""
+    out: Set[str] = set()
+    for c in model.class_chain(cls):
+        for fn in c.methods.values():
+            for call in fn.calls:
+                func = call.func
+                if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_" \
+                        and isinstance(model.parent(call), cst.Expr):
+                    flag = find_argument(call, 0, "requires_grad")
+                    text = dotted(func.value) or ""
+                    if (flag is None or is_true(flag)) and text.startswith("self.") and text.count(".") == 1:
+                        out.add(text[len("self."):])
+    for node, owner in model.assignments:
+        if owner is None or owner.cls is None or owner.cls not in list(model.class_chain(cls)) or not isinstance(node, cst.Assign):
+            continue
+        for target in node.targets:
+            text = dotted(target.target) or ""
+            if text.startswith("self.") and text.endswith(".requires_grad") and text.count(".") == 2 and is_true(node.value):
+                out.add(text.split(".")[1])
+    return out
