@@ -36,7 +36,12 @@ class TensorAttributeRequiresGrad(Rule):
     `.requires_grad_()` on one) inside a `torch.nn.Module` class, including classes whose
     module base is defined in another file of the project and attributes set in helper
     methods, also through `setattr(self, name, tensor)` (a name built at run time, as in an
-    `add_weight(name, shape)` helper of the module).
+    `add_weight(name, shape)` helper of the module). Also the same tensor one step removed:
+    what `nn.init.*_` returns (`self.w = nn.init.kaiming_uniform_(torch.empty(o, i))`), a
+    local stored on the module (`w = torch.randn(o, i); self.w = w.requires_grad_()`), an
+    in-place initialiser before `.requires_grad_()`, and a factory tensor whose
+    `requires_grad` the class switches on in a statement of its own
+    (`self.s = torch.zeros(d)` then `self.s.requires_grad = True`).
 
     ## Why it breaks gradients
     A plain tensor attribute is not registered: it is missing from `model.parameters()`,

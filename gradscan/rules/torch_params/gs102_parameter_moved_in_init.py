@@ -38,7 +38,8 @@ class ParameterMovedInInit(Rule):
     ## What it does
     Flags `self.w = nn.Parameter(t).to(device)` and the same with `.cuda()`, `.cpu()`,
     `.double()`, `.float()`, `.half()`, `.bfloat16()` or `.type(...)` applied after wrapping, in
-    a `torch.nn.Module` class.
+    a `torch.nn.Module` class, also when the Parameter is first bound to a local
+    (`w = nn.Parameter(t); nn.init.xavier_normal_(w); self.w = w.to(dtype)`).
 
     ## Why it breaks gradients
     A move or cast is a differentiable operation: its result is a new, non-leaf plain `Tensor`

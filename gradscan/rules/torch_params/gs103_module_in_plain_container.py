@@ -50,7 +50,10 @@ class ModuleInPlainContainer(Rule):
     Flags a list, tuple or dict of freshly constructed modules or `nn.Parameter`s assigned to an
     attribute of a `torch.nn.Module`: a literal, a comprehension, `list(...)`/`tuple(...)` of
     one, an empty `self.x = []` or `{}` that is filled later with `append`/`extend`/`insert` or
-    item assignment, or a local list built that way and then stored on `self`.
+    item assignment, or a local list built that way (also grown with `+=`) and then stored on
+    `self` (also as `list(local)`, or returned by a helper of the file); a `dict(...)` or
+    `collections.OrderedDict(...)` call of modules (keywords or pairs); list concatenation
+    (`[Cell(a)] + [Cell(h) for _ in range(n)]`); and a plain list re-stored as `list(self.x)`.
 
     ## Why it breaks gradients
     `nn.Module.__setattr__` registers modules and parameters, never the items of a Python

@@ -32,7 +32,10 @@ class NonLeafWeight(Rule):
     ## What it does
     Flags a name bound to arithmetic on (or a copy of) a tensor created with
     `requires_grad=True` (`w = torch.rand(5, 2, requires_grad=True) * 0.01`, `...cuda()`,
-    `.view(...)`) when that name is then given to an optimizer or its `.grad` is read.
+    `.view(...)`) when that name is then given to an optimizer or its `.grad` is read; also
+    when a function of the file returns such a value (`W1 = init_weight(4, 8)`, reported at
+    its `return`) and when the weights reach the optimizer in a list
+    (`params = [W1, b1]; SGD(params)`).
 
     ## Why it breaks gradients
     Autograd fills `.grad` only on leaf tensors. The product of a leaf with a number is a new,
