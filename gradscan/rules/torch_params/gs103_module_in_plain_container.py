@@ -8,7 +8,7 @@ from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
     CONTAINER, MAYBE, MODE, PARAMS, PROJECT, functions_within, is_parameter_call, is_self, module_ctor,
 )
-from gradscan.rules.torch_params.helpers import mentions, nn_spelling, root_method
+from gradscan.rules.torch_params.helpers import local_value, mentions, nn_spelling, root_method
 from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
@@ -280,6 +280,8 @@ class ModuleInPlainContainer(Rule):
 
     @staticmethod
     def _element_kind(model: FileModel, expr) -> Optional[Tuple[str, str]]:
+        if isinstance(expr, cst.Name):  # `enc = Encoder(d); self.downs.append(enc)`
+            expr = local_value(model, model.enclosing_function(expr), expr.value) or expr
         if is_parameter_call(model, expr):
             return ("nn.Parameter", "parameter")
         return module_ctor(model, expr)
