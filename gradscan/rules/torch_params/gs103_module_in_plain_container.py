@@ -180,6 +180,16 @@ class ModuleInPlainContainer(Rule):
         copied = _copied_name(model, value)
         if copied is not None:  # `self.d_h = list(d_h)`: a copy is as plain as the local list
             return self._local_container(model, copied)
+        if _copied_name(model, value, f"self.{attr}") is not None:
+            # `self.x = [Block(), ...]` then `self.x = list(self.x)` where `nn.ModuleList(self.x)`
+            # was meant: the copy is the line to change, holding what the first assignment held
+            for c in model.class_chain(cls):
+                for other_attr, other, _node, _m in c.self_assigns:
+                    if other_attr == attr and other is not value and not mentions(other, f"self.{attr}"):
+                        found = self._contents(model, cls, methods, attr, other)
+                        if found is not None:
+                            return found
+            return None
         if isinstance(value, cst.Call):
             return self._returned_container(model, cls, value)
         return None
@@ -329,8 +339,8 @@ class ModuleInPlainContainer(Rule):
                     continue
                 if any(model.callee(call) in TORCH_NN_CONTAINERS for call in _calls_in(value)):
                     return True
-                if mentions(value, f"self.{attr}") and _copied_name(model, value, f"self.{attr}") is None:
-                    return True  # `self.x = wrap(self.x)`: what wraps it is unknown
+                if mentions(value, f"self.{attr}"):
+                    return True  # `self.x = wrap(self.x)`; a plain `list(self.x)` is reported there
         return False
 
     # -- message and fix -----------------------------------------------------------------
@@ -427,6 +437,9 @@ def _literal_kind(model: FileModel, value) -> Optional[Tuple[str, List[cst.BaseE
                 return kind, [inner.elt]
             if isinstance(inner, (cst.List, cst.Tuple)):
                 return kind, [e.value for e in inner.elements if isinstance(e, cst.Element)]
+            if isinstance(inner, cst.BinaryOperation):  # `list([Cell(a)] + [Cell(h) for ...])`
+                joined = _literal_kind(model, inner)
+                return (kind, joined[1]) if joined is not None else None
             if isinstance(inner, cst.Call) and dotted(inner.func) == "map" and model.resolve(inner.func) is None \
                     and inner.args and isinstance(inner.args[0].value, cst.Lambda):
                 return kind, [inner.args[0].value.body]  # `list(map(lambda k: nn.Conv1d(...), sizes))`
