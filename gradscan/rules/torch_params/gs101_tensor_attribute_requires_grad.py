@@ -6,7 +6,8 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.torch_params.helpers import (
-    TENSOR_FACTORIES, drop_keyword, is_tensor_factory, nn_spelling, requires_grad_tensor,
+    TENSOR_FACTORIES, drop_keyword, is_tensor_factory, local_value, nn_spelling, requires_grad_set_later,
+    requires_grad_tensor,
 )
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
@@ -35,7 +36,12 @@ class TensorAttributeRequiresGrad(Rule):
     `.requires_grad_()` on one) inside a `torch.nn.Module` class, including classes whose
     module base is defined in another file of the project and attributes set in helper
     methods, also through `setattr(self, name, tensor)` (a name built at run time, as in an
-    `add_weight(name, shape)` helper of the module).
+    `add_weight(name, shape)` helper of the module). Also the same tensor one step removed:
+    what `nn.init.*_` returns (`self.w = nn.init.kaiming_uniform_(torch.empty(o, i))`), a
+    local stored on the module (`w = torch.randn(o, i); self.w = w.requires_grad_()`), an
+    in-place initialiser before `.requires_grad_()`, and a factory tensor whose
+    `requires_grad` the class switches on in a statement of its own
+    (`self.s = torch.zeros(d)` then `self.s.requires_grad = True`).
 
     ## Why it breaks gradients
     A plain tensor attribute is not registered: it is missing from `model.parameters()`,
@@ -107,14 +113,16 @@ class TensorAttributeRequiresGrad(Rule):
             if not cls.is_torch:
                 continue
             initialised = self._initialised_like_weights(model, cls)
+            flagged = requires_grad_set_later(model, cls)
             for attr, value, _node, _method in cls.self_assigns:
-                weight_init = attr in initialised and is_tensor_factory(model, value)
-                if requires_grad_tensor(model, value) or weight_init:
+                seen, init_call = self._through_local(model, value)
+                weight_init = (attr in initialised or init_call) and is_tensor_factory(model, seen)
+                if requires_grad_tensor(model, seen) or weight_init or (attr in flagged and is_tensor_factory(model, seen)):
                     if handed is None:
                         handed = self._handed_to_optimizer(model)
                     if attr in handed:
                         continue  # `Adam([self.log_alpha])`: an optimizer does update it
-                    if weight_init and not requires_grad_tensor(model, value):
+                    if weight_init and not requires_grad_tensor(model, seen) and attr not in flagged:
                         yield Report(value, INIT_MESSAGE.format(attr=attr), fix=self._fix(model, value))
                     else:
                         yield Report(value, fix=self._fix(model, value))
@@ -124,6 +132,33 @@ class TensorAttributeRequiresGrad(Rule):
                         handed = self._handed_to_optimizer(model)
                     if attr not in handed:
                         yield Report(value, fix=self._fix(model, value))
+
+    @staticmethod
+    def _through_local(model: FileModel, value):
+        """What the stored value is made of: `nn.init.kaiming_uniform_(torch.empty(o, i))` is
+        its argument (the init functions fill and return it); a local name (`w = torch.randn(o, i)`,
+        also under `w.requires_grad_()`) is its only assignment in the method. Returns (the
+        expression to judge, whether an `nn.init` function filled it)."""
+        init_call = False
+        fn = model.enclosing_function(value)
+        for _ in range(4):
+            if isinstance(value, cst.Call) and (model.callee(value) or "").startswith("torch.nn.init.") \
+                    and (model.callee(value) or "").endswith("_") and value.args and value.args[0].keyword is None:
+                value, init_call = value.args[0].value, True
+                continue
+            receiver, outer = value, None
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "requires_grad_":
+                receiver, outer = value.func.value, value
+            if not isinstance(receiver, cst.Name):
+                break
+            local = local_value(model, fn, receiver.value)
+            if local is None:
+                break
+            if any((model.callee(call) or "").startswith("torch.nn.init.") and call.args and dotted(call.args[0].value) == receiver.value
+                   for call in (fn.calls if fn is not None else ())):
+                init_call = True  # `w = torch.empty(o, i); nn.init.xavier_uniform_(w); self.w = w`
+            value = local if outer is None else outer.with_changes(func=outer.func.with_changes(value=local))
+        return value, init_call
 
     @staticmethod
     def _setattr_values(cls):

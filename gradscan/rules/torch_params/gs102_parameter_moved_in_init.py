@@ -6,6 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.common import is_parameter_call
+from gradscan.rules.torch_params.helpers import local_value
 from gradscan.semantics.model import FileModel
 
 _CONVERSIONS = {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "type"}
@@ -37,7 +38,8 @@ class ParameterMovedInInit(Rule):
     ## What it does
     Flags `self.w = nn.Parameter(t).to(device)` and the same with `.cuda()`, `.cpu()`,
     `.double()`, `.float()`, `.half()`, `.bfloat16()` or `.type(...)` applied after wrapping, in
-    a `torch.nn.Module` class.
+    a `torch.nn.Module` class, also when the Parameter is first bound to a local
+    (`w = nn.Parameter(t); nn.init.xavier_normal_(w); self.w = w.to(dtype)`).
 
     ## Why it breaks gradients
     A move or cast is a differentiable operation: its result is a new, non-leaf plain `Tensor`
@@ -108,13 +110,17 @@ class ParameterMovedInInit(Rule):
                     continue
                 method = value.func.attr.value
                 inner = value.func.value
-                if method not in _CONVERSIONS or not is_parameter_call(model, inner):
+                local = None
+                if isinstance(inner, cst.Name):  # `w = nn.Parameter(...); ...; self.w = w.to(dtype)`
+                    local = inner
+                    inner = local_value(model, model.enclosing_function(value), inner.value)
+                if method not in _CONVERSIONS or inner is None or not is_parameter_call(model, inner):
                     continue
                 if method == "type" and not value.args:
                     continue  # `.type()` returns the type name
                 if method == "float" and self._already_float32(model, inner):
                     continue
-                yield Report(value.func.attr, self.message.format(method=method), fix=self._fix(model, value, inner))
+                yield Report(value.func.attr, self.message.format(method=method), fix=None if local is not None else self._fix(model, value, inner))
 
     @staticmethod
     def _already_float32(model: FileModel, param: cst.Call) -> bool:

@@ -8,7 +8,7 @@ from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import (
     CONTAINER, MAYBE, MODE, PARAMS, PROJECT, functions_within, is_parameter_call, is_self, module_ctor,
 )
-from gradscan.rules.torch_params.helpers import mentions, nn_spelling, root_method
+from gradscan.rules.torch_params.helpers import local_value, mentions, nn_spelling, root_method
 from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
@@ -50,7 +50,10 @@ class ModuleInPlainContainer(Rule):
     Flags a list, tuple or dict of freshly constructed modules or `nn.Parameter`s assigned to an
     attribute of a `torch.nn.Module`: a literal, a comprehension, `list(...)`/`tuple(...)` of
     one, an empty `self.x = []` or `{}` that is filled later with `append`/`extend`/`insert` or
-    item assignment, or a local list built that way and then stored on `self`.
+    item assignment, or a local list built that way (also grown with `+=`) and then stored on
+    `self` (also as `list(local)`, or returned by a helper of the file); a `dict(...)` or
+    `collections.OrderedDict(...)` call of modules (keywords or pairs); list concatenation
+    (`[Cell(a)] + [Cell(h) for _ in range(n)]`); and a plain list re-stored as `list(self.x)`.
 
     ## Why it breaks gradients
     `nn.Module.__setattr__` registers modules and parameters, never the items of a Python
@@ -174,6 +177,19 @@ class ModuleInPlainContainer(Rule):
             return (container, appended, None) if appended else None
         if isinstance(value, cst.Name):
             return self._local_container(model, value)
+        copied = _copied_name(model, value)
+        if copied is not None:  # `self.d_h = list(d_h)`: a copy is as plain as the local list
+            return self._local_container(model, copied)
+        if _copied_name(model, value, f"self.{attr}") is not None:
+            # `self.x = [Block(), ...]` then `self.x = list(self.x)` where `nn.ModuleList(self.x)`
+            # was meant: the copy is the line to change, holding what the first assignment held
+            for c in model.class_chain(cls):
+                for other_attr, other, _node, _m in c.self_assigns:
+                    if other_attr == attr and other is not value and not mentions(other, f"self.{attr}"):
+                        found = self._contents(model, cls, methods, attr, other)
+                        if found is not None:
+                            return found
+            return None
         if isinstance(value, cst.Call):
             return self._returned_container(model, cls, value)
         return None
@@ -215,11 +231,18 @@ class ModuleInPlainContainer(Rule):
         if fn is None:
             return None
         bound = []
+        added: List[cst.BaseExpression] = []
         for node, owner in model.assignments:
             if owner is not fn:
                 continue
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [getattr(node, "target", None)]
             if any(isinstance(t, cst.Name) and t.value == name.value for t in targets):
+                if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.AddAssign):
+                    more = _literal_kind(model, node.value)  # `layers += [nn.Linear(a, b), act()]`
+                    if more is None or more[0] not in ("list", "tuple"):
+                        return None
+                    added.extend(more[1])
+                    continue
                 bound.append(node)
         if len(bound) != 1 or not isinstance(bound[0], cst.Assign) or len(bound[0].targets) != 1:
             return None
@@ -228,6 +251,9 @@ class ModuleInPlainContainer(Rule):
         if kind is None:
             return None
         container, elements = kind
+        if added and container != "list":
+            return None
+        elements = elements + added
         if not elements:
             elements = self._appended(model, [fn], name.value, container)
         if not elements:
@@ -264,6 +290,8 @@ class ModuleInPlainContainer(Rule):
 
     @staticmethod
     def _element_kind(model: FileModel, expr) -> Optional[Tuple[str, str]]:
+        if isinstance(expr, cst.Name):  # `enc = Encoder(d); self.downs.append(enc)`
+            expr = local_value(model, model.enclosing_function(expr), expr.value) or expr
         if is_parameter_call(model, expr):
             return ("nn.Parameter", "parameter")
         return module_ctor(model, expr)
@@ -309,8 +337,10 @@ class ModuleInPlainContainer(Rule):
             for other_attr, value, other, _m in c.self_assigns:
                 if other_attr != attr or other is node:
                     continue
-                if any(model.callee(call) in TORCH_NN_CONTAINERS for call in _calls_in(value)) or mentions(value, f"self.{attr}"):
+                if any(model.callee(call) in TORCH_NN_CONTAINERS for call in _calls_in(value)):
                     return True
+                if mentions(value, f"self.{attr}"):
+                    return True  # `self.x = wrap(self.x)`; a plain `list(self.x)` is reported there
         return False
 
     # -- message and fix -----------------------------------------------------------------
@@ -388,6 +418,15 @@ def _literal_kind(model: FileModel, value) -> Optional[Tuple[str, List[cst.BaseE
         return "dict", [e.value for e in value.elements if isinstance(e, cst.DictElement)]
     if isinstance(value, cst.DictComp):
         return "dict", [value.value]
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
+        left, right = _literal_kind(model, value.left), _literal_kind(model, value.right)
+        if left is not None and right is not None and left[0] == right[0] and left[0] in ("list", "tuple"):
+            return left[0], left[1] + right[1]  # `[Cell(a, h)] + [Cell(h, h) for _ in range(n)]`
+        return None
+    if isinstance(value, cst.Call) and (
+            (dotted(value.func) == "dict" and model.resolve(value.func) is None)
+            or model.callee(value) in ("collections.OrderedDict", "typing.OrderedDict")):
+        return "dict", _mapping_values(value)
     if isinstance(value, cst.Call) and dotted(value.func) in ("list", "tuple", "dict") and model.resolve(value.func) is None:
         kind = dotted(value.func)
         if not value.args:
@@ -398,7 +437,43 @@ def _literal_kind(model: FileModel, value) -> Optional[Tuple[str, List[cst.BaseE
                 return kind, [inner.elt]
             if isinstance(inner, (cst.List, cst.Tuple)):
                 return kind, [e.value for e in inner.elements if isinstance(e, cst.Element)]
+            if isinstance(inner, cst.BinaryOperation):  # `list([Cell(a)] + [Cell(h) for ...])`
+                joined = _literal_kind(model, inner)
+                return (kind, joined[1]) if joined is not None else None
             if isinstance(inner, cst.Call) and dotted(inner.func) == "map" and model.resolve(inner.func) is None \
                     and inner.args and isinstance(inner.args[0].value, cst.Lambda):
                 return kind, [inner.args[0].value.body]  # `list(map(lambda k: nn.Conv1d(...), sizes))`
     return None
+
+
+def _mapping_values(call: cst.Call) -> List[cst.BaseExpression]:
+    """The values `dict(...)` / `OrderedDict(...)` is built with: keyword arguments, and the
+    second item of each pair in a literal or comprehension of pairs
+    (`OrderedDict([("conv1", nn.Conv2d(...)), ...])`). Anything else adds nothing."""
+    out: List[cst.BaseExpression] = []
+    for arg in call.args:
+        if arg.keyword is not None:
+            out.append(arg.value)
+            continue
+        if arg.star:
+            continue
+        inner = arg.value
+        pairs = [inner.elt] if isinstance(inner, (cst.ListComp, cst.GeneratorExp)) else \
+            [e.value for e in inner.elements if isinstance(e, cst.Element)] if isinstance(inner, (cst.List, cst.Tuple)) else []
+        for pair in pairs:
+            if isinstance(pair, cst.Tuple) and len(pair.elements) == 2:
+                out.append(pair.elements[1].value)
+    return out
+
+
+def _copied_name(model: FileModel, value, target: Optional[str] = None):
+    """`list(x)` / `tuple(x)` (Python's own): the copied name node (a plain `x` when `target`
+    is None, else the expression spelled `target`), or None."""
+    if not (isinstance(value, cst.Call) and dotted(value.func) in ("list", "tuple") and model.resolve(value.func) is None):
+        return None
+    if len(value.args) != 1 or value.args[0].star or value.args[0].keyword is not None:
+        return None
+    inner = value.args[0].value
+    if target is None:
+        return inner if isinstance(inner, cst.Name) else None
+    return inner if dotted(inner) == target else None

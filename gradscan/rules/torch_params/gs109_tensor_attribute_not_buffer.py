@@ -7,7 +7,7 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import init_methods, is_self
 from gradscan.rules.torch_params.helpers import (
-    TENSOR_FACTORIES, factory_call, forward_reach, in_reach, requires_grad_tensor,
+    TENSOR_FACTORIES, factory_call, forward_reach, in_reach, requires_grad_set_later, requires_grad_tensor,
 )
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.model import ClassInfo, FileModel
@@ -117,9 +117,10 @@ class TensorAttributeNotBuffer(Rule):
                 continue
             init = init_methods(model, cls)
             candidates: Dict[str, cst.BaseExpression] = {}
+            trained = requires_grad_set_later(model, cls)  # GS101's: a weight, not a buffer
             for attr, value, _node, method in cls.self_assigns:
                 fn = cls.methods.get(method)
-                if fn in init and self._plain_tensor(model, value):
+                if fn in init and attr not in trained and self._plain_tensor(model, value):
                     candidates[attr] = value
             if not candidates:
                 continue

@@ -32,7 +32,10 @@ class NonLeafWeight(Rule):
     ## What it does
     Flags a name bound to arithmetic on (or a copy of) a tensor created with
     `requires_grad=True` (`w = torch.rand(5, 2, requires_grad=True) * 0.01`, `...cuda()`,
-    `.view(...)`) when that name is then given to an optimizer or its `.grad` is read.
+    `.view(...)`) when that name is then given to an optimizer or its `.grad` is read; also
+    when a function of the file returns such a value (`W1 = init_weight(4, 8)`, reported at
+    its `return`) and when the weights reach the optimizer in a list
+    (`params = [W1, b1]; SGD(params)`).
 
     ## Why it breaks gradients
     Autograd fills `.grad` only on leaf tensors. The product of a leaf with a number is a new,
@@ -98,15 +101,26 @@ class NonLeafWeight(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
+        reported = set()
         for node, fn in model.assignments:
             if not (isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)):
                 continue
-            if not _computed_from_leaf_factory(model, node.value):
-                continue
             name = node.targets[0].target.value
+            if _computed_from_leaf_factory(model, node.value):
+                effect = _misuse(model, fn, name, node)
+                if effect is not None:
+                    yield Report(node.value, self.message.format(name=name, effect=effect))
+                continue
+            # `W1 = init_weight(4, 8)` where every return of the file's `init_weight` is such a
+            # value: the helper's return is the line to change, reported once
+            returns = _helper_returns(model, node.value)
+            if not returns or id(returns[0]) in reported:
+                continue
             effect = _misuse(model, fn, name, node)
             if effect is not None:
-                yield Report(node.value, self.message.format(name=name, effect=effect))
+                reported.add(id(returns[0]))
+                for ret in returns:
+                    yield Report(ret.value, self.message.format(name=name, effect=effect))
 
 
 def _computed_from_leaf_factory(model: FileModel, value: cst.BaseExpression) -> bool:
@@ -121,6 +135,24 @@ def _computed_from_leaf_factory(model: FileModel, value: cst.BaseExpression) -> 
     return False
 
 
+def _helper_returns(model: FileModel, value: cst.BaseExpression):
+    """The returns of the file's function `value` calls (`init_weight(4, 8)`) when every one
+    returns a value computed from a requires-grad factory; else None."""
+    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)) or model.resolve(value.func) is not None:
+        return None
+    target = model.module_functions.get(value.func.value)
+    if target is None or not target.returns:
+        return None
+    out = []
+    for ret in target.returns:
+        if not isinstance(ret, cst.Return) or ret.value is None or model.enclosing_function(ret) is not target:
+            return None
+        if not _computed_from_leaf_factory(model, ret.value):
+            return None
+        out.append(ret)
+    return out
+
+
 def _leaf_factory(model: FileModel, expr: cst.BaseExpression) -> bool:
     if not isinstance(expr, cst.Call) or not (model.callee(expr) or "").startswith("torch."):
         return False
@@ -128,7 +160,7 @@ def _leaf_factory(model: FileModel, expr: cst.BaseExpression) -> bool:
                and a.value.value == "True" for a in expr.args)
 
 
-def _misuse(model: FileModel, fn, name: str, stmt: cst.CSTNode) -> Optional[str]:
+def _misuse(model: FileModel, fn, name: str, stmt: cst.CSTNode, depth: int = 0) -> Optional[str]:
     """How the non-leaf is used as a weight later in the same scope: handed to an optimizer
     (it raises), or its `.grad` read (None)."""
     statement = model.enclosing_statement(stmt)
@@ -148,5 +180,14 @@ def _misuse(model: FileModel, fn, name: str, stmt: cst.CSTNode) -> Optional[str]
                     return "the optimizer raises"
             if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
                 break
+        if depth == 0 and isinstance(parent, cst.Element):
+            # `params = [W1, b1]` then `SGD(params)`: the list is what the optimizer gets
+            holder = model.parent(parent)
+            assign = model.parent(holder) if isinstance(holder, (cst.List, cst.Tuple)) else None
+            if isinstance(assign, cst.Assign) and assign.value is holder and len(assign.targets) == 1 \
+                    and isinstance(assign.targets[0].target, cst.Name):
+                effect = _misuse(model, fn, assign.targets[0].target.value, assign, depth=1)
+                if effect == "the optimizer raises":
+                    return effect
     return None
 

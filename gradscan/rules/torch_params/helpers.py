@@ -1,7 +1,7 @@
 """What several GS1xx rules share."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -18,6 +18,13 @@ TENSOR_FACTORIES = {
     "torch.full_like", "torch.normal", "torch.randint", "torch.logspace", "torch.as_tensor", "torch.from_numpy",
 }
 
+# Methods whose result is still a fresh tensor of the factory below them: copies and casts, and
+# the in-place initialisers, which return the tensor they fill (`torch.zeros(k, d).uniform_(-r, r)`).
+_SAME_FRESH_TENSOR = {
+    "clone", "to", "float", "double", "cuda", "contiguous",
+    "uniform_", "normal_", "fill_", "zero_", "exponential_", "log_normal_", "cauchy_", "geometric_",
+}
+
 
 def rooted_at_self(expr) -> bool:
     text = dotted(expr)
@@ -26,7 +33,7 @@ def rooted_at_self(expr) -> bool:
 
 def is_tensor_factory(model: FileModel, expr: cst.BaseExpression) -> bool:
     """`torch.zeros(...)`, possibly followed by `.clone()`, `.to(...)`, `.float()`."""
-    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("clone", "to", "float", "double", "cuda", "contiguous"):
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _SAME_FRESH_TENSOR:
         expr = expr.func.value
     if isinstance(expr, cst.BinaryOperation):  # `torch.randn(n, d) * 0.02`, `1e-3 * torch.randn(k)`
         return is_tensor_factory(model, expr.left) or is_tensor_factory(model, expr.right)
@@ -35,7 +42,7 @@ def is_tensor_factory(model: FileModel, expr: cst.BaseExpression) -> bool:
 
 def factory_call(model: FileModel, expr: cst.BaseExpression) -> Optional[cst.Call]:
     """The factory call at the bottom of `torch.zeros(...).to(...)`, or None."""
-    while isinstance(expr, cst.Call) and model.callee(expr) not in TENSOR_FACTORIES and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("clone", "to", "float", "double", "cuda", "contiguous"):
+    while isinstance(expr, cst.Call) and model.callee(expr) not in TENSOR_FACTORIES and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _SAME_FRESH_TENSOR:
         expr = expr.func.value
     return expr if isinstance(expr, cst.Call) and model.callee(expr) in TENSOR_FACTORIES else None
 
@@ -151,3 +158,56 @@ def drop_keyword(args, keyword: str) -> list:
         else:
             args[-1] = last.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=removed.whitespace_after_arg)
     return args
+
+
+def local_value(model: FileModel, fn: Optional[FunctionInfo], name: str) -> Optional[cst.BaseExpression]:
+    """The value of local `name` when one plain `name = value` in `fn` is its only binding there.
+    Like `model.single_value`, but a store to an attribute that merely shares the name
+    (`self.w = w`) does not bind the local; a store through it (`w[i] = ...`, `w.x = ...`),
+    unpacking or an augmented assignment makes it unknown."""
+    if fn is None:
+        return None
+    found = None
+    for node, owner in model.assignments:
+        if owner is not fn:
+            continue
+        targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
+        for target in targets:
+            if type(target) is cst.Name:
+                if target.value != name:
+                    continue
+                if found is not None or type(node) is not cst.Assign:
+                    return None
+                found = node.value
+                continue
+            for sub in descendants(target):
+                if type(sub) is cst.Name and sub.value == name:
+                    parent = model.parent(sub)
+                    if isinstance(parent, cst.Attribute) and parent.attr is sub:
+                        continue  # `self.w`: the attribute's name, not the local
+                    return None
+    return found
+
+
+def requires_grad_set_later(model: FileModel, cls) -> Set[str]:
+    """Attributes the class turns `requires_grad` on for in a statement of their own
+    (`self.s.requires_grad = True`, `self.s.requires_grad_()`): meant to be trained."""
+    out: Set[str] = set()
+    for c in model.class_chain(cls):
+        for fn in c.methods.values():
+            for call in fn.calls:
+                func = call.func
+                if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_" \
+                        and isinstance(model.parent(call), cst.Expr):
+                    flag = find_argument(call, 0, "requires_grad")
+                    text = dotted(func.value) or ""
+                    if (flag is None or is_true(flag)) and text.startswith("self.") and text.count(".") == 1:
+                        out.add(text[len("self."):])
+    for node, owner in model.assignments:
+        if owner is None or owner.cls is None or owner.cls not in list(model.class_chain(cls)) or not isinstance(node, cst.Assign):
+            continue
+        for target in node.targets:
+            text = dotted(target.target) or ""
+            if text.startswith("self.") and text.endswith(".requires_grad") and text.count(".") == 2 and is_true(node.value):
+                out.add(text.split(".")[1])
+    return out
