@@ -30,7 +30,7 @@ from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
 import libcst as cst
 
-from gradscan.semantics.arguments import positional_argument
+from gradscan.semantics.arguments import argument_for, positional_argument
 from gradscan.semantics.names import dotted
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ def _dist(model, expr, scope, depth, index) -> Optional[Distribution]:
     if isinstance(expr, cst.Name):
         for value, idx, where in _definitions_before(model, expr, scope):
             return _dist(model, value, where, depth + 1, idx if idx is not None else index)
-        return None
+        return _dist_of_parameter(model, expr.value, scope, depth)
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
         cls = _owner_class(scope)
         if cls is None:
@@ -313,6 +313,23 @@ def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distri
         if target is not None:
             return _dist_of_returns(model, target, depth + 1, index)
     return None
+
+
+def _dist_of_parameter(model, name: str, scope, depth) -> Optional[Distribution]:
+    """A helper's parameter that every caller in this file passes a distribution for
+    (`def draw(dist): return dist.sample()` called as `draw(Normal(mu, sigma))`): the first
+    caller's distribution. None when a caller passes anything else, or there is no caller."""
+    if scope is None or name not in scope.params or not isinstance(scope.node, cst.FunctionDef):
+        return None
+    found = None
+    callers = model.objects.callers_of(scope)
+    for call, owner in callers[:8]:
+        arg = argument_for(scope, call, name)
+        d = _dist(model, arg, owner, depth + 1, None) if arg is not None else None
+        if d is None:
+            return None
+        found = found or d
+    return found
 
 
 def _dist_of_instance_call(model, ctor, depth, index) -> Optional[Distribution]:
@@ -614,6 +631,37 @@ def _self_attr_graph(model, cls, attr: str, depth, seen) -> bool:
     return False
 
 
+WEIGHT_METHODS = {"parameters", "named_parameters"}
+
+
+def _injected_network(model, cls, attr: str) -> bool:
+    """`self.<attr>` holds an object passed to the constructor (`self.pi = pi` in `__init__`) whose
+    parameters the class hands on (`Adam(pi.parameters())`, `clip_grad_norm_(self.pi.parameters(), 1)`):
+    an object with weights, whatever it is called."""
+    params = set()
+    for value, method in _self_values(model, cls, attr):
+        if method is not None and method.name == "__init__" and isinstance(value, cst.Name) and value.value in method.params:
+            params.add((value.value, id(method)))
+    if not params:
+        return False
+    chain = {id(c) for c in model.class_chain(cls)}
+    for call, owner in model.calls:
+        func = call.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in WEIGHT_METHODS or owner is None:
+            continue
+        top = owner
+        while top.parent is not None:
+            top = top.parent
+        if top.cls is None or id(top.cls) not in chain:
+            continue
+        recv = func.value
+        if isinstance(recv, cst.Attribute) and dotted(recv.value) == "self" and recv.attr.value == attr:
+            return True
+        if isinstance(recv, cst.Name) and (recv.value, id(top)) in params:
+            return True
+    return False
+
+
 def _is_module_ctor(model, value) -> bool:
     if not isinstance(value, cst.Call):
         return False
@@ -658,6 +706,8 @@ def _call_graph(model, call: cst.Call, scope, depth, seen) -> bool:
                     return _args_graph(model, call, scope, depth, seen)
                 if any(_is_module_ctor(model, v) or _is_layer_ctor(model, v) for v, _m in _self_values(model, cls, name)):
                     return True  # a submodule's output
+                if _injected_network(model, cls, name):
+                    return True  # `self.pi(obs)`: a network handed to the constructor whose parameters are trained
             return _args_graph(model, call, scope, depth, seen)
         if q is None and _graph(model, receiver, scope, depth + 1, seen):
             return True
