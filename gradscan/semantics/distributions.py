@@ -185,6 +185,22 @@ def class_of_call(model: "FileModel", call: cst.Call) -> Optional[DistClass]:
     return None
 
 
+def base_distribution_class(model: "FileModel", info: "ClassInfo", _depth: int = 0) -> Optional[DistClass]:
+    """The framework distribution class a project class of this file derives from (what
+    `super().sample()` in it runs), or None when it is not a distribution subclass."""
+    if _depth > 6:
+        return None
+    for base in info.base_names:
+        if base.startswith("<local>."):
+            local = model.classes.get(base[len("<local>."):])
+            found = base_distribution_class(model, local, _depth + 1) if local is not None and local is not info else None
+        else:
+            found = framework_class(base) or (_project_class(model, base, 1) if model.project is not None else None)
+        if found is not None:
+            return found
+    return None
+
+
 def _local_class(model: "FileModel", info: "ClassInfo", depth: int) -> Optional[DistClass]:
     if depth > 6:
         return None

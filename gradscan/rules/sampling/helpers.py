@@ -228,3 +228,41 @@ def graph_params(model: FileModel, d: dists.Distribution):
 def node_text(model: FileModel, node: cst.CSTNode, limit: int = 40) -> str:
     text = model.module.code_for_node(node).strip()
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def rsample_method(model: FileModel, node: cst.CSTNode):
+    """The method `node` is in when it is a reparameterized sampler of a distribution subclass
+    (`rsample`, `rsample_with_z`, `rsample_and_log_prob`, ... of a class deriving from a torch or
+    Pyro distribution), else None."""
+    fn = model.enclosing_function(node)
+    if fn is None or fn.parent is not None or fn.cls is None:
+        return None
+    if fn.name != "rsample" and not fn.name.startswith("rsample_"):
+        return None
+    base = dists.base_distribution_class(model, fn.cls)
+    return fn if base is not None and base.library in (dists.TORCH, dists.PYRO) else None
+
+
+def returned_pathwise(model: FileModel, node: cst.CSTNode, limit: int = 64) -> bool:
+    """The value of `node` reaches its function's return value, not only through a detached
+    straight-through term (`hard + soft - soft.detach()`) or a `log_prob`."""
+    flow = model.flow
+    fn = model.enclosing_function(node)
+    todo, seen = [node], set()
+    while todo and len(seen) < limit:
+        start = todo.pop()
+        if id(start) in seen:
+            continue
+        seen.add(id(start))
+        end, path, names = flow.climb(start)
+        if any(dists.is_score_call(model, n) for n in path if n is not node):
+            continue
+        if any(isinstance(n, cst.BinaryOperation) and dists.contains_detach(model, n) for n in path):
+            continue
+        if end == "return":
+            return True
+        if end == "assign":
+            stmt = model.enclosing_statement(path[-1] if path else start)
+            for name in names:
+                todo.extend(flow.later_uses(fn, name, stmt))
+    return False
