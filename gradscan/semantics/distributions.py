@@ -211,7 +211,25 @@ def _local_class(model: "FileModel", info: "ClassInfo", depth: int) -> Optional[
         else:
             found = framework_class(base) or (_project_class(model, base, depth + 1) if model.project is not None else None)
         if found is not None:
+            if found.wrapper:
+                found = _wrapped_in_init(model, info, depth) or found
             return _subclass(found, info)
+    return None
+
+
+def _wrapped_in_init(model: "FileModel", info: "ClassInfo", depth: int) -> Optional[DistClass]:
+    """A wrapper subclass samples the way the base its `__init__` hands to `super().__init__`
+    does (`class TanhNormal(TransformedDistribution)` built on `Normal(loc, scale)`)."""
+    init = info.methods.get("__init__")
+    if init is None:
+        return None
+    for call in init.calls:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "__init__" and isinstance(func.value, cst.Call) \
+                and dotted(func.value.func) == "super":
+            base_expr = _wrapper_base(call)
+            base = _dist(model, base_expr, init, depth + 1, None) if base_expr is not None else None
+            return base.cls if base is not None else None
     return None
 
 

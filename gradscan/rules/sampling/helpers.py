@@ -158,7 +158,9 @@ class SamplingRule(Rule):
             # A name (`generate`, `rollout`, `imagine`) is a hint, not a proof: a sample that
             # reaches a `.backward()` is trained whatever its function is called.
             return None
-        if scored and not _pathwise_through_networks(model, node, trace):
+        if scored and (not _pathwise_through_networks(model, node, trace) or (discrete and not _through_network(model, trace))):
+            # (A scored discrete draw that reaches the loss through tensor ops only is a reward
+            # computed from the action: `log_prob(bits) * bits.sum(-1)`.)
             # REINFORCE / a likelihood term: the sample is scored, and its other way to the loss
             # (a reward an environment computes from it) is not a path gradients could take.
             return None
@@ -194,6 +196,16 @@ def _pathwise_through_networks(model: FileModel, start: cst.CSTNode, trace: Trac
         if not src.is_module_object(parent.func):
             return False
     return True
+
+
+def _through_network(model: FileModel, trace: Trace) -> bool:
+    """The trace passes the value to a module object (`critic(obs, action)`)."""
+    src = intent.sources(model)
+    for child, parent in intent.trace_steps(model, trace.path):
+        if isinstance(parent, cst.Call) and parent.func is not child and not intent.contains(model, parent.func, child) \
+                and src.is_module_object(parent.func):
+            return True
+    return False
 
 
 def _enclosing_functions(model: FileModel, node: cst.CSTNode):
