@@ -32,6 +32,7 @@ import libcst as cst
 
 from gradscan.semantics.arguments import argument_for, positional_argument
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import mentions_name
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
@@ -555,7 +556,11 @@ def _name_graph(model, name: cst.Name, scope, depth, seen) -> bool:
     while True:
         defs = definitions(model, name.value, s)
         if defs:
-            return any(_graph(model, v, s, depth + 1, seen) for v, _i, _n in defs)
+            if any(_graph(model, v, s, depth + 1, seen) for v, _i, _n in defs):
+                return True
+            # `logits = logits.view(...)`: a parameter reassigned from itself is still the parameter
+            return s is not None and name.value in s.params and _param_graph(model, s, name.value) \
+                and any(mentions_name(v, name.value) for v, _i, _n in defs)
         if s is None:
             return False
         if name.value in s.params:
