@@ -213,8 +213,8 @@ class SampleInsteadOfRsample(SamplingRule):
                 # reparameterized sample, whatever the parameters are and wherever it is used.
                 family = self._contract_family(model, func.value, promised)
                 if family is not None and returned_pathwise(model, call):
-                    yield Report(func.attr, f"`{promised.name}` of a distribution class returns `.sample()` of {clip(family, 40)}, "
-                                            f"which carries no gradient; use `.rsample()`", fix=(func.attr, "rsample", "Use `.rsample()`"))
+                    yield Report(func.attr, f"`{clip(promised.name, 24)}` returns `.sample()` of {clip(family, 24)}: no gradient; "
+                                            f"use `.rsample()`", fix=(func.attr, "rsample", "Use `.rsample()`"))
                 continue
             d = dists.distribution_of(model, func.value)
             if d is None or d.library not in (dists.TORCH, dists.PYRO) or d.reparameterized is not True or d.cls.custom_sample:
