@@ -5,6 +5,9 @@ from gradscan.frameworks import Api
 # (py42: SVI steps the params its loss reaches).
 WEIGHT_FACTORIES = (
     Api("pyro.param", "py42"),
+    # `self.loc = PyroParam(init)` in a PyroModule: a trainable parameter of the module
+    Api("pyro.nn.PyroParam", "py42"),
+    Api("pyro.nn.module.PyroParam", "py42"),
 )
 
 # Inference objects that differentiate the ELBO of the model and guide they are given: those

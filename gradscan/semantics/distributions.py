@@ -30,10 +30,10 @@ from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
 import libcst as cst
 
-from gradscan.semantics.arguments import positional_argument
+from gradscan.semantics.arguments import argument_for, positional_argument
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.names import dotted
-from gradscan.semantics.walk import descendants
+from gradscan.semantics.walk import descendants, mentions_name
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
@@ -187,6 +187,22 @@ def class_of_call(model: "FileModel", call: cst.Call) -> Optional[DistClass]:
     return None
 
 
+def base_distribution_class(model: "FileModel", info: "ClassInfo", _depth: int = 0) -> Optional[DistClass]:
+    """The framework distribution class a project class of this file derives from (what
+    `super().sample()` in it runs), or None when it is not a distribution subclass."""
+    if _depth > 6:
+        return None
+    for base in info.base_names:
+        if base.startswith("<local>."):
+            local = model.classes.get(base[len("<local>."):])
+            found = base_distribution_class(model, local, _depth + 1) if local is not None and local is not info else None
+        else:
+            found = framework_class(base) or (_project_class(model, base, 1) if model.project is not None else None)
+        if found is not None:
+            return found
+    return None
+
+
 def _local_class(model: "FileModel", info: "ClassInfo", depth: int) -> Optional[DistClass]:
     if depth > 6:
         return None
@@ -197,7 +213,25 @@ def _local_class(model: "FileModel", info: "ClassInfo", depth: int) -> Optional[
         else:
             found = framework_class(base) or (_project_class(model, base, depth + 1) if model.project is not None else None)
         if found is not None:
+            if found.wrapper:
+                found = _wrapped_in_init(model, info, depth) or found
             return _subclass(found, info)
+    return None
+
+
+def _wrapped_in_init(model: "FileModel", info: "ClassInfo", depth: int) -> Optional[DistClass]:
+    """A wrapper subclass samples the way the base its `__init__` hands to `super().__init__`
+    does (`class TanhNormal(TransformedDistribution)` built on `Normal(loc, scale)`)."""
+    init = info.methods.get("__init__")
+    if init is None:
+        return None
+    for call in init.calls:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "__init__" and isinstance(func.value, cst.Call) \
+                and dotted(func.value.func) == "super":
+            base_expr = _wrapper_base(call)
+            base = _dist(model, base_expr, init, depth + 1, None) if base_expr is not None else None
+            return base.cls if base is not None else None
     return None
 
 
@@ -250,7 +284,7 @@ def _dist(model, expr, scope, depth, index) -> Optional[Distribution]:
     if isinstance(expr, cst.Name):
         for value, idx, where in _definitions_before(model, expr, scope):
             return _dist(model, value, where, depth + 1, idx if idx is not None else index)
-        return None
+        return _dist_of_parameter(model, expr.value, scope, depth)
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
         cls = _owner_class(scope)
         if cls is None:
@@ -315,6 +349,23 @@ def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distri
         if target is not None:
             return _dist_of_returns(model, target, depth + 1, index)
     return None
+
+
+def _dist_of_parameter(model, name: str, scope, depth) -> Optional[Distribution]:
+    """A helper's parameter that every caller in this file passes a distribution for
+    (`def draw(dist): return dist.sample()` called as `draw(Normal(mu, sigma))`): the first
+    caller's distribution. None when a caller passes anything else, or there is no caller."""
+    if scope is None or name not in scope.params or not isinstance(scope.node, cst.FunctionDef):
+        return None
+    found = None
+    callers = model.objects.callers_of(scope)
+    for call, owner in callers[:8]:
+        arg = argument_for(scope, call, name)
+        d = _dist(model, arg, owner, depth + 1, None) if arg is not None else None
+        if d is None:
+            return None
+        found = found or d
+    return found
 
 
 def _dist_of_instance_call(model, ctor, depth, index) -> Optional[Distribution]:
@@ -477,7 +528,11 @@ def _name_graph(model, name: cst.Name, scope, depth, seen) -> bool:
     while True:
         defs = definitions(model, name.value, s)
         if defs:
-            return any(_graph(model, v, s, depth + 1, seen) for v, _i, _n in defs)
+            if any(_graph(model, v, s, depth + 1, seen) for v, _i, _n in defs):
+                return True
+            # `logits = logits.view(...)`: a parameter reassigned from itself is still the parameter
+            return s is not None and name.value in s.params and _param_graph(model, s, name.value) \
+                and any(mentions_name(v, name.value) for v, _i, _n in defs)
         if s is None:
             return False
         if name.value in s.params:
@@ -578,6 +633,37 @@ def _self_attr_graph(model, cls, attr: str, depth, seen) -> bool:
     return False
 
 
+WEIGHT_METHODS = {"parameters", "named_parameters"}
+
+
+def _injected_network(model, cls, attr: str) -> bool:
+    """`self.<attr>` holds an object passed to the constructor (`self.pi = pi` in `__init__`) whose
+    parameters the class hands on (`Adam(pi.parameters())`, `clip_grad_norm_(self.pi.parameters(), 1)`):
+    an object with weights, whatever it is called."""
+    params = set()
+    for value, method in _self_values(model, cls, attr):
+        if method is not None and method.name == "__init__" and isinstance(value, cst.Name) and value.value in method.params:
+            params.add((value.value, id(method)))
+    if not params:
+        return False
+    chain = {id(c) for c in model.class_chain(cls)}
+    for call, owner in model.calls:
+        func = call.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in WEIGHT_METHODS or owner is None:
+            continue
+        top = owner
+        while top.parent is not None:
+            top = top.parent
+        if top.cls is None or id(top.cls) not in chain:
+            continue
+        recv = func.value
+        if isinstance(recv, cst.Attribute) and dotted(recv.value) == "self" and recv.attr.value == attr:
+            return True
+        if isinstance(recv, cst.Name) and (recv.value, id(top)) in params:
+            return True
+    return False
+
+
 def _is_module_ctor(model, value) -> bool:
     if not isinstance(value, cst.Call):
         return False
@@ -622,6 +708,8 @@ def _call_graph(model, call: cst.Call, scope, depth, seen) -> bool:
                     return _args_graph(model, call, scope, depth, seen)
                 if any(_is_module_ctor(model, v) or _is_layer_ctor(model, v) for v, _m in _self_values(model, cls, name)):
                     return True  # a submodule's output
+                if _injected_network(model, cls, name):
+                    return True  # `self.pi(obs)`: a network handed to the constructor whose parameters are trained
             return _args_graph(model, call, scope, depth, seen)
         if q is None and _graph(model, receiver, scope, depth + 1, seen):
             return True

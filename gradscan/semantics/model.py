@@ -244,6 +244,12 @@ class _Collector:
         for target in targets:
             if type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == "self":
                 method.cls.self_assigns.append((target.attr.value, value, node, method.name))
+            elif type(target) is cst.Tuple and type(value) is cst.Tuple and len(target.elements) == len(value.elements):
+                # `self.actor, self.critic = actor, critic`: element by element
+                for t, v in zip(target.elements, value.elements):
+                    if type(t) is cst.Element and type(v) is cst.Element and type(t.value) is cst.Attribute \
+                            and type(t.value.value) is cst.Name and t.value.value.value == "self":
+                        method.cls.self_assigns.append((t.value.attr.value, v.value, node, method.name))
 
 
 _NAME_OR_ATTRIBUTE = (cst.Name, cst.Attribute)

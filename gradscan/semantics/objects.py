@@ -73,10 +73,28 @@ class Objects:
             cls = _method_class(scope)
             if cls is None:
                 return None
-            values = [v for c2 in model.class_chain(cls) for a, v, _n, _m in c2.self_assigns if a == expr.attr.value]
-            found = {id(c): c for c in (self._constructed(v) if type(v) is cst.Call else None for v in values)}
+            pairs = [(v, c2, m) for c2 in model.class_chain(cls) for a, v, _n, m in c2.self_assigns if a == expr.attr.value]
+            found = {id(c): c for c in (self._attr_value_class(v, c2, m) for v, c2, m in pairs)}
             return next(iter(found.values())) if len(found) == 1 and None not in found.values() else None
         return None
+
+    def _attr_value_class(self, value, owner: "ClassInfo", method: str) -> Optional["ClassInfo"]:
+        """The class of what `self.attr = value` stores: a constructed object, or (`self.actor =
+        actor` in `__init__`) what every construction of the owner class in this file passes."""
+        if type(value) is cst.Call:
+            return self._constructed(value)
+        init = owner.methods.get(method)
+        if type(value) is not cst.Name or method != "__init__" or init is None or value.value not in init.params:
+            return None
+        found = None
+        ctors = [(c, o) for c, o in self.model.calls if type(c.func) is cst.Name and c.func.value == owner.name]
+        for call, caller in ctors[:8]:
+            arg = argument_for(init, call, value.value)
+            cls = self.instance_class(arg, caller) if arg is not None else None
+            if cls is None or (found is not None and cls is not found):
+                return None
+            found = cls
+        return found
 
     def _constructed(self, call: cst.Call) -> Optional["ClassInfo"]:
         """`Net(...)`, `Net(...).to(device)`, `Net(...).cuda()`: a class of this file."""

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
+
+import libcst as cst
 
 from gradscan.rules.base import Report, clip
-from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
+from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, returned_pathwise, rsample_method, sample_calls
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.model import FileModel
 
@@ -31,8 +33,16 @@ class SampleInsteadOfRsample(SamplingRule):
     and the project's subclasses of them) whose parameters come from the graph (module outputs,
     parameters, values computed in `forward`), inside a differentiable function, when the sample
     reaches the output or the loss other than through `log_prob`. The distribution may be built
-    inline, stored in a variable, returned by a method (`self.posterior(x).sample()`) or by an
-    encoder module.
+    inline, stored in a variable, returned by a method (`self.posterior(x).sample()`), by an
+    encoder module or by a method of an object handed to the constructor
+    (`self.policy.dist(obs).sample()`), or passed to a helper (`def draw(d): return d.sample()`
+    called with `draw(Normal(mu, sigma))`).
+
+    Also flagged, whatever the parameters and callers: `.sample()` whose value a distribution
+    class's own reparameterized sampler returns (`rsample`, `rsample_with_z`,
+    `rsample_and_log_prob` of a subclass of a torch or Pyro distribution, drawing from
+    `super()` or from a reparameterized distribution it builds): the method promises its
+    callers a sample that passes gradients.
 
     ## Why it breaks gradients
     In torch, `.sample()` runs under `torch.no_grad()`: the sample has no `grad_fn`. When it is
@@ -197,6 +207,15 @@ class SampleInsteadOfRsample(SamplingRule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         for call, func in sample_calls(model):
+            promised = rsample_method(model, call)
+            if promised is not None:
+                # Inside a distribution's own `rsample`: the method promises every caller a
+                # reparameterized sample, whatever the parameters are and wherever it is used.
+                family = self._contract_family(model, func.value, promised)
+                if family is not None and returned_pathwise(model, call):
+                    yield Report(func.attr, f"`{clip(promised.name, 24)}` returns `.sample()` of {clip(family, 24)}: no gradient; "
+                                            f"use `.rsample()`", fix=(func.attr, "rsample", "Use `.rsample()`"))
+                continue
             d = dists.distribution_of(model, func.value)
             if d is None or d.library not in (dists.TORCH, dists.PYRO) or d.reparameterized is not True or d.cls.custom_sample:
                 continue
@@ -207,3 +226,16 @@ class SampleInsteadOfRsample(SamplingRule):
                 continue
             yield Report(func.attr, f"`.sample()` of {clip(d.display, 40)} gives `{node_text(model, graph[0], 24)}` no gradient; "
                                     f"use `.rsample()`", fix=(func.attr, "rsample", "Use `.rsample()`"))
+
+    def _contract_family(self, model: FileModel, receiver, method) -> Optional[str]:
+        """The reparameterized torch/Pyro family `receiver.sample()` draws from inside a
+        distribution subclass's `rsample` method (`super()`, or a distribution it builds)."""
+        if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name) and receiver.func.value == "super" and not receiver.args:
+            base = dists.base_distribution_class(model, method.cls)
+            if base is not None and base.library in (dists.TORCH, dists.PYRO) and base.reparameterized is True:
+                return base.name
+            return None
+        d = dists.distribution_of(model, receiver)
+        if d is not None and d.library in (dists.TORCH, dists.PYRO) and d.reparameterized is True and not d.cls.custom_sample:
+            return d.cls.name
+        return None

@@ -158,7 +158,9 @@ class SamplingRule(Rule):
             # A name (`generate`, `rollout`, `imagine`) is a hint, not a proof: a sample that
             # reaches a `.backward()` is trained whatever its function is called.
             return None
-        if scored and not _pathwise_through_networks(model, node, trace):
+        if scored and (not _pathwise_through_networks(model, node, trace) or (discrete and not _through_network(model, trace))):
+            # (A scored discrete draw that reaches the loss through tensor ops only is a reward
+            # computed from the action: `log_prob(bits) * bits.sum(-1)`.)
             # REINFORCE / a likelihood term: the sample is scored, and its other way to the loss
             # (a reward an environment computes from it) is not a path gradients could take.
             return None
@@ -196,6 +198,16 @@ def _pathwise_through_networks(model: FileModel, start: cst.CSTNode, trace: Trac
     return True
 
 
+def _through_network(model: FileModel, trace: Trace) -> bool:
+    """The trace passes the value to a module object (`critic(obs, action)`)."""
+    src = intent.sources(model)
+    for child, parent in intent.trace_steps(model, trace.path):
+        if isinstance(parent, cst.Call) and parent.func is not child and not intent.contains(model, parent.func, child) \
+                and src.is_module_object(parent.func):
+            return True
+    return False
+
+
 def _enclosing_functions(model: FileModel, node: cst.CSTNode):
     fn = model.enclosing_function(node)
     while fn is not None:
@@ -228,3 +240,41 @@ def graph_params(model: FileModel, d: dists.Distribution):
 def node_text(model: FileModel, node: cst.CSTNode, limit: int = 40) -> str:
     text = model.module.code_for_node(node).strip()
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def rsample_method(model: FileModel, node: cst.CSTNode):
+    """The method `node` is in when it is a reparameterized sampler of a distribution subclass
+    (`rsample`, `rsample_with_z`, `rsample_and_log_prob`, ... of a class deriving from a torch or
+    Pyro distribution), else None."""
+    fn = model.enclosing_function(node)
+    if fn is None or fn.parent is not None or fn.cls is None:
+        return None
+    if fn.name != "rsample" and not fn.name.startswith("rsample_"):
+        return None
+    base = dists.base_distribution_class(model, fn.cls)
+    return fn if base is not None and base.library in (dists.TORCH, dists.PYRO) else None
+
+
+def returned_pathwise(model: FileModel, node: cst.CSTNode, limit: int = 64) -> bool:
+    """The value of `node` reaches its function's return value, not only through a detached
+    straight-through term (`hard + soft - soft.detach()`) or a `log_prob`."""
+    flow = model.flow
+    fn = model.enclosing_function(node)
+    todo, seen = [node], set()
+    while todo and len(seen) < limit:
+        start = todo.pop()
+        if id(start) in seen:
+            continue
+        seen.add(id(start))
+        end, path, names = flow.climb(start)
+        if any(dists.is_score_call(model, n) for n in path if n is not node):
+            continue
+        if any(isinstance(n, cst.BinaryOperation) and dists.contains_detach(model, n) for n in path):
+            continue
+        if end == "return":
+            return True
+        if end == "assign":
+            stmt = model.enclosing_statement(path[-1] if path else start)
+            for name in names:
+                todo.extend(flow.later_uses(fn, name, stmt))
+    return False
