@@ -77,3 +77,43 @@ def test_numpy_reductions_work_on_tracers():
         assert bool(jnp.any(g != 0.0)), f"{f.__name__}: {g}"
     listed = {a.name for a in jax_api.TRACER_CONVERSIONS}
     assert not listed & {"numpy.sum", "numpy.mean", "numpy.max", "numpy.std"}
+
+
+@pytest.mark.parametrize("method", [api.name for api in jax_api.CONVERSION_METHODS])
+def test_conversion_methods_raise_under_jit_grad(method):
+    """FACT jx40: under `jit` (around the transform, or a jitted step calling it) the traced value
+    has no concrete value: `.item()` and `.tolist()` raise ConcretizationTypeError (GS504)."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    def loss(w):
+        return jnp.sum(w ** 2) * jnp.sum(jnp.asarray(getattr(w.mean(), method)()))
+
+    w = jnp.array([1.0, 2.0])
+    with pytest.raises(jax.errors.ConcretizationTypeError):
+        jax.jit(jax.grad(loss))(w)
+
+    @jax.jit
+    def step(w):
+        return jax.value_and_grad(loss)(w)
+
+    with pytest.raises(jax.errors.ConcretizationTypeError):
+        step(w)
+
+
+def test_jit_and_keyword_partial_keep_argnums():
+    """FACT jx46: `jax.jit(jax.grad(partial(loss, k=v)))` still differentiates position 0 (the
+    data when the loss takes it first); a positional partial shifts the positions (GS505)."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    from functools import partial
+
+    def loss(x, w, y, scale=1.0):
+        return scale * (jnp.dot(x, w) - y) ** 2
+
+    x, w, y = jnp.array([1.0, 2.0, 3.0]), jnp.array([0.5, -1.0, 0.25]), jnp.array(0.3)
+    g = jax.jit(jax.grad(partial(loss, scale=0.5)))(x, w, y)
+    assert bool(jnp.allclose(g, jax.grad(loss, argnums=0)(x, w, y, 0.5)))
+    assert not bool(jnp.allclose(g, jax.grad(loss, argnums=1)(x, w, y, 0.5)))
+    shifted = jax.grad(partial(loss, x))(w, y)
+    assert bool(jnp.allclose(shifted, jax.grad(loss, argnums=1)(x, w, y)))

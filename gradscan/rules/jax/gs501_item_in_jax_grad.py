@@ -1,92 +1,19 @@
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Set, Tuple
 
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, follow_helpers, uses_jax,
+    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, abstract_functions, follow_helpers, in_abstract, site_abstract,
+    uses_jax,
 )
-from gradscan.semantics.contexts import function_value, Scopes
+from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.intent import contains
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.sources import JaxSources, Traced, differentiated_params
-
-# Transforms under which values are abstract: `.item()` raises there (loud), never silent.
-ABSTRACT_TRANSFORMS = {
-    "jax.jit", "jax.pmap", "jax.vmap", "flax.nnx.jit", "flax.nnx.pmap", "flax.nnx.vmap", "flax.linen.jit",
-    "flax.linen.vmap", "jax.experimental.pjit.pjit", "jax.pjit", "equinox.filter_jit", "jax.shard_map",
-    "jax.experimental.shard_map.shard_map", "flax.nnx.shard_map", "jax.make_jaxpr", "jax.eval_shape",
-    "jax.lax.scan", "jax.lax.fori_loop", "jax.lax.while_loop", "jax.lax.cond", "jax.lax.switch",
-    "jax.lax.map", "flax.nnx.scan", "flax.nnx.fori_loop", "flax.nnx.while_loop", "flax.nnx.cond",
-    "flax.nnx.switch", "jax.checkpoint", "jax.remat", "flax.nnx.remat",
-}
-
-
-def _is_abstract_spec(model: FileModel, expr: cst.BaseExpression) -> bool:
-    """`jax.jit`, `jax.jit(...)` used as a decorator factory, `partial(jax.jit, ...)`."""
-    if model.resolve(expr) in ABSTRACT_TRANSFORMS:
-        return True
-    if isinstance(expr, cst.Call):
-        name = model.callee(expr)
-        if name in ABSTRACT_TRANSFORMS:
-            return True
-        if name == "functools.partial" and expr.args and model.resolve(expr.args[0].value) in ABSTRACT_TRANSFORMS:
-            return True
-    return False
-
-
-def _abstract_functions(model: FileModel, scopes: Scopes) -> Set[int]:
-    """Functions that run under an abstract trace: decorated with or passed to jit, pmap, vmap,
-    `lax.scan` and the other control-flow primitives (their values have no concrete value)."""
-    out: Set[int] = set()
-    for fn in model.functions:
-        if isinstance(fn.node, cst.FunctionDef) and any(_is_abstract_spec(model, d.decorator) for d in fn.node.decorators):
-            out.add(id(fn))
-    for call, owner in model.calls:
-        func = call.func
-        if not (model.callee(call) in ABSTRACT_TRANSFORMS or (isinstance(func, cst.Call) and _is_abstract_spec(model, func))):
-            continue
-        for arg in call.args:
-            if arg.keyword is None and not arg.star:
-                target = function_value(model, owner, arg.value, scopes)
-                if target is not None:
-                    out.add(id(target))
-    # what a jitted function calls runs under the same trace
-    by_id = {id(fn): fn for fn in model.functions}
-    todo = [by_id[i] for i in out if i in by_id]
-    while todo:
-        fn = todo.pop()
-        for call in scopes.calls_within(fn):
-            if isinstance(call.func, cst.Name):
-                target = scopes.lookup(model.enclosing_function(call), call.func.value)
-                if target is not None and id(target) not in out:
-                    out.add(id(target))
-                    todo.append(target)
-    return out
-
-
-def _in_abstract(model: FileModel, fn: Optional[FunctionInfo], abstract: Set[int]) -> bool:
-    while fn is not None:
-        if id(fn) in abstract:
-            return True
-        fn = fn.parent
-    return False
-
-
-def _site_abstract(model: FileModel, site: cst.CSTNode, abstract: Set[int]) -> bool:
-    """The transform call is wrapped in jit (`jax.jit(jax.grad(f))`) or runs in a jitted function."""
-    for anc in model.ancestors(site):
-        if isinstance(anc, cst.Arg):
-            call = model.parent(anc)
-            if isinstance(call, cst.Call) and model.callee(call) in ABSTRACT_TRANSFORMS:
-                return True
-        if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.BaseSmallStatement, cst.BaseCompoundStatement)):
-            break
-    return _in_abstract(model, model.enclosing_function(site), abstract)
-
 
 class ItemInJaxGrad(Rule):
     code = "GS501"
@@ -114,14 +41,14 @@ class ItemInJaxGrad(Rule):
     for `x.item() * x` at x=2 the gradient is 2.0 instead of 4.0, `jnp.sin(x.item())` gets 0.0
     instead of cos 2, and no error or warning is raised (fact jx40). The model trains on a
     wrong gradient. `float(x)` and `x.tolist()` raise `ConcretizationTypeError` there, and under
-    `jit` everything raises, so those are loud and not reported.
+    `jit` everything raises: those are loud, and GS504 reports them.
 
     Not flagged: `.item()` on the result of the transform (outside the function), in metrics
     returned as `has_aux` output or logged, on values that do not depend on the differentiated
     arguments (the batch, labels, constants), on values whose gradient is zero anyway
     (`argmax`, comparisons, integer casts, `stop_gradient`), numbers used as shapes, sizes or
     Python control flow, and functions that run under `jit`, `vmap`, `pmap` or `lax` control
-    flow (`.item()` raises there).
+    flow (`.item()` raises there: GS504).
 
     ## Example
     ```python
@@ -220,14 +147,14 @@ class ItemInJaxGrad(Rule):
         targets = model.get(JaxSources).targets
         if not targets:
             return
-        abstract = _abstract_functions(model, scopes)
+        abstract = abstract_functions(model, scopes)
         traced = Traced(model, scopes)
         roots = set()
         scope_params: Dict[int, Tuple[FunctionInfo, Set[str]]] = {}
         aux_elements: Set[int] = set()
         for target in targets.values():
             fn = target.fn
-            if _in_abstract(model, fn, abstract) or any(_site_abstract(model, s, abstract) for s in target.sites):
+            if in_abstract(model, fn, abstract) or any(site_abstract(model, s, abstract) for s in target.sites):
                 continue  # under jit: `.item()` raises (loud)
             params = differentiated_params(target)
             if not params:
@@ -245,7 +172,7 @@ class ItemInJaxGrad(Rule):
             if scope is None:
                 continue
             owner, params = scope
-            if _in_abstract(model, fn, abstract):
+            if in_abstract(model, fn, abstract):
                 continue
             names = traced.names_of(owner, params)
             if not traced.traced(receiver, names):

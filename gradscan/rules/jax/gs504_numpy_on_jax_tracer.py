@@ -6,13 +6,14 @@ import libcst as cst
 
 from gradscan.frameworks import jax as jax_api, names
 from gradscan.rules.base import Report, Rule, clip
-from gradscan.rules.jax.helpers import follow_helpers, uses_jax
+from gradscan.rules.jax.helpers import abstract_functions, follow_helpers, in_abstract, site_abstract, uses_jax
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.sources import JaxSources, Traced, differentiated_params
 
 TRACER_CONVERSIONS = names(jax_api.TRACER_CONVERSIONS)
 PYTHON_NUMBER_BUILTINS = names(jax_api.PYTHON_NUMBER_BUILTINS)
+CONVERSION_METHODS = names(jax_api.CONVERSION_METHODS)
 
 
 class NumpyOnJaxTracer(Rule):
@@ -26,7 +27,7 @@ class NumpyOnJaxTracer(Rule):
         "constructors need a concrete array and raise ConcretizationTypeError / TracerArrayConversionError."
     )
     hint = "use the `jax.numpy` function (`jnp.log`, `jnp.asarray`), keep the value an array, or convert after the transform"
-    facts = ("jx45",)
+    facts = ("jx45", "jx40")
     triggers = ("grad",)
     doc = """
     ## What it does
@@ -49,8 +50,12 @@ class NumpyOnJaxTracer(Rule):
     (the batch, labels, hyper-parameters, shapes: `float(x.shape[0])`), NumPy reductions that
     hand the work back to the array's own method and work on tracers (`np.sum`, `np.mean`,
     `np.max`, `np.std`), `int(x)` and `bool(x)` (they do not raise under `jax.grad` without
-    jit), `.item()` (GS501), code outside a gradient transform, and values under
-    `stop_gradient`, argmax or comparisons (not followed).
+    jit), `.item()` without jit (GS501: it silently gives a constant there), code outside a
+    gradient transform, and values under `stop_gradient`, argmax or comparisons (not followed).
+
+    Under `jit` (`jax.jit(jax.grad(f))`, a jitted train step, `vmap`, `lax.scan` bodies) the
+    values are abstract: `x.item()` and `x.tolist()` of a traced value raise
+    `ConcretizationTypeError` too (fact jx40), and are flagged here.
 
     ## Example
     ```python
@@ -127,19 +132,28 @@ class NumpyOnJaxTracer(Rule):
         if not targets:
             return
         candidates = [(c, fn) for c, fn in model.calls if fn is not None and c.args and self._converts(model, c)]
-        if not candidates:
+        methods = [(c, fn) for c, fn in model.calls if fn is not None and not c.args and isinstance(c.func, cst.Attribute)
+                   and c.func.attr.value in CONVERSION_METHODS]
+        if not candidates and not methods:
             return
         scopes = model.get(Scopes)
         traced = Traced(model, scopes)
         scope_params: Dict[int, Tuple[FunctionInfo, Set[str]]] = {}
+        jitted: Set[int] = set()  # differentiated functions traced abstractly (`jax.jit(jax.grad(f))`)
+        abstract = abstract_functions(model, scopes) if methods else set()
         for target in targets.values():
             params = differentiated_params(target)
             if params:
                 scope_params[id(target.fn)] = (target.fn, params)
+                if methods and any(site_abstract(model, s, abstract) for s in target.sites):
+                    jitted.add(id(target.fn))
         if not scope_params:
             return
         follow_helpers(model, scopes, traced, scope_params)
-        for call, fn in candidates:
+        # `.item()` raises only where the value is abstract; without jit it is GS501's silent constant
+        methods = [(c, fn) for c, fn in methods
+                   if in_abstract(model, fn, abstract) or _within(fn, jitted)]
+        for call, fn in candidates + methods:
             scope = _scope(fn, scope_params)
             if scope is None:
                 continue
@@ -150,6 +164,11 @@ class NumpyOnJaxTracer(Rule):
                 # is concrete: `jax.pure_callback(lambda p: np.sin(p), ...)`)
                 names = names - set(inner.params)
                 inner = inner.parent
+            if not call.args:  # `x.item()`: the receiver is the value converted
+                if traced.traced(call.func.value, names):  # type: ignore[union-attr]
+                    yield Report(call.func.attr, f"`.{call.func.attr.value}()` of a value traced under jit raises "  # type: ignore[union-attr]
+                                                 f"ConcretizationTypeError; keep it an array")
+                continue
             if any(a.keyword is None and not a.star and traced.traced(a.value, names) for a in call.args):
                 yield Report(call.func, self._message(model, call))
 
@@ -179,3 +198,11 @@ def _scope(fn: Optional[FunctionInfo], scope_params) -> Optional[Tuple[FunctionI
             return found
         fn = fn.parent
     return None
+
+
+def _within(fn: Optional[FunctionInfo], ids: Set[int]) -> bool:
+    while fn is not None:
+        if id(fn) in ids:
+            return True
+        fn = fn.parent
+    return False

@@ -35,10 +35,13 @@ class GradOfWrongArgument(Rule):
     ## What it does
     Flags a `jax.grad` / `jax.value_and_grad` (or `nnx.grad`, `nnx.value_and_grad`) whose
     gradient is used to update a value passed at a position the transform does not
-    differentiate: `g = jax.grad(loss)(x, w)` then `w = w - lr * g` (or `w -= lr * g`, or
-    `optax.apply_updates(w, updates)` with `updates` from `tx.update(g, ...)`), where `w` is
-    not among the arguments `argnums` names. The transform may be bound to a name first
-    (`grad_loss = jax.grad(loss)`) and called elsewhere in the file.
+    differentiate: `g = jax.grad(loss)(x, w)` then `w = w - lr * g` (or `w -= lr * g`,
+    `optax.apply_updates(w, updates)` with `updates` from `tx.update(g, ...)`,
+    `jax.tree_util.tree_map(lambda p, d: p - lr * d, w, g)`, assigned or returned), where `w`
+    is not among the arguments `argnums` names. The transform may be bound to a name first
+    (`grad_loss = jax.grad(loss)`) and called elsewhere in the file, wrapped in `jax.jit`
+    (`jax.jit(jax.grad(loss))`), and the loss may be a `functools.partial` that binds
+    keywords only (`partial(loss, weight=0.5)`: the positions are unchanged).
 
     ## Why it breaks gradients
     `argnums` defaults to 0: `jax.grad(loss)` for `loss(x, w, y)` returns the gradient with
@@ -48,8 +51,9 @@ class GradOfWrongArgument(Rule):
 
     Not flagged: an update of the differentiated argument itself (adversarial examples update
     the input on purpose with `argnums=0`), a value passed both at a differentiated and at
-    another position, transforms whose `argnums` is not a literal, and gradients whose use
-    cannot be followed (tree_map updates, other files).
+    another position, transforms whose `argnums` is not a literal, a `partial` that binds
+    positional arguments (it shifts the positions `argnums` counts), and gradients whose use
+    cannot be followed (a `tree_map` through a named function, other files).
 
     ## Example
     ```python
@@ -130,7 +134,7 @@ class GradOfWrongArgument(Rule):
             spec = self._transform_of(model, call, bound)
             if spec is None or id(spec) in reported:
                 continue
-            fn = function_value(model, model.enclosing_function(spec), spec.args[0].value, scopes)
+            fn = _differentiated_function(model, spec, scopes)
             if fn is None or not isinstance(fn.node, (cst.FunctionDef, cst.Lambda)):
                 continue
             argnums = argnums_of(model, spec)
@@ -178,6 +182,8 @@ class GradOfWrongArgument(Rule):
                             seen[n.value] = None
                     continue
                 value = getattr(node, "value", None)
+                if isinstance(node, cst.Assign) and isinstance(value, cst.Call):
+                    value = _unjit(model, value)
                 ok = (isinstance(node, cst.Assign) and isinstance(value, cst.Call)
                       and model.callee(value) in GRAD_TRANSFORMS and bool(value.args) and value.args[0].keyword is None)
                 seen[t.value] = value if ok and t.value not in seen else None
@@ -187,6 +193,8 @@ class GradOfWrongArgument(Rule):
     def _transform_of(model: FileModel, call: cst.Call, bound) -> Optional[cst.Call]:
         """`jax.grad(f)(...)` or `g(...)` for a name bound to `jax.grad(f)`: the transform call."""
         func = call.func
+        if isinstance(func, cst.Call):
+            func = _unjit(model, func)
         if isinstance(func, cst.Call) and model.callee(func) in GRAD_TRANSFORMS and func.args and func.args[0].keyword is None:
             return func
         if isinstance(func, cst.Name) and model.resolve(func) is None:
@@ -241,7 +249,25 @@ class GradOfWrongArgument(Rule):
                     if isinstance(target, cst.Tuple) and target.elements and isinstance(target.elements[0].value, cst.Name):
                         updates.add(target.elements[0].value.value)
         out = []
+        for ret in owner.returns if owner is not None and isinstance(owner.node, cst.FunctionDef) else ():
+            # `return w - lr * g`, `return optax.apply_updates(w, u)`, `return tree_map(..., w, g)`
+            # (alone or in a tuple): the update is what the step returns
+            values = ret.value.elements if isinstance(ret.value, cst.Tuple) else [ret.value] if ret.value else []
+            for v in values:
+                v = getattr(v, "value", v)
+                if (isinstance(v, cst.BinaryOperation) and isinstance(v.operator, cst.Subtract)
+                        and isinstance(v.left, cst.Name) and mentions_name(v.right, grad_name)):
+                    out.append(v.left.value)
+                elif isinstance(v, cst.Call):
+                    name = _tree_update(model, v, updates)
+                    if name is not None:
+                        out.append(name)
         for node in assigns:
+            if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
+                name = _tree_update(model, node.value, updates)
+                if name is not None:
+                    out.append(name)
+                    continue
             if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.SubtractAssign):
                 if isinstance(node.target, cst.Name) and mentions_name(node.value, grad_name):
                     out.append(node.target.value)
@@ -256,6 +282,70 @@ class GradOfWrongArgument(Rule):
                     if isinstance(first, cst.Name) and first.value == name and isinstance(second, cst.Name) and second.value in updates:
                         out.append(name)
         return out
+
+
+TREE_MAPS = {"jax.tree_util.tree_map", "jax.tree.map", "jax.tree_map"}
+
+
+def _tree_update(model: FileModel, call: cst.Call, updates: Set[str]) -> Optional[str]:
+    """The pytree a call updates with a gradient named in `updates`: `optax.apply_updates(w, u)`,
+    `tree_map(lambda p, g: p - lr * g, w, grads)`; None otherwise."""
+    name = model.callee(call)
+    args = [a.value for a in call.args if a.keyword is None and not a.star]
+    if name in APPLY_UPDATES and len(args) >= 2:
+        first, second = args[0], args[1]
+        if isinstance(first, cst.Name) and isinstance(second, cst.Name) and second.value in updates:
+            return first.value
+        return None
+    if name not in TREE_MAPS or len(args) != 3 or not isinstance(args[0], cst.Lambda):
+        return None
+    fn, tree, grads = args
+    params = [p.name.value for p in fn.params.params]
+    body = fn.body
+    if (len(params) == 2 and isinstance(tree, cst.Name) and isinstance(grads, cst.Name) and grads.value in updates
+            and isinstance(body, cst.BinaryOperation) and isinstance(body.operator, cst.Subtract)
+            and isinstance(body.left, cst.Name) and body.left.value == params[0] and mentions_name(body.right, params[1])):
+        return tree.value
+    return None
+
+
+# Wrappers that compile a function and keep its signature: `jax.jit(jax.grad(f))` differentiates
+# the same arguments as `jax.grad(f)`.
+JIT_WRAPPERS = {"jax.jit", "flax.nnx.jit", "equinox.filter_jit"}
+
+
+def _unjit(model: FileModel, call: cst.Call) -> cst.Call:
+    """`jax.jit(jax.grad(f))`: the inner transform call; else `call` itself."""
+    while model.callee(call) in JIT_WRAPPERS and call.args and call.args[0].keyword is None \
+            and isinstance(call.args[0].value, cst.Call):
+        call = call.args[0].value
+    return call
+
+
+def _differentiated_function(model: FileModel, spec: cst.Call, scopes: Scopes) -> Optional[FunctionInfo]:
+    """The function `spec` differentiates: `jax.grad(f)`, `jax.grad(partial(f, k=v))`, or a name
+    bound once to `partial(f, k=v)` in an enclosing scope. A partial that binds positional
+    arguments shifts the positions argnums counts: not followed."""
+    scope = model.enclosing_function(spec)
+    expr = spec.args[0].value
+    if isinstance(expr, cst.Name) and scopes.lookup(scope, expr.value) is None:
+        bound = [n.value for n, o in model.assignments
+                 if isinstance(n, cst.Assign) and len(n.targets) == 1 and isinstance(n.targets[0].target, cst.Name)
+                 and n.targets[0].target.value == expr.value and _encloses(o, scope)]
+        if len(bound) == 1:
+            expr = bound[0]
+    if isinstance(expr, cst.Call) and model.callee(expr) == "functools.partial":
+        if not expr.args or any(a.keyword is None for a in expr.args[1:]) or any(a.star for a in expr.args):
+            return None
+    return function_value(model, scope, expr, scopes)
+
+
+def _encloses(owner: Optional[FunctionInfo], scope: Optional[FunctionInfo]) -> bool:
+    while scope is not None:
+        if scope is owner:
+            return True
+        scope = scope.parent
+    return owner is None
 
 
 def _update_target(stmt, call: cst.Call) -> Optional[str]:
