@@ -1611,6 +1611,50 @@ def _without_cut(model: "FileModel", branch: cst.CSTNode, cut: cst.CSTNode, rece
     return text.replace(_code(model, cut), _code(model, receiver), 1)
 
 
+def weights_reach_otherwise(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """Every submodule the cut value comes from (`self.actor`, `self.dynamics`) is also run, in
+    the cut's function, into the same loss on a path that does not pass through the cut: the
+    cut removes one path of several, and no weight is left without a gradient (a world model's
+    state detached before the actor's input, while the actor's actions and the dynamics'
+    predictions still reach the imagined return)."""
+    if trace is None or trace.sink != "loss" or not trace.path:
+        return False
+    weights = sources(model).weight_roots(receiver)
+    if not weights or not all(w.startswith("weight:self.") for w in weights):
+        return False
+    fn = model.enclosing_function(cut)
+    if fn is None:
+        return False
+    loss = trace.path[-1]
+    calls = [c for inner in _functions_in(model, fn) for c in inner.calls]
+    for w in sorted(weights):
+        attr = w[len("weight:"):]
+        found = False
+        for call in calls:
+            text = dotted(call.func) or ""
+            if (text != attr and not text.startswith(attr + ".")) or contains(model, cut, call):
+                continue
+            other = model.flow.reaches_output(call, barrier=lambda n: n is cut)
+            if other is not None and other.sink == "loss" and other.path and other.path[-1] is loss:
+                found = True
+                break
+        if not found:
+            return False
+    return True
+
+
+def _functions_in(model: "FileModel", fn: "FunctionInfo") -> List["FunctionInfo"]:
+    return [f for f in model.functions if f is fn or _encloses(fn, f)]
+
+
+def _encloses(outer: "FunctionInfo", inner: "FunctionInfo") -> bool:
+    while inner is not None:
+        if inner.parent is outer:
+            return True
+        inner = inner.parent
+    return False
+
+
 def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"] = None, block: Optional[cst.CSTNode] = None) -> Optional[str]:
     """A short reason if cutting `receiver` at `cut` is one of the legitimate look-alikes,
     else None. `trace` is the flow that carried the cut value to the output, if known;
@@ -1635,12 +1679,14 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
         return "combined with a live value of the same graph (straight-through, normalisation, symmetric loss)"
     if one_side_of_loss(model, cut, receiver, trace, block):
         return "one side of a loss"
+    if weights_reach_otherwise(model, cut, receiver, trace):
+        return "every weight behind the cut reaches the loss another way"
     return None
 
 
 __all__ = [
     "Sources", "sources", "intentional_cut", "combined_with_same_graph", "one_side_of_loss",
     "target_value", "discriminator_step", "truncated_bptt", "frozen_network", "in_evaluation_branch", "optional_cut",
-    "left_out_of_stepped_optimizers", "trains_through_later_holder",
+    "left_out_of_stepped_optimizers", "trains_through_later_holder", "weights_reach_otherwise",
     "co_operands", "tokens",
 ]
