@@ -28,7 +28,12 @@ class ZeroGradEveryMicroBatch(Rule):
     Flags `optimizer.zero_grad()` (or `model.zero_grad()`) that runs on every iteration of a
     loop that calls `.backward()` on every iteration but `optimizer.step()` only under a
     condition (`if (i + 1) % accum_steps == 0:`): gradient accumulation written so that it
-    accumulates nothing.
+    accumulates nothing. A function whose `step()` waits for a modulo of its iteration
+    (an engine's `update_fn(engine, batch)`, called once per micro-batch) is read the same
+    way, and so is a `zero_grad()` before the backward under the very `if` that guards the
+    `step()` (it wipes the window just before applying it). Not flagged: `zero_grad()` after
+    the `step()`, under a different test (`(i - 1) % n == 0`, the first micro-batch of the
+    window), or when some `step()` runs every iteration.
 
     ## Why it breaks gradients
     `backward()` adds into `.grad`; `zero_grad()` resets it. Reset before each micro-batch, the
@@ -92,17 +97,32 @@ class ZeroGradEveryMicroBatch(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        for loop in (n for n in model.nodes if type(n) in (cst.For, cst.While)):
-            body = _own_calls(loop.body)
-            backward_every = any(method_name(c) == "backward" and _unconditional(model, c, loop) for c in body)
+        # A loop body runs once per micro-batch; so does a function whose step() waits for a
+        # modulo of its iteration argument (an engine's `update_fn(engine, batch)`): the same shape.
+        for scope in (n for n in model.nodes if type(n) in (cst.For, cst.While, cst.FunctionDef)):
+            body = _own_calls(scope.body)
+            backward_every = [c for c in body if method_name(c) == "backward" and _unconditional(model, c, scope)]
             if not backward_every:
                 continue
             steps = [c for c in body if method_name(c) == "step" and not c.args]
-            if not steps or not all(_every_n(model, c, loop) for c in steps):
+            if not steps or not all(_every_n(model, c, scope) for c in steps):
                 continue
+            first_backward = min(body.index(c) for c in backward_every)  # preorder: source order
+            step_tests = {_code(model, t) for c in steps for t in _conditions(model, c, scope)}
             for call in body:
-                if method_name(call) == "zero_grad" and _unconditional(model, call, loop):
+                if method_name(call) != "zero_grad":
+                    continue
+                tests = _conditions(model, call, scope)
+                if tests is None:
+                    continue
+                # Unconditional, or under the very test that guards step() but before the backward:
+                # on the stepping micro-batch it wipes what the others accumulated.
+                if not tests or (body.index(call) < first_backward and all(_code(model, t) in step_tests for t in tests)):
                     yield Report(call)
+
+
+def _code(model: FileModel, node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
 
 
 def _own_calls(block: cst.CSTNode) -> List[cst.Call]:
