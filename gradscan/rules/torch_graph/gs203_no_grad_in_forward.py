@@ -59,7 +59,9 @@ class NoGradInForward(GraphRule):
     output is the policy's reward, a callback hook's module read by its own probe), library
     objects built on networks that a later call on the way to the loss also runs (advantages
     from the critic, then a PPO loss object on the same critic), blocks whose results are only stored as state, logged, or
-    combined with a live value of the same graph, blocks computing from inputs or buffers
+    combined with a live value of the same graph (unless the block runs a weighted submodule
+    that nothing else in the file runs, passes on or copies: an auxiliary head's loss computed
+    under no_grad), blocks computing from inputs or buffers
     only, a forward that returns from inside its own no_grad block (an inference-only module:
     misuse raises, pt22), modules with a hand-written backward pass (reversible layers), and
     decorated forwards that only read buffers (rotary embeddings), wrap `super().forward` of a
@@ -199,7 +201,8 @@ class NoGradInForward(GraphRule):
             trace = reach(model, value, where)
             if trace is None:
                 continue
-            if intent.intentional_cut(model, value, value, trace, block=with_node):
+            reason = intent.intentional_cut(model, value, value, trace, block=with_node)
+            if reason and not (reason.startswith("combined with a live value") and _only_used_here(model, src, with_node)):
                 continue
             if self._fed_back(model, src, value, trace) or intent.trains_through_later_holder(model, with_node, value, trace):
                 continue
@@ -441,3 +444,42 @@ def _left_off_before_backward(model: FileModel, call: cst.Call, fn: Optional[Fun
             if _runs_backward_after(model, site_call, caller):
                 return True
     return False
+
+
+# Reads of a submodule that do not run it (`head.weight`, `head.bias`).
+_PASSIVE = frozenset({"weight", "bias"})
+
+
+def _only_used_here(model: FileModel, src, with_node: cst.With) -> bool:
+    """The block runs a weighted submodule (`model.aux_head(h)`) that nothing else in the file
+    runs, passes on or copies: "combined with a value of the same graph" cannot deliver its
+    gradient, since the live side never goes through it."""
+    weighted = _weighted_attributes(model, src)
+    inside = set()
+    for node in descendants(with_node.body):
+        if type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in weighted:
+            inside.add(node.func.attr.value)
+    if not inside:
+        return False
+    block = set(map(id, descendants(with_node)))
+    for node in model.nodes:
+        if type(node) is not cst.Attribute or node.attr.value not in inside or id(node) in block:
+            continue
+        parent = model.parent(node)
+        if type(parent) is cst.Attribute and parent.value is node and parent.attr.value in _PASSIVE:
+            continue
+        if type(parent) is cst.AssignTarget or (type(parent) in (cst.AnnAssign, cst.AugAssign) and parent.target is node):
+            continue
+        inside.discard(node.attr.value)  # run, passed on or copied elsewhere: it may train there
+    return bool(inside)
+
+
+def _weighted_attributes(model: FileModel, src) -> set:
+    """`self.<attr>` names a torch class of this file assigns a weighted layer or parameter."""
+    out = set()
+    for cls in model.class_list:
+        if cls.is_torch:
+            for attr, _value, _node, _method in cls.self_assigns:
+                if src.attr_kind(cls, attr) in ("module", "param"):
+                    out.add(attr)
+    return out

@@ -115,8 +115,8 @@ class ZeroGradEveryMicroBatch(Rule):
                 if not steps or not all(_every_n(model, c, scope) for c in steps):
                     continue
                 tests = _conditions(model, call, scope)
-                if tests is None:
-                    continue
+                if tests is None or first_backward < body.index(call) < max(body.index(c) for c in steps):
+                    continue  # between the backward and the step: GS601's finding
                 step_tests = {_code(t) for c in steps for t in _conditions(model, c, scope)}
                 # Unconditional, or under the very test that guards step() but before the backward:
                 # on the stepping micro-batch it wipes what the others accumulated.
