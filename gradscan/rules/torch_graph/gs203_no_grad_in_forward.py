@@ -63,7 +63,7 @@ class NoGradInForward(GraphRule):
     that nothing else in the file runs, passes on or copies: an auxiliary head's loss computed
     under no_grad), blocks computing from inputs or buffers
     only, a forward that returns from inside its own no_grad block (an inference-only module:
-    misuse raises, pt22), modules with a hand-written backward pass (reversible layers), and
+    misuse raises, pt22) unless the file backpropagates what a call of it returns, modules with a hand-written backward pass (reversible layers), and
     decorated forwards that only read buffers (rotary embeddings), wrap `super().forward` of a
     fixed layer, return integer or boolean tensors, or take an inference session.
 
@@ -196,8 +196,10 @@ class NoGradInForward(GraphRule):
             if isinstance(model.parent(value), cst.Return) and self._own_root_return(model, value):
                 # forward returns from inside the block: the whole output is computed without
                 # a graph, an inference-only forward (backward would raise, pt22), not a
-                # silent partial cut
-                continue
+                # silent partial cut; unless this file backpropagates what it returns
+                if not _output_backpropagated(model, model.enclosing_function(value)):
+                    continue
+                return True
             trace = reach(model, value, where)
             if trace is None:
                 continue
@@ -483,3 +485,15 @@ def _weighted_attributes(model: FileModel, src) -> set:
                 if src.attr_kind(cls, attr) in ("module", "param"):
                     out.add(attr)
     return out
+
+
+def _output_backpropagated(model: FileModel, fn: Optional[FunctionInfo]) -> bool:
+    """A call of `fn` in this file (`self(x)`, `net(x)`, `self.forward(x)`) whose value is
+    backpropagated: the module is trained through this output, so its no_grad is a cut."""
+    if fn is None:
+        return False
+    for call, _caller in model.objects.callers_of(fn)[:8]:
+        trace = model.flow.reaches_output(call, module_level=True)
+        if trace is not None and trace.sink == "loss" and not intent.intentional_cut(model, call, call, trace):
+            return True
+    return False
