@@ -115,14 +115,24 @@ class ZeroGradEveryMicroBatch(Rule):
                 if not steps or not all(_every_n(model, c, scope) for c in steps):
                     continue
                 tests = _conditions(model, call, scope)
-                if tests is None or first_backward < body.index(call) < max(body.index(c) for c in steps):
-                    continue  # between the backward and the step: GS601's finding
+                if tests is None or _between_backward_and_step(call, steps, body):
+                    continue  # GS601's finding
                 step_tests = {_code(t) for c in steps for t in _conditions(model, c, scope)}
                 # Unconditional, or under the very test that guards step() but before the backward:
                 # on the stepping micro-batch it wipes what the others accumulated.
                 if not tests or (body.index(call) < first_backward and all(_code(t) in step_tests for t in tests)
                                  and not _own_backward(model, call, steps, body, scope)):
                     yield Report(call)
+
+
+def _between_backward_and_step(zero_grad: cst.Call, steps: List[cst.Call], body: List[cst.Call]) -> bool:
+    """`backward(); zero_grad(); step()`: no backward between the zero_grad and its first step,
+    a backward before it, and a step after it."""
+    at = body.index(zero_grad)
+    first_step = min(body.index(c) for c in steps)
+    if at > first_step or any(method_name(c) == "backward" for c in body[at + 1:first_step]):
+        return False
+    return any(method_name(c) == "backward" for c in body[:at])
 
 
 def _own_backward(model: FileModel, zero_grad: cst.Call, steps: List[cst.Call], body: List[cst.Call], scope) -> bool:
