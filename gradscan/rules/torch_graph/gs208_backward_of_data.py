@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import weakref
 from typing import Iterator, List, Optional
 
 import libcst as cst
@@ -162,13 +163,19 @@ def _single_value(model: FileModel, name: cst.Name, fn: Optional[FunctionInfo]) 
     return values[0] if len(values) == 1 else None
 
 
+# Source-order position of every node, per file model (built once, on the first name it is asked for).
+_INDEX: "weakref.WeakKeyDictionary[FileModel, dict]" = weakref.WeakKeyDictionary()
+
+
 def _reaching_value(model: FileModel, name: cst.Name, fn: Optional[FunctionInfo]) -> Optional[cst.BaseExpression]:
     """The value of the last `name = ...` before this use, when that assignment sits in a block
     around the use (so it runs on every path to it) and nothing rebinds `name` in between: one
     of several loops that each build their own `loss`."""
     if fn is not None and name.value in fn.params:
         return None
-    index = {id(n): i for i, n in enumerate(model.nodes)}
+    index = _INDEX.get(model)
+    if index is None:
+        index = _INDEX[model] = {id(n): i for i, n in enumerate(model.nodes)}
     at = index.get(id(name))
     if at is None:
         return None
