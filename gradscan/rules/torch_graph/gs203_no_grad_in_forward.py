@@ -171,8 +171,7 @@ class NoGradInForward(GraphRule):
                 if site(model, call) == "context":
                     yield Report(call)
                 elif _left_off_before_backward(model, call, fn):
-                    yield Report(call, "`set_grad_enabled(False)` is never switched back on before a later `.backward()`: "
-                                       "grad mode outlives this call, so training records no graph")
+                    yield Report(call, "`set_grad_enabled(False)` is still off at a later `.backward()`: the forward records no graph")
 
     @staticmethod
     def _helper_result_trained(model: FileModel, fn: FunctionInfo, src) -> bool:
