@@ -31,7 +31,9 @@ class NoGradInForward(GraphRule):
     methods it calls, `training_step`, a training loop) when a value computed from the weights
     inside the block reaches forward's return value or the loss; `@torch.no_grad()` and
     `@torch.inference_mode()` on a module's `forward` or `training_step` that uses weights; and
-    a bare `torch.set_grad_enabled(False)` call in training code; and
+    a bare `torch.set_grad_enabled(False)` call in training code, or anywhere (an evaluation
+    helper, the top of a script) when nothing switches it back on before a later `.backward()`
+    (the helper is called before, or in a loop with, code that backpropagates); and
     `with torch.set_grad_enabled(condition):` whose condition is the negation of the one
     guarding the `.backward()` (`mode != "train"` around a step that backpropagates under
     `if mode == "train":`).
@@ -57,9 +59,11 @@ class NoGradInForward(GraphRule):
     output is the policy's reward, a callback hook's module read by its own probe), library
     objects built on networks that a later call on the way to the loss also runs (advantages
     from the critic, then a PPO loss object on the same critic), blocks whose results are only stored as state, logged, or
-    combined with a live value of the same graph, blocks computing from inputs or buffers
+    combined with a live value of the same graph (unless the block runs a weighted submodule
+    that nothing else in the file runs, passes on or copies: an auxiliary head's loss computed
+    under no_grad), blocks computing from inputs or buffers
     only, a forward that returns from inside its own no_grad block (an inference-only module:
-    misuse raises, pt22), modules with a hand-written backward pass (reversible layers), and
+    misuse raises, pt22) unless the file backpropagates what a call of it returns, modules with a hand-written backward pass (reversible layers), and
     decorated forwards that only read buffers (rotary embeddings), wrap `super().forward` of a
     fixed layer, return integer or boolean tensors, or take an inference session.
 
@@ -162,8 +166,12 @@ class NoGradInForward(GraphRule):
         for call, fn in model.calls:
             if last_name(call.func) == "set_grad_enabled" and model.callee(call) in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and call.args and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "False":
                 parent = model.parent(call)
-                if isinstance(parent, cst.Expr) and site(model, call) == "context":
+                if not isinstance(parent, cst.Expr):
+                    continue
+                if site(model, call) == "context":
                     yield Report(call)
+                elif _left_off_before_backward(model, call, fn):
+                    yield Report(call, "`set_grad_enabled(False)` is still off at a later `.backward()`: the forward records no graph")
 
     @staticmethod
     def _helper_result_trained(model: FileModel, fn: FunctionInfo, src) -> bool:
@@ -187,12 +195,15 @@ class NoGradInForward(GraphRule):
             if isinstance(model.parent(value), cst.Return) and self._own_root_return(model, value):
                 # forward returns from inside the block: the whole output is computed without
                 # a graph, an inference-only forward (backward would raise, pt22), not a
-                # silent partial cut
-                continue
+                # silent partial cut; unless this file backpropagates what it returns
+                if not _output_backpropagated(model, model.enclosing_function(value)):
+                    continue
+                return True
             trace = reach(model, value, where)
             if trace is None:
                 continue
-            if intent.intentional_cut(model, value, value, trace, block=with_node):
+            reason = intent.intentional_cut(model, value, value, trace, block=with_node)
+            if reason and not (reason.startswith("combined with a live value") and _only_used_here(model, src, with_node)):
                 continue
             if self._fed_back(model, src, value, trace) or intent.trains_through_later_holder(model, with_node, value, trace):
                 continue
@@ -350,3 +361,138 @@ def _negates(model: FileModel, test: cst.BaseExpression, cond: cst.BaseExpressio
         return " ".join(code(expr).split())
 
     return negated(cond) == normal(test) or negated(test) == normal(cond)
+
+
+_GRAD_MODE = ("set_grad_enabled", "enable_grad", "no_grad", "inference_mode")
+
+
+def _scope_calls(model: FileModel, fn: Optional[FunctionInfo]) -> list:
+    """The calls made directly in `fn` (the module's own code when None), in source order."""
+    return list(fn.calls) if fn is not None else [c for c, f in model.calls if f is None]
+
+
+def _switches_mode(calls) -> bool:
+    return any(last_name(c.func) in _GRAD_MODE for c in calls)
+
+
+def _local_function(model: FileModel, call: cst.Call, caller: Optional[FunctionInfo]) -> Optional[FunctionInfo]:
+    """The function of this file a call runs: `name(...)` of a module-level function, or
+    `self.name(...)` of a method of the caller's class."""
+    func = call.func
+    for f in model.functions:
+        if isinstance(func, cst.Name) and f.parent is None and f.cls is None and f.name == func.value:
+            return f
+        if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"
+                and caller is not None and caller.cls is not None and f.cls is caller.cls and f.name == func.attr.value):
+            return f
+    return None
+
+
+def _backpropagates(model: FileModel, call: cst.Call, caller: Optional[FunctionInfo]) -> bool:
+    """`x.backward()`, or a call of a function of this file that calls `.backward()` itself
+    without switching the grad mode back on."""
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "backward":
+        return True
+    target = _local_function(model, call, caller)
+    if target is None:
+        return False
+    own = target.calls
+    return not _switches_mode(own) and any(
+        isinstance(c.func, cst.Attribute) and c.func.attr.value == "backward" for c in own)
+
+
+def _shares_loop(model: FileModel, a: cst.CSTNode, b: cst.CSTNode, scope: Optional[cst.CSTNode]) -> bool:
+    loops = set()
+    for anc in model.ancestors(a):
+        if anc is scope:
+            break
+        if type(anc) in (cst.For, cst.While):
+            loops.add(id(anc))
+    for anc in model.ancestors(b):
+        if anc is scope:
+            break
+        if id(anc) in loops:
+            return True
+    return False
+
+
+def _runs_backward_after(model: FileModel, at: cst.Call, scope: Optional[FunctionInfo], exclude: cst.Call = None) -> bool:
+    """A backward runs after `at` in `scope` (later in its code, or in a loop around both), and
+    the scope never switches the grad mode itself (it could be turning gradients back on)."""
+    calls = _scope_calls(model, scope)
+    if _switches_mode([c for c in calls if c is not exclude]):
+        return False
+    if at not in calls:
+        return False
+    where = calls.index(at)
+    node = scope.node if scope is not None else None
+    return any(_backpropagates(model, c, scope) and (i > where or _shares_loop(model, at, c, node))
+               for i, c in enumerate(calls) if c is not at)
+
+
+def _left_off_before_backward(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -> bool:
+    """A bare `torch.set_grad_enabled(False)` that nothing turns back on before a `.backward()`:
+    grad mode is thread state, so it outlives the helper that set it (an evaluation function
+    called between epochs) and every later forward records no graph."""
+    if fn is None:
+        return _runs_backward_after(model, call, None, exclude=call)
+    if any(c is not call for c in fn.calls if last_name(c.func) in _GRAD_MODE):
+        return False  # restored in the same function (or a context manager switching both ways)
+    if any(type(n) is cst.Yield for n in descendants(fn.node.body)):
+        return False  # a generator: whatever follows its yield is the caller's business
+    for site_call, caller in model.calls:
+        if site_call is not call and _local_function(model, site_call, caller) is fn:
+            if _runs_backward_after(model, site_call, caller):
+                return True
+    return False
+
+
+# Reads of a submodule that do not run it (`head.weight`, `head.bias`).
+_PASSIVE = frozenset({"weight", "bias"})
+
+
+def _only_used_here(model: FileModel, src, with_node: cst.With) -> bool:
+    """The block runs a weighted submodule (`model.aux_head(h)`) that nothing else in the file
+    runs, passes on or copies: "combined with a value of the same graph" cannot deliver its
+    gradient, since the live side never goes through it."""
+    weighted = _weighted_attributes(model, src)
+    inside = set()
+    for node in descendants(with_node.body):
+        if type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in weighted:
+            inside.add(node.func.attr.value)
+    if not inside:
+        return False
+    block = set(map(id, descendants(with_node)))
+    for node in model.nodes:
+        if type(node) is not cst.Attribute or node.attr.value not in inside or id(node) in block:
+            continue
+        parent = model.parent(node)
+        if type(parent) is cst.Attribute and parent.value is node and parent.attr.value in _PASSIVE:
+            continue
+        if type(parent) is cst.AssignTarget or (type(parent) in (cst.AnnAssign, cst.AugAssign) and parent.target is node):
+            continue
+        inside.discard(node.attr.value)  # run, passed on or copied elsewhere: it may train there
+    return bool(inside)
+
+
+def _weighted_attributes(model: FileModel, src) -> set:
+    """`self.<attr>` names a torch class of this file assigns a weighted layer or parameter."""
+    out = set()
+    for cls in model.class_list:
+        if cls.is_torch:
+            for attr, _value, _node, _method in cls.self_assigns:
+                if src.attr_kind(cls, attr) in ("module", "param"):
+                    out.add(attr)
+    return out
+
+
+def _output_backpropagated(model: FileModel, fn: Optional[FunctionInfo]) -> bool:
+    """A call of `fn` in this file (`self(x)`, `net(x)`, `self.forward(x)`) whose value is
+    backpropagated: the module is trained through this output, so its no_grad is a cut."""
+    if fn is None:
+        return False
+    for call, _caller in model.objects.callers_of(fn)[:8]:
+        trace = model.flow.reaches_output(call, module_level=True)
+        if trace is not None and trace.sink == "loss" and not intent.intentional_cut(model, call, call, trace):
+            return True
+    return False

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import weakref
 from typing import Iterator, List, Optional
 
 import libcst as cst
@@ -33,7 +34,10 @@ class BackwardOfData(Rule):
     Flags `torch.tensor(...)` / `torch.as_tensor(...)` / `torch.from_numpy(...)` whose result,
     through reductions and arithmetic with numbers only, is the tensor `.backward()` is called
     on: a loss rebuilt from a list of floats (`losses.append(loss.item())` then
-    `torch.tensor(losses).mean().backward()`).
+    `torch.tensor(losses).mean().backward()`). A name bound several times in the function is
+    followed to the binding that reaches the backward: the last one before it, in a block
+    around it (one of several loops that each build their own `loss`); a binding inside a
+    branch or outside a loop around the backward is not followed.
 
     ## Why it breaks gradients
     A tensor made by `torch.tensor(...)` is a new leaf with no history: the values were taken
@@ -133,7 +137,7 @@ def _only_data(model: FileModel, expr: cst.BaseExpression, fn: Optional[Function
             return _only_data(model, func.value, fn, sites, depth + 1)
         return False
     if t is cst.Name:
-        value = _single_value(model, expr, fn)
+        value = _single_value(model, expr, fn) or _reaching_value(model, expr, fn)
         return value is not None and _only_data(model, value, fn, sites, depth + 1)
     return False
 
@@ -157,3 +161,51 @@ def _single_value(model: FileModel, name: cst.Name, fn: Optional[FunctionInfo]) 
     if fn is not None and name.value in fn.params:
         return None
     return values[0] if len(values) == 1 else None
+
+
+# Source-order position of every node, per file model (built once, on the first name it is asked for).
+_INDEX: "weakref.WeakKeyDictionary[FileModel, dict]" = weakref.WeakKeyDictionary()
+
+
+def _reaching_value(model: FileModel, name: cst.Name, fn: Optional[FunctionInfo]) -> Optional[cst.BaseExpression]:
+    """The value of the last `name = ...` before this use, when that assignment sits in a block
+    around the use (so it runs on every path to it) and nothing rebinds `name` in between: one
+    of several loops that each build their own `loss`."""
+    if fn is not None and name.value in fn.params:
+        return None
+    index = _INDEX.get(model)
+    if index is None:
+        index = _INDEX[model] = {id(n): i for i, n in enumerate(model.nodes)}
+    at = index.get(id(name))
+    if at is None:
+        return None
+    last = None
+    for node, owner in model.assignments:
+        if owner is not fn:
+            continue
+        pos = index.get(id(node))
+        if pos is None or pos >= at:
+            continue
+        if isinstance(node, cst.Assign):
+            if any(isinstance(t.target, cst.Name) and t.target.value == name.value for t in node.targets):
+                if last is None or pos > last[0]:
+                    last = (pos, node)
+            elif any(isinstance(t.target, (cst.Tuple, cst.List)) and any(
+                    isinstance(e.value, cst.Name) and e.value.value == name.value for e in t.target.elements)
+                    for t in node.targets):
+                return None
+        elif isinstance(getattr(node, "target", None), cst.Name) and node.target.value == name.value:
+            return None  # `loss += ...` somewhere before: keep out
+    if last is None:
+        return None
+    stmt = model.parent(last[1])
+    block = model.parent(stmt) if stmt is not None else None
+    if block is None or not any(anc is block for anc in model.ancestors(name)):
+        return None
+    # no loop around the use that the assignment is outside of could bring another value in
+    for anc in model.ancestors(name):
+        if anc is block:
+            break
+        if isinstance(anc, (cst.For, cst.While)):
+            return None
+    return last[1].value

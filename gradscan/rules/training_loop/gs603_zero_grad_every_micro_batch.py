@@ -28,7 +28,15 @@ class ZeroGradEveryMicroBatch(Rule):
     Flags `optimizer.zero_grad()` (or `model.zero_grad()`) that runs on every iteration of a
     loop that calls `.backward()` on every iteration but `optimizer.step()` only under a
     condition (`if (i + 1) % accum_steps == 0:`): gradient accumulation written so that it
-    accumulates nothing.
+    accumulates nothing. A function whose `step()` waits for a modulo of its iteration
+    (an engine's `update_fn(engine, batch)`, called once per micro-batch) is read the same
+    way, and so is a `zero_grad()` before the backward under the very `if` that guards the
+    `step()` (it wipes the window just before applying it). Each optimizer is paired with its
+    own steps (`opt.step()`, AMP's `scaler.step(opt)`), so a profiler's or another optimizer's
+    per-iteration `step()` does not hide it. Not flagged: `zero_grad()` after the `step()`,
+    under a different test (`(i - 1) % n == 0`, the first micro-batch of the window), when the
+    optimizer's own `step()` runs every iteration, or when a second loss is backpropagated
+    under the condition between its `zero_grad()` and `step()` (a generator trained every N).
 
     ## Why it breaks gradients
     `backward()` adds into `.grad`; `zero_grad()` resets it. Reset before each micro-batch, the
@@ -92,17 +100,59 @@ class ZeroGradEveryMicroBatch(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        for loop in (n for n in model.nodes if type(n) in (cst.For, cst.While)):
-            body = _own_calls(loop.body)
-            backward_every = any(method_name(c) == "backward" and _unconditional(model, c, loop) for c in body)
+        # A loop body runs once per micro-batch; so does a function whose step() waits for a
+        # modulo of its iteration argument (an engine's `update_fn(engine, batch)`): the same shape.
+        for scope in (n for n in model.nodes if type(n) in (cst.For, cst.While, cst.FunctionDef)):
+            body = _own_calls(scope.body)
+            backward_every = [c for c in body if method_name(c) == "backward" and _unconditional(model, c, scope)]
             if not backward_every:
                 continue
-            steps = [c for c in body if method_name(c) == "step" and not c.args]
-            if not steps or not all(_every_n(model, c, loop) for c in steps):
-                continue
+            first_backward = min(body.index(c) for c in backward_every)  # preorder: source order
             for call in body:
-                if method_name(call) == "zero_grad" and _unconditional(model, call, loop):
+                if method_name(call) != "zero_grad":
+                    continue
+                steps = _steps_of(call, body)
+                if not steps or not all(_every_n(model, c, scope) for c in steps):
+                    continue
+                tests = _conditions(model, call, scope)
+                if tests is None or _between_backward_and_step(call, steps, body):
+                    continue  # GS601's finding
+                step_tests = {_code(t) for c in steps for t in _conditions(model, c, scope)}
+                # Unconditional, or under the very test that guards step() but before the backward:
+                # on the stepping micro-batch it wipes what the others accumulated.
+                if not tests or (body.index(call) < first_backward and all(_code(t) in step_tests for t in tests)
+                                 and not _own_backward(model, call, steps, body, scope)):
                     yield Report(call)
+
+
+def _between_backward_and_step(zero_grad: cst.Call, steps: List[cst.Call], body: List[cst.Call]) -> bool:
+    """`backward(); zero_grad(); step()`: no backward between the zero_grad and its first step,
+    a backward before it, and a step after it."""
+    at = body.index(zero_grad)
+    first_step = min(body.index(c) for c in steps)
+    if at > first_step or any(method_name(c) == "backward" for c in body[at + 1:first_step]):
+        return False
+    return any(method_name(c) == "backward" for c in body[:at])
+
+
+def _own_backward(model: FileModel, zero_grad: cst.Call, steps: List[cst.Call], body: List[cst.Call], scope) -> bool:
+    """A conditional backward between the conditional zero_grad and its step: a second loss
+    trained every N (a GAN's generator), not an accumulation window."""
+    start, end = body.index(zero_grad), max(body.index(c) for c in steps)
+    return any(method_name(c) == "backward" and start < i < end and _conditions(model, c, scope)
+               for i, c in enumerate(body))
+
+
+def _steps_of(zero_grad: cst.Call, body: List[cst.Call]) -> List[cst.Call]:
+    """The steps that apply what `zero_grad`'s receiver holds: `opt.step()` and AMP's
+    `scaler.step(opt)` for an optimizer `opt`; every argument-less `step()` of the loop for a
+    receiver never stepped by name (`model.zero_grad()`)."""
+    func = zero_grad.func
+    receiver = _code(func.value) if isinstance(func, cst.Attribute) else None
+    own = [c for c in body if method_name(c) == "step" and receiver is not None and (
+        (not c.args and isinstance(c.func, cst.Attribute) and _code(c.func.value) == receiver)
+        or any(_code(arg.value) == receiver for arg in c.args))]
+    return own or [c for c in body if method_name(c) == "step" and not c.args]
 
 
 def _own_calls(block: cst.CSTNode) -> List[cst.Call]:
@@ -136,3 +186,7 @@ def _every_n(model: FileModel, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
     return bool(tests) and any(
         any(type(n) is cst.BinaryOperation and type(n.operator) is cst.Modulo for n in descendants(t))
         for t in tests)
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)

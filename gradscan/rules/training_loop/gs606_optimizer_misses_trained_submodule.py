@@ -44,7 +44,7 @@ class OptimizerMissesTrainedSubmodule(Rule):
     name = "optimizer-misses-trained-submodule"
     framework = "torch"
     summary = "Lightning's configure_optimizers covers only some submodules while training_step also trains a new, unfrozen one: it is never updated"
-    message = "configure_optimizers leaves out `{missing}`, which training_step trains: it is never updated; add its parameters"
+    message = "configure_optimizers leaves out `{missing}`, trained by training_step: never updated; add its parameters"
     explanation = (
         "Lightning steps only the optimizers configure_optimizers returns. A submodule the loss runs through gets "
         ".grad every step, but no optimizer holds its parameters, so it keeps its random initialisation."
