@@ -26,7 +26,7 @@ def fit(objective, variables, steps=2, lr=0.1):
         with tf.GradientTape() as tape:
             loss = objective().numpy()  # BUG
             history.append(float(loss))
-        grads = tape.gradient(tf.constant(loss), variables)
+        grads = tape.gradient(tf.constant(loss), variables)  # BUG
         for var, g in zip(variables, grads):
             if g is not None:
                 var.assign_sub(lr * g)
