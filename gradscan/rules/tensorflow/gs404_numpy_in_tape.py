@@ -46,6 +46,10 @@ class NumpyInTape(Rule):
     the loss or what `call()` returns. Also NumPy functions and `.numpy()` applied to the
     arguments of a function given to a Keras model's `compile(loss=fn)` or
     `compile(metrics=[fn])` (Keras runs it on `y_true`, `y_pred` inside its training step).
+    In a tape block it also flags `.numpy()` (or another conversion) of a value from a function the file cannot see
+    into (a loss closure `loss_fn()`, a library loss) when that value, joined by nothing but
+    constants on the way, is what `tape.gradient` differentiates: asking the tape for its
+    gradient says it was the loss.
 
     ## Why it breaks gradients
     The conversion leaves TensorFlow: the tape cannot see through a NumPy array or a Python

@@ -77,6 +77,15 @@ class StopGradientOnOutput(Rule):
     `call()` returns; and in a `tf.GradientTape` block when it stops a model output that is
     then the only differentiable value on its way to the loss given to `tape.gradient`.
 
+    It also flags `tf.stop_gradient(self.layer(...))` in `call()` whatever the stopped value is
+    then combined with (a residual's projection shortcut, a normalisation before the skip
+    sum), when `self.layer` is a Keras layer with weights and this is the file's only use of
+    it: nothing else reaches that layer. The layer called again elsewhere, frozen
+    (`trainable=False`, `.trainable = ...`), its weights updated by hand (an EMA), a flag that
+    chooses the stop, an evaluation branch or a target/teacher network keep it silent.
+    Values computed from the stopped value itself (a head's logits returned beside its
+    softmax) do not count as another differentiable value.
+
     In a functional model it also flags `h = Lambda(stop_gradient)(x)` when `x` is the output of
     a layer the file creates (`layers.Dense(...)`, fresh random weights) and this is the only use
     of `x`: nothing else carries a gradient back to that layer.
