@@ -297,8 +297,9 @@ class TensorFlowSources:
 
     def layer_constructors(self, fn: "FunctionInfo", attr: str) -> List[cst.Call]:
         """The calls `self.<attr> = ...` is bound to in `fn`'s class (and its bases), when every
-        one of them constructs a Keras layer (a library layer or a local Keras class); else []."""
-        values = list(self._self_assigned(fn, attr))
+        one of them constructs a Keras layer (a library layer or a local Keras class); else [].
+        A binding to None (an optional sub-layer) is left out."""
+        values = [v for v in self._self_assigned(fn, attr) if not _is_name(v, "None")]
         if not values or not all(isinstance(v, cst.Call) for v in values):
             return []
         return values if self._layer_attr(fn, attr) and all(self._constructs_layer(v) for v in values) else []

@@ -297,6 +297,8 @@ def _lone_layer_output(model: FileModel, taint: TensorFlowSources, arg, fn: Opti
                 continue  # another class's own layer of the same name
         if _binds_self_attr(model, node) or _reads_one_weight(model, node):
             continue
+        if isinstance(model.parent(node), cst.Comparison):
+            continue  # `if self.proj is not None:` (an optional sub-layer)
         return False  # used elsewhere: called again, frozen, copied, updated by an EMA
     return True
 
