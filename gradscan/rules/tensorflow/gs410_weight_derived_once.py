@@ -114,7 +114,7 @@ class WeightDerivedOnce(Rule):
         """,
     )
 
-    tape_message = "computed from variable {name} outside the tape, once: the tape never sees {name}, its gradient is None; compute it inside"
+    tape_message = "computed from {name} once, outside the tape: {name} gets gradient None; compute it inside"
 
     def check(self, model: FileModel) -> Iterator[Report]:
         yield from _derived_before_tape(self, model)
