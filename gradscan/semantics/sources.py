@@ -273,6 +273,23 @@ class TensorFlowSources:
                 if a == attr:
                     yield value
 
+    def layer_constructors(self, fn: "FunctionInfo", attr: str) -> List[cst.Call]:
+        """The calls `self.<attr> = ...` is bound to in `fn`'s class (and its bases), when every
+        one of them constructs a Keras layer (a library layer or a local Keras class); else [].
+        A binding to None (an optional sub-layer) is left out."""
+        values = [v for v in self._self_assigned(fn, attr) if not _is_name(v, "None")]
+        if not values or not all(isinstance(v, cst.Call) for v in values):
+            return []
+        return values if self._layer_attr(fn, attr) and all(self._constructs_layer(v) for v in values) else []
+
+    def _constructs_layer(self, value: cst.Call) -> bool:
+        name = self.callee(value)
+        if name is not None:
+            return kinds.classify_framework_base(name, False) in (kinds.KERAS, kinds.KERAS_LEGACY)
+        text = dotted(value.func)
+        local = self.model.classes.get(text.split(".")[0]) if text else None
+        return local is not None and local.kind is not None
+
     def _layer_attr(self, fn: "FunctionInfo", attr: str) -> bool:
         for value in self._self_assigned(fn, attr):
             if isinstance(value, cst.Call):

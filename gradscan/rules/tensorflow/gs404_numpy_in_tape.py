@@ -46,6 +46,10 @@ class NumpyInTape(Rule):
     the loss or what `call()` returns. Also NumPy functions and `.numpy()` applied to the
     arguments of a function given to a Keras model's `compile(loss=fn)` or
     `compile(metrics=[fn])` (Keras runs it on `y_true`, `y_pred` inside its training step).
+    In a tape block it also flags `.numpy()` (or another conversion) of a value from a function the file cannot see
+    into (a loss closure `loss_fn()`, a library loss) when that value, joined by nothing but
+    constants on the way, is what `tape.gradient` differentiates: asking the tape for its
+    gradient says it was the loss.
 
     ## Why it breaks gradients
     The conversion leaves TensorFlow: the tape cannot see through a NumPy array or a Python
@@ -116,11 +120,17 @@ class NumpyInTape(Rule):
             value = self._converted(model, call)
             if value is None:
                 continue
+            unknown = False
             if value is not call and not taint.carries(value, fn):
-                continue
+                # A value from a function this file cannot see (a loss closure, a library
+                # loss): it is what the tape differentiates when nothing else joins it there.
+                if not (tf_site(model, call) == "tape" and not _inert(model, taint, value, fn)):
+                    continue
+                unknown = True
             if tf_site(model, call) is None or in_data_pipeline(model, call):
                 continue
-            if reaches_loss(model, call, path_barrier(model)) is None:
+            trace = reaches_loss(model, call, path_barrier(model))
+            if trace is None or (unknown and (trace.sink != "loss" or not _alone_on_path(model, taint, trace))):
                 continue
             yield Report(call)
 
@@ -221,3 +231,49 @@ def _own_predict(model: FileModel, call: cst.Call) -> bool:
     while fn is not None and fn.cls is None:
         fn = fn.parent
     return fn is not None and model.find_method(fn.cls, "predict") is not None
+
+
+_LITERALS = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString)
+
+
+def _inert(model: FileModel, taint, expr, fn, depth: int = 2) -> bool:
+    """`expr` is built only from literals, library calls and names bound (in `fn`) to such:
+    no function this file cannot see and no parameter, so nothing in it can carry a gradient
+    the taint does not know of."""
+    for node in descendants(expr):
+        if isinstance(node, cst.Call) and callee(model, node) is None:
+            return False
+        if isinstance(node, cst.Name):
+            parent = model.parent(node)
+            if isinstance(parent, cst.Attribute) and parent.attr is node:
+                continue
+            if isinstance(parent, (cst.Call, cst.Arg)) and (getattr(parent, "func", None) is node or getattr(parent, "keyword", None) is node):
+                continue
+            if model.resolve(node) is not None:
+                continue  # an imported module or function
+            values = taint.values(fn, node.value)
+            if not values or depth <= 0:
+                return False  # a parameter or a name bound elsewhere: unknown
+            if not all(_inert(model, taint, v, fn, depth - 1) for v in values):
+                return False
+    return True
+
+
+def _alone_on_path(model: FileModel, taint, trace) -> bool:
+    """On its way to `tape.gradient` the converted value meets only inert operands (a scale, a
+    constant): it was the loss."""
+    path = trace.path
+    for child, parent in zip(path, path[1:]):
+        fn = model.enclosing_function(parent)
+        others = []
+        if isinstance(parent, cst.BinaryOperation) and child in (parent.left, parent.right):
+            others = [parent.right if child is parent.left else parent.left]
+        elif isinstance(parent, cst.Call) and any(a.value is child for a in parent.args):
+            if method_name(parent) in ("gradient", "jacobian"):
+                break
+            others = [a.value for a in parent.args if a.value is not child]
+        elif isinstance(parent, (cst.Tuple, cst.List)):
+            others = [e.value for e in parent.elements if e.value is not child]
+        if any(not _inert(model, taint, o, fn) for o in others):
+            return False
+    return True

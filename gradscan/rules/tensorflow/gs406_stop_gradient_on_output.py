@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    STOP_GRADIENT, callee, combined_with_carrier, context_root, method_name, path_barrier,
+    STOP_GRADIENT, callee, combined_with_carrier, context_root, is_name, method_name, path_barrier,
     reaches_loss, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
@@ -65,6 +65,7 @@ class StopGradientOnOutput(Rule):
         "it gradient None, silently."
     )
     tape_message = "tf.stop_gradient on the model output cuts every weight from the loss; remove it"
+    lone_message = "tf.stop_gradient on the only output of self.{layer}: its weights never train; remove it"
     hint = "remove `tf.stop_gradient`; to freeze a sub-layer set `layer.trainable = False` instead"
     facts = ("tf33",)
     triggers = ("stop_gradient",)
@@ -75,6 +76,15 @@ class StopGradientOnOutput(Rule):
     or weights and the stopped value is the only differentiable value on its way to what
     `call()` returns; and in a `tf.GradientTape` block when it stops a model output that is
     then the only differentiable value on its way to the loss given to `tape.gradient`.
+
+    It also flags `tf.stop_gradient(self.layer(...))` in `call()` whatever the stopped value is
+    then combined with (a residual's projection shortcut, a normalisation before the skip
+    sum), when `self.layer` is a Keras layer with weights and this is the file's only use of
+    it: nothing else reaches that layer. The layer called again elsewhere, frozen
+    (`trainable=False`, `.trainable = ...`), its weights updated by hand (an EMA), a flag that
+    chooses the stop, an evaluation branch or a target/teacher network keep it silent.
+    Values computed from the stopped value itself (a head's logits returned beside its
+    softmax) do not count as another differentiable value.
 
     In a functional model it also flags `h = Lambda(stop_gradient)(x)` when `x` is the output of
     a layer the file creates (`layers.Dense(...)`, fresh random weights) and this is the only use
@@ -172,9 +182,16 @@ class StopGradientOnOutput(Rule):
             arg = find_argument(call, 0, "input")
             if arg is None or not taint.carries(arg, fn):
                 continue
-            if combined_with_carrier(model, taint, call, fn):
-                continue
             if _intent_words_near(model, call, fn):
+                continue
+            if sink == "return" and _lone_layer_output(model, taint, arg, fn):
+                # Whatever the stopped value is combined with, nothing else reaches this layer.
+                if not _configured_or_frozen(model, call, arg):
+                    trace = reaches_loss(model, call, path_barrier(model))
+                    if trace is not None and trace.sink == sink:
+                        yield Report(call, self.lone_message.format(layer=arg.func.attr.value))
+                continue
+            if combined_with_carrier(model, taint, call, fn):
                 continue
             trace = reaches_loss(model, call, path_barrier(model))
             if trace is None or trace.sink != sink:
@@ -221,22 +238,106 @@ class StopGradientOnOutput(Rule):
         """Along the way to the output the stopped value is combined with a differentiable one:
         the other side of an operator, another argument, another element of a container."""
         path = trace.path
+        derived: set = set()  # names the stopped value was bound to on its way: not another carrier
+
+        def live(expr, fn) -> bool:
+            return taint.carries(expr, fn, seen=set(derived))
+
         for child, parent in zip(path, path[1:]):
+            if isinstance(child, cst.Name):
+                derived.add(child.value)
             fn = model.enclosing_function(parent)
             if isinstance(parent, cst.BinaryOperation) and child in (parent.left, parent.right):
                 other = parent.right if child is parent.left else parent.left
-                if taint.carries(other, fn):
+                if live(other, fn):
                     return True
             elif isinstance(parent, cst.Call) and method_name(parent) not in ("gradient", "jacobian", "batch_jacobian") and any(a.value is child for a in parent.args):
-                if any(taint.carries(a.value, fn) for a in parent.args if a.value is not child):
+                if any(live(a.value, fn) for a in parent.args if a.value is not child):
                     return True
             elif isinstance(parent, (cst.Tuple, cst.List)) and any(e.value is child for e in parent.elements):
-                if any(taint.carries(e.value, fn) for e in parent.elements if e.value is not child):
+                if any(live(e.value, fn) for e in parent.elements if e.value is not child):
                     return True
         return False
 
 
 _NOT_WEIGHTED = {"Input", "InputLayer", "Lambda", "Activation", "Dropout", "Reshape", "Flatten", "Concatenate", "Add"}
+# Keras layers without trainable weights: stopping their output cuts nothing of their own.
+_WEIGHTLESS_WORDS = ("Pool", "Dropout", "Activation", "ReLU", "Softmax", "Flatten", "Reshape", "Lambda",
+                     "Identity", "Permute", "Cropping", "Padding", "UpSampling", "Rescaling", "Resizing",
+                     "Concatenate", "Add", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Dot",
+                     "Masking", "Noise", "RepeatVector", "Input")
+
+
+def _lone_layer_output(model: FileModel, taint: TensorFlowSources, arg, fn: Optional[FunctionInfo]) -> bool:
+    """`arg` is `self.<layer>(...)`, a Keras layer with trainable weights built in this class,
+    and this call is the file's only use of `self.<layer>` besides binding it: the stop is
+    then the layer's only way to the loss, so its weights get no gradient whatever the stopped
+    value is combined with (a residual's projection, a normalisation before a skip sum)."""
+    if not isinstance(arg, cst.Call) or not isinstance(arg.func, cst.Attribute) or not is_name(arg.func.value, "self"):
+        return False
+    if fn is None or fn.cls is None:
+        return False
+    attr = arg.func.attr.value
+    built = taint.layer_constructors(fn, attr)
+    if not built:
+        return False
+    for value in built:
+        last = (callee(model, value) or dotted(value.func) or "").rsplit(".", 1)[-1]
+        if any(word in last for word in _WEIGHTLESS_WORDS):
+            return False
+        trainable = find_argument(value, None, "trainable")
+        if trainable is not None and not is_name(trainable, "True"):
+            return False
+    family = {id(c) for c in model.class_chain(fn.cls)}
+    for node, owner in model.attributes:
+        if node.attr.value != attr or node is arg.func:
+            continue
+        if is_name(node.value, "self") and owner is not None and owner.cls is not None and owner.cls is not fn.cls:
+            if id(owner.cls) not in family and id(fn.cls) not in {id(c) for c in model.class_chain(owner.cls)}:
+                continue  # another class's own layer of the same name
+        if _binds_self_attr(model, node) or _reads_one_weight(model, node):
+            continue
+        if isinstance(model.parent(node), cst.Comparison):
+            continue  # `if self.proj is not None:` (an optional sub-layer)
+        return False  # used elsewhere: called again, frozen, copied, updated by an EMA
+    return True
+
+
+# Attributes naming one weight of a layer: reading one (`net.proj.kernel.numpy()`) neither
+# trains nor updates the layer.
+_ONE_WEIGHT = {"kernel", "bias", "gamma", "beta", "embeddings", "recurrent_kernel", "depthwise_kernel"}
+
+
+def _reads_one_weight(model: FileModel, node: cst.Attribute) -> bool:
+    """`node` is `<obj>.<layer>` in `<obj>.<layer>.kernel` that is only read: not assigned, not
+    the receiver of a method other than `numpy()` (`.assign(...)` is an update)."""
+    outer = model.parent(node)
+    if not isinstance(outer, cst.Attribute) or outer.value is not node or outer.attr.value not in _ONE_WEIGHT:
+        return False
+    above = model.parent(outer)
+    if isinstance(above, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
+        return False
+    if isinstance(above, cst.Attribute) and above.value is outer:
+        call = model.parent(above)
+        return above.attr.value == "numpy" and isinstance(call, cst.Call) and call.func is above
+    return True
+
+
+def _binds_self_attr(model: FileModel, node: cst.Attribute) -> bool:
+    """`node` is the target of `self.x = ...`."""
+    if not is_name(node.value, "self"):
+        return False
+    parent = model.parent(node)
+    return isinstance(parent, cst.AssignTarget) or (isinstance(parent, (cst.AnnAssign, cst.AugAssign)) and parent.target is node)
+
+
+def _configured_or_frozen(model: FileModel, call: cst.Call, arg) -> bool:
+    """The look-alikes no operand decides: an evaluation branch, a stop chosen by a flag (the
+    other branch keeps the graph), a teacher or target network."""
+    from gradscan.semantics import intent
+
+    return (intent.in_evaluation_branch(model, call) or intent.optional_cut(model, call, arg)
+            or intent.frozen_network(model, call, arg))
 
 
 

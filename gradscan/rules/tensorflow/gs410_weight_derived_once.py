@@ -7,7 +7,10 @@ import libcst as cst
 from gradscan.frameworks import names
 from gradscan.frameworks import tensorflow as tf_api
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, is_name, method_name
+from gradscan.rules.tensorflow.helpers import (
+    KERAS_VARIABLE, TF_VARIABLE, callee, enclosing_tape, is_name, method_name, tape_withs,
+)
+from gradscan.semantics.arguments import find_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.sources import KERAS_KINDS
@@ -47,6 +50,12 @@ class WeightDerivedOnce(Rule):
     records nothing that leads back to the weights: their gradients are None (the optimizer
     warns or raises "No gradients provided") and, in a NoisyNet layer, the noise never changes
     either (fact tf49).
+
+    In a script or training function it also flags a tensor computed from a `tf.Variable`
+    outside any tape (`scale = tf.exp(log_scale)`, `tfd.Normal(loc, tf.exp(log_scale))` built
+    before the loop) when that variable is listed in `tape.gradient(loss, [..])` and every
+    other read of it in the file is such a computation outside a tape of the same function:
+    the tape records none of them.
 
     Not flagged: a plain alias (`self.kernel = self.w`, still the variable), a new variable made
     from the expression (`tf.Variable(...)`), metadata (`self.w.shape[0]`), and an attribute
@@ -105,7 +114,10 @@ class WeightDerivedOnce(Rule):
         """,
     )
 
+    tape_message = "computed from {name} once, outside the tape: {name} gets gradient None; compute it inside"
+
     def check(self, model: FileModel) -> Iterator[Report]:
+        yield from _derived_before_tape(self, model)
         for cls in model.class_list:
             if cls.kind not in KERAS_KINDS and cls.kind != kinds.TF_MODULE:
                 continue
@@ -181,3 +193,89 @@ class WeightDerivedOnce(Rule):
                     if isinstance(node, cst.Attribute) and is_name(node.value, "self"):
                         out.add(node.attr.value)
         return out
+
+
+def _source_names(expr) -> Set[str]:
+    """Names listed as the sources of `tape.gradient(target, sources)`: `v`, `[a, b]`."""
+    if isinstance(expr, cst.Name):
+        return {expr.value}
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return {e.value.value for e in expr.elements if isinstance(e, cst.Element) and isinstance(e.value, cst.Name)}
+    return set()
+
+
+def _derived_before_tape(rule: "WeightDerivedOnce", model: FileModel) -> Iterator[Report]:
+    """A script's variable `v = tf.Variable(...)`, listed in `tape.gradient(loss, [.., v])`,
+    whose every read computes a tensor from it (`tf.exp(v)`, `v * 2`) outside any tape, in the
+    scope of the tape: the tape records none of these, so `v` gets gradient None."""
+    if not tape_withs(model):
+        return
+    taint = model.sources.tensorflow
+    done = set()
+    for call, fn in model.calls:
+        if method_name(call) != "gradient":
+            continue
+        if not isinstance(call.func, cst.Attribute) or not isinstance(call.func.value, cst.Name):
+            continue
+        sources = find_argument(call, 1, "sources")
+        for name in sorted(_source_names(sources)):
+            if (id(fn), name) in done:
+                continue
+            done.add((id(fn), name))
+            values = taint.values(fn, name)
+            if not values or not all(isinstance(v, cst.Call) and callee(model, v) in TF_VARIABLE for v in values):
+                continue
+            derived = _only_derived_reads(model, fn, name)
+            if derived:
+                yield Report(derived, rule.tape_message.format(name=name))
+
+
+def _only_derived_reads(model: FileModel, fn, name: str):
+    """The first read of `name` if every read in the file computes a tensor from it outside
+    any tape in `fn` itself (not a helper a tape may call), else None. Its binding, the
+    `gradient`/`apply_gradients` arguments and logging (`.numpy()`, `print`) do not count."""
+    scope = fn.node if fn is not None else model.module
+    first = None
+    for node in descendants(scope):
+        if not isinstance(node, cst.Name) or node.value != name:
+            continue
+        parent = model.parent(node)
+        if isinstance(parent, (cst.AssignTarget, cst.Param)) or (isinstance(parent, cst.Attribute) and parent.attr is node):
+            continue
+        if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in ("numpy", "name", "shape", "dtype"):
+            continue
+        if _in_gradient_bookkeeping(model, node):
+            continue
+        if model.enclosing_function(node) is not fn or enclosing_tape(model, node) is not None:
+            return None
+        if not _computes_from(model, node):
+            return None
+        if first is None:
+            parent = model.parent(node)
+            first = model.parent(parent) if isinstance(parent, cst.Arg) else parent
+    return first
+
+
+def _in_gradient_bookkeeping(model: FileModel, node) -> bool:
+    for anc in model.ancestors(node):
+        if isinstance(anc, cst.Call):
+            if method_name(anc) in ("gradient", "apply_gradients", "watch") or is_name(anc.func, "print"):
+                return True
+        if isinstance(anc, (cst.FormattedString, cst.SimpleStatementLine, cst.FunctionDef)):
+            return isinstance(anc, cst.FormattedString)
+    return False
+
+
+def _computes_from(model: FileModel, node) -> bool:
+    """`node` is an operand of arithmetic or an argument of a TensorFlow math function: the
+    result is a new tensor, evaluated where it stands."""
+    parent = model.parent(node)
+    if isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation)):
+        return True
+    if isinstance(parent, cst.Arg) and parent.value is node:
+        call = model.parent(parent)
+        name = callee(model, call) if isinstance(call, cst.Call) else None
+        return bool(name) and name.startswith("tensorflow.") and name not in _FACTORIES and name not in _NON_CARRYING \
+            and not name.startswith(("tensorflow.keras.", "tensorflow_probability."))
+    return False
+

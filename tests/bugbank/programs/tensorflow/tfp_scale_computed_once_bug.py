@@ -1,0 +1,33 @@
+"""A flat TFP fitting script builds Normal(loc, scale=tf.exp(log_scale)) once before the loop: the scale is a constant tensor, so log_scale never gets a gradient.
+
+Source: https://github.com/tensorflow/probability/issues/345
+Label: buggy
+Family: tensorflow
+Frameworks: tensorflow, tensorflow_probability
+"""
+import os
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import warnings
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+if __name__ == "__main__":
+    warnings.simplefilter("ignore")
+    data = tf.constant(np.random.default_rng(0).normal(3.0, 2.0, size=64), dtype=tf.float32)
+    loc = tf.Variable(0.0, name="loc")
+    log_scale = tf.Variable(0.0, name="log_scale")
+    model = tfd.Normal(loc=loc, scale=tf.exp(log_scale))  # BUG
+    optimizer = tf.optimizers.Adam(0.1)
+    grads = []
+    for step in range(3):
+        with tf.GradientTape() as tape:
+            nll = -tf.reduce_mean(model.log_prob(data))
+        grads = tape.gradient(nll, [loc, log_scale])
+        optimizer.apply_gradients((g, v) for g, v in zip(grads, [loc, log_scale]) if g is not None)
+    assert grads[0] is not None and float(tf.abs(grads[0])) > 0
+    assert grads[1] is None, "the scale was computed once, outside the tape"
+    assert float(log_scale.numpy()) == 0.0
