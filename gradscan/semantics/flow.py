@@ -161,7 +161,7 @@ class Flow:
         if _is_conversion(node):
             start_conv = _Converted(node)
             start_conv.rewrapped = True
-        elif type(node) is cst.Call and self.model.get(Summaries).converted_argument(node) is not None:
+        elif type(node) is cst.Call and self._rewraps_in_file() and self.model.get(Summaries).converted_argument(node) is not None:
             # `to_numpy(h)`: a helper's NumPy copy, which counts only once wrapped again
             start_conv = _Converted(node)
         todo: List[Tuple[cst.CSTNode, List[cst.CSTNode], Optional[int], Optional[cst.CSTNode]]] = [(node, [], element, start_conv)]

@@ -41,8 +41,7 @@ NO_GRAD = api_names(torch_api.NO_GRAD_CONTEXTS)
 CUT_BUILTINS = {"bool", "len", "str", "repr", "round", "print", "isinstance", "type", "id", "hash"}
 TRANSPARENT_DECORATORS = {"staticmethod", "tensorflow.function", "jax.jit", "torch.compile", "functools.wraps"}
 # Words without which no function of a file can cut anything: other files are not walked.
-CUT_WORDS = (".detach(", ".item(", ".numpy(", ".tolist(", "no_grad", "inference_mode", "stop_gradient", "float(",
-             "argmax", ".data")
+CUT_WORDS = (".detach(", ".item(", ".numpy(", ".tolist(", "no_grad", "inference_mode", "stop_gradient")
 
 Env = Dict[str, FrozenSet[str]]
 _EMPTY: FrozenSet[str] = frozenset()
@@ -52,7 +51,7 @@ class _Unknown(Exception):
     """Something the walk does not follow: the function gets no entry (it carries)."""
 
 
-def returns_cut(tree: ast.Module, names: Dict[str, str]) -> Dict[str, List[List[str]]]:
+def returns_cut(tree: ast.Module, names: Dict[str, str], lines: Optional[List[str]] = None) -> Dict[str, List[List[str]]]:
     """{function name: [its positional parameters, the parameters none of whose value reaches
     what it returns as a tensor of the graph, those of them it returns as NumPy/Python data]}
     for the module-level functions that cut at least one parameter."""
@@ -60,6 +59,10 @@ def returns_cut(tree: ast.Module, names: Dict[str, str]) -> Dict[str, List[List[
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef):
             continue
+        if lines is not None:  # a function whose text holds none of the words cuts nothing we record
+            text = "\n".join(lines[node.lineno - 1 - len(node.decorator_list):node.end_lineno or node.lineno])
+            if not any(word in text for word in CUT_WORDS):
+                continue
         try:
             params, returned = _returned(node, names)
         except (_Unknown, RecursionError):

@@ -142,7 +142,7 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
         if trains:
             summary["trains"] = trains
     if any(word in text for word in CUT_WORDS):
-        cuts = returns_cut(tree, names)
+        cuts = returns_cut(tree, names, lines)
         if cuts:
             summary["returns"] = cuts
     return summary

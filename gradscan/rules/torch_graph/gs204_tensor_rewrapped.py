@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator, Optional, Set
+from typing import Iterator, List, Optional, Set
 
 import libcst as cst
 
@@ -14,6 +14,7 @@ from gradscan.rules.torch_graph.helpers import (
 )
 from gradscan.semantics import intent
 from gradscan.semantics.contexts import called_function
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.summaries import Summaries
 from gradscan.semantics.walk import descendants
@@ -155,7 +156,7 @@ class TensorRewrapped(GraphRule):
         its argument only as NumPy/Python data), then `torch.tensor(arr)` on the way to the
         loss: reported at the re-wrap, where the graph is lost for good."""
         summaries = model.get(Summaries)
-        for call, _fn in model.calls:
+        for call in TensorRewrapped._wrapped_calls(model):
             data = summaries.converted_argument(call) if call.args and type(call.func) in (cst.Name, cst.Attribute) else None
             if data is None or not (src.is_live(data) or src.fed_from_weights(data)):
                 continue
@@ -173,6 +174,31 @@ class TensorRewrapped(GraphRule):
             if rewrap is None or id(rewrap) in owned206 or intent.intentional_cut(model, call, data, trace):
                 continue
             yield Report(rewrap.func.attr if isinstance(rewrap.func, cst.Attribute) else rewrap.func)
+
+    @staticmethod
+    def _wrapped_calls(model: FileModel) -> List[cst.Call]:
+        """The calls whose result a re-wrap takes, directly (`torch.tensor(to_numpy(h))`) or
+        through a name it reads (`arr = to_numpy(h)` ... `torch.tensor(arr)`): the only
+        candidates for a helper's round trip, found without asking every call's summary."""
+        out: List[cst.Call] = []
+        seen: Set[int] = set()
+        definitions = model.get(Definitions)
+        for rewrap, fn in model.calls:
+            if not TensorRewrapped._rewrap_call(model, rewrap):
+                continue
+            for arg in rewrap.args:
+                if numberish(arg.value):
+                    continue  # `torch.tensor([0.5, 2.0])`: numbers, no helper's result
+                for node in descendants(arg.value):
+                    found = [node] if type(node) is cst.Call else []
+                    if type(node) is cst.Name:
+                        bindings, _kind = definitions.reaching(node, fn)
+                        found = [b.value for b in bindings if type(b.value) is cst.Call]
+                    for call in found:
+                        if id(call) not in seen:
+                            seen.add(id(call))
+                            out.append(call)
+        return out
 
     @staticmethod
     def _rewrap_call(model: FileModel, call: cst.Call) -> bool:

@@ -192,22 +192,42 @@ def local_value(model: FileModel, fn: Optional[FunctionInfo], name: str) -> Opti
 def requires_grad_set_later(model: FileModel, cls) -> Set[str]:
     """Attributes the class turns `requires_grad` on for in a statement of their own
     (`self.s.requires_grad = True`, `self.s.requires_grad_()`): meant to be trained."""
-    out: Set[str] = set()
-    for c in model.class_chain(cls):
-        for fn in c.methods.values():
-            for call in fn.calls:
-                func = call.func
-                if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_" \
-                        and isinstance(model.parent(call), cst.Expr):
-                    flag = find_argument(call, 0, "requires_grad")
-                    text = dotted(func.value) or ""
-                    if (flag is None or is_true(flag)) and text.startswith("self.") and text.count(".") == 1:
-                        out.add(text[len("self."):])
-    for node, owner in model.assignments:
-        if owner is None or owner.cls is None or owner.cls not in list(model.class_chain(cls)) or not isinstance(node, cst.Assign):
-            continue
-        for target in node.targets:
-            text = dotted(target.target) or ""
-            if text.startswith("self.") and text.endswith(".requires_grad") and text.count(".") == 2 and is_true(node.value):
-                out.add(text.split(".")[1])
-    return out
+    return model.get(_RequiresGradLater).of(cls)
+
+
+class _RequiresGradLater:
+    """`requires_grad_set_later`, answered once per class (rules ask it per attribute)."""
+
+    def __init__(self, model: FileModel) -> None:
+        self.model = model
+        self._memo: Dict[int, Set[str]] = {}
+
+    def of(self, cls) -> Set[str]:
+        got = self._memo.get(id(cls))
+        if got is None:
+            got = self._memo[id(cls)] = self._compute(cls)
+        return got
+
+    def _compute(self, cls) -> Set[str]:
+        model = self.model
+        out: Set[str] = set()
+        chain = list(model.class_chain(cls))
+        for c in chain:
+            for fn in c.methods.values():
+                for call in fn.calls:
+                    func = call.func
+                    if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_" \
+                            and isinstance(model.parent(call), cst.Expr):
+                        flag = find_argument(call, 0, "requires_grad")
+                        text = dotted(func.value) or ""
+                        if (flag is None or is_true(flag)) and text.startswith("self.") and text.count(".") == 1:
+                            out.add(text[len("self."):])
+        classes = {id(c) for c in chain}
+        for node, owner in model.assignments:
+            if owner is None or owner.cls is None or id(owner.cls) not in classes or not isinstance(node, cst.Assign):
+                continue
+            for target in node.targets:
+                text = dotted(target.target) or ""
+                if text.startswith("self.") and text.endswith(".requires_grad") and text.count(".") == 2 and is_true(node.value):
+                    out.add(text.split(".")[1])
+        return out
