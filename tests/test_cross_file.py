@@ -168,3 +168,33 @@ def test_editing_the_helper_rechecks_its_callers(round_trip):
     (round_trip / "pkg" / "convert.py").write_text(CONVERT.replace(".detach().cpu().numpy()", ""))
     second = runner.run(["fit.py"], Settings(root=round_trip), jobs=1)
     assert _codes(second) == []
+
+
+TF_CONVERT = textwrap.dedent('''
+    def to_numpy(t):
+        return t.numpy()
+''')
+
+TF_STEP = textwrap.dedent('''
+    import tensorflow as tf
+    from pkg.tfconvert import to_numpy
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+    opt = tf.keras.optimizers.Adam()
+
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            pred = model(x)
+            loss = tf.reduce_mean((tf.constant(to_numpy(pred)) - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        print("labels", to_numpy(y))
+''')
+
+
+def test_a_tensorflow_helper_of_another_file_that_converts_in_the_tape_is_found(project):
+    (project / "pkg" / "tfconvert.py").write_text(TF_CONVERT)
+    (project / "tfstep.py").write_text(TF_STEP)
+    result = runner.run(["tfstep.py"], Settings(root=project), jobs=1, use_cache=False)
+    assert _codes(result) == [("tfstep.py", 12, "GS404")]

@@ -12,6 +12,7 @@ from gradscan.rules.tensorflow.helpers import (
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.summaries import LIBRARIES, Summaries
 from gradscan.semantics.sources import MODEL_TOKENS
 from gradscan.semantics.walk import descendants, mentions_name, target_names
 
@@ -49,7 +50,9 @@ class NumpyInTape(Rule):
     In a tape block it also flags `.numpy()` (or another conversion) of a value from a function the file cannot see
     into (a loss closure `loss_fn()`, a library loss) when that value, joined by nothing but
     constants on the way, is what `tape.gradient` differentiates: asking the tape for its
-    gradient says it was the loss.
+    gradient says it was the loss. A function of another project file that returns its
+    argument as NumPy/Python data (`to_numpy(pred)` from `utils.py`, by the project index's
+    summary of it) is a conversion like `.numpy()` written inline.
 
     ## Why it breaks gradients
     The conversion leaves TensorFlow: the tape cannot see through a NumPy array or a Python
@@ -158,6 +161,11 @@ class NumpyInTape(Rule):
         if name and name.startswith("numpy.") and name not in NUMPY_METADATA and call.args:
             # np.* applied to a tensor: a taint in any argument
             return cst.Tuple([cst.Element(a.value) for a in call.args])
+        if name and call.args and name.partition(".")[0] not in LIBRARIES:
+            # `utils.to_numpy(pred)`: a function of another project file that returns its
+            # argument as NumPy/Python data (the project index's summary); a function of this
+            # file is checked where it converts
+            return model.get(Summaries).converted_argument(call)
         return None
 
 
