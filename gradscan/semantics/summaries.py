@@ -16,6 +16,7 @@ past their step budget. A `@torch.no_grad()` function carries none of its parame
 """
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 import libcst as cst
@@ -34,8 +35,9 @@ TRANSPARENT_DECORATORS = {
     "torch.jit.script", "torch.jit.unused", "functools.wraps",
 }
 # Packages no project defines: their functions are not looked up in the project index.
-LIBRARIES = {"torch", "tensorflow", "jax", "numpy", "keras", "tf_keras", "flax", "optax", "math", "scipy", "pyro",
-             "tensorflow_probability", "transformers", "lightning", "pytorch_lightning", "einops", "random", "os", "sys"}
+LIBRARIES = {"torch", "tensorflow", "jax", "numpy", "keras", "tf_keras", "flax", "optax", "scipy", "pyro",
+             "tensorflow_probability", "transformers", "lightning", "pytorch_lightning", "einops", "__future__",
+             *getattr(sys, "stdlib_module_names", ("math", "random", "os", "sys"))}
 _UNSET = object()
 STEP_BUDGET = 2_000  # statements one summary may follow; past it the parameter "carries"
 

@@ -16,7 +16,7 @@ from gradscan.semantics import intent
 from gradscan.semantics.contexts import called_function
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.summaries import Summaries
+from gradscan.semantics.summaries import LIBRARIES, Summaries
 from gradscan.semantics.walk import descendants
 
 
@@ -155,6 +155,8 @@ class TensorRewrapped(GraphRule):
         """`arr = to_numpy(model(x))` (a helper of this or another project file that returns
         its argument only as NumPy/Python data), then `torch.tensor(arr)` on the way to the
         loss: reported at the re-wrap, where the graph is lost for good."""
+        if not TensorRewrapped._may_round_trip(model):
+            return
         summaries = model.get(Summaries)
         for call in TensorRewrapped._wrapped_calls(model):
             data = summaries.converted_argument(call) if call.args and type(call.func) in (cst.Name, cst.Attribute) else None
@@ -174,6 +176,15 @@ class TensorRewrapped(GraphRule):
             if rewrap is None or id(rewrap) in owned206 or intent.intentional_cut(model, call, data, trace):
                 continue
             yield Report(rewrap.func.attr if isinstance(rewrap.func, cst.Attribute) else rewrap.func)
+
+    @staticmethod
+    def _may_round_trip(model: FileModel) -> bool:
+        """A helper that converts is one of this file (it writes a conversion) or of another
+        project file (the file imports something other than a library)."""
+        source = model.source or ""
+        if any(word in source for word in (".numpy(", ".tolist(", ".item(")):
+            return True
+        return any(m not in LIBRARIES for m in model.imports.modules)
 
     @staticmethod
     def _wrapped_calls(model: FileModel) -> List[cst.Call]:

@@ -168,9 +168,7 @@ def local_value(model: FileModel, fn: Optional[FunctionInfo], name: str) -> Opti
     if fn is None:
         return None
     found = None
-    for node, owner in model.assignments:
-        if owner is not fn:
-            continue
+    for node in model.get(_AssignmentsByFunction).of(fn):
         targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
         for target in targets:
             if type(target) is cst.Name:
@@ -193,6 +191,19 @@ def requires_grad_set_later(model: FileModel, cls) -> Set[str]:
     """Attributes the class turns `requires_grad` on for in a statement of their own
     (`self.s.requires_grad = True`, `self.s.requires_grad_()`): meant to be trained."""
     return model.get(_RequiresGradLater).of(cls)
+
+
+class _AssignmentsByFunction:
+    """The file's assignment statements grouped by the function they are in (rules ask per name)."""
+
+    def __init__(self, model: FileModel) -> None:
+        self._by: Dict[int, list] = {}
+        for node, owner in model.assignments:
+            if owner is not None:
+                self._by.setdefault(id(owner), []).append(node)
+
+    def of(self, fn) -> list:
+        return self._by.get(id(fn), [])
 
 
 class _RequiresGradLater:
