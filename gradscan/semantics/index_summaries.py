@@ -65,8 +65,8 @@ def returns_cut(tree: ast.Module, names: Dict[str, str], lines: Optional[List[st
                 continue
         try:
             params, returned = _returned(node, names)
-        except (_Unknown, RecursionError):
-            continue
+        except (_Unknown, RecursionError, MemoryError, AttributeError, TypeError, ValueError):
+            continue  # a form the walk does not follow (or does not expect): no entry, it carries
         graph = {t for t in returned if not t.startswith("~")}
         cut = set(params) - graph
         if cut:
