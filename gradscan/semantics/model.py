@@ -467,13 +467,18 @@ class FileModel:
     def single_value(self, fn: Optional[FunctionInfo], name: str) -> Optional[cst.BaseExpression]:
         """The value of `name` in `fn` when one plain assignment (`name = value`) is its only
         binding there; None when it is also bound otherwise (an annotated or augmented
-        assignment, unpacking, an item or attribute store through it) or not assigned."""
+        assignment, unpacking, an item or attribute store through it) or not assigned. A store
+        to an attribute that merely shares the name (`self.w = w`) does not bind the local."""
         if fn is None:
             return None
+        by_function = self.__dict__.get("_assignments_by_function")
+        if by_function is None:
+            by_function = self._assignments_by_function = {}
+            for node, owner in self.assignments:
+                if owner is not None:
+                    by_function.setdefault(id(owner), []).append(node)
         found = None
-        for node, owner in self.assignments:
-            if owner is not fn:
-                continue
+        for node in by_function.get(id(fn), ()):
             targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
             for target in targets:
                 if type(target) is cst.Name:
@@ -482,8 +487,13 @@ class FileModel:
                     if found is not None or type(node) is not cst.Assign:
                         return None
                     found = node.value
-                elif any(type(n) is cst.Name and n.value == name for n in descendants(target)):
-                    return None  # `name, other = ...`, `name[i] = ...`, `name.attr = ...`: unknown
+                    continue
+                for sub in descendants(target):
+                    if type(sub) is cst.Name and sub.value == name:
+                        parent = self.parent(sub)
+                        if type(parent) is cst.Attribute and parent.attr is sub:
+                            continue  # `self.w`: the attribute's name, not the local
+                        return None  # `name, other = ...`, `name[i] = ...`, `name.attr = ...`: unknown
         return found
 
     # ---- contexts ----------------------------------------------------------------------

@@ -161,49 +161,15 @@ def drop_keyword(args, keyword: str) -> list:
 
 
 def local_value(model: FileModel, fn: Optional[FunctionInfo], name: str) -> Optional[cst.BaseExpression]:
-    """The value of local `name` when one plain `name = value` in `fn` is its only binding there.
-    Like `model.single_value`, but a store to an attribute that merely shares the name
-    (`self.w = w`) does not bind the local; a store through it (`w[i] = ...`, `w.x = ...`),
-    unpacking or an augmented assignment makes it unknown."""
-    if fn is None:
-        return None
-    found = None
-    for node in model.get(_AssignmentsByFunction).of(fn):
-        targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
-        for target in targets:
-            if type(target) is cst.Name:
-                if target.value != name:
-                    continue
-                if found is not None or type(node) is not cst.Assign:
-                    return None
-                found = node.value
-                continue
-            for sub in descendants(target):
-                if type(sub) is cst.Name and sub.value == name:
-                    parent = model.parent(sub)
-                    if isinstance(parent, cst.Attribute) and parent.attr is sub:
-                        continue  # `self.w`: the attribute's name, not the local
-                    return None
-    return found
+    """The value of local `name` when one plain `name = value` in `fn` is its only binding there
+    (`model.single_value`)."""
+    return model.single_value(fn, name)
 
 
 def requires_grad_set_later(model: FileModel, cls) -> Set[str]:
     """Attributes the class turns `requires_grad` on for in a statement of their own
     (`self.s.requires_grad = True`, `self.s.requires_grad_()`): meant to be trained."""
     return model.get(_RequiresGradLater).of(cls)
-
-
-class _AssignmentsByFunction:
-    """The file's assignment statements grouped by the function they are in (rules ask per name)."""
-
-    def __init__(self, model: FileModel) -> None:
-        self._by: Dict[int, list] = {}
-        for node, owner in model.assignments:
-            if owner is not None:
-                self._by.setdefault(id(owner), []).append(node)
-
-    def of(self, fn) -> list:
-        return self._by.get(id(fn), [])
 
 
 class _RequiresGradLater:
