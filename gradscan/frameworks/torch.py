@@ -10,6 +10,12 @@ CONVERSION_METHODS = (
     Api("numpy", "pt14"),
 )
 
+# Methods written on the way to a conversion (`t.detach().cpu().numpy()`): they keep the value
+# (pt14: the conversion after them is what leaves the graph).
+BEFORE_CONVERSION = tuple(Api(name, "pt14") for name in (
+    "cpu", "detach", "clone", "float", "double", "squeeze", "flatten", "reshape", "view", "contiguous",
+))
+
 # Builtins that turn a tensor into a Python number (pt14: `float(t)` warns and cuts).
 CONVERSION_BUILTINS = (
     Api("float", "pt14"),

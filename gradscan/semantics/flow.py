@@ -53,7 +53,7 @@ PYRO_SAMPLE_SITES = api_names(pyro_api.SAMPLE_SITES)
 VALUES_AND_INDICES = {a.name for a in torch_api.VALUES_AND_INDICES if "." in a.name}
 METHOD_VALUES_AND_INDICES = {a.name for a in torch_api.VALUES_AND_INDICES if "." not in a.name}
 # On the way to a conversion these keep the value (`.detach().cpu().numpy()`).
-_BEFORE_CONVERSION = {"cpu", "detach", "clone", "float", "double", "squeeze", "flatten", "reshape", "view"}
+_BEFORE_CONVERSION = api_names(torch_api.BEFORE_CONVERSION)
 MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "put"}
 BACKWARD_CALLS = {"torch.autograd.backward", "torch.autograd.grad"}
 # Word tokens (split on `_` and case changes) that mark a name as a log, metric or cache.

@@ -32,14 +32,19 @@ REWRAPS = api_names(torch_api.REWRAP_FUNCTIONS, tf_api.REWRAP_FUNCTIONS, jax_api
 KEEP_GRAPH = {"torch.as_tensor", "torch.Tensor", "tensorflow.convert_to_tensor", "keras.ops.convert_to_tensor",
               "tensorflow.keras.ops.convert_to_tensor", "jax.numpy.asarray", "jax.numpy.array"}
 # On the way to a conversion these keep the value (`.detach().cpu().numpy()`).
-BEFORE_CONVERSION = {"cpu", "detach", "clone", "float", "double", "squeeze", "flatten", "reshape", "view", "contiguous"}
+BEFORE_CONVERSION = api_names(torch_api.BEFORE_CONVERSION)
 _DATA_MODULES = ("numpy.", "math.")
 CUT_ATTRS = api_names(torch_api.NON_CARRYING_ATTRS, tf_api.NON_CARRYING_ATTRS)
 CUT_FUNCTIONS = api_names(torch_api.NON_CARRYING_FUNCTIONS, tf_api.NON_CARRYING_FUNCTIONS, jax_api.STOP_GRADIENT,
                           jax_api.ZERO_GRAD_FUNCTIONS)
 NO_GRAD = api_names(torch_api.NO_GRAD_CONTEXTS)
 CUT_BUILTINS = {"bool", "len", "str", "repr", "round", "print", "isinstance", "type", "id", "hash"}
-TRANSPARENT_DECORATORS = {"staticmethod", "tensorflow.function", "jax.jit", "torch.compile", "functools.wraps"}
+# Decorators whose wrapper returns what the function returns, computed the same way (compiled or
+# traced): any other may wrap it in code the walk cannot see. (Shared with `summaries.py`.)
+TRANSPARENT_DECORATORS = {
+    "staticmethod", "classmethod", "tensorflow.function", "jax.jit", "torch.compile",
+    "torch.jit.script", "torch.jit.unused", "functools.wraps",
+}
 # Words without which no function of a file can cut anything: other files are not walked.
 CUT_WORDS = (".detach(", ".item(", ".numpy(", ".tolist(", "no_grad", "inference_mode", "stop_gradient")
 

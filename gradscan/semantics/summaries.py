@@ -23,17 +23,12 @@ import libcst as cst
 
 from gradscan.semantics.arguments import argument_position
 from gradscan.semantics.contexts import called_function, has_no_grad_decorator
+from gradscan.semantics.index_summaries import TRANSPARENT_DECORATORS
 from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import FileModel, FunctionInfo
 
-# Decorators whose wrapper returns what the function returns, computed the same way (compiled
-# or traced): any other may wrap it in code the walk cannot see.
-TRANSPARENT_DECORATORS = {
-    "staticmethod", "classmethod", "tensorflow.function", "jax.jit", "torch.compile",
-    "torch.jit.script", "torch.jit.unused", "functools.wraps",
-}
 # Packages no project defines: their functions are not looked up in the project index.
 LIBRARIES = {"torch", "tensorflow", "jax", "numpy", "keras", "tf_keras", "flax", "optax", "scipy", "pyro",
              "tensorflow_probability", "transformers", "lightning", "pytorch_lightning", "einops", "__future__",
