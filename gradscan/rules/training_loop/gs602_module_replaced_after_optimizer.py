@@ -9,7 +9,7 @@ from gradscan.rules.common import (
     CONTAINER, PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor,
 )
 from gradscan.rules.training_loop.helpers import (
-    SCOPES, chain, is_optimizer, method_name, nodes_in, order, owner_of, param_owners, predicts, units,
+    MANAGED, SCOPES, chain, is_optimizer, method_name, nodes_in, order, owner_of, param_owners, predicts, units,
 )
 from gradscan.semantics.intent import FROZEN_TOKENS
 from gradscan.semantics.names import dotted, tokens
@@ -246,11 +246,6 @@ class ModuleReplacedAfterOptimizer(Rule):
         return used
 
 
-# Calls that show a network is kept out of the optimizer on purpose: frozen, its weights read (an
-# EMA update, a second optimizer), or weights copied into it (a target network).
-_MANAGED = {"requires_grad_", "parameters", "named_parameters", "load_state_dict", "freeze"}
-
-
 def _use_of(model: FileModel, target: str) -> Optional[str]:
     """What the file does with the network at `target` (`policy.target_net`): "managed" (frozen,
     synced, averaged), "trained" (a call of it reaches a loss with its graph, not only as the
@@ -258,7 +253,7 @@ def _use_of(model: FileModel, target: str) -> Optional[str]:
     trained = False
     for call, _fn in model.calls:
         func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _MANAGED and dotted(func.value) == target:
+        if isinstance(func, cst.Attribute) and func.attr.value in MANAGED and dotted(func.value) == target:
             return "managed"
         if not trained and dotted(func) == target and predicts(model, call):
             trained = True

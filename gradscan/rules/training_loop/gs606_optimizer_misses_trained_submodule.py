@@ -9,13 +9,9 @@ from gradscan.rules.common import (
     CONTAINER, PARAMS, PROJECT, class_owns_parameters, functions_within, init_methods, is_parameter_call,
     is_self, local_class_of, module_ctor,
 )
-from gradscan.rules.training_loop.helpers import is_optimizer, method_name, param_owners, predicts
+from gradscan.rules.training_loop.helpers import MANAGED, is_optimizer, method_name, param_owners, predicts
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
-
-# What a class does with a network it keeps out of its optimizer on purpose: freezes it, reads
-# its weights (a second optimizer, an EMA update), or copies weights into it (a target network).
-_MANAGED = {"requires_grad_", "parameters", "named_parameters", "freeze", "load_state_dict"}
 
 
 def _fresh_weights(model: FileModel, value) -> bool:
@@ -225,7 +221,7 @@ class OptimizerMissesTrainedSubmodule(Rule):
             if fn is configure:
                 continue
             for call in fn.calls:
-                if isinstance(call.func, cst.Attribute) and call.func.attr.value in _MANAGED:
+                if isinstance(call.func, cst.Attribute) and call.func.attr.value in MANAGED:
                     if (dotted(call.func.value) or "").startswith(name):
                         return True
             for node, owner in model.assignments:

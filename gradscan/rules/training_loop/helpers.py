@@ -146,6 +146,12 @@ def param_owners(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -
     return out
 
 
+# What a class or script does with a network it keeps out of the optimizer on purpose: freezes
+# it, reads its weights (an EMA update, a second optimizer) or copies weights into it (a target
+# network). GS602 and GS606 take such a network as managed, not forgotten.
+MANAGED = {"requires_grad_", "parameters", "named_parameters", "freeze", "load_state_dict"}
+
+
 # Functional losses called as (prediction, target): a network whose output only ever arrives
 # as the target is a fixed one by design (a random target network, a distillation teacher).
 _LOSSES = {
