@@ -365,8 +365,13 @@ class Sources:
         for c in reversed(chain):  # nearest class wins
             for name in c.methods:
                 out[name] = "method"
-            for attr, value, _node, _method in c.self_assigns:
+            for attr, value, _node, method in c.self_assigns:
                 kind = self._value_kind(value)
+                if kind == "other" and type(value) is cst.Name:
+                    # `self.model = model` in `__init__`: what the constructions pass decides
+                    stored = self.model.objects.stored_class(value, c, method)
+                    if stored is not None and (stored.is_torch or stored.is_keras):
+                        kind = "module"
                 prev = out.get(attr)
                 # An attribute assigned both a module and None (optional submodule) is a module.
                 if prev in ("param", "module") and kind not in ("param", "module"):
@@ -658,6 +663,23 @@ class Sources:
             return args
         return args
 
+    def _callers_pass_module(self, fn, param: str, depth: int) -> bool:
+        """A helper's parameter bound at its call sites to a module (`loss_fn(net, x)` with
+        `net = Net()`): what the callers pass decides, whatever the parameter is called."""
+        from gradscan.semantics.arguments import argument_for
+
+        owner = fn
+        while owner is not None and isinstance(owner.node, cst.Lambda):
+            owner = owner.parent
+        if owner is None:
+            return False
+        for call, caller in self.model.objects.callers_of(owner)[:8]:
+            arg = argument_for(owner, call, param)
+            if arg is not None and any(r.startswith("module:") or r.startswith("weight:")
+                                       for r in self._object_roots(arg, caller, depth + 1)):
+                return True
+        return False
+
     def _object_roots(self, expr: cst.BaseExpression, fn, depth: int) -> Set[str]:
         """The weight roots of a callable object: `self.fc`, `self.blocks[0]`, `model.encoder`,
         `layer` bound by `for layer in self.layers`, `model` built from a module class."""
@@ -680,7 +702,8 @@ class Sources:
                 return self._object_roots(comp_iter, fn, depth + 1) if depth < 4 else set()
             defs, kind = self._definitions(expr, fn)
             if kind == "param" or (kind == "none" and self._module_like_global(expr.value)):
-                if tokens(expr.value) & MODULE_TOKENS:
+                if tokens(expr.value) & MODULE_TOKENS or (
+                        kind == "param" and depth < 4 and self._callers_pass_module(fn, expr.value, depth)):
                     return {f"module:{expr.value}", f"weight:module:{expr.value}"}
                 return set()
             out: Set[str] = set()
@@ -1313,13 +1336,15 @@ def left_out_of_stepped_optimizers(model: "FileModel", cut: cst.CSTNode, receive
         name = w[len("weight:module:"):]
         made = _bound_by_call(model, name, fn)
         if made is not None:
+            if not _trained_or_frozen(model, name, made):
+                return False  # a network nothing trains nor freezes: left out of the optimizer by mistake
             cut_names.add(name)
             cut_ctors.extend(made)
         elif not _outside_argument(model, fn, name, cut_names):
             return False
     backward = trace.path[-1]
     trainer = model.enclosing_function(backward)
-    if trainer is None or (fn is not None and _root_class(trainer) is not _root_class(fn)):
+    if (trainer is None) != (fn is None) or (fn is not None and _root_class(trainer) is not _root_class(fn)):
         return False  # (calls are followed by method name: the backward of another class's loop)
     steps = _steps_after(model, trainer, backward)
     if not steps:
@@ -1437,12 +1462,13 @@ def _optimized_names(model: "FileModel") -> Set[str]:
     return model.get(_Bindings).optimized
 
 
-def _steps_after(model: "FileModel", trainer: "FunctionInfo", backward: cst.CSTNode) -> List[cst.Call]:
-    """The `.step()` calls that follow `backward` in `trainer` before the next backward: in
-    the innermost loop around it, wrapping round to the loop's start."""
-    region = trainer.node.body
+def _steps_after(model: "FileModel", trainer: Optional["FunctionInfo"], backward: cst.CSTNode) -> List[cst.Call]:
+    """The `.step()` calls that follow `backward` in `trainer` (None: the module's script)
+    before the next backward: in the innermost loop around it, wrapping round to the loop's start."""
+    top = trainer.node if trainer is not None else model.module
+    region = whole = top.body if trainer is not None else top
     for anc in model.ancestors(backward):
-        if anc is trainer.node:
+        if anc is top:
             break
         if type(anc) in (cst.For, cst.While):
             region = anc.body
@@ -1452,7 +1478,7 @@ def _steps_after(model: "FileModel", trainer: "FunctionInfo", backward: cst.CSTN
     if not any(n is backward for n in order):
         return []
     i = next(k for k, n in enumerate(order) if n is backward)
-    wrap = region is not trainer.node.body
+    wrap = region is not whole
     seq = order[i + 1:] + (order[:i] if wrap else [])
     out = []
     for n in seq:
@@ -1482,7 +1508,7 @@ def _optimizer_owners(model: "FileModel", expr: cst.BaseExpression, scope, depth
             if not (type(params) is cst.Call and type(params.func) is cst.Attribute and params.func.attr.value == "parameters"):
                 return None
             owner = params.func.value
-            owner_made = _bound_by_call(model, owner, scope)
+            owner_made = _bound_by_call(model, owner, model.enclosing_function(ctor))
             if not owner_made:
                 return None
             out.append((owner, owner_made))
@@ -1501,7 +1527,7 @@ def _bound_by_call(model: "FileModel", expr, scope) -> Optional[List[cst.Call]]:
     """The calls `expr` is built by: every assignment of `self.<attr>` in its class but
     `None`, or the one binding of a name in the nearest scope that binds it (plain, or
     unpacked from one call: `actor, critic = make_models()`). None when any binding is not a
-    call, the name is a parameter, or it is not bound."""
+    call, the name is a parameter its callers bind otherwise, or it is not bound."""
     if type(expr) is str:
         expr = cst.Name(expr)
     if type(expr) is cst.Attribute and type(expr.value) is cst.Name and expr.value.value == "self":
@@ -1516,7 +1542,9 @@ def _bound_by_call(model: "FileModel", expr, scope) -> Optional[List[cst.Call]]:
     name = expr.value
     while True:
         if scope is not None and name in scope.params:
-            return None
+            # a helper's parameter: what every caller in this file passes, when that is one call
+            passed = model.objects.value_of(expr, scope)
+            return [passed[0]] if passed is not None and type(passed[0]) is cst.Call else None
         found = model.get(_Bindings).by_scope.get((id(scope), name), [])
         if scope is not None and name in scope.bindings and (not found or len(scope.bindings[name]) != 1):
             return None  # bound here otherwise too (a loop variable, `with ... as`, an import)
@@ -1528,6 +1556,34 @@ def _bound_by_call(model: "FileModel", expr, scope) -> Optional[List[cst.Call]]:
         if scope is None:
             return None
         scope = scope.parent
+
+
+def _trained_or_frozen(model: "FileModel", name: str, made: List[cst.CSTNode]) -> bool:
+    """The network built by `made` (read as `name` at the cut), or one it wraps, is handed to
+    an optimizer of this file, or put in eval mode or frozen: its weights are either trained by their own
+    loss or meant to stay as they are, so the cut removes a gradient nobody uses."""
+    names = {name}
+    for ctor in made:
+        assign = model.parent(ctor)
+        if type(assign) is cst.Assign:
+            names.update(t.target.value for t in assign.targets if type(t.target) is cst.Name)
+        if type(ctor) is cst.Call:  # a wrapper (`TensorDictModule(scorer, ...)`) trains what it holds
+            names.update(a.value.value for a in ctor.args if type(a.value) is cst.Name)
+    for call, _fn in model.calls:
+        func = call.func
+        if type(func) is cst.Attribute and func.attr.value in ("eval", "requires_grad_") \
+                and (dotted(func.value) or "").split(".")[0] in names:
+            if func.attr.value == "eval" or (call.args and _is_false(call.args[0].value)):
+                return True
+        callee = model.callee(call) or ""
+        if callee.startswith("torch.optim.") and not callee.startswith("torch.optim.lr_scheduler") \
+                and _passes_object(model, call, names):
+            return True
+    return False
+
+
+def _is_false(expr: cst.BaseExpression) -> bool:
+    return type(expr) is cst.Name and expr.value == "False"
 
 
 def _outside_argument(model: "FileModel", fn: Optional["FunctionInfo"], name: str, names: Set[str], depth: int = 4) -> bool:

@@ -74,11 +74,11 @@ class Objects:
             if cls is None:
                 return None
             pairs = [(v, c2, m) for c2 in model.class_chain(cls) for a, v, _n, m in c2.self_assigns if a == expr.attr.value]
-            found = {id(c): c for c in (self._attr_value_class(v, c2, m) for v, c2, m in pairs)}
+            found = {id(c): c for c in (self.stored_class(v, c2, m) for v, c2, m in pairs)}
             return next(iter(found.values())) if len(found) == 1 and None not in found.values() else None
         return None
 
-    def _attr_value_class(self, value, owner: "ClassInfo", method: str) -> Optional["ClassInfo"]:
+    def stored_class(self, value, owner: "ClassInfo", method: str) -> Optional["ClassInfo"]:
         """The class of what `self.attr = value` stores: a constructed object, or (`self.actor =
         actor` in `__init__`) what every construction of the owner class in this file passes."""
         if type(value) is cst.Call:

@@ -150,7 +150,9 @@ class NumpyInTape(Rule):
                 last = text.rsplit(".", 1)[-1]
                 if text == "self" and _own_predict(model, call):
                     return None
-                if (text == "self" or tokens(last) & MODEL_TOKENS) and not tokens(text) & _TARGET_WORDS:
+                built = model.objects.instance_class(func.value, model.enclosing_function(call))
+                if (text == "self" or tokens(last) & MODEL_TOKENS or (built is not None and built.is_keras)) \
+                        and not tokens(text) & _TARGET_WORDS:
                     return call
                 return None
         name = callee(model, call)

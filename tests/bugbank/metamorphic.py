@@ -1,0 +1,388 @@
+"""Metamorphic tier: does gradscan still find a bank program's bug once its code is rewritten
+in ways that keep what it does?
+
+    python -m tests.bugbank.metamorphic [--half dev] [--transform names,attrs,main,split] [--list]
+
+Each transform keeps the program's behaviour (the gradient is lost, or not, exactly as before)
+and changes only its surface, the way code nobody here wrote differs from the bank's:
+
+- ``names``: every name the program binds (variables, parameters, functions, classes) becomes
+  a neutral ``q<n>``: a rule that needs ``target``, ``optimizer`` or ``D`` to decide is exposed;
+- ``attrs``: every ``self.<attr>`` the program assigns becomes ``self.a<n>`` (framework
+  attributes such as ``weight`` or ``training`` keep their names);
+- ``main``: the module-level script (everything after the last import, class or function)
+  moves into ``def main():`` called under ``if __name__ == "__main__":``;
+- ``split``: the classes and functions move to a sibling module the script imports (a
+  ``models.py`` beside a ``train.py``).
+
+A buggy program is *kept* when a finding still lies on one of its ``# BUG`` lines (the marks
+travel with the code); a clean program *stays silent* when it gains no finding. Only the dev
+half is tuned on; the test half may be measured (``--half test``) and never listed.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Dict, List, Set, Tuple
+
+import libcst as cst
+
+from tests.bugbank.bank import Program, half_of, programs, read_split
+from tests.bugbank.score import findings
+
+_BUG = re.compile(r"#\s*BUG\b")
+
+# Attributes the frameworks themselves read or define: renaming them would change behaviour.
+FRAMEWORK_ATTRS = {
+    "weight", "bias", "data", "grad", "training", "requires_grad", "trainable", "kernel", "params",
+    "device", "dtype", "shape", "built", "name", "variables", "trainable_variables", "trainable_weights",
+    "non_trainable_weights", "weights", "layers", "optimizer", "loss", "metrics", "compiled_loss",
+    "automatic_optimization", "hparams", "trainer", "log", "state", "step", "T", "mT", "real", "imag",
+}
+
+
+def _skipped_name_nodes(module: cst.Module) -> Set[int]:
+    """Name nodes that are not variable references: attribute fields, keywords, imports,
+    methods and class-body attributes (read through `self.`)."""
+    skip: Set[int] = set()
+
+    class V(cst.CSTVisitor):
+        def visit_Attribute(self, node):
+            skip.add(id(node.attr))
+
+        def visit_Arg(self, node):
+            if node.keyword is not None:
+                skip.add(id(node.keyword))
+
+        def visit_Import(self, node):
+            for n in _all_names(node):
+                skip.add(id(n))
+            return False
+
+        def visit_ImportFrom(self, node):
+            for n in _all_names(node):
+                skip.add(id(n))
+            return False
+
+        def visit_ClassDef(self, node):
+            for stmt in node.body.body:
+                if isinstance(stmt, cst.FunctionDef):
+                    skip.add(id(stmt.name))
+                for n in _bound_in_statement(stmt):
+                    skip.add(id(n))
+
+    module.visit(V())
+    return skip
+
+
+def _all_names(node: cst.CSTNode) -> List[cst.Name]:
+    out: List[cst.Name] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Name(self, n):
+            out.append(n)
+
+    node.visit(V())
+    return out
+
+
+def _target_names(target: cst.CSTNode) -> List[cst.Name]:
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _target_names(el.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+def _bound_in_statement(stmt: cst.CSTNode) -> List[cst.Name]:
+    if isinstance(stmt, cst.SimpleStatementLine):
+        out = []
+        for small in stmt.body:
+            if isinstance(small, cst.Assign):
+                out += [n for t in small.targets for n in _target_names(t.target)]
+            elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                out += _target_names(small.target)
+        return out
+    return []
+
+
+def _bound_names(module: cst.Module) -> Set[str]:
+    """Every name the program binds, minus those an import binds or that are used as a keyword
+    (a renamed parameter would no longer match `f(x=...)`)."""
+    bound: Set[str] = set()
+    blocked: Set[str] = {"self", "cls", "super"}
+
+    class V(cst.CSTVisitor):
+        def visit_Assign(self, node):
+            for t in node.targets:
+                bound.update(n.value for n in _target_names(t.target))
+
+        def visit_AnnAssign(self, node):
+            bound.update(n.value for n in _target_names(node.target))
+
+        def visit_AugAssign(self, node):
+            bound.update(n.value for n in _target_names(node.target))
+
+        def visit_For(self, node):
+            bound.update(n.value for n in _target_names(node.target))
+
+        def visit_CompFor(self, node):
+            bound.update(n.value for n in _target_names(node.target))
+
+        def visit_AsName(self, node):
+            bound.update(n.value for n in _target_names(node.name))
+
+        def visit_Param(self, node):
+            bound.add(node.name.value)
+
+        def visit_FunctionDef(self, node):
+            bound.add(node.name.value)
+
+        def visit_ClassDef(self, node):
+            bound.add(node.name.value)
+
+        def visit_NamedExpr(self, node):
+            bound.update(n.value for n in _target_names(node.target))
+
+        def visit_Arg(self, node):
+            if node.keyword is not None:
+                blocked.add(node.keyword.value)
+
+        def visit_ImportAlias(self, node):
+            blocked.add((node.asname.name if node.asname else node.name).value
+                        if isinstance((node.asname.name if node.asname else node.name), cst.Name)
+                        else _dotted_head(node.name))
+
+    class Methods(cst.CSTVisitor):
+        def visit_ClassDef(self, node):
+            for stmt in node.body.body:
+                if isinstance(stmt, cst.FunctionDef):
+                    blocked.add(stmt.name.value)
+                blocked.update(n.value for n in _bound_in_statement(stmt))
+
+    module.visit(V())
+    module.visit(Methods())
+    return {n for n in bound if n not in blocked and not n.startswith("__")}
+
+
+def _dotted_head(node) -> str:
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else ""
+
+
+class _RenameNames(cst.CSTTransformer):
+    def __init__(self, mapping: Dict[str, str], skip: Set[int]):
+        self.mapping, self.skip = mapping, skip
+
+    def leave_Name(self, original, updated):
+        if id(original) in self.skip or original.value not in self.mapping:
+            return updated
+        return updated.with_changes(value=self.mapping[original.value])
+
+
+def rename_names(text: str) -> Dict[str, str]:
+    module = cst.parse_module(text)
+    mapping = {n: f"q{i}" for i, n in enumerate(sorted(_bound_names(module)), 1)}
+    return {"": module.visit(_RenameNames(mapping, _skipped_name_nodes(module))).code}
+
+
+class _RenameAttrs(cst.CSTTransformer):
+    def __init__(self, mapping: Dict[str, str]):
+        self.mapping = mapping
+
+    def leave_Attribute(self, original, updated):
+        if updated.attr.value in self.mapping:
+            return updated.with_changes(attr=cst.Name(self.mapping[updated.attr.value]))
+        return updated
+
+
+def rename_attrs(text: str) -> Dict[str, str]:
+    module = cst.parse_module(text)
+    assigned: Set[str] = set()
+
+    class V(cst.CSTVisitor):
+        def visit_AssignTarget(self, node):
+            for t in [node.target, *(getattr(node.target, "elements", None) or [])]:
+                t = getattr(t, "value", t) if isinstance(t, cst.Element) else t
+                if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
+                    assigned.add(t.attr.value)
+
+    module.visit(V())
+    names = sorted(a for a in assigned if a not in FRAMEWORK_ATTRS and not a.startswith("_"))
+    mapping = {a: f"a{i}" for i, a in enumerate(names, 1)}
+    return {"": module.visit(_RenameAttrs(mapping)).code}
+
+
+def _is_definition(stmt: cst.CSTNode) -> bool:
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        return True
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body)
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString))
+
+
+def _unwrap_main_guard(stmts: List[cst.BaseStatement]) -> List[cst.BaseStatement]:
+    out = []
+    for s in stmts:
+        if (isinstance(s, cst.If) and isinstance(s.test, cst.Comparison)
+                and "__name__" in cst.Module([]).code_for_node(s.test) and s.orelse is None):
+            out.extend(s.body.body)
+        else:
+            out.append(s)
+    return out
+
+
+def wrap_main(text: str) -> Dict[str, str]:
+    module = cst.parse_module(text)
+    body = list(module.body)
+    last_def = max((i for i, s in enumerate(body) if _is_definition(s) or _is_docstring(s)), default=-1)
+    head, script = body[:last_def + 1], _unwrap_main_guard(body[last_def + 1:])
+    if not script:
+        return {"": text}
+    # Names the script binds that the definitions read stay module globals.
+    defined_in_script = _bound_names(cst.Module(body=script))
+    read_by_defs = {n.value for s in head if isinstance(s, (cst.FunctionDef, cst.ClassDef)) for n in _all_names(s)}
+    shared = sorted(defined_in_script & read_by_defs)
+    prefix = [cst.parse_statement(f"global {', '.join(shared)}")] if shared else []
+    main = cst.FunctionDef(name=cst.Name("main"), params=cst.Parameters(),
+                           body=cst.IndentedBlock(body=prefix + script),
+                           leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    guard = cst.parse_statement('if __name__ == "__main__":\n    main()\n')
+    return {"": module.with_changes(body=head + [main, guard]).code}
+
+
+def split_definitions(text: str) -> Dict[str, str]:
+    """The classes and functions to `<stem>_lib.py`; the script imports them by name."""
+    module = cst.parse_module(text)
+    body = list(module.body)
+    defs = [s for s in body if isinstance(s, (cst.FunctionDef, cst.ClassDef))]
+    if not defs:
+        return {"": text}
+    imports = [s for s in body if _is_definition(s) and not isinstance(s, (cst.FunctionDef, cst.ClassDef))]
+    # Module-level constants the definitions read (before the first definition) go to both.
+    first = body.index(defs[0])
+    constants = [s for s in body[:first] if isinstance(s, cst.SimpleStatementLine) and not _is_definition(s)
+                 and not _is_docstring(s)]
+    names = ", ".join(d.name.value for d in defs)
+    lib = module.with_changes(body=imports + constants + defs)
+    rest = [s for s in body if s not in defs]
+    at = max((i for i, s in enumerate(rest) if _is_definition(s) or _is_docstring(s)), default=-1) + 1
+    rest.insert(at, cst.parse_statement(f"from LIBMODULE import {names}\n"))
+    return {"": module.with_changes(body=rest).code, "_lib": lib.code}
+
+
+TRANSFORMS: Dict[str, Callable[[str], Dict[str, str]]] = {
+    "names": rename_names, "attrs": rename_attrs, "main": wrap_main, "split": split_definitions,
+}
+
+
+def write_variant(program: Program, transform: str, root: Path) -> List[Path]:
+    """The transformed program's files under `root`, same relative names (plus `<stem>_lib.py`)."""
+    files = TRANSFORMS[transform](program.path.read_text(encoding="utf-8"))
+    rel = Path(program.name)
+    out = []
+    for suffix, code in files.items():
+        path = root / rel.parent / f"{rel.stem}{suffix}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code.replace("from LIBMODULE import", f"from {rel.stem}_lib import"), encoding="utf-8")
+        out.append(path)
+    return out
+
+
+def bug_lines(path: Path) -> Set[int]:
+    return {i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if _BUG.search(line)}
+
+
+def measure(progs: List[Program], transform: str) -> List[Tuple[Program, bool, int]]:
+    """(program, found on a # BUG line, false findings) for each program under the transform."""
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = {p.name: write_variant(p, transform, Path(tmp) / transform) for p in progs}
+        by_file = findings([f for fs in variants.values() for f in fs])
+        out = []
+        for p in progs:
+            true = false = 0
+            for f in variants[p.name]:
+                lines = bug_lines(f)
+                for finding in by_file.get(f.resolve(), []):
+                    if finding["location"]["row"] in lines:
+                        true += 1
+                    else:
+                        false += 1
+            out.append((p, true > 0, false))
+        return out
+
+
+def verify(progs: List[Program], transform: str) -> List[str]:
+    """Run each transformed program's self-check (the frameworks must be installed): the names
+    of those whose label no longer holds, i.e. where the transform changed behaviour."""
+    import subprocess
+
+    failed = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in progs:
+            main_file = write_variant(p, transform, Path(tmp) / transform)[0]
+            proc = subprocess.run([sys.executable, main_file.name], cwd=main_file.parent, capture_output=True,
+                                  text=True, timeout=300)
+            if proc.returncode != 0:
+                failed.append(f"{p.name}: {(proc.stderr.strip().splitlines() or ['?'])[-1][:120]}")
+    return failed
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--half", choices=["dev", "test"], default="dev")
+    ap.add_argument("--transform", default=",".join(TRANSFORMS))
+    ap.add_argument("--list", action="store_true", help="name the programs each transform loses (dev half only)")
+    ap.add_argument("--verify", type=int, metavar="N", default=0,
+                    help="also run the first N transformed programs' self-checks (slow)")
+    args = ap.parse_args(argv)
+    if args.list and args.half == "test":
+        ap.error("the test half is measured, never listed")
+    split = read_split()
+    progs = [p for p in programs() if split.get(p.name, (half_of(p.pair),))[0] == args.half]
+    print("| transform | buggy found | clean programs with a finding | false findings |")
+    print("|---|---|---|---|")
+    for transform in ["none", *args.transform.split(",")]:
+        results = measure(progs, transform) if transform != "none" else baseline(progs)
+        buggy = [r for r in results if r[0].label == "buggy"]
+        clean = [r for r in results if r[0].label != "buggy"]
+        print(f"| {transform} | {sum(r[1] for r in buggy)}/{len(buggy)} | "
+              f"{sum(1 for r in clean if r[2])}/{len(clean)} | {sum(r[2] for r in results)} |")
+        if args.verify and transform != "none":
+            for line in verify(progs[:args.verify], transform):
+                print(f"    behaviour changed: {line}")
+        if args.list and transform != "none":
+            base = {p.name: (found, false) for p, found, false in baseline(progs)}
+            for p, found, false in results:
+                if p.label == "buggy" and base[p.name][0] and not found:
+                    print(f"    lost: {p.name}")
+                if false > base[p.name][1]:
+                    print(f"    gained {false - base[p.name][1]} false: {p.name}")
+    return 0
+
+
+_BASE: Dict[str, List[Tuple[Program, bool, int]]] = {}
+
+
+def baseline(progs: List[Program]) -> List[Tuple[Program, bool, int]]:
+    key = ",".join(p.name for p in progs)
+    if key not in _BASE:
+        by_file = findings([p.path for p in progs])
+        _BASE[key] = [(p, any(f["location"]["row"] in p.bug_lines for f in by_file.get(p.path.resolve(), [])),
+                       sum(1 for f in by_file.get(p.path.resolve(), []) if f["location"]["row"] not in p.bug_lines))
+                      for p in progs]
+    return _BASE[key]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
