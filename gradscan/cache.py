@@ -294,7 +294,7 @@ def _plain(value):
 # Index methods whose answer depends on the whole project (every class deriving from X) or is
 # kept for the run (a class's bases): a file's verdict records the answer itself, so that
 # editing an unrelated file does not re-check it, and a kept answer is recorded for every file.
-QUERIES = ("subclasses_reads", "bases", "trained_functions", "function_cuts")
+QUERIES = ("subclasses_reads", "bases", "trained_functions", "function_cuts", "linked_context")
 
 
 class _Query:

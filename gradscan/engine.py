@@ -136,8 +136,12 @@ def _check_source_file(source: SourceFile, settings: Settings, project, disable_
     text = source.text
     if not disable_noqa and noqa.skip_file(text):
         return []
+    # The project files this one works with, appended after its last line (`linking`): every
+    # analysis crosses into them, and only findings on this file's own lines are kept.
+    linked = _linked(source, settings, project) if not source.errors else None
+    scope = linked[0] if linked is not None else text
     rules = [REGISTRY[c]() for c in sorted(enabled) if not REGISTRY[c].engine]
-    rules = [r for r in rules if not r.triggers or any(t in text for t in r.triggers)]
+    rules = [r for r in rules if not r.triggers or any(t in scope for t in r.triggers)]
     if not rules:
         # Nothing to check, but a broken file must still be reported: `ast` finds syntax
         # errors at a tenth of libcst's parse cost.
@@ -152,6 +156,15 @@ def _check_source_file(source: SourceFile, settings: Settings, project, disable_
     if error is not None and error[3]:
         return _finish(source, raw + [((error[0], error[1]), "GS001", error[2], None, None)], enabled, disable_noqa, None) \
             if "GS001" in enabled else []
+    if linked is not None and error is None:
+        try:
+            module = cst.parse_module(linked[0])
+        except Exception:  # the context does not parse with this file: the file is checked alone
+            linked = None
+        else:
+            return [f for f in _parsed(replace(source, text=linked[0]), module, raw, rules, settings, project,
+                                       enabled, disable_noqa, started)
+                    if f.line <= linked[1] or f.code in ("GS000", "GS002", "GS003")]
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -167,6 +180,11 @@ def _check_source_file(source: SourceFile, settings: Settings, project, disable_
         if "GS001" not in enabled:
             return []
         return _finish(source, raw + [((1, 1), "GS001", f"cannot parse file: {type(exc).__name__}", None, None)], enabled, disable_noqa, None)
+    return _parsed(source, module, raw, rules, settings, project, enabled, disable_noqa, started)
+
+
+def _parsed(source: SourceFile, module, raw, rules, settings: Settings, project, enabled, disable_noqa: bool,
+            started: float) -> List[Finding]:
     from gradscan.semantics import budget
 
     # The budget starts after the parse (libcst's parser cannot be interrupted) and counts from
@@ -176,6 +194,28 @@ def _check_source_file(source: SourceFile, settings: Settings, project, disable_
         return _analysed(source, module, raw, rules, settings, project, enabled, disable_noqa, started)
     finally:
         budget.stop()
+
+
+def _linked(source: SourceFile, settings: Settings, project) -> Optional[tuple]:
+    """(this file's text with its linked context appended, its own line count), or None."""
+    if project is None or source.is_notebook or not hasattr(project, "linked_context") or not source.path.endswith(".py"):
+        return None
+    name = module_name_for(source.path, settings, project)
+    found = project.linked_context(name) if name else None
+    if not found:
+        return None
+    context, blank = found
+    lines = source.text.splitlines(keepends=True)
+    for start, end in blank:
+        if 1 <= start <= end <= len(lines):
+            indent = lines[start - 1][:len(lines[start - 1]) - len(lines[start - 1].lstrip())]
+            lines[start - 1] = indent + "pass\n"
+            for k in range(start, end):
+                lines[k] = "\n"
+    own = "".join(lines)
+    if own and not own.endswith("\n"):
+        own += "\n"
+    return own + "\n" + context, len(lines)
 
 
 def _analysed(source: SourceFile, module, raw: List[tuple], rules, settings: Settings, project, enabled,

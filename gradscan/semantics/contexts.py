@@ -221,7 +221,6 @@ def assign_contexts(model: "FileModel") -> None:
         if ctx is not None:
             fn.context = ctx
             roots.append(fn)
-    _mark_called_from_other_files(model, roots)
     _mark_jax_transformed(model, roots, scopes)
     _mark_svi_functions(model, roots, scopes)
     model.tape_blocks.extend(_find_tape_blocks(model))
@@ -238,6 +237,18 @@ def assign_contexts(model: "FileModel") -> None:
         owner = model.enclosing_function(block)
         calls = [c for c, o in model.calls if o is owner and _tape_block(model, c) is block]
         todo.append((owner, tape_ctx, calls))
+    _propagate(model, scopes, todo, tape_ctx)
+    # Then the functions other project files train through, unless this file (with the callers
+    # linked to it) already reaches them from a root: what the file shows comes first.
+    external: list = []
+    _mark_called_from_other_files(model, external)
+    _propagate(model, scopes, [(fn, fn.context, scopes.calls_within(fn)) for fn in external], tape_ctx)
+
+
+def _propagate(model: "FileModel", scopes: "Scopes", todo, tape_ctx) -> None:
+    """Whatever a root calls is a context too: `self.encode(x)`, `helper(x)`, `super().forward(x)`."""
+    from gradscan.semantics.model import Context
+
     while todo:
         fn, ctx, calls = todo.pop()
         loss_root = ctx.kind == "loss"

@@ -16,8 +16,9 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from gradscan.files.source import SourceError, decode_python
 from gradscan.semantics.index_summaries import CUT_WORDS, returns_cut
+from gradscan.semantics.linking import LINK_WORDS
 
-INDEX_VERSION = 7
+INDEX_VERSION = 8
 REWRITE_MIN_CHANGES = 8  # index.json is rewritten when more entries than this (or 2%) changed
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
@@ -137,6 +138,8 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
             }
     local = {n: q for n, q in names.items()}
     summary = {"classes": classes, "names": local, "stars": stars}
+    if any(word in text for word in LINK_WORDS):
+        summary["links"] = True
     if any(word in text for word in _TRAINING_WORDS):
         trains = trained_calls(tree, names)
         if trains:
@@ -609,6 +612,89 @@ class ProjectIndex:
         entry = (summary or {}).get("returns", {}).get(target[1])
         return [list(part) for part in entry] if entry and len(entry) == 3 else None
 
+    def linked_context(self, module: str) -> Optional[List]:
+        """[text to append, line ranges to blank] linking `module`'s file to the project files
+        it imports definitions from and to those that import from it (`linking.link`); None
+        when it has none, or is not about training and nothing about training imports it."""
+        from gradscan.semantics.linking import link, read_module
+
+        summary = dict.get(self.modules, module)
+        path = self._paths().get(module)
+        if not summary or path is None:
+            return None
+        own_links = bool(summary.get("links"))
+        aliases = dict.get(self.files, path) or [module]  # `pkg.lib` is also `lib` beside a script
+        importers = [(c, q, m) for m in aliases for c, q in self._importers().get(m, ()) if c != path
+                     and (own_links or (self._summary_of(c) or {}).get("links"))]
+        imports_project = own_links and any(self._defining_module(q) for q in summary.get("names", {}).values())
+        if not importers and not imports_project:
+            return None
+        own = read_module(path)
+        if own is None:
+            return None
+        package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+        imported = []
+        for stmt in own.imports:
+            if not isinstance(stmt, ast.ImportFrom):
+                continue
+            base = _absolute(stmt.module, stmt.level, package)
+            names = {}
+            for a in stmt.names:
+                target = self._defining_module(f"{base}.{a.name}") if base else None
+                target_path = self._paths().get(target[0]) if target else None
+                # A helper that cuts or converts its argument stays a call with a summary: the
+                # finding belongs where the caller uses it (`tf.constant(to_numpy(pred))`).
+                if target_path is not None and target_path != path and self.function_cuts(f"{base}.{a.name}") is None:
+                    names[a.asname or a.name] = (target_path, target[1])
+            if names:
+                imported.append((stmt, names))
+        callers = []
+        for c in sorted({c for c, _q, _m in importers}):
+            other = read_module(c)
+            if other is None:
+                continue
+            other_package = self._package_of(c)
+            stmts = [s for s in other.imports if isinstance(s, ast.ImportFrom)
+                     and _absolute(s.module, s.level, other_package) in aliases]
+            if stmts:
+                callers.append((other, stmts))
+        found = link(own, module, imported, callers)
+        return [found[0], found[1]] if found else None
+
+    def _paths(self) -> Dict[str, str]:
+        """module name -> its file (names two files claim are left out, as in `modules`)."""
+        paths = self.__dict__.get("_path_memo")
+        if paths is None:
+            paths = {}
+            for file, names in dict.items(self.files):
+                for name in names:
+                    if dict.get(self.modules, name) is not None:
+                        paths[name] = file
+            self._path_memo = paths
+        return paths
+
+    def _package_of(self, file: str) -> str:
+        names = dict.get(self.files, file) or [""]
+        return names[0] if file.endswith("__init__.py") else names[0].rpartition(".")[0]
+
+    def _summary_of(self, file: str) -> Optional[dict]:
+        names = dict.get(self.files, file) or []
+        return dict.get(self.modules, names[0]) if names else None
+
+    def _importers(self) -> Dict[str, List[Tuple[str, str]]]:
+        """module -> [(a file importing a name from it, the qualified name)]."""
+        memo = self.__dict__.get("_importer_memo")
+        if memo is None:
+            memo = {}
+            for file, names in dict.items(self.files):
+                summary = dict.get(self.modules, names[0]) if names else None
+                for q in (summary or {}).get("names", {}).values():
+                    target = self._defining_module(q)
+                    if target is not None:
+                        memo.setdefault(target[0], []).append((file, q))
+            self._importer_memo = memo
+        return memo
+
     def _defining_module(self, qname: str, depth: int = 0) -> Optional[Tuple[str, str]]:
         """(module, function name) for `pkg.losses.dice` or a re-export of it (`pkg.dice` where
         `pkg/__init__.py` imports it from `.losses`); None for a name outside the project."""
@@ -701,7 +787,8 @@ def summarize_file(job) -> Tuple[Optional[dict], bool]:
     # functions such as `api.py`), train, or may cut a gradient in a function are parsed: the
     # rest contribute nothing.
     wanted = ("class " in text or file.name == "__init__.py" or "def " not in text
-              or any(w in text for w in _TRAINING_WORDS) or any(w in text for w in CUT_WORDS))
+              or any(w in text for w in _TRAINING_WORDS) or any(w in text for w in CUT_WORDS)
+              or any(w in text for w in LINK_WORDS))
     if not wanted:
         return {"classes": {}, "names": {}, "stars": []}, False
     summary = summarize(text, module, file.name == "__init__.py")

@@ -292,7 +292,8 @@ def write_variant(program: Program, transform: str, root: Path) -> List[Path]:
     rel = Path(program.name)
     out = []
     for suffix, code in files.items():
-        path = root / rel.parent / f"{rel.stem}{suffix}.py"
+        # (not `jax/`: a folder named like a framework would make the files its package)
+        path = root / f"{rel.parent}_programs" / f"{rel.stem}{suffix}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(code.replace("from LIBMODULE import", f"from {rel.stem}_lib import"), encoding="utf-8")
         out.append(path)
