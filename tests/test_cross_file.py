@@ -198,3 +198,142 @@ def test_a_tensorflow_helper_of_another_file_that_converts_in_the_tape_is_found(
     (project / "tfstep.py").write_text(TF_STEP)
     result = runner.run(["tfstep.py"], Settings(root=project), jobs=1, use_cache=False)
     assert _codes(result) == [("tfstep.py", 12, "GS404")]
+
+
+# ---- linking: a file analysed with the project files it works with ---------------------------
+MODELS = textwrap.dedent('''
+    import torch
+    from torch import nn
+    from torch.distributions import Normal
+
+
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mu = nn.Linear(4, 1)
+
+        def forward(self, x):
+            return Normal(self.mu(x), 1.0)
+
+
+    def fit(net, x, y, steps=2):
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        for _ in range(steps):
+            draw = net(x).sample()
+            loss = ((draw - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+    def preview(net, x):
+        return net(x).sample()
+''')
+
+SCRIPT = textwrap.dedent('''
+    import torch
+    from models import Head, fit, preview
+
+    head = Head()
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    fit(head, x, y)
+    with torch.no_grad():
+        print(preview(head, x))
+''')
+
+JAX_LOSS = textwrap.dedent('''
+    import jax
+    import jax.numpy as jnp
+
+
+    def predict(w, x):
+        return x @ w
+
+
+    def loss(w, x, y):
+        pred = jax.lax.stop_gradient(predict(w, x))
+        return jnp.mean((pred - y) ** 2)
+''')
+
+JAX_STEP = textwrap.dedent('''
+    import jax
+    import jax.numpy as jnp
+    from jaxloss import loss
+
+    w = jnp.ones((3, 1))
+    x, y = jnp.ones((4, 3)), jnp.zeros((4, 1))
+    for _ in range(3):
+        w = w - 0.1 * jax.grad(loss)(w, x, y)
+''')
+
+MAKE = textwrap.dedent('''
+    from torch import nn
+
+
+    def make_net():
+        return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+''')
+
+KFOLD = textwrap.dedent('''
+    import torch
+    from nets import make_net
+
+    net = make_net()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for fold in range(3):
+        net = make_net()
+        x, y = torch.randn(8, 4), torch.randn(8, 1)
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        optimizer.step()
+''')
+
+
+@pytest.fixture
+def scripts(tmp_path, monkeypatch):
+    root = tmp_path / "work"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("")
+    for name, text in (("models.py", MODELS), ("train.py", SCRIPT), ("jaxloss.py", JAX_LOSS),
+                       ("jaxstep.py", JAX_STEP), ("nets.py", MAKE), ("kfold.py", KFOLD)):
+        (root / name).write_text(text)
+    monkeypatch.chdir(root)
+    return root
+
+
+def test_a_training_function_is_analysed_with_the_script_that_calls_it(scripts):
+    """`fit(net, ...)` in models.py learns from train.py that `net` is a `Head`, whose forward
+    returns a Normal: the pathwise `.sample()` in the loss is found, checking models.py alone;
+    `preview`, which train.py runs only under no_grad, stays silent."""
+    result = runner.run(["models.py"], Settings(root=scripts), jobs=1, use_cache=False)
+    assert _codes(result) == [("models.py", 19, "GS301")]
+
+
+def test_a_function_differentiated_in_another_file_is_a_jax_root(scripts):
+    result = runner.run(["jaxloss.py"], Settings(root=scripts), jobs=1, use_cache=False)
+    assert _codes(result) == [("jaxloss.py", 11, "GS503")]
+
+
+def test_an_imported_factory_is_known_where_the_script_uses_it(scripts):
+    result = runner.run(["kfold.py"], Settings(root=scripts), jobs=1, use_cache=False)
+    assert _codes(result) == [("kfold.py", 8, "GS602")]
+
+
+def test_each_finding_is_reported_once_in_its_own_file(scripts):
+    result = runner.run(["."], Settings(root=scripts), jobs=1, use_cache=False)
+    assert _codes(result) == [("jaxloss.py", 11, "GS503"), ("kfold.py", 8, "GS602"), ("models.py", 19, "GS301")]
+
+
+def test_without_its_callers_a_file_is_checked_alone(scripts):
+    (scripts / "train.py").unlink()
+    (scripts / "jaxstep.py").unlink()
+    result = runner.run(["models.py", "jaxloss.py"], Settings(root=scripts), jobs=1, use_cache=False)
+    assert _codes(result) == []
+
+
+def test_editing_the_calling_script_rechecks_the_linked_file(scripts):
+    first = runner.run(["models.py"], Settings(root=scripts), jobs=1)
+    assert _codes(first) == [("models.py", 19, "GS301")]
+    (scripts / "train.py").write_text(SCRIPT.replace("fit(head, x, y)", "pass"))
+    second = runner.run(["models.py"], Settings(root=scripts), jobs=1)
+    assert _codes(second) == []
