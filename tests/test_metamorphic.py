@@ -56,7 +56,7 @@ def test_main_wraps_the_script_and_split_moves_definitions():
     assert "from LIBMODULE import Net, loss_of" in files[""] and "# BUG" in files[""]
 
 
-@pytest.mark.parametrize("transform", ["names", "attrs", "main"])
+@pytest.mark.parametrize("transform", ["names", "attrs", "imports", "main", "split"])
 def test_dev_half_findings_survive_the_rewrite(transform):
     """Every dev-half bug found as written is still found once rewritten, and no clean program
     gains a finding: a rule that decides from names or layout fails here."""

@@ -260,10 +260,37 @@ def _propagate(model: "FileModel", scopes: "Scopes", todo, tape_ctx) -> None:
             target = called_function(model, fn, call, scopes)
             if target is None or target.context is not None or has_no_grad_decorator(model, target):
                 continue
-            if loss_root and _inference_name(target.name):
-                continue  # a training loop's `evaluate(model, loader)`
+            if loss_root and _inference_name(target.name) and not _feeds_backward(model, fn, call, calls):
+                continue  # a training loop's `evaluate(model, loader)` (not `predicted(x)` in the loss)
             target.context = Context("helper", ctx.framework, ctx.root or (fn if ctx is not tape_ctx and fn is not None else None))
             todo.append((target, target.context, scopes.calls_within(target)))
+
+
+def _feeds_backward(model: "FileModel", fn, call: cst.Call, calls) -> bool:
+    """`call` computes part of what a backward call among `calls` backpropagates: it sits in
+    the backpropagated expression or in a value assigned, transitively, to a name read there."""
+    from gradscan.semantics.walk import descendants
+
+    exprs = []
+    for c in calls:
+        if _is_backward(model, c):
+            exprs.append(c.func.value if isinstance(c.func, cst.Attribute) and c.func.attr.value == "backward"
+                         else (c.args[0].value if c.args else c))
+    if not exprs:
+        return False
+    wanted = {n.value for e in exprs for n in descendants(e) if type(n) is cst.Name}
+    assigns = [(node, {n.value for t in node.targets for n in descendants(t.target) if type(n) is cst.Name})
+               for node, owner in model.assignments if owner is fn and type(node) is cst.Assign]
+    reached = {id(e) for e in exprs}
+    changed = True
+    while changed:
+        changed = False
+        for node, targets in assigns:
+            if id(node.value) not in reached and targets & wanted:
+                reached.add(id(node.value))
+                wanted |= {n.value for n in descendants(node.value) if type(n) is cst.Name}
+                changed = True
+    return id(call) in reached or any(id(a) in reached for a in model.ancestors(call))
 
 
 def _find_tape_blocks(model: "FileModel"):
@@ -399,7 +426,14 @@ def _mark_called_from_other_files(model: "FileModel", roots) -> None:
     trained = project.trained_functions(model.module_name)
     if not trained:
         return
+    # (a function the file's own differentiable code calls, or the callers linked to it, is
+    # decided by that code: `predicted(x)` skipped as evaluation there is not a root here)
+    called_here = {id(t) for c, o in model.calls
+                   if (o.context is not None if o is not None else model.module_context is not None)
+                   for t in [model.objects.called_function(c, o)] if t is not None} if trained else set()
     for fn in model.functions:
+        if id(fn) in called_here:
+            continue
         if fn.parent is None and not fn.is_method and fn.context is None and fn.name in trained \
                 and isinstance(fn.node, cst.FunctionDef) and not has_no_grad_decorator(model, fn):
             framework, live = trained[fn.name]

@@ -10,6 +10,8 @@ and changes only its surface, the way code nobody here wrote differs from the ba
   a neutral ``q<n>``: a rule that needs ``target``, ``optimizer`` or ``D`` to decide is exposed;
 - ``attrs``: every ``self.<attr>`` the program assigns becomes ``self.a<n>`` (framework
   attributes such as ``weight`` or ``training`` keep their names);
+- ``imports``: every import is bound to a neutral alias (``import torch as i1``, ``from torch
+  import nn as i2``): a rule that needs ``nn.`` or ``tf.`` spelled so is exposed;
 - ``main``: the module-level script (everything after the last import, class or function)
   moves into ``def main():`` called under ``if __name__ == "__main__":``;
 - ``split``: the classes and functions move to a sibling module the script imports (a
@@ -281,8 +283,98 @@ def split_definitions(text: str) -> Dict[str, str]:
     return {"": module.with_changes(body=rest).code, "_lib": lib.code}
 
 
+class _AliasImports(cst.CSTTransformer):
+    """`import torch.nn as nn` -> `as i1`, `import torch` -> `import torch as i2`, `from torch
+    import nn` -> `from torch import nn as i3`; every reference follows."""
+
+    def __init__(self, mapping: Dict[str, str]):
+        self.mapping = mapping
+        self.in_import = 0
+
+    def visit_Import(self, node):
+        self.in_import += 1
+
+    def leave_Import(self, original, updated):
+        self.in_import -= 1
+        return updated.with_changes(names=[a.with_changes(asname=cst.AsName(name=cst.Name(self.mapping[_alias_name(a)])))
+                                           if _alias_name(a) in self.mapping else a for a in updated.names])
+
+    def visit_ImportFrom(self, node):
+        self.in_import += 1
+
+    def leave_ImportFrom(self, original, updated):
+        self.in_import -= 1
+        if isinstance(updated.names, cst.ImportStar):
+            return updated
+        return updated.with_changes(names=[a.with_changes(asname=cst.AsName(name=cst.Name(self.mapping[_alias_name(a)])))
+                                           if _alias_name(a) in self.mapping else a for a in updated.names])
+
+    def leave_Attribute(self, original, updated):
+        return updated
+
+    def leave_Name(self, original, updated):
+        if self.in_import or original.value not in self.mapping:
+            return updated
+        return updated.with_changes(value=self.mapping[original.value])
+
+
+def _alias_name(alias: cst.ImportAlias) -> str:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return _dotted_head(alias.name) if isinstance(alias.name, cst.Attribute) else alias.name.value
+
+
+def alias_imports(text: str) -> Dict[str, str]:
+    module = cst.parse_module(text)
+    bound: List[str] = []
+
+    class V(cst.CSTVisitor):
+        def visit_ImportAlias(self, node):
+            if isinstance(node.name, cst.Attribute) and node.asname is None:
+                return  # `import torch.nn` binds `torch` and needs the dotted path: left as is
+            name = _alias_name(node)
+            if name not in bound and name != "*":
+                bound.append(name)
+
+    module.visit(V())
+    dotted_plain = set()
+
+    class D(cst.CSTVisitor):
+        def visit_Import(self, node):
+            for a in node.names:
+                if isinstance(a.name, cst.Attribute) and a.asname is None:
+                    dotted_plain.add(_dotted_head(a.name))
+
+    module.visit(D())
+    skip = _skipped_name_nodes(module)
+    keywords = set()
+
+    class K(cst.CSTVisitor):
+        def visit_Arg(self, node):
+            if node.keyword is not None:
+                keywords.add(node.keyword.value)
+
+    module.visit(K())
+    mapping = {n: f"i{k}" for k, n in enumerate(bound, 1) if n not in dotted_plain and n not in keywords
+               and not n.startswith("__")}
+    out = module.visit(_AliasAwareRename(mapping, skip))
+    return {"": out.code}
+
+
+class _AliasAwareRename(_AliasImports):
+    def __init__(self, mapping, skip):
+        super().__init__(mapping)
+        self.skip = skip
+
+    def leave_Name(self, original, updated):
+        if id(original) in self.skip and not self.in_import:
+            return updated
+        return super().leave_Name(original, updated)
+
+
 TRANSFORMS: Dict[str, Callable[[str], Dict[str, str]]] = {
-    "names": rename_names, "attrs": rename_attrs, "main": wrap_main, "split": split_definitions,
+    "names": rename_names, "attrs": rename_attrs, "imports": alias_imports, "main": wrap_main,
+    "split": split_definitions,
 }
 
 
