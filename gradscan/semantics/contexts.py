@@ -354,6 +354,8 @@ def _root_context(model: "FileModel", fn: "FunctionInfo", extra) -> Optional["Co
     if fn.is_method and fn.cls.kind is not None:
         kind = fn.cls.kind
         if kind == kinds.TORCH and (fn.name in kinds_torch_roots() or fn.name in extra):
+            if fn.name == "forward" and _forward_off_the_training_path(model, fn):
+                return None
             return Context("training-step" if fn.name == "training_step" else "forward", "torch")
         if kind in (kinds.KERAS, kinds.KERAS_LEGACY) and (fn.name in ("call", "train_step", "compute_loss") or fn.name in extra):
             return Context("keras-call", "tensorflow")
@@ -365,6 +367,24 @@ def _root_context(model: "FileModel", fn: "FunctionInfo", extra) -> Optional["Co
         if _is_backward(model, call) and not _switched_off(model, call):
             return Context("loss", "torch")
     return None
+
+
+def _forward_off_the_training_path(model: "FileModel", fn: "FunctionInfo") -> bool:
+    """A Lightning module's `forward` that its own `training_step` never runs (`self(x)`,
+    `self.forward(x)`): the inference entry point (an RL agent's action sampling), not what
+    is trained."""
+    chain = list(model.class_chain(fn.cls))
+    if not any("training_step" in c.methods for c in chain):
+        return False
+    for c in chain:
+        for method in c.methods.values():
+            for call in method.calls:
+                func = call.func
+                if (type(func) is cst.Name and func.value == "self") or (
+                        type(func) is cst.Attribute and func.attr.value == "forward"
+                        and type(func.value) is cst.Name and func.value.value == "self"):
+                    return False
+    return True
 
 
 def kinds_torch_roots():
