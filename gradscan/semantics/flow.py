@@ -568,8 +568,9 @@ class Flow:
         # The first later store that runs whenever `stmt` does kills the value: a store in the
         # other branch of an `if` (or under a condition `stmt` is not under) does not.
         limit = None
-        for o, node in sorted(self._store_nodes[id(fn)].get(name, []), key=lambda p: p[0]):
-            if o > start and self._dominated(stmt, node):
+        later = [(o, node) for o, node in sorted(self._store_nodes[id(fn)].get(name, []), key=lambda p: p[0]) if o > start]
+        for o, node in later:
+            if self._dominated(stmt, node):
                 limit = o
                 break
         out = []
@@ -578,10 +579,15 @@ class Flow:
             o = self.order(use)
             if o <= start:
                 continue
+            use_stmt = self.model.enclosing_statement(use)
             # `h = f(h)`: the right-hand side reads the old value before the store kills it
-            if limit is not None and o > limit and self.order(self.model.enclosing_statement(use)) != limit:
+            if limit is not None and o > limit and self.order(use_stmt) != limit:
                 continue
-            if self.model.enclosing_statement(use) is stmt:
+            if use_stmt is stmt:
+                continue
+            # A store between them that runs whenever the use does (`loss = ...` in a second
+            # loop, before that loop's `loss.backward()`) kills the value for this use.
+            if any(node is not use_stmt and self._dominated(use, node) for so, node in later[:32] if so < o):
                 continue
             out.append(use)
         return out

@@ -1093,7 +1093,12 @@ def _measured(model: "FileModel", diff: cst.BinaryOperation, path: List[cst.CSTN
 
 def target_value(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
     """`target = r + gamma * q_next.detach()`, `labels = logits.argmax(-1).detach()`: the cut
-    value is stored under a name that says it is a target, label or teacher output."""
+    value is stored under a name that says it is a target, label or teacher output, and what
+    is backpropagated still carries a gradient without it (the prediction it is compared
+    with). A name alone proves nothing: `targets = model(x).detach()` compared with data
+    leaves the loss with no gradient at all."""
+    if not _live_without(model, cut, trace):
+        return False
     path = trace.path if trace else _local_path(model, cut)
     for node in path[:60]:
         parent = model.parent(node)
@@ -1110,6 +1115,25 @@ def target_value(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, tr
         if isinstance(parent, cst.Arg) and parent.keyword is not None and tokens(parent.keyword.value) & TARGET_TOKENS:
             return True
     return False
+
+
+def _live_without(model: "FileModel", cut: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """What the reached backward differentiates derives from weights other than through the
+    cut (True when that cannot be told: the backward is in another function, or unknown)."""
+    if trace is None or trace.sink != "loss" or not trace.path:
+        return True
+    sink = trace.path[-1]
+    if not isinstance(sink, cst.Call) or model.enclosing_function(sink) is not model.enclosing_function(cut):
+        return True
+    func = sink.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "backward" and not sink.args:
+        loss = func.value
+    elif sink.args:
+        loss = sink.args[0].value
+    else:
+        return True
+    stmt = model.enclosing_statement(cut)
+    return any(r.startswith("weight:") for r in sources(model).roots_excluding(loss, stmt))
 
 
 def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
