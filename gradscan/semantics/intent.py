@@ -806,6 +806,34 @@ def _parameter_owners(params: cst.BaseExpression) -> Set[str]:
     return out
 
 
+def _parameter_receivers(params: cst.BaseExpression) -> Optional[List[cst.BaseExpression]]:
+    """The objects whose `.parameters()` an optimizer's argument is made of (`net.parameters()`,
+    `list(a.parameters()) + list(b.parameters())`, `chain(...)`, param-group dicts); None when
+    any part is something else (a name, a filter)."""
+    if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) and params.func.attr.value == "parameters":
+        return [params.func.value] if not params.args else None
+    if isinstance(params, cst.Call) and dotted(params.func) in ("list", "itertools.chain", "chain") and params.args:
+        parts = [a.value for a in params.args]
+    elif isinstance(params, cst.BinaryOperation) and isinstance(params.operator, cst.Add):
+        parts = [params.left, params.right]
+    elif isinstance(params, (cst.List, cst.Tuple)):
+        parts = [e.value for e in params.elements]
+    elif isinstance(params, cst.Dict):
+        parts = [e.value for e in params.elements if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
+                 and e.key.value.strip("'\"") == "params"]
+    else:
+        return None
+    out: List[cst.BaseExpression] = []
+    for part in parts:
+        if isinstance(part, (cst.Integer, cst.Float, cst.SimpleString)):
+            continue
+        found = _parameter_receivers(part)
+        if not found:
+            return None
+        out.extend(found)
+    return out or None
+
+
 def _mapped_iterables(model: "FileModel", fn: Optional["FunctionInfo"]) -> List[cst.BaseExpression]:
     """The iterables of `map(fn, xs, ...)` when `fn` is a lambda given to the builtin map."""
     if fn is None or not isinstance(fn.node, cst.Lambda):
@@ -1319,21 +1347,61 @@ def _recomputed_from_itself(model: "FileModel", stmt: cst.CSTNode, name: str) ->
     return False
 
 
-def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) -> bool:
+def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"] = None) -> bool:
     """The receiver comes from a teacher, EMA, momentum, target or frozen network
-    (`self.target_net(s2).detach()`, `self.teacher(x).detach()`, `ema_model(x)`)."""
+    (`self.target_net(s2).detach()`, `self.teacher(x).detach()`, `ema_model(x)`): frozen in
+    the file, left out of its optimizers, or named so, unless the optimizer stepped after the
+    reached backward is built from that very network (a `teacher` trained by this loss is
+    not frozen, whatever it is called)."""
     src = sources(model)
     frozen = src.frozen_names()
+    named = False
     for r in src.roots(receiver):
         name = r.split(":")[-1].split(".")[-1]
         if tokens(name) & FROZEN_TOKENS:
-            return True
+            named = True
         if r.startswith("weight:") and name in frozen:
             return True  # `self.encoder.requires_grad_(False)` somewhere in the file
         optimized = src.optimized_attrs()
         if r.startswith("weight:self.") and optimized is not None and name not in optimized:
             return True  # every optimizer is built from other submodules (`Adam(model.head.parameters())`)
-    return bool(_name_tokens(receiver) & FROZEN_TOKENS)
+    named = named or bool(_name_tokens(receiver) & FROZEN_TOKENS)
+    return named and not _stepped_with_cut_network(model, cut, receiver, trace)
+
+
+def _stepped_with_cut_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """An optimizer stepped after the backward the cut value reaches is built from the
+    parameters of the network the cut value comes from (the same name or the same
+    construction): that loss trains it. False when anything is not resolved."""
+    if trace is None or trace.sink != "loss" or not trace.path:
+        return False
+    weights = sources(model).weight_roots(receiver)
+    if not weights:
+        return False
+    fn = model.enclosing_function(cut)
+    backward = trace.path[-1]
+    trainer = model.enclosing_function(backward)
+    if (trainer is None) != (fn is None):
+        return False
+    names, ctors = set(), []
+    for w in weights:
+        if w.startswith("weight:module:"):
+            name = w[len("weight:module:"):]
+            names.add(name)
+            ctors.extend(_bound_by_call(model, name, fn) or [])
+        elif w.startswith("weight:self."):
+            optimized = sources(model).optimized_attrs()
+            attr = w[len("weight:self."):].split(".")[0]
+            if optimized is not None and attr in optimized:
+                return True
+    if not names:
+        return False
+    for step in _steps_after(model, trainer, backward):
+        owners = _optimizer_owners(model, step.args[0].value if step.args else step.func.value, trainer, 3)
+        for owner, owner_ctors in (owners or []) if owners != [None] else []:
+            if (type(owner) is cst.Name and owner.value in names) or any(c is d for c in owner_ctors for d in ctors):
+                return True
+    return False
 
 
 def left_out_of_stepped_optimizers(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
@@ -1529,13 +1597,14 @@ def _optimizer_owners(model: "FileModel", expr: cst.BaseExpression, scope, depth
         name = model.callee(ctor) or ""
         if name.startswith("torch.optim.") and not name.startswith("torch.optim.lr_scheduler"):
             params = next((a.value for a in ctor.args if a.keyword is None or a.keyword.value == "params"), None)
-            if not (type(params) is cst.Call and type(params.func) is cst.Attribute and params.func.attr.value == "parameters"):
+            receivers = _parameter_receivers(params) if params is not None else None
+            if not receivers:
                 return None
-            owner = params.func.value
-            owner_made = _bound_by_call(model, owner, model.enclosing_function(ctor))
-            if not owner_made:
-                return None
-            out.append((owner, owner_made))
+            for owner in receivers:
+                owner_made = _bound_by_call(model, owner, model.enclosing_function(ctor))
+                if not owner_made:
+                    return None
+                out.append((owner, owner_made))
         elif ctor.args and all(a.keyword is None and type(a.value) is cst.Name for a in ctor.args):
             for a in ctor.args:
                 inner = _optimizer_owners(model, a.value, scope, depth - 1)
@@ -1747,7 +1816,7 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
         return "a configured stop-gradient (the other branch keeps the graph)"
     if truncated_bptt(model, cut, receiver):
         return "truncated BPTT / state repackaging"
-    if frozen_network(model, cut, receiver):
+    if frozen_network(model, cut, receiver, trace):
         return "teacher, EMA or target network"
     if left_out_of_stepped_optimizers(model, cut, receiver, trace):
         return "a network other than those the optimizers stepped after this backward train"
