@@ -1297,8 +1297,26 @@ def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
             names.add(tgt.attr.value)  # self.hidden = self.hidden.detach()
         names |= set(names_in(tgt)) - {"self"}
     for name in names & recv_names:
-        if name.lower() in STATE_NAMES or _recomputed_from_itself(model, stmt, name):
+        if (name.lower() in STATE_NAMES and _carried_across_steps(model, stmt, name, targets)) \
+                or _recomputed_from_itself(model, stmt, name):
             return True
+    return False
+
+
+def _carried_across_steps(model: "FileModel", stmt: cst.CSTNode, name: str, targets) -> bool:
+    """The state outlives the step that computed it: stored on the object (`self.hidden`),
+    passed in by the caller (a forward's `hidden` argument from the previous batch), or cut
+    inside a loop over steps. A `hidden` computed and cut within one forward is just a cut."""
+    if any(isinstance(t, cst.Attribute) for t in targets):
+        return True
+    fn = model.enclosing_function(stmt)
+    if fn is not None and name in fn.params:
+        return True
+    for anc in model.ancestors(stmt):
+        if isinstance(anc, (cst.For, cst.While)):
+            return True
+        if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
+            break
     return False
 
 
