@@ -599,7 +599,10 @@ class NonDifferentiableOpInJaxLoss(Rule):
     other, differentiable, path. Helpers called by name are followed, values are tracked
     statement by statement (`pred = jnp.round(pred)` replaces `pred`). `jax.lax.stop_gradient`
     counts as such an operation: wrapped around the online prediction instead of the target
-    (`q = stop_gradient(q_net(params, obs))`), it cuts every path to the loss.
+    (`q = stop_gradient(q_net(params, obs))`), it cuts every path to the loss. A `stop_gradient`
+    is also reported when it leaves a whole additive term of the returned loss constant while
+    another term is live (`loss = actor_loss + vf * critic_loss` with the actor's output cut):
+    that term adds nothing to the gradient of any differentiated argument.
 
     ## Why it breaks gradients
     These operations are piecewise constant. JAX differentiates them anyway and returns a
@@ -618,7 +621,8 @@ class NonDifferentiableOpInJaxLoss(Rule):
     (labels, batch, keys, `argnums`), the straight-through estimator
     `x + lax.stop_gradient(jnp.round(x) - x)`, `stop_gradient` on a target or on part of the
     network beside a differentiable path of the same argument (BYOL, a frozen backbone under a
-    trained head), shapes, sizes
+    trained head), a term that is itself `stop_gradient(a - b)` (a reported value carried on
+    another term's gradient), a cut term weighted by a live coefficient, shapes, sizes
     and counts, functions with a custom gradient (`jax.custom_vjp`, `custom_jvp`), and code
     that no gradient transform differentiates (`jit` alone, Flax `__call__` methods, whose
     transform is not visible).
