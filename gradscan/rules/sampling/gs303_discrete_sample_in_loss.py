@@ -252,7 +252,7 @@ def _stores(model: FileModel, fn, name: str):
 
 
 def _body_nodes(model: FileModel, fn):
-    return descendants(fn.node.body) if not isinstance(fn.node, cst.Lambda) else descendants(fn.node.body)
+    return descendants(fn.node.body)
 
 
 def _name_reads(model: FileModel, fn, name: str):
