@@ -136,5 +136,10 @@ def test_contrast_jax_bernoulli_zero_grad():
     key = jax.random.PRNGKey(0)
     g_bern = jax.grad(lambda p: jnp.sum(jax.random.bernoulli(key, p, (4,)).astype(jnp.float32)))(jnp.float32(0.5))
     assert float(g_bern) == 0.0, f"bernoulli sample should give exactly zero gradient, got {g_bern}"
+    # an index drawn by jax.random.choice(p=...) selects from a table: its probabilities get exact zeros
+    table = jnp.arange(3.0)
+    g_choice = jax.grad(lambda logits: jnp.sum(table[jax.random.choice(key, 3, (4,), p=jax.nn.softmax(logits))]))(
+        jnp.zeros(3))
+    assert bool((g_choice == 0).all()), f"a choice draw should give its probabilities zero gradient, got {g_choice}"
     g_mu = jax.grad(lambda mu: jnp.sum((mu + jax.random.normal(key, (4,))) ** 2))(jnp.float32(0.5))
     assert float(g_mu) != 0.0, "reparameterized normal sample passes gradients"

@@ -50,6 +50,9 @@ INDEX_KEYWORDS = {
 STOP_GRADIENT_MESSAGE = (
     "stop_gradient cuts every path from the argument to the loss: its gradient is zero; apply it to the target"
 )
+DEAD_TERM_MESSAGE = (
+    "stop_gradient leaves this whole loss term constant: it adds nothing to the gradient; apply it to the target"
+)
 MUTATORS = {"append", "extend", "insert", "add", "update", "appendleft"}
 CUSTOM_GRADIENT = ("custom_vjp", "custom_jvp", "custom_gradient", "defvjp", "defjvp")
 
@@ -312,7 +315,8 @@ class _ZeroGrad(Traced):
             skip = INDEX_POSITIONS.get(last, ()) if name and name.startswith(ARRAY_PACKAGES) else ()
             if name and name.startswith(ARRAY_PACKAGES) and last in SHAPE_FIRST:
                 skip = (0,)
-            kinds = []
+            # a function held in a variable (`sample = dist.sample` of a cut `dist`) gives what it was taken from
+            kinds = [self.carries(func, st, allowed)] if name is None and isinstance(func, cst.Name) else []
             for i, a in enumerate(call.args):
                 if a.keyword is not None and a.keyword.value in INDEX_KEYWORDS:
                     continue
@@ -489,6 +493,86 @@ class _ZeroGrad(Traced):
                 found.append(op)
         return found
 
+    def dead_term_cuts(self, target: Target, params: Set[str]) -> List[cst.CSTNode]:
+        """`stop_gradient` calls that leave a whole additive term of the returned loss constant
+        while another term still depends on the arguments (`loss = actor_loss + critic_loss`,
+        the actor's output cut): the loss is live, so `zero_ops` says nothing, but that term
+        adds nothing to the gradient of any differentiated argument."""
+        fn = target.fn
+        if isinstance(fn.node, cst.Lambda) or not params:
+            return []
+        self.summaries = {}
+        self.seen = {}
+        live0 = frozenset(params)
+        terms = self._dead_terms(target, live0, None)
+        if not terms:
+            return []
+        cuts = [(key, op) for key, op in list(self.seen.items())
+                if isinstance(op, cst.Call) and self.model.callee(op) in JAX_STOP_GRADIENT]
+        found = []
+        for key, op in cuts:
+            if self._dead_terms(target, live0, frozenset({key})):
+                found.append(op)
+        return found
+
+    def _dead_terms(self, target: Target, live0, allowed) -> List[cst.BaseExpression]:
+        """The terms of the returned loss that carry a zero-gradient value and no live one,
+        when some other term of the same loss is live."""
+        fn = target.fn
+        returns: list = []
+        self._block(fn.node.body.body if isinstance(fn.node.body, cst.IndentedBlock) else [fn.node.body],
+                    _State(live0, {}), allowed, returns)
+        out = []
+        for value, at in returns:
+            if value is None:
+                continue
+            loss = self._loss_value(fn, value, target.has_aux)
+            if loss is None:
+                continue
+            terms = self._terms(fn, loss, at, 0)
+            if len(terms) < 2 or not any(self.traced(t, at.live) for t in terms):
+                continue
+            for term in terms:
+                if self.traced(term, at.live) or self._straight_through(term):
+                    continue
+                if self.carries(term, at, allowed) == "float":
+                    out.append(term)
+        return out
+
+    def _terms(self, fn: FunctionInfo, expr: cst.BaseExpression, st: _State, depth: int) -> List[cst.BaseExpression]:
+        """The additive terms of a loss: `a + b - c`, through names bound once (`loss = ...`),
+        unary minus and constant coefficients (`0.5 * critic_loss`)."""
+        if depth > 4:
+            return [expr]
+        if isinstance(expr, cst.Name):
+            value = self.model.single_value(fn, expr.value)
+            if value is not None and isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):
+                return self._terms(fn, value, st, depth + 1)
+            return [expr]
+        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+            return self._terms(fn, expr.expression, st, depth + 1)
+        if isinstance(expr, cst.BinaryOperation):
+            if isinstance(expr.operator, (cst.Add, cst.Subtract)):
+                return self._terms(fn, expr.left, st, depth + 1) + self._terms(fn, expr.right, st, depth + 1)
+            if isinstance(expr.operator, (cst.Multiply, cst.Divide)):
+                # a coefficient: neither live nor computed from a cut value
+                for term, coeff in ((expr.right, expr.left), (expr.left, expr.right)):
+                    if isinstance(expr.operator, cst.Divide) and term is expr.right:
+                        continue
+                    if not self.traced(coeff, st.live) and self.carries(coeff, st, None) is None:
+                        return self._terms(fn, term, st, depth + 1)
+        return [expr]
+
+    def _straight_through(self, term: cst.BaseExpression) -> bool:
+        """`stop_gradient(a - b)` as a term of its own: the value of `a` reported with the gradient
+        of `b` (straight-through, DiCE-style corrections), a cut on purpose."""
+        while isinstance(term, cst.BinaryOperation) and isinstance(term.operator, (cst.Multiply, cst.Divide)):
+            term = term.right if isinstance(term.right, cst.Call) else term.left
+        if isinstance(term, cst.Call) and self.model.callee(term) in JAX_STOP_GRADIENT and term.args:
+            inner = term.args[0].value
+            return isinstance(inner, cst.BinaryOperation) and isinstance(inner.operator, cst.Subtract)
+        return False
+
 
 class NonDifferentiableOpInJaxLoss(Rule):
     code = "GS503"
@@ -515,7 +599,10 @@ class NonDifferentiableOpInJaxLoss(Rule):
     other, differentiable, path. Helpers called by name are followed, values are tracked
     statement by statement (`pred = jnp.round(pred)` replaces `pred`). `jax.lax.stop_gradient`
     counts as such an operation: wrapped around the online prediction instead of the target
-    (`q = stop_gradient(q_net(params, obs))`), it cuts every path to the loss.
+    (`q = stop_gradient(q_net(params, obs))`), it cuts every path to the loss. A `stop_gradient`
+    is also reported when it leaves a whole additive term of the returned loss constant while
+    another term is live (`loss = actor_loss + vf * critic_loss` with the actor's output cut):
+    that term adds nothing to the gradient of any differentiated argument.
 
     ## Why it breaks gradients
     These operations are piecewise constant. JAX differentiates them anyway and returns a
@@ -534,7 +621,8 @@ class NonDifferentiableOpInJaxLoss(Rule):
     (labels, batch, keys, `argnums`), the straight-through estimator
     `x + lax.stop_gradient(jnp.round(x) - x)`, `stop_gradient` on a target or on part of the
     network beside a differentiable path of the same argument (BYOL, a frozen backbone under a
-    trained head), shapes, sizes
+    trained head), a term that is itself `stop_gradient(a - b)` (a reported value carried on
+    another term's gradient), a cut term weighted by a live coefficient, shapes, sizes
     and counts, functions with a custom gradient (`jax.custom_vjp`, `custom_jvp`), and code
     that no gradient transform differentiates (`jit` alone, Flax `__call__` methods, whose
     transform is not visible).
@@ -654,3 +742,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
                             yield Report(op.func, STOP_GRADIENT_MESSAGE)
                         else:
                             yield Report(op.func if isinstance(op, cst.Call) else op)
+            for op in zg.dead_term_cuts(target, params or set()):
+                if id(op) not in reported:
+                    reported.add(id(op))
+                    yield Report(op.func, DEAD_TERM_MESSAGE)

@@ -2,13 +2,23 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import libcst as cst
+
 from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.arguments import find_argument
+from gradscan.rules.jax.helpers import follow_helpers
+from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.sources import JaxSources, Traced, differentiated_params
+from gradscan.semantics.walk import descendants
 
-JAX_DISCRETE = {"jax.random.bernoulli": ("p", 1), "jax.random.categorical": ("logits", 1)}
+JAX_DISCRETE = {"jax.random.bernoulli": ("p", 1), "jax.random.categorical": ("logits", 1), "jax.random.choice": ("p", 4)}
+# The draws that are indices: used to index, they are exempt unless the draw is the only consumer
+# of its probabilities (then those probabilities get no gradient from anywhere).
+JAX_INDEX_VALUED = {"categorical", "choice"}
+INDEX_TAKERS = {"jax.numpy.take", "jax.numpy.take_along_axis"}
 
 
 class DiscreteSampleInLoss(SamplingRule):
@@ -23,15 +33,19 @@ class DiscreteSampleInLoss(SamplingRule):
     )
     hint = "use a relaxed distribution (RelaxedBernoulli, RelaxedOneHotCategorical, Gumbel-softmax) or a score-function estimator (`log_prob`)"
     facts = ("pt09", "tf35", "jx41")
-    triggers = (".sample(", "bernoulli(", "categorical(")
+    triggers = (".sample(", "bernoulli(", "categorical(", "choice(")
     doc = """
     ## What it does
     Flags a sample of a distribution without a reparameterized sampler (torch/pyro Bernoulli,
     Categorical, OneHotCategorical, Poisson, Binomial, Geometric, NegativeBinomial, Multinomial;
     TF Probability distributions whose reparameterization type is NOT_REPARAMETERIZED: Bernoulli,
     Categorical, OneHotCategorical, Poisson, Binomial and the other discrete ones;
-    `jax.random.bernoulli` / `jax.random.categorical` of traced probabilities) whose parameters come
-    from the graph, when the sample reaches the output or the loss other than through `log_prob`.
+    `jax.random.bernoulli` / `jax.random.categorical` / `jax.random.choice(..., p=)` of traced
+    probabilities) whose parameters come from the graph, when the sample reaches the output or the
+    loss other than through `log_prob`. A JAX index draw used to select (`codebook[idx]`) is
+    reported when it is the only consumer of probabilities computed from what the transform
+    differentiates (nothing else reads them or the parameter leaves they come from): then they
+    get no gradient at all.
 
     ## Why it breaks gradients
     A discrete sample is a step function of the probabilities: no gradient passes through it.
@@ -43,7 +57,9 @@ class DiscreteSampleInLoss(SamplingRule):
     Not flagged: samples used through `log_prob` (REINFORCE, score-function estimators; Pyro's
     `pyro.sample` inside SVI, whose ELBO adds the score term, fact py42); straight-through
     estimators (`hard + soft - soft.detach()`); sampled actions in RL rollouts and policies;
-    sampling at generation time; sampled indices used to index or embed.
+    sampling at generation time; sampled indices used to index or embed when their probabilities
+    also reach the loss another way (scheduled sampling, a likelihood of the same logits) or are
+    data (a replay buffer's priorities).
 
     ## Example
     ```python
@@ -166,7 +182,152 @@ class DiscreteSampleInLoss(SamplingRule):
             if param is None or not model.sources.from_graph(param):
                 continue
             name = (model.callee(call) or "").rsplit(".", 1)[-1]
-            if self._reaches_loss(model, call, ("jax",), index_valued=name == "categorical", discrete=True) is None:
+            # judged by what the transform differentiates: the draw's other arguments are data
+            live = _traced_names(model, param) if name in JAX_INDEX_VALUED else None
+            sole = live is not None and _sole_consumer(model, call, param, live)
+            index_valued = name in JAX_INDEX_VALUED and not sole
+            if self._reaches_loss(model, call, ("jax",), index_valued=index_valued, discrete=True) is None \
+                    and not (sole and _indexes_output(model, call)):
                 continue
             yield Report(call, f"`jax.random.{name}` gives `{node_text(model, param, 24)}` a zero gradient; "
                                f"use a relaxation or `log_prob`")
+
+
+def _sole_consumer(model: FileModel, call: cst.Call, expr: cst.BaseExpression, live, depth: int = 0, within=None) -> bool:
+    """The draw is the only consumer of its probabilities: every local value they are computed
+    from (through names bound once, and parameter leaves `params["prior"]`) is read nowhere else
+    in the function. Then an index draw is not a token fed back beside a trained likelihood
+    (scheduled sampling, REINFORCE): nothing else can give those probabilities a gradient.
+    `live`: the names holding traced values; the others are data, read anywhere."""
+    fn = model.enclosing_function(call)
+    if fn is None or depth > 3:
+        return False
+    within = (*(within or (call,)), expr)  # the reads allowed: in the draw and the values it is computed from
+    for node in [expr, *descendants(expr)]:
+        if isinstance(node, (cst.Subscript, cst.Attribute)) and isinstance(node.value, cst.Name) \
+                and node.value.value in fn.params and node.value.value in live:
+            if isinstance(node, cst.Subscript) and not _constant_key(node):
+                return False
+            text = model.module.code_for_node(node)
+            if any(not _inside(model, other, within) for other in _same_reads(model, fn, node, text)):
+                return False
+        elif isinstance(node, cst.Name) and node.value in live and not _is_leaf_root(model, fn, node) \
+                and _local(model, fn, node.value):
+            if any(not _inside(model, other, within) for other in _name_reads(model, fn, node.value)):
+                return False
+            value = model.single_value(fn, node.value)
+            if node.value in fn.params:
+                continue
+            if value is None or not _sole_consumer(model, call, value, live, depth + 1, within):
+                return False
+    return True
+
+
+def _constant_key(node: cst.Subscript) -> bool:
+    return len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) \
+        and isinstance(node.slice[0].slice.value, (cst.SimpleString, cst.Integer))
+
+
+def _is_leaf_root(model: FileModel, fn, node: cst.Name) -> bool:
+    """`params` in `params["prior"]`, `model` in `model.prior` (arguments): judged as the leaf,
+    not as a name; the function of a call (`jax.nn.softmax`) is not a value."""
+    parent = model.parent(node)
+    if isinstance(parent, (cst.Subscript, cst.Attribute)) and parent.value is node and node.value in fn.params:
+        return True
+    return isinstance(parent, cst.Call) and parent.func is node
+
+
+def _local(model: FileModel, fn, name: str) -> bool:
+    return name in fn.params or model.single_value(fn, name) is not None or any(
+        True for _ in _stores(model, fn, name))
+
+
+def _stores(model: FileModel, fn, name: str):
+    for node, owner in model.assignments:
+        if owner is fn:
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, cst.Name) and t.value == name:
+                    yield node
+
+
+def _body_nodes(model: FileModel, fn):
+    return descendants(fn.node.body)
+
+
+def _name_reads(model: FileModel, fn, name: str):
+    for n in _body_nodes(model, fn):
+        if isinstance(n, cst.Name) and n.value == name:
+            parent = model.parent(n)
+            if isinstance(parent, cst.AssignTarget) or (isinstance(parent, cst.Attribute) and parent.attr is n):
+                continue
+            if isinstance(parent, cst.Arg) and parent.keyword is n:
+                continue
+            yield n
+
+
+def _same_reads(model: FileModel, fn, node, text: str):
+    for n in _body_nodes(model, fn):
+        if type(n) is type(node) and n is not node and model.module.code_for_node(n) == text:
+            yield n
+    yield node
+
+
+def _inside(model: FileModel, node: cst.CSTNode, roots) -> bool:
+    return any(node is r for r in roots) or any(a is r for a in model.ancestors(node) for r in roots)
+
+
+def _indexes_output(model: FileModel, call: cst.Call) -> bool:
+    """The draw selects from a value that reaches the differentiated output (`codebook[idx]`):
+    the flow stops at an index (no gradient passes through one), so ask about what it selects."""
+    ctx = model.context_of(call)
+    fn = model.enclosing_function(call)
+    if ctx is None or ctx.framework != "jax" or fn is None:
+        return False
+    reads = [call]
+    parent = model.parent(call)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name) \
+            and model.single_value(fn, parent.targets[0].target.value) is call:
+        reads += list(_name_reads(model, fn, parent.targets[0].target.value))
+    for read in reads:
+        for anc in model.ancestors(read):
+            if isinstance(anc, cst.Arg):
+                outer = model.parent(anc)
+                if isinstance(outer, cst.Call) and (model.callee(outer) or "") in INDEX_TAKERS \
+                        and find_argument(outer, 1, "indices") is anc.value:
+                    if model.flow.reaches_output(outer) is not None:
+                        return True
+                    break
+            if isinstance(anc, cst.SubscriptElement):
+                sub = model.parent(anc)
+                if isinstance(sub, cst.Subscript) and model.flow.reaches_output(sub) is not None:
+                    return True
+                break
+            if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Call)):
+                break
+    return False
+
+
+def _traced_names(model: FileModel, expr: cst.BaseExpression):
+    """When `expr` is computed from what a JAX gradient transform differentiates, in the function
+    it is given or in a helper it passes traced values to (`loss_fn` calling
+    `moe_layer(params, x, key)`): the traced names of that function; None otherwise."""
+    targets = model.get(JaxSources).targets
+    if not targets:
+        return None
+    scopes = model.get(Scopes)
+    traced = Traced(model, scopes)
+    scope_params = {}
+    for target in targets.values():
+        params = differentiated_params(target)
+        if params:
+            scope_params[id(target.fn)] = (target.fn, params)
+    follow_helpers(model, scopes, traced, scope_params)
+    fn = model.enclosing_function(expr)
+    while fn is not None and id(fn) not in scope_params:
+        fn = fn.parent
+    if fn is None:
+        return None
+    owner, params = scope_params[id(fn)]
+    names = traced.names_of(owner, params)
+    return names if traced.traced(expr, names) else None
