@@ -675,10 +675,37 @@ class Sources:
             return False
         for call, caller in self.model.objects.callers_of(owner)[:8]:
             arg = argument_for(owner, call, param)
-            if arg is not None and any(r.startswith("module:") or r.startswith("weight:")
-                                       for r in self._object_roots(arg, caller, depth + 1)):
+            if arg is not None and self._is_module_object(arg, caller, depth + 1):
                 return True
         return False
+
+    def _is_module_object(self, expr: cst.BaseExpression, scope, depth: int) -> bool:
+        """`expr` (read in `scope`) is a network object, not a tensor a network computed: an
+        instance of a torch/Keras class of this file, a name bound once to a constructor
+        (`nn.Linear(...)`, `Net()`), a submodule attribute, or a parameter its callers bind
+        to one of those."""
+        model = self.model
+        cls = model.objects.instance_class(expr, scope)
+        if cls is not None:
+            return cls.is_torch or cls.is_keras
+        if isinstance(expr, cst.Attribute) and _is_self_name(model, expr.value):
+            return self.attr_kind(_method_class(scope), expr.attr.value) == "module"
+        if not isinstance(expr, cst.Name) or depth >= 4:
+            return False
+        defs, kind = self._definitions(expr, scope)
+        if kind == "param":
+            return self._callers_pass_module(scope, expr.value, depth)
+        values = [b.value for b in defs if b.value is not None]
+        if not values or not all(isinstance(v, cst.Call) for v in values):
+            return False
+        for v in values:
+            name = model.callee(v) or ""
+            local = model.classes.get(dotted(v.func) or "")
+            if not ((name.startswith("torch.nn.") and name.rsplit(".", 1)[-1][:1].isupper()
+                     and not _WEIGHTLESS_NN.match(name))
+                    or (local is not None and (local.is_torch or local.is_keras))):
+                return False
+        return True
 
     def _object_roots(self, expr: cst.BaseExpression, fn, depth: int) -> Set[str]:
         """The weight roots of a callable object: `self.fc`, `self.blocks[0]`, `model.encoder`,

@@ -21,8 +21,9 @@ from typing import Dict, List, Optional, Set, Tuple
 from gradscan.files.source import SourceError, decode_python
 
 # Words of a file that trains or differentiates something: only such files take or give context.
-LINK_WORDS = ("backward(", ".gradient(", "autograd.grad(", "training_step", "grad(", "value_and_grad(",
-              ".compile(", ".fit(", "train_on_batch(", "SVI(", "optim.", "optax.")
+# (`grad(` alone would match every `torch.no_grad(`: only JAX's spellings of it)
+LINK_WORDS = ("backward(", ".gradient(", "autograd.grad(", "training_step", "jax.grad(", "nnx.grad(", " grad(",
+              "(grad(", "value_and_grad(", ".compile(", ".fit(", "train_on_batch(", "SVI(", "optim.", "optax.")
 MAX_FILE_LINES = 1500      # a larger file is neither linked nor given context
 MAX_DEFINITION_LINES = 400  # an imported definition longer than this is left out
 MAX_CONTEXT_LINES = 2000   # the context appended to one file, in all
