@@ -88,7 +88,7 @@ def _one_line(node: ast.stmt, lines: List[str]) -> bool:
 
 
 def link(own: _Module, module: str, imported: List[Tuple[ast.ImportFrom, Dict[str, Tuple[str, str]]]],
-         importers: List[Tuple[_Module, List[ast.stmt]]]) -> Optional[Tuple[str, List[List[int]]]]:
+         importers: List[Tuple[_Module, List[ast.stmt]]], read=None) -> Optional[Tuple[str, List[List[int]]]]:
     """The context text to append to `own` and the line ranges of `own` to blank (its imports
     of the definitions the context now holds). `imported`: each `from M import X` of `own`
     with, for each name, (the defining file's path, the definition's name); `importers`: files
@@ -101,7 +101,7 @@ def link(own: _Module, module: str, imported: List[Tuple[ast.ImportFrom, Dict[st
         for stmt, names in imported:
             chunk, linked = [], set()
             for local, (path, name) in names.items():
-                other = read_module(path)
+                other = (read or read_module)(path)
                 if other is None or name not in other.defs or local != name:
                     continue
                 wanted = _closure(other, name)

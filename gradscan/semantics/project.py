@@ -616,7 +616,15 @@ class ProjectIndex:
         """[text to append, line ranges to blank] linking `module`'s file to the project files
         it imports definitions from and to those that import from it (`linking.link`); None
         when it has none, or is not about training and nothing about training imports it."""
-        from gradscan.semantics.linking import link, read_module
+        from gradscan.semantics.linking import link
+        from gradscan.semantics.linking import read_module as read
+
+        memo = self.__dict__.setdefault("_read_memo", {})
+
+        def read_module(file: str):  # each linked file is read and parsed once per run
+            if file not in memo:
+                memo[file] = read(file)
+            return memo[file]
 
         summary = dict.get(self.modules, module)
         path = self._paths().get(module)
@@ -658,7 +666,7 @@ class ProjectIndex:
                      and _absolute(s.module, s.level, other_package) in aliases]
             if stmts:
                 callers.append((other, stmts))
-        found = link(own, module, imported, callers)
+        found = link(own, module, imported, callers, read_module)
         return [found[0], found[1]] if found else None
 
     def _paths(self) -> Dict[str, str]:
