@@ -4,7 +4,7 @@ import ast
 import pytest
 
 from tests.bugbank.bank import half_of, programs, read_split
-from tests.bugbank.metamorphic import baseline, measure, rename_attrs, rename_names, split_definitions, wrap_main
+from tests.bugbank.metamorphic import baseline, measure, rename_attrs, rename_names, split_definitions, to_notebook, wrap_main
 
 SAMPLE = '''"""doc"""
 import torch
@@ -56,7 +56,7 @@ def test_main_wraps_the_script_and_split_moves_definitions():
     assert "from LIBMODULE import Net, loss_of" in files[""] and "# BUG" in files[""]
 
 
-@pytest.mark.parametrize("transform", ["names", "attrs", "imports", "main", "split"])
+@pytest.mark.parametrize("transform", ["names", "attrs", "imports", "main", "split", "notebook"])
 def test_dev_half_findings_survive_the_rewrite(transform):
     """Every dev-half bug found as written is still found once rewritten, and no clean program
     gains a finding: a rule that decides from names or layout fails here."""
@@ -67,3 +67,14 @@ def test_dev_half_findings_survive_the_rewrite(transform):
     lost = [p.name for p, found, _ in results if p.label == "buggy" and base[p.name][0] and not found]
     gained = [p.name for p, _, false in results if false > base[p.name][1]]
     assert not lost and not gained, (lost, gained)
+
+
+def test_notebook_cells_hold_the_program_without_its_main_guard():
+    import json
+
+    nb = json.loads(to_notebook(SAMPLE)[".ipynb"])
+    kinds = [c["cell_type"] for c in nb["cells"]]
+    assert kinds[0] == "markdown" and set(kinds[1:]) == {"code"}
+    code = ["".join(c["source"]) for c in nb["cells"][1:]]
+    assert code[0].startswith("%matplotlib") and "class Net" in code[2] and "__main__" not in "".join(code)
+    assert any("# BUG" in c for c in code)

@@ -15,7 +15,9 @@ and changes only its surface, the way code nobody here wrote differs from the ba
 - ``main``: the module-level script (everything after the last import, class or function)
   moves into ``def main():`` called under ``if __name__ == "__main__":``;
 - ``split``: the classes and functions move to a sibling module the script imports (a
-  ``models.py`` beside a ``train.py``).
+  ``models.py`` beside a ``train.py``);
+- ``notebook``: the program becomes a Jupyter notebook (a markdown cell, a magics cell, the
+  imports, a cell per definition and per run of script statements, no ``__main__`` guard).
 
 A buggy program is *kept* when a finding still lies on one of its ``# BUG`` lines (the marks
 travel with the code); a clean program *stays silent* when it gains no finding. Only the dev
@@ -372,9 +374,44 @@ class _AliasAwareRename(_AliasImports):
         return super().leave_Name(original, updated)
 
 
+def to_notebook(text: str) -> Dict[str, str]:
+    """The program as a notebook: its docstring a markdown cell, its imports one cell, then a
+    cell per class or function and per run of script statements (the `__main__` guard
+    dropped, as notebooks have none), after a cell of the magics notebooks carry."""
+    import json
+
+    module = cst.parse_module(text)
+    body = list(module.body)
+    cells: List[Tuple[str, str]] = []
+    if body and _is_docstring(body[0]):
+        doc = body.pop(0).body[0].value.evaluated_value
+        cells.append(("markdown", str(doc)))
+    cells.append(("code", "%matplotlib inline\n!pip install -q torch"))
+    imports = [s for s in body if _is_definition(s) and not isinstance(s, (cst.FunctionDef, cst.ClassDef))]
+    if imports:
+        cells.append(("code", cst.Module(body=imports).code.strip("\n")))
+    run: List[cst.BaseStatement] = []
+    for stmt in _unwrap_main_guard([s for s in body if s not in imports]):
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            if run:
+                cells.append(("code", cst.Module(body=run).code.strip("\n")))
+                run = []
+            cells.append(("code", cst.Module(body=[stmt]).code.strip("\n")))
+        else:
+            run.append(stmt.with_changes(leading_lines=[]) if hasattr(stmt, "leading_lines") else stmt)
+    if run:
+        cells.append(("code", cst.Module(body=run).code.strip("\n")))
+    nb = {"cells": [{"cell_type": kind, "metadata": {}, "source": src.splitlines(keepends=True),
+                     **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+                    for kind, src in cells],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    return {".ipynb": json.dumps(nb, indent=1)}
+
+
 TRANSFORMS: Dict[str, Callable[[str], Dict[str, str]]] = {
     "names": rename_names, "attrs": rename_attrs, "imports": alias_imports, "main": wrap_main,
-    "split": split_definitions,
+    "split": split_definitions, "notebook": to_notebook,
 }
 
 
@@ -385,15 +422,22 @@ def write_variant(program: Program, transform: str, root: Path) -> List[Path]:
     out = []
     for suffix, code in files.items():
         # (not `jax/`: a folder named like a framework would make the files its package)
-        path = root / f"{rel.parent}_programs" / f"{rel.stem}{suffix}.py"
+        path = root / f"{rel.parent}_programs" / (f"{rel.stem}{suffix}" if suffix.startswith(".") else f"{rel.stem}{suffix}.py")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(code.replace("from LIBMODULE import", f"from {rel.stem}_lib import"), encoding="utf-8")
         out.append(path)
     return out
 
 
-def bug_lines(path: Path) -> Set[int]:
-    return {i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if _BUG.search(line)}
+def bug_lines(path: Path) -> Set[Tuple[object, int]]:
+    """(cell or None, line) of every `# BUG` mark: cells numbered from 1 as gradscan reports them."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ipynb":
+        import json
+
+        return {(n, i) for n, cell in enumerate(json.loads(text)["cells"], 1) if cell["cell_type"] == "code"
+                for i, line in enumerate("".join(cell["source"]).splitlines(), 1) if _BUG.search(line)}
+    return {(None, i) for i, line in enumerate(text.splitlines(), 1) if _BUG.search(line)}
 
 
 def measure(progs: List[Program], transform: str) -> List[Tuple[Program, bool, int]]:
@@ -407,7 +451,7 @@ def measure(progs: List[Program], transform: str) -> List[Tuple[Program, bool, i
             for f in variants[p.name]:
                 lines = bug_lines(f)
                 for finding in by_file.get(f.resolve(), []):
-                    if finding["location"]["row"] in lines:
+                    if (finding.get("cell"), finding["location"]["row"]) in lines:
                         true += 1
                     else:
                         false += 1
