@@ -484,3 +484,41 @@ def test_a_question_past_its_budget_is_unknown_and_counted(monkeypatch):
     model = build(src)
     assert model.flow.reaches_output(find(model, "self.l1(x).detach()")) is None
     assert model.flow.incomplete == 1
+
+
+@pytest.mark.parametrize("body, expected", [
+    # read at the top of the next iteration, collected, returned
+    ("""
+        outs = []
+        for _ in range(3):
+            outs.append(self.l2(h))
+            h = self.l1(x).detach()  # <-
+        return torch.stack(outs)
+        """, True),
+    ("""
+        while len(outs) < 3:
+            outs.append(self.l2(h))
+            h = self.l1(x).detach()  # <-
+        return torch.stack(outs)
+        """, True),
+    # overwritten at the top of every iteration before the read
+    ("""
+        outs = []
+        for _ in range(3):
+            h = x
+            outs.append(self.l2(h))
+            h = self.l1(x).detach()  # <-
+        return torch.stack(outs)
+        """, False),
+    # the loop's own target is rebound on every iteration
+    ("""
+        outs = []
+        for h in [x, x]:
+            outs.append(self.l2(h))
+            h = self.l1(x).detach()  # <-
+        return torch.stack(outs)
+        """, False),
+])
+def test_loop_carried_value_reaches_the_next_iteration(body, expected):
+    trace = reaches(forward(body), "self.l1(x).detach()")
+    assert (trace is not None) == expected

@@ -93,3 +93,45 @@ def test_trained_classes_follow_the_stepped_optimizer():
     m = build(SRC)
     step = next(f for f in m.functions if f.name == "step")
     assert [c.name for c in m.objects.trained_classes(step)] == ["Enc"]
+
+
+INJECTED = """
+import torch.nn as nn
+
+class World(nn.Module):
+    def observe(self, x):
+        return x
+    def imagine(self, x):
+        return x
+
+class Other(nn.Module):
+    def imagine(self, x):
+        return x
+
+class Trainer:
+    def __init__(self, world, critic):
+        self.world = world
+        self.critic = critic
+
+    def train(self, x):
+        self.world.observe(x)
+        self.world.parameters()
+        self.critic.imagine(x)
+        return self.world.imagine(x)
+"""
+
+
+def test_an_object_the_file_never_constructs_is_known_by_the_methods_called_on_it():
+    model = build(INJECTED)
+    fn = model.objects.called_function(*call_of(model, "self.world.observe(x)"))
+    assert fn is not None and fn.cls.name == "World"
+    # `observe` is World's only: `imagine` on the same object is World's too
+    fn = model.objects.called_function(*call_of(model, "self.world.imagine(x)"))
+    assert fn is not None and fn.cls.name == "World"
+    # `imagine` alone is defined by two classes: unknown
+    assert model.objects.called_function(*call_of(model, "self.critic.imagine(x)")) is None
+
+
+def test_an_object_the_file_constructs_is_not_guessed_from_its_methods():
+    model = build(INJECTED + "\nTrainer(object(), object())\n")
+    assert model.objects.called_function(*call_of(model, "self.world.observe(x)")) is None

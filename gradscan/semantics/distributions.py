@@ -291,6 +291,8 @@ def _dist(model, expr, scope, depth, index) -> Optional[Distribution]:
             return None
         found = None
         for value, method in _self_values(model, cls, expr.attr.value):
+            if isinstance(value, cst.Name) and value.value == "None":
+                continue  # `self.dist = None` in `__init__`: a placeholder, never sampled from
             d = _dist(model, value, method, depth + 1, None)
             if d is None:
                 return None  # assigned something else too: not provably a distribution

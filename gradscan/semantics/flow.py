@@ -590,6 +590,37 @@ class Flow:
             if any(node is not use_stmt and self._dominated(use, node) for so, node in later[:32] if so < o):
                 continue
             out.append(use)
+        out.extend(self._loop_carried_uses(fn, name, stmt, start, uses.get(name, [])))
+        return out
+
+    def _loop_carried_uses(self, fn: "FunctionInfo", name: str, stmt: cst.CSTNode, start: int, uses) -> List[cst.Name]:
+        """Uses of `name` earlier in a loop body than `stmt`: the next iteration reads what `stmt`
+        stored (`h, z = step(h, z, a)` read by `feat = cat(h, z)` at the top of the loop), unless
+        a store that runs on every iteration comes first (the loop's own target, `x = ...` at the
+        top of the body)."""
+        model = self.model
+        stores = self._store_nodes[id(fn)].get(name, [])
+        out: List[cst.Name] = []
+        for loop in model.ancestors(stmt):
+            if isinstance(loop, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                break
+            if not isinstance(loop, (cst.For, cst.While)):
+                continue
+            if isinstance(loop, cst.For) and name in _target_names(loop.target):
+                continue  # rebound on every iteration
+            first = self.order(loop)
+            for use in uses:
+                o = self.order(use)
+                if not first < o < start:
+                    continue
+                if isinstance(loop, cst.For) and any(a is loop.iter for a in model.ancestors(use)):
+                    continue  # the iterable is evaluated once, before the first iteration
+                use_stmt = model.enclosing_statement(use)
+                if use_stmt is stmt:
+                    continue
+                if any(first < so < o and node is not use_stmt and self._dominated(stmt, node) for so, node in stores):
+                    continue  # overwritten earlier in the body on every iteration
+                out.append(use)
         return out
 
     def name_index(self, fn: "FunctionInfo"):

@@ -1313,6 +1313,16 @@ def truncated_bptt(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode) 
     the same name again (`h = h.detach(); out, h = model(x, h)`)."""
     stmt = model.enclosing_statement(cut)
     recv_names = set(names_in(receiver)) - {"self"}
+    for anc in model.ancestors(cut):
+        # `state = tuple(s.detach() for s in state)`: the element cut stands for the iterable
+        if anc is stmt:
+            break
+        if isinstance(anc, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            comp = anc.for_in
+            while comp is not None:
+                if recv_names & set(names_in(comp.target)):
+                    recv_names |= set(names_in(comp.iter)) - {"self"}
+                comp = comp.inner_for_in
     if isinstance(stmt, cst.Return):
         return _repackaged_by_callers(model, cut)
     if not isinstance(stmt, (cst.Assign, cst.AugAssign, cst.AnnAssign)):

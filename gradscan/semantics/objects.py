@@ -46,6 +46,8 @@ class Objects:
         self._direct: Optional[Dict[int, List[Tuple[cst.Call, Optional["FunctionInfo"]]]]] = None
         self._busy: set = set()
         self._name_memo: Dict[Tuple[int, str], Optional["ClassInfo"]] = {}
+        self._duck_memo: Dict[Tuple[int, str], Optional["ClassInfo"]] = {}
+        self._constructed_names: Optional[set] = None
 
     # ---- instances ---------------------------------------------------------------------
     def instance_class(self, expr: cst.BaseExpression, scope: Optional["FunctionInfo"]) -> Optional["ClassInfo"]:
@@ -75,7 +77,13 @@ class Objects:
                 return None
             pairs = [(v, c2, m) for c2 in model.class_chain(cls) for a, v, _n, m in c2.self_assigns if a == expr.attr.value]
             found = {id(c): c for c in (self.stored_class(v, c2, m) for v, c2, m in pairs)}
-            return next(iter(found.values())) if len(found) == 1 and None not in found.values() else None
+            if len(found) == 1 and None not in found.values():
+                return next(iter(found.values()))
+            if pairs and all(self._injected_elsewhere(v, c2, m) for v, c2, m in pairs):
+                key = (id(cls), expr.attr.value)
+                if key not in self._duck_memo:
+                    self._duck_memo[key] = self._duck_class(self._methods_called_on_attr(cls, expr.attr.value))
+                return self._duck_memo[key]
         return None
 
     def stored_class(self, value, owner: "ClassInfo", method: str) -> Optional["ClassInfo"]:
@@ -95,6 +103,50 @@ class Objects:
                 return None
             found = cls
         return found
+
+    def _injected_elsewhere(self, value, owner: "ClassInfo", method: str) -> bool:
+        """`self.attr = attr` in `__init__` of a class this file never constructs: the object
+        comes from code the file does not show (a launcher, another module)."""
+        init = owner.methods.get(method)
+        if type(value) is not cst.Name or method != "__init__" or init is None or value.value not in init.params:
+            return False
+        if self._constructed_names is None:
+            self._constructed_names = {c.func.value for c, _o in self.model.calls if type(c.func) is cst.Name}
+        return owner.name not in self._constructed_names
+
+    def _methods_called_on_attr(self, cls: "ClassInfo", attr: str) -> List[str]:
+        """Names of the methods called on `self.<attr>` in `cls`, its local bases and subclasses."""
+        model = self.model
+        related = {id(c) for c in model.class_chain(cls)}
+        related |= {id(c) for c in model.class_list if any(b is cls for b in model.class_chain(c))}
+        out = []
+        for call, owner in model.calls:
+            func = call.func
+            if type(func) is not cst.Attribute or type(func.value) is not cst.Attribute or func.value.attr.value != attr \
+                    or dotted(func.value.value) != "self":
+                continue
+            top = _method_class(owner)
+            if top is not None and id(top) in related:
+                out.append(func.attr.value)
+        return out
+
+    def _duck_class(self, methods: List[str]) -> Optional["ClassInfo"]:
+        """The one class of this file that has every method called on an object the file
+        receives from elsewhere (`self.rssm.obs_step(...)`, `self.rssm.img_step(...)`), counting
+        the methods some class of the file defines; `parameters`, `zero_grad` and other names no
+        class here defines say nothing either way. Two such classes: unknown."""
+        model = self.model
+        names = {n for n in methods if not n.startswith("__") and any(n in c.methods for c in model.class_list)}
+        if not names:
+            return None
+        fits = [c for c in model.class_list if all(model.find_method(c, n) is not None for n in names)]
+        # A subclass that inherits the methods fits too: then the answer is the base every
+        # fitting class derives from, when they all run the same functions.
+        bases = [c for c in fits if all(any(b is c for b in model.class_chain(o)) for o in fits)]
+        if len(bases) != 1:
+            return None
+        same = len({tuple(id(model.find_method(c, n)) for n in sorted(names)) for c in fits}) == 1
+        return bases[0] if same else None
 
     def _constructed(self, call: cst.Call) -> Optional["ClassInfo"]:
         """`Net(...)`, `Net(...).to(device)`, `Net(...).cuda()`: a class of this file."""
