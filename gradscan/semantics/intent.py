@@ -1262,10 +1262,14 @@ def _passes_a_discriminator(name: str) -> bool:
     return re.fullmatch(r"(net)?D(_[A-Z][A-Za-z0-9]*|\d+)?", name) is not None
 
 
+_DIMENSION_SUFFIX = re.compile(r"(?<=[0-9])d(?![a-z])")
+
+
 def _names_a_discriminator(name: str) -> bool:
     """`D`, `netD`, `D_A`, `D2`, `self.disc`, `critic`; not `d1`/`d2`, the numbered Dense
-    layers of Keras examples, whose only discriminator-like token is the lowercase `d`."""
-    found = tokens(name) & DISCRIMINATOR_TOKENS
+    layers of Keras examples, whose only discriminator-like token is the lowercase `d`; nor
+    the dimension suffix of `conv2d`, `max_pool2d`, `BatchNorm1d`."""
+    found = tokens(_DIMENSION_SUFFIX.sub("", name)) & DISCRIMINATOR_TOKENS
     if found == {"d"} and re.fullmatch(r"d\d+", name):
         return False
     return bool(found)

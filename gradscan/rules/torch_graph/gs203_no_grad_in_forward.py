@@ -63,7 +63,9 @@ class NoGradInForward(GraphRule):
     that nothing else in the file runs, passes on or copies: an auxiliary head's loss computed
     under no_grad), blocks computing from inputs or buffers
     only, a forward that returns from inside its own no_grad block (an inference-only module:
-    misuse raises, pt22) unless the file backpropagates what a call of it returns, modules with a hand-written backward pass (reversible layers), and
+    misuse raises, pt22) unless the file backpropagates what a call of it returns or the
+    weights run there are built fresh by the class (never loaded, frozen or put in eval mode in
+    the class or on an instance of it in the file: nothing could ever train them), modules with a hand-written backward pass (reversible layers), and
     decorated forwards that only read buffers (rotary embeddings), wrap `super().forward` of a
     fixed layer, return integer or boolean tensors, or take an inference session.
 
@@ -196,7 +198,8 @@ class NoGradInForward(GraphRule):
                 # forward returns from inside the block: the whole output is computed without
                 # a graph, an inference-only forward (backward would raise, pt22), not a
                 # silent partial cut; unless this file backpropagates what it returns
-                if not _output_backpropagated(model, model.enclosing_function(value)):
+                fn = model.enclosing_function(value)
+                if not _output_backpropagated(model, fn) and not _builds_weights_it_cuts(model, src, fn, value, with_node):
                     continue
                 return True
             trace = reach(model, value, where)
@@ -496,3 +499,43 @@ def _output_backpropagated(model: FileModel, fn: Optional[FunctionInfo]) -> bool
         if trace is not None and trace.sink == "loss" and not intent.intentional_cut(model, call, call, trace):
             return True
     return False
+
+
+# Calls in a class that give its weights values from elsewhere: a frozen or pretrained module.
+_LOADS = frozenset({"load_state_dict", "from_pretrained", "load", "load_weights", "load_checkpoint", "requires_grad_", "eval"})
+
+
+def _builds_weights_it_cuts(model: FileModel, src, fn: Optional[FunctionInfo], value, with_node: cst.With) -> bool:
+    """A forward returning from inside its no_grad block a value of weights its own class
+    builds fresh in `__init__` (`self.net = nn.Sequential(...)`, not a module handed in), in a
+    class that never loads, freezes or evaluates them: those weights start random and the
+    only way they are run records no graph, so nothing can ever train them. A module handed
+    in (`self.model = model`), a pretrained or frozen one (loaded, frozen or put in eval mode in
+    the class or on an instance of it in the file), or a forward that says it is for inference
+    stays silent."""
+    if fn is None or not fn.is_method or fn.cls is None or not fn.cls.is_torch or fn.name not in ("forward", "__call__"):
+        return False
+    if NoGradInForward._inference_only(model, fn) or intent.in_evaluation_branch(model, with_node):
+        return False
+    if intent.frozen_network(model, value, value):
+        return False
+    cls = fn.cls
+    built = set()
+    for c in model.class_chain(cls):
+        for attr, assigned, _node, _method in c.self_assigns:
+            if type(assigned) is cst.Call and src.attr_kind(cls, attr) in ("module", "param"):
+                built.add(attr)
+        for method in c.methods.values():
+            for call in method.calls:
+                if type(call.func) is cst.Attribute and call.func.attr.value in _LOADS:
+                    return False
+    for call, owner in model.calls:  # `scorer.load_state_dict(...)` on an instance, anywhere in the file
+        func = call.func
+        if type(func) is cst.Attribute and func.attr.value in _LOADS and model.objects.instance_class(func.value, owner) is cls:
+            return False
+    for c in model.class_chain(cls):
+        for attr, assigned, _node, _method in c.self_assigns:
+            if attr in built and type(assigned) is not cst.Call and not (type(assigned) is cst.Name and assigned.value == "None"):
+                built.discard(attr)  # also handed a module from outside somewhere
+    roots = src.weight_roots(value)
+    return any(r.startswith("weight:self.") and r[len("weight:self."):].split(".")[0] in built for r in roots)

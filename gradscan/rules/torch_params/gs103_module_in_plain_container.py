@@ -10,6 +10,7 @@ from gradscan.rules.common import (
 )
 from gradscan.rules.torch_params.helpers import local_value, mentions, nn_spelling, root_method
 from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
+from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
@@ -54,6 +55,11 @@ class ModuleInPlainContainer(Rule):
     `self` (also as `list(local)`, or returned by a helper of the file); a `dict(...)` or
     `collections.OrderedDict(...)` call of modules (keywords or pairs); list concatenation
     (`[Cell(a)] + [Cell(h) for _ in range(n)]`); and a plain list re-stored as `list(self.x)`.
+    Elements may be made by a helper of the file every return of which builds a module (a
+    function nested in `__init__`, `self.make_block(w)`) or be `copy.deepcopy` of a parameter
+    annotated as a module; a container may be filled through a helper of the file that only
+    appends or inserts what it is given (`append(self.downs, enc)`); a registered container
+    assigned in the other branch of an `if` registers nothing in this one.
 
     ## Why it breaks gradients
     `nn.Module.__setattr__` registers modules and parameters, never the items of a Python
@@ -70,7 +76,8 @@ class ModuleInPlainContainer(Rule):
     `F.relu`, strings, shapes) or only of stateless modules such as `nn.ReLU`; containers of
     modules already registered elsewhere (`[self.conv1, self.conv2]`); containers the class
     registers some other way (`self.add_module`, `register_module`, `setattr` loops, passing
-    the container to `nn.Sequential(*...)` or `nn.ModuleList(...)`).
+    the container to `nn.Sequential(*...)`, `nn.ModuleList(...)` or a helper that does anything
+    with it but test it or add to it).
 
     ## Example
     ```python
@@ -268,6 +275,13 @@ class ModuleInPlainContainer(Rule):
             if root_method(owner) not in scope and owner not in scope:
                 continue
             func = call.func
+            if isinstance(func, cst.Name):
+                for arg in call.args:
+                    if dotted(arg.value) == target:
+                        role = _helper_role(model, call, arg)
+                        if role:
+                            out.extend(role)
+                continue
             if not (isinstance(func, cst.Attribute) and dotted(func.value) == target):
                 continue
             if func.attr.value == "append" and call.args:
@@ -289,12 +303,30 @@ class ModuleInPlainContainer(Rule):
         return out
 
     @staticmethod
-    def _element_kind(model: FileModel, expr) -> Optional[Tuple[str, str]]:
+    def _element_kind(model: FileModel, expr, depth: int = 0) -> Optional[Tuple[str, str]]:
         if isinstance(expr, cst.Name):  # `enc = Encoder(d); self.downs.append(enc)`
             expr = local_value(model, model.enclosing_function(expr), expr.value) or expr
         if is_parameter_call(model, expr):
             return ("nn.Parameter", "parameter")
-        return module_ctor(model, expr)
+        found = module_ctor(model, expr)
+        if found is not None or depth > 2 or not isinstance(expr, cst.Call):
+            return found
+        if model.callee(expr) == "copy.deepcopy" and len(expr.args) == 1:
+            # `[copy.deepcopy(layer) for _ in range(n)]`: fresh copies, as unregistered as new modules
+            return _annotated_module(model, expr.args[0].value) or ModuleInPlainContainer._element_kind(model, expr.args[0].value, depth + 1)
+        helper = _builder(model, expr)
+        if helper is None:
+            return None
+        kinds = []
+        for ret in helper.returns:
+            if not isinstance(ret, cst.Return) or ret.value is None or model.enclosing_function(ret) is not helper:
+                return None
+            kind = ModuleInPlainContainer._element_kind(model, ret.value, depth + 1)
+            if kind is None:
+                return None
+            kinds.append(kind)
+        # `self.conv_block(c)`, `stage(a, b)`: a helper of the file every return of which builds a module
+        return kinds[0] if kinds and all(k == kinds[0] for k in kinds) else None
 
     # -- ways the class registers or hands on the container ------------------------------
     @staticmethod
@@ -328,6 +360,8 @@ class ModuleInPlainContainer(Rule):
                     name = dotted(call.func)
                     if name in _HARMLESS_CONSUMERS and not arg.star:
                         continue
+                    if dotted(arg.value) == target and _helper_role(model, call, arg) is not None:
+                        continue  # `exists(self.attn)`, `append(self.downs, enc)`: tests or fills it
                     return True
         return False
 
@@ -335,7 +369,7 @@ class ModuleInPlainContainer(Rule):
     def _reassigned(model: FileModel, cls: ClassInfo, attr: str, node) -> bool:
         for c in model.class_chain(cls):
             for other_attr, value, other, _m in c.self_assigns:
-                if other_attr != attr or other is node:
+                if other_attr != attr or other is node or _exclusive(model, node, other):
                     continue
                 if any(model.callee(call) in TORCH_NN_CONTAINERS for call in _calls_in(value)):
                     return True
@@ -458,6 +492,15 @@ def _mapping_values(call: cst.Call) -> List[cst.BaseExpression]:
         if arg.star:
             continue
         inner = arg.value
+        if isinstance(inner, cst.Dict):  # `dict({"a": nn.Linear(...)})`
+            out.extend(e.value for e in inner.elements if isinstance(e, cst.DictElement))
+            continue
+        if isinstance(inner, cst.DictComp):
+            out.append(inner.value)
+            continue
+        if isinstance(inner, cst.Call) and dotted(inner.func) == "dict":  # `dict(dict(a=...))`
+            out.extend(_mapping_values(inner))
+            continue
         pairs = [inner.elt] if isinstance(inner, (cst.ListComp, cst.GeneratorExp)) else \
             [e.value for e in inner.elements if isinstance(e, cst.Element)] if isinstance(inner, (cst.List, cst.Tuple)) else []
         for pair in pairs:
@@ -477,3 +520,109 @@ def _copied_name(model: FileModel, value, target: Optional[str] = None):
     if target is None:
         return inner if isinstance(inner, cst.Name) else None
     return inner if dotted(inner) == target else None
+
+
+def _builder(model: FileModel, call: cst.Call) -> Optional[FunctionInfo]:
+    """The function of the file `call` runs: `helper(...)` (module level or nested in the
+    caller's scope) or `self.method(...)`; None for anything else."""
+    func = call.func
+    caller = model.enclosing_function(call)
+    if isinstance(func, cst.Name) and model.resolve(func) is None:
+        scope = caller
+        while scope is not None:  # a function nested in the constructor (or an outer one)
+            for fn in model.functions:
+                if fn.parent is scope and fn.name == func.value:
+                    return fn
+            scope = scope.parent
+        return model.module_functions.get(func.value)
+    if isinstance(func, cst.Attribute) and is_self(func.value) and caller is not None and caller.cls is not None:
+        return model.find_method(caller.cls, func.attr.value)
+    return None
+
+
+def _annotated_module(model: FileModel, expr) -> Optional[Tuple[str, str]]:
+    """A parameter annotated as a torch module class (`layer: nn.TransformerEncoderLayer`,
+    `block: MyBlock`): what a fresh instance of that class holds."""
+    if not isinstance(expr, cst.Name):
+        return None
+    fn = model.enclosing_function(expr)
+    if fn is None:
+        return None
+    p = fn.node.params
+    for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+        if param.name.value == expr.value and param.annotation is not None:
+            ann = param.annotation.annotation
+            if isinstance(ann, (cst.Name, cst.Attribute)):
+                made = cst.Call(func=ann)
+                if model.resolve(ann) == "torch.nn.Module":
+                    return "nn.Module", PROJECT  # a copy of some module: what it holds is unknown, but it is fresh
+                return module_ctor(model, made)
+    return None
+
+
+_FILLERS = {"append": 0, "insert": 1, "extend": None}
+
+
+def _helper_role(model: FileModel, call: cst.Call, arg: cst.Arg) -> Optional[List[cst.BaseExpression]]:
+    """What a module-level function of the file does with the container passed as `arg`:
+    only tests it (`exists(v)`: `v is not None`, `len(v)`): []; only adds to it
+    (`append(arr, el)`: `arr.append(el)`, `arr.insert(0, el)`): the expressions the call passes
+    for what is added. Anything else (stored, returned, passed on): None."""
+    func = call.func
+    if not (isinstance(func, cst.Name) and model.resolve(func) is None) or arg.star or arg.keyword is not None:
+        return None
+    fn = model.module_functions.get(func.value)
+    if fn is None or not isinstance(fn.node, cst.FunctionDef):
+        return None
+    params = fn.params
+    index = call.args.index(arg)
+    if any(a.star or a.keyword is not None for a in call.args[:index + 1]) or index >= len(params):
+        return None
+    name = params[index]
+    added: List[cst.BaseExpression] = []
+    for node in descendants(fn.node.body):
+        if not (isinstance(node, cst.Name) and node.value == name):
+            continue
+        parent = model.parent(node)
+        if isinstance(parent, (cst.Comparison, cst.ComparisonTarget)):
+            continue
+        if isinstance(parent, cst.Arg) and dotted(model.parent(parent).func) in ("len", "isinstance"):
+            continue
+        if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _FILLERS:
+            use = model.parent(parent)
+            at = _FILLERS[parent.attr.value]
+            if not isinstance(use, cst.Call) or at is None or len(use.args) <= at:
+                return None
+            value = use.args[at].value
+            if not isinstance(value, cst.Name) or value.value not in params:
+                return None  # adds something of its own: not what the caller passes
+            passed = argument_for(fn, call, value.value)
+            if passed is None:
+                return None
+            added.append(passed)
+            continue
+        return None
+    return added
+
+
+def _exclusive(model: FileModel, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+    """`a` and `b` sit in different branches of one `if` (`if norm: self.x = [...]` /
+    `else: self.x = nn.ModuleList(...)`): never both run, so one does not register the other."""
+    seen = {}
+    for anc in model.ancestors(a):
+        seen[id(anc)] = anc
+    child = b
+    for anc in model.ancestors(b):
+        if id(anc) in seen:
+            if not isinstance(anc, cst.If):
+                return False
+            side_b = "body" if child is anc.body else "orelse" if child is anc.orelse else None
+            prev = a
+            for x in model.ancestors(a):
+                if x is anc:
+                    break
+                prev = x
+            side_a = "body" if prev is anc.body else "orelse" if prev is anc.orelse else None
+            return side_a is not None and side_b is not None and side_a != side_b
+        child = anc
+    return False
