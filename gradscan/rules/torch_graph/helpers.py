@@ -42,7 +42,9 @@ def site(model: FileModel, node: cst.CSTNode) -> Optional[str]:
     while f is not None:
         if "backward" in f.name.lower():
             return None  # a hand-written backward pass (reversible layers): not a forward
-        trains = f.context is not None and f.context.kind == "loss"  # it backpropagates: behaviour over names
+        # Reached from a differentiable root (it backpropagates, or a training loop, forward
+        # or step calls it on the way to the loss): behaviour over names.
+        trains = f.context is not None
         if not trains and (f.name in INFERENCE_NAMES or f.name.lstrip("_").startswith(("eval", "predict", "generate", "infer", "validation", "test_", "plot", "visuali", "log_image", "log_metric", "log_hist", "log_stat"))):
             return None
         if has_no_grad_decorator(model, f):
