@@ -25,8 +25,8 @@ from gradscan.files.source import SourceError, decode_python
 LINK_WORDS = ("backward(", ".gradient(", "autograd.grad(", "training_step", "jax.grad(", "nnx.grad(", " grad(",
               "(grad(", "value_and_grad(", ".compile(", ".fit(", "train_on_batch(", "SVI(", "optim.", "optax.")
 MAX_FILE_LINES = 1500      # a larger file is neither linked nor given context
-MAX_DEFINITION_LINES = 400  # an imported definition longer than this is left out
-MAX_CONTEXT_LINES = 2000   # the context appended to one file, in all
+MAX_DEFINITION_LINES = 250  # an imported definition longer than this is left out
+MAX_CONTEXT_LINES = 600    # the context appended to one file, in all
 MAX_CALLERS = 2            # importing files given as context to the file they import from
 
 
@@ -128,7 +128,8 @@ def link(own: _Module, module: str, imported: List[Tuple[ast.ImportFrom, Dict[st
         if any(not _bound_only_by(other, n, same) for n in clash):
             continue  # the caller's own `train` or `W = ...` would replace this file's
         skip = {id(s) for s in stmts} | {id(n) for n in other.assigns if other.segment(n) in same}
-        body = []
+        keep = _slice(other, {a.asname or a.name for s in stmts for a in s.names}, skip)
+        body, size = [], 0
         for i, node in enumerate(other.tree.body):
             if id(node) in skip or (i == 0 and _docstring(node)):
                 continue
@@ -138,12 +139,48 @@ def link(own: _Module, module: str, imported: List[Tuple[ast.ImportFrom, Dict[st
                     body.append(other.segment(node))
                     taken.update(names)
                 continue
-            body.append(other.segment(node))
+            if id(node) in keep:
+                body.append(other.segment(node))
+                size += other.length(node)
+        if size > budget:
+            continue
         parts.extend(body)
-        budget -= len(other.lines)
+        budget -= size
     if not parts:
         return None
     return "\n".join(parts) + "\n", blank
+
+
+def _slice(other: _Module, names: Set[str], skip: Set[int]) -> Set[int]:
+    """The top-level statements of an importing file that use what it imports from the linked
+    file (`model = MDN()`, `train(model, x, y)`, a function calling them), what those read of
+    the file's own top level (`x = ...`), and what runs the functions picked (`main()`)."""
+    # (a class of the importing file that uses ours is more library code: left out; a function
+    # only when it trains or differentiates something)
+    body = [n for n in other.tree.body if id(n) not in skip and not isinstance(n, (ast.Import, ast.ImportFrom, ast.ClassDef))
+            and not (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and not any(w in other.segment(n) for w in LINK_WORDS))]
+    reads = {id(n): _names_in(n) for n in body}
+    binds = {id(n): _bound_by_statement(n) | ({t.id for t in ast.walk(n) if isinstance(t, ast.Name)
+                                               and isinstance(t.ctx, ast.Store)} if not isinstance(
+        n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else set()) for n in body}
+    keep: Set[int] = set()
+    wanted = set(names)
+    for _ in range(4):  # users of the imported names, then their inputs and their callers
+        added = False
+        for n in body:
+            if id(n) not in keep and reads[id(n)] & wanted:
+                keep.add(id(n))
+                added = True
+        needed = set().union(*(reads[k] for k in keep)) if keep else set()
+        for n in body:
+            if id(n) not in keep and binds[id(n)] & needed:
+                keep.add(id(n))
+                added = True
+        wanted |= set().union(*(binds[k] for k in keep)) if keep else set()
+        if not added:
+            break
+    return keep
 
 
 def _bound_only_by(module: _Module, name: str, statements: Set[str]) -> bool:
