@@ -206,12 +206,15 @@ def _linked(source: SourceFile, settings: Settings, project) -> Optional[tuple]:
         return None
     context, blank = found
     lines = source.text.splitlines(keepends=True)
-    for start, end in blank:
-        if 1 <= start <= end <= len(lines):
-            indent = lines[start - 1][:len(lines[start - 1]) - len(lines[start - 1].lstrip())]
-            lines[start - 1] = indent + "pass\n"
-            for k in range(start, end):
-                lines[k] = "\n"
+    for start, end, statement in blank:
+        # The index read the file on disk; the text checked (an editor's buffer, a mutant) may
+        # differ: link only when the imports to blank are where the index saw them.
+        if not (1 <= start <= end <= len(lines)) or "".join(lines[start - 1:end]).strip() != statement.strip():
+            return None
+        indent = lines[start - 1][:len(lines[start - 1]) - len(lines[start - 1].lstrip())]
+        lines[start - 1] = indent + "pass\n"
+        for k in range(start, end):
+            lines[k] = "\n"
     own = "".join(lines)
     if own and not own.endswith("\n"):
         own += "\n"

@@ -337,3 +337,18 @@ def test_editing_the_calling_script_rechecks_the_linked_file(scripts):
     (scripts / "train.py").write_text(SCRIPT.replace("fit(head, x, y)", "pass"))
     second = runner.run(["models.py"], Settings(root=scripts), jobs=1)
     assert _codes(second) == []
+
+
+def test_a_buffer_that_differs_from_the_disk_is_never_blanked_at_the_wrong_line(scripts):
+    """An editor checks unsaved text: the index's import positions come from the disk, so a
+    buffer with a line added above them is checked unlinked rather than with a line blanked."""
+    from gradscan import engine
+    from gradscan.runner import index_for
+
+    settings = Settings(root=scripts)
+    project = index_for([(scripts / "kfold.py", "kfold.py")], ["."], settings, use_cache=False)
+    shifted = "import os\n" + KFOLD
+    found = engine.check_bytes(shifted.encode(), str(scripts / "kfold.py"), settings, project)
+    assert [f.code for f in found if f.code.startswith("GS0")] == []
+    same = engine.check_bytes(KFOLD.encode(), str(scripts / "kfold.py"), settings, project)
+    assert [(f.line, f.code) for f in same] == [(8, "GS602")]

@@ -88,7 +88,7 @@ def _one_line(node: ast.stmt, lines: List[str]) -> bool:
 
 
 def link(own: _Module, module: str, imported: List[Tuple[ast.ImportFrom, Dict[str, Tuple[str, str]]]],
-         importers: List[Tuple[_Module, List[ast.stmt]]], read=None) -> Optional[Tuple[str, List[List[int]]]]:
+         importers: List[Tuple[_Module, List[ast.stmt]]], read=None) -> Optional[Tuple[str, List[list]]]:
     """The context text to append to `own` and the line ranges of `own` to blank (its imports
     of the definitions the context now holds). `imported`: each `from M import X` of `own`
     with, for each name, (the defining file's path, the definition's name); `importers`: files
@@ -119,7 +119,8 @@ def link(own: _Module, module: str, imported: List[Tuple[ast.ImportFrom, Dict[st
             if chunk:
                 parts.extend(chunk)
             if linked and linked == {a.asname or a.name for a in stmt.names} and _one_line(stmt, own.lines):
-                blank.append([stmt.lineno, stmt.end_lineno or stmt.lineno])
+                # with the statement's text: an editor's unsaved buffer may differ from the disk
+                blank.append([stmt.lineno, stmt.end_lineno or stmt.lineno, own.segment(stmt)])
     for other, stmts in importers[:MAX_CALLERS]:
         if not (own.trains or other.trains) or len(other.lines) > budget:
             continue
