@@ -890,9 +890,37 @@ def catch_span(old: str, new: str, focus: Set[int]) -> Tuple[Set[int], Dict[int,
     return span, to_old
 
 
+PROJECT_MODE = False  # --project: each mutant is checked with its package's project index
+_PROJECTS: Dict[str, object] = {}
+
+
+def project_of(path: str):
+    """The project index of the package `path` belongs to (built once per package), as
+    `gradscan src/` builds it: other files' classes, summaries and linked code."""
+    folder = next((f for f in _package_folders() if path.startswith(f + os.sep)), None)
+    if folder is None:
+        return None
+    if folder not in _PROJECTS:
+        from gradscan.config import Settings
+        from gradscan.runner import index_for
+
+        _PROJECTS[folder] = index_for([], [folder], Settings(), use_cache=False)
+    return _PROJECTS[folder]
+
+
+def _package_folders() -> List[str]:
+    """The folders the sources were read from (never a download: the fixtures have none)."""
+    root = cache_root()
+    return [str(d) for name, version in SOURCES.items()
+            for d in (root / "training" / f"{name}-{version}", root / f"{name}-{version}", root / "mutation" / f"{name}-{version}")
+            if d.is_dir()]
+
+
 def gradient_findings(text: str, path: str):
     from gradscan import check_source
-    return [f for f in check_source(text, path=path) if f.code[:3] in ("GS1", "GS2", "GS3", "GS4", "GS5", "GS6")]
+    project = project_of(path) if PROJECT_MODE else None
+    return [f for f in check_source(text, path=path, project=project)
+            if f.code[:3] in ("GS1", "GS2", "GS3", "GS4", "GS5", "GS6")]
 
 
 @dataclass
@@ -991,8 +1019,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--limit", type=int, help="at most this many mutants per operator (a seeded sample)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--misses", action="store_true", help="list the missed mutants")
+    ap.add_argument("--project", action="store_true",
+                    help="check each mutant with its package's project index (as `gradscan src/` does), not alone")
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     args = ap.parse_args(argv)
+    global PROJECT_MODE
+    PROJECT_MODE = args.project
     only = set(args.sources.split(",")) if args.sources else None
     ops = args.operators.split(",") if args.operators else OPERATOR_NAMES
     unknown = [o for o in ops if o not in OPERATOR_NAMES]

@@ -78,3 +78,12 @@ def test_notebook_cells_hold_the_program_without_its_main_guard():
     code = ["".join(c["source"]) for c in nb["cells"][1:]]
     assert code[0].startswith("%matplotlib") and "class Net" in code[2] and "__main__" not in "".join(code)
     assert any("# BUG" in c for c in code)
+
+
+def test_the_command_prints_the_table(capsys):
+    # the command docs/evaluation.md shows
+    from tests.bugbank import metamorphic
+
+    assert metamorphic.main(["--transform", "attrs"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| transform | buggy found |") and "| attrs |" in out and "| none |" in out

@@ -184,3 +184,10 @@ def test_quick_run_on_the_fixtures_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert out.startswith("| family | operator | sites | caught | recall |")
     assert "| GS6 | zero-grad-between | 2 |" in out
+
+
+def test_project_mode_checks_fixtures_alone(capsys):
+    # `--project` gives each package's mutants its project index; fixtures have none
+    assert mutate.main(["--sources", "fixtures", "--operators", "zero-grad-between", "--limit", "2", "--seed", "0",
+                        "--project"]) == 0
+    assert "| GS6 | zero-grad-between | 2 |" in capsys.readouterr().out
