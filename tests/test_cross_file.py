@@ -352,3 +352,57 @@ def test_a_buffer_that_differs_from_the_disk_is_never_blanked_at_the_wrong_line(
     assert [f.code for f in found if f.code.startswith("GS0")] == []
     same = engine.check_bytes(KFOLD.encode(), str(scripts / "kfold.py"), settings, project)
     assert [(f.line, f.code) for f in same] == [(8, "GS602")]
+
+
+POLICY = textwrap.dedent('''
+    import torch
+    from torch import nn
+    from torch.distributions import Normal
+
+
+    class GaussianPolicy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mu = nn.Linear(4, 2)
+
+        def forward(self, obs):
+            return Normal(self.mu(obs), 1.0)
+
+
+    def act(policy, obs):
+        return policy(obs).sample()
+''')
+
+AGENT = textwrap.dedent('''
+    import torch
+    from torch import nn
+    from policy import GaussianPolicy, act
+
+
+    class Agent:
+        def __init__(self):
+            self.policy = GaussianPolicy()
+            self.critic = nn.Linear(2, 1)
+            self.opt = torch.optim.Adam(self.policy.parameters())
+
+        def update(self, obs):
+            action = act(self.policy, obs)
+            loss = -self.critic(action).mean()
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+''')
+
+
+def test_a_trainer_class_of_another_file_links_the_helper_it_trains_through(tmp_path, monkeypatch):
+    """`Agent.update` (agent.py) backpropagates through `act(self.policy, obs)` (policy.py):
+    policy.py is checked with the trainer's `__init__` and `update` appended, and the pathwise
+    `.sample()` is found; without agent.py it is an action sampler like any other."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "policy.py").write_text(POLICY)
+    (tmp_path / "agent.py").write_text(AGENT)
+    monkeypatch.chdir(tmp_path)
+    result = runner.run(["policy.py"], Settings(root=tmp_path), jobs=1, use_cache=False)
+    assert _codes(result) == [("policy.py", 17, "GS301")]
+    (tmp_path / "agent.py").unlink()
+    assert _codes(runner.run(["policy.py"], Settings(root=tmp_path), jobs=1, use_cache=False)) == []

@@ -143,6 +143,11 @@ def link(own: _Module, module: str, imported: List[Tuple[ast.ImportFrom, Dict[st
             if id(node) in keep:
                 body.append(other.segment(node))
                 size += other.length(node)
+            elif isinstance(node, ast.ClassDef):
+                trimmed = _class_slice(other, node, {a.asname or a.name for s in stmts for a in s.names})
+                if trimmed:
+                    body.append(trimmed)
+                    size += trimmed.count("\n") + 1
         if size > budget:
             continue
         parts.extend(body)
@@ -182,6 +187,24 @@ def _slice(other: _Module, names: Set[str], skip: Set[int]) -> Set[int]:
         if not added:
             break
     return keep
+
+
+def _class_slice(other: _Module, node: ast.ClassDef, names: Set[str]) -> Optional[str]:
+    """A trainer class of an importing file cut to what matters here: its header, `__init__`
+    (what its attributes hold) and the methods that use the imported names and train (an RL
+    algorithm's `train()` sampling from our policy), when it has any."""
+    def trains(m) -> bool:
+        return any(w in other.segment(m) for w in LINK_WORDS)
+    methods = [m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    used = [m for m in methods if _names_in(m) & names or (trains(m) and m.name != "__init__")]
+    if not any(trains(m) for m in used) or not (_names_in(node) & names):
+        return None
+    start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    header = "\n".join(other.lines[start - 1:node.body[0].lineno - 1]).rstrip()
+    if not header.endswith(":") or sum(other.length(m) for m in used) > MAX_DEFINITION_LINES:
+        return None  # (a one-line class, a header this cut would break)
+    keep = [m for m in methods if m.name == "__init__"] + [m for m in used if m.name != "__init__"]
+    return "\n".join([header, *(other.segment(m) for m in sorted(keep, key=lambda m: m.lineno))])
 
 
 def _bound_only_by(module: _Module, name: str, statements: Set[str]) -> bool:
