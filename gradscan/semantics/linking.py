@@ -15,15 +15,29 @@ query the results cache records: editing a linked file re-checks the files linke
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
 from gradscan.files.source import SourceError, decode_python
 
 # Words of a file that trains or differentiates something: only such files take or give context.
-# (`grad(` alone would match every `torch.no_grad(`: only JAX's spellings of it)
+# (`grad(` alone would match every `torch.no_grad(`: only JAX's spellings of it; `optim.` and
+# `.compile(` are in most library modules, as type hints and `torch.compile`, and would link
+# them for nothing)
 LINK_WORDS = ("backward(", ".gradient(", "autograd.grad(", "training_step", "jax.grad(", "nnx.grad(", " grad(",
-              "(grad(", "value_and_grad(", ".compile(", ".fit(", "train_on_batch(", "SVI(", "optim.", "optax.")
+              "(grad(", "value_and_grad(", ".fit(", "train_on_batch(", "SVI(", "optax.")
+
+
+_BUILDS_OPTIMIZER = re.compile(r"optim\.[A-Z]\w*\(")  # `torch.optim.SGD(`, not a type hint
+
+
+def about_training(text: str) -> bool:
+    """The text trains or differentiates something: backpropagates, differentiates, fits,
+    builds an optimizer (Keras's `compile(loss=...)` counts only in Keras code: elsewhere
+    `.compile(` is `torch.compile`)."""
+    return any(w in text for w in LINK_WORDS) or (".compile(" in text and "keras" in text) \
+        or ("optim." in text and _BUILDS_OPTIMIZER.search(text) is not None)
 MAX_FILE_LINES = 1500      # a larger file is neither linked nor given context
 MAX_DEFINITION_LINES = 250  # an imported definition longer than this is left out
 MAX_CONTEXT_LINES = 600    # the context appended to one file, in all
@@ -35,7 +49,7 @@ class _Module:
 
     def __init__(self, path: str, text: str, tree: ast.Module) -> None:
         self.path, self.lines, self.tree = path, text.splitlines(), tree
-        self.trains = any(w in text for w in LINK_WORDS)
+        self.trains = about_training(text)
         self.defs: Dict[str, ast.stmt] = {}
         self.imports: List[ast.stmt] = []
         self.assigns: List[ast.stmt] = []
@@ -165,7 +179,7 @@ def _slice(other: _Module, names: Set[str], skip: Set[int]) -> Set[int]:
     # only when it trains or differentiates something)
     body = [n for n in other.tree.body if id(n) not in skip and not isinstance(n, (ast.Import, ast.ImportFrom, ast.ClassDef))
             and not (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                     and not any(w in other.segment(n) for w in LINK_WORDS))]
+                     and not about_training(other.segment(n)))]
     reads = {id(n): _names_in(n) for n in body}
     binds = {id(n): _bound_by_statement(n) | ({t.id for t in ast.walk(n) if isinstance(t, ast.Name)
                                                and isinstance(t.ctx, ast.Store)} if not isinstance(
@@ -194,7 +208,7 @@ def _class_slice(other: _Module, node: ast.ClassDef, names: Set[str]) -> Optiona
     (what its attributes hold) and the methods that use the imported names and train (an RL
     algorithm's `train()` sampling from our policy), when it has any."""
     def trains(m) -> bool:
-        return any(w in other.segment(m) for w in LINK_WORDS)
+        return about_training(other.segment(m))
     methods = [m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
     used = [m for m in methods if _names_in(m) & names or (trains(m) and m.name != "__init__")]
     if not any(trains(m) for m in used) or not (_names_in(node) & names):

@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from gradscan.files.source import SourceError, decode_python
 from gradscan.semantics.index_summaries import CUT_WORDS, returns_cut
-from gradscan.semantics.linking import LINK_WORDS
+from gradscan.semantics.linking import about_training
 
 INDEX_VERSION = 8
 REWRITE_MIN_CHANGES = 8  # index.json is rewritten when more entries than this (or 2%) changed
@@ -138,7 +138,7 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
             }
     local = {n: q for n, q in names.items()}
     summary = {"classes": classes, "names": local, "stars": stars}
-    if any(word in text for word in LINK_WORDS):
+    if about_training(text):
         summary["links"] = True
     if any(word in text for word in _TRAINING_WORDS):
         trains = trained_calls(tree, names)
@@ -796,7 +796,7 @@ def summarize_file(job) -> Tuple[Optional[dict], bool]:
     # rest contribute nothing.
     wanted = ("class " in text or file.name == "__init__.py" or "def " not in text
               or any(w in text for w in _TRAINING_WORDS) or any(w in text for w in CUT_WORDS)
-              or any(w in text for w in LINK_WORDS))
+              or about_training(text))
     if not wanted:
         return {"classes": {}, "names": {}, "stars": []}, False
     summary = summarize(text, module, file.name == "__init__.py")
