@@ -807,30 +807,10 @@ def _parameter_owners(params: cst.BaseExpression) -> Set[str]:
     """`model.head.parameters()`, `[{"params": m.fc.parameters()}, ...]`,
     `list(a.x.parameters()) + list(a.y.parameters())`: the attributes whose parameters these
     are; empty when any part is something else (a whole model's parameters, a name)."""
-    if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) and params.func.attr.value == "parameters":
-        recv = params.func.value
-        if isinstance(recv, cst.Attribute) and not params.args:
-            return {recv.attr.value}
+    receivers = _parameter_receivers(params) or []
+    if not receivers or not all(isinstance(r, cst.Attribute) for r in receivers):
         return set()
-    if isinstance(params, cst.Call) and dotted(params.func) in ("list", "itertools.chain", "chain") and params.args:
-        parts = [a.value for a in params.args]
-    elif isinstance(params, cst.BinaryOperation) and isinstance(params.operator, cst.Add):
-        parts = [params.left, params.right]
-    elif isinstance(params, (cst.List, cst.Tuple)):
-        parts = [e.value for e in params.elements]
-    elif isinstance(params, cst.Dict):
-        parts = [e.value for e in params.elements if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) and e.key.value.strip("'\"") == "params"]
-    else:
-        return set()
-    out: Set[str] = set()
-    for part in parts:
-        if isinstance(part, (cst.Integer, cst.Float, cst.SimpleString)):
-            continue
-        owners = _parameter_owners(part)
-        if not owners:
-            return set()
-        out |= owners
-    return out
+    return {r.attr.value for r in receivers}
 
 
 def _parameter_receivers(params: cst.BaseExpression) -> Optional[List[cst.BaseExpression]]:

@@ -468,6 +468,8 @@ def verify(progs: List[Program], transform: str) -> List[str]:
     with tempfile.TemporaryDirectory() as tmp:
         for p in progs:
             main_file = write_variant(p, transform, Path(tmp) / transform)[0]
+            if main_file.suffix != ".py":
+                continue  # (a notebook is not run here)
             proc = subprocess.run([sys.executable, main_file.name], cwd=main_file.parent, capture_output=True,
                                   text=True, timeout=300)
             if proc.returncode != 0:
