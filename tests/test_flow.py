@@ -522,3 +522,30 @@ def test_a_question_past_its_budget_is_unknown_and_counted(monkeypatch):
 def test_loop_carried_value_reaches_the_next_iteration(body, expected):
     trace = reaches(forward(body), "self.l1(x).detach()")
     assert (trace is not None) == expected
+
+
+def test_callers_of_a_root_through_objects_and_names():
+    model = build("""\
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.l = nn.Linear(2, 2)
+
+            def forward(self, x):
+                return self.l(x)
+
+        net = Net()
+
+        def run(x):
+            return net(x)
+
+        def unrelated(x):
+            return x
+        """)
+    forward = next(f for f in model.functions if f.name == "forward")
+    found = [(model.module.code_for_node(c), o.name if o else None) for c, o in model.flow.callers(forward)]
+    assert found == [("net(x)", "run")]
+    unrelated = next(f for f in model.functions if f.name == "unrelated")
+    assert model.flow.callers(unrelated) == []

@@ -533,12 +533,12 @@ def _name_graph(model, name: cst.Name, scope, depth, seen) -> bool:
             if any(_graph(model, v, s, depth + 1, seen) for v, _i, _n in defs):
                 return True
             # `logits = logits.view(...)`: a parameter reassigned from itself is still the parameter
-            return s is not None and name.value in s.params and _param_graph(model, s, name.value) \
+            return s is not None and name.value in s.params and _param_graph(model, s, name.value, depth, seen) \
                 and any(mentions_name(v, name.value) for v, _i, _n in defs)
         if s is None:
             return False
         if name.value in s.params:
-            return _param_graph(model, s, name.value)
+            return _param_graph(model, s, name.value, depth, seen)
         if _loop_target(model, name.value, s):
             return _loop_graph(model, name.value, s, depth, seen)
         s = s.parent
@@ -571,13 +571,19 @@ DATA_NAMES = {
 }
 
 
-def _param_graph(model, fn: "FunctionInfo", name: str) -> bool:
+def _param_graph(model, fn: "FunctionInfo", name: str, depth: int = 0, seen=None) -> bool:
     """A parameter of a differentiable function is a value of the graph, unless it has a default
-    or a scalar annotation (hyperparameters: `rate=0.1`, `temperature: float`), or it is a root's
-    parameter named like data (`x`, `obs`, `batch`): a helper's parameters are the root's values."""
+    or a scalar annotation (hyperparameters: `rate=0.1`, `temperature: float`). A root's
+    parameter is what the file's callers pass it (`model(batch)` from a loader: data;
+    `head(encoder(x))`: the graph); only when the file shows no caller does a name like data
+    (`x`, `obs`, `batch`) decide. A helper's parameters are the root's values."""
     if not isinstance(fn.node, cst.FunctionDef):
         return False
     is_root = fn.context is not None and fn.context.kind != "helper" and fn.parent is None
+    if is_root:
+        passed = _passed_by_callers(model, fn, name, depth, seen if seen is not None else set())
+        if passed is not None:
+            return passed
     if (is_root or fn.context is None) and name in DATA_NAMES:
         return False
     if fn.context is None and not any(model.enclosing_function(t) is fn for t in model.tape_blocks):
@@ -593,6 +599,52 @@ def _param_graph(model, fn: "FunctionInfo", name: str) -> bool:
             if ann in SCALAR_ANNOTATIONS or ann.startswith(("int", "float", "bool", "str")):
                 return False
         return True
+    return False
+
+
+_MAX_CALLERS = 8
+
+
+def _passed_by_callers(model, fn: "FunctionInfo", name: str, depth: int, seen) -> Optional[bool]:
+    """Whether the callers of the root `fn` in this file pass a graph value as its parameter
+    `name`: True if one does, False if there are callers and none does, None when there is no
+    caller, too many, or an argument that cannot be matched (`*args`)."""
+    if depth > 8:
+        return None
+    p = fn.node.params
+    positional = [q.name.value for q in (*p.posonly_params, *p.params)]
+    if fn.is_method and positional:
+        positional = positional[1:]  # self
+    callers = model.flow.callers(fn)
+    if not callers or len(callers) > _MAX_CALLERS:
+        return None
+    decided = False
+    for call, owner in callers:
+        arg = _argument_for(call, positional, name)
+        if arg is None:
+            return None
+        if arg is False:
+            continue  # left at its default
+        if _graph(model, arg, owner, depth + 1, seen):
+            return True
+        decided = True
+    return False if decided else None
+
+
+def _argument_for(call: cst.Call, positional: List[str], name: str):
+    """The expression `call` passes as parameter `name`, False when it passes none, None when
+    that cannot be told."""
+    index = 0
+    for a in call.args:
+        if a.star:
+            return None
+        if a.keyword is not None:
+            if a.keyword.value == name:
+                return a.value
+            continue
+        if index < len(positional) and positional[index] == name:
+            return a.value
+        index += 1
     return False
 
 

@@ -135,6 +135,11 @@ class Flow:
                 return True
         return None if self.incomplete != cut_short else False
 
+    def callers(self, fn: "FunctionInfo") -> List[Tuple[cst.Call, Optional["FunctionInfo"]]]:
+        """The calls in the file that run `fn` (by name, through `self`, through objects, `map`),
+        each with the function it is in (None: module level)."""
+        return list(self._callers(fn))
+
     def _bounded(self, question: Callable[[], Optional[Trace]]) -> Optional[Trace]:
         if self.steps >= self.FILE_BUDGET:
             self.incomplete += 1

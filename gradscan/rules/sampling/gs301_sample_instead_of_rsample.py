@@ -61,6 +61,17 @@ class SampleInsteadOfRsample(SamplingRule):
     priors and noise with constant parameters (`Normal(0, 1).sample()`); samples that are
     detached on purpose.
 
+    These exemptions are decided by what the file does, not by names. A sample a root returns
+    (a `forward` or an `act` that returns an action) is silent when every caller in the file
+    takes it as data (stored in a buffer, given to `env.step`, scored by `log_prob`) and flagged
+    when one caller carries it into a loss, whatever the function, class or variable is called
+    (`act`, `Policy`, `action`); the name decides only when the file has no caller. A
+    bootstrapped target (`r + gamma * q(next_obs, next_action)`) is silent when the loss
+    compares it with a live prediction it does not flow into; a `next_z` the prediction is
+    decoded from is flagged. A root's parameter is data or graph according to what its callers
+    pass (`head(body(x))` makes `forward(self, x)`'s `x` a graph value); a data-like name
+    (`x`, `obs`) decides only without a caller.
+
     ## Example
     ```python
     class VAE(nn.Module):

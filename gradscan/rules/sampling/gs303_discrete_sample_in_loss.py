@@ -56,7 +56,9 @@ class DiscreteSampleInLoss(SamplingRule):
 
     Not flagged: samples used through `log_prob` (REINFORCE, score-function estimators; Pyro's
     `pyro.sample` inside SVI, whose ELBO adds the score term, fact py42); straight-through
-    estimators (`hard + soft - soft.detach()`); sampled actions in RL rollouts and policies;
+    estimators (`hard + soft - soft.detach()`); sampled actions in RL rollouts and policies
+    (an action that reaches the loss without `log_prob`, `-(reward * action.float())`, is
+    flagged whatever it is called; GS301 says how these exemptions are proved);
     sampling at generation time; sampled indices used to index or embed when their probabilities
     also reach the loss another way (scheduled sampling, a likelihood of the same logits) or are
     data (a replay buffer's priorities).

@@ -59,6 +59,45 @@ def inference_like(model: FileModel, node: cst.CSTNode) -> bool:
     return False
 
 
+PATHWISE, DATA = "pathwise", "data"
+
+
+def result_use(model: FileModel, root, depth: int = 2) -> Optional[str]:
+    """How the callers in this file use what the root `root` returns: PATHWISE when one of them
+    carries it to a loss (or to a training step's return) other than as a score, DATA when
+    there are callers and none does (a rollout stored in a buffer, an action given to
+    `env.step`), None when the file has no caller or cannot tell. What a function is called
+    (`act`, `rollout`, `Policy`) only breaks that tie."""
+    if root is None:
+        return None
+    callers = model.flow.callers(root)
+    if not callers:
+        return None
+    unknown = False
+    for call, owner in callers:
+        trace = model.flow.reaches_output(call, barrier=lambda n, c=call: _scores_argument(model, n, c), module_level=owner is None)
+        if trace is None:
+            continue
+        if trace.sink == "loss" or (trace.root is not None and trace.root.context is not None
+                                    and trace.root.context.kind == "training-step"):
+            return PATHWISE
+        if depth > 0 and trace.root is not None and trace.root is not root:
+            further = result_use(model, trace.root, depth - 1)
+            if further == PATHWISE:
+                return PATHWISE
+            if further == DATA:
+                continue
+        unknown = True
+    return None if unknown else DATA
+
+
+def _scores_argument(model: FileModel, n: cst.CSTNode, call: cst.Call) -> bool:
+    """`d.log_prob(act(obs))`-style: a score method taking the returned value as its point (a
+    loss function such as `cross_entropy(model(x), y)` takes a returned value as a prediction)."""
+    func = n.func if isinstance(n, cst.Call) else None
+    return isinstance(func, cst.Attribute) and func.attr.value in dists.SCORE_METHODS and not intent.contains(model, func, call)
+
+
 def _bound_names(model: FileModel, node: cst.CSTNode) -> Set[str]:
     """Names the sample is assigned to directly (`a = d.sample()`, `a, b = ...`)."""
     parent = model.parent(node)
@@ -87,10 +126,33 @@ TARGET_TOKENS = {"next", "target", "targets", "tgt", "bootstrap", "teacher"}
 
 def _target_like(model: FileModel, node: cst.CSTNode, trace: Trace) -> bool:
     """The sample feeds a bootstrapped target (`next_action` in a TD target, `target_q`), which
-    carries no gradient on purpose."""
+    carries no gradient on purpose: it is compared, in a loss, with a live prediction it does
+    not flow into (`mse_loss(q(obs, a), r + gamma * q(next_obs, next_a))`). When the loss is in
+    this file that comparison decides; names (`next`, `target`) only when it is not."""
+    if trace.sink == "loss":
+        return _compared_as_target(model, node, trace)
     names = set(_bound_names(model, node))
     names.update(n.value for n in trace.path if isinstance(n, cst.Name))
     return any(tokens(n) & TARGET_TOKENS for n in names)
+
+
+def _compared_as_target(model: FileModel, node: cst.CSTNode, trace: Trace) -> bool:
+    """The sample reaches the loss on one side of a comparison with a live prediction, and
+    nothing it is combined with on the way derives from it: SAC's actor loss
+    `alpha * log_prob(a) - q(obs, a)` subtracts two values of the same sample (pathwise), a
+    TD loss `mse(q(obs, a_data), r + gamma * q(next_obs, a_next))` compares the sample's
+    bootstrap with a prediction of another input."""
+    if not intent.one_side_of_loss(model, node, node, trace):
+        return False
+    for child, parent in intent.trace_steps(model, trace.path):
+        if not isinstance(parent, (cst.Call, cst.BinaryOperation)):
+            continue
+        for other in intent.co_operands(model, parent, child):
+            if isinstance(other, (cst.Integer, cst.Float, cst.SimpleString)):
+                continue
+            if model.flow.flows_into(node, lambda n, o=other: n is o or intent.contains(model, o, n)) is not None:
+                return False
+    return True
 
 
 def _computes(trace: Trace, node: cst.CSTNode) -> bool:
@@ -154,9 +216,13 @@ class SamplingRule(Rule):
     def _judge(self, model: FileModel, node: cst.CSTNode, trace: Trace, scored: bool, script: bool, frameworks,
                index_valued: bool, discrete: bool) -> Optional[Trace]:
         """The trace, unless this way to the loss is a legitimate one (see `_reaches_loss`)."""
-        if trace.sink != "loss" and inference_like(model, node):
-            # A name (`generate`, `rollout`, `imagine`) is a hint, not a proof: a sample that
-            # reaches a `.backward()` is trained whatever its function is called.
+        use = result_use(model, trace.root) if trace.sink == "return" else None
+        if use == DATA:
+            return None  # every caller in the file takes the returned sample as data (a buffer, `env.step`)
+        if use is None and trace.sink != "loss" and inference_like(model, node):
+            # A name (`generate`, `rollout`, `imagine`) is a hint, not a proof: it decides only
+            # when the file shows no caller; a sample that reaches a `.backward()`, or a caller
+            # that carries it into a loss, is trained whatever its function is called.
             return None
         if scored and (not _pathwise_through_networks(model, node, trace) or (discrete and not _through_network(model, trace))):
             # (A scored discrete draw that reaches the loss through tensor ops only is a reward
@@ -173,10 +239,8 @@ class SamplingRule(Rule):
         if _target_like(model, node, trace):
             return None  # a bootstrapped target (next action, TD target): no gradient wanted
         raw = not _computes(trace, node)
-        if raw and trace.sink == "return" and (discrete or _action_like(model, node)):
-            return None  # an action returned by a policy
-        if _action_like(model, node) and discrete:
-            return None
+        if raw and use is None and trace.sink == "return" and (discrete or _action_like(model, node)):
+            return None  # an action returned by a policy no caller in the file trains through
         if index_valued and _used_as_index(model, trace, node):
             return None
         return trace
