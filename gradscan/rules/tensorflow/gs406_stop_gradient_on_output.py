@@ -13,9 +13,10 @@ from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.sources import TensorFlowSources
-from gradscan.semantics.walk import mentions_name
+from gradscan.semantics import tf_training
+from gradscan.semantics.walk import descendants, mentions_name
 
-# Words that say a stop is meant: targets, teachers, momentum encoders, GAN steps, quantizers.
+# Words that hint a stop is meant (only when the file shows nothing of what the step trains): targets, teachers, momentum encoders, GAN steps, quantizers.
 _INTENT_WORDS = {
     "target", "targets", "teacher", "ema", "momentum", "frozen", "freeze", "pretrained", "fixed", "const",
     "constant", "detached", "detach", "stop", "stopped", "sg", "prior", "old", "baseline", "byol", "simsiam",
@@ -45,13 +46,69 @@ def _intent_words_near(model: FileModel, node: cst.CSTNode, fn: Optional[Functio
     return any(tokens(n) & _INTENT_WORDS for n in names if n)
 
 
-def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpression, trace) -> bool:
+def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpression, trace, trained: Optional[bool] = None) -> bool:
     """The look-alikes shared with the PyTorch detach rule (GS201), decided by
     `gradscan.semantics.intent`: straight-through estimators, targets and teachers, BYOL/SimSiam
-    one-sided losses, GAN discriminator steps, evaluation branches, recurrent state."""
+    one-sided losses, GAN discriminator steps, evaluation branches, recurrent state. When the
+    step is shown to train the weights behind the stop (`trained`), the look-alikes that a
+    name can decide (a target value, a discriminator step) are not asked: the cut removes
+    gradient the step differentiates."""
     from gradscan.semantics import intent
 
-    return intent.intentional_cut(model, call, receiver, trace) is not None
+    if trained is not True:
+        return intent.intentional_cut(model, call, receiver, trace) is not None
+    return (intent.in_evaluation_branch(model, call) or intent.optional_cut(model, call, receiver)
+            or intent.combined_with_same_graph(model, call, receiver, trace)
+            or intent.one_side_of_loss(model, call, receiver, trace)
+            or intent.weights_reach_otherwise(model, call, receiver, trace))
+
+
+def _producers(model: FileModel, taint: TensorFlowSources, expr, fn, depth: int = 3) -> Optional[set]:
+    """The objects (dotted text) whose calls compute `expr`: `gen(z)`, `fake = gen(z)` then
+    `fake`. None when a part of it carries gradient from something else (a variable, a
+    parameter, a `self.` sub-layer)."""
+    out: set = set()
+    for node in [expr, *descendants(expr)]:
+        if isinstance(node, cst.Call) and callee(model, node) is None:
+            text = dotted(node.func)
+            if text and text != "self" and not text.startswith("self.") and taint.carries(node, fn):
+                out.add(text)
+        elif isinstance(node, cst.Name) and depth > 0 and model.parent(node) is not None \
+                and not (isinstance(model.parent(node), cst.Call) and model.parent(node).func is node):
+            values = taint.values(fn, node.value)
+            if values and any(taint.carries(v, fn) for v in values):
+                for v in values:
+                    found = _producers(model, taint, v, fn, depth - 1)
+                    if found is None:
+                        return None
+                    out |= found
+    return out or None
+
+
+def _cut_network_trained(model: FileModel, taint: TensorFlowSources, call: cst.Call, arg, fn, site) -> Optional[bool]:
+    """Whether the step the stop sits in trains the weights the stop cuts off. In a tape: the
+    networks that computed the stopped value against what its `tape.gradient` differentiates
+    (a discriminator step's `D(stop_gradient(G(z)))` differentiates D only). In a layer's
+    `call()`: whether a tape of this file differentiates an instance of the layer (or of a
+    model holding it), or every instance is synced (`set_weights`, an EMA `assign`) or
+    frozen. None when the file shows neither."""
+    if site == "call":
+        owner = fn
+        while owner is not None and owner.parent is not None:
+            owner = owner.parent
+        return tf_training.class_trained(model, owner.cls) if owner is not None and owner.cls is not None else None
+    trace = reaches_loss(model, call, path_barrier(model))
+    if trace is None or trace.sink != "loss" or not trace.path or not isinstance(trace.path[-1], cst.Call):
+        return None
+    producers = _producers(model, taint, arg, fn)
+    if not producers:
+        return None
+    verdicts = [tf_training.network_trained(model, trace.path[-1], p, fn) for p in producers]
+    if any(v is True for v in verdicts):
+        return True
+    if all(v is False for v in verdicts):
+        return False
+    return None
 
 
 class StopGradientOnOutput(Rule):
@@ -182,7 +239,11 @@ class StopGradientOnOutput(Rule):
             arg = find_argument(call, 0, "input")
             if arg is None or not taint.carries(arg, fn):
                 continue
-            if _intent_words_near(model, call, fn):
+            # What the step trains decides; the names around the stop only when it shows nothing.
+            trained = _cut_network_trained(model, taint, call, arg, fn, site)
+            if trained is False:
+                continue
+            if trained is None and _intent_words_near(model, call, fn):
                 continue
             if sink == "return" and _lone_layer_output(model, taint, arg, fn):
                 # Whatever the stopped value is combined with, nothing else reaches this layer.
@@ -196,7 +257,7 @@ class StopGradientOnOutput(Rule):
             trace = reaches_loss(model, call, path_barrier(model))
             if trace is None or trace.sink != sink:
                 continue
-            if self._meets_carrier(model, taint, trace, fn) or _shared_intent(model, call, arg, trace):
+            if self._meets_carrier(model, taint, trace, fn) or _shared_intent(model, call, arg, trace, trained):
                 continue
             yield Report(call, None if sink == "return" else self.tape_message)
 
