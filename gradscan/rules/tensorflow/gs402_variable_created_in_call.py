@@ -142,7 +142,11 @@ class VariableCreatedInCall(Rule):
     Not flagged: creation in `build()` or `__init__`; creation under a build-once test
     (`if self.w is None:`, `if not self.built:`, `if not hasattr(self, "w"):`, `name not in
     self.vars`), after an early `if self.built: return`, inside `tf.init_scope()` or a `try`
-    block; helper methods whose call from `call()` is itself guarded. The guarded lazy-creation
+    block; helper methods whose call from `call()` is itself guarded. A plain flag
+    (`if self.pending:`) guards when a method other than `__init__` changes it (the guarded
+    body clears it); one set only in `__init__` is configuration and guards nothing, whatever
+    it is called (`self.first = True`); its name (built, initialized, first, cache) decides
+    only for a flag the file never assigns. The guarded lazy-creation
     idiom is not covered by the facts (tf37 notes it untested); it is the documented way to
     create a variable once in a `tf.function`, so the rule stays silent on it.
 

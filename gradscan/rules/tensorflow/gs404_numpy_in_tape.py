@@ -67,7 +67,12 @@ class NumpyInTape(Rule):
 
     Not flagged: `tf.experimental.numpy` (differentiable, fact tf31); NumPy on constants,
     shapes, labels or configuration; `.numpy()` for logging or after `tape.gradient`; values
-    used only as indices, masks or loss targets; `predict` of a target or teacher model.
+    used only as indices, masks or loss targets; `predict` of a network the step does not
+    train: the tape differentiates the weights of other objects, or the network is synced
+    (`set_weights`, an EMA `assign`) or frozen. A network the tape differentiates is flagged
+    whatever it is called (`target_model.predict(x)` with `tape.gradient(loss,
+    target_model.trainable_variables)`); its name (target, teacher, ema) decides only when
+    the file shows neither.
 
     ## Example
     ```python

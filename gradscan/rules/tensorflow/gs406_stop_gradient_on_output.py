@@ -156,8 +156,15 @@ class StopGradientOnOutput(Rule):
     (GS201): straight-through estimators (`x + tf.stop_gradient(q - x)`), targets and
     teachers (`mse(pred, tf.stop_gradient(target))`), BYOL/SimSiam and momentum encoders,
     GAN steps, VQ-VAE commitment terms, advantage weights; that is, whenever the stopped value
-    is combined with another differentiable value, is passed as a loss target, or the names
-    around it (function, class, variable) say target/teacher/ema/frozen/stop/quantize/gan.
+    is combined with another differentiable value, or is passed as a loss target. What the
+    step trains decides before names: in a tape, a stop on the output of networks the
+    `tape.gradient` does not differentiate is a discriminator's or critic's step (silent),
+    and one on a network it does differentiate is a cut whatever the names say; in a layer's
+    `call()`, a layer no tape of the file trains (its instances synced by `set_weights` or an
+    EMA `assign`, frozen, or only other objects differentiated) is silent, and one a tape
+    trains (directly or inside a model) is flagged even when called a quantizer. Only when
+    the file shows neither do the names around the stop (function, class, variable: target,
+    teacher, ema, frozen, quantize, gan) keep it silent.
     In tape bodies a stop is flagged only when nothing differentiable is combined with the
     stopped value anywhere on its way to the loss (a loss whose only prediction was stopped);
     policy-gradient weights, TD targets, SimSiam branches and discriminator steps all combine
