@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    STOP_GRADIENT, callee, combined_with_carrier, context_root, is_name, method_name, path_barrier,
+    KERAS_VARIABLE, STOP_GRADIENT, TF_VARIABLE, callee, combined_with_carrier, context_root, is_name, method_name, path_barrier,
     reaches_loss, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
@@ -336,6 +336,39 @@ _WEIGHTLESS_WORDS = ("Pool", "Dropout", "Activation", "ReLU", "Softmax", "Flatte
                      "Masking", "Noise", "RepeatVector", "Input")
 
 
+def _has_weights(model: FileModel, taint: TensorFlowSources, value: cst.Call, depth: int = 3) -> bool:
+    """The layer `value` constructs has trainable weights. A library layer by its resolved
+    class (`keras.layers.MaxPooling2D` has none); a class of this file by what it builds: a
+    weight (`add_weight`, `tf.Variable`) or a sub-layer that has weights (an `AddProjection`
+    holding a `Dense` has weights whatever it is called). A class whose body shows neither
+    (its layers built in a base from another file) is judged by its name."""
+    resolved = callee(model, value)
+    text = resolved or dotted(value.func) or ""
+    last = text.rsplit(".", 1)[-1]
+    local = model.classes.get(last) if resolved is None else None
+    if local is not None and depth > 0:
+        for cls in model.class_chain(local):
+            for _attr, sub, _node, _method in cls.self_assigns:
+                if not isinstance(sub, cst.Call):
+                    continue
+                made = callee(model, sub)
+                if made in TF_VARIABLE | KERAS_VARIABLE or method_name(sub) in ("add_weight", "add_variable"):
+                    if not is_name(find_argument(sub, None, "trainable"), "False"):
+                        return True
+                elif made is not None and ".layers." in f".{made}" or made is None and (dotted(sub.func) or "") in model.classes:
+                    if _has_weights(model, taint, sub, depth - 1):
+                        return True
+        if all(_framework_or_local(base) for cls in model.class_chain(local) for base in cls.base_names):
+            return False  # its whole body is here and builds nothing with weights
+    return not any(word in last for word in _WEIGHTLESS_WORDS)
+
+
+def _framework_or_local(base: str) -> bool:
+    """A base class whose weights the file shows: one of its own, or Keras's `Layer`/`Model`."""
+    return base.startswith("<local>.") or base.rsplit(".", 1)[-1] in ("Layer", "Model") and base.split(".", 1)[0] in (
+        "keras", "tensorflow", "tf_keras")
+
+
 def _lone_layer_output(model: FileModel, taint: TensorFlowSources, arg, fn: Optional[FunctionInfo]) -> bool:
     """`arg` is `self.<layer>(...)`, a Keras layer with trainable weights built in this class,
     and this call is the file's only use of `self.<layer>` besides binding it: the stop is
@@ -350,8 +383,7 @@ def _lone_layer_output(model: FileModel, taint: TensorFlowSources, arg, fn: Opti
     if not built:
         return False
     for value in built:
-        last = (callee(model, value) or dotted(value.func) or "").rsplit(".", 1)[-1]
-        if any(word in last for word in _WEIGHTLESS_WORDS):
+        if not _has_weights(model, taint, value):
             return False
         trainable = find_argument(value, None, "trainable")
         if trainable is not None and not is_name(trainable, "True"):
