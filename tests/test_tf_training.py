@@ -99,3 +99,22 @@ def test_a_class_is_trained_through_the_model_holding_it():
     """)
     assert tf_training.class_trained(m, m.classes["Inner"]) is True
     assert tf_training.class_trained(m, m.classes["Averaged"]) is False
+
+
+def test_a_functional_model_is_built_from_the_layers_it_calls():
+    m = build("""
+        import tensorflow as tf
+        from tensorflow import keras
+
+        enc = keras.layers.Dense(4)
+        other = keras.layers.Dense(4)
+        inp = keras.Input((3,))
+        out = keras.layers.Dense(1)(enc(inp))
+        net = keras.Model(inp, out)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(net(x))
+        grads = tape.gradient(loss, net.trainable_variables)
+    """)
+    [(call, fn)] = gradient_calls(m)
+    assert tf_training.network_trained(m, call, "enc", fn) is True
+    assert tf_training.network_trained(m, call, "other", fn) is False

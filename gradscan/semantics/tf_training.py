@@ -8,7 +8,7 @@ True, False, or None (the file does not show it: the rule's name hint then decid
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Set
+from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
 import libcst as cst
 
@@ -77,32 +77,50 @@ def _owners(model: "FileModel", expr: cst.BaseExpression, fn: Optional["Function
     return None
 
 
+class Bindings:
+    """Per file (`model.get(Bindings)`): the values each dotted target (`net`, `self.net`) is
+    assigned anywhere, and the plain aliases (`target = model`)."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.values: Dict[str, List[cst.BaseExpression]] = {}
+        self.aliases: Dict[str, Set[str]] = {}
+        for node, _owner in model.assignments:
+            if not isinstance(node, cst.Assign):
+                continue
+            value = dotted(node.value) if isinstance(node.value, (cst.Name, cst.Attribute)) else None
+            for t in node.targets:
+                target = dotted(t.target)
+                if target is None:
+                    continue
+                self.values.setdefault(target, []).append(node.value)
+                if value is not None:
+                    self.aliases.setdefault(target, set()).add(value)
+                    self.aliases.setdefault(value, set()).add(target)
+
+
 def _aliases(model: "FileModel", text: str, fn: Optional["FunctionInfo"]) -> Set[str]:
     """`text` and the plain names it is bound to or from (`target = model`, `self.t = self.m`):
     one object under several names."""
-    out = {text}
-    for node, owner in model.assignments:
-        if not isinstance(node, cst.Assign) or not isinstance(node.value, (cst.Name, cst.Attribute)):
-            continue
-        value = dotted(node.value)
-        if value is None:
-            continue
-        for t in node.targets:
-            target = dotted(t.target)
-            if target == text:
-                out.add(value)
-            elif value == text and target:
-                out.add(target)
-    return out
+    return {text} | model.get(Bindings).aliases.get(text, set())
 
 
-def _bound_values(model: "FileModel", text: str):
+def _bound_values(model: "FileModel", text: str) -> List[cst.BaseExpression]:
     """Every value `text` (a name or `self.attr`) is assigned anywhere in the file."""
-    for node, _owner in model.assignments:
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                if dotted(t.target) == text:
-                    yield node.value
+    return model.get(Bindings).values.get(text, [])
+
+
+def _built_from(model: "FileModel", text: str, name: str, depth: int, seen: Set[str]) -> bool:
+    """A value bound to `text` mentions `name`, directly or through the names it is built from
+    (`model = keras.Model(inp, out)`, `out = head(net(inp))`: `model` is built from `net`)."""
+    if depth <= 0 or text in seen:
+        return False
+    seen.add(text)
+    for value in _bound_values(model, text):
+        for n in [value, *descendants(value)]:
+            if isinstance(n, cst.Name):
+                if n.value == name or _built_from(model, n.value, name, depth - 1, seen):
+                    return True
+    return False
 
 
 def _is_parameter(model: "FileModel", text: str, fn: Optional["FunctionInfo"]) -> bool:
@@ -131,12 +149,11 @@ def network_trained(model: "FileModel", gradient_call: cst.Call, network: str, f
             return True
     last = network.rsplit(".", 1)[-1]
     for owner in owners:
-        for value in _bound_values(model, owner):
-            if any(isinstance(n, cst.Name) and n.value == last for n in descendants(value)):
-                return True  # built from the network: its weights are in the owner's list
+        if _built_from(model, owner, last, 3, set()):
+            return True  # built from the network: its weights are in the owner's list
     if _is_parameter(model, network, fn) or any(_is_parameter(model, o, fn) for o in owners):
         return None
-    if not list(_bound_values(model, network)):
+    if not _bound_values(model, network):
         return None  # bound where this file does not show (a loop target, a `with` item)
     return False
 
