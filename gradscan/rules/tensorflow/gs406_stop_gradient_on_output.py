@@ -64,14 +64,13 @@ def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpressio
 
 
 def _producers(model: FileModel, taint: TensorFlowSources, expr, fn, depth: int = 3) -> Optional[set]:
-    """The objects (dotted text) whose calls compute `expr`: `gen(z)`, `fake = gen(z)` then
-    `fake`. None when a part of it carries gradient from something else (a variable, a
-    parameter, a `self.` sub-layer)."""
+    """The objects (dotted text) whose calls compute `expr`: `gen(z)`, `self.generator(z)`,
+    `fake = gen(z)` then `fake`; None when none is found."""
     out: set = set()
     for node in [expr, *descendants(expr)]:
         if isinstance(node, cst.Call) and callee(model, node) is None:
             text = dotted(node.func)
-            if text and text != "self" and not text.startswith("self.") and taint.carries(node, fn):
+            if text and text != "self" and taint.carries(node, fn):
                 out.add(text)
         elif isinstance(node, cst.Name) and depth > 0 and model.parent(node) is not None \
                 and not (isinstance(model.parent(node), cst.Call) and model.parent(node).func is node):
