@@ -13,7 +13,37 @@ from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.walk import descendants
 
+# A hint only: a flag so named guards a build-once creation when the file shows nothing of
+# how it changes (`_flag_guards`).
 _GUARD_WORDS = {"built", "build", "initialized", "initialised", "init", "created", "first", "ready", "exists", "none", "cache", "cached", "weights", "variables"}
+
+
+def _flag_guards(model: FileModel, flag: cst.BaseExpression) -> bool:
+    """A plain flag tested before a creation makes it happen once when the flag changes after
+    the first call: `self.<flag>` is assigned in a method other than `__init__` (the guarded
+    body's `self.pending = False`, a `build()` that sets it), or is Keras's own `self.built`.
+    A flag assigned only in `__init__` is configuration (`self.first = True` never cleared):
+    the creation runs on every call, whatever the flag is called. Unknown (an inherited or
+    unassigned flag): its name decides."""
+    text = dotted(flag)
+    if not text:
+        return False
+    last = text.rsplit(".", 1)[-1]
+    if text == "self.built":
+        return True
+    if text.startswith("self.") and text.count(".") == 1:
+        assigned = [fn for node, fn in model.assignments if _assigns_text(node, text)]
+        if assigned:
+            return any(fn is not None and fn.name != "__init__" for fn in assigned)
+    return bool(tokens(last) & _GUARD_WORDS)
+
+
+def _assigns_text(node, text: str) -> bool:
+    if isinstance(node, cst.Assign):
+        return any(dotted(t.target) == text for t in node.targets)
+    if isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+        return dotted(node.target) == text
+    return False
 
 
 def _is_guard_test(model: FileModel, test: cst.BaseExpression) -> bool:
@@ -27,9 +57,8 @@ def _is_guard_test(model: FileModel, test: cst.BaseExpression) -> bool:
                     return True
         elif isinstance(node, cst.Call) and dotted(node.func) in ("hasattr", "getattr", "len"):
             return True
-        elif isinstance(node, (cst.Name, cst.Attribute)):
-            text = dotted(node)
-            if text and tokens(text.rsplit(".", 1)[-1]) & _GUARD_WORDS:
+        elif isinstance(node, (cst.Name, cst.Attribute)) and not isinstance(model.parent(node), cst.Attribute):
+            if _flag_guards(model, node):
                 return True
     return False
 
@@ -113,7 +142,11 @@ class VariableCreatedInCall(Rule):
     Not flagged: creation in `build()` or `__init__`; creation under a build-once test
     (`if self.w is None:`, `if not self.built:`, `if not hasattr(self, "w"):`, `name not in
     self.vars`), after an early `if self.built: return`, inside `tf.init_scope()` or a `try`
-    block; helper methods whose call from `call()` is itself guarded. The guarded lazy-creation
+    block; helper methods whose call from `call()` is itself guarded. A plain flag
+    (`if self.pending:`) guards when a method other than `__init__` changes it (the guarded
+    body clears it); one set only in `__init__` is configuration and guards nothing, whatever
+    it is called (`self.first = True`); its name (built, initialized, first, cache) decides
+    only for a flag the file never assigns. The guarded lazy-creation
     idiom is not covered by the facts (tf37 notes it untested); it is the documented way to
     create a variable once in a `tf.function`, so the rule stays silent on it.
 

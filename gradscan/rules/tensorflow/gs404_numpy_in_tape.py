@@ -14,6 +14,7 @@ from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.summaries import LIBRARIES, Summaries
 from gradscan.semantics.sources import MODEL_TOKENS
+from gradscan.semantics import tf_training
 from gradscan.semantics.walk import descendants, mentions_name, target_names
 
 K_EVAL = {
@@ -22,6 +23,7 @@ K_EVAL = {
     "keras.ops.convert_to_numpy", "keras.src.ops.convert_to_numpy",
 }
 NUMPY_METADATA = {"numpy.shape", "numpy.ndim", "numpy.size", "numpy.isscalar", "numpy.dtype", "numpy.result_type", "numpy.iinfo", "numpy.finfo"}
+# A hint only, when the file shows neither what the tape trains nor a sync (`_untrained_network`).
 _TARGET_WORDS = {"target", "targets", "teacher", "ema", "momentum", "frozen", "pretrained", "reference", "ref", "old", "baseline", "prior", "fixed", "const"}
 
 
@@ -65,7 +67,12 @@ class NumpyInTape(Rule):
 
     Not flagged: `tf.experimental.numpy` (differentiable, fact tf31); NumPy on constants,
     shapes, labels or configuration; `.numpy()` for logging or after `tape.gradient`; values
-    used only as indices, masks or loss targets; `predict` of a target or teacher model.
+    used only as indices, masks or loss targets; `predict` of a network the step does not
+    train: the tape differentiates the weights of other objects, or the network is synced
+    (`set_weights`, an EMA `assign`) or frozen. A network the tape differentiates is flagged
+    whatever it is called (`target_model.predict(x)` with `tape.gradient(loss,
+    target_model.trainable_variables)`); its name (target, teacher, ema) decides only when
+    the file shows neither.
 
     ## Example
     ```python
@@ -135,6 +142,8 @@ class NumpyInTape(Rule):
             trace = reaches_loss(model, call, path_barrier(model))
             if trace is None or (unknown and (trace.sink != "loss" or not _alone_on_path(model, taint, trace))):
                 continue
+            if value is call and method_name(call) == "predict" and _untrained_network(model, call, trace, fn):
+                continue
             yield Report(call)
 
     @staticmethod
@@ -151,8 +160,7 @@ class NumpyInTape(Rule):
                 if text == "self" and _own_predict(model, call):
                     return None
                 built = model.objects.instance_class(func.value, model.enclosing_function(call))
-                if (text == "self" or tokens(last) & MODEL_TOKENS or (built is not None and built.is_keras)) \
-                        and not tokens(text) & _TARGET_WORDS:
+                if text == "self" or tokens(last) & MODEL_TOKENS or (built is not None and built.is_keras):
                     return call
                 return None
         name = callee(model, call)
@@ -195,6 +203,20 @@ class NumpyInTape(Rule):
                     seen.add(id(target))
                     for bad in _numpy_on_arguments(model, target):
                         yield Report(bad, "NumPy in a function given to compile(): fit() passes it symbolic tensors; use tf ops")
+
+
+def _untrained_network(model: FileModel, call: cst.Call, trace, fn) -> bool:
+    """`net.predict(x)` in a step that does not train `net`: its NumPy output is a constant the
+    step never needed a gradient through (a target network's TD target, a teacher's labels).
+    Proved by the step: the tape differentiates the weights of other objects, or `net` is
+    synced (`set_weights`, an EMA `assign`) or frozen; a name (`target_model`) decides only
+    when the file shows neither, and never when the tape differentiates `net` itself."""
+    receiver = dotted(call.func.value) or ""
+    sink = trace.path[-1] if trace.sink == "loss" and trace.path else None
+    trained = tf_training.network_trained(model, sink, receiver, fn) if isinstance(sink, cst.Call) else None
+    if trained is not None:
+        return not trained
+    return tf_training.synced_or_frozen(model, receiver) or bool(tokens(receiver) & _TARGET_WORDS)
 
 
 def _uses_keras(model: FileModel) -> bool:

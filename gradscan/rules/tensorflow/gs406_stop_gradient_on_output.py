@@ -6,16 +6,17 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    STOP_GRADIENT, callee, combined_with_carrier, context_root, is_name, method_name, path_barrier,
+    KERAS_VARIABLE, STOP_GRADIENT, TF_VARIABLE, callee, combined_with_carrier, context_root, is_name, method_name, path_barrier,
     reaches_loss, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.sources import TensorFlowSources
-from gradscan.semantics.walk import mentions_name
+from gradscan.semantics import tf_training
+from gradscan.semantics.walk import descendants, mentions_name
 
-# Words that say a stop is meant: targets, teachers, momentum encoders, GAN steps, quantizers.
+# Words that hint a stop is meant (only when the file shows nothing of what the step trains): targets, teachers, momentum encoders, GAN steps, quantizers.
 _INTENT_WORDS = {
     "target", "targets", "teacher", "ema", "momentum", "frozen", "freeze", "pretrained", "fixed", "const",
     "constant", "detached", "detach", "stop", "stopped", "sg", "prior", "old", "baseline", "byol", "simsiam",
@@ -45,13 +46,68 @@ def _intent_words_near(model: FileModel, node: cst.CSTNode, fn: Optional[Functio
     return any(tokens(n) & _INTENT_WORDS for n in names if n)
 
 
-def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpression, trace) -> bool:
+def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpression, trace, trained: Optional[bool] = None) -> bool:
     """The look-alikes shared with the PyTorch detach rule (GS201), decided by
     `gradscan.semantics.intent`: straight-through estimators, targets and teachers, BYOL/SimSiam
-    one-sided losses, GAN discriminator steps, evaluation branches, recurrent state."""
+    one-sided losses, GAN discriminator steps, evaluation branches, recurrent state. When the
+    step is shown to train the weights behind the stop (`trained`), the look-alikes that a
+    name can decide (a target value, a discriminator step) are not asked: the cut removes
+    gradient the step differentiates."""
     from gradscan.semantics import intent
 
-    return intent.intentional_cut(model, call, receiver, trace) is not None
+    if trained is not True:
+        return intent.intentional_cut(model, call, receiver, trace) is not None
+    return (intent.in_evaluation_branch(model, call) or intent.optional_cut(model, call, receiver)
+            or intent.combined_with_same_graph(model, call, receiver, trace)
+            or intent.one_side_of_loss(model, call, receiver, trace)
+            or intent.weights_reach_otherwise(model, call, receiver, trace))
+
+
+def _producers(model: FileModel, taint: TensorFlowSources, expr, fn, depth: int = 3) -> Optional[set]:
+    """The objects (dotted text) whose calls compute `expr`: `gen(z)`, `self.generator(z)`,
+    `fake = gen(z)` then `fake`; None when none is found."""
+    out: set = set()
+    for node in [expr, *descendants(expr)]:
+        if isinstance(node, cst.Call) and callee(model, node) is None:
+            text = dotted(node.func)
+            if text and text != "self" and taint.carries(node, fn):
+                out.add(text)
+        elif isinstance(node, cst.Name) and depth > 0 and model.parent(node) is not None \
+                and not (isinstance(model.parent(node), cst.Call) and model.parent(node).func is node):
+            values = taint.values(fn, node.value)
+            if values and any(taint.carries(v, fn) for v in values):
+                for v in values:
+                    found = _producers(model, taint, v, fn, depth - 1)
+                    if found is None:
+                        return None
+                    out |= found
+    return out or None
+
+
+def _cut_network_trained(model: FileModel, taint: TensorFlowSources, call: cst.Call, arg, fn, site) -> Optional[bool]:
+    """Whether the step the stop sits in trains the weights the stop cuts off. In a tape: the
+    networks that computed the stopped value against what its `tape.gradient` differentiates
+    (a discriminator step's `D(stop_gradient(G(z)))` differentiates D only). In a layer's
+    `call()`: whether a tape of this file differentiates an instance of the layer (or of a
+    model holding it), or every instance is synced (`set_weights`, an EMA `assign`) or
+    frozen. None when the file shows neither."""
+    if site == "call":
+        owner = fn
+        while owner is not None and owner.parent is not None:
+            owner = owner.parent
+        return tf_training.class_trained(model, owner.cls) if owner is not None and owner.cls is not None else None
+    trace = reaches_loss(model, call, path_barrier(model))
+    if trace is None or trace.sink != "loss" or not trace.path or not isinstance(trace.path[-1], cst.Call):
+        return None
+    producers = _producers(model, taint, arg, fn)
+    if not producers:
+        return None
+    verdicts = [tf_training.network_trained(model, trace.path[-1], p, fn) for p in producers]
+    if any(v is True for v in verdicts):
+        return True
+    if all(v is False for v in verdicts):
+        return False
+    return None
 
 
 class StopGradientOnOutput(Rule):
@@ -99,8 +155,15 @@ class StopGradientOnOutput(Rule):
     (GS201): straight-through estimators (`x + tf.stop_gradient(q - x)`), targets and
     teachers (`mse(pred, tf.stop_gradient(target))`), BYOL/SimSiam and momentum encoders,
     GAN steps, VQ-VAE commitment terms, advantage weights; that is, whenever the stopped value
-    is combined with another differentiable value, is passed as a loss target, or the names
-    around it (function, class, variable) say target/teacher/ema/frozen/stop/quantize/gan.
+    is combined with another differentiable value, or is passed as a loss target. What the
+    step trains decides before names: in a tape, a stop on the output of networks the
+    `tape.gradient` does not differentiate is a discriminator's or critic's step (silent),
+    and one on a network it does differentiate is a cut whatever the names say; in a layer's
+    `call()`, a layer no tape of the file trains (its instances synced by `set_weights` or an
+    EMA `assign`, frozen, or only other objects differentiated) is silent, and one a tape
+    trains (directly or inside a model) is flagged even when called a quantizer. Only when
+    the file shows neither do the names around the stop (function, class, variable: target,
+    teacher, ema, frozen, quantize, gan) keep it silent.
     In tape bodies a stop is flagged only when nothing differentiable is combined with the
     stopped value anywhere on its way to the loss (a loss whose only prediction was stopped);
     policy-gradient weights, TD targets, SimSiam branches and discriminator steps all combine
@@ -182,7 +245,11 @@ class StopGradientOnOutput(Rule):
             arg = find_argument(call, 0, "input")
             if arg is None or not taint.carries(arg, fn):
                 continue
-            if _intent_words_near(model, call, fn):
+            # What the step trains decides; the names around the stop only when it shows nothing.
+            trained = _cut_network_trained(model, taint, call, arg, fn, site)
+            if trained is False:
+                continue
+            if trained is None and _intent_words_near(model, call, fn):
                 continue
             if sink == "return" and _lone_layer_output(model, taint, arg, fn):
                 # Whatever the stopped value is combined with, nothing else reaches this layer.
@@ -196,7 +263,7 @@ class StopGradientOnOutput(Rule):
             trace = reaches_loss(model, call, path_barrier(model))
             if trace is None or trace.sink != sink:
                 continue
-            if self._meets_carrier(model, taint, trace, fn) or _shared_intent(model, call, arg, trace):
+            if self._meets_carrier(model, taint, trace, fn) or _shared_intent(model, call, arg, trace, trained):
                 continue
             yield Report(call, None if sink == "return" else self.tape_message)
 
@@ -268,6 +335,39 @@ _WEIGHTLESS_WORDS = ("Pool", "Dropout", "Activation", "ReLU", "Softmax", "Flatte
                      "Masking", "Noise", "RepeatVector", "Input")
 
 
+def _has_weights(model: FileModel, taint: TensorFlowSources, value: cst.Call, depth: int = 3) -> bool:
+    """The layer `value` constructs has trainable weights. A library layer by its resolved
+    class (`keras.layers.MaxPooling2D` has none); a class of this file by what it builds: a
+    weight (`add_weight`, `tf.Variable`) or a sub-layer that has weights (an `AddProjection`
+    holding a `Dense` has weights whatever it is called). A class whose body shows neither
+    (its layers built in a base from another file) is judged by its name."""
+    resolved = callee(model, value)
+    text = resolved or dotted(value.func) or ""
+    last = text.rsplit(".", 1)[-1]
+    local = model.classes.get(last) if resolved is None else None
+    if local is not None and depth > 0:
+        for cls in model.class_chain(local):
+            for _attr, sub, _node, _method in cls.self_assigns:
+                if not isinstance(sub, cst.Call):
+                    continue
+                made = callee(model, sub)
+                if made in TF_VARIABLE | KERAS_VARIABLE or method_name(sub) in ("add_weight", "add_variable"):
+                    if not is_name(find_argument(sub, None, "trainable"), "False"):
+                        return True
+                elif made is not None and ".layers." in f".{made}" or made is None and (dotted(sub.func) or "") in model.classes:
+                    if _has_weights(model, taint, sub, depth - 1):
+                        return True
+        if all(_framework_or_local(base) for cls in model.class_chain(local) for base in cls.base_names):
+            return False  # its whole body is here and builds nothing with weights
+    return not any(word in last for word in _WEIGHTLESS_WORDS)
+
+
+def _framework_or_local(base: str) -> bool:
+    """A base class whose weights the file shows: one of its own, or Keras's `Layer`/`Model`."""
+    return base.startswith("<local>.") or base.rsplit(".", 1)[-1] in ("Layer", "Model") and base.split(".", 1)[0] in (
+        "keras", "tensorflow", "tf_keras")
+
+
 def _lone_layer_output(model: FileModel, taint: TensorFlowSources, arg, fn: Optional[FunctionInfo]) -> bool:
     """`arg` is `self.<layer>(...)`, a Keras layer with trainable weights built in this class,
     and this call is the file's only use of `self.<layer>` besides binding it: the stop is
@@ -282,8 +382,7 @@ def _lone_layer_output(model: FileModel, taint: TensorFlowSources, arg, fn: Opti
     if not built:
         return False
     for value in built:
-        last = (callee(model, value) or dotted(value.func) or "").rsplit(".", 1)[-1]
-        if any(word in last for word in _WEIGHTLESS_WORDS):
+        if not _has_weights(model, taint, value):
             return False
         trainable = find_argument(value, None, "trainable")
         if trainable is not None and not is_name(trainable, "True"):
