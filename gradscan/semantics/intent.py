@@ -1435,8 +1435,7 @@ def _stepped_with_cut_network(model: "FileModel", cut: cst.CSTNode, receiver: cs
                 return True
     if not names:
         return False
-    for step in _steps_after(model, trainer, backward):
-        owners = _optimizer_owners(model, step.args[0].value if step.args else step.func.value, trainer, 3)
+    for owners in _step_owners(model, trainer, backward):
         for owner, owner_ctors in (owners or []) if owners != [None] else []:
             if (type(owner) is cst.Name and owner.value in names) or any(c is d for c in owner_ctors for d in ctors):
                 return True
@@ -1477,12 +1476,10 @@ def left_out_of_stepped_optimizers(model: "FileModel", cut: cst.CSTNode, receive
     trainer = model.enclosing_function(backward)
     if (trainer is None) != (fn is None) or (fn is not None and _root_class(trainer) is not _root_class(fn)):
         return False  # (calls are followed by method name: the backward of another class's loop)
-    steps = _steps_after(model, trainer, backward)
-    if not steps:
+    stepped = _step_owners(model, trainer, backward)
+    if not stepped:
         return False
-    for step in steps:
-        # `scaler.step(opt)` steps its argument
-        owners = _optimizer_owners(model, step.args[0].value if step.args else step.func.value, trainer, 3)
+    for owners in stepped:
         if owners == [None]:
             continue  # a learning-rate scheduler's step updates no weight
         if not owners:
@@ -1591,6 +1588,14 @@ def _listed_names(expr: cst.BaseExpression) -> Set[str]:
 def _optimized_names(model: "FileModel") -> Set[str]:
     """Names whose `.parameters()` the file reads (what its optimizers are built from)."""
     return model.get(_Bindings).optimized
+
+
+def _step_owners(model: "FileModel", trainer: Optional["FunctionInfo"], backward: cst.CSTNode) -> List:
+    """For each `.step()` after `backward` (`_steps_after`), its optimizer's owners
+    (`_optimizer_owners`: None unresolved, [None] a scheduler); `scaler.step(opt)` steps its
+    argument."""
+    return [_optimizer_owners(model, step.args[0].value if step.args else step.func.value, trainer, 3)
+            for step in _steps_after(model, trainer, backward)]
 
 
 def _steps_after(model: "FileModel", trainer: Optional["FunctionInfo"], backward: cst.CSTNode) -> List[cst.Call]:

@@ -7,7 +7,7 @@ the findings on its own lines, so every analysis (sources, flow, summaries, obje
 crosses the file boundary the way it crosses a function's: `train(model, ...)` in `lib.py`
 knows `model` is an `MDN` because `main.py` passes one, and `jax.grad(loss)` in `main.py`
 knows `loss`'s parameters because `lib.py` defines it. Only files about training are linked
-(see `LINK_WORDS`), within size caps, so a library's modules are analysed as before.
+(see `about_training`), within size caps, so a library's modules are analysed as before.
 
 Built with `ast` from the files on disk when the engine asks (`ProjectIndex.linked_context`, a
 query the results cache records: editing a linked file re-checks the files linked to it).
@@ -101,8 +101,8 @@ def _one_line(node: ast.stmt, lines: List[str]) -> bool:
         and ";" not in last[node.end_col_offset:]
 
 
-def link(own: _Module, module: str, imported: List[Tuple[ast.ImportFrom, Dict[str, Tuple[str, str]]]],
-         importers: List[Tuple[_Module, List[ast.stmt]]], read=None) -> Optional[Tuple[str, List[list]]]:
+def link(own: _Module, imported: List[Tuple[ast.ImportFrom, Dict[str, Tuple[str, str]]]],
+         importers: List[Tuple[_Module, List[ast.stmt]]], read) -> Optional[Tuple[str, List[list]]]:
     """The context text to append to `own` and the line ranges of `own` to blank (its imports
     of the definitions the context now holds). `imported`: each `from M import X` of `own`
     with, for each name, (the defining file's path, the definition's name); `importers`: files
@@ -115,7 +115,7 @@ def link(own: _Module, module: str, imported: List[Tuple[ast.ImportFrom, Dict[st
         for stmt, names in imported:
             chunk, linked = [], set()
             for local, (path, name) in names.items():
-                other = (read or read_module)(path)
+                other = read(path)
                 if other is None or name not in other.defs or local != name:
                     continue
                 wanted = _closure(other, name)

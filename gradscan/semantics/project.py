@@ -632,8 +632,8 @@ class ProjectIndex:
             return None
         own_links = bool(summary.get("links"))
         aliases = dict.get(self.files, path) or [module]  # `pkg.lib` is also `lib` beside a script
-        importers = [(c, q, m) for m in aliases for c, q in self._importers().get(m, ()) if c != path
-                     and (own_links or (self._summary_of(c) or {}).get("links"))]
+        importers = {c for m in aliases for c, _q in self._importers().get(m, ()) if c != path
+                     and (own_links or (self._summary_of(c) or {}).get("links"))}
         imports_project = own_links and any(self._defining_module(q) for q in summary.get("names", {}).values())
         if not importers and not imports_project:
             return None
@@ -657,7 +657,7 @@ class ProjectIndex:
             if names:
                 imported.append((stmt, names))
         callers = []
-        for c in sorted({c for c, _q, _m in importers}):
+        for c in sorted(importers):
             other = read_module(c)
             if other is None:
                 continue
@@ -666,7 +666,7 @@ class ProjectIndex:
                      and _absolute(s.module, s.level, other_package) in aliases]
             if stmts:
                 callers.append((other, stmts))
-        found = link(own, module, imported, callers, read_module)
+        found = link(own, imported, callers, read_module)
         return [found[0], found[1]] if found else None
 
     def _paths(self) -> Dict[str, str]:
