@@ -6,6 +6,14 @@ CONVERSION_METHODS = (
     Api("numpy", "tf30"),
 )
 
+# Methods whose result the tape cannot see, whatever they are called on: NumPy values (a
+# tensor's `.numpy()`, tf30; a Keras model's `predict()` and `get_weights()`, tf51).
+NON_CARRYING_METHODS = (
+    Api("numpy", "tf30"),
+    Api("predict", "tf51"),
+    Api("get_weights", "tf51"),
+)
+
 # Calls that make a constant tensor from a NumPy array or Python value: the tape has no path
 # back through it (tf30: grad None).
 REWRAP_FUNCTIONS = (

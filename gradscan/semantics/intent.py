@@ -49,6 +49,7 @@ from gradscan.semantics.walk import descendants, target_names
 if TYPE_CHECKING:
     from gradscan.semantics.flow import Trace
     from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
+    from gradscan.semantics.sources import FrameworkFacts
 
 
 # Names of objects that hold weights (a training script's `model(x)`, `self.model = model`).
@@ -112,7 +113,12 @@ class Sources:
         self.model = model
         self._roots: Dict[int, FrozenSet[str]] = {}
         self._exclude: Optional[cst.CSTNode] = None
-        self._memos: Dict[int, Dict[int, FrozenSet[str]]] = {0: self._roots}
+        # The walk's framework facts: "torch" (the default), "tensorflow" or "jax" (`roots_in`),
+        # and names not followed (`skip`): one memo per (framework, excluded block, skipped names).
+        self._mode = "torch"
+        self._skip: FrozenSet[str] = frozenset()
+        self._memos: Dict[tuple, Dict[int, FrozenSet[str]]] = {("torch", 0, frozenset()): self._roots}
+        self._facts: Optional["FrameworkFacts"] = None
         self._attr_kinds: Dict[int, Dict[str, str]] = {}
         self._module_names: Optional[Set[str]] = None
 
@@ -140,11 +146,30 @@ class Sources:
             return self.roots(expr)
         saved_exclude, saved_memo = self._exclude, self._roots
         self._exclude = exclude
-        self._roots = self._memos.setdefault(id(exclude), {})
+        self._roots = self._memos.setdefault((self._mode, id(exclude), self._skip), {})
         try:
             return self.roots(expr)
         finally:
             self._exclude, self._roots = saved_exclude, saved_memo
+
+    def roots_in(self, expr: cst.CSTNode, framework: str, skip: Iterable[str] = ()) -> FrozenSet[str]:
+        """`roots(expr)` with the sources and cuts of `framework` ("tensorflow", "jax"; "torch"
+        is `roots`) added to the common walk (`FrameworkFacts`): the same propagation through
+        names, operators, containers, calls, objects and call sites for every framework.
+        Names in `skip` are not followed (the names a cut value was bound to on its way)."""
+        if framework == "jax" and self._mode != "jax":
+            self._framework_facts().jax_scopes()  # built before any JAX answer is kept
+        saved = (self._mode, self._skip, self._roots)
+        self._mode, self._skip = framework, frozenset(skip)
+        self._roots = self._memos.setdefault((framework, id(self._exclude) if self._exclude is not None else 0, self._skip), {})
+        try:
+            return self.roots(expr)
+        finally:
+            self._mode, self._skip, self._roots = saved
+
+    def live_in(self, expr: cst.CSTNode, framework: str, skip: Iterable[str] = ()) -> bool:
+        """The value of `expr` carries gradient from what `framework` trains."""
+        return any(r.startswith("weight:") for r in self.roots_in(expr, framework, skip))
 
     def weight_roots(self, expr: cst.CSTNode) -> FrozenSet[str]:
         return frozenset(r for r in self.roots(expr) if r.startswith("weight:"))
@@ -446,9 +471,33 @@ class Sources:
 
     # ---- roots -------------------------------------------------------------------------
     def _compute(self, expr: cst.CSTNode, depth: int) -> Set[str]:
+        if self._mode == "torch":
+            return self._common(expr, depth)
+        said = self._framework_facts().roots(self, expr, self._mode)
+        if said is None:
+            return self._common(expr, depth)
+        if not said:
+            return set()  # a cut of this framework
+        return set(said) | self._common(expr, depth)
+
+    def _framework_facts(self) -> "FrameworkFacts":
+        if self._facts is None:
+            from gradscan.semantics.sources import FrameworkFacts
+
+            self._facts = self.model.get(FrameworkFacts)
+        return self._facts
+
+    def forget(self, framework: str) -> None:
+        """Drop the answers kept for `framework` (its sources changed while they were asked)."""
+        for key in [k for k in self._memos if k[0] == framework]:
+            del self._memos[key]
+
+    def _common(self, expr: cst.CSTNode, depth: int) -> Set[str]:
         model = self.model
         t = type(expr)
         if t is cst.Name:
+            if expr.value in self._skip:
+                return set()
             return self._name_roots(expr, depth)
         if t is cst.Attribute:
             if expr.attr.value in NON_CARRYING_ATTRS:
@@ -607,7 +656,9 @@ class Sources:
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             receiver = func.value
-            if method in NON_CARRYING_METHODS:
+            # (torch's tensor methods; under another framework's facts only on a value, not
+            # a library function of the same name: `tf.round(h)` is TensorFlow's to say)
+            if method in NON_CARRYING_METHODS and (self._mode == "torch" or model.callee(call) is None):
                 return set()
             if _is_self_name(model, receiver):
                 fn = model.enclosing_function(call)

@@ -31,8 +31,7 @@ from gradscan.semantics.arguments import argument_for, keyword_argument, positio
 from gradscan.semantics.contexts import Scopes, function_value
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.names import dotted, tokens
-from gradscan.semantics.summaries import Summaries
-from gradscan.semantics.walk import descendants, target_names
+from gradscan.semantics.walk import descendants
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import FileModel, FunctionInfo
@@ -44,6 +43,7 @@ WEIGHT_FACTORIES = api_names(tf_api.WEIGHT_FACTORIES)
 WEIGHT_ATTRS = api_names(tf_api.WEIGHT_ATTRS)
 NON_CARRYING_ATTRS = api_names(tf_api.NON_CARRYING_ATTRS)
 NON_CARRYING_FUNCTIONS = api_names(tf_api.NON_CARRYING_FUNCTIONS)
+NON_CARRYING_METHODS = api_names(tf_api.NON_CARRYING_METHODS)
 KERAS_KINDS = (kinds.KERAS, kinds.KERAS_LEGACY)
 _KERAS_MODELS = {"Model", "Sequential", "Functional"}
 # Callables named like these compute differentiable values (`model(x)`, `self.encoder(h)`): a
@@ -73,9 +73,6 @@ class TensorFlowSources:
         self._callees: Dict[int, Optional[str]] = {}
         self._watched: Optional[Set[Tuple[int, str]]] = None
         self._model_names: Optional[Set[str]] = None
-        # functions whose parameters are taken to carry gradient while their returns are asked
-        self._assumed: Set[int] = set()
-        self._dead_returns: Dict[int, bool] = {}
 
     def _index(self) -> None:
         self._watched = set()
@@ -95,93 +92,13 @@ class TensorFlowSources:
         """What `name` is assigned anywhere in `fn` (the file's definitions index; any order)."""
         return [b.value for b in self.model.get(Definitions).in_scope(fn, name) if b.kind == "name" and b.value is not None]
 
-    def carries(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"], depth: int = 4, seen: Optional[Set[str]] = None) -> bool:
-        if self._watched is None:
-            self._index()
-        seen = set() if seen is None else seen
-        todo = [expr]
-        while todo:
-            node = todo.pop()
-            t = type(node)
-            if t is cst.Call:
-                name = self.callee(node)
-                if name in NON_CARRYING_FUNCTIONS:
-                    continue
-                if self._model_call(node, fn):
-                    return True
-                if name is None and self._returns_no_gradient(node, fn, depth):
-                    continue
-                todo.extend(a.value for a in node.args)
-                if isinstance(node.func, cst.Call):  # `tf.keras.layers.Dense(3)(x)`
-                    todo.append(node.func)
-                continue
-            if t is cst.Attribute:
-                if node.attr.value in NON_CARRYING_ATTRS:
-                    continue
-                if _is_name(node.value, "self") and fn is not None and self._weight_attr(fn, node.attr.value):
-                    return True
-                if node.attr.value in WEIGHT_ATTRS:
-                    return True
-                continue
-            if t is cst.Name:
-                key = (id(fn), node.value)
-                if key in self._watched:
-                    return True
-                if depth <= 0 or node.value in seen:
-                    continue
-                seen.add(node.value)
-                values = self.values(fn, node.value)
-                if not values and fn is not None:
-                    # a module-level variable (`v = tf.Variable(...)`) used in a function
-                    mod_values = self.values(None, node.value)
-                    if any(self._is_variable(v) for v in mod_values):
-                        return True
-                for value in values:
-                    if self.carries(value, fn, depth - 1, seen):
-                        return True
-                if not values and fn is not None and node.value in fn.params:
-                    if id(fn) in self._assumed:
-                        return True
-                    if node.value == "y_pred" or self.layer_input(fn, node.value) or self._argument_carries(fn, node.value, depth - 1):
-                        return True
-                continue
-            if t in (cst.Lambda, cst.Comparison, cst.SimpleString, cst.Integer, cst.Float):
-                continue
-            if t is cst.Subscript:
-                todo.append(node.value)
-                continue
-            todo.extend(c for c in node.children if isinstance(c, cst.CSTNode))
-        return False
+    def carries(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"] = None, depth: int = 4, seen: Optional[Set[str]] = None) -> bool:
+        """The one walk (`intent.Sources.live_in`) with TensorFlow's facts (`FrameworkFacts`);
+        names in `seen` are not followed. (`fn` and `depth` are kept for callers' convenience: the
+        walk finds the function from the node and bounds itself.)"""
+        from gradscan.semantics.intent import Sources
 
-    def _returns_no_gradient(self, call: cst.Call, fn: Optional["FunctionInfo"], depth: int) -> bool:
-        """`call` runs a function of this file every return of which carries nothing even if
-        all its parameters did (`return tf.one_hot(tf.argmax(logits + noise, -1), depth)`: a
-        sampled index or its one-hot): what it returns cannot carry a gradient, whatever it
-        is given."""
-        if depth <= 0:
-            return False
-        target = self.model.objects.called_function(call, fn)
-        if target is None or not target.returns or target.is_method and target.name == "call":
-            return False
-        key = id(target)
-        if key in self._dead_returns:
-            return self._dead_returns[key]
-        self._dead_returns[key] = False  # recursion guard: unknown is "may carry"
-        self._assumed.add(key)
-        try:
-            dead = all(
-                type(r) is cst.Return and r.value is not None and not self.carries(r.value, target, depth - 1)
-                for r in target.returns
-            )
-        finally:
-            self._assumed.discard(key)
-        # `carries` also answers no when its depth runs out: the function's summary (the flow's
-        # walk, whose unknowns carry) must agree that no parameter reaches what it returns.
-        if dead:
-            summaries = self.model.get(Summaries)
-            dead = not any(summaries.carries(target, p) for p in target.params if p not in ("self", "cls"))
-        self._dead_returns[key] = dead
-        return dead
+        return self.model.get(Sources).live_in(expr, "tensorflow", seen or ())
 
     def layer_input(self, fn: "FunctionInfo", param: str, depth: int = 2) -> bool:
         """`param` is the input of a Keras layer's `call()` and a call site in this file passes
@@ -208,16 +125,6 @@ class TensorFlowSources:
         for call, owner in self.model.objects.callers_of(fn)[:8]:
             arg = argument_for(fn, call, param)
             if arg is not None and self.carries(arg, owner, depth - 1):
-                return True
-        return False
-
-    def _argument_carries(self, fn: "FunctionInfo", param: str, depth: int) -> bool:
-        """A helper's parameter carries gradient when a caller passes it a value that does."""
-        if depth <= 0 or fn.context is None or fn.context.kind != "helper":
-            return False
-        for call, owner in self.model.objects.callers_of(fn)[:8]:
-            value = argument_for(fn, call, param)
-            if value is not None and self.carries(value, owner, depth):
                 return True
         return False
 
@@ -249,7 +156,7 @@ class TensorFlowSources:
             if self._layer_attr(fn, parts[1]):
                 return True
         last = parts[-1]
-        if last in ("numpy", "predict", "result", "update_state", "get_weights"):
+        if last in NON_CARRYING_METHODS or last in ("result", "update_state"):  # (a metric's value)
             return False
         return bool(tokens(last) & MODEL_TOKENS) or text in self._models()
 
@@ -423,103 +330,6 @@ def grad_targets(model: "FileModel", scopes: Scopes) -> Dict[int, Target]:
     return out
 
 
-class Traced:
-    """Which names, in a function differentiated by a gradient transform and in the helpers it
-    passes traced values to, hold values that depend on the differentiated arguments."""
-
-    def __init__(self, model: "FileModel", scopes: Scopes) -> None:
-        self.model = model
-        self.scopes = scopes
-        self.names: Dict[int, Set[str]] = {}  # id(fn) -> traced names (its own and nested scopes)
-
-    def traced(self, expr: cst.CSTNode, names: Set[str]) -> bool:
-        model = self.model
-        t = type(expr)
-        if t is cst.Name:
-            return expr.value in names
-        if t is cst.Attribute:
-            if expr.attr.value in JAX_NON_CARRYING_ATTRS:
-                return False
-            return self.traced(expr.value, names)
-        if t is cst.Call:
-            func = expr.func
-            name = model.callee(expr)
-            if name in JAX_STOP_GRADIENT or name in ZERO_GRAD_FUNCTIONS or name in NUMPY_CONVERSIONS:
-                return False
-            if isinstance(func, cst.Name) and func.value in PYTHON_VALUE_BUILTINS and name is None:
-                return False
-            if isinstance(func, cst.Attribute):
-                method = func.attr.value
-                if method in ZERO_GRAD_METHODS:
-                    return False
-                if method == "astype" and expr.args and self._int_dtype(expr.args[0].value):
-                    return False
-            if any(self.traced(a.value, names) for a in expr.args):
-                return True
-            return self.traced(func, names)
-        if t is cst.Subscript:
-            return self.traced(expr.value, names)
-        if t in (cst.Comparison, cst.Lambda, cst.SimpleString, cst.FormattedString, cst.Integer, cst.Float):
-            return False
-        if t is cst.UnaryOperation and isinstance(expr.operator, cst.Not):
-            return False
-        if t is cst.IfExp:
-            return self.traced(expr.body, names) or self.traced(expr.orelse, names)
-        if t is cst.Arg:
-            return self.traced(expr.value, names)
-        return any(self.traced(c, names) for c in expr.children)
-
-    def _int_dtype(self, expr) -> bool:
-        text = dotted(expr) or ""
-        if isinstance(expr, cst.SimpleString):
-            text = expr.value.strip("'\"")
-        return text.rsplit(".", 1)[-1] in INT_DTYPES
-
-    def names_of(self, fn: "FunctionInfo", params: Set[str]) -> Set[str]:
-        """The traced names of `fn` (with its nested functions) given its traced parameters."""
-        key = id(fn)
-        if key in self.names:
-            return self.names[key]
-        names = set(params)
-        self.names[key] = names
-        body = fn.node.body
-        stores: List[Tuple[cst.BaseExpression, List[str]]] = []
-
-        model = self.model
-        for node, owner in model.assignments:
-            if owner is None or not self._within(owner, fn):
-                continue
-            if isinstance(node, cst.Assign):
-                stores.append((node.value, [n for t in node.targets for n in target_names(t.target, items=True)]))
-            elif isinstance(node, cst.AugAssign):
-                stores.append((node.value, target_names(node.target, items=True)))
-            elif node.value is not None:
-                stores.append((node.value, target_names(node.target, items=True)))
-        for node in descendants(body):
-            if isinstance(node, (cst.For, cst.CompFor)):
-                stores.append((node.iter, target_names(node.target, items=True)))
-            elif isinstance(node, cst.NamedExpr):
-                stores.append((node.value, target_names(node.target, items=True)))
-            elif isinstance(node, cst.WithItem) and node.asname is not None:
-                stores.append((node.item, target_names(node.asname.name, items=True)))
-        for _ in range(4):  # to a fixed point (loops carry values backwards)
-            before = len(names)
-            for value, targets in stores:
-                if targets and not set(targets) <= names and self.traced(value, names):
-                    names.update(targets)
-            if len(names) == before:
-                break
-        return names
-
-    @staticmethod
-    def _within(owner: "FunctionInfo", fn: "FunctionInfo") -> bool:
-        while owner is not None:
-            if owner is fn:
-                return True
-            owner = owner.parent
-        return False
-
-
 def param_names(fn: "FunctionInfo") -> List[str]:
     p = fn.node.params
     return [x.name.value for x in (*p.posonly_params, *p.params)]
@@ -554,6 +364,148 @@ class JaxSources:
         return self._targets
 
 
+# ---- the frameworks' facts in the one walk -------------------------------------------------
+class FrameworkFacts:
+    """What TensorFlow's and JAX's facts say of one node before the common walk
+    (`intent.Sources.roots_in`) goes on: a source (a root set, `weight:` marked), a cut (an
+    empty set: `stop_gradient`, metadata, a piecewise-constant op, a Python value), or None
+    (nothing: the walk follows the node as it does for torch). Parameters are bound at their
+    call sites: a differentiated JAX argument is a source; a helper's parameter carries what its
+    callers pass (torch keeps them unbound: `intent.BIND_PARAMETERS`)."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.model = model
+        self._tf: Optional[TensorFlowSources] = None
+        self._jax: Optional[Dict[int, Set[str]]] = None  # id(fn) -> differentiated params
+
+    def roots(self, walk, expr: cst.CSTNode, framework: str) -> Optional[Set[str]]:
+        t = type(expr)
+        if t is cst.Name:
+            return self._name(walk, expr, framework)
+        if t is cst.Call:
+            return self._tf_call(expr) if framework == "tensorflow" else self._jax_call(walk, expr)
+        if t is cst.Attribute:
+            attr = expr.attr.value
+            if framework == "tensorflow":
+                if attr in NON_CARRYING_ATTRS:
+                    return set()
+                fn = self.model.enclosing_function(expr)
+                tf = self.tensorflow
+                if (_is_name(expr.value, "self") and fn is not None and tf._weight_attr(fn, attr)) or attr in WEIGHT_ATTRS:
+                    return {f"weight:tf:{dotted(expr) or attr}"}
+                return None
+            return set() if attr in JAX_NON_CARRYING_ATTRS else None
+        return None
+
+    @property
+    def tensorflow(self) -> TensorFlowSources:
+        if self._tf is None:
+            self._tf = self.model.get(TensorFlowSources)
+        return self._tf
+
+    def _tf_call(self, call: cst.Call) -> Optional[Set[str]]:
+        tf = self.tensorflow
+        if tf.callee(call) in NON_CARRYING_FUNCTIONS or _method_name(call) in NON_CARRYING_METHODS:
+            return set()
+        if tf._model_call(call, self.model.enclosing_function(call)):
+            return {f"weight:tf@{self.model.flow.order(call)}"}
+        return None
+
+    def _jax_call(self, walk, call: cst.Call) -> Optional[Set[str]]:
+        name = self.model.callee(call)
+        if name in JAX_STOP_GRADIENT or name in ZERO_GRAD_FUNCTIONS or name in NUMPY_CONVERSIONS:
+            return set()
+        func = call.func
+        if isinstance(func, cst.Name) and func.value in PYTHON_VALUE_BUILTINS and name is None:
+            return set()
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in ZERO_GRAD_METHODS:
+                return set()
+            if method == "astype" and call.args and _int_dtype(call.args[0].value):
+                return set()
+        if isinstance(func, cst.Name) and name is None:
+            # calling a traced value: a differentiated model (`m(x)` for `nnx.grad(loss)(model)`)
+            weights = {r for r in walk.roots(func) if r.startswith("weight:")}
+            return weights or None
+        return None
+
+    def _name(self, walk, name: cst.Name, framework: str) -> Optional[Set[str]]:
+        model = self.model
+        fn = model.enclosing_function(name)
+        if framework == "tensorflow":
+            tf = self.tensorflow
+            if tf._watched is None:
+                tf._index()
+            if (id(fn), name.value) in tf._watched:
+                return {f"weight:watched:{name.value}"}
+        _defs, kind = model.get(Definitions).reaching(name, fn)
+        if kind != "param":
+            return None
+        owner = fn
+        while owner is not None and name.value not in owner.params:
+            owner = owner.parent
+        if owner is None:
+            return None
+        if framework == "jax":
+            held = self.jax_scopes().get(id(owner))
+            return {f"weight:arg:{name.value}"} if held is not None and name.value in held[1] else None
+        if framework == "tensorflow" and (name.value == "y_pred" or self.tensorflow.layer_input(owner, name.value)):
+            return {f"weight:input:{name.value}"}
+        if owner.context is not None and owner.context.kind == "helper":
+            for call, _caller in model.objects.callers_of(owner)[:8]:
+                arg = argument_for(owner, call, name.value)
+                if arg is not None and any(r.startswith("weight:") for r in walk.roots(arg)):
+                    return {f"weight:caller:{name.value}"}
+        return None
+
+    def jax_scopes(self) -> Dict[int, Tuple["FunctionInfo", Set[str]]]:
+        """The functions JAX traces and their traced parameters, by id: each function a gradient
+        transform differentiates with the arguments its `argnums` name, and the functions of the
+        file they call by name with a traced argument (`loss` calling `huber(pred - y)`), with
+        the parameters that receive one, three calls deep."""
+        if self._jax is not None:
+            return self._jax
+        model = self.model
+        scopes = model.get(Scopes)
+        found: Dict[int, Tuple["FunctionInfo", Set[str]]] = {}
+        self._jax = found
+        for key, target in model.get(JaxSources).targets.items():
+            params = differentiated_params(target)
+            if params:
+                found[key] = (target.fn, params)
+        from gradscan.semantics.intent import Sources
+
+        walk = model.get(Sources)
+        todo = list(found.values())
+        for _ in range(3):
+            new = []
+            for fn, _params in todo:
+                for call in scopes.calls_within(fn):
+                    if not isinstance(call.func, cst.Name):
+                        continue
+                    target = scopes.lookup(model.enclosing_function(call), call.func.value)
+                    if target is None or id(target) in found or not isinstance(target.node, cst.FunctionDef):
+                        continue
+                    hot = {p for p in target.params
+                           if (a := argument_for(target, call, p)) is not None and walk.live_in(a, "jax")}
+                    if hot:
+                        found[id(target)] = (target, hot)
+                        new.append((target, hot))
+            if not new:
+                break
+            todo = new
+        walk.forget("jax")  # answers given while the scopes grew
+        return found
+
+
+def _int_dtype(expr) -> bool:
+    text = dotted(expr) or ""
+    if isinstance(expr, cst.SimpleString):
+        text = expr.value.strip("'\"")
+    return text.rsplit(".", 1)[-1] in INT_DTYPES
+
+
 # ---- one entry point -----------------------------------------------------------------------
 class GradientSources:
     """`model.sources`: the file's source analyses, one per framework, each built once, and
@@ -562,7 +514,6 @@ class GradientSources:
 
     def __init__(self, model: "FileModel") -> None:
         self.model = model
-        self._traced: Optional[Traced] = None
 
     @property
     def torch(self):
@@ -578,6 +529,14 @@ class GradientSources:
     def jax(self) -> JaxSources:
         return self.model.get(JaxSources)
 
+    def live(self, expr: cst.BaseExpression, framework: str) -> bool:
+        """The one walk's answer with `framework`'s facts (`intent.Sources.live_in`)."""
+        return self.torch.live_in(expr, framework)
+
+    def jax_scopes(self) -> Dict[int, Tuple["FunctionInfo", Set[str]]]:
+        """The functions JAX traces and their traced parameters (`FrameworkFacts.jax_scopes`)."""
+        return self.model.get(FrameworkFacts).jax_scopes()
+
     def from_graph(self, expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None) -> bool:
         """The distributions' question: does the value come from the graph at all (module
         outputs, parameters, inputs of a differentiable function) rather than constants,
@@ -591,25 +550,6 @@ class GradientSources:
         fn = fn if fn is not None else model.enclosing_function(expr)
         ctx = model.context_of(expr)
         framework = ctx.framework if ctx is not None else None
-        if framework == "torch":
-            return self.torch.is_live(expr)
-        if framework == "tensorflow":
-            return self.tensorflow.carries(expr, fn)
-        if framework == "jax":
-            return self._jax_traced(expr, fn)
+        if framework in ("torch", "tensorflow", "jax"):
+            return self.torch.live_in(expr, framework)
         return self.from_graph(expr, fn)
-
-    def _jax_traced(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"]) -> bool:
-        """Computed from the arguments the enclosing differentiated function's argnums name."""
-        targets = self.jax.targets
-        scope = fn
-        while scope is not None and id(scope) not in targets:
-            scope = scope.parent
-        if scope is None:
-            return False
-        params = differentiated_params(targets[id(scope)])
-        if not params:
-            return False
-        if self._traced is None:
-            self._traced = Traced(self.model, self.model.get(Scopes))
-        return self._traced.traced(expr, self._traced.names_of(scope, params))

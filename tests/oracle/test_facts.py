@@ -361,3 +361,22 @@ def test_tf47_plain_tensor_weights_get_no_gradient(tf):
         tape.watch(w)
         loss = tf.reduce_sum(x @ w)
     assert tape.gradient(loss, w) is not None
+
+
+def test_tf51_keras_predict_returns_numpy(tf):
+    """tf51: a Keras model's `predict()` and `get_weights()` return NumPy arrays: a loss built
+    from them inside the tape gives no gradient to any weight; the model's call does."""
+    import numpy as np
+
+    keras = tf.keras
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    x = np.ones((4, 3), "float32")
+    with tf.GradientTape() as tape:
+        pred = net.predict(x, verbose=0)
+        kernel = net.get_weights()[0]
+        loss = tf.reduce_sum(tf.constant(pred)) + tf.reduce_sum(tf.constant(kernel))
+    assert isinstance(pred, np.ndarray) and isinstance(kernel, np.ndarray)
+    assert all(g is None for g in tape.gradient(loss, net.trainable_variables))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(net(x))
+    assert all(g is not None for g in tape.gradient(loss, net.trainable_variables))

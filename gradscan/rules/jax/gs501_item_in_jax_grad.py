@@ -1,19 +1,19 @@
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Set, Tuple
+from typing import Iterator, List, Set
 
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, abstract_functions, follow_helpers, in_abstract, site_abstract,
+    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, abstract_functions, in_abstract, site_abstract,
     uses_jax,
 )
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.intent import contains
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
-from gradscan.semantics.sources import JaxSources, Traced, differentiated_params
+from gradscan.semantics.sources import JaxSources, differentiated_params
 
 class ItemInJaxGrad(Rule):
     code = "GS501"
@@ -148,34 +148,25 @@ class ItemInJaxGrad(Rule):
         if not targets:
             return
         abstract = abstract_functions(model, scopes)
-        traced = Traced(model, scopes)
         roots = set()
-        scope_params: Dict[int, Tuple[FunctionInfo, Set[str]]] = {}
         aux_elements: Set[int] = set()
         for target in targets.values():
             fn = target.fn
             if in_abstract(model, fn, abstract) or any(site_abstract(model, s, abstract) for s in target.sites):
                 continue  # under jit: `.item()` raises (loud)
-            params = differentiated_params(target)
-            if not params:
+            if not differentiated_params(target):
                 continue
             roots.add(id(fn))
-            scope_params[id(fn)] = (fn, params)
             if target.has_aux:
                 aux_elements.update(_aux_elements(model, fn))
         if not roots:
             return
-        follow_helpers(model, scopes, traced, scope_params)
+        traced = model.sources.jax_scopes()
         for call, fn in items:
             receiver = call.func.value
-            scope = self._scope(fn, scope_params)
-            if scope is None:
+            if self._scope(fn, traced) is None or in_abstract(model, fn, abstract):
                 continue
-            owner, params = scope
-            if in_abstract(model, fn, abstract):
-                continue
-            names = traced.names_of(owner, params)
-            if not traced.traced(receiver, names):
+            if not model.sources.live(receiver, "jax"):
                 continue
             trace = model.flow.reaches_output(
                 call, barrier=lambda n: id(n) in aux_elements, accept_return=lambda f: id(f) in roots)

@@ -5,13 +5,13 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.jax.helpers import ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, uses_jax
+from gradscan.rules.jax.helpers import ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, Traced, uses_jax
 from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.sources import (
-    INT_DTYPES, JAX_NON_CARRYING_ATTRS, JAX_STOP_GRADIENT, JaxSources, Target, Traced, differentiated_params,
+    INT_DTYPES, JAX_NON_CARRYING_ATTRS, JAX_STOP_GRADIENT, JaxSources, Target, differentiated_params,
 )
 from gradscan.semantics.walk import descendants, target_names
 

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional, Set, Tuple
+from typing import Iterator, Optional, Set, Tuple
 
 import libcst as cst
 
 from gradscan.frameworks import jax as jax_api, names
 from gradscan.rules.base import Report, Rule, clip
-from gradscan.rules.jax.helpers import abstract_functions, follow_helpers, in_abstract, site_abstract, uses_jax
+from gradscan.rules.jax.helpers import abstract_functions, in_abstract, site_abstract, uses_jax
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.sources import JaxSources, Traced, differentiated_params
+from gradscan.semantics.sources import JaxSources, differentiated_params
 
 TRACER_CONVERSIONS = names(jax_api.TRACER_CONVERSIONS)
 PYTHON_NUMBER_BUILTINS = names(jax_api.PYTHON_NUMBER_BUILTINS)
@@ -137,39 +137,28 @@ class NumpyOnJaxTracer(Rule):
         if not candidates and not methods:
             return
         scopes = model.get(Scopes)
-        traced = Traced(model, scopes)
-        scope_params: Dict[int, Tuple[FunctionInfo, Set[str]]] = {}
         jitted: Set[int] = set()  # differentiated functions traced abstractly (`jax.jit(jax.grad(f))`)
         abstract = abstract_functions(model, scopes) if methods else set()
         for target in targets.values():
-            params = differentiated_params(target)
-            if params:
-                scope_params[id(target.fn)] = (target.fn, params)
-                if methods and any(site_abstract(model, s, abstract) for s in target.sites):
-                    jitted.add(id(target.fn))
-        if not scope_params:
+            if differentiated_params(target) and methods and any(site_abstract(model, s, abstract) for s in target.sites):
+                jitted.add(id(target.fn))
+        traced = model.sources.jax_scopes()
+        if not traced:
             return
-        follow_helpers(model, scopes, traced, scope_params)
         # `.item()` raises only where the value is abstract; without jit it is GS501's silent constant
         methods = [(c, fn) for c, fn in methods
                    if in_abstract(model, fn, abstract) or _within(fn, jitted)]
         for call, fn in candidates + methods:
-            scope = _scope(fn, scope_params)
-            if scope is None:
+            if _scope(fn, traced) is None:
                 continue
-            names = traced.names_of(*scope)
-            inner = fn
-            while inner is not None and inner is not scope[0]:
-                # a nested function's own parameters hide the traced names (a callback's argument
-                # is concrete: `jax.pure_callback(lambda p: np.sin(p), ...)`)
-                names = names - set(inner.params)
-                inner = inner.parent
+            # (a nested function's own parameters are concrete, a callback's argument:
+            # `jax.pure_callback(lambda p: np.sin(p), ...)`; the walk binds only traced ones)
             if not call.args:  # `x.item()`: the receiver is the value converted
-                if traced.traced(call.func.value, names):  # type: ignore[union-attr]
+                if model.sources.live(call.func.value, "jax"):  # type: ignore[union-attr]
                     yield Report(call.func.attr, f"`.{call.func.attr.value}()` of a value traced under jit raises "  # type: ignore[union-attr]
                                                  f"ConcretizationTypeError; keep it an array")
                 continue
-            if any(a.keyword is None and not a.star and traced.traced(a.value, names) for a in call.args):
+            if any(a.keyword is None and not a.star and model.sources.live(a.value, "jax") for a in call.args):
                 yield Report(call.func, self._message(model, call))
 
     @staticmethod

@@ -8,10 +8,7 @@ from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.arguments import find_argument
-from gradscan.rules.jax.helpers import follow_helpers
-from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.sources import JaxSources, Traced, differentiated_params
 from gradscan.semantics.walk import descendants
 
 JAX_DISCRETE = {"jax.random.bernoulli": ("p", 1), "jax.random.categorical": ("logits", 1), "jax.random.choice": ("p", 4)}
@@ -185,8 +182,8 @@ class DiscreteSampleInLoss(SamplingRule):
                 continue
             name = (model.callee(call) or "").rsplit(".", 1)[-1]
             # judged by what the transform differentiates: the draw's other arguments are data
-            live = _traced_names(model, param) if name in JAX_INDEX_VALUED else None
-            sole = live is not None and _sole_consumer(model, call, param, live)
+            traced = name in JAX_INDEX_VALUED and model.sources.live(param, "jax")
+            sole = traced and _sole_consumer(model, call, param)
             index_valued = name in JAX_INDEX_VALUED and not sole
             if self._reaches_loss(model, call, ("jax",), index_valued=index_valued, discrete=True) is None \
                     and not (sole and _indexes_output(model, call)):
@@ -195,32 +192,33 @@ class DiscreteSampleInLoss(SamplingRule):
                                f"use a relaxation or `log_prob`")
 
 
-def _sole_consumer(model: FileModel, call: cst.Call, expr: cst.BaseExpression, live, depth: int = 0, within=None) -> bool:
+def _sole_consumer(model: FileModel, call: cst.Call, expr: cst.BaseExpression, depth: int = 0, within=None) -> bool:
     """The draw is the only consumer of its probabilities: every local value they are computed
     from (through names bound once, and parameter leaves `params["prior"]`) is read nowhere else
     in the function. Then an index draw is not a token fed back beside a trained likelihood
     (scheduled sampling, REINFORCE): nothing else can give those probabilities a gradient.
-    `live`: the names holding traced values; the others are data, read anywhere."""
+    Only names holding traced values count (`model.sources.live(name, "jax")`); the others are
+    data, read anywhere."""
     fn = model.enclosing_function(call)
     if fn is None or depth > 3:
         return False
     within = (*(within or (call,)), expr)  # the reads allowed: in the draw and the values it is computed from
     for node in [expr, *descendants(expr)]:
         if isinstance(node, (cst.Subscript, cst.Attribute)) and isinstance(node.value, cst.Name) \
-                and node.value.value in fn.params and node.value.value in live:
+                and node.value.value in fn.params and model.sources.live(node.value, "jax"):
             if isinstance(node, cst.Subscript) and not _constant_key(node):
                 return False
             text = model.module.code_for_node(node)
             if any(not _inside(model, other, within) for other in _same_reads(model, fn, node, text)):
                 return False
-        elif isinstance(node, cst.Name) and node.value in live and not _is_leaf_root(model, fn, node) \
+        elif isinstance(node, cst.Name) and model.sources.live(node, "jax") and not _is_leaf_root(model, fn, node) \
                 and _local(model, fn, node.value):
             if any(not _inside(model, other, within) for other in _name_reads(model, fn, node.value)):
                 return False
             value = model.single_value(fn, node.value)
             if node.value in fn.params:
                 continue
-            if value is None or not _sole_consumer(model, call, value, live, depth + 1, within):
+            if value is None or not _sole_consumer(model, call, value, depth + 1, within):
                 return False
     return True
 
@@ -308,28 +306,3 @@ def _indexes_output(model: FileModel, call: cst.Call) -> bool:
             if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Call)):
                 break
     return False
-
-
-def _traced_names(model: FileModel, expr: cst.BaseExpression):
-    """When `expr` is computed from what a JAX gradient transform differentiates, in the function
-    it is given or in a helper it passes traced values to (`loss_fn` calling
-    `moe_layer(params, x, key)`): the traced names of that function; None otherwise."""
-    targets = model.get(JaxSources).targets
-    if not targets:
-        return None
-    scopes = model.get(Scopes)
-    traced = Traced(model, scopes)
-    scope_params = {}
-    for target in targets.values():
-        params = differentiated_params(target)
-        if params:
-            scope_params[id(target.fn)] = (target.fn, params)
-    follow_helpers(model, scopes, traced, scope_params)
-    fn = model.enclosing_function(expr)
-    while fn is not None and id(fn) not in scope_params:
-        fn = fn.parent
-    if fn is None:
-        return None
-    owner, params = scope_params[id(fn)]
-    names = traced.names_of(owner, params)
-    return names if traced.traced(expr, names) else None
