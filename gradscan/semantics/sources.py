@@ -1,20 +1,22 @@
 """Sources: does a value carry gradient from trainable weights?
 
-One module answers it for every framework, each from its facts in `gradscan/frameworks/`, and
-every analysis is built once per file and memoised with the model (`model.get(...)`):
+One walk answers it for torch, TensorFlow and JAX: `intent.Sources.roots` follows a value back
+through names, operators, containers, calls, objects and call sites; `FrameworkFacts` (here)
+says, node by node, what each framework's tables in `gradscan/frameworks/` make of it (a
+source, a cut, or nothing) before the common step. The seed predicates it asks live here too:
 
-- torch: `intent.Sources` (a weighted submodule call `self.fc(x)`, a parameter read, a module
-  object in a script, a helper returning one; names followed to their definitions);
-- TensorFlow / Keras: `TensorFlowSources` (a layer or model output, a trainable variable or
+- TensorFlow / Keras (`TensorFlowSources`): a layer or model output, a trainable variable or
   `add_weight`, a tape-watched tensor, a Keras layer's `call()` input (the previous layer's
-  output), `y_pred`, and a helper's parameter its callers pass such a value);
-- JAX: `JaxSources` (the arguments `jax.grad`/`value_and_grad`/`nnx.grad` differentiate, by
-  `argnums`, and every name computed from them, in the differentiated function and the helpers
-  it passes them to);
+  output), `y_pred`;
+- JAX (`JaxSources`, `FrameworkFacts.jax_scopes`): the arguments `jax.grad`/`value_and_grad`/
+  `nnx.grad` differentiate, by `argnums`, and the parameters of the helpers they pass a traced
+  value to;
 - distributions: `distributions.from_graph` (module outputs, parameters, `pyro.param`s, the
-  inputs of a differentiable function).
+  inputs of a differentiable function), still its own walk.
 
-`model.get(Sources).carries(expr)` asks the analysis of the framework of `expr`'s context.
+`model.sources.carries(expr)` asks with the facts of the framework of `expr`'s context;
+`model.sources.live(expr, framework)` with a given framework's. Every analysis is built once
+per file and memoised with the model (`model.get(...)`).
 """
 from __future__ import annotations
 

@@ -13,8 +13,10 @@
 
 The family's helpers (`helpers.py`) answer its questions without importing anything: which
 functions a gradient transform differentiates and with respect to which arguments
-(`grad_targets`), which values in them are traced (`Traced`: derived from the differentiated
-arguments, not through `stop_gradient`, shapes, comparisons or integer-valued ops), and which
+(`grad_targets`, in the engine), which values in them are traced (the engine's one walk with
+JAX's facts: `model.sources.live(expr, "jax")`: derived from the differentiated arguments, not
+through `stop_gradient`, shapes, comparisons or integer-valued ops; GS503 refines it statement
+by statement with `helpers.Traced`), and which
 functions run under an abstract trace (`jit`, `pmap`, `vmap`, `lax` control flow), where
 `.item()` raises instead.
 """

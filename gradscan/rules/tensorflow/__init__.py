@@ -13,8 +13,8 @@ The family's helpers (`helpers.py`) answer the questions every rule of the famil
   outside its tape, metrics, `tf.data` code, inference);
 - whether the value reaches the loss (`reaches_loss`): what `call()` returns or what
   `tape.gradient` differentiates, never a `train_step`'s metrics dictionary;
-- whether an expression carries gradient at all (`gradscan.semantics.sources.TensorFlowSources`,
-  `model.sources.tensorflow`): the output of a layer or model call,
+- whether an expression carries gradient at all (`model.sources.tensorflow.carries`: the
+  engine's one walk with TensorFlow's facts): the output of a layer or model call,
   a trainable variable, a watched tensor, or arithmetic on them. Data, labels, shapes and
   configuration do not, which keeps the rules silent on masks, indices and label casts.
 """
