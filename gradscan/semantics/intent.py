@@ -473,11 +473,15 @@ class Sources:
     def _compute(self, expr: cst.CSTNode, depth: int) -> Set[str]:
         if self._mode == "torch":
             return self._common(expr, depth)
+        from gradscan.semantics.sources import FINAL
+
         said = self._framework_facts().roots(self, expr, self._mode)
         if said is None:
             return self._common(expr, depth)
         if not said:
             return set()  # a cut of this framework
+        if FINAL in said:  # the framework's whole answer (a call of an object without weights)
+            return set(said) - {FINAL}
         return set(said) | self._common(expr, depth)
 
     def _framework_facts(self) -> "FrameworkFacts":
@@ -592,7 +596,43 @@ class Sources:
                 continue
             if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
                 continue
-            out |= self.roots(value)
+            element = self._returned_element(value, binding.index, fn) if binding.index is not None else None
+            out |= element if element is not None else self.roots(value)
+        return out
+
+    def _returned_element(self, value: cst.BaseExpression, index: int, fn) -> Optional[Set[str]]:
+        """`a, b = helper(x, y)` with every return of the file's `helper` a tuple: the roots of
+        element `index` alone, its parameters replaced by what the call passes (`logits, labels
+        = pad(logits, labels)` keeps the labels data). None when it cannot be told."""
+        from gradscan.semantics.arguments import argument_for
+
+        if not isinstance(value, cst.Call):
+            return None
+        target = self.model.objects.called_function(value, fn)
+        if target is None or not target.returns:
+            return None
+        out: Set[str] = set()
+        for ret in target.returns:
+            if not (isinstance(ret, cst.Return) and isinstance(ret.value, cst.Tuple) and len(ret.value.elements) > index):
+                return None
+            element = ret.value.elements[index]
+            if isinstance(element, cst.StarredElement) or any(isinstance(e, cst.StarredElement) for e in ret.value.elements):
+                return None
+            for r in self.roots(element.value):
+                if r.startswith("param:"):
+                    arg = argument_for(target, value, r[len("param:"):])
+                    if arg is None:
+                        return None
+                    out |= self.roots(arg)
+                elif r.startswith(("weight:self", "self")):
+                    # the callee's own weights: through an object, that object's
+                    func = value.func
+                    if isinstance(func, cst.Attribute) and not _is_self_name(self.model, func.value):
+                        out |= self._object_roots(func, fn, 0)
+                    elif r.startswith("weight:"):
+                        out.add(r)
+                elif not r.startswith("name:"):
+                    out.add(r)
         return out
 
     def _bound_weights(self, param: str, fn: Optional["FunctionInfo"], depth: int) -> Set[str]:

@@ -367,6 +367,10 @@ class JaxSources:
 
 
 # ---- the frameworks' facts in the one walk -------------------------------------------------
+# In a framework's answer: the roots are complete, the walk's common step is skipped.
+FINAL = "final"
+
+
 class FrameworkFacts:
     """What TensorFlow's and JAX's facts say of one node before the common walk
     (`intent.Sources.roots_in`) goes on: a source (a root set, `weight:` marked), a cut (an
@@ -385,7 +389,7 @@ class FrameworkFacts:
         if t is cst.Name:
             return self._name(walk, expr, framework)
         if t is cst.Call:
-            return self._tf_call(expr) if framework == "tensorflow" else self._jax_call(walk, expr)
+            return self._tf_call(walk, expr) if framework == "tensorflow" else self._jax_call(walk, expr)
         if t is cst.Attribute:
             attr = expr.attr.value
             if framework == "tensorflow":
@@ -405,12 +409,22 @@ class FrameworkFacts:
             self._tf = self.model.get(TensorFlowSources)
         return self._tf
 
-    def _tf_call(self, call: cst.Call) -> Optional[Set[str]]:
+    def _tf_call(self, walk, call: cst.Call) -> Optional[Set[str]]:
         tf = self.tensorflow
         if tf.callee(call) in NON_CARRYING_FUNCTIONS or _method_name(call) in NON_CARRYING_METHODS:
             return set()
-        if tf._model_call(call, self.model.enclosing_function(call)):
+        fn = self.model.enclosing_function(call)
+        if tf._model_call(call, fn):
             return {f"weight:tf@{self.model.flow.order(call)}"}
+        holder = _called_self_attr(call.func)
+        if holder is not None and fn is not None and tf.callee(call) is None \
+                and not tf._layer_attr(fn, holder) and not tf._weight_attr(fn, holder):
+            # `self.tokenizer(s)`, `self.vocab.lookup(t)`: an object that is no Keras layer
+            # holds no weights; its result carries what it is given
+            out = {FINAL}
+            for a in call.args:
+                out |= walk.roots(a.value)
+            return out
         return None
 
     def _jax_call(self, walk, call: cst.Call) -> Optional[Set[str]]:
@@ -499,6 +513,15 @@ class FrameworkFacts:
             todo = new
         walk.forget("jax")  # answers given while the scopes grew
         return found
+
+
+def _called_self_attr(func: cst.BaseExpression) -> Optional[str]:
+    """`attr` of a call of `self.attr(...)` or `self.attr.method(...)`."""
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Attribute) and _is_name(func.value.value, "self"):
+        return func.value.attr.value
+    if isinstance(func, cst.Attribute) and _is_name(func.value, "self"):
+        return func.attr.value
+    return None
 
 
 def _int_dtype(expr) -> bool:
