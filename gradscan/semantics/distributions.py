@@ -33,7 +33,7 @@ import libcst as cst
 from gradscan.semantics.arguments import argument_for, positional_argument
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.names import dotted
-from gradscan.semantics.walk import descendants, mentions_name
+
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
@@ -476,89 +476,43 @@ SCALAR_ANNOTATIONS = {"int", "float", "bool", "str", "Optional[float]", "Optiona
 _NUMERIC_MODULES = ("numpy.", "math.", "random.", "scipy.")
 
 
-def from_graph(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None, _depth: int = 0, _seen: Optional[Set] = None) -> bool:
+def from_graph(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None) -> bool:
     """True when the value of `expr` provably depends on trainable parameters or on values a
     differentiable function computes (module outputs, parameters, inputs of a differentiable
     function that have no default). Constants, buffers, configuration, shapes and detached values
-    are not from the graph; neither is anything the model cannot see."""
-    if _seen is None:
-        _seen = set()
-    if scope is None:
-        scope = model.enclosing_function(expr)
-    return _graph(model, expr, scope, _depth, _seen)
+    are not from the graph; neither is anything the model cannot see. The engine's one walk
+    (`intent.Sources.live_in(expr, "graph")`) with these facts (`graph_facts`)."""
+    return model.sources.live(expr, "graph")
 
 
-def _graph(model, expr, scope, depth, seen) -> bool:
-    if depth > 12 or expr is None:
-        return False
-    key = (id(expr), id(scope))
-    if key in seen:
-        return False
-    seen.add(key)
+def _graph(model, expr) -> bool:
+    return model.sources.live(expr, "graph")
+
+
+def graph_facts(model: "FileModel", walk, expr: cst.CSTNode) -> Optional[Set[str]]:
+    """What the distributions' question makes of one node before the walk's common step: a
+    source (`{"weight:graph:..."}`), a cut (an empty set), or None (walk on)."""
     t = type(expr)
-    if t in (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Comparison, cst.Lambda, cst.Ellipsis):
-        return False
     if t is cst.Name:
-        return _name_graph(model, expr, scope, depth, seen)
+        if expr.value in ("True", "False", "None", "self", "cls"):
+            return set()
+        scope = model.enclosing_function(expr)
+        _defs, kind = model.get(Definitions).reaching(expr, scope)
+        if kind != "param":
+            return None
+        owner = scope
+        while owner is not None and expr.value not in owner.params:
+            owner = owner.parent
+        if owner is not None and _param_graph(model, owner, expr.value):
+            return {f"weight:graph:{expr.value}"}
+        return None
     if t is cst.Attribute:
-        return _attribute_graph(model, expr, scope, depth, seen)
+        return _attribute_facts(model, expr)
     if t is cst.Call:
-        return _call_graph(model, expr, scope, depth, seen)
-    if t is cst.BinaryOperation:
-        return _graph(model, expr.left, scope, depth + 1, seen) or _graph(model, expr.right, scope, depth + 1, seen)
-    if t is cst.UnaryOperation:
-        return not isinstance(expr.operator, cst.Not) and _graph(model, expr.expression, scope, depth + 1, seen)
-    if t is cst.BooleanOperation:
-        return _graph(model, expr.left, scope, depth + 1, seen) or _graph(model, expr.right, scope, depth + 1, seen)
-    if t is cst.IfExp:
-        return _graph(model, expr.body, scope, depth + 1, seen) or _graph(model, expr.orelse, scope, depth + 1, seen)
-    if t is cst.Subscript:
-        return _graph(model, expr.value, scope, depth + 1, seen)
-    if t in (cst.Tuple, cst.List):
-        return any(_graph(model, e.value, scope, depth + 1, seen) for e in expr.elements)
-    if t is cst.NamedExpr:
-        return _graph(model, expr.value, scope, depth + 1, seen)
-    if t is cst.Await:
-        return _graph(model, expr.expression, scope, depth + 1, seen)
-    return False
-
-
-def _name_graph(model, name: cst.Name, scope, depth, seen) -> bool:
-    if name.value in ("True", "False", "None", "self", "cls"):
-        return False
-    s = scope
-    while True:
-        defs = definitions(model, name.value, s)
-        if defs:
-            if any(_graph(model, v, s, depth + 1, seen) for v, _i, _n in defs):
-                return True
-            # `logits = logits.view(...)`: a parameter reassigned from itself is still the parameter
-            return s is not None and name.value in s.params and _param_graph(model, s, name.value, depth, seen) \
-                and any(mentions_name(v, name.value) for v, _i, _n in defs)
-        if s is None:
-            return False
-        if name.value in s.params:
-            return _param_graph(model, s, name.value, depth, seen)
-        if _loop_target(model, name.value, s):
-            return _loop_graph(model, name.value, s, depth, seen)
-        s = s.parent
-
-
-def _loop_target(model, name: str, scope) -> bool:
-    return any(True for _ in _loop_iters(model, name, scope))
-
-
-def _loop_iters(model, name: str, scope):
-    node = scope.node if scope is not None else model.module
-    roots = [node.body] if isinstance(node, cst.FunctionDef) else node.children  # not the nested scopes
-    for root in roots:
-        for n in descendants(root, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            if isinstance(n, (cst.For, cst.CompFor)) and isinstance(n.target, cst.Name) and n.target.value == name:
-                yield n.iter
-
-
-def _loop_graph(model, name, scope, depth, seen) -> bool:
-    return any(_graph(model, it, scope, depth + 1, seen) for it in _loop_iters(model, name, scope))
+        return _call_facts(model, walk, expr)
+    if t in (cst.Comparison, cst.Lambda, cst.FormattedString):
+        return set()
+    return None
 
 
 # Parameter names of a root (forward, training step, loss function) that name the data it is
@@ -571,7 +525,7 @@ DATA_NAMES = {
 }
 
 
-def _param_graph(model, fn: "FunctionInfo", name: str, depth: int = 0, seen=None) -> bool:
+def _param_graph(model, fn: "FunctionInfo", name: str) -> bool:
     """A parameter of a differentiable function is a value of the graph, unless it has a default
     or a scalar annotation (hyperparameters: `rate=0.1`, `temperature: float`). A root's
     parameter is what the file's callers pass it (`model(batch)` from a loader: data;
@@ -581,9 +535,14 @@ def _param_graph(model, fn: "FunctionInfo", name: str, depth: int = 0, seen=None
         return False
     is_root = fn.context is not None and fn.context.kind != "helper" and fn.parent is None
     if is_root:
-        passed = _passed_by_callers(model, fn, name, depth, seen if seen is not None else set())
+        passed = _passed_by_callers(model, fn, name)
         if passed is not None:
             return passed
+        if fn.context.kind == "loss":
+            # a function that backpropagates builds its loss from what it computes: what it is
+            # given is data (a loader it iterates, a batch), networks and optimizers (networks
+            # are told by the objects they are, not here)
+            return False
     if (is_root or fn.context is None) and name in DATA_NAMES:
         return False
     if fn.context is None and not any(model.enclosing_function(t) is fn for t in model.tape_blocks):
@@ -605,12 +564,10 @@ def _param_graph(model, fn: "FunctionInfo", name: str, depth: int = 0, seen=None
 _MAX_CALLERS = 8
 
 
-def _passed_by_callers(model, fn: "FunctionInfo", name: str, depth: int, seen) -> Optional[bool]:
+def _passed_by_callers(model, fn: "FunctionInfo", name: str) -> Optional[bool]:
     """Whether the callers of the root `fn` in this file pass a graph value as its parameter
     `name`: True if one does, False if there are callers and none does, None when there is no
     caller, too many, or an argument that cannot be matched (`*args`)."""
-    if depth > 8:
-        return None
     p = fn.node.params
     positional = [q.name.value for q in (*p.posonly_params, *p.params)]
     if fn.is_method and positional:
@@ -625,7 +582,7 @@ def _passed_by_callers(model, fn: "FunctionInfo", name: str, depth: int, seen) -
             return None
         if arg is False:
             continue  # left at its default
-        if _graph(model, arg, owner, depth + 1, seen):
+        if _graph(model, arg):
             return True
         decided = True
     return False if decided else None
@@ -648,26 +605,27 @@ def _argument_for(call: cst.Call, positional: List[str], name: str):
     return False
 
 
-def _attribute_graph(model, expr: cst.Attribute, scope, depth, seen) -> bool:
+def _attribute_facts(model, expr: cst.Attribute) -> Optional[Set[str]]:
     attr = expr.attr.value
     if attr in NON_TENSOR_ATTRS:
-        return False
+        return set()
     value = expr.value
+    scope = model.enclosing_function(expr)
     if isinstance(value, cst.Name) and value.value == "self":
         cls = _owner_class(scope)
-        if cls is None:
-            return False
-        return _self_attr_graph(model, cls, attr, depth, seen)
+        return {f"weight:graph:self.{attr}"} if cls is not None and _self_attr_graph(model, cls, attr) else set()
     # `self.fc.weight`: a parameter of a submodule
     if isinstance(value, cst.Attribute) and isinstance(value.value, cst.Name) and value.value.value == "self" and attr in ("weight", "bias"):
         cls = _owner_class(scope)
-        return cls is not None and any(_is_module_ctor(model, v) for v, _m in _self_values(model, cls, value.attr.value))
+        if cls is not None and any(_is_module_ctor(model, v) for v, _m in _self_values(model, cls, value.attr.value)):
+            return {f"weight:graph:self.{value.attr.value}.{attr}"}
+        return set()
     if model.resolve(expr) is not None:  # a module-level name of a library: torch.float32, np.pi
-        return False
-    return _graph(model, value, scope, depth + 1, seen)
+        return set()
+    return None
 
 
-def _self_attr_graph(model, cls, attr: str, depth, seen) -> bool:
+def _self_attr_graph(model, cls, attr: str) -> bool:
     for value, method in _self_values(model, cls, attr):
         if isinstance(value, cst.Call):
             q = model.callee(value)
@@ -676,7 +634,7 @@ def _self_attr_graph(model, cls, attr: str, depth, seen) -> bool:
             func = value.func
             if isinstance(func, cst.Attribute) and func.attr.value in PARAMETER_METHODS and dotted(func.value) == "self":
                 return True
-        if method is not None and method.context is not None and method.name != "__init__" and _graph(model, value, method, depth + 1, seen):
+        if method is not None and method.context is not None and method.name != "__init__" and _graph(model, value):
             return True
     for call, _owner in model.calls:
         func = call.func
@@ -729,55 +687,48 @@ def _is_module_ctor(model, value) -> bool:
     return False
 
 
-def _call_graph(model, call: cst.Call, scope, depth, seen) -> bool:
+def _call_facts(model, walk, call: cst.Call) -> Optional[Set[str]]:
+    seed = {f"weight:graph@{model.flow.order(call)}"}
     if any(a.keyword is not None and a.keyword.value == "requires_grad" and isinstance(a.value, cst.Name) and a.value.value == "True" for a in call.args):
-        return True  # a leaf the script trains: torch.zeros(3, requires_grad=True)
+        return seed  # a leaf the script trains: torch.zeros(3, requires_grad=True)
     if isinstance(call.func, cst.Attribute) and call.func.attr.value == "requires_grad_" and not (call.args and dotted(call.args[0].value) == "False"):
-        return True
+        return seed
     q = model.callee(call)
     if q is not None:
         if q in CONSTANT_FACTORIES or q.startswith(_NUMERIC_MODULES):
-            return False
+            return set()
         if q in PARAMETER_FACTORIES:
-            return True
+            return seed
     func = call.func
+    scope = model.enclosing_function(call)
     if q is None and isinstance(func, (cst.Name, cst.Attribute)) and not (isinstance(func, cst.Attribute) and func.attr.value in DETACHING_METHODS) \
-            and model.sources.torch.is_module_object(func, scope):
-        return True  # `policy(obs)`, `model.encoder(x)`: an object holding weights (the torch sources' answer)
+            and walk.is_module_object(func, scope):
+        return seed  # `policy(obs)`, `model.encoder(x)`: an object holding weights (the torch sources' answer)
     if isinstance(func, cst.Attribute):
         name = func.attr.value
         if name in DETACHING_METHODS:
-            return False
+            return set()
         receiver = func.value
         if isinstance(receiver, cst.Name) and receiver.value == "self":
             cls = _owner_class(scope)
             if cls is not None:
                 if name in PARAMETER_METHODS:
-                    return True
-                method = model.find_method(cls, name)
-                if method is not None:
-                    if any(_graph(model, r.value, method, depth + 1, seen) for r in method.returns
-                           if isinstance(r, cst.Return) and r.value is not None and model.enclosing_function(r) is method):
-                        return True
-                    return _args_graph(model, call, scope, depth, seen)
-                if any(_is_module_ctor(model, v) or _is_layer_ctor(model, v) for v, _m in _self_values(model, cls, name)):
-                    return True  # a submodule's output
-                if _injected_network(model, cls, name):
-                    return True  # `self.pi(obs)`: a network handed to the constructor whose parameters are trained
-            return _args_graph(model, call, scope, depth, seen)
-        if q is None and _graph(model, receiver, scope, depth + 1, seen):
-            return True
-    elif isinstance(func, cst.Call):
-        if _is_layer_ctor(model, func):  # `nn.Dense(4)(x)` in a compact Flax / Keras call
-            return True
-        if _graph(model, func, scope, depth + 1, seen):
-            return True
-    elif isinstance(func, cst.Name) and q is None:
+                    return seed
+                if model.find_method(cls, name) is None:
+                    if any(_is_module_ctor(model, v) or _is_layer_ctor(model, v) for v, _m in _self_values(model, cls, name)):
+                        return seed  # a submodule's output
+                    if _injected_network(model, cls, name):
+                        return seed  # `self.pi(obs)`: a network handed to the constructor whose parameters are trained
+            return None
+        return None
+    if isinstance(func, cst.Call):
+        return seed if _is_layer_ctor(model, func) else None  # `nn.Dense(4)(x)` in a compact Flax / Keras call
+    if isinstance(func, cst.Name) and q is None:
         if func.value in ("len", "int", "float", "bool", "str", "range", "isinstance", "getattr", "type", "print"):
-            return False
+            return set()
         if _callable_param(model, func.value, scope):
-            return True  # `model(x)`, `policy(obs)`: a module handed to a differentiable function
-    return _args_graph(model, call, scope, depth, seen)
+            return seed  # `model(x)`, `policy(obs)`: a module handed to a differentiable function
+    return None
 
 
 def _callable_param(model, name: str, scope) -> bool:
@@ -797,10 +748,6 @@ def _is_layer_ctor(model, value) -> bool:
     q = model.callee(value) or ""
     last = q.rsplit(".", 1)[-1]
     return bool(last[:1].isupper()) and q.startswith(("flax.linen.", "flax.nnx.", "keras.layers.", "tensorflow.keras.layers.", "tf_keras.layers.", "haiku."))
-
-
-def _args_graph(model, call: cst.Call, scope, depth, seen) -> bool:
-    return any(_graph(model, a.value, scope, depth + 1, seen) for a in call.args if not (a.keyword is not None and a.keyword.value in ("dim", "axis", "dtype", "device", "keepdim", "keepdims")))
 
 
 # ---- uses of a sample ----------------------------------------------------------------------

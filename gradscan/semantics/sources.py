@@ -385,6 +385,10 @@ class FrameworkFacts:
         self._jax: Optional[Dict[int, Set[str]]] = None  # id(fn) -> differentiated params
 
     def roots(self, walk, expr: cst.CSTNode, framework: str) -> Optional[Set[str]]:
+        if framework == "graph":
+            from gradscan.semantics.distributions import graph_facts
+
+            return graph_facts(self.model, walk, expr)
         t = type(expr)
         if t is cst.Name:
             return self._name(walk, expr, framework)
@@ -566,9 +570,7 @@ class GradientSources:
         """The distributions' question: does the value come from the graph at all (module
         outputs, parameters, inputs of a differentiable function) rather than constants,
         buffers, configuration or detached values (`distributions.from_graph`)."""
-        from gradscan.semantics.distributions import from_graph
-
-        return from_graph(self.model, expr, scope)
+        return self.live(expr, "graph")
 
     def carries(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"] = None) -> bool:
         model = self.model
