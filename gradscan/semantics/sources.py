@@ -421,10 +421,13 @@ class FrameworkFacts:
         if tf._model_call(call, fn):
             return {f"weight:tf@{self.model.flow.order(call)}"}
         holder = _called_self_attr(call.func)
-        if holder is not None and fn is not None and tf.callee(call) is None \
-                and not tf._layer_attr(fn, holder) and not tf._weight_attr(fn, holder):
+        func = call.func
+        base_call = isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and dotted(func.value.func) == "super"
+        if base_call or (holder is not None and fn is not None and tf.callee(call) is None
+                         and not tf._layer_attr(fn, holder) and not tf._weight_attr(fn, holder)):
             # `self.tokenizer(s)`, `self.vocab.lookup(t)`: an object that is no Keras layer
-            # holds no weights; its result carries what it is given
+            # holds no weights; its result carries what it is given. So does a base class's
+            # method (`super().call(x)`): the layer's weights are its attributes.
             out = {FINAL}
             for a in call.args:
                 out |= walk.roots(a.value)
