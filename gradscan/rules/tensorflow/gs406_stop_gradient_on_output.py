@@ -55,6 +55,10 @@ def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpressio
     gradient the step differentiates."""
     from gradscan.semantics import intent
 
+    if model.sources.torch.inputs_reach_otherwise(receiver):
+        # a helper stops its input, and every caller also sends that input to the output
+        # another way (Mask R-CNN's proposals: the RPN's boxes are returned beside them)
+        return True
     if trained is not True:
         return intent.intentional_cut(model, call, receiver, trace) is not None
     return (intent.in_evaluation_branch(model, call) or intent.optional_cut(model, call, receiver)
