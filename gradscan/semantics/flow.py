@@ -201,6 +201,9 @@ class Flow:
                     sink = _callback_return(fn, path)
                     if sink is None:
                         continue  # a training_step's logging entry: Lightning does not backpropagate it
+                    position = _returned_position(path)
+                    if position is not None and self._element_dropped(fn, position):
+                        continue  # every training caller drops this element of the forward's return
                     if target is None and (accept_return is None or accept_return(fn)):
                         return Trace(path, sink, fn, converted=conv.node if conv is not None else None)
                     continue
@@ -218,6 +221,20 @@ class Flow:
                     for use in self.later_uses(fn, name, stmt):
                         todo.append((use, path, None, conv))
         return None
+
+    def _element_dropped(self, fn: "FunctionInfo", position: int) -> bool:
+        """A torch forward returns a tuple, the file (or its linked training code) shows callers
+        that train it, and none of the callers' uses of element `position` reaches an output or
+        a loss (`p, y, p_eval, y_eval = self.model(x)`, the loss reading `p, y` only): that
+        element is not an output. False when no training caller is known: then the return is."""
+        ctx = fn.context
+        if ctx is None or ctx.kind != "forward":
+            return False
+        callers = [(c, o) for c, o in self._callers(fn) if self.model.context_of(c) is not None]
+        if not callers:
+            return False
+        return all(self._reach(call, caller, 1, set(), element=position, module_level=True) is None
+                   for call, caller in callers)
 
     def _is_root(self, fn: "FunctionInfo") -> bool:
         ctx = fn.context
