@@ -5,7 +5,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import callee, is_name, method_name, tape_withs
+from gradscan.rules.tensorflow.helpers import callee, enclosing_tape, is_name, method_name, tape_withs
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -82,7 +82,8 @@ class TapeWatchesNothing(Rule):
     dict it lists). The result is a plain tensor, not the variable: the next tape does not
     watch it and its gradient is None (a `tf.Variable`'s `-=` raises instead; a
     `keras.Variable`'s rebinds silently). A source the tape watches (`tape.watch(x)`, an
-    adversarial input updated in place of a weight) is not flagged.
+    adversarial input updated in place of a weight) and an update inside another tape's block
+    (a meta-learning fast weight the outer tape differentiates) are not flagged.
 
     Not flagged: a tape that is passed to another function, stored, or returned (the watch may
     happen there), a tape whose gradient is never computed, and a name bound more than once or
@@ -333,8 +334,8 @@ class TapeWatchesNothing(Rule):
                 listed = text in slots or (isinstance(slot, cst.Subscript) and _code(slot.value) in containers)
                 if not listed or not any(isinstance(n, cst.Name) and n.value in grads for n in [step, *descendants(step)]):
                     continue
-                if _root(slot) in watched:
-                    continue
+                if _root(slot) in watched or enclosing_tape(model, node) is not None:
+                    continue  # watched, or recorded by an outer tape (a MAML fast weight)
                 done.add(id(node))
                 yield Report(node, self.rebound_message.format(slot=text))
 
