@@ -5,9 +5,10 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import enclosing_tape, tape_withs
+from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, enclosing_tape, method_name, tape_withs
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.contexts import is_gradient_tape
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants, target_names
@@ -32,6 +33,7 @@ class LossOutsideTape(Rule):
         "returns None for every variable."
     )
     hint = "compute the loss inside the `with tf.GradientTape() as tape:` block"
+    before_message = "forward pass computed before the GradientTape block: the tape never sees it, gradients are None"
     facts = ("tf32",)
     triggers = ("GradientTape",)
     doc = """
@@ -46,6 +48,14 @@ class LossOutsideTape(Rule):
     block is not connected to anything the tape saw, so `tape.gradient` returns None for every
     source, silently; the next `optimizer.apply_gradients` raises "No gradients provided for
     any variable" (fact tf32). Both Keras 3 and `tf_keras` behave this way.
+
+    Also flags a forward pass computed before the block (`logits = forward(model, batch)`, then
+    `with tape: loss = loss_fn(y, logits)`) when what the block computes the target from
+    reads no variable, runs no network or helper that may, and watches nothing: the tape
+    records only the loss arithmetic on a value it never saw made, and every gradient is None
+    (the same fact). A block that also runs a network (a target network's output computed
+    before it, the online network inside), reads a variable, or calls a function of unknown
+    effect is not flagged.
 
     Not flagged: labels and targets computed outside the tape (they are not the differentiated
     value); renaming or indexing a value computed inside (`loss = losses["total"]`); computations
@@ -83,6 +93,15 @@ class LossOutsideTape(Rule):
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
         """,
+        """
+        import tensorflow as tf
+
+        def fit(model, x, y):
+            pred = model(x)  # error: GS405
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean((pred - y) ** 2)
+            return tape.gradient(loss, model.trainable_variables)
+        """,
     )
     valid = (
         """
@@ -114,6 +133,11 @@ class LossOutsideTape(Rule):
                 continue
             if isinstance(target, cst.Name):
                 assign = self._last_assignment(model, target.value, fn, call)
+                if assign is not None and self._inside(model, assign, block) and isinstance(assign, cst.Assign):
+                    before = _forward_before(model, block, assign, fn, find_argument(call, 1, "sources"))
+                    if before is not None:
+                        yield Report(before, self.before_message)
+                    continue
                 if assign is None or order(assign) < order(block) or self._inside(model, assign, block):
                     continue
                 if enclosing_tape(model, assign) is not None or not _computes(model, assign.value):
@@ -172,5 +196,137 @@ def _computes(model: FileModel, expr: cst.BaseExpression) -> bool:
             text = dotted(node.func) or ""
             if text in ("float", "int", "len", "str", "dict", "list", "tuple"):
                 continue
+            return True
+    return False
+
+
+_PURE_BUILTINS = {"float", "int", "len", "abs", "sum", "min", "max", "range", "zip", "list", "tuple", "dict"}
+
+
+def _library_function(name: Optional[str]) -> bool:
+    """A TensorFlow/Keras/NumPy function (not a layer, model or variable constructor): it
+    computes from its arguments only."""
+    if not name or name in TF_VARIABLE or name in KERAS_VARIABLE:
+        return False
+    if name in _PURE_BUILTINS:
+        return True
+    head, last = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
+    return head in ("tensorflow", "keras", "tf_keras", "numpy", "math") and last[:1].islower()
+
+
+def _loss_object(model: FileModel, call: cst.Call, fn) -> bool:
+    """`loss_fn(y, p)` with `loss_fn = keras.losses.X(...)`, or `keras.losses.X()(y, p)`."""
+    func = call.func
+    if isinstance(func, cst.Call):
+        return ".losses." in (callee(model, func) or "")
+    if isinstance(func, cst.Name):
+        bindings, _where = model.get(Definitions).reaching(func, fn)
+        return bool(bindings) and all(
+            isinstance(b.value, cst.Call) and ".losses." in (callee(model, b.value) or "") for b in bindings)
+    return False
+
+
+def _pure_function(model: FileModel, target, depth: int = 2) -> bool:
+    """A function of this file whose body calls only library functions (or such functions),
+    reads no attribute of `self` and opens no tape: it cannot run a network or read a weight."""
+    if depth <= 0 or target is None or target.is_method:
+        return False
+    for node in descendants(target.node.body):
+        if isinstance(node, cst.Call):
+            name = callee(model, node)
+            if _library_function(name) or method_name(node) in ("numpy",):
+                continue
+            if name is None and _pure_function(model, model.objects.called_function(node, target), depth - 1):
+                continue
+            return False
+        if isinstance(node, (cst.With, cst.Global, cst.Nonlocal)):
+            return False
+    return True
+
+
+def _forward_before(model: FileModel, block: cst.With, assign: cst.Assign, fn, sources) -> Optional[cst.CSTNode]:
+    """The assignment before `block` of a network's output that the target assigned in the
+    block is computed from, when nothing the block computes it from reads a variable, runs a
+    network (or a function that may) or is watched; else None. A parameter or loop variable
+    read in the block is data unless the gradient is asked about it (it may be a variable)."""
+    taint = model.sources.tensorflow
+    asked = {n.value for n in descendants(sources) if isinstance(n, cst.Name)} if sources is not None else set()
+    if isinstance(sources, cst.Name):
+        asked.add(sources.value)
+    defs = model.get(Definitions)
+    order = model.flow.order
+    if any(method_name(c) == "watch" for c in descendants(block) if isinstance(c, cst.Call)):
+        return None
+    todo = [assign.value]
+    seen = set()
+    found = None
+    while todo:
+        expr = todo.pop()
+        if id(expr) in seen:
+            continue
+        seen.add(id(expr))
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Call):
+                name = callee(model, node)
+                if _library_function(name) or _loss_object(model, node, fn):
+                    stack.extend(a.value for a in node.args)
+                    continue
+                if name is None and _pure_function(model, model.objects.called_function(node, fn)):
+                    stack.extend(a.value for a in node.args)
+                    continue
+                return None  # a network, a weight-reading method, or a call whose effect is unknown
+            if isinstance(node, cst.Attribute):
+                if taint.carries(node, fn):
+                    return None  # a weight read inside the block: the tape records it
+                stack.append(node.value)
+                continue
+            if isinstance(node, (cst.Lambda, cst.ListComp, cst.GeneratorExp, cst.DictComp, cst.SetComp)):
+                return None
+            if isinstance(node, cst.Name):
+                if node.value in asked:
+                    return None
+                bindings, where = defs.reaching(node, fn)
+                if where == "param" or where == "none":
+                    continue  # data, or a value from elsewhere: nothing to point at
+                if where != "local":
+                    return None
+                for b in bindings:
+                    inside = any(anc is block for anc in model.ancestors(b.stmt))
+                    if b.value is None or b.block:
+                        if inside or b.kind != "block":
+                            return None  # bound in the block by a loop or `with`: unknown
+                        continue  # a loop variable before the block: data read in it
+                    if inside:
+                        todo.append(b.value)
+                        continue
+                    if order(b.stmt) > order(block) or enclosing_tape(model, b.stmt) is not None:
+                        return None  # later (a loop's next turn), or recorded by a tape (re-entered)
+                    if not _runs_network(model, b.value, fn):
+                        if taint.carries(b.value, fn):
+                            return None  # a variable, or a tensor of one (GS410's case)
+                        continue
+                    if found is None:
+                        found = b.stmt
+                continue
+            stack.extend(c for c in node.children if isinstance(c, cst.BaseExpression))
+    return found
+
+
+def _runs_network(model: FileModel, value: cst.BaseExpression, fn) -> bool:
+    """`value` calls a network (a call that carries gradient and is no library function or
+    variable factory) or a function of this file that returns a network's output (`forward(model,
+    batch)` returning `model(x)`): a forward pass."""
+    taint = model.sources.tensorflow
+    carries = taint.carries(value, fn)
+    for node in [value, *descendants(value)]:
+        if not isinstance(node, cst.Call) or callee(model, node) is not None or isinstance(node.func, cst.Call):
+            continue
+        if carries:
+            return True
+        target = model.objects.called_function(node, fn)
+        if target is not None and any(
+                isinstance(r, cst.Return) and r.value is not None and taint.carries(r.value, target) for r in target.returns):
             return True
     return False

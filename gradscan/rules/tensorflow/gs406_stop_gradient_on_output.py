@@ -6,10 +6,10 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    KERAS_VARIABLE, STOP_GRADIENT, TF_VARIABLE, callee, combined_with_carrier, context_root, is_name, method_name, path_barrier,
-    reaches_loss, tf_site,
+    KERAS_VARIABLE, STOP_GRADIENT, TF_VARIABLE, callee, combined_with_carrier, context_root, enclosing_tape, is_name, method_name,
+    path_barrier, reaches_loss, tf_site,
 )
-from gradscan.semantics.arguments import find_argument
+from gradscan.semantics.arguments import argument_for, find_argument
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.sources import TensorFlowSources
@@ -125,6 +125,7 @@ class StopGradientOnOutput(Rule):
         "it gradient None, silently."
     )
     tape_message = "tf.stop_gradient on the model output cuts every weight from the loss; remove it"
+    helper_message = "this helper's tf.stop_gradient reaches a step that trains {network}: it gets no gradient; stop at the call"
     lone_message = "tf.stop_gradient on the only output of self.{layer}: its weights never train; remove it"
     hint = "remove `tf.stop_gradient`; to freeze a sub-layer set `layer.trainable = False` instead"
     facts = ("tf33",)
@@ -168,6 +169,12 @@ class StopGradientOnOutput(Rule):
     trains (directly or inside a model) is flagged even when called a quantizer. Only when
     the file shows neither do the names around the stop (function, class, variable: target,
     teacher, ema, frozen, quantize, gan) keep it silent.
+    A helper that returns a stopped network output (`return tf.stop_gradient(self.generator(z))`)
+    is followed to its call sites in tape blocks: it is flagged when one of them reaches the
+    loss of a `tape.gradient` that differentiates that network's weights with nothing
+    differentiable combined on the way (a GAN's generator step reusing the discriminator
+    step's fakes); call sites whose tape trains other networks only (the discriminator step)
+    are the intended use.
     In tape bodies a stop is flagged only when nothing differentiable is combined with the
     stopped value anywhere on its way to the loss (a loss whose only prediction was stopped);
     policy-gradient weights, TD targets, SimSiam branches and discriminator steps all combine
@@ -193,6 +200,17 @@ class StopGradientOnOutput(Rule):
     - gradscan facts: tf33
     """
     invalid = (
+        """
+        import tensorflow as tf
+
+        def features(net, x):
+            return tf.stop_gradient(net(x))  # error: GS406
+
+        def step(net, head, x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean((head(features(net, x)) - y) ** 2)
+            return tape.gradient(loss, net.trainable_variables + head.trainable_variables)
+        """,
         """
         import tensorflow as tf
 
@@ -244,6 +262,9 @@ class StopGradientOnOutput(Rule):
                 sink = "loss"
             elif site == "call" and getattr(context_root(fn), "name", None) == "call":
                 sink = "return"
+            elif site == "helper":
+                yield from self._returned_stop(model, taint, call, fn)
+                continue
             else:
                 continue
             arg = find_argument(call, 0, "input")
@@ -294,6 +315,35 @@ class StopGradientOnOutput(Rule):
                 continue
             if _only_use_of_fresh_layer_output(model, list(body), body.index(stmt), arg.value):
                 yield Report(call, "stop_gradient is the only path from this layer's output to the model: its weights never train")
+
+    def _returned_stop(self, model: FileModel, taint: TensorFlowSources, call: cst.Call, fn) -> Iterator[Report]:
+        """`return tf.stop_gradient(self.net(z))` in a helper: flagged when a call site inside a
+        tape block reaches the loss of a `tape.gradient` that differentiates `self.net`, the
+        stopped value meeting no other differentiable value on the way."""
+        from gradscan.semantics import intent
+
+        arg = find_argument(call, 0, "input")
+        if fn is None or arg is None or not taint.carries(arg, fn) or not _returned(model, call, fn):
+            return
+        producers = _producers(model, taint, arg, fn)
+        if not producers:
+            return
+        for site_call, owner in model.objects.callers_of(fn)[:8]:
+            if enclosing_tape(model, site_call) is None or intent.in_evaluation_branch(model, site_call):
+                continue
+            trace = reaches_loss(model, site_call, path_barrier(model))
+            if trace is None or trace.sink != "loss" or not trace.path or not isinstance(trace.path[-1], cst.Call):
+                continue
+            seen = [_as_seen_by(model, fn, p, site_call, owner) for p in sorted(producers)]
+            if any(p is None for p in seen):
+                continue  # a network the call site does not name
+            trained = [p for p in seen if tf_training.network_trained(model, trace.path[-1], p, owner) is True]
+            if not trained:
+                continue
+            if combined_with_carrier(model, taint, site_call, owner) or self._meets_carrier(model, taint, trace, owner):
+                continue
+            yield Report(call, self.helper_message.format(network=trained[0]))
+            return
 
     @staticmethod
     def _is_stop(model: FileModel, expr) -> bool:
@@ -486,3 +536,29 @@ def _only_use_of_fresh_layer_output(model: FileModel, statements, index: int, na
             if mentions_name(stmt, name):
                 return False
     return True
+
+
+def _as_seen_by(model: FileModel, fn: FunctionInfo, network: str, site_call: cst.Call, owner) -> Optional[str]:
+    """The helper's `network` (dotted text) as the call site's scope names it: a parameter
+    becomes the argument passed (`encoder(x)` in `frozen(enc, x)` is `enc`), `self.x` stays
+    when the caller is a method of the same class; None when it cannot be told."""
+    root, _, rest = network.partition(".")
+    if root == "self":
+        return network if owner is not None and owner.cls is not None and owner.cls is fn.cls else None
+    if root in fn.params:
+        arg = argument_for(fn, site_call, root)
+        text = dotted(arg) if arg is not None else None
+        return None if text is None else (text + "." + rest if rest else text)
+    return network
+
+
+def _returned(model: FileModel, call: cst.Call, fn: FunctionInfo) -> bool:
+    """`call` is what `fn` returns: `return tf.stop_gradient(...)`, or a name bound to it and
+    returned."""
+    stmt = model.enclosing_statement(call)
+    if isinstance(stmt, cst.Return):
+        return stmt.value is call
+    if isinstance(stmt, cst.Assign) and stmt.value is call and len(stmt.targets) == 1 and isinstance(stmt.targets[0].target, cst.Name):
+        name = stmt.targets[0].target.value
+        return any(isinstance(r, cst.Return) and is_name(r.value, name) for r in fn.returns)
+    return False

@@ -5,7 +5,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import callee, is_name, method_name, tape_withs
+from gradscan.rules.tensorflow.helpers import callee, enclosing_tape, is_name, method_name, tape_withs
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -75,6 +75,16 @@ class TapeWatchesNothing(Rule):
     that a tape's `gradient` is asked about, with no `.watch(...)` of it anywhere in the file.
     A tape records only variables and watched tensors: the gradient is None (fact tf47).
 
+    Also flags a hand-written descent step that rebinds a gradient source to arithmetic on
+    itself: `w = w - lr * dw`, `params[k] = params[k] - lr * grads[k]`,
+    `self.w -= lr * g`, where the step's term comes from that tape's `gradient` and the
+    source is one the `gradient` call lists (by name, attribute, or as an item of the list or
+    dict it lists). The result is a plain tensor, not the variable: the next tape does not
+    watch it and its gradient is None (a `tf.Variable`'s `-=` raises instead; a
+    `keras.Variable`'s rebinds silently). A source the tape watches (`tape.watch(x)`, an
+    adversarial input updated in place of a weight) and an update inside another tape's block
+    (a meta-learning fast weight the outer tape differentiates) are not flagged.
+
     Not flagged: a tape that is passed to another function, stored, or returned (the watch may
     happen there), a tape whose gradient is never computed, and a name bound more than once or
     in another function than the one asking for the gradient.
@@ -107,8 +117,28 @@ class TapeWatchesNothing(Rule):
             loss = tf.reduce_sum(v * v)
         grad = tape.gradient(loss, v)
         """,
+        """
+        import tensorflow as tf
+
+        def sgd(params, x, y, lr=0.1):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean((x @ params["w"] - y) ** 2)
+            grads = tape.gradient(loss, params)
+            for k in params:
+                params[k] = params[k] - lr * grads[k]  # error: GS408
+        """,
     )
     valid = (
+        """
+        import tensorflow as tf
+
+        def sgd(params, x, y, lr=0.1):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean((x @ params["w"] - y) ** 2)
+            grads = tape.gradient(loss, params)
+            for k in params:
+                params[k].assign_sub(lr * grads[k])
+        """,
         """
         import tensorflow as tf
 
@@ -122,6 +152,7 @@ class TapeWatchesNothing(Rule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         yield from self._unwatched_tensors(model)
+        yield from self._rebound_sources(model)
         for call, _fn in model.calls:
             if not is_name(keyword_argument(call, "watch_accessed_variables"), "False") or not is_gradient_tape(model, call):
                 continue
@@ -266,3 +297,100 @@ class TapeWatchesNothing(Rule):
                     if isinstance(arg.value, cst.Name):
                         watched.add(arg.value.value)
         return bindings, watched
+
+
+    rebound_message = "`{slot} - ...` rebinds a gradient source to a tensor no later tape watches; use `.assign_sub`"
+
+    def _rebound_sources(self, model: FileModel) -> Iterator[Report]:
+        """`w = w - lr * dw` after `dw = tape.gradient(loss, w)`: the slot the gradient listed now
+        holds a tensor, which the next tape does not watch (fact tf47)."""
+        tapes = set()
+        for block in tape_withs(model):
+            for item in block.items:
+                if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                    tapes.add((model.enclosing_function(block), item.asname.name.value))
+        if not tapes:
+            return
+        order = model.flow.order
+        done = set()
+        for call, fn in model.calls:
+            if method_name(call) != "gradient" or not isinstance(call.func.value, cst.Name):
+                continue
+            if (fn, call.func.value.value) not in tapes:
+                continue
+            slots, containers = _listed_slots(find_argument(call, 1, "sources"))
+            grads = _bound_by(model, call)
+            if not (slots or containers) or not grads:
+                continue
+            watched = _watched_roots(model, fn)
+            for node, owner in model.assignments:
+                if owner is not fn or id(node) in done or order(node) < order(call):
+                    continue
+                found = _descent_update(node)
+                if found is None:
+                    continue
+                slot, step = found
+                text = _code(slot)
+                listed = text in slots or (isinstance(slot, cst.Subscript) and _code(slot.value) in containers)
+                if not listed or not any(isinstance(n, cst.Name) and n.value in grads for n in [step, *descendants(step)]):
+                    continue
+                if _root(slot) in watched or enclosing_tape(model, node) is not None:
+                    continue  # watched, or recorded by an outer tape (a MAML fast weight)
+                done.add(id(node))
+                yield Report(node, self.rebound_message.format(slot=text))
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _root(expr) -> Optional[str]:
+    while isinstance(expr, (cst.Attribute, cst.Subscript)):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def _listed_slots(sources):
+    """The slots `tape.gradient(target, sources)` lists (`w`, `self.w`, `[w, b]`), and the
+    containers whose items it lists (`params`, `model_vars`)."""
+    slots, containers = set(), set()
+    if sources is None:
+        return slots, containers
+    elements = [e.value for e in sources.elements if isinstance(e, cst.Element)] \
+        if isinstance(sources, (cst.List, cst.Tuple)) else [sources]
+    for e in elements:
+        if isinstance(e, (cst.Name, cst.Attribute, cst.Subscript)):
+            slots.add(_code(e))
+            if not isinstance(e, cst.Subscript):
+                containers.add(_code(e))
+    return slots, containers
+
+
+def _bound_by(model: FileModel, call: cst.Call) -> set:
+    """The names the statement holding `call` binds (`grads`, `dw, db`)."""
+    stmt = model.enclosing_statement(call)
+    if isinstance(stmt, cst.Assign) and stmt.value is call:
+        return {n for t in stmt.targets for n in target_names(t.target)}
+    return set()
+
+
+def _watched_roots(model: FileModel, fn) -> set:
+    out = set()
+    for call, owner in model.calls:
+        if owner is fn and method_name(call) == "watch" and call.args:
+            for sub in [call.args[0].value, *descendants(call.args[0].value)]:
+                if isinstance(sub, cst.Name):
+                    out.add(sub.value)
+    return out
+
+
+def _descent_update(node):
+    """(slot, step) of `slot = slot - step`, `slot = slot + step` or `slot -= step`."""
+    if isinstance(node, cst.Assign) and len(node.targets) == 1:
+        slot, value = node.targets[0].target, node.value
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Subtract, cst.Add)) \
+                and _code(value.left) == _code(slot):
+            return slot, value.right
+    if isinstance(node, cst.AugAssign) and isinstance(node.operator, (cst.SubtractAssign, cst.AddAssign)):
+        return node.target, node.value
+    return None
