@@ -8,6 +8,9 @@ crosses the file boundary the way it crosses a function's: `train(model, ...)` i
 knows `model` is an `MDN` because `main.py` passes one, and `jax.grad(loss)` in `main.py`
 knows `loss`'s parameters because `lib.py` defines it. Only files about training are linked
 (see `about_training`), within size caps, so a library's modules are analysed as before.
+A module imported whole (`import models`; `models.fit(...)`) is linked like a name imported
+from it, and a file two files away from training code (a helper used by a library file that a
+training file imports) is linked through that middle file (`Caller.next`), no further.
 
 Built with `ast` from the files on disk when the engine asks (`ProjectIndex.linked_context`, a
 query the results cache records: editing a linked file re-checks the files linked to it).
