@@ -582,3 +582,38 @@ def test_a_module_use_that_a_local_name_shadows_is_not_linked(scripts):
     (scripts / "train.py").write_text(SCRIPT_MODULE + "\n\ndef fit(*args):\n    return None\n")
     result = runner.run(["models.py"], Settings(root=scripts), jobs=1, use_cache=False)
     assert _codes(result) == []
+
+
+LEARNER_TEST = textwrap.dedent('''
+    import unittest
+
+    import torch
+    from torch import nn
+    from actor import Actor
+
+
+    class ActorTest(unittest.TestCase):
+        def test_actions_do_not_train_the_actor(self):
+            actor = Actor()
+            critic = nn.Linear(2, 1)
+            opt = torch.optim.Adam(actor.parameters())
+            loss = -critic(actor.act(torch.randn(3, 4))).mean()
+            opt.zero_grad()
+            loss.backward()
+            self.assertIsNone(actor.mu.weight.grad)
+''')
+
+
+def test_a_test_is_not_the_training_a_module_serves(chain):
+    """A test that steps once and asserts the weights did not move checks that a cut holds:
+    linked as training code it would make the cut look like a bug. `unittest` test cases and
+    pytest `test_` functions are not linked; the same steps in a trainer's method are."""
+    (chain / "learner.py").write_text(LEARNER_TEST)
+    assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)) == []
+    as_function = LEARNER_TEST.replace("class ActorTest(unittest.TestCase):\n", "").replace(
+        "(self)", "()").replace("self.assertIsNone(", "assert (").replace(".grad)", ".grad) is None").replace("\n    ", "\n")
+    (chain / "learner.py").write_text(as_function)
+    compile(as_function, "learner.py", "exec")
+    assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)) == []
+    (chain / "learner.py").write_text(as_function.replace("def test_actions_do_not_train_the_actor", "def train_actor"))
+    assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)) == [("squash.py", 7, "GS301")]
