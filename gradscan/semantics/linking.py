@@ -350,15 +350,31 @@ def _dotted(expr: ast.expr) -> Optional[str]:
 
 def _identifiers(module: _Module) -> Set[str]:
     """Every name `module` binds or reads, anywhere (parameters, locals, globals)."""
-    out = set(module.bound)
+    _scan(module)
+    return module.__dict__["_identifiers"]
+
+
+def _scan(module: _Module) -> None:
+    """One walk of the module's tree for what linking asks of it again and again (a module is
+    read once per run and asked by every file linked to it): its identifiers, and its dotted
+    attribute reads (`models.fit`) by prefix."""
+    if "_identifiers" in module.__dict__:
+        return
+    names = set(module.bound)
+    dotted: Dict[str, List[ast.Attribute]] = {}
     for n in ast.walk(module.tree):
         if isinstance(n, ast.Name):
-            out.add(n.id)
+            names.add(n.id)
         elif isinstance(n, ast.arg):
-            out.add(n.arg)
+            names.add(n.arg)
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.add(n.name)
-    return out
+            names.add(n.name)
+        elif isinstance(n, ast.Attribute) and n.end_lineno == n.lineno:
+            head = _dotted(n.value)
+            if head is not None:
+                dotted.setdefault(head, []).append(n)
+    module.__dict__["_identifiers"] = names
+    module.__dict__["_dotted"] = dotted
 
 
 def _module_uses(module: _Module, prefixes: Set[str], defs: Set[str]) -> List[Tuple[int, int, str, str]]:
@@ -370,10 +386,10 @@ def _module_uses(module: _Module, prefixes: Set[str], defs: Set[str]) -> List[Tu
     heads = {p.split(".")[0] for p in prefixes}
     if not any(h in module.bound for h in heads):
         return out
-    for node in ast.walk(module.tree):
-        if isinstance(node, ast.Attribute) and node.attr in defs and node.end_lineno == node.lineno:
-            head = _dotted(node.value)
-            if head not in prefixes:
+    _scan(module)
+    for head in sorted(prefixes):
+        for node in module.__dict__["_dotted"].get(head, ()):
+            if node.attr not in defs:
                 continue
             line = module.lines[node.lineno - 1]
             raw = line.encode("utf-8")

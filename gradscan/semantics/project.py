@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from gradscan.files.source import SourceError, decode_python
 from gradscan.semantics.index_summaries import CUT_WORDS, returns_cut
-from gradscan.semantics.linking import about_training
+from gradscan.semantics.linking import MAX_CALLERS, about_training
 
 INDEX_VERSION = 9
 REWRITE_MIN_CHANGES = 8
@@ -706,10 +706,23 @@ class ProjectIndex:
             names = dict.get(self.files, file) or [""]
             return Caller(other, stmts, prefixes, names[0], further)
 
-        callers = [x for x in (caller(c, aliases) for c in direct) if x is not None]
+        # (`link` takes the first MAX_CALLERS: the files after them are not read at all)
+        callers = []
+        for c in direct:
+            if len(callers) >= MAX_CALLERS:
+                break
+            found_caller = caller(c, aliases)
+            if found_caller is not None:
+                callers.append(found_caller)
         for c in sorted(chains):  # after the direct ones: those come first within the caps
+            if len(callers) >= MAX_CALLERS:
+                break
             middle = dict.get(self.files, c) or []
-            far = [x for x in (caller(f, middle) for f in chains[c][:MAX_CHAIN_FILES]) if x is not None]
+            far = []
+            for f in chains[c][:MAX_CHAIN_FILES]:
+                found_caller = caller(f, middle) if len(far) < MAX_CALLERS else None
+                if found_caller is not None:
+                    far.append(found_caller)
             found_caller = caller(c, aliases, far) if far else None
             if found_caller is not None:
                 callers.append(found_caller)
