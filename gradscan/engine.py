@@ -162,8 +162,11 @@ def _check_source_file(source: SourceFile, settings: Settings, project, disable_
         except Exception:  # the context does not parse with this file: the file is checked alone
             linked = None
         else:
-            return [f for f in _parsed(replace(source, text=linked[0]), module, raw, rules, settings, project,
-                                       enabled, disable_noqa, started)
+            # (a fix touching a rewritten line would write the rewritten text back: left out)
+            return [replace(f, fix=None) if f.fix is not None and any(
+                        f.fix.line <= n <= f.fix.end_line for n in linked[2]) else f
+                    for f in _parsed(replace(source, text=linked[0]), module, raw, rules, settings, project,
+                                     enabled, disable_noqa, started)
                     if f.line <= linked[1] or f.code in ("GS000", "GS002", "GS003")]
     try:
         module = cst.parse_module(text)
@@ -197,15 +200,22 @@ def _parsed(source: SourceFile, module, raw, rules, settings: Settings, project,
 
 
 def _linked(source: SourceFile, settings: Settings, project) -> Optional[tuple]:
-    """(this file's text with its linked context appended, its own line count), or None."""
+    """(this file's text with its linked context appended, its own line count, the lines whose
+    uses of a linked module were rewritten), or None."""
     if project is None or source.is_notebook or not hasattr(project, "linked_context") or not source.path.endswith(".py"):
         return None
     name = module_name_for(source.path, settings, project)
     found = project.linked_context(name) if name else None
     if not found:
         return None
-    context, blank = found
+    context, blank = found[0], found[1]
+    rewrites = found[2] if len(found) > 2 else []
     lines = source.text.splitlines(keepends=True)
+    for line, col, text, replacement in rewrites:
+        # `models.fit` read as `fit` padded to the same length: every position stays
+        if not (1 <= line <= len(lines)) or lines[line - 1][col:col + len(text)] != text or len(replacement) != len(text):
+            return None
+        lines[line - 1] = lines[line - 1][:col] + replacement + lines[line - 1][col + len(text):]
     for start, end, statement in blank:
         # The index read the file on disk; the text checked (an editor's buffer, a mutant) may
         # differ: link only when the imports to blank are where the index saw them.
@@ -218,7 +228,7 @@ def _linked(source: SourceFile, settings: Settings, project) -> Optional[tuple]:
     own = "".join(lines)
     if own and not own.endswith("\n"):
         own += "\n"
-    return own + "\n" + context, len(lines)
+    return own + "\n" + context, len(lines), {r[0] for r in rewrites}
 
 
 def _analysed(source: SourceFile, module, raw: List[tuple], rules, settings: Settings, project, enabled,

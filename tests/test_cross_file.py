@@ -406,3 +406,214 @@ def test_a_trainer_class_of_another_file_links_the_helper_it_trains_through(tmp_
     assert _codes(result) == [("policy.py", 17, "GS301")]
     (tmp_path / "agent.py").unlink()
     assert _codes(runner.run(["policy.py"], Settings(root=tmp_path), jobs=1, use_cache=False)) == []
+
+
+# ---- linking through module imports and chains of two files -------------------------------
+SQUASH = textwrap.dedent('''
+    import torch
+    from torch.distributions import Normal
+
+
+    def squashed_draw(mean, std):
+        return torch.tanh(Normal(mean, std).sample())
+''')
+
+ACTOR = textwrap.dedent('''
+    from torch import nn
+    from squash import squashed_draw
+
+
+    class Actor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mu = nn.Linear(4, 2)
+            self.log_std = nn.Linear(4, 2)
+
+        def act(self, obs):
+            return squashed_draw(self.mu(obs), self.log_std(obs).exp())
+''')
+
+LEARNER = textwrap.dedent('''
+    import torch
+    from torch import nn
+    from actor import Actor
+
+
+    class Learner:
+        def __init__(self):
+            self.actor = Actor()
+            self.critic = nn.Linear(2, 1)
+            self.opt = torch.optim.Adam(self.actor.parameters())
+
+        def train(self, obs):
+            action = self.actor.act(obs)
+            loss = -self.critic(action).mean()
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+''')
+
+# The look-alike: the actions are drawn for the critic's targets only, under no_grad, and only
+# the critic learns; the helper's `.sample()` then loses nothing.
+CRITIC_ONLY = textwrap.dedent('''
+    import torch
+    from torch import nn
+    from actor import Actor
+
+
+    class Learner:
+        def __init__(self):
+            self.actor = Actor()
+            self.critic = nn.Linear(6, 1)
+            self.opt = torch.optim.Adam(self.critic.parameters())
+
+        def train(self, obs, returns):
+            with torch.no_grad():
+                action = self.actor.act(obs)
+            value = self.critic(torch.cat([obs, action], -1))
+            loss = ((value - returns) ** 2).mean()
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+''')
+
+
+@pytest.fixture
+def chain(tmp_path, monkeypatch):
+    monkeypatch.delenv(cache.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    root = tmp_path / "rl"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("")
+    for name, text in (("squash.py", SQUASH), ("actor.py", ACTOR), ("learner.py", LEARNER)):
+        (root / name).write_text(text)
+    monkeypatch.chdir(root)
+    return root
+
+
+def test_a_cut_two_files_away_from_the_training_code_is_found(chain):
+    """squash.py <- actor.py (trains nothing) <- learner.py (backpropagates through the action):
+    the helper is analysed with actor.py's `Actor` and learner.py's trainer appended, and the
+    pathwise `.sample()` is found, once, on squash.py's own line."""
+    result = runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)
+    assert _codes(result) == [("squash.py", 7, "GS301")]
+    everything = runner.run(["."], Settings(root=chain), jobs=1, use_cache=False)
+    assert _codes(everything) == [("squash.py", 7, "GS301")]
+
+
+def test_a_chain_whose_trainer_does_not_differentiate_the_draw_stays_silent(chain):
+    (chain / "learner.py").write_text(CRITIC_ONLY)
+    result = runner.run(["."], Settings(root=chain), jobs=1, use_cache=False)
+    assert _codes(result) == []
+
+
+def test_a_chain_is_followed_two_files_and_no_further(chain):
+    """A fourth file between the helper and the trainer: three files away, the helper is
+    library code again (the chain's cap)."""
+    (chain / "wrapper.py").write_text(textwrap.dedent('''
+        from actor import Actor
+
+
+        class Wrapped(Actor):
+            pass
+    '''))
+    (chain / "learner.py").write_text(LEARNER.replace("from actor import Actor", "from wrapper import Wrapped as Actor"))
+    result = runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)
+    assert _codes(result) == []
+
+
+def test_editing_any_file_of_the_chain_rechecks_the_helper(chain):
+    first = runner.run(["squash.py"], Settings(root=chain), jobs=1)
+    assert _codes(first) == [("squash.py", 7, "GS301")]
+    (chain / "learner.py").write_text(CRITIC_ONLY)
+    assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1)) == []
+    (chain / "learner.py").write_text(LEARNER)
+    assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1)) == [("squash.py", 7, "GS301")]
+    # the middle file: the actor now draws its actions elsewhere
+    (chain / "actor.py").write_text(ACTOR.replace("return squashed_draw(", "return (").replace(
+        "self.log_std(obs).exp())", "self.log_std(obs).exp())[0]"))
+    assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1)) == []
+
+
+SCRIPT_MODULE = textwrap.dedent('''
+    import torch
+    import models
+
+    head = models.Head()
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    models.fit(head, x, y)
+    with torch.no_grad():
+        print(models.preview(head, x))
+''')
+
+
+def test_a_file_imported_as_a_module_is_linked(scripts):
+    """`import models` then `models.fit(head, ...)`: models.py is checked with the script, as
+    with `from models import fit`."""
+    (scripts / "train.py").write_text(SCRIPT_MODULE)
+    result = runner.run(["models.py"], Settings(root=scripts), jobs=1, use_cache=False)
+    assert _codes(result) == [("models.py", 19, "GS301")]
+
+
+def test_a_package_module_imported_under_an_alias_is_linked(scripts):
+    (scripts / "pkg").mkdir()
+    (scripts / "pkg" / "__init__.py").write_text("")
+    (scripts / "models.py").rename(scripts / "pkg" / "models.py")
+    (scripts / "train.py").write_text(SCRIPT_MODULE.replace("import models", "import pkg.models as m").replace(
+        "models.", "m."))
+    result = runner.run(["pkg/models.py"], Settings(root=scripts), jobs=1, use_cache=False)
+    assert _codes(result) == [("pkg/models.py", 19, "GS301")]
+
+
+def test_a_script_sees_what_it_calls_through_a_module_at_its_own_positions(scripts):
+    """kfold.py as `import nets as n` / `n.make_net()`: the factory is known, and the finding
+    keeps the line and column it has with `from nets import make_net`."""
+    plain = runner.run(["kfold.py"], Settings(root=scripts), jobs=1, use_cache=False)
+    (scripts / "kfold.py").write_text(KFOLD.replace("from nets import make_net", "import nets as n").replace(
+        "make_net()", "n.make_net()"))
+    aliased = runner.run(["kfold.py"], Settings(root=scripts), jobs=1, use_cache=False)
+    assert [(f.line, f.code) for f in aliased.findings] == [(f.line, f.code) for f in plain.findings] == [(8, "GS602")]
+    assert [f.col for f in aliased.findings] == [f.col for f in plain.findings]
+
+
+def test_a_module_use_that_a_local_name_shadows_is_not_linked(scripts):
+    """The script has a `fit` of its own beside `models.fit`: reading `models.fit` as `fit`
+    would call the wrong one, so models.py is checked without it."""
+    (scripts / "train.py").write_text(SCRIPT_MODULE + "\n\ndef fit(*args):\n    return None\n")
+    result = runner.run(["models.py"], Settings(root=scripts), jobs=1, use_cache=False)
+    assert _codes(result) == []
+
+
+LEARNER_TEST = textwrap.dedent('''
+    import unittest
+
+    import torch
+    from torch import nn
+    from actor import Actor
+
+
+    class ActorTest(unittest.TestCase):
+        def test_actions_do_not_train_the_actor(self):
+            actor = Actor()
+            critic = nn.Linear(2, 1)
+            opt = torch.optim.Adam(actor.parameters())
+            loss = -critic(actor.act(torch.randn(3, 4))).mean()
+            opt.zero_grad()
+            loss.backward()
+            self.assertIsNone(actor.mu.weight.grad)
+''')
+
+
+def test_a_test_is_not_the_training_a_module_serves(chain):
+    """A test that steps once and asserts the weights did not move checks that a cut holds:
+    linked as training code it would make the cut look like a bug. `unittest` test cases and
+    pytest `test_` functions are not linked; the same steps in a trainer's method are."""
+    (chain / "learner.py").write_text(LEARNER_TEST)
+    assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)) == []
+    as_function = LEARNER_TEST.replace("class ActorTest(unittest.TestCase):\n", "").replace(
+        "(self)", "()").replace("self.assertIsNone(", "assert (").replace(".grad)", ".grad) is None").replace("\n    ", "\n")
+    (chain / "learner.py").write_text(as_function)
+    compile(as_function, "learner.py", "exec")
+    assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)) == []
+    (chain / "learner.py").write_text(as_function.replace("def test_actions_do_not_train_the_actor", "def train_actor"))
+    assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)) == [("squash.py", 7, "GS301")]

@@ -16,10 +16,11 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from gradscan.files.source import SourceError, decode_python
 from gradscan.semantics.index_summaries import CUT_WORDS, returns_cut
-from gradscan.semantics.linking import about_training
+from gradscan.semantics.linking import MAX_CALLERS, about_training
 
-INDEX_VERSION = 8
-REWRITE_MIN_CHANGES = 8  # index.json is rewritten when more entries than this (or 2%) changed
+INDEX_VERSION = 9
+REWRITE_MIN_CHANGES = 8
+MAX_CHAIN_FILES = 4  # files importing the linked one (and files importing those) tried for a chain  # index.json is rewritten when more entries than this (or 2%) changed
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
@@ -138,6 +139,11 @@ def summarize(text: str, module: str, is_package: bool) -> Optional[dict]:
             }
     local = {n: q for n, q in names.items()}
     summary = {"classes": classes, "names": local, "stars": stars}
+    # `import pkg.models` binds `pkg` only: the module it names, for linking (`pkg.models.fit(...)`)
+    dotted_imports = sorted({a.name for node in statements if isinstance(node, ast.Import)
+                             for a in node.names if a.asname is None and "." in a.name})
+    if dotted_imports:
+        summary["imports"] = dotted_imports
     if about_training(text):
         summary["links"] = True
     if any(word in text for word in _TRAINING_WORDS):
@@ -613,10 +619,11 @@ class ProjectIndex:
         return [list(part) for part in entry] if entry and len(entry) == 3 else None
 
     def linked_context(self, module: str) -> Optional[List]:
-        """[text to append, line ranges to blank] linking `module`'s file to the project files
-        it imports definitions from and to those that import from it (`linking.link`); None
-        when it has none, or is not about training and nothing about training imports it."""
-        from gradscan.semantics.linking import link
+        """[text to append, line ranges to blank, uses to rewrite] linking `module`'s file to
+        the project files it imports definitions or modules from and to those that import from
+        it, also two files away (`linking.link`); None when it has none, or is not about
+        training and nothing about training imports it (or a file importing it)."""
+        from gradscan.semantics.linking import Caller, link
         from gradscan.semantics.linking import read_module as read
 
         memo = self.__dict__.setdefault("_read_memo", {})
@@ -632,22 +639,41 @@ class ProjectIndex:
             return None
         own_links = bool(summary.get("links"))
         aliases = dict.get(self.files, path) or [module]  # `pkg.lib` is also `lib` beside a script
-        importers = {c for m in aliases for c, _q in self._importers().get(m, ()) if c != path
-                     and (own_links or (self._summary_of(c) or {}).get("links"))}
-        imports_project = own_links and any(self._defining_module(q) for q in summary.get("names", {}).values())
-        if not importers and not imports_project:
+        importers = sorted({c for m in aliases for c, _q in self._importers().get(m, ()) if c != path})
+        direct = [c for c in importers if own_links or (self._summary_of(c) or {}).get("links")]
+        # A chain: a file importing ours that trains nothing, imported in turn by one that trains
+        # (`distributions.py` <- `policies.py` <- the algorithm): followed one file further.
+        chains = {}
+        if not own_links:
+            for c in [c for c in importers if c not in direct][:MAX_CHAIN_FILES]:
+                further = sorted({f for m in (dict.get(self.files, c) or []) for f, _q in self._importers().get(m, ())
+                                  if f not in (c, path) and (self._summary_of(f) or {}).get("links")})
+                if further:
+                    chains[c] = further
+        imports_project = own_links and (any(self._defining_module(q) or self._is_module(q)
+                                             for q in summary.get("names", {}).values())
+                                         or any(self._is_module(q) for q in summary.get("imports", ())))
+        if not direct and not chains and not imports_project:
             return None
         own = read_module(path)
         if own is None:
             return None
         package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
-        imported = []
+        imported, modules = [], []
         for stmt in own.imports:
-            if not isinstance(stmt, ast.ImportFrom):
+            if isinstance(stmt, ast.Import):
+                for a in stmt.names:
+                    target_path = self._paths().get(a.name)
+                    if target_path is not None and target_path != path:
+                        modules.append((a.asname or a.name, target_path))
                 continue
             base = _absolute(stmt.module, stmt.level, package)
             names = {}
             for a in stmt.names:
+                submodule = self._paths().get(f"{base}.{a.name}") if base else None
+                if submodule is not None and submodule != path:  # `from pkg import models`
+                    modules.append((a.asname or a.name, submodule))
+                    continue
                 target = self._defining_module(f"{base}.{a.name}") if base else None
                 target_path = self._paths().get(target[0]) if target else None
                 # A helper that cuts or converts its argument stays a call with a summary: the
@@ -656,18 +682,55 @@ class ProjectIndex:
                     names[a.asname or a.name] = (target_path, target[1])
             if names:
                 imported.append((stmt, names))
-        callers = []
-        for c in sorted(importers):
-            other = read_module(c)
+
+        def caller(file: str, targets: List[str], further: Optional[List] = None):
+            other = read_module(file)
             if other is None:
-                continue
-            other_package = self._package_of(c)
-            stmts = [s for s in other.imports if isinstance(s, ast.ImportFrom)
-                     and _absolute(s.module, s.level, other_package) in aliases]
-            if stmts:
-                callers.append((other, stmts))
-        found = link(own, imported, callers, read_module)
-        return [found[0], found[1]] if found else None
+                return None
+            other_package = self._package_of(file)
+            stmts, prefixes = [], set()
+            for s in other.imports:
+                if isinstance(s, ast.Import):
+                    named = [a for a in s.names if a.name in targets]
+                    prefixes |= {a.asname or a.name for a in named}
+                elif _absolute(s.module, s.level, other_package) in targets:
+                    named = [s]
+                else:
+                    base = _absolute(s.module, s.level, other_package)
+                    named = [a for a in s.names if base and f"{base}.{a.name}" in targets]
+                    prefixes |= {a.asname or a.name for a in named}
+                if named:
+                    stmts.append(s)
+            if not stmts:
+                return None
+            names = dict.get(self.files, file) or [""]
+            return Caller(other, stmts, prefixes, names[0], further)
+
+        # (`link` takes the first MAX_CALLERS: the files after them are not read at all)
+        callers = []
+        for c in direct:
+            if len(callers) >= MAX_CALLERS:
+                break
+            found_caller = caller(c, aliases)
+            if found_caller is not None:
+                callers.append(found_caller)
+        for c in sorted(chains):  # after the direct ones: those come first within the caps
+            if len(callers) >= MAX_CALLERS:
+                break
+            middle = dict.get(self.files, c) or []
+            far = []
+            for f in chains[c][:MAX_CHAIN_FILES]:
+                found_caller = caller(f, middle) if len(far) < MAX_CALLERS else None
+                if found_caller is not None:
+                    far.append(found_caller)
+            found_caller = caller(c, aliases, far) if far else None
+            if found_caller is not None:
+                callers.append(found_caller)
+        found = link(own, imported, callers, read_module, modules)
+        return [found[0], found[1], found[2]] if found else None
+
+    def _is_module(self, qname: str) -> bool:
+        return qname in self._paths()
 
     def _paths(self) -> Dict[str, str]:
         """module name -> its file (names two files claim are left out, as in `modules`)."""
@@ -700,6 +763,11 @@ class ProjectIndex:
                     target = self._defining_module(q)
                     if target is not None:
                         memo.setdefault(target[0], []).append((file, q))
+                    if self._is_module(q):  # `import models`, `from pkg import models`
+                        memo.setdefault(q, []).append((file, q))
+                for q in (summary or {}).get("imports", ()):
+                    if self._is_module(q):  # `import pkg.models`
+                        memo.setdefault(q, []).append((file, q))
             self._importer_memo = memo
         return memo
 
