@@ -32,6 +32,12 @@ STOP_GRADIENT = (
     Api("jax.numpy.stop_gradient", "jx42"),
 )
 
+# `tree_map(f, tree, *rest)`: `f` applied to every leaf, so `tree_map(stop_gradient, params)` is a
+# stop_gradient of the whole tree (jx42).
+TREE_MAPS = (
+    *(Api(name, "jx42") for name in ("jax.tree_util.tree_map", "jax.tree.map", "jax.tree_map")),
+)
+
 # Attributes of a traced array that are concrete metadata even under a trace (jx40), not values.
 NON_CARRYING_ATTRS = (
     *(Api(name, "jx40") for name in ("shape", "dtype", "ndim", "size", "itemsize", "nbytes", "sharding", "weak_type", "aval")),

@@ -524,18 +524,49 @@ def _mark_svi_functions(model: "FileModel", roots, scopes: "Scopes") -> None:
                 roots.append(fn)
 
 
-def function_value(model: "FileModel", scope, expr: cst.BaseExpression, scopes: "Scopes"):
-    """The function an expression denotes: a lambda, a name, `self.method`, or
-    `functools.partial(f, ...)`; None when it cannot be told."""
+def function_value(model: "FileModel", scope, expr: cst.BaseExpression, scopes: "Scopes", _depth: int = 0):
+    """The function an expression denotes: a lambda, a name, `self.method`,
+    `functools.partial(f, ...)`, a local bound once to one of these, or the inner function a
+    factory of this file returns (`loss = make_loss(apply_fn)`, `jax.grad(make_loss(cfg))`);
+    None when it cannot be told."""
+    if _depth > 4:
+        return None
     if isinstance(expr, cst.Lambda):
         return model.function_of.get(expr)
     if isinstance(expr, cst.Call) and model.callee(expr) == "functools.partial" and expr.args:
-        return function_value(model, scope, expr.args[0].value, scopes)
+        return function_value(model, scope, expr.args[0].value, scopes, _depth + 1)
+    if isinstance(expr, cst.Call) and model.resolve(expr.func) is None:
+        factory = function_value(model, scope, expr.func, scopes, _depth + 1)
+        return _returned_function(model, factory, scopes, _depth + 1) if factory is not None else None
     if isinstance(expr, cst.Name):
-        return scopes.lookup(scope, expr.value)
+        found = scopes.lookup(scope, expr.value)
+        if found is not None:
+            return found
+        owner = scope
+        while owner is not None and expr.value not in owner.bindings:
+            owner = owner.parent
+        value = model.single_value(owner, expr.value) if owner is not None else None
+        if value is None or (isinstance(value, cst.Name) and value.value == expr.value):
+            return None
+        return function_value(model, owner, value, scopes, _depth + 1)
     if isinstance(expr, cst.Attribute) and dotted(expr.value) == "self" and scope is not None and scope.cls is not None:
         return model.find_method(scope.cls, expr.attr.value)
     return None
+
+
+def _returned_function(model: "FileModel", factory, scopes: "Scopes", depth: int):
+    """The one function a factory returns (`def make_loss(...): def loss(...): ...; return loss`):
+    every `return` of it denotes the same function of its own body."""
+    if not isinstance(factory.node, cst.FunctionDef) or not factory.returns:
+        return None
+    found = None
+    for ret in factory.returns:
+        value = getattr(ret, "value", None)
+        fn = function_value(model, factory, value, scopes, depth) if value is not None else None
+        if fn is None or (found is not None and fn is not found) or fn.parent is not factory:
+            return None
+        found = fn
+    return found
 
 
 def _lookup_function(model: "FileModel", scope, name: str):

@@ -305,6 +305,21 @@ CASES["GS503-stop-gradient"] = OracleCase(
 )
 
 
+# FACTS jx42, the tree-map form: `jax.tree_util.tree_map(jax.lax.stop_gradient, params)` stops every
+# leaf of the tree; mapped over the online parameters it zeroes every gradient, mapped over the
+# target network's parameters it freezes only them.
+CASES["GS503-tree-map-stop-gradient"] = OracleCase(
+    "GS503",
+    "jax",
+    _TD.format(body="    frozen = jax.tree_util.tree_map(jax.lax.stop_gradient, params)  # GS503\n"
+                    "    q = q_values(frozen, obs)\n"
+                    "    target = rewards + 0.99 * q_values(target_params, next_obs).max(axis=1)").lstrip("\n"),
+    _TD.format(body="    q = q_values(params, obs)\n"
+                    "    frozen = jax.tree_util.tree_map(jax.lax.stop_gradient, target_params)\n"
+                    "    target = rewards + 0.99 * q_values(frozen, next_obs).max(axis=1)").lstrip("\n"),
+    _td_zero,
+    _td_flows,
+)
 # FACTS jx46: jax.grad differentiates argument 0 unless argnums says otherwise: for loss(x, w, y)
 # the gradient a training loop subtracts from w is d loss / d x; the loop does not fit w.
 _ARGNUMS = '''
@@ -449,6 +464,47 @@ CASES["GS507"] = OracleCase(
     "jax",
     _APPLY.format(apply="optax.apply_updates(params, updates)  # GS507").lstrip("\n"),
     _APPLY.format(apply="params = optax.apply_updates(params, updates)").lstrip("\n"),
+    _apply_dropped,
+    _apply_kept,
+)
+
+
+# FACTS jx48, the Flax TrainState form: `state.apply_gradients(grads=...)` returns a new state and
+# leaves its receiver as it was; a bare call keeps the old weights, the assigned call moves them.
+_TRAIN_STATE = '''
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training import train_state
+
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+y = x @ jnp.array([1.0, -2.0, 0.5])
+
+
+def apply_fn(variables, inputs):
+    return inputs @ variables["params"]["w"]
+
+
+def loss_fn(params):
+    return jnp.mean((apply_fn({{"params": params}}, x) - y) ** 2)
+
+
+state = train_state.TrainState.create(apply_fn=apply_fn, params={{"w": jnp.zeros(3)}}, tx=optax.sgd(0.1))
+start = state.params
+first_loss = loss_fn(state.params)
+for _ in range(5):
+    grads = jax.grad(loss_fn)(state.params)
+    {apply}
+last_loss = loss_fn(state.params)
+same = bool(jnp.all(start["w"] == state.params["w"]))
+'''
+
+
+CASES["GS507-train-state"] = OracleCase(
+    "GS507",
+    "jax",
+    _TRAIN_STATE.format(apply="state.apply_gradients(grads=grads)  # GS507").lstrip("\n"),
+    _TRAIN_STATE.format(apply="state = state.apply_gradients(grads=grads)").lstrip("\n"),
     _apply_dropped,
     _apply_kept,
 )

@@ -143,3 +143,10 @@ def test_contrast_jax_bernoulli_zero_grad():
     assert bool((g_choice == 0).all()), f"a choice draw should give its probabilities zero gradient, got {g_choice}"
     g_mu = jax.grad(lambda mu: jnp.sum((mu + jax.random.normal(key, (4,))) ** 2))(jnp.float32(0.5))
     assert float(g_mu) != 0.0, "reparameterized normal sample passes gradients"
+    # count samplers: a learned rate or probability gets exact zeros; gamma's shape is reparameterized
+    g_rate = jax.grad(lambda lam: jnp.sum(jax.random.poisson(key, lam, (8,)).astype(jnp.float32)))(jnp.float32(3.0))
+    assert float(g_rate) == 0.0, f"a poisson draw should give its rate zero gradient, got {g_rate}"
+    g_p = jax.grad(lambda p: jnp.sum(jax.random.binomial(key, 10.0, p, (8,))))(jnp.float32(0.4))
+    assert float(g_p) == 0.0, f"a binomial draw should give its probability zero gradient, got {g_p}"
+    g_shape = jax.grad(lambda a: jnp.sum(jax.random.gamma(key, a, (8,))))(jnp.float32(2.0))
+    assert float(g_shape) != 0.0, "a gamma draw passes gradient to its shape (implicit reparameterization)"

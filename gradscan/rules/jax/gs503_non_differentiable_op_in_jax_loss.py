@@ -4,6 +4,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.frameworks import jax as jax_api, names
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, Traced, uses_jax
 from gradscan.semantics.arguments import keyword_argument, positional_argument
@@ -47,6 +48,7 @@ INDEX_KEYWORDS = {
     "axis", "axes", "dtype", "shape", "indices", "condition", "where", "num_classes", "size", "length", "keepdims",
     "segment_ids", "num_segments", "mask", "start_indices", "slice_sizes", "index", "pred",
 }
+TREE_MAPS = names(jax_api.TREE_MAPS)
 STOP_GRADIENT_MESSAGE = (
     "stop_gradient cuts every path from the argument to the loss: its gradient is zero; apply it to the target"
 )
@@ -123,6 +125,11 @@ class _ZeroGrad(Traced):
             return None
         if first is None:
             return None
+        if name in TREE_MAPS:
+            # `tree_map(stop_gradient, params)`: the op applied to every leaf of the trees mapped
+            kind = self.mapped_kind(first)
+            trees = [a.value for a in node.args[1:] if a.keyword is None and not a.star]
+            return (kind, trees) if kind is not None and trees else None
         if name in JAX_STOP_GRADIENT:
             return "float", [first]  # a constant for the transform: a zero gradient, like round
         if name in ROUNDING_FUNCTIONS:
@@ -138,6 +145,56 @@ class _ZeroGrad(Traced):
             if dtype is not None and self._int_dtype(dtype):
                 return "int", [first]
         return None
+
+    def mapped_kind(self, fn: cst.BaseExpression) -> Optional[str]:
+        """The result kind when the function a tree map applies is a zero-gradient operation on
+        its leaf: `jax.lax.stop_gradient`, `jnp.round`, `lambda p: stop_gradient(p)`, or a
+        function of this file whose result depends on its first argument only through one."""
+        model = self.model
+        name = model.resolve(fn) if isinstance(fn, (cst.Name, cst.Attribute)) else None
+        if name in JAX_STOP_GRADIENT or name in ROUNDING_FUNCTIONS:
+            return "float"
+        if name in INDEX_FUNCTIONS or name in INT_CAST_FUNCTIONS:
+            return "int"
+        if isinstance(fn, cst.Lambda):
+            leaf = [p.name.value for p in fn.params.params]
+            found = self.op_kind(fn.body)
+            if not leaf or found is None:
+                return None
+            kind, inputs = found
+            # the op is applied to the leaf itself: nothing else of the body reads it
+            return kind if any(isinstance(i, cst.Name) and i.value == leaf[0] for i in inputs) else None
+        if isinstance(fn, cst.Name) and name is None:
+            helper = self.scopes.lookup(self.model.enclosing_function(fn), fn.value)
+            if helper is None or self.has_custom_gradient(helper) or not helper.params:
+                return None
+            params = helper.params[1:] if helper.is_method else helper.params
+            if not params:
+                return None
+            live, kind = self.summary(helper, frozenset({params[0]}), (), None)
+            return kind if not live else None
+        return None
+
+    def is_cut(self, op: cst.CSTNode) -> bool:
+        """`stop_gradient(x)`, or a tree map of it (`tree_map(jax.lax.stop_gradient, params)`)."""
+        if not isinstance(op, cst.Call):
+            return False
+        name = self.model.callee(op)
+        if name in JAX_STOP_GRADIENT:
+            return True
+        if name in TREE_MAPS and op.args:
+            fn = op.args[0].value
+            if isinstance(fn, cst.Lambda):
+                return isinstance(fn.body, cst.Call) and self.model.callee(fn.body) in JAX_STOP_GRADIENT
+            if isinstance(fn, (cst.Name, cst.Attribute)):
+                resolved = self.model.resolve(fn)
+                if resolved in JAX_STOP_GRADIENT:
+                    return True
+                if resolved is None and isinstance(fn, cst.Name):
+                    helper = self.scopes.lookup(self.model.enclosing_function(fn), fn.value)
+                    return helper is not None and any(
+                        isinstance(n, cst.Call) and self.model.callee(n) in JAX_STOP_GRADIENT for n in descendants(helper.node))
+        return False
 
     def _op(self, node: cst.CSTNode, st: _State, allowed) -> Optional[str]:
         found = self.op_kind(node)
@@ -507,8 +564,7 @@ class _ZeroGrad(Traced):
         terms = self._dead_terms(target, live0, None)
         if not terms:
             return []
-        cuts = [(key, op) for key, op in list(self.seen.items())
-                if isinstance(op, cst.Call) and self.model.callee(op) in JAX_STOP_GRADIENT]
+        cuts = [(key, op) for key, op in list(self.seen.items()) if self.is_cut(op)]
         found = []
         for key, op in cuts:
             if self._dead_terms(target, live0, frozenset({key})):
@@ -599,7 +655,11 @@ class NonDifferentiableOpInJaxLoss(Rule):
     other, differentiable, path. Helpers called by name are followed, values are tracked
     statement by statement (`pred = jnp.round(pred)` replaces `pred`). `jax.lax.stop_gradient`
     counts as such an operation: wrapped around the online prediction instead of the target
-    (`q = stop_gradient(q_net(params, obs))`), it cuts every path to the loss. A `stop_gradient`
+    (`q = stop_gradient(q_net(params, obs))`), it cuts every path to the loss. A tree map
+    (`jax.tree.map`, `jax.tree_util.tree_map`) of one of these operations (`stop_gradient`,
+    `jnp.round`, a lambda or a helper of the file applying it to the leaf) applies it to every
+    leaf: `jax.tree.map(jax.lax.stop_gradient, params)` freezes the whole tree. The loss may be
+    built by a factory of the file (`loss = make_loss(apply_fn)`) and differentiated elsewhere. A `stop_gradient`
     is also reported when it leaves a whole additive term of the returned loss constant while
     another term is live (`loss = actor_loss + vf * critic_loss` with the actor's output cut):
     that term adds nothing to the gradient of any differentiated argument.
@@ -738,7 +798,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
                 for op in zg.zero_ops(target, param):
                     if id(op) not in reported:
                         reported.add(id(op))
-                        if isinstance(op, cst.Call) and model.callee(op) in JAX_STOP_GRADIENT:
+                        if zg.is_cut(op):
                             yield Report(op.func, STOP_GRADIENT_MESSAGE)
                         else:
                             yield Report(op.func if isinstance(op, cst.Call) else op)

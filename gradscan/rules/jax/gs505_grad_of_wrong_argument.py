@@ -9,6 +9,7 @@ from gradscan.rules.jax.helpers import uses_jax
 from gradscan.semantics.arguments import argument_for, positional_argument
 from gradscan.semantics.contexts import Scopes, function_value
 from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
 from gradscan.semantics.sources import GRAD_TRANSFORMS, Target, argnums_of, differentiated_params
 from gradscan.semantics.walk import descendants, mentions_name
 
@@ -39,9 +40,13 @@ class GradOfWrongArgument(Rule):
     `optax.apply_updates(w, updates)` with `updates` from `tx.update(g, ...)`,
     `jax.tree_util.tree_map(lambda p, d: p - lr * d, w, g)`, assigned or returned), where `w`
     is not among the arguments `argnums` names. The transform may be bound to a name first
-    (`grad_loss = jax.grad(loss)`) and called elsewhere in the file, wrapped in `jax.jit`
-    (`jax.jit(jax.grad(loss))`), and the loss may be a `functools.partial` that binds
-    keywords only (`partial(loss, weight=0.5)`: the positions are unchanged).
+    (`grad_loss = jax.grad(loss)`) or to an attribute in a method (`self.grad_fn =
+    jax.grad(self.loss)`, whose `argnums` do not count `self`) and called elsewhere, wrapped in
+    `jax.jit`, `jax.vmap` or `jax.pmap` (`jax.vmap(jax.grad(loss), in_axes=(0, None))`), and
+    the loss may be a `functools.partial` that binds keywords only (`partial(loss, weight=0.5)`:
+    the positions are unchanged). The updated value may be an attribute (`self.w`), and the
+    gradient may pass through local values computed from it first (`clipped = clip(g)`,
+    `g = jax.lax.pmean(g, "batch")`).
 
     ## Why it breaks gradients
     `argnums` defaults to 0: `jax.grad(loss)` for `loss(x, w, y)` returns the gradient with
@@ -149,8 +154,9 @@ class GradOfWrongArgument(Rule):
             passed: Dict[str, List[str]] = {}  # argument name -> parameters it is passed to
             for param in fn.params:
                 value = argument_for(fn, call, param)
-                if isinstance(value, cst.Name):
-                    passed.setdefault(value.value, []).append(param)
+                key = _value_key(value)
+                if key is not None:
+                    passed.setdefault(key, []).append(param)
             if grad_name == "":
                 stmt = next(a for a in model.ancestors(call) if isinstance(a, (cst.Assign, cst.AugAssign)))
                 updated_names = [_update_target(stmt, call)]
@@ -169,24 +175,26 @@ class GradOfWrongArgument(Rule):
     def _bound_transforms(model: FileModel) -> Dict[str, cst.Call]:
         """Names assigned exactly once in the file, to a gradient transform of a function."""
         seen: Dict[str, Optional[cst.Call]] = {}
-        for node, _owner in model.assignments:
+        for node, owner in model.assignments:
             targets = []
             if isinstance(node, cst.Assign):
                 targets = [t.target for t in node.targets]
             elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
                 targets = [node.target]
             for t in targets:
+                key = _bound_key(t, owner)  # a name, or `self.grad_fn = jax.grad(self.loss)` in a method
                 if not isinstance(t, cst.Name):
                     for n in descendants(t):
                         if isinstance(n, cst.Name):
                             seen[n.value] = None
+                if key is None:
                     continue
                 value = getattr(node, "value", None)
                 if isinstance(node, cst.Assign) and isinstance(value, cst.Call):
                     value = _unjit(model, value)
                 ok = (isinstance(node, cst.Assign) and isinstance(value, cst.Call)
                       and model.callee(value) in GRAD_TRANSFORMS and bool(value.args) and value.args[0].keyword is None)
-                seen[t.value] = value if ok and t.value not in seen else None
+                seen[key] = value if ok and key not in seen else None
         return {k: v for k, v in seen.items() if v is not None}
 
     @staticmethod
@@ -197,6 +205,8 @@ class GradOfWrongArgument(Rule):
             func = _unjit(model, func)
         if isinstance(func, cst.Call) and model.callee(func) in GRAD_TRANSFORMS and func.args and func.args[0].keyword is None:
             return func
+        if _self_attribute(func):
+            return bound.get(_bound_key(func, model.enclosing_function(call)))
         if isinstance(func, cst.Name) and model.resolve(func) is None:
             fn = model.enclosing_function(call)
             while fn is not None:  # a parameter of that name is some other function
@@ -234,11 +244,13 @@ class GradOfWrongArgument(Rule):
         """Names updated with the gradient in the same function: `w = w - ... g ...`,
         `w -= ... g ...`, `w = optax.apply_updates(w, u)` with `u` from `tx.update(g, ...)`."""
         assigns = [n for n, o in model.assignments if o is owner]
-        count = sum(1 for n in assigns if isinstance(n, cst.Assign)
+        # bound once, apart from rebindings computed from itself (`g = jax.lax.pmean(g, "dev")`)
+        count = sum(1 for n in assigns if isinstance(n, cst.Assign) and not mentions_name(n.value, grad_name)
                     for t in n.targets for x in descendants(t.target) if isinstance(x, cst.Name) and x.value == grad_name)
         if count != 1:
             return []
         updates = {grad_name}
+        derived = _derived_names(assigns, grad_name)
         for node in assigns:  # `updates, state = tx.update(g, state, params)`
             if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
                 first = positional_argument(node.value, 0)
@@ -269,13 +281,15 @@ class GradOfWrongArgument(Rule):
                     out.append(name)
                     continue
             if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.SubtractAssign):
-                if isinstance(node.target, cst.Name) and mentions_name(node.value, grad_name):
-                    out.append(node.target.value)
-            elif isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-                name = node.targets[0].target.value
+                key = _value_key(node.target)
+                if key is not None and _mentions_any(node.value, derived):
+                    out.append(key)
+            elif isinstance(node, cst.Assign) and len(node.targets) == 1 and _value_key(node.targets[0].target) is not None:
+                name = _value_key(node.targets[0].target)
                 value = node.value
+                # `w = w - lr * g`, `self.w = self.w - lr * clipped.mean(0)` (`clipped` computed from `g`)
                 if (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Subtract)
-                        and isinstance(value.left, cst.Name) and value.left.value == name and mentions_name(value.right, grad_name)):
+                        and _value_key(value.left) == name and _mentions_any(value.right, derived)):
                     out.append(name)
                 elif isinstance(value, cst.Call) and model.callee(value) in APPLY_UPDATES and len(value.args) >= 2:
                     first, second = value.args[0].value, value.args[1].value
@@ -287,6 +301,56 @@ class GradOfWrongArgument(Rule):
 TREE_MAPS = {"jax.tree_util.tree_map", "jax.tree.map", "jax.tree_map"}
 
 
+def _self_attribute(expr) -> bool:
+    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self"
+
+
+def _bound_key(expr, owner: Optional[FunctionInfo]) -> Optional[str]:
+    """How a transform bound to `expr` is looked up: by name, or by class and attribute for
+    `self.grad_fn` (two classes may keep different transforms under the same attribute)."""
+    if _self_attribute(expr):
+        cls = owner.cls if owner is not None else None
+        return f"{cls.name}@{id(cls)}.{dotted(expr)}" if cls is not None else None
+    return _value_key(expr)
+
+
+def _value_key(expr) -> Optional[str]:
+    """A value the rule can follow by its text: a name, or an attribute of `self` (`self.w`)."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if _self_attribute(expr):
+        return dotted(expr)
+    return None
+
+
+def _mentions_any(expr, names: Set[str]) -> bool:
+    return any(mentions_name(expr, n) for n in names)
+
+
+def _derived_names(assigns, grad_name: str) -> Set[str]:
+    """`grad_name` and the local names computed from it in the same function, bound once
+    (`clipped = clip(g)`, `step = lr * clipped.mean(0)`): the gradient flows on through them."""
+    derived = {grad_name}
+    binds: Dict[str, int] = {}
+    for node in assigns:
+        for t in getattr(node, "targets", ()):
+            if isinstance(t.target, cst.Name):
+                binds[t.target.value] = binds.get(t.target.value, 0) + 1
+    changed = True
+    while changed:
+        changed = False
+        for node in assigns:
+            if not isinstance(node, cst.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+                continue
+            name = node.targets[0].target.value
+            if name in derived or binds.get(name) != 1:
+                continue
+            if _mentions_any(node.value, derived):
+                derived.add(name)
+                changed = True
+    return derived
+
+
 def _tree_update(model: FileModel, call: cst.Call, updates: Set[str]) -> Optional[str]:
     """The pytree a call updates with a gradient named in `updates`: `optax.apply_updates(w, u)`,
     `tree_map(lambda p, g: p - lr * g, w, grads)`; None otherwise."""
@@ -294,24 +358,24 @@ def _tree_update(model: FileModel, call: cst.Call, updates: Set[str]) -> Optiona
     args = [a.value for a in call.args if a.keyword is None and not a.star]
     if name in APPLY_UPDATES and len(args) >= 2:
         first, second = args[0], args[1]
-        if isinstance(first, cst.Name) and isinstance(second, cst.Name) and second.value in updates:
-            return first.value
+        if _value_key(first) is not None and isinstance(second, cst.Name) and second.value in updates:
+            return _value_key(first)
         return None
     if name not in TREE_MAPS or len(args) != 3 or not isinstance(args[0], cst.Lambda):
         return None
     fn, tree, grads = args
     params = [p.name.value for p in fn.params.params]
     body = fn.body
-    if (len(params) == 2 and isinstance(tree, cst.Name) and isinstance(grads, cst.Name) and grads.value in updates
+    if (len(params) == 2 and _value_key(tree) is not None and isinstance(grads, cst.Name) and grads.value in updates
             and isinstance(body, cst.BinaryOperation) and isinstance(body.operator, cst.Subtract)
             and isinstance(body.left, cst.Name) and body.left.value == params[0] and mentions_name(body.right, params[1])):
-        return tree.value
+        return _value_key(tree)
     return None
 
 
-# Wrappers that compile a function and keep its signature: `jax.jit(jax.grad(f))` differentiates
-# the same arguments as `jax.grad(f)`.
-JIT_WRAPPERS = {"jax.jit", "flax.nnx.jit", "equinox.filter_jit"}
+# Wrappers that compile or map a function and keep its signature: `jax.jit(jax.grad(f))` and
+# `jax.vmap(jax.grad(f), in_axes=...)` differentiate the same arguments as `jax.grad(f)`.
+JIT_WRAPPERS = {"jax.jit", "flax.nnx.jit", "equinox.filter_jit", "jax.vmap", "jax.pmap"}
 
 
 def _unjit(model: FileModel, call: cst.Call) -> cst.Call:

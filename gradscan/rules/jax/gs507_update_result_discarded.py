@@ -8,6 +8,7 @@ from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.jax.helpers import uses_jax
 from gradscan.semantics.arguments import positional_argument, positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants, mentions_name
 
 # Pure functions that return the updated parameters and change nothing in place.
@@ -28,14 +29,14 @@ class UpdateResultDiscarded(Rule):
     )
     hint = "assign the result back (`params = optax.apply_updates(params, updates)`) and return it"
     facts = ("jx48",)
-    triggers = ("apply_updates", "tree_map", "tree.map")
+    triggers = ("apply_updates", "tree_map", "tree.map", "apply_gradients")
     doc = """
     ## What it does
     Flags `optax.apply_updates(...)` (and `optax.incremental_update`, `optax.periodic_update`)
-    used as a bare statement, a `tree_map` whose function subtracts or adds a gradient-like
+    or a Flax `TrainState`'s `state.apply_gradients(grads=...)` used as a bare statement, a `tree_map` whose function subtracts or adds a gradient-like
     term (`lambda p, g: p - lr * g`) used as a bare statement, and a function that assigns such
-    an update to a new name (`new_params = optax.apply_updates(params, updates)`) but returns
-    its own unchanged `params` argument and never returns, stores or passes on the new name
+    an update to a new name (`new_params = optax.apply_updates(params, updates)`,
+    `new_state = state.apply_gradients(grads=grads)`) but returns its own unchanged argument and never returns, stores or passes on the new name
     as a whole.
 
     ## Why it breaks gradients
@@ -44,7 +45,9 @@ class UpdateResultDiscarded(Rule):
     advances, but the weights the next step uses are the old ones, so the loss stays where it
     started. Nothing raises.
 
-    Not flagged: a result assigned back or returned, stored in an attribute or a container,
+    Not flagged: TensorFlow/Keras optimizers' `apply_gradients(zip(grads, variables))` (in
+    place; they take the pairs positionally or as `grads_and_vars=`), a file's own
+    `apply_gradients` that returns nothing (it updates in place), a result assigned back or returned, stored in an attribute or a container,
     or given to another call (`state.replace(params=new_params)`); `tree_map` calls whose
     function is not an arithmetic update (printing, `block_until_ready`).
 
@@ -106,12 +109,13 @@ class UpdateResultDiscarded(Rule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_jax(model):
             return
+        in_place = _in_place_apply(model)
         for call, owner in model.calls:
-            if not self._is_update(model, call):
+            if not (self._is_update(model, call) or (not in_place and _state_update(call))):
                 continue
             parent = model.parent(call)
             if isinstance(parent, cst.Expr):
-                yield Report(call, f"the result of `{clip(model.callee(call) or '', 30)}` is discarded: "
+                yield Report(call, f"the result of `{clip(model.callee(call) or dotted(call.func) or '', 30)}` is discarded: "
                                    "the parameters it updates never change")
                 continue
             if owner is None or not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
@@ -140,7 +144,11 @@ class UpdateResultDiscarded(Rule):
 
     @staticmethod
     def _source_param(model: FileModel, call: cst.Call) -> Optional[str]:
-        """The tree the update starts from: `apply_updates(params, ...)`, `tree_map(f, params, grads)`."""
+        """The tree the update starts from: `apply_updates(params, ...)`, `tree_map(f, params, grads)`,
+        the state `state.apply_gradients(grads=...)` is called on."""
+        if _state_update(call):
+            receiver = call.func.value
+            return receiver.value if isinstance(receiver, cst.Name) else None
         index = 1 if model.callee(call) in TREE_MAPS else 0
         value = positional_argument(call, index)
         return value.value if isinstance(value, cst.Name) else None
@@ -174,6 +182,29 @@ class UpdateResultDiscarded(Rule):
             if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name) and node.target.value == source:
                 return False
         return True
+
+
+def _state_update(call: cst.Call) -> bool:
+    """`state.apply_gradients(grads=g)`: Flax's `TrainState` method (and its subclasses'), called
+    with its keyword-only `grads` and nothing positional. It returns a new state and leaves its
+    receiver as it was (a frozen dataclass). TensorFlow/Keras optimizers' in-place
+    `apply_gradients(grads_and_vars)` takes the pairs positionally or as `grads_and_vars=`."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or func.attr.value != "apply_gradients" or not call.args:
+        return False
+    return all(a.keyword is not None and not a.star for a in call.args) and any(
+        a.keyword.value == "grads" for a in call.args)
+
+
+def _in_place_apply(model: FileModel) -> bool:
+    """The file defines its own `apply_gradients` that returns nothing (it updates its object in
+    place): a bare call of it is right. One that returns (`return self.replace(...)`, a TrainState
+    subclass) keeps the pure contract."""
+    for fn in model.functions:
+        if isinstance(fn.node, cst.FunctionDef) and fn.name == "apply_gradients":
+            if not any(getattr(r, "value", None) is not None for r in fn.returns):
+                return True
+    return False
 
 
 def _returned(ret) -> List[cst.BaseExpression]:

@@ -11,7 +11,14 @@ from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.walk import descendants
 
-JAX_DISCRETE = {"jax.random.bernoulli": ("p", 1), "jax.random.categorical": ("logits", 1), "jax.random.choice": ("p", 4)}
+# jax.random samplers whose draws are discrete (indices, booleans, counts): each parameter that
+# shapes the draw, as (keyword, position), gets an exact zero gradient through it (fact jx41).
+# The continuous samplers (`gamma`, `beta`, `dirichlet`, `uniform` bounds, ...) are reparameterized.
+JAX_DISCRETE = {
+    "jax.random.bernoulli": (("p", 1),), "jax.random.categorical": (("logits", 1),), "jax.random.choice": (("p", 4),),
+    "jax.random.poisson": (("lam", 1),), "jax.random.geometric": (("p", 1),),
+    "jax.random.binomial": (("n", 1), ("p", 2)), "jax.random.multinomial": (("n", 1), ("p", 2)),
+}
 # The draws that are indices: used to index, they are exempt unless the draw is the only consumer
 # of its probabilities (then those probabilities get no gradient from anywhere).
 JAX_INDEX_VALUED = {"categorical", "choice"}
@@ -30,15 +37,15 @@ class DiscreteSampleInLoss(SamplingRule):
     )
     hint = "use a relaxed distribution (RelaxedBernoulli, RelaxedOneHotCategorical, Gumbel-softmax) or a score-function estimator (`log_prob`)"
     facts = ("pt09", "tf35", "jx41")
-    triggers = (".sample(", "bernoulli(", "categorical(", "choice(")
+    triggers = (".sample(", "bernoulli(", "categorical(", "choice(", "poisson(", "geometric(", "binomial(", "multinomial(")
     doc = """
     ## What it does
     Flags a sample of a distribution without a reparameterized sampler (torch/pyro Bernoulli,
     Categorical, OneHotCategorical, Poisson, Binomial, Geometric, NegativeBinomial, Multinomial;
     TF Probability distributions whose reparameterization type is NOT_REPARAMETERIZED: Bernoulli,
     Categorical, OneHotCategorical, Poisson, Binomial and the other discrete ones;
-    `jax.random.bernoulli` / `jax.random.categorical` / `jax.random.choice(..., p=)` of traced
-    probabilities) whose parameters come from the graph, when the sample reaches the output or the
+    `jax.random.bernoulli` / `categorical` / `choice(..., p=)` / `poisson` / `geometric` /
+    `binomial` / `multinomial` of traced probabilities, rates or counts) whose parameters come from the graph, when the sample reaches the output or the
     loss other than through `log_prob`. A JAX index draw used to select (`codebook[idx]`) is
     reported when it is the only consumer of probabilities computed from what the transform
     differentiates (nothing else reads them or the parameter leaves they come from): then they
@@ -48,7 +55,10 @@ class DiscreteSampleInLoss(SamplingRule):
     A discrete sample is a step function of the probabilities: no gradient passes through it.
     torch's `Bernoulli(p).sample()` has no `grad_fn` (`rsample` raises NotImplementedError, fact
     pt09); TF Probability's NOT_REPARAMETERIZED samples give `tape.gradient` None (tf35);
-    `jax.random.bernoulli(key, p)` and `categorical(key, logits)` give silent zero gradients (jx41).
+    `jax.random.bernoulli(key, p)`, `categorical(key, logits)` and the count samplers
+    (`poisson(key, lam)`, `binomial`, `geometric`, `multinomial`) give silent zero gradients
+    (jx41), while JAX's continuous samplers with parameters (`gamma`, `beta`, `dirichlet`)
+    are reparameterized and pass them.
     The network that produces the probabilities learns nothing from this path.
 
     Not flagged: samples used through `log_prob` (REINFORCE, score-function estimators; Pyro's
@@ -176,10 +186,12 @@ class DiscreteSampleInLoss(SamplingRule):
             spec = JAX_DISCRETE.get(model.callee(call) or "")
             if spec is None:
                 continue
-            keyword, position = spec
-            param = find_argument(call, position, keyword)
-            if param is None or not model.sources.from_graph(param):
+            graph_args = [a for a in (find_argument(call, position, keyword) for keyword, position in spec)
+                          if a is not None and model.sources.from_graph(a)]
+            if not graph_args:
                 continue
+            # several parameters (`binomial(key, n, p)`): name the one the transform traces
+            param = next((a for a in graph_args if model.sources.carries(a)), graph_args[0])
             name = (model.callee(call) or "").rsplit(".", 1)[-1]
             # judged by what the transform differentiates: the draw's other arguments are data
             traced = name in JAX_INDEX_VALUED and model.sources.live(param, "jax")
