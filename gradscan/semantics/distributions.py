@@ -266,10 +266,16 @@ def _project_class(model: "FileModel", qname: str, depth: int) -> Optional[DistC
 
 
 # ---- distribution-valued expressions ------------------------------------------------------
+# Each step is one hop (a name's definition, a tuple element, a builder's return, a caller's
+# argument): a flow built by a helper returning `(dist, transform)` and handed down through two
+# functions (`fit(flow)` -> `loss(flow)`) is eight hops from its constructor.
+MAX_DEPTH = 8
+
+
 def distribution_of(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None, depth: int = 0) -> Optional[Distribution]:
     """The distribution `expr` evaluates to, or None when it is not (or not provably) one.
     `scope` is the function `expr` is evaluated in (found from the tree when omitted)."""
-    if depth > 5:
+    if depth > MAX_DEPTH:
         return None
     if scope is None:
         scope = model.enclosing_function(expr)
@@ -277,7 +283,7 @@ def distribution_of(model: "FileModel", expr: cst.BaseExpression, scope: Optiona
 
 
 def _dist(model, expr, scope, depth, index) -> Optional[Distribution]:
-    if depth > 5:
+    if depth > MAX_DEPTH:
         return None
     if isinstance(expr, cst.Call):
         return _dist_of_call(model, expr, scope, depth, index)
@@ -726,6 +732,40 @@ def _is_module_ctor(model, value) -> bool:
         return True
     if isinstance(value.func, cst.Name) and value.func.value in model.classes:
         return model.classes[value.func.value].kind is not None
+    return False
+
+
+TRAINABLE_TRANSFORMS = api_names(pyro_api.TRAINABLE_TRANSFORMS)
+
+
+def holds_weights(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None, _depth: int = 0) -> bool:
+    """`expr` is, or lists, an object with trainable weights of its own: a Pyro `TransformModule`
+    (`T.AffineAutoregressive(arn)`, `T.spline_coupling(2)`), a torch module or a module of this
+    file's classes (`PlanarFlow(2)`, `self.flows`). A `TransformedDistribution` given such
+    transforms depends on their weights the way a `Normal` depends on its `loc`."""
+    if _depth > 6 or expr is None:
+        return False
+    if scope is None:
+        scope = model.enclosing_function(expr)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return any(holds_weights(model, e.value, scope, _depth + 1) for e in expr.elements)
+    if isinstance(expr, cst.Call):
+        q = model.callee(expr) or ""
+        if q in TRAINABLE_TRANSFORMS or _is_module_ctor(model, expr):
+            return True
+        if q in ("list", "tuple", "torch.nn.ModuleList") and expr.args:
+            return holds_weights(model, expr.args[0].value, scope, _depth + 1)
+        return False
+    if isinstance(expr, cst.Name):
+        for value, _idx, where in _definitions_before(model, expr, scope):
+            return holds_weights(model, value, where, _depth + 1)
+    if isinstance(expr, cst.Attribute) and dotted(expr.value) == "self":
+        cls = _owner_class(scope)
+        if cls is not None and any(holds_weights(model, value, method, _depth + 1)
+                                   for value, method in _self_values(model, cls, expr.attr.value)):
+            return True  # `self.flow = T.spline_coupling(2)` in `__init__`
+    if isinstance(expr, (cst.Name, cst.Attribute)):
+        return model.sources.torch.is_module_object(expr, scope)
     return False
 
 
