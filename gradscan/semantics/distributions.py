@@ -200,6 +200,29 @@ def base_distribution_class(model: "FileModel", info: "ClassInfo", _depth: int =
             found = framework_class(base) or (_project_class(model, base, 1) if model.project is not None else None)
         if found is not None:
             return found
+    if info.base_names:
+        # A base this file cannot see (imported from elsewhere in its package): the class is a
+        # distribution wrapper when it hands a torch or Pyro distribution to `super().__init__`
+        # (`super().__init__(Independent(Normal(loc, scale), 1), transforms)`).
+        handed = handed_to_super(model, info)
+        if handed is not None and handed.library in (TORCH, PYRO):
+            return handed.cls
+    return None
+
+
+def handed_to_super(model: "FileModel", info: "ClassInfo", depth: int = 0) -> Optional["Distribution"]:
+    """The distribution a class's methods hand to `super().__init__` as its base (the first
+    argument, or `base_distribution=`): what the torch wrappers (`TransformedDistribution`,
+    `Independent`) keep as `self.base_dist`. None when there is none."""
+    for method in info.methods.values():
+        for call in method.calls:
+            func = call.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "__init__" and isinstance(func.value, cst.Call) \
+                    and dotted(func.value.func) == "super":
+                base_expr = _wrapper_base(call)
+                found = _dist(model, base_expr, method, depth + 1, None) if base_expr is not None else None
+                if found is not None:
+                    return found
     return None
 
 
@@ -270,6 +293,8 @@ def _project_class(model: "FileModel", qname: str, depth: int) -> Optional[DistC
 # argument): a flow built by a helper returning `(dist, transform)` and handed down through two
 # functions (`fit(flow)` -> `loss(flow)`) is eight hops from its constructor.
 MAX_DEPTH = 8
+# The attribute torch's `TransformedDistribution` and `Independent` store their base in.
+WRAPPED_BASE_ATTR = "base_dist"
 
 
 def distribution_of(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None, depth: int = 0) -> Optional[Distribution]:
@@ -296,13 +321,17 @@ def _dist(model, expr, scope, depth, index) -> Optional[Distribution]:
         if cls is None:
             return None
         found = None
-        for value, method in _self_values(model, cls, expr.attr.value):
+        values = _self_values(model, cls, expr.attr.value)
+        for value, method in values:
             if isinstance(value, cst.Name) and value.value == "None":
                 continue  # `self.dist = None` in `__init__`: a placeholder, never sampled from
             d = _dist(model, value, method, depth + 1, None)
             if d is None:
                 return None  # assigned something else too: not provably a distribution
             found = found or d
+        if not values and expr.attr.value == WRAPPED_BASE_ATTR:
+            # torch's wrappers keep the distribution handed to their constructor as `base_dist`
+            return handed_to_super(model, cls, depth + 1)
         return found
     if isinstance(expr, (cst.Tuple, cst.List)) and index is not None:
         elements = [e for e in expr.elements]
