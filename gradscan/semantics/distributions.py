@@ -333,10 +333,32 @@ def _dist(model, expr, scope, depth, index) -> Optional[Distribution]:
             # torch's wrappers keep the distribution handed to their constructor as `base_dist`
             return handed_to_super(model, cls, depth + 1)
         return found
-    if isinstance(expr, (cst.Tuple, cst.List)) and index is not None:
+    if isinstance(expr, (cst.Tuple, cst.List)) and isinstance(index, int):
         elements = [e for e in expr.elements]
         if 0 <= index < len(elements) and not isinstance(elements[index], cst.StarredElement):
             return _dist(model, elements[index].value, scope, depth + 1, None)
+    if isinstance(expr, cst.Dict) and isinstance(index, str):
+        # `return {"posterior": Normal(mu, sigma), ...}` read back as `out["posterior"]`
+        for el in expr.elements:
+            if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString) and el.key.evaluated_value == index:
+                return _dist(model, el.value, scope, depth + 1, None)
+    if isinstance(expr, cst.Subscript) and index is None:
+        key = _literal_key(expr)
+        if key is not None:  # `outs["q"]`, `self.encode(x)[0]`: the element of what was built
+            return _dist(model, expr.value, scope, depth + 1, key)
+    return None
+
+
+def _literal_key(sub: cst.Subscript):
+    """The constant key of `x["name"]` or `x[0]` (an int or a str), else None."""
+    if len(sub.slice) != 1 or not isinstance(sub.slice[0].slice, cst.Index):
+        return None
+    value = sub.slice[0].slice.value
+    if isinstance(value, cst.SimpleString):
+        key = value.evaluated_value
+        return key if isinstance(key, str) else None
+    if isinstance(value, cst.Integer):
+        return int(value.value, 0)
     return None
 
 
