@@ -22,3 +22,19 @@ SVI_CLASSES = (
 SAMPLE_SITES = (
     Api("pyro.sample", "py42"),
 )
+
+# Normalizing-flow transforms that are `TransformModule`s (torch modules with their own
+# weights): a `TransformedDistribution` built on them depends on those weights, so its
+# `.sample()` (drawn under no_grad) cuts them off like any distribution parameter (pt09, py42).
+# Classes and the factory functions that build them (`T.spline_coupling(2)`), under both the
+# names gradscan's canonical form gives them.
+TRAINABLE_TRANSFORMS = tuple(
+    Api(f"{prefix}.{name}", "py42") for prefix in ("pyro.distributions.transforms", "pyro.distributions") for name in (
+        "AffineAutoregressive", "AffineCoupling", "BatchNorm", "BlockAutoregressive", "ComposeTransformModule",
+        "GeneralizedChannelPermute", "Householder", "MatrixExponential", "NeuralAutoregressive", "Planar",
+        "Polynomial", "Radial", "Spline", "SplineAutoregressive", "SplineCoupling", "Sylvester",
+        "affine_autoregressive", "affine_coupling", "batchnorm", "block_autoregressive",
+        "generalized_channel_permute", "householder", "matrix_exponential", "neural_autoregressive", "planar",
+        "polynomial", "radial", "spline", "spline_autoregressive", "spline_coupling", "sylvester",
+    )
+)

@@ -200,6 +200,29 @@ def base_distribution_class(model: "FileModel", info: "ClassInfo", _depth: int =
             found = framework_class(base) or (_project_class(model, base, 1) if model.project is not None else None)
         if found is not None:
             return found
+    if info.base_names:
+        # A base this file cannot see (imported from elsewhere in its package): the class is a
+        # distribution wrapper when it hands a torch or Pyro distribution to `super().__init__`
+        # (`super().__init__(Independent(Normal(loc, scale), 1), transforms)`).
+        handed = handed_to_super(model, info)
+        if handed is not None and handed.library in (TORCH, PYRO):
+            return handed.cls
+    return None
+
+
+def handed_to_super(model: "FileModel", info: "ClassInfo", depth: int = 0) -> Optional["Distribution"]:
+    """The distribution a class's methods hand to `super().__init__` as its base (the first
+    argument, or `base_distribution=`): what the torch wrappers (`TransformedDistribution`,
+    `Independent`) keep as `self.base_dist`. None when there is none."""
+    for method in info.methods.values():
+        for call in method.calls:
+            func = call.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "__init__" and isinstance(func.value, cst.Call) \
+                    and dotted(func.value.func) == "super":
+                base_expr = _wrapper_base(call)
+                found = _dist(model, base_expr, method, depth + 1, None) if base_expr is not None else None
+                if found is not None:
+                    return found
     return None
 
 
@@ -266,10 +289,18 @@ def _project_class(model: "FileModel", qname: str, depth: int) -> Optional[DistC
 
 
 # ---- distribution-valued expressions ------------------------------------------------------
+# Each step is one hop (a name's definition, a tuple element, a builder's return, a caller's
+# argument): a flow built by a helper returning `(dist, transform)` and handed down through two
+# functions (`fit(flow)` -> `loss(flow)`) is eight hops from its constructor.
+MAX_DEPTH = 8
+# The attribute torch's `TransformedDistribution` and `Independent` store their base in.
+WRAPPED_BASE_ATTR = "base_dist"
+
+
 def distribution_of(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None, depth: int = 0) -> Optional[Distribution]:
     """The distribution `expr` evaluates to, or None when it is not (or not provably) one.
     `scope` is the function `expr` is evaluated in (found from the tree when omitted)."""
-    if depth > 5:
+    if depth > MAX_DEPTH:
         return None
     if scope is None:
         scope = model.enclosing_function(expr)
@@ -277,7 +308,7 @@ def distribution_of(model: "FileModel", expr: cst.BaseExpression, scope: Optiona
 
 
 def _dist(model, expr, scope, depth, index) -> Optional[Distribution]:
-    if depth > 5:
+    if depth > MAX_DEPTH:
         return None
     if isinstance(expr, cst.Call):
         return _dist_of_call(model, expr, scope, depth, index)
@@ -290,18 +321,44 @@ def _dist(model, expr, scope, depth, index) -> Optional[Distribution]:
         if cls is None:
             return None
         found = None
-        for value, method in _self_values(model, cls, expr.attr.value):
+        values = _self_values(model, cls, expr.attr.value)
+        for value, method in values:
             if isinstance(value, cst.Name) and value.value == "None":
                 continue  # `self.dist = None` in `__init__`: a placeholder, never sampled from
             d = _dist(model, value, method, depth + 1, None)
             if d is None:
                 return None  # assigned something else too: not provably a distribution
             found = found or d
+        if not values and expr.attr.value == WRAPPED_BASE_ATTR:
+            # torch's wrappers keep the distribution handed to their constructor as `base_dist`
+            return handed_to_super(model, cls, depth + 1)
         return found
-    if isinstance(expr, (cst.Tuple, cst.List)) and index is not None:
+    if isinstance(expr, (cst.Tuple, cst.List)) and isinstance(index, int):
         elements = [e for e in expr.elements]
         if 0 <= index < len(elements) and not isinstance(elements[index], cst.StarredElement):
             return _dist(model, elements[index].value, scope, depth + 1, None)
+    if isinstance(expr, cst.Dict) and isinstance(index, str):
+        # `return {"posterior": Normal(mu, sigma), ...}` read back as `out["posterior"]`
+        for el in expr.elements:
+            if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString) and el.key.evaluated_value == index:
+                return _dist(model, el.value, scope, depth + 1, None)
+    if isinstance(expr, cst.Subscript) and index is None:
+        key = _literal_key(expr)
+        if key is not None:  # `outs["q"]`, `self.encode(x)[0]`: the element of what was built
+            return _dist(model, expr.value, scope, depth + 1, key)
+    return None
+
+
+def _literal_key(sub: cst.Subscript):
+    """The constant key of `x["name"]` or `x[0]` (an int or a str), else None."""
+    if len(sub.slice) != 1 or not isinstance(sub.slice[0].slice, cst.Index):
+        return None
+    value = sub.slice[0].slice.value
+    if isinstance(value, cst.SimpleString):
+        key = value.evaluated_value
+        return key if isinstance(key, str) else None
+    if isinstance(value, cst.Integer):
+        return int(value.value, 0)
     return None
 
 
@@ -684,6 +741,40 @@ def _is_module_ctor(model, value) -> bool:
         return True
     if isinstance(value.func, cst.Name) and value.func.value in model.classes:
         return model.classes[value.func.value].kind is not None
+    return False
+
+
+TRAINABLE_TRANSFORMS = api_names(pyro_api.TRAINABLE_TRANSFORMS)
+
+
+def holds_weights(model: "FileModel", expr: cst.BaseExpression, scope: Optional["FunctionInfo"] = None, _depth: int = 0) -> bool:
+    """`expr` is, or lists, an object with trainable weights of its own: a Pyro `TransformModule`
+    (`T.AffineAutoregressive(arn)`, `T.spline_coupling(2)`), a torch module or a module of this
+    file's classes (`PlanarFlow(2)`, `self.flows`). A `TransformedDistribution` given such
+    transforms depends on their weights the way a `Normal` depends on its `loc`."""
+    if _depth > 6 or expr is None:
+        return False
+    if scope is None:
+        scope = model.enclosing_function(expr)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return any(holds_weights(model, e.value, scope, _depth + 1) for e in expr.elements)
+    if isinstance(expr, cst.Call):
+        q = model.callee(expr) or ""
+        if q in TRAINABLE_TRANSFORMS or _is_module_ctor(model, expr):
+            return True
+        if q in ("list", "tuple", "torch.nn.ModuleList") and expr.args:
+            return holds_weights(model, expr.args[0].value, scope, _depth + 1)
+        return False
+    if isinstance(expr, cst.Name):
+        for value, _idx, where in _definitions_before(model, expr, scope):
+            return holds_weights(model, value, where, _depth + 1)
+    if isinstance(expr, cst.Attribute) and dotted(expr.value) == "self":
+        cls = _owner_class(scope)
+        if cls is not None and any(holds_weights(model, value, method, _depth + 1)
+                                   for value, method in _self_values(model, cls, expr.attr.value)):
+            return True  # `self.flow = T.spline_coupling(2)` in `__init__`
+    if isinstance(expr, (cst.Name, cst.Attribute)):
+        return model.sources.torch.is_module_object(expr, scope)
     return False
 
 

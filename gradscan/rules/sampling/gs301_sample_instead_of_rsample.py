@@ -36,13 +36,18 @@ class SampleInsteadOfRsample(SamplingRule):
     inline, stored in a variable, returned by a method (`self.posterior(x).sample()`), by an
     encoder module or by a method of an object handed to the constructor
     (`self.policy.dist(obs).sample()`), or passed to a helper (`def draw(d): return d.sample()`
-    called with `draw(Normal(mu, sigma))`).
+    called with `draw(Normal(mu, sigma))`). A `TransformedDistribution` whose transforms hold
+    weights (a Pyro `TransformModule` such as `T.spline_coupling(2)`, a torch module) depends
+    on them even when its base is a constant standard normal: a normalizing flow's `.sample()`
+    in a reverse-KL loss is flagged.
 
     Also flagged, whatever the parameters and callers: `.sample()` whose value a distribution
     class's own reparameterized sampler returns (`rsample`, `rsample_with_z`,
     `rsample_and_log_prob` of a subclass of a torch or Pyro distribution, drawing from
-    `super()` or from a reparameterized distribution it builds): the method promises its
-    callers a sample that passes gradients.
+    `super()`, from a reparameterized distribution it builds, or from `self.base_dist`): the
+    method promises its callers a sample that passes gradients. A class whose base is defined
+    in another file is such a subclass when it hands a torch or Pyro distribution to
+    `super().__init__`.
 
     ## Why it breaks gradients
     In torch, `.sample()` runs under `torch.no_grad()`: the sample has no `grad_fn`. When it is
@@ -57,7 +62,9 @@ class SampleInsteadOfRsample(SamplingRule):
     `.sample()` called directly on a `pyro.distributions` object is torch's and is flagged.
 
     Not flagged: score-function (REINFORCE) estimators, where the sample only reaches the loss
-    through `log_prob`; sampling in generation, evaluation, rollout and data-collection code;
+    through `log_prob` or through a reward that weights the score (`log_prob(a) * reward(a)`,
+    or an environment or unknown function; a function of the file that computes with tensors
+    and is added to the loss, as a reverse-KL target density, is a path); sampling in generation, evaluation, rollout and data-collection code;
     priors and noise with constant parameters (`Normal(0, 1).sample()`); samples that are
     detached on purpose.
 

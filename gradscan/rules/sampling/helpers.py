@@ -144,13 +144,19 @@ def _compared_as_target(model: FileModel, node: cst.CSTNode, trace: Trace) -> bo
     bootstrap with a prediction of another input."""
     if not intent.one_side_of_loss(model, node, node, trace):
         return False
+    home = model.enclosing_function(node)
+    crossed = min(3, sum(1 for n in trace.path if isinstance(n, cst.Call) and model.enclosing_function(n) is not home))
+    script = model.context_of(node) is None
     for child, parent in intent.trace_steps(model, trace.path):
         if not isinstance(parent, (cst.Call, cst.BinaryOperation)):
             continue
         for other in intent.co_operands(model, parent, child):
             if isinstance(other, (cst.Integer, cst.Float, cst.SimpleString)):
                 continue
-            if model.flow.flows_into(node, lambda n, o=other: n is o or intent.contains(model, o, n)) is not None:
+            # Across as many calls as the trace crossed: SAC's `pi, log_pi = actor.sample(obs)`
+            # returns the sample and its log-density from a helper, and the loss subtracts them.
+            if model.flow.flows_into(node, lambda n, o=other: n is o or intent.contains(model, o, n),
+                                     max_calls=crossed, module_level=script) is not None:
                 return False
     return True
 
@@ -248,18 +254,69 @@ class SamplingRule(Rule):
 
 def _pathwise_through_networks(model: FileModel, start: cst.CSTNode, trace: Trace) -> bool:
     """A scored sample that also reaches the loss pathwise, through networks and tensor ops only
-    (SAC's `q = critic(obs, action)`), not through an unknown function or object (`env.step(a)`,
-    `reward_fn(a)`): the pathwise gradient is what `.sample()` cuts."""
+    (SAC's `q = critic(obs, action)`), or through a function of this file that computes with
+    tensors (`target_log_density(z)` in a reverse-KL loss), not through an unknown function or
+    object (`env.step(a)`, `reward_fn(a)`): the pathwise gradient is what `.sample()` cuts. A
+    function of this file whose result weights the score (`log_prob(a) * reward(a)`) is a
+    REINFORCE reward, not a path."""
     src = intent.sources(model)
+    through_helper = False
     for child, parent in intent.trace_steps(model, trace.path):
         if not isinstance(parent, cst.Call) or parent.func is child or intent.contains(model, parent.func, child):
             continue  # operators, method calls on the value itself
         name = model.callee(parent)
         if name is not None and name.split(".")[0] in ("torch", "tensorflow", "jax", "math"):
             continue
-        if not src.is_module_object(parent.func):
+        if src.is_module_object(parent.func):
+            continue
+        if _tensor_helper(model, parent):
+            through_helper = True
+            continue
+        return False
+    return not through_helper or not _weights_score(model, start, trace)
+
+
+def _tensor_helper(model: FileModel, call: cst.Call) -> bool:
+    """`call` runs a function of this file (`f(z)`, `self.f(z)`) that returns a value and
+    converts nothing on the way (no `.detach()`, `.item()`, `.numpy()`, NumPy or `math`)."""
+    func = call.func
+    fn = None
+    if isinstance(func, cst.Name) and model.resolve(func) is None:
+        fn = model.module_functions.get(func.value)
+    elif isinstance(func, cst.Attribute) and dotted(func.value) == "self":
+        owner = model.enclosing_function(call)
+        while owner is not None and owner.cls is None:
+            owner = owner.parent
+        fn = model.find_method(owner.cls, func.attr.value) if owner is not None else None
+    if fn is None or not any(isinstance(r, cst.Return) and r.value is not None for r in fn.returns):
+        return False
+    for inner in fn.calls:
+        f = inner.func
+        if isinstance(f, cst.Attribute) and f.attr.value in dists.DETACHING_METHODS:
+            return False
+        callee = model.callee(inner) or ""
+        if callee.startswith(("numpy.", "math.", "random.", "scipy.")) or callee in ("float", "int", "bool"):
+            return False
+        if isinstance(f, cst.Name) and f.value in ("float", "int", "bool"):
             return False
     return True
+
+
+def _weights_score(model: FileModel, start: cst.CSTNode, trace: Trace) -> bool:
+    """On its way to the loss the sample multiplies (or divides) a score of itself:
+    `log_prob(a) * reward(a)`, the REINFORCE form."""
+    script = model.context_of(start) is None
+    scored = model.flow.flows_into(start, lambda n: n is not start and dists.is_score_call(model, n), max_calls=1, module_level=script)
+    if scored is None:
+        return False
+    score = next(n for n in reversed(scored.path) if n is not start and dists.is_score_call(model, n))
+    for child, parent in intent.trace_steps(model, trace.path):
+        if not (isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, (cst.Multiply, cst.Divide))):
+            continue
+        for other in intent.co_operands(model, parent, child):
+            if model.flow.flows_into(score, lambda n, o=other: n is o or intent.contains(model, o, n), max_calls=1, module_level=script) is not None:
+                return True
+    return False
 
 
 def _through_network(model: FileModel, trace: Trace) -> bool:
@@ -292,7 +349,8 @@ _CONFIG_ROOTS = {"config", "cfg", "args", "hparams", "hps", "opt", "opts", "opti
 
 
 def graph_params(model: FileModel, d: dists.Distribution):
-    graph = [expr for expr, scope in d.params if model.sources.from_graph(expr, scope)]
+    # (a flow's trainable transforms are parameters too: its samples depend on their weights)
+    graph = [expr for expr, scope in d.params if model.sources.from_graph(expr, scope) or dists.holds_weights(model, expr, scope)]
 
     def configured(expr) -> bool:
         root = (dotted(expr) or "").split(".")
