@@ -724,6 +724,14 @@ class Sources:
             # `getattr(self, name)`, `self.get_layer(i)`: unknown; `Net()` direct call: fresh weights
             return set()
         if isinstance(expr, cst.Name):
+            if _is_self_name(model, expr):
+                # `self(x)` in a method of a module that holds weights runs its own forward
+                # (a Lightning `_shared_step` computing `logits = self(x)`)
+                cls = _method_class(fn)
+                if cls is not None and (cls.is_torch or cls.is_keras) and any(
+                        kind in ("module", "param") for kind in self._class_attrs(cls).values()):
+                    return {"self", "weight:self.__call__"}
+                return set()
             comp_iter = _comprehension_iter(model, expr)
             if comp_iter is not None:
                 return self._object_roots(comp_iter, fn, depth + 1) if depth < 4 else set()

@@ -236,6 +236,8 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                 continue
             step = _step_after(model, stmt, optimizers, fn)
             if step is None:
+                step = _closure_step(model, stmt, optimizers, fn)
+            if step is None:
                 continue
             zero = f"{receiver}.zero_grad()"
             yield Report(call, message=self.message.format(zero=clip(zero, 30), step=clip(step, 30)))
@@ -407,6 +409,32 @@ def _step_after(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: O
                 return step
         if not isinstance(owner_of(model, block), cst.With):
             return None
+    return None
+
+
+def _closure_step(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: Optional[FunctionInfo]) -> Optional[str]:
+    """A closure that clears the gradients after its backward pass and then returns: the
+    `opt.step(closure)` it is handed to reads `.grad` right after calling it, so the step
+    finds nothing (LBFGS re-evaluates the closure, and every evaluation ends wiped). The
+    step's text, or None when the function is not such a closure or recomputes afterwards."""
+    if fn is None or not isinstance(fn.node, cst.FunctionDef):
+        return None
+    for block, idx in chain(model, stmt):
+        for unit in units(block)[idx + 1:]:
+            for node in nodes_in(unit):
+                if isinstance(node, cst.Call) and (is_backward(model, node) or _may_backward(model, node, fn)):
+                    return None
+                if isinstance(node, cst.Attribute) and node.attr.value == "grad":
+                    return None
+        if owner_of(model, block) is fn.node:
+            break
+    for call, _owner in model.calls:
+        if method_name(call) != "step" or _receiver(call) not in optimizers:
+            continue
+        for arg in call.args:
+            if (arg.keyword is None or arg.keyword.value == "closure") and isinstance(arg.value, cst.Name) \
+                    and arg.value.value == fn.name and _local_function(model, cst.Call(func=arg.value), _owner) is fn:
+                return f"{_receiver(call)}.step({fn.name})"
     return None
 
 
