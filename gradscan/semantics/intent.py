@@ -1190,6 +1190,8 @@ def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNo
     trains_cut = _steps_cut_class(model, cut, trace) if trace is not None else None
     if trains_cut is not None:
         return not trains_cut
+    if _stepped_with_cut_network(model, cut, receiver, trace):
+        return False  # the optimizer stepped after this backward trains the cut network: its own step
     for child, parent in trace_steps(model, trace.path if trace else _local_path(model, cut)):
         if isinstance(parent, cst.Call) and not contains(model, parent.func, child):
             if _names_a_discriminator((dotted(parent.func) or "").rsplit(".", 1)[-1]):
@@ -1403,17 +1405,88 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, 
     src = sources(model)
     frozen = src.frozen_names()
     named = False
+    fresh: Set[str] = set()
     for r in src.roots(receiver):
         name = r.split(":")[-1].split(".")[-1]
-        if tokens(name) & FROZEN_TOKENS:
+        attr = r[len("weight:self."):] if r.startswith("weight:self.") else r[len("self."):] if r.startswith("self.") else None
+        evidence = _attr_evidence(model, cut, attr.split(".")[0]) if attr is not None else None
+        if evidence == "managed" and r.startswith("weight:self."):
+            return True  # copied, loaded, frozen or averaged by the file: its weights come from elsewhere
+        plain = evidence == "fresh"
+        if plain:
+            fresh.add(name)
+        if tokens(name) & FROZEN_TOKENS and not plain:
             named = True
         if r.startswith("weight:") and name in frozen:
             return True  # `self.encoder.requires_grad_(False)` somewhere in the file
         optimized = src.optimized_attrs()
         if r.startswith("weight:self.") and optimized is not None and name not in optimized:
             return True  # every optimizer is built from other submodules (`Adam(model.head.parameters())`)
-    named = named or bool(_name_tokens(receiver) & FROZEN_TOKENS)
+    # what the class does with a submodule decides before its name: one it builds fresh and
+    # never loads, copies, freezes or averages is an ordinary trainable layer (`self.target_proj
+    # = nn.Linear(...)`), whatever it is called; the name is a hint only when nothing shows
+    named = named or bool((_name_tokens(receiver) - _tokens_of(fresh)) & FROZEN_TOKENS)
     return named and not _stepped_with_cut_network(model, cut, receiver, trace)
+
+
+def _tokens_of(names: Set[str]) -> Set[str]:
+    out: Set[str] = set()
+    for n in names:
+        out |= tokens(n)
+    return out
+
+
+# Calls on a network that give its weights values from elsewhere or keep them fixed.
+_MANAGING_CALLS = {"load_state_dict", "requires_grad_", "copy_", "freeze"}
+
+
+def _attr_evidence(model: "FileModel", cut: cst.CSTNode, attr: str) -> Optional[str]:
+    """What the class of the method holding `cut` does with its submodule `self.<attr>`:
+    "fresh" when every assignment builds a new weighted layer (a constructor) and nothing in
+    the file loads it, copies into it, freezes it, switches its mode, or reads its
+    `parameters()` outside an optimizer (an average), "managed" when one of those shows, None
+    when the class is unknown or the submodule is handed in (its name is then the only hint)."""
+    cls = _method_class(model.enclosing_function(cut))
+    if cls is None:
+        return None
+    values = [v for c in model.class_chain(cls) for a, v, _n, _m in c.self_assigns if a == attr]
+    values = [v for v in values if not (type(v) is cst.Name and v.value == "None")]
+    if not values:
+        return None
+    src = sources(model)
+    unknown = False
+    for v in values:
+        if type(v) is cst.Call and model.callee(v) == "copy.deepcopy":
+            return "managed"
+    if not all(type(v) is cst.Call and src._value_kind(v) == "module" for v in values):
+        return None
+    for call, _fn in model.calls:
+        func = call.func
+        if type(func) is not cst.Attribute:
+            continue
+        text = dotted(func.value) or ""
+        if text.rsplit(".", 1)[-1] != attr:
+            continue
+        method = func.attr.value
+        if method in ("eval", "train"):
+            unknown = True  # a mode switch says nothing about the weights: the name may still hint
+            continue
+        if method in _MANAGING_CALLS:
+            if method == "requires_grad_" and not (call.args and _is_false(call.args[0].value)):
+                continue
+            return "managed"
+        if method in ("parameters", "named_parameters") and not _inside_optimizer(model, call):
+            return "managed"
+    return None if unknown else "fresh"
+
+
+def _inside_optimizer(model: "FileModel", call: cst.Call) -> bool:
+    for anc in model.ancestors(call):
+        if type(anc) is cst.Call and (model.callee(anc) or "").startswith("torch.optim."):
+            return True
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            return False
+    return False
 
 
 def _stepped_with_cut_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
