@@ -11,13 +11,13 @@ from gradscan.rules.training_loop.helpers import (
 )
 from gradscan.semantics.arguments import argument_for, positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
+from gradscan.semantics.names import dotted, tokens
 
 _EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
 # Compound statements whose body runs straight after the statements before them (when it runs).
 _ENTERABLE = (cst.If, cst.Else, cst.With, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally)
 # An `if` guarding a skipped update: zeroing the gradients there makes the step a no-op on purpose.
-_SKIP_GUARD = re.compile(r"nan|inf|finite|overflow|skip|found_inf", re.IGNORECASE)
+_SKIP_GUARD = {"nan", "isnan", "inf", "isinf", "finite", "isfinite", "overflow", "overflowed", "skip", "skipped"}
 BACKWARD_METHODS = {"backward", "manual_backward"}
 # Names of calls that may compute gradients again themselves (`train_step`, `closure`, `amp_backward`).
 _BACKWARD_NAMES = re.compile(r"backward|closure|train_|_train|(?:^|_)step_|_step$", re.IGNORECASE)
@@ -358,9 +358,26 @@ def _backward_before(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], 
             owner = model.parent(owner)
         if not isinstance(owner, _ENTERABLE):
             return False
-        if isinstance(owner, cst.If) and _SKIP_GUARD.search(model.module.code_for_node(owner.test)):
+        if isinstance(owner, cst.If) and _skip_guard(owner.test):
             return False
     return False
+
+
+def _skip_guard(test: cst.BaseExpression) -> bool:
+    """An `if` that tests for a non-finite value or a skipped step (`not torch.isfinite(norm)`,
+    `found_inf`, `scaler_overflow`): word tokens of its names, not substrings (`info`)."""
+    toks = set()
+    for node in nodes_in(test):
+        if isinstance(node, cst.Comparison) and len(node.comparisons) == 1 \
+                and isinstance(node.comparisons[0].operator, cst.NotEqual) and node.left.deep_equals(node.comparisons[0].comparator):
+            return True  # `norm != norm`: a NaN test
+        if isinstance(node, cst.Name):
+            toks |= tokens(node.value)
+        elif isinstance(node, cst.Attribute):
+            toks |= tokens(node.attr.value)
+        elif isinstance(node, cst.SimpleString):
+            toks |= tokens(node.value.strip("'\"rbuRBU"))
+    return bool(toks & _SKIP_GUARD)
 
 
 def _callers_backward_before(model: FileModel, fn: FunctionInfo, optimizers: Set[str]) -> bool:
@@ -444,9 +461,9 @@ def _may_backward(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) 
     name = method_name(call)
     if name is None:
         return False
-    if _BACKWARD_NAMES.search(name):
-        return True
-    return runs_backward(model, call, fn)
+    if _local_function(model, call, fn) is not None:
+        return runs_backward(model, call, fn)  # the code is here: what it does decides, not its name
+    return bool(_BACKWARD_NAMES.search(name))
 
 
 def runs_backward(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -> bool:
