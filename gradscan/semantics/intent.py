@@ -679,6 +679,33 @@ class Sources:
                 return True
         return False
 
+    def _callers_module_evidence(self, fn, param: str, depth: int) -> Optional[bool]:
+        """True when a caller in this file passes a network for `param`, False when every
+        caller passes something known not to be one (a function of this file, a lambda, a
+        library function such as `torch.tanh`), None when no caller is seen or one passes
+        something unknown."""
+        from gradscan.semantics.arguments import argument_for
+
+        owner = fn
+        while owner is not None and isinstance(owner.node, cst.Lambda):
+            owner = owner.parent
+        if owner is None:
+            return None
+        callers = self.model.objects.callers_of(owner)[:8]
+        if not callers:
+            return None
+        unknown = False
+        for call, caller in callers:
+            arg = argument_for(owner, call, param)
+            if arg is None:
+                unknown = True
+                continue
+            if self._is_module_object(arg, caller, depth + 1):
+                return True
+            if not _plain_callable(self.model, arg, caller):
+                unknown = True
+        return None if unknown else False
+
     def _is_module_object(self, expr: cst.BaseExpression, scope, depth: int) -> bool:
         """`expr` (read in `scope`) is a network object, not a tensor a network computed: an
         instance of a torch/Keras class of this file, a name bound once to a constructor
@@ -736,11 +763,15 @@ class Sources:
             if comp_iter is not None:
                 return self._object_roots(comp_iter, fn, depth + 1) if depth < 4 else set()
             defs, kind = self._definitions(expr, fn)
-            if kind == "param" or (kind == "none" and self._module_like_global(expr.value)):
-                if tokens(expr.value) & MODULE_TOKENS or (
-                        kind == "param" and depth < 4 and self._callers_pass_module(fn, expr.value, depth)):
-                    return {f"module:{expr.value}", f"weight:module:{expr.value}"}
-                return set()
+            if kind == "param":
+                # what the callers in this file pass, then how the function uses it, decide;
+                # the parameter's name is the hint left when neither shows
+                passed = self._callers_module_evidence(fn, expr.value, depth) if depth < 4 else None
+                if passed is None:
+                    passed = _used_as_module(self.model, fn, expr.value) or bool(tokens(expr.value) & MODULE_TOKENS)
+                return {f"module:{expr.value}", f"weight:module:{expr.value}"} if passed else set()
+            if kind == "none" and self._module_like_global(expr.value):
+                return {f"module:{expr.value}", f"weight:module:{expr.value}"}
             out: Set[str] = set()
             if depth >= 4:
                 return out
@@ -873,6 +904,38 @@ def _comprehension_iter(model: "FileModel", name: cst.Name) -> Optional[cst.Base
         if isinstance(anc, (cst.FunctionDef, cst.BaseSmallStatement, cst.BaseCompoundStatement)):
             return None
     return None
+
+
+# Methods only a network has: a parameter they are called on is one, whatever its name.
+_MODULE_METHODS = {"parameters", "named_parameters", "modules", "children", "named_modules", "state_dict",
+                   "load_state_dict", "zero_grad", "requires_grad_", "train", "eval"}
+
+
+def _used_as_module(model: "FileModel", fn, param: str) -> bool:
+    """`f.parameters()`, `f.eval()`, `f.state_dict()` in `fn`: the parameter `f` is a network."""
+    if fn is None:
+        return False
+    for call in fn.calls:
+        func = call.func
+        if type(func) is cst.Attribute and func.attr.value in _MODULE_METHODS and type(func.value) is cst.Name \
+                and func.value.value == param:
+            return True
+    return False
+
+
+def _plain_callable(model: "FileModel", expr: cst.BaseExpression, scope) -> bool:
+    """`expr` is a callable that holds no weights: a lambda, a function of this file, or a
+    function of torch / numpy / math / the builtins (`torch.tanh`, `F.relu`, `abs`)."""
+    if isinstance(expr, cst.Lambda):
+        return True
+    if isinstance(expr, cst.Name) and expr.value in model.module_functions and expr.value not in model.classes:
+        return True
+    name = model.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
+    if name is None:
+        return False
+    last = name.rsplit(".", 1)[-1]
+    return name.startswith(("torch.", "numpy.", "math.", "builtins.")) and last[:1].islower() and not name.startswith("torch.nn.") \
+        or name.startswith("torch.nn.functional.")
 
 
 def _method_class(fn: Optional["FunctionInfo"]):
