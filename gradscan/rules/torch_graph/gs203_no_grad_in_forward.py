@@ -5,7 +5,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report
-from gradscan.rules.torch_graph.helpers import GraphRule, last_name, reach, root_function, site, uses_torch
+from gradscan.rules.torch_graph.helpers import GraphRule, hand_written_backward, last_name, reach, root_function, site, uses_torch
 from gradscan.semantics import intent
 from gradscan.semantics.contexts import has_no_grad_decorator, is_no_grad_with
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -149,7 +149,7 @@ class NoGradInForward(GraphRule):
             if switched is None and not is_no_grad_with(model, node):
                 continue
             where = site(model, node)
-            if where is None or self._custom_backward(fn):
+            if where is None or self._custom_backward(model, fn):
                 continue
             if self._block_reaches(model, node, src, where):
                 item = switched or next(i for i in node.items if _is_no_grad_item(model, i.item))
@@ -234,12 +234,12 @@ class NoGradInForward(GraphRule):
         return False
 
     @staticmethod
-    def _custom_backward(fn: Optional[FunctionInfo]) -> bool:
+    def _custom_backward(model: FileModel, fn: Optional[FunctionInfo]) -> bool:
         """A module that writes its own backward pass (Reformer's reversible layers run forward
         under no_grad and recompute in `backward_pass`)."""
         root = root_function(fn)
         cls = root.cls if root is not None else None
-        return cls is not None and any("backward" in name.lower() for name in cls.methods)
+        return cls is not None and any(hand_written_backward(model, m) for m in cls.methods.values())
 
     @staticmethod
     def _inference_only(model: FileModel, fn: FunctionInfo) -> bool:
