@@ -30,7 +30,9 @@ class NoGradInForward(GraphRule):
     `with torch.set_grad_enabled(False):` block inside a differentiable context (forward, the
     methods it calls, `training_step`, a training loop) when a value computed from the weights
     inside the block reaches forward's return value or the loss; `@torch.no_grad()` and
-    `@torch.inference_mode()` on a module's `forward` or `training_step` that uses weights; and
+    `@torch.inference_mode()` on a module's `forward` or `training_step` that uses weights (the
+    same on a helper whose result a caller trains, such as a Lightning `_shared_step` running
+    `self(x)`); and
     a bare `torch.set_grad_enabled(False)` call in training code, or anywhere (an evaluation
     helper, the top of a script) when nothing switches it back on before a later `.backward()`
     (the helper is called before, or in a loop with, code that backpropagates); and
@@ -65,7 +67,10 @@ class NoGradInForward(GraphRule):
     only, a forward that returns from inside its own no_grad block (an inference-only module:
     misuse raises, pt22) unless the file backpropagates what a call of it returns or the
     weights run there are built fresh by the class (never loaded, frozen or put in eval mode in
-    the class or on an instance of it in the file: nothing could ever train them), modules with a hand-written backward pass (reversible layers), and
+    the class or on an instance of it in the file: nothing could ever train them), modules with a
+    hand-written backward pass (reversible layers: a method named for a backward pass that
+    takes the incoming gradient, `y.backward(dy)`; a `backward(self, loss)` that only calls
+    `loss.backward()` is no such pass), and
     decorated forwards that only read buffers (rotary embeddings), wrap `super().forward` of a
     fixed layer, return integer or boolean tensors, or take an inference session.
 

@@ -53,6 +53,9 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     `self.optimizer = optimizer`). When the `zero_grad()` opens a method, the backward pass
     is looked for before its calls: a trainer's `_apply_gradients()` called right after
     `loss.backward()` is flagged when every `self._apply_gradients()` of the class follows one.
+    A closure handed to `optimizer.step(closure)` (LBFGS) that calls `zero_grad()` after its
+    backward pass and then returns is flagged too: the step reads the gradients right after
+    calling it.
 
     ## Why it breaks gradients
     `zero_grad()` resets every `.grad` of the optimizer's parameters (to None by default) and
@@ -67,9 +70,12 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     the one stepped (GAN generator and discriminator optimizers), `zero_grad()` in one branch
     of an `if` and `step()` in another, an `if` that zeroes the gradients to skip an update
     on NaN or overflow, a second backward pass (or a helper that runs one, or gradients
-    written by hand to `.grad`) between `zero_grad()` and `step()`, `step(closure)` (the
-    closure computes the gradients again), a backward pass in a branch that leaves the loop
-    (`if warmup: loss.backward(); continue`), `zero_grad()` in a closure or a hook, and a
+    written by hand to `.grad`) between `zero_grad()` and `step()` (a call of a function of
+    this file counts when it runs one, whatever it is called; one of another module when its
+    name says so: `train_step`, `closure`), `step(closure)` (the closure computes the
+    gradients again), a backward pass in a branch that leaves the loop
+    (`if warmup: loss.backward(); continue`), `zero_grad()` at the start of a closure or in a
+    hook, an `if` that tests for a non-finite value (`isfinite`, `found_inf`, `x != x`), and a
     method that clears and steps when one of its callers ran no backward pass before it.
     The receiver is compared as text (`opt`, `self.optimizer`): an optimizer reached through a
     subscript or a call (`optimizers[0].zero_grad()`) is not checked, nor a backward pass run

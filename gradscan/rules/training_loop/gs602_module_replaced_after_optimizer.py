@@ -83,7 +83,8 @@ class ModuleReplacedAfterOptimizer(Rule):
     the file shows neither that nor a call of it trained through the loss does a target-like
     name keep it silent), and the model name re-bound in between (`model, opt = fabric.setup(model, opt)`).
     A re-bound model is flagged only when the value is a new one (a constructor, a deep copy,
-    a function of the file that returns one): `model = model.to(device)`,
+    a function of the file that returns one, also through a local it builds and loads:
+    `fresh = Net(); fresh.load_state_dict(sd); return fresh`): `model = model.to(device)`,
     `torch.compile(model)` and `nn.DataParallel(model)` keep the same parameters; a model
     re-created to load a checkpoint, after which the old optimizer never steps, is not flagged.
     A module's `__init__` that builds `self.optimizer` from `self.parameters()` and then adds a

@@ -32,7 +32,10 @@ class ZeroGradEveryMicroBatch(Rule):
     accumulates nothing. A function whose `step()` waits for a modulo of its iteration
     (an engine's `update_fn(engine, batch)`, called once per micro-batch) is read the same
     way, and so is a `zero_grad()` before the backward under the very `if` that guards the
-    `step()` (it wipes the window just before applying it). Each optimizer is paired with its
+    `step()` (it wipes the window just before applying it). A helper of this file called on
+    every micro-batch (`micro_step(net, opt, batch)`, `self._accumulate(batch)`) is read as
+    part of the loop, its parameters as the arguments passed (`opt.zero_grad()` there clears
+    the optimizer the loop steps). Each optimizer is paired with its
     own steps (`opt.step()`, AMP's `scaler.step(opt)`), so a profiler's or another optimizer's
     per-iteration `step()` does not hide it. Not flagged: `zero_grad()` after the `step()`,
     under a different test (`(i - 1) % n == 0`, the first micro-batch of the window), when the
