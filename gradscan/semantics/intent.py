@@ -34,6 +34,7 @@ Two questions every graph-cut rule (PyTorch `detach()`/`.data`/`no_grad`, Tensor
 from __future__ import annotations
 
 import re
+import sys
 from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -85,6 +86,7 @@ LOSS_TOKENS = {
     "objective", "regression", "distill", "distillation",
 }
 
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__future__"}
 # torch.nn classes without weights: calling them is not a weight use.
 _WEIGHTLESS_NN = re.compile(
     r"^torch\.nn\.(?:ReLU\d*|GELU|SiLU|Sigmoid|Tanh|Softmax\d*d?|LogSoftmax|Dropout\w*|AlphaDropout|Identity|"
@@ -414,6 +416,8 @@ class Sources:
             if name is not None and name.startswith(("torch.", "numpy.", "math.")):
                 last = name.rsplit(".", 1)[1]
                 return "buffer" if name.startswith("torch.") and (last in _TENSOR_FACTORIES or last.endswith("Tensor")) else "other"
+            if name is not None and name.split(".")[0] in _STDLIB:
+                return "other"  # `argparse.ArgumentParser()`, `collections.OrderedDict()`: no weights
             text = dotted(value.func) or ""
             last = text.rsplit(".", 1)[-1]
             local = model.classes.get(text)
@@ -1510,7 +1514,9 @@ def _attr_evidence(model: "FileModel", cut: cst.CSTNode, attr: str) -> Optional[
     `parameters()` outside an optimizer (an average), "managed" when one of those shows, None
     when the class is unknown or the submodule is handed in (its name is then the only hint)."""
     cls = _method_class(model.enclosing_function(cut))
-    if cls is None:
+    if cls is None or not _builds_optimizer(model):
+        # a library module trained elsewhere gets its weights from a checkpoint loaded outside
+        # the file (a codec built in `__init__`): only a file that trains shows what is fresh
         return None
     values = [v for c in model.class_chain(cls) for a, v, _n, _m in c.self_assigns if a == attr]
     values = [v for v in values if not (type(v) is cst.Name and v.value == "None")]
@@ -1541,6 +1547,14 @@ def _attr_evidence(model: "FileModel", cut: cst.CSTNode, attr: str) -> Optional[
         if method in ("parameters", "named_parameters") and not _inside_optimizer(model, call):
             return "managed"
     return None if unknown else "fresh"
+
+
+def _builds_optimizer(model: "FileModel") -> bool:
+    for call, _fn in model.calls:
+        name = model.callee(call) or ""
+        if name.startswith("torch.optim.") and not name.startswith("torch.optim.lr_scheduler") and name.rsplit(".", 1)[-1][:1].isupper():
+            return True
+    return False
 
 
 def _inside_optimizer(model: "FileModel", call: cst.Call) -> bool:
@@ -1786,6 +1800,13 @@ def _optimizer_owners(model: "FileModel", expr: cst.BaseExpression, scope, depth
         if name.startswith("torch.optim.") and not name.startswith("torch.optim.lr_scheduler"):
             params = next((a.value for a in ctor.args if a.keyword is None or a.keyword.value == "params"), None)
             receivers = _parameter_receivers(params) if params is not None else None
+            if not receivers and params is not None:
+                # `Adam([log_alpha])`: raw leaves made trainable where they are created are
+                # their own owners (a SAC temperature trained beside the policy)
+                leaves = _listed_names(params)
+                if leaves and leaves <= model.get(_Bindings).leaves and isinstance(params, (cst.List, cst.Tuple)) \
+                        and all(isinstance(e.value, cst.Name) for e in params.elements):
+                    receivers = [e.value for e in params.elements]
             if not receivers:
                 return None
             for owner in receivers:
