@@ -443,7 +443,7 @@ class Flow:
                 position = element if child is node else _position_in(parent.value, path)
                 if position is None and child is parent.value and self._values_and_indices(parent.value):
                     position = 0  # `_, idx = torch.topk(x, k)`: the indices carry nothing
-                names = [n for tgt in targets for n in _target_names(_unpacked(tgt, position))]
+                names = [n for tgt in targets for n in _target_names(_unpacked(tgt, position), keep=self._computed_with)]
                 return ("assign", path, names) if names else ("stop", path, [])
             elif t is cst.NamedExpr:
                 if child is parent.value:
@@ -464,6 +464,9 @@ class Flow:
                 return "dropped", path, []
             path.append(parent)
             child = parent
+
+    def _computed_with(self, target: cst.BaseExpression, name: str) -> bool:
+        return computes_with(self.model, target, name)
 
     def _comprehension_carries(self, comp_for: cst.CompFor, box: list) -> bool:
         """Does a comprehension's element carry what its loop target is bound to? Each read of
@@ -748,10 +751,52 @@ def _direct_call(call: cst.Call, fn: "FunctionInfo") -> bool:
         dotted(func.value) == "self" or (isinstance(func.value, cst.Call) and dotted(func.value.func) == "super"))
 
 
-def _target_names(target: cst.BaseExpression) -> List[str]:
+def _target_names(target: cst.BaseExpression, keep: Optional[Callable[[cst.BaseExpression, str], bool]] = None) -> List[str]:
     """Plain names bound by an assignment target (`out[i] = v` binds `out`, `self.x = v` nothing),
-    but not logs and caches: a value stored there goes nowhere the flow follows."""
-    return [n for n in target_names(target, items=True) if not is_log_name(n)]
+    but not logs and caches: a value stored there goes nowhere the flow follows. A name that
+    only looks like a log (`log_probs`, `log_var`, `summary`) is followed when `keep` says the
+    code computes with it."""
+    return [n for n in target_names(target, items=True) if not is_log_name(n) or (keep is not None and keep(target, n))]
+
+
+# Method calls on a stored value that only read it out for a log, a cache or a container.
+_READ_OUT = {"item", "tolist", "numpy", "cpu", "detach", "keys", "items", "values", "get", "update", "append",
+             "extend", "copy", "clone", "to", "format", "__str__"}
+
+
+def computes_with(model: "FileModel", near: cst.CSTNode, name: str) -> bool:
+    """`name`, bound in `near`'s function, is read by a computation there: an operand of
+    arithmetic, an argument of a call that is not a log, a print, a container method or a
+    conversion, the receiver of a tensor method (`log_var.exp()`), or the whole returned value.
+    What is only logged, appended, converted or returned beside an output is not."""
+    fn = model.enclosing_function(near)
+    scope = fn.node if fn is not None else model.module
+    prune = (cst.FunctionDef, cst.ClassDef, cst.Lambda) if fn is not None else (cst.FunctionDef, cst.ClassDef)
+    body = scope.body if fn is not None else scope
+    for node in descendants(body, prune=prune):
+        if type(node) is not cst.Name or node.value != name:
+            continue
+        parent = model.parent(node)
+        t = type(parent)
+        if t in (cst.BinaryOperation, cst.UnaryOperation):
+            return True
+        if t is cst.Return and parent.value is node:
+            return True
+        if t is cst.Attribute and parent.value is node:
+            call = model.parent(parent)
+            if type(call) is cst.Call and call.func is parent and parent.attr.value not in _READ_OUT \
+                    and parent.attr.value not in CONVERSION_METHODS:
+                return True
+        if t is cst.Arg:
+            call = model.parent(parent)
+            if type(call) is not cst.Call or is_logging_call(model, call):
+                continue
+            func = call.func
+            last = func.attr.value if type(func) is cst.Attribute else func.value if type(func) is cst.Name else ""
+            if last in MUTATORS or last in _READ_OUT or last in NON_CARRYING_BUILTINS or last in ("print", "str", "repr", "len", "dict", "list", "tuple"):
+                continue
+            return True
+    return False
 
 
 def _returned_position(path: List[cst.CSTNode]) -> Optional[int]:

@@ -770,6 +770,33 @@ class Sources:
                 return True
         return False
 
+    def _callers_module_evidence(self, fn, param: str, depth: int) -> Optional[bool]:
+        """True when a caller in this file passes a network for `param`, False when every
+        caller passes something known not to be one (a function of this file, a lambda, a
+        library function such as `torch.tanh`), None when no caller is seen or one passes
+        something unknown."""
+        from gradscan.semantics.arguments import argument_for
+
+        owner = fn
+        while owner is not None and isinstance(owner.node, cst.Lambda):
+            owner = owner.parent
+        if owner is None:
+            return None
+        callers = self.model.objects.callers_of(owner)[:8]
+        if not callers:
+            return None
+        unknown = False
+        for call, caller in callers:
+            arg = argument_for(owner, call, param)
+            if arg is None:
+                unknown = True
+                continue
+            if self._is_module_object(arg, caller, depth + 1):
+                return True
+            if not _plain_callable(self.model, arg, caller):
+                unknown = True
+        return None if unknown else False
+
     def _is_module_object(self, expr: cst.BaseExpression, scope, depth: int) -> bool:
         """`expr` (read in `scope`) is a network object, not a tensor a network computed: an
         instance of a torch/Keras class of this file, a name bound once to a constructor
@@ -815,15 +842,27 @@ class Sources:
             # `getattr(self, name)`, `self.get_layer(i)`: unknown; `Net()` direct call: fresh weights
             return set()
         if isinstance(expr, cst.Name):
+            if _is_self_name(model, expr):
+                # `self(x)` in a method of a module that holds weights runs its own forward
+                # (a Lightning `_shared_step` computing `logits = self(x)`)
+                cls = _method_class(fn)
+                if cls is not None and (cls.is_torch or cls.is_keras) and any(
+                        kind in ("module", "param") for kind in self._class_attrs(cls).values()):
+                    return {"self", "weight:self.__call__"}
+                return set()
             comp_iter = _comprehension_iter(model, expr)
             if comp_iter is not None:
                 return self._object_roots(comp_iter, fn, depth + 1) if depth < 4 else set()
             defs, kind = self._definitions(expr, fn)
-            if kind == "param" or (kind == "none" and self._module_like_global(expr.value)):
-                if tokens(expr.value) & MODULE_TOKENS or (
-                        kind == "param" and depth < 4 and self._callers_pass_module(fn, expr.value, depth)):
-                    return {f"module:{expr.value}", f"weight:module:{expr.value}"}
-                return set()
+            if kind == "param":
+                # what the callers in this file pass, then how the function uses it, decide;
+                # the parameter's name is the hint left when neither shows
+                passed = self._callers_module_evidence(fn, expr.value, depth) if depth < 4 else None
+                if passed is None:
+                    passed = _used_as_module(self.model, fn, expr.value) or bool(tokens(expr.value) & MODULE_TOKENS)
+                return {f"module:{expr.value}", f"weight:module:{expr.value}"} if passed else set()
+            if kind == "none" and self._module_like_global(expr.value):
+                return {f"module:{expr.value}", f"weight:module:{expr.value}"}
             out: Set[str] = set()
             if depth >= 4:
                 return out
@@ -956,6 +995,38 @@ def _comprehension_iter(model: "FileModel", name: cst.Name) -> Optional[cst.Base
         if isinstance(anc, (cst.FunctionDef, cst.BaseSmallStatement, cst.BaseCompoundStatement)):
             return None
     return None
+
+
+# Methods only a network has: a parameter they are called on is one, whatever its name.
+_MODULE_METHODS = {"parameters", "named_parameters", "modules", "children", "named_modules", "state_dict",
+                   "load_state_dict", "zero_grad", "requires_grad_", "train", "eval"}
+
+
+def _used_as_module(model: "FileModel", fn, param: str) -> bool:
+    """`f.parameters()`, `f.eval()`, `f.state_dict()` in `fn`: the parameter `f` is a network."""
+    if fn is None:
+        return False
+    for call in fn.calls:
+        func = call.func
+        if type(func) is cst.Attribute and func.attr.value in _MODULE_METHODS and type(func.value) is cst.Name \
+                and func.value.value == param:
+            return True
+    return False
+
+
+def _plain_callable(model: "FileModel", expr: cst.BaseExpression, scope) -> bool:
+    """`expr` is a callable that holds no weights: a lambda, a function of this file, or a
+    function of torch / numpy / math / the builtins (`torch.tanh`, `F.relu`, `abs`)."""
+    if isinstance(expr, cst.Lambda):
+        return True
+    if isinstance(expr, cst.Name) and expr.value in model.module_functions and expr.value not in model.classes:
+        return True
+    name = model.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
+    if name is None:
+        return False
+    last = name.rsplit(".", 1)[-1]
+    return name.startswith(("torch.", "numpy.", "math.", "builtins.")) and last[:1].islower() and not name.startswith("torch.nn.") \
+        or name.startswith("torch.nn.functional.")
 
 
 def _method_class(fn: Optional["FunctionInfo"]):
@@ -1273,6 +1344,8 @@ def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNo
     trains_cut = _steps_cut_class(model, cut, trace) if trace is not None else None
     if trains_cut is not None:
         return not trains_cut
+    if _stepped_with_cut_network(model, cut, receiver, trace):
+        return False  # the optimizer stepped after this backward trains the cut network: its own step
     for child, parent in trace_steps(model, trace.path if trace else _local_path(model, cut)):
         if isinstance(parent, cst.Call) and not contains(model, parent.func, child):
             if _names_a_discriminator((dotted(parent.func) or "").rsplit(".", 1)[-1]):
@@ -1486,17 +1559,98 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, 
     src = sources(model)
     frozen = src.frozen_names()
     named = False
+    fresh: Set[str] = set()
     for r in src.roots(receiver):
         name = r.split(":")[-1].split(".")[-1]
-        if tokens(name) & FROZEN_TOKENS:
+        attr = r[len("weight:self."):] if r.startswith("weight:self.") else r[len("self."):] if r.startswith("self.") else None
+        evidence = _attr_evidence(model, cut, attr.split(".")[0]) if attr is not None else None
+        if evidence == "managed" and r.startswith("weight:self."):
+            return True  # copied, loaded, frozen or averaged by the file: its weights come from elsewhere
+        plain = evidence == "fresh"
+        if plain:
+            fresh.add(name)
+        if tokens(name) & FROZEN_TOKENS and not plain:
             named = True
         if r.startswith("weight:") and name in frozen:
             return True  # `self.encoder.requires_grad_(False)` somewhere in the file
         optimized = src.optimized_attrs()
         if r.startswith("weight:self.") and optimized is not None and name not in optimized:
             return True  # every optimizer is built from other submodules (`Adam(model.head.parameters())`)
-    named = named or bool(_name_tokens(receiver) & FROZEN_TOKENS)
+    # what the class does with a submodule decides before its name: one it builds fresh and
+    # never loads, copies, freezes or averages is an ordinary trainable layer (`self.target_proj
+    # = nn.Linear(...)`), whatever it is called; the name is a hint only when nothing shows
+    named = named or bool((_name_tokens(receiver) - _tokens_of(fresh)) & FROZEN_TOKENS)
     return named and not _stepped_with_cut_network(model, cut, receiver, trace)
+
+
+def _tokens_of(names: Set[str]) -> Set[str]:
+    out: Set[str] = set()
+    for n in names:
+        out |= tokens(n)
+    return out
+
+
+# Calls on a network that give its weights values from elsewhere or keep them fixed.
+_MANAGING_CALLS = {"load_state_dict", "requires_grad_", "copy_", "freeze"}
+
+
+def _attr_evidence(model: "FileModel", cut: cst.CSTNode, attr: str) -> Optional[str]:
+    """What the class of the method holding `cut` does with its submodule `self.<attr>`:
+    "fresh" when every assignment builds a new weighted layer (a constructor) and nothing in
+    the file loads it, copies into it, freezes it, switches its mode, or reads its
+    `parameters()` outside an optimizer (an average), "managed" when one of those shows, None
+    when the class is unknown or the submodule is handed in (its name is then the only hint)."""
+    cls = _method_class(model.enclosing_function(cut))
+    if cls is None or not _builds_optimizer(model):
+        # a library module trained elsewhere gets its weights from a checkpoint loaded outside
+        # the file (a codec built in `__init__`): only a file that trains shows what is fresh
+        return None
+    values = [v for c in model.class_chain(cls) for a, v, _n, _m in c.self_assigns if a == attr]
+    values = [v for v in values if not (type(v) is cst.Name and v.value == "None")]
+    if not values:
+        return None
+    src = sources(model)
+    unknown = False
+    for v in values:
+        if type(v) is cst.Call and model.callee(v) == "copy.deepcopy":
+            return "managed"
+    if not all(type(v) is cst.Call and src._value_kind(v) == "module" for v in values):
+        return None
+    for call, _fn in model.calls:
+        func = call.func
+        if type(func) is not cst.Attribute:
+            continue
+        text = dotted(func.value) or ""
+        if text.rsplit(".", 1)[-1] != attr:
+            continue
+        method = func.attr.value
+        if method in ("eval", "train"):
+            unknown = True  # a mode switch says nothing about the weights: the name may still hint
+            continue
+        if method in _MANAGING_CALLS:
+            if method == "requires_grad_" and not (call.args and _is_false(call.args[0].value)):
+                continue
+            return "managed"
+        if method in ("parameters", "named_parameters") and not _inside_optimizer(model, call):
+            return "managed"
+    return None if unknown else "fresh"
+
+
+def _builds_optimizer(model: "FileModel") -> bool:
+    for call, _fn in model.calls:
+        name = model.callee(call) or ""
+        if name.startswith("torch.optim.") and not name.startswith("torch.optim.lr_scheduler") and name.rsplit(".", 1)[-1][:1].isupper():
+            return True
+    return False
+
+
+def _inside_optimizer(model: "FileModel", call: cst.Call) -> bool:
+    for anc in model.ancestors(call):
+        if type(anc) is cst.Call and (model.callee(anc) or "").startswith("torch.optim."):
+            return True
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            return False
+    return False
 
 
 def _stepped_with_cut_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
@@ -1733,6 +1887,13 @@ def _optimizer_owners(model: "FileModel", expr: cst.BaseExpression, scope, depth
         if name.startswith("torch.optim.") and not name.startswith("torch.optim.lr_scheduler"):
             params = next((a.value for a in ctor.args if a.keyword is None or a.keyword.value == "params"), None)
             receivers = _parameter_receivers(params) if params is not None else None
+            if not receivers and params is not None:
+                # `Adam([log_alpha])`: raw leaves made trainable where they are created are
+                # their own owners (a SAC temperature trained beside the policy)
+                leaves = _listed_names(params)
+                if leaves and leaves <= model.get(_Bindings).leaves and isinstance(params, (cst.List, cst.Tuple)) \
+                        and all(isinstance(e.value, cst.Name) for e in params.elements):
+                    receivers = [e.value for e in params.elements]
             if not receivers:
                 return None
             for owner in receivers:

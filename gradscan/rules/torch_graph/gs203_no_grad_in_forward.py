@@ -5,7 +5,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report
-from gradscan.rules.torch_graph.helpers import GraphRule, last_name, reach, root_function, site, uses_torch
+from gradscan.rules.torch_graph.helpers import GraphRule, hand_written_backward, last_name, reach, root_function, site, uses_torch
 from gradscan.semantics import intent
 from gradscan.semantics.contexts import has_no_grad_decorator, is_no_grad_with
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -30,7 +30,9 @@ class NoGradInForward(GraphRule):
     `with torch.set_grad_enabled(False):` block inside a differentiable context (forward, the
     methods it calls, `training_step`, a training loop) when a value computed from the weights
     inside the block reaches forward's return value or the loss; `@torch.no_grad()` and
-    `@torch.inference_mode()` on a module's `forward` or `training_step` that uses weights; and
+    `@torch.inference_mode()` on a module's `forward` or `training_step` that uses weights (the
+    same on a helper whose result a caller trains, such as a Lightning `_shared_step` running
+    `self(x)`); and
     a bare `torch.set_grad_enabled(False)` call in training code, or anywhere (an evaluation
     helper, the top of a script) when nothing switches it back on before a later `.backward()`
     (the helper is called before, or in a loop with, code that backpropagates); and
@@ -65,7 +67,10 @@ class NoGradInForward(GraphRule):
     only, a forward that returns from inside its own no_grad block (an inference-only module:
     misuse raises, pt22) unless the file backpropagates what a call of it returns or the
     weights run there are built fresh by the class (never loaded, frozen or put in eval mode in
-    the class or on an instance of it in the file: nothing could ever train them), modules with a hand-written backward pass (reversible layers), and
+    the class or on an instance of it in the file: nothing could ever train them), modules with a
+    hand-written backward pass (reversible layers: a method named for a backward pass that
+    takes the incoming gradient, `y.backward(dy)`; a `backward(self, loss)` that only calls
+    `loss.backward()` is no such pass), and
     decorated forwards that only read buffers (rotary embeddings), wrap `super().forward` of a
     fixed layer, return integer or boolean tensors, or take an inference session.
 
@@ -149,7 +154,7 @@ class NoGradInForward(GraphRule):
             if switched is None and not is_no_grad_with(model, node):
                 continue
             where = site(model, node)
-            if where is None or self._custom_backward(fn):
+            if where is None or self._custom_backward(model, fn):
                 continue
             if self._block_reaches(model, node, src, where):
                 item = switched or next(i for i in node.items if _is_no_grad_item(model, i.item))
@@ -234,12 +239,12 @@ class NoGradInForward(GraphRule):
         return False
 
     @staticmethod
-    def _custom_backward(fn: Optional[FunctionInfo]) -> bool:
+    def _custom_backward(model: FileModel, fn: Optional[FunctionInfo]) -> bool:
         """A module that writes its own backward pass (Reformer's reversible layers run forward
         under no_grad and recompute in `backward_pass`)."""
         root = root_function(fn)
         cls = root.cls if root is not None else None
-        return cls is not None and any("backward" in name.lower() for name in cls.methods)
+        return cls is not None and any(hand_written_backward(model, m) for m in cls.methods.values())
 
     @staticmethod
     def _inference_only(model: FileModel, fn: FunctionInfo) -> bool:

@@ -40,7 +40,7 @@ def site(model: FileModel, node: cst.CSTNode) -> Optional[str]:
     fn = model.enclosing_function(node)
     f = fn
     while f is not None:
-        if "backward" in f.name.lower():
+        if hand_written_backward(model, f):
             return None  # a hand-written backward pass (reversible layers): not a forward
         # Reached from a differentiable root (it backpropagates, or a training loop, forward
         # or step calls it on the way to the loss): behaviour over names.
@@ -54,6 +54,31 @@ def site(model: FileModel, node: cst.CSTNode) -> Optional[str]:
     if ctx is not None:
         return "context" if ctx.framework == "torch" else None
     return "script"
+
+
+def hand_written_backward(model: FileModel, fn: FunctionInfo) -> bool:
+    """A function that computes gradients by hand (a reversible layer's `backward_pass`, an
+    `autograd.Function.backward`): named for a backward pass and doing one, i.e. taking the
+    incoming gradient (`ctx`, or calling `.backward(grad)` / `torch.autograd.grad` /
+    `torch.autograd.backward`, or writing `.grad`). A trainer's `backward(self, loss)` that
+    only calls `loss.backward()` is not one, whatever it is called."""
+    if "backward" not in fn.name.lower():
+        return False
+    if fn.params[:1] == ["ctx"] or (fn.params[:2] and fn.params[0] == "self" and fn.params[1:2] == ["ctx"]):
+        return True
+    for call in fn.calls:
+        func = call.func
+        name = model.callee(call) or ""
+        if name in ("torch.autograd.grad", "torch.autograd.backward"):
+            return True
+        if isinstance(func, cst.Attribute) and func.attr.value == "backward" and call.args:
+            return True
+    for node, owner in model.assignments:
+        if owner is fn and isinstance(node, (cst.Assign, cst.AugAssign)):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if any(isinstance(t, cst.Attribute) and t.attr.value == "grad" for t in targets):
+                return True
+    return False
 
 
 def reach(model: FileModel, node: cst.CSTNode, where: str) -> Optional[Trace]:

@@ -11,13 +11,13 @@ from gradscan.rules.training_loop.helpers import (
 )
 from gradscan.semantics.arguments import argument_for, positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
+from gradscan.semantics.names import dotted, tokens
 
 _EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
 # Compound statements whose body runs straight after the statements before them (when it runs).
 _ENTERABLE = (cst.If, cst.Else, cst.With, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally)
 # An `if` guarding a skipped update: zeroing the gradients there makes the step a no-op on purpose.
-_SKIP_GUARD = re.compile(r"nan|inf|finite|overflow|skip|found_inf", re.IGNORECASE)
+_SKIP_GUARD = {"nan", "isnan", "inf", "isinf", "finite", "isfinite", "overflow", "overflowed", "skip", "skipped"}
 BACKWARD_METHODS = {"backward", "manual_backward"}
 # Names of calls that may compute gradients again themselves (`train_step`, `closure`, `amp_backward`).
 _BACKWARD_NAMES = re.compile(r"backward|closure|train_|_train|(?:^|_)step_|_step$", re.IGNORECASE)
@@ -53,6 +53,9 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     `self.optimizer = optimizer`). When the `zero_grad()` opens a method, the backward pass
     is looked for before its calls: a trainer's `_apply_gradients()` called right after
     `loss.backward()` is flagged when every `self._apply_gradients()` of the class follows one.
+    A closure handed to `optimizer.step(closure)` (LBFGS) that calls `zero_grad()` after its
+    backward pass and then returns is flagged too: the step reads the gradients right after
+    calling it.
 
     ## Why it breaks gradients
     `zero_grad()` resets every `.grad` of the optimizer's parameters (to None by default) and
@@ -67,9 +70,12 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     the one stepped (GAN generator and discriminator optimizers), `zero_grad()` in one branch
     of an `if` and `step()` in another, an `if` that zeroes the gradients to skip an update
     on NaN or overflow, a second backward pass (or a helper that runs one, or gradients
-    written by hand to `.grad`) between `zero_grad()` and `step()`, `step(closure)` (the
-    closure computes the gradients again), a backward pass in a branch that leaves the loop
-    (`if warmup: loss.backward(); continue`), `zero_grad()` in a closure or a hook, and a
+    written by hand to `.grad`) between `zero_grad()` and `step()` (a call of a function of
+    this file counts when it runs one, whatever it is called; one of another module when its
+    name says so: `train_step`, `closure`), `step(closure)` (the closure computes the
+    gradients again), a backward pass in a branch that leaves the loop
+    (`if warmup: loss.backward(); continue`), `zero_grad()` at the start of a closure or in a
+    hook, an `if` that tests for a non-finite value (`isfinite`, `found_inf`, `x != x`), and a
     method that clears and steps when one of its callers ran no backward pass before it.
     The receiver is compared as text (`opt`, `self.optimizer`): an optimizer reached through a
     subscript or a call (`optimizers[0].zero_grad()`) is not checked, nor a backward pass run
@@ -236,6 +242,8 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                 continue
             step = _step_after(model, stmt, optimizers, fn)
             if step is None:
+                step = _closure_step(model, stmt, optimizers, fn)
+            if step is None:
                 continue
             zero = f"{receiver}.zero_grad()"
             yield Report(call, message=self.message.format(zero=clip(zero, 30), step=clip(step, 30)))
@@ -356,9 +364,26 @@ def _backward_before(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], 
             owner = model.parent(owner)
         if not isinstance(owner, _ENTERABLE):
             return False
-        if isinstance(owner, cst.If) and _SKIP_GUARD.search(model.module.code_for_node(owner.test)):
+        if isinstance(owner, cst.If) and _skip_guard(owner.test):
             return False
     return False
+
+
+def _skip_guard(test: cst.BaseExpression) -> bool:
+    """An `if` that tests for a non-finite value or a skipped step (`not torch.isfinite(norm)`,
+    `found_inf`, `scaler_overflow`): word tokens of its names, not substrings (`info`)."""
+    toks = set()
+    for node in nodes_in(test):
+        if isinstance(node, cst.Comparison) and len(node.comparisons) == 1 \
+                and isinstance(node.comparisons[0].operator, cst.NotEqual) and node.left.deep_equals(node.comparisons[0].comparator):
+            return True  # `norm != norm`: a NaN test
+        if isinstance(node, cst.Name):
+            toks |= tokens(node.value)
+        elif isinstance(node, cst.Attribute):
+            toks |= tokens(node.attr.value)
+        elif isinstance(node, cst.SimpleString):
+            toks |= tokens(node.value.strip("'\"rbuRBU"))
+    return bool(toks & _SKIP_GUARD)
 
 
 def _callers_backward_before(model: FileModel, fn: FunctionInfo, optimizers: Set[str]) -> bool:
@@ -410,15 +435,41 @@ def _step_after(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: O
     return None
 
 
+def _closure_step(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: Optional[FunctionInfo]) -> Optional[str]:
+    """A closure that clears the gradients after its backward pass and then returns: the
+    `opt.step(closure)` it is handed to reads `.grad` right after calling it, so the step
+    finds nothing (LBFGS re-evaluates the closure, and every evaluation ends wiped). The
+    step's text, or None when the function is not such a closure or recomputes afterwards."""
+    if fn is None or not isinstance(fn.node, cst.FunctionDef):
+        return None
+    for block, idx in chain(model, stmt):
+        for unit in units(block)[idx + 1:]:
+            for node in nodes_in(unit):
+                if isinstance(node, cst.Call) and (is_backward(model, node) or _may_backward(model, node, fn)):
+                    return None
+                if isinstance(node, cst.Attribute) and node.attr.value == "grad":
+                    return None
+        if owner_of(model, block) is fn.node:
+            break
+    for call, _owner in model.calls:
+        if method_name(call) != "step" or _receiver(call) not in optimizers:
+            continue
+        for arg in call.args:
+            if (arg.keyword is None or arg.keyword.value == "closure") and isinstance(arg.value, cst.Name) \
+                    and arg.value.value == fn.name and _local_function(model, cst.Call(func=arg.value), _owner) is fn:
+                return f"{_receiver(call)}.step({fn.name})"
+    return None
+
+
 def _may_backward(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -> bool:
     """A call that may run a backward pass itself: a function or method of this file that calls
     one, or a name that says so (`train_step`, `closure`, `amp_backward`)."""
     name = method_name(call)
     if name is None:
         return False
-    if _BACKWARD_NAMES.search(name):
-        return True
-    return runs_backward(model, call, fn)
+    if _local_function(model, call, fn) is not None:
+        return runs_backward(model, call, fn)  # the code is here: what it does decides, not its name
+    return bool(_BACKWARD_NAMES.search(name))
 
 
 def runs_backward(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -> bool:

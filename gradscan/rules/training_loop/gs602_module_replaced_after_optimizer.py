@@ -83,7 +83,8 @@ class ModuleReplacedAfterOptimizer(Rule):
     the file shows neither that nor a call of it trained through the loss does a target-like
     name keep it silent), and the model name re-bound in between (`model, opt = fabric.setup(model, opt)`).
     A re-bound model is flagged only when the value is a new one (a constructor, a deep copy,
-    a function of the file that returns one): `model = model.to(device)`,
+    a function of the file that returns one, also through a local it builds and loads:
+    `fresh = Net(); fresh.load_state_dict(sd); return fresh`): `model = model.to(device)`,
     `torch.compile(model)` and `nn.DataParallel(model)` keep the same parameters; a model
     re-created to load a checkpoint, after which the old optimizer never steps, is not flagged.
     A module's `__init__` that builds `self.optimizer` from `self.parameters()` and then adds a
@@ -340,7 +341,19 @@ def _new_module(model: FileModel, value, target: str, fn, depth: int = 0) -> boo
     if called is None or not isinstance(called.node, cst.FunctionDef) or called.params[:1] == ["self"]:
         return False
     returns = [n for n in nodes_in(called.node.body) if isinstance(n, cst.Return)]
-    return bool(returns) and all(r.value is not None and _new_module(model, r.value, target, called, depth + 1) for r in returns)
+    return bool(returns) and all(r.value is not None and _new_module(model, _local_value(model, r.value, called), target, called, depth + 1)
+                                 for r in returns)
+
+
+def _local_value(model: FileModel, value, fn):
+    """What a returned local name holds (`fresh = Net(); fresh.load_state_dict(...); return
+    fresh`): the value of its only assignment in `fn`, else `value` itself."""
+    if not isinstance(value, cst.Name):
+        return value
+    bound = [node.value for node, owner in model.assignments
+             if owner is fn and isinstance(node, cst.Assign) and len(node.targets) == 1
+             and isinstance(node.targets[0].target, cst.Name) and node.targets[0].target.value == value.value]
+    return bound[0] if len(bound) == 1 else value
 
 
 def _holds_new_weights(model: FileModel, value, target: str) -> bool:
