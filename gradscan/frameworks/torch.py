@@ -78,6 +78,15 @@ NON_CARRYING_ATTRS = (
 )
 
 
+# Tensor methods whose arguments are a device, dtype, shape or dimension, not a value combined
+# with the tensor they are called on (`t.to(device)`, `t.view(-1, 1)`): API knowledge, not a
+# gradient fact.
+CONFIGURATION_METHODS = frozenset({
+    "to", "type", "cuda", "cpu", "view", "reshape", "squeeze", "unsqueeze", "permute", "transpose", "expand",
+    "repeat", "flatten", "contiguous", "float", "double", "half", "bfloat16", "long", "int", "view_as",
+    "expand_as", "reshape_as", "type_as",
+})
+
 # Packages whose `from X import *` brings PyTorch in under its usual names (fastai's `all`
 # modules and `basics`, the fastbook helper package): import knowledge, not a gradient fact.
 # A star import of any other package still binds nothing (its names stay unknown).

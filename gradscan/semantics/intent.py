@@ -34,6 +34,7 @@ Two questions every graph-cut rule (PyTorch `detach()`/`.data`/`no_grad`, Tensor
 from __future__ import annotations
 
 import re
+import sys
 from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -86,6 +87,7 @@ LOSS_TOKENS = {
     "objective", "regression", "distill", "distillation",
 }
 
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__future__"}
 # torch.nn classes without weights: calling them is not a weight use.
 _WEIGHTLESS_NN = re.compile(
     r"^torch\.nn\.(?:ReLU\d*|GELU|SiLU|Sigmoid|Tanh|Softmax\d*d?|LogSoftmax|Dropout\w*|AlphaDropout|Identity|"
@@ -439,6 +441,8 @@ class Sources:
             if name is not None and name.startswith(("torch.", "numpy.", "math.")):
                 last = name.rsplit(".", 1)[1]
                 return "buffer" if name.startswith("torch.") and (last in _TENSOR_FACTORIES or last.endswith("Tensor")) else "other"
+            if name is not None and name.split(".")[0] in _STDLIB:
+                return "other"  # `argparse.ArgumentParser()`, `collections.OrderedDict()`: no weights
             text = dotted(value.func) or ""
             last = text.rsplit(".", 1)[-1]
             local = model.classes.get(text)
@@ -1108,6 +1112,8 @@ def co_operands(model: "FileModel", parent: cst.CSTNode, child: cst.CSTNode) -> 
         func = parent.func
         receiver = func.value if isinstance(func, cst.Attribute) else None
         from_receiver = receiver is not None and contains(model, receiver, child)
+        if from_receiver and func.attr.value in torch_api.CONFIGURATION_METHODS:
+            return []  # `t.to(device)`, `t.view(-1, 1)`: a device or a shape, not a partner
         for a in parent.args:
             if not contains(model, a.value, child):
                 out.append(a.value)

@@ -130,7 +130,9 @@ class NonDifferentiableOpInLoss(GraphRule):
             if where is None or not self._live(model, src, receiver, fn):
                 continue
             trace = self._loss_trace(model, call, fn)
-            if trace is None:
+            if trace is None or trace.converted is not None:
+                # (a path through NumPy/Python data, a rollout's action stored and re-wrapped:
+                # the conversion, not this op, ends the gradient; GS204/GS205 speak of it)
                 continue
             if self._beside_live(model, src, trace, fn) or self._intentional(model, call, receiver, trace):
                 continue
@@ -219,7 +221,11 @@ class NonDifferentiableOpInLoss(GraphRule):
 
     @staticmethod
     def _loss_trace(model: FileModel, call: cst.Call, fn) -> Optional[Trace]:
-        trace = model.flow.reaches_output(call, module_level=True)
+        # A path through a value computed under no_grad (a TD target built from stored actions)
+        # carries no gradient at all: the op on it is not what cuts the weights.
+        inside = in_no_grad_block(model, call)
+        trace = model.flow.reaches_output(call, module_level=True,
+                                          barrier=None if inside else (lambda n: in_no_grad_block(model, n)))
         if trace is None:
             # a loss function or loss module's forward: its return value is the loss
             root = root_function(fn)
