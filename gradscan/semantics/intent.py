@@ -600,8 +600,15 @@ class Sources:
                 continue
             if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
                 continue
-            element = self._returned_element(value, binding.index, fn) if binding.index is not None else None
-            out |= element if element is not None else self.roots(value)
+            whole = self.roots(value)
+            # Under TensorFlow's and JAX's facts a tuple element takes its own roots (narrowing
+            # the whole call's, never adding). torch keeps the whole call's: its look-alike
+            # exemptions compare what the elements of one helper's return share (two-stage
+            # DETR proposals), which the narrowing hid (transformers grounding_dino).
+            element = None
+            if binding.index is not None and self._mode != "torch":
+                element = self._returned_element(value, binding.index, fn)
+            out |= (element & whole) if element is not None else whole
         return out
 
     def _returned_element(self, value: cst.BaseExpression, index: int, fn) -> Optional[Set[str]]:
