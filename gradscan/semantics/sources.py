@@ -11,8 +11,8 @@ source, a cut, or nothing) before the common step. The seed predicates it asks l
 - JAX (`JaxSources`, `FrameworkFacts.jax_scopes`): the arguments `jax.grad`/`value_and_grad`/
   `nnx.grad` differentiate, by `argnums`, and the parameters of the helpers they pass a traced
   value to;
-- distributions: `distributions.from_graph` (module outputs, parameters, `pyro.param`s, the
-  inputs of a differentiable function), still its own walk.
+- distributions (`distributions.graph_facts`, mode "graph"): module outputs, parameters,
+  `pyro.param`s, trainable leaves, the inputs of a differentiable function.
 
 `model.sources.carries(expr)` asks with the facts of the framework of `expr`'s context;
 `model.sources.live(expr, framework)` with a given framework's. Every analysis is built once
@@ -372,7 +372,7 @@ FINAL = "final"
 
 
 class FrameworkFacts:
-    """What TensorFlow's and JAX's facts say of one node before the common walk
+    """What TensorFlow's and JAX's facts (and the distributions' "graph" question) say of one node before the common walk
     (`intent.Sources.roots_in`) goes on: a source (a root set, `weight:` marked), a cut (an
     empty set: `stop_gradient`, metadata, a piecewise-constant op, a Python value), or None
     (nothing: the walk follows the node as it does for torch). Parameters are bound at their
