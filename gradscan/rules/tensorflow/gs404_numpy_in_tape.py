@@ -38,7 +38,7 @@ class NumpyInTape(Rule):
         "mode raises an error."
     )
     hint = "keep the computation in TensorFlow ops (`tf.*`, `tf.experimental.numpy`); convert to NumPy only after `tape.gradient`"
-    facts = ("tf30", "tf31", "tf48")
+    facts = ("tf30", "tf31", "tf48", "tf51")
     triggers = (*SITE_TRIGGERS, "compile")
     doc = """
     ## What it does
@@ -61,7 +61,8 @@ class NumpyInTape(Rule):
     float. In eager mode the gradient of everything upstream is None, silently; in graph mode
     (`tf.function`, Keras 3 `fit()`) it is an error such as "'SymbolicTensor' object has no
     attribute 'numpy'" or "Cannot convert a symbolic tf.Tensor to a numpy array"; with
-    `run_eagerly=True`, "No gradients provided for any variable" (facts tf30, tf31). A loss or
+    `run_eagerly=True`, "No gradients provided for any variable" (facts tf30, tf31; a Keras
+    model's `predict()` returns a NumPy array too, fact tf51). A loss or
     metric given to `compile()` is called on symbolic tensors by `fit()`: NumPy in it fails
     at once (fact tf48); a metric run with `run_eagerly=True` works and is not flagged.
 
@@ -90,7 +91,7 @@ class NumpyInTape(Rule):
 
     ## References
     - TensorFlow guide "Introduction to gradients": cases where the gradient is None
-    - gradscan facts: tf30, tf31, tf48
+    - gradscan facts: tf30, tf31, tf48, tf51
     """
     invalid = (
         """
