@@ -561,7 +561,7 @@ def graph_facts(model: "FileModel", walk, expr: cst.CSTNode) -> Optional[Set[str
         while owner is not None and expr.value not in owner.params:
             owner = owner.parent
         if owner is not None and _param_graph(model, owner, expr.value):
-            return {f"weight:graph:{expr.value}"}
+            return {f"weight:bound:graph:{expr.value}"}
         return None
     if t is cst.Attribute:
         return _attribute_facts(model, expr)

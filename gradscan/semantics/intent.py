@@ -108,6 +108,12 @@ TRAINABLE_FACTORIES = api_names(torch_api.WEIGHT_FACTORIES)
 _PARAMETER = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
 
 
+# Roots that stand for a parameter bound at its call sites (`weight:bound:caller:x`: some caller
+# passes a value from the weights), not for a weight of the function's own: a call of the
+# function replaces them by what it passes itself.
+BOUND = "weight:bound:"
+
+
 class Sources:
     """Where values come from inside a function (see the module documentation)."""
 
@@ -588,7 +594,7 @@ class Sources:
                 return out
             ctx = fn.context if fn is not None else None
             if ctx is not None and ctx.kind == "external" and name.value in ctx.inputs:
-                out.add(f"weight:caller:{name.value}")  # another file passes a computed value
+                out.add(f"weight:bound:caller:{name.value}")  # another file passes a computed value
             if depth < 2 and BIND_PARAMETERS:
                 out |= self._bound_weights(name.value, fn, depth)
             return out
@@ -642,7 +648,7 @@ class Sources:
                         out |= self._object_roots(func, fn, 0)
                     elif r.startswith("weight:"):
                         out.add(r)
-                elif not r.startswith("name:"):
+                elif not r.startswith(("name:", BOUND)):
                     out.add(r)
         return out
 
@@ -721,8 +727,9 @@ class Sources:
                     if target is not None and depth < 3:
                         for ret in target.returns:
                             if isinstance(ret, cst.Return) and ret.value is not None:
-                                out |= self._compute(ret.value, depth + 1)
-                    # the helper's own inputs are not this function's
+                                out |= {r for r in self._compute(ret.value, depth + 1) if not r.startswith(BOUND)}
+                    # the helper's own inputs are not this function's (what they are bound to at
+                    # other call sites neither: `weight:bound:` roots; this call's arguments are)
                     return {r for r in out if not (r.startswith("param:") and r not in args)}
                 key = f"self.{method}"
                 if kind == "module":
@@ -756,7 +763,7 @@ class Sources:
                     out = set(args)
                     for ret in target.returns:
                         if isinstance(ret, cst.Return) and ret.value is not None:
-                            out |= {r for r in self._compute(ret.value, depth + 1) if not r.startswith("param:")}
+                            out |= {r for r in self._compute(ret.value, depth + 1) if not r.startswith(("param:", BOUND))}
                     return out
             if isinstance(func, cst.Name) and model.resolve(func) is not None:
                 return self._outside(call, args)

@@ -472,14 +472,14 @@ class FrameworkFacts:
             return None
         if framework == "jax":
             held = self.jax_scopes().get(id(owner))
-            return {f"weight:arg:{name.value}"} if held is not None and name.value in held[1] else None
+            return {f"weight:bound:arg:{name.value}"} if held is not None and name.value in held[1] else None
         if framework == "tensorflow" and (name.value == "y_pred" or self.tensorflow.layer_input(owner, name.value)):
-            return {f"weight:input:{name.value}"}
+            return {f"weight:bound:input:{name.value}"}
         if owner.context is not None and owner.context.kind == "helper":
             for call, _caller in model.objects.callers_of(owner)[:8]:
                 arg = argument_for(owner, call, name.value)
                 if arg is not None and any(r.startswith("weight:") for r in walk.roots(arg)):
-                    return {f"weight:caller:{name.value}"}
+                    return {f"weight:bound:caller:{name.value}"}
         return None
 
     def jax_scopes(self) -> Dict[int, Tuple["FunctionInfo", Set[str]]]:
