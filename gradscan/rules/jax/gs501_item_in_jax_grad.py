@@ -26,14 +26,16 @@ class ItemInJaxGrad(Rule):
         "lost silently (a wrong gradient, no error)."
     )
     hint = "stay in arrays (`x`, `jnp.sum(x)`); take `.item()` of the result outside the transform, or return it as aux"
-    facts = ("jx40",)
+    facts = ("jx40", "jx49")
     triggers = (".item(",)
     doc = """
     ## What it does
     Flags `x.item()` inside a function given to `jax.grad`, `jax.value_and_grad`, `nnx.grad` or
     `nnx.value_and_grad` (as an argument, a decorator, through `functools.partial`, a lambda or a
     helper it passes traced values to), when `x` depends on the differentiated arguments and the
-    Python number flows into the returned loss.
+    Python number flows into the returned loss. The other differentiating transforms count too
+    (fact jx49): `jax.jacrev`, `jacfwd`, `hessian` (their `argnums`), `jax.vjp`, `jvp`,
+    `linearize`, `check_grads` (every primal).
 
     ## Why it breaks gradients
     Without `jit`, `jax.grad` traces the function with tracers that still carry a concrete
@@ -73,7 +75,7 @@ class ItemInJaxGrad(Rule):
 
     ## References
     - JAX docs: "Control flow and logical operators with JIT", `jax.lax.stop_gradient`
-    - gradscan facts: jx40
+    - gradscan facts: jx40, jx49
     """
     invalid = (
         """
