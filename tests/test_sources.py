@@ -103,3 +103,65 @@ def test_jax_default_argnums_is_the_first_argument():
     """)
     assert m.sources.carries(value_of(m, "a"))
     assert not m.sources.carries(value_of(m, "b"))
+
+
+def _differentiated(src: str) -> dict:
+    from gradscan.semantics.sources import differentiated_params
+
+    m = build(src)
+    return {t.fn.name: (differentiated_params(t), t.every_primal) for t in m.get(JaxSources).targets.values()}
+
+
+def test_jax_jacobians_and_hessian_differentiate_argnums():
+    got = _differentiated("""
+        from functools import partial
+        import jax
+
+        def f(a, b, c):
+            return a * b * c
+
+        def g(a, b):
+            return a * b
+
+        def h(a, b):
+            return a + b
+
+        @partial(jax.jacfwd, argnums=(0, 1))
+        def k(a, b):
+            return a * b
+
+        j1 = jax.jacrev(f)
+        j2 = jax.hessian(g, 1)
+        j3 = jax.jacfwd(h, argnums=(0, 1))
+    """)
+    assert got == {"f": ({"a"}, False), "g": ({"b"}, False), "h": ({"a", "b"}, False), "k": ({"a", "b"}, False)}
+
+
+def test_jax_primal_transforms_differentiate_every_primal_passed():
+    got = _differentiated("""
+        import jax
+        from jax.test_util import check_grads
+
+        def f(a, b, c):
+            return a * b * c
+
+        def g(a, b, c=1.0):
+            return a * b * c
+
+        def h(a, b):
+            return a + b
+
+        def k(a, b):
+            return a - b
+
+        def n(a, b):
+            return a / b
+
+        out, back = jax.vjp(f, x, y, z)
+        y2, t2 = jax.jvp(g, (x, y), (tx, ty))
+        check_grads(h, args, order=2)
+        lo, lin = jax.linearize(k, *xs)
+        y3, back3 = jax.vjp(n, x, has_aux=False)
+    """)
+    assert got == {"f": ({"a", "b", "c"}, True), "g": ({"a", "b"}, True), "h": ({"a", "b"}, True),
+                   "k": ({"a", "b"}, True), "n": ({"a"}, True)}

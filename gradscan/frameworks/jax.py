@@ -26,6 +26,23 @@ GRAD_TRANSFORMS = (
     *(Api(name, "jx40") for name in ("jax.grad", "jax.value_and_grad", "flax.nnx.grad", "flax.nnx.value_and_grad")),
 )
 
+# The other transforms that differentiate the function they are given (jx49). The Jacobians and
+# the Hessian, like GRAD_TRANSFORMS, with respect to the arguments `argnums` names (default 0, also
+# their second positional argument); they are not gradients of a loss, so GS505 leaves them alone.
+JACOBIAN_TRANSFORMS = (
+    *(Api(name, "jx49") for name in ("jax.jacrev", "jax.jacfwd", "jax.hessian")),
+)
+# With respect to every primal they are given: after the function (`jax.vjp(f, *primals)`,
+# `jax.linearize(f, *primals)`) ...
+PRIMALS_AFTER_FUNCTION = (
+    *(Api(name, "jx49") for name in ("jax.vjp", "jax.linearize")),
+)
+# ... or as one sequence, the second argument (`jax.jvp(f, primals, tangents)`,
+# `check_grads(f, args, order)`).
+PRIMALS_IN_SEQUENCE = (
+    *(Api(name, "jx49") for name in ("jax.jvp", "jax.test_util.check_grads")),
+)
+
 # `stop_gradient`: the result is a constant for the transform (a zero gradient, jx42).
 STOP_GRADIENT = (
     Api("jax.lax.stop_gradient", "jx42"),

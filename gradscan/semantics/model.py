@@ -14,6 +14,8 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
+from gradscan.frameworks import jax as jax_api
+from gradscan.frameworks import names as api_names
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.names import ImportTable, dotted
 from gradscan.semantics.walk import TRIVIA, descendants, index_tree, target_names
@@ -22,10 +24,9 @@ FunctionNode = Union[cst.FunctionDef, cst.Lambda]
 
 TORCH_ROOTS = {"forward", "__call__", "training_step"}
 KERAS_ROOTS = {"call", "train_step", "compute_loss", "__call__"}
-JAX_TRANSFORMS = {
-    "jax.grad", "jax.value_and_grad", "jax.vjp", "jax.jacrev", "jax.jacfwd", "jax.hessian",
-    "flax.nnx.grad", "flax.nnx.value_and_grad", "jax.linearize", "jax.jvp",
-}
+# The transforms whose function runs traced and differentiated (jx40, jx49).
+JAX_TRANSFORMS = api_names(jax_api.GRAD_TRANSFORMS, jax_api.JACOBIAN_TRANSFORMS, jax_api.PRIMALS_AFTER_FUNCTION,
+                           jax_api.PRIMALS_IN_SEQUENCE)
 NO_GRAD = {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"}
 
 

@@ -9,8 +9,8 @@ source, a cut, or nothing) before the common step. The seed predicates it asks l
   `add_weight`, a tape-watched tensor, a Keras layer's `call()` input (the previous layer's
   output), `y_pred`;
 - JAX (`JaxSources`, `FrameworkFacts.jax_scopes`): the arguments `jax.grad`/`value_and_grad`/
-  `nnx.grad` differentiate, by `argnums`, and the parameters of the helpers they pass a traced
-  value to;
+  `nnx.grad`/`jacrev`/`jacfwd`/`hessian` differentiate, by `argnums`, the primals of `jax.vjp`/
+  `jvp`/`linearize`/`check_grads`, and the parameters of the helpers they pass a traced value to;
 - distributions (`distributions.graph_facts`, mode "graph"): module outputs, parameters,
   `pyro.param`s, trainable leaves, the inputs of a differentiable function.
 
@@ -224,6 +224,12 @@ class TensorFlowSources:
 
 # ---- JAX ---------------------------------------------------------------------------------
 GRAD_TRANSFORMS = api_names(jax_api.GRAD_TRANSFORMS)
+# Every transform that differentiates the function it is given (jx40, jx49): with respect to the
+# arguments `argnums` names, or to every primal the call passes.
+ARGNUMS_TRANSFORMS = api_names(jax_api.GRAD_TRANSFORMS, jax_api.JACOBIAN_TRANSFORMS)
+PRIMALS_AFTER_FUNCTION = api_names(jax_api.PRIMALS_AFTER_FUNCTION)
+PRIMALS_IN_SEQUENCE = api_names(jax_api.PRIMALS_IN_SEQUENCE)
+DIFFERENTIATING_TRANSFORMS = ARGNUMS_TRANSFORMS | PRIMALS_AFTER_FUNCTION | PRIMALS_IN_SEQUENCE
 JAX_STOP_GRADIENT = api_names(jax_api.STOP_GRADIENT)
 JAX_NON_CARRYING_ATTRS = api_names(jax_api.NON_CARRYING_ATTRS)
 ZERO_GRAD_METHODS = api_names(jax_api.ZERO_GRAD_METHODS)
@@ -247,6 +253,10 @@ class Target:
     argnums: Optional[Set[int]] = field(default_factory=lambda: {0})  # None: cannot be told
     has_aux: bool = False
     sites: List[cst.CSTNode] = field(default_factory=list)  # the transform calls / decorators
+    # Differentiated only because a primal transform (`jax.vjp`, `jvp`, `check_grads`) takes every
+    # argument it passes: with no `argnums` to leave data out, some may be data whose derivative
+    # nobody reads.
+    every_primal: bool = False
 
 
 def _argnums(model: "FileModel", call: Optional[cst.Call]) -> Optional[Set[int]]:
@@ -256,7 +266,7 @@ def _argnums(model: "FileModel", call: Optional[cst.Call]) -> Optional[Set[int]]
         return {0}
     value = keyword_argument(call, "argnums")
     if value is None:
-        value = positional_argument(call, 1) if model.callee(call) in GRAD_TRANSFORMS else None
+        value = positional_argument(call, 1) if model.callee(call) in ARGNUMS_TRANSFORMS else None
     if value is None:
         return {0}
     if isinstance(value, cst.Call) and (model.callee(value) or "").endswith("DiffState") and value.args:
@@ -281,6 +291,23 @@ def argnums_of(model: "FileModel", transform: cst.Call) -> Optional[Set[int]]:
     return _argnums(model, transform)
 
 
+def _primal_argnums(model: "FileModel", call: cst.Call, fn: "FunctionInfo") -> Set[int]:
+    """The positions of `fn` a primal transform call differentiates: one per primal it passes
+    (`jax.vjp(f, x, y)`: {0, 1}; `jax.jvp(f, (x,), (t,))`: {0}); every position when the count
+    cannot be told (`jax.vjp(f, *xs)`, `check_grads(f, args, 2)`)."""
+    every = set(range(len(param_names(fn))))
+    args = call.args
+    if any(a.star == "*" for a in args):
+        return every
+    if model.callee(call) in PRIMALS_AFTER_FUNCTION:
+        primals = [a for a in args[1:] if a.keyword is None]
+        return set(range(len(primals)))
+    value = keyword_argument(call, "primals") or keyword_argument(call, "args") or positional_argument(call, 1)
+    if isinstance(value, (cst.Tuple, cst.List)) and not any(isinstance(e, cst.StarredElement) for e in value.elements):
+        return set(range(len(value.elements)))
+    return every
+
+
 def _has_aux(call: Optional[cst.Call]) -> bool:
     if call is None:
         return False
@@ -289,24 +316,26 @@ def _has_aux(call: Optional[cst.Call]) -> bool:
 
 
 def grad_targets(model: "FileModel", scopes: Scopes) -> Dict[int, Target]:
-    """Every function given to one of GRAD_TRANSFORMS, by id of its FunctionInfo."""
+    """Every function given to one of DIFFERENTIATING_TRANSFORMS, by id of its FunctionInfo."""
     out: Dict[int, Target] = {}
 
     def add(fn: Optional["FunctionInfo"], spec: Optional[cst.Call], site: cst.CSTNode) -> None:
         if fn is None:
             return
-        argnums = _argnums(model, spec)
+        primal = spec is not None and model.callee(spec) in PRIMALS_AFTER_FUNCTION | PRIMALS_IN_SEQUENCE
+        argnums = _primal_argnums(model, spec, fn) if primal else _argnums(model, spec)
         target = out.get(id(fn))
         if target is None:
-            out[id(fn)] = Target(fn, argnums, _has_aux(spec), [site])
+            out[id(fn)] = Target(fn, argnums, _has_aux(spec), [site], primal)
             return
         target.sites.append(site)
+        target.every_primal = target.every_primal and primal
         target.has_aux = target.has_aux or _has_aux(spec)
         target.argnums = None if target.argnums is None or argnums is None else target.argnums | argnums
 
     def partial_of_grad(expr) -> bool:
         return (isinstance(expr, cst.Call) and model.callee(expr) == "functools.partial" and bool(expr.args)
-                and model.resolve(expr.args[0].value) in GRAD_TRANSFORMS)
+                and model.resolve(expr.args[0].value) in ARGNUMS_TRANSFORMS)
 
     for call, owner in model.calls:
         if partial_of_grad(call):
@@ -317,17 +346,18 @@ def grad_targets(model: "FileModel", scopes: Scopes) -> Dict[int, Target]:
         if partial_of_grad(call.func) and call.args:  # partial(jax.grad, argnums=1)(f)
             add(function_value(model, owner, call.args[0].value, scopes), call.func, call)
             continue
-        if model.callee(call) not in GRAD_TRANSFORMS:
+        name = model.callee(call)
+        if name not in DIFFERENTIATING_TRANSFORMS:
             continue
         parent = model.parent(call)
-        if isinstance(parent, cst.Decorator):
+        if isinstance(parent, cst.Decorator) and name in ARGNUMS_TRANSFORMS:
             add(model.function_of.get(model.parent(parent)), call, call)
         elif call.args and call.args[0].keyword is None and not call.args[0].star:
             add(function_value(model, owner, call.args[0].value, scopes), call, call)
     for fn in model.functions:
         if isinstance(fn.node, cst.FunctionDef):
             for d in fn.node.decorators:
-                if model.resolve(d.decorator) in GRAD_TRANSFORMS:
+                if model.resolve(d.decorator) in ARGNUMS_TRANSFORMS:
                     add(fn, None, d)
     return out
 

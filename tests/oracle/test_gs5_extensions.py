@@ -117,3 +117,56 @@ def test_jit_and_keyword_partial_keep_argnums():
     assert not bool(jnp.allclose(g, jax.grad(loss, argnums=1)(x, w, y, 0.5)))
     shifted = jax.grad(partial(loss, x))(w, y)
     assert bool(jnp.allclose(shifted, jax.grad(loss, argnums=1)(x, w, y)))
+
+
+def test_other_transforms_differentiate_their_arguments():
+    """FACT jx49: `jax.jacrev`, `jax.jacfwd` and `jax.hessian` differentiate argument 0 unless
+    `argnums` says otherwise (also their second positional argument); `jax.vjp(f, *primals)`,
+    `jax.jvp(f, primals, tangents)` and `jax.linearize(f, *primals)` differentiate every primal;
+    `check_grads(f, args, order)` checks the derivative of every argument. A `stop_gradient`
+    around the prediction gives the weights (and inputs) a silent zero cotangent under `vjp`;
+    around the labels only the labels' cotangent is zero; `check_grads` fails on either."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    from jax.test_util import check_grads
+
+    def f(a, b):
+        return jnp.sin(a) * b ** 2
+
+    a, b = jnp.array([0.3, 1.1]), jnp.array([2.0, -0.5])
+    for jac in (jax.jacrev, jax.jacfwd):
+        assert bool(jnp.allclose(jac(f)(a, b), jnp.diag(jnp.cos(a) * b ** 2)))  # d/da only
+        assert bool(jnp.allclose(jac(f, 1)(a, b), jnp.diag(2 * jnp.sin(a) * b)))
+    h = jax.hessian(lambda x, y: jnp.sum(x ** 3 * y))(a, b)
+    assert bool(jnp.allclose(h, jnp.diag(6 * a * b)))  # d2/da2, not d/db
+
+    out, pullback = jax.vjp(f, a, b)
+    ga, gb = pullback(jnp.ones_like(out))
+    assert bool(jnp.allclose(ga, jnp.cos(a) * b ** 2)) and bool(jnp.allclose(gb, 2 * jnp.sin(a) * b))
+    _, tangent = jax.jvp(f, (a, b), (jnp.ones_like(a), jnp.ones_like(b)))
+    assert bool(jnp.allclose(tangent, jnp.cos(a) * b ** 2 + 2 * jnp.sin(a) * b))
+    _, lin = jax.linearize(f, a, b)
+    assert bool(jnp.allclose(lin(jnp.ones_like(a), jnp.ones_like(b)), tangent))
+
+    w, x, y = jnp.array([0.4, -0.2]), jnp.array([[1.0, 2.0], [0.5, -1.0]]), jnp.array([0.1, 0.3])
+
+    def frozen(w, x, y):
+        return jnp.mean((jax.lax.stop_gradient(jnp.tanh(x @ w)) - y) ** 2)
+
+    def fixed_target(w, x, y):
+        return jnp.mean((jnp.tanh(x @ w) - jax.lax.stop_gradient(y)) ** 2)
+
+    _, back = jax.vjp(frozen, w, x, y)
+    gw, gx, gy = back(jnp.ones(()))
+    assert not bool(jnp.any(gw)) and not bool(jnp.any(gx)) and bool(jnp.any(gy))  # silent zeros
+    _, back = jax.vjp(fixed_target, w, x, y)
+    gw, gx, gy = back(jnp.ones(()))
+    assert bool(jnp.any(gw)) and bool(jnp.any(gx)) and not bool(jnp.any(gy))
+
+    def plain(w, x, y):
+        return jnp.mean((jnp.tanh(x @ w) - y) ** 2)
+
+    check_grads(plain, (w, x, y), order=2)
+    for cut in (frozen, fixed_target):  # every argument is checked: a cut anywhere fails, loudly
+        with pytest.raises(AssertionError):
+            check_grads(cut, (w, x, y), order=1, modes=("rev",))

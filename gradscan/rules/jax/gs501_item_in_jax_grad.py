@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, abstract_functions, in_abstract, site_abstract,
+    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, Traced, abstract_functions, in_abstract, site_abstract,
     uses_jax,
 )
 from gradscan.semantics.contexts import Scopes
@@ -26,14 +26,17 @@ class ItemInJaxGrad(Rule):
         "lost silently (a wrong gradient, no error)."
     )
     hint = "stay in arrays (`x`, `jnp.sum(x)`); take `.item()` of the result outside the transform, or return it as aux"
-    facts = ("jx40",)
+    facts = ("jx40", "jx49")
     triggers = (".item(",)
     doc = """
     ## What it does
     Flags `x.item()` inside a function given to `jax.grad`, `jax.value_and_grad`, `nnx.grad` or
     `nnx.value_and_grad` (as an argument, a decorator, through `functools.partial`, a lambda or a
     helper it passes traced values to), when `x` depends on the differentiated arguments and the
-    Python number flows into the returned loss.
+    Python number flows into the returned loss. The other differentiating transforms count too
+    (fact jx49): `jax.jacrev`, `jacfwd`, `hessian` (their `argnums`), `jax.vjp`, `jvp`,
+    `linearize`, `check_grads` (every primal, data included: there a number taken of one
+    argument alone is not reported, one taken of two or more is).
 
     ## Why it breaks gradients
     Without `jit`, `jax.grad` traces the function with tracers that still carry a concrete
@@ -73,7 +76,7 @@ class ItemInJaxGrad(Rule):
 
     ## References
     - JAX docs: "Control flow and logical operators with JIT", `jax.lax.stop_gradient`
-    - gradscan facts: jx40
+    - gradscan facts: jx40, jx49
     """
     invalid = (
         """
@@ -149,6 +152,7 @@ class ItemInJaxGrad(Rule):
             return
         abstract = abstract_functions(model, scopes)
         roots = set()
+        primal_targets = {}  # id(fn) -> the primals of a primal transform passing two or more
         aux_elements: Set[int] = set()
         for target in targets.values():
             fn = target.fn
@@ -157,6 +161,9 @@ class ItemInJaxGrad(Rule):
             if not differentiated_params(target):
                 continue
             roots.add(id(fn))
+            params = differentiated_params(target)
+            if target.every_primal and len(params) > 1:
+                primal_targets[id(fn)] = params
             if target.has_aux:
                 aux_elements.update(_aux_elements(model, fn))
         if not roots:
@@ -168,6 +175,8 @@ class ItemInJaxGrad(Rule):
                 continue
             if not model.sources.live(receiver, "jax"):
                 continue
+            if not self._of_shared_primals(model, scopes, fn, receiver, primal_targets):
+                continue
             trace = model.flow.reaches_output(
                 call, barrier=lambda n: id(n) in aux_elements, accept_return=lambda f: id(f) in roots)
             if trace is None or trace.sink != "return" or trace.root is None or id(trace.root) not in roots:
@@ -175,6 +184,24 @@ class ItemInJaxGrad(Rule):
             if not _enters_loss(model, call, trace):
                 continue
             yield Report(call.func.attr)
+
+    @staticmethod
+    def _of_shared_primals(model: FileModel, scopes: Scopes, fn: FunctionInfo, receiver, primal_targets) -> bool:
+        """In a function a primal transform differentiates (`jax.vjp(f, params, x)`) every argument
+        is differentiated, data included: a number taken of one argument alone may be the
+        caller's data (`x.max().item()`); one taken of two or more (a prediction) is not."""
+        owner = fn
+        while owner is not None and id(owner) not in primal_targets:
+            owner = owner.parent
+        if owner is None:
+            return True
+        params = primal_targets[id(owner)]
+        hits = 0
+        for p in sorted(params):
+            walk = Traced(model, scopes)
+            if walk.traced(receiver, walk.names_of(owner, {p})):
+                hits += 1
+        return hits >= 2
 
     @staticmethod
     def _scope(fn: FunctionInfo, scope_params):

@@ -641,9 +641,11 @@ class NonDifferentiableOpInJaxLoss(Rule):
         "differentiated argument gets no useful gradient."
     )
     hint = "use a differentiable relaxation (softmax, sigmoid) or the straight-through estimator `x + jax.lax.stop_gradient(jnp.round(x) - x)`"
-    facts = ("jx42",)
-    # a gradient transform: `jax.grad`, `value_and_grad`, `nnx.grad`, `J.grad(`, or `grad` imported by name
-    triggers = ("jax.grad", "value_and_grad", "nnx.grad", ".grad(", "import grad", ", grad\n", ", grad)", ", grad as", " grad,\n", "(grad,")
+    facts = ("jx42", "jx49")
+    # a gradient transform: `jax.grad`, `value_and_grad`, `nnx.grad`, `J.grad(`, or `grad` imported by name,
+    # or another differentiating transform (jx49)
+    triggers = ("jax.grad", "value_and_grad", "nnx.grad", ".grad(", "import grad", ", grad\n", ", grad)", ", grad as", " grad,\n", "(grad,",
+                "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize", "check_grads")
     doc = """
     ## What it does
     Flags `jnp.round`/`rint`/`floor`/`ceil`/`trunc`/`sign` (and `x.round()`, the `jax.lax`
@@ -662,7 +664,11 @@ class NonDifferentiableOpInJaxLoss(Rule):
     built by a factory of the file (`loss = make_loss(apply_fn)`) and differentiated elsewhere. A `stop_gradient`
     is also reported when it leaves a whole additive term of the returned loss constant while
     another term is live (`loss = actor_loss + vf * critic_loss` with the actor's output cut):
-    that term adds nothing to the gradient of any differentiated argument.
+    that term adds nothing to the gradient of any differentiated argument. The Jacobians and
+    the Hessian (`jax.jacrev`, `jacfwd`, `hessian`) count like `jax.grad`; a primal transform
+    (`jax.vjp`, `jvp`, `linearize`, `check_grads`) differentiates every argument it passes, data
+    included, so there an operation is reported when it cuts two or more of them at once (the
+    prediction from the weights and the inputs), or the only one (fact jx49).
 
     ## Why it breaks gradients
     These operations are piecewise constant. JAX differentiates them anyway and returns a
@@ -711,7 +717,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
     ## References
     - JAX docs: "Automatic differentiation", `jax.lax.stop_gradient`
     - Bengio, Léonard, Courville 2013, "Estimating or propagating gradients through stochastic neurons" (straight-through)
-    - gradscan facts: jx42
+    - gradscan facts: jx42, jx49
     """
     invalid = (
         """
@@ -794,6 +800,9 @@ class NonDifferentiableOpInJaxLoss(Rule):
             if zg.has_custom_gradient(fn):
                 continue
             params = differentiated_params(target)
+            if target.every_primal and params and len(params) > 1:
+                yield from self._shared_cuts(zg, target, params, reported)
+                continue
             for param in sorted(params or ()):
                 for op in zg.zero_ops(target, param):
                     if id(op) not in reported:
@@ -806,3 +815,28 @@ class NonDifferentiableOpInJaxLoss(Rule):
                 if id(op) not in reported:
                     reported.add(id(op))
                     yield Report(op.func, DEAD_TERM_MESSAGE)
+
+    @staticmethod
+    def _shared_cuts(zg, target: Target, params: Set[str], reported: Set[int]) -> Iterator[Report]:
+        """A primal transform (`jax.vjp(f, params, x, y)`) differentiates every argument, data
+        included, so an op that zeroes one argument's derivative may be the caller leaving data
+        out (`stop_gradient(y)`, `jnp.round(x)`). An op that zeroes two or more arguments'
+        derivatives at once (`stop_gradient(apply(params, x))`) cuts a computation of them."""
+        ops: Dict[int, Tuple[cst.CSTNode, int, str]] = {}
+        for param in sorted(params):
+            for op in zg.zero_ops(target, param):
+                node, count, kind = ops.get(id(op), (op, 0, "zero"))
+                ops[id(op)] = (node, count + 1, kind)
+            for op in zg.dead_term_cuts(target, {param}):
+                node, count, _kind = ops.get(id(op), (op, 0, "dead"))
+                ops[id(op)] = (node, count + 1, "dead")
+        for key, (op, count, kind) in ops.items():
+            if count < 2 or key in reported:
+                continue
+            reported.add(key)
+            if kind == "dead":
+                yield Report(op.func, DEAD_TERM_MESSAGE)
+            elif zg.is_cut(op):
+                yield Report(op.func, STOP_GRADIENT_MESSAGE)
+            else:
+                yield Report(op.func if isinstance(op, cst.Call) else op)

@@ -28,7 +28,7 @@ class NumpyOnJaxTracer(Rule):
     )
     hint = "use the `jax.numpy` function (`jnp.log`, `jnp.asarray`), keep the value an array, or convert after the transform"
     facts = ("jx45", "jx40")
-    triggers = ("grad",)
+    triggers = ("grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")
     doc = """
     ## What it does
     Flags `float(x)`, `complex(x)`, `math.log(x)` (and the other `math` functions that take a

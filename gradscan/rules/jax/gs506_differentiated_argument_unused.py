@@ -28,8 +28,8 @@ class DifferentiatedArgumentUnused(Rule):
         "output does not depend on the argument and JAX returns zeros: training silently does nothing."
     )
     hint = "use the function's own argument (`apply_fn({'params': params}, x)`), not the outer value it was called with"
-    facts = ("jx47",)
-    triggers = ("grad",)
+    facts = ("jx47", "jx49")
+    triggers = ("grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")
     doc = """
     ## What it does
     Flags a function given to `jax.grad`, `jax.value_and_grad`, `nnx.grad` or
@@ -37,7 +37,10 @@ class DifferentiatedArgumentUnused(Rule):
     reads a parameter the transform differentiates (`argnums`, 0 by default). The finding is on
     the place where the body reads the very value the caller passes for that parameter
     (`state.params` in `jax.value_and_grad(loss_fn)(state.params)`, a module-level `params`),
-    else on the parameter itself.
+    else on the parameter itself. The Jacobians and the Hessian (`jax.jacrev`, `jacfwd`,
+    `hessian`) count the same way (fact jx49); a primal transform (`jax.vjp`, `jvp`,
+    `linearize`, `check_grads`), which differentiates every argument it passes, data included,
+    is flagged only when its function reads none of them.
 
     ## Why it breaks gradients
     The gradient is taken with respect to the argument, not with respect to whatever the body
@@ -70,7 +73,7 @@ class DifferentiatedArgumentUnused(Rule):
 
     ## References
     - JAX docs: `jax.grad`; JAX FAQ, "jit changes the behavior of my function" (global state)
-    - gradscan facts: jx47
+    - gradscan facts: jx47, jx49
     """
     invalid = (
         """
@@ -134,6 +137,10 @@ class DifferentiatedArgumentUnused(Rule):
             body = fn.node.body
             read = _names_read(body)
             if read & INTROSPECTION or not _has_computation(body):
+                continue
+            if target.every_primal and differentiated & read:
+                # a primal transform (`jax.vjp`) passes every argument, so an unread one may be
+                # data the signature asks for; only a function that reads none is differentiated for nothing
                 continue
             for name in sorted(differentiated):
                 if name in read or name.startswith("_"):
