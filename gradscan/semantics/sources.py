@@ -433,6 +433,12 @@ class FrameworkFacts:
                 tf = self.tensorflow
                 if (_is_name(expr.value, "self") and fn is not None and tf._weight_attr(fn, attr)) or attr in WEIGHT_ATTRS:
                     return {f"weight:tf:{dotted(expr) or attr}"}
+                if _is_name(expr.value, "self") and fn is not None and not tf._layer_attr(fn, attr):
+                    cls = _owner_class(fn)
+                    if walk.attr_kind(cls, attr) in ("param", "module"):
+                        # no trainable variable and no Keras layer by TensorFlow's facts (a
+                        # `tf.Variable(0, trainable=False)` counter, a plain object): no weight
+                        return {FINAL}
                 return None
             return set() if attr in JAX_NON_CARRYING_ATTRS else None
         return None
@@ -453,11 +459,17 @@ class FrameworkFacts:
         holder = _called_self_attr(call.func)
         func = call.func
         base_call = isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and dotted(func.value.func) == "super"
-        if base_call or (holder is not None and fn is not None and tf.callee(call) is None
-                         and not tf._layer_attr(fn, holder) and not tf._weight_attr(fn, holder)):
+        value_method = (isinstance(func, cst.Attribute) and holder is None and not base_call and tf.callee(call) is None
+                        and not _is_name(func.value, "self") and func.attr.value not in TENSOR_METHODS)
+        if base_call or value_method or (holder is not None and fn is not None and tf.callee(call) is None
+                                         and not tf._layer_attr(fn, holder) and not tf._weight_attr(fn, holder)):
             # `self.tokenizer(s)`, `self.vocab.lookup(t)`: an object that is no Keras layer
             # holds no weights; its result carries what it is given. So does a base class's
-            # method (`super().call(x)`): the layer's weights are its attributes.
+            # method (`super().call(x)`): the layer's weights are its attributes; and a method
+            # of any other object that is not a model (`dist.sample()`, `metric.result()`,
+            # `counter.assign_add(1)`): TensorFlow computes with `tf.*` functions, and what
+            # an object's method returns is the object's business (a TFP `Categorical`'s
+            # sample has no gradient, fact tf35).
             out = {FINAL}
             for a in call.args:
                 out |= walk.roots(a.value)
@@ -550,6 +562,17 @@ class FrameworkFacts:
             todo = new
         walk.forget("jax")  # answers given while the scopes grew
         return found
+
+
+# Methods of a TensorFlow tensor or variable whose result is computed from it (a ragged
+# tensor's `merge_dims`, a variable's `read_value`): the receiver carries into the result.
+TENSOR_METHODS = {"read_value", "value", "to_tensor", "merge_dims", "with_values", "values", "flat_values"}
+
+
+def _owner_class(fn):
+    while fn is not None and fn.cls is None:
+        fn = fn.parent
+    return fn.cls if fn is not None else None
 
 
 def _called_self_attr(func: cst.BaseExpression) -> Optional[str]:
