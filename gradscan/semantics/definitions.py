@@ -83,6 +83,17 @@ class Definitions:
             scope = scope.parent
             level += 1
 
+    def parameter_of(self, use: cst.Name, fn: Optional["FunctionInfo"] = None) -> Optional["FunctionInfo"]:
+        """The function whose parameter `use` reads (its own or an enclosing one's), when no
+        binding reaches the use first; None otherwise."""
+        fn = fn if fn is not None else self.model.enclosing_function(use)
+        _defs, kind = self.reaching(use, fn)
+        if kind != "param":
+            return None
+        while fn is not None and use.value not in fn.params:
+            fn = fn.parent
+        return fn
+
     def _latest_that_run(self, before, use: cst.Name) -> List[Binding]:
         """Walking back from the latest binding before `use`, up to the first one that runs
         whenever the use runs (not under an `if`, loop or `try` the use is outside of):

@@ -553,13 +553,7 @@ def graph_facts(model: "FileModel", walk, expr: cst.CSTNode) -> Optional[Set[str
     if t is cst.Name:
         if expr.value in ("True", "False", "None", "self", "cls"):
             return set()
-        scope = model.enclosing_function(expr)
-        _defs, kind = model.get(Definitions).reaching(expr, scope)
-        if kind != "param":
-            return None
-        owner = scope
-        while owner is not None and expr.value not in owner.params:
-            owner = owner.parent
+        owner = model.get(Definitions).parameter_of(expr)
         if owner is not None and _param_graph(model, owner, expr.value):
             return {f"weight:bound:graph:{expr.value}"}
         return None

@@ -504,12 +504,7 @@ class FrameworkFacts:
                 tf._index()
             if (id(fn), name.value) in tf._watched:
                 return {f"weight:watched:{name.value}"}
-        _defs, kind = model.get(Definitions).reaching(name, fn)
-        if kind != "param":
-            return None
-        owner = fn
-        while owner is not None and name.value not in owner.params:
-            owner = owner.parent
+        owner = model.get(Definitions).parameter_of(name, fn)
         if owner is None:
             return None
         if framework == "jax":

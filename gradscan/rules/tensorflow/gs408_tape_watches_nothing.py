@@ -224,11 +224,7 @@ class TapeWatchesNothing(Rule):
     def _unwatched_tensors(self, model: FileModel) -> Iterator[Report]:
         """`W = tf.random.normal(...)` (a tensor, not a variable), then `tape.gradient(loss, W)`
         with no `tape.watch(W)` anywhere: the gradient is None (fact tf47)."""
-        tapes = set()
-        for block in tape_withs(model):
-            for item in block.items:
-                if item.asname is not None and isinstance(item.asname.name, cst.Name):
-                    tapes.add((model.enclosing_function(block), item.asname.name.value))
+        tapes = _tape_names(model)
         if not tapes:
             return
         asked = {}
@@ -304,11 +300,7 @@ class TapeWatchesNothing(Rule):
     def _rebound_sources(self, model: FileModel) -> Iterator[Report]:
         """`w = w - lr * dw` after `dw = tape.gradient(loss, w)`: the slot the gradient listed now
         holds a tensor, which the next tape does not watch (fact tf47)."""
-        tapes = set()
-        for block in tape_withs(model):
-            for item in block.items:
-                if item.asname is not None and isinstance(item.asname.name, cst.Name):
-                    tapes.add((model.enclosing_function(block), item.asname.name.value))
+        tapes = _tape_names(model)
         if not tapes:
             return
         order = model.flow.order
@@ -394,3 +386,13 @@ def _descent_update(node):
     if isinstance(node, cst.AugAssign) and isinstance(node.operator, (cst.SubtractAssign, cst.AddAssign)):
         return node.target, node.value
     return None
+
+
+def _tape_names(model: FileModel) -> set:
+    """(function, name) of every `with tf.GradientTape() as name:` of the file."""
+    tapes = set()
+    for block in tape_withs(model):
+        for item in block.items:
+            if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                tapes.add((model.enclosing_function(block), item.asname.name.value))
+    return tapes
