@@ -14,6 +14,12 @@ NON_CARRYING_METHODS = (
     Api("get_weights", "tf51"),
 )
 
+# Methods of a tensor or variable whose result is computed from it (a ragged tensor's
+# `merge_dims`, a variable's `read_value`): the receiver carries into the result. Any other
+# method of a value that is not a model carries only its arguments (API knowledge: TensorFlow
+# computes with `tf.*` functions, not tensor methods).
+TENSOR_METHODS = frozenset({"read_value", "value", "to_tensor", "merge_dims", "with_values", "values", "flat_values"})
+
 # Calls that make a constant tensor from a NumPy array or Python value: the tape has no path
 # back through it (tf30: grad None).
 REWRAP_FUNCTIONS = (

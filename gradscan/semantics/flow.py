@@ -101,6 +101,7 @@ class Flow:
         self._order: Optional[Dict[cst.CSTNode, int]] = None
         self._uses: Dict[int, Tuple[Dict[str, List[cst.Name]], Dict[str, List[int]]]] = {}
         self._store_nodes: Dict[int, Dict[str, List[Tuple[int, cst.CSTNode]]]] = {}
+        self._dropped: Dict[Tuple[int, int], bool] = {}  # (id(forward), position) -> dropped by every training caller
 
     # ---- public ------------------------------------------------------------------------
     def reaches_output(self, node: cst.CSTNode, max_calls: int = 3, barrier: Optional[Callable[[cst.CSTNode], bool]] = None,
@@ -230,11 +231,14 @@ class Flow:
         ctx = fn.context
         if ctx is None or ctx.kind != "forward":
             return False
-        callers = [(c, o) for c, o in self._callers(fn) if self.model.context_of(c) is not None]
-        if not callers:
-            return False
-        return all(self._reach(call, caller, 1, set(), element=position, module_level=True) is None
-                   for call, caller in callers)
+        key = (id(fn), position)
+        if key not in self._dropped:
+            self._dropped[key] = False  # (a caller reached again while asking: not dropped)
+            callers = [(c, o) for c, o in self._callers(fn) if self.model.context_of(c) is not None]
+            self._dropped[key] = bool(callers) and all(
+                self._reach(call, caller, 1, set(), element=position, module_level=True) is None
+                for call, caller in callers)
+        return self._dropped[key]
 
     def _is_root(self, fn: "FunctionInfo") -> bool:
         ctx = fn.context

@@ -483,15 +483,14 @@ class Sources:
     def _compute(self, expr: cst.CSTNode, depth: int) -> Set[str]:
         if self._mode == "torch":
             return self._common(expr, depth)
-        from gradscan.semantics.sources import FINAL
-
-        said = self._framework_facts().roots(self, expr, self._mode)
+        facts = self._framework_facts()
+        said = facts.roots(self, expr, self._mode)
         if said is None:
             return self._common(expr, depth)
         if not said:
             return set()  # a cut of this framework
-        if FINAL in said:  # the framework's whole answer (a call of an object without weights)
-            return set(said) - {FINAL}
+        if facts.FINAL in said:  # the framework's whole answer (a call of an object without weights)
+            return set(said) - {facts.FINAL}
         return set(said) | self._common(expr, depth)
 
     def _framework_facts(self) -> "FrameworkFacts":

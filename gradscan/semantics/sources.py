@@ -46,6 +46,7 @@ WEIGHT_ATTRS = api_names(tf_api.WEIGHT_ATTRS)
 NON_CARRYING_ATTRS = api_names(tf_api.NON_CARRYING_ATTRS)
 NON_CARRYING_FUNCTIONS = api_names(tf_api.NON_CARRYING_FUNCTIONS)
 NON_CARRYING_METHODS = api_names(tf_api.NON_CARRYING_METHODS)
+TENSOR_METHODS = tf_api.TENSOR_METHODS
 KERAS_KINDS = (kinds.KERAS, kinds.KERAS_LEGACY)
 _KERAS_MODELS = {"Model", "Sequential", "Functional"}
 # Callables named like these compute differentiable values (`model(x)`, `self.encoder(h)`): a
@@ -409,6 +410,8 @@ class FrameworkFacts:
     call sites: a differentiated JAX argument is a source; a helper's parameter carries what its
     callers pass (torch keeps them unbound: `intent.BIND_PARAMETERS`)."""
 
+    FINAL = FINAL
+
     def __init__(self, model: "FileModel") -> None:
         self.model = model
         self._tf: Optional[TensorFlowSources] = None
@@ -557,11 +560,6 @@ class FrameworkFacts:
             todo = new
         walk.forget("jax")  # answers given while the scopes grew
         return found
-
-
-# Methods of a TensorFlow tensor or variable whose result is computed from it (a ragged
-# tensor's `merge_dims`, a variable's `read_value`): the receiver carries into the result.
-TENSOR_METHODS = {"read_value", "value", "to_tensor", "merge_dims", "with_values", "values", "flat_values"}
 
 
 def _owner_class(fn):
