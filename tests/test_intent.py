@@ -78,7 +78,7 @@ LIVE = [
 @pytest.mark.parametrize("body,expr,live", LIVE, ids=[b.splitlines()[0] for b, _, _ in LIVE])
 def test_liveness(body, expr, live):
     model = build(body)
-    assert intent.sources(model).is_live(node(model, expr, last=True)) is live
+    assert model.sources.walk.is_live(node(model, expr, last=True)) is live
 
 
 def test_helper_methods_and_module_level_scripts():
@@ -91,7 +91,7 @@ model = nn.Sequential(nn.Linear(4, 4))
 compute_embeddings = None
 out = model(torch.ones(4))
 """)
-    src = intent.sources(model)
+    src = model.sources.walk
     assert src.is_live(node(model, "self._encode(x)"))
     assert src.is_live(node(model, "model(torch.ones(4))"))
 
@@ -111,7 +111,7 @@ def test_keras_layers_and_weights():
             return tf.stop_gradient(self.dense(x)) + x * self.w
     """)
     model = FileModel.build(cst.parse_module(src), "k.py", src)
-    s = intent.sources(model)
+    s = model.sources.walk
     assert s.is_live(node(model, "self.dense(x)"))
     assert s.is_live(node(model, "x * self.w"))
 
@@ -122,7 +122,7 @@ def freeze_all(model):
     for p in model.encoder.parameters():
         p.requires_grad = False
 """)
-    assert {"frozen_part", "encoder"} <= intent.sources(model).frozen_names()
+    assert {"frozen_part", "encoder"} <= model.sources.walk.frozen_names()
 
 
 # ---- the intentional patterns ---------------------------------------------------------------------

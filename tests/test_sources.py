@@ -1,4 +1,4 @@
-"""gradscan/semantics/sources.py: one question ("does this value carry gradient from what is
+"""gradscan/semantics/sources.py and facts.py: one question ("does this value carry gradient from what is
 trained?") asked through `model.sources`, answered per framework from the frameworks tables."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import textwrap
 import libcst as cst
 
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.sources import JaxSources, TensorFlowSources
+from gradscan.semantics.facts import JaxSources, TensorFlowSources
 
 
 def build(src: str) -> FileModel:
@@ -39,7 +39,7 @@ def test_torch_a_submodule_output_carries_an_input_does_not():
     """)
     assert m.sources.carries(value_of(m, "h"))
     assert not m.sources.carries(value_of(m, "raw"))
-    assert m.sources.torch is m.sources.torch  # built once per file
+    assert m.sources.walk is m.sources.walk  # built once per file
 
 
 def test_keras_layer_input_carries_model_input_does_not():
@@ -106,7 +106,7 @@ def test_jax_default_argnums_is_the_first_argument():
 
 
 def _differentiated(src: str) -> dict:
-    from gradscan.semantics.sources import differentiated_params
+    from gradscan.semantics.facts import differentiated_params
 
     m = build(src)
     return {t.fn.name: (differentiated_params(t), t.every_primal) for t in m.get(JaxSources).targets.values()}

@@ -538,7 +538,7 @@ def from_graph(model: "FileModel", expr: cst.BaseExpression, scope: Optional["Fu
     differentiable function computes (module outputs, parameters, inputs of a differentiable
     function that have no default). Constants, buffers, configuration, shapes and detached values
     are not from the graph; neither is anything the model cannot see. The engine's one walk
-    (`intent.Sources.live_in(expr, "graph")`) with these facts (`graph_facts`)."""
+    (`sources.Walk.live_in(expr, "graph")`) with these facts (`graph_facts`)."""
     return model.sources.live(expr, "graph")
 
 
@@ -768,7 +768,7 @@ def holds_weights(model: "FileModel", expr: cst.BaseExpression, scope: Optional[
                                    for value, method in _self_values(model, cls, expr.attr.value)):
             return True  # `self.flow = T.spline_coupling(2)` in `__init__`
     if isinstance(expr, (cst.Name, cst.Attribute)):
-        return model.sources.torch.is_module_object(expr, scope)
+        return model.sources.walk.is_module_object(expr, scope)
     return False
 
 

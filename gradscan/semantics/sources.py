@@ -1,587 +1,1092 @@
-"""Sources: does a value carry gradient from trainable weights?
+"""The one gradient-flow walk: does a value carry gradient from what is trained?
 
-One walk answers it for torch, TensorFlow and JAX: `intent.Sources.roots` follows a value back
-through names, operators, containers, calls, objects and call sites; `FrameworkFacts` (here)
-says, node by node, what each framework's tables in `gradscan/frameworks/` make of it (a
-source, a cut, or nothing) before the common step. The seed predicates it asks live here too:
+`Walk.roots(expr)` follows a value back through names, operators, containers, calls (through
+per-function summaries and call-site binding), objects and attributes, to the roots it derives
+from; `weight:` roots are trainable sources. Each framework's facts (`facts.FrameworkFacts`,
+read from the tables in `gradscan/frameworks/`) say, node by node, whether a node is a source, a
+cut or nothing before the common step, so torch, TensorFlow, JAX and the distributions ("graph")
+are one walk with four sets of facts:
 
-- TensorFlow / Keras (`TensorFlowSources`): a layer or model output, a trainable variable or
-  `add_weight`, a tape-watched tensor, a Keras layer's `call()` input (the previous layer's
-  output), `y_pred`;
-- JAX (`JaxSources`, `FrameworkFacts.jax_scopes`): the arguments `jax.grad`/`value_and_grad`/
-  `nnx.grad`/`jacrev`/`jacfwd`/`hessian` differentiate, by `argnums`, the primals of `jax.vjp`/
-  `jvp`/`linearize`/`check_grads`, and the parameters of the helpers they pass a traced value to;
-- distributions (`distributions.graph_facts`, mode "graph"): module outputs, parameters,
-  `pyro.param`s, trainable leaves, the inputs of a differentiable function.
+- torch (the default): parameter reads, weighted submodule calls (`self.fc(x)`, `model(x)`,
+  `layer(h)` for `layer in self.layers`), trainable leaves handed to an optimizer, helpers and
+  methods returning one of those, and a helper's parameters bound at its call sites;
+- TensorFlow / Keras (`facts.TensorFlowSources`): layer and model outputs, trainable variables,
+  `add_weight`, tape-watched tensors, a layer's `call()` input, `y_pred`;
+- JAX (`facts.JaxSources`): the arguments `jax.grad` and the other transforms differentiate, and
+  the parameters of the helpers they pass a traced value to;
+- distributions (`distributions.graph_facts`): module outputs, parameters, `pyro.param`s,
+  trainable leaves, the inputs of a differentiable function.
 
-`model.sources.carries(expr)` asks with the facts of the framework of `expr`'s context;
-`model.sources.live(expr, framework)` with a given framework's. Every analysis is built once
-per file and memoised with the model (`model.get(...)`).
+`model.sources` (`GradientSources`, at the end) is the entry point every rule asks:
+`model.sources.carries(expr)` with the facts of `expr`'s framework context,
+`model.sources.live(expr, framework)` with a given framework's, and `model.sources.walk` for the
+walk's other questions (`frozen_names`, `inputs_reach_otherwise`, `is_module_object`, ...). The
+walk is built once per file and memoised with the model (`model.get(...)`); it is bounded by
+`budget.tick` and a depth limit, so its cost stays linear in the file.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+import re
+import sys
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from gradscan.frameworks import names as api_names
-from gradscan.frameworks import jax as jax_api
-from gradscan.frameworks import tensorflow as tf_api
-from gradscan.semantics import classes as kinds
-from gradscan.semantics.arguments import argument_for, keyword_argument, positional_argument
-from gradscan.semantics.contexts import Scopes, function_value
+from gradscan.frameworks import torch as torch_api
+from gradscan.semantics.budget import tick
 from gradscan.semantics.definitions import Definitions
-from gradscan.semantics.names import dotted, tokens
-from gradscan.semantics.walk import descendants
+from gradscan.semantics.facts import FrameworkFacts, JaxSources, TensorFlowSources
+from gradscan.semantics.names import TOKEN, dotted, tokens
+from gradscan.semantics.summaries import Summaries
+from gradscan.semantics.walk import target_names
 
 if TYPE_CHECKING:
-    from gradscan.semantics.model import FileModel, FunctionInfo
+    from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
 
-_UNSET = object()
 
-# ---- TensorFlow / Keras ------------------------------------------------------------------
-WEIGHT_FACTORIES = api_names(tf_api.WEIGHT_FACTORIES)
-WEIGHT_ATTRS = api_names(tf_api.WEIGHT_ATTRS)
-NON_CARRYING_ATTRS = api_names(tf_api.NON_CARRYING_ATTRS)
-NON_CARRYING_FUNCTIONS = api_names(tf_api.NON_CARRYING_FUNCTIONS)
-NON_CARRYING_METHODS = api_names(tf_api.NON_CARRYING_METHODS)
-TENSOR_METHODS = tf_api.TENSOR_METHODS
-KERAS_KINDS = (kinds.KERAS, kinds.KERAS_LEGACY)
-_KERAS_MODELS = {"Model", "Sequential", "Functional"}
-# Callables named like these compute differentiable values (`model(x)`, `self.encoder(h)`): a
-# naming convention, not a framework fact.
-MODEL_TOKENS = {
-    "model", "net", "network", "encoder", "decoder", "generator", "discriminator", "critic", "actor",
-    "policy", "backbone", "classifier", "head", "layer", "layers", "block", "blocks", "mlp", "dense",
-    "conv", "rnn", "lstm", "gru", "embedding", "transformer", "unet", "vae", "autoencoder", "projector",
-    "predictor", "module", "cell", "attention", "ffn", "proj", "linear", "logits", "nn",
+# Names of objects that hold weights (a training script's `model(x)`, `self.model = model`).
+MODULE_TOKENS = {
+    "model", "models", "net", "nets", "network", "module", "encoder", "decoder", "backbone",
+    "generator", "discriminator", "critic", "actor", "policy", "classifier", "transformer", "unet",
+    "vae", "autoencoder", "teacher", "student", "predictor", "projector", "head", "netg", "netd",
+    "gen", "disc", "embedder", "embedding", "embeddings", "rnn", "lstm", "gru", "mlp", "cnn",
 }
+# Factory functions whose names say they build a layer with weights (timm's `create_conv2d`,
+# `norm_layer(dim)`, `conv_block(...)`), and the tokens of the ones without weights.
+WEIGHTED_FACTORY_TOKENS = {
+    "conv", "conv1d", "conv2d", "conv3d", "linear", "norm", "bn", "layernorm", "batchnorm", "groupnorm",
+    "attn", "attention", "mlp", "block", "embed", "embedding", "proj", "projection", "head", "encoder",
+    "decoder", "lstm", "gru", "rnn", "transformer", "ffn", "dense", "stem", "layer",
+}
+WEIGHTLESS_FACTORY_TOKENS = {"act", "activation", "pool", "pooling", "drop", "dropout", "identity", "path", "fn", "func", "function", "mask", "init", "get"}
+
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__future__"}
+# torch.nn classes without weights: calling them is not a weight use.
+_WEIGHTLESS_NN = re.compile(
+    r"^torch\.nn\.(?:ReLU\d*|GELU|SiLU|Sigmoid|Tanh|Softmax\d*d?|LogSoftmax|Dropout\w*|AlphaDropout|Identity|"
+    r"\w*Pool\d?d?|Flatten|Unflatten|Upsample\w*|PixelShuffle|PixelUnshuffle|LeakyReLU|ELU|CELU|SELU|Mish|"
+    r"Hardswish|Hardsigmoid|Hardtanh|Softplus|Softsign|Tanhshrink|Threshold|GLU|LogSigmoid|Softmin|"
+    r"ZeroPad\w*|ConstantPad\w*|ReflectionPad\w*|ReplicationPad\w*|CircularPad\w*|ChannelShuffle|"
+    r"\w*Loss|CosineSimilarity|PairwiseDistance|Fold|Unfold)$"
+)
+_TENSOR_FACTORIES = {
+    "zeros", "ones", "empty", "full", "randn", "rand", "randint", "arange", "linspace", "logspace", "eye",
+    "tensor", "as_tensor", "from_numpy", "zeros_like", "ones_like", "empty_like", "full_like", "randn_like",
+    "rand_like", "stack", "cat", "exp", "log", "pow", "sqrt",
+}
+# One table with the flow (gradscan/frameworks/torch.py).
+NON_CARRYING_METHODS = api_names(torch_api.NON_CARRYING_METHODS)
+NON_CARRYING_ATTRS = api_names(torch_api.NON_CARRYING_ATTRS)
+TRAINABLE_FACTORIES = api_names(torch_api.WEIGHT_FACTORIES)
+_PARAMETER = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
 
 
-def _is_name(expr, value: str) -> bool:
-    return type(expr) is cst.Name and expr.value == value
+# Roots that stand for a parameter bound at its call sites (`weight:bound:caller:x`: some caller
+# passes a value from the weights), not for a weight of the function's own: a call of the
+# function replaces them by what it passes itself.
+BOUND = "weight:bound:"
 
 
-def _method_name(call: cst.Call) -> Optional[str]:
-    return call.func.attr.value if type(call.func) is cst.Attribute else None
-
-
-class TensorFlowSources:
-    """Does an expression carry gradient: a layer or model output, a trainable variable, a
-    watched tensor, or arithmetic on them? Function inputs, labels, masks and shapes do not."""
+class Walk:
+    """Where values come from inside a function (see the module documentation)."""
 
     def __init__(self, model: "FileModel") -> None:
         self.model = model
-        self._callees: Dict[int, Optional[str]] = {}
-        self._watched: Optional[Set[Tuple[int, str]]] = None
-        self._model_names: Optional[Set[str]] = None
+        self._roots: Dict[int, FrozenSet[str]] = {}
+        self._exclude: Optional[cst.CSTNode] = None
+        # The walk's framework facts: "torch" (the default), "tensorflow" or "jax" (`roots_in`),
+        # and names not followed (`skip`): one memo per (framework, excluded block, skipped names).
+        self._mode = "torch"
+        self._skip: FrozenSet[str] = frozenset()
+        self._memos: Dict[tuple, Dict[int, FrozenSet[str]]] = {("torch", 0, frozenset()): self._roots}
+        self._facts: Optional["FrameworkFacts"] = None
+        self._attr_kinds: Dict[int, Dict[str, str]] = {}
+        self._module_names: Optional[Set[str]] = None
 
-    def _index(self) -> None:
-        self._watched = set()
-        for call, fn in self.model.calls:
-            if _method_name(call) == "watch" and call.args:
-                for sub in descendants(call.args[0].value):
-                    if isinstance(sub, cst.Name):
-                        self._watched.add((id(fn), sub.value))
-
-    def callee(self, call: cst.Call) -> Optional[str]:
-        found = self._callees.get(id(call), _UNSET)
-        if found is _UNSET:
-            found = self._callees[id(call)] = self.model.callee(call)
-        return found
-
-    def values(self, fn: Optional["FunctionInfo"], name: str) -> List[cst.BaseExpression]:
-        """What `name` is assigned anywhere in `fn` (the file's definitions index; any order)."""
-        return [b.value for b in self.model.get(Definitions).in_scope(fn, name) if b.kind == "name" and b.value is not None]
-
-    def carries(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"] = None, depth: int = 4, seen: Optional[Set[str]] = None) -> bool:
-        """The one walk (`intent.Sources.live_in`) with TensorFlow's facts (`FrameworkFacts`);
-        names in `seen` are not followed. (`fn` and `depth` are kept for callers' convenience: the
-        walk finds the function from the node and bounds itself.)"""
-        from gradscan.semantics.intent import Sources
-
-        return self.model.get(Sources).live_in(expr, "tensorflow", seen or ())
-
-    def layer_input(self, fn: "FunctionInfo", param: str, depth: int = 2) -> bool:
-        """`param` is the input of a Keras layer's `call()` and a call site in this file passes
-        it a value that carries gradient (`h = self.dense(x); self.quantize(h)`): inside a model,
-        the previous layer's output. Bound at its call sites like a helper's parameter: a layer's
-        input may just as well be token ids, strings or masks (preprocessing layers), so a layer
-        nobody here calls on a graph value has data for input. A model's `call()` input is its
-        data."""
-        if depth <= 0 or not (fn.is_method and fn.name == "call" and fn.cls.kind in KERAS_KINDS):
-            return False
-        params = fn.params
-        if len(params) < 2 or params[1] != param:
-            return False
-        layer = False
-        for c in self.model.class_chain(fn.cls):
-            for base in c.base_names:
-                last = base.rsplit(".", 1)[-1]
-                if last in _KERAS_MODELS:
-                    return False
-                if not base.startswith("<local>.") and (last == "Layer" or ".layers." in base):
-                    layer = True
-        if not layer:
-            return False
-        for call, owner in self.model.objects.callers_of(fn)[:8]:
-            arg = argument_for(fn, call, param)
-            if arg is not None and self.carries(arg, owner, depth - 1):
-                return True
-        return False
-
-    def _is_variable(self, value: cst.BaseExpression) -> bool:
-        if not isinstance(value, cst.Call):
-            return False
-        name = self.callee(value)
-        if name in WEIGHT_FACTORIES:
-            trainable = keyword_argument(value, "trainable")
-            return not _is_name(trainable, "False")
-        return False
-
-    def _model_call(self, call: cst.Call, fn: Optional["FunctionInfo"]) -> bool:
-        func = call.func
-        if self._is_variable(call):
-            return True
-        if self.callee(call) is not None:
-            return False  # a library function: it propagates, it does not create
-        text = dotted(func)
-        if text == "self" and fn is not None and fn.cls is not None and fn.cls.kind in KERAS_KINDS:
-            return True  # a Keras model calling itself in train_step
-        if text is None:
-            if isinstance(func, cst.Subscript):  # `self.blocks[i](x)`
-                text = dotted(func.value)
-            if text is None:
-                return False
-        parts = text.split(".")
-        if len(parts) >= 2 and parts[0] == "self" and fn is not None and fn.cls is not None:
-            if self._layer_attr(fn, parts[1]):
-                return True
-        last = parts[-1]
-        if last in NON_CARRYING_METHODS or last in ("result", "update_state"):  # (a metric's value)
-            return False
-        return bool(tokens(last) & MODEL_TOKENS) or text in self._models()
-
-    def _models(self) -> Set[str]:
-        """Names the file treats as models: `resnet.trainable_variables`, `clf.compile(...)`."""
-        if self._model_names is None:
-            self._model_names = {
-                dotted(node.value) for node, _fn in self.model.attributes
-                if node.attr.value in ("trainable_variables", "trainable_weights", "compile", "fit", "train_on_batch")
-                and dotted(node.value) is not None
-            }
-            self._model_names.discard("self")
-        return self._model_names
-
-    def _self_assigned(self, fn: "FunctionInfo", attr: str):
-        cls = fn.cls
-        if cls is None:
-            return
-        for c in self.model.class_chain(cls):
-            for a, value, _node, _method in c.self_assigns:
-                if a == attr:
-                    yield value
-
-    def layer_constructors(self, fn: "FunctionInfo", attr: str) -> List[cst.Call]:
-        """The calls `self.<attr> = ...` is bound to in `fn`'s class (and its bases), when every
-        one of them constructs a Keras layer (a library layer or a local Keras class); else [].
-        A binding to None (an optional sub-layer) is left out."""
-        values = [v for v in self._self_assigned(fn, attr) if not _is_name(v, "None")]
-        if not values or not all(isinstance(v, cst.Call) for v in values):
-            return []
-        return values if self._layer_attr(fn, attr) and all(self._constructs_layer(v) for v in values) else []
-
-    def _constructs_layer(self, value: cst.Call) -> bool:
-        name = self.callee(value)
-        if name is not None:
-            return kinds.classify_framework_base(name, False) in (kinds.KERAS, kinds.KERAS_LEGACY)
-        text = dotted(value.func)
-        local = self.model.classes.get(text.split(".")[0]) if text else None
-        return local is not None and local.kind is not None
-
-    def _layer_attr(self, fn: "FunctionInfo", attr: str) -> bool:
-        for value in self._self_assigned(fn, attr):
-            if isinstance(value, cst.Call):
-                name = self.callee(value)
-                if name is not None and kinds.classify_framework_base(name, False) in (kinds.KERAS, kinds.KERAS_LEGACY):
-                    return True
-                text = dotted(value.func)
-                if text and text.split(".")[0] in self.model.classes:
-                    local = self.model.classes[text.split(".")[0]]
-                    if local.kind is not None:
-                        return True
-        return False
-
-    def _weight_attr(self, fn: "FunctionInfo", attr: str) -> bool:
-        for value in self._self_assigned(fn, attr):
-            if isinstance(value, cst.Call):
-                if self._is_variable(value):
-                    return True
-                if _method_name(value) in ("add_weight", "add_variable") and not _is_name(keyword_argument(value, "trainable"), "False"):
-                    return True
-        return False
-
-
-# ---- JAX ---------------------------------------------------------------------------------
-GRAD_TRANSFORMS = api_names(jax_api.GRAD_TRANSFORMS)
-# Every transform that differentiates the function it is given (jx40, jx49): with respect to the
-# arguments `argnums` names, or to every primal the call passes.
-ARGNUMS_TRANSFORMS = api_names(jax_api.GRAD_TRANSFORMS, jax_api.JACOBIAN_TRANSFORMS)
-PRIMALS_AFTER_FUNCTION = api_names(jax_api.PRIMALS_AFTER_FUNCTION)
-PRIMALS_IN_SEQUENCE = api_names(jax_api.PRIMALS_IN_SEQUENCE)
-DIFFERENTIATING_TRANSFORMS = ARGNUMS_TRANSFORMS | PRIMALS_AFTER_FUNCTION | PRIMALS_IN_SEQUENCE
-JAX_STOP_GRADIENT = api_names(jax_api.STOP_GRADIENT)
-JAX_NON_CARRYING_ATTRS = api_names(jax_api.NON_CARRYING_ATTRS)
-ZERO_GRAD_METHODS = api_names(jax_api.ZERO_GRAD_METHODS)
-ZERO_GRAD_FUNCTIONS = api_names(jax_api.ZERO_GRAD_FUNCTIONS)
-NUMPY_CONVERSIONS = api_names(jax_api.NUMPY_CONVERSIONS)
-PYTHON_VALUE_BUILTINS = api_names(jax_api.PYTHON_VALUE_BUILTINS)
-INT_DTYPES = {"int", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "bool_"}
-
-
-def _int_literal(expr) -> Optional[int]:
-    if isinstance(expr, cst.Integer):
-        return int(expr.value, 0)
-    return None
-
-
-@dataclass
-class Target:
-    """A function a gradient transform differentiates."""
-
-    fn: "FunctionInfo"
-    argnums: Optional[Set[int]] = field(default_factory=lambda: {0})  # None: cannot be told
-    has_aux: bool = False
-    sites: List[cst.CSTNode] = field(default_factory=list)  # the transform calls / decorators
-    # Differentiated only because a primal transform (`jax.vjp`, `jvp`, `check_grads`) takes every
-    # argument it passes: with no `argnums` to leave data out, some may be data whose derivative
-    # nobody reads.
-    every_primal: bool = False
-
-
-def _argnums(model: "FileModel", call: Optional[cst.Call]) -> Optional[Set[int]]:
-    """`argnums=1`, `argnums=(0, 2)`, `argnums=nnx.DiffState(0, ...)`; {0} by default; None when
-    it is not a literal."""
-    if call is None:
-        return {0}
-    value = keyword_argument(call, "argnums")
-    if value is None:
-        value = positional_argument(call, 1) if model.callee(call) in ARGNUMS_TRANSFORMS else None
-    if value is None:
-        return {0}
-    if isinstance(value, cst.Call) and (model.callee(value) or "").endswith("DiffState") and value.args:
-        value = value.args[0].value
-    n = _int_literal(value)
-    if n is not None:
-        return {n}
-    if isinstance(value, (cst.Tuple, cst.List)):
-        out = set()
-        for e in value.elements:
-            n = _int_literal(e.value)
-            if n is None:
-                return None
-            out.add(n)
+    # ---- public ------------------------------------------------------------------------
+    def roots(self, expr: cst.CSTNode) -> FrozenSet[str]:
+        """What `expr` derives from, inside its function: `self.<attr>` (weights, buffers,
+        submodules), `param:<name>` (the function's inputs), `module:<name>` (a weighted
+        object held in a local, global or parameter), `weight:<...>` markers, and every local
+        name passed through (`name:<n>`)."""
+        key = id(expr)
+        if key in self._roots:
+            return self._roots[key]
+        self._roots[key] = frozenset()  # recursion guard
+        try:
+            out = frozenset(self._compute(expr, 0))
+        except RecursionError:  # pragma: no cover - absurdly deep expressions
+            out = frozenset()
+        self._roots[key] = out
         return out
-    return None
 
+    def roots_excluding(self, expr: cst.CSTNode, exclude: Optional[cst.CSTNode]) -> FrozenSet[str]:
+        """`roots(expr)` as if the definitions made in `exclude` (a statement or block: the cut
+        itself) did not exist: what `expr` derives from other than the cut value."""
+        if exclude is None:
+            return self.roots(expr)
+        saved_exclude, saved_memo = self._exclude, self._roots
+        self._exclude = exclude
+        self._roots = self._memos.setdefault((self._mode, id(exclude), self._skip), {})
+        try:
+            return self.roots(expr)
+        finally:
+            self._exclude, self._roots = saved_exclude, saved_memo
 
-def argnums_of(model: "FileModel", transform: cst.Call) -> Optional[Set[int]]:
-    """The argument positions one gradient-transform call (`jax.grad(f, argnums=1)`)
-    differentiates: {0} by default, None when they are not literals."""
-    return _argnums(model, transform)
+    def roots_in(self, expr: cst.CSTNode, framework: str, skip: Iterable[str] = ()) -> FrozenSet[str]:
+        """`roots(expr)` with the sources and cuts of `framework` ("tensorflow", "jax"; "torch"
+        is `roots`) added to the common walk (`FrameworkFacts`): the same propagation through
+        names, operators, containers, calls, objects and call sites for every framework.
+        Names in `skip` are not followed (the names a cut value was bound to on its way)."""
+        if framework == "jax" and self._mode != "jax":
+            self._framework_facts().jax_scopes()  # built before any JAX answer is kept
+        saved = (self._mode, self._skip, self._roots)
+        self._mode, self._skip = framework, frozenset(skip)
+        self._roots = self._memos.setdefault((framework, id(self._exclude) if self._exclude is not None else 0, self._skip), {})
+        try:
+            return self.roots(expr)
+        finally:
+            self._mode, self._skip, self._roots = saved
 
+    def live_in(self, expr: cst.CSTNode, framework: str, skip: Iterable[str] = ()) -> bool:
+        """The value of `expr` carries gradient from what `framework` trains."""
+        return any(r.startswith("weight:") for r in self.roots_in(expr, framework, skip))
 
-def _primal_argnums(model: "FileModel", call: cst.Call, fn: "FunctionInfo") -> Set[int]:
-    """The positions of `fn` a primal transform call differentiates: one per primal it passes
-    (`jax.vjp(f, x, y)`: {0, 1}; `jax.jvp(f, (x,), (t,))`: {0}); every position when the count
-    cannot be told (`jax.vjp(f, *xs)`, `check_grads(f, args, 2)`)."""
-    every = set(range(len(param_names(fn))))
-    args = call.args
-    if any(a.star == "*" for a in args):
-        return every
-    if model.callee(call) in PRIMALS_AFTER_FUNCTION:
-        primals = [a for a in args[1:] if a.keyword is None]
-        return set(range(len(primals)))
-    value = keyword_argument(call, "primals") or keyword_argument(call, "args") or positional_argument(call, 1)
-    if isinstance(value, (cst.Tuple, cst.List)) and not any(isinstance(e, cst.StarredElement) for e in value.elements):
-        return set(range(len(value.elements)))
-    return every
+    def weight_roots(self, expr: cst.CSTNode) -> FrozenSet[str]:
+        return frozenset(r for r in self.roots(expr) if r.startswith("weight:"))
 
+    def is_live(self, expr: cst.CSTNode) -> bool:
+        """The value of `expr` depends on trainable weights computed in its function."""
+        return bool(self.weight_roots(expr))
 
-def _has_aux(call: Optional[cst.Call]) -> bool:
-    if call is None:
-        return False
-    value = keyword_argument(call, "has_aux")
-    return value is not None and not _is_name(value, "False")
+    def fed_from_weights(self, expr: cst.CSTNode, helpers_only: bool = False) -> bool:
+        """`expr` derives from an input of its function that a caller in this file passes a
+        value computed from weights: `criterion(model(x), y)` for a loss module's `logits`,
+        `self.vq(self.encoder(x))` for a quantizer's `z`. Unlike the helper binding of
+        `roots`, this holds for a forward's inputs too; rules ask it for values they cut or
+        re-wrap themselves (not for masks or lengths passed beside a weighted output).
+        `helpers_only`: not a root's inputs (a submodule's forward that cuts its own input may
+        be a probe on purpose)."""
+        fn = self.model.enclosing_function(expr)
+        while fn is not None and isinstance(fn.node, cst.Lambda):
+            fn = fn.parent
+        if fn is None or (helpers_only and (fn.context is None or fn.context.kind != "helper")):
+            return False
+        params = {r[len("param:"):] for r in self.roots(expr) if r.startswith("param:")}
+        return any(self.caller_weights(fn, p) for p in sorted(params))
 
+    def caller_weights(self, fn: "FunctionInfo", param: str) -> FrozenSet[str]:
+        """The weights the callers in this file pass to `fn`'s parameter `param`."""
+        from gradscan.semantics.arguments import argument_for
 
-def grad_targets(model: "FileModel", scopes: Scopes) -> Dict[int, Target]:
-    """Every function given to one of DIFFERENTIATING_TRANSFORMS, by id of its FunctionInfo."""
-    out: Dict[int, Target] = {}
+        if fn.context is None:
+            return frozenset()  # no differentiable root reaches it
+        out: Set[str] = set()
+        for call, _caller in self.model.objects.callers_of(fn)[:8]:
+            arg = argument_for(fn, call, param)
+            if arg is not None:
+                out |= self.weight_roots(arg)
+        return frozenset(out)
 
-    def add(fn: Optional["FunctionInfo"], spec: Optional[cst.Call], site: cst.CSTNode) -> None:
+    def inputs_reach_otherwise(self, expr: cst.CSTNode) -> bool:
+        """Every caller in the file also sends what it passes for `expr`'s parameters to the output
+        another way (OWLv2's `objectness_predictor(feats)` detaches `feats`, which the class and
+        box heads take too): a cut of the input inside the helper removes that path only, not
+        the weights' gradient. False when a caller is unknown or passes an expression."""
+        from gradscan.semantics.arguments import argument_for
+
+        fn = self.model.enclosing_function(expr)
         if fn is None:
-            return
-        primal = spec is not None and model.callee(spec) in PRIMALS_AFTER_FUNCTION | PRIMALS_IN_SEQUENCE
-        argnums = _primal_argnums(model, spec, fn) if primal else _argnums(model, spec)
-        target = out.get(id(fn))
-        if target is None:
-            out[id(fn)] = Target(fn, argnums, _has_aux(spec), [site], primal)
-            return
-        target.sites.append(site)
-        target.every_primal = target.every_primal and primal
-        target.has_aux = target.has_aux or _has_aux(spec)
-        target.argnums = None if target.argnums is None or argnums is None else target.argnums | argnums
+            return False
+        params = sorted(r[len("param:"):] for r in self.roots(expr) if r.startswith("param:"))
+        flow = self.model.flow
+        checked = False
+        for param in params:
+            for call, caller in self.model.objects.callers_of(fn)[:8]:
+                if self.model.context_of(call) is None and (caller is not None or self.model.module_context is None):
+                    continue  # a caller no differentiable root reaches trains nothing through it
+                arg = argument_for(fn, call, param)
+                if arg is None:
+                    continue
+                if not isinstance(arg, cst.Name):
+                    return False
+                checked = True
+                others = [u for u in flow.name_index(caller)[0].get(arg.value, []) if not contains(self.model, call, u)]
+                if not any(flow.reaches_output(u, max_calls=1) is not None for u in others):
+                    return False
+        return checked
 
-    def partial_of_grad(expr) -> bool:
-        return (isinstance(expr, cst.Call) and model.callee(expr) == "functools.partial" and bool(expr.args)
-                and model.resolve(expr.args[0].value) in ARGNUMS_TRANSFORMS)
+    def shares_graph(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
+        """`a` and `b` derive from a common weight or submodule (raw inputs and plain data do
+        not count): a gradient through `a` reaches what `b` came from. With `exclude` (the
+        cut's statement or block), `a`'s values that come from the cut itself do not count."""
+        ra, rb = self.roots_excluding(a, exclude), self.roots(b)
+        return any(r.startswith("weight:") for r in ra & rb)
 
-    for call, owner in model.calls:
-        if partial_of_grad(call):
-            parent = model.parent(call)
-            if isinstance(parent, cst.Decorator):  # @partial(jax.grad, argnums=1)
-                add(model.function_of.get(model.parent(parent)), call, call)
-            continue
-        if partial_of_grad(call.func) and call.args:  # partial(jax.grad, argnums=1)(f)
-            add(function_value(model, owner, call.args[0].value, scopes), call.func, call)
-            continue
-        name = model.callee(call)
-        if name not in DIFFERENTIATING_TRANSFORMS:
-            continue
-        parent = model.parent(call)
-        if isinstance(parent, cst.Decorator) and name in ARGNUMS_TRANSFORMS:
-            add(model.function_of.get(model.parent(parent)), call, call)
-        elif call.args and call.args[0].keyword is None and not call.args[0].star:
-            add(function_value(model, owner, call.args[0].value, scopes), call, call)
-    for fn in model.functions:
-        if isinstance(fn.node, cst.FunctionDef):
-            for d in fn.node.decorators:
-                if model.resolve(d.decorator) in ARGNUMS_TRANSFORMS:
-                    add(fn, None, d)
-    return out
+    def shares_input(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
+        """`a` and `b` derive from the same parameter of their function (a helper's
+        `y_hard - y_soft.detach() + y_soft`, both from `logits`): whatever the callers pass,
+        a gradient through `a` reaches it."""
+        ra, rb = self.roots_excluding(a, exclude), self.roots(b)
+        return any(r.startswith("param:") for r in ra & rb)
 
+    def covers(self, a: cst.CSTNode, b: cst.CSTNode, exclude: Optional[cst.CSTNode] = None) -> bool:
+        """Every weight or submodule `b` derives from is one `a` derives from too (or a part of
+        one: `model.encoder` within `model`): a gradient through `a` reaches all that `b` came
+        from. `exclude` as for `shares_graph`."""
+        ra = {r for r in self.roots_excluding(a, exclude) if r.startswith("weight:")}
+        return all(r in ra or any(r.startswith(o + ".") for o in ra) for r in self.roots(b) if r.startswith("weight:"))
 
-def param_names(fn: "FunctionInfo") -> List[str]:
-    p = fn.node.params
-    return [x.name.value for x in (*p.posonly_params, *p.params)]
+    def attr_kind(self, cls: Optional["ClassInfo"], attr: str) -> str:
+        """`param`, `module` (with weights), `weightless` (activation, dropout), `buffer`,
+        `method`, `other` or `unknown` for `self.<attr>` in class `cls`."""
+        if cls is None:
+            return "unknown"
+        kinds = self._class_attrs(cls)
+        return kinds.get(attr, "unknown")
 
+    def is_module_object(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"] = None) -> bool:
+        """`self.fc`, `self.blocks[i]`, `model`, `model.encoder`, `layer` for `layer in self.layers`."""
+        return any(r.startswith("weight:") for r in self._object_roots(expr, fn or self.model.enclosing_function(expr), 0))
 
-def differentiated_params(target: Target) -> Optional[Set[str]]:
-    fn = target.fn
-    params = param_names(fn)
-    if fn.is_method and isinstance(fn.node, cst.FunctionDef):
-        decorators = {dotted(d.decorator) for d in fn.node.decorators}
-        if "staticmethod" not in decorators:
-            params = params[1:]  # `jax.grad(self.loss)` differentiates the bound method's arguments
-    if target.argnums is None:
-        return None
-    return {params[i] for i in target.argnums if i < len(params)}
+    def frozen_names(self) -> Set[str]:
+        """Attributes and names whose parameters the file freezes: `self.enc.requires_grad_(False)`,
+        `for p in self.enc.parameters(): p.requires_grad = False`,
+        `freeze(self.enc)`. A cut of a frozen network's output cuts nothing that trains."""
+        cached = getattr(self, "_frozen", None)
+        if cached is not None:
+            return cached
+        out: Set[str] = set()
+        self._frozen = out
+        model = self.model
+        if "requires_grad" not in model.source and "freeze" not in model.source:
+            return out
 
+        def owner(expr) -> Optional[str]:
+            # self.enc / enc / self.enc.parameters() / self.enc.named_parameters()
+            if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("parameters", "named_parameters", "modules", "children"):
+                expr = expr.func.value
+            if isinstance(expr, cst.Attribute):
+                return expr.attr.value
+            if isinstance(expr, cst.Name):
+                return expr.value
+            return None
 
-class JaxSources:
-    """The functions this file differentiates with a JAX transform (`targets`, by id of their
-    FunctionInfo), found once per file: `model.get(JaxSources).targets`. The gradient sources
-    in a target are the arguments its `argnums` name (`differentiated_params`); `Traced`
-    follows what is computed from them."""
+        def loop_owner(name: cst.Name) -> Optional[str]:
+            it = _comprehension_iter(model, name)
+            if it is None:
+                for anc in model.ancestors(name):
+                    if isinstance(anc, cst.For) and name.value in target_names(anc.target):
+                        it = anc.iter
+                        break
+                    if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
+                        break
+            if it is not None and isinstance(it, cst.Call) and dotted(it.func) in ("zip", "enumerate") and it.args:
+                it = it.args[-1].value
+            return owner(it) if it is not None else None
 
-    def __init__(self, model: "FileModel") -> None:
-        self.model = model
-        self._targets: Optional[Dict[int, Target]] = None
+        for call, _fn in model.calls:
+            func = call.func
+            if not isinstance(func, cst.Attribute):
+                if isinstance(func, cst.Name) and "freeze" in func.value.lower() and call.args:
+                    name = owner(call.args[0].value)
+                    if name:
+                        out.add(name)
+                continue
+            method = func.attr.value
+            # (not `.eval()`: training scripts evaluate the model they train)
+            off = method == "requires_grad_" and call.args and dotted(call.args[0].value) == "False"
+            if "freeze" in method.lower() and call.args:
+                name = owner(call.args[0].value)
+                if name:
+                    out.add(name)
+            if not off:
+                continue
+            recv = func.value
+            if isinstance(recv, cst.Name) and recv.value not in ("self",):
+                name = loop_owner(recv) or recv.value
+            else:
+                name = owner(recv)
+            if name:
+                out.add(name)
+        for node, _fn in model.assignments:
+            if isinstance(node, cst.Assign) and dotted(node.value) == "False":
+                for t in node.targets:
+                    tgt = t.target
+                    if isinstance(tgt, cst.Attribute) and tgt.attr.value == "requires_grad":
+                        recv = tgt.value
+                        name = loop_owner(recv) if isinstance(recv, cst.Name) else owner(recv)
+                        if name:
+                            out.add(name)
+        return out
 
-    @property
-    def targets(self) -> Dict[int, "Target"]:
-        if self._targets is None:
-            self._targets = grad_targets(self.model, self.model.get(Scopes))
-        return self._targets
+    def optimized_attrs(self) -> Optional[Set[str]]:
+        """The submodule attributes the file's optimizers are built from, when every optimizer
+        the file builds takes only submodules' parameters (`Adam(model.head.parameters())`,
+        param groups of `model.fc.parameters()`): the other submodules are not trained (a
+        linear probe over a backbone). None when there is no optimizer, or one built from a
+        whole model (`model.parameters()`) or from anything else (a list, a filter)."""
+        cached = getattr(self, "_optimized", False)
+        if cached is not False:
+            return cached
+        self._optimized: Optional[Set[str]] = None
+        model = self.model
+        if "optim" not in model.source:
+            return None
+        out: Set[str] = set()
+        found = False
+        for call, _fn in model.calls:
+            name = model.callee(call) or ""
+            if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler") or not name.rsplit(".", 1)[-1][:1].isupper():
+                continue
+            params = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "params"), None)
+            if params is None:
+                return None
+            found = True
+            attrs = _parameter_owners(params)
+            if not attrs:
+                return None
+            out |= attrs
+        self._optimized = out if found else None
+        return self._optimized
 
+    def _module_like_global(self, name: str) -> bool:
+        """A global named like a network (`model`, `net`, `encoder`) that is not a function or
+        class of this file, nor an imported name (`compute_embeddings`, `Encoder`)."""
+        if not tokens(name) & MODULE_TOKENS or name[:1].isupper():
+            return False
+        model = self.model
+        if name in model.module_functions or name in model.classes or model.imports.resolve_name(name) is not None:
+            return False
+        return not any(f.name == name for f in model.functions)
 
-# ---- the frameworks' facts in the one walk -------------------------------------------------
-# In a framework's answer: the roots are complete, the walk's common step is skipped.
-FINAL = "final"
+    # ---- class attributes --------------------------------------------------------------
+    def _class_attrs(self, cls: "ClassInfo") -> Dict[str, str]:
+        key = id(cls)
+        if key in self._attr_kinds:
+            return self._attr_kinds[key]
+        out: Dict[str, str] = {}
+        self._attr_kinds[key] = out
+        chain = list(self.model.class_chain(cls))
+        for c in reversed(chain):  # nearest class wins
+            for name in c.methods:
+                out[name] = "method"
+            for attr, value, _node, method in c.self_assigns:
+                kind = self._value_kind(value)
+                if kind == "other" and type(value) is cst.Name:
+                    # `self.model = model` in `__init__`: what the constructions pass decides
+                    stored = self.model.objects.stored_class(value, c, method)
+                    if stored is not None and (stored.is_torch or stored.is_keras):
+                        kind = "module"
+                prev = out.get(attr)
+                # An attribute assigned both a module and None (optional submodule) is a module.
+                if prev in ("param", "module") and kind not in ("param", "module"):
+                    continue  # `self.conv = fuse_conv_bn_eval(self.conv, bn)` in a fuse method
+                out[attr] = kind
+            for call, fn in self.model.calls:
+                if fn is None or fn.cls is not c:
+                    continue
+                func = call.func
+                if isinstance(func, cst.Attribute) and dotted(func.value) == "self" and call.args:
+                    first = call.args[0].value
+                    if isinstance(first, cst.SimpleString):
+                        name = first.value.strip("'\"rbuRBU")
+                        if func.attr.value == "register_buffer":
+                            out[name] = "buffer"
+                        elif func.attr.value in ("register_parameter", "add_weight"):
+                            out[name] = "param"
+                        elif func.attr.value == "add_module":
+                            out[name] = "module"
+        return out
 
+    def _value_kind(self, value: cst.BaseExpression) -> str:
+        model = self.model
+        if isinstance(value, cst.IfExp):
+            kinds = {self._value_kind(value.body), self._value_kind(value.orelse)}
+            for k in ("param", "module", "buffer", "weightless", "other"):
+                if k in kinds:
+                    return k
+            return "other"
+        if isinstance(value, cst.Name) and value.value == "None":
+            return "none"
+        if isinstance(value, cst.Call):
+            name = model.callee(value)
+            if name in _PARAMETER:
+                return "param"
+            if name in ("torch.nn.Buffer", "torch.nn.parameter.Buffer", "torch.nn.UninitializedBuffer"):
+                return "buffer"
+            if name is not None and name.startswith("torch.nn.") and name.rsplit(".", 1)[1][:1].isupper():
+                return "weightless" if _WEIGHTLESS_NN.match(name) else "module"
+            if name is not None and name.startswith(("torch.", "numpy.", "math.")):
+                last = name.rsplit(".", 1)[1]
+                return "buffer" if name.startswith("torch.") and (last in _TENSOR_FACTORIES or last.endswith("Tensor")) else "other"
+            if name is not None and name.split(".")[0] in _STDLIB:
+                return "other"  # `argparse.ArgumentParser()`, `collections.OrderedDict()`: no weights
+            text = dotted(value.func) or ""
+            last = text.rsplit(".", 1)[-1]
+            local = model.classes.get(text)
+            if local is not None:
+                return "module" if local.is_torch or local.is_keras else "other"
+            if last[:1].isupper() and not last.isupper():
+                return "module"
+            toks = [t.lower() for t in TOKEN.findall(last)]
+            while toks and toks[0] in ("create", "make", "build", "new", "get"):
+                toks = toks[1:]
+            if toks and toks[0] not in WEIGHTLESS_FACTORY_TOKENS and set(toks) & WEIGHTED_FACTORY_TOKENS:
+                return "module"  # `create_conv2d(...)`, `norm_layer(dim)`, `layers.conv_norm_act(...)`
+            if isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda", "float", "half"):
+                return self._value_kind(value.func.value)
+            if last in ("add_weight", "add_variable", "param", "variable"):
+                return "param"  # Keras `self.add_weight(...)`, Flax `self.param(...)`
+            return "other"
+        if isinstance(value, (cst.Name, cst.Attribute)):
+            text = dotted(value) or ""
+            last = text.rsplit(".", 1)[-1]
+            if tokens(last) & MODULE_TOKENS:
+                return "module"
+        return "other"
 
-class FrameworkFacts:
-    """What TensorFlow's and JAX's facts (and the distributions' "graph" question) say of one node before the common walk
-    (`intent.Sources.roots_in`) goes on: a source (a root set, `weight:` marked), a cut (an
-    empty set: `stop_gradient`, metadata, a piecewise-constant op, a Python value), or None
-    (nothing: the walk follows the node as it does for torch). Parameters are bound at their
-    call sites: a differentiated JAX argument is a source; a helper's parameter carries what its
-    callers pass (torch keeps them unbound: `intent.BIND_PARAMETERS`)."""
+    # ---- definitions of local names ----------------------------------------------------
+    def _definitions(self, name: cst.Name, fn: Optional["FunctionInfo"]):
+        """Earlier definitions of a name used at `name` (`definitions.Definitions.reaching`):
+        (bindings, kind) where kind is `local`, `param`, `outer` or `none`."""
+        return self.model.get(Definitions).reaching(name, fn)
 
-    FINAL = FINAL
+    # ---- roots -------------------------------------------------------------------------
+    def _compute(self, expr: cst.CSTNode, depth: int) -> Set[str]:
+        if self._mode == "torch":
+            return self._common(expr, depth)
+        facts = self._framework_facts()
+        said = facts.roots(self, expr, self._mode)
+        if said is None:
+            return self._common(expr, depth)
+        if not said:
+            return set()  # a cut of this framework
+        if facts.FINAL in said:  # the framework's whole answer (a call of an object without weights)
+            return set(said) - {facts.FINAL}
+        return set(said) | self._common(expr, depth)
 
-    def __init__(self, model: "FileModel") -> None:
-        self.model = model
-        self._tf: Optional[TensorFlowSources] = None
-        self._jax: Optional[Dict[int, Set[str]]] = None  # id(fn) -> differentiated params
+    def _framework_facts(self) -> "FrameworkFacts":
+        if self._facts is None:
+            self._facts = self.model.get(FrameworkFacts)
+        return self._facts
 
-    def roots(self, walk, expr: cst.CSTNode, framework: str) -> Optional[Set[str]]:
-        if framework == "graph":
-            from gradscan.semantics.distributions import graph_facts
+    def forget(self, framework: str) -> None:
+        """Drop the answers kept for `framework` (its sources changed while they were asked)."""
+        for key in [k for k in self._memos if k[0] == framework]:
+            del self._memos[key]
 
-            return graph_facts(self.model, walk, expr)
+    def _common(self, expr: cst.CSTNode, depth: int) -> Set[str]:
+        model = self.model
         t = type(expr)
         if t is cst.Name:
-            return self._name(walk, expr, framework)
-        if t is cst.Call:
-            return self._tf_call(walk, expr) if framework == "tensorflow" else self._jax_call(walk, expr)
+            if expr.value in self._skip:
+                return set()
+            return self._name_roots(expr, depth)
         if t is cst.Attribute:
-            attr = expr.attr.value
-            if framework == "tensorflow":
-                if attr in NON_CARRYING_ATTRS:
-                    return set()
-                fn = self.model.enclosing_function(expr)
-                tf = self.tensorflow
-                if (_is_name(expr.value, "self") and fn is not None and tf._weight_attr(fn, attr)) or attr in WEIGHT_ATTRS:
-                    return {f"weight:tf:{dotted(expr) or attr}"}
-                if _is_name(expr.value, "self") and fn is not None and not tf._layer_attr(fn, attr):
-                    cls = _owner_class(fn)
-                    if walk.attr_kind(cls, attr) in ("param", "module"):
-                        # no trainable variable and no Keras layer by TensorFlow's facts (a
-                        # `tf.Variable(0, trainable=False)` counter, a plain object): no weight
-                        return {FINAL}
-                return None
-            return set() if attr in JAX_NON_CARRYING_ATTRS else None
-        return None
-
-    @property
-    def tensorflow(self) -> TensorFlowSources:
-        if self._tf is None:
-            self._tf = self.model.get(TensorFlowSources)
-        return self._tf
-
-    def _tf_call(self, walk, call: cst.Call) -> Optional[Set[str]]:
-        tf = self.tensorflow
-        if tf.callee(call) in NON_CARRYING_FUNCTIONS or _method_name(call) in NON_CARRYING_METHODS:
-            return set()
-        fn = self.model.enclosing_function(call)
-        if tf._model_call(call, fn):
-            return {f"weight:tf@{self.model.flow.order(call)}"}
-        holder = _called_self_attr(call.func)
-        func = call.func
-        base_call = isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and dotted(func.value.func) == "super"
-        value_method = (isinstance(func, cst.Attribute) and holder is None and not base_call and tf.callee(call) is None
-                        and not _is_name(func.value, "self") and func.attr.value not in TENSOR_METHODS)
-        if base_call or value_method or (holder is not None and fn is not None and tf.callee(call) is None
-                                         and not tf._layer_attr(fn, holder) and not tf._weight_attr(fn, holder)):
-            # `self.tokenizer(s)`, `self.vocab.lookup(t)`: an object that is no Keras layer
-            # holds no weights; its result carries what it is given. So does a base class's
-            # method (`super().call(x)`): the layer's weights are its attributes; and a method
-            # of any other object that is not a model (`dist.sample()`, `metric.result()`,
-            # `counter.assign_add(1)`): TensorFlow computes with `tf.*` functions, and what
-            # an object's method returns is the object's business (a TFP `Categorical`'s
-            # sample has no gradient, fact tf35).
-            out = {FINAL}
-            for a in call.args:
-                out |= walk.roots(a.value)
+            if expr.attr.value in NON_CARRYING_ATTRS:
+                return set()
+            base = expr.value
+            if isinstance(base, cst.Name) and base.value in ("self", "cls") or is_self_name(model, base):
+                fn = model.enclosing_function(expr)
+                cls = method_class(fn)
+                kind = self.attr_kind(cls, expr.attr.value)
+                key = f"self.{expr.attr.value}"
+                if kind == "param":
+                    return {key, "weight:" + key}
+                return {key} if kind != "method" else set()
+            if expr.attr.value in ("weight", "bias", "weight_orig", "embedding") or expr.attr.value.endswith(("_weight", "_bias")):
+                obj = self._object_roots(base, self.model.enclosing_function(expr), 0)
+                if obj:
+                    return set(obj)
+            return set(self.roots(base))
+        if t is cst.Call:
+            return self._call_roots(expr, depth)
+        if t in (cst.BinaryOperation,):
+            return set(self.roots(expr.left)) | set(self.roots(expr.right))
+        if t is cst.UnaryOperation:
+            return set(self.roots(expr.expression)) if not isinstance(expr.operator, cst.Not) else set()
+        if t is cst.BooleanOperation:
+            return set(self.roots(expr.left)) | set(self.roots(expr.right))
+        if t is cst.IfExp:
+            return set(self.roots(expr.body)) | set(self.roots(expr.orelse))
+        if t is cst.Subscript:
+            return set(self.roots(expr.value))
+        if t in (cst.Tuple, cst.List, cst.Set):
+            out: Set[str] = set()
+            for e in expr.elements:
+                out |= self.roots(e.value)
             return out
-        return None
+        if t is cst.Dict:
+            out = set()
+            for e in expr.elements:
+                if isinstance(e, cst.DictElement):
+                    out |= self.roots(e.value)
+                else:
+                    out |= self.roots(e.value)
+            return out
+        if t in (cst.ListComp, cst.SetComp, cst.GeneratorExp):
+            out = set(self.roots(expr.elt))
+            comp = expr.for_in
+            while comp is not None:
+                out |= self.roots(comp.iter)
+                comp = comp.inner_for_in
+            return out
+        if t is cst.DictComp:
+            return set(self.roots(expr.value)) | set(self.roots(expr.for_in.iter))
+        if t is cst.NamedExpr:
+            return set(self.roots(expr.value))
+        if t is cst.Await:
+            return set(self.roots(expr.expression))
+        if t is cst.StarredElement or t is cst.Element:
+            return set(self.roots(expr.value))
+        return set()
 
-    def _jax_call(self, walk, call: cst.Call) -> Optional[Set[str]]:
-        name = self.model.callee(call)
-        if name in JAX_STOP_GRADIENT or name in ZERO_GRAD_FUNCTIONS or name in NUMPY_CONVERSIONS:
+    def _name_roots(self, name: cst.Name, depth: int) -> Set[str]:
+        model = self.model
+        if name.value in ("self", "cls"):
+            return {"self"}
+        fn = model.enclosing_function(name)
+        # A name bound by a comprehension: follow the comprehension's iterable.
+        comp_iter = _comprehension_iter(model, name)
+        if comp_iter is not None:
+            return {f"name:{name.value}"} | set(self.roots(comp_iter))
+        defs, kind = self._definitions(name, fn)
+        out = {f"name:{name.value}"}
+        if kind == "param":
+            out = {f"param:{name.value}"}
+            if tokens(name.value) & MODULE_TOKENS:
+                out.add(f"module:{name.value}")
+            mapped = _mapped_iterables(model, fn)
+            if mapped:  # `map(lambda t: ..., outs)`: `t` is an element of `outs`
+                for iterable in mapped:
+                    out |= self.roots(iterable)
+                return out
+            ctx = fn.context if fn is not None else None
+            if ctx is not None and ctx.kind == "external" and name.value in ctx.inputs:
+                out.add(f"weight:bound:caller:{name.value}")  # another file passes a computed value
+            if depth < 2 and BIND_PARAMETERS:
+                out |= self._bound_weights(name.value, fn, depth)
+            return out
+        if kind == "none":
+            return out
+        for binding in defs:
+            stmt, value = binding.stmt, binding.value
+            if value is None:
+                continue
+            if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
+                continue
+            whole = self.roots(value)
+            # Under TensorFlow's and JAX's facts a tuple element takes its own roots (narrowing
+            # the whole call's, never adding). torch keeps the whole call's: its look-alike
+            # exemptions compare what the elements of one helper's return share (two-stage
+            # DETR proposals), which the narrowing hid (transformers grounding_dino).
+            element = None
+            if binding.index is not None and self._mode != "torch":
+                element = self._returned_element(value, binding.index, fn)
+            out |= (element & whole) if element is not None else whole
+        return out
+
+    def _returned_element(self, value: cst.BaseExpression, index: int, fn) -> Optional[Set[str]]:
+        """`a, b = helper(x, y)` with every return of the file's `helper` a tuple: the roots of
+        element `index` alone, its parameters replaced by what the call passes (`logits, labels
+        = pad(logits, labels)` keeps the labels data). None when it cannot be told."""
+        from gradscan.semantics.arguments import argument_for
+
+        if not isinstance(value, cst.Call):
+            return None
+        target = self.model.objects.called_function(value, fn)
+        if target is None or not target.returns:
+            return None
+        out: Set[str] = set()
+        for ret in target.returns:
+            if not (isinstance(ret, cst.Return) and isinstance(ret.value, cst.Tuple) and len(ret.value.elements) > index):
+                return None
+            element = ret.value.elements[index]
+            if isinstance(element, cst.StarredElement) or any(isinstance(e, cst.StarredElement) for e in ret.value.elements):
+                return None
+            for r in self.roots(element.value):
+                if r.startswith("param:"):
+                    arg = argument_for(target, value, r[len("param:"):])
+                    if arg is None:
+                        return None
+                    out |= self.roots(arg)
+                elif r.startswith(("weight:self", "self")):
+                    # the callee's own weights: through an object, that object's
+                    func = value.func
+                    if isinstance(func, cst.Attribute) and not is_self_name(self.model, func.value):
+                        out |= self._object_roots(func, fn, 0)
+                    elif r.startswith("weight:"):
+                        out.add(r)
+                elif not r.startswith(("name:", BOUND)):
+                    out.add(r)
+        return out
+
+    def _bound_weights(self, param: str, fn: Optional["FunctionInfo"], depth: int) -> Set[str]:
+        """A helper's parameter bound at its call sites: the weights the callers' arguments
+        carry (`dice_loss(model(x), y)` makes `logits` live in `dice_loss`)."""
+        from gradscan.semantics.arguments import argument_for
+
+        owner = fn
+        while owner is not None and isinstance(owner.node, cst.Lambda):
+            owner = owner.parent
+        if owner is None or owner.context is None or owner.context.kind != "helper":
+            # A root's inputs are data (a forward's `x`, a loss closure's batch); a function no
+            # root reaches (a `@torch.no_grad()` forward, dead code) is not followed either.
             return set()
+        out: Set[str] = set()
+        for call, _caller in self.model.objects.callers_of(owner)[:8]:
+            arg = argument_for(owner, call, param)
+            if arg is not None:
+                out |= {r for r in self._compute(arg, depth + 1) if r.startswith("weight:")}
+        return out
+
+    def _carried(self, call: cst.Call, target: "FunctionInfo") -> Set[str]:
+        """The roots of the arguments `call` passes that reach `target`'s return (its summary)."""
+        summaries = self.model.get(Summaries)
+        out: Set[str] = set()
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value in ("dim", "axis", "dtype", "device", "keepdim", "out", "size", "shape"):
+                continue
+            if summaries.carries_argument(target, call, a):
+                out |= self.roots(a.value)
+        return out
+
+    def _outside(self, call: cst.Call, args: Set[str]) -> Set[str]:
+        """The roots of the arguments a function of another project file returns (the project
+        index's summary; `args`, all of them, when it has none)."""
+        if self.model.project is None:
+            return args
+        summaries = self.model.get(Summaries)
+        kept = [a for a in call.args if summaries.carries_outside(call, a)]
+        if len(kept) == len(call.args):
+            return args
+        out: Set[str] = set()
+        for a in kept:
+            if a.keyword is None or a.keyword.value not in ("dim", "axis", "dtype", "device", "keepdim", "out", "size", "shape"):
+                out |= self.roots(a.value)
+        return out
+
+    def _call_roots(self, call: cst.Call, depth: int) -> Set[str]:
+        model = self.model
         func = call.func
-        if isinstance(func, cst.Name) and func.value in PYTHON_VALUE_BUILTINS and name is None:
-            return set()
+        leaf = _trainable_leaf(model, call)
+        if leaf:
+            # `w = torch.randn(3, requires_grad=True)`, `nn.Parameter(t)` in a script: a weight
+            # of its own (pt01: backward fills its .grad; an optimizer given it trains it)
+            return {f"weight:leaf@{model.flow.order(call)}"}
+        args: Set[str] = set()
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value in ("dim", "axis", "dtype", "device", "keepdim", "out", "size", "shape"):
+                continue
+            args |= self.roots(a.value)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
-            if method in ZERO_GRAD_METHODS:
+            receiver = func.value
+            # (torch's tensor methods; under another framework's facts only on a value, not
+            # a library function of the same name: `tf.round(h)` is TensorFlow's to say)
+            if method in NON_CARRYING_METHODS and (self._mode == "torch" or model.callee(call) is None):
                 return set()
-            if method == "astype" and call.args and _int_dtype(call.args[0].value):
+            if is_self_name(model, receiver):
+                fn = model.enclosing_function(call)
+                cls = method_class(fn)
+                kind = self.attr_kind(cls, method)
+                if kind == "method":
+                    target = model.find_method(cls, method) if cls is not None else None
+                    out = self._carried(call, target) if target is not None else set(args)
+                    if target is not None and depth < 3:
+                        for ret in target.returns:
+                            if isinstance(ret, cst.Return) and ret.value is not None:
+                                out |= {r for r in self._compute(ret.value, depth + 1) if not r.startswith(BOUND)}
+                    # the helper's own inputs are not this function's (what they are bound to at
+                    # other call sites neither: `weight:bound:` roots; this call's arguments are)
+                    return {r for r in out if not (r.startswith("param:") and r not in args)}
+                key = f"self.{method}"
+                if kind == "module":
+                    return args | {key, "weight:" + key}
+                return args | {key}
+            if isinstance(receiver, cst.Call) and dotted(receiver.func) == "super":
+                return args | {"weight:super"}
+            # `self.blocks[i](h)`, `self.encoder.layer(h)`, `model(x)`, `model.encoder(x)`
+            recv_roots = self.roots(receiver)
+            if any(r.startswith("weight:module") or r.startswith("weight:self.") for r in self._object_roots(receiver, model.enclosing_function(call), depth)):
+                obj = self._object_roots(func, model.enclosing_function(call), depth)
+                if obj:
+                    return args | set(obj) | {r for r in recv_roots if not r.startswith("weight:")}
+            # a method of a value: `h.view(...)`, `h.mean()`, `torch.cat(...)`
+            name = model.callee(call)
+            if name is not None:
+                return self._outside(call, args)
+            return args | set(recv_roots)
+        if isinstance(func, (cst.Name, cst.Subscript)):
+            obj = self._object_roots(func, model.enclosing_function(call), depth)
+            if obj:
+                return args | set(obj)
+            if isinstance(func, cst.Name) and func.value in ("len", "range", "isinstance", "type", "id", "print", "str", "repr", "hasattr", "getattr"):
                 return set()
-        if isinstance(func, cst.Name) and name is None:
-            # calling a traced value: a differentiated model (`m(x)` for `nnx.grad(loss)(model)`)
-            weights = {r for r in walk.roots(func) if r.startswith("weight:")}
-            return weights or None
-        return None
+            # `helper(h)`: a module-level function in this file returns what it computes
+            if isinstance(func, cst.Name) and model.resolve(func) is None:
+                target = model.module_functions.get(func.value)
+                if target is not None:
+                    args = self._carried(call, target)
+                if target is not None and depth < 3:
+                    out = set(args)
+                    for ret in target.returns:
+                        if isinstance(ret, cst.Return) and ret.value is not None:
+                            out |= {r for r in self._compute(ret.value, depth + 1) if not r.startswith(("param:", BOUND))}
+                    return out
+            if isinstance(func, cst.Name) and model.resolve(func) is not None:
+                return self._outside(call, args)
+            return args
+        if isinstance(func, cst.Call):  # `nn.Linear(3, 3)(x)`: weights made on the spot are not trained
+            return args
+        return args
 
-    def _name(self, walk, name: cst.Name, framework: str) -> Optional[Set[str]]:
-        model = self.model
-        fn = model.enclosing_function(name)
-        if framework == "tensorflow":
-            tf = self.tensorflow
-            if tf._watched is None:
-                tf._index()
-            if (id(fn), name.value) in tf._watched:
-                return {f"weight:watched:{name.value}"}
-        owner = model.get(Definitions).parameter_of(name, fn)
+    def _callers_pass_module(self, fn, param: str, depth: int) -> bool:
+        """A helper's parameter bound at its call sites to a module (`loss_fn(net, x)` with
+        `net = Net()`): what the callers pass decides, whatever the parameter is called."""
+        from gradscan.semantics.arguments import argument_for
+
+        owner = fn
+        while owner is not None and isinstance(owner.node, cst.Lambda):
+            owner = owner.parent
+        if owner is None:
+            return False
+        for call, caller in self.model.objects.callers_of(owner)[:8]:
+            arg = argument_for(owner, call, param)
+            if arg is not None and self._is_module_object(arg, caller, depth + 1):
+                return True
+        return False
+
+    def _callers_module_evidence(self, fn, param: str, depth: int) -> Optional[bool]:
+        """True when a caller in this file passes a network for `param`, False when every
+        caller passes something known not to be one (a function of this file, a lambda, a
+        library function such as `torch.tanh`), None when no caller is seen or one passes
+        something unknown."""
+        from gradscan.semantics.arguments import argument_for
+
+        owner = fn
+        while owner is not None and isinstance(owner.node, cst.Lambda):
+            owner = owner.parent
         if owner is None:
             return None
-        if framework == "jax":
-            held = self.jax_scopes().get(id(owner))
-            return {f"weight:bound:arg:{name.value}"} if held is not None and name.value in held[1] else None
-        if framework == "tensorflow" and (name.value == "y_pred" or self.tensorflow.layer_input(owner, name.value)):
-            return {f"weight:bound:input:{name.value}"}
-        if owner.context is not None and owner.context.kind == "helper":
-            for call, _caller in model.objects.callers_of(owner)[:8]:
-                arg = argument_for(owner, call, name.value)
-                if arg is not None and any(r.startswith("weight:") for r in walk.roots(arg)):
-                    return {f"weight:bound:caller:{name.value}"}
-        return None
+        callers = self.model.objects.callers_of(owner)[:8]
+        if not callers:
+            return None
+        unknown = False
+        for call, caller in callers:
+            arg = argument_for(owner, call, param)
+            if arg is None:
+                unknown = True
+                continue
+            if self._is_module_object(arg, caller, depth + 1):
+                return True
+            if not _plain_callable(self.model, arg, caller):
+                unknown = True
+        return None if unknown else False
 
-    def jax_scopes(self) -> Dict[int, Tuple["FunctionInfo", Set[str]]]:
-        """The functions JAX traces and their traced parameters, by id: each function a gradient
-        transform differentiates with the arguments its `argnums` name, and the functions of the
-        file they call by name with a traced argument (`loss` calling `huber(pred - y)`), with
-        the parameters that receive one, three calls deep."""
-        if self._jax is not None:
-            return self._jax
+    def _is_module_object(self, expr: cst.BaseExpression, scope, depth: int) -> bool:
+        """`expr` (read in `scope`) is a network object, not a tensor a network computed: an
+        instance of a torch/Keras class of this file, a name bound once to a constructor
+        (`nn.Linear(...)`, `Net()`), a submodule attribute, or a parameter its callers bind
+        to one of those."""
         model = self.model
-        scopes = model.get(Scopes)
-        found: Dict[int, Tuple["FunctionInfo", Set[str]]] = {}
-        self._jax = found
-        for key, target in model.get(JaxSources).targets.items():
-            params = differentiated_params(target)
-            if params:
-                found[key] = (target.fn, params)
-        from gradscan.semantics.intent import Sources
+        cls = model.objects.instance_class(expr, scope)
+        if cls is not None:
+            return cls.is_torch or cls.is_keras
+        if isinstance(expr, cst.Attribute) and is_self_name(model, expr.value):
+            return self.attr_kind(method_class(scope), expr.attr.value) == "module"
+        if not isinstance(expr, cst.Name) or depth >= 4:
+            return False
+        defs, kind = self._definitions(expr, scope)
+        if kind == "param":
+            return self._callers_pass_module(scope, expr.value, depth)
+        values = [b.value for b in defs if b.value is not None]
+        if not values or not all(isinstance(v, cst.Call) for v in values):
+            return False
+        for v in values:
+            name = model.callee(v) or ""
+            local = model.classes.get(dotted(v.func) or "")
+            if not ((name.startswith("torch.nn.") and name.rsplit(".", 1)[-1][:1].isupper()
+                     and not _WEIGHTLESS_NN.match(name))
+                    or (local is not None and (local.is_torch or local.is_keras))):
+                return False
+        return True
 
-        walk = model.get(Sources)
-        todo = list(found.values())
-        for _ in range(3):
-            new = []
-            for fn, _params in todo:
-                for call in scopes.calls_within(fn):
-                    if not isinstance(call.func, cst.Name):
+    def _object_roots(self, expr: cst.BaseExpression, fn, depth: int) -> Set[str]:
+        """The weight roots of a callable object: `self.fc`, `self.blocks[0]`, `model.encoder`,
+        `layer` bound by `for layer in self.layers`, `model` built from a module class."""
+        model = self.model
+        if isinstance(expr, cst.Attribute):
+            if is_self_name(model, expr.value):
+                cls = method_class(fn)
+                kind = self.attr_kind(cls, expr.attr.value)
+                key = f"self.{expr.attr.value}"
+                return {key, "weight:" + key} if kind in ("module", "param") else set()
+            return self._object_roots(expr.value, fn, depth)
+        if isinstance(expr, cst.Subscript):
+            return self._object_roots(expr.value, fn, depth)
+        if isinstance(expr, cst.Call):
+            # `getattr(self, name)`, `self.get_layer(i)`: unknown; `Net()` direct call: fresh weights
+            return set()
+        if isinstance(expr, cst.Name):
+            if is_self_name(model, expr):
+                # `self(x)` in a method of a module that holds weights runs its own forward
+                # (a Lightning `_shared_step` computing `logits = self(x)`)
+                cls = method_class(fn)
+                if cls is not None and (cls.is_torch or cls.is_keras) and any(
+                        kind in ("module", "param") for kind in self._class_attrs(cls).values()):
+                    return {"self", "weight:self.__call__"}
+                return set()
+            comp_iter = _comprehension_iter(model, expr)
+            if comp_iter is not None:
+                return self._object_roots(comp_iter, fn, depth + 1) if depth < 4 else set()
+            defs, kind = self._definitions(expr, fn)
+            if kind == "param":
+                # what the callers in this file pass, then how the function uses it, decide;
+                # the parameter's name is the hint left when neither shows
+                passed = self._callers_module_evidence(fn, expr.value, depth) if depth < 4 else None
+                if passed is None:
+                    passed = _used_as_module(self.model, fn, expr.value) or bool(tokens(expr.value) & MODULE_TOKENS)
+                return {f"module:{expr.value}", f"weight:module:{expr.value}"} if passed else set()
+            if kind == "none" and self._module_like_global(expr.value):
+                return {f"module:{expr.value}", f"weight:module:{expr.value}"}
+            out: Set[str] = set()
+            if depth >= 4:
+                return out
+            for binding in defs:
+                value = binding.value
+                if value is None:
+                    continue
+                if isinstance(value, cst.Call):
+                    if self._value_kind(value) == "module":
+                        out |= {f"module:{expr.value}", f"weight:module:{expr.value}"}
                         continue
-                    target = scopes.lookup(model.enclosing_function(call), call.func.value)
-                    if target is None or id(target) in found or not isinstance(target.node, cst.FunctionDef):
+                    if dotted(value.func) in ("enumerate", "zip", "reversed", "list", "iter") and value.args:
+                        for a in value.args:
+                            out |= self._object_roots(a.value, fn, depth + 1)
                         continue
-                    hot = {p for p in target.params
-                           if (a := argument_for(target, call, p)) is not None and walk.live_in(a, "jax")}
-                    if hot:
-                        found[id(target)] = (target, hot)
-                        new.append((target, hot))
-            if not new:
-                break
-            todo = new
-        walk.forget("jax")  # answers given while the scopes grew
-        return found
+                    if isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda", "train", "eval", "children", "modules", "values", "items"):
+                        out |= self._object_roots(value.func.value, fn, depth + 1)
+                        continue
+                    continue
+                out |= self._object_roots(value, fn, depth + 1)
+            if not out and kind == "outer" and self._module_like_global(expr.value):
+                out = {f"module:{expr.value}", f"weight:module:{expr.value}"}
+            return out
+        if isinstance(expr, (cst.Tuple, cst.List)):
+            out = set()
+            for e in expr.elements:
+                out |= self._object_roots(e.value, fn, depth + 1)
+            return out
+        return set()
 
 
-def _owner_class(fn):
-    while fn is not None and fn.cls is None:
+# Binding a helper's parameters to the weights its callers pass found real cuts in the bug bank
+# (a loss helper handed the model's output), but on transformers it also read lengths and
+# masks computed next to weighted outputs as weights (2 noise findings): off until the binding
+# can tell values that carry gradient from the integers and masks beside them.
+BIND_PARAMETERS = False
+
+
+def _trainable_leaf(model: "FileModel", call: cst.Call) -> bool:
+    """A tensor made trainable where it is created and handed to an optimizer by name
+    (`w = torch.randn(3, requires_grad=True)`, then `SGD([w, b])`): a factory given
+    `requires_grad=True`, a `.requires_grad_()` call (not `(False)`), or `nn.Parameter(...)`
+    outside a class (inside one, the class's attribute kinds answer). A leaf no optimizer is
+    given (an adversarial perturbation, an input whose gradient is read) is data."""
+    parent = model.parent(call)
+    if not (isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is call):
+        return False
+    targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+    if not any(isinstance(t, cst.Name) and t.value in model.get(OptimizerBindings).leaves for t in targets):
+        return False
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
+        return not (call.args and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "False")
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == "requires_grad":
+            return isinstance(a.value, cst.Name) and a.value.value == "True"
+    if model.callee(call) in TRAINABLE_FACTORIES:
+        fn = model.enclosing_function(call)
+        return fn is None or fn.cls is None
+    return False
+
+
+def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:
+    tick()
+    for anc in model.ancestors(node):
+        if anc is stmt:
+            return True
+    return False
+
+
+def _parameter_owners(params: cst.BaseExpression) -> Set[str]:
+    """`model.head.parameters()`, `[{"params": m.fc.parameters()}, ...]`,
+    `list(a.x.parameters()) + list(a.y.parameters())`: the attributes whose parameters these
+    are; empty when any part is something else (a whole model's parameters, a name)."""
+    receivers = parameter_receivers(params) or []
+    if not receivers or not all(isinstance(r, cst.Attribute) for r in receivers):
+        return set()
+    return {r.attr.value for r in receivers}
+
+
+def parameter_receivers(params: cst.BaseExpression) -> Optional[List[cst.BaseExpression]]:
+    """The objects whose `.parameters()` an optimizer's argument is made of (`net.parameters()`,
+    `list(a.parameters()) + list(b.parameters())`, `chain(...)`, param-group dicts); None when
+    any part is something else (a name, a filter)."""
+    if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) and params.func.attr.value == "parameters":
+        return [params.func.value] if not params.args else None
+    if isinstance(params, cst.Call) and dotted(params.func) in ("list", "itertools.chain", "chain") and params.args:
+        parts = [a.value for a in params.args]
+    elif isinstance(params, cst.BinaryOperation) and isinstance(params.operator, cst.Add):
+        parts = [params.left, params.right]
+    elif isinstance(params, (cst.List, cst.Tuple)):
+        parts = [e.value for e in params.elements]
+    elif isinstance(params, cst.Dict):
+        parts = [e.value for e in params.elements if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
+                 and e.key.value.strip("'\"") == "params"]
+    else:
+        return None
+    out: List[cst.BaseExpression] = []
+    for part in parts:
+        if isinstance(part, (cst.Integer, cst.Float, cst.SimpleString)):
+            continue
+        found = parameter_receivers(part)
+        if not found:
+            return None
+        out.extend(found)
+    return out or None
+
+
+def _mapped_iterables(model: "FileModel", fn: Optional["FunctionInfo"]) -> List[cst.BaseExpression]:
+    """The iterables of `map(fn, xs, ...)` when `fn` is a lambda given to the builtin map."""
+    if fn is None or not isinstance(fn.node, cst.Lambda):
+        return []
+    arg = model.parent(fn.node)
+    call = model.parent(arg) if isinstance(arg, cst.Arg) else None
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "map"
+            and model.callee(call) is None and call.args and call.args[0] is arg):
+        return []
+    return [a.value for a in call.args[1:] if a.keyword is None and not a.star]
+
+
+def _comprehension_iter(model: "FileModel", name: cst.Name) -> Optional[cst.BaseExpression]:
+    """For a name bound by an enclosing comprehension's `for`, the iterable it runs over."""
+    for anc in model.ancestors(name):
+        if isinstance(anc, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            comp = anc.for_in
+            while comp is not None:
+                if name.value in target_names(comp.target):
+                    return comp.iter
+                comp = comp.inner_for_in
+        if isinstance(anc, (cst.FunctionDef, cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            return None
+    return None
+
+
+# Methods only a network has: a parameter they are called on is one, whatever its name.
+_MODULE_METHODS = {"parameters", "named_parameters", "modules", "children", "named_modules", "state_dict",
+                   "load_state_dict", "zero_grad", "requires_grad_", "train", "eval"}
+
+
+def _used_as_module(model: "FileModel", fn, param: str) -> bool:
+    """`f.parameters()`, `f.eval()`, `f.state_dict()` in `fn`: the parameter `f` is a network."""
+    if fn is None:
+        return False
+    for call in fn.calls:
+        func = call.func
+        if type(func) is cst.Attribute and func.attr.value in _MODULE_METHODS and type(func.value) is cst.Name \
+                and func.value.value == param:
+            return True
+    return False
+
+
+def _plain_callable(model: "FileModel", expr: cst.BaseExpression, scope) -> bool:
+    """`expr` is a callable that holds no weights: a lambda, a function of this file, or a
+    function of torch / numpy / math / the builtins (`torch.tanh`, `F.relu`, `abs`)."""
+    if isinstance(expr, cst.Lambda):
+        return True
+    if isinstance(expr, cst.Name) and expr.value in model.module_functions and expr.value not in model.classes:
+        return True
+    name = model.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
+    if name is None:
+        return False
+    last = name.rsplit(".", 1)[-1]
+    return name.startswith(("torch.", "numpy.", "math.", "builtins.")) and last[:1].islower() and not name.startswith("torch.nn.") \
+        or name.startswith("torch.nn.functional.")
+
+
+def method_class(fn: Optional["FunctionInfo"]):
+    while fn is not None and fn.parent is not None:
         fn = fn.parent
     return fn.cls if fn is not None else None
 
 
-def _called_self_attr(func: cst.BaseExpression) -> Optional[str]:
-    """`attr` of a call of `self.attr(...)` or `self.attr.method(...)`."""
-    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Attribute) and _is_name(func.value.value, "self"):
-        return func.value.attr.value
-    if isinstance(func, cst.Attribute) and _is_name(func.value, "self"):
-        return func.attr.value
-    return None
+def is_self_name(model: "FileModel", expr: cst.BaseExpression) -> bool:
+    """`self`, or the first parameter of the enclosing method whatever its name (`s`)."""
+    if not isinstance(expr, cst.Name):
+        return False
+    if expr.value == "self":
+        return True
+    fn = model.enclosing_function(expr)
+    while fn is not None and fn.parent is not None:
+        fn = fn.parent
+    if fn is None or not fn.is_method or not isinstance(fn.node, cst.FunctionDef):
+        return False
+    params = fn.node.params.params
+    if not params or any(dotted(d.decorator) in ("staticmethod", "classmethod") for d in fn.node.decorators):
+        return False
+    return params[0].name.value == expr.value
 
 
-def _int_dtype(expr) -> bool:
-    text = dotted(expr) or ""
-    if isinstance(expr, cst.SimpleString):
-        text = expr.value.strip("'\"")
-    return text.rsplit(".", 1)[-1] in INT_DTYPES
+def contains(model: "FileModel", outer: cst.CSTNode, node: cst.CSTNode) -> bool:
+    if outer is node:
+        return True
+    for anc in model.ancestors(node):
+        if anc is outer:
+            return True
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            return False
+    return False
+
+
+class OptimizerBindings:
+    """Per-file index for the optimizer questions: the assignments of each scope by the names
+    they bind, and the names whose `.parameters()` the file reads."""
+
+    def __init__(self, model: "FileModel") -> None:
+        self.by_scope: Dict[Tuple[int, str], List[cst.CSTNode]] = {}
+        for node, owner in model.assignments:
+            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [getattr(node, "target", None)]
+            for t in targets:
+                if t is None:
+                    continue
+                for name in set(target_names(t)):
+                    self.by_scope.setdefault((id(owner), name), []).append(node)
+        self.optimized: Set[str] = set()
+        self.leaves: Set[str] = set()  # plain names an optimizer is given directly: `SGD([w, b])`
+        for call, _fn in model.calls:
+            func = call.func
+            if type(func) is cst.Attribute and func.attr.value in ("parameters", "named_parameters") and type(func.value) is cst.Name:
+                self.optimized.add(func.value.value)
+            elif call.args and (model.callee(call) or "").startswith("torch.optim.") and call.args[0].keyword is None:
+                self.leaves |= listed_names(call.args[0].value)
+
+
+def listed_names(expr: cst.BaseExpression) -> Set[str]:
+    """`[w, b]`, `(w,)`, `[{"params": [w]}, ...]`: the plain names listed."""
+    out: Set[str] = set()
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        for e in expr.elements:
+            if isinstance(e.value, cst.Name):
+                out.add(e.value.value)
+            elif isinstance(e.value, cst.Dict):
+                for d in e.value.elements:
+                    if isinstance(d, cst.DictElement) and isinstance(d.key, cst.SimpleString) and d.key.value.strip("'\"") == "params":
+                        out |= listed_names(d.value)
+    return out
 
 
 # ---- one entry point -----------------------------------------------------------------------
@@ -594,10 +1099,8 @@ class GradientSources:
         self.model = model
 
     @property
-    def torch(self):
-        from gradscan.semantics.intent import Sources
-
-        return self.model.get(Sources)
+    def walk(self) -> "Walk":
+        return self.model.get(Walk)
 
     @property
     def tensorflow(self) -> TensorFlowSources:
@@ -608,8 +1111,8 @@ class GradientSources:
         return self.model.get(JaxSources)
 
     def live(self, expr: cst.BaseExpression, framework: str) -> bool:
-        """The one walk's answer with `framework`'s facts (`intent.Sources.live_in`)."""
-        return self.torch.live_in(expr, framework)
+        """The one walk's answer with `framework`'s facts (`Walk.live_in`)."""
+        return self.walk.live_in(expr, framework)
 
     def jax_scopes(self) -> Dict[int, Tuple["FunctionInfo", Set[str]]]:
         """The functions JAX traces and their traced parameters (`FrameworkFacts.jax_scopes`)."""
@@ -627,5 +1130,5 @@ class GradientSources:
         ctx = model.context_of(expr)
         framework = ctx.framework if ctx is not None else None
         if framework in ("torch", "tensorflow", "jax"):
-            return self.torch.live_in(expr, framework)
+            return self.walk.live_in(expr, framework)
         return self.from_graph(expr, fn)

@@ -10,10 +10,10 @@ from gradscan.rules.jax.helpers import (
     uses_jax,
 )
 from gradscan.semantics.contexts import Scopes
-from gradscan.semantics.intent import contains
+from gradscan.semantics.sources import contains
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
-from gradscan.semantics.sources import JaxSources, differentiated_params
+from gradscan.semantics.facts import JaxSources, differentiated_params
 
 class ItemInJaxGrad(Rule):
     code = "GS501"

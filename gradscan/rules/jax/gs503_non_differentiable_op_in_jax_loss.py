@@ -11,7 +11,7 @@ from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
-from gradscan.semantics.sources import (
+from gradscan.semantics.facts import (
     INT_DTYPES, JAX_NON_CARRYING_ATTRS, JAX_STOP_GRADIENT, JaxSources, Target, differentiated_params,
 )
 from gradscan.semantics.walk import descendants, target_names

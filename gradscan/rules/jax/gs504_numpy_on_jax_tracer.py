@@ -9,7 +9,7 @@ from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.jax.helpers import abstract_functions, in_abstract, site_abstract, uses_jax
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.sources import JaxSources, differentiated_params
+from gradscan.semantics.facts import JaxSources, differentiated_params
 
 TRACER_CONVERSIONS = names(jax_api.TRACER_CONVERSIONS)
 PYTHON_NUMBER_BUILTINS = names(jax_api.PYTHON_NUMBER_BUILTINS)

@@ -10,7 +10,7 @@ from gradscan.semantics.arguments import argument_for, positional_argument
 from gradscan.semantics.contexts import Scopes, function_value
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
-from gradscan.semantics.sources import GRAD_TRANSFORMS, Target, argnums_of, differentiated_params
+from gradscan.semantics.facts import GRAD_TRANSFORMS, Target, argnums_of, differentiated_params
 from gradscan.semantics.walk import descendants, mentions_name
 
 VALUE_AND_GRAD = {"jax.value_and_grad", "flax.nnx.value_and_grad"}

@@ -9,7 +9,7 @@ from gradscan.rules.jax.helpers import uses_jax
 from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
-from gradscan.semantics.sources import JaxSources, differentiated_params, param_names
+from gradscan.semantics.facts import JaxSources, differentiated_params, param_names
 from gradscan.semantics.walk import descendants
 
 # A body that only reads these builtins may reach a parameter without naming it.

@@ -8,7 +8,7 @@ import libcst as cst
 from gradscan.semantics.contexts import Scopes, function_value
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
-from gradscan.semantics.sources import (
+from gradscan.semantics.facts import (
     INT_DTYPES, JAX_NON_CARRYING_ATTRS, JAX_STOP_GRADIENT, NUMPY_CONVERSIONS, PYTHON_VALUE_BUILTINS, ZERO_GRAD_FUNCTIONS,
     ZERO_GRAD_METHODS,
 )

@@ -259,7 +259,7 @@ def _pathwise_through_networks(model: FileModel, start: cst.CSTNode, trace: Trac
     object (`env.step(a)`, `reward_fn(a)`): the pathwise gradient is what `.sample()` cuts. A
     function of this file whose result weights the score (`log_prob(a) * reward(a)`) is a
     REINFORCE reward, not a path."""
-    src = intent.sources(model)
+    src = model.sources.walk
     through_helper = False
     for child, parent in intent.trace_steps(model, trace.path):
         if not isinstance(parent, cst.Call) or parent.func is child or intent.contains(model, parent.func, child):
@@ -321,7 +321,7 @@ def _weights_score(model: FileModel, start: cst.CSTNode, trace: Trace) -> bool:
 
 def _through_network(model: FileModel, trace: Trace) -> bool:
     """The trace passes the value to a module object (`critic(obs, action)`)."""
-    src = intent.sources(model)
+    src = model.sources.walk
     for child, parent in intent.trace_steps(model, trace.path):
         if isinstance(parent, cst.Call) and parent.func is not child and not intent.contains(model, parent.func, child) \
                 and src.is_module_object(parent.func):

@@ -13,7 +13,7 @@ from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.summaries import LIBRARIES, Summaries
-from gradscan.semantics.sources import MODEL_TOKENS
+from gradscan.semantics.facts import MODEL_TOKENS
 from gradscan.semantics import tf_training
 from gradscan.semantics.walk import descendants, mentions_name, target_names
 

@@ -12,7 +12,7 @@ from gradscan.rules.tensorflow.helpers import (
 from gradscan.semantics.arguments import argument_for, find_argument
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.sources import TensorFlowSources
+from gradscan.semantics.facts import TensorFlowSources
 from gradscan.semantics import tf_training
 from gradscan.semantics.walk import descendants, mentions_name
 
@@ -55,7 +55,7 @@ def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpressio
     gradient the step differentiates."""
     from gradscan.semantics import intent
 
-    if model.sources.torch.inputs_reach_otherwise(receiver):
+    if model.sources.walk.inputs_reach_otherwise(receiver):
         # a helper stops its input, and every caller also sends that input to the output
         # another way (Mask R-CNN's proposals: the RPN's boxes are returned beside them)
         return True

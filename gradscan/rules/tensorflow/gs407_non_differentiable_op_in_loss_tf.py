@@ -12,7 +12,7 @@ from gradscan.rules.tensorflow.helpers import (
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.walk import descendants, target_names
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.sources import TensorFlowSources
+from gradscan.semantics.facts import TensorFlowSources
 
 
 def _auxiliary_output(model: FileModel, taint: TensorFlowSources, trace) -> bool:

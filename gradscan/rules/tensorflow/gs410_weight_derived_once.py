@@ -13,7 +13,7 @@ from gradscan.rules.tensorflow.helpers import (
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.sources import KERAS_KINDS
+from gradscan.semantics.facts import KERAS_KINDS
 from gradscan.semantics.walk import descendants
 
 # Methods that run once, before training: a value computed there is computed once.

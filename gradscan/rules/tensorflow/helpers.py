@@ -12,7 +12,7 @@ from gradscan.semantics import classes as kinds
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.sources import KERAS_KINDS, TensorFlowSources
+from gradscan.semantics.facts import KERAS_KINDS, TensorFlowSources
 
 TF_VARIABLE = {api.name for api in tf_api.WEIGHT_FACTORIES if api.fact == "tf26"}
 KERAS_VARIABLE = {api.name for api in tf_api.WEIGHT_FACTORIES if api.fact == "tf40"}

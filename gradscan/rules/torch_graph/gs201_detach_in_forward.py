@@ -141,7 +141,7 @@ class DetachInForward(GraphRule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_torch(model):
             return
-        src = model.sources.torch
+        src = model.sources.walk
         for call, fn in model.calls:
             func = call.func
             if not isinstance(func, cst.Attribute) or func.attr.value not in ("detach", "detach_") or call.args:

@@ -93,7 +93,7 @@ class DataInForward(GraphRule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_torch(model):
             return
-        src = model.sources.torch
+        src = model.sources.walk
         for attr, fn in model.attributes:
             if attr.attr.value != "data" or self._written(model, attr):
                 continue

@@ -148,7 +148,7 @@ class NoGradInForward(GraphRule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_torch(model):
             return
-        src = model.sources.torch
+        src = model.sources.walk
         for node, fn in model.withs:
             switched = _switched_off_where_trained(model, node, fn)
             if switched is None and not is_no_grad_with(model, node):

@@ -130,7 +130,7 @@ class TensorRewrapped(GraphRule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_torch(model):
             return
-        src = model.sources.torch
+        src = model.sources.walk
         owned206 = {id(n) for n, _name, _s in requires_grad_fixes(model)}
         for call, fn in model.calls:
             data = self._rewrapped_value(model, call)

@@ -109,7 +109,7 @@ class PythonNumberInGraph(GraphRule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_torch(model):
             return
-        src = model.sources.torch
+        src = model.sources.walk
         for call, fn in model.calls:
             receiver = self._converted(model, call)
             if receiver is None:

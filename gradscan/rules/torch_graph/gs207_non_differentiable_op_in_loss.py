@@ -11,6 +11,7 @@ from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import TOKEN
 
 NON_DIFF_METHODS = {"round", "floor", "ceil", "sign", "trunc", "argmax", "argmin"}
 NON_DIFF_FUNCTIONS = {
@@ -120,7 +121,7 @@ class NonDifferentiableOpInLoss(GraphRule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_torch(model):
             return
-        src = model.sources.torch
+        src = model.sources.walk
         for call, fn in model.calls:
             found = self._op(model, call)
             if found is None:
@@ -353,7 +354,7 @@ def _detached(expr: cst.BaseExpression) -> bool:
 def _prediction_name(name: str) -> bool:
     """`logits`, `pred`, `token_logits`, `y_pred`: a loss function's prediction argument (not
     `logit_lengths`, `pred_mask`)."""
-    toks = intent.TOKEN.findall(name)
+    toks = TOKEN.findall(name)
     return bool(toks) and toks[-1].lower() in PREDICTION_TOKENS
 
 

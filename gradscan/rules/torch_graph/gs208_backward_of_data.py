@@ -8,7 +8,6 @@ import libcst as cst
 from gradscan.frameworks import names
 from gradscan.frameworks import torch as torch_api
 from gradscan.rules.base import Report, Rule
-from gradscan.semantics.intent import sources
 from gradscan.semantics.model import FileModel, FunctionInfo
 
 REWRAPS = names(torch_api.REWRAP_FUNCTIONS) - {"torch.nn.Parameter"}
@@ -126,7 +125,7 @@ def _only_data(model: FileModel, expr: cst.BaseExpression, fn: Optional[Function
         if model.callee(expr) in REWRAPS:
             if any(a.keyword is not None and a.keyword.value == "requires_grad" for a in expr.args):
                 return False  # GS206's case: the requires_grad hack
-            if any(sources(model).is_live(a.value) for a in expr.args):
+            if any(model.sources.walk.is_live(a.value) for a in expr.args):
                 return False  # GS204's case: a graph tensor re-wrapped (`torch.tensor([l1, l2])`)
             sites.append(expr)
             return True

@@ -128,7 +128,7 @@ class SelectionWithoutStraightThrough(GraphRule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if not uses_torch(model):
             return
-        src = model.sources.torch
+        src = model.sources.walk
         for call, fn in model.calls:
             scores = self._selected_from(model, call)
             if scores is None or fn is None:

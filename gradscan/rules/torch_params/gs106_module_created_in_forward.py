@@ -12,7 +12,6 @@ from gradscan.rules.torch_params.helpers import (
     TENSOR_FACTORIES, factory_call, forward_reach, guarded, in_reach, rooted_at_self,
 )
 from gradscan.semantics.arguments import find_argument
-from gradscan.semantics.intent import sources
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 
@@ -139,7 +138,7 @@ class ModuleCreatedInForward(Rule):
             data = find_argument(call, 0, "data")
             if data is not None and isinstance(data, cst.Call) and model.callee(factory_call(model, data) or data) in FRESH_FACTORIES:
                 return "nn.Parameter of a fresh tensor"
-            if data is not None and sources(model).is_live(data) and ModuleCreatedInForward._stored_on_self(model, call):
+            if data is not None and model.sources.walk.is_live(data) and ModuleCreatedInForward._stored_on_self(model, call):
                 # `self.scale = nn.Parameter(self.scale.clamp(min=1e-3))`: a new leaf on every call,
                 # cut from the weights that computed it; the optimizer holds the old one (a local
                 # `nn.Parameter(activation)` that reaches the output is GS204's)
