@@ -476,19 +476,10 @@ class FrameworkFacts:
         return None
 
     def _jax_call(self, walk, call: cst.Call) -> Optional[Set[str]]:
-        name = self.model.callee(call)
-        if name in JAX_STOP_GRADIENT or name in ZERO_GRAD_FUNCTIONS or name in NUMPY_CONVERSIONS:
+        if jax_cut(self.model, call):
             return set()
         func = call.func
-        if isinstance(func, cst.Name) and func.value in PYTHON_VALUE_BUILTINS and name is None:
-            return set()
-        if isinstance(func, cst.Attribute):
-            method = func.attr.value
-            if method in ZERO_GRAD_METHODS:
-                return set()
-            if method == "astype" and call.args and _int_dtype(call.args[0].value):
-                return set()
-        if isinstance(func, cst.Name) and name is None:
+        if isinstance(func, cst.Name) and self.model.callee(call) is None:
             # calling a traced value: a differentiated model (`m(x)` for `nnx.grad(loss)(model)`)
             weights = {r for r in walk.roots(func) if r.startswith("weight:")}
             return weights or None
@@ -556,6 +547,26 @@ class FrameworkFacts:
         return found
 
 
+def jax_cut(model: "FileModel", call: cst.Call) -> bool:
+    """JAX's facts of a call whose result carries no gradient from its arguments: `stop_gradient`,
+    a piecewise-constant or integer-valued function or method, a NumPy conversion, a Python
+    builtin returning a Python value, a cast to an integer dtype. One answer for the walk's JAX
+    mode and GS503's statement-by-statement walk."""
+    name = model.callee(call)
+    if name in JAX_STOP_GRADIENT or name in ZERO_GRAD_FUNCTIONS or name in NUMPY_CONVERSIONS:
+        return True
+    func = call.func
+    if isinstance(func, cst.Name) and func.value in PYTHON_VALUE_BUILTINS and name is None:
+        return True
+    if isinstance(func, cst.Attribute):
+        method = func.attr.value
+        if method in ZERO_GRAD_METHODS:
+            return True
+        if method == "astype" and call.args and int_dtype(call.args[0].value):
+            return True
+    return False
+
+
 def _owner_class(fn):
     while fn is not None and fn.cls is None:
         fn = fn.parent
@@ -571,7 +582,7 @@ def _called_self_attr(func: cst.BaseExpression) -> Optional[str]:
     return None
 
 
-def _int_dtype(expr) -> bool:
+def int_dtype(expr) -> bool:
     text = dotted(expr) or ""
     if isinstance(expr, cst.SimpleString):
         text = expr.value.strip("'\"")

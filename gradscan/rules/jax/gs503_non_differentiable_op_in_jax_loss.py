@@ -12,7 +12,7 @@ from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.facts import (
-    INT_DTYPES, JAX_NON_CARRYING_ATTRS, JAX_STOP_GRADIENT, JaxSources, Target, differentiated_params,
+    INT_DTYPES, JAX_NON_CARRYING_ATTRS, JAX_STOP_GRADIENT, JaxSources, Target, differentiated_params, int_dtype,
 )
 from gradscan.semantics.walk import descendants, target_names
 
@@ -120,7 +120,7 @@ class _ZeroGrad(Traced):
                 return "float", [func.value]
             if method in ("argmax", "argmin"):
                 return "int", [func.value]
-            if method == "astype" and node.args and self._int_dtype(node.args[0].value):
+            if method == "astype" and node.args and int_dtype(node.args[0].value):
                 return "int", [func.value]
             return None
         if first is None:
@@ -142,7 +142,7 @@ class _ZeroGrad(Traced):
             dtype = keyword_argument(node, "dtype") or keyword_argument(node, "new_dtype")
             if dtype is None:
                 dtype = positional_argument(node, 1)
-            if dtype is not None and self._int_dtype(dtype):
+            if dtype is not None and int_dtype(dtype):
                 return "int", [first]
         return None
 
@@ -386,7 +386,7 @@ class _ZeroGrad(Traced):
         if kind is None:
             return None
         if method == "astype" and call.args:
-            return "int" if self._int_dtype(call.args[0].value) else "float"
+            return "int" if int_dtype(call.args[0].value) else "float"
         if any(isinstance(a.value, cst.Float) for a in call.args):
             return "float"
         return kind if method in INT_KEEPING or (name is None and dotted(func) in NUMBER_TO_NUMBER - {"float"}) else "float"

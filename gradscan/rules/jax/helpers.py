@@ -7,11 +7,7 @@ import libcst as cst
 
 from gradscan.semantics.contexts import Scopes, function_value
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.names import dotted
-from gradscan.semantics.facts import (
-    INT_DTYPES, JAX_NON_CARRYING_ATTRS, JAX_STOP_GRADIENT, NUMPY_CONVERSIONS, PYTHON_VALUE_BUILTINS, ZERO_GRAD_FUNCTIONS,
-    ZERO_GRAD_METHODS,
-)
+from gradscan.semantics.facts import JAX_NON_CARRYING_ATTRS, jax_cut
 from gradscan.semantics.walk import descendants, target_names
 
 # Python-number functions a number passes through and stays a number.
@@ -50,21 +46,11 @@ class Traced:
                 return False
             return self.traced(expr.value, names)
         if t is cst.Call:
-            func = expr.func
-            name = model.callee(expr)
-            if name in JAX_STOP_GRADIENT or name in ZERO_GRAD_FUNCTIONS or name in NUMPY_CONVERSIONS:
+            if jax_cut(model, expr):  # the walk's JAX facts (`facts.jax_cut`)
                 return False
-            if isinstance(func, cst.Name) and func.value in PYTHON_VALUE_BUILTINS and name is None:
-                return False
-            if isinstance(func, cst.Attribute):
-                method = func.attr.value
-                if method in ZERO_GRAD_METHODS:
-                    return False
-                if method == "astype" and expr.args and self._int_dtype(expr.args[0].value):
-                    return False
             if any(self.traced(a.value, names) for a in expr.args):
                 return True
-            return self.traced(func, names)
+            return self.traced(expr.func, names)
         if t is cst.Subscript:
             return self.traced(expr.value, names)
         if t in (cst.Comparison, cst.Lambda, cst.SimpleString, cst.FormattedString, cst.Integer, cst.Float):
@@ -76,12 +62,6 @@ class Traced:
         if t is cst.Arg:
             return self.traced(expr.value, names)
         return any(self.traced(c, names) for c in expr.children)
-
-    def _int_dtype(self, expr) -> bool:
-        text = dotted(expr) or ""
-        if isinstance(expr, cst.SimpleString):
-            text = expr.value.strip("'\"")
-        return text.rsplit(".", 1)[-1] in INT_DTYPES
 
     def names_of(self, fn: "FunctionInfo", params: Set[str]) -> Set[str]:
         """The traced names of `fn` (with its nested functions) given its traced parameters."""
