@@ -78,7 +78,8 @@ def project_roots(paths: List[str]) -> List[Path]:
     for given in paths:
         p = Path(given).resolve()
         roots.add(project_root(p) or (p if p.is_dir() else p.parent))
-    return sorted(r for r in roots if not any(o != r and o in r.parents for o in roots))
+    # each root's ancestors looked up in the set: linear in the paths (pre-commit passes many)
+    return sorted(r for r in roots if not any(parent in roots for parent in r.parents))
 
 
 def loose_folders(path: Path) -> Optional[List[Path]]:

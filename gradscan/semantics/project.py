@@ -461,7 +461,10 @@ class ProjectIndex:
         if depth > 8:
             return None
         if _memo is None:  # as in class_entry: star imports would make this exponential
-            _memo = {_BUDGET: RESOLVE_BUDGET}
+            answers = self.__dict__.setdefault("_outside_answers", {})
+            if qname not in answers:  # each question from the top once per index (same budget, same answer)
+                answers[qname] = self.outside_name(qname, 0, {_BUDGET: RESOLVE_BUDGET})
+            return answers[qname]
         key = (qname, depth)
         if key in _memo:
             return _memo[key]
