@@ -165,3 +165,43 @@ def test_jax_primal_transforms_differentiate_every_primal_passed():
     """)
     assert got == {"f": ({"a", "b", "c"}, True), "g": ({"a", "b"}, True), "h": ({"a", "b"}, True),
                    "k": ({"a", "b"}, True), "n": ({"a"}, True)}
+
+
+def test_torch_a_tuple_element_takes_its_own_roots():
+    """`feats, raw = split(self.fc(x), x)`: each element carries what its position returns, not
+    the whole call's roots (the engine issue's two-positions case)."""
+    m = build("""
+        import torch.nn as nn
+
+        def split(h, x):
+            return h, x
+
+        class Critic(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.q1 = nn.Linear(2, 1)
+                self.q2 = nn.Linear(2, 1)
+
+            def forward(self, x):
+                return self.q1(x), self.q2(x)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(2, 2)
+                self.critic = Critic()
+
+            def forward(self, x):
+                feats, raw = split(self.fc(x), x)
+                a = feats
+                b = raw
+                q1, q2 = self.critic(x)
+                q = q2
+                return a + q
+    """)
+    assert m.sources.carries(value_of(m, "a"))
+    assert not m.sources.carries(value_of(m, "b"))
+    # a submodule's tuple: its elements carry the submodule's weights, named by the submodule
+    # (a frozen or target submodule stays recognisable), not by the callee's own `self`
+    roots = m.sources.walk.roots(value_of(m, "q"))
+    assert "weight:self.critic" in roots and "weight:self.q2" not in roots

@@ -578,12 +578,11 @@ class Walk:
             if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
                 continue
             whole = self.roots(value)
-            # Under TensorFlow's and JAX's facts a tuple element takes its own roots (narrowing
-            # the whole call's, never adding). torch keeps the whole call's: its look-alike
-            # exemptions compare what the elements of one helper's return share (two-stage
-            # DETR proposals), which the narrowing hid (transformers grounding_dino).
+            # A tuple element takes its own roots (narrowing the whole call's, never adding),
+            # under every framework's facts. A submodule's elements keep the submodule's name
+            # (`q1, q2 = self.critic_targ(o, a)` stays a target network's output).
             element = None
-            if binding.index is not None and self._mode != "torch":
+            if binding.index is not None:
                 element = self._returned_element(value, binding.index, fn)
             out |= (element & whole) if element is not None else whole
         return out
@@ -613,9 +612,13 @@ class Walk:
                         return None
                     out |= self.roots(arg)
                 elif r.startswith(("weight:self", "self")):
-                    # the callee's own weights: through an object, that object's
+                    # the callee's own weights: through an object (`model.encode(x)`, a
+                    # submodule's forward `self.critic_targ(o, a)`), that object's; a method of
+                    # the same `self` (`self.encode(x)`) shares them
                     func = value.func
-                    if isinstance(func, cst.Attribute) and not is_self_name(self.model, func.value):
+                    same_self = isinstance(func, cst.Attribute) and is_self_name(self.model, func.value) \
+                        and func.attr.value == target.name
+                    if isinstance(func, cst.Attribute) and not same_self:
                         out |= self._object_roots(func, fn, 0)
                     elif r.startswith("weight:"):
                         out.add(r)
