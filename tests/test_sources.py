@@ -167,41 +167,24 @@ def test_jax_primal_transforms_differentiate_every_primal_passed():
                    "k": ({"a", "b"}, True), "n": ({"a"}, True)}
 
 
-def test_torch_a_tuple_element_takes_its_own_roots():
-    """`feats, raw = split(self.fc(x), x)`: each element carries what its position returns, not
-    the whole call's roots (the engine issue's two-positions case)."""
+
+def test_a_submodule_output_is_a_value_not_a_module():
+    """`scores = self.class_embed(q)` calls a registered submodule: `scores` holds its output,
+    not a network built by a factory named like a layer (`create_conv2d(...)`), so
+    `scores.max(-1)` is a tensor method, not a call of a module with weights of its own."""
     m = build("""
         import torch.nn as nn
 
-        def split(h, x):
-            return h, x
-
-        class Critic(nn.Module):
+        class Head(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.q1 = nn.Linear(2, 1)
-                self.q2 = nn.Linear(2, 1)
+                self.class_embed = nn.Linear(4, 3)
 
-            def forward(self, x):
-                return self.q1(x), self.q2(x)
-
-        class Net(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.fc = nn.Linear(2, 2)
-                self.critic = Critic()
-
-            def forward(self, x):
-                feats, raw = split(self.fc(x), x)
-                a = feats
-                b = raw
-                q1, q2 = self.critic(x)
-                q = q2
-                return a + q
+            def forward(self, q):
+                scores = self.class_embed(q)
+                best = scores.max(-1)[0]
+                return best
     """)
-    assert m.sources.carries(value_of(m, "a"))
-    assert not m.sources.carries(value_of(m, "b"))
-    # a submodule's tuple: its elements carry the submodule's weights, named by the submodule
-    # (a frozen or target submodule stays recognisable), not by the callee's own `self`
-    roots = m.sources.walk.roots(value_of(m, "q"))
-    assert "weight:self.critic" in roots and "weight:self.q2" not in roots
+    roots = m.sources.walk.roots(value_of(m, "best"))
+    assert "weight:self.class_embed" in roots
+    assert not any(r.startswith(("module:", "weight:module:")) for r in roots)

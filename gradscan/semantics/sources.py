@@ -423,7 +423,11 @@ class Walk:
                 return "buffer" if name.startswith("torch.") and (last in _TENSOR_FACTORIES or last.endswith("Tensor")) else "other"
             if name is not None and name.split(".")[0] in _STDLIB:
                 return "other"  # `argparse.ArgumentParser()`, `collections.OrderedDict()`: no weights
-            text = dotted(value.func) or ""
+            func = value.func
+            if type(func) is cst.Attribute and is_self_name(model, func.value) \
+                    and self.attr_kind(method_class(model.enclosing_function(value)), func.attr.value) in ("module", "param"):
+                return "other"  # `h = self.encoder_embed(x)`: a submodule's forward returns a value
+            text = dotted(func) or ""
             last = text.rsplit(".", 1)[-1]
             local = model.classes.get(text)
             if local is not None:
@@ -578,11 +582,14 @@ class Walk:
             if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
                 continue
             whole = self.roots(value)
-            # A tuple element takes its own roots (narrowing the whole call's, never adding),
-            # under every framework's facts. A submodule's elements keep the submodule's name
-            # (`q1, q2 = self.critic_targ(o, a)` stays a target network's output).
+            # Under TensorFlow's and JAX's facts a tuple element takes its own roots (narrowing
+            # the whole call's, never adding); a submodule's elements keep the submodule's name.
+            # torch keeps the whole call's: on transformers' two-stage DETR (grounding_dino) the
+            # narrowing drops a `prev_*` name root that silenced a deliberate detach of the
+            # reference points; the real proof (the encoder's weights reach the callers' loss
+            # through its other outputs) needs the callers' loss, not yet asked.
             element = None
-            if binding.index is not None:
+            if binding.index is not None and self._mode != "torch":
                 element = self._returned_element(value, binding.index, fn)
             out |= (element & whole) if element is not None else whole
         return out
