@@ -36,8 +36,9 @@ class UpdateResultDiscarded(Rule):
     or a Flax `TrainState`'s `state.apply_gradients(grads=...)` used as a bare statement, a `tree_map` whose function subtracts or adds a gradient-like
     term (`lambda p, g: p - lr * g`) used as a bare statement, and a function that assigns such
     an update to a new name (`new_params = optax.apply_updates(params, updates)`,
-    `new_state = state.apply_gradients(grads=grads)`) but returns its own unchanged argument and never returns, stores or passes on the new name
-    as a whole.
+    `new_state = state.apply_gradients(grads=grads)`) but returns its own unchanged argument (or
+    a local bound once: a `fori_loop`/`scan` step's unpacked carry `params, opt_state = carry`)
+    and never returns, stores or passes on the new name as a whole.
 
     ## Why it breaks gradients
     JAX arrays are immutable and these functions are pure: they return the updated tree and
@@ -122,7 +123,8 @@ class UpdateResultDiscarded(Rule):
                 continue
             target = parent.targets[0].target
             source = self._source_param(model, call)
-            if not isinstance(target, cst.Name) or source is None or source == target.value or source not in owner.params:
+            if not isinstance(target, cst.Name) or source is None or source == target.value \
+                    or not _bound_once(owner, source):
                 continue
             if self._stale_return(model, owner, source, target.value):
                 yield Report(call, f"`{clip(target.value, 20)}` holds the update but the function returns the old "
@@ -184,6 +186,13 @@ class UpdateResultDiscarded(Rule):
         return True
 
 
+def _bound_once(owner: FunctionInfo, name: str) -> bool:
+    """`name` holds one value in the function: a parameter, or a local bound once (a loop body's
+    `params, opt_state = carry` in a `fori_loop`/`scan` step), so returning it returns the tree
+    the update started from."""
+    return name in owner.params or len(owner.bindings.get(name, [])) == 1
+
+
 def _state_update(call: cst.Call) -> bool:
     """`state.apply_gradients(grads=g)`: Flax's `TrainState` method (and its subclasses'), called
     with its keyword-only `grads` and nothing positional. It returns a new state and leaves its
@@ -208,9 +217,17 @@ def _in_place_apply(model: FileModel) -> bool:
 
 
 def _returned(ret) -> List[cst.BaseExpression]:
+    """The returned values, nested tuples flattened (a `scan` step returns `(carry, out)` with
+    the carry itself a tuple)."""
     value = getattr(ret, "value", None)
     if value is None:
         return []
-    if isinstance(value, (cst.Tuple, cst.List)):
-        return [e.value for e in value.elements]
-    return [value]
+    out: List[cst.BaseExpression] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (cst.Tuple, cst.List)):
+            stack.extend(reversed([e.value for e in v.elements]))
+        else:
+            out.append(v)
+    return out

@@ -22,7 +22,7 @@ def fit(params, x, y, n_steps=5, lr=0.05):
         params, opt_state = carry
         grads = jax.grad(mse)(params, x, y)
         updates, opt_state = tx.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, updates)
+        new_params = optax.apply_updates(params, updates)  # BUG
         return params, opt_state  # BUG
 
     params, _ = jax.lax.fori_loop(0, n_steps, train_step, (params, tx.init(params)))
