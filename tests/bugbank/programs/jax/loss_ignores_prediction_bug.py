@@ -24,7 +24,7 @@ def predict_proba(params, x):
 
 
 def bce(params, x, y):
-    p = predict_proba(params, x)
+    p = predict_proba(params, x)  # BUG
     return -jnp.mean(y * jnp.log(y + EPS) + (1 - y) * jnp.log(1 - y + EPS))  # BUG
 
 
