@@ -155,7 +155,7 @@ class DifferentiatedArgumentUnused(Rule):
                     store = next(a for a in dead if name in _names_read(a.value))
                     unused = ", ".join(sorted(_target_names(store) or ()))
                     yield Report(store, f"`{clip(fn.name, 20)}` reads `{clip(name, 20)}` only into `{clip(unused, 20)}`, "
-                                        f"which nothing uses: the output does not depend on it and its gradient is all zeros")
+                                        f"which nothing uses: its gradient is all zeros")
                     continue
                 node = self._closure_read(model, target, fn, name, body) or self._param_node(fn, name)
                 if node is None:

@@ -138,8 +138,8 @@ class UpdateResultDiscarded(Rule):
             found = _unmerged_split(model, fn)
             if found is not None:
                 read, module, state = found
-                yield Report(read, f"`{clip(module, 20)}` still holds the weights `nnx.split` copied into `{clip(state, 20)}`; "
-                                   f"the trained `{clip(state, 20)}` never goes back (`nnx.update({clip(module, 20)}, {clip(state, 20)})`)")
+                yield Report(read, f"`{clip(module, 20)}` keeps its old weights: the `{clip(state, 20)}` trained out of "
+                                   f"`nnx.split` never goes back (`nnx.update`)")
 
     @staticmethod
     def _is_update(model: FileModel, call: cst.Call) -> bool:
