@@ -32,6 +32,17 @@ GRAD_TRANSFORMS = (
 JACOBIAN_TRANSFORMS = (
     *(Api(name, "jx49") for name in ("jax.jacrev", "jax.jacfwd", "jax.hessian")),
 )
+# Transforms whose result is called with the positional arguments of the function they are given
+# (`jax.grad(loss)(params, x, criterion)` runs `loss(params, x, criterion)`): a call of the result
+# binds the function's parameters as a direct call would (jx40, jx49).
+ARGUMENT_PRESERVING_TRANSFORMS = (
+    *GRAD_TRANSFORMS,
+    *JACOBIAN_TRANSFORMS,
+    *(Api(name, "jx40") for name in (
+        "jax.jit", "jax.vmap", "jax.pmap", "jax.checkpoint", "jax.remat", "flax.nnx.jit", "flax.nnx.vmap",
+        "flax.nnx.pmap", "flax.nnx.remat",
+    )),
+)
 # With respect to every primal they are given: after the function (`jax.vjp(f, *primals)`,
 # `jax.linearize(f, *primals)`) ...
 PRIMALS_AFTER_FUNCTION = (

@@ -530,9 +530,12 @@ class FrameworkFacts:
             new = []
             for fn, _params in todo:
                 for call in scopes.calls_within(fn):
-                    if not isinstance(call.func, cst.Name):
-                        continue
-                    target = scopes.lookup(model.enclosing_function(call), call.func.value)
+                    where = model.enclosing_function(call)
+                    target = scopes.lookup(where, call.func.value) if isinstance(call.func, cst.Name) else None
+                    if target is None and isinstance(call.func, (cst.Name, cst.Attribute)):
+                        # `self.normalise(logits)`, `criterion(logits, y)` with `criterion` an
+                        # object of a class of this file: the method the call runs
+                        target = model.objects.called_function(call, where)
                     if target is None or id(target) in found or not isinstance(target.node, cst.FunctionDef):
                         continue
                     hot = {p for p in target.params

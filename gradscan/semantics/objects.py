@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from gradscan.semantics.arguments import argument_for
+from gradscan.frameworks import jax as jax_api
+from gradscan.frameworks import names as api_names
+from gradscan.semantics.arguments import argument_for, positional_argument
 from gradscan.semantics.names import dotted
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 # What calling an instance runs, by the class's framework (torch's __call__ runs forward).
 CALL_METHODS = ("forward", "call", "__call__")
+ARGUMENT_PRESERVING = api_names(jax_api.ARGUMENT_PRESERVING_TRANSFORMS)
 
 
 class Objects:
@@ -222,12 +225,40 @@ class Objects:
                 target = None
                 if type(func) is cst.Name:
                     target = self._lookup(owner, func.value)
+                    if target is None:
+                        target = self._transformed(self._single_value(owner, func.value), owner)
+                elif type(func) is cst.Call:
+                    target = self._transformed(func, owner)
                 elif type(func) is cst.Attribute and (dotted(func.value) == "self" or
                                                       (type(func.value) is cst.Call and dotted(func.value.func) == "super")):
                     target = self.called_function(call, owner)
                 if target is not None:
                     self._direct.setdefault(id(target), []).append((call, owner))
         return self._direct
+
+    def _transformed(self, expr, scope, depth: int = 0) -> Optional["FunctionInfo"]:
+        """The function of this file inside an argument-preserving transform (`jax.grad(f)`,
+        `jax.jit(jax.value_and_grad(f))`, a name bound to one): calling the result passes its
+        positional arguments to `f`, so the call binds `f`'s parameters."""
+        if type(expr) is cst.Name and depth < 3:
+            return self._transformed(self._single_value(scope, expr.value), scope, depth + 1)
+        if type(expr) is not cst.Call or self.model.callee(expr) not in ARGUMENT_PRESERVING or depth > 3:
+            return None
+        inner = positional_argument(expr, 0)
+        if type(inner) is cst.Name:
+            found = self._lookup(scope, inner.value)
+            return found if found is not None else self._transformed(inner, scope, depth + 1)
+        return self._transformed(inner, scope, depth + 1)
+
+    def _single_value(self, scope, name: str) -> Optional[cst.BaseExpression]:
+        """The one value `name` is assigned where it is visible from `scope` (None: none or several)."""
+        while True:
+            values = self._values.get((id(scope) if scope else 0, name))
+            if values:
+                return values[0] if len(values) == 1 else None
+            if scope is None or name in scope.params:
+                return None
+            scope = scope.parent
 
     def called_function(self, call: cst.Call, scope: Optional["FunctionInfo"]) -> Optional["FunctionInfo"]:
         """The function of this file a call runs, through names, `self`, `super()` and objects."""

@@ -508,3 +508,50 @@ CASES["GS507-train-state"] = OracleCase(
     _apply_dropped,
     _apply_kept,
 )
+
+
+# FACTS jx48, the Flax NNX functional form: `nnx.split(model)` copies the arrays out into a State;
+# a step that returns new arrays leaves `model` as it was until `nnx.update(model, state)`.
+_NNX_SPLIT = '''
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+y = x @ jnp.array([[1.0], [-2.0], [0.5]])
+model = nnx.Linear(3, 1, rngs=nnx.Rngs(0))
+
+
+@jax.jit
+def step(graphdef, state):
+    def loss(s):
+        return jnp.mean((nnx.merge(graphdef, s)(x) - y) ** 2)
+
+    grads = jax.grad(loss)(state)
+    return jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, state, grads)
+
+
+def fit(model):
+    graphdef, state = nnx.split(model)
+    for _ in range(5):
+        state = step(graphdef, state)
+    {write_back}
+    return model
+
+
+start = model.kernel[...].copy()
+first_loss = jnp.mean((model(x) - y) ** 2)
+model = fit(model)
+last_loss = jnp.mean((model(x) - y) ** 2)
+same = bool(jnp.all(model.kernel[...] == start))
+'''
+
+
+CASES["GS507-nnx-split"] = OracleCase(
+    "GS507",
+    "jax",
+    _NNX_SPLIT.format(write_back="pass").replace("    return model\n", "    return model  # GS507\n", 1).lstrip("\n"),
+    _NNX_SPLIT.format(write_back="nnx.update(model, state)").lstrip("\n"),
+    _apply_dropped,
+    _apply_kept,
+)

@@ -34,7 +34,9 @@ class DifferentiatedArgumentUnused(Rule):
     ## What it does
     Flags a function given to `jax.grad`, `jax.value_and_grad`, `nnx.grad` or
     `nnx.value_and_grad` (called at once, bound to a name, or used as a decorator) that never
-    reads a parameter the transform differentiates (`argnums`, 0 by default). The finding is on
+    reads a parameter the transform differentiates (`argnums`, 0 by default), or reads it only
+    into local names nothing reads afterwards (`pred = apply(params, x)` beside a loss written
+    from the labels alone; reported on that assignment). Otherwise the finding is on
     the place where the body reads the very value the caller passes for that parameter
     (`state.params` in `jax.value_and_grad(loss_fn)(state.params)`, a module-level `params`),
     else on the parameter itself. The Jacobians and the Hessian (`jax.jacrev`, `jacfwd`,
@@ -138,12 +140,22 @@ class DifferentiatedArgumentUnused(Rule):
             read = _names_read(body)
             if read & INTROSPECTION or not _has_computation(body):
                 continue
-            if target.every_primal and differentiated & read:
+            dead = _dead_stores(body)
+            live = _names_read(body, skip_within=dead) if dead else read
+            if target.every_primal and differentiated & live:
                 # a primal transform (`jax.vjp`) passes every argument, so an unread one may be
                 # data the signature asks for; only a function that reads none is differentiated for nothing
                 continue
             for name in sorted(differentiated):
-                if name in read or name.startswith("_"):
+                if name in live or name.startswith("_"):
+                    continue
+                if name in read:
+                    # read only into values nothing reads (`p = predict(params, x)` beside a loss
+                    # written from the labels): the output does not depend on it either
+                    store = next(a for a in dead if name in _names_read(a.value))
+                    unused = ", ".join(sorted(_target_names(store) or ()))
+                    yield Report(store, f"`{clip(fn.name, 20)}` reads `{clip(name, 20)}` only into `{clip(unused, 20)}`, "
+                                        f"which nothing uses: its gradient is all zeros")
                     continue
                 node = self._closure_read(model, target, fn, name, body) or self._param_node(fn, name)
                 if node is None:
@@ -198,15 +210,72 @@ class DifferentiatedArgumentUnused(Rule):
         return out
 
 
-def _names_read(body) -> set:
-    """The variable names the body mentions: not attribute names (`state.params`) nor keywords (`f(params=...)`)."""
+def _names_read(body, skip_within=()) -> set:
+    """The variable names the body mentions: not attribute names (`state.params`) nor keywords
+    (`f(params=...)`), nor anything inside the statements `skip_within`."""
     skip = set()
+    for stmt in skip_within:
+        skip.update(id(n) for n in descendants(stmt))
     for n in descendants(body):
         if isinstance(n, cst.Attribute):
             skip.add(id(n.attr))
         elif isinstance(n, cst.Arg) and n.keyword is not None:
             skip.add(id(n.keyword))
     return {n.value for n in descendants(body) if isinstance(n, cst.Name) and id(n) not in skip}
+
+
+def _target_names(assign: cst.Assign) -> Optional[set]:
+    """The plain names an assignment binds (`p = ...`, `a, b = ...`); None when it also stores
+    into an attribute, a subscript or a starred target (the value is kept somewhere)."""
+    out = set()
+    for t in assign.targets:
+        elements = t.target.elements if isinstance(t.target, (cst.Tuple, cst.List)) else [t.target]
+        for e in elements:
+            if isinstance(e, cst.BaseElement):
+                e = e.value
+            if not isinstance(e, cst.Name):
+                return None
+            out.add(e.value)
+    return out
+
+
+def _dead_stores(body) -> List[cst.Assign]:
+    """Assignments to plain names that nothing reads (no load of any of their names outside
+    other dead stores' values), to a fixed point: a chain `h = f(params)`, `p = g(h)` with `p`
+    unused is dead as a whole. A name read anywhere else (a nested function, a loop's next turn,
+    its own augmented assignment) keeps the store live."""
+    if not isinstance(body, cst.BaseSuite):
+        return []
+    assigns = [(a, _target_names(a)) for a in descendants(body) if isinstance(a, cst.Assign)]
+    assigns = [(a, names) for a, names in assigns if names]
+    if not assigns:
+        return []
+    target_ids: set = set()
+    for a, _ in assigns:
+        for t in a.targets:
+            target_ids.add(id(t.target))
+            target_ids.update(id(n) for n in descendants(t.target))
+    skip = set()
+    for n in descendants(body):
+        if isinstance(n, cst.Attribute):
+            skip.add(id(n.attr))
+        elif isinstance(n, cst.Arg) and n.keyword is not None:
+            skip.add(id(n.keyword))
+    loads = [n for n in descendants(body) if isinstance(n, cst.Name) and id(n) not in skip and id(n) not in target_ids]
+    inside = {id(a): {id(n) for n in descendants(a.value)} for a, _ in assigns}
+    dead: List[cst.Assign] = []
+    changed = True
+    while changed:
+        changed = False
+        dead_ids = set().union(*(inside[id(a)] for a in dead)) if dead else set()
+        for a, names in assigns:
+            if any(a is d for d in dead):
+                continue
+            if not any(n.value in names and id(n) not in dead_ids for n in loads):
+                dead.append(a)
+                changed = True
+                break
+    return dead
 
 
 def _has_computation(body) -> bool:

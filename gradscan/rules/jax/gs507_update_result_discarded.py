@@ -29,19 +29,25 @@ class UpdateResultDiscarded(Rule):
     )
     hint = "assign the result back (`params = optax.apply_updates(params, updates)`) and return it"
     facts = ("jx48",)
-    triggers = ("apply_updates", "tree_map", "tree.map", "apply_gradients")
+    triggers = ("apply_updates", "tree_map", "tree.map", "apply_gradients", "split")
     doc = """
     ## What it does
     Flags `optax.apply_updates(...)` (and `optax.incremental_update`, `optax.periodic_update`)
     or a Flax `TrainState`'s `state.apply_gradients(grads=...)` used as a bare statement, a `tree_map` whose function subtracts or adds a gradient-like
     term (`lambda p, g: p - lr * g`) used as a bare statement, and a function that assigns such
     an update to a new name (`new_params = optax.apply_updates(params, updates)`,
-    `new_state = state.apply_gradients(grads=grads)`) but returns its own unchanged argument and never returns, stores or passes on the new name
-    as a whole.
+    `new_state = state.apply_gradients(grads=grads)`) but returns its own unchanged argument (or
+    a local bound once: a `fori_loop`/`scan` step's unpacked carry `params, opt_state = carry`)
+    and never returns, stores or passes on the new name as a whole. In Flax NNX's functional API,
+    `graphdef, state = nnx.split(model)` with `state` trained by a step that takes and returns it
+    (`state = train_step(graphdef, state, batch)`), never written back (`nnx.update`,
+    `nnx.merge`) nor handed on, while `model` is read after the last step: the finding is on
+    that read.
 
     ## Why it breaks gradients
     JAX arrays are immutable and these functions are pure: they return the updated tree and
-    leave their input as it was (fact jx48). The gradient is computed and the optimizer state
+    leave their input as it was (fact jx48); `nnx.split` copies the module's arrays out, so a
+    trained State changes the module only through `nnx.update(model, state)`. The gradient is computed and the optimizer state
     advances, but the weights the next step uses are the old ones, so the loss stays where it
     started. Nothing raises.
 
@@ -122,11 +128,18 @@ class UpdateResultDiscarded(Rule):
                 continue
             target = parent.targets[0].target
             source = self._source_param(model, call)
-            if not isinstance(target, cst.Name) or source is None or source == target.value or source not in owner.params:
+            if not isinstance(target, cst.Name) or source is None or source == target.value \
+                    or not _bound_once(owner, source):
                 continue
             if self._stale_return(model, owner, source, target.value):
                 yield Report(call, f"`{clip(target.value, 20)}` holds the update but the function returns the old "
                                    f"`{clip(source, 20)}`: the parameters never change")
+        for fn in model.functions:
+            found = _unmerged_split(model, fn)
+            if found is not None:
+                read, module, state = found
+                yield Report(read, f"`{clip(module, 20)}` keeps its old weights: the `{clip(state, 20)}` trained out of "
+                                   f"`nnx.split` never goes back (`nnx.update`)")
 
     @staticmethod
     def _is_update(model: FileModel, call: cst.Call) -> bool:
@@ -184,6 +197,68 @@ class UpdateResultDiscarded(Rule):
         return True
 
 
+NNX_SPLIT = "flax.nnx.split"
+NNX_WRITE_BACK = {"flax.nnx.update", "flax.nnx.merge"}
+
+
+def _unmerged_split(model: FileModel, fn: FunctionInfo):
+    """Flax NNX's functional API: `graphdef, state = nnx.split(model)`, then `state` is trained by
+    a step that takes and returns it (`state = train_step(graphdef, state, x, y)`), but nothing
+    writes it back (`nnx.update(model, state)`, `nnx.merge(graphdef, state)`) and the state is not
+    handed on, while `model` is read after the last step: that `model` has its old weights (the
+    split copies the arrays out; a step returns new ones). (read, module name, state name) or None."""
+    if not isinstance(fn.node, cst.FunctionDef):
+        return None
+    body = list(descendants(fn.node.body))
+    order = {id(n): i for i, n in enumerate(body)}
+    if any(isinstance(n, cst.Call) and model.callee(n) in NNX_WRITE_BACK for n in body):
+        return None
+    for node in body:
+        if not (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)
+                and model.callee(node.value) == NNX_SPLIT and len(node.targets) == 1):
+            continue
+        module = positional_argument(node.value, 0)
+        target = node.targets[0].target
+        if not isinstance(module, cst.Name) or not isinstance(target, (cst.Tuple, cst.List)):
+            continue
+        names = [e.value.value for e in target.elements if isinstance(e.value, cst.Name)]
+        for state in names[1:]:
+            steps = [n for n in body if isinstance(n, cst.Assign) and order[id(n)] > order[id(node)]
+                     and _binds(n, state) and isinstance(n.value, cst.Call)
+                     and any(mentions_name(a.value, state) for a in n.value.args)]
+            if not steps:
+                continue
+            inside = {id(d) for st in (node, *steps) for d in descendants(st)}
+            reads = [n for n in body if isinstance(n, cst.Name) and n.value == state and id(n) not in inside
+                     and order[id(n)] > order[id(node)]]
+            if reads:
+                continue  # handed on: returned, stored, saved or merged by the caller
+            last = max(order[id(st)] for st in steps)
+            later = [n for n in body if isinstance(n, cst.Name) and n.value == module.value and order[id(n)] > last
+                     and id(n) not in inside]
+            if later and not any(_binds(n, module.value) for n in body if isinstance(n, cst.Assign)
+                                 and order[id(n)] > order[id(node)]):
+                return later[0], module.value, state
+    return None
+
+
+def _binds(assign: cst.Assign, name: str) -> bool:
+    for t in assign.targets:
+        elements = t.target.elements if isinstance(t.target, (cst.Tuple, cst.List)) else [t.target]
+        for e in elements:
+            e = e.value if isinstance(e, cst.BaseElement) else e
+            if isinstance(e, cst.Name) and e.value == name:
+                return True
+    return False
+
+
+def _bound_once(owner: FunctionInfo, name: str) -> bool:
+    """`name` holds one value in the function: a parameter, or a local bound once (a loop body's
+    `params, opt_state = carry` in a `fori_loop`/`scan` step), so returning it returns the tree
+    the update started from."""
+    return name in owner.params or len(owner.bindings.get(name, [])) == 1
+
+
 def _state_update(call: cst.Call) -> bool:
     """`state.apply_gradients(grads=g)`: Flax's `TrainState` method (and its subclasses'), called
     with its keyword-only `grads` and nothing positional. It returns a new state and leaves its
@@ -208,9 +283,17 @@ def _in_place_apply(model: FileModel) -> bool:
 
 
 def _returned(ret) -> List[cst.BaseExpression]:
+    """The returned values, nested tuples flattened (a `scan` step returns `(carry, out)` with
+    the carry itself a tuple)."""
     value = getattr(ret, "value", None)
     if value is None:
         return []
-    if isinstance(value, (cst.Tuple, cst.List)):
-        return [e.value for e in value.elements]
-    return [value]
+    out: List[cst.BaseExpression] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (cst.Tuple, cst.List)):
+            stack.extend(reversed([e.value for e in v.elements]))
+        else:
+            out.append(v)
+    return out

@@ -186,12 +186,15 @@ class DiscreteSampleInLoss(SamplingRule):
             spec = JAX_DISCRETE.get(model.callee(call) or "")
             if spec is None:
                 continue
+            # Only a parameter that carries gradient loses it: in a JAX transform's scope that is
+            # one computed from what the transform differentiates; a probability that is data
+            # there (a non-differentiated argument: dynamic binarization of the input) has no
+            # gradient to lose. Outside any context `carries` is the graph question.
             graph_args = [a for a in (find_argument(call, position, keyword) for keyword, position in spec)
-                          if a is not None and model.sources.from_graph(a)]
+                          if a is not None and model.sources.carries(a)]
             if not graph_args:
                 continue
-            # several parameters (`binomial(key, n, p)`): name the one the transform traces
-            param = next((a for a in graph_args if model.sources.carries(a)), graph_args[0])
+            param = graph_args[0]
             name = (model.callee(call) or "").rsplit(".", 1)[-1]
             # judged by what the transform differentiates: the draw's other arguments are data
             traced = name in JAX_INDEX_VALUED and model.sources.live(param, "jax")
