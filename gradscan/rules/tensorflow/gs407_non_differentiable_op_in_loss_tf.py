@@ -7,7 +7,7 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.tensorflow.helpers import (
     SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, function_items, function_named,
-    in_data_pipeline, method_name, path_barrier, reaches_loss, tf_dtype_kind, tf_site,
+    in_data_pipeline, method_name, only_untrained_networks, path_barrier, reaches_loss, tf_dtype_kind, tf_site,
 )
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.walk import descendants, target_names
@@ -151,6 +151,9 @@ class NonDifferentiableOpInLossTf(Rule):
             trace = reaches_loss(model, call, barrier)
             if trace is None:
                 continue
+            carried = [a.value for a in call.args if taint.carries(a.value, fn)]
+            if carried and all(only_untrained_networks(model, a, trace, fn) for a in carried):
+                continue  # a target's or teacher's output: the step needs no gradient through it
             if trace.sink == "return":
                 root = getattr(trace, "root", None)
                 if op in ("tf.argmax", "tf.argmin", "keras.ops.argmax") and (root is None or root.name != "compute_loss"):

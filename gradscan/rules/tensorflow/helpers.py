@@ -374,3 +374,27 @@ def function_items(expr) -> list:
 
 
 STOP_GRADIENT = {"tensorflow.stop_gradient", "keras.ops.stop_gradient", "tensorflow.keras.ops.stop_gradient", "keras.src.ops.stop_gradient", "tensorflow.keras.backend.stop_gradient"}
+
+
+def only_untrained_networks(model: FileModel, value: cst.BaseExpression, trace, fn) -> bool:
+    """Everything `value` carries comes from networks the step does not differentiate (a
+    target network's Q-values, a teacher's pseudo-labels, also through a helper that runs the
+    network it is given): `tape.gradient(loss, sources)` at the end of `trace` lists the weights
+    of other objects, or the network is synced or frozen. A cut there removes no gradient the
+    step needs. Proved by the code, never by a name; unknown (a parameter, `self`, sources not
+    resolved) is not proof."""
+    from gradscan.semantics import tf_training
+
+    sink = trace.path[-1] if trace is not None and trace.sink == "loss" and trace.path else None
+    if not isinstance(sink, cst.Call) or tf_training.gradient_sources(sink) is None:
+        return False
+    networks = tf_training.networks_behind(model, value, fn)
+    if not networks:
+        return False
+    for net in networks:
+        trained = tf_training.network_trained(model, sink, net, fn)
+        if trained is None and not tf_training.synced_or_frozen(model, net):
+            return False
+        if trained:
+            return False
+    return True
