@@ -78,3 +78,13 @@ UNTRACKED_BY_KERAS3 = (
     Api("tensorflow_probability.util.TransformedVariable", "tf46"),
     Api("tensorflow_probability.util.DeferredTensor", "tf46"),
 )
+
+# Keras layers that hold no trainable weight (tf52: `trainable_weights == []` in Keras 3 and
+# tf_keras, also after `adapt()`): preprocessing, lookups and augmentation. A call of one
+# carries what its input carries and nothing of its own; a `Sequential` built only of them too.
+# Matched by class name under `keras.`, `tensorflow.` or `tf_keras.`.
+WEIGHTLESS_LAYERS = tuple(Api(name, "tf52") for name in (
+    "Normalization", "Rescaling", "Resizing", "CenterCrop", "TextVectorization", "StringLookup",
+    "IntegerLookup", "Hashing", "CategoryEncoding", "Discretization", "RandomFlip", "RandomRotation",
+    "RandomContrast", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomBrightness",
+))

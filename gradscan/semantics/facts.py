@@ -44,6 +44,7 @@ WEIGHT_ATTRS = api_names(tf_api.WEIGHT_ATTRS)
 NON_CARRYING_ATTRS = api_names(tf_api.NON_CARRYING_ATTRS)
 NON_CARRYING_FUNCTIONS = api_names(tf_api.NON_CARRYING_FUNCTIONS)
 NON_CARRYING_METHODS = api_names(tf_api.NON_CARRYING_METHODS)
+WEIGHTLESS_LAYERS = api_names(tf_api.WEIGHTLESS_LAYERS)
 TENSOR_METHODS = tf_api.TENSOR_METHODS
 KERAS_KINDS = (kinds.KERAS, kinds.KERAS_LEGACY)
 _KERAS_MODELS = {"Model", "Sequential", "Functional"}
@@ -453,6 +454,12 @@ class FrameworkFacts:
         if tf.callee(call) in NON_CARRYING_FUNCTIONS or _method_name(call) in NON_CARRYING_METHODS:
             return set()
         fn = self.model.enclosing_function(call)
+        if self._weightless_layer(call.func, fn):
+            # a preprocessing or augmentation layer (tf52): no weight of its own
+            out = {FINAL}
+            for a in call.args:
+                out |= walk.roots(a.value)
+            return out
         if tf._model_call(call, fn):
             return {f"weight:tf@{self.model.flow.order(call)}"}
         holder = _called_self_attr(call.func)
@@ -474,6 +481,32 @@ class FrameworkFacts:
                 out |= walk.roots(a.value)
             return out
         return None
+
+    def _weightless_layer(self, func: cst.BaseExpression, fn) -> bool:
+        """`func` (a name or `self.attr`) is bound only to Keras layers with no trainable weight
+        (`WEIGHTLESS_LAYERS`, tf52), or to a `Sequential` of them: every binding the file shows."""
+        if isinstance(func, cst.Name):
+            bindings, kind = self.model.get(Definitions).reaching(func, fn)
+            values = [b.value for b in bindings] if kind != "param" and all(b.kind == "name" for b in bindings) else []
+        elif isinstance(func, cst.Attribute) and _is_name(func.value, "self") and fn is not None:
+            values = list(self.tensorflow._self_assigned(fn, func.attr.value))
+        else:
+            return False
+        return bool(values) and all(self._builds_weightless(v) for v in values)
+
+    def _builds_weightless(self, value) -> bool:
+        if not isinstance(value, cst.Call):
+            return False
+        name = self.tensorflow.callee(value) or ""
+        if name.split(".", 1)[0] not in ("keras", "tensorflow", "tf_keras"):
+            return False
+        last = name.rsplit(".", 1)[-1]
+        if last in WEIGHTLESS_LAYERS:
+            return True
+        if last == "Sequential" and value.args and isinstance(value.args[0].value, (cst.List, cst.Tuple)):
+            parts = [e.value for e in value.args[0].value.elements]
+            return bool(parts) and all(self._builds_weightless(p) for p in parts)
+        return False
 
     def _jax_call(self, walk, call: cst.Call) -> Optional[Set[str]]:
         if jax_cut(self.model, call):

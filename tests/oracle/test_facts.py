@@ -380,3 +380,36 @@ def test_tf51_keras_predict_returns_numpy(tf):
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(net(x))
     assert all(g is not None for g in tape.gradient(loss, net.trainable_variables))
+
+
+def test_tf52_keras_preprocessing_layers_hold_no_trainable_weight(tf):
+    """tf52: Keras preprocessing, lookup and augmentation layers (and a `Sequential` of them)
+    have no trainable weight, also after `adapt()`, in Keras 3 and in tf_keras: what they
+    output carries only what their input carries."""
+    import numpy as np
+
+    for keras in (tf.keras, pytest.importorskip("tf_keras")):
+        L = keras.layers
+        images = tf.random.normal([2, 8, 8, 3])
+        norm = L.Normalization()
+        norm.adapt(images)
+        augment = keras.Sequential([L.RandomFlip(), L.RandomRotation(0.1), L.RandomContrast(0.2), L.RandomZoom(0.1),
+                                    L.RandomTranslation(0.1, 0.1), L.RandomCrop(4, 4), L.RandomBrightness(0.1)])
+        visual = [norm, L.Rescaling(1 / 255.0), L.Resizing(4, 4), L.CenterCrop(4, 4), augment]
+        for layer in visual:
+            layer(images, training=True)
+        words = L.TextVectorization(max_tokens=10, output_sequence_length=4)
+        words.adapt(tf.constant(["a b c", "b c"]))
+        words(tf.constant(["a b"]))
+        lookups = [L.StringLookup(vocabulary=["a", "b"]), L.IntegerLookup(vocabulary=[1, 2]), L.Hashing(4),
+                   L.CategoryEncoding(num_tokens=4, output_mode="one_hot"), L.Discretization(bin_boundaries=[0.0])]
+        for layer, value in zip(lookups, (tf.constant(["a"]), tf.constant([1]), tf.constant(["a"]), tf.constant([1]),
+                                          tf.constant([1.0]))):
+            layer(value)
+        for layer in [*visual, words, *lookups]:
+            assert layer.trainable_weights == [], type(layer).__name__
+        # the input's gradient passes through a differentiable one
+        w = tf.Variable(np.ones((1, 1, 1, 3), "float32"))
+        with tf.GradientTape() as tape:
+            out = tf.reduce_sum(L.Rescaling(0.5)(images * w))
+        assert tape.gradient(out, w) is not None
