@@ -88,3 +88,9 @@ WEIGHTLESS_LAYERS = tuple(Api(name, "tf52") for name in (
     "IntegerLookup", "Hashing", "CategoryEncoding", "Discretization", "RandomFlip", "RandomRotation",
     "RandomContrast", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomBrightness",
 ))
+
+# Namespaces of Keras classes whose instances' values carry no gradient (tf53): a metric's
+# value (`m(y, p)`, `m.result()`) comes from counters updated by assignment, so
+# `tape.gradient` of a loss made of it is None for every weight (Keras 3 and tf_keras, every
+# metric: AUC, accuracies, even `Mean` and `MeanSquaredError`).
+NO_GRADIENT_NAMESPACES = (Api("metrics", "tf53"),)

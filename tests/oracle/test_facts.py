@@ -413,3 +413,28 @@ def test_tf52_keras_preprocessing_layers_hold_no_trainable_weight(tf):
         with tf.GradientTape() as tape:
             out = tf.reduce_sum(L.Rescaling(0.5)(images * w))
         assert tape.gradient(out, w) is not None
+
+
+def test_tf53_keras_metric_values_have_no_gradient(tf):
+    """tf53: a Keras metric's value, called (`m(y, p)`) or read after `update_state`
+    (`m.result()`), has no gradient to the predictions it was given, in Keras 3 and tf_keras,
+    for every kind of metric (even `Mean` and `MeanSquaredError`): a loss made of it gives None
+    for every weight."""
+    for keras in (tf.keras, pytest.importorskip("tf_keras")):
+        net = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
+        x = tf.random.normal([16, 3])
+        y = tf.cast(tf.random.uniform([16, 1]) > 0.5, tf.float32)
+        net(x)
+        for cls in (keras.metrics.AUC, keras.metrics.BinaryAccuracy, keras.metrics.MeanSquaredError, keras.metrics.Precision):
+            called, updated = cls(), cls()
+            with tf.GradientTape(persistent=True) as tape:
+                p = net(x)
+                updated.update_state(y, p)
+                by_call = 1.0 - called(y, p)
+                by_result = 1.0 - updated.result()
+            assert all(g is None for g in tape.gradient(by_call, net.trainable_variables)), cls.__name__
+            assert all(g is None for g in tape.gradient(by_result, net.trainable_variables)), cls.__name__
+        mean = keras.metrics.Mean()
+        with tf.GradientTape() as tape:
+            loss = mean(tf.reduce_mean(net(x)))
+        assert all(g is None for g in tape.gradient(loss, net.trainable_variables))
