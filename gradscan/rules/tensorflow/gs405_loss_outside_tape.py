@@ -9,6 +9,7 @@ from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, calle
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.definitions import Definitions
+from gradscan.semantics import tf_training
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants, target_names
@@ -55,7 +56,10 @@ class LossOutsideTape(Rule):
     records only the loss arithmetic on a value it never saw made, and every gradient is None
     (the same fact). A block that also runs a network (a target network's output computed
     before it, the online network inside), reads a variable, or calls a function of unknown
-    effect is not flagged.
+    effect is not flagged, unless the network it runs is provably not what the gradient is
+    taken for: `tape.gradient(loss, generator.trainable_variables)` with the generator's fakes
+    made before the block and only the discriminator run inside it gives None for every
+    generator weight, so the fakes' line is flagged.
 
     Not flagged: labels and targets computed outside the tape (they are not the differentiated
     value); renaming or indexing a value computed inside (`loss = losses["total"]`); computations
@@ -134,7 +138,7 @@ class LossOutsideTape(Rule):
             if isinstance(target, cst.Name):
                 assign = self._last_assignment(model, target.value, fn, call)
                 if assign is not None and self._inside(model, assign, block) and isinstance(assign, cst.Assign):
-                    before = _forward_before(model, block, assign, fn, find_argument(call, 1, "sources"))
+                    before = _forward_before(model, block, assign, fn, find_argument(call, 1, "sources"), call)
                     if before is not None:
                         yield Report(before, self.before_message)
                     continue
@@ -244,11 +248,14 @@ def _pure_function(model: FileModel, target, depth: int = 2) -> bool:
     return True
 
 
-def _forward_before(model: FileModel, block: cst.With, assign: cst.Assign, fn, sources) -> Optional[cst.CSTNode]:
+def _forward_before(model: FileModel, block: cst.With, assign: cst.Assign, fn, sources, gradient_call=None) -> Optional[cst.CSTNode]:
     """The assignment before `block` of a network's output that the target assigned in the
     block is computed from, when nothing the block computes it from reads a variable, runs a
     network (or a function that may) or is watched; else None. A parameter or loop variable
-    read in the block is data unless the gradient is asked about it (it may be a variable)."""
+    read in the block is data unless the gradient is asked about it (it may be a variable).
+    A network the gradient call provably does not differentiate (its sources are the weight
+    lists of other objects: a GAN's discriminator in the generator's tape) is run in the block
+    on what it is given: only its inputs can carry the differentiated weights' gradient."""
     taint = model.sources.tensorflow
     asked = {n.value for n in descendants(sources) if isinstance(n, cst.Name)} if sources is not None else set()
     if isinstance(sources, cst.Name):
@@ -274,6 +281,11 @@ def _forward_before(model: FileModel, block: cst.With, assign: cst.Assign, fn, s
                     stack.extend(a.value for a in node.args)
                     continue
                 if name is None and _pure_function(model, model.objects.called_function(node, fn)):
+                    stack.extend(a.value for a in node.args)
+                    continue
+                net = dotted(node.func) if name is None else None
+                if net and gradient_call is not None and model.objects.called_function(node, fn) is None \
+                        and tf_training.network_trained(model, gradient_call, net, fn) is False:
                     stack.extend(a.value for a in node.args)
                     continue
                 return None  # a network, a weight-reading method, or a call whose effect is unknown
