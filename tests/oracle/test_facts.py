@@ -438,3 +438,23 @@ def test_tf53_keras_metric_values_have_no_gradient(tf):
         with tf.GradientTape() as tape:
             loss = mean(tf.reduce_mean(net(x)))
         assert all(g is None for g in tape.gradient(loss, net.trainable_variables))
+
+
+def test_tf54_values_computed_under_stop_recording_get_no_gradient(tf):
+    """tf54: inside `with tape.stop_recording():` the tape records nothing: a loss computed
+    there (forward pass included) gives None for every weight, silently; a statistic computed
+    there beside a recorded loss leaves the loss's gradients intact."""
+    keras = tf.keras
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    x = tf.random.normal([4, 3])
+    with tf.GradientTape() as tape:
+        with tape.stop_recording():
+            loss = tf.reduce_mean(tf.square(net(x)))
+    assert all(g is None for g in tape.gradient(loss, net.trainable_variables))
+    with tf.GradientTape() as tape:
+        out = net(x)
+        loss = tf.reduce_mean(tf.square(out))
+        with tape.stop_recording():
+            spread = tf.math.reduce_std(out)
+    assert spread is not None
+    assert all(g is not None for g in tape.gradient(loss, net.trainable_variables))

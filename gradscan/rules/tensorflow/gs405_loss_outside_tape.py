@@ -5,7 +5,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, enclosing_tape, method_name, tape_withs
+from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, enclosing_tape, is_name, method_name, tape_withs
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.definitions import Definitions
@@ -35,7 +35,8 @@ class LossOutsideTape(Rule):
     )
     hint = "compute the loss inside the `with tf.GradientTape() as tape:` block"
     before_message = "forward pass computed before the GradientTape block: the tape never sees it, gradients are None"
-    facts = ("tf32",)
+    stopped_message = "value computed under tape.stop_recording() gives None gradients; compute it while the tape records"
+    facts = ("tf32", "tf54")
     triggers = ("GradientTape",)
     doc = """
     ## What it does
@@ -61,6 +62,10 @@ class LossOutsideTape(Rule):
     made before the block and only the discriminator run inside it gives None for every
     generator weight, so the fakes' line is flagged.
 
+    Also flags the value differentiated when it is computed inside `with tape.stop_recording():`
+    within the tape's block: the tape records nothing there, so every gradient is None (fact
+    tf54). A statistic computed there beside a loss recorded outside it is fine.
+
     Not flagged: labels and targets computed outside the tape (they are not the differentiated
     value); renaming or indexing a value computed inside (`loss = losses["total"]`); computations
     inside another tape block (nested tapes for higher-order gradients); a persistent tape whose
@@ -84,7 +89,7 @@ class LossOutsideTape(Rule):
 
     ## References
     - TensorFlow guide "Introduction to gradients and automatic differentiation"
-    - gradscan facts: tf32
+    - gradscan facts: tf32, tf54
     """
     invalid = (
         """
@@ -137,6 +142,10 @@ class LossOutsideTape(Rule):
                 continue
             if isinstance(target, cst.Name):
                 assign = self._last_assignment(model, target.value, fn, call)
+                stopped = _under_stop_recording(model, assign, tape, block) if assign is not None and self._inside(model, assign, block) else None
+                if stopped is not None:
+                    yield Report(stopped, self.stopped_message)  # the line to change: the pause itself
+                    continue
                 if assign is not None and self._inside(model, assign, block) and isinstance(assign, cst.Assign):
                     before = _forward_before(model, block, assign, fn, find_argument(call, 1, "sources"), call)
                     if before is not None:
@@ -189,6 +198,20 @@ class LossOutsideTape(Rule):
         stmt = model.enclosing_statement(assign)
         block = model.parent(model.parent(stmt)) if isinstance(stmt, cst.BaseSmallStatement) else model.parent(stmt)
         return block is not None and any(anc is block for anc in model.ancestors(call))
+
+
+def _under_stop_recording(model: FileModel, node: cst.CSTNode, tape: str, block: cst.With) -> Optional[cst.Call]:
+    """The `<tape>.stop_recording()` call of a `with` block inside the tape's block that holds
+    `node`: the tape records nothing there (tf54)."""
+    for anc in model.ancestors(node):
+        if anc is block:
+            return None
+        if isinstance(anc, cst.With):
+            for item in anc.items:
+                call = item.item
+                if isinstance(call, cst.Call) and method_name(call) == "stop_recording" and is_name(call.func.value, tape):
+                    return call
+    return None
 
 
 def _computes(model: FileModel, expr: cst.BaseExpression) -> bool:
