@@ -144,6 +144,12 @@ class TensorFlowSources:
             return []
         return values if values and all(isinstance(v, cst.Call) for v in values) else []
 
+    def builds_network(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"]) -> bool:
+        """A name or `self.attr` bound only to Keras layers or models that hold weights (a
+        library layer, a local Keras class; not a preprocessing layer, tf52)."""
+        built = self.constructors(expr, fn)
+        return bool(built) and all(self._constructs_layer(v) and not self.weightless_constructor(v) for v in built)
+
     def _keras_class(self, value: cst.Call) -> Optional[str]:
         name = self.callee(value) or ""
         return name if name.split(".", 1)[0] in KERAS_ROOTS else None

@@ -5,7 +5,9 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, enclosing_tape, is_name, method_name, tape_withs
+from gradscan.rules.tensorflow.helpers import (
+    KERAS_VARIABLE, TF_VARIABLE, callee, enclosing_tape, in_data_pipeline, is_name, method_name, tape_withs,
+)
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.definitions import Definitions
@@ -65,6 +67,12 @@ class LossOutsideTape(Rule):
     Also flags the value differentiated when it is computed inside `with tape.stop_recording():`
     within the tape's block: the tape records nothing there, so every gradient is None (fact
     tf54). A statistic computed there beside a loss recorded outside it is fine.
+
+    Also flags a Keras layer or model called in a function a `tf.data` pipeline maps (a
+    lambda given to `dataset.map`, or a function of the file named there) when a
+    `tape.gradient` of the file differentiates its weights: the map runs before any tape
+    records, so their gradients are None (fact tf32). A frozen extractor or a preprocessing
+    layer there is fine.
 
     Not flagged: labels and targets computed outside the tape (they are not the differentiated
     value); renaming or indexing a value computed inside (`loss = losses["total"]`); computations
@@ -127,7 +135,10 @@ class LossOutsideTape(Rule):
         """,
     )
 
+    pipeline_message = "network run in a tf.data map function, outside every tape: the weights a tape differentiates get no gradient from it"
+
     def check(self, model: FileModel) -> Iterator[Report]:
+        yield from self._trained_in_pipeline(model)
         order = model.flow.order
         for call, fn in model.calls:
             func = call.func
@@ -160,6 +171,25 @@ class LossOutsideTape(Rule):
                 yield Report(assign)
             elif _computes(model, target):
                 yield Report(target)
+
+    def _trained_in_pipeline(self, model: FileModel) -> Iterator[Report]:
+        """A Keras layer or model called in a function a `tf.data` pipeline maps (a lambda
+        given to `dataset.map`, or a function of the file named there) whose weights a
+        `tape.gradient` of the file differentiates: the map runs before any tape records,
+        so those weights' gradients are None (fact tf32)."""
+        taint = model.sources.tensorflow
+        gradient_calls = [(c, f) for c, f in model.calls if tf_training.gradient_sources(c) is not None]
+        if not gradient_calls:
+            return
+        mapped = _mapped_functions(model)
+        for call, fn in model.calls:
+            if not (in_data_pipeline(model, call) or (fn is not None and id(fn.node) in mapped)):
+                continue
+            net = dotted(call.func)
+            if net is None or callee(model, call) is not None or not taint.builds_network(call.func, fn):
+                continue
+            if any(tf_training.network_trained(model, g, net, gfn) for g, gfn in gradient_calls):
+                yield Report(call, self.pipeline_message)
 
     @staticmethod
     def _inside(model: FileModel, node: cst.CSTNode, block: cst.With) -> bool:
@@ -198,6 +228,18 @@ class LossOutsideTape(Rule):
         stmt = model.enclosing_statement(assign)
         block = model.parent(model.parent(stmt)) if isinstance(stmt, cst.BaseSmallStatement) else model.parent(stmt)
         return block is not None and any(anc is block for anc in model.ancestors(call))
+
+
+def _mapped_functions(model: FileModel) -> set:
+    """ids of the function definitions a `tf.data` pipeline maps: `ds.map(parse)`."""
+    out = set()
+    for call, fn in model.calls:
+        if method_name(call) in ("map", "flat_map", "interleave", "filter") and call.args:
+            arg = call.args[0].value
+            target = model.module_functions.get(arg.value) if isinstance(arg, cst.Name) else None
+            if target is not None:
+                out.add(id(target.node))
+    return out
 
 
 def _under_stop_recording(model: FileModel, node: cst.CSTNode, tape: str, block: cst.With) -> Optional[cst.Call]:
