@@ -8,6 +8,7 @@ from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.tensorflow.helpers import (
     SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, function_items, function_named,
     in_data_pipeline, method_name, only_untrained_networks, path_barrier, reaches_loss, tf_dtype_kind, tf_site,
+    used_only_as_mask,
 )
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.walk import descendants, target_names
@@ -87,7 +88,10 @@ class NonDifferentiableOpInLossTf(Rule):
     Not flagged: the same operations on labels, masks, shapes or inputs (they carry no
     gradient); results used as indices (`tf.gather`, `tf.one_hot`, subscripts), as the
     condition of `tf.where`, as loss targets, or multiplied into a differentiable value (a
-    mask); metrics and predictions (they do not reach the loss; a metric's value used as a
+    mask, also bound to a name first when every read of it is such a product:
+    `keep = tf.cast(conf < 0.9, tf.float32)`, then `per_example * keep`); a target's or a
+    teacher's output (a network the step's `tape.gradient` does not differentiate, also
+    through a helper that runs the network it is given); metrics and predictions (they do not reach the loss; a metric's value used as a
     weight on a loss that carries gradient); the straight-through idiom
     `v + tf.stop_gradient(tf.round(v) - v)`; casts to floating dtypes.
 
@@ -156,6 +160,8 @@ class NonDifferentiableOpInLossTf(Rule):
             barrier = path_barrier(model)
             if barrier(call) or combined_with_carrier(model, taint, call, fn, (cst.Multiply, cst.Divide)):
                 continue
+            if used_only_as_mask(model, taint, call, fn):
+                continue  # `keep = tf.cast(conf < t, tf.float32)`, then `per * keep`: a mask
             trace = reaches_loss(model, call, barrier)
             if trace is None:
                 continue

@@ -11,6 +11,7 @@ from gradscan.semantics.arguments import argument_position, positional_arguments
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.names import dotted, tokens
+from gradscan.semantics.walk import descendants
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.facts import KERAS_KINDS, TensorFlowSources
 
@@ -340,6 +341,37 @@ def combined_with_carrier(model: FileModel, taint: TensorFlowSources, node: cst.
             continue
         return False
     return False
+
+
+def used_only_as_mask(model: FileModel, taint: TensorFlowSources, node: cst.CSTNode, fn) -> bool:
+    """`node` is the whole value of `name = node` and every read of `name` that this binding
+    reaches is multiplied into (or divides) a value that carries gradient, or selects
+    (`mask = tf.cast(conf > 0.9, tf.float32)` then `tf.reduce_mean(per_example * mask)`): a
+    mask or weight, the gradient flows through the other operand."""
+    from gradscan.semantics.definitions import Definitions
+
+    stmt = model.parent(node)
+    if not (isinstance(stmt, cst.Assign) and stmt.value is node and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0].target, cst.Name)):
+        return False
+    name = stmt.targets[0].target.value
+    scope = fn.node if fn is not None else model.module
+    defs = model.get(Definitions)
+    barrier = path_barrier(model)
+    uses = 0
+    for use in descendants(scope):
+        if not isinstance(use, cst.Name) or use.value != name or use is stmt.targets[0].target:
+            continue
+        parent = model.parent(use)
+        if isinstance(parent, (cst.AssignTarget, cst.Param)) or (isinstance(parent, cst.Attribute) and parent.attr is use):
+            continue
+        bindings, _kind = defs.reaching(use, fn)
+        if not any(b.stmt is stmt for b in bindings):
+            continue
+        uses += 1
+        if not (barrier(use) or combined_with_carrier(model, taint, use, fn, (cst.Multiply, cst.Divide))):
+            return False
+    return uses > 0
 
 
 def function_named(model: FileModel, scope: Optional[FunctionInfo], expr) -> Optional[cst.CSTNode]:
