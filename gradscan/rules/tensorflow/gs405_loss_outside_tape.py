@@ -387,7 +387,10 @@ def _forward_before(model: FileModel, block: cst.With, assign: cst.Assign, fn, s
                     if found is None:
                         found = b.stmt
                 continue
-            stack.extend(c for c in node.children if isinstance(c, cst.BaseExpression))
+            for c in node.children:  # a list's or tuple's elements too (`layer([h, skip])`)
+                c = c.value if isinstance(c, (cst.Element, cst.StarredElement)) else c
+                if isinstance(c, cst.BaseExpression):
+                    stack.append(c)
     return found
 
 
