@@ -151,6 +151,8 @@ def network_trained(model: "FileModel", gradient_call: cst.Call, network: str, f
     for owner in owners:
         if _built_from(model, owner, last, 3, set()):
             return True  # built from the network: its weights are in the owner's list
+        if _built_from(model, network, owner.rsplit(".", 1)[-1], 3, set()):
+            return True  # the network is built from the owner (`combined = Model(z, d(g(z)))`): it runs its weights
     if _is_parameter(model, network, fn) or any(_is_parameter(model, o, fn) for o in owners):
         return None
     if not _bound_values(model, network):
