@@ -310,7 +310,7 @@ class TapeWatchesNothing(Rule):
         return bindings, watched
 
 
-    computed_message = "`{name}` is a tensor computed from nothing the tape records and never watched: its gradient is None; call tape.watch({name})"
+    computed_message = "`{name}` is computed from nothing the tape records and never watched: its gradient is None; watch it"
     rebound_message = "`{slot} - ...` rebinds a gradient source to a tensor no later tape watches; use `.assign_sub`"
 
     def _rebound_sources(self, model: FileModel) -> Iterator[Report]:

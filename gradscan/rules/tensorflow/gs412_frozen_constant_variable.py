@@ -29,7 +29,7 @@ class FrozenConstantVariable(Rule):
     name = "frozen-constant-variable"
     framework = "tensorflow"
     summary = "A float variable made with `trainable=False`, set to a constant, never assigned, read in `call()`: it keeps its initial value forever"
-    message = "`self.{attr}` is created with trainable=False and never assigned: it stays {value} forever; drop trainable=False if it should learn"
+    message = "`self.{attr}` is trainable=False and nothing assigns it: it keeps its initial value; drop trainable=False"
     explanation = (
         "A variable made with trainable=False is left out of trainable_variables: no tape.gradient over them and "
         "no fit() ever updates it, and nothing in the file assigns it, so call() reads its initial constant."
@@ -153,7 +153,7 @@ class FrozenConstantVariable(Rule):
                 if shown is None or not _read_in_forward(model, cls, attr):
                     continue
                 arg = next(a for a in value.args if a.keyword is not None and a.keyword.value == "trainable")
-                yield Report(arg, self.message.format(attr=attr, value=shown))
+                yield Report(arg, self.message.format(attr=attr))
 
 
 def _trains(model: FileModel) -> bool:
