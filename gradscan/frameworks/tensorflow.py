@@ -78,3 +78,19 @@ UNTRACKED_BY_KERAS3 = (
     Api("tensorflow_probability.util.TransformedVariable", "tf46"),
     Api("tensorflow_probability.util.DeferredTensor", "tf46"),
 )
+
+# Keras layers that hold no trainable weight (tf52: `trainable_weights == []` in Keras 3 and
+# tf_keras, also after `adapt()`): preprocessing, lookups and augmentation. A call of one
+# carries what its input carries and nothing of its own; a `Sequential` built only of them too.
+# Matched by class name under `keras.`, `tensorflow.` or `tf_keras.`.
+WEIGHTLESS_LAYERS = tuple(Api(name, "tf52") for name in (
+    "Normalization", "Rescaling", "Resizing", "CenterCrop", "TextVectorization", "StringLookup",
+    "IntegerLookup", "Hashing", "CategoryEncoding", "Discretization", "RandomFlip", "RandomRotation",
+    "RandomContrast", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomBrightness",
+))
+
+# Namespaces of Keras classes whose instances' values carry no gradient (tf53): a metric's
+# value (`m(y, p)`, `m.result()`) comes from counters updated by assignment, so
+# `tape.gradient` of a loss made of it is None for every weight (Keras 3 and tf_keras, every
+# metric: AUC, accuracies, even `Mean` and `MeanSquaredError`).
+NO_GRADIENT_NAMESPACES = (Api("metrics", "tf53"),)

@@ -44,6 +44,9 @@ WEIGHT_ATTRS = api_names(tf_api.WEIGHT_ATTRS)
 NON_CARRYING_ATTRS = api_names(tf_api.NON_CARRYING_ATTRS)
 NON_CARRYING_FUNCTIONS = api_names(tf_api.NON_CARRYING_FUNCTIONS)
 NON_CARRYING_METHODS = api_names(tf_api.NON_CARRYING_METHODS)
+WEIGHTLESS_LAYERS = api_names(tf_api.WEIGHTLESS_LAYERS)
+NO_GRADIENT_NAMESPACES = api_names(tf_api.NO_GRADIENT_NAMESPACES)
+KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
 TENSOR_METHODS = tf_api.TENSOR_METHODS
 KERAS_KINDS = (kinds.KERAS, kinds.KERAS_LEGACY)
 _KERAS_MODELS = {"Model", "Sequential", "Functional"}
@@ -126,6 +129,51 @@ class TensorFlowSources:
             if arg is not None and self.carries(arg, owner, depth - 1):
                 return True
         return False
+
+    def constructors(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"]) -> List[cst.Call]:
+        """The calls a name or `self.attr` is bound to (every binding the file shows reaching
+        it), when each binding is a call; else []."""
+        if isinstance(expr, cst.Name):
+            bindings, kind = self.model.get(Definitions).reaching(expr, fn)
+            if kind == "param" or not all(b.kind == "name" for b in bindings):
+                return []
+            values = [b.value for b in bindings]
+        elif isinstance(expr, cst.Attribute) and _is_name(expr.value, "self") and fn is not None:
+            values = list(self._self_assigned(fn, expr.attr.value))
+        else:
+            return []
+        return values if values and all(isinstance(v, cst.Call) for v in values) else []
+
+    def builds_network(self, expr: cst.BaseExpression, fn: Optional["FunctionInfo"]) -> bool:
+        """A name or `self.attr` bound only to Keras layers or models that hold weights (a
+        library layer, a local Keras class; not a preprocessing layer, tf52)."""
+        built = self.constructors(expr, fn)
+        return bool(built) and all(self._constructs_layer(v) and not self.weightless_constructor(v) for v in built)
+
+    def _keras_class(self, value: cst.Call) -> Optional[str]:
+        name = self.callee(value) or ""
+        return name if name.split(".", 1)[0] in KERAS_ROOTS else None
+
+    def weightless_constructor(self, value: cst.Call) -> bool:
+        """`value` builds a Keras layer with no trainable weight (tf52), or a `Sequential` of them."""
+        name = self._keras_class(value)
+        if name is None:
+            return False
+        last = name.rsplit(".", 1)[-1]
+        if last in WEIGHTLESS_LAYERS:
+            return True
+        if last == "Sequential" and value.args and isinstance(value.args[0].value, (cst.List, cst.Tuple)):
+            parts = [e.value for e in value.args[0].value.elements]
+            return bool(parts) and all(isinstance(p, cst.Call) and self.weightless_constructor(p) for p in parts)
+        return False
+
+    def metric_constructor(self, value: cst.Call) -> bool:
+        """`value` builds a Keras metric (`keras.metrics.AUC()`): its value has no gradient (tf53)."""
+        name = self._keras_class(value)
+        if name is None:
+            return False
+        parts = name.split(".")
+        return parts[-1][:1].isupper() and any(p in NO_GRADIENT_NAMESPACES for p in parts[1:-1])
 
     def _is_variable(self, value: cst.BaseExpression) -> bool:
         if not isinstance(value, cst.Call):
@@ -453,6 +501,15 @@ class FrameworkFacts:
         if tf.callee(call) in NON_CARRYING_FUNCTIONS or _method_name(call) in NON_CARRYING_METHODS:
             return set()
         fn = self.model.enclosing_function(call)
+        built = tf.constructors(call.func, fn)
+        if built and all(tf.metric_constructor(v) for v in built):
+            return set()  # a Keras metric's value: no gradient (tf53)
+        if built and all(tf.weightless_constructor(v) for v in built):
+            # a preprocessing or augmentation layer (tf52): no weight of its own
+            out = {FINAL}
+            for a in call.args:
+                out |= walk.roots(a.value)
+            return out
         if tf._model_call(call, fn):
             return {f"weight:tf@{self.model.flow.order(call)}"}
         holder = _called_self_attr(call.func)

@@ -151,6 +151,8 @@ def network_trained(model: "FileModel", gradient_call: cst.Call, network: str, f
     for owner in owners:
         if _built_from(model, owner, last, 3, set()):
             return True  # built from the network: its weights are in the owner's list
+        if _built_from(model, network, owner.rsplit(".", 1)[-1], 3, set()):
+            return True  # the network is built from the owner (`combined = Model(z, d(g(z)))`): it runs its weights
     if _is_parameter(model, network, fn) or any(_is_parameter(model, o, fn) for o in owners):
         return None
     if not _bound_values(model, network):
@@ -235,7 +237,93 @@ def class_trained(model: "FileModel", cls) -> Optional[bool]:
         return False
     return None
 
+def networks_behind(model: "FileModel", expr: cst.BaseExpression, fn: Optional["FunctionInfo"], depth: int = 3) -> Optional[Set[str]]:
+    """The networks (dotted text of the called object: `teacher`, `self.target`) whose outputs
+    are all the gradient `expr` carries, by TensorFlow's facts: followed through names (their
+    reaching bindings), operators and library calls, and into a function of the file it calls
+    (its returns, its parameters bound to what the call passes: `probs(teacher, x)` running
+    `net(x)` calls `teacher`). None when any carrying part is something else (a variable read, a
+    watched tensor, an unbound parameter, `self(x)`, a call the file does not show): the answer
+    must hold for everything the value carries. An empty set: it carries nothing."""
+    from gradscan.semantics.arguments import argument_for
+
+    facts = model.sources.tensorflow
+    found: Set[str] = set()
+    Bound = Dict[str, tuple]  # parameter -> (argument, the caller's scope, the caller's bindings)
+
+    def network_texts(func: cst.BaseExpression, scope, bound: Bound, level: int = 2) -> Optional[Set[str]]:
+        text = dotted(func)
+        if text is None or text in ("self", "super"):
+            return None
+        root, _, rest = text.partition(".")
+        tail = "." + rest if rest else ""
+        if root in bound:
+            arg, outer, outer_bound = bound[root]
+            base = network_texts(arg, outer, outer_bound, level)
+            return None if base is None else {b + tail for b in base}
+        if not _is_parameter(model, text, scope):
+            return {text}
+        # a helper's parameter: the networks its callers pass (every caller must say)
+        if level <= 0 or scope is None or root not in scope.params:
+            return None
+        out: Set[str] = set()
+        callers = model.objects.callers_of(scope)[:8]
+        for call, owner in callers:
+            arg = argument_for(scope, call, root)
+            base = network_texts(arg, owner, {}, level - 1) if arg is not None else None
+            if base is None:
+                return None
+            out |= {b + tail for b in base}
+        return out or None
+
+    def visit(node: cst.CSTNode, scope, bound: Bound, level: int) -> bool:
+        if not bound and isinstance(node, cst.BaseExpression) and not facts.carries(node, scope):
+            return True
+        if isinstance(node, cst.Call):
+            target = model.objects.called_function(node, scope)
+            # a network call by TensorFlow's facts, or an object the walk knows holds weights
+            # (`teacher = keras.Sequential(...)`): a call that carries though no argument does
+            network = facts._model_call(node, scope) or (
+                target is None and not bound and facts.callee(node) is None and dotted(node.func) is not None
+                and facts.carries(node, scope) and not any(facts.carries(a.value, scope) for a in node.args))
+            if network:
+                texts = network_texts(node.func, scope, bound)
+                if texts is None:
+                    return False
+                found.update(texts)
+                return all(visit(a.value, scope, bound, level) for a in node.args)  # its input may carry too
+            if target is not None and facts.callee(node) is None:
+                if level <= 0 or not target.returns:
+                    return False
+                inner: Bound = {}
+                for param in target.params:
+                    arg = argument_for(target, node, param)
+                    if arg is not None:
+                        inner[param] = (arg, scope, bound)
+                return all(isinstance(r, cst.Return) and r.value is not None and visit(r.value, target, inner, level - 1)
+                           for r in target.returns)
+            if isinstance(node.func, cst.Name) and node.func.value in bound:
+                return False  # a function passed in: unknown
+            children = [a.value for a in node.args]
+        elif isinstance(node, cst.Name):
+            if node.value in bound:
+                arg, outer, outer_bound = bound[node.value]
+                return visit(arg, outer, outer_bound, level)
+            bindings, kind = model.get(Definitions).reaching(node, scope)
+            if kind == "param" or not bindings or level <= 0:
+                return not facts.carries(node, scope)
+            return all(b.kind == "name" and b.value is not None and visit(b.value, scope, bound, level - 1) for b in bindings)
+        elif isinstance(node, cst.Attribute):
+            return not bound and not facts.carries(node, scope)
+        else:
+            children = [c.value if isinstance(c, cst.Element) else c for c in node.children]
+            children = [c for c in children if isinstance(c, cst.BaseExpression)]
+        return all(visit(c, scope, bound, level) for c in children)
+
+    return found if visit(expr, fn, {}, depth) else None
+
 __all__ = [
+    "networks_behind",
     "WEIGHT_LISTS", "gradient_sources", "differentiated_owners", "network_trained", "synced_or_frozen", "instances",
     "class_trained",
 ]

@@ -1782,3 +1782,66 @@ class _GS410:
     @staticmethod
     def check_good(ns):
         assert all(g is not None for g in ns["grads"]), "computed in call(), mu and sigma get gradients"
+
+
+# FACTS tf55: a float variable made with trainable=False is left out of trainable_variables:
+# fit() and tape.gradient over them never update it, so nothing but an assignment moves it.
+@_case(
+    "GS412",
+    "tensorflow",
+    bad='''
+    import numpy as np
+    import tensorflow as tf
+
+    tf.random.set_seed(0)
+
+
+    class ScaledDense(tf.keras.layers.Layer):
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], 2), initializer="glorot_uniform")
+            self.gain = self.add_weight(shape=(2,), initializer="ones", trainable=False)  # GS412
+
+        def call(self, x):
+            return tf.matmul(x, self.kernel) * self.gain
+
+
+    inputs = tf.keras.Input((3,))
+    layer = ScaledDense()
+    model = tf.keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
+    X, Y = np.ones((8, 3), "float32"), np.full((8, 2), 5.0, "float32")
+    model.fit(X, Y, batch_size=8, epochs=2, verbose=0)
+    ''',
+    good='''
+    import numpy as np
+    import tensorflow as tf
+
+    tf.random.set_seed(0)
+
+
+    class ScaledDense(tf.keras.layers.Layer):
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], 2), initializer="glorot_uniform")
+            self.gain = self.add_weight(shape=(2,), initializer="ones")
+
+        def call(self, x):
+            return tf.matmul(x, self.kernel) * self.gain
+
+
+    inputs = tf.keras.Input((3,))
+    layer = ScaledDense()
+    model = tf.keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
+    X, Y = np.ones((8, 3), "float32"), np.full((8, 2), 5.0, "float32")
+    model.fit(X, Y, batch_size=8, epochs=2, verbose=0)
+    ''',
+)
+class _GS412:
+    @staticmethod
+    def check_bad(ns):
+        assert not _np_changed([1.0, 1.0], ns["layer"].gain.numpy()), "the frozen gain never moves"
+        assert not _tf_in(ns["layer"].gain, ns["model"].trainable_variables)
+
+    @staticmethod
+    def check_good(ns):
+        assert _np_changed([1.0, 1.0], ns["layer"].gain.numpy()), "a trainable gain learns"

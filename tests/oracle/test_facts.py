@@ -380,3 +380,81 @@ def test_tf51_keras_predict_returns_numpy(tf):
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(net(x))
     assert all(g is not None for g in tape.gradient(loss, net.trainable_variables))
+
+
+def test_tf52_keras_preprocessing_layers_hold_no_trainable_weight(tf):
+    """tf52: Keras preprocessing, lookup and augmentation layers (and a `Sequential` of them)
+    have no trainable weight, also after `adapt()`, in Keras 3 and in tf_keras: what they
+    output carries only what their input carries."""
+    import numpy as np
+
+    for keras in (tf.keras, pytest.importorskip("tf_keras")):
+        L = keras.layers
+        images = tf.random.normal([2, 8, 8, 3])
+        norm = L.Normalization()
+        norm.adapt(images)
+        augment = keras.Sequential([L.RandomFlip(), L.RandomRotation(0.1), L.RandomContrast(0.2), L.RandomZoom(0.1),
+                                    L.RandomTranslation(0.1, 0.1), L.RandomCrop(4, 4), L.RandomBrightness(0.1)])
+        visual = [norm, L.Rescaling(1 / 255.0), L.Resizing(4, 4), L.CenterCrop(4, 4), augment]
+        for layer in visual:
+            layer(images, training=True)
+        words = L.TextVectorization(max_tokens=10, output_sequence_length=4)
+        words.adapt(tf.constant(["a b c", "b c"]))
+        words(tf.constant(["a b"]))
+        lookups = [L.StringLookup(vocabulary=["a", "b"]), L.IntegerLookup(vocabulary=[1, 2]), L.Hashing(4),
+                   L.CategoryEncoding(num_tokens=4, output_mode="one_hot"), L.Discretization(bin_boundaries=[0.0])]
+        for layer, value in zip(lookups, (tf.constant(["a"]), tf.constant([1]), tf.constant(["a"]), tf.constant([1]),
+                                          tf.constant([1.0]))):
+            layer(value)
+        for layer in [*visual, words, *lookups]:
+            assert layer.trainable_weights == [], type(layer).__name__
+        # the input's gradient passes through a differentiable one
+        w = tf.Variable(np.ones((1, 1, 1, 3), "float32"))
+        with tf.GradientTape() as tape:
+            out = tf.reduce_sum(L.Rescaling(0.5)(images * w))
+        assert tape.gradient(out, w) is not None
+
+
+def test_tf53_keras_metric_values_have_no_gradient(tf):
+    """tf53: a Keras metric's value, called (`m(y, p)`) or read after `update_state`
+    (`m.result()`), has no gradient to the predictions it was given, in Keras 3 and tf_keras,
+    for every kind of metric (even `Mean` and `MeanSquaredError`): a loss made of it gives None
+    for every weight."""
+    for keras in (tf.keras, pytest.importorskip("tf_keras")):
+        net = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
+        x = tf.random.normal([16, 3])
+        y = tf.cast(tf.random.uniform([16, 1]) > 0.5, tf.float32)
+        net(x)
+        for cls in (keras.metrics.AUC, keras.metrics.BinaryAccuracy, keras.metrics.MeanSquaredError, keras.metrics.Precision):
+            called, updated = cls(), cls()
+            with tf.GradientTape(persistent=True) as tape:
+                p = net(x)
+                updated.update_state(y, p)
+                by_call = 1.0 - called(y, p)
+                by_result = 1.0 - updated.result()
+            assert all(g is None for g in tape.gradient(by_call, net.trainable_variables)), cls.__name__
+            assert all(g is None for g in tape.gradient(by_result, net.trainable_variables)), cls.__name__
+        mean = keras.metrics.Mean()
+        with tf.GradientTape() as tape:
+            loss = mean(tf.reduce_mean(net(x)))
+        assert all(g is None for g in tape.gradient(loss, net.trainable_variables))
+
+
+def test_tf54_values_computed_under_stop_recording_get_no_gradient(tf):
+    """tf54: inside `with tape.stop_recording():` the tape records nothing: a loss computed
+    there (forward pass included) gives None for every weight, silently; a statistic computed
+    there beside a recorded loss leaves the loss's gradients intact."""
+    keras = tf.keras
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    x = tf.random.normal([4, 3])
+    with tf.GradientTape() as tape:
+        with tape.stop_recording():
+            loss = tf.reduce_mean(tf.square(net(x)))
+    assert all(g is None for g in tape.gradient(loss, net.trainable_variables))
+    with tf.GradientTape() as tape:
+        out = net(x)
+        loss = tf.reduce_mean(tf.square(out))
+        with tape.stop_recording():
+            spread = tf.math.reduce_std(out)
+    assert spread is not None
+    assert all(g is not None for g in tape.gradient(loss, net.trainable_variables))

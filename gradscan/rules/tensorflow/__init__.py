@@ -1,7 +1,7 @@
 """GS4xx: TensorFlow and Keras: variables Keras does not track, NumPy and non-differentiable ops
 on the loss path, losses computed after the tape stopped, tapes that watch nothing, freezes
-that never take effect, values computed from weights once in `build()`, and gradients applied
-to another model's variables.
+that never take effect, values computed from weights once in `build()`, gradients applied
+to another model's variables, and float variables frozen at a constant that nothing writes.
 
 Which Keras a file uses matters (facts tf25, tf40, tf45): the semantic model classifies a class
 deriving from `keras.*` as Keras 3 and one deriving from `tf.keras.*` as Keras 3 unless the file
@@ -30,4 +30,5 @@ from gradscan.rules.tensorflow import (  # noqa: F401 (importing a rule module r
     gs409_trainable_changed_after_compile,
     gs410_weight_derived_once,
     gs411_gradients_applied_to_other_variables,
+    gs412_frozen_constant_variable,
 )

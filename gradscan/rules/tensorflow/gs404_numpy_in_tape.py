@@ -6,7 +6,8 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
-    SITE_TRIGGERS, callee, function_items, function_named, in_data_pipeline, is_name, method_name, path_barrier, reaches_loss,
+    SITE_TRIGGERS, callee, function_items, function_named, in_data_pipeline, is_name, method_name, only_untrained_networks, path_barrier,
+    reaches_loss,
     tf_site,
 )
 from gradscan.semantics.arguments import find_argument, keyword_argument
@@ -145,6 +146,8 @@ class NumpyInTape(Rule):
                 continue
             if value is call and method_name(call) == "predict" and _untrained_network(model, call, trace, fn):
                 continue
+            if value is not call and not unknown and only_untrained_networks(model, value, trace, fn):
+                continue  # `target(x).numpy()`: a constant the step never needed a gradient through
             yield Report(call)
 
     @staticmethod

@@ -5,10 +5,13 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, enclosing_tape, method_name, tape_withs
+from gradscan.rules.tensorflow.helpers import (
+    KERAS_VARIABLE, TF_VARIABLE, callee, enclosing_tape, in_data_pipeline, is_name, method_name, tape_withs,
+)
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.definitions import Definitions
+from gradscan.semantics import tf_training
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants, target_names
@@ -34,7 +37,8 @@ class LossOutsideTape(Rule):
     )
     hint = "compute the loss inside the `with tf.GradientTape() as tape:` block"
     before_message = "forward pass computed before the GradientTape block: the tape never sees it, gradients are None"
-    facts = ("tf32",)
+    stopped_message = "value computed under tape.stop_recording() gives None gradients; compute it while the tape records"
+    facts = ("tf32", "tf54")
     triggers = ("GradientTape",)
     doc = """
     ## What it does
@@ -55,7 +59,20 @@ class LossOutsideTape(Rule):
     records only the loss arithmetic on a value it never saw made, and every gradient is None
     (the same fact). A block that also runs a network (a target network's output computed
     before it, the online network inside), reads a variable, or calls a function of unknown
-    effect is not flagged.
+    effect is not flagged, unless the network it runs is provably not what the gradient is
+    taken for: `tape.gradient(loss, generator.trainable_variables)` with the generator's fakes
+    made before the block and only the discriminator run inside it gives None for every
+    generator weight, so the fakes' line is flagged.
+
+    Also flags the value differentiated when it is computed inside `with tape.stop_recording():`
+    within the tape's block: the tape records nothing there, so every gradient is None (fact
+    tf54). A statistic computed there beside a loss recorded outside it is fine.
+
+    Also flags a Keras layer or model called in a function a `tf.data` pipeline maps (a
+    lambda given to `dataset.map`, or a function of the file named there) when a
+    `tape.gradient` of the file differentiates its weights: the map runs before any tape
+    records, so their gradients are None (fact tf32). A frozen extractor or a preprocessing
+    layer there is fine.
 
     Not flagged: labels and targets computed outside the tape (they are not the differentiated
     value); renaming or indexing a value computed inside (`loss = losses["total"]`); computations
@@ -80,7 +97,7 @@ class LossOutsideTape(Rule):
 
     ## References
     - TensorFlow guide "Introduction to gradients and automatic differentiation"
-    - gradscan facts: tf32
+    - gradscan facts: tf32, tf54
     """
     invalid = (
         """
@@ -118,7 +135,10 @@ class LossOutsideTape(Rule):
         """,
     )
 
+    pipeline_message = "network run in a tf.data map function, outside every tape: the weights a tape differentiates get no gradient from it"
+
     def check(self, model: FileModel) -> Iterator[Report]:
+        yield from self._trained_in_pipeline(model)
         order = model.flow.order
         for call, fn in model.calls:
             func = call.func
@@ -133,8 +153,12 @@ class LossOutsideTape(Rule):
                 continue
             if isinstance(target, cst.Name):
                 assign = self._last_assignment(model, target.value, fn, call)
+                stopped = _under_stop_recording(model, assign, tape, block) if assign is not None and self._inside(model, assign, block) else None
+                if stopped is not None:
+                    yield Report(stopped, self.stopped_message)  # the line to change: the pause itself
+                    continue
                 if assign is not None and self._inside(model, assign, block) and isinstance(assign, cst.Assign):
-                    before = _forward_before(model, block, assign, fn, find_argument(call, 1, "sources"))
+                    before = _forward_before(model, block, assign, fn, find_argument(call, 1, "sources"), call)
                     if before is not None:
                         yield Report(before, self.before_message)
                     continue
@@ -147,6 +171,25 @@ class LossOutsideTape(Rule):
                 yield Report(assign)
             elif _computes(model, target):
                 yield Report(target)
+
+    def _trained_in_pipeline(self, model: FileModel) -> Iterator[Report]:
+        """A Keras layer or model called in a function a `tf.data` pipeline maps (a lambda
+        given to `dataset.map`, or a function of the file named there) whose weights a
+        `tape.gradient` of the file differentiates: the map runs before any tape records,
+        so those weights' gradients are None (fact tf32)."""
+        taint = model.sources.tensorflow
+        gradient_calls = [(c, f) for c, f in model.calls if tf_training.gradient_sources(c) is not None]
+        if not gradient_calls:
+            return
+        mapped = _mapped_functions(model)
+        for call, fn in model.calls:
+            if not (in_data_pipeline(model, call) or (fn is not None and id(fn.node) in mapped)):
+                continue
+            net = dotted(call.func)
+            if net is None or callee(model, call) is not None or not taint.builds_network(call.func, fn):
+                continue
+            if any(tf_training.network_trained(model, g, net, gfn) for g, gfn in gradient_calls):
+                yield Report(call, self.pipeline_message)
 
     @staticmethod
     def _inside(model: FileModel, node: cst.CSTNode, block: cst.With) -> bool:
@@ -185,6 +228,32 @@ class LossOutsideTape(Rule):
         stmt = model.enclosing_statement(assign)
         block = model.parent(model.parent(stmt)) if isinstance(stmt, cst.BaseSmallStatement) else model.parent(stmt)
         return block is not None and any(anc is block for anc in model.ancestors(call))
+
+
+def _mapped_functions(model: FileModel) -> set:
+    """ids of the function definitions a `tf.data` pipeline maps: `ds.map(parse)`."""
+    out = set()
+    for call, fn in model.calls:
+        if method_name(call) in ("map", "flat_map", "interleave", "filter") and call.args:
+            arg = call.args[0].value
+            target = model.module_functions.get(arg.value) if isinstance(arg, cst.Name) else None
+            if target is not None:
+                out.add(id(target.node))
+    return out
+
+
+def _under_stop_recording(model: FileModel, node: cst.CSTNode, tape: str, block: cst.With) -> Optional[cst.Call]:
+    """The `<tape>.stop_recording()` call of a `with` block inside the tape's block that holds
+    `node`: the tape records nothing there (tf54)."""
+    for anc in model.ancestors(node):
+        if anc is block:
+            return None
+        if isinstance(anc, cst.With):
+            for item in anc.items:
+                call = item.item
+                if isinstance(call, cst.Call) and method_name(call) == "stop_recording" and is_name(call.func.value, tape):
+                    return call
+    return None
 
 
 def _computes(model: FileModel, expr: cst.BaseExpression) -> bool:
@@ -244,11 +313,14 @@ def _pure_function(model: FileModel, target, depth: int = 2) -> bool:
     return True
 
 
-def _forward_before(model: FileModel, block: cst.With, assign: cst.Assign, fn, sources) -> Optional[cst.CSTNode]:
+def _forward_before(model: FileModel, block: cst.With, assign: cst.Assign, fn, sources, gradient_call=None) -> Optional[cst.CSTNode]:
     """The assignment before `block` of a network's output that the target assigned in the
     block is computed from, when nothing the block computes it from reads a variable, runs a
     network (or a function that may) or is watched; else None. A parameter or loop variable
-    read in the block is data unless the gradient is asked about it (it may be a variable)."""
+    read in the block is data unless the gradient is asked about it (it may be a variable).
+    A network the gradient call provably does not differentiate (its sources are the weight
+    lists of other objects: a GAN's discriminator in the generator's tape) is run in the block
+    on what it is given: only its inputs can carry the differentiated weights' gradient."""
     taint = model.sources.tensorflow
     asked = {n.value for n in descendants(sources) if isinstance(n, cst.Name)} if sources is not None else set()
     if isinstance(sources, cst.Name):
@@ -274,6 +346,11 @@ def _forward_before(model: FileModel, block: cst.With, assign: cst.Assign, fn, s
                     stack.extend(a.value for a in node.args)
                     continue
                 if name is None and _pure_function(model, model.objects.called_function(node, fn)):
+                    stack.extend(a.value for a in node.args)
+                    continue
+                net = dotted(node.func) if name is None else None
+                if net and gradient_call is not None and model.objects.called_function(node, fn) is None \
+                        and tf_training.network_trained(model, gradient_call, net, fn) is False:
                     stack.extend(a.value for a in node.args)
                     continue
                 return None  # a network, a weight-reading method, or a call whose effect is unknown
@@ -310,7 +387,10 @@ def _forward_before(model: FileModel, block: cst.With, assign: cst.Assign, fn, s
                     if found is None:
                         found = b.stmt
                 continue
-            stack.extend(c for c in node.children if isinstance(c, cst.BaseExpression))
+            for c in node.children:  # a list's or tuple's elements too (`layer([h, skip])`)
+                c = c.value if isinstance(c, (cst.Element, cst.StarredElement)) else c
+                if isinstance(c, cst.BaseExpression):
+                    stack.append(c)
     return found
 
 

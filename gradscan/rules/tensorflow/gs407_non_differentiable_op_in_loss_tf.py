@@ -7,11 +7,13 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.tensorflow.helpers import (
     SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, function_items, function_named,
-    in_data_pipeline, method_name, path_barrier, reaches_loss, tf_dtype_kind, tf_site,
+    in_data_pipeline, method_name, only_untrained_networks, path_barrier, reaches_loss, tf_dtype_kind, tf_site,
+    used_only_as_mask,
 )
 from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.walk import descendants, target_names
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.names import dotted
 from gradscan.semantics.facts import TensorFlowSources
 
 
@@ -56,7 +58,7 @@ class NonDifferentiableOpInLossTf(Rule):
         "tf.sign): the variables before them never train."
     )
     hint = "use a differentiable surrogate (softmax, sigmoid) or the straight-through idiom `v + tf.stop_gradient(tf.round(v) - v)`"
-    facts = ("tf36",)
+    facts = ("tf36", "tf53")
     triggers = (*SITE_TRIGGERS, "compile")
     doc = """
     ## What it does
@@ -71,6 +73,11 @@ class NonDifferentiableOpInLossTf(Rule):
     `round`, `floor`, integer casts and casts of booleans, and zeros for `sign` (fact tf36).
     A loss computed through them trains nothing before them, silently.
 
+    A Keras metric's value used as the loss (`loss = 1.0 - auc.result()` after
+    `auc.update_state(y, model(x))`, or `1.0 - precision(y, p)`) is flagged too when the loss
+    carries no gradient another way: a metric accumulates counters by assignment, so its value
+    has no gradient at all and every weight's is None (fact tf53).
+
     A function given to a Keras model's `compile(loss=fn)`, and the `call` of a
     `keras.losses.Loss` subclass, are checked too: Keras calls it as
     `fn(y_true, y_pred)`, and when every path from `y_pred` to what it returns passes through
@@ -81,7 +88,11 @@ class NonDifferentiableOpInLossTf(Rule):
     Not flagged: the same operations on labels, masks, shapes or inputs (they carry no
     gradient); results used as indices (`tf.gather`, `tf.one_hot`, subscripts), as the
     condition of `tf.where`, as loss targets, or multiplied into a differentiable value (a
-    mask); metrics and predictions (they do not reach the loss); the straight-through idiom
+    mask, also bound to a name first when every read of it is such a product:
+    `keep = tf.cast(conf < 0.9, tf.float32)`, then `per_example * keep`); a target's or a
+    teacher's output (a network the step's `tape.gradient` does not differentiate, also
+    through a helper that runs the network it is given); metrics and predictions (they do not reach the loss; a metric's value used as a
+    weight on a loss that carries gradient); the straight-through idiom
     `v + tf.stop_gradient(tf.round(v) - v)`; casts to floating dtypes.
 
     ## Example
@@ -101,7 +112,7 @@ class NonDifferentiableOpInLossTf(Rule):
 
     ## References
     - TensorFlow API: `tf.round`, `tf.argmax`, `tf.cast` (no gradient for integer types)
-    - gradscan facts: tf36
+    - gradscan facts: tf36, tf53
     """
     invalid = (
         """
@@ -136,6 +147,7 @@ class NonDifferentiableOpInLossTf(Rule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         yield from self._compiled_losses(model)
+        yield from self._metric_losses(model)
         taint = model.sources.tensorflow
         for call, fn in model.calls:
             op = self._op(model, call, taint, fn)
@@ -148,9 +160,14 @@ class NonDifferentiableOpInLossTf(Rule):
             barrier = path_barrier(model)
             if barrier(call) or combined_with_carrier(model, taint, call, fn, (cst.Multiply, cst.Divide)):
                 continue
+            if used_only_as_mask(model, taint, call, fn):
+                continue  # `keep = tf.cast(conf < t, tf.float32)`, then `per * keep`: a mask
             trace = reaches_loss(model, call, barrier)
             if trace is None:
                 continue
+            carried = [a.value for a in call.args if taint.carries(a.value, fn)]
+            if carried and all(only_untrained_networks(model, a, trace, fn) for a in carried):
+                continue  # a target's or teacher's output: the step needs no gradient through it
             if trace.sink == "return":
                 root = getattr(trace, "root", None)
                 if op in ("tf.argmax", "tf.argmin", "keras.ops.argmax") and (root is None or root.name != "compute_loss"):
@@ -182,6 +199,26 @@ class NonDifferentiableOpInLossTf(Rule):
             if kind in ("int", "bool") and taint.carries(value, fn):
                 return f"tf.cast to an {'integer' if kind == 'int' else 'boolean'} dtype"
         return None
+
+    def _metric_losses(self, model: FileModel) -> Iterator[Report]:
+        """A Keras metric's value (`auc(y, p)`, `auc.result()` after `auc.update_state(y, p)`)
+        given the model's output, when it is all the loss the tape differentiates: the value
+        comes from counters updated by assignment, so every gradient is None (tf53). A loss
+        that also carries gradient another way (a metric used as a weight) is not flagged."""
+        taint = model.sources.tensorflow
+        for call, fn in model.calls:
+            if not _metric_value(model, taint, call, fn):
+                continue
+            if tf_site(model, call) is None or in_data_pipeline(model, call):
+                continue
+            trace = reaches_loss(model, call, path_barrier(model))
+            if trace is None or trace.sink != "loss" or not trace.path or not isinstance(trace.path[-1], cst.Call):
+                continue
+            sink = trace.path[-1]
+            target = find_argument(sink, 0, "target")
+            if target is None or taint.carries(target, model.enclosing_function(sink)):
+                continue
+            yield Report(call, self.message.format(op="a Keras metric's value"))
 
     @staticmethod
     def _inside_stop_gradient(model: FileModel, node: cst.CSTNode) -> bool:
@@ -228,6 +265,28 @@ class NonDifferentiableOpInLossTf(Rule):
             if carries is False:
                 for op_call, op in ops:
                     yield Report(op_call, f"{clip(op, 32)} is the only path from y_pred to this Loss: fit() gets no gradient")
+
+
+def _metric_value(model: FileModel, taint: TensorFlowSources, call: cst.Call, fn) -> bool:
+    """`call` is a Keras metric's value computed from a value that carries gradient: the
+    metric called on it, or its `result()` after an `update_state`/call on one."""
+    func = call.func
+    built = taint.constructors(func, fn)
+    if built and all(taint.metric_constructor(v) for v in built):
+        return any(taint.carries(a.value, fn) for a in call.args)
+    if not (isinstance(func, cst.Attribute) and func.attr.value == "result" and not call.args):
+        return False
+    built = taint.constructors(func.value, fn)
+    if not built or not all(taint.metric_constructor(v) for v in built):
+        return False
+    receiver = dotted(func.value)
+    for other, owner in model.calls:
+        f = other.func
+        fed = dotted(f) == receiver or (
+            isinstance(f, cst.Attribute) and f.attr.value == "update_state" and dotted(f.value) == receiver)
+        if fed and receiver is not None and any(taint.carries(a.value, owner) for a in other.args):
+            return True
+    return False
 
 
 def _positional_params(fn: cst.FunctionDef) -> list:

@@ -5,7 +5,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import callee, enclosing_tape, is_name, method_name, tape_withs
+from gradscan.rules.tensorflow.helpers import TF_VARIABLE, callee, enclosing_tape, is_name, method_name, tape_withs
 from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -74,6 +74,12 @@ class TapeWatchesNothing(Rule):
     `tf.random.normal(...)`, `tf.zeros(...)`, `tf.constant(...)` (a tensor, not a `tf.Variable`)
     that a tape's `gradient` is asked about, with no `.watch(...)` of it anywhere in the file.
     A tape records only variables and watched tensors: the gradient is None (fact tf47).
+    The same for a tensor computed by library ops from nothing the tape records (inputs,
+    random draws, a network's output made before the tape; a parameter counts when every
+    caller passes such a tensor) and never watched: a gradient penalty's interpolated batch
+    `mixed = eps * real + (1 - eps) * fake` asked about with `gp_tape.gradient(score, mixed)`,
+    or a saliency map of a resized image; flagged at the `gradient` call. Computed inside the
+    block from a variable or a network's output, it is recorded and not flagged.
 
     Also flags a hand-written descent step that rebinds a gradient source to arithmetic on
     itself: `w = w - lr * dw`, `params[k] = params[k] - lr * grads[k]`,
@@ -228,6 +234,7 @@ class TapeWatchesNothing(Rule):
         if not tapes:
             return
         asked = {}
+        asked_at = {}
         for call, fn in model.calls:
             if method_name(call) != "gradient" or not isinstance(call.func.value, cst.Name):
                 continue
@@ -241,6 +248,7 @@ class TapeWatchesNothing(Rule):
             for value in elements:
                 if isinstance(value, cst.Name):
                     asked.setdefault(value.value, fn)
+                    asked_at.setdefault(value.value, call)
         if not asked:
             return
         bindings, watched = self._bindings_and_watches(model, set(asked))
@@ -253,10 +261,17 @@ class TapeWatchesNothing(Rule):
             if scope is not None and scope is not fn:
                 continue  # bound in another function: not the name the tape's scope reads
             value = node.value
-            if id(value) in reported or not isinstance(value, cst.Call) or callee(model, value) not in TENSOR_FACTORIES:
+            if id(value) in reported:
                 continue
-            reported.add(id(value))
-            yield Report(value, "a plain tensor is not watched by the tape: its gradient is None; make it a tf.Variable")
+            if isinstance(value, cst.Call) and callee(model, value) in TENSOR_FACTORIES:
+                reported.add(id(value))
+                yield Report(value, "a plain tensor is not watched by the tape: its gradient is None; make it a tf.Variable")
+                continue
+            call = asked_at[name]
+            block = _tape_block(model, call, fn)
+            if block is not None and _unrecorded_tensor(model, value, block, fn, watched):
+                reported.add(id(value))
+                yield Report(call, self.computed_message.format(name=name))
 
     @staticmethod
     def _bindings_and_watches(model: FileModel, names):
@@ -295,6 +310,7 @@ class TapeWatchesNothing(Rule):
         return bindings, watched
 
 
+    computed_message = "`{name}` is computed from nothing the tape records and never watched: its gradient is None; watch it"
     rebound_message = "`{slot} - ...` rebinds a gradient source to a tensor no later tape watches; use `.assign_sub`"
 
     def _rebound_sources(self, model: FileModel) -> Iterator[Report]:
@@ -330,6 +346,109 @@ class TapeWatchesNothing(Rule):
                     continue  # watched, or recorded by an outer tape (a MAML fast weight)
                 done.add(id(node))
                 yield Report(node, self.rebound_message.format(slot=text))
+
+
+def _tape_block(model: FileModel, call: cst.Call, fn) -> Optional[cst.With]:
+    """The last `with tf.GradientTape() as <tape>:` block of the gradient call's tape before it."""
+    order = model.flow.order
+    best = None
+    for block in tape_withs(model):
+        if model.enclosing_function(block) is not fn or order(block) > order(call):
+            continue
+        if any(i.asname is not None and is_name(i.asname.name, call.func.value.value) for i in block.items):
+            if best is None or order(block) > order(best):
+                best = block
+    return best
+
+
+def _unrecorded_tensor(model: FileModel, value: cst.BaseExpression, block: cst.With, fn, watched) -> bool:
+    """`value` computes a tensor (library ops on other tensors) from nothing the tape records:
+    no operand is a variable, a network's output or a value computed inside the block, none is
+    watched, and a parameter operand is given only non-variable tensors by every caller (an
+    interpolated batch of a gradient penalty built from `real` and `fake`). A gradient asked
+    about it is None (fact tf47): the tape records operations on a tensor only when a watched
+    value flows into it."""
+    from gradscan.semantics.definitions import Definitions
+
+    taint = model.sources.tensorflow
+    defs = model.get(Definitions)
+    operators = False
+    for node in [value, *descendants(value)]:
+        if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
+            operators = True
+        elif isinstance(node, cst.Call):
+            name = callee(model, node) or ""
+            if name.split(".", 1)[0] not in ("tensorflow", "keras", "numpy", "math") or name.rsplit(".", 1)[-1][:1].isupper():
+                return False  # a network, a variable factory, or a call this file does not show
+            operators = True
+        elif isinstance(node, cst.Attribute):
+            if model.resolve(node) is None and taint.carries(node, fn):
+                return False
+        elif isinstance(node, cst.Name):
+            if node.value in watched:
+                return False
+            parent = model.parent(node)
+            if (isinstance(parent, cst.Attribute) and (parent.attr is node or model.resolve(parent) is not None)) \
+                    or (isinstance(parent, cst.Arg) and parent.keyword is node):
+                continue  # `tf` of `tf.random.uniform`, an attribute's name, a keyword
+            bindings, kind = defs.reaching(node, fn)
+            if kind == "param":
+                if not _callers_pass_tensors(model, fn, node.value):
+                    return False
+                continue
+            for b in bindings:
+                if b.value is None or any(anc is block for anc in model.ancestors(b.stmt)):
+                    return False
+                if not _unrecorded_tensor(model, b.value, block, fn, watched) and not (
+                        isinstance(b.value, cst.Call) and callee(model, b.value) in TENSOR_FACTORIES):
+                    return False
+    return operators
+
+
+def _callers_pass_tensors(model: FileModel, fn, param: str) -> bool:
+    """Every caller in the file passes `param` a tensor that is not a variable: a network's
+    output or library ops on such tensors (a variable would be recorded by the tape)."""
+    from gradscan.semantics.arguments import argument_for
+
+    if fn is None:
+        return False
+    callers = model.objects.callers_of(fn)[:8]
+    if not callers:
+        return False
+    for call, owner in callers:
+        arg = argument_for(fn, call, param)
+        if arg is None or not _plain_tensor(model, arg, owner, 3):
+            return False
+    return True
+
+
+def _plain_tensor(model: FileModel, expr: cst.BaseExpression, scope, depth: int) -> bool:
+    """`expr` is a tensor and no variable: calls of library functions (not constructors such as
+    `tf.Variable` or a layer class) or of networks, arithmetic, and names bound to such values."""
+    from gradscan.semantics.definitions import Definitions
+
+    if depth <= 0:
+        return False
+    for node in [expr, *descendants(expr)]:
+        if isinstance(node, cst.Call):
+            name = callee(model, node)
+            if name is not None and (name in TF_VARIABLE or name.rsplit(".", 1)[-1][:1].isupper()
+                                     or name.split(".", 1)[0] not in ("tensorflow", "keras", "numpy")):
+                return False
+        elif isinstance(node, cst.Attribute):
+            if model.resolve(node) is None and not isinstance(model.parent(node), cst.Call):
+                return False  # an attribute read (`layer.kernel`): may be a variable
+        elif isinstance(node, cst.Name):
+            parent = model.parent(node)
+            if isinstance(parent, cst.Attribute) or (isinstance(parent, cst.Call) and parent.func is node) \
+                    or (isinstance(parent, cst.Arg) and parent.keyword is node):
+                continue  # a module, an attribute's or a function's name, a keyword: not a value
+            bindings, kind = model.get(Definitions).reaching(node, scope)
+            if kind == "param" or not bindings:
+                return False
+            if not all(b.value is not None and _plain_tensor(model, b.value, scope, depth - 1) for b in bindings):
+                return False
+    return True
 
 
 def _code(node: cst.CSTNode) -> str:

@@ -11,6 +11,7 @@ from gradscan.semantics.arguments import argument_position, positional_arguments
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.names import dotted, tokens
+from gradscan.semantics.walk import descendants
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.facts import KERAS_KINDS, TensorFlowSources
 
@@ -342,6 +343,37 @@ def combined_with_carrier(model: FileModel, taint: TensorFlowSources, node: cst.
     return False
 
 
+def used_only_as_mask(model: FileModel, taint: TensorFlowSources, node: cst.CSTNode, fn) -> bool:
+    """`node` is the whole value of `name = node` and every read of `name` that this binding
+    reaches is multiplied into (or divides) a value that carries gradient, or selects
+    (`mask = tf.cast(conf > 0.9, tf.float32)` then `tf.reduce_mean(per_example * mask)`): a
+    mask or weight, the gradient flows through the other operand."""
+    from gradscan.semantics.definitions import Definitions
+
+    stmt = model.parent(node)
+    if not (isinstance(stmt, cst.Assign) and stmt.value is node and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0].target, cst.Name)):
+        return False
+    name = stmt.targets[0].target.value
+    scope = fn.node if fn is not None else model.module
+    defs = model.get(Definitions)
+    barrier = path_barrier(model)
+    uses = 0
+    for use in descendants(scope):
+        if not isinstance(use, cst.Name) or use.value != name or use is stmt.targets[0].target:
+            continue
+        parent = model.parent(use)
+        if isinstance(parent, (cst.AssignTarget, cst.Param)) or (isinstance(parent, cst.Attribute) and parent.attr is use):
+            continue
+        bindings, _kind = defs.reaching(use, fn)
+        if not any(b.stmt is stmt for b in bindings):
+            continue
+        uses += 1
+        if not (barrier(use) or combined_with_carrier(model, taint, use, fn, (cst.Multiply, cst.Divide))):
+            return False
+    return uses > 0
+
+
 def function_named(model: FileModel, scope: Optional[FunctionInfo], expr) -> Optional[cst.CSTNode]:
     """The def or lambda an argument names: a lambda, `f`, or `self.f`."""
     if isinstance(expr, cst.Lambda):
@@ -374,3 +406,27 @@ def function_items(expr) -> list:
 
 
 STOP_GRADIENT = {"tensorflow.stop_gradient", "keras.ops.stop_gradient", "tensorflow.keras.ops.stop_gradient", "keras.src.ops.stop_gradient", "tensorflow.keras.backend.stop_gradient"}
+
+
+def only_untrained_networks(model: FileModel, value: cst.BaseExpression, trace, fn) -> bool:
+    """Everything `value` carries comes from networks the step does not differentiate (a
+    target network's Q-values, a teacher's pseudo-labels, also through a helper that runs the
+    network it is given): `tape.gradient(loss, sources)` at the end of `trace` lists the weights
+    of other objects, or the network is synced or frozen. A cut there removes no gradient the
+    step needs. Proved by the code, never by a name; unknown (a parameter, `self`, sources not
+    resolved) is not proof."""
+    from gradscan.semantics import tf_training
+
+    sink = trace.path[-1] if trace is not None and trace.sink == "loss" and trace.path else None
+    if not isinstance(sink, cst.Call) or tf_training.gradient_sources(sink) is None:
+        return False
+    networks = tf_training.networks_behind(model, value, fn)
+    if not networks:
+        return False
+    for net in networks:
+        trained = tf_training.network_trained(model, sink, net, fn)
+        if trained is None and not tf_training.synced_or_frozen(model, net):
+            return False
+        if trained:
+            return False
+    return True
