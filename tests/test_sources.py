@@ -188,3 +188,24 @@ def test_a_submodule_output_is_a_value_not_a_module():
     roots = m.sources.walk.roots(value_of(m, "best"))
     assert "weight:self.class_embed" in roots
     assert not any(r.startswith(("module:", "weight:module:")) for r in roots)
+
+
+def test_tensorflow_a_keras_loss_object_carries_only_its_inputs():
+    """tf56: a Keras loss object holds no weights; its value on data carries nothing, on the
+    model's prediction the model's weights."""
+    m = build("""
+        import tensorflow as tf
+        from tensorflow import keras
+
+        model = keras.Sequential([keras.layers.Dense(1)])
+        loss_fn = keras.losses.MeanSquaredError()
+
+        def step(x, y, prior):
+            with tf.GradientTape() as tape:
+                reg = loss_fn(prior, tf.zeros_like(prior))
+                fit = loss_fn(y, model(x))
+                total = fit + reg
+            return tape.gradient(total, model.trainable_variables)
+    """)
+    assert not m.sources.carries(value_of(m, "reg"))
+    assert m.sources.carries(value_of(m, "fit"))

@@ -94,3 +94,8 @@ WEIGHTLESS_LAYERS = tuple(Api(name, "tf52") for name in (
 # `tape.gradient` of a loss made of it is None for every weight (Keras 3 and tf_keras, every
 # metric: AUC, accuracies, even `Mean` and `MeanSquaredError`).
 NO_GRADIENT_NAMESPACES = (Api("metrics", "tf53"),)
+
+# Namespaces of Keras classes that hold no trainable weight of their own (tf56): a loss object
+# (`keras.losses.MeanSquaredError()`, `CategoricalCrossentropy(...)`) computes its value from
+# what it is given, so its value carries exactly its inputs' gradient.
+WEIGHTLESS_NAMESPACES = (Api("losses", "tf56"),)

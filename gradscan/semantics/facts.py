@@ -46,6 +46,7 @@ NON_CARRYING_FUNCTIONS = api_names(tf_api.NON_CARRYING_FUNCTIONS)
 NON_CARRYING_METHODS = api_names(tf_api.NON_CARRYING_METHODS)
 WEIGHTLESS_LAYERS = api_names(tf_api.WEIGHTLESS_LAYERS)
 NO_GRADIENT_NAMESPACES = api_names(tf_api.NO_GRADIENT_NAMESPACES)
+WEIGHTLESS_NAMESPACES = api_names(tf_api.WEIGHTLESS_NAMESPACES)
 KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
 TENSOR_METHODS = tf_api.TENSOR_METHODS
 KERAS_KINDS = (kinds.KERAS, kinds.KERAS_LEGACY)
@@ -155,12 +156,14 @@ class TensorFlowSources:
         return name if name.split(".", 1)[0] in KERAS_ROOTS else None
 
     def weightless_constructor(self, value: cst.Call) -> bool:
-        """`value` builds a Keras layer with no trainable weight (tf52), or a `Sequential` of them."""
+        """`value` builds a Keras layer with no trainable weight (tf52), a Keras loss object
+        (tf56), or a `Sequential` of weightless layers."""
         name = self._keras_class(value)
         if name is None:
             return False
-        last = name.rsplit(".", 1)[-1]
-        if last in WEIGHTLESS_LAYERS:
+        parts = name.split(".")
+        last = parts[-1]
+        if last in WEIGHTLESS_LAYERS or (last[:1].isupper() and any(p in WEIGHTLESS_NAMESPACES for p in parts[1:-1])):
             return True
         if last == "Sequential" and value.args and isinstance(value.args[0].value, (cst.List, cst.Tuple)):
             parts = [e.value for e in value.args[0].value.elements]

@@ -458,3 +458,20 @@ def test_tf54_values_computed_under_stop_recording_get_no_gradient(tf):
             spread = tf.math.reduce_std(out)
     assert spread is not None
     assert all(g is not None for g in tape.gradient(loss, net.trainable_variables))
+
+
+def test_tf56_keras_loss_objects_hold_no_weights(tf):
+    """tf56: a Keras loss object has no trainable weight, in Keras 3 and tf_keras: on data its
+    value gives None for every weight; on the model's prediction every weight gets a gradient."""
+    for keras in (tf.keras, pytest.importorskip("tf_keras")):
+        net = keras.Sequential([keras.layers.Dense(2), keras.layers.Dense(1)])
+        x = tf.random.normal([8, 3])
+        y = tf.random.normal([8, 1])
+        net(x)
+        for loss_fn in (keras.losses.MeanSquaredError(), keras.losses.Huber(0.5), keras.losses.BinaryCrossentropy()):
+            assert getattr(loss_fn, "trainable_weights", []) == []
+            with tf.GradientTape(persistent=True) as tape:
+                on_data = loss_fn(y, tf.zeros_like(y))
+                on_prediction = loss_fn(tf.sigmoid(y), tf.sigmoid(net(x)))
+            assert all(g is None for g in tape.gradient(on_data, net.trainable_variables))
+            assert all(g is not None for g in tape.gradient(on_prediction, net.trainable_variables))
