@@ -617,3 +617,25 @@ def test_a_test_is_not_the_training_a_module_serves(chain):
     assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)) == []
     (chain / "learner.py").write_text(as_function.replace("def test_actions_do_not_train_the_actor", "def train_actor"))
     assert _codes(runner.run(["squash.py"], Settings(root=chain), jobs=1, use_cache=False)) == [("squash.py", 7, "GS301")]
+
+
+def test_tests_are_not_training_callers():
+    # a pytest function or a unittest case backpropagating through a helper checks it; the
+    # training function beside them still counts
+    assert edges('''
+        import unittest
+
+        def test_cut_holds():
+            loss = soft_label_loss(model(x), y)
+            loss.backward()
+
+        class LossTest(unittest.TestCase):
+            def test_smoothing(self):
+                def inner():
+                    label_smoothing(y, 3).sum().backward()
+                inner()
+                (model(x) - label_smoothing(y, 3)).sum().backward()
+
+        def fit(model, x, y):
+            soft_label_loss(model(x), y).backward()
+    ''') == [["pkg.losses.soft_label_loss", "torch", ["0"]]]

@@ -135,3 +135,41 @@ def test_an_object_the_file_never_constructs_is_known_by_the_methods_called_on_i
 def test_an_object_the_file_constructs_is_not_guessed_from_its_methods():
     model = build(INJECTED + "\nTrainer(object(), object())\n")
     assert model.objects.called_function(*call_of(model, "self.world.observe(x)")) is None
+
+
+def test_a_parameter_is_known_by_its_annotation_or_the_factory_its_caller_used():
+    m = build('''
+        class Trainer:
+            def fit_batch(self, x):
+                return x
+
+        class Other:
+            def fit_batch(self, x):
+                return x
+
+        def make_trainer():
+            if flag:
+                return Trainer()
+            return Trainer()
+
+        def mixed_factory():
+            if flag:
+                return Trainer()
+            return Other()
+
+        def declared(trainer: Trainer):
+            trainer.fit_batch(1)
+
+        def built(trainer):
+            trainer.fit_batch(2)
+
+        def unclear(trainer):
+            trainer.fit_batch(3)
+
+        built(make_trainer())
+        unclear(mixed_factory())
+    ''')
+    trainer = next(c for c in m.class_list if c.name == "Trainer")
+    fit = trainer.methods["fit_batch"]
+    callers = {code(c) for c, _o in m.objects.callers_of(fit)}
+    assert callers == {"trainer.fit_batch(1)", "trainer.fit_batch(2)"}

@@ -346,6 +346,8 @@ def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNo
         return not trains_cut
     if _stepped_with_cut_network(model, cut, receiver, trace):
         return False  # the optimizer stepped after this backward trains the cut network: its own step
+    if _steps_only_other_submodules(model, cut, receiver, trace):
+        return True  # `D(fake.detach())` in a class holding both networks, `d_opt.step()` after it
     for child, parent in trace_steps(model, trace.path if trace else _local_path(model, cut)):
         if isinstance(parent, cst.Call) and not contains(model, parent.func, child):
             if _names_a_discriminator((dotted(parent.func) or "").rsplit(".", 1)[-1]):
@@ -674,8 +676,13 @@ def _stepped_with_cut_network(model: "FileModel", cut: cst.CSTNode, receiver: cs
             names.add(name)
             ctors.extend(_bound_by_call(model, name, fn) or [])
         elif w.startswith("weight:self."):
-            optimized = model.sources.walk.optimized_attrs()
             attr = w[len("weight:self."):].split(".")[0]
+            stepped = stepped_self_attrs(model, trainer, backward)
+            if stepped is not None:
+                if attr in stepped:
+                    return True
+                continue  # the steps after this backward are resolved and train other submodules
+            optimized = model.sources.walk.optimized_attrs()
             if optimized is not None and attr in optimized:
                 return True
     if not names:
@@ -798,6 +805,117 @@ def _optimized_names(model: "FileModel") -> Set[str]:
     return model.get(OptimizerBindings).optimized
 
 
+def _steps_only_other_submodules(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """The cut value comes only from submodules of `self` (`fake = self.G(z)`) and every
+    optimizer stepped after the backward it reaches resolves to other submodules of `self`
+    (`d_opt.step()` with `Adam(self.D.parameters())`): that step never trains what the cut
+    removes (a discriminator step in a class that holds both networks)."""
+    if trace is None or trace.sink != "loss" or not trace.path:
+        return False
+    weights = model.sources.walk.weight_roots(receiver)
+    if not weights or not all(w.startswith("weight:self.") for w in weights):
+        return False
+    backward = trace.path[-1]
+    trainer = model.enclosing_function(backward)
+    if trainer is None or model.enclosing_function(cut) is None:
+        return False
+    stepped = stepped_self_attrs(model, trainer, backward)
+    if not stepped:
+        return False
+    return not any(w[len("weight:self."):].split(".")[0] in stepped for w in weights)
+
+
+def stepped_self_attrs(model: "FileModel", trainer: Optional["FunctionInfo"], backward: cst.CSTNode) -> Optional[Set[str]]:
+    """The attributes of `self` whose parameters the optimizers stepped after `backward` are
+    built from (`self.opt_d = Adam(self.D.parameters())`; Lightning's
+    `g_opt, d_opt = self.optimizers()` read through what `configure_optimizers` returns, in
+    order). None when there is no step or any stepped optimizer or its parameters is not
+    resolved to `self.<attr>.parameters()`."""
+    if trainer is None:
+        return None
+    steps = _steps_after(model, trainer, backward)
+    if not steps:
+        return None
+    out: Set[str] = set()
+    for step in steps:
+        ctors = _optimizer_ctors(model, step.func.value, trainer)
+        if ctors is None and step.args:
+            ctors = _optimizer_ctors(model, step.args[0].value, trainer)  # `scaler.step(opt)`
+        if not ctors:
+            return None
+        for ctor in ctors:
+            params = next((a.value for a in ctor.args if a.keyword is None or a.keyword.value == "params"), None)
+            receivers = parameter_receivers(params) if params is not None else None
+            if not receivers or not all(type(r) is cst.Attribute and is_self_name(model, r.value) for r in receivers):
+                return None
+            out |= {r.attr.value for r in receivers}
+    return out
+
+
+def _is_torch_optimizer(model: "FileModel", call: cst.CSTNode) -> bool:
+    name = model.callee(call) if type(call) is cst.Call else None
+    return bool(name) and name.startswith("torch.optim.") and not name.startswith("torch.optim.lr_scheduler") \
+        and name.rsplit(".", 1)[-1][:1].isupper()
+
+
+def _optimizer_ctors(model: "FileModel", expr: cst.BaseExpression, scope) -> Optional[List[cst.Call]]:
+    """The torch.optim constructions the optimizer `expr` is: its binding
+    (`opt = Adam(...)`, `self.opt = Adam(...)`) or, for a name unpacked from Lightning's
+    `self.optimizers()`, the matching element of what `configure_optimizers` returns."""
+    made = _bound_by_call(model, expr, scope)
+    if made and all(_is_torch_optimizer(model, c) for c in made):
+        return made
+    configured = _configured_optimizer(model, expr, scope)
+    return [configured] if configured is not None else None
+
+
+def _configured_optimizer(model: "FileModel", expr: cst.BaseExpression, scope) -> Optional[cst.Call]:
+    """`g_opt, d_opt = self.optimizers()` (or `opt = self.optimizers()`) in a method of a class
+    whose `configure_optimizers` has one `return` of optimizers in order
+    (`return opt_g, opt_d`, `return [opt_g, opt_d], [sched]`, a single optimizer): the
+    construction of the optimizer `expr` names. None when anything is not resolved."""
+    if type(expr) is not cst.Name or scope is None or len(scope.bindings.get(expr.value, ())) != 1:
+        return None
+    index, count = None, None
+    for node, owner in model.assignments:
+        if owner is not scope or type(node) is not cst.Assign or len(node.targets) != 1:
+            continue
+        value = node.value
+        if not (type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value == "optimizers"
+                and is_self_name(model, value.func.value) and not any(a.keyword is None for a in value.args)):
+            continue
+        target = node.targets[0].target
+        if type(target) is cst.Name and target.value == expr.value:
+            index, count = 0, 1
+        elif type(target) in (cst.Tuple, cst.List) and not any(type(e) is cst.StarredElement for e in target.elements):
+            names = [e.value.value if type(e.value) is cst.Name else None for e in target.elements]
+            if expr.value in names:
+                index, count = names.index(expr.value), len(names)
+    cls = method_class(scope)
+    configure = model.find_method(cls, "configure_optimizers") if index is not None and cls is not None else None
+    if configure is None:
+        return None
+    returns = [n for n in descendants(configure.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda))
+               if type(n) is cst.Return and n.value is not None]
+    if len(returns) != 1:
+        return None
+    value = returns[0].value
+    if type(value) in (cst.Tuple, cst.List) and len(value.elements) == 2 and all(
+            type(e.value) in (cst.Tuple, cst.List) for e in value.elements):
+        value = value.elements[0].value  # `return [opt_g, opt_d], [sched_g, sched_d]`
+    if type(value) in (cst.Tuple, cst.List):
+        elements = [e.value for e in value.elements]
+        if len(elements) != count or any(type(e) is cst.StarredElement for e in value.elements):
+            return None
+        value = elements[index]
+    elif count != 1:
+        return None
+    if type(value) is cst.Name:
+        made = _bound_by_call(model, value, configure)
+        value = made[0] if made and len(made) == 1 else None
+    return value if value is not None and _is_torch_optimizer(model, value) else None
+
+
 def _step_owners(model: "FileModel", trainer: Optional["FunctionInfo"], backward: cst.CSTNode) -> List:
     """For each `.step()` after `backward` (`_steps_after`), its optimizer's owners
     (`_optimizer_owners`: None unresolved, [None] a scheduler); `scaler.step(opt)` steps its
@@ -818,7 +936,7 @@ def _steps_after(model: "FileModel", trainer: Optional["FunctionInfo"], backward
             region = anc.body
             break
     order = [n for n in descendants(region, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda))
-             if type(n) is cst.Call and type(n.func) is cst.Attribute and n.func.attr.value in ("step", "backward")]
+             if type(n) is cst.Call and type(n.func) is cst.Attribute and n.func.attr.value in ("step", "backward", "manual_backward")]
     if not any(n is backward for n in order):
         return []
     i = next(k for k, n in enumerate(order) if n is backward)
@@ -826,7 +944,7 @@ def _steps_after(model: "FileModel", trainer: Optional["FunctionInfo"], backward
     seq = order[i + 1:] + (order[:i] if wrap else [])
     out = []
     for n in seq:
-        if n.func.attr.value == "backward":
+        if n.func.attr.value != "step":
             break
         out.append(n)
     return out

@@ -431,7 +431,7 @@ def _slice(other: _Module, names: Set[str], skip: Set[int]) -> Set[int]:
     # only when it trains or differentiates something)
     body = [n for n in other.tree.body if id(n) not in skip and not isinstance(n, (ast.Import, ast.ImportFrom, ast.ClassDef))
             and not (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                     and (not about_training(other.segment(n)) or _is_test(n)))]
+                     and (not about_training(other.segment(n)) or is_test(n)))]
     reads = {id(n): _names_in(n) for n in body}
     binds = {id(n): _bound_by_statement(n) | ({t.id for t in ast.walk(n) if isinstance(t, ast.Name)
                                                and isinstance(t.ctx, ast.Store)} if not isinstance(
@@ -461,7 +461,7 @@ def _class_slice(other: _Module, node: ast.ClassDef, names: Set[str]) -> Optiona
     algorithm's `train()` sampling from our policy), when it has any."""
     def trains(m) -> bool:
         return about_training(other.segment(m))
-    if _is_test(node):
+    if is_test(node):
         return None
     methods = [m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
     used = [m for m in methods if _names_in(m) & names or (trains(m) and m.name != "__init__")]
@@ -475,7 +475,7 @@ def _class_slice(other: _Module, node: ast.ClassDef, names: Set[str]) -> Optiona
     return "\n".join([header, *(other.segment(m) for m in sorted(keep, key=lambda m: m.lineno))])
 
 
-def _is_test(node: ast.stmt) -> bool:
+def is_test(node: ast.stmt) -> bool:
     """A test (a `unittest` test case, a pytest `test_` function): its training steps check
     what the code does, often that a cut holds (one step on one head, then "the other head's
     weights are unchanged"); they are not the training the linked file serves."""

@@ -69,7 +69,11 @@ class Objects:
         if expr is None:
             return None
         if type(expr) is cst.Call:
-            return self._constructed(expr)
+            cls = self._constructed(expr)
+            if cls is None and type(expr.func) is cst.Name:
+                factory = self._lookup(scope, expr.func.value)
+                cls = self._returned_class(factory) if factory is not None else None
+            return cls
         if type(expr) is cst.Name:
             if expr.value == "self":
                 return _method_class(scope)
@@ -106,6 +110,29 @@ class Objects:
                 return None
             found = cls
         return found
+
+    def _returned_class(self, fn: "FunctionInfo") -> Optional["ClassInfo"]:
+        """A factory of this file (`def make_trainer(net): return Trainer(net)`): the one class
+        every `return` of `fn` gives an instance of; None when any returns something else."""
+        values = [r.value for r in fn.returns if type(r) is cst.Return]
+        if not values or len(values) != len(fn.returns) or any(v is None for v in values):
+            return None
+        found = {id(c): c for c in (self.instance_class(v, fn) for v in values)}
+        return next(iter(found.values())) if len(found) == 1 and None not in found.values() else None
+
+    def _annotated_class(self, fn: "FunctionInfo", name: str) -> Optional["ClassInfo"]:
+        """A parameter annotated with a class of this file (`trainer: Trainer`, `"Trainer"`,
+        `Optional[Trainer]` is not read): its declared type."""
+        node = fn.node
+        if type(node) is not cst.FunctionDef:
+            return None
+        for p in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
+            if p.name.value != name or p.annotation is None:
+                continue
+            ann = p.annotation.annotation
+            text = ann.value if type(ann) is cst.Name else ann.value.strip("'\"") if type(ann) is cst.SimpleString else None
+            return self.model.classes.get(text) if text else None
+        return None
 
     def _injected_elsewhere(self, value, owner: "ClassInfo", method: str) -> bool:
         """`self.attr = attr` in `__init__` of a class this file never constructs: the object
@@ -186,7 +213,11 @@ class Objects:
 
     # ---- call-site binding -------------------------------------------------------------
     def _parameter_class(self, fn: "FunctionInfo", name: str) -> Optional["ClassInfo"]:
-        """The class every caller of `fn` passes for parameter `name`, or None."""
+        """The class every caller of `fn` passes for parameter `name` (or the class of this
+        file the parameter is annotated with), or None."""
+        declared = self._annotated_class(fn, name)
+        if declared is not None:
+            return declared
         found = None
         callers = self._direct_callers().get(id(fn), [])
         if not callers:

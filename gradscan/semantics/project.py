@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from gradscan.files.source import SourceError, decode_python
 from gradscan.semantics.index_summaries import CUT_WORDS, returns_cut
-from gradscan.semantics.linking import MAX_CALLERS, about_training
+from gradscan.semantics.linking import MAX_CALLERS, about_training, is_test
 
 INDEX_VERSION = 9
 REWRITE_MIN_CHANGES = 8
@@ -170,8 +170,11 @@ def trained_calls(tree: ast.AST, names: Dict[str, str]) -> List[List[str]]:
     (or the module's own code) of `tree` backpropagates: found by following the names of the
     backpropagated expression back through the assignments of the same body."""
     out: Set[Tuple[str, str]] = set()
+    # A test (a pytest `test_` function, a `unittest` case) that backpropagates checks what the
+    # code does (often that a cut holds); it is not the training its callees serve.
+    in_tests = {id(f) for t in ast.walk(tree) if is_test(t) for f in ast.walk(t)}
     bodies = [(None, [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))])]
-    bodies += [(n, n.body) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    bodies += [(n, n.body) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(n) not in in_tests]
     for fn, body in bodies:
         nodes = [n for stmt in body for n in _walk_body(stmt)]
         losses: List[Tuple[ast.expr, str]] = []

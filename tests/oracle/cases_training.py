@@ -729,3 +729,61 @@ class _GS608:
     def check_good(ns):
         ns["run"]()
         assert _changed(ns["G"].weight, ns["w_before"])
+
+
+# FACTS pt46: with automatic optimization, a training_step that returns None (it only logs its
+# loss) makes Lightning skip every batch: no backward, no step, the weights never change.
+_GS609_SOURCE = '''
+import logging
+import warnings
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+warnings.simplefilter("ignore")
+logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+torch.manual_seed(0)
+
+
+class Classifier(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Linear(5, 3)
+
+    def training_step(self, batch, batch_idx):MARK
+        x, y = batch
+        loss = F.cross_entropy(self.net(x), y)
+        self.log("train_loss", loss)
+        RETURN
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+clf = Classifier()
+w0 = clf.net.weight.detach().clone()
+trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                    enable_progress_bar=False, enable_model_summary=False)
+trainer.fit(clf, DataLoader(TensorDataset(torch.randn(24, 5), torch.randint(0, 3, (24,))), batch_size=8))
+'''
+
+
+@_case(
+    "GS609",
+    "lightning",
+    bad=_GS609_SOURCE.replace("MARK", "  # GS609").replace("RETURN", "pass"),
+    good=_GS609_SOURCE.replace("MARK", "").replace("RETURN", "return loss"),
+)
+class _GS609:
+    @staticmethod
+    def check_bad(ns):
+        clf = ns["clf"]
+        assert clf.net.weight.grad is None, "FACTS pt46: no backward pass ran"
+        assert not _changed(ns["w0"], clf.net.weight), "and the weights never changed"
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["w0"], ns["clf"].net.weight), "returning the loss trains the model"

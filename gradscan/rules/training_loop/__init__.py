@@ -16,4 +16,5 @@ from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule modul
     gs606_optimizer_misses_trained_submodule,
     gs607_reentrant_checkpoint_on_model_input,
     gs608_step_of_other_optimizer,
+    gs609_training_step_returns_no_loss,
 )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator, Optional, Set
+from typing import Iterator, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -33,6 +33,7 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     framework = "torch"
     summary = "`zero_grad()` between `backward()` and `step()` wipes the gradients the step needed: training does nothing"
     message = "`{zero}` between backward and `{step}` wipes the gradients; move it"
+    early_message = "`{step}` runs after `{zero}` and before backward: it steps nothing; move it"
     explanation = (
         "zero_grad() after backward wipes the gradients just computed: the step does not change the weights "
         "(silent no-op training). Call it before backward() or after step()."
@@ -47,8 +48,10 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     `accelerator.backward(loss)`, Lightning's `self.manual_backward(loss)`) and a step of the
     same optimizer follows it (`optimizer.step()`, `scaler.step(optimizer)`) with no backward
     pass in between. `model.zero_grad()` is flagged the same way when the optimizer stepped
-    was built from `model.parameters()` (in the same function, as `self.<optimizer>` of the
-    same class, or handed to the class's constructor beside the model:
+    was built from the parameters of `model` or of a part of it (`model.head.parameters()`:
+    a module's `zero_grad()` clears every submodule; also `self.zero_grad()` in a torch
+    module that owns its optimizers and does not define `zero_grad` itself), in the same
+    function, as `self.<optimizer>` of the same class, or handed to the class's constructor beside the model:
     `Trainer(net, SGD(net.parameters()))` with `self.model = model` and
     `self.optimizer = optimizer`). When the `zero_grad()` opens a method, the backward pass
     is looked for before its calls: a trainer's `_apply_gradients()` called right after
@@ -56,6 +59,11 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     A closure handed to `optimizer.step(closure)` (LBFGS) that calls `zero_grad()` after its
     backward pass and then returns is flagged too: the step reads the gradients right after
     calling it.
+    The same clearing in the other order, `zero_grad(); step(); loss.backward()` (a step of the
+    same optimizer after `zero_grad()` with no backward pass between them, and a backward pass
+    after the step in its block), is flagged on the step: it reads the gradients just
+    cleared, and in a loop the next `zero_grad()` clears that backward's gradients before any
+    step uses them.
 
     ## Why it breaks gradients
     `zero_grad()` resets every `.grad` of the optimizer's parameters (to None by default) and
@@ -130,6 +138,12 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                 model(x).sum().backward()
                 model.zero_grad()  # error: GS601
                 opt.step()
+
+        def train_step_first(model, loader, criterion, opt):
+            for x, y in loader:
+                opt.zero_grad()
+                opt.step()  # error: GS601
+                criterion(model(x), y).backward()
         """,
         """
         import pytorch_lightning as pl
@@ -239,6 +253,11 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                 continue
             optimizers = {receiver} | _optimizers_of(model, receiver, call, fn)
             if not _backward_before(model, stmt, optimizers, fn):
+                early = _step_before_backward(model, stmt, optimizers, fn)
+                if early is not None:
+                    node, step = early
+                    zero = f"{receiver}.zero_grad()"
+                    yield Report(node, message=self.early_message.format(step=clip(step, 30), zero=clip(zero, 30)))
                 continue
             step = _step_after(model, stmt, optimizers, fn)
             if step is None:
@@ -249,24 +268,40 @@ class ZeroGradBetweenBackwardAndStep(Rule):
             yield Report(call, message=self.message.format(zero=clip(zero, 30), step=clip(step, 30)))
 
 
+def _covers(module: str, owners: Set[str]) -> bool:
+    """`module.zero_grad()` clears the parameters of every submodule: it covers an optimizer
+    built from `module.parameters()` or from a part of it (`gan.generator.parameters()`)."""
+    return any(o == module or o.startswith(module + ".") for o in owners)
+
+
 def _optimizers_of(model: FileModel, receiver: str, call: cst.Call, fn: Optional[FunctionInfo]) -> Set[str]:
-    """For `model.zero_grad()`: the optimizers built from `model.parameters()` in the same
-    function (`opt = SGD(model.parameters())`) or, for `self.model`, in the same class."""
+    """For `model.zero_grad()`: the optimizers built from the parameters of `model` or of one
+    of its submodules in the same function (`opt = SGD(model.head.parameters())`) or, for
+    `self.model` (and for `self` in a torch module class that does not define `zero_grad`
+    itself), in the same class."""
     out: Set[str] = set()
     for node, owner in model.assignments:
         if owner is not fn or not isinstance(node, cst.Assign) or len(node.targets) != 1:
             continue
         name = dotted(node.targets[0].target)
-        if name is not None and name != receiver and is_optimizer(model, node.value) and receiver in param_owners(model, node.value, fn):
+        if name is not None and name != receiver and is_optimizer(model, node.value) and _covers(receiver, param_owners(model, node.value, fn)):
             out.add(name)
-    if receiver.startswith("self.") and fn is not None and fn.cls is not None:
-        for cls in model.class_chain(fn.cls):
-            for attr, value, _node, method in cls.self_assigns:
+    top = fn
+    while top is not None and top.parent is not None:
+        top = top.parent
+    cls = top.cls if top is not None else None
+    if cls is None:
+        return out
+    whole = receiver == "self" and cls.is_torch and not any(model.find_method(c, "zero_grad") for c in model.class_chain(cls))
+    if receiver.startswith("self.") or whole:
+        for owner_cls in model.class_chain(cls):
+            for attr, value, _node, method in owner_cls.self_assigns:
                 if is_optimizer(model, value):
-                    init = cls.methods.get(method)
-                    if receiver in param_owners(model, value, init):
+                    init = owner_cls.methods.get(method)
+                    if _covers(receiver, param_owners(model, value, init)):
                         out.add(f"self.{attr}")
-        out |= _handed_optimizers(model, fn.cls, receiver)
+        if not whole:
+            out |= _handed_optimizers(model, cls, receiver)
     return out
 
 
@@ -430,6 +465,42 @@ def _step_after(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: O
                         step = found
             if step is not None:
                 return step
+        if not isinstance(owner_of(model, block), cst.With):
+            return None
+    return None
+
+
+def _step_before_backward(model: FileModel, stmt: cst.CSTNode, optimizers: Set[str], fn: Optional[FunctionInfo]) -> Optional[Tuple[cst.Call, str]]:
+    """`zero_grad(); step(); loss.backward()`: a step of these optimizers follows the
+    `zero_grad()` in its block (or after the `with` blocks around it) with no backward pass,
+    gradient write or exit in between, and a backward pass follows the step in the step's
+    block. The step then reads the gradients just cleared, and in a loop the next
+    iteration's `zero_grad()` clears this backward's gradients before they are stepped: the
+    weights never move. The step call and its text, or None."""
+    for block, idx in chain(model, stmt):
+        rest = units(block)[idx + 1:]
+        for k, unit in enumerate(rest):
+            if isinstance(unit, _EXITS):
+                return None
+            for node in nodes_in(unit):
+                if isinstance(node, cst.Attribute) and node.attr.value == "grad":
+                    return None  # gradients written by hand, or torch.autograd.grad
+                if not isinstance(node, cst.Call):
+                    continue
+                if is_backward(model, node) or _may_backward(model, node, fn):
+                    return None
+                step = _is_step_of(node, optimizers)
+                if step is None:
+                    continue
+                if not (isinstance(unit, cst.Expr) and unit.value is node) or node.args and method_name(node) == "step" \
+                        and _receiver(node) in optimizers:
+                    return None  # a step in a branch, or `step(closure)` (the closure recomputes)
+                for later in rest[k + 1:]:
+                    if isinstance(later, _EXITS):
+                        return None
+                    if any(is_backward(model, c) or runs_backward(model, c, fn) for c in calls_in(later)):
+                        return node, step
+                return None
         if not isinstance(owner_of(model, block), cst.With):
             return None
     return None
