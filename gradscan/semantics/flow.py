@@ -86,6 +86,24 @@ class Trace:
     converted: Optional[cst.CSTNode] = None
 
 
+class Entry:
+    """A barrier or target that is decided by how the value enters a node: `Entry(test)` is
+    asked `test(entered, n)` for each node `n` of a path, `entered` being the path's node just
+    before `n` (None at the start of a path segment). A score call `Normal(z, 1).log_prob(x)`
+    scores `x`; a sample that enters it through `z` is a pathwise parameter, not the point."""
+
+    __slots__ = ("test",)
+
+    def __init__(self, test: Callable[[Optional[cst.CSTNode], cst.CSTNode], bool]) -> None:
+        self.test = test
+
+
+def _hits(check, path: List[cst.CSTNode]) -> bool:
+    if isinstance(check, Entry):
+        return any(check.test(path[i - 1] if i else None, n) for i, n in enumerate(path))
+    return any(check(n) for n in path)
+
+
 class Flow:
     # Bounded cost: one question follows at most this many statements, a file at most
     # FILE_BUDGET; past either the answer is None (silent) and `incomplete` counts it, which
@@ -184,9 +202,9 @@ class Flow:
                 continue
             seen.add(key)
             end, path, names, conv = self._climb(start, elem, conv)
-            if barrier is not None and any(barrier(n) for n in path):
+            if barrier is not None and _hits(barrier, path):
                 continue
-            if target is not None and any(target(n) for n in path):
+            if target is not None and _hits(target, path):
                 return Trace(prefix + path, "target")
             path = prefix + path
             if end in ("loss", "return") and conv is not None and not conv.rewrapped:
@@ -447,7 +465,12 @@ class Flow:
                 position = element if child is node else _position_in(parent.value, path)
                 if position is None and child is parent.value and self._values_and_indices(parent.value):
                     position = 0  # `_, idx = torch.topk(x, k)`: the indices carry nothing
-                names = [n for tgt in targets for n in _target_names(_unpacked(tgt, position), keep=self._computed_with)]
+                keep = self._computed_with
+                if not isinstance(parent.value, (cst.Dict, cst.List, cst.Set, cst.Tuple)):
+                    # a tensor under a log-like name (`log_lik`, `log_w`) returned beside another
+                    # value (`return log_lik, kl`): its callers' use of that element decides
+                    keep = self._computed_or_returned
+                names = [n for tgt in targets for n in _target_names(_unpacked(tgt, position), keep=keep)]
                 return ("assign", path, names) if names else ("stop", path, [])
             elif t is cst.NamedExpr:
                 if child is parent.value:
@@ -471,6 +494,9 @@ class Flow:
 
     def _computed_with(self, target: cst.BaseExpression, name: str) -> bool:
         return computes_with(self.model, target, name)
+
+    def _computed_or_returned(self, target: cst.BaseExpression, name: str) -> bool:
+        return computes_with(self.model, target, name) or returned_element(self.model, target, name)
 
     def _comprehension_carries(self, comp_for: cst.CompFor, box: list) -> bool:
         """Does a comprehension's element carry what its loop target is bound to? Each read of
@@ -799,6 +825,21 @@ def computes_with(model: "FileModel", near: cst.CSTNode, name: str) -> bool:
             last = func.attr.value if type(func) is cst.Attribute else func.value if type(func) is cst.Name else ""
             if last in MUTATORS or last in _READ_OUT or last in NON_CARRYING_BUILTINS or last in ("print", "str", "repr", "len", "dict", "list", "tuple"):
                 continue
+            return True
+    return False
+
+
+def returned_element(model: "FileModel", near: cst.CSTNode, name: str) -> bool:
+    """`name`, bound in `near`'s function, is an element of a tuple that function returns
+    (`return log_lik, kl`): the flow follows the element to the callers, whose own use of the
+    name they unpack it into decides (a log that a caller only prints stops there)."""
+    fn = model.enclosing_function(near)
+    if fn is None:
+        return False
+    for ret in fn.returns:
+        value = ret.value
+        if isinstance(value, (cst.Tuple, cst.List)) and any(
+                isinstance(e, cst.Element) and isinstance(e.value, cst.Name) and e.value.value == name for e in value.elements):
             return True
     return False
 
