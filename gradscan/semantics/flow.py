@@ -471,6 +471,7 @@ class Flow:
                     # value (`return log_lik, kl`): its callers' use of that element decides
                     keep = self._computed_or_returned
                 names = [n for tgt in targets for n in _target_names(_unpacked(tgt, position), keep=keep)]
+                names += [n for tgt in targets for n in _self_attribute_names(_unpacked(tgt, position))]
                 return ("assign", path, names) if names else ("stop", path, [])
             elif t is cst.NamedExpr:
                 if child is parent.value:
@@ -616,9 +617,11 @@ class Flow:
         return self._order.get(id(node), -1)
 
     def later_uses(self, fn: "FunctionInfo", name: str, stmt: Optional[cst.CSTNode]) -> Iterable[cst.Name]:
-        uses, stores = self.name_index(fn)
         if stmt is None:
             return []
+        if name.startswith("self."):
+            return self._later_attribute_reads(fn, name, stmt)
+        uses, stores = self.name_index(fn)
         start = self.order(stmt)
         # The first later store that runs whenever `stmt` does kills the value: a store in the
         # other branch of an `if` (or under a condition `stmt` is not under) does not.
@@ -689,6 +692,37 @@ class Flow:
             self._uses[key] = (collector.uses, {k: [self.order(s) for s in v] for k, v in collector.stores.items()})
             self._store_nodes[key] = {k: [(self.order(s), s) for s in v] for k, v in collector.stores.items()}
         return self._uses[key]
+
+    def _later_attribute_reads(self, fn: "FunctionInfo", name: str, stmt: cst.CSTNode) -> List[cst.CSTNode]:
+        """Reads of `self.<attr>` after `stmt` in the same method, up to the next store of it
+        that always runs: `self.z = d.sample()` then `return self.dec(self.z)`. (Reads in the
+        class's other methods depend on the order callers run them in: not followed.)"""
+        if fn is None or fn.cls is None:
+            return []
+        start, attr = self.order(stmt), name[len("self."):]
+        out: List[cst.CSTNode] = []
+        for node in descendants(fn.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            if type(node) is not cst.Attribute or node.attr.value != attr or not _is_name(node.value, "self"):
+                continue
+            if self.order(node) <= start or self.model.enclosing_statement(node) is stmt:
+                continue
+            parent = self.model.parent(node)
+            if isinstance(parent, cst.AssignTarget) or (isinstance(parent, (cst.AnnAssign, cst.AugAssign)) and parent.target is node):
+                if self._dominated(stmt, node):
+                    break  # a store that always runs after ours: later reads see the new value
+                continue
+            if isinstance(parent, (cst.Element, cst.StarredElement)) and self._store_element(parent):
+                continue
+            out.append(node)
+        return out
+
+    def _store_element(self, element: cst.CSTNode) -> bool:
+        for anc in self.model.ancestors(element):
+            if isinstance(anc, cst.AssignTarget):
+                return True
+            if not isinstance(anc, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
+                return False
+        return False
 
     _BRANCHES = (cst.If, cst.Else, cst.For, cst.While, cst.Try, cst.ExceptHandler, cst.Finally, cst.Match)
 
@@ -860,6 +894,20 @@ def _position_in(value: cst.BaseExpression, path: List[cst.CSTNode]) -> Optional
             if any(n is e for n in path):
                 return i
     return None
+
+
+def _is_name(node: cst.CSTNode, value: str) -> bool:
+    return type(node) is cst.Name and node.value == value
+
+
+def _self_attribute_names(target: cst.BaseExpression) -> List[str]:
+    """`self.z = v`, `self.mu, self.logvar = ...`: "self.<attr>" for each attribute of `self`
+    the target stores the value in (not a log or cache: `self.logs`, `self.last_metrics`)."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _self_attribute_names(e.value)]
+    if isinstance(target, cst.Attribute) and _is_name(target.value, "self") and not is_log_name(target.attr.value):
+        return [f"self.{target.attr.value}"]
+    return []
 
 
 def _unpacked(target: cst.BaseExpression, position: Optional[int]) -> cst.BaseExpression:
