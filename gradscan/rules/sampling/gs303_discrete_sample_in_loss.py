@@ -49,7 +49,10 @@ class DiscreteSampleInLoss(SamplingRule):
     loss other than through `log_prob`. A JAX index draw used to select (`codebook[idx]`) is
     reported when it is the only consumer of probabilities computed from what the transform
     differentiates (nothing else reads them or the parameter leaves they come from): then they
-    get no gradient at all.
+    get no gradient at all. Probabilities filled in from a traced value (`jnp.full(shape, p)`,
+    `jnp.full_like(x, p)`, `tf.fill(dims, p)`) come from `p`, not from the shape or template.
+    A helper's name (`simulate`, `rollout`) is no exemption when its draw reaches what
+    `jax.grad`/`value_and_grad` differentiates or a Lightning `training_step` returns.
 
     ## Why it breaks gradients
     A discrete sample is a step function of the probabilities: no gradient passes through it.
