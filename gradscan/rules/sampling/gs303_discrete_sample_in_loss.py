@@ -36,7 +36,7 @@ class DiscreteSampleInLoss(SamplingRule):
         "probabilities that produced it get no gradient through it."
     )
     hint = "use a relaxed distribution (RelaxedBernoulli, RelaxedOneHotCategorical, Gumbel-softmax) or a score-function estimator (`log_prob`)"
-    facts = ("pt09", "tf35", "jx41")
+    facts = ("pt09", "tf35", "jx41", "jx50")
     triggers = (".sample(", "bernoulli(", "categorical(", "choice(", "poisson(", "geometric(", "binomial(", "multinomial(")
     doc = """
     ## What it does
@@ -60,7 +60,8 @@ class DiscreteSampleInLoss(SamplingRule):
     pt09); TF Probability's NOT_REPARAMETERIZED samples give `tape.gradient` None (tf35);
     `jax.random.bernoulli(key, p)`, `categorical(key, logits)` and the count samplers
     (`poisson(key, lam)`, `binomial`, `geometric`, `multinomial`) give silent zero gradients
-    (jx41), while JAX's continuous samplers with parameters (`gamma`, `beta`, `dirichlet`)
+    (jx41; a fill `jnp.full(shape, p)` carries `p`'s gradient, jx50), while JAX's continuous
+    samplers with parameters (`gamma`, `beta`, `dirichlet`)
     are reparameterized and pass them.
     The network that produces the probabilities learns nothing from this path.
 
