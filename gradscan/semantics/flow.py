@@ -700,6 +700,14 @@ class Flow:
         if fn is None or fn.cls is None:
             return []
         start, attr = self.order(stmt), name[len("self."):]
+        init = self.model.find_method(fn.cls, "__init__")
+        if init is not None and init is not fn and any(
+                type(n) is cst.Attribute and n.attr.value == attr and _is_name(n.value, "self")
+                and isinstance(self.model.parent(n), cst.AssignTarget)
+                for n in descendants(init.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda))):
+            # state the constructor defines (a weight, a submodule, a buffer): replacing it in a
+            # method is a change of state other rules judge (GS106), not a scratch value
+            return []
         out: List[cst.CSTNode] = []
         for node in descendants(fn.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             if type(node) is not cst.Attribute or node.attr.value != attr or not _is_name(node.value, "self"):
