@@ -30,8 +30,9 @@ from gradscan.frameworks import tensorflow as tf_api
 from gradscan.frameworks import torch as torch_api
 import libcst as cst
 
-from gradscan.semantics.arguments import argument_for, positional_argument
+from gradscan.semantics.arguments import argument_for, keyword_argument, positional_argument
 from gradscan.semantics.definitions import Definitions
+from gradscan.semantics.facts import FINAL
 from gradscan.semantics.names import dotted
 
 
@@ -515,12 +516,14 @@ CONSTANT_FACTORIES = {
     "torch.logspace", "torch.tensor", "torch.as_tensor", "torch.Tensor", "torch.FloatTensor", "torch.LongTensor",
     "torch.zeros_like", "torch.ones_like", "torch.full_like", "torch.empty_like", "torch.randn", "torch.rand",
     "torch.randn_like", "torch.rand_like", "torch.randint", "torch.from_numpy", "torch.scalar_tensor",
-    "tensorflow.zeros", "tensorflow.ones", "tensorflow.fill", "tensorflow.constant", "tensorflow.zeros_like",
+    "tensorflow.zeros", "tensorflow.ones", "tensorflow.constant", "tensorflow.zeros_like",
     "tensorflow.ones_like", "tensorflow.eye", "tensorflow.range", "tensorflow.shape", "tensorflow.stop_gradient",
-    "jax.numpy.zeros", "jax.numpy.ones", "jax.numpy.full", "jax.numpy.zeros_like", "jax.numpy.ones_like",
-    "jax.numpy.full_like", "jax.numpy.eye", "jax.numpy.arange", "jax.numpy.linspace", "jax.numpy.array",
+    "jax.numpy.zeros", "jax.numpy.ones", "jax.numpy.zeros_like", "jax.numpy.ones_like", "jax.numpy.eye", "jax.numpy.arange", "jax.numpy.linspace", "jax.numpy.array",
     "jax.numpy.asarray", "jax.lax.stop_gradient", "jax.numpy.shape",
 }
+# Fills that differentiate in their value (JAX broadcasts it, TensorFlow's `fill` sums the
+# gradient back; torch's `full` takes a Python number): the shape or template is not a path.
+FILL_FACTORIES = {"jax.numpy.full": (1, "fill_value"), "jax.numpy.full_like": (1, "fill_value"), "tensorflow.fill": (1, "value")}
 # The framework's non-carrying tables (frameworks/torch.py), plus `new_tensor` (a new leaf, pt21),
 # a method-style `stop_gradient`, and attributes that hold configuration rather than tensors.
 DETACHING_METHODS = api_names(torch_api.NON_CARRYING_METHODS, torch_api.REWRAP_METHODS) | {"stop_gradient"}
@@ -782,6 +785,10 @@ def _call_facts(model, walk, call: cst.Call) -> Optional[Set[str]]:
     if q is not None:
         if q in CONSTANT_FACTORIES or q.startswith(_NUMERIC_MODULES):
             return set()
+        if q in FILL_FACTORIES:
+            position, keyword = FILL_FACTORIES[q]
+            value = keyword_argument(call, keyword) or positional_argument(call, position)
+            return {FINAL, *walk.roots(value)} if value is not None else set()
         if q in PARAMETER_FACTORIES:
             return seed
     func = call.func
@@ -862,6 +869,59 @@ def is_score_call(model: "FileModel", node: cst.CSTNode) -> bool:
     if q in SCORE_FUNCTIONS:
         return True
     return isinstance(func, cst.Attribute) and func.attr.value in ("gather", "take_along_dim", "take_along_axis")
+
+
+# Where a score function takes the point it scores (position, keyword): the label or index. Its
+# other arguments (the logits, the prediction, the gathered tensor) are used pathwise.
+SCORED_ARGUMENT = {
+    "torch.nn.functional.cross_entropy": (1, "target"), "torch.nn.functional.nll_loss": (1, "target"),
+    "torch.nn.functional.binary_cross_entropy": (1, "target"),
+    "torch.nn.functional.binary_cross_entropy_with_logits": (1, "target"),
+    "torch.gather": (2, "index"), "torch.take_along_dim": (1, "indices"),
+    "jax.numpy.take_along_axis": (1, "indices"), "numpy.take_along_axis": (1, "indices"),
+    "tensorflow.nn.sparse_softmax_cross_entropy_with_logits": (0, "labels"),
+    "tensorflow.nn.softmax_cross_entropy_with_logits": (0, "labels"),
+    "tensorflow.nn.sigmoid_cross_entropy_with_logits": (0, "labels"),
+    "optax.softmax_cross_entropy_with_integer_labels": (1, "labels"), "optax.softmax_cross_entropy": (1, "labels"),
+    "optax.sigmoid_binary_cross_entropy": (1, "labels"), "pyro.sample": (None, "obs"),
+}
+SCORED_METHOD_ARGUMENT = {"gather": (1, "index"), "take_along_dim": (0, "indices")}
+
+
+def scores_entry(model: "FileModel", entered: Optional[cst.CSTNode], node: cst.CSTNode) -> bool:
+    """`node` is a score call (`is_score_call`) that takes the value arriving from `entered` as
+    the point it scores (`d.log_prob(a)`, `cross_entropy(logits, a)`). A value that enters as
+    the scored distribution's parameter (`Normal(dec(z), 1).log_prob(x)`, a decoder's
+    likelihood) or as the prediction (`cross_entropy(logits_of(z), y)`) is used pathwise: its
+    gradient is the likelihood's. Unknown entries (`entered` None or outside the call) score."""
+    if not is_score_call(model, node):
+        return False
+    if entered is None or not _inside(model, node, entered):
+        return True
+    func = node.func
+    q = model.callee(node)
+    spec = SCORED_ARGUMENT.get(q or "")
+    if spec is None and isinstance(func, cst.Attribute):
+        if func.attr.value in SCORE_METHODS:
+            return not _inside(model, func, entered)  # the receiver is the distribution, the argument the point
+        spec = SCORED_METHOD_ARGUMENT.get(func.attr.value)
+    if spec is None:
+        return True
+    position, keyword = spec
+    scored = None
+    for i, arg in enumerate(a for a in node.args if a.keyword is None and not a.star):
+        if i == position:
+            scored = arg.value
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            scored = arg.value
+        if arg.star:
+            return True  # positions unknown after `*args`
+    return scored is not None and _inside(model, scored, entered)
+
+
+def _inside(model: "FileModel", outer: cst.CSTNode, node: cst.CSTNode) -> bool:
+    return node is outer or any(a is outer for a in model.ancestors(node))
 
 
 def contains_detach(model: "FileModel", node: cst.CSTNode) -> bool:

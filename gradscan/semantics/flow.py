@@ -86,6 +86,24 @@ class Trace:
     converted: Optional[cst.CSTNode] = None
 
 
+class Entry:
+    """A barrier or target that is decided by how the value enters a node: `Entry(test)` is
+    asked `test(entered, n)` for each node `n` of a path, `entered` being the path's node just
+    before `n` (None at the start of a path segment). A score call `Normal(z, 1).log_prob(x)`
+    scores `x`; a sample that enters it through `z` is a pathwise parameter, not the point."""
+
+    __slots__ = ("test",)
+
+    def __init__(self, test: Callable[[Optional[cst.CSTNode], cst.CSTNode], bool]) -> None:
+        self.test = test
+
+
+def _hits(check, path: List[cst.CSTNode]) -> bool:
+    if isinstance(check, Entry):
+        return any(check.test(path[i - 1] if i else None, n) for i, n in enumerate(path))
+    return any(check(n) for n in path)
+
+
 class Flow:
     # Bounded cost: one question follows at most this many statements, a file at most
     # FILE_BUDGET; past either the answer is None (silent) and `incomplete` counts it, which
@@ -184,9 +202,9 @@ class Flow:
                 continue
             seen.add(key)
             end, path, names, conv = self._climb(start, elem, conv)
-            if barrier is not None and any(barrier(n) for n in path):
+            if barrier is not None and _hits(barrier, path):
                 continue
-            if target is not None and any(target(n) for n in path):
+            if target is not None and _hits(target, path):
                 return Trace(prefix + path, "target")
             path = prefix + path
             if end in ("loss", "return") and conv is not None and not conv.rewrapped:
@@ -447,7 +465,13 @@ class Flow:
                 position = element if child is node else _position_in(parent.value, path)
                 if position is None and child is parent.value and self._values_and_indices(parent.value):
                     position = 0  # `_, idx = torch.topk(x, k)`: the indices carry nothing
-                names = [n for tgt in targets for n in _target_names(_unpacked(tgt, position), keep=self._computed_with)]
+                keep = self._computed_with
+                if not isinstance(parent.value, (cst.Dict, cst.List, cst.Set, cst.Tuple)):
+                    # a tensor under a log-like name (`log_lik`, `log_w`) returned beside another
+                    # value (`return log_lik, kl`): its callers' use of that element decides
+                    keep = self._computed_or_returned
+                names = [n for tgt in targets for n in _target_names(_unpacked(tgt, position), keep=keep)]
+                names += [n for tgt in targets for n in _self_attribute_names(_unpacked(tgt, position))]
                 return ("assign", path, names) if names else ("stop", path, [])
             elif t is cst.NamedExpr:
                 if child is parent.value:
@@ -471,6 +495,9 @@ class Flow:
 
     def _computed_with(self, target: cst.BaseExpression, name: str) -> bool:
         return computes_with(self.model, target, name)
+
+    def _computed_or_returned(self, target: cst.BaseExpression, name: str) -> bool:
+        return computes_with(self.model, target, name) or returned_element(self.model, target, name)
 
     def _comprehension_carries(self, comp_for: cst.CompFor, box: list) -> bool:
         """Does a comprehension's element carry what its loop target is bound to? Each read of
@@ -590,9 +617,11 @@ class Flow:
         return self._order.get(id(node), -1)
 
     def later_uses(self, fn: "FunctionInfo", name: str, stmt: Optional[cst.CSTNode]) -> Iterable[cst.Name]:
-        uses, stores = self.name_index(fn)
         if stmt is None:
             return []
+        if name.startswith("self."):
+            return self._later_attribute_reads(fn, name, stmt)
+        uses, stores = self.name_index(fn)
         start = self.order(stmt)
         # The first later store that runs whenever `stmt` does kills the value: a store in the
         # other branch of an `if` (or under a condition `stmt` is not under) does not.
@@ -663,6 +692,45 @@ class Flow:
             self._uses[key] = (collector.uses, {k: [self.order(s) for s in v] for k, v in collector.stores.items()})
             self._store_nodes[key] = {k: [(self.order(s), s) for s in v] for k, v in collector.stores.items()}
         return self._uses[key]
+
+    def _later_attribute_reads(self, fn: "FunctionInfo", name: str, stmt: cst.CSTNode) -> List[cst.CSTNode]:
+        """Reads of `self.<attr>` after `stmt` in the same method, up to the next store of it
+        that always runs: `self.z = d.sample()` then `return self.dec(self.z)`. (Reads in the
+        class's other methods depend on the order callers run them in: not followed.)"""
+        if fn is None or fn.cls is None:
+            return []
+        start, attr = self.order(stmt), name[len("self."):]
+        init = self.model.find_method(fn.cls, "__init__")
+        if init is not None and init is not fn and any(
+                type(n) is cst.Attribute and n.attr.value == attr and _is_name(n.value, "self")
+                and isinstance(self.model.parent(n), cst.AssignTarget)
+                for n in descendants(init.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda))):
+            # state the constructor defines (a weight, a submodule, a buffer): replacing it in a
+            # method is a change of state other rules judge (GS106), not a scratch value
+            return []
+        out: List[cst.CSTNode] = []
+        for node in descendants(fn.node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            if type(node) is not cst.Attribute or node.attr.value != attr or not _is_name(node.value, "self"):
+                continue
+            if self.order(node) <= start or self.model.enclosing_statement(node) is stmt:
+                continue
+            parent = self.model.parent(node)
+            if isinstance(parent, cst.AssignTarget) or (isinstance(parent, (cst.AnnAssign, cst.AugAssign)) and parent.target is node):
+                if self._dominated(stmt, node):
+                    break  # a store that always runs after ours: later reads see the new value
+                continue
+            if isinstance(parent, (cst.Element, cst.StarredElement)) and self._store_element(parent):
+                continue
+            out.append(node)
+        return out
+
+    def _store_element(self, element: cst.CSTNode) -> bool:
+        for anc in self.model.ancestors(element):
+            if isinstance(anc, cst.AssignTarget):
+                return True
+            if not isinstance(anc, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
+                return False
+        return False
 
     _BRANCHES = (cst.If, cst.Else, cst.For, cst.While, cst.Try, cst.ExceptHandler, cst.Finally, cst.Match)
 
@@ -803,6 +871,21 @@ def computes_with(model: "FileModel", near: cst.CSTNode, name: str) -> bool:
     return False
 
 
+def returned_element(model: "FileModel", near: cst.CSTNode, name: str) -> bool:
+    """`name`, bound in `near`'s function, is an element of a tuple that function returns
+    (`return log_lik, kl`): the flow follows the element to the callers, whose own use of the
+    name they unpack it into decides (a log that a caller only prints stops there)."""
+    fn = model.enclosing_function(near)
+    if fn is None:
+        return False
+    for ret in fn.returns:
+        value = ret.value
+        if isinstance(value, (cst.Tuple, cst.List)) and any(
+                isinstance(e, cst.Element) and isinstance(e.value, cst.Name) and e.value.value == name for e in value.elements):
+            return True
+    return False
+
+
 def _returned_position(path: List[cst.CSTNode]) -> Optional[int]:
     """`return z, y` reached through `z`: 0. None when the whole value is returned."""
     if len(path) >= 2 and isinstance(path[-1], (cst.Tuple, cst.List)) and isinstance(path[-2], cst.Element):
@@ -819,6 +902,20 @@ def _position_in(value: cst.BaseExpression, path: List[cst.CSTNode]) -> Optional
             if any(n is e for n in path):
                 return i
     return None
+
+
+def _is_name(node: cst.CSTNode, value: str) -> bool:
+    return type(node) is cst.Name and node.value == value
+
+
+def _self_attribute_names(target: cst.BaseExpression) -> List[str]:
+    """`self.z = v`, `self.mu, self.logvar = ...`: "self.<attr>" for each attribute of `self`
+    the target stores the value in (not a log or cache: `self.logs`, `self.last_metrics`)."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _self_attribute_names(e.value)]
+    if isinstance(target, cst.Attribute) and _is_name(target.value, "self") and not is_log_name(target.attr.value):
+        return [f"self.{target.attr.value}"]
+    return []
 
 
 def _unpacked(target: cst.BaseExpression, position: Optional[int]) -> cst.BaseExpression:

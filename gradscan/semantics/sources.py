@@ -400,6 +400,18 @@ class Walk:
                             out[name] = "module"
         return out
 
+    def _factory_builds_module(self, fn: "FunctionInfo") -> bool:
+        """Every value a function of the file returns is a module it constructs."""
+        busy = self.__dict__.setdefault("_factories_busy", set())
+        if id(fn) in busy:
+            return False
+        busy.add(id(fn))
+        try:
+            values = [r.value for r in fn.returns if isinstance(r, cst.Return)]
+            return bool(values) and all(v is not None and self._value_kind(v) == "module" for v in values)
+        finally:
+            busy.discard(id(fn))
+
     def _value_kind(self, value: cst.BaseExpression) -> str:
         model = self.model
         if isinstance(value, cst.IfExp):
@@ -432,6 +444,9 @@ class Walk:
             local = model.classes.get(text)
             if local is not None:
                 return "module" if local.is_torch or local.is_keras else "other"
+            factory = model.module_functions.get(text) if isinstance(value.func, cst.Name) else None
+            if factory is not None and self._factory_builds_module(factory):
+                return "module"  # `def q_net(): return nn.Sequential(...)`, then `critic = q_net()`
             if last[:1].isupper() and not last.isupper():
                 return "module"
             toks = [t.lower() for t in TOKEN.findall(last)]

@@ -475,3 +475,20 @@ def test_tf56_keras_loss_objects_hold_no_weights(tf):
                 on_prediction = loss_fn(tf.sigmoid(y), tf.sigmoid(net(x)))
             assert all(g is None for g in tape.gradient(on_data, net.trainable_variables))
             assert all(g is not None for g in tape.gradient(on_prediction, net.trainable_variables))
+def test_jx50_fill_values_carry_the_gradient():
+    """jx50: `jnp.full`/`full_like` and `tf.fill` differentiate in the fill value (not the
+    shape or template); torch's `full` takes only a Python number."""
+    jax = pytest.importorskip("jax", reason="this fact needs JAX")
+    jnp = jax.numpy
+    assert float(jax.grad(lambda v: jnp.full((3,), v).sum())(0.5)) == 3.0
+    g_v, g_x = jax.grad(lambda v, x: jnp.full_like(x, v).sum(), argnums=(0, 1))(0.5, jnp.ones(3))
+    assert float(g_v) == 3.0 and float(jnp.abs(g_x).sum()) == 0.0
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    tf = pytest.importorskip("tensorflow", reason="this fact needs TensorFlow")
+    v = tf.Variable(0.5)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.fill([3], v))
+    assert float(tape.gradient(y, v)) == 3.0
+    torch = pytest.importorskip("torch", reason="this fact needs torch")
+    with pytest.raises(TypeError, match="fill_value"):
+        torch.full((3,), torch.tensor(0.5, requires_grad=True))

@@ -62,7 +62,9 @@ class SampleInsteadOfRsample(SamplingRule):
     `.sample()` called directly on a `pyro.distributions` object is torch's and is flagged.
 
     Not flagged: score-function (REINFORCE) estimators, where the sample only reaches the loss
-    through `log_prob` or through a reward that weights the score (`log_prob(a) * reward(a)`,
+    as the point a `log_prob` is evaluated at (a sample that parameterizes the likelihood,
+    `Normal(dec(z), 1).log_prob(x)`, or is a loss's prediction, `bce(dec(z), x)`, is pathwise
+    and flagged) or through a reward that weights the score (`log_prob(a) * reward(a)`,
     or an environment or unknown function; a function of the file that computes with tensors
     and is added to the loss, as a reverse-KL target density, is a path); sampling in generation, evaluation, rollout and data-collection code;
     priors and noise with constant parameters (`Normal(0, 1).sample()`); samples that are

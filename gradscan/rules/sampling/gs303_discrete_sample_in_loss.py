@@ -36,7 +36,7 @@ class DiscreteSampleInLoss(SamplingRule):
         "probabilities that produced it get no gradient through it."
     )
     hint = "use a relaxed distribution (RelaxedBernoulli, RelaxedOneHotCategorical, Gumbel-softmax) or a score-function estimator (`log_prob`)"
-    facts = ("pt09", "tf35", "jx41")
+    facts = ("pt09", "tf35", "jx41", "jx50")
     triggers = (".sample(", "bernoulli(", "categorical(", "choice(", "poisson(", "geometric(", "binomial(", "multinomial(")
     doc = """
     ## What it does
@@ -49,7 +49,10 @@ class DiscreteSampleInLoss(SamplingRule):
     loss other than through `log_prob`. A JAX index draw used to select (`codebook[idx]`) is
     reported when it is the only consumer of probabilities computed from what the transform
     differentiates (nothing else reads them or the parameter leaves they come from): then they
-    get no gradient at all.
+    get no gradient at all. Probabilities filled in from a traced value (`jnp.full(shape, p)`,
+    `jnp.full_like(x, p)`, `tf.fill(dims, p)`) come from `p`, not from the shape or template.
+    A helper's name (`simulate`, `rollout`) is no exemption when its draw reaches what
+    `jax.grad`/`value_and_grad` differentiates or a Lightning `training_step` returns.
 
     ## Why it breaks gradients
     A discrete sample is a step function of the probabilities: no gradient passes through it.
@@ -57,7 +60,8 @@ class DiscreteSampleInLoss(SamplingRule):
     pt09); TF Probability's NOT_REPARAMETERIZED samples give `tape.gradient` None (tf35);
     `jax.random.bernoulli(key, p)`, `categorical(key, logits)` and the count samplers
     (`poisson(key, lam)`, `binomial`, `geometric`, `multinomial`) give silent zero gradients
-    (jx41), while JAX's continuous samplers with parameters (`gamma`, `beta`, `dirichlet`)
+    (jx41; a fill `jnp.full(shape, p)` carries `p`'s gradient, jx50), while JAX's continuous
+    samplers with parameters (`gamma`, `beta`, `dirichlet`)
     are reparameterized and pass them.
     The network that produces the probabilities learns nothing from this path.
 

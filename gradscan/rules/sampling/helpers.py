@@ -9,7 +9,7 @@ from gradscan.rules.base import Rule
 from gradscan.semantics import distributions as dists
 from gradscan.semantics import intent
 from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
-from gradscan.semantics.flow import Trace
+from gradscan.semantics.flow import Entry, Trace
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.model import FileModel
 
@@ -198,16 +198,18 @@ class SamplingRule(Rule):
                 return None
             if any(has_no_grad_decorator(model, f) for f in _enclosing_functions(model, node)):
                 return None
-        def score(n):
-            return n is not node and dists.is_score_call(model, n)
+        def score(entered, n):
+            # scored as the point of a log-density, not used as its parameter or prediction
+            return n is not node and dists.scores_entry(model, entered, n)
 
-        scored = model.flow.flows_into(node, score, max_calls=1, module_level=script) is not None
+        scored = model.flow.flows_into(node, Entry(score), max_calls=1, module_level=script) is not None
         # Each way the sample reaches the loss is judged on its own: a helper's sample used as
         # a TD target at one call site and pathwise in the actor loss at another is a bug there.
         blocked: set = set()
         home = model.enclosing_function(node)
         for _attempt in range(4):
-            trace = model.flow.reaches_output(node, barrier=lambda n: score(n) or id(n) in blocked, module_level=script)
+            trace = model.flow.reaches_output(node, barrier=Entry(lambda entered, n: score(entered, n) or id(n) in blocked),
+                                              module_level=script)
             if trace is None:
                 return None
             found = self._judge(model, node, trace, scored, script, frameworks, index_valued, discrete)
@@ -225,7 +227,11 @@ class SamplingRule(Rule):
         use = result_use(model, trace.root) if trace.sink == "return" else None
         if use == DATA:
             return None  # every caller in the file takes the returned sample as data (a buffer, `env.step`)
-        if use is None and trace.sink != "loss" and inference_like(model, node):
+        # What a differentiated function returns (`jax.grad(loss_fn)`, a Lightning
+        # `training_step`) is a loss as much as a `.backward()` argument is.
+        differentiated = trace.sink == "return" and trace.root is not None and trace.root.context is not None \
+            and trace.root.context.kind in ("jax-grad", "training-step")
+        if use is None and trace.sink != "loss" and not differentiated and inference_like(model, node):
             # A name (`generate`, `rollout`, `imagine`) is a hint, not a proof: it decides only
             # when the file shows no caller; a sample that reaches a `.backward()`, or a caller
             # that carries it into a loss, is trained whatever its function is called.
