@@ -32,7 +32,7 @@ import libcst as cst
 
 from gradscan.semantics.arguments import argument_for, keyword_argument, positional_argument
 from gradscan.semantics.definitions import Definitions
-from gradscan.semantics.facts import FINAL
+from gradscan.semantics.facts import FILL_FACTORIES, FINAL
 from gradscan.semantics.names import dotted
 
 
@@ -523,7 +523,6 @@ CONSTANT_FACTORIES = {
 }
 # Fills that differentiate in their value (JAX broadcasts it, TensorFlow's `fill` sums the
 # gradient back; torch's `full` takes a Python number): the shape or template is not a path.
-FILL_FACTORIES = {"jax.numpy.full": (1, "fill_value"), "jax.numpy.full_like": (1, "fill_value"), "tensorflow.fill": (1, "value")}
 # The framework's non-carrying tables (frameworks/torch.py), plus `new_tensor` (a new leaf, pt21),
 # a method-style `stop_gradient`, and attributes that hold configuration rather than tensors.
 DETACHING_METHODS = api_names(torch_api.NON_CARRYING_METHODS, torch_api.REWRAP_METHODS) | {"stop_gradient"}

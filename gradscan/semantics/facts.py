@@ -503,6 +503,9 @@ class FrameworkFacts:
         tf = self.tensorflow
         if tf.callee(call) in NON_CARRYING_FUNCTIONS or _method_name(call) in NON_CARRYING_METHODS:
             return set()
+        filled = fill_roots(walk, call, tf.callee(call))
+        if filled is not None:
+            return filled
         fn = self.model.enclosing_function(call)
         built = tf.constructors(call.func, fn)
         if built and all(tf.metric_constructor(v) for v in built):
@@ -538,6 +541,9 @@ class FrameworkFacts:
     def _jax_call(self, walk, call: cst.Call) -> Optional[Set[str]]:
         if jax_cut(self.model, call):
             return set()
+        filled = fill_roots(walk, call, self.model.callee(call))
+        if filled is not None:
+            return filled
         func = call.func
         if isinstance(func, cst.Name) and self.model.callee(call) is None:
             # calling a traced value: a differentiated model (`m(x)` for `nnx.grad(loss)(model)`)
@@ -608,6 +614,20 @@ class FrameworkFacts:
             todo = new
         walk.forget("jax")  # answers given while the scopes grew
         return found
+
+
+# A fill carries its fill value's gradient, not its shape's or its template's (fact jx50):
+# `jnp.full_like(h, 0.9)` is a constant even when `h` is traced.
+FILL_FACTORIES = {"jax.numpy.full": (1, "fill_value"), "jax.numpy.full_like": (1, "fill_value"), "tensorflow.fill": (1, "value")}
+
+
+def fill_roots(walk, call: cst.Call, name: Optional[str]) -> Optional[Set[str]]:
+    """The walk's whole answer for a fill call (its fill value's roots), else None."""
+    if name not in FILL_FACTORIES:
+        return None
+    position, keyword = FILL_FACTORIES[name]
+    value = keyword_argument(call, keyword) or positional_argument(call, position)
+    return {FINAL, *walk.roots(value)} if value is not None else set()
 
 
 def jax_cut(model: "FileModel", call: cst.Call) -> bool:
