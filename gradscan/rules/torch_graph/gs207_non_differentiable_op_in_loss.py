@@ -49,7 +49,11 @@ class NonDifferentiableOpInLoss(GraphRule):
     the path to the loss (the value `.backward()` is called on, or what `training_step` or a
     loss function returns) and no live value of the graph travels beside it. A helper that
     takes the indices (`def predicted_class(scores)`) counts when its caller passes it a live
-    value and the result reaches a backward pass.
+    value and the result reaches a backward pass; so does a method of another object
+    (`decoder.decode(logits)`) whose callers pass it a value computed from the weights. In a
+    module's forward, a parameter itself put through `round`/`sign`/`floor`
+    (`torch.sign(self.weight)`, the inherited `weight` of an `nn.Linear` subclass too) on its
+    only way to the output, with no straight-through pairing, is flagged as well.
 
     ## Why it breaks gradients
     `argmax`, comparisons, `.indices` and integer casts return tensors without `grad_fn`: if
