@@ -587,14 +587,20 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, 
     return named and not _stepped_with_cut_network(model, cut, receiver, trace)
 
 
+# "target" names a target network and, as a loss's argument, the labels: the one hint a
+# data-filled argument disproves (`prev_mem`, `old_logp` name earlier values, still hints).
+_LABEL_TOKENS = {"target", "targets", "tgt"}
+
+
 def _data_parameters(model: "FileModel", expr: cst.CSTNode) -> Set[str]:
-    """The parameters of `expr`'s function that `expr` derives from and that every caller in
-    sight (at least one) fills with values carrying no weight (labels, masks, raw inputs)."""
+    """The parameters of `expr`'s function named like labels (`target`) that `expr` derives
+    from and that every caller in sight (at least one) fills with values carrying no weight."""
     fn = model.enclosing_function(expr)
     if fn is None or fn.context is None:
         return set()
     src = model.sources.walk
     params = {r[len("param:"):] for r in src.roots(expr) if r.startswith("param:")}
+    params = {p for p in params if tokens(p) & FROZEN_TOKENS and tokens(p) & FROZEN_TOKENS <= _LABEL_TOKENS}
     if not params or not model.objects.callers_of(fn):
         return set()
     return {p for p in params if not src.caller_weights(fn, p)}
