@@ -42,6 +42,18 @@ WEIGHT_FACTORIES = (
     Api("torch.nn.Parameter", "pt01"),
 )
 
+# The parameters a built-in layer registers on itself, inherited by a subclass
+# (`class BinaryLinear(nn.Linear)` reads `self.weight` without assigning it): pt01.
+INHERITED_LAYER_PARAMETERS = (
+    Api("weight", "pt01"),
+    Api("bias", "pt01"),
+)
+# Bases that register no parameter of their own: containers hold only what is put in them.
+PARAMETERLESS_BASES = frozenset({
+    "torch.nn.Module", "torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
+    "torch.nn.ParameterList", "torch.nn.ParameterDict", "torch.nn.Identity",
+})
+
 # Tensor methods whose result carries no gradient back to the tensor they are called on: the
 # flow stops there and a value computed through them is not "from the weights". Not here:
 # `.cpu()`, `.float()`, `.to()`, `.clone()` (differentiable copies).

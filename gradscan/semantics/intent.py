@@ -90,10 +90,11 @@ def names_in(expr: cst.CSTNode) -> List[str]:
     return out
 
 
-def _name_tokens(expr: cst.CSTNode) -> Set[str]:
+def _name_tokens(expr: cst.CSTNode, skip: Iterable[str] = ()) -> Set[str]:
     toks: Set[str] = set()
     for n in names_in(expr):
-        toks |= tokens(n)
+        if n not in skip:
+            toks |= tokens(n)
     return toks
 
 
@@ -562,7 +563,10 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, 
     frozen = src.frozen_names()
     named = False
     fresh: Set[str] = set()
+    data = _data_parameters(model, receiver)
     for r in src.roots(receiver):
+        if r.startswith("param:") and r[len("param:"):] in data:
+            continue  # a loss's `target` argument that every caller fills with data: no network
         name = r.split(":")[-1].split(".")[-1]
         attr = r[len("weight:self."):] if r.startswith("weight:self.") else r[len("self."):] if r.startswith("self.") else None
         evidence = _attr_evidence(model, cut, attr.split(".")[0]) if attr is not None else None
@@ -581,8 +585,27 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, 
     # what the class does with a submodule decides before its name: one it builds fresh and
     # never loads, copies, freezes or averages is an ordinary trainable layer (`self.target_proj
     # = nn.Linear(...)`), whatever it is called; the name is a hint only when nothing shows
-    named = named or bool((_name_tokens(receiver) - _tokens_of(fresh)) & FROZEN_TOKENS)
+    named = named or bool((_name_tokens(receiver, skip=data) - _tokens_of(fresh)) & FROZEN_TOKENS)
     return named and not _stepped_with_cut_network(model, cut, receiver, trace)
+
+
+# "target" names a target network and, as a loss's argument, the labels: the one hint a
+# data-filled argument disproves (`prev_mem`, `old_logp` name earlier values, still hints).
+_LABEL_TOKENS = {"target", "targets", "tgt"}
+
+
+def _data_parameters(model: "FileModel", expr: cst.CSTNode) -> Set[str]:
+    """The parameters of `expr`'s function named like labels (`target`) that `expr` derives
+    from and that every caller in sight (at least one) fills with values carrying no weight."""
+    fn = model.enclosing_function(expr)
+    if fn is None or fn.context is None:
+        return set()
+    src = model.sources.walk
+    params = {r[len("param:"):] for r in src.roots(expr) if r.startswith("param:")}
+    params = {p for p in params if tokens(p) & FROZEN_TOKENS and tokens(p) & FROZEN_TOKENS <= _LABEL_TOKENS}
+    if not params or not model.objects.callers_of(fn):
+        return set()
+    return {p for p in params if not src.caller_weights(fn, p)}
 
 
 def _tokens_of(names: Set[str]) -> Set[str]:
@@ -618,6 +641,8 @@ def _attr_evidence(model: "FileModel", cut: cst.CSTNode, attr: str) -> Optional[
             return "managed"
     if not all(type(v) is cst.Call and src._value_kind(v) == "module" for v in values):
         return None
+    read_outside = False
+    differentiated = False
     for call, _fn in model.calls:
         func = call.func
         if type(func) is not cst.Attribute:
@@ -634,8 +659,52 @@ def _attr_evidence(model: "FileModel", cut: cst.CSTNode, attr: str) -> Optional[
                 continue
             return "managed"
         if method in ("parameters", "named_parameters") and not _inside_optimizer(model, call):
-            return "managed"
+            if _differentiated_inputs(model, call):
+                differentiated = True
+            else:
+                read_outside = True
+    # a `parameters()` read outside an optimizer is an average (EMA), unless the file asks
+    # `torch.autograd.grad` for the gradient of those very weights: then the reads are a
+    # hand-written update of a network the file trains (MAML's fast weights)
+    if read_outside and not differentiated:
+        return "managed"
     return None if unknown else "fresh"
+
+
+_AUTOGRAD_GRAD = ("torch.autograd.grad",)
+
+
+def _differentiated_inputs(model: "FileModel", call: cst.Call) -> bool:
+    """`call` (a `net.parameters()` read) is the `inputs` of `torch.autograd.grad(loss, inputs)`,
+    directly or through a name bound to it in the same function (`fast = list(net.parameters())`
+    then `torch.autograd.grad(loss, fast)`)."""
+    def inputs_of(grad_call: cst.Call) -> Optional[cst.BaseExpression]:
+        for i, a in enumerate(grad_call.args):
+            if (a.keyword is not None and a.keyword.value == "inputs") or (a.keyword is None and not a.star and i == 1):
+                return a.value
+        return None
+
+    bound: Optional[str] = None
+    for anc in model.ancestors(call):
+        if type(anc) is cst.Call and model.callee(anc) in _AUTOGRAD_GRAD:
+            arg = inputs_of(anc)
+            return arg is not None and contains(model, arg, call)
+        if type(anc) is cst.Assign:
+            if len(anc.targets) == 1 and type(anc.targets[0].target) is cst.Name:
+                bound = anc.targets[0].target.value
+            break
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            break
+    if bound is None:
+        return False
+    fn = model.enclosing_function(call)
+    for other, owner in model.calls:
+        if owner is not fn or model.callee(other) not in _AUTOGRAD_GRAD:
+            continue
+        arg = inputs_of(other)
+        if type(arg) is cst.Name and arg.value == bound:
+            return True
+    return False
 
 
 def _builds_optimizer(model: "FileModel") -> bool:

@@ -70,6 +70,16 @@ _WEIGHTLESS_NN = re.compile(
     r"ZeroPad\w*|ConstantPad\w*|ReflectionPad\w*|ReplicationPad\w*|CircularPad\w*|ChannelShuffle|"
     r"\w*Loss|CosineSimilarity|PairwiseDistance|Fold|Unfold)$"
 )
+_INHERITED_PARAMETERS = api_names(torch_api.INHERITED_LAYER_PARAMETERS)
+
+
+def _layer_with_weights(base: str) -> bool:
+    """`torch.nn.Linear`, `torch.nn.Conv2d`: a built-in layer that registers parameters (not a
+    container, not an activation, pooling or loss)."""
+    return (base.startswith("torch.nn.") and base.count(".") == 2 and base[len("torch.nn."):][:1].isupper()
+            and base not in torch_api.PARAMETERLESS_BASES and not _WEIGHTLESS_NN.match(base))
+
+
 _TENSOR_FACTORIES = {
     "zeros", "ones", "empty", "full", "randn", "rand", "randint", "arange", "linspace", "logspace", "eye",
     "tensor", "as_tensor", "from_numpy", "zeros_like", "ones_like", "empty_like", "full_like", "randn_like",
@@ -77,6 +87,7 @@ _TENSOR_FACTORIES = {
 }
 # One table with the flow (gradscan/frameworks/torch.py).
 NON_CARRYING_METHODS = api_names(torch_api.NON_CARRYING_METHODS)
+_CONVERSION_BUILTINS = api_names(torch_api.CONVERSION_BUILTINS)
 NON_CARRYING_ATTRS = api_names(torch_api.NON_CARRYING_ATTRS)
 TRAINABLE_FACTORIES = api_names(torch_api.WEIGHT_FACTORIES)
 _PARAMETER = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
@@ -167,14 +178,36 @@ class Walk:
         `roots`, this holds for a forward's inputs too; rules ask it for values they cut or
         re-wrap themselves (not for masks or lengths passed beside a weighted output).
         `helpers_only`: not a root's inputs (a submodule's forward that cuts its own input may
-        be a probe on purpose)."""
+        be a probe on purpose), except the forward of a module that holds no weights (a loss
+        or metric module: it has nothing of its own to train, so a cut there is no probe)."""
         fn = self.model.enclosing_function(expr)
         while fn is not None and isinstance(fn.node, cst.Lambda):
             fn = fn.parent
-        if fn is None or (helpers_only and (fn.context is None or fn.context.kind != "helper")):
+        if fn is None or fn.context is None:
             return False
+        if helpers_only and fn.context.kind != "helper":
+            if not (fn.cls is not None and fn.cls.is_torch and self.holds_no_weights(fn.cls)):
+                return False
         params = {r[len("param:"):] for r in self.roots(expr) if r.startswith("param:")}
         return any(self.caller_weights(fn, p) for p in sorted(params))
+
+    def holds_no_weights(self, cls: "ClassInfo") -> bool:
+        """The torch module class and every base it has keep no parameter and no weighted
+        submodule: a loss or metric module (`class DiceLoss(nn.Module)` storing only numbers
+        and weightless layers). False when a base is a layer with weights of its own
+        (`nn.Linear`) or a class this file does not show."""
+        chain = list(self.model.class_chain(cls))
+        shown = {c.name for c in chain}
+        for c in chain:
+            for base in c.base_names:
+                if base.startswith("<local>."):
+                    if base[len("<local>."):] not in shown:
+                        return False
+                    continue
+                if base == "torch.nn.Module" or _WEIGHTLESS_NN.match(base) or base.endswith(("._Loss", "._WeightedLoss")):
+                    continue
+                return False
+        return all(kind not in ("param", "module", "unknown") for kind in self._class_attrs(cls).values())
 
     def caller_weights(self, fn: "FunctionInfo", param: str) -> FrozenSet[str]:
         """The weights the callers in this file pass to `fn`'s parameter `param`."""
@@ -370,6 +403,10 @@ class Walk:
         self._attr_kinds[key] = out
         chain = list(self.model.class_chain(cls))
         for c in reversed(chain):  # nearest class wins
+            if any(_layer_with_weights(b) for b in c.base_names):
+                # a subclass of a built-in layer reads the parameters the layer registered
+                for name in _INHERITED_PARAMETERS:
+                    out[name] = "param"
             for name in c.methods:
                 out[name] = "method"
             for attr, value, _node, method in c.self_assigns:
@@ -750,6 +787,9 @@ class Walk:
                 return args | set(obj)
             if isinstance(func, cst.Name) and func.value in ("len", "range", "isinstance", "type", "id", "print", "str", "repr", "hasattr", "getattr"):
                 return set()
+            if (self._mode == "torch" and isinstance(func, cst.Name) and func.value in _CONVERSION_BUILTINS
+                    and len(call.args) == 1 and model.resolve(func) is None):
+                return set()  # `float(t)`, `int(t)`: a Python number, like `t.item()` (pt14)
             # `helper(h)`: a module-level function in this file returns what it computes
             if isinstance(func, cst.Name) and model.resolve(func) is None:
                 target = model.module_functions.get(func.value)

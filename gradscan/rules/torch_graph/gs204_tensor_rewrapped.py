@@ -46,7 +46,8 @@ class TensorRewrapped(GraphRule):
     ## What it does
     Flags `torch.tensor(<tensor>)`, `torch.tensor([<tensors>])` (for example a list of losses
     summed later), `t.new_tensor(<tensor>)`, `nn.Parameter(<activation>)` inside forward, and
-    `torch.from_numpy(t.detach().numpy())`, when the tensor comes from the weights and the new
+    `torch.from_numpy(t.detach().numpy())` or `torch.tensor(t.detach().cpu().numpy())` (also
+    through one NumPy function), when the tensor comes from the weights and the new
     tensor reaches forward's return value or the loss. The conversion may sit in a helper, of
     this file or another project file (`arr = to_numpy(model(x))`, then `torch.tensor(arr)`):
     the helper's summary says it returns its argument only as NumPy data, and the re-wrap
@@ -248,7 +249,12 @@ class TensorRewrapped(GraphRule):
             return None
         if _has_python_conversion(data):
             return None  # torch.tensor(x.item()): GS205
-        return _strip_methods(data, {"detach", "clone", "cpu", "cuda", "to", "float", "contiguous"})
+        # (`torch.tensor(t.detach().cpu().numpy())`, also through one NumPy function,
+        # `torch.tensor(np.tanh(t.detach().numpy()))`: the same round trip as `from_numpy`)
+        if (type(data) is cst.Call and data.args and (model.callee(data) or "").startswith("numpy.")
+                and _ends_in_numpy(data.args[0].value)):
+            data = data.args[0].value
+        return _strip_methods(data, {"detach", "clone", "cpu", "cuda", "to", "float", "contiguous", "numpy"})
 
     @staticmethod
     def _live(model: FileModel, src, data: cst.BaseExpression) -> bool:
@@ -258,6 +264,11 @@ class TensorRewrapped(GraphRule):
             return any(src.is_live(_strip_methods(e.value, {"detach", "clone", "cpu"})) for e in data.elements)
         # or an input its callers feed from the weights (a loss module's `logits`)
         return src.is_live(data) or src.fed_from_weights(data)
+
+
+def _ends_in_numpy(expr: cst.BaseExpression) -> bool:
+    inner = _strip_methods(expr, {"copy", "astype"})
+    return isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "numpy"
 
 
 _PLAIN_ANNOTATION = re.compile(

@@ -38,7 +38,9 @@ class PythonNumberInGraph(GraphRule):
     Flags `.item()`, `.tolist()`, `float(t)`, `int(t)` and `math.*(t)` applied to a tensor
     computed from the weights (or to a parameter) in a differentiable context, when the Python
     number flows back into a tensor that reaches forward's return value or the loss
-    (`torch.tensor(x.item())`, `scale = math.exp(self.log_scale)` then `out * scale`).
+    (`torch.tensor(x.item())`, `scale = math.exp(self.log_scale)` then `out * scale`),
+    also in a helper or in the forward of a module holding no weights (a Dice or IoU loss
+    module) whose callers pass it the model's output.
 
     ## Why it breaks gradients
     A Python number has no graph. `math.exp(self.log_scale)` returns a float, so

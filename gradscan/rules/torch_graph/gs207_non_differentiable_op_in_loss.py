@@ -5,12 +5,14 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report
-from gradscan.rules.torch_graph.helpers import GraphRule, last_name, root_function, site, uses_torch
+from gradscan.rules.torch_graph.helpers import GraphRule, last_name, reach, root_function, site, uses_torch
 from gradscan.semantics import intent
 from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.sources import is_self_name
+from gradscan.semantics.walk import descendants
 from gradscan.semantics.names import TOKEN
 
 NON_DIFF_METHODS = {"round", "floor", "ceil", "sign", "trunc", "argmax", "argmin"}
@@ -47,7 +49,11 @@ class NonDifferentiableOpInLoss(GraphRule):
     the path to the loss (the value `.backward()` is called on, or what `training_step` or a
     loss function returns) and no live value of the graph travels beside it. A helper that
     takes the indices (`def predicted_class(scores)`) counts when its caller passes it a live
-    value and the result reaches a backward pass.
+    value and the result reaches a backward pass; so does a method of another object
+    (`decoder.decode(logits)`) whose callers pass it a value computed from the weights. In a
+    module's forward, a parameter itself put through `round`/`sign`/`floor`
+    (`torch.sign(self.weight)`, the inherited `weight` of an `nn.Linear` subclass too) on its
+    only way to the output, with no straight-through pairing, is flagged as well.
 
     ## Why it breaks gradients
     `argmax`, comparisons, `.indices` and integer casts return tensors without `grad_fn`: if
@@ -131,6 +137,9 @@ class NonDifferentiableOpInLoss(GraphRule):
             if where is None or not self._live(model, src, receiver, fn):
                 continue
             trace = self._loss_trace(model, call, fn)
+            if trace is None and self._quantized_parameter(model, src, call, receiver, fn):
+                yield Report(report_node)
+                continue
             if trace is None or trace.converted is not None:
                 # (a path through NumPy/Python data, a rollout's action stored and re-wrapped:
                 # the conversion, not this op, ends the gradient; GS204/GS205 speak of it)
@@ -166,6 +175,48 @@ class NonDifferentiableOpInLoss(GraphRule):
                     continue
                 yield Report(report_node)
                 break
+
+    @classmethod
+    def _quantized_parameter(cls, model: FileModel, src, call: cst.Call, receiver, fn) -> bool:
+        """`torch.sign(self.weight)` or `self.weight.round()` in a module's forward, on the
+        parameter's only way to forward's output and with no straight-through pairing: the
+        parameter gets an exact zero (or no) gradient and never trains (BinaryConnect without
+        its estimator). A parameter that also reaches the output another way, a class that
+        freezes or loads it, and evaluation branches are left alone."""
+        if not (type(receiver) is cst.Attribute and is_self_name(model, receiver.value)):
+            return False
+        root = root_function(fn)
+        owner = root.cls if root is not None else None
+        if owner is None or not owner.is_torch or src.attr_kind(owner, receiver.attr.value) != "param":
+            return False
+        trace = reach(model, call, "context")
+        if trace is None or trace.sink != "return" or trace.converted is not None:
+            return False
+        if cls._beside_same_parameter(model, src, trace, receiver) or cls._intentional(model, call, receiver, trace):
+            return False
+        # another read of the same parameter in the function reaching the output without
+        # passing through this op: the op removes one path of several
+        text = model.module.code_for_node(receiver)
+        for other in descendants(fn.node, prune=(cst.ClassDef,)):
+            if type(other) is not cst.Attribute or other is receiver or intent.contains(model, call, other):
+                continue
+            if model.module.code_for_node(other) != text:
+                continue
+            if model.flow.reaches_output(other, barrier=lambda n: n is call) is not None:
+                return False
+        return True
+
+    @staticmethod
+    def _beside_same_parameter(model: FileModel, src, trace: Trace, receiver) -> bool:
+        """Where the op's result first meets another value, that value comes from the same
+        parameter (`w.sign() - w`, then `.detach()` and `+ w`: the straight-through estimator)."""
+        own = src.weight_roots(receiver)
+        for child, parent in intent.trace_steps(model, trace.path):
+            if isinstance(parent, (cst.BinaryOperation, cst.Call, cst.List, cst.Tuple)):
+                others = [o for o in intent.co_operands(model, parent, child) if not _constant(o)]
+                if others:
+                    return any(own & src.weight_roots(o) for o in others)
+        return False
 
     @staticmethod
     def _intentional(model: FileModel, call, receiver, trace) -> bool:
@@ -211,6 +262,10 @@ class NonDifferentiableOpInLoss(GraphRule):
     @staticmethod
     def _live(model: FileModel, src, receiver, fn) -> bool:
         if src.is_live(receiver):
+            return True
+        # a helper or another object's method (`decoder.decode(logits)`) whose callers pass
+        # it a value computed from the weights
+        if src.fed_from_weights(receiver, helpers_only=True):
             return True
         root = root_function(fn)
         if root is not None and _is_loss_function(root):

@@ -1,0 +1,52 @@
+"""MAML: the query loss on the adapted fast weights is computed under torch.no_grad(), so the meta-update raises at backward.
+
+Source: https://github.com/dragen1860/MAML-Pytorch/issues/40
+Label: buggy
+Family: graph
+Frameworks: torch
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Learner(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.vars = nn.ParameterList([nn.Parameter(torch.randn(3, 5) * 0.3), nn.Parameter(torch.zeros(3))])
+
+    def forward(self, x, weights=None):
+        w, b = self.vars if weights is None else weights
+        return F.linear(x, w, b)
+
+
+class Meta(nn.Module):
+    def __init__(self, inner_lr=0.4, update_step=1):
+        super().__init__()
+        self.net = Learner()
+        self.inner_lr = inner_lr
+        self.update_step = update_step
+        self.meta_optim = torch.optim.Adam(self.net.parameters(), lr=1e-2)
+
+    def forward(self, x_spt, y_spt, x_qry, y_qry):
+        loss = F.cross_entropy(self.net(x_spt), y_spt)
+        grads = torch.autograd.grad(loss, self.net.parameters())
+        fast = [w - self.inner_lr * g for w, g in zip(self.net.parameters(), grads)]
+        with torch.no_grad():  # BUG
+            loss_q = F.cross_entropy(self.net(x_qry, fast), y_qry)
+        self.meta_optim.zero_grad()
+        loss_q.backward()
+        self.meta_optim.step()
+        return loss_q.item()
+
+
+torch.manual_seed(0)
+maml = Meta()
+x_spt, y_spt = torch.randn(6, 5), torch.randint(0, 3, (6,))
+x_qry, y_qry = torch.randn(6, 5), torch.randint(0, 3, (6,))
+try:
+    maml(x_spt, y_spt, x_qry, y_qry)
+except RuntimeError as err:
+    assert "does not require grad" in str(err)
+else:
+    raise AssertionError("meta-update should have failed")
