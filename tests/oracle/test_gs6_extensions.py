@@ -12,6 +12,7 @@ pytestmark = pytest.mark.oracle
 
 
 def test_step_between_zero_grad_and_backward_never_moves():
+    """pt34: `zero_grad(); step(); backward()` in a loop never moves the weights."""
     torch = pytest.importorskip("torch", reason="the GS601 oracle proof needs torch")
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1)
@@ -28,6 +29,7 @@ def test_step_between_zero_grad_and_backward_never_moves():
 
 
 def test_module_zero_grad_clears_submodule_gradients():
+    """pt34: a module's `zero_grad()` clears its submodules' gradients before the step."""
     torch = pytest.importorskip("torch", reason="the GS601 oracle proof needs torch")
     torch.manual_seed(0)
     pair = torch.nn.ModuleDict({"gen": torch.nn.Linear(3, 2), "critic": torch.nn.Linear(2, 1)})

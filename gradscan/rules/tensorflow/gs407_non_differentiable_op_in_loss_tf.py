@@ -58,7 +58,7 @@ class NonDifferentiableOpInLossTf(Rule):
         "tf.sign): the variables before them never train."
     )
     hint = "use a differentiable surrogate (softmax, sigmoid) or the straight-through idiom `v + tf.stop_gradient(tf.round(v) - v)`"
-    facts = ("tf36", "tf53")
+    facts = ("tf36", "tf52", "tf53", "tf56")
     triggers = (*SITE_TRIGGERS, "compile")
     doc = """
     ## What it does
@@ -76,7 +76,9 @@ class NonDifferentiableOpInLossTf(Rule):
     A Keras metric's value used as the loss (`loss = 1.0 - auc.result()` after
     `auc.update_state(y, model(x))`, or `1.0 - precision(y, p)`) is flagged too when the loss
     carries no gradient another way: a metric accumulates counters by assignment, so its value
-    has no gradient at all and every weight's is None (fact tf53).
+    has no gradient at all and every weight's is None (fact tf53). What carries no weight of its
+    own is not read as a trained output: a preprocessing or lookup layer's ids (fact tf52), a
+    Keras loss object's value on data (fact tf56).
 
     A function given to a Keras model's `compile(loss=fn)`, and the `call` of a
     `keras.losses.Loss` subclass, are checked too: Keras calls it as
@@ -112,7 +114,7 @@ class NonDifferentiableOpInLossTf(Rule):
 
     ## References
     - TensorFlow API: `tf.round`, `tf.argmax`, `tf.cast` (no gradient for integer types)
-    - gradscan facts: tf36, tf53
+    - gradscan facts: tf36, tf52, tf53, tf56
     """
     invalid = (
         """
