@@ -15,6 +15,7 @@ from gradscan.semantics.sources import is_self_name
 from gradscan.semantics.walk import descendants
 from gradscan.semantics.names import TOKEN
 
+_TO_PYTHON = {"item", "tolist", "numpy"}
 NON_DIFF_METHODS = {"round", "floor", "ceil", "sign", "trunc", "argmax", "argmin"}
 NON_DIFF_FUNCTIONS = {
     "torch.round", "torch.floor", "torch.ceil", "torch.sign", "torch.trunc", "torch.argmax", "torch.argmin",
@@ -286,7 +287,18 @@ class NonDifferentiableOpInLoss(GraphRule):
             # a loss function or loss module's forward: its return value is the loss
             root = root_function(fn)
             if root is not None and _is_loss_function(root):
-                return model.flow.flows_into(call, lambda n: isinstance(model.parent(n), cst.Return) and root_function(model.enclosing_function(n)) is root, max_calls=1)
+                found = model.flow.flows_into(call, lambda n: isinstance(model.parent(n), cst.Return) and root_function(model.enclosing_function(n)) is root, max_calls=1)
+                # a metric read out as a Python number (`acc.mean().item()` stored in the
+                # returned metrics) is no part of the returned loss tensor
+                if found is not None and any(type(n) is cst.Call and type(n.func) is cst.Attribute
+                                             and n.func.attr.value in _TO_PYTHON for n in found.path):
+                    return None
+                # `return loss, metrics`: a loss function's extras beside its first element (the
+                # loss) are what it reports, not what is differentiated
+                if found is not None and len(found.path) >= 2 and type(found.path[-1]) is cst.Tuple \
+                        and type(found.path[-2]) is cst.Element and found.path[-1].elements[0] is not found.path[-2]:
+                    return None
+                return found
             return None
         if trace.sink == "loss":
             return trace
