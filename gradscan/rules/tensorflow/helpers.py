@@ -369,6 +369,11 @@ def used_only_as_mask(model: FileModel, taint: TensorFlowSources, node: cst.CSTN
         if not any(b.stmt is stmt for b in bindings):
             continue
         uses += 1
+        product = model.parent(use)
+        if isinstance(product, cst.BinaryOperation) and all(
+                any(isinstance(n, cst.Name) and n.value == name for n in (side, *descendants(side)))
+                for side in (product.left, product.right)):
+            return False  # `r * r`: the value times itself is no mask on another value
         if not (barrier(use) or combined_with_carrier(model, taint, use, fn, (cst.Multiply, cst.Divide))):
             return False
     return uses > 0
