@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Iterable, List, Optional, Set
 import libcst as cst
 
 from gradscan.frameworks import torch as torch_api
+from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.sources import (
     OptimizerBindings, contains, is_self_name, listed_names, method_class, parameter_receivers,
@@ -1132,8 +1133,6 @@ def _outside_argument(model: "FileModel", fn: Optional["FunctionInfo"], name: st
     if fn is None or depth <= 0 or name not in fn.params or fn.params[:1] == [name]:
         return False
     names.add(name)
-    from gradscan.semantics.arguments import argument_for
-
     for call, owner in model.objects.callers_of(fn):
         arg = argument_for(fn, call, name)
         if type(arg) is not cst.Name or not _outside_argument(model, owner, arg.value, names, depth - 1):

@@ -34,6 +34,7 @@ import libcst as cst
 
 from gradscan.frameworks import names as api_names
 from gradscan.frameworks import torch as torch_api
+from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.budget import tick
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.facts import FrameworkFacts, JaxSources, TensorFlowSources
@@ -211,8 +212,6 @@ class Walk:
 
     def caller_weights(self, fn: "FunctionInfo", param: str) -> FrozenSet[str]:
         """The weights the callers in this file pass to `fn`'s parameter `param`."""
-        from gradscan.semantics.arguments import argument_for
-
         if fn.context is None:
             return frozenset()  # no differentiable root reaches it
         out: Set[str] = set()
@@ -227,8 +226,6 @@ class Walk:
         another way (OWLv2's `objectness_predictor(feats)` detaches `feats`, which the class and
         box heads take too): a cut of the input inside the helper removes that path only, not
         the weights' gradient. False when a caller is unknown or passes an expression."""
-        from gradscan.semantics.arguments import argument_for
-
         fn = self.model.enclosing_function(expr)
         if fn is None:
             return False
@@ -650,8 +647,6 @@ class Walk:
         """`a, b = helper(x, y)` with every return of the file's `helper` a tuple: the roots of
         element `index` alone, its parameters replaced by what the call passes (`logits, labels
         = pad(logits, labels)` keeps the labels data). None when it cannot be told."""
-        from gradscan.semantics.arguments import argument_for
-
         if not isinstance(value, cst.Call):
             return None
         target = self.model.objects.called_function(value, fn)
@@ -688,8 +683,6 @@ class Walk:
     def _bound_weights(self, param: str, fn: Optional["FunctionInfo"], depth: int) -> Set[str]:
         """A helper's parameter bound at its call sites: the weights the callers' arguments
         carry (`dice_loss(model(x), y)` makes `logits` live in `dice_loss`)."""
-        from gradscan.semantics.arguments import argument_for
-
         owner = fn
         while owner is not None and isinstance(owner.node, cst.Lambda):
             owner = owner.parent
@@ -811,8 +804,6 @@ class Walk:
     def _callers_pass_module(self, fn, param: str, depth: int) -> bool:
         """A helper's parameter bound at its call sites to a module (`loss_fn(net, x)` with
         `net = Net()`): what the callers pass decides, whatever the parameter is called."""
-        from gradscan.semantics.arguments import argument_for
-
         owner = fn
         while owner is not None and isinstance(owner.node, cst.Lambda):
             owner = owner.parent
@@ -829,8 +820,6 @@ class Walk:
         caller passes something known not to be one (a function of this file, a lambda, a
         library function such as `torch.tanh`), None when no caller is seen or one passes
         something unknown."""
-        from gradscan.semantics.arguments import argument_for
-
         owner = fn
         while owner is not None and isinstance(owner.node, cst.Lambda):
             owner = owner.parent

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
 import libcst as cst
 
-from gradscan.semantics.arguments import find_argument
+from gradscan.semantics.arguments import argument_for, find_argument
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
@@ -245,8 +245,6 @@ def networks_behind(model: "FileModel", expr: cst.BaseExpression, fn: Optional["
     `net(x)` calls `teacher`). None when any carrying part is something else (a variable read, a
     watched tensor, an unbound parameter, `self(x)`, a call the file does not show): the answer
     must hold for everything the value carries. An empty set: it carries nothing."""
-    from gradscan.semantics.arguments import argument_for
-
     facts = model.sources.tensorflow
     found: Set[str] = set()
     Bound = Dict[str, tuple]  # parameter -> (argument, the caller's scope, the caller's bindings)

@@ -6,8 +6,9 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import TF_VARIABLE, callee, enclosing_tape, is_name, method_name, tape_withs
-from gradscan.semantics.arguments import find_argument, keyword_argument
+from gradscan.semantics.arguments import argument_for, find_argument, keyword_argument
 from gradscan.semantics.contexts import is_gradient_tape
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.walk import descendants, target_names
 
@@ -368,8 +369,6 @@ def _unrecorded_tensor(model: FileModel, value: cst.BaseExpression, block: cst.W
     interpolated batch of a gradient penalty built from `real` and `fake`). A gradient asked
     about it is None (fact tf47): the tape records operations on a tensor only when a watched
     value flows into it."""
-    from gradscan.semantics.definitions import Definitions
-
     taint = model.sources.tensorflow
     defs = model.get(Definitions)
     operators = False
@@ -408,8 +407,6 @@ def _unrecorded_tensor(model: FileModel, value: cst.BaseExpression, block: cst.W
 def _callers_pass_tensors(model: FileModel, fn, param: str) -> bool:
     """Every caller in the file passes `param` a tensor that is not a variable: a network's
     output or library ops on such tensors (a variable would be recorded by the tape)."""
-    from gradscan.semantics.arguments import argument_for
-
     if fn is None:
         return False
     callers = model.objects.callers_of(fn)[:8]
@@ -425,8 +422,6 @@ def _callers_pass_tensors(model: FileModel, fn, param: str) -> bool:
 def _plain_tensor(model: FileModel, expr: cst.BaseExpression, scope, depth: int) -> bool:
     """`expr` is a tensor and no variable: calls of library functions (not constructors such as
     `tf.Variable` or a layer class) or of networks, arithmetic, and names bound to such values."""
-    from gradscan.semantics.definitions import Definitions
-
     if depth <= 0:
         return False
     for node in [expr, *descendants(expr)]:

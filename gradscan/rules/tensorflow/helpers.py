@@ -14,6 +14,8 @@ from gradscan.semantics.names import dotted, tokens
 from gradscan.semantics.walk import descendants
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.facts import KERAS_KINDS, TensorFlowSources
+from gradscan.semantics import tf_training
+from gradscan.semantics.definitions import Definitions
 
 TF_VARIABLE = {api.name for api in tf_api.WEIGHT_FACTORIES if api.fact == "tf26"}
 KERAS_VARIABLE = {api.name for api in tf_api.WEIGHT_FACTORIES if api.fact == "tf40"}
@@ -348,8 +350,6 @@ def used_only_as_mask(model: FileModel, taint: TensorFlowSources, node: cst.CSTN
     reaches is multiplied into (or divides) a value that carries gradient, or selects
     (`mask = tf.cast(conf > 0.9, tf.float32)` then `tf.reduce_mean(per_example * mask)`): a
     mask or weight, the gradient flows through the other operand."""
-    from gradscan.semantics.definitions import Definitions
-
     stmt = model.parent(node)
     if not (isinstance(stmt, cst.Assign) and stmt.value is node and len(stmt.targets) == 1
             and isinstance(stmt.targets[0].target, cst.Name)):
@@ -420,8 +420,6 @@ def only_untrained_networks(model: FileModel, value: cst.BaseExpression, trace, 
     of other objects, or the network is synced or frozen. A cut there removes no gradient the
     step needs. Proved by the code, never by a name; unknown (a parameter, `self`, sources not
     resolved) is not proof."""
-    from gradscan.semantics import tf_training
-
     sink = trace.path[-1] if trace is not None and trace.sink == "loss" and trace.path else None
     if not isinstance(sink, cst.Call) or tf_training.gradient_sources(sink) is None:
         return False

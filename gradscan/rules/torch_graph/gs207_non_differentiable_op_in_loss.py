@@ -4,6 +4,8 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from gradscan.frameworks import names as api_names
+from gradscan.frameworks import torch as torch_api
 from gradscan.rules.base import Report
 from gradscan.rules.torch_graph.helpers import GraphRule, last_name, reach, root_function, site, uses_torch
 from gradscan.semantics import intent
@@ -15,7 +17,7 @@ from gradscan.semantics.sources import is_self_name
 from gradscan.semantics.walk import descendants
 from gradscan.semantics.names import TOKEN
 
-_TO_PYTHON = {"item", "tolist", "numpy"}
+CONVERSION_METHODS = api_names(torch_api.CONVERSION_METHODS)  # to NumPy or Python: no graph (pt14)
 NON_DIFF_METHODS = {"round", "floor", "ceil", "sign", "trunc", "argmax", "argmin"}
 NON_DIFF_FUNCTIONS = {
     "torch.round", "torch.floor", "torch.ceil", "torch.sign", "torch.trunc", "torch.argmax", "torch.argmin",
@@ -291,7 +293,7 @@ class NonDifferentiableOpInLoss(GraphRule):
                 # a metric read out as a Python number (`acc.mean().item()` stored in the
                 # returned metrics) is no part of the returned loss tensor
                 if found is not None and any(type(n) is cst.Call and type(n.func) is cst.Attribute
-                                             and n.func.attr.value in _TO_PYTHON for n in found.path):
+                                             and n.func.attr.value in CONVERSION_METHODS for n in found.path):
                     return None
                 # `return loss, metrics`: a loss function's extras beside its first element (the
                 # loss) are what it reports, not what is differentiated
