@@ -77,14 +77,64 @@ ZERO_GRAD_METHODS = (
     *(Api(name, "jx42") for name in ("argmax", "argmin", "argsort", "round", "floor", "ceil", "sign", "any", "all", "nonzero")),
     *CONVERSION_METHODS,
 )
+# Piecewise-constant functions whose result is still a float: JAX differentiates them and
+# returns a gradient of exactly zero (jx42).
+ROUNDING_FUNCTIONS = (
+    *(Api(f"jax.numpy.{name}", "jx42") for name in ("round", "around", "round_", "rint", "floor", "ceil", "trunc", "fix", "sign")),
+    *(Api(f"jax.lax.{name}", "jx42") for name in ("round", "floor", "ceil", "sign")),
+)
+# Indices (integers) of a float array: no gradient flows to the array (jx42).
+INDEX_FUNCTIONS = (
+    *(Api(f"{package}.{name}", "jx42") for package in ("jax.numpy", "jax.lax") for name in ("argmax", "argmin")),
+)
+# Comparisons give booleans: no gradient flows to either operand (jx42).
+COMPARISON_FUNCTIONS = (
+    *(Api(f"jax.numpy.{name}", "jx42") for name in ("greater", "greater_equal", "less", "less_equal", "equal", "not_equal")),
+    *(Api(f"jax.lax.{name}", "jx42") for name in ("gt", "ge", "lt", "le", "eq", "ne")),
+)
+# Functions that take a dtype: to an integer or boolean dtype, the result has no gradient (jx42).
+CAST_FUNCTIONS = (
+    *(Api(name, "jx42") for name in ("jax.lax.convert_element_type", "jax.numpy.asarray", "jax.numpy.array")),
+)
 ZERO_GRAD_FUNCTIONS = (
+    *ROUNDING_FUNCTIONS, *INDEX_FUNCTIONS, *COMPARISON_FUNCTIONS,
     *(Api(f"jax.numpy.{name}", "jx42") for name in (
-        "argmax", "argmin", "argsort", "round", "floor", "ceil", "sign", "rint", "trunc", "isnan", "isfinite", "isinf",
-        "any", "all", "shape", "size", "ndim", "zeros_like", "ones_like", "count_nonzero", "equal", "not_equal",
-        "greater", "less",
+        "argsort", "isnan", "isfinite", "isinf", "any", "all", "shape", "size", "ndim", "zeros_like", "ones_like",
+        "count_nonzero",
     )),
     Api("jax.lax.top_k", "jx42"),
 )
+
+# Argument roles of the array API (no gradient fact: which argument is data, an index or a shape).
+# Packages whose functions take their data as first argument.
+ARRAY_PACKAGES = ("jax.numpy.", "jax.nn.", "jax.lax.", "jax.scipy.", "optax.", "flax.linen.", "flax.nnx.")
+# Functions whose first positional argument is a shape or a count, not data.
+SHAPE_FIRST = frozenset({
+    "zeros", "ones", "empty", "full", "arange", "linspace", "logspace", "geomspace", "eye", "identity", "tri",
+    "tril_indices", "triu_indices", "indices", "diag_indices",
+})
+# Positions that hold indices, conditions or shapes: a value there selects or masks, it is not
+# differentiated through.
+INDEX_POSITIONS = {
+    "where": (0,), "select": (0,), "take": (1,), "take_along_axis": (1,), "choose": (0,), "dynamic_slice": (1, 2),
+    "dynamic_index_in_dim": (1,), "dynamic_update_slice": (2,), "dynamic_slice_in_dim": (1, 2), "one_hot": (1,),
+    "cond": (0,), "switch": (0,), "bincount": (1,), "segment_sum": (1,), "segment_max": (1,), "segment_mean": (1,),
+}
+INDEX_KEYWORDS = frozenset({
+    "axis", "axes", "dtype", "shape", "indices", "condition", "where", "num_classes", "size", "length", "keepdims",
+    "segment_ids", "num_segments", "mask", "start_indices", "slice_sizes", "index", "pred",
+})
+# An integer (or boolean) value stays integer through these; anything else makes it a float
+# (`mean`, `one_hot`, `/`, a float operand, an unknown function).
+INT_KEEPING = frozenset({
+    "sum", "prod", "max", "min", "amax", "amin", "abs", "cumsum", "cumprod", "clip", "where", "take", "take_along_axis",
+    "reshape", "squeeze", "ravel", "flatten", "concatenate", "stack", "hstack", "vstack", "asarray", "array", "maximum",
+    "minimum", "negative", "sort", "expand_dims", "transpose", "T", "count_nonzero", "nansum", "logical_and",
+    "logical_or", "logical_not", "logical_xor", "any", "all", "sign", "round", "floor", "ceil", "tile", "repeat",
+    "broadcast_to", "roll", "flip", "diff", "square", "argmax", "argmin",
+})
+# Functions with a custom gradient rule (their own derivative, not the walk's business).
+CUSTOM_GRADIENT = ("custom_vjp", "custom_jvp", "custom_gradient", "defvjp", "defjvp")
 
 # NumPy conversions of a tracer raise TracerArrayConversionError (jx39): loud, never silent.
 NUMPY_CONVERSIONS = (

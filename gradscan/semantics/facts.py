@@ -430,8 +430,8 @@ def differentiated_params(target: Target) -> Optional[Set[str]]:
 class JaxSources:
     """The functions this file differentiates with a JAX transform (`targets`, by id of their
     FunctionInfo), found once per file: `model.get(JaxSources).targets`. The gradient sources
-    in a target are the arguments its `argnums` name (`differentiated_params`); `Traced`
-    follows what is computed from them."""
+    in a target are the arguments its `argnums` name (`differentiated_params`); the walk's JAX
+    mode and `zero_gradient.Traced` follow what is computed from them."""
 
     def __init__(self, model: "FileModel") -> None:
         self.model = model
@@ -634,7 +634,7 @@ def jax_cut(model: "FileModel", call: cst.Call) -> bool:
     """JAX's facts of a call whose result carries no gradient from its arguments: `stop_gradient`,
     a piecewise-constant or integer-valued function or method, a NumPy conversion, a Python
     builtin returning a Python value, a cast to an integer dtype. One answer for the walk's JAX
-    mode and GS503's statement-by-statement walk."""
+    mode and the zero-gradient refinement (`semantics.zero_gradient`)."""
     name = model.callee(call)
     if name in JAX_STOP_GRADIENT or name in ZERO_GRAD_FUNCTIONS or name in NUMPY_CONVERSIONS:
         return True

@@ -15,8 +15,9 @@ The family's helpers (`helpers.py`) answer its questions without importing anyth
 functions a gradient transform differentiates and with respect to which arguments
 (`grad_targets`, in the engine), which values in them are traced (the engine's one walk with
 JAX's facts: `model.sources.live(expr, "jax")`: derived from the differentiated arguments, not
-through `stop_gradient`, shapes, comparisons or integer-valued ops; GS503 refines it statement
-by statement with `helpers.Traced`, whose cuts are the walk's `facts.jax_cut`), and which
+through `stop_gradient`, shapes, comparisons or integer-valued ops; GS503 asks the engine's
+statement-by-statement refinement, `semantics.zero_gradient`, whose cuts are the walk's
+`facts.jax_cut`), and which
 functions run under an abstract trace (`jit`, `pmap`, `vmap`, `lax` control flow), where
 `.item()` raises instead.
 """

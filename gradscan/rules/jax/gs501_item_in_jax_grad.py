@@ -5,15 +5,15 @@ from typing import Iterator, List, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.jax.helpers import (
-    ARRAY_PACKAGES, NUMBER_TO_NUMBER, SHAPE_FIRST, Traced, abstract_functions, in_abstract, site_abstract,
-    uses_jax,
-)
+from gradscan.frameworks.jax import ARRAY_PACKAGES, SHAPE_FIRST
+from gradscan.frameworks.python import NUMBER_TO_NUMBER
+from gradscan.rules.jax.helpers import abstract_functions, in_abstract, site_abstract, uses_jax
 from gradscan.semantics.contexts import Scopes
 from gradscan.semantics.sources import contains
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
 from gradscan.semantics.facts import JaxSources, differentiated_params
+from gradscan.semantics.zero_gradient import Traced
 
 class ItemInJaxGrad(Rule):
     code = "GS501"

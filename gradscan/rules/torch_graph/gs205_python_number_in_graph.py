@@ -4,6 +4,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from gradscan.frameworks.python import NUMBER_TO_NUMBER
 from gradscan.rules.base import Report
 from gradscan.rules.torch_graph.helpers import PYTHON_CONVERSIONS, GraphRule, first_arg, reach, site, uses_torch
 from gradscan.semantics import intent
@@ -17,8 +18,6 @@ NUMBER_TO_TENSOR = {
     "torch.scalar_tensor", "torch.mul", "torch.add", "torch.sub", "torch.div", "torch.pow",
     "torch.exp", "torch.log", "torch.clamp", "torch.where",
 }
-# Builtins and math functions that keep a Python number a Python number.
-NUMBER_TO_NUMBER = {"min", "max", "abs", "pow", "round", "sum", "float", "int"}
 
 
 class PythonNumberInGraph(GraphRule):
