@@ -105,6 +105,23 @@ ZERO_GRAD_FUNCTIONS = (
     Api("jax.lax.top_k", "jx42"),
 )
 
+# Discrete samplers: the parameter that shapes the draw, as (keyword, position), gets an exact
+# zero gradient through it (jx41). The continuous samplers (`normal`, `gamma`, `beta`,
+# `dirichlet`, `uniform` bounds) are reparameterized.
+DISCRETE_SAMPLERS = {
+    Api("jax.random.bernoulli", "jx41"): (("p", 1),),
+    Api("jax.random.categorical", "jx41"): (("logits", 1),),
+    Api("jax.random.choice", "jx41"): (("p", 4),),
+    Api("jax.random.poisson", "jx41"): (("lam", 1),),
+    Api("jax.random.geometric", "jx41"): (("p", 1),),
+    Api("jax.random.binomial", "jx41"): (("n", 1), ("p", 2)),
+    Api("jax.random.multinomial", "jx41"): (("n", 1), ("p", 2)),
+}
+# Functions that return the updated parameters and leave their arguments untouched (jx48).
+APPLY_UPDATES = (
+    *(Api(f"optax.{name}", "jx48") for name in ("apply_updates", "incremental_update", "periodic_update")),
+)
+
 # Argument roles of the array API (no gradient fact: which argument is data, an index or a shape).
 # Packages whose functions take their data as first argument.
 ARRAY_PACKAGES = ("jax.numpy.", "jax.nn.", "jax.lax.", "jax.scipy.", "optax.", "flax.linen.", "flax.nnx.")

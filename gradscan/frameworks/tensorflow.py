@@ -69,6 +69,42 @@ NON_CARRYING_FUNCTIONS = (
     )),
 )
 
+# Operations on the way to a loss whose gradient is None (argmax, round, floor, ceil) or zeros
+# (sign) (tf36): the cuts GS407 reports.
+ZERO_GRADIENT_OPS = (
+    *(Api(f"tensorflow.{name}", "tf36") for name in ("argmax", "argmin", "round", "floor", "sign")),
+    *(Api(f"tensorflow.math.{name}", "tf36") for name in ("argmax", "argmin", "round", "floor", "ceil", "sign")),
+    *(Api(f"keras.ops.{name}", "tf36") for name in ("argmax", "round", "floor", "sign")),
+)
+# Casts: to an integer or boolean dtype, or of a comparison, the result has no gradient (tf36).
+CASTS = (
+    *(Api(name, "tf36") for name in (
+        "tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "tensorflow.keras.backend.cast", "keras.backend.cast",
+    )),
+)
+# Comparisons give booleans (tf36).
+COMPARISON_FUNCTIONS = (
+    *(Api(f"{package}.{name}", "tf36") for package in ("tensorflow", "tensorflow.math") for name in (
+        "greater", "less", "greater_equal", "less_equal", "equal", "not_equal",
+    )),
+)
+# `tf.numpy_function` has no gradient (tf28); `tf.py_function` is differentiable when its body
+# uses TF ops, zeros when it uses NumPy (tf29).
+NUMPY_FUNCTIONS = (
+    *(Api(name, "tf28") for name in (
+        "tensorflow.numpy_function", "tensorflow.compat.v1.numpy_function", "tensorflow.compat.v1.py_func", "tensorflow.py_func",
+    )),
+)
+PY_FUNCTIONS = (Api("tensorflow.py_function", "tf29"), Api("tensorflow.compat.v1.py_function", "tf29"))
+# Keras backend calls that return a NumPy value: inside a tape the value leaves the graph (tf30).
+EVAL_TO_NUMPY = (
+    *(Api(name, "tf30") for name in (
+        "tensorflow.keras.backend.eval", "keras.backend.eval", "tf_keras.backend.eval",
+        "tensorflow.keras.backend.get_value", "keras.backend.get_value", "tf_keras.backend.get_value",
+        "keras.ops.convert_to_numpy", "keras.src.ops.convert_to_numpy",
+    )),
+)
+
 # Variable-like objects a Keras 3 layer does not track as an attribute (tf40: a raw
 # `tf.Variable`; tf46: TF Probability's `TransformedVariable` and `DeferredTensor` too), while
 # tf_keras and `tf.Module` do.

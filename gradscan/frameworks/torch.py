@@ -127,6 +127,13 @@ NON_CARRYING_FUNCTIONS = (
     *(Api(name, "pt14") for name in ("torch.numel", "torch.is_tensor", "torch.is_floating_point", "numpy.shape")),
 )
 
+# Sampling functions of graph tensors: `torch.normal` gives mean and std zero gradients (pt10),
+# `torch.bernoulli` zeros and `torch.multinomial` none (pt35); `torch.poisson` is like them.
+SAMPLING_FUNCTIONS = (
+    Api("torch.normal", "pt10"),
+    *(Api(f"torch.{name}", "pt35") for name in ("bernoulli", "poisson", "multinomial")),
+)
+
 # Context managers and decorators under which nothing is recorded (pt08: a `with` block; pt22:
 # a decorated function), and the ones that turn recording back on inside them.
 NO_GRAD_CONTEXTS = (

@@ -4,6 +4,7 @@ from typing import Dict, Iterator, List, Optional, Set
 
 import libcst as cst
 
+from gradscan.frameworks import jax as jax_api, names as api_names
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.jax.helpers import uses_jax
 from gradscan.semantics.arguments import argument_for, positional_argument
@@ -298,7 +299,7 @@ class GradOfWrongArgument(Rule):
         return out
 
 
-TREE_MAPS = {"jax.tree_util.tree_map", "jax.tree.map", "jax.tree_map"}
+TREE_MAPS = api_names(jax_api.TREE_MAPS)
 
 
 def _self_attribute(expr) -> bool:

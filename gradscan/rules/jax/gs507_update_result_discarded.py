@@ -4,6 +4,7 @@ from typing import Iterator, List, Optional
 
 import libcst as cst
 
+from gradscan.frameworks import jax as jax_api, names as api_names
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.jax.helpers import uses_jax
 from gradscan.semantics.arguments import positional_argument, positional_arguments
@@ -12,8 +13,8 @@ from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants, mentions_name
 
 # Pure functions that return the updated parameters and change nothing in place.
-APPLY_UPDATES = {"optax.apply_updates", "optax.incremental_update", "optax.periodic_update"}
-TREE_MAPS = {"jax.tree_util.tree_map", "jax.tree.map", "jax.tree_map"}
+APPLY_UPDATES = api_names(jax_api.APPLY_UPDATES)
+TREE_MAPS = api_names(jax_api.TREE_MAPS)
 
 
 class UpdateResultDiscarded(Rule):

@@ -4,6 +4,7 @@ from typing import Iterator
 
 import libcst as cst
 
+from gradscan.frameworks import torch as torch_api
 from gradscan.rules.base import Report
 from gradscan.rules.sampling.helpers import SamplingRule, node_text
 from gradscan.semantics.arguments import find_argument
@@ -27,9 +28,8 @@ def code_of(model: FileModel, node: cst.CSTNode) -> str:
     return model.module.code_for_node(node)
 
 
-TORCH_SAMPLING_FUNCTIONS = {
-    "torch.normal": "normal", "torch.bernoulli": "bernoulli", "torch.poisson": "poisson", "torch.multinomial": "multinomial",
-}
+# name -> its last part (the torch table, facts pt10 and pt35)
+TORCH_SAMPLING_FUNCTIONS = {api.name: api.name.rsplit(".", 1)[1] for api in torch_api.SAMPLING_FUNCTIONS}
 
 
 class SamplingFunctionZeroGrad(SamplingRule):

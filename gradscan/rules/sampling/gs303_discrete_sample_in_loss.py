@@ -4,6 +4,7 @@ from typing import Iterator
 
 import libcst as cst
 
+from gradscan.frameworks import jax as jax_api
 from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
@@ -11,14 +12,8 @@ from gradscan.semantics.arguments import find_argument
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.walk import descendants
 
-# jax.random samplers whose draws are discrete (indices, booleans, counts): each parameter that
-# shapes the draw, as (keyword, position), gets an exact zero gradient through it (fact jx41).
-# The continuous samplers (`gamma`, `beta`, `dirichlet`, `uniform` bounds, ...) are reparameterized.
-JAX_DISCRETE = {
-    "jax.random.bernoulli": (("p", 1),), "jax.random.categorical": (("logits", 1),), "jax.random.choice": (("p", 4),),
-    "jax.random.poisson": (("lam", 1),), "jax.random.geometric": (("p", 1),),
-    "jax.random.binomial": (("n", 1), ("p", 2)), "jax.random.multinomial": (("n", 1), ("p", 2)),
-}
+# The discrete samplers and the parameter that shapes each draw (the JAX table, fact jx41).
+JAX_DISCRETE = {api.name: spec for api, spec in jax_api.DISCRETE_SAMPLERS.items()}
 # The draws that are indices: used to index, they are exempt unless the draw is the only consumer
 # of its probabilities (then those probabilities get no gradient from anywhere).
 JAX_INDEX_VALUED = {"categorical", "choice"}

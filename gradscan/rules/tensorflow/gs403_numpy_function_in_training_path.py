@@ -4,6 +4,7 @@ from typing import Dict, Iterator, Optional
 
 import libcst as cst
 
+from gradscan.frameworks import names as api_names, tensorflow as tf_api
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
     callee, function_named, in_data_pipeline, path_barrier, reaches_loss, tf_dtype_kind,
@@ -13,8 +14,8 @@ from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.walk import descendants
 
-NUMPY_FUNCTION = {"tensorflow.numpy_function", "tensorflow.compat.v1.numpy_function", "tensorflow.compat.v1.py_func", "tensorflow.py_func"}
-PY_FUNCTION = {"tensorflow.py_function", "tensorflow.compat.v1.py_function"}
+NUMPY_FUNCTION = api_names(tf_api.NUMPY_FUNCTIONS)
+PY_FUNCTION = api_names(tf_api.PY_FUNCTIONS)
 
 
 def _uses_numpy(model: FileModel, body: cst.CSTNode) -> bool:

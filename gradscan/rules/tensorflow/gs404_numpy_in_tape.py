@@ -4,6 +4,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from gradscan.frameworks import names as api_names, tensorflow as tf_api
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import (
     SITE_TRIGGERS, callee, function_items, function_named, in_data_pipeline, is_name, method_name, only_untrained_networks, path_barrier,
@@ -18,11 +19,7 @@ from gradscan.semantics.facts import MODEL_TOKENS
 from gradscan.semantics import tf_training
 from gradscan.semantics.walk import descendants, mentions_name, target_names
 
-K_EVAL = {
-    "tensorflow.keras.backend.eval", "keras.backend.eval", "tf_keras.backend.eval",
-    "tensorflow.keras.backend.get_value", "keras.backend.get_value", "tf_keras.backend.get_value",
-    "keras.ops.convert_to_numpy", "keras.src.ops.convert_to_numpy",
-}
+K_EVAL = api_names(tf_api.EVAL_TO_NUMPY)
 NUMPY_METADATA = {"numpy.shape", "numpy.ndim", "numpy.size", "numpy.isscalar", "numpy.dtype", "numpy.result_type", "numpy.iinfo", "numpy.finfo"}
 # A hint only, when the file shows neither what the tape trains nor a sync (`_untrained_network`).
 _TARGET_WORDS = {"target", "targets", "teacher", "ema", "momentum", "frozen", "pretrained", "reference", "ref", "old", "baseline", "prior", "fixed", "const"}

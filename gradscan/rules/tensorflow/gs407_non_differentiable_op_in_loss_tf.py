@@ -4,6 +4,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from gradscan.frameworks import names as api_names, tensorflow as tf_api
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.tensorflow.helpers import (
     SITE_TRIGGERS, STOP_GRADIENT, callee, combined_with_carrier, function_items, function_named,
@@ -30,21 +31,18 @@ def _auxiliary_output(model: FileModel, taint: TensorFlowSources, trace) -> bool
     return False
 
 
-_NONDIFF_OPS = {
-    "tensorflow.argmax": "tf.argmax", "tensorflow.math.argmax": "tf.argmax",
-    "tensorflow.argmin": "tf.argmin", "tensorflow.math.argmin": "tf.argmin",
-    "tensorflow.round": "tf.round", "tensorflow.math.round": "tf.round",
-    "tensorflow.floor": "tf.floor", "tensorflow.math.floor": "tf.floor",
-    "tensorflow.math.ceil": "tf.math.ceil", "tensorflow.sign": "tf.sign", "tensorflow.math.sign": "tf.sign",
-    "keras.ops.argmax": "keras.ops.argmax", "keras.ops.round": "keras.ops.round", "keras.ops.floor": "keras.ops.floor",
-    "keras.ops.sign": "keras.ops.sign",
-}
-_CASTS = {"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "tensorflow.keras.backend.cast", "keras.backend.cast"}
-_BOOL_FUNCS = {
-    "tensorflow.greater", "tensorflow.less", "tensorflow.greater_equal", "tensorflow.less_equal", "tensorflow.equal",
-    "tensorflow.not_equal", "tensorflow.math.greater", "tensorflow.math.less", "tensorflow.math.greater_equal",
-    "tensorflow.math.less_equal", "tensorflow.math.equal", "tensorflow.math.not_equal",
-}
+def _display(name: str) -> str:
+    """How the message names an op: `tf.argmax` for `tensorflow.math.argmax`."""
+    last = name.rsplit(".", 1)[1]
+    if name.startswith("tensorflow."):
+        return "tf.math.ceil" if last == "ceil" else f"tf.{last}"
+    return name
+
+
+# The TensorFlow tables (fact tf36): name -> how the message names it.
+_NONDIFF_OPS = {api.name: _display(api.name) for api in tf_api.ZERO_GRADIENT_OPS}
+_CASTS = api_names(tf_api.CASTS)
+_BOOL_FUNCS = api_names(tf_api.COMPARISON_FUNCTIONS)
 
 
 class NonDifferentiableOpInLossTf(Rule):
@@ -378,7 +376,7 @@ class _LossPaths:
 
     def _op(self, call: cst.Call, diff, cut) -> Optional[str]:
         name = callee(self.model, call)
-        if name in _NONDIFF_OPS and name not in ("tensorflow.sign", "tensorflow.math.sign", "keras.ops.sign"):
+        if name in _NONDIFF_OPS and not name.endswith(".sign"):
             return _NONDIFF_OPS[name]
         if name in _CASTS:
             value = find_argument(call, 0, "x")
