@@ -555,3 +555,47 @@ CASES["GS507-nnx-split"] = OracleCase(
     _apply_dropped,
     _apply_kept,
 )
+
+
+# FACTS jx48, Flax NNX under plain `jax.jit`: jit flattens the nnx arguments and traces copies, so
+# `optimizer.update(model, grads)` inside it changes the copies only; the caller's model keeps its
+# weights (no error). The same step under `nnx.jit` moves them.
+_NNX_JIT = '''
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+y = x @ jnp.array([[1.0], [-2.0], [0.5]])
+model = nnx.Linear(3, 1, rngs=nnx.Rngs(0))
+optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+
+
+def mse(m):
+    return jnp.mean((m(x) - y) ** 2)
+
+
+{jit}
+def step(model, optimizer):
+    grads = nnx.grad(mse)(model)
+    optimizer.update(model, grads)
+
+
+start = model.kernel[...].copy()
+first_loss = mse(model)
+for _ in range(5):
+    step(model, optimizer)
+last_loss = mse(model)
+same = bool(jnp.all(model.kernel[...] == start))
+'''
+
+
+CASES["GS507-nnx-jax-jit"] = OracleCase(
+    "GS507",
+    "jax",
+    _NNX_JIT.format(jit="@jax.jit  # GS507").lstrip("\n"),
+    _NNX_JIT.format(jit="@nnx.jit").lstrip("\n"),
+    _apply_dropped,
+    _apply_kept,
+)

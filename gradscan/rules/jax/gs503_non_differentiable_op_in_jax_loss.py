@@ -55,6 +55,11 @@ STOP_GRADIENT_MESSAGE = (
 DEAD_TERM_MESSAGE = (
     "stop_gradient leaves this whole loss term constant: it adds nothing to the gradient; apply it to the target"
 )
+REDUCTIONS = {"mean", "sum", "nanmean", "nansum", "average"}
+AUX_ORDER_MESSAGE = (
+    "has_aux=True differentiates the first returned element, which only carries a zero-gradient value while "
+    "a later element depends on the argument: return (loss, aux), the loss first"
+)
 MUTATORS = {"append", "extend", "insert", "add", "update", "appendleft"}
 CUSTOM_GRADIENT = ("custom_vjp", "custom_jvp", "custom_gradient", "defvjp", "defjvp")
 
@@ -550,6 +555,47 @@ class _ZeroGrad(Traced):
                 found.append(op)
         return found
 
+    def aux_first(self, target: Target, param: str) -> Optional[cst.BaseExpression]:
+        """With `has_aux=True` the FIRST returned element is differentiated. When that element
+        only carries a zero-gradient value (an argmax accuracy) while a later element depends
+        on the argument differentiably (the loss, returned second), the order is swapped: the
+        returned tuple is where the fix goes."""
+        fn = target.fn
+        if not target.has_aux or isinstance(fn.node, cst.Lambda):
+            return None
+        self.summaries = {}
+        returns: list = []
+        self._block(fn.node.body.body if isinstance(fn.node.body, cst.IndentedBlock) else [fn.node.body],
+                    _State(frozenset({param}), {}), None, returns)
+        for value, at in returns:
+            if isinstance(value, cst.Name):
+                value = self.model.single_value(fn, value.value)
+            if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) < 2:
+                continue
+            first = value.elements[0].value
+            if self.traced(first, at.live) or self.carries(first, at, None) is None:
+                continue
+            if any(self.traced(e.value, at.live) and self._reduced(fn, e.value, 0) for e in value.elements[1:]):
+                return value
+        return None
+
+    def _reduced(self, fn: FunctionInfo, expr: cst.BaseExpression, depth: int) -> bool:
+        """A scalar reduction (`jnp.mean(...)`, `x.sum()`, `a + 0.1 * b` of them): a loss, not
+        the logits or the hidden state a has_aux output usually carries."""
+        if depth > 4:
+            return False
+        if isinstance(expr, cst.Name):
+            value = self.model.single_value(fn, expr.value)
+            return value is not None and self._reduced(fn, value, depth + 1)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._reduced(fn, expr.left, depth + 1) or self._reduced(fn, expr.right, depth + 1)
+        if isinstance(expr, cst.Call):
+            name = self.model.callee(expr) or dotted(expr.func) or ""
+            if isinstance(expr.func, cst.Attribute) and self.model.resolve(expr.func) is None:
+                name = expr.func.attr.value
+            return name.rsplit(".", 1)[-1] in REDUCTIONS
+        return False
+
     def dead_term_cuts(self, target: Target, params: Set[str]) -> List[cst.CSTNode]:
         """`stop_gradient` calls that leave a whole additive term of the returned loss constant
         while another term still depends on the arguments (`loss = actor_loss + critic_loss`,
@@ -664,7 +710,10 @@ class NonDifferentiableOpInJaxLoss(Rule):
     built by a factory of the file (`loss = make_loss(apply_fn)`) and differentiated elsewhere. A `stop_gradient`
     is also reported when it leaves a whole additive term of the returned loss constant while
     another term is live (`loss = actor_loss + vf * critic_loss` with the actor's output cut):
-    that term adds nothing to the gradient of any differentiated argument. The Jacobians and
+    that term adds nothing to the gradient of any differentiated argument. With `has_aux=True`,
+    a metric built only from argmax or a comparison returned first, in front of a scalar loss (a
+    mean, a sum) that depends on the argument (`return accuracy, loss`), is reported on the
+    returned tuple: the order is swapped and the metric is what gets differentiated. The Jacobians and
     the Hessian (`jax.jacrev`, `jacfwd`, `hessian`) count like `jax.grad`; a primal transform
     (`jax.vjp`, `jvp`, `linearize`, `check_grads`) differentiates every argument it passes, data
     included, so there an operation is reported when it cuts two or more of them at once (the
@@ -804,7 +853,16 @@ class NonDifferentiableOpInJaxLoss(Rule):
                 yield from self._shared_cuts(zg, target, params, reported)
                 continue
             for param in sorted(params or ()):
-                for op in zg.zero_ops(target, param):
+                ops = zg.zero_ops(target, param)
+                # only a metric (argmax, a comparison) in front of a loss: the order was swapped
+                metric = ops and all(isinstance(op, cst.Comparison) or zg.op_kind(op)[0] == "int" for op in ops)
+                swapped = zg.aux_first(target, param) if metric else None
+                if swapped is not None:
+                    if id(swapped) not in reported:
+                        reported.add(id(swapped))
+                        yield Report(swapped, AUX_ORDER_MESSAGE)
+                    continue
+                for op in ops:
                     if id(op) not in reported:
                         reported.add(id(op))
                         if zg.is_cut(op):

@@ -26,7 +26,7 @@ def body(carry, batch):
     params, opt_state = carry
     loss, grads = jax.value_and_grad(batch_loss)(params, batch)
     updates, opt_state = optimizer.update(grads, opt_state, params)
-    new_params = optax.apply_updates(params, updates)
+    new_params = optax.apply_updates(params, updates)  # BUG
     return (params, opt_state), loss  # BUG
 
 
