@@ -599,3 +599,52 @@ CASES["GS507-nnx-jax-jit"] = OracleCase(
     _apply_dropped,
     _apply_kept,
 )
+
+
+# FACTS jx47, the argument read beside the outer value: the loss reads its argument in a weight
+# decay term but builds the fit from `state.params`, the value passed for it: the gradient is
+# exactly the decay term's (2 * wd * p), the fit contributes nothing; reading the argument in the
+# fit too gives the full gradient.
+_BESIDE = '''
+import jax
+import jax.numpy as jnp
+import optax
+import flax.linen as nn
+from flax.training import train_state
+
+model = nn.Dense(1)
+x = jax.random.normal(jax.random.PRNGKey(0), (8, 3))
+y = x.sum(axis=1, keepdims=True)
+state = train_state.TrainState.create(
+    apply_fn=model.apply, params=model.init(jax.random.PRNGKey(1), x)["params"], tx=optax.sgd(0.1))
+wd = 1e-2
+
+
+def loss_fn(params):
+    pred = state.apply_fn({{"params": {used}}}, x){marker}
+    decay = sum(jnp.sum(w ** 2) for w in jax.tree_util.tree_leaves(params))
+    return jnp.mean((pred - y) ** 2) + wd * decay
+
+
+grads = jax.grad(loss_fn)(state.params)
+decay_only = all(bool(jnp.allclose(g, 2 * wd * p)) for g, p in zip(
+    jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(state.params)))
+'''
+
+
+def _beside_decay_only(ns):
+    assert ns["decay_only"], "the fit read from outside adds nothing: the gradient is the decay term's alone"
+
+
+def _beside_full(ns):
+    assert not ns["decay_only"], "reading the argument in the fit gives the fit's gradient too"
+
+
+CASES["GS506-beside"] = OracleCase(
+    "GS506",
+    "jax",
+    _BESIDE.format(used="state.params", marker="  # GS506").lstrip("\n"),
+    _BESIDE.format(used="params", marker="").lstrip("\n"),
+    _beside_decay_only,
+    _beside_full,
+)
