@@ -137,6 +137,61 @@ CASES["GS502-ones"] = OracleCase(
 )
 
 
+# FACTS jx44, the Linen form: an array assigned in setup() is a plain attribute, not a variable:
+# `init` returns no entry for it, so the gradient and the optimizer never see it; `self.param`
+# puts it in params and it trains.
+_LINEN_SETUP = '''
+import jax
+import jax.numpy as jnp
+import optax
+import flax.linen as nn
+
+
+class Calibrated(nn.Module):
+    def setup(self):
+        self.dense = nn.Dense(3)
+{temp}
+
+    def __call__(self, x):
+        return self.dense(x) / jnp.exp(self.log_temperature)
+
+
+model = Calibrated()
+x = jnp.ones((4, 2))
+y = jnp.zeros((4, 3))
+params = model.init(jax.random.PRNGKey(0), x)["params"]
+
+
+def loss_fn(p):
+    return jnp.mean((model.apply({{"params": p}}, x) - y) ** 2)
+
+
+grads = jax.grad(loss_fn)(params)
+grad_keys = sorted(grads)
+new_params = optax.apply_updates(params, jax.tree_util.tree_map(lambda g: -0.1 * g, grads))
+temp_after = float(model.bind({{"params": new_params}}).log_temperature)
+'''
+
+
+def _linen_temp_untrained(ns):
+    assert "log_temperature" not in ns["grad_keys"], ns["grad_keys"]
+    assert ns["temp_after"] == 0.0, "the setup array keeps its initial value"
+
+
+def _linen_temp_trained(ns):
+    assert "log_temperature" in ns["grad_keys"], ns["grad_keys"]
+    assert ns["temp_after"] != 0.0
+
+
+CASES["GS502-linen"] = OracleCase(
+    "GS502",
+    "jax",
+    _LINEN_SETUP.format(temp=" " * 8 + "self.log_temperature = jnp.zeros(())  # GS502").lstrip("\n"),
+    _LINEN_SETUP.format(temp=" " * 8 + 'self.log_temperature = self.param("log_temperature", nn.initializers.zeros, ())').lstrip("\n"),
+    _linen_temp_untrained,
+    _linen_temp_trained,
+)
+
 # FACTS jx42: inside jax.grad, jnp.round (like floor, ceil, sign, argmax, comparisons and integer
 # casts) differentiates to exactly zero, with no error and no None: when it is the only path from
 # the parameters to the loss, every gradient is 0. The straight-through estimator
