@@ -703,3 +703,52 @@ CASES["GS506-beside"] = OracleCase(
     _beside_decay_only,
     _beside_full,
 )
+
+
+# FACTS jx42, the straight-through estimator written backwards: `q + stop_gradient(w - q)` with
+# `q = round(w)` reports `w` forward but differentiates through the rounding: the gradient is
+# exactly zero; `w + stop_gradient(q - w)` lets it through.
+_STE_ORDER = '''
+import jax
+import jax.numpy as jnp
+
+x = jax.random.normal(jax.random.PRNGKey(0), (8, 3))
+y = x @ jnp.array([0.5, -1.0, 0.25])
+w = jnp.array([0.3, 0.2, -0.4])
+
+
+def quantize(w):
+    q = jnp.round(w * 4.0) / 4.0
+{ste}
+
+
+def loss(w):
+    return jnp.mean((x @ quantize(w) - y) ** 2)
+
+
+g = jax.grad(loss)(w)
+forward_is_w = bool(jnp.allclose(quantize(w), w))
+'''
+
+
+def _ste_reversed_zero(ns):
+    import numpy as np
+
+    assert ns["forward_is_w"], "the backwards estimator reports w forward"
+    assert np.all(np.asarray(ns["g"]) == 0), "and its gradient is exactly zero"
+
+
+def _ste_flows(ns):
+    import numpy as np
+
+    assert np.any(np.asarray(ns["g"]) != 0)
+
+
+CASES["GS503-reversed-ste"] = OracleCase(
+    "GS503",
+    "jax",
+    _STE_ORDER.format(ste="    return q + jax.lax.stop_gradient(w - q)  # GS503").lstrip("\n"),
+    _STE_ORDER.format(ste="    return w + jax.lax.stop_gradient(q - w)").lstrip("\n"),
+    _ste_reversed_zero,
+    _ste_flows,
+)

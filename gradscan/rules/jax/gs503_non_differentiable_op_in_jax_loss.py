@@ -55,6 +55,10 @@ STOP_GRADIENT_MESSAGE = (
 DEAD_TERM_MESSAGE = (
     "stop_gradient leaves this whole loss term constant: it adds nothing to the gradient; apply it to the target"
 )
+REVERSED_STE_MESSAGE = (
+    "straight-through written backwards: the gradient takes the rounded term (zero) and stop_gradient cuts the "
+    "identity; write `x + jax.lax.stop_gradient(q - x)`"
+)
 REDUCTIONS = {"mean", "sum", "nanmean", "nansum", "average"}
 AUX_ORDER_MESSAGE = (
     "has_aux=True differentiates the first returned element, which only carries a zero-gradient value while "
@@ -713,7 +717,10 @@ class NonDifferentiableOpInJaxLoss(Rule):
     that term adds nothing to the gradient of any differentiated argument. With `has_aux=True`,
     a metric built only from argmax or a comparison returned first, in front of a scalar loss (a
     mean, a sum) that depends on the argument (`return accuracy, loss`), is reported on the
-    returned tuple: the order is swapped and the metric is what gets differentiated. The Jacobians and
+    returned tuple: the order is swapped and the metric is what gets differentiated. The
+    straight-through estimator written backwards, `q + stop_gradient(x - q)` with `q` a rounding,
+    sign or argmax of `x` (anywhere in a file that differentiates), is reported on its
+    `stop_gradient`: the forward value is `x` but the gradient is the rounding's, zero. The Jacobians and
     the Hessian (`jax.jacrev`, `jacfwd`, `hessian`) count like `jax.grad`; a primal transform
     (`jax.vjp`, `jvp`, `linearize`, `check_grads`) differentiates every argument it passes, data
     included, so there an operation is reported when it cuts two or more of them at once (the
@@ -844,6 +851,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
             return
         zg = _ZeroGrad(model, scopes)
         reported: Set[int] = set()
+        yield from self._reversed_straight_through(model, zg, reported)
         for target in targets.values():
             fn = target.fn
             if zg.has_custom_gradient(fn):
@@ -875,6 +883,41 @@ class NonDifferentiableOpInJaxLoss(Rule):
                     yield Report(op.func, DEAD_TERM_MESSAGE)
 
     @staticmethod
+    def _reversed_straight_through(model: FileModel, zg: "_ZeroGrad", reported: Set[int]) -> Iterator[Report]:
+        """`q + stop_gradient(x - q)` with `q` a rounding (argmax, sign, ...) of `x`: the forward
+        value is `x` and the gradient is `q`'s, which is zero. The straight-through estimator
+        swapped: `x + stop_gradient(q - x)` was meant. Wherever it is written (a helper, a
+        method): it zeroes the gradient of `x` under any transform."""
+        for node in _binary_adds(model):
+            if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)):
+                continue
+            for sg, other in ((node.right, node.left), (node.left, node.right)):
+                if not (isinstance(sg, cst.Call) and model.callee(sg) in JAX_STOP_GRADIENT and sg.args):
+                    continue
+                inner = sg.args[0].value
+                if not (isinstance(inner, cst.BinaryOperation) and isinstance(inner.operator, cst.Subtract)):
+                    continue
+                if not inner.right.deep_equals(other) or id(sg) in reported:
+                    continue
+                fn = model.enclosing_function(node)
+                value = model.single_value(fn, other.value) if isinstance(other, cst.Name) and fn is not None else other
+                reads = {n.value for n in descendants(inner.left) if isinstance(n, cst.Name)}
+                if isinstance(inner.left, cst.Name):
+                    reads.add(inner.left.value)
+                if value is None or not reads:
+                    continue
+                for op in [value, *descendants(value)]:
+                    found = zg.op_kind(op)
+                    if found is None or zg.is_cut(op) or found[0] is None:
+                        continue
+                    if any(isinstance(n, cst.Name) and n.value in reads for i in found[1] for n in (i, *descendants(i))):
+                        # the rounding is this estimator's, reported here, not on its own
+                        reported.update({id(sg), id(op)})
+                        yield Report(sg.func, REVERSED_STE_MESSAGE)
+                        break
+                break
+
+    @staticmethod
     def _shared_cuts(zg, target: Target, params: Set[str], reported: Set[int]) -> Iterator[Report]:
         """A primal transform (`jax.vjp(f, params, x, y)`) differentiates every argument, data
         included, so an op that zeroes one argument's derivative may be the caller leaving data
@@ -898,3 +941,12 @@ class NonDifferentiableOpInJaxLoss(Rule):
                 yield Report(op.func, STOP_GRADIENT_MESSAGE)
             else:
                 yield Report(op.func if isinstance(op, cst.Call) else op)
+
+
+def _binary_adds(model: FileModel) -> List[cst.BinaryOperation]:
+    """The file's `a + b` expressions (found once per file)."""
+    found = model.__dict__.get("_gs503_adds")
+    if found is None:
+        found = [n for n in descendants(model.module) if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Add)]
+        model.__dict__["_gs503_adds"] = found
+    return found
