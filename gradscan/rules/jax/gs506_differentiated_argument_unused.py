@@ -208,6 +208,8 @@ class DifferentiatedArgumentUnused(Rule):
                     parent = model.parent(node)
                     if isinstance(parent, cst.Attribute) and parent.attr is node:
                         continue
+                    if isinstance(parent, (cst.Arg, cst.Param)) and (parent.keyword if isinstance(parent, cst.Arg) else parent.name) is node:
+                        continue  # `f(alpha=alpha_)`: a keyword's name, not a read
                     return node
         return None
 
