@@ -752,3 +752,61 @@ CASES["GS503-reversed-ste"] = OracleCase(
     _ste_reversed_zero,
     _ste_flows,
 )
+
+
+# FACTS jx51: a custom_vjp backward's None cotangent is zero: a custom dense op that returns only
+# its weight's cotangent cuts the chain rule at its input, so the layer before it gets an
+# all-zero gradient; returning the input's cotangent too fixes it.
+_CUSTOM_DENSE = '''
+import jax
+import jax.numpy as jnp
+
+
+@jax.custom_vjp
+def dense(w, x):
+    return x @ w
+
+
+def dense_fwd(w, x):
+    return x @ w, (w, x)
+
+
+def dense_bwd(res, g):
+    w, x = res
+{ret}
+
+
+dense.defvjp(dense_fwd, dense_bwd)
+k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
+params = {{"w1": jax.random.normal(k1, (3, 4)), "w2": jax.random.normal(k2, (4, 1))}}
+x = jax.random.normal(k3, (8, 3))
+y = x.sum(axis=1, keepdims=True)
+
+
+def loss(p):
+    return jnp.mean((dense(p["w2"], jnp.tanh(dense(p["w1"], x))) - y) ** 2)
+
+
+grads = jax.grad(loss)(params)
+first_zero = bool(jnp.all(grads["w1"] == 0))
+second_zero = bool(jnp.all(grads["w2"] == 0))
+'''
+
+
+def _first_layer_zero(ns):
+    assert ns["first_zero"], "the first layer gets an all-zero gradient"
+    assert not ns["second_zero"], "the second layer still gets its own"
+
+
+def _both_layers_train(ns):
+    assert not ns["first_zero"] and not ns["second_zero"]
+
+
+CASES["GS508"] = OracleCase(
+    "GS508",
+    "jax",
+    _CUSTOM_DENSE.format(ret="    return x.T @ g, None  # GS508").lstrip("\n"),
+    _CUSTOM_DENSE.format(ret="    return x.T @ g, g @ w.T").lstrip("\n"),
+    _first_layer_zero,
+    _both_layers_train,
+)

@@ -28,4 +28,5 @@ from gradscan.rules.jax import (  # noqa: F401 (importing a rule module register
     gs505_grad_of_wrong_argument,
     gs506_differentiated_argument_unused,
     gs507_update_result_discarded,
+    gs508_custom_vjp_drops_cotangent,
 )
