@@ -242,8 +242,8 @@ class NnxWeightNotParam(Rule):
                         or not self._applied_as_identity(model, cls, attr, identity, init_name)):
                     continue
                 if linen:
-                    yield Report(value, f"weight `self.{clip(attr, 24)}` is a raw JAX array set in Linen's setup(), not a "
-                                        f"variable: it is never in params and never trains; use self.param")
+                    yield Report(value, f"weight `self.{clip(attr, 24)}` set in Linen setup() is a raw array, not a param: "
+                                        f"it never trains; use self.param")
                     continue
                 if wrapped:
                     if variable_grads is None:

@@ -56,13 +56,11 @@ DEAD_TERM_MESSAGE = (
     "stop_gradient leaves this whole loss term constant: it adds nothing to the gradient; apply it to the target"
 )
 REVERSED_STE_MESSAGE = (
-    "straight-through written backwards: the gradient takes the rounded term (zero) and stop_gradient cuts the "
-    "identity; write `x + jax.lax.stop_gradient(q - x)`"
+    "straight-through written backwards: the gradient takes the rounded term (zero); write `x + stop_gradient(q - x)`"
 )
 REDUCTIONS = {"mean", "sum", "nanmean", "nansum", "average"}
 AUX_ORDER_MESSAGE = (
-    "has_aux=True differentiates the first returned element, which only carries a zero-gradient value while "
-    "a later element depends on the argument: return (loss, aux), the loss first"
+    "has_aux=True differentiates the first element, a zero-gradient metric; the loss comes later: return (loss, aux)"
 )
 MUTATORS = {"append", "extend", "insert", "add", "update", "appendleft"}
 CUSTOM_GRADIENT = ("custom_vjp", "custom_jvp", "custom_gradient", "defvjp", "defjvp")

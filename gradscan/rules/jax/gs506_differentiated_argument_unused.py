@@ -159,9 +159,8 @@ class DifferentiatedArgumentUnused(Rule):
                     # terms built from that outer read carry no gradient (`mse(apply(params, x)) + l2(p)`)
                     node = self._closure_read(model, target, fn, name, body)
                     if node is not None:
-                        yield Report(node, f"`{clip(fn.name, 20)}` reads `{clip(dotted(node) or '', 20)}` from outside, the value "
-                                           f"the caller passes as `{clip(name, 20)}`, the argument it differentiates: "
-                                           f"what it computes from that read gets no gradient")
+                        yield Report(node, f"`{clip(fn.name, 16)}` reads the outer `{clip(dotted(node) or '', 16)}` passed as "
+                                           f"`{clip(name, 16)}`, the differentiated argument: it carries no gradient")
                     continue
                 if name in live or name.startswith("_"):
                     continue

@@ -144,8 +144,8 @@ class UpdateResultDiscarded(Rule):
                 yield Report(call, f"`{clip(target.value, 20)}` holds the update but the function returns the old "
                                    f"`{clip(source, 20)}`: the parameters never change")
         for site, fn, stmt in _jit_in_place(model):
-            yield Report(site, f"`{clip(stmt, 30)}` mutates nnx objects in place inside plain `jax.jit`: it updates "
-                               "traced copies and the caller's model never changes; use `nnx.jit`")
+            yield Report(site, f"`{clip(stmt, 30)}` mutates nnx objects inside plain `jax.jit`: only traced copies change; "
+                               "use `nnx.jit`")
         for fn in model.functions:
             found = _unmerged_split(model, fn)
             if found is not None:

@@ -167,9 +167,8 @@ class CustomVjpDropsCotangent(Rule):
                             arg = positional_argument(call, index)
                         if arg is not None and model.sources.live(arg, "jax"):
                             reported.add(id(cot))
-                            yield Report(cot, f"`{clip(bwd.name, 20)}` returns no cotangent for `{clip(param, 20)}`, but "
-                                              f"`{clip(name, 20)}` is called with a value that carries gradient there: "
-                                              f"everything before it gets zero gradient")
+                            yield Report(cot, f"`{clip(bwd.name, 16)}` returns None for `{clip(param, 16)}`, but a call passes it a "
+                                              f"value with gradient: earlier weights get zeros")
                             break
 
 
