@@ -810,3 +810,51 @@ CASES["GS508"] = OracleCase(
     _first_layer_zero,
     _both_layers_train,
 )
+
+
+# FACTS jx52: optax.masked passes the updates of the leaves outside its mask through unchanged:
+# with an optimizer inside and fed raw gradients, apply_updates moves those leaves to params + grad
+# (uphill); freezing them with masked(set_to_zero()) chained after the optimizer keeps them.
+_MASKED = '''
+import jax
+import jax.numpy as jnp
+import optax
+
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+y = x @ jnp.array([1.0, -2.0, 0.5]) + 1.0
+params = {{"backbone": jnp.array([0.1, 0.2, 0.3]), "head": jnp.array(0.0)}}
+train_head = {{"backbone": False, "head": True}}
+frozen = {{"backbone": True, "head": False}}
+
+
+def loss_fn(p):
+    return jnp.mean((x @ p["backbone"] + p["head"] - y) ** 2)
+
+
+{tx}
+opt_state = tx.init(params)
+grads = jax.grad(loss_fn)(params)
+updates, opt_state = tx.update(grads, opt_state, params)
+new_params = optax.apply_updates(params, updates)
+ascended = bool(jnp.allclose(new_params["backbone"], params["backbone"] + grads["backbone"]))
+kept = bool(jnp.all(new_params["backbone"] == params["backbone"]))
+'''
+
+
+def _masked_ascends(ns):
+    assert ns["ascended"], "the leaves outside the mask move by +grad"
+    assert not ns["kept"]
+
+
+def _masked_frozen(ns):
+    assert ns["kept"], "set_to_zero over the frozen leaves keeps them"
+
+
+CASES["GS509"] = OracleCase(
+    "GS509",
+    "jax",
+    _MASKED.format(tx="tx = optax.masked(optax.sgd(0.1), train_head)  # GS509").lstrip("\n"),
+    _MASKED.format(tx="tx = optax.chain(optax.sgd(0.1), optax.masked(optax.set_to_zero(), frozen))").lstrip("\n"),
+    _masked_ascends,
+    _masked_frozen,
+)
