@@ -41,6 +41,7 @@ ARRAY_PACKAGES, SHAPE_FIRST = jax_api.ARRAY_PACKAGES, jax_api.SHAPE_FIRST
 INDEX_POSITIONS, INDEX_KEYWORDS, INT_KEEPING = jax_api.INDEX_POSITIONS, jax_api.INDEX_KEYWORDS, jax_api.INT_KEEPING
 CUSTOM_GRADIENT = jax_api.CUSTOM_GRADIENT
 MUTATORS = {"append", "extend", "insert", "add", "update", "appendleft"}
+REDUCTIONS = {"mean", "sum", "nanmean", "nansum", "average"}
 
 
 class Traced:
@@ -616,6 +617,47 @@ class ZeroGradient(Traced):
             if self.summary(target.fn, live0, (), frozenset({key}), target.has_aux)[1] is not None:
                 found.append(op)
         return found
+
+    def aux_first(self, target: Target, param: str) -> Optional[cst.BaseExpression]:
+        """With `has_aux=True` the FIRST returned element is differentiated. When that element
+        only carries a zero-gradient value (an argmax accuracy) while a later element depends
+        on the argument differentiably (the loss, returned second), the order is swapped: the
+        returned tuple is where the fix goes."""
+        fn = target.fn
+        if not target.has_aux or isinstance(fn.node, cst.Lambda):
+            return None
+        self.summaries = {}
+        returns: list = []
+        self._block(fn.node.body.body if isinstance(fn.node.body, cst.IndentedBlock) else [fn.node.body],
+                    State(frozenset({param}), {}), None, returns)
+        for value, at in returns:
+            if isinstance(value, cst.Name):
+                value = self.model.single_value(fn, value.value)
+            if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) < 2:
+                continue
+            first = value.elements[0].value
+            if self.traced(first, at.live) or self.carries(first, at, None) is None:
+                continue
+            if any(self.traced(e.value, at.live) and self._reduced(fn, e.value, 0) for e in value.elements[1:]):
+                return value
+        return None
+
+    def _reduced(self, fn: FunctionInfo, expr: cst.BaseExpression, depth: int) -> bool:
+        """A scalar reduction (`jnp.mean(...)`, `x.sum()`, `a + 0.1 * b` of them): a loss, not
+        the logits or the hidden state a has_aux output usually carries."""
+        if depth > 4:
+            return False
+        if isinstance(expr, cst.Name):
+            value = self.model.single_value(fn, expr.value)
+            return value is not None and self._reduced(fn, value, depth + 1)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._reduced(fn, expr.left, depth + 1) or self._reduced(fn, expr.right, depth + 1)
+        if isinstance(expr, cst.Call):
+            name = self.model.callee(expr) or dotted(expr.func) or ""
+            if isinstance(expr.func, cst.Attribute) and self.model.resolve(expr.func) is None:
+                name = expr.func.attr.value
+            return name.rsplit(".", 1)[-1] in REDUCTIONS
+        return False
 
     def dead_term_cuts(self, target: Target, params: Set[str]) -> List[cst.CSTNode]:
         """`stop_gradient` calls that leave a whole additive term of the returned loss constant

@@ -137,6 +137,61 @@ CASES["GS502-ones"] = OracleCase(
 )
 
 
+# FACTS jx44, the Linen form: an array assigned in setup() is a plain attribute, not a variable:
+# `init` returns no entry for it, so the gradient and the optimizer never see it; `self.param`
+# puts it in params and it trains.
+_LINEN_SETUP = '''
+import jax
+import jax.numpy as jnp
+import optax
+import flax.linen as nn
+
+
+class Calibrated(nn.Module):
+    def setup(self):
+        self.dense = nn.Dense(3)
+{temp}
+
+    def __call__(self, x):
+        return self.dense(x) / jnp.exp(self.log_temperature)
+
+
+model = Calibrated()
+x = jnp.ones((4, 2))
+y = jnp.zeros((4, 3))
+params = model.init(jax.random.PRNGKey(0), x)["params"]
+
+
+def loss_fn(p):
+    return jnp.mean((model.apply({{"params": p}}, x) - y) ** 2)
+
+
+grads = jax.grad(loss_fn)(params)
+grad_keys = sorted(grads)
+new_params = optax.apply_updates(params, jax.tree_util.tree_map(lambda g: -0.1 * g, grads))
+temp_after = float(model.bind({{"params": new_params}}).log_temperature)
+'''
+
+
+def _linen_temp_untrained(ns):
+    assert "log_temperature" not in ns["grad_keys"], ns["grad_keys"]
+    assert ns["temp_after"] == 0.0, "the setup array keeps its initial value"
+
+
+def _linen_temp_trained(ns):
+    assert "log_temperature" in ns["grad_keys"], ns["grad_keys"]
+    assert ns["temp_after"] != 0.0
+
+
+CASES["GS502-linen"] = OracleCase(
+    "GS502",
+    "jax",
+    _LINEN_SETUP.format(temp=" " * 8 + "self.log_temperature = jnp.zeros(())  # GS502").lstrip("\n"),
+    _LINEN_SETUP.format(temp=" " * 8 + 'self.log_temperature = self.param("log_temperature", nn.initializers.zeros, ())').lstrip("\n"),
+    _linen_temp_untrained,
+    _linen_temp_trained,
+)
+
 # FACTS jx42: inside jax.grad, jnp.round (like floor, ceil, sign, argmax, comparisons and integer
 # casts) differentiates to exactly zero, with no error and no None: when it is the only path from
 # the parameters to the loss, every gradient is 0. The straight-through estimator
@@ -554,4 +609,252 @@ CASES["GS507-nnx-split"] = OracleCase(
     _NNX_SPLIT.format(write_back="nnx.update(model, state)").lstrip("\n"),
     _apply_dropped,
     _apply_kept,
+)
+
+
+# FACTS jx48, Flax NNX under plain `jax.jit`: jit flattens the nnx arguments and traces copies, so
+# `optimizer.update(model, grads)` inside it changes the copies only; the caller's model keeps its
+# weights (no error). The same step under `nnx.jit` moves them.
+_NNX_JIT = '''
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+y = x @ jnp.array([[1.0], [-2.0], [0.5]])
+model = nnx.Linear(3, 1, rngs=nnx.Rngs(0))
+optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+
+
+def mse(m):
+    return jnp.mean((m(x) - y) ** 2)
+
+
+{jit}
+def step(model, optimizer):
+    grads = nnx.grad(mse)(model)
+    optimizer.update(model, grads)
+
+
+start = model.kernel[...].copy()
+first_loss = mse(model)
+for _ in range(5):
+    step(model, optimizer)
+last_loss = mse(model)
+same = bool(jnp.all(model.kernel[...] == start))
+'''
+
+
+CASES["GS507-nnx-jax-jit"] = OracleCase(
+    "GS507",
+    "jax",
+    _NNX_JIT.format(jit="@jax.jit  # GS507").lstrip("\n"),
+    _NNX_JIT.format(jit="@nnx.jit").lstrip("\n"),
+    _apply_dropped,
+    _apply_kept,
+)
+
+
+# FACTS jx47, the argument read beside the outer value: the loss reads its argument in a weight
+# decay term but builds the fit from `state.params`, the value passed for it: the gradient is
+# exactly the decay term's (2 * wd * p), the fit contributes nothing; reading the argument in the
+# fit too gives the full gradient.
+_BESIDE = '''
+import jax
+import jax.numpy as jnp
+import optax
+import flax.linen as nn
+from flax.training import train_state
+
+model = nn.Dense(1)
+x = jax.random.normal(jax.random.PRNGKey(0), (8, 3))
+y = x.sum(axis=1, keepdims=True)
+state = train_state.TrainState.create(
+    apply_fn=model.apply, params=model.init(jax.random.PRNGKey(1), x)["params"], tx=optax.sgd(0.1))
+wd = 1e-2
+
+
+def loss_fn(params):
+    pred = state.apply_fn({{"params": {used}}}, x){marker}
+    decay = sum(jnp.sum(w ** 2) for w in jax.tree_util.tree_leaves(params))
+    return jnp.mean((pred - y) ** 2) + wd * decay
+
+
+grads = jax.grad(loss_fn)(state.params)
+decay_only = all(bool(jnp.allclose(g, 2 * wd * p)) for g, p in zip(
+    jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(state.params)))
+'''
+
+
+def _beside_decay_only(ns):
+    assert ns["decay_only"], "the fit read from outside adds nothing: the gradient is the decay term's alone"
+
+
+def _beside_full(ns):
+    assert not ns["decay_only"], "reading the argument in the fit gives the fit's gradient too"
+
+
+CASES["GS506-beside"] = OracleCase(
+    "GS506",
+    "jax",
+    _BESIDE.format(used="state.params", marker="  # GS506").lstrip("\n"),
+    _BESIDE.format(used="params", marker="").lstrip("\n"),
+    _beside_decay_only,
+    _beside_full,
+)
+
+
+# FACTS jx42, the straight-through estimator written backwards: `q + stop_gradient(w - q)` with
+# `q = round(w)` reports `w` forward but differentiates through the rounding: the gradient is
+# exactly zero; `w + stop_gradient(q - w)` lets it through.
+_STE_ORDER = '''
+import jax
+import jax.numpy as jnp
+
+x = jax.random.normal(jax.random.PRNGKey(0), (8, 3))
+y = x @ jnp.array([0.5, -1.0, 0.25])
+w = jnp.array([0.3, 0.2, -0.4])
+
+
+def quantize(w):
+    q = jnp.round(w * 4.0) / 4.0
+{ste}
+
+
+def loss(w):
+    return jnp.mean((x @ quantize(w) - y) ** 2)
+
+
+g = jax.grad(loss)(w)
+forward_is_w = bool(jnp.allclose(quantize(w), w))
+'''
+
+
+def _ste_reversed_zero(ns):
+    import numpy as np
+
+    assert ns["forward_is_w"], "the backwards estimator reports w forward"
+    assert np.all(np.asarray(ns["g"]) == 0), "and its gradient is exactly zero"
+
+
+def _ste_flows(ns):
+    import numpy as np
+
+    assert np.any(np.asarray(ns["g"]) != 0)
+
+
+CASES["GS503-reversed-ste"] = OracleCase(
+    "GS503",
+    "jax",
+    _STE_ORDER.format(ste="    return q + jax.lax.stop_gradient(w - q)  # GS503").lstrip("\n"),
+    _STE_ORDER.format(ste="    return w + jax.lax.stop_gradient(q - w)").lstrip("\n"),
+    _ste_reversed_zero,
+    _ste_flows,
+)
+
+
+# FACTS jx51: a custom_vjp backward's None cotangent is zero: a custom dense op that returns only
+# its weight's cotangent cuts the chain rule at its input, so the layer before it gets an
+# all-zero gradient; returning the input's cotangent too fixes it.
+_CUSTOM_DENSE = '''
+import jax
+import jax.numpy as jnp
+
+
+@jax.custom_vjp
+def dense(w, x):
+    return x @ w
+
+
+def dense_fwd(w, x):
+    return x @ w, (w, x)
+
+
+def dense_bwd(res, g):
+    w, x = res
+{ret}
+
+
+dense.defvjp(dense_fwd, dense_bwd)
+k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
+params = {{"w1": jax.random.normal(k1, (3, 4)), "w2": jax.random.normal(k2, (4, 1))}}
+x = jax.random.normal(k3, (8, 3))
+y = x.sum(axis=1, keepdims=True)
+
+
+def loss(p):
+    return jnp.mean((dense(p["w2"], jnp.tanh(dense(p["w1"], x))) - y) ** 2)
+
+
+grads = jax.grad(loss)(params)
+first_zero = bool(jnp.all(grads["w1"] == 0))
+second_zero = bool(jnp.all(grads["w2"] == 0))
+'''
+
+
+def _first_layer_zero(ns):
+    assert ns["first_zero"], "the first layer gets an all-zero gradient"
+    assert not ns["second_zero"], "the second layer still gets its own"
+
+
+def _both_layers_train(ns):
+    assert not ns["first_zero"] and not ns["second_zero"]
+
+
+CASES["GS508"] = OracleCase(
+    "GS508",
+    "jax",
+    _CUSTOM_DENSE.format(ret="    return x.T @ g, None  # GS508").lstrip("\n"),
+    _CUSTOM_DENSE.format(ret="    return x.T @ g, g @ w.T").lstrip("\n"),
+    _first_layer_zero,
+    _both_layers_train,
+)
+
+
+# FACTS jx52: optax.masked passes the updates of the leaves outside its mask through unchanged:
+# with an optimizer inside and fed raw gradients, apply_updates moves those leaves to params + grad
+# (uphill); freezing them with masked(set_to_zero()) chained after the optimizer keeps them.
+_MASKED = '''
+import jax
+import jax.numpy as jnp
+import optax
+
+x = jax.random.normal(jax.random.PRNGKey(0), (16, 3))
+y = x @ jnp.array([1.0, -2.0, 0.5]) + 1.0
+params = {{"backbone": jnp.array([0.1, 0.2, 0.3]), "head": jnp.array(0.0)}}
+train_head = {{"backbone": False, "head": True}}
+frozen = {{"backbone": True, "head": False}}
+
+
+def loss_fn(p):
+    return jnp.mean((x @ p["backbone"] + p["head"] - y) ** 2)
+
+
+{tx}
+opt_state = tx.init(params)
+grads = jax.grad(loss_fn)(params)
+updates, opt_state = tx.update(grads, opt_state, params)
+new_params = optax.apply_updates(params, updates)
+ascended = bool(jnp.allclose(new_params["backbone"], params["backbone"] + grads["backbone"]))
+kept = bool(jnp.all(new_params["backbone"] == params["backbone"]))
+'''
+
+
+def _masked_ascends(ns):
+    assert ns["ascended"], "the leaves outside the mask move by +grad"
+    assert not ns["kept"]
+
+
+def _masked_frozen(ns):
+    assert ns["kept"], "set_to_zero over the frozen leaves keeps them"
+
+
+CASES["GS509"] = OracleCase(
+    "GS509",
+    "jax",
+    _MASKED.format(tx="tx = optax.masked(optax.sgd(0.1), train_head)  # GS509").lstrip("\n"),
+    _MASKED.format(tx="tx = optax.chain(optax.sgd(0.1), optax.masked(optax.set_to_zero(), frozen))").lstrip("\n"),
+    _masked_ascends,
+    _masked_frozen,
 )

@@ -29,4 +29,6 @@ from gradscan.rules.jax import (  # noqa: F401 (importing a rule module register
     gs505_grad_of_wrong_argument,
     gs506_differentiated_argument_unused,
     gs507_update_result_discarded,
+    gs508_custom_vjp_drops_cotangent,
+    gs509_masked_optimizer_passes_gradients,
 )

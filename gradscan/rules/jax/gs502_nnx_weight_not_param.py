@@ -92,7 +92,7 @@ class NnxWeightNotParam(Rule):
     code = "GS502"
     name = "nnx-weight-not-param"
     framework = "jax"
-    summary = "A weight of a flax.nnx Module stored as a raw array or `nnx.Variable` is never trained: use `nnx.Param`"
+    summary = "A weight of a flax.nnx Module stored as a raw array or `nnx.Variable` (or a raw array in a Linen `setup()`) is never trained: use `nnx.Param` / `self.param`"
     message = "this weight is not an nnx.Param, so it never trains; wrap it in nnx.Param(...)"
     explanation = (
         "nnx.grad and nnx.Optimizer differentiate and update only nnx.Param by default: a weight held as a raw "
@@ -100,7 +100,7 @@ class NnxWeightNotParam(Rule):
     )
     hint = "wrap it in `nnx.Param(...)`"
     facts = ("jx44",)
-    triggers = ("nnx",)
+    triggers = ("nnx", "linen")
     doc = """
     ## What it does
     Flags an attribute of a `flax.nnx` Module assigned in `__init__` a value built like a
@@ -109,14 +109,19 @@ class NnxWeightNotParam(Rule):
     either as a raw JAX array or wrapped in `nnx.Variable(...)`, when `__call__` (or a method
     it calls) reads it and no method writes it. Also an array of zeros (`jnp.zeros(...)`) that
     `__call__` adds or subtracts, or of ones (`jnp.ones(...)`) that it multiplies with: as a
-    constant that term would be the identity, so it is a bias or a scale meant to be learned.
+    constant that term would be the identity, so it is a bias or a scale meant to be learned
+    (a zero log-scale through `jnp.exp` that multiplies or divides counts as a scale). The same
+    for an attribute a Linen module's `setup()` assigns a raw array: it is no variable, so
+    `init` never puts it in params.
 
     ## Why it breaks gradients
     NNX keeps raw arrays on a Module and `nnx.Variable` is a valid state container, but
     `nnx.grad`, `nnx.value_and_grad` and `nnx.Optimizer` select `nnx.Param` by default: the
     gradient state has an entry for the `nnx.Param` only, so the raw array and the
     `nnx.Variable` get no gradient and are never updated, silently (fact jx44). The model
-    trains with that weight frozen at its random initial value.
+    trains with that weight frozen at its random initial value. A Linen module's variables are
+    only what `self.param` / `self.variable` declare: an array assigned in `setup()` is a
+    plain attribute, `init` returns no entry for it and `jax.grad` of the params never reaches it.
 
     Not flagged: `nnx.Param` and its subclasses (`nnx.LoRAParam`), state meant to stay out of
     the gradient (`nnx.BatchStat`, `nnx.Cache`, `nnx.Intermediate` and other `nnx.Variable`
@@ -125,8 +130,8 @@ class NnxWeightNotParam(Rule):
     arrays the script sets by hand, `model.shift = loaded`), `nnx.Rngs`, values a method updates (EMA
     codebooks), arrays `__call__` never reads, attributes and classes named for fixed random
     values (random Fourier features, fixed projections, noise), files that select
-    `nnx.Variable` for differentiation (`nnx.DiffState`, `wrt=`), and Linen modules (their
-    `self.param` is correct).
+    `nnx.Variable` for differentiation (`nnx.DiffState`, `wrt=`), and Linen's `self.param` /
+    `self.variable` and arrays built inside an `nn.compact` `__call__`.
 
     ## Example
     ```python
@@ -208,16 +213,18 @@ class NnxWeightNotParam(Rule):
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
-        classes = [c for c in model.class_list if c.kind == kinds.FLAX_NNX]
+        classes = [c for c in model.class_list if c.kind in (kinds.FLAX_NNX, kinds.FLAX_LINEN)]
         if not classes:
             return
         variable_grads = None
         for cls in classes:
-            init = cls.methods.get("__init__")
+            linen = cls.kind == kinds.FLAX_LINEN
+            init_name = "setup" if linen else "__init__"  # where a Linen module builds its attributes
+            init = cls.methods.get(init_name)
             if init is None or tokens(cls.name) & FIXED_TOKENS:
                 continue
             for attr, value, node, method in cls.self_assigns:
-                if method != "__init__" or tokens(attr) & FIXED_TOKENS:
+                if method != init_name or tokens(attr) & FIXED_TOKENS:
                     continue
                 wrapped = isinstance(value, cst.Call) and model.callee(value) in NNX_VARIABLE
                 inner = value.args[0].value if wrapped and value.args else value
@@ -226,11 +233,17 @@ class NnxWeightNotParam(Rule):
                 identity = _identity_constant(model, inner)
                 if not _weight_built(model, inner, init) and identity is None:
                     continue
-                if not self._read_in_call(model, cls, attr) or self._written(model, cls, attr):
+                if linen and wrapped:
+                    continue
+                if not self._read_in_call(model, cls, attr, init_name) or self._written(model, cls, attr, init_name):
                     continue
                 if not _weight_built(model, inner, init) and (
                         sum(1 for a in cls.self_assigns if a[0] == attr) > 1  # `else: self.bias = jnp.zeros(d)`: no bias
-                        or not self._applied_as_identity(model, cls, attr, identity)):
+                        or not self._applied_as_identity(model, cls, attr, identity, init_name)):
+                    continue
+                if linen:
+                    yield Report(value, f"weight `self.{clip(attr, 24)}` set in Linen setup() is a raw array, not a param: "
+                                        f"it never trains; use self.param")
                     continue
                 if wrapped:
                     if variable_grads is None:
@@ -254,10 +267,10 @@ class NnxWeightNotParam(Rule):
                 yield from other.methods.values()
 
     @classmethod
-    def _read_in_call(cls_, model: FileModel, cls, attr: str) -> bool:
+    def _read_in_call(cls_, model: FileModel, cls, attr: str, init_name: str = "__init__") -> bool:
         """`self.<attr>` is read in a method with a differentiable context (`__call__` and what
         it calls)."""
-        methods = {id(m) for m in cls_._methods(model, cls) if m.name != "__init__" and m.context is not None}
+        methods = {id(m) for m in cls_._methods(model, cls) if m.name != init_name and m.context is not None}
         for node, fn in model.attributes:
             if fn is None or node.attr.value != attr or not is_name(node.value, "self"):
                 continue
@@ -269,11 +282,11 @@ class NnxWeightNotParam(Rule):
         return False
 
     @classmethod
-    def _applied_as_identity(cls_, model: FileModel, cls, attr: str, identity: str) -> bool:
+    def _applied_as_identity(cls_, model: FileModel, cls, attr: str, identity: str, init_name: str = "__init__") -> bool:
         """A read of the all-zeros (all-ones) attribute in a differentiable method is added to
         (multiplied with) another value, and nothing outside the class stores the attribute: as a
         constant that term would be the identity, so it is there to be learned (a bias, a scale)."""
-        methods = {id(m) for m in cls_._methods(model, cls) if m.name != "__init__" and m.context is not None}
+        methods = {id(m) for m in cls_._methods(model, cls) if m.name != init_name and m.context is not None}
         found = False
         for node, fn in model.attributes:
             if node.attr.value != attr:
@@ -292,9 +305,9 @@ class NnxWeightNotParam(Rule):
         return found
 
     @classmethod
-    def _written(cls_, model: FileModel, cls, attr: str) -> bool:
+    def _written(cls_, model: FileModel, cls, attr: str, init_name: str = "__init__") -> bool:
         """A method other than `__init__` assigns the attribute or its `.value` (state)."""
-        methods = {id(m) for m in cls_._methods(model, cls) if m.name != "__init__"}
+        methods = {id(m) for m in cls_._methods(model, cls) if m.name != init_name}
         for node, fn in model.attributes:
             if fn is None or node.attr.value != attr or not is_name(node.value, "self"):
                 continue
@@ -341,6 +354,16 @@ def _identity_operand(model: FileModel, node: cst.Attribute) -> Optional[str]:
         else:
             break
         child, parent = parent, model.parent(parent)
+    if isinstance(parent, cst.Arg) and isinstance(model.parent(parent), cst.Call):
+        # `x * jnp.exp(self.log_scale)`, `x / jnp.exp(self.log_temperature)`: exp(0) == 1, so an
+        # all-zeros log-scale is the multiplicative identity
+        call = model.parent(parent)
+        if model.callee(call) in ("jax.numpy.exp", "jax.lax.exp") and call.args[0] is parent:
+            outer = model.parent(call)
+            if isinstance(outer, cst.BinaryOperation) and (isinstance(outer.operator, cst.Multiply) or (
+                    isinstance(outer.operator, cst.Divide) and outer.right is call)):
+                return "add"
+        return None
     if isinstance(parent, cst.BinaryOperation):
         if isinstance(parent.operator, (cst.Add, cst.Subtract)):
             return "add"

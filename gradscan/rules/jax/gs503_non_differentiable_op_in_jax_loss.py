@@ -6,8 +6,9 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import uses_jax
-from gradscan.semantics.facts import JaxSources, Target, differentiated_params
+from gradscan.semantics.facts import JAX_STOP_GRADIENT, JaxSources, Target, differentiated_params
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.walk import descendants
 from gradscan.semantics.zero_gradient import ZeroGradient
 
 STOP_GRADIENT_MESSAGE = (
@@ -15,6 +16,12 @@ STOP_GRADIENT_MESSAGE = (
 )
 DEAD_TERM_MESSAGE = (
     "stop_gradient leaves this whole loss term constant: it adds nothing to the gradient; apply it to the target"
+)
+REVERSED_STE_MESSAGE = (
+    "straight-through written backwards: the gradient takes the rounded term (zero); write `x + stop_gradient(q - x)`"
+)
+AUX_ORDER_MESSAGE = (
+    "has_aux=True differentiates the first element, a zero-gradient metric; the loss comes later: return (loss, aux)"
 )
 
 
@@ -52,7 +59,13 @@ class NonDifferentiableOpInJaxLoss(Rule):
     built by a factory of the file (`loss = make_loss(apply_fn)`) and differentiated elsewhere. A `stop_gradient`
     is also reported when it leaves a whole additive term of the returned loss constant while
     another term is live (`loss = actor_loss + vf * critic_loss` with the actor's output cut):
-    that term adds nothing to the gradient of any differentiated argument. The Jacobians and
+    that term adds nothing to the gradient of any differentiated argument. With `has_aux=True`,
+    a metric built only from argmax or a comparison returned first, in front of a scalar loss (a
+    mean, a sum) that depends on the argument (`return accuracy, loss`), is reported on the
+    returned tuple: the order is swapped and the metric is what gets differentiated. The
+    straight-through estimator written backwards, `q + stop_gradient(x - q)` with `q` a rounding,
+    sign or argmax of `x` (anywhere in a file that differentiates), is reported on its
+    `stop_gradient`: the forward value is `x` but the gradient is the rounding's, zero. The Jacobians and
     the Hessian (`jax.jacrev`, `jacfwd`, `hessian`) count like `jax.grad`; a primal transform
     (`jax.vjp`, `jvp`, `linearize`, `check_grads`) differentiates every argument it passes, data
     included, so there an operation is reported when it cuts two or more of them at once (the
@@ -182,6 +195,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
             return
         zg = model.get(ZeroGradient)  # the engine's zero-gradient dependence (`semantics.zero_gradient`)
         reported: Set[int] = set()
+        yield from self._reversed_straight_through(model, zg, reported)
         for target in targets.values():
             fn = target.fn
             if zg.has_custom_gradient(fn):
@@ -191,7 +205,16 @@ class NonDifferentiableOpInJaxLoss(Rule):
                 yield from self._shared_cuts(zg, target, params, reported)
                 continue
             for param in sorted(params or ()):
-                for op in zg.zero_ops(target, param):
+                ops = zg.zero_ops(target, param)
+                # only a metric (argmax, a comparison) in front of a loss: the order was swapped
+                metric = ops and all(isinstance(op, cst.Comparison) or zg.op_kind(op)[0] == "int" for op in ops)
+                swapped = zg.aux_first(target, param) if metric else None
+                if swapped is not None:
+                    if id(swapped) not in reported:
+                        reported.add(id(swapped))
+                        yield Report(swapped, AUX_ORDER_MESSAGE)
+                    continue
+                for op in ops:
                     if id(op) not in reported:
                         reported.add(id(op))
                         if zg.is_cut(op):
@@ -202,6 +225,39 @@ class NonDifferentiableOpInJaxLoss(Rule):
                 if id(op) not in reported:
                     reported.add(id(op))
                     yield Report(op.func, DEAD_TERM_MESSAGE)
+
+    @staticmethod
+    def _reversed_straight_through(model: FileModel, zg: ZeroGradient, reported: Set[int]) -> Iterator[Report]:
+        """`q + stop_gradient(x - q)` with `q` a rounding (argmax, sign, ...) of `x`: the forward
+        value is `x` and the gradient is `q`'s, which is zero. The straight-through estimator
+        swapped: `x + stop_gradient(q - x)` was meant. Wherever it is written (a helper, a
+        method): it zeroes the gradient of `x` under any transform."""
+        for node in model.get(_Adds).nodes:
+            for sg, other in ((node.right, node.left), (node.left, node.right)):
+                if not (isinstance(sg, cst.Call) and model.callee(sg) in JAX_STOP_GRADIENT and sg.args):
+                    continue
+                inner = sg.args[0].value
+                if not (isinstance(inner, cst.BinaryOperation) and isinstance(inner.operator, cst.Subtract)):
+                    continue
+                if not inner.right.deep_equals(other) or id(sg) in reported:
+                    continue
+                fn = model.enclosing_function(node)
+                value = model.single_value(fn, other.value) if isinstance(other, cst.Name) and fn is not None else other
+                reads = {n.value for n in descendants(inner.left) if isinstance(n, cst.Name)}
+                if isinstance(inner.left, cst.Name):
+                    reads.add(inner.left.value)
+                if value is None or not reads:
+                    continue
+                for op in [value, *descendants(value)]:
+                    found = zg.op_kind(op)
+                    if found is None or zg.is_cut(op) or found[0] is None:
+                        continue
+                    if any(isinstance(n, cst.Name) and n.value in reads for i in found[1] for n in (i, *descendants(i))):
+                        # the rounding is this estimator's, reported here, not on its own
+                        reported.update({id(sg), id(op)})
+                        yield Report(sg.func, REVERSED_STE_MESSAGE)
+                        break
+                break
 
     @staticmethod
     def _shared_cuts(zg, target: Target, params: Set[str], reported: Set[int]) -> Iterator[Report]:
@@ -227,3 +283,11 @@ class NonDifferentiableOpInJaxLoss(Rule):
                 yield Report(op.func, STOP_GRADIENT_MESSAGE)
             else:
                 yield Report(op.func if isinstance(op, cst.Call) else op)
+
+
+class _Adds:
+    """The file's `a + b` expressions, found once per file (`model.get(_Adds)`)."""
+
+    def __init__(self, model: FileModel) -> None:
+        self.nodes = [n for n in descendants(model.module)
+                      if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Add)]

@@ -4,6 +4,7 @@ from typing import Iterator, List, Optional
 
 import libcst as cst
 
+from gradscan.frameworks import jax as jax_api, names
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.jax.helpers import uses_jax
 from gradscan.semantics.arguments import keyword_argument, positional_argument
@@ -12,6 +13,8 @@ from gradscan.semantics.names import dotted
 from gradscan.semantics.facts import JaxSources, differentiated_params, param_names
 from gradscan.semantics.walk import descendants
 
+# Wrappers whose result is called with the wrapped function's arguments (`jax.jit(jax.grad(f))`).
+PRESERVING = names(jax_api.ARGUMENT_PRESERVING_TRANSFORMS)
 # A body that only reads these builtins may reach a parameter without naming it.
 INTROSPECTION = {"locals", "vars", "eval", "exec"}
 
@@ -42,7 +45,11 @@ class DifferentiatedArgumentUnused(Rule):
     else on the parameter itself. The Jacobians and the Hessian (`jax.jacrev`, `jacfwd`,
     `hessian`) count the same way (fact jx49); a primal transform (`jax.vjp`, `jvp`,
     `linearize`, `check_grads`), which differentiates every argument it passes, data included,
-    is flagged only when its function reads none of them.
+    is flagged only when its function reads none of them. A function that does read the
+    parameter but also reads, from outside, the very value the caller passes for it (`fit =
+    mse(apply(params, x))` beside `l2(p)`, called as `jax.grad(objective)(params)`, through
+    `jax.jit`/`vmap` wrappers too) is flagged on that outer read: what it computes from there
+    carries no gradient.
 
     ## Why it breaks gradients
     The gradient is taken with respect to the argument, not with respect to whatever the body
@@ -147,6 +154,14 @@ class DifferentiatedArgumentUnused(Rule):
                 # data the signature asks for; only a function that reads none is differentiated for nothing
                 continue
             for name in sorted(differentiated):
+                if name in live and not target.every_primal and not name.startswith("_"):
+                    # read, but so is the very value the caller passes for it, from outside: the
+                    # terms built from that outer read carry no gradient (`mse(apply(params, x)) + l2(p)`)
+                    node = self._closure_read(model, target, fn, name, body)
+                    if node is not None:
+                        yield Report(node, f"`{clip(fn.name, 16)}` reads the outer `{clip(dotted(node) or '', 16)}` passed as "
+                                           f"`{clip(name, 16)}`, the differentiated argument: it carries no gradient")
+                    continue
                 if name in live or name.startswith("_"):
                     continue
                 if name in read:
@@ -192,6 +207,8 @@ class DifferentiatedArgumentUnused(Rule):
                     parent = model.parent(node)
                     if isinstance(parent, cst.Attribute) and parent.attr is node:
                         continue
+                    if isinstance(parent, (cst.Arg, cst.Param)) and (parent.keyword if isinstance(parent, cst.Arg) else parent.name) is node:
+                        continue  # `f(alpha=alpha_)`: a keyword's name, not a read
                     return node
         return None
 
@@ -201,6 +218,13 @@ class DifferentiatedArgumentUnused(Rule):
         out: List[cst.Call] = []
         for site in target.sites:
             parent = model.parent(site)
+            # through wrappers that keep the arguments: `jax.jit(jax.grad(f))`, `jax.vmap(jax.grad(f), ...)`
+            while isinstance(parent, cst.Arg) and parent.keyword is None:
+                wrapper = model.parent(parent)
+                if not (isinstance(wrapper, cst.Call) and model.callee(wrapper) in PRESERVING
+                        and positional_argument(wrapper, 0) is site):
+                    break
+                site, parent = wrapper, model.parent(wrapper)
             if isinstance(parent, cst.Call) and parent.func is site:
                 out.append(parent)
             elif (isinstance(parent, cst.Assign) and len(parent.targets) == 1

@@ -21,7 +21,7 @@ class UpdateResultDiscarded(Rule):
     code = "GS507"
     name = "update-result-discarded"
     framework = "jax"
-    summary = "The new parameters `optax.apply_updates` (or a `tree_map` SGD step) returns are dropped: the weights never change"
+    summary = "The new parameters `optax.apply_updates` (or a `tree_map` SGD step, or an nnx update inside plain `jax.jit`) returns are dropped: the weights never change"
     message = "the updated parameters are discarded; JAX arrays are immutable, so the weights never change"
     explanation = (
         "optax.apply_updates(params, updates) and jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads) "
@@ -30,7 +30,7 @@ class UpdateResultDiscarded(Rule):
     )
     hint = "assign the result back (`params = optax.apply_updates(params, updates)`) and return it"
     facts = ("jx48",)
-    triggers = ("apply_updates", "tree_map", "tree.map", "apply_gradients", "split")
+    triggers = ("apply_updates", "tree_map", "tree.map", "apply_gradients", "split", "jit")
     doc = """
     ## What it does
     Flags `optax.apply_updates(...)` (and `optax.incremental_update`, `optax.periodic_update`)
@@ -43,12 +43,19 @@ class UpdateResultDiscarded(Rule):
     `graphdef, state = nnx.split(model)` with `state` trained by a step that takes and returns it
     (`state = train_step(graphdef, state, batch)`), never written back (`nnx.update`,
     `nnx.merge`) nor handed on, while `model` is read after the last step: the finding is on
-    that read.
+    that read. In Flax NNX's stateful API, a function compiled with plain `jax.jit` (or
+    `jax.pmap`, as a decorator, `partial(jax.jit, ...)` or `step = jax.jit(train_step)`) that
+    updates one of its own arguments in place as a bare statement (`optimizer.update(model,
+    grads)`, `metrics.update(loss=loss)`, `nnx.update(model, state)`) and returns neither that
+    argument nor an `nnx.state`/`nnx.split` of anything: the finding is on the `jax.jit`.
 
     ## Why it breaks gradients
     JAX arrays are immutable and these functions are pure: they return the updated tree and
     leave their input as it was (fact jx48); `nnx.split` copies the module's arrays out, so a
-    trained State changes the module only through `nnx.update(model, state)`. The gradient is computed and the optimizer state
+    trained State changes the module only through `nnx.update(model, state)`; plain `jax.jit`
+    flattens its nnx arguments and traces copies, so an in-place update inside it changes the
+    copies and is dropped when the trace ends (only `nnx.jit` carries it back to the caller's
+    objects). The gradient is computed and the optimizer state
     advances, but the weights the next step uses are the old ones, so the loss stays where it
     started. Nothing raises.
 
@@ -56,7 +63,9 @@ class UpdateResultDiscarded(Rule):
     place; they take the pairs positionally or as `grads_and_vars=`), a file's own
     `apply_gradients` that returns nothing (it updates in place), a result assigned back or returned, stored in an attribute or a container,
     or given to another call (`state.replace(params=new_params)`); `tree_map` calls whose
-    function is not an arithmetic update (printing, `block_until_ready`).
+    function is not an arithmetic update (printing, `block_until_ready`); in-place nnx updates
+    under `nnx.jit` or outside any jit, or in a jitted step that returns the objects or their
+    `nnx.state` for the caller to keep.
 
     ## Example
     ```python
@@ -135,6 +144,9 @@ class UpdateResultDiscarded(Rule):
             if self._stale_return(model, owner, source, target.value):
                 yield Report(call, f"`{clip(target.value, 20)}` holds the update but the function returns the old "
                                    f"`{clip(source, 20)}`: the parameters never change")
+        for site, fn, stmt in _jit_in_place(model):
+            yield Report(site, f"`{clip(stmt, 30)}` mutates nnx objects inside plain `jax.jit`: only traced copies change; "
+                               "use `nnx.jit`")
         for fn in model.functions:
             found = _unmerged_split(model, fn)
             if found is not None:
@@ -298,3 +310,75 @@ def _returned(ret) -> List[cst.BaseExpression]:
         else:
             out.append(v)
     return out
+
+
+# Plain JAX compilers: they flatten their arguments and trace copies, so an in-place change to an
+# nnx object inside them never reaches the caller's object (jx48). `nnx.jit` carries it back.
+PLAIN_JITS = {"jax.jit", "jax.pmap", "jax.pjit", "jax.experimental.pjit.pjit"}
+NNX_STATE_OUT = {"flax.nnx.state", "flax.nnx.split", "flax.nnx.split_state"}
+
+
+def _plain_jit(model: FileModel, expr: cst.BaseExpression) -> bool:
+    """`jax.jit`, `jax.jit(...)` as a decorator factory, `partial(jax.jit, ...)`."""
+    if model.resolve(expr) in PLAIN_JITS:
+        return True
+    if isinstance(expr, cst.Call):
+        name = model.callee(expr)
+        if name in PLAIN_JITS:
+            return True
+        first = positional_argument(expr, 0)
+        return name == "functools.partial" and first is not None and model.resolve(first) in PLAIN_JITS
+    return False
+
+
+def _jit_in_place(model: FileModel):
+    """Flax NNX's stateful API under plain `jax.jit`: the compiled function calls, as a bare
+    statement, `optimizer.update(model, grads)` / `metrics.update(...)` on one of its own
+    parameters or `nnx.update(param, state)`, and returns neither that parameter nor an
+    `nnx.state`/`nnx.split` of anything: the change stays on the traced copies (flax 0.12). Yields
+    (where `jax.jit` is applied, the function, the statement's text)."""
+    if not any((model.callee(c) or "").startswith("flax.nnx.") for c, _ in model.calls):
+        return
+    sites = {}
+    for fn in model.functions:
+        if isinstance(fn.node, cst.FunctionDef):
+            for d in fn.node.decorators:
+                if _plain_jit(model, d.decorator):
+                    sites[id(fn)] = (d.decorator, fn)
+    by_name = {fn.name: fn for fn in model.functions if fn.parent is None and isinstance(fn.node, cst.FunctionDef)}
+    for call, _owner in model.calls:
+        if model.callee(call) in PLAIN_JITS:
+            first = positional_argument(call, 0)
+            fn = by_name.get(first.value) if isinstance(first, cst.Name) else None
+            if fn is not None and id(fn) not in sites:
+                sites[id(fn)] = (call, fn)
+    for site, fn in sites.values():
+        stmt = _in_place_statement(model, fn)
+        if stmt is not None:
+            yield site, fn, stmt
+
+
+def _in_place_statement(model: FileModel, fn: FunctionInfo) -> Optional[str]:
+    params = set(fn.params)
+    found = None
+    for node in descendants(fn.node.body):
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            continue
+        if isinstance(node, cst.Call) and model.callee(node) in NNX_STATE_OUT:
+            return None  # the state is handed out for the caller to write back
+        if found is None and isinstance(node, cst.Expr) and isinstance(node.value, cst.Call):
+            call = node.value
+            func = call.func
+            if model.callee(call) == "flax.nnx.update":
+                target = positional_argument(call, 0)
+                if isinstance(target, cst.Name) and target.value in params:
+                    found = (target.value, f"nnx.update({target.value}, ...)")
+            elif (isinstance(func, cst.Attribute) and func.attr.value == "update" and isinstance(func.value, cst.Name)
+                    and func.value.value in params and model.resolve(func) is None):
+                found = (func.value.value, f"{func.value.value}.update(...)")
+    if found is None:
+        return None
+    for ret in fn.returns:
+        if any(mentions_name(v, found[0]) for v in _returned(ret)):
+            return None  # handed back to the caller, who may keep it
+    return found[1]
