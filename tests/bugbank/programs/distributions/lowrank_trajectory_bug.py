@@ -34,7 +34,14 @@ def best_of_k(head, ctx, future, k=6):
 torch.manual_seed(0)
 head = TrajectoryHead(ctx_dim=5, horizon=4)
 ctx, future = torch.randn(8, 5), torch.randn(8, 4)
+opt = torch.optim.Adam(head.parameters(), lr=1e-3)
 loss, candidates = best_of_k(head, ctx, future)
-
+opt.zero_grad()
+try:
+    loss.backward()
+except RuntimeError as err:
+    assert "does not require grad" in str(err)
+else:
+    raise AssertionError("expected backward to fail on the detached candidates")
 assert candidates.grad_fn is None and not candidates.requires_grad
-assert not loss.requires_grad
+assert head.loc.weight.grad is None
