@@ -1,0 +1,73 @@
+"""Oracle cases for the PyTorch graph, parameter and sampling rules added in session 10
+(GS210 and later); the conventions are those of `cases.py`, whose `_case` decorator registers
+each case into the shared `CASES`."""
+
+from __future__ import annotations
+
+from .cases import _case, _changed, _nonzero_grad  # noqa: F401
+
+
+# FACTS pt71: a forward hook that returns `output.detach()` replaces the module's output with
+# the detached copy: the layers before the hooked module get grad None and never change.
+@_case(
+    "GS210",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    feats = {}
+
+
+    def keep(module, inputs, output):
+        output = output.detach()  # GS210
+        feats["relu"] = output
+        return output
+
+
+    model[1].register_forward_hook(keep)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(8, 4), torch.randn(8, 2)
+    first_before = model[0].weight.detach().clone()
+    opt.zero_grad()
+    ((model(x) - y) ** 2).mean().backward()
+    opt.step()
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    feats = {}
+
+
+    def keep(module, inputs, output):
+        feats["relu"] = output.detach()
+
+
+    model[1].register_forward_hook(keep)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(8, 4), torch.randn(8, 2)
+    first_before = model[0].weight.detach().clone()
+    opt.zero_grad()
+    ((model(x) - y) ** 2).mean().backward()
+    opt.step()
+    ''',
+)
+class _GS210:
+    @staticmethod
+    def check_bad(ns):
+        model = ns["model"]
+        assert model[0].weight.grad is None
+        assert not _changed(ns["first_before"], model[0].weight)
+        assert _nonzero_grad(model[2].weight)
+        assert ns["feats"]["relu"].grad_fn is None
+
+    @staticmethod
+    def check_good(ns):
+        model = ns["model"]
+        assert _nonzero_grad(model[0].weight)
+        assert _changed(ns["first_before"], model[0].weight)
