@@ -71,3 +71,79 @@ class _GS210:
         model = ns["model"]
         assert _nonzero_grad(model[0].weight)
         assert _changed(ns["first_before"], model[0].weight)
+
+
+# FACTS pt72: a custom autograd.Function whose backward returns None at the position of a
+# learnable scale: the scale's .grad stays None and the optimizer never moves it.
+@_case(
+    "GS211",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+
+
+    class ScaledSign(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, w, scale):
+            ctx.save_for_backward(w)
+            return torch.sign(w) * scale
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            (w,) = ctx.saved_tensors
+            return grad_out * (w.abs() <= 1).float(), None  # GS211
+
+
+    weight = nn.Parameter(torch.randn(3, 4) * 0.1)
+    scale = nn.Parameter(torch.full((3, 1), 0.5))
+    opt = torch.optim.SGD([weight, scale], lr=0.1)
+    x, y = torch.randn(8, 4), torch.randn(8, 3)
+    scale_before = scale.detach().clone()
+    opt.zero_grad()
+    ((x @ ScaledSign.apply(weight, scale).t() - y) ** 2).mean().backward()
+    opt.step()
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+
+
+    class ScaledSign(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, w, scale):
+            ctx.save_for_backward(w)
+            return torch.sign(w) * scale
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            (w,) = ctx.saved_tensors
+            grad_scale = (grad_out * torch.sign(w)).sum(dim=1, keepdim=True)
+            return grad_out * (w.abs() <= 1).float(), grad_scale
+
+
+    weight = nn.Parameter(torch.randn(3, 4) * 0.1)
+    scale = nn.Parameter(torch.full((3, 1), 0.5))
+    opt = torch.optim.SGD([weight, scale], lr=0.1)
+    x, y = torch.randn(8, 4), torch.randn(8, 3)
+    scale_before = scale.detach().clone()
+    opt.zero_grad()
+    ((x @ ScaledSign.apply(weight, scale).t() - y) ** 2).mean().backward()
+    opt.step()
+    ''',
+)
+class _GS211:
+    @staticmethod
+    def check_bad(ns):
+        assert ns["scale"].grad is None
+        assert not _changed(ns["scale_before"], ns["scale"])
+        assert _nonzero_grad(ns["weight"])
+
+    @staticmethod
+    def check_good(ns):
+        assert _nonzero_grad(ns["scale"])
+        assert _changed(ns["scale_before"], ns["scale"])

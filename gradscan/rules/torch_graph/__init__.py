@@ -20,4 +20,5 @@ from gradscan.rules.torch_graph import (  # noqa: F401 (importing a rule module 
     gs208_backward_of_data,
     gs209_selection_without_straight_through,
     gs210_forward_hook_returns_cut,
+    gs211_custom_function_drops_gradient,
 )
