@@ -147,3 +147,56 @@ class _GS211:
     def check_good(ns):
         assert _nonzero_grad(ns["scale"])
         assert _changed(ns["scale_before"], ns["scale"])
+
+
+# FACTS pt73: torch.autograd.grad without create_graph returns a gradient with no history; a
+# WGAN-GP penalty built from it has no grad_fn and adds nothing to the critic's gradient.
+@_case(
+    "GS212",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    real, fake = torch.randn(8, 4) + 1.0, torch.randn(8, 4)
+    alpha = torch.rand(8, 1)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    grads = torch.autograd.grad(critic(mixed).sum(), mixed)[0]  # GS212
+    penalty = ((grads.norm(2, dim=1) - 1) ** 2).mean()
+    wasserstein = critic(fake).mean() - critic(real).mean()
+    wasserstein_grads = torch.autograd.grad(wasserstein, list(critic.parameters()), retain_graph=True)
+    (wasserstein + 10.0 * penalty).backward()
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    real, fake = torch.randn(8, 4) + 1.0, torch.randn(8, 4)
+    alpha = torch.rand(8, 1)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    grads = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)[0]
+    penalty = ((grads.norm(2, dim=1) - 1) ** 2).mean()
+    wasserstein = critic(fake).mean() - critic(real).mean()
+    wasserstein_grads = torch.autograd.grad(wasserstein, list(critic.parameters()), retain_graph=True)
+    (wasserstein + 10.0 * penalty).backward()
+    ''',
+)
+class _GS212:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        assert ns["penalty"].item() > 0 and ns["penalty"].grad_fn is None
+        for g, p in zip(ns["wasserstein_grads"], ns["critic"].parameters()):
+            assert torch.equal(g, p.grad)
+
+    @staticmethod
+    def check_good(ns):
+        import torch
+
+        assert ns["penalty"].grad_fn is not None
+        assert any(not torch.allclose(g, p.grad) for g, p in zip(ns["wasserstein_grads"], ns["critic"].parameters()))

@@ -21,4 +21,5 @@ from gradscan.rules.torch_graph import (  # noqa: F401 (importing a rule module 
     gs209_selection_without_straight_through,
     gs210_forward_hook_returns_cut,
     gs211_custom_function_drops_gradient,
+    gs212_gradient_term_without_create_graph,
 )
