@@ -200,3 +200,83 @@ class _GS212:
 
         assert ns["penalty"].grad_fn is not None
         assert any(not torch.allclose(g, p.grad) for g, p in zip(ns["wasserstein_grads"], ns["critic"].parameters()))
+
+
+# FACTS py43: SVI steps only what the param store holds: an nn.Module the guide calls without
+# pyro.module gets .grad from the ELBO but its weights never change; registered, they train.
+@_case(
+    "GS306",
+    "pyro",
+    bad='''
+    import torch
+    import torch.nn as nn
+    import pyro
+    import pyro.distributions as dist
+    from pyro.infer import SVI, Trace_ELBO
+    from pyro.optim import Adam
+
+    pyro.set_rng_seed(0)
+    pyro.clear_param_store()
+    encoder = nn.Linear(3, 2)
+
+
+    def model(x):
+        with pyro.plate("n", x.shape[0]):
+            z = pyro.sample("z", dist.Normal(torch.zeros(2), 1.0).to_event(1))
+            pyro.sample("x", dist.Normal(z.sum(-1, keepdim=True).expand(-1, 3), 0.5).to_event(1), obs=x)
+
+
+    def guide(x):
+        with pyro.plate("n", x.shape[0]):
+            pyro.sample("z", dist.Normal(encoder(x), 0.5).to_event(1))  # GS306
+
+
+    before = encoder.weight.detach().clone()
+    svi = SVI(model, guide, Adam({"lr": 0.05}), loss=Trace_ELBO())
+    data = torch.randn(10, 3)
+    for _ in range(3):
+        svi.step(data)
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+    import pyro
+    import pyro.distributions as dist
+    from pyro.infer import SVI, Trace_ELBO
+    from pyro.optim import Adam
+
+    pyro.set_rng_seed(0)
+    pyro.clear_param_store()
+    encoder = nn.Linear(3, 2)
+
+
+    def model(x):
+        with pyro.plate("n", x.shape[0]):
+            z = pyro.sample("z", dist.Normal(torch.zeros(2), 1.0).to_event(1))
+            pyro.sample("x", dist.Normal(z.sum(-1, keepdim=True).expand(-1, 3), 0.5).to_event(1), obs=x)
+
+
+    def guide(x):
+        pyro.module("encoder", encoder)
+        with pyro.plate("n", x.shape[0]):
+            pyro.sample("z", dist.Normal(encoder(x), 0.5).to_event(1))
+
+
+    before = encoder.weight.detach().clone()
+    svi = SVI(model, guide, Adam({"lr": 0.05}), loss=Trace_ELBO())
+    data = torch.randn(10, 3)
+    for _ in range(3):
+        svi.step(data)
+    ''',
+)
+class _GS306:
+    @staticmethod
+    def check_bad(ns):
+        import pyro
+
+        assert not _changed(ns["before"], ns["encoder"].weight)
+        assert not any("encoder" in name for name in pyro.get_param_store().keys())
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["before"], ns["encoder"].weight)
