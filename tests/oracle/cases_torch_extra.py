@@ -280,3 +280,50 @@ class _GS306:
     @staticmethod
     def check_good(ns):
         assert _changed(ns["before"], ns["encoder"].weight)
+
+
+# FACTS pt74: `module.requires_grad = False` on an nn.Module stores a plain attribute: the
+# module's parameters keep requires_grad=True and the optimizer keeps moving them.
+@_case(
+    "GS111",
+    "torch",
+    bad='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    model[2].requires_grad = False  # GS111
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    head_before = model[2].weight.detach().clone()
+    opt.zero_grad()
+    model(torch.randn(6, 4)).pow(2).mean().backward()
+    opt.step()
+    ''',
+    good='''
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    model[2].requires_grad_(False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    head_before = model[2].weight.detach().clone()
+    opt.zero_grad()
+    model(torch.randn(6, 4)).pow(2).mean().backward()
+    opt.step()
+    ''',
+)
+class _GS111:
+    @staticmethod
+    def check_bad(ns):
+        head = ns["model"][2]
+        assert head.weight.requires_grad
+        assert _nonzero_grad(head.weight)
+        assert _changed(ns["head_before"], head.weight)
+
+    @staticmethod
+    def check_good(ns):
+        head = ns["model"][2]
+        assert not head.weight.requires_grad and head.weight.grad is None
+        assert not _changed(ns["head_before"], head.weight)

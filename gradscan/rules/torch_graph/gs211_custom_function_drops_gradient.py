@@ -8,6 +8,7 @@ from gradscan.rules.base import Report
 from gradscan.rules.torch_graph.helpers import GraphRule, uses_torch
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.model import ClassInfo, FileModel
+from gradscan.semantics.walk import descendants
 
 _FUNCTION_BASES = {"torch.autograd.Function", "torch.autograd.function.Function"}
 
@@ -40,9 +41,10 @@ class CustomFunctionDropsGradient(GraphRule):
     without an error (fact pt72). Returned for an activation, it cuts every layer before the
     Function off the loss.
 
-    Not flagged: `None` at the position of a Python number, a flag, a buffer or data (the
-    clipping bound of a straight-through estimator), and backward functions that compute the
-    gradient conditionally (`grad_s = ... if ctx.needs_input_grad[1] else None`).
+    Not flagged: `None` at the position of a Python number, a flag, a buffer, data (the
+    clipping bound of a straight-through estimator) or a parameter created with
+    `requires_grad=False`, and a backward that reads `ctx.needs_input_grad` (it decides input
+    by input which gradients it supports, as the kernels of quantized inference layers do).
 
     ## Example
     ```python
@@ -142,7 +144,7 @@ class CustomFunctionDropsGradient(GraphRule):
                 if index >= len(positional):
                     continue
                 value = positional[index].value
-                if not _trainable(model, value):
+                if _frozen_parameter(model, value, scope) or not _trainable(model, value):
                     continue
                 for node in none_nodes:
                     if id(node) in reported:
@@ -167,6 +169,8 @@ def _custom_functions(model: FileModel) -> Dict[str, Tuple[List[str], Dict[int, 
         if params[:1] != ["ctx"]:
             continue
         inputs = params[1:]
+        if _reads_needs_input_grad(backward):
+            continue  # backward decides per input which gradients it computes: its Nones are chosen
         nones: Dict[int, List[cst.CSTNode]] = {}
         for ret in backward.returns:
             if not isinstance(ret, cst.Return) or model.enclosing_function(ret) is not backward:
@@ -208,6 +212,26 @@ def _applied(model: FileModel, call: cst.Call, functions, aliases) -> Optional[C
     if name is None or name not in functions:
         return None
     return model.classes.get(name)
+
+
+def _reads_needs_input_grad(backward) -> bool:
+    return any(isinstance(n, cst.Attribute) and n.attr.value == "needs_input_grad" for n in descendants(backward.node.body))
+
+
+def _frozen_parameter(model: FileModel, value: cst.BaseExpression, scope) -> bool:
+    """`self.w` stored as `nn.Parameter(..., requires_grad=False)`: it needs no gradient."""
+    if not (isinstance(value, cst.Attribute) and isinstance(value.value, cst.Name) and value.value.value == "self"):
+        return False
+    owner = scope
+    while owner is not None and owner.parent is not None:
+        owner = owner.parent
+    if owner is None or owner.cls is None:
+        return False
+    stored = [v for c in model.class_chain(owner.cls) for a, v, _n, _m in c.self_assigns if a == value.attr.value]
+    return bool(stored) and all(
+        isinstance(v, cst.Call) and any(a.keyword is not None and a.keyword.value == "requires_grad"
+                                        and isinstance(a.value, cst.Name) and a.value.value == "False" for a in v.args)
+        for v in stored)
 
 
 def _trainable(model: FileModel, value: cst.BaseExpression) -> bool:

@@ -120,7 +120,7 @@ class GradientTermWithoutCreateGraph(GraphRule):
             if _combined_with_inputs(model, call, inputs, fn):
                 continue
             trace = model.flow.reaches_output(call, module_level=True, barrier=lambda n: _is_cut(model, n))
-            if trace is None or trace.sink != "loss":
+            if trace is None or trace.sink != "loss" or _ends_in_another_grad(model, trace):
                 continue
             yield Report(call)
 
@@ -147,12 +147,35 @@ def _combined_with_inputs(model: FileModel, call: cst.Call, inputs: cst.BaseExpr
     inside = {id(n) for n in descendants(call)}
     if _reads(model, statement, wanted, inside):
         return True
-    names = _assigned_names(statement)
-    for name in names:
-        for use in model.flow.later_uses(fn, name, statement):
+    # follow the gradient through the names it is stored in (`grad = std * grad`, then
+    # `x = x + scale * grad`), a few statements deep
+    todo = [(statement, name) for name in _assigned_names(statement)]
+    seen = set()
+    while todo and len(seen) < 12:
+        stmt0, name = todo.pop()
+        if (id(stmt0), name) in seen:
+            continue
+        seen.add((id(stmt0), name))
+        for use in model.flow.later_uses(fn, name, stmt0):
             stmt = model.enclosing_statement(use)
-            if stmt is not None and _reads(model, stmt, wanted, set()):
+            if stmt is None:
+                continue
+            if _reads(model, stmt, wanted, set()):
                 return True
+            todo.extend((stmt, n) for n in _assigned_names(stmt))
+    return False
+
+
+def _ends_in_another_grad(model: FileModel, trace) -> bool:
+    """The path ends as an argument of another `torch.autograd.grad` (guidance or a saliency
+    loop differentiating again), not in a backpropagated loss."""
+    if not trace.path:
+        return False
+    for anc in model.ancestors(trace.path[-1]):
+        if isinstance(anc, cst.Call):
+            return (model.callee(anc) or "").startswith("torch.autograd.")
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            return False
     return False
 
 
