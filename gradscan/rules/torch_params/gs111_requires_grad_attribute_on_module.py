@@ -31,7 +31,9 @@ class RequiresGradAttributeOnModule(Rule):
     or a module class of the file, directly (`head = nn.Linear(8, 2)`), as an attribute
     (`self.model.outc`, `model.backbone`), as an item of an `nn.Sequential`/`ModuleList`
     (`model[2]`) or through the constructor argument a class stores (`Adapter(net)` with
-    `self.model = model`).
+    `self.model = model`). Not flagged: a class of the file that reads `self.requires_grad`
+    itself, and `self.requires_grad = requires_grad` storing a value the object was given
+    (an environment wrapper's or a transform's own setting of that name, not a freeze).
 
     ## Why it breaks gradients
     `requires_grad` is a property of tensors, not of modules. `nn.Module.__setattr__` accepts
@@ -95,7 +97,11 @@ class RequiresGradAttributeOnModule(Rule):
                 continue
             for target in node.targets:
                 t = target.target
-                if isinstance(t, cst.Attribute) and t.attr.value == "requires_grad" and _is_module(model, t.value, fn):
+                if not (isinstance(t, cst.Attribute) and t.attr.value == "requires_grad"):
+                    continue
+                if isinstance(t.value, cst.Name) and t.value.value == "self" and not _bool_literal(node.value):
+                    continue  # `self.requires_grad = requires_grad`: the object keeps a setting it was given
+                if _is_module(model, t.value, fn):
                     recv = clip(" ".join(model.module.code_for_node(t.value).split()))
                     value = clip(" ".join(model.module.code_for_node(node.value).split()), 12)
                     yield Report(t, self.message.format(recv=recv, value=value))
@@ -107,7 +113,7 @@ def _is_module(model: FileModel, expr: cst.BaseExpression, scope: Optional[Funct
     objects = model.objects
     cls = objects.instance_class(expr, scope)
     if cls is not None:
-        return cls.is_torch
+        return cls.is_torch and not _own_flag(model, cls)
     if isinstance(expr, cst.Name):
         found = objects.value_of(expr, scope)
         if found is None:
@@ -124,6 +130,27 @@ def _is_module(model: FileModel, expr: cst.BaseExpression, scope: Optional[Funct
             return False
         values = [v for c in model.class_chain(owner) for a, v, _n, _m in c.self_assigns if a == expr.attr.value]
         return len(values) == 1 and _module_call(model, values[0])
+    return False
+
+
+def _bool_literal(value: cst.BaseExpression) -> bool:
+    return isinstance(value, cst.Name) and value.value in ("True", "False")
+
+
+def _own_flag(model: FileModel, cls) -> bool:
+    """The class reads `self.requires_grad` itself (`if self.requires_grad:`): a setting of its
+    own that happens to share the name (an environment wrapper, a transform), not a freeze."""
+    chain = {id(c) for c in model.class_chain(cls)}
+    for node, fn in model.attributes:
+        if node.attr.value != "requires_grad" or not (isinstance(node.value, cst.Name) and node.value.value == "self"):
+            continue
+        if isinstance(model.parent(node), cst.AssignTarget):
+            continue
+        owner = fn
+        while owner is not None and owner.parent is not None:
+            owner = owner.parent
+        if owner is not None and owner.cls is not None and id(owner.cls) in chain:
+            return True
     return False
 
 
