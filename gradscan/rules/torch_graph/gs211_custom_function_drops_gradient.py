@@ -17,7 +17,7 @@ class CustomFunctionDropsGradient(GraphRule):
     code = "GS211"
     name = "custom-function-drops-gradient"
     summary = "A custom `autograd.Function` whose `backward` returns None for an input that `.apply(...)` is given a weight (or a value computed from the weights) for: it never gets a gradient"
-    message = "`{cls}.backward` returns None for `{arg}`, and `.apply` passes it `{value}`: that gets no gradient"
+    message = "`{cls}.backward` returns None for `{arg}`, given `{value}` by `.apply`: no gradient"
     explanation = (
         "Autograd gives each input of a custom Function exactly the gradient its backward returns at that position; "
         "None means no gradient, so a weight passed there (a learnable scale, a step size) keeps .grad None and never "
