@@ -166,9 +166,9 @@ def _custom_functions(model: FileModel) -> Dict[str, Tuple[List[str], Dict[int, 
         if forward is None or backward is None:
             continue
         params = forward.params
-        if params[:1] != ["ctx"]:
-            continue
-        inputs = params[1:]
+        # forward(ctx, *inputs), whatever the context is called; with a `setup_context` method
+        # (the newer style) forward takes the inputs alone
+        inputs = params if "setup_context" in info.methods else params[1:]
         if _reads_needs_input_grad(backward):
             continue  # backward decides per input which gradients it computes: its Nones are chosen
         nones: Dict[int, List[cst.CSTNode]] = {}
