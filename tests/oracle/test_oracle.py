@@ -13,7 +13,7 @@ import warnings
 
 import pytest
 
-from . import cases_jax, cases_training  # noqa: F401  (their cases register into CASES)
+from . import cases_jax, cases_torch_extra, cases_training  # noqa: F401  (their cases register into CASES)
 from .cases import CASES, OracleCase
 
 pytestmark = pytest.mark.oracle

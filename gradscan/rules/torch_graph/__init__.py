@@ -19,4 +19,7 @@ from gradscan.rules.torch_graph import (  # noqa: F401 (importing a rule module 
     gs207_non_differentiable_op_in_loss,
     gs208_backward_of_data,
     gs209_selection_without_straight_through,
+    gs210_forward_hook_returns_cut,
+    gs211_custom_function_drops_gradient,
+    gs212_gradient_term_without_create_graph,
 )

@@ -15,4 +15,5 @@ from gradscan.rules.torch_params import (  # noqa: F401 (importing a rule module
     gs108_requires_grad_disabled_in_forward,
     gs109_tensor_attribute_not_buffer,
     gs110_non_leaf_weight,
+    gs111_requires_grad_attribute_on_module,
 )

@@ -14,6 +14,12 @@ from gradscan.semantics.model import ClassInfo, FileModel
 from gradscan.semantics.walk import descendants
 from gradscan.semantics.names import dotted
 
+# A parameter whose every read is an operand of a comparison reaches the loss through a boolean
+# only (a hard threshold, a mask index): a comparison has no gradient (pt13).
+_COMPARED = "nn.Parameter `{attr}` is only compared: a comparison has no gradient, so it never trains; use a soft mask"
+
+_INSPECTIONS = {"grad", "data", "item", "detach", "tolist", "numpy", "cpu", "shape", "dtype", "device"}
+
 _LIGHTNING = {"pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule", "pytorch_lightning.core.module.LightningModule"}
 
 
@@ -90,13 +96,17 @@ class ParameterNeverUsed(Rule):
         "optimizer (weight decay included) skips it, and DistributedDataParallel fails on unused parameters."
     )
     hint = "use the parameter in forward, or delete it"
-    facts = ("pt04",)
+    facts = ("pt04", "pt13")
     triggers = ("Parameter",)
     doc = """
     ## What it does
     Flags an `nn.Parameter` assigned to `self.x` in a module class when nothing reads `x`:
     no method of the class or of its base classes, no subclass in the project, no code of the
     same file (`model.x`), no string naming it (`getattr(self, "x")`, a state-dict key).
+    Also flags, at the comparison, a parameter whose only reads are operands of comparisons
+    (`inliers = z[norms < self.cutoff]`, `mask = scores > self.threshold`): a comparison
+    gives a boolean with no gradient, so the parameter is as unused as one nothing reads
+    (facts pt04, pt13).
 
     ## Why it breaks gradients
     A parameter that takes no part in the forward computation gets no gradient: after backward
@@ -204,6 +214,10 @@ class ParameterNeverUsed(Rule):
                 continue
             reads = file_reads | others
             unused = [(attr, node) for attr, node in candidates if not _is_read(model, attr, reads)]
+            for attr, _node in candidates:
+                comparison = _only_compared(model, attr) if (attr, _node) not in unused and attr not in others else None
+                if comparison is not None:
+                    yield Report(comparison, _COMPARED.format(attr=clip(attr)))
             if not unused or self._dead_submodules(model, cls, reads):
                 continue
             for attr, node in unused:
@@ -316,6 +330,39 @@ def _first_only(model: FileModel, call: cst.Call) -> bool:
     if isinstance(parent, cst.Call) and dotted(parent.func) == "iter":
         parent = model.parent(model.parent(parent))
     return isinstance(parent, cst.Call) and dotted(parent.func) == "next"
+
+
+def _only_compared(model: FileModel, attr: str) -> Optional[cst.Comparison]:
+    """The first comparison that reads `self.<attr>`, when every mention of the name in the file
+    is `self.<attr>` stored or read as the operand of a comparison (`norms < self.cutoff`)."""
+    accesses = [node for node, _fn in model.attributes if node.attr.value == attr]
+    if not accesses or attr in _string_words(model) or "<dynamic>" in _string_words(model):
+        return None  # named in a string (a state-dict key, getattr): undecided
+    attribute_names = {id(node.attr) for node in accesses}
+    for node in model.nodes:
+        if type(node) is cst.Name and node.value == attr and id(node) not in attribute_names:
+            return None  # a local or a keyword of the same name: undecided
+    first = None
+    for node in accesses:
+        parent = model.parent(node)
+        if not is_self(node.value):
+            # `model.cutoff.grad`, `model.cutoff.item()`: inspected from outside, not computed with
+            if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _INSPECTIONS:
+                continue
+            return None
+        if isinstance(parent, cst.AssignTarget) or (isinstance(parent, (cst.AnnAssign, cst.AugAssign)) and parent.target is node):
+            if isinstance(parent, cst.AugAssign):
+                return None
+            continue
+        while isinstance(parent, cst.UnaryOperation):
+            parent = model.parent(parent)
+        if isinstance(parent, cst.ComparisonTarget):
+            parent = model.parent(parent)
+        if not isinstance(parent, cst.Comparison):
+            return None
+        if first is None:
+            first = parent
+    return first
 
 
 def _is_read(model: FileModel, attr: str, reads: Set[str]) -> bool:

@@ -34,8 +34,9 @@ class NonLeafWeight(Rule):
     `requires_grad=True` (`w = torch.rand(5, 2, requires_grad=True) * 0.01`, `...cuda()`,
     `.view(...)`) when that name is then given to an optimizer or its `.grad` is read; also
     when a function of the file returns such a value (`W1 = init_weight(4, 8)`, reported at
-    its `return`) and when the weights reach the optimizer in a list
-    (`params = [W1, b1]; SGD(params)`).
+    its `return`), when the weights reach the optimizer in a list
+    (`params = [W1, b1]; SGD(params)`) and when a function of the file builds the optimizer
+    from the parameter they are passed to (`fit([w, b])` with `SGD(params)` inside `fit`).
 
     ## Why it breaks gradients
     Autograd fills `.grad` only on leaf tensors. The product of a leaf with a number is a new,
@@ -180,6 +181,8 @@ def _misuse(model: FileModel, fn, name: str, stmt: cst.CSTNode, depth: int = 0) 
                     return "the optimizer raises"
             if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
                 break
+        if _optimized_by_helper(model, use):
+            return "the optimizer raises"
         if depth == 0 and isinstance(parent, cst.Element):
             # `params = [W1, b1]` then `SGD(params)`: the list is what the optimizer gets
             holder = model.parent(parent)
@@ -191,3 +194,45 @@ def _misuse(model: FileModel, fn, name: str, stmt: cst.CSTNode, depth: int = 0) 
                     return effect
     return None
 
+
+
+def _optimized_by_helper(model: FileModel, use: cst.CSTNode) -> bool:
+    """`fit([w, b])` or `fit(w)` where the file's function `fit` hands that parameter to a
+    `torch.optim` optimizer (the weights reach the optimizer one call away)."""
+    node = use
+    parent = model.parent(node)
+    if isinstance(parent, cst.Element):  # the weight inside a list or tuple literal argument
+        node = model.parent(parent)
+        if not isinstance(node, (cst.List, cst.Tuple)):
+            return False
+        parent = model.parent(node)
+    if not isinstance(parent, cst.Arg) or parent.value is not node:
+        return False
+    call = model.parent(parent)
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name)) or model.resolve(call.func) is not None:
+        return False
+    target = model.module_functions.get(call.func.value)
+    if target is None:
+        return False
+    if parent.keyword is not None:
+        param = parent.keyword.value
+    elif parent.star:
+        return False
+    else:
+        position = [a for a in call.args if a.keyword is None].index(parent)
+        positional = [x.name.value for x in (*target.node.params.posonly_params, *target.node.params.params)]
+        if position >= len(positional):
+            return False
+        param = positional[position]
+    if param not in target.params:
+        return False
+    loads, stores = model.flow.name_index(target)
+    if stores.get(param):  # rebound inside the helper: not the caller's value any more
+        return False
+    for load in loads.get(param, []):
+        for anc in model.ancestors(load):
+            if isinstance(anc, cst.Call) and (model.callee(anc) or "").startswith("torch.optim."):
+                return True
+            if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+                break
+    return False
