@@ -583,11 +583,21 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, 
         optimized = src.optimized_attrs()
         if r.startswith("weight:self.") and optimized is not None and name not in optimized:
             return True  # every optimizer is built from other submodules (`Adam(model.head.parameters())`)
+        networks = src.optimized_networks()
+        if (r.startswith("weight:module:") and networks is not None and name not in networks
+                and _feeds_network(trace, networks)):
+            return True  # an untrained network's output as input of a trained one (a WGAN critic step)
     # what the class does with a submodule decides before its name: one it builds fresh and
     # never loads, copies, freezes or averages is an ordinary trainable layer (`self.target_proj
     # = nn.Linear(...)`), whatever it is called; the name is a hint only when nothing shows
     named = named or bool((_name_tokens(receiver, skip=data) - _tokens_of(fresh)) & FROZEN_TOKENS)
     return named and not _stepped_with_cut_network(model, cut, receiver, trace)
+
+
+def _feeds_network(trace: Optional["Trace"], networks: Set[str]) -> bool:
+    """On its way to the loss the value is an input of a call of one of `networks` (`critic(fake)`)."""
+    return trace is not None and any(
+        type(node) is cst.Call and type(node.func) is cst.Name and node.func.value in networks for node in trace.path)
 
 
 # "target" names a target network and, as a loss's argument, the labels: the one hint a

@@ -381,6 +381,32 @@ class Walk:
         self._optimized = out if found else None
         return self._optimized
 
+    def optimized_networks(self) -> Optional[Set[str]]:
+        """The plain names (`critic`, `self`) whose parameters the file's optimizers are built
+        from, when every optimizer the file builds takes only such names' `.parameters()`
+        (`Adam(critic.parameters())`, `chain(a.parameters(), b.parameters())`): a network of
+        the file that none of them holds is not trained here. None when there is no optimizer,
+        or one built from anything else (an attribute, a list of tensors, a filter)."""
+        cached = getattr(self, "_optimized_networks", False)
+        if cached is not False:
+            return cached
+        self._optimized_networks: Optional[Set[str]] = None
+        model = self.model
+        if "optim" not in model.source:
+            return None
+        out: Set[str] = set()
+        for call, _fn in model.calls:
+            name = model.callee(call) or ""
+            if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler") or not name.rsplit(".", 1)[-1][:1].isupper():
+                continue
+            params = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "params"), None)
+            receivers = parameter_receivers(params) if params is not None else None
+            if not receivers or not all(isinstance(r, cst.Name) for r in receivers):
+                return None
+            out |= {r.value for r in receivers}
+        self._optimized_networks = out or None
+        return self._optimized_networks
+
     def _module_like_global(self, name: str) -> bool:
         """A global named like a network (`model`, `net`, `encoder`) that is not a function or
         class of this file, nor an imported name (`compute_embeddings`, `Encoder`)."""

@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report
 from gradscan.rules.torch_graph.helpers import GraphRule, hand_written_backward, last_name, reach, root_function, site, uses_torch
-from gradscan.semantics import intent
+from gradscan.semantics import distributions as dists, intent
 from gradscan.semantics.contexts import has_no_grad_decorator, is_no_grad_with
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.walk import descendants
@@ -22,7 +22,7 @@ class NoGradInForward(GraphRule):
         "output or the loss, silently."
     )
     hint = "compute the output outside the no_grad block; keep no_grad for evaluation, EMA and target computations"
-    facts = ("pt08", "pt22", "pt23", "pt33")
+    facts = ("pt08", "pt09", "pt22", "pt23", "pt33")
     triggers = ("no_grad", "inference_mode", "set_grad_enabled")
     doc = """
     ## What it does
@@ -197,7 +197,7 @@ class NoGradInForward(GraphRule):
 
     def _block_reaches(self, model: FileModel, with_node: cst.With, src, where) -> bool:
         for value in _block_values(model, with_node):
-            if not src.is_live(value):
+            if not src.is_live(value) or _torch_sample(model, value):
                 continue
             if isinstance(model.parent(value), cst.Return) and self._own_root_return(model, value):
                 # forward returns from inside the block: the whole output is computed without
@@ -275,6 +275,15 @@ class NoGradInForward(GraphRule):
                 if any(r != "weight:super" for r in src.weight_roots(ret.value)):
                     return True
         return False
+
+
+def _torch_sample(model: FileModel, value: cst.CSTNode) -> bool:
+    """`d.sample()` of a torch or Pyro distribution: it carries no gradient with or without
+    no_grad (pt09), so the block cuts nothing (a teacher's samples as targets of `log_prob`)."""
+    if not (type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value in ("sample", "sample_n")):
+        return False
+    found = dists.distribution_of(model, value.func.value, model.enclosing_function(value))
+    return found is not None and found.library in ("torch", "pyro")
 
 
 def _network_of(model: FileModel, src, call: cst.Call) -> frozenset:
