@@ -787,3 +787,154 @@ class _GS609:
     @staticmethod
     def check_good(ns):
         assert _changed(ns["w0"], ns["clf"].net.weight), "returning the loss trains the model"
+
+
+# FACTS pt47: param groups built from one named_parameters() generator: the first
+# comprehension drains it, the second group is empty and its parameters never change.
+_GS610_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+model = nn.Linear(4, 1)
+named = NAMED
+groups = [
+    {"params": [p for n, p in named if "bias" not in n], "weight_decay": 0.01},
+    {"params": [p for n, p in named if "bias" in n], "weight_decay": 0.0},
+]
+opt = torch.optim.AdamW(groups, lr=0.1)
+x, y = torch.randn(16, 4), torch.randn(16, 1) + 3.0
+b_before, w_before = model.bias.detach().clone(), model.weight.detach().clone()
+for _ in range(3):
+    opt.zero_grad()
+    ((model(x) - y) ** 2).mean().backward()
+    opt.step()
+'''
+
+
+@_case(
+    "GS610",
+    "torch",
+    bad=_GS610_SOURCE.replace("NAMED", "model.named_parameters()  # GS610"),
+    good=_GS610_SOURCE.replace("NAMED", "list(model.named_parameters())"),
+)
+class _GS610:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        model = ns["model"]
+        assert _nonzero_grad(model.bias), "FACTS pt47: the bias gets its gradient"
+        assert torch.equal(model.bias, ns["b_before"]), "but no optimizer holds it"
+        assert _changed(model.weight, ns["w_before"]), "the first group trains"
+        assert ns["groups"][1]["params"] == []
+        try:
+            torch.optim.SGD(ns["named"], lr=0.1)
+        except ValueError as err:
+            assert "empty parameter list" in str(err)
+        else:
+            raise AssertionError("an optimizer over the drained generator was built")
+
+    @staticmethod
+    def check_good(ns):
+        model = ns["model"]
+        assert _changed(model.bias, ns["b_before"]) and _changed(model.weight, ns["w_before"])
+
+
+# FACTS pt48: an optimizer built over the parameters that required grad while the backbone
+# was frozen does not hold the backbone: unfrozen later, it gets gradients and never changes.
+_GS611_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+backbone, head = nn.Linear(4, 6), nn.Linear(6, 1)
+model = nn.Sequential(backbone, nn.ReLU(), head)
+backbone.requires_grad_(False)
+opt = torch.optim.SGD(filter(lambda p: p.requires_grad, model.parameters()), lr=0.1)
+x, y = torch.randn(16, 4), torch.randn(16, 1)
+snapshot = None
+for step in range(4):
+    if step == 2:
+        backbone.requires_grad_(True)MARK
+        snapshot = backbone.weight.detach().clone()
+    opt.zero_grad()
+    ((model(x) - y) ** 2).mean().backward()
+    opt.step()
+'''
+
+
+@_case(
+    "GS611",
+    "torch",
+    bad=_GS611_SOURCE.replace("MARK", "  # GS611"),
+    good=_GS611_SOURCE.replace("MARK", '\n        opt.add_param_group({"params": backbone.parameters()})'),
+)
+class _GS611:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        backbone = ns["backbone"]
+        assert _nonzero_grad(backbone.weight), "FACTS pt48: the unfrozen backbone gets gradients"
+        assert torch.equal(backbone.weight, ns["snapshot"]), "and never changes"
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["backbone"].weight, ns["snapshot"])
+
+
+# FACTS pt49: two optimizers over the critic, none over the actor: the actor's loss fills its
+# .grad, the step moves the critic, the actor never changes.
+_GS612_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+
+
+class Agent:
+    def __init__(self):
+        self.actor = nn.Linear(4, 2)
+        self.critic = nn.Linear(4, 1)
+        self.actor_opt = torch.optim.Adam(self.ACTOR.parameters(), lr=0.1)MARK
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=0.1)
+
+    def update(self, obs, ret):
+        value = self.critic(obs).squeeze(-1)
+        critic_loss = ((ret - value) ** 2).mean()
+        self.critic_opt.zero_grad()
+        critic_loss.backward()
+        self.critic_opt.step()
+        adv = (ret - value).detach()
+        actor_loss = -(self.actor(obs).log_softmax(-1)[:, 0] * adv).mean()
+        self.actor_opt.zero_grad()
+        actor_loss.backward()
+        self.actor_opt.step()
+
+
+agent = Agent()
+w_before = agent.actor.weight.detach().clone()
+for _ in range(3):
+    agent.update(torch.randn(8, 4), torch.randn(8))
+'''
+
+
+@_case(
+    "GS612",
+    "torch",
+    bad=_GS612_SOURCE.replace("ACTOR", "critic").replace("MARK", "  # GS612"),
+    good=_GS612_SOURCE.replace("ACTOR", "actor").replace("MARK", ""),
+)
+class _GS612:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        actor = ns["agent"].actor
+        assert _nonzero_grad(actor.weight), "FACTS pt49: the actor gets its gradient"
+        assert torch.equal(actor.weight, ns["w_before"]), "but no optimizer holds it"
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["agent"].actor.weight, ns["w_before"])
