@@ -938,3 +938,39 @@ class _GS612:
     @staticmethod
     def check_good(ns):
         assert _changed(ns["agent"].actor.weight, ns["w_before"])
+
+
+# FACTS pt50: clipping after step() leaves the update unclipped.
+_GS613_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+LR, MAX_NORM = 0.1, 0.01
+model = nn.Linear(4, 1)
+opt = torch.optim.SGD(model.parameters(), lr=LR)
+x, y = torch.randn(16, 4), 10 * torch.randn(16, 1)
+before = torch.cat([p.detach().flatten() for p in model.parameters()])
+opt.zero_grad()
+((model(x) - y) ** 2).mean().backward()
+BODY
+after = torch.cat([p.detach().flatten() for p in model.parameters()])
+'''
+
+
+@_case(
+    "GS613",
+    "torch",
+    bad=_GS613_SOURCE.replace("BODY", "opt.step()\nnn.utils.clip_grad_norm_(model.parameters(), MAX_NORM)  # GS613"),
+    good=_GS613_SOURCE.replace("BODY", "nn.utils.clip_grad_norm_(model.parameters(), MAX_NORM)\nopt.step()"),
+)
+class _GS613:
+    @staticmethod
+    def check_bad(ns):
+        step = (ns["after"] - ns["before"]).norm()
+        assert step > 10 * ns["LR"] * ns["MAX_NORM"], "FACTS pt50: the update is the unclipped one"
+
+    @staticmethod
+    def check_good(ns):
+        step = (ns["after"] - ns["before"]).norm()
+        assert 0 < step <= ns["LR"] * ns["MAX_NORM"] * 1.001

@@ -168,6 +168,24 @@ def _covers(outer: str, inner: str) -> bool:
 _EMPTY = cst.Module([])
 
 
+def _part_of(model: FileModel, fn: Optional[FunctionInfo], owner: str, module: str) -> bool:
+    """`module` is `owner` or a part of it: by its path (`model.backbone`), by the one value a
+    local name for it is assigned (`backbone = model[0]`), or built into `owner`'s one value
+    (`model = nn.Sequential(backbone, head)`)."""
+    if _covers(owner, module):
+        return True
+    if "." in module or "[" in module:
+        return False
+    value = _single_value(model, fn, module)
+    if isinstance(value, (cst.Attribute, cst.Subscript)):
+        base = _text(value)
+        if base is not None and _covers(owner, base):
+            return True
+    built = _single_value(model, fn, owner) if "." not in owner else None
+    return isinstance(built, cst.Call) and any(
+        isinstance(n, cst.Name) and n.value == module for n in descendants(built))
+
+
 def _text(expr) -> Optional[str]:
     """`a.b` for names and attributes, the source text for subscripts (`model[0]`)."""
     found = dotted(expr)
@@ -300,7 +318,7 @@ class UnfrozenAfterFilteredOptimizer(Rule):
             body = root.body if isinstance(root, cst.FunctionDef) else root
             toggles = [t for stmt in _statements(body) for t in _toggles(model, stmt)]
             for node, module, on in toggles:
-                if not on or not _covers(owner, module) or order(model, opt, node) != -1:
+                if not on or not _part_of(model, fn, owner, module) or order(model, opt, node) != -1:
                     continue
                 frozen_before = any(
                     not was_on and (_covers(frozen, module) or _covers(module, frozen)) and order(model, f, opt) == -1
