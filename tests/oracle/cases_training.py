@@ -974,3 +974,54 @@ class _GS613:
     def check_good(ns):
         step = (ns["after"] - ns["before"]).norm()
         assert 0 < step <= ns["LR"] * ns["MAX_NORM"] * 1.001
+
+
+# FACTS pt51: rebinding the loop variable over parameters updates nothing; rebinding a leaf
+# weight under no_grad makes the next backward raise.
+_GS614_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+net = nn.Linear(3, 1)
+w_before = net.weight.detach().clone()
+x, y = torch.randn(8, 3), torch.randn(8, 1)
+for _ in range(3):
+    net.zero_grad()
+    ((net(x) - y) ** 2).mean().backward()
+    with torch.no_grad():
+        for p in net.parameters():
+            UPDATE
+
+w = torch.zeros(3, requires_grad=True)
+error = None
+try:
+    for _ in range(2):
+        ((x @ w - y.squeeze(1)) ** 2).mean().backward()
+        with torch.no_grad():
+            LEAF
+        w.grad = None
+except RuntimeError as err:
+    error = str(err)
+'''
+
+
+@_case(
+    "GS614",
+    "torch",
+    bad=_GS614_SOURCE.replace("UPDATE", "p = p - 0.1 * p.grad  # GS614").replace("LEAF", "w = w - 0.1 * w.grad"),
+    good=_GS614_SOURCE.replace("UPDATE", "p -= 0.1 * p.grad").replace("LEAF", "w -= 0.1 * w.grad"),
+)
+class _GS614:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        assert _nonzero_grad(ns["net"].weight)
+        assert torch.equal(ns["net"].weight, ns["w_before"]), "FACTS pt51: rebinding p changes no parameter"
+        assert ns["error"] is not None and "does not require grad" in ns["error"]
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["net"].weight, ns["w_before"])
+        assert ns["error"] is None and ns["w"].abs().sum() > 0

@@ -21,4 +21,5 @@ from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule modul
     gs611_unfrozen_after_filtered_optimizer,
     gs612_optimizer_duplicates_other_network,
     gs613_clip_after_step,
+    gs614_weight_rebound_by_update,
 )
