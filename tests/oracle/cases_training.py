@@ -1025,3 +1025,38 @@ class _GS614:
     def check_good(ns):
         assert _changed(ns["net"].weight, ns["w_before"])
         assert ns["error"] is None and ns["w"].abs().sum() > 0
+
+
+# FACTS pt52: an optimizer cleared and backpropagated for but never stepped changes nothing.
+_GS615_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+net = nn.Linear(3, 1)
+opt = torch.optim.SGD(net.parameters(), lr=0.1)MARK
+w_before = net.weight.detach().clone()
+for _ in range(3):
+    opt.zero_grad()
+    ((net(torch.randn(8, 3)) - 1.0) ** 2).mean().backward()
+    STEP
+'''
+
+
+@_case(
+    "GS615",
+    "torch",
+    bad=_GS615_SOURCE.replace("MARK", "  # GS615").replace("STEP", "pass"),
+    good=_GS615_SOURCE.replace("MARK", "").replace("STEP", "opt.step()"),
+)
+class _GS615:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        assert _nonzero_grad(ns["net"].weight), "FACTS pt52: the gradient is there"
+        assert torch.equal(ns["net"].weight, ns["w_before"]), "and never applied"
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["net"].weight, ns["w_before"])

@@ -22,4 +22,5 @@ from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule modul
     gs612_optimizer_duplicates_other_network,
     gs613_clip_after_step,
     gs614_weight_rebound_by_update,
+    gs615_optimizer_never_stepped,
 )
