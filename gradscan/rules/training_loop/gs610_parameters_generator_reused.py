@@ -156,7 +156,7 @@ class ParametersGeneratorReused(Rule):
     name = "parameters-generator-reused"
     framework = "torch"
     summary = "`params = model.parameters()` (a one-shot generator) read twice: the second reader, often the optimizer, gets no parameters"
-    message = "`{name}` is a one-shot generator of `{source}`, read again once drained: that read gets nothing; use list(...)"
+    message = "`{name}` (a one-shot `{source}`) is read again once drained: it yields nothing; use list(...)"
     explanation = (
         "`parameters()` and `named_parameters()` return generators. The first loop, sum or optimizer that reads one "
         "drains it: a later optimizer or param group built from the same name holds no parameters (or raises on an "

@@ -16,7 +16,7 @@ class OptimizerDuplicatesOtherNetwork(Rule):
     name = "optimizer-duplicates-other-network"
     framework = "torch"
     summary = "two optimizers of a class built over the same network while a sibling network the loss trains is in none: it never changes"
-    message = "`{opt}` holds `{owner}`'s parameters like `{other}`; `{missing}`, trained with it, is in no optimizer"
+    message = "`{opt}` takes `{owner}` like `{other}`: `{missing}`, trained, is in no optimizer"
     explanation = (
         "An optimizer steps the parameters it was built with. Two optimizers over one network (a copy-paste slip: "
         "`actor_opt = Adam(critic.parameters())`) leave the network meant for the first in no optimizer: its loss "

@@ -78,7 +78,7 @@ class ClipAfterStep(Rule):
     name = "clip-after-step"
     framework = "torch"
     summary = "gradient clipping called after `optimizer.step()`: the step already applied the unclipped gradient, the clip does nothing"
-    message = "`{clip}` runs after `{step}`: the step already used the unclipped gradients; clip before the step"
+    message = "`{clip}` runs after `{step}`: the step already used the unclipped gradients; clip first"
     explanation = (
         "clip_grad_norm_ rescales the .grad tensors in place. After step() the update has already been made with "
         "the raw gradients, and the next zero_grad() discards the clipped ones: the clip never limits an update."

@@ -62,7 +62,7 @@ class WeightReboundByUpdate(Rule):
     name = "weight-rebound-by-update"
     framework = "torch"
     summary = "a hand-written update `w = w - lr * w.grad` makes a new tensor instead of changing the weight: training stops or raises"
-    message = "`{name} = ... {name}.grad` rebinds the name to a new tensor: {effect}; update in place (`{name} -= ...`)"
+    message = "`{name} = ... {name}.grad` makes a new tensor: {effect}; update in place (`-=`)"
     explanation = (
         "`w - lr * w.grad` is a new tensor. Rebinding a loop variable over model.parameters() to it leaves the "
         "parameter untouched; rebinding the weight itself loses the leaf: under no_grad the new w does not require "

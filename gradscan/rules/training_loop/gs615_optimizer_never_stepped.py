@@ -20,7 +20,7 @@ class OptimizerNeverStepped(Rule):
     name = "optimizer-never-stepped"
     framework = "torch"
     summary = "an optimizer that is cleared and backpropagated for but never stepped (nor handed to anything that could): its weights never change"
-    message = "`{name}` is cleared and backpropagated for but never stepped: its weights never change; call `{name}.step()`"
+    message = "`{name}` is cleared and backpropagated for but never stepped: its weights never change"
     explanation = (
         "backward() only fills .grad; the weights change when the optimizer's step() applies them. An optimizer "
         "that is never stepped, nor passed to code that could step it, leaves every parameter it holds as it was."
