@@ -324,7 +324,7 @@ class UnfrozenAfterFilteredOptimizer(Rule):
                     not was_on and (_covers(frozen, module) or _covers(module, frozen)) and order(model, f, opt) == -1
                     for f, frozen, was_on in toggles
                 )
-                if frozen_before:
+                if frozen_before and _trains_after(model, fn, node):
                     yield Report(node, message=self.message.format(module=clip(module, 24), opt=clip(_opt_name(model, opt), 18)))
 
     def _lightning(self, model: FileModel) -> Iterator[Report]:
@@ -358,6 +358,20 @@ class UnfrozenAfterFilteredOptimizer(Rule):
                     for node, module, on in _toggles(model, stmt):
                         if on and _covers(owner, module) and any(_covers(f, module) or _covers(module, f) for f in frozen):
                             yield Report(node, message=self.message.format(module=clip(module, 24), opt=clip(_opt_name(model, opt), 18)))
+
+
+def _trains_after(model: FileModel, fn: Optional[FunctionInfo], node: cst.CSTNode) -> bool:
+    """A backward pass runs after the unfreeze (later in the scope, or in a loop around it):
+    training goes on with the unfrozen module. An unfreeze after the last step only restores
+    the module for its caller."""
+    calls = fn.calls if fn is not None else [c for c, owner in model.calls if owner is None]
+    loops = [a for a in model.ancestors(node) if isinstance(a, (cst.For, cst.While))]
+    for call in calls:
+        if not (method_name(call) == "backward" and isinstance(call.func, cst.Attribute)):
+            continue
+        if order(model, node, call) == -1 or any(any(a is loop for a in model.ancestors(call)) for loop in loops):
+            return True
+    return False
 
 
 def _rebound(model: FileModel, fn: Optional[FunctionInfo], opt: cst.Call) -> bool:
