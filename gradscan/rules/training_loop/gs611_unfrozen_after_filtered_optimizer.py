@@ -232,7 +232,8 @@ class UnfrozenAfterFilteredOptimizer(Rule):
     (Lightning's `BaseFinetuning`) or `setup_optimizers`; an optimizer built again after the
     unfreeze (or another optimizer in the same function); an optimizer over all parameters
     (frozen ones simply get no gradient until unfrozen); unfreezing a module that was never
-    frozen before the optimizer was built.
+    frozen before the optimizer was built; an unfreeze after which no backward pass runs
+    (restoring the module for the caller once training is over).
 
     ## Example
     ```python
