@@ -316,6 +316,47 @@ def target_value(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, tr
     return False
 
 
+# Calls whose value is a log-probability: the factor a policy-gradient loss differentiates.
+_LOG_PROB_CALLS = {"log_prob", "log_softmax", "logsigmoid", "log_sigmoid", "log_probs"}
+
+
+def policy_gradient_weight(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
+    """`-(logp * advantage.detach()).mean()`, `ratio * (ret - v).detach()`: on its way to the
+    loss the cut value multiplies a log-probability (`log_softmax`, `dist.log_prob(a)`, or
+    an `exp` of their difference), which carries the gradient. A policy-gradient weight (an
+    advantage, a return, a baseline-corrected reward) must not be differentiated, whatever
+    it is called; the loss still derives from the weights through the log-probability."""
+    if trace is None or not _live_without(model, cut, trace):
+        return False
+    fn = model.enclosing_function(cut)
+    for child, parent in trace_steps(model, trace.path[:60]):
+        if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Multiply):
+            other = parent.right if contains(model, parent.left, child) else parent.left
+            if _is_log_prob(model, other, fn, 0):
+                return True
+    return False
+
+
+def _is_log_prob(model: "FileModel", expr: cst.CSTNode, fn, depth: int) -> bool:
+    """`expr` is computed from a log-probability call (through gathers, sums, local names)."""
+    if depth > 4:
+        return False
+    for node in descendants(expr):
+        if isinstance(node, cst.Call):
+            name = node.func.attr.value if isinstance(node.func, cst.Attribute) else (
+                node.func.value if isinstance(node.func, cst.Name) else None)
+            if name in _LOG_PROB_CALLS:
+                return True
+        elif isinstance(node, cst.Name) and fn is not None:
+            parent = model.parent(node)
+            if isinstance(parent, cst.Attribute) and parent.attr is node:
+                continue
+            value = model.single_value(fn, node.value)
+            if value is not None and value is not expr and _is_log_prob(model, value, fn, depth + 1):
+                return True
+    return False
+
+
 def _live_without(model: "FileModel", cut: cst.CSTNode, trace: Optional["Trace"]) -> bool:
     """What the reached backward differentiates derives from weights other than through the
     cut (True when that cannot be told: the backward is in another function, or unknown)."""
@@ -1277,6 +1318,8 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
         return "a network other than those the optimizers stepped after this backward train"
     if target_value(model, cut, receiver, trace):
         return "target value"
+    if policy_gradient_weight(model, cut, receiver, trace):
+        return "policy-gradient weight (it multiplies a log-probability)"
     if discriminator_step(model, cut, receiver, trace):
         return "GAN discriminator step"
     if combined_with_same_graph(model, cut, receiver, trace, block):
@@ -1290,7 +1333,7 @@ def intentional_cut(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode,
 
 __all__ = [
     "contains", "intentional_cut", "combined_with_same_graph", "one_side_of_loss",
-    "target_value", "discriminator_step", "truncated_bptt", "frozen_network", "in_evaluation_branch", "optional_cut",
+    "target_value", "policy_gradient_weight", "discriminator_step", "truncated_bptt", "frozen_network", "in_evaluation_branch", "optional_cut",
     "left_out_of_stepped_optimizers", "trains_through_later_holder", "weights_reach_otherwise",
     "co_operands", "tokens",
 ]

@@ -787,3 +787,276 @@ class _GS609:
     @staticmethod
     def check_good(ns):
         assert _changed(ns["w0"], ns["clf"].net.weight), "returning the loss trains the model"
+
+
+# FACTS pt47: param groups built from one named_parameters() generator: the first
+# comprehension drains it, the second group is empty and its parameters never change.
+_GS610_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+model = nn.Linear(4, 1)
+named = NAMED
+groups = [
+    {"params": [p for n, p in named if "bias" not in n], "weight_decay": 0.01},
+    {"params": [p for n, p in named if "bias" in n], "weight_decay": 0.0},
+]
+opt = torch.optim.AdamW(groups, lr=0.1)
+x, y = torch.randn(16, 4), torch.randn(16, 1) + 3.0
+b_before, w_before = model.bias.detach().clone(), model.weight.detach().clone()
+for _ in range(3):
+    opt.zero_grad()
+    ((model(x) - y) ** 2).mean().backward()
+    opt.step()
+'''
+
+
+@_case(
+    "GS610",
+    "torch",
+    bad=_GS610_SOURCE.replace("NAMED", "model.named_parameters()  # GS610"),
+    good=_GS610_SOURCE.replace("NAMED", "list(model.named_parameters())"),
+)
+class _GS610:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        model = ns["model"]
+        assert _nonzero_grad(model.bias), "FACTS pt47: the bias gets its gradient"
+        assert torch.equal(model.bias, ns["b_before"]), "but no optimizer holds it"
+        assert _changed(model.weight, ns["w_before"]), "the first group trains"
+        assert ns["groups"][1]["params"] == []
+        try:
+            torch.optim.SGD(ns["named"], lr=0.1)
+        except ValueError as err:
+            assert "empty parameter list" in str(err)
+        else:
+            raise AssertionError("an optimizer over the drained generator was built")
+
+    @staticmethod
+    def check_good(ns):
+        model = ns["model"]
+        assert _changed(model.bias, ns["b_before"]) and _changed(model.weight, ns["w_before"])
+
+
+# FACTS pt48: an optimizer built over the parameters that required grad while the backbone
+# was frozen does not hold the backbone: unfrozen later, it gets gradients and never changes.
+_GS611_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+backbone, head = nn.Linear(4, 6), nn.Linear(6, 1)
+model = nn.Sequential(backbone, nn.ReLU(), head)
+backbone.requires_grad_(False)
+opt = torch.optim.SGD(filter(lambda p: p.requires_grad, model.parameters()), lr=0.1)
+x, y = torch.randn(16, 4), torch.randn(16, 1)
+snapshot = None
+for step in range(4):
+    if step == 2:
+        backbone.requires_grad_(True)MARK
+        snapshot = backbone.weight.detach().clone()
+    opt.zero_grad()
+    ((model(x) - y) ** 2).mean().backward()
+    opt.step()
+'''
+
+
+@_case(
+    "GS611",
+    "torch",
+    bad=_GS611_SOURCE.replace("MARK", "  # GS611"),
+    good=_GS611_SOURCE.replace("MARK", '\n        opt.add_param_group({"params": backbone.parameters()})'),
+)
+class _GS611:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        backbone = ns["backbone"]
+        assert _nonzero_grad(backbone.weight), "FACTS pt48: the unfrozen backbone gets gradients"
+        assert torch.equal(backbone.weight, ns["snapshot"]), "and never changes"
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["backbone"].weight, ns["snapshot"])
+
+
+# FACTS pt49: two optimizers over the critic, none over the actor: the actor's loss fills its
+# .grad, the step moves the critic, the actor never changes.
+_GS612_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+
+
+class Agent:
+    def __init__(self):
+        self.actor = nn.Linear(4, 2)
+        self.critic = nn.Linear(4, 1)
+        self.actor_opt = torch.optim.Adam(self.ACTOR.parameters(), lr=0.1)MARK
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=0.1)
+
+    def update(self, obs, ret):
+        value = self.critic(obs).squeeze(-1)
+        critic_loss = ((ret - value) ** 2).mean()
+        self.critic_opt.zero_grad()
+        critic_loss.backward()
+        self.critic_opt.step()
+        adv = (ret - value).detach()
+        actor_loss = -(self.actor(obs).log_softmax(-1)[:, 0] * adv).mean()
+        self.actor_opt.zero_grad()
+        actor_loss.backward()
+        self.actor_opt.step()
+
+
+agent = Agent()
+w_before = agent.actor.weight.detach().clone()
+for _ in range(3):
+    agent.update(torch.randn(8, 4), torch.randn(8))
+'''
+
+
+@_case(
+    "GS612",
+    "torch",
+    bad=_GS612_SOURCE.replace("ACTOR", "critic").replace("MARK", "  # GS612"),
+    good=_GS612_SOURCE.replace("ACTOR", "actor").replace("MARK", ""),
+)
+class _GS612:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        actor = ns["agent"].actor
+        assert _nonzero_grad(actor.weight), "FACTS pt49: the actor gets its gradient"
+        assert torch.equal(actor.weight, ns["w_before"]), "but no optimizer holds it"
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["agent"].actor.weight, ns["w_before"])
+
+
+# FACTS pt50: clipping after step() leaves the update unclipped.
+_GS613_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+LR, MAX_NORM = 0.1, 0.01
+model = nn.Linear(4, 1)
+opt = torch.optim.SGD(model.parameters(), lr=LR)
+x, y = torch.randn(16, 4), 10 * torch.randn(16, 1)
+before = torch.cat([p.detach().flatten() for p in model.parameters()])
+opt.zero_grad()
+((model(x) - y) ** 2).mean().backward()
+BODY
+after = torch.cat([p.detach().flatten() for p in model.parameters()])
+'''
+
+
+@_case(
+    "GS613",
+    "torch",
+    bad=_GS613_SOURCE.replace("BODY", "opt.step()\nnn.utils.clip_grad_norm_(model.parameters(), MAX_NORM)  # GS613"),
+    good=_GS613_SOURCE.replace("BODY", "nn.utils.clip_grad_norm_(model.parameters(), MAX_NORM)\nopt.step()"),
+)
+class _GS613:
+    @staticmethod
+    def check_bad(ns):
+        step = (ns["after"] - ns["before"]).norm()
+        assert step > 10 * ns["LR"] * ns["MAX_NORM"], "FACTS pt50: the update is the unclipped one"
+
+    @staticmethod
+    def check_good(ns):
+        step = (ns["after"] - ns["before"]).norm()
+        assert 0 < step <= ns["LR"] * ns["MAX_NORM"] * 1.001
+
+
+# FACTS pt51: rebinding the loop variable over parameters updates nothing; rebinding a leaf
+# weight under no_grad makes the next backward raise.
+_GS614_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+net = nn.Linear(3, 1)
+w_before = net.weight.detach().clone()
+x, y = torch.randn(8, 3), torch.randn(8, 1)
+for _ in range(3):
+    net.zero_grad()
+    ((net(x) - y) ** 2).mean().backward()
+    with torch.no_grad():
+        for p in net.parameters():
+            UPDATE
+
+w = torch.zeros(3, requires_grad=True)
+error = None
+try:
+    for _ in range(2):
+        ((x @ w - y.squeeze(1)) ** 2).mean().backward()
+        with torch.no_grad():
+            LEAF
+        w.grad = None
+except RuntimeError as err:
+    error = str(err)
+'''
+
+
+@_case(
+    "GS614",
+    "torch",
+    bad=_GS614_SOURCE.replace("UPDATE", "p = p - 0.1 * p.grad  # GS614").replace("LEAF", "w = w - 0.1 * w.grad"),
+    good=_GS614_SOURCE.replace("UPDATE", "p -= 0.1 * p.grad").replace("LEAF", "w -= 0.1 * w.grad"),
+)
+class _GS614:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        assert _nonzero_grad(ns["net"].weight)
+        assert torch.equal(ns["net"].weight, ns["w_before"]), "FACTS pt51: rebinding p changes no parameter"
+        assert ns["error"] is not None and "does not require grad" in ns["error"]
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["net"].weight, ns["w_before"])
+        assert ns["error"] is None and ns["w"].abs().sum() > 0
+
+
+# FACTS pt52: an optimizer cleared and backpropagated for but never stepped changes nothing.
+_GS615_SOURCE = '''
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+net = nn.Linear(3, 1)
+opt = torch.optim.SGD(net.parameters(), lr=0.1)MARK
+w_before = net.weight.detach().clone()
+for _ in range(3):
+    opt.zero_grad()
+    ((net(torch.randn(8, 3)) - 1.0) ** 2).mean().backward()
+    STEP
+'''
+
+
+@_case(
+    "GS615",
+    "torch",
+    bad=_GS615_SOURCE.replace("MARK", "  # GS615").replace("STEP", "pass"),
+    good=_GS615_SOURCE.replace("MARK", "").replace("STEP", "opt.step()"),
+)
+class _GS615:
+    @staticmethod
+    def check_bad(ns):
+        import torch
+
+        assert _nonzero_grad(ns["net"].weight), "FACTS pt52: the gradient is there"
+        assert torch.equal(ns["net"].weight, ns["w_before"]), "and never applied"
+
+    @staticmethod
+    def check_good(ns):
+        assert _changed(ns["net"].weight, ns["w_before"])

@@ -17,4 +17,10 @@ from gradscan.rules.training_loop import (  # noqa: F401 (importing a rule modul
     gs607_reentrant_checkpoint_on_model_input,
     gs608_step_of_other_optimizer,
     gs609_training_step_returns_no_loss,
+    gs610_parameters_generator_reused,
+    gs611_unfrozen_after_filtered_optimizer,
+    gs612_optimizer_duplicates_other_network,
+    gs613_clip_after_step,
+    gs614_weight_rebound_by_update,
+    gs615_optimizer_never_stepped,
 )

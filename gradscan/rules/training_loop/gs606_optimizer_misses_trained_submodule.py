@@ -5,34 +5,10 @@ from typing import Iterator, List, Optional, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
-from gradscan.rules.common import (
-    CONTAINER, PARAMS, PROJECT, class_owns_parameters, functions_within, init_methods, is_parameter_call,
-    is_self, local_class_of, module_ctor,
-)
-from gradscan.rules.training_loop.helpers import MANAGED, is_optimizer, method_name, param_owners, predicts
+from gradscan.rules.common import functions_within, init_methods, is_self
+from gradscan.rules.training_loop.helpers import MANAGED, fresh_weights, is_optimizer, method_name, param_owners, predicts
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
-
-
-def _fresh_weights(model: FileModel, value) -> bool:
-    """A value that creates new, randomly initialised weights: `nn.Linear(...)`, a container of
-    such, a module class of this file that creates parameters, an `nn.Parameter`. A module
-    passed in or loaded (`from_pretrained`, `torch.load`) may be fixed on purpose: not this."""
-    if not isinstance(value, cst.Call):
-        return False
-    if is_parameter_call(model, value):
-        return True
-    ctor = module_ctor(model, value)
-    if ctor is None:
-        return False
-    if ctor[1] == PARAMS:
-        return True
-    if ctor[1] == CONTAINER:
-        return any(_fresh_weights(model, arg.value) for arg in value.args)
-    if ctor[1] == PROJECT:
-        local = local_class_of(model, value)
-        return local is not None and class_owns_parameters(model, local)
-    return False
 
 
 class OptimizerMissesTrainedSubmodule(Rule):
@@ -178,7 +154,7 @@ class OptimizerMissesTrainedSubmodule(Rule):
         reached = self._reached(model, cls, step)
         for attr, values in created.items():
             name = "self." + attr
-            if not all(_fresh_weights(model, v) for v in values):
+            if not all(fresh_weights(model, v) for v in values):
                 continue
             if any(name == o or o.startswith(name + ".") or name.startswith(o + ".") for o in owners):
                 continue

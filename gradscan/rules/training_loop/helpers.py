@@ -5,6 +5,7 @@ from typing import Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.rules.common import CONTAINER, PARAMS, PROJECT, class_owns_parameters, is_parameter_call, local_class_of, module_ctor
 from gradscan.semantics import intent
 from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -189,3 +190,24 @@ def _as_loss_target(model: FileModel, trace) -> Optional[cst.Call]:
                 return parent if as_target else None
         return None
     return None
+
+
+def fresh_weights(model: FileModel, value) -> bool:
+    """A value that creates new, randomly initialised weights: `nn.Linear(...)`, a container of
+    such, a module class of this file that creates parameters, an `nn.Parameter`. A module
+    passed in or loaded (`from_pretrained`, `torch.load`) may be fixed on purpose: not this."""
+    if not isinstance(value, cst.Call):
+        return False
+    if is_parameter_call(model, value):
+        return True
+    ctor = module_ctor(model, value)
+    if ctor is None:
+        return False
+    if ctor[1] == PARAMS:
+        return True
+    if ctor[1] == CONTAINER:
+        return any(fresh_weights(model, arg.value) for arg in value.args)
+    if ctor[1] == PROJECT:
+        local = local_class_of(model, value)
+        return local is not None and class_owns_parameters(model, local)
+    return False
