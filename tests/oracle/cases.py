@@ -1845,3 +1845,47 @@ class _GS412:
     @staticmethod
     def check_good(ns):
         assert _np_changed([1.0, 1.0], ns["layer"].gain.numpy()), "a trainable gain learns"
+
+
+# FACTS tf57: an integer variable (`tf.Variable(0)`) listed as a gradient source gets gradient
+# None; the optimizer skips it and it keeps its value while the float weights beside it train.
+@_case(
+    "GS413",
+    "tensorflow",
+    bad='''
+    import tensorflow as tf
+
+    slope = tf.Variable(0.5)
+    offset = tf.Variable(0)  # GS413
+    opt = tf.keras.optimizers.SGD(0.1)
+    x = tf.linspace(-1.0, 1.0, 8)
+    y = 2.0 * x + 3.0
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((slope * x + tf.cast(offset, tf.float32) - y) ** 2)
+    grads = tape.gradient(loss, [slope, offset])
+    opt.apply_gradients(zip(grads, [slope, offset]))
+    ''',
+    good='''
+    import tensorflow as tf
+
+    slope = tf.Variable(0.5)
+    offset = tf.Variable(0.0)
+    opt = tf.keras.optimizers.SGD(0.1)
+    x = tf.linspace(-1.0, 1.0, 8)
+    y = 2.0 * x + 3.0
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((slope * x + tf.cast(offset, tf.float32) - y) ** 2)
+    grads = tape.gradient(loss, [slope, offset])
+    opt.apply_gradients(zip(grads, [slope, offset]))
+    ''',
+)
+class _GS413:
+    @staticmethod
+    def check_bad(ns):
+        assert ns["grads"][1] is None, "an int32 variable gets gradient None"
+        assert int(ns["offset"].numpy()) == 0 and ns["offset"].dtype.is_integer
+        assert ns["grads"][0] is not None
+
+    @staticmethod
+    def check_good(ns):
+        assert ns["grads"][1] is not None and float(ns["offset"].numpy()) != 0.0
