@@ -1889,3 +1889,61 @@ class _GS413:
     @staticmethod
     def check_good(ns):
         assert ns["grads"][1] is not None and float(ns["offset"].numpy()) != 0.0
+
+
+# FACTS tf58: a variable a Lambda layer's function closes over is tracked by no layer: the
+# model's trainable_variables leave it out and fit() never moves it; in a Layer subclass
+# (add_weight) the same scale trains.
+@_case(
+    "GS414",
+    "tensorflow",
+    bad='''
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    scale = keras.Variable(1.0)
+    inputs = keras.Input((4,))
+    logits = layers.Dense(3)(inputs)
+    outputs = layers.Lambda(lambda t: t * scale)(logits)  # GS414
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(np.ones((8, 4), "float32"), np.full((8, 3), 4.0, "float32"), epochs=2, verbose=0)
+    learned = float(np.asarray(scale.numpy()))
+    ''',
+    good='''
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+
+
+    class Scale(layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(), initializer="ones")
+
+        def call(self, x):
+            return x * self.scale
+
+
+    inputs = keras.Input((4,))
+    logits = layers.Dense(3)(inputs)
+    scaler = Scale()
+    outputs = scaler(logits)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(np.ones((8, 4), "float32"), np.full((8, 3), 4.0, "float32"), epochs=2, verbose=0)
+    learned = float(np.asarray(scaler.scale.numpy()))
+    ''',
+)
+class _GS414:
+    @staticmethod
+    def check_bad(ns):
+        assert ns["learned"] == 1.0, "the captured scale never trains"
+        assert len(ns["model"].trainable_variables) == 2
+
+    @staticmethod
+    def check_good(ns):
+        assert ns["learned"] != 1.0, "a weight of a Layer subclass trains"

@@ -1,8 +1,8 @@
 """GS4xx: TensorFlow and Keras: variables Keras does not track, NumPy and non-differentiable ops
 on the loss path, losses computed after the tape stopped, tapes that watch nothing, freezes
 that never take effect, values computed from weights once in `build()`, gradients applied
-to another model's variables, float variables frozen at a constant that nothing writes, and
-integer variables trained as weights.
+to another model's variables, float variables frozen at a constant that nothing writes,
+integer variables trained as weights, and weights a Lambda layer's function closes over.
 
 Which Keras a file uses matters (facts tf25, tf40, tf45): the semantic model classifies a class
 deriving from `keras.*` as Keras 3 and one deriving from `tf.keras.*` as Keras 3 unless the file
@@ -33,4 +33,5 @@ from gradscan.rules.tensorflow import (  # noqa: F401 (importing a rule module r
     gs411_gradients_applied_to_other_variables,
     gs412_frozen_constant_variable,
     gs413_integer_variable_trained,
+    gs414_variable_in_lambda_layer,
 )

@@ -5,9 +5,9 @@ from typing import Iterator, Optional, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, is_name, method_name, tf_dtype_kind
+from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, is_name, listed_sources, method_name, tf_dtype_kind
 from gradscan.semantics import classes as kinds
-from gradscan.semantics.arguments import find_argument, keyword_argument, positional_argument
+from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.facts import KERAS_KINDS
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.walk import descendants
@@ -119,7 +119,7 @@ class IntegerVariableTrained(Rule):
         if not any(method_name(call) in _TRAINS for call, _fn in model.calls):
             return
         written = _written(model)
-        listed = _listed_sources(model)
+        listed = listed_sources(model)
         for node, _fn in model.assignments:
             if not isinstance(node, cst.Assign) or len(node.targets) != 1:
                 continue
@@ -190,38 +190,6 @@ def _written(model: FileModel) -> Set[str]:
             elif isinstance(t, cst.Attribute):
                 out.add(t.attr.value)
     return out
-
-
-def _listed_sources(model: FileModel) -> Set[str]:
-    """Names the file lists as what the tape differentiates or the optimizer updates: the sources
-    of `.gradient(target, sources)`, the variables of `apply_gradients(zip(grads, vars))`, the
-    `var_list` of `minimize`; a name listed there that is bound to a list literal lists its items."""
-    given = []
-    for call, _fn in model.calls:
-        m = method_name(call)
-        if m == "gradient":
-            given.append(find_argument(call, 1, "sources"))
-        elif m == "apply_gradients":
-            pairs = find_argument(call, 0, "grads_and_vars")
-            if isinstance(pairs, cst.Call) and is_name(pairs.func, "zip") and len(pairs.args) == 2:
-                given.append(pairs.args[1].value)
-        elif m == "minimize":
-            given.append(find_argument(call, 1, "var_list"))
-    names: Set[str] = set()
-    containers: Set[str] = set()
-    for expr in given:
-        if isinstance(expr, cst.Name):
-            names.add(expr.value)
-            containers.add(expr.value)
-        elif isinstance(expr, (cst.List, cst.Tuple)):
-            names.update(e.value.value for e in expr.elements if isinstance(e, cst.Element) and isinstance(e.value, cst.Name))
-    if containers:
-        for node, _fn in model.assignments:
-            if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) \
-                    and node.targets[0].target.value in containers and isinstance(node.value, (cst.List, cst.Tuple)):
-                names.update(e.value.value for e in node.value.elements
-                             if isinstance(e, cst.Element) and isinstance(e.value, cst.Name))
-    return names
 
 
 def _read_in_forward(model: FileModel, cls, attr: str) -> bool:
