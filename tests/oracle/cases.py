@@ -1947,3 +1947,52 @@ class _GS414:
     @staticmethod
     def check_good(ns):
         assert ns["learned"] != 1.0, "a weight of a Layer subclass trains"
+
+
+# FACTS tf59: `net.trainable = False` empties net.trainable_variables: a tape given that list
+# returns [] and tf_keras's apply_gradients(zip([], [])) does nothing; unfrozen, the net trains.
+@_case(
+    "GS415",
+    "tensorflow",
+    bad='''
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+
+    tf.random.set_seed(0)
+    critic = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    critic.trainable = False
+    opt = keras.optimizers.SGD(0.1)
+    before = [w.copy() for w in critic.get_weights()]
+    real, fake = tf.ones((4, 2)), tf.zeros((4, 2))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(critic(fake)) - tf.reduce_mean(critic(real))
+    grads = tape.gradient(loss, critic.trainable_variables)  # GS415
+    opt.apply_gradients(zip(grads, critic.trainable_variables))
+    moved = any(not np.array_equal(a, b) for a, b in zip(before, critic.get_weights()))
+    ''',
+    good='''
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+
+    tf.random.set_seed(0)
+    critic = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    opt = keras.optimizers.SGD(0.1)
+    before = [w.copy() for w in critic.get_weights()]
+    real, fake = tf.ones((4, 2)), tf.zeros((4, 2))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(critic(fake)) - tf.reduce_mean(critic(real))
+    grads = tape.gradient(loss, critic.trainable_variables)
+    opt.apply_gradients(zip(grads, critic.trainable_variables))
+    moved = any(not np.array_equal(a, b) for a, b in zip(before, critic.get_weights()))
+    ''',
+)
+class _GS415:
+    @staticmethod
+    def check_bad(ns):
+        assert ns["grads"] == [] and not ns["moved"], "a frozen critic lists no variables and never moves"
+
+    @staticmethod
+    def check_good(ns):
+        assert len(ns["grads"]) == 2 and ns["moved"]
