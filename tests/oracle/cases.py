@@ -1996,3 +1996,81 @@ class _GS415:
     @staticmethod
     def check_good(ns):
         assert len(ns["grads"]) == 2 and ns["moved"]
+
+
+# FACTS tf60: a GradientTape step differentiates only what it computes: a weight trained only by
+# a layer's add_loss term gets gradient None unless the step adds model.losses; a kernel
+# regularizer's term is left out of the gradient the same way.
+@_case(
+    "GS416",
+    "tensorflow",
+    bad='''
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+
+
+    class Gate(layers.Layer):
+        def build(self, input_shape):
+            self.logit = self.add_weight(shape=(), initializer="zeros")
+
+        def call(self, x):
+            self.add_loss(tf.sigmoid(self.logit))
+            return x
+
+
+    gate = Gate()
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, kernel_regularizer=keras.regularizers.l2(1.0)), gate])
+    x, y = tf.ones((4, 3)), tf.zeros((4, 2))
+    with tf.GradientTape(persistent=True) as tape:
+        loss = tf.reduce_mean(tf.square(model(x) - y))  # GS416
+        data_only = tf.reduce_mean(tf.square(model(x) - y))
+    grads = tape.gradient(loss, model.trainable_variables)
+    kernel_grad, kernel_data = tape.gradient(loss, model.layers[0].kernel), tape.gradient(data_only, model.layers[0].kernel)
+    gate_grad = tape.gradient(loss, gate.logit)
+    ''',
+    good='''
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+
+
+    class Gate(layers.Layer):
+        def build(self, input_shape):
+            self.logit = self.add_weight(shape=(), initializer="zeros")
+
+        def call(self, x):
+            self.add_loss(tf.sigmoid(self.logit))
+            return x
+
+
+    gate = Gate()
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, kernel_regularizer=keras.regularizers.l2(1.0)), gate])
+    x, y = tf.ones((4, 3)), tf.zeros((4, 2))
+    with tf.GradientTape(persistent=True) as tape:
+        pred = model(x)
+        data_only = tf.reduce_mean(tf.square(pred - y))
+        loss = data_only + tf.add_n(model.losses)
+    grads = tape.gradient(loss, model.trainable_variables)
+    kernel_grad, kernel_data = tape.gradient(loss, model.layers[0].kernel), tape.gradient(data_only, model.layers[0].kernel)
+    gate_grad = tape.gradient(loss, gate.logit)
+    ''',
+)
+class _GS416:
+    @staticmethod
+    def check_bad(ns):
+        import numpy as np
+
+        assert ns["gate_grad"] is None, "the add_loss term never reaches the tape's loss"
+        assert np.array_equal(ns["kernel_grad"].numpy(), ns["kernel_data"].numpy()), "the L2 term adds nothing"
+
+    @staticmethod
+    def check_good(ns):
+        import numpy as np
+
+        assert ns["gate_grad"] is not None and float(ns["gate_grad"]) != 0.0
+        assert not np.array_equal(ns["kernel_grad"].numpy(), ns["kernel_data"].numpy())
