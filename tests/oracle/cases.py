@@ -2074,3 +2074,58 @@ class _GS416:
 
         assert ns["gate_grad"] is not None and float(ns["gate_grad"]) != 0.0
         assert not np.array_equal(ns["kernel_grad"].numpy(), ns["kernel_data"].numpy())
+
+
+# FACTS tf61: a layer's trainable_variables read before its first call is an empty list, and a
+# list saved then stays empty: the tape and optimizer given it never train that layer.
+@_case(
+    "GS417",
+    "tensorflow",
+    bad='''
+    import numpy as np
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    backbone = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu")])
+    head = keras.layers.Dense(2)
+    train_vars = backbone.trainable_variables + head.trainable_variables  # GS417
+    opt = keras.optimizers.SGD(0.1)
+    x, y = tf.ones((4, 6)), tf.zeros((4, 2))
+    for _ in range(2):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(head(backbone(x)) - y + 1.0))
+        opt.apply_gradients(zip(tape.gradient(loss, train_vars), train_vars))
+        if _ == 0:
+            head_start = [w.copy() for w in head.get_weights()]
+    head_moved = any(not np.array_equal(a, b) for a, b in zip(head_start, head.get_weights()))
+    ''',
+    good='''
+    import numpy as np
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    backbone = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu")])
+    head = keras.layers.Dense(2)
+    head.build((None, 8))
+    train_vars = backbone.trainable_variables + head.trainable_variables
+    opt = keras.optimizers.SGD(0.1)
+    x, y = tf.ones((4, 6)), tf.zeros((4, 2))
+    for _ in range(2):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(head(backbone(x)) - y + 1.0))
+        opt.apply_gradients(zip(tape.gradient(loss, train_vars), train_vars))
+        if _ == 0:
+            head_start = [w.copy() for w in head.get_weights()]
+    head_moved = any(not np.array_equal(a, b) for a, b in zip(head_start, head.get_weights()))
+    ''',
+)
+class _GS417:
+    @staticmethod
+    def check_bad(ns):
+        assert len(ns["train_vars"]) == 2 and not ns["head_moved"], "the unbuilt head was never listed"
+
+    @staticmethod
+    def check_good(ns):
+        assert len(ns["train_vars"]) == 4 and ns["head_moved"]
