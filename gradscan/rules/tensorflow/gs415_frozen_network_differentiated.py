@@ -90,6 +90,8 @@ class FrozenNetworkDifferentiated(Rule):
                 loss = tf.reduce_mean(critic(fake)) - tf.reduce_mean(critic(real))
             grads = tape.gradient(loss, critic.trainable_variables)  # error: GS415
             opt.apply_gradients(zip(grads, critic.trainable_variables))
+
+        critic_step(tf.ones((4, 2)), tf.zeros((4, 2)))
         """,
     )
     valid = (
@@ -107,6 +109,8 @@ class FrozenNetworkDifferentiated(Rule):
                 loss = tf.reduce_mean(critic(fake)) - tf.reduce_mean(critic(real)) + tf.reduce_mean(features(real))
             grads = tape.gradient(loss, critic.trainable_variables)
             opt.apply_gradients(zip(grads, critic.trainable_variables))
+
+        critic_step(tf.ones((4, 2)), tf.zeros((4, 2)))
         """,
     )
 
