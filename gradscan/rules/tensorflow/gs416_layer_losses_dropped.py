@@ -6,11 +6,11 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import callee, enclosing_tape, is_name, method_name, tape_withs
-from gradscan.semantics.arguments import find_argument
+from gradscan.semantics.arguments import find_argument, keyword_argument
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.facts import KERAS_KINDS
 from gradscan.semantics.model import FileModel
-from gradscan.semantics.walk import descendants
+from gradscan.semantics.walk import descendants, target_names
 
 # Constructor keywords that make a Keras layer add a penalty to `layer.losses`.
 _REGULARIZER_KEYWORDS = {
@@ -51,7 +51,8 @@ class LayerLossesDropped(Rule):
     - a TFP layer that adds its KL divergence (`tfp.layers.DenseFlipout`,
       `DenseReparameterization`, `DenseVariational`, `Convolution2DFlipout`, `KLDivergenceAddLoss`, ...);
 
-    and nothing in the file reads `.losses` (`model.losses`, `self.losses`), calls Keras'
+    and the step's gradients reach `apply_gradients`/`minimize` in the same function, and
+    nothing in the file reads `.losses` (`model.losses`, `self.losses`), calls Keras'
     `compute_loss`, or reads a layer's regularizer itself (`layer.kernel_regularizer(layer.kernel)`).
     The finding sits on the statement inside the tape that computes the differentiated loss.
 
@@ -64,8 +65,9 @@ class LayerLossesDropped(Rule):
     tf60). The TensorFlow guide's custom-loop recipe adds `sum(model.losses)` inside the tape.
 
     Not flagged: files that read `.losses` anywhere, `compute_loss` (Keras adds the losses
-    there), steps whose sources are not a model's `trainable_variables`, and files whose
-    layers add no losses.
+    there), steps whose sources are not a model's `trainable_variables`, gradients no
+    optimizer applies in the same function (a custom gradient's vector-Jacobian product with
+    `output_gradients=`), and files whose layers add no losses.
 
     ## Example
     ```python
@@ -134,6 +136,8 @@ class LayerLossesDropped(Rule):
             sources = find_argument(call, 1, "sources")
             if sources is None or not _model_weights(model, sources, fn):
                 continue
+            if keyword_argument(call, "output_gradients") is not None or not _applied(model, call, fn):
+                continue  # a vector-Jacobian product (a custom gradient), not a training step's loss
             target = find_argument(call, 0, "target")
             site = _loss_statement(model, target, fn)
             if site is None or id(site) in done:
@@ -198,3 +202,20 @@ def _loss_statement(model: FileModel, target, fn) -> Optional[cst.CSTNode]:
         return None
     stmt = found[0].stmt
     return stmt if enclosing_tape(model, stmt) is not None else None
+
+
+def _applied(model: FileModel, call: cst.Call, fn) -> bool:
+    """The gradients reach an optimizer update in the same function: the call sits in the
+    arguments of `apply_gradients`/`minimize`, or names it binds are read there."""
+    for anc in model.ancestors(call):
+        if isinstance(anc, cst.Call) and method_name(anc) in ("apply_gradients", "minimize", "apply"):
+            return True
+    stmt = model.enclosing_statement(call)
+    if not isinstance(stmt, cst.Assign) or stmt.value is not call:
+        return False
+    bound = {n for t in stmt.targets for n in target_names(t.target)}
+    for other, owner in model.calls:
+        if owner is fn and method_name(other) in ("apply_gradients", "minimize", "apply"):
+            if any(isinstance(n, cst.Name) and n.value in bound for a in other.args for n in [a.value, *descendants(a.value)]):
+                return True
+    return False
