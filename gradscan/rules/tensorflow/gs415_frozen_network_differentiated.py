@@ -22,7 +22,7 @@ class FrozenNetworkDifferentiated(Rule):
     name = "frozen-network-differentiated"
     framework = "tensorflow"
     summary = "`net.trainable = False`, never set back, then `tape.gradient(loss, net.trainable_variables)`: the list is empty and `net` never trains"
-    message = "`{net}.trainable` is set to False before this step and never back: `{net}.{attr}` is empty here, so `{net}` never trains"
+    message = "`{net}` is frozen (trainable = False) before this step: its `{attr}` is empty, it never trains"
     explanation = (
         "trainable=False empties a Keras layer's or model's trainable_variables: a tape or optimizer given that "
         "list differentiates nothing (tf_keras silently; Keras 3 apply_gradients raises on the empty list)."

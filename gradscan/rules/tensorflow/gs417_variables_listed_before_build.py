@@ -25,7 +25,7 @@ class VariablesListedBeforeBuild(Rule):
     name = "variables-listed-before-build"
     framework = "tensorflow"
     summary = "`params = layer.trainable_variables` saved before the layer or model was built (called): the list is empty and stays empty, the tape never trains it"
-    message = "`{net}` has not been built yet: `{net}.{attr}` is an empty list here and stays empty; read it after the first call (or build `{net}` first)"
+    message = "`{net}` is not built yet: `{attr}` is empty and stays so; build it first or read it later"
     explanation = (
         "Keras creates a layer's variables on its first call (or build()): trainable_variables read before that "
         "is an empty list, and a list saved then never gains the variables created later."
