@@ -38,7 +38,9 @@ class VariablesListedBeforeBuild(Rule):
     Flags `net.trainable_variables` (or `trainable_weights`) read into a saved value
     (`params = net.trainable_variables`, `train_vars = backbone.trainable_variables +
     head.trainable_variables`) that the file then gives to `tape.gradient` or
-    `apply_gradients`, when `net` is, in the same scope and before that read:
+    `apply_gradients` (or, at module level in a file with no training step, that the file
+    never reads again: another module trains with it), when `net` is, in the same scope and
+    before that read:
     - made by a Keras layer constructor (`layers.Dense(2)`) with no input shape keyword, or
       a `Sequential([...])` whose first item is no `Input`/`InputLayer` and has no
       `input_shape=`, or an instance of a Keras model class of the file; and
@@ -122,8 +124,10 @@ class VariablesListedBeforeBuild(Rule):
                 continue
             if listed is None:
                 listed = listed_sources(model)
-            if node.targets[0].target.value not in listed:
-                continue
+                steps = any(method_name(c) in ("gradient", "apply_gradients", "minimize") for c, _f in model.calls)
+            saved = node.targets[0].target.value
+            if saved not in listed and not (fn is None and not steps and not _read_again(model, saved, node)):
+                continue  # a module-level list no step of this file reads: another module trains with it
             for read in reads:
                 net = read.value
                 found, kind = defs.reaching(net, fn)
@@ -189,4 +193,21 @@ def _used_between(model: FileModel, name: str, fn, bind, read) -> bool:
             return True
         if callee(model, call) is None and not isinstance(func, cst.Attribute):
             return True  # a function of the file: it may call the network
+    return False
+
+
+def _read_again(model: FileModel, name: str, binding) -> bool:
+    """The file reads `name` outside the statement that binds it, other than to log or check
+    it (`len(params)`, `print(params)`, an `assert`): a read that could train with it."""
+    inside = {id(n) for n in descendants(binding)}
+    for n in descendants(model.module):
+        if not isinstance(n, cst.Name) or n.value != name or id(n) in inside:
+            continue
+        parent = model.parent(n)
+        arg_of = model.parent(parent) if isinstance(parent, cst.Arg) else None
+        if isinstance(arg_of, cst.Call) and isinstance(arg_of.func, cst.Name) and arg_of.func.value in ("len", "print", "str", "repr"):
+            continue
+        if any(isinstance(a, cst.Assert) for a in model.ancestors(n)):
+            continue
+        return True
     return False
