@@ -1845,3 +1845,287 @@ class _GS412:
     @staticmethod
     def check_good(ns):
         assert _np_changed([1.0, 1.0], ns["layer"].gain.numpy()), "a trainable gain learns"
+
+
+# FACTS tf57: an integer variable (`tf.Variable(0)`) listed as a gradient source gets gradient
+# None; the optimizer skips it and it keeps its value while the float weights beside it train.
+@_case(
+    "GS413",
+    "tensorflow",
+    bad='''
+    import tensorflow as tf
+
+    slope = tf.Variable(0.5)
+    offset = tf.Variable(0)  # GS413
+    opt = tf.keras.optimizers.SGD(0.1)
+    x = tf.linspace(-1.0, 1.0, 8)
+    y = 2.0 * x + 3.0
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((slope * x + tf.cast(offset, tf.float32) - y) ** 2)
+    grads = tape.gradient(loss, [slope, offset])
+    opt.apply_gradients(zip(grads, [slope, offset]))
+    ''',
+    good='''
+    import tensorflow as tf
+
+    slope = tf.Variable(0.5)
+    offset = tf.Variable(0.0)
+    opt = tf.keras.optimizers.SGD(0.1)
+    x = tf.linspace(-1.0, 1.0, 8)
+    y = 2.0 * x + 3.0
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((slope * x + tf.cast(offset, tf.float32) - y) ** 2)
+    grads = tape.gradient(loss, [slope, offset])
+    opt.apply_gradients(zip(grads, [slope, offset]))
+    ''',
+)
+class _GS413:
+    @staticmethod
+    def check_bad(ns):
+        assert ns["grads"][1] is None, "an int32 variable gets gradient None"
+        assert int(ns["offset"].numpy()) == 0 and ns["offset"].dtype.is_integer
+        assert ns["grads"][0] is not None
+
+    @staticmethod
+    def check_good(ns):
+        assert ns["grads"][1] is not None and float(ns["offset"].numpy()) != 0.0
+
+
+# FACTS tf58: a variable a Lambda layer's function closes over is tracked by no layer: the
+# model's trainable_variables leave it out and fit() never moves it; in a Layer subclass
+# (add_weight) the same scale trains.
+@_case(
+    "GS414",
+    "tensorflow",
+    bad='''
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    scale = keras.Variable(1.0)
+    inputs = keras.Input((4,))
+    logits = layers.Dense(3)(inputs)
+    outputs = layers.Lambda(lambda t: t * scale)(logits)  # GS414
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(np.ones((8, 4), "float32"), np.full((8, 3), 4.0, "float32"), epochs=2, verbose=0)
+    learned = float(np.asarray(scale.numpy()))
+    ''',
+    good='''
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+
+
+    class Scale(layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(), initializer="ones")
+
+        def call(self, x):
+            return x * self.scale
+
+
+    inputs = keras.Input((4,))
+    logits = layers.Dense(3)(inputs)
+    scaler = Scale()
+    outputs = scaler(logits)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(np.ones((8, 4), "float32"), np.full((8, 3), 4.0, "float32"), epochs=2, verbose=0)
+    learned = float(np.asarray(scaler.scale.numpy()))
+    ''',
+)
+class _GS414:
+    @staticmethod
+    def check_bad(ns):
+        assert ns["learned"] == 1.0, "the captured scale never trains"
+        assert len(ns["model"].trainable_variables) == 2
+
+    @staticmethod
+    def check_good(ns):
+        assert ns["learned"] != 1.0, "a weight of a Layer subclass trains"
+
+
+# FACTS tf59: `net.trainable = False` empties net.trainable_variables: a tape given that list
+# returns [] and tf_keras's apply_gradients(zip([], [])) does nothing; unfrozen, the net trains.
+@_case(
+    "GS415",
+    "tensorflow",
+    bad='''
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+
+    tf.random.set_seed(0)
+    critic = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    critic.trainable = False
+    opt = keras.optimizers.SGD(0.1)
+    before = [w.copy() for w in critic.get_weights()]
+    real, fake = tf.ones((4, 2)), tf.zeros((4, 2))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(critic(fake)) - tf.reduce_mean(critic(real))
+    grads = tape.gradient(loss, critic.trainable_variables)  # GS415
+    opt.apply_gradients(zip(grads, critic.trainable_variables))
+    moved = any(not np.array_equal(a, b) for a, b in zip(before, critic.get_weights()))
+    ''',
+    good='''
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+
+    tf.random.set_seed(0)
+    critic = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    opt = keras.optimizers.SGD(0.1)
+    before = [w.copy() for w in critic.get_weights()]
+    real, fake = tf.ones((4, 2)), tf.zeros((4, 2))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(critic(fake)) - tf.reduce_mean(critic(real))
+    grads = tape.gradient(loss, critic.trainable_variables)
+    opt.apply_gradients(zip(grads, critic.trainable_variables))
+    moved = any(not np.array_equal(a, b) for a, b in zip(before, critic.get_weights()))
+    ''',
+)
+class _GS415:
+    @staticmethod
+    def check_bad(ns):
+        assert ns["grads"] == [] and not ns["moved"], "a frozen critic lists no variables and never moves"
+
+    @staticmethod
+    def check_good(ns):
+        assert len(ns["grads"]) == 2 and ns["moved"]
+
+
+# FACTS tf60: a GradientTape step differentiates only what it computes: a weight trained only by
+# a layer's add_loss term gets gradient None unless the step adds model.losses; a kernel
+# regularizer's term is left out of the gradient the same way.
+@_case(
+    "GS416",
+    "tensorflow",
+    bad='''
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+
+
+    class Gate(layers.Layer):
+        def build(self, input_shape):
+            self.logit = self.add_weight(shape=(), initializer="zeros")
+
+        def call(self, x):
+            self.add_loss(tf.sigmoid(self.logit))
+            return x
+
+
+    gate = Gate()
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, kernel_regularizer=keras.regularizers.l2(1.0)), gate])
+    x, y = tf.ones((4, 3)), tf.zeros((4, 2))
+    with tf.GradientTape(persistent=True) as tape:
+        loss = tf.reduce_mean(tf.square(model(x) - y))  # GS416
+        data_only = tf.reduce_mean(tf.square(model(x) - y))
+    grads = tape.gradient(loss, model.trainable_variables)
+    kernel_grad, kernel_data = tape.gradient(loss, model.layers[0].kernel), tape.gradient(data_only, model.layers[0].kernel)
+    gate_grad = tape.gradient(loss, gate.logit)
+    ''',
+    good='''
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+
+
+    class Gate(layers.Layer):
+        def build(self, input_shape):
+            self.logit = self.add_weight(shape=(), initializer="zeros")
+
+        def call(self, x):
+            self.add_loss(tf.sigmoid(self.logit))
+            return x
+
+
+    gate = Gate()
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, kernel_regularizer=keras.regularizers.l2(1.0)), gate])
+    x, y = tf.ones((4, 3)), tf.zeros((4, 2))
+    with tf.GradientTape(persistent=True) as tape:
+        pred = model(x)
+        data_only = tf.reduce_mean(tf.square(pred - y))
+        loss = data_only + tf.add_n(model.losses)
+    grads = tape.gradient(loss, model.trainable_variables)
+    kernel_grad, kernel_data = tape.gradient(loss, model.layers[0].kernel), tape.gradient(data_only, model.layers[0].kernel)
+    gate_grad = tape.gradient(loss, gate.logit)
+    ''',
+)
+class _GS416:
+    @staticmethod
+    def check_bad(ns):
+        import numpy as np
+
+        assert ns["gate_grad"] is None, "the add_loss term never reaches the tape's loss"
+        assert np.array_equal(ns["kernel_grad"].numpy(), ns["kernel_data"].numpy()), "the L2 term adds nothing"
+
+    @staticmethod
+    def check_good(ns):
+        import numpy as np
+
+        assert ns["gate_grad"] is not None and float(ns["gate_grad"]) != 0.0
+        assert not np.array_equal(ns["kernel_grad"].numpy(), ns["kernel_data"].numpy())
+
+
+# FACTS tf61: a layer's trainable_variables read before its first call is an empty list, and a
+# list saved then stays empty: the tape and optimizer given it never train that layer.
+@_case(
+    "GS417",
+    "tensorflow",
+    bad='''
+    import numpy as np
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    backbone = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu")])
+    head = keras.layers.Dense(2)
+    train_vars = backbone.trainable_variables + head.trainable_variables  # GS417
+    opt = keras.optimizers.SGD(0.1)
+    x, y = tf.ones((4, 6)), tf.zeros((4, 2))
+    for _ in range(2):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(head(backbone(x)) - y + 1.0))
+        opt.apply_gradients(zip(tape.gradient(loss, train_vars), train_vars))
+        if _ == 0:
+            head_start = [w.copy() for w in head.get_weights()]
+    head_moved = any(not np.array_equal(a, b) for a, b in zip(head_start, head.get_weights()))
+    ''',
+    good='''
+    import numpy as np
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    backbone = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu")])
+    head = keras.layers.Dense(2)
+    head.build((None, 8))
+    train_vars = backbone.trainable_variables + head.trainable_variables
+    opt = keras.optimizers.SGD(0.1)
+    x, y = tf.ones((4, 6)), tf.zeros((4, 2))
+    for _ in range(2):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(head(backbone(x)) - y + 1.0))
+        opt.apply_gradients(zip(tape.gradient(loss, train_vars), train_vars))
+        if _ == 0:
+            head_start = [w.copy() for w in head.get_weights()]
+    head_moved = any(not np.array_equal(a, b) for a, b in zip(head_start, head.get_weights()))
+    ''',
+)
+class _GS417:
+    @staticmethod
+    def check_bad(ns):
+        assert len(ns["train_vars"]) == 2 and not ns["head_moved"], "the unbuilt head was never listed"
+
+    @staticmethod
+    def check_good(ns):
+        assert len(ns["train_vars"]) == 4 and ns["head_moved"]

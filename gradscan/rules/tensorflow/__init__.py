@@ -1,7 +1,10 @@
 """GS4xx: TensorFlow and Keras: variables Keras does not track, NumPy and non-differentiable ops
 on the loss path, losses computed after the tape stopped, tapes that watch nothing, freezes
 that never take effect, values computed from weights once in `build()`, gradients applied
-to another model's variables, and float variables frozen at a constant that nothing writes.
+to another model's variables, float variables frozen at a constant that nothing writes,
+integer variables trained as weights, weights a Lambda layer's function closes over, and
+frozen networks whose (empty) variable list a step differentiates, hand-written steps
+that drop the layers' own losses, and weight lists saved before the network was built.
 
 Which Keras a file uses matters (facts tf25, tf40, tf45): the semantic model classifies a class
 deriving from `keras.*` as Keras 3 and one deriving from `tf.keras.*` as Keras 3 unless the file
@@ -31,4 +34,9 @@ from gradscan.rules.tensorflow import (  # noqa: F401 (importing a rule module r
     gs410_weight_derived_once,
     gs411_gradients_applied_to_other_variables,
     gs412_frozen_constant_variable,
+    gs413_integer_variable_trained,
+    gs414_variable_in_lambda_layer,
+    gs415_frozen_network_differentiated,
+    gs416_layer_losses_dropped,
+    gs417_variables_listed_before_build,
 )

@@ -141,7 +141,7 @@ class NumpyInTape(Rule):
             trace = reaches_loss(model, call, path_barrier(model))
             if trace is None or (unknown and (trace.sink != "loss" or not _alone_on_path(model, taint, trace))):
                 continue
-            if value is call and method_name(call) == "predict" and _untrained_network(model, call, trace, fn):
+            if value is call and method_name(call) in ("predict", "get_weights") and _untrained_network(model, call, trace, fn):
                 continue
             if value is not call and not unknown and only_untrained_networks(model, value, trace, fn):
                 continue  # `target(x).numpy()`: a constant the step never needed a gradient through
@@ -155,6 +155,9 @@ class NumpyInTape(Rule):
             attr = func.attr.value
             if attr == "numpy" and not call.args:
                 return func.value
+            if attr == "get_weights" and not call.args and callee(model, call) is None:
+                # a Keras layer's or model's weights copied out as NumPy arrays (fact tf51)
+                return call
             if attr == "predict" and call.args and callee(model, call) is None:
                 text = dotted(func.value) or ""
                 last = text.rsplit(".", 1)[-1]

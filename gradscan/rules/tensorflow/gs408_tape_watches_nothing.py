@@ -14,6 +14,8 @@ from gradscan.semantics.walk import descendants, target_names
 
 # Calls that make a plain tensor (not a variable): the tape records operations on it only when
 # `tape.watch` names it (fact tf47).
+_CONDITIONAL = (cst.If, cst.Else, cst.For, cst.While, cst.Try, cst.ExceptHandler, cst.Finally, cst.IfExp)
+
 TENSOR_FACTORIES = {
     f"tensorflow.{name}" for name in (
         "random.normal", "random.uniform", "random.truncated_normal", "zeros", "ones", "fill", "constant",
@@ -249,26 +251,33 @@ class TapeWatchesNothing(Rule):
             for value in elements:
                 if isinstance(value, cst.Name):
                     asked.setdefault(value.value, fn)
-                    asked_at.setdefault(value.value, call)
+                    asked_at.setdefault(value.value, (call, value))
         if not asked:
             return
         bindings, watched = self._bindings_and_watches(model, set(asked))
         reported = set()
         for name, fn in sorted(asked.items()):
-            found = bindings.get(name)
-            if name in watched or found is None or len(found) != 1 or found[0] is None:
+            if name in watched:
                 continue
-            node, scope = found[0]
-            if scope is not None and scope is not fn:
-                continue  # bound in another function: not the name the tape's scope reads
-            value = node.value
+            found = bindings.get(name)
+            if found is not None and len(found) == 1 and found[0] is not None:
+                node, scope = found[0]
+                if scope is not None and scope is not fn:
+                    continue  # bound in another function: not the name the tape's scope reads
+                value = node.value
+            else:
+                # several bindings in the file (`image = tf.convert_to_tensor(image)` rebinds a
+                # parameter): the one assignment that reaches the gradient call decides
+                value = _reaching_value(model, asked_at[name][1], fn)
+                if value is None:
+                    continue
             if id(value) in reported:
                 continue
             if isinstance(value, cst.Call) and callee(model, value) in TENSOR_FACTORIES:
                 reported.add(id(value))
                 yield Report(value, "a plain tensor is not watched by the tape: its gradient is None; make it a tf.Variable")
                 continue
-            call = asked_at[name]
+            call = asked_at[name][0]
             block = _tape_block(model, call, fn)
             if block is not None and _unrecorded_tensor(model, value, block, fn, watched):
                 reported.add(id(value))
@@ -347,6 +356,26 @@ class TapeWatchesNothing(Rule):
                     continue  # watched, or recorded by an outer tape (a MAML fast weight)
                 done.add(id(node))
                 yield Report(node, self.rebound_message.format(slot=text))
+
+
+def _reaching_value(model: FileModel, use: cst.Name, fn) -> Optional[cst.BaseExpression]:
+    """The value of the one plain assignment in `fn` that reaches `use` whenever it runs (no
+    parameter, loop target or conditional alternative can reach it instead); None otherwise."""
+    found, kind = model.get(Definitions).reaching(use, fn)
+    if kind != "local" or len(found) != 1:
+        return None
+    b = found[0]
+    if b.kind != "name" or b.block or b.index is not None or not isinstance(b.stmt, cst.Assign):
+        return None
+    if len(b.stmt.targets) != 1 or not isinstance(b.stmt.targets[0].target, cst.Name):
+        return None
+    around_use = {id(a) for a in model.ancestors(use)}
+    for anc in model.ancestors(b.stmt):
+        if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+            break
+        if isinstance(anc, _CONDITIONAL) and id(anc) not in around_use:
+            return None  # bound only on one branch: the earlier value (a variable?) may reach
+    return b.value
 
 
 def _tape_block(model: FileModel, call: cst.Call, fn) -> Optional[cst.With]:

@@ -7,7 +7,7 @@ import libcst as cst
 
 from gradscan.rules.common import is_name, model_cache  # noqa: F401 (is_name: for the family's rules)
 from gradscan.frameworks import tensorflow as tf_api
-from gradscan.semantics.arguments import argument_position, positional_arguments
+from gradscan.semantics.arguments import argument_position, find_argument, positional_arguments
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.contexts import is_gradient_tape
 from gradscan.semantics.names import dotted, tokens
@@ -433,3 +433,43 @@ def only_untrained_networks(model: FileModel, value: cst.BaseExpression, trace, 
         if trained:
             return False
     return True
+
+
+def listed_sources(model: FileModel) -> Set[str]:
+    """Names the file lists as what the tape differentiates or the optimizer updates: the sources
+    of `.gradient(target, sources)`, the variables of `apply_gradients(zip(grads, vars))`, the
+    `var_list` of `minimize`; a name listed there that is bound to a list literal lists its items."""
+    given = []
+    for call, _fn in model.calls:
+        m = method_name(call)
+        if m == "gradient":
+            given.append(find_argument(call, 1, "sources"))
+        elif m == "apply_gradients":
+            pairs = find_argument(call, 0, "grads_and_vars")
+            if isinstance(pairs, cst.Call) and is_name(pairs.func, "zip") and len(pairs.args) == 2:
+                given.append(pairs.args[1].value)
+        elif m == "minimize":
+            given.append(find_argument(call, 1, "var_list"))
+    names: Set[str] = set()
+    containers: Set[str] = set()
+    for expr in given:
+        if isinstance(expr, cst.Name):
+            names.add(expr.value)
+            containers.add(expr.value)
+        elif expr is not None:
+            names.update(_listed_names(expr))  # `[w, b]`, `model.trainable_variables + [scale]`
+    if containers:
+        for node, _fn in model.assignments:
+            if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) \
+                    and node.targets[0].target.value in containers:
+                names.update(_listed_names(node.value))
+    return names
+
+
+def _listed_names(expr) -> Set[str]:
+    """The names that are items of a list or tuple literal anywhere in `expr`."""
+    out: Set[str] = set()
+    for node in [expr, *descendants(expr)]:
+        if isinstance(node, (cst.List, cst.Tuple)):
+            out.update(e.value.value for e in node.elements if isinstance(e, cst.Element) and isinstance(e.value, cst.Name))
+    return out
