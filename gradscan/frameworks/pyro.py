@@ -17,14 +17,6 @@ SVI_CLASSES = (
     Api("pyro.infer.svi.SVI", "py42"),
 )
 
-# `pyro.module(name, net)` puts a torch module's parameters in the param store: SVI's optimizer
-# steps them; an unregistered module (or a raw requires_grad tensor) gets gradients that no
-# optimizer applies (py43).
-MODULE_REGISTRATION = (
-    Api("pyro.module", "py43"),
-    Api("pyro.primitives.module", "py43"),
-)
-
 # What the ELBO differentiates inside a model or guide: the distribution given to
 # `pyro.sample` (its parameters' gradient reaches `pyro.param`s through it, py42).
 SAMPLE_SITES = (

@@ -20,7 +20,7 @@ class CustomVjpDropsCotangent(Rule):
     name = "custom-vjp-drops-cotangent"
     framework = "jax"
     summary = "A `jax.custom_vjp` backward returns `None` (or zeros) for an input that a call gives a value carrying gradient: everything before that input gets zero gradient"
-    message = "the custom backward returns no cotangent for an input that carries gradient; what computed it gets zeros"
+    message = "the custom backward returns no cotangent for an input with gradient: what made it gets zeros"
     explanation = (
         "A jax.custom_vjp backward returns one cotangent per differentiable input; None means zero. When a call "
         "passes that input a value computed from the differentiated parameters (the previous layer's activations), "

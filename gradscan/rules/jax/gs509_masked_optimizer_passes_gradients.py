@@ -29,7 +29,7 @@ class MaskedOptimizerPassesGradients(Rule):
     name = "masked-optimizer-passes-gradients"
     framework = "jax"
     summary = "`optax.masked(optax.adam(...), mask)` as the whole optimizer: the leaves outside the mask get their raw gradient as update and are pushed uphill"
-    message = "optax.masked passes the unmasked leaves' raw gradients through: apply_updates adds them (ascent, lr 1)"
+    message = "optax.masked passes the other leaves' raw gradients through: apply_updates adds them"
     explanation = (
         "optax.masked(inner, mask) applies `inner` to the leaves the mask selects and returns the other leaves' "
         "updates unchanged: with an optimizer inside and nothing else in the chain, the leaves meant to stay frozen "

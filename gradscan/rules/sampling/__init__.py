@@ -15,5 +15,4 @@ from gradscan.rules.sampling import (  # noqa: F401 (importing a rule module reg
     gs302_sampling_function_zero_grad,
     gs303_discrete_sample_in_loss,
     gs304_sample_without_rsample_in_loss,
-    gs306_weights_outside_param_store,
 )

@@ -24,7 +24,7 @@ class IntegerVariableTrained(Rule):
     name = "integer-variable-trained"
     framework = "tensorflow"
     summary = "An integer variable (`tf.Variable(0)`, `add_weight(dtype=\"int32\")`) given to the tape or the optimizer as a weight: its gradient is always None"
-    message = "`{name}` is an integer variable: its gradient is always None, it never trains; give it a float value or dtype"
+    message = "`{name}` is an integer variable: its gradient is None, it never trains; make it float"
     explanation = (
         "GradientTape differentiates floating-point tensors only: an int32/int64 variable is never watched, its "
         "gradient is None, and optimizers skip it (or raise 'No gradients provided for any variable')."

@@ -29,7 +29,7 @@ class VariableInLambdaLayer(Rule):
     name = "variable-in-lambda-layer"
     framework = "tensorflow"
     summary = "A Keras `Lambda` layer's function reads a variable or calls a layer made outside it: no layer tracks those weights, `fit()` never trains them"
-    message = "`{name}` read in a Lambda layer's function is tracked by no layer: fit() never trains it; use a Layer subclass"
+    message = "`{name}` in a Lambda layer's function is tracked by no layer: never trained; use a Layer"
     explanation = (
         "A Lambda layer owns no weights: a variable (or a layer) its function closes over is not in the model's "
         "trainable_variables, so fit() and tape.gradient over them never update it."

@@ -33,7 +33,7 @@ class LayerLossesDropped(Rule):
     name = "layer-losses-dropped"
     framework = "tensorflow"
     summary = "Layers add losses (`add_loss`, `kernel_regularizer=`, TFP KL layers) but the hand-written `tape.gradient` loop never adds `model.losses`: those terms never train anything"
-    message = "layers add losses (`{what}`) this loss leaves out: no gradient from them; add `tf.add_n(model.losses)`"
+    message = "layers add losses (`{what}`) this loss leaves out; add `tf.add_n(model.losses)`"
     explanation = (
         "Only fit() (and Keras' compute_loss) adds the layers' own losses; a GradientTape loop differentiates what it "
         "computes: add_loss terms, regularizers and TFP KL terms are silently left out."

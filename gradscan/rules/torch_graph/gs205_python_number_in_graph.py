@@ -24,7 +24,7 @@ class PythonNumberInGraph(GraphRule):
     code = "GS205"
     name = "python-number-in-graph"
     summary = "`.item()`, `.tolist()`, `float(t)`, `int(t)` or `math.*` on a graph tensor whose Python value flows back into the output"
-    message = "Python number from a graph tensor reaches the output: no gradient flows back; stay in tensors"
+    message = "a Python number from a graph tensor reaches the output: no gradient; stay in tensors"
     explanation = (
         "`.item()`, float() or math.* turn a tensor into a Python number: the weights behind it get no gradient "
         "through the value that flows back into the output."

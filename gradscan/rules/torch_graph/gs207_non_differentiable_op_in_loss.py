@@ -32,7 +32,7 @@ class NonDifferentiableOpInLoss(GraphRule):
     code = "GS207"
     name = "non-differentiable-op-in-loss"
     summary = "`argmax`, `round`, `floor`, `sign`, comparison-to-float or integer casts on the only path from the weights to the loss"
-    message = "op without a useful gradient is the only path from the weights to the loss; use a relaxation"
+    message = "the weights reach the loss only through this op, which has no useful gradient"
     explanation = (
         "argmax, round, comparisons and integer casts have no gradient or a zero one: as the only path to the "
         "loss, the weights before them get zero or no gradient."

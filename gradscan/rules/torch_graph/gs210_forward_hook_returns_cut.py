@@ -25,7 +25,7 @@ class ForwardHookReturnsCut(GraphRule):
     code = "GS210"
     name = "forward-hook-returns-detached"
     summary = "A forward hook that returns `output.detach()` (or `.data`) replaces the module's output with a cut copy: the module and every layer before it get no gradient"
-    message = "forward hook `{hook}` returns a detached {what}, which replaces the module's: no gradient before it"
+    message = "forward hook `{hook}` returns a detached {what} in place of the output: no gradient before it"
     explanation = (
         "Whatever a forward hook returns replaces the module's output, so a detached copy cuts the graph there: the "
         "module's own weights and those of every layer before it get no gradient."

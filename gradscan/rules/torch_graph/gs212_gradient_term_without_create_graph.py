@@ -21,7 +21,7 @@ class GradientTermWithoutCreateGraph(GraphRule):
     code = "GS212"
     name = "gradient-term-without-create-graph"
     summary = "`torch.autograd.grad(...)` without `create_graph=True` whose result (a gradient penalty, a PDE residual) is part of the loss: that term is a constant and trains nothing"
-    message = "`torch.autograd.grad` without create_graph=True: the gradient is a constant, the loss term built on it trains nothing"
+    message = "autograd.grad without create_graph=True: the loss term built on this gradient trains nothing"
     explanation = (
         "Without create_graph=True the gradients autograd.grad returns have no history: a penalty or residual built from "
         "them is a constant in the loss, so backward gives the weights no gradient from that term (a WGAN-GP critic "

@@ -17,7 +17,7 @@ class RequiresGradAttributeOnModule(Rule):
     name = "requires-grad-attribute-on-module"
     framework = "torch"
     summary = "`module.requires_grad = False` on an `nn.Module` sets a plain attribute: no parameter is frozen (or unfrozen)"
-    message = "`{recv}` is an nn.Module: its `.requires_grad = ...` freezes nothing; use `.requires_grad_({value})`"
+    message = "`{recv}` is a module: `.requires_grad = ...` freezes nothing; use `.requires_grad_({value})`"
     explanation = (
         "An nn.Module has no requires_grad flag: the assignment stores a new attribute on the module object and its "
         "parameters keep their own flags, so the layer meant to stay fixed keeps training (or stays frozen)."

@@ -201,7 +201,7 @@ class UnfrozenAfterFilteredOptimizer(Rule):
     name = "unfrozen-after-filtered-optimizer"
     framework = "torch"
     summary = "parameters unfrozen after the optimizer was built over those that required grad: they get gradients but are never updated"
-    message = "`{module}` unfrozen after {opt} took only the trainable parameters: never updated; add_param_group"
+    message = "`{module}` unfrozen after {opt} took the trainable parameters: never updated; add_param_group"
     explanation = (
         "An optimizer holds the parameters it was given when it was built. Built over `filter(lambda p: "
         "p.requires_grad, ...)` while a part was frozen, it does not hold that part; setting requires_grad back to "
