@@ -397,6 +397,16 @@ def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distri
         if method is not None:
             return _dist_of_returns(model, method, depth, index)
         return None
+    if isinstance(func, cst.Name) and func.value == "self":
+        # `self(obs)` in a method: the instance's own forward / __call__ / call
+        cls = _owner_class(scope)
+        if cls is None:
+            return None
+        for name in ("forward", "__call__", "call"):
+            method = model.find_method(cls, name)
+            if method is not None:
+                return _dist_of_returns(model, method, depth, index)
+        return None
     if isinstance(func, cst.Name):
         fn = _lookup_function(model, scope, func.value)
         if fn is not None:
@@ -948,3 +958,43 @@ def _is_detach(model: "FileModel", n: cst.CSTNode) -> bool:
             return True
         return (model.callee(n) or "") in ("tensorflow.stop_gradient", "jax.lax.stop_gradient")
     return isinstance(n, cst.Attribute) and n.attr.value == "data"
+
+
+# ---- a log-density of the distribution's own sample ---------------------------------------
+# The sampler whose value keeps the graph to the parameters: torch/Pyro's `rsample`, and TF
+# Probability's `sample` of a FULLY_REPARAMETERIZED family (fact tf35).
+PATHWISE_SAMPLERS = {TORCH: ("rsample",), PYRO: ("rsample",), TFP: ("sample",)}
+POINT_KEYWORDS = ("value", "x")
+
+
+def sample_scored_by(model: "FileModel", score: cst.Call, depth: int = 0) -> Optional[Tuple[cst.Call, Distribution]]:
+    """For `d.log_prob(a)` / `d.prob(a)`: (the sampling call, d) when `a` is a pathwise sample
+    drawn from that same distribution object (`a = d.rsample()`; TFP's `a = d.sample()`), reached
+    through plain assignments with nothing computed on the way (a detached or stopped `a` is a
+    call of its own and does not match). None otherwise."""
+    func = score.func
+    if not isinstance(func, cst.Attribute) or func.attr.value not in ("log_prob", "prob"):
+        return None
+    point = keyword_argument(score, POINT_KEYWORDS[0]) or keyword_argument(score, POINT_KEYWORDS[1]) or positional_argument(score, 0)
+    if point is None:
+        return None
+    d = distribution_of(model, func.value)
+    if d is None or d.discrete or d.reparameterized is not True or d.cls.custom_sample:
+        return None
+    scope = model.enclosing_function(score)
+    for _hop in range(4):
+        if isinstance(point, cst.Name):
+            found = list(_definitions_before(model, point, scope))
+            if len(found) != 1 or found[0][1] is not None:
+                return None  # rebound, or an element of a tuple: not provably the sample
+            point, _idx, scope = found[0]
+            continue
+        break
+    if not isinstance(point, cst.Call) or not isinstance(point.func, cst.Attribute):
+        return None
+    if point.func.attr.value not in PATHWISE_SAMPLERS.get(d.library, ()):
+        return None
+    source = distribution_of(model, point.func.value, scope)
+    if source is None or source.node is not d.node:
+        return None
+    return point, d

@@ -787,3 +787,88 @@ class _GS609:
     @staticmethod
     def check_good(ns):
         assert _changed(ns["w0"], ns["clf"].net.weight), "returning the loss trains the model"
+
+
+# Fact pt53: log_prob of a distribution's own rsample() cancels the location: a REINFORCE loss
+# built on it gives the mean head exactly zero gradient; a sample() point gives it a gradient.
+_GS305_TORCH = '''
+import torch
+import torch.nn as nn
+from torch.distributions import Normal
+
+torch.manual_seed(0)
+mean_head = nn.Linear(4, 1)
+log_std = nn.Parameter(torch.zeros(1))
+obs = torch.randn(16, 4)
+pi = Normal(mean_head(obs), log_std.exp())
+{draw}
+advantage = torch.randn(16, 1)
+loss = -(pi.log_prob(action) * advantage).mean(){marker}
+loss.backward()
+'''
+
+
+def _gs305_mean_grad_zero(ns):
+    assert ns["mean_head"].weight.grad is not None
+    assert bool((ns["mean_head"].weight.grad == 0).all()), f"mean head gradient should be exactly zero, got {ns['mean_head'].weight.grad}"
+    assert _nonzero_grad(ns["log_std"])
+
+
+def _gs305_mean_grad_flows(ns):
+    assert _nonzero_grad(ns["mean_head"].weight) and _nonzero_grad(ns["log_std"])
+
+
+CASES["GS305"] = OracleCase(
+    "GS305",
+    "torch",
+    _GS305_TORCH.format(draw="action = pi.rsample()", marker="  # GS305").lstrip("\n"),
+    _GS305_TORCH.format(draw="action = pi.sample()", marker="").lstrip("\n"),
+    _gs305_mean_grad_zero,
+    _gs305_mean_grad_flows,
+)
+
+
+# Fact tf63: TF Probability's Normal.sample() is reparameterized, so log_prob of the unstopped
+# sample gives the location exactly zero gradient; tf.stop_gradient on the point restores it.
+_GS305_TFP = '''
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+tf.random.set_seed(0)
+loc = tf.Variable(tf.zeros(8))
+log_scale = tf.Variable(tf.zeros(8))
+advantage = tf.random.normal((8,))
+with tf.GradientTape() as tape:
+    pi = tfd.Normal(loc, tf.exp(log_scale))
+    {draw}
+    loss = -tf.reduce_mean(pi.log_prob(action) * advantage){marker}
+grads = tape.gradient(loss, [loc, log_scale])
+'''
+
+
+def _gs305_tfp_loc_zero(ns):
+    g_loc, g_scale = ns["grads"]
+    assert g_loc is not None and float(tf_abs_max(g_loc)) == 0.0, f"loc gradient should be exactly zero, got {g_loc}"
+    assert g_scale is not None and float(tf_abs_max(g_scale)) > 0
+
+
+def _gs305_tfp_loc_flows(ns):
+    g_loc, g_scale = ns["grads"]
+    assert g_loc is not None and float(tf_abs_max(g_loc)) > 0 and float(tf_abs_max(g_scale)) > 0
+
+
+def tf_abs_max(t):
+    import tensorflow as tf
+
+    return tf.reduce_max(tf.abs(t))
+
+
+CASES["GS305-tfp"] = OracleCase(
+    "GS305",
+    "tfp",
+    _GS305_TFP.format(draw="action = pi.sample()", marker="  # GS305").lstrip("\n"),
+    _GS305_TFP.format(draw="action = tf.stop_gradient(pi.sample())", marker="").lstrip("\n"),
+    _gs305_tfp_loc_zero,
+    _gs305_tfp_loc_flows,
+)

@@ -15,4 +15,5 @@ from gradscan.rules.sampling import (  # noqa: F401 (importing a rule module reg
     gs302_sampling_function_zero_grad,
     gs303_discrete_sample_in_loss,
     gs304_sample_without_rsample_in_loss,
+    gs305_score_of_reparameterized_sample,
 )
