@@ -872,3 +872,58 @@ CASES["GS305-tfp"] = OracleCase(
     _gs305_tfp_loc_zero,
     _gs305_tfp_loc_flows,
 )
+
+
+# Fact py43: SVI steps only the param-store sites the model and guide touch: a torch module
+# called in the model without pyro.module gets gradients but keeps its weights; registered
+# with pyro.module it trains.
+_GS306_PYRO = '''
+import pyro
+import pyro.distributions as dist
+import torch
+import torch.nn as nn
+from pyro.infer import SVI, Trace_ELBO
+from pyro.optim import Adam
+
+torch.manual_seed(0)
+pyro.set_rng_seed(0)
+pyro.clear_param_store()
+net = nn.Linear(3, 1)
+w_before = net.weight.detach().clone()
+
+
+def model(x, y):
+    mean = {call}.squeeze(-1){marker}
+    with pyro.plate("data", x.shape[0]):
+        pyro.sample("obs", dist.Normal(mean, 1.0), obs=y)
+
+
+def guide(x, y):
+    pass
+
+
+x, y = torch.randn(16, 3), torch.randn(16)
+svi = SVI(model, guide, Adam({{"lr": 0.1}}), Trace_ELBO())
+for _ in range(3):
+    svi.step(x, y)
+'''
+
+
+def _gs306_unchanged(ns):
+    import torch
+
+    assert torch.equal(ns["w_before"], ns["net"].weight.detach()), "SVI must not have stepped the unregistered module"
+
+
+def _gs306_trained(ns):
+    assert _changed(ns["w_before"], ns["net"].weight.detach())
+
+
+CASES["GS306"] = OracleCase(
+    "GS306",
+    "pyro",
+    _GS306_PYRO.format(call="net(x)", marker="  # GS306").lstrip("\n"),
+    _GS306_PYRO.format(call='pyro.module("net", net)(x)', marker="").lstrip("\n"),
+    _gs306_unchanged,
+    _gs306_trained,
+)

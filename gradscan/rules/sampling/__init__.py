@@ -16,4 +16,5 @@ from gradscan.rules.sampling import (  # noqa: F401 (importing a rule module reg
     gs303_discrete_sample_in_loss,
     gs304_sample_without_rsample_in_loss,
     gs305_score_of_reparameterized_sample,
+    gs306_pyro_module_not_registered,
 )
