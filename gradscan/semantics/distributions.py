@@ -1095,3 +1095,38 @@ def bound_value(model: "FileModel", name: cst.Name, scope) -> Optional[cst.BaseE
     for value, idx, _where in _definitions_before(model, name, scope):
         return value if idx is None else None
     return None
+
+
+# ---- straight-through and relaxed categorical samples -------------------------------------
+STRAIGHT_THROUGH_FUNCTIONS = {"torch.nn.functional.gumbel_softmax"}
+RELAXED_ONE_HOT = {"RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough", "RelaxedOneHotCategoricalStraightThrough",
+                   "ExpRelaxedCategorical", "GumbelSoftmax"}
+
+
+def relaxed_sample(model: "FileModel", expr: cst.BaseExpression, depth: int = 0) -> Optional[cst.Call]:
+    """The sampling call `expr` holds when it is a straight-through or relaxed one-hot sample of
+    graph logits: `F.gumbel_softmax(logits, hard=True)`, `RelaxedOneHotCategorical(t, logits=l).rsample()`
+    (torch, Pyro), TFP's `RelaxedOneHotCategorical(t, logits=l).sample()`; reached through plain
+    assignments. None otherwise."""
+    if depth > 3:
+        return None
+    scope = model.enclosing_function(expr)
+    if isinstance(expr, cst.Name):
+        value = bound_value(model, expr, scope)
+        return relaxed_sample(model, value, depth + 1) if value is not None else None
+    if not isinstance(expr, cst.Call):
+        return None
+    q = model.callee(expr)
+    if q in STRAIGHT_THROUGH_FUNCTIONS:
+        logits = keyword_argument(expr, "logits") or positional_argument(expr, 0)
+        return expr if logits is not None and model.sources.from_graph(logits, scope) else None
+    func = expr.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("rsample", "sample"):
+        d = distribution_of(model, func.value, scope)
+        if d is None or d.cls.name not in RELAXED_ONE_HOT:
+            return None
+        if func.attr.value == "sample" and d.library != TFP:
+            return None  # torch's sample() is drawn under no_grad: GS301's
+        if any(model.sources.from_graph(p, s) for p, s in d.params):
+            return expr
+    return None

@@ -927,3 +927,41 @@ CASES["GS306"] = OracleCase(
     _gs306_unchanged,
     _gs306_trained,
 )
+
+
+# Fact pt54: argmax of a straight-through Gumbel-softmax sample is an integer tensor with no
+# grad_fn: an embedding lookup with it trains the table but leaves the router's grad None;
+# the one-hot multiplied with the table trains both.
+_GS307_TORCH = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+router = nn.Linear(8, 4)
+table = nn.Embedding(4, 8)
+h = torch.randn(6, 8)
+onehot = F.gumbel_softmax(router(h), tau=1.0, hard=True)
+{use}
+loss = (out ** 2).mean()
+loss.backward()
+'''
+
+
+def _gs307_router_none(ns):
+    assert ns["router"].weight.grad is None, f"router should get no gradient, got {ns['router'].weight.grad}"
+    assert _nonzero_grad(ns["table"].weight)
+
+
+def _gs307_router_trains(ns):
+    assert _nonzero_grad(ns["router"].weight) and _nonzero_grad(ns["table"].weight)
+
+
+CASES["GS307"] = OracleCase(
+    "GS307",
+    "torch",
+    _GS307_TORCH.format(use="out = table(onehot.argmax(-1))  # GS307").lstrip("\n"),
+    _GS307_TORCH.format(use="out = onehot @ table.weight").lstrip("\n"),
+    _gs307_router_none,
+    _gs307_router_trains,
+)
