@@ -7,6 +7,7 @@ import libcst as cst
 from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule
 from gradscan.semantics import distributions as dists
+from gradscan.semantics.contexts import called_function
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
@@ -31,9 +32,11 @@ class PyroModuleNotRegistered(SamplingRule):
     Flags a torch module (an `nn.Module` instance, a module of the file's classes) or a Pyro
     normalizing-flow `TransformModule` (`T.spline(2)`, `T.affine_autoregressive(2)`) that a
     model or guide handed to `pyro.infer.SVI` calls, or builds a `TransformedDistribution` on,
-    when the file never registers it with `pyro.module(name, module)` (nor the object holding
-    it: `pyro.module("vae", self)` covers `self.encoder`), it is not a `PyroModule`, and its
-    parameters are neither frozen nor given to a torch optimizer of their own. The model and
+    when no model or guide (nor a function they call) registers it with
+    `pyro.module(name, module)` (nor the object holding it: `pyro.module("vae", self)` covers
+    `self.encoder`), it is not a `PyroModule`, and its parameters are neither frozen nor given
+    to a torch optimizer of their own. A `pyro.module` call run once outside the model and
+    guide (at import, in `__init__`) does not count: SVI only steps what it traces. The model and
     guide may be functions, methods (`vae.guide`), or instances of a class with `__call__`.
 
     ## Why it breaks gradients
@@ -110,7 +113,15 @@ class PyroModuleNotRegistered(SamplingRule):
         programs = dists.svi_programs(model)
         if not programs:
             return
-        registered = _registered(model)
+        # A registration counts only where SVI traces it: in a model or guide (or a function
+        # they call). `pyro.module` run once outside leaves the module out of the step (py43).
+        traced = {id(fn) for _svi, fn in programs}
+        for _svi, fn in programs:
+            for call in fn.calls:
+                callee = called_function(model, fn, call)
+                if callee is not None:
+                    traced.add(id(callee))
+        registered = _registered(model, traced)
         frozen = model.sources.walk.frozen_names()
         optimized = _optimized(model)
         seen: Set[int] = set()
@@ -125,8 +136,8 @@ class PyroModuleNotRegistered(SamplingRule):
                 last = text.rsplit(".", 1)[-1]
                 if last in frozen or text in optimized or last in optimized:
                     continue  # frozen on purpose, or trained by an optimizer of its own
-                yield Report(use, f"`{clip(dotted(use) or text, 24)}` is used in an SVI model/guide without `pyro.module`: "
-                                  "SVI never trains it")
+                yield Report(use, f"`{clip(dotted(use) or text, 20)}` is used in an SVI model/guide that never registers it "
+                                  "with `pyro.module`: SVI never trains it")
 
 
 def _module_uses(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, cst.BaseExpression, cst.Call]]:
@@ -168,12 +179,12 @@ def _transforms_argument(call: cst.Call) -> Optional[cst.BaseExpression]:
     return positional[1].value if len(positional) > 1 else None
 
 
-def _registered(model: FileModel) -> Set[Tuple[Optional[int], str]]:
-    """(id of the class for a `self...` text, else None; dotted text) of every module the file
-    hands to `pyro.module` / `pyro.random_module`."""
+def _registered(model: FileModel, traced: Set[int]) -> Set[Tuple[Optional[int], str]]:
+    """(id of the class for a `self...` text, else None; dotted text) of every module handed to
+    `pyro.module` / `pyro.random_module` inside a function SVI traces (ids in `traced`)."""
     out: Set[Tuple[Optional[int], str]] = set()
     for call, owner in model.calls:
-        if (model.callee(call) or "") not in PYRO_MODULE_FUNCTIONS:
+        if (model.callee(call) or "") not in PYRO_MODULE_FUNCTIONS or owner is None or id(owner) not in traced:
             continue
         positional = [a for a in call.args if a.keyword is None and not a.star]
         arg = next((a.value for a in call.args if a.keyword is not None and a.keyword.value in ("nn_module", "module")), None)
