@@ -397,6 +397,16 @@ def _dist_of_call(model, call: cst.Call, scope, depth, index) -> Optional[Distri
         if method is not None:
             return _dist_of_returns(model, method, depth, index)
         return None
+    if isinstance(func, cst.Name) and func.value == "self":
+        # `self(obs)` in a method: the instance's own forward / __call__ / call
+        cls = _owner_class(scope)
+        if cls is None:
+            return None
+        for name in ("forward", "__call__", "call"):
+            method = model.find_method(cls, name)
+            if method is not None:
+                return _dist_of_returns(model, method, depth, index)
+        return None
     if isinstance(func, cst.Name):
         fn = _lookup_function(model, scope, func.value)
         if fn is not None:
@@ -948,3 +958,175 @@ def _is_detach(model: "FileModel", n: cst.CSTNode) -> bool:
             return True
         return (model.callee(n) or "") in ("tensorflow.stop_gradient", "jax.lax.stop_gradient")
     return isinstance(n, cst.Attribute) and n.attr.value == "data"
+
+
+# ---- a log-density of the distribution's own sample ---------------------------------------
+# The sampler whose value keeps the graph to the parameters: torch/Pyro's `rsample`, and TF
+# Probability's `sample` of a FULLY_REPARAMETERIZED family (fact tf35).
+PATHWISE_SAMPLERS = {TORCH: ("rsample",), PYRO: ("rsample",), TFP: ("sample",)}
+POINT_KEYWORDS = ("value", "x")
+
+
+def sample_scored_by(model: "FileModel", score: cst.Call, depth: int = 0) -> Optional[Tuple[cst.Call, Distribution]]:
+    """For `d.log_prob(a)` / `d.prob(a)`: (the sampling call, d) when `a` is a pathwise sample
+    drawn from that same distribution object (`a = d.rsample()`; TFP's `a = d.sample()`), reached
+    through plain assignments with nothing computed on the way (a detached or stopped `a` is a
+    call of its own and does not match). None otherwise."""
+    func = score.func
+    if not isinstance(func, cst.Attribute) or func.attr.value not in ("log_prob", "prob"):
+        return None
+    point = keyword_argument(score, POINT_KEYWORDS[0]) or keyword_argument(score, POINT_KEYWORDS[1]) or positional_argument(score, 0)
+    if point is None:
+        return None
+    d = distribution_of(model, func.value)
+    if d is None or d.discrete or d.reparameterized is not True or d.cls.custom_sample:
+        return None
+    scope = model.enclosing_function(score)
+    for _hop in range(4):
+        if isinstance(point, cst.Name):
+            found = list(_definitions_before(model, point, scope))
+            if len(found) != 1 or found[0][1] is not None:
+                return None  # rebound, or an element of a tuple: not provably the sample
+            point, _idx, scope = found[0]
+            continue
+        break
+    if not isinstance(point, cst.Call) or not isinstance(point.func, cst.Attribute):
+        return None
+    if point.func.attr.value not in PATHWISE_SAMPLERS.get(d.library, ()):
+        return None
+    source = distribution_of(model, point.func.value, scope)
+    if source is None or source.node is not d.node:
+        return None
+    return point, d
+
+
+# ---- Pyro SVI: the functions it differentiates and the torch modules they call ----------------
+SVI_CLASSES = api_names(pyro_api.SVI_CLASSES)
+PYRO_MODULE_BASES = {"pyro.nn.PyroModule", "pyro.nn.module.PyroModule"}
+
+
+def svi_programs(model: "FileModel") -> List[Tuple[cst.Call, "FunctionInfo"]]:
+    """(the `SVI(...)` call, function) for the model and the guide every `pyro.infer.SVI` of the
+    file is given: a function, a lambda, `self.method`, `obj.method` of a local class's
+    instance, or an instance of a local class (its `__call__` / `forward`). An AutoGuide
+    (`AutoNormal(model)`) is Pyro's and not returned."""
+    from gradscan.semantics.contexts import Scopes, function_value
+
+    if not model.imports.uses("pyro"):
+        return []
+    scopes = model.get(Scopes)
+    out: List[Tuple[cst.Call, "FunctionInfo"]] = []
+    for call, owner in model.calls:
+        if model.callee(call) not in SVI_CLASSES:
+            continue
+        for i, arg in enumerate(call.args[:2]):
+            if arg.keyword is not None and arg.keyword.value not in ("model", "guide"):
+                continue
+            if arg.keyword is None and i > 1:
+                continue
+            fn = function_value(model, owner, arg.value, scopes) or _instance_method(model, arg.value, owner)
+            if fn is not None and all(fn is not f for _c, f in out):
+                out.append((call, fn))
+    return out
+
+
+def _instance_method(model: "FileModel", expr: cst.BaseExpression, scope, depth: int = 0):
+    """`guide` bound to `FlowGuide()` (its `__call__` / `forward`), `vae.guide` where
+    `vae = VAE()` (the method)."""
+    if depth > 3:
+        return None
+    if isinstance(expr, cst.Name):
+        for value, idx, where in _definitions_before(model, expr, scope):
+            return None if idx is not None else _instance_method(model, value, where, depth + 1)
+        return None
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in model.classes:
+        cls = model.classes[expr.func.value]
+        for name in ("__call__", "forward"):
+            method = model.find_method(cls, name)
+            if method is not None:
+                return method
+        return None
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+        for value, idx, _where in _definitions_before(model, expr.value, scope):
+            if idx is None and isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in model.classes:
+                return model.find_method(model.classes[value.func.value], expr.attr.value)
+    return None
+
+
+def module_constructor(model: "FileModel", expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[cst.Call]:
+    """The constructor call of the torch module or Pyro `TransformModule` that `expr` holds:
+    `mean_net` bound to `MeanNet()`, `self.flow` set to `T.spline(2)` in `__init__`,
+    `nn.Linear(3, 1)` itself. None when `expr` is anything else or cannot be told."""
+    if depth > 4 or expr is None:
+        return None
+    if isinstance(expr, cst.Call):
+        q = model.callee(expr) or ""
+        return expr if (q in TRAINABLE_TRANSFORMS or _is_module_ctor(model, expr)) else None
+    if isinstance(expr, cst.Name):
+        for value, idx, where in _definitions_before(model, expr, scope):
+            return None if idx is not None else module_constructor(model, value, where, depth + 1)
+        return None
+    if isinstance(expr, cst.Attribute) and dotted(expr.value) == "self":
+        cls = _owner_class(scope)
+        values = _self_values(model, cls, expr.attr.value) if cls is not None else []
+        if len(values) == 1:
+            value, method = values[0]
+            return module_constructor(model, value, method, depth + 1)
+    return None
+
+
+def is_pyro_module_ctor(model: "FileModel", ctor: cst.Call) -> bool:
+    """`PyroModule[nn.Linear](3, 1)`, or a local class deriving from `PyroModule`: its
+    parameters enter Pyro's param store by themselves."""
+    func = ctor.func
+    if isinstance(func, cst.Subscript):
+        return (model.resolve(func.value) or "") in PYRO_MODULE_BASES
+    if isinstance(func, cst.Name) and func.value in model.classes:
+        for cls in model.class_chain(model.classes[func.value]):
+            for base in cls.base_names:
+                if base in PYRO_MODULE_BASES or base.startswith(tuple(b + "[" for b in PYRO_MODULE_BASES)):
+                    return True
+    return False
+
+
+def bound_value(model: "FileModel", name: cst.Name, scope) -> Optional[cst.BaseExpression]:
+    """The value the plain assignment reaching `name` binds (in its function, then the enclosing
+    ones, then the module), or None (a tuple element, a parameter, a loop variable)."""
+    for value, idx, _where in _definitions_before(model, name, scope):
+        return value if idx is None else None
+    return None
+
+
+# ---- straight-through and relaxed categorical samples -------------------------------------
+STRAIGHT_THROUGH_FUNCTIONS = {"torch.nn.functional.gumbel_softmax"}
+RELAXED_ONE_HOT = {"RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough", "RelaxedOneHotCategoricalStraightThrough",
+                   "ExpRelaxedCategorical", "GumbelSoftmax"}
+
+
+def relaxed_sample(model: "FileModel", expr: cst.BaseExpression, depth: int = 0) -> Optional[cst.Call]:
+    """The sampling call `expr` holds when it is a straight-through or relaxed one-hot sample of
+    graph logits: `F.gumbel_softmax(logits, hard=True)`, `RelaxedOneHotCategorical(t, logits=l).rsample()`
+    (torch, Pyro), TFP's `RelaxedOneHotCategorical(t, logits=l).sample()`; reached through plain
+    assignments. None otherwise."""
+    if depth > 3:
+        return None
+    scope = model.enclosing_function(expr)
+    if isinstance(expr, cst.Name):
+        value = bound_value(model, expr, scope)
+        return relaxed_sample(model, value, depth + 1) if value is not None else None
+    if not isinstance(expr, cst.Call):
+        return None
+    q = model.callee(expr)
+    if q in STRAIGHT_THROUGH_FUNCTIONS:
+        logits = keyword_argument(expr, "logits") or positional_argument(expr, 0)
+        return expr if logits is not None and model.sources.from_graph(logits, scope) else None
+    func = expr.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("rsample", "sample"):
+        d = distribution_of(model, func.value, scope)
+        if d is None or d.cls.name not in RELAXED_ONE_HOT:
+            return None
+        if func.attr.value == "sample" and d.library != TFP:
+            return None  # torch's sample() is drawn under no_grad: GS301's
+        if any(model.sources.from_graph(p, s) for p, s in d.params):
+            return expr
+    return None

@@ -197,10 +197,13 @@ def rename_names(text: str) -> Dict[str, str]:
 
 
 class _RenameAttrs(cst.CSTTransformer):
-    def __init__(self, mapping: Dict[str, str]):
+    def __init__(self, mapping: Dict[str, str], modules: Set[str] = frozenset()):
         self.mapping = mapping
+        self.modules = modules  # names imports bind: `T.spline` is the library's, not `self.spline`
 
     def leave_Attribute(self, original, updated):
+        if isinstance(updated.value, cst.Name) and updated.value.value in self.modules:
+            return updated
         if updated.attr.value in self.mapping:
             return updated.with_changes(attr=cst.Name(self.mapping[updated.attr.value]))
         return updated
@@ -220,7 +223,21 @@ def rename_attrs(text: str) -> Dict[str, str]:
     module.visit(V())
     names = sorted(a for a in assigned if a not in FRAMEWORK_ATTRS and not a.startswith("_"))
     mapping = {a: f"a{i}" for i, a in enumerate(names, 1)}
-    return {"": module.visit(_RenameAttrs(mapping)).code}
+    modules: Set[str] = set()
+
+    class Imports(cst.CSTVisitor):
+        def visit_ImportAlias(self, node):
+            if node.asname is not None and isinstance(node.asname.name, cst.Name):
+                modules.add(node.asname.name.value)
+            else:
+                head = node.name
+                while isinstance(head, cst.Attribute):
+                    head = head.value
+                if isinstance(head, cst.Name):
+                    modules.add(head.value)
+
+    module.visit(Imports())
+    return {"": module.visit(_RenameAttrs(mapping, modules)).code}
 
 
 def _is_definition(stmt: cst.CSTNode) -> bool:

@@ -1060,3 +1060,179 @@ class _GS615:
     @staticmethod
     def check_good(ns):
         assert _changed(ns["net"].weight, ns["w_before"])
+# Fact pt53: log_prob of a distribution's own rsample() cancels the location: a REINFORCE loss
+# built on it gives the mean head exactly zero gradient; a sample() point gives it a gradient.
+_GS305_TORCH = '''
+import torch
+import torch.nn as nn
+from torch.distributions import Normal
+
+torch.manual_seed(0)
+mean_head = nn.Linear(4, 1)
+log_std = nn.Parameter(torch.zeros(1))
+obs = torch.randn(16, 4)
+pi = Normal(mean_head(obs), log_std.exp())
+{draw}
+advantage = torch.randn(16, 1)
+loss = -(pi.log_prob(action) * advantage).mean(){marker}
+loss.backward()
+'''
+
+
+def _gs305_mean_grad_zero(ns):
+    assert ns["mean_head"].weight.grad is not None
+    assert bool((ns["mean_head"].weight.grad == 0).all()), f"mean head gradient should be exactly zero, got {ns['mean_head'].weight.grad}"
+    assert _nonzero_grad(ns["log_std"])
+
+
+def _gs305_mean_grad_flows(ns):
+    assert _nonzero_grad(ns["mean_head"].weight) and _nonzero_grad(ns["log_std"])
+
+
+CASES["GS305"] = OracleCase(
+    "GS305",
+    "torch",
+    _GS305_TORCH.format(draw="action = pi.rsample()", marker="  # GS305").lstrip("\n"),
+    _GS305_TORCH.format(draw="action = pi.sample()", marker="").lstrip("\n"),
+    _gs305_mean_grad_zero,
+    _gs305_mean_grad_flows,
+)
+
+
+# Fact tf63: TF Probability's Normal.sample() is reparameterized, so log_prob of the unstopped
+# sample gives the location exactly zero gradient; tf.stop_gradient on the point restores it.
+_GS305_TFP = '''
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+tf.random.set_seed(0)
+loc = tf.Variable(tf.zeros(8))
+log_scale = tf.Variable(tf.zeros(8))
+advantage = tf.random.normal((8,))
+with tf.GradientTape() as tape:
+    pi = tfd.Normal(loc, tf.exp(log_scale))
+    {draw}
+    loss = -tf.reduce_mean(pi.log_prob(action) * advantage){marker}
+grads = tape.gradient(loss, [loc, log_scale])
+'''
+
+
+def _gs305_tfp_loc_zero(ns):
+    g_loc, g_scale = ns["grads"]
+    assert g_loc is not None and float(tf_abs_max(g_loc)) == 0.0, f"loc gradient should be exactly zero, got {g_loc}"
+    assert g_scale is not None and float(tf_abs_max(g_scale)) > 0
+
+
+def _gs305_tfp_loc_flows(ns):
+    g_loc, g_scale = ns["grads"]
+    assert g_loc is not None and float(tf_abs_max(g_loc)) > 0 and float(tf_abs_max(g_scale)) > 0
+
+
+def tf_abs_max(t):
+    import tensorflow as tf
+
+    return tf.reduce_max(tf.abs(t))
+
+
+CASES["GS305-tfp"] = OracleCase(
+    "GS305",
+    "tfp",
+    _GS305_TFP.format(draw="action = pi.sample()", marker="  # GS305").lstrip("\n"),
+    _GS305_TFP.format(draw="action = tf.stop_gradient(pi.sample())", marker="").lstrip("\n"),
+    _gs305_tfp_loc_zero,
+    _gs305_tfp_loc_flows,
+)
+
+
+# Fact py43: SVI steps only the param-store sites the model and guide touch: a torch module
+# called in the model without pyro.module gets gradients but keeps its weights; registered
+# with pyro.module it trains.
+_GS306_PYRO = '''
+import pyro
+import pyro.distributions as dist
+import torch
+import torch.nn as nn
+from pyro.infer import SVI, Trace_ELBO
+from pyro.optim import Adam
+
+torch.manual_seed(0)
+pyro.set_rng_seed(0)
+pyro.clear_param_store()
+net = nn.Linear(3, 1)
+w_before = net.weight.detach().clone()
+
+
+def model(x, y):
+    mean = {call}.squeeze(-1){marker}
+    with pyro.plate("data", x.shape[0]):
+        pyro.sample("obs", dist.Normal(mean, 1.0), obs=y)
+
+
+def guide(x, y):
+    pass
+
+
+x, y = torch.randn(16, 3), torch.randn(16)
+svi = SVI(model, guide, Adam({{"lr": 0.1}}), Trace_ELBO())
+for _ in range(3):
+    svi.step(x, y)
+'''
+
+
+def _gs306_unchanged(ns):
+    import torch
+
+    assert torch.equal(ns["w_before"], ns["net"].weight.detach()), "SVI must not have stepped the unregistered module"
+
+
+def _gs306_trained(ns):
+    assert _changed(ns["w_before"], ns["net"].weight.detach())
+
+
+CASES["GS306"] = OracleCase(
+    "GS306",
+    "pyro",
+    _GS306_PYRO.format(call="net(x)", marker="  # GS306").lstrip("\n"),
+    _GS306_PYRO.format(call='pyro.module("net", net)(x)', marker="").lstrip("\n"),
+    _gs306_unchanged,
+    _gs306_trained,
+)
+
+
+# Fact pt54: argmax of a straight-through Gumbel-softmax sample is an integer tensor with no
+# grad_fn: an embedding lookup with it trains the table but leaves the router's grad None;
+# the one-hot multiplied with the table trains both.
+_GS307_TORCH = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+router = nn.Linear(8, 4)
+table = nn.Embedding(4, 8)
+h = torch.randn(6, 8)
+onehot = F.gumbel_softmax(router(h), tau=1.0, hard=True)
+{use}
+loss = (out ** 2).mean()
+loss.backward()
+'''
+
+
+def _gs307_router_none(ns):
+    assert ns["router"].weight.grad is None, f"router should get no gradient, got {ns['router'].weight.grad}"
+    assert _nonzero_grad(ns["table"].weight)
+
+
+def _gs307_router_trains(ns):
+    assert _nonzero_grad(ns["router"].weight) and _nonzero_grad(ns["table"].weight)
+
+
+CASES["GS307"] = OracleCase(
+    "GS307",
+    "torch",
+    _GS307_TORCH.format(use="out = table(onehot.argmax(-1))  # GS307").lstrip("\n"),
+    _GS307_TORCH.format(use="out = onehot @ table.weight").lstrip("\n"),
+    _gs307_router_none,
+    _gs307_router_trains,
+)

@@ -15,4 +15,7 @@ from gradscan.rules.sampling import (  # noqa: F401 (importing a rule module reg
     gs302_sampling_function_zero_grad,
     gs303_discrete_sample_in_loss,
     gs304_sample_without_rsample_in_loss,
+    gs305_score_of_reparameterized_sample,
+    gs306_pyro_module_not_registered,
+    gs307_relaxed_sample_to_index,
 )
