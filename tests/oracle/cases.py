@@ -2028,6 +2028,7 @@ class _GS415:
         loss = tf.reduce_mean(tf.square(model(x) - y))  # GS416
         data_only = tf.reduce_mean(tf.square(model(x) - y))
     grads = tape.gradient(loss, model.trainable_variables)
+    keras.optimizers.SGD(0.01).apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables) if g is not None])
     kernel_grad, kernel_data = tape.gradient(loss, model.layers[0].kernel), tape.gradient(data_only, model.layers[0].kernel)
     gate_grad = tape.gradient(loss, gate.logit)
     ''',
@@ -2056,6 +2057,7 @@ class _GS415:
         data_only = tf.reduce_mean(tf.square(pred - y))
         loss = data_only + tf.add_n(model.losses)
     grads = tape.gradient(loss, model.trainable_variables)
+    keras.optimizers.SGD(0.01).apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables) if g is not None])
     kernel_grad, kernel_data = tape.gradient(loss, model.layers[0].kernel), tape.gradient(data_only, model.layers[0].kernel)
     gate_grad = tape.gradient(loss, gate.logit)
     ''',
