@@ -122,6 +122,23 @@ APPLY_UPDATES = (
     *(Api(f"optax.{name}", "jx48") for name in ("apply_updates", "incremental_update", "periodic_update")),
 )
 
+# `jax.custom_vjp`: the backward returns one cotangent per differentiable input; None or an
+# all-zeros cotangent gives that input's producers zero gradient (jx51).
+CUSTOM_VJP = (Api("jax.custom_vjp", "jx51"),)
+ZERO_COTANGENTS = (Api("jax.numpy.zeros_like", "jx51"), Api("jax.numpy.zeros", "jx51"))
+# Optax's optimizers (aliases) end by scaling with -learning_rate; `optax.masked(opt, mask)` as
+# the whole transformation passes the other leaves' raw gradients through, which
+# `apply_updates` adds (jx52). A chain element from `COMPLEMENTS` takes care of those leaves.
+OPTIMIZERS = tuple(Api(f"optax.{n}", "jx52") for n in (
+    "adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamaxw", "adamw", "adan", "amsgrad",
+    "fromage", "lamb", "lars", "lion", "nadam", "nadamw", "noisy_sgd", "novograd", "optimistic_adam",
+    "optimistic_gradient_descent", "polyak_sgd", "radam", "rmsprop", "rprop", "sgd", "sign_sgd", "signum", "sm3",
+    "yogi",
+))
+MASKED = (Api("optax.masked", "jx52"),)
+CHAINS = (Api("optax.chain", "jx52"), Api("optax.named_chain", "jx52"))
+COMPLEMENTS = (*MASKED, *OPTIMIZERS, *(Api(f"optax.{n}", "jx52") for n in ("set_to_zero", "multi_transform", "partition")))
+
 # Argument roles of the array API (no gradient fact: which argument is data, an index or a shape).
 # Packages whose functions take their data as first argument.
 ARRAY_PACKAGES = ("jax.numpy.", "jax.nn.", "jax.lax.", "jax.scipy.", "optax.", "flax.linen.", "flax.nnx.")

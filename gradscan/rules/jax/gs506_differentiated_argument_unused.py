@@ -292,10 +292,10 @@ def _dead_stores(body) -> List[cst.Assign]:
     while changed:
         changed = False
         dead_ids = set().union(*(inside[id(a)] for a in dead)) if dead else set()
-        for a, names in assigns:
+        for a, bound in assigns:
             if any(a is d for d in dead):
                 continue
-            if not any(n.value in names and id(n) not in dead_ids for n in loads):
+            if not any(n.value in bound and id(n) not in dead_ids for n in loads):
                 dead.append(a)
                 changed = True
                 break

@@ -4,15 +4,15 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from gradscan.frameworks import jax as jax_api, names as api_names
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.jax.helpers import uses_jax
 from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.model import FileModel, FunctionInfo
-from gradscan.semantics.walk import descendants
 
-CUSTOM_VJP = {"jax.custom_vjp"}
+CUSTOM_VJP = api_names(jax_api.CUSTOM_VJP)
 # A cotangent that is all zeros whatever flows back.
-ZERO_COTANGENTS = {"jax.numpy.zeros_like", "jax.numpy.zeros"}
+ZERO_COTANGENTS = api_names(jax_api.ZERO_COTANGENTS)
 
 
 class CustomVjpDropsCotangent(Rule):

@@ -1,27 +1,21 @@
 from __future__ import annotations
 
-from typing import Iterator, List, Optional
+from typing import Iterator, List
 
 import libcst as cst
 
+from gradscan.frameworks import jax as jax_api, names as api_names
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import uses_jax
 from gradscan.semantics.arguments import positional_argument
 from gradscan.semantics.model import FileModel
 
-# Optax's optimizers (aliases): each ends by scaling with -learning_rate.
-OPTIMIZERS = {
-    f"optax.{n}" for n in (
-        "adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamaxw", "adamw", "adan", "amsgrad",
-        "fromage", "lamb", "lars", "lion", "nadam", "nadamw", "noisy_sgd", "novograd", "optimistic_adam",
-        "optimistic_gradient_descent", "polyak_sgd", "radam", "rmsprop", "rprop", "sgd", "sign_sgd", "signum", "sm3",
-        "yogi",
-    )
-}
-MASKED = {"optax.masked"}
-CHAINS = {"optax.chain", "optax.named_chain"}
+# The optax tables (fact jx52).
+OPTIMIZERS = api_names(jax_api.OPTIMIZERS)
+MASKED = api_names(jax_api.MASKED)
+CHAINS = api_names(jax_api.CHAINS)
 # A chain element that takes care of the leaves the mask leaves out.
-COMPLEMENTS = MASKED | OPTIMIZERS | {"optax.set_to_zero", "optax.multi_transform", "optax.partition"}
+COMPLEMENTS = api_names(jax_api.COMPLEMENTS)
 
 
 class MaskedOptimizerPassesGradients(Rule):

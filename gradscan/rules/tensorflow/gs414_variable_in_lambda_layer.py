@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Iterator, Optional, Set
+from typing import Iterator, Set
 
 import libcst as cst
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Iterator, Optional, Set
+from typing import Iterator
 
 import libcst as cst
 
@@ -113,7 +113,6 @@ class VariablesListedBeforeBuild(Rule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         listed = None
-        order = model.flow.order
         defs = model.get(Definitions)
         for node, fn in model.assignments:
             if not isinstance(node, cst.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):

@@ -7,7 +7,7 @@ import libcst as cst
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import functions_within, init_methods
 from gradscan.rules.training_loop.helpers import MANAGED, fresh_weights, is_optimizer, method_name, order, param_owners, predicts
-from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
 
