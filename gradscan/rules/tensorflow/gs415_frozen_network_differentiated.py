@@ -178,11 +178,12 @@ def _freezes(model: FileModel) -> Tuple[Dict[str, List[Tuple[cst.CSTNode, Option
                 root = text.split(".", 1)[0]
                 if root != "self" and fn is not None and root in fn.params:
                     return {}, set()  # a helper that sets its argument's flag
-    for node in descendants(model.module):
-        if isinstance(node, cst.For):
-            for sub in descendants(node.body):
-                if isinstance(sub, cst.Attribute) and sub.attr.value == "trainable" and isinstance(model.parent(sub), cst.AssignTarget):
-                    return {}, set()  # `for layer in net.layers: layer.trainable = ...`
+    if freezes:
+        for node, _fn in model.assignments:
+            if isinstance(node, cst.Assign) and any(
+                    isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable" for t in node.targets) \
+                    and any(isinstance(a, cst.For) for a in model.ancestors(node)):
+                return {}, set()  # `for layer in net.layers: layer.trainable = ...`
     return {k: v for k, v in freezes.items() if k not in undone}, undone
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator, List, Optional, Set
+from typing import Dict, Iterator, List, Optional, Set
 
 import libcst as cst
 
@@ -188,6 +188,7 @@ class ParameterNeverUsed(Rule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         file_reads: Optional[Set[str]] = None
+        by_attr: Optional[Dict[str, List[cst.Attribute]]] = None
         for cls in model.class_list:
             if not cls.is_torch:
                 continue
@@ -215,7 +216,11 @@ class ParameterNeverUsed(Rule):
             reads = file_reads | others
             unused = [(attr, node) for attr, node in candidates if not _is_read(model, attr, reads)]
             for attr, _node in candidates:
-                comparison = _only_compared(model, attr) if (attr, _node) not in unused and attr not in others else None
+                if by_attr is None:
+                    by_attr = {}
+                    for node, _fn in model.attributes:
+                        by_attr.setdefault(node.attr.value, []).append(node)
+                comparison = _only_compared(model, attr, by_attr) if (attr, _node) not in unused and attr not in others else None
                 if comparison is not None:
                     yield Report(comparison, _COMPARED.format(attr=clip(attr)))
             if not unused or self._dead_submodules(model, cls, reads):
@@ -332,16 +337,13 @@ def _first_only(model: FileModel, call: cst.Call) -> bool:
     return isinstance(parent, cst.Call) and dotted(parent.func) == "next"
 
 
-def _only_compared(model: FileModel, attr: str) -> Optional[cst.Comparison]:
+def _only_compared(model: FileModel, attr: str, by_attr: Dict[str, List[cst.Attribute]]) -> Optional[cst.Comparison]:
     """The first comparison that reads `self.<attr>`, when every mention of the name in the file
-    is `self.<attr>` stored or read as the operand of a comparison (`norms < self.cutoff`)."""
-    accesses = [node for node, _fn in model.attributes if node.attr.value == attr]
-    if not accesses or attr in _string_words(model) or "<dynamic>" in _string_words(model):
-        return None  # named in a string (a state-dict key, getattr): undecided
-    attribute_names = {id(node.attr) for node in accesses}
-    for node in model.nodes:
-        if type(node) is cst.Name and node.value == attr and id(node) not in attribute_names:
-            return None  # a local or a keyword of the same name: undecided
+    is `self.<attr>` stored or read as the operand of a comparison (`norms < self.cutoff`).
+    `by_attr`: the file's attribute nodes by attribute name (built once per file)."""
+    accesses = by_attr.get(attr, [])
+    if not accesses:
+        return None
     first = None
     for node in accesses:
         parent = model.parent(node)
@@ -362,6 +364,15 @@ def _only_compared(model: FileModel, attr: str) -> Optional[cst.Comparison]:
             return None
         if first is None:
             first = parent
+    # (the costly checks last: most parameters are read in arithmetic and stop above)
+    if first is not None:
+        words = _string_words(model)
+        if attr in words or "<dynamic>" in words:
+            return None  # named in a string (a state-dict key, getattr): undecided
+        attribute_names = {id(node.attr) for node in accesses}
+        for node in model.nodes:
+            if type(node) is cst.Name and node.value == attr and id(node) not in attribute_names:
+                return None  # a local or a keyword of the same name: undecided
     return first
 
 

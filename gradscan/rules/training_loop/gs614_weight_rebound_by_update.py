@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Iterator, List, Optional
 
 import libcst as cst
@@ -12,6 +13,7 @@ from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
 _LOOPS = (cst.For, cst.While)
+_GRAD_READ = re.compile(r"\b(\w+)\.grad\b")
 
 
 def _reads_own_grad(value: cst.BaseExpression, name: str) -> bool:
@@ -157,6 +159,9 @@ class WeightReboundByUpdate(Rule):
     def check(self, model: FileModel) -> Iterator[Report]:
         if ".grad" not in (model.source or ""):
             return
+        graded = set(_GRAD_READ.findall(model.source))  # names whose `.grad` the file reads
+        if not graded:
+            return
         for node, fn in model.assignments:
             if not isinstance(node, cst.Assign) or len(node.targets) != 1:
                 continue
@@ -164,6 +169,8 @@ class WeightReboundByUpdate(Rule):
             if not isinstance(target, cst.Name):
                 continue
             name = target.value
+            if name not in graded:
+                continue
             if not _reads_own_grad(node.value, name) or _re_leafs(node.value):
                 continue
             loop = _loop_over_parameters(model, name, node)
