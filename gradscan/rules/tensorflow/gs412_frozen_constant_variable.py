@@ -5,7 +5,7 @@ from typing import Iterator, Optional, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, is_name, method_name
+from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, is_name, method_name, read_in_forward
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.facts import KERAS_KINDS
@@ -150,7 +150,7 @@ class FrozenConstantVariable(Rule):
                 if flag is None or not is_name(flag, "False"):
                     continue
                 shown = _constant_float(model, value)
-                if shown is None or not _read_in_forward(model, cls, attr):
+                if shown is None or not read_in_forward(model, cls, attr):
                     continue
                 arg = next(a for a in value.args if a.keyword is not None and a.keyword.value == "trainable")
                 yield Report(arg, self.message.format(attr=attr))
@@ -231,16 +231,3 @@ def _constant_text(model: FileModel, init, allow_int: bool) -> Optional[str]:
             return None
         return f"at {model.module.code_for_node(init)}"
     return None
-
-
-def _read_in_forward(model: FileModel, cls, attr: str) -> bool:
-    """`self.<attr>` is read in the class's `call()`/`__call__` on the way to what it returns."""
-    for name in ("call", "__call__"):
-        fn = model.find_method(cls, name)
-        if fn is None:
-            continue
-        for node in descendants(fn.node.body):
-            if isinstance(node, cst.Attribute) and node.attr.value == attr and is_name(node.value, "self"):
-                if model.flow.reaches_output(node) is not None:
-                    return True
-    return False

@@ -5,7 +5,7 @@ from typing import Iterator, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
-from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, is_name, listed_sources, method_name, tf_dtype_kind
+from gradscan.rules.tensorflow.helpers import KERAS_VARIABLE, TF_VARIABLE, callee, is_name, listed_sources, method_name, read_in_forward, tf_dtype_kind
 from gradscan.semantics import classes as kinds
 from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics.facts import KERAS_KINDS
@@ -138,7 +138,7 @@ class IntegerVariableTrained(Rule):
             for attr, value, _node, _method in cls.self_assigns:
                 if bound.get(attr) != 1 or attr in written:
                     continue
-                if _integer_variable(model, value, attribute=True) and _read_in_forward(model, cls, attr):
+                if _integer_variable(model, value, attribute=True) and read_in_forward(model, cls, attr):
                     yield Report(value, self.message.format(name=f"self.{attr}"))
 
 
@@ -190,16 +190,3 @@ def _written(model: FileModel) -> Set[str]:
             elif isinstance(t, cst.Attribute):
                 out.add(t.attr.value)
     return out
-
-
-def _read_in_forward(model: FileModel, cls, attr: str) -> bool:
-    """`self.<attr>` is read in the class's `call()`/`__call__` on the way to what it returns."""
-    for name in ("call", "__call__"):
-        fn = model.find_method(cls, name)
-        if fn is None:
-            continue
-        for node in descendants(fn.node.body):
-            if isinstance(node, cst.Attribute) and node.attr.value == attr and is_name(node.value, "self"):
-                if model.flow.reaches_output(node) is not None:
-                    return True
-    return False

@@ -473,3 +473,16 @@ def _listed_names(expr) -> Set[str]:
         if isinstance(node, (cst.List, cst.Tuple)):
             out.update(e.value.value for e in node.elements if isinstance(e, cst.Element) and isinstance(e.value, cst.Name))
     return out
+
+
+def read_in_forward(model: "FileModel", cls, attr: str) -> bool:
+    """`self.<attr>` is read in the class's `call()`/`__call__` on the way to what it returns."""
+    for name in ("call", "__call__"):
+        fn = model.find_method(cls, name)
+        if fn is None:
+            continue
+        for node in descendants(fn.node.body):
+            if isinstance(node, cst.Attribute) and node.attr.value == attr and is_name(node.value, "self"):
+                if model.flow.reaches_output(node) is not None:
+                    return True
+    return False

@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import functions_within, init_methods, is_self
-from gradscan.rules.training_loop.helpers import MANAGED, fresh_weights, is_optimizer, method_name, param_owners, predicts
+from gradscan.rules.training_loop.helpers import fresh_weights, is_optimizer, managed_by_class, method_name, param_owners, predicts
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
@@ -193,20 +193,7 @@ class OptimizerMissesTrainedSubmodule(Rule):
         """`self.x.requires_grad_(...)`, `self.x.parameters()` outside configure_optimizers (a
         freezing loop, a second optimizer, an EMA update), `self.x.load_state_dict(...)` (a
         target network synced by copy), `self.x.weight.requires_grad = False`."""
-        for fn in methods:
-            if fn is configure:
-                continue
-            for call in fn.calls:
-                if isinstance(call.func, cst.Attribute) and call.func.attr.value in MANAGED:
-                    if (dotted(call.func.value) or "").startswith(name):
-                        return True
-            for node, owner in model.assignments:
-                if owner is fn and isinstance(node, cst.Assign):
-                    for t in node.targets:
-                        text = dotted(t.target) or ""
-                        if text.startswith(name + ".") and text.endswith("requires_grad"):
-                            return True
-        return False
+        return managed_by_class(model, methods, name, skip=configure)
 
     @staticmethod
     def _trained(model: FileModel, reached, name: str) -> bool:

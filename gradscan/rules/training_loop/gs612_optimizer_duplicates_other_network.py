@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
 from gradscan.rules.common import functions_within, init_methods
-from gradscan.rules.training_loop.helpers import MANAGED, fresh_weights, is_optimizer, method_name, order, param_owners, predicts
+from gradscan.rules.training_loop.helpers import fresh_weights, is_optimizer, managed_by_class, method_name, order, param_owners, predicts
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
@@ -147,7 +147,7 @@ class OptimizerDuplicatesOtherNetwork(Rule):
                 continue
             if any(name == o or o.startswith(name + ".") or name.startswith(o + ".") for o in covered):
                 continue
-            if _managed(model, methods, name):
+            if managed_by_class(model, methods, name):
                 continue
             trained_at = _trained_call(model, methods, name)
             if trained_at is None:
@@ -165,23 +165,6 @@ def _assigned_to(model: FileModel, call: cst.Call) -> Optional[str]:
     if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
         return dotted(parent.targets[0].target)
     return None
-
-
-def _managed(model: FileModel, methods, name: str) -> bool:
-    """The class freezes the network, reads its parameters (an average, a copy), or loads
-    weights into it: it is kept out of the optimizers on purpose."""
-    for fn in methods:
-        for call in fn.calls:
-            if isinstance(call.func, cst.Attribute) and call.func.attr.value in MANAGED:
-                if (dotted(call.func.value) or "").startswith(name):
-                    return True
-        for node, owner in model.assignments:
-            if owner is fn and isinstance(node, cst.Assign):
-                for t in node.targets:
-                    text = dotted(t.target) or ""
-                    if text.startswith(name + ".") and text.endswith("requires_grad"):
-                        return True
-    return False
 
 
 def _trained_call(model: FileModel, methods, name: str) -> Optional[cst.Call]:

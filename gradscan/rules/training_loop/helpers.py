@@ -153,6 +153,26 @@ def param_owners(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo]) -
 MANAGED = {"requires_grad_", "parameters", "named_parameters", "freeze", "load_state_dict"}
 
 
+def managed_by_class(model: "FileModel", methods, name: str, skip=None) -> bool:
+    """A method of the class (other than `skip`) freezes `name`, reads its parameters (an
+    average, a copy, a second optimizer), loads weights into it, or sets one of its weights'
+    `requires_grad`: it is kept out of the optimizers on purpose."""
+    for fn in methods:
+        if fn is skip:
+            continue
+        for call in fn.calls:
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value in MANAGED:
+                if (dotted(call.func.value) or "").startswith(name):
+                    return True
+        for node, owner in model.assignments:
+            if owner is fn and isinstance(node, cst.Assign):
+                for t in node.targets:
+                    text = dotted(t.target) or ""
+                    if text.startswith(name + ".") and text.endswith("requires_grad"):
+                        return True
+    return False
+
+
 # Functional losses called as (prediction, target): a network whose output only ever arrives
 # as the target is a fixed one by design (a random target network, a distillation teacher).
 _LOSSES = {
