@@ -31,6 +31,7 @@ from gradscan.frameworks import torch as torch_api
 import libcst as cst
 
 from gradscan.semantics.arguments import argument_for, keyword_argument, positional_argument
+from gradscan.semantics.contexts import Scopes, function_value
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.facts import FILL_FACTORIES, FINAL
 from gradscan.semantics.names import dotted
@@ -1010,7 +1011,6 @@ def svi_programs(model: "FileModel") -> List[Tuple[cst.Call, "FunctionInfo"]]:
     file is given: a function, a lambda, `self.method`, `obj.method` of a local class's
     instance, or an instance of a local class (its `__call__` / `forward`). An AutoGuide
     (`AutoNormal(model)`) is Pyro's and not returned."""
-    from gradscan.semantics.contexts import Scopes, function_value
 
     if not model.imports.uses("pyro"):
         return []
