@@ -114,6 +114,7 @@ class Walk:
         self._memos: Dict[tuple, Dict[int, FrozenSet[str]]] = {("torch", 0, frozenset()): self._roots}
         self._facts: Optional["FrameworkFacts"] = None
         self._attr_kinds: Dict[int, Dict[str, str]] = {}
+        self._owners: Dict[str, Optional[Set[str]]] = {}  # the optimizers' parameter owners, by kind
         self._module_names: Optional[Set[str]] = None
 
     # ---- public ------------------------------------------------------------------------
@@ -357,29 +358,7 @@ class Walk:
         param groups of `model.fc.parameters()`): the other submodules are not trained (a
         linear probe over a backbone). None when there is no optimizer, or one built from a
         whole model (`model.parameters()`) or from anything else (a list, a filter)."""
-        cached = getattr(self, "_optimized", False)
-        if cached is not False:
-            return cached
-        self._optimized: Optional[Set[str]] = None
-        model = self.model
-        if "optim" not in model.source:
-            return None
-        out: Set[str] = set()
-        found = False
-        for call, _fn in model.calls:
-            name = model.callee(call) or ""
-            if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler") or not name.rsplit(".", 1)[-1][:1].isupper():
-                continue
-            params = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "params"), None)
-            if params is None:
-                return None
-            found = True
-            attrs = _parameter_owners(params)
-            if not attrs:
-                return None
-            out |= attrs
-        self._optimized = out if found else None
-        return self._optimized
+        return self._optimizer_owners("attrs", _parameter_owners)
 
     def optimized_networks(self) -> Optional[Set[str]]:
         """The plain names (`critic`, `self`) whose parameters the file's optimizers are built
@@ -387,10 +366,14 @@ class Walk:
         (`Adam(critic.parameters())`, `chain(a.parameters(), b.parameters())`): a network of
         the file that none of them holds is not trained here. None when there is no optimizer,
         or one built from anything else (an attribute, a list of tensors, a filter)."""
-        cached = getattr(self, "_optimized_networks", False)
-        if cached is not False:
-            return cached
-        self._optimized_networks: Optional[Set[str]] = None
+        return self._optimizer_owners("names", _parameter_names)
+
+    def _optimizer_owners(self, kind: str, owners) -> Optional[Set[str]]:
+        """`owners(params)` united over every torch optimizer the file builds (once per kind);
+        None when there is none or when `owners` finds nothing for one of them."""
+        if kind in self._owners:
+            return self._owners[kind]
+        self._owners[kind] = None
         model = self.model
         if "optim" not in model.source:
             return None
@@ -400,12 +383,12 @@ class Walk:
             if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler") or not name.rsplit(".", 1)[-1][:1].isupper():
                 continue
             params = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "params"), None)
-            receivers = parameter_receivers(params) if params is not None else None
-            if not receivers or not all(isinstance(r, cst.Name) for r in receivers):
+            found = owners(params) if params is not None else set()
+            if not found:
                 return None
-            out |= {r.value for r in receivers}
-        self._optimized_networks = out or None
-        return self._optimized_networks
+            out |= found
+        self._owners[kind] = out or None
+        return self._owners[kind]
 
     def _module_like_global(self, name: str) -> bool:
         """A global named like a network (`model`, `net`, `encoder`) that is not a function or
@@ -1010,6 +993,15 @@ def _parameter_owners(params: cst.BaseExpression) -> Set[str]:
     if not receivers or not all(isinstance(r, cst.Attribute) for r in receivers):
         return set()
     return {r.attr.value for r in receivers}
+
+
+def _parameter_names(params: cst.BaseExpression) -> Set[str]:
+    """`critic.parameters()`, `chain(a.parameters(), b.parameters())`: the plain names whose
+    parameters these are; empty when any part is something else (an attribute, a tensor list)."""
+    receivers = parameter_receivers(params) or []
+    if not receivers or not all(isinstance(r, cst.Name) for r in receivers):
+        return set()
+    return {r.value for r in receivers}
 
 
 def parameter_receivers(params: cst.BaseExpression) -> Optional[List[cst.BaseExpression]]:
