@@ -331,17 +331,49 @@ class NonDifferentiableOpInLoss(GraphRule):
 
     @classmethod
     def _beside_live(cls, model: FileModel, src, trace: Trace, fn) -> bool:
-        """Where the value first meets another value, that value is live: it is a mask, an
-        index or a target (`out * (out > 0).float()`, `gather(out, 1, idx)`,
-        `cross_entropy(logits, pseudo)`), and the gradient flows through the live one."""
+        """On the way to the loss the value meets a live value that the gradient flows
+        through: the op's result is a mask, an index, a weight or a target
+        (`out * (out > 0).float()`, `gather(out, 1, idx)`, `cross_entropy(logits, pseudo)`,
+        expert counts times router probabilities in a load-balancing loss). A meeting with
+        values that carry nothing (a count, a setting, the accumulator's own previous value)
+        decides nothing; a reduced term added to a live one (`l1(out.round(), y) + reg`) is a
+        loss term of its own, whose gradient is still zero."""
+        reduced = False
         for child, parent in intent.trace_steps(model, trace.path):
-            if isinstance(parent, (cst.BinaryOperation, cst.Call, cst.List, cst.Tuple)):
-                others = [o for o in intent.co_operands(model, parent, child) if not _constant(o)]
-                if others and all(_detached(o) for o in others):
-                    continue  # `hard - soft.detach()`: straight-through pairs it with `+ soft` next
-                if others:
-                    return any(cls._live(model, src, o, fn) for o in others)
+            if type(parent) is cst.Call and _reduces(model, parent):
+                reduced = True
+            if not isinstance(parent, (cst.BinaryOperation, cst.Call, cst.List, cst.Tuple)):
+                continue
+            others = [o for o in intent.co_operands(model, parent, child)
+                      if not _constant(o) and not _accumulated(model, parent, o)]
+            if others and all(_detached(o) for o in others):
+                continue  # `hard - soft.detach()`: straight-through pairs it with `+ soft` next
+            if not any(cls._live(model, src, o, fn) for o in others):
+                continue
+            if reduced and type(parent) is cst.BinaryOperation and type(parent.operator) in (cst.Add, cst.Subtract):
+                continue
+            return True
         return False
+
+
+_REDUCTIONS = {"mean", "sum", "norm", "prod", "nansum", "nanmean", "item"}
+
+
+def _reduces(model: FileModel, call: cst.Call) -> bool:
+    """A reduction (`.mean()`, `torch.sum(...)`) or a loss (`F.l1_loss`, `criterion(...)`):
+    after it the value is a loss term, not an elementwise partner of other tensors."""
+    name = model.callee(call) or ""
+    last = last_name(call.func) or ""
+    return last in _REDUCTIONS or "loss" in name.lower() or "loss" in last.lower() or "criterion" in last.lower()
+
+
+def _accumulated(model: FileModel, parent: cst.CSTNode, other: cst.BaseExpression) -> bool:
+    """`counts = counts + step`: the accumulator's own previous value is no partner."""
+    if type(other) is not cst.Name or type(parent) is not cst.BinaryOperation:
+        return False
+    holder = model.parent(parent)
+    return type(holder) is cst.Assign and holder.value is parent and any(
+        type(t.target) is cst.Name and t.target.value == other.value for t in holder.targets)
 
 
 # Reductions returning (values, indices) when given a dimension; sort and topk always do.
