@@ -866,6 +866,8 @@ SCORE_FUNCTIONS = {
 def is_score_call(model: "FileModel", node: cst.CSTNode) -> bool:
     """A call that uses a sample as the point a log-probability is evaluated at (a score
     function / REINFORCE estimator, or a likelihood target): `d.log_prob(a)`, `F.cross_entropy(logits, a)`."""
+    if type(node) is cst.BinaryOperation:
+        return _log_term(model, node) is not None
     if not isinstance(node, cst.Call):
         return False
     func = node.func
@@ -879,6 +881,25 @@ def is_score_call(model: "FileModel", node: cst.CSTNode) -> bool:
     if q in SCORE_FUNCTIONS:
         return True
     return isinstance(func, cst.Attribute) and func.attr.value in ("gather", "take_along_dim", "take_along_axis")
+
+
+# A log-likelihood written by hand: the point times the log of its probability,
+# `m * torch.log(p) + (1 - m) * torch.log(1 - p)`, `(onehot * F.log_softmax(logits, -1)).sum(-1)`.
+LOG_FUNCTIONS = {"torch.log", "torch.log1p", "torch.log_softmax", "torch.nn.functional.log_softmax",
+                 "torch.nn.functional.logsigmoid", "jax.numpy.log", "jax.nn.log_softmax", "tensorflow.math.log",
+                 "tensorflow.nn.log_softmax"}
+LOG_METHODS = {"log", "log1p", "log_softmax"}
+
+
+def _log_term(model: "FileModel", node: cst.BinaryOperation) -> Optional[cst.BaseExpression]:
+    """The log side of `point * log(prob)` (either order), or None."""
+    if type(node.operator) is not cst.Multiply:
+        return None
+    for side in (node.right, node.left):
+        if type(side) is cst.Call and (model.callee(side) in LOG_FUNCTIONS or (
+                type(side.func) is cst.Attribute and side.func.attr.value in LOG_METHODS and model.callee(side) is None)):
+            return side
+    return None
 
 
 # Where a score function takes the point it scores (position, keyword): the label or index. Its
@@ -908,6 +929,8 @@ def scores_entry(model: "FileModel", entered: Optional[cst.CSTNode], node: cst.C
         return False
     if entered is None or not _inside(model, node, entered):
         return True
+    if type(node) is cst.BinaryOperation:
+        return not _inside(model, _log_term(model, node), entered)  # the point, not the probability
     func = node.func
     q = model.callee(node)
     spec = SCORED_ARGUMENT.get(q or "")

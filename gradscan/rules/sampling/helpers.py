@@ -9,8 +9,10 @@ from gradscan.rules.base import Rule
 from gradscan.semantics import distributions as dists
 from gradscan.semantics import intent
 from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.flow import Entry, Trace
 from gradscan.semantics.names import dotted, tokens
+from gradscan.semantics.walk import descendants
 from gradscan.semantics.model import FileModel
 
 # Function names (split into word tokens) that say the code generates, evaluates or collects
@@ -236,7 +238,8 @@ class SamplingRule(Rule):
             # when the file shows no caller; a sample that reaches a `.backward()`, or a caller
             # that carries it into a loss, is trained whatever its function is called.
             return None
-        if scored and (not _pathwise_through_networks(model, node, trace) or (discrete and not _through_network(model, trace))):
+        if scored and (not _pathwise_through_networks(model, node, trace) or (discrete and not _through_network(model, trace))
+                       or (discrete and _pathwise_loss_weights_score(model, node, trace))):
             # (A scored discrete draw that reaches the loss through tensor ops only is a reward
             # computed from the action: `log_prob(bits) * bits.sum(-1)`.)
             # REINFORCE / a likelihood term: the sample is scored, and its other way to the loss
@@ -322,6 +325,57 @@ def _weights_score(model: FileModel, start: cst.CSTNode, trace: Trace) -> bool:
         for other in intent.co_operands(model, parent, child):
             if model.flow.flows_into(score, lambda n, o=other: n is o or intent.contains(model, o, n), max_calls=1, module_level=script) is not None:
                 return True
+    return False
+
+
+def _pathwise_loss_weights_score(model: FileModel, start: cst.CSTNode, trace: Trace) -> bool:
+    """REINFORCE through a network (hard attention): what the discrete draw feeds pathwise
+    (`ce = cross_entropy(glimpse(x * m), y)`) comes back as the weight of the draw's score
+    (`-ce.detach() * log_pm`): the sampler's parameters get their gradient from that term,
+    and a discrete draw has no pathwise gradient to give."""
+    script = model.context_of(start) is None
+    on_path = {f"name:{n.value}" for n in trace.path if type(n) is cst.Name}
+    if not on_path:
+        return False
+    scored = model.flow.flows_into(start, lambda n: n is not start and dists.is_score_call(model, n), max_calls=1, module_level=script)
+    if scored is None:
+        return False
+    score = next(n for n in reversed(scored.path) if n is not start and dists.is_score_call(model, n))
+    weighted = model.flow.flows_into(score, lambda n: n is not score and _product(model, n), max_calls=1, module_level=script)
+    if weighted is None:
+        return False
+    at = max(i for i, n in enumerate(weighted.path) if n is not score and _product(model, n))
+    product, child = weighted.path[at], weighted.path[at - 1] if at else score
+    return any(on_path & _names_behind(model, o) for o in intent.co_operands(model, product, child))
+
+
+def _names_behind(model: FileModel, expr: cst.CSTNode, limit: int = 64) -> set:
+    """`name:<n>` for every local name `expr` is computed from, through cuts too
+    (`reward = -ce.detach()` is behind `ce`): where a value came from, not what it carries."""
+    defs = model.get(Definitions)
+    out: set = set()
+    todo = [expr]
+    while todo and len(out) < limit:
+        node = todo.pop()
+        for name in descendants(node):
+            if type(name) is not cst.Name or f"name:{name.value}" in out:
+                continue
+            holder = model.parent(name)
+            if type(holder) is cst.Attribute and holder.attr is name:
+                continue
+            out.add(f"name:{name.value}")
+            bindings, _where = defs.reaching(name)
+            todo += [b.value for b in bindings if b.value is not None]
+    return out
+
+
+def _product(model: FileModel, node: cst.CSTNode) -> bool:
+    """`a * b`, `a / b`, `a.mul(b)`, `torch.mul(a, b)`."""
+    if type(node) is cst.BinaryOperation:
+        return type(node.operator) in (cst.Multiply, cst.Divide)
+    if type(node) is cst.Call:
+        return model.callee(node) in ("torch.mul", "torch.div") or (
+            type(node.func) is cst.Attribute and node.func.attr.value in ("mul", "div") and model.callee(node) is None)
     return False
 
 
