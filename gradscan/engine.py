@@ -19,6 +19,7 @@ from gradscan import noqa
 from gradscan.config import Settings, validate_selector
 from gradscan.files import SourceError, SourceFile, read_source, source_from_bytes, source_from_text
 from gradscan.findings import Finding, Fix
+from gradscan.positions import positions as node_positions
 from gradscan.rules import REGISTRY, Report, Rule
 
 
@@ -274,12 +275,11 @@ def _analysed(source: SourceFile, module, raw: List[tuple], rules, settings: Set
         model.release()  # frees the tree by reference counting, not by the cyclic collector
 
 
-def _line_map(module: cst.Module, text: str):
-    """None when libcst's code is the source itself (the usual case). Otherwise a function
-    mapping a (line, column) of libcst's code to the source's: libcst drops some things it
-    parses, such as a line holding only a backslash continuation, and positions after them
-    would be off by a line."""
-    code = module.code
+def _line_map(code: str, text: str):
+    """None when libcst's code (`code`) is the source itself (the usual case). Otherwise a
+    function mapping a (line, column) of libcst's code to the source's: libcst drops some
+    things it parses, such as a line holding only a backslash continuation, and positions after
+    them would be off by a line."""
     if code == text:
         return None
     import difflib
@@ -385,10 +385,9 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
         return []
     positions = None
     if module is not None and any(isinstance(r[0], cst.CSTNode) for r in raw):
-        # Positions are computed only for files that have something to report.
-        wrapper = cst.metadata.MetadataWrapper(module, unsafe_skip_copy=True)
-        positions = wrapper.resolve(cst.metadata.PositionProvider)
-    relines = _line_map(module, source.text) if positions is not None else None
+        # Positions of the reported nodes (and of the nodes fixes replace) only.
+        positions, code = node_positions(module, [r[0] for r in raw] + [r[3][0] for r in raw if r[3] is not None])
+    relines = _line_map(code, source.text) if positions is not None else None
     table = {} if disable_noqa else noqa.noqa_lines(source.text)
     out = []
     seen = set()
