@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -115,17 +115,24 @@ class PyroModuleNotRegistered(SamplingRule):
             return
         # A registration counts only where SVI traces it: in a model or guide (or a function
         # they call). `pyro.module` run once outside leaves the module out of the step (py43).
-        traced = {id(fn) for _svi, fn in programs}
-        for _svi, fn in programs:
-            for call in fn.calls:
-                callee = called_function(model, fn, call)
-                if callee is not None:
-                    traced.add(id(callee))
-        registered = _registered(model, traced)
+        # Per SVI object: a registration in another SVI's guide (`pyro.module("net", net)` of
+        # a second program that reuses the name) does not step this one's module.
+        registered_by: Dict[int, Set[Tuple[Optional[int], str]]] = {}
+        for svi in {id(c): c for c, _fn in programs}.values():
+            traced = {id(fn) for c, fn in programs if c is svi}
+            for c, fn in programs:
+                if c is not svi:
+                    continue
+                for call in fn.calls:
+                    callee = called_function(model, fn, call)
+                    if callee is not None:
+                        traced.add(id(callee))
+            registered_by[id(svi)] = _registered(model, traced)
         frozen = model.sources.walk.frozen_names()
         optimized = _optimized(model)
         seen: Set[int] = set()
-        for _svi, fn in programs:
+        for svi, fn in programs:
+            registered = registered_by[id(svi)]
             for use, holder, ctor in _module_uses(model, fn):
                 if id(use) in seen:
                     continue
