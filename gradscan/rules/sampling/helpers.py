@@ -229,7 +229,10 @@ class SamplingRule(Rule):
         if scored and use == PATHWISE:
             # A root returning the sample beside its score (`return a, d.log_prob(a)`): judge the
             # way its callers carry the sample, where a reward computed from it may weight the score.
-            further = model.flow.reaches_output(node, barrier=barrier, module_level=script, past_roots=True)
+            # (A caller's use under `no_grad`, a TD target's next action, carries no path.)
+            test = barrier.test if isinstance(barrier, Entry) else (lambda _e, _n: False)
+            further = model.flow.reaches_output(node, barrier=Entry(lambda e, n: test(e, n) or in_no_grad_block(model, n)),
+                                                module_level=script, past_roots=True)
             if further is None:
                 return None  # the callers take the sample as data or as a score's point only
             if not _pathwise_through_networks(model, node, further) or (discrete and not _through_network(model, further)):
