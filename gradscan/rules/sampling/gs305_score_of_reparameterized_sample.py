@@ -34,7 +34,9 @@ class ScoreOfReparameterizedSample(SamplingRule):
     come from the graph, and the log-density is used as a score: it reaches the loss
     multiplied (or divided) by a weight that is not a constant coefficient (a return, a reward,
     an advantage), while the sample itself reaches the loss no other way (it goes to the
-    environment, a reward function or a baseline detached).
+    environment, a reward function or a baseline detached, or is computed with under
+    `no_grad`). A policy's `forward` returning the sample and its log-density
+    (`return a, pi.log_prob(a)`) is followed into its callers in the file, where the weight is.
 
     ## Why it breaks gradients
     A reparameterized sample is `loc + scale * eps` and keeps its graph to `loc` and `scale`.

@@ -36,8 +36,12 @@ class PyroModuleNotRegistered(SamplingRule):
     `pyro.module(name, module)` (nor the object holding it: `pyro.module("vae", self)` covers
     `self.encoder`), it is not a `PyroModule`, and its parameters are neither frozen nor given
     to a torch optimizer of their own. A `pyro.module` call run once outside the model and
-    guide (at import, in `__init__`) does not count: SVI only steps what it traces. The model and
-    guide may be functions, methods (`vae.guide`), or instances of a class with `__call__`.
+    guide (at import, in `__init__`) does not count: SVI only steps what it traces, and a
+    registration counts for the SVI whose model or guide makes it. The model and guide may be
+    functions, methods (`vae.guide`), instances of a class with `__call__`, or the inner
+    functions a factory returns (`model, guide = make_pair(net)`); the module may be held in a
+    parameter of the function or of the factory it is closed over, and built by a helper
+    function of the file (`net = mlp(3, 2)`).
 
     ## Why it breaks gradients
     `SVI.step` collects the parameters to update from the param-store sites the model and guide

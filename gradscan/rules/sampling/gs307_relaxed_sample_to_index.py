@@ -30,7 +30,9 @@ class RelaxedSampleToIndex(SamplingRule):
     (`F.gumbel_softmax(logits, hard=True)`, `RelaxedOneHotCategorical(...).rsample()`,
     `OneHotCategoricalStraightThrough(...).rsample()`, TF Probability's
     `RelaxedOneHotCategorical(...).sample()`), when the index reaches the loss (an embedding
-    lookup, a gather) and the sample itself reaches it no other way.
+    lookup, a gather) and the sample itself reaches it no other way. The argmax may be in a
+    helper the one-hot is passed to (`def to_index(onehot): return onehot.max(-1)[1]`), and the
+    lookup at the helper's caller.
 
     ## Why it breaks gradients
     The point of these samplers is the gradient they pass as a tensor: `hard=True` returns a
