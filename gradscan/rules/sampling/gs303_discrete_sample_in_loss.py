@@ -267,8 +267,8 @@ class DiscreteSampleInLoss(SamplingRule):
                 continue  # `tfd.Distribution.mean`, `lambda d: d.probs_parameter()`: differentiable
             if not _feeds_another_layer(model, call):
                 continue
-            yield Report(at, f"the tensor of this {clip(shown, 30)} layer is a discrete sample: the layers before it "
-                             f"get no gradient; use a relaxation or `convert_to_tensor_fn=tfd.Distribution.mean`")
+            yield Report(at, f"this {clip(shown, 20)} layer passes on a sample: the layers before it get no gradient; "
+                             f"convert with `mean`")
 
 
 INDEX_FUNCTIONS = {"torch.nn.functional.embedding", "torch.gather", "torch.index_select", "torch.take",
