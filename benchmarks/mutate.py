@@ -582,9 +582,21 @@ def op_loss_item_rewrap(ctx):
 
 
 def op_rsample_to_sample(ctx):
-    for node, _ in walk(ctx.module):
+    # Only torch (and Pyro, which imports it) draws `.sample()` under no_grad. A file that does not
+    # import torch samples with another library: numpyro's `sample` of a reparameterized
+    # distribution is differentiable (its 4 sites in distribution.py give the same gradients
+    # with `sample` as with `rsample`, checked under numpyro 0.22.0): no bug to find.
+    if not any(q == "torch" or q.startswith("torch.") for q in ctx.names.table.values()):
+        return
+    for node, parents in walk(ctx.module):
         if method_call(node, "rsample"):
+            if any(isinstance(p, cst.With) and any(_no_grad_item(w.item) for w in p.items) for p in parents):
+                continue  # under `torch.no_grad()` rsample and sample give the same graph-less value
             yield Site(node, lambda u: u.with_changes(func=u.func.with_changes(attr=cst.Name("sample"))))
+
+
+def _no_grad_item(expr) -> bool:
+    return isinstance(expr, cst.Call) and (dotted(expr.func) or "").split(".")[-1] in ("no_grad", "inference_mode")
 
 
 # GS4 ------------------------------------------------------------------------

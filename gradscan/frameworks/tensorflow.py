@@ -135,3 +135,16 @@ NO_GRADIENT_NAMESPACES = (Api("metrics", "tf53"),)
 # (`keras.losses.MeanSquaredError()`, `CategoricalCrossentropy(...)`) computes its value from
 # what it is given, so its value carries exactly its inputs' gradient.
 WEIGHTLESS_NAMESPACES = (Api("losses", "tf56"),)
+
+# TF Probability's distribution layers (tf71): the tensor a later layer receives is
+# `convert_to_tensor_fn(distribution)`, `tfd.Distribution.sample` unless told otherwise. The
+# generic layer takes a distribution-making function; the others build a discrete distribution
+# themselves, so their tensor (a sample, or a mode) carries no gradient to their inputs.
+DISTRIBUTION_LAYERS = (
+    Api("tensorflow_probability.layers.DistributionLambda", "tf71"),
+)
+DISCRETE_DISTRIBUTION_LAYERS = tuple(Api(f"tensorflow_probability.layers.{name}", "tf71") for name in (
+    "OneHotCategorical", "CategoricalMixtureOfOneHotCategorical", "IndependentBernoulli", "IndependentPoisson",
+))
+# The conversions that keep a discrete distribution's tensor without gradient (tf35, tf71).
+DRAWING_CONVERSIONS = frozenset({"sample", "mode"})

@@ -546,12 +546,41 @@ def function_value(model: "FileModel", scope, expr: cst.BaseExpression, scopes: 
         while owner is not None and expr.value not in owner.bindings:
             owner = owner.parent
         value = model.single_value(owner, expr.value) if owner is not None else None
-        if value is None or (isinstance(value, cst.Name) and value.value == expr.value):
+        if value is None:
+            return _unpacked_function(model, scope, expr, scopes, _depth + 1)
+        if isinstance(value, cst.Name) and value.value == expr.value:
             return None
         return function_value(model, owner, value, scopes, _depth + 1)
     if isinstance(expr, cst.Attribute) and dotted(expr.value) == "self" and scope is not None and scope.cls is not None:
         return model.find_method(scope.cls, expr.attr.value)
     return None
+
+
+def _unpacked_function(model: "FileModel", scope, name: cst.Name, scopes: "Scopes", depth: int):
+    """`model, guide = make_pair(net)`: the function at that position of the tuple every `return`
+    of the factory builds (`return model, guide` of two inner functions); None otherwise."""
+    from gradscan.semantics.definitions import Definitions  # (definitions imports this module)
+
+    bindings, _kind = model.get(Definitions).reaching(name, scope)
+    if len(bindings) != 1:
+        return None
+    b = bindings[0]
+    if b.index is None or b.kind != "name" or not isinstance(b.value, cst.Call) or model.resolve(b.value.func) is not None:
+        return None
+    factory = function_value(model, b.scope, b.value.func, scopes, depth)
+    if factory is None or not isinstance(factory.node, cst.FunctionDef) or not factory.returns:
+        return None
+    found = None
+    for ret in factory.returns:
+        value = getattr(ret, "value", None)
+        if not isinstance(value, (cst.Tuple, cst.List)) or b.index >= len(value.elements) \
+                or any(isinstance(e, cst.StarredElement) for e in value.elements):
+            return None
+        fn = function_value(model, factory, value.elements[b.index].value, scopes, depth)
+        if fn is None or (found is not None and fn is not found) or fn.parent is not factory:
+            return None
+        found = fn
+    return found
 
 
 def _returned_function(model: "FileModel", factory, scopes: "Scopes", depth: int):

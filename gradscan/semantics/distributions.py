@@ -1084,11 +1084,44 @@ def module_constructor(model: "FileModel", expr: cst.BaseExpression, scope, dept
         return None
     if isinstance(expr, cst.Call):
         q = model.callee(expr) or ""
-        return expr if (q in TRAINABLE_TRANSFORMS or _is_module_ctor(model, expr)) else None
+        if q in TRAINABLE_TRANSFORMS or _is_module_ctor(model, expr):
+            return expr
+        # `build_encoder(4, 2)`: a function of the file whose every return builds a module
+        factory = model.module_functions.get(expr.func.value) if isinstance(expr.func, cst.Name) and not q else None
+        if factory is None or not factory.returns or expr.func.value in model.classes:
+            return None
+        found = None
+        for ret in factory.returns:
+            ctor = module_constructor(model, getattr(ret, "value", None), factory, depth + 1)
+            if ctor is None:
+                return None
+            found = found or ctor
+        return found
     if isinstance(expr, cst.Name):
         for value, idx, where in _definitions_before(model, expr, scope):
             return None if idx is not None else module_constructor(model, value, where, depth + 1)
-        return None
+        # A parameter (of the function or of one enclosing it, read in a closure): what every
+        # caller of that function in the file passes for it.
+        owner = scope
+        while owner is not None and expr.value not in owner.params:
+            if expr.value in owner.bindings:
+                return None
+            owner = owner.parent
+        if owner is None:
+            return None
+        if model.module_functions.get(owner.name) is owner:
+            # a function of the module: its calls by name anywhere, setup code included
+            callers = [(c, o) for c, o in model.calls if isinstance(c.func, cst.Name) and c.func.value == owner.name]
+        else:
+            callers = model.flow.callers(owner)
+        found = None
+        for call, caller in callers[:8]:
+            arg = argument_for(owner, call, expr.value)
+            ctor = module_constructor(model, arg, caller, depth + 1) if arg is not None else None
+            if ctor is None:
+                return None
+            found = found or ctor
+        return found
     if isinstance(expr, cst.Attribute) and dotted(expr.value) == "self":
         cls = _owner_class(scope)
         values = _self_values(model, cls, expr.attr.value) if cls is not None else []

@@ -123,22 +123,30 @@ class Flow:
 
     # ---- public ------------------------------------------------------------------------
     def reaches_output(self, node: cst.CSTNode, max_calls: int = 3, barrier: Optional[Callable[[cst.CSTNode], bool]] = None,
-                       accept_return: Optional[Callable[["FunctionInfo"], bool]] = None, module_level: bool = False) -> Optional[Trace]:
+                       accept_return: Optional[Callable[["FunctionInfo"], bool]] = None, module_level: bool = False,
+                       past_roots: bool = False) -> Optional[Trace]:
         """A trace if the value of `node` reaches the return value of a differentiable root,
         or a value that is backpropagated; None if it does not (or cannot be decided).
         `barrier(n)`, when given, abandons every path through a node `n` it is true for (for
         example a `log_prob(...)` call: a sample that reaches the loss only as a score).
         `accept_return(fn)`, when given, decides whether returning from the root `fn` counts (a
         Keras `train_step` returns metrics, not an output). `module_level=True` also follows
-        assignments in module-level code (scripts and notebooks with a top-level tape block)."""
+        assignments in module-level code (scripts and notebooks with a top-level tape block).
+        `past_roots=True` follows what a root returns into the file's callers of that root, element
+        by element (`actions, logp = policy(obs)` in a training function): the trace then ends
+        where the caller takes it, and a root whose callers all drop the value is no output;
+        a root with no caller in the file ends the walk as before."""
         fn = self.model.enclosing_function(node)
-        return self._bounded(lambda: self._reach(node, fn, max_calls, set(), barrier, None, accept_return, module_level))
+        return self._bounded(lambda: self._reach(node, fn, max_calls, set(), barrier, None, accept_return, module_level,
+                                                 past_roots=past_roots))
 
-    def flows_into(self, node: cst.CSTNode, predicate: Callable[[cst.CSTNode], bool], max_calls: int = 0, module_level: bool = False) -> Optional[Trace]:
+    def flows_into(self, node: cst.CSTNode, predicate: Callable[[cst.CSTNode], bool], max_calls: int = 0, module_level: bool = False,
+                   past_roots: bool = False) -> Optional[Trace]:
         """A trace (sink "target") if the value of `node` passes through a node `predicate` is
         true for, by the same walk as `reaches_output`; None otherwise."""
         fn = self.model.enclosing_function(node)
-        return self._bounded(lambda: self._reach(node, fn, max_calls, set(), None, predicate, None, module_level))
+        return self._bounded(lambda: self._reach(node, fn, max_calls, set(), None, predicate, None, module_level,
+                                                 past_roots=past_roots))
 
     def element_reaches(self, fn: "FunctionInfo", position: int, call: Optional[cst.Call] = None) -> Optional[bool]:
         """Does element `position` of what `fn` returns reach an output or a loss through any
@@ -175,7 +183,7 @@ class Flow:
         return self._climb(node)[:3]
 
     # ---- the walk ----------------------------------------------------------------------
-    def _reach(self, node, fn, calls_left: int, seen: Set[Tuple[int, Optional[int]]], barrier=None, target=None, accept_return=None, module_level: bool = False, element: Optional[int] = None) -> Optional[Trace]:
+    def _reach(self, node, fn, calls_left: int, seen: Set[Tuple[int, Optional[int]]], barrier=None, target=None, accept_return=None, module_level: bool = False, element: Optional[int] = None, past_roots: bool = False) -> Optional[Trace]:
         # `element`: the value of `node` is a tuple of which only this position carries the value
         # (a helper's `return z, y` reached through its element `z`).
         # A question asked about a conversion itself (`t.tolist()`, `float(t)`: GS205's) starts
@@ -217,6 +225,17 @@ class Flow:
                 if fn is None:
                     continue
                 if self._is_root(fn):
+                    if past_roots and calls_left > 0:
+                        callers = list(self._callers(fn))
+                        if callers:
+                            position = _returned_position(path)
+                            for call, caller in callers:
+                                found = self._reach(call, caller, calls_left - 1, seen, barrier, target, accept_return,
+                                                    module_level or caller is None, position, past_roots)
+                                if found is not None:
+                                    return Trace(path + found.path, found.sink, found.root,
+                                                 found.converted or (conv.node if conv is not None else None))
+                            continue  # the file's callers of this root all drop the value
                     sink = _callback_return(fn, path)
                     if sink is None:
                         continue  # a training_step's logging entry: Lightning does not backpropagate it
@@ -229,7 +248,8 @@ class Flow:
                 if calls_left > 0:
                     position = _returned_position(path)
                     for call, caller in self._callers(fn):
-                        found = self._reach(call, caller, calls_left - 1, seen, barrier, target, accept_return, module_level, position)
+                        found = self._reach(call, caller, calls_left - 1, seen, barrier, target, accept_return, module_level, position,
+                                            past_roots)
                         if found is not None:
                             return Trace(path + found.path, found.sink, found.root,
                                          found.converted or (conv.node if conv is not None else None))

@@ -66,7 +66,11 @@ class SampleInsteadOfRsample(SamplingRule):
     `Normal(dec(z), 1).log_prob(x)`, or is a loss's prediction, `bce(dec(z), x)`, is pathwise
     and flagged) or through a reward that weights the score (`log_prob(a) * reward(a)`,
     or an environment or unknown function; a function of the file that computes with tensors
-    and is added to the loss, as a reverse-KL target density, is a path); sampling in generation, evaluation, rollout and data-collection code;
+    and is added to the loss, as a reverse-KL target density, is a path; a reward computed
+    from the sample by tensor operations that weights its score, `-(r - b) * log_p` with
+    `r = -(y - 3 * a) ** 2`, is REINFORCE too); a root returning the sample beside its score
+    (`return a, d.log_prob(a)`) is judged at its callers in the file, where the reward
+    weighting the returned score is computed (their uses under `no_grad` carry no path); sampling in generation, evaluation, rollout and data-collection code;
     priors and noise with constant parameters (`Normal(0, 1).sample()`); samples that are
     detached on purpose.
 

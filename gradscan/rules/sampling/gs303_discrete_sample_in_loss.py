@@ -5,10 +5,13 @@ from typing import Iterator
 import libcst as cst
 
 from gradscan.frameworks import jax as jax_api
+from gradscan.frameworks import names as tf_api_names
+from gradscan.frameworks import tensorflow as tf_api
 from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule, graph_params, node_text, sample_calls
 from gradscan.semantics import distributions as dists
-from gradscan.semantics.arguments import find_argument
+from gradscan.semantics.arguments import argument_for, find_argument, keyword_argument
+from gradscan.semantics.names import dotted
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.walk import descendants
 
@@ -31,8 +34,9 @@ class DiscreteSampleInLoss(SamplingRule):
         "probabilities that produced it get no gradient through it."
     )
     hint = "use a relaxed distribution (RelaxedBernoulli, RelaxedOneHotCategorical, Gumbel-softmax) or a score-function estimator (`log_prob`)"
-    facts = ("pt09", "tf35", "jx41", "jx50")
-    triggers = (".sample(", "bernoulli(", "categorical(", "choice(", "poisson(", "geometric(", "binomial(", "multinomial(")
+    facts = ("pt09", "tf35", "jx41", "jx50", "tf71")
+    triggers = (".sample(", "bernoulli(", "categorical(", "choice(", "poisson(", "geometric(", "binomial(", "multinomial(",
+                "DistributionLambda", "OneHotCategorical(", "IndependentBernoulli(", "IndependentPoisson(")
     doc = """
     ## What it does
     Flags a sample of a distribution without a reparameterized sampler (torch/pyro Bernoulli,
@@ -44,10 +48,19 @@ class DiscreteSampleInLoss(SamplingRule):
     loss other than through `log_prob`. A JAX index draw used to select (`codebook[idx]`) is
     reported when it is the only consumer of probabilities computed from what the transform
     differentiates (nothing else reads them or the parameter leaves they come from): then they
-    get no gradient at all. Probabilities filled in from a traced value (`jnp.full(shape, p)`,
+    get no gradient at all. So is a torch or Pyro index draw (`Categorical`) that selects
+    (`levels[k]`, `F.embedding(k, w)`, an embedding module) from a value reaching the loss, in
+    the function or at a caller of the helper that returns it, when the probabilities computed
+    there (by the network, in the function or passed in by the file's callers) reach no loss
+    any other way: no `log_prob`, no likelihood of the same logits, no other use. Probabilities filled in from a traced value (`jnp.full(shape, p)`,
     `jnp.full_like(x, p)`, `tf.fill(dims, p)`) come from `p`, not from the shape or template.
     A helper's name (`simulate`, `rollout`) is no exemption when its draw reaches what
     `jax.grad`/`value_and_grad` differentiates or a Lightning `training_step` returns.
+    Also flagged: a TF Probability distribution layer of a discrete distribution
+    (`tfpl.DistributionLambda(lambda t: tfd.OneHotCategorical(logits=t))`, the prebuilt
+    `tfpl.OneHotCategorical`, `IndependentBernoulli`) whose tensor another layer takes (applied
+    in the functional API, or followed by another layer in a `Sequential` list): that tensor is
+    `convert_to_tensor_fn(dist)`, a sample by default (fact tf71), or a mode.
 
     ## Why it breaks gradients
     A discrete sample is a step function of the probabilities: no gradient passes through it.
@@ -67,7 +80,8 @@ class DiscreteSampleInLoss(SamplingRule):
     flagged whatever it is called; GS301 says how these exemptions are proved);
     sampling at generation time; sampled indices used to index or embed when their probabilities
     also reach the loss another way (scheduled sampling, a likelihood of the same logits) or are
-    data (a replay buffer's priorities).
+    data (a replay buffer's priorities); a TF Probability distribution layer that is the
+    model's output (scored by a log-likelihood loss) or converts with `tfd.Distribution.mean`.
 
     ## Example
     ```python
@@ -177,7 +191,9 @@ class DiscreteSampleInLoss(SamplingRule):
             if not graph:
                 continue
             frameworks = ("torch",) if d.library in (dists.TORCH, dists.PYRO) else ("tensorflow", "jax")
-            if self._reaches_loss(model, call, frameworks, index_valued=d.index_valued, discrete=True) is None:
+            if self._reaches_loss(model, call, frameworks, index_valued=d.index_valued, discrete=True) is None \
+                    and not (d.index_valued and d.library in (dists.TORCH, dists.PYRO)
+                             and self._sole_index_draw(model, call, d, frameworks)):
                 continue
             yield Report(func.attr, f"{clip(d.display, 40)} sample gives `{node_text(model, graph[0], 20)}` no gradient; "
                                     f"use a relaxation or `log_prob`")
@@ -204,6 +220,142 @@ class DiscreteSampleInLoss(SamplingRule):
                 continue
             yield Report(call, f"`jax.random.{name}` gives `{node_text(model, param, 24)}` a zero gradient; "
                                f"use a relaxation or `log_prob`")
+        yield from self._distribution_layers(model)
+
+    def _sole_index_draw(self, model: FileModel, call: cst.Call, d, frameworks) -> bool:
+        """An index draw that selects from a value reaching the loss (`centres[idx]`, an
+        embedding of it), when nothing else takes the distribution's parameters to a loss: no
+        `log_prob`, no likelihood of the same logits, no other use. The walk stops at an index
+        (no gradient passes one), so the lookup is asked about, and the probabilities'
+        other ways are asked about from where they are computed."""
+        script = model.context_of(call) is None
+        hit = model.flow.flows_into(call, lambda n: _index_position(model, n) is not None, max_calls=1,
+                                    module_level=script, past_roots=True)
+        if hit is None:
+            return False
+        lookup = next(found for found in (_index_position(model, n) for n in hit.path) if found is not None)
+        if self._reaches_loss(model, lookup, frameworks) is None:
+            return False
+        sources = list(_parameter_sources(model, d))
+        if all(isinstance(start, cst.Name) for start in sources):
+            return False  # probabilities only seen as names passed in (a buffer's priorities): data, or unknown
+        for start in sources:
+            if model.flow.reaches_output(start, barrier=lambda n: n is call, module_level=True, past_roots=True) is not None:
+                return False
+        return True
+
+    def _distribution_layers(self, model: FileModel) -> Iterator[Report]:
+        """A TF Probability distribution layer of a discrete distribution whose tensor (its
+        `convert_to_tensor_fn`, a sample by default: tf71) another layer takes: the layers
+        before it get no gradient through it (tf35). As a model's output, scored by a
+        negative log-likelihood loss, it is fine and not reported."""
+        for call, _owner in model.calls:
+            q = model.callee(call) or ""
+            if q in DISTRIBUTION_LAYERS:
+                make = find_argument(call, 0, "make_distribution_fn")
+                body = make.body if isinstance(make, cst.Lambda) else None
+                d = dists.distribution_of(model, body) if isinstance(body, cst.Call) else None
+                if d is None or not d.discrete or d.library != dists.TFP:
+                    continue
+                at, shown = body, d.cls.name
+            elif q in DISCRETE_LAYERS:
+                at, shown = call, q.rsplit(".", 1)[-1]
+            else:
+                continue
+            convert = keyword_argument(call, "convert_to_tensor_fn")
+            if convert is not None and not _draws(convert):
+                continue  # `tfd.Distribution.mean`, `lambda d: d.probs_parameter()`: differentiable
+            if not _feeds_another_layer(model, call):
+                continue
+            yield Report(at, f"this {clip(shown, 20)} layer passes on a sample: the layers before it get no gradient; "
+                             f"convert with `mean`")
+
+
+INDEX_FUNCTIONS = {"torch.nn.functional.embedding", "torch.gather", "torch.index_select", "torch.take",
+                   "torch.nn.functional.one_hot"}
+
+
+def _index_position(model: FileModel, n: cst.CSTNode):
+    """The lookup `n` is the index of: `table[n]`, `F.embedding(n, w)`, `torch.gather(x, d, n)`,
+    an embedding module `self.emb(n)`; None otherwise."""
+    parent = model.parent(n)
+    if isinstance(parent, cst.Index):
+        element = model.parent(parent)
+        sub = model.parent(element) if isinstance(element, cst.SubscriptElement) else None
+        return sub if isinstance(sub, cst.Subscript) else None
+    if isinstance(parent, cst.Arg):
+        owner = model.parent(parent)
+        if isinstance(owner, cst.Call) and ((model.callee(owner) or "") in INDEX_FUNCTIONS
+                                            or model.sources.walk.is_module_object(owner.func)):
+            return owner
+    return None
+
+
+def _parameter_sources(model: FileModel, d):
+    """Where a distribution's graph parameters are computed: each parameter expression, the
+    value of a name it reads when bound once in its function, and for a parameter of a function
+    of the file, what the callers pass (and the value of a name passed)."""
+    for expr, scope in d.params:
+        yield expr
+        if not isinstance(expr, cst.Name):
+            continue
+        value = model.single_value(scope, expr.value) if scope is not None else None
+        if value is not None:
+            yield value
+        owner = scope
+        while owner is not None and expr.value not in owner.params:
+            owner = owner.parent
+        if owner is None:
+            continue
+        for caller, where in model.flow.callers(owner)[:8]:
+            arg = argument_for(owner, caller, expr.value)
+            if arg is None:
+                continue
+            yield arg
+            if isinstance(arg, cst.Name) and where is not None:
+                bound = model.single_value(where, arg.value)
+                if bound is not None:
+                    yield bound
+
+
+DISTRIBUTION_LAYERS = tf_api_names(tf_api.DISTRIBUTION_LAYERS)
+DISCRETE_LAYERS = tf_api_names(tf_api.DISCRETE_DISTRIBUTION_LAYERS)
+MODEL_BUILDERS = {"Model", "Functional"}
+
+
+def _draws(convert: cst.BaseExpression) -> bool:
+    """`tfd.Distribution.sample`, `lambda d: d.sample()`, `lambda d: d.mode()`."""
+    if isinstance(convert, cst.Lambda):
+        body = convert.body
+        return isinstance(body, cst.Call) and isinstance(body.func, cst.Attribute) \
+            and body.func.attr.value in tf_api.DRAWING_CONVERSIONS
+    text = dotted(convert) or ""
+    return text.rsplit(".", 1)[-1] in tf_api.DRAWING_CONVERSIONS
+
+
+def _feeds_another_layer(model: FileModel, layer: cst.Call) -> bool:
+    """The layer's output is an argument of another call (`Dense(1)(choice)`, `tf.concat`) that
+    is not the model's constructor, or the layer sits before another in a `Sequential` list."""
+    parent = model.parent(layer)
+    if isinstance(parent, cst.Element):
+        seq = model.parent(parent)
+        return isinstance(seq, (cst.List, cst.Tuple)) and seq.elements[-1] is not parent
+    if not (isinstance(parent, cst.Call) and parent.func is layer):
+        return False  # built, not applied here
+    applied = parent
+    uses = [applied]
+    holder = model.parent(applied)
+    if isinstance(holder, cst.Assign) and len(holder.targets) == 1 and isinstance(holder.targets[0].target, cst.Name):
+        fn = model.enclosing_function(applied)
+        uses = list(model.flow.later_uses(fn, holder.targets[0].target.value, holder))[:8]
+    for use in uses:
+        arg = model.parent(use)
+        if not isinstance(arg, cst.Arg):
+            continue
+        consumer = model.parent(arg)
+        if isinstance(consumer, cst.Call) and (dotted(consumer.func) or "").rsplit(".", 1)[-1] not in MODEL_BUILDERS:
+            return True
+    return False
 
 
 def _sole_consumer(model: FileModel, call: cst.Call, expr: cst.BaseExpression, depth: int = 0, within=None) -> bool:

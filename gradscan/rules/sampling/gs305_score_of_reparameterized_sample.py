@@ -34,7 +34,9 @@ class ScoreOfReparameterizedSample(SamplingRule):
     come from the graph, and the log-density is used as a score: it reaches the loss
     multiplied (or divided) by a weight that is not a constant coefficient (a return, a reward,
     an advantage), while the sample itself reaches the loss no other way (it goes to the
-    environment, a reward function or a baseline detached).
+    environment, a reward function or a baseline detached, or is computed with under
+    `no_grad`). A policy's `forward` returning the sample and its log-density
+    (`return a, pi.log_prob(a)`) is followed into its callers in the file, where the weight is.
 
     ## Why it breaks gradients
     A reparameterized sample is `loc + scale * eps` and keeps its graph to `loc` and `scale`.
@@ -116,14 +118,17 @@ class ScoreOfReparameterizedSample(SamplingRule):
             if not graph_params(model, d) or in_no_grad_block(model, call):
                 continue
             script = model.context_of(call) is None
-            trace = model.flow.reaches_output(call, module_level=True)
+            # (past a root's return: `return a, d.log_prob(a)` weighted by its caller's advantage)
+            trace = model.flow.reaches_output(call, module_level=True, past_roots=True)
             if trace is None or not self._trains(trace, script):
                 continue
             if not _weighted(model, trace, call):
                 continue  # an entropy estimate or a constant-coefficient term, not a score
             # The sample's own way to the loss, other than as this score's point: SAC's q(obs, a),
             # a decoder, a target density. Then the pathwise term carries the gradient.
-            if model.flow.reaches_output(sample, barrier=lambda n, c=call: n is c, module_level=True) is not None:
+            # A value computed under `no_grad` (a reward, an advantage) carries no path.
+            if model.flow.reaches_output(sample, barrier=lambda n, c=call: n is c or in_no_grad_block(model, n),
+                                         module_level=True, past_roots=True) is not None:
                 continue
             sampler = sample.func.attr.value
             yield Report(func.attr, f"`{func.attr.value}` of {d.cls.name}'s own `.{sampler}()`: "

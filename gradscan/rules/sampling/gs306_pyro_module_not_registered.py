@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -36,8 +36,12 @@ class PyroModuleNotRegistered(SamplingRule):
     `pyro.module(name, module)` (nor the object holding it: `pyro.module("vae", self)` covers
     `self.encoder`), it is not a `PyroModule`, and its parameters are neither frozen nor given
     to a torch optimizer of their own. A `pyro.module` call run once outside the model and
-    guide (at import, in `__init__`) does not count: SVI only steps what it traces. The model and
-    guide may be functions, methods (`vae.guide`), or instances of a class with `__call__`.
+    guide (at import, in `__init__`) does not count: SVI only steps what it traces, and a
+    registration counts for the SVI whose model or guide makes it. The model and guide may be
+    functions, methods (`vae.guide`), instances of a class with `__call__`, or the inner
+    functions a factory returns (`model, guide = make_pair(net)`); the module may be held in a
+    parameter of the function or of the factory it is closed over, and built by a helper
+    function of the file (`net = mlp(3, 2)`).
 
     ## Why it breaks gradients
     `SVI.step` collects the parameters to update from the param-store sites the model and guide
@@ -115,17 +119,24 @@ class PyroModuleNotRegistered(SamplingRule):
             return
         # A registration counts only where SVI traces it: in a model or guide (or a function
         # they call). `pyro.module` run once outside leaves the module out of the step (py43).
-        traced = {id(fn) for _svi, fn in programs}
-        for _svi, fn in programs:
-            for call in fn.calls:
-                callee = called_function(model, fn, call)
-                if callee is not None:
-                    traced.add(id(callee))
-        registered = _registered(model, traced)
+        # Per SVI object: a registration in another SVI's guide (`pyro.module("net", net)` of
+        # a second program that reuses the name) does not step this one's module.
+        registered_by: Dict[int, Set[Tuple[Optional[int], str]]] = {}
+        for svi in {id(c): c for c, _fn in programs}.values():
+            traced = {id(fn) for c, fn in programs if c is svi}
+            for c, fn in programs:
+                if c is not svi:
+                    continue
+                for call in fn.calls:
+                    callee = called_function(model, fn, call)
+                    if callee is not None:
+                        traced.add(id(callee))
+            registered_by[id(svi)] = _registered(model, traced)
         frozen = model.sources.walk.frozen_names()
         optimized = _optimized(model)
         seen: Set[int] = set()
-        for _svi, fn in programs:
+        for svi, fn in programs:
+            registered = registered_by[id(svi)]
             for use, holder, ctor in _module_uses(model, fn):
                 if id(use) in seen:
                     continue

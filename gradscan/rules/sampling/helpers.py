@@ -214,7 +214,8 @@ class SamplingRule(Rule):
                                               module_level=script)
             if trace is None:
                 return None
-            found = self._judge(model, node, trace, scored, script, frameworks, index_valued, discrete)
+            found = self._judge(model, node, trace, scored, script, frameworks, index_valued, discrete,
+                                barrier=Entry(lambda entered, n: score(entered, n) or id(n) in blocked))
             if found is not None:
                 return found
             site = next((n for n in trace.path if isinstance(n, cst.Call) and model.enclosing_function(n) is not home), None)
@@ -224,9 +225,20 @@ class SamplingRule(Rule):
         return None
 
     def _judge(self, model: FileModel, node: cst.CSTNode, trace: Trace, scored: bool, script: bool, frameworks,
-               index_valued: bool, discrete: bool) -> Optional[Trace]:
+               index_valued: bool, discrete: bool, barrier=None) -> Optional[Trace]:
         """The trace, unless this way to the loss is a legitimate one (see `_reaches_loss`)."""
         use = result_use(model, trace.root) if trace.sink == "return" else None
+        if scored and use == PATHWISE:
+            # A root returning the sample beside its score (`return a, d.log_prob(a)`): judge the
+            # way its callers carry the sample, where a reward computed from it may weight the score.
+            # (A caller's use under `no_grad`, a TD target's next action, carries no path.)
+            test = barrier.test if isinstance(barrier, Entry) else (lambda _e, _n: False)
+            further = model.flow.reaches_output(node, barrier=Entry(lambda e, n: test(e, n) or in_no_grad_block(model, n)),
+                                                module_level=script, past_roots=True)
+            if further is None:
+                return None  # the callers take the sample as data or as a score's point only
+            if not _pathwise_through_networks(model, node, further) or (discrete and not _through_network(model, further)):
+                return None
         if use == DATA:
             return None  # every caller in the file takes the returned sample as data (a buffer, `env.step`)
         # What a differentiated function returns (`jax.grad(loss_fn)`, a Lightning
@@ -269,7 +281,7 @@ def _pathwise_through_networks(model: FileModel, start: cst.CSTNode, trace: Trac
     function of this file whose result weights the score (`log_prob(a) * reward(a)`) is a
     REINFORCE reward, not a path."""
     src = model.sources.walk
-    through_helper = False
+    through_network = through_helper = False
     for child, parent in intent.trace_steps(model, trace.path):
         if not isinstance(parent, cst.Call) or parent.func is child or intent.contains(model, parent.func, child):
             continue  # operators, method calls on the value itself
@@ -277,12 +289,16 @@ def _pathwise_through_networks(model: FileModel, start: cst.CSTNode, trace: Trac
         if name is not None and name.split(".")[0] in ("torch", "tensorflow", "jax", "math"):
             continue
         if src.is_module_object(parent.func):
+            through_network = True
             continue
         if _tensor_helper(model, parent):
             through_helper = True
             continue
         return False
-    return not through_helper or not _weights_score(model, start, trace)
+    # A reward computed from the sample by tensor operations or a function of this file
+    # (`-(y - a) ** 2`, `episode_return(a)`) that weights the score is REINFORCE; through a
+    # network alone (`q(obs, a)`) the sample is a path whatever multiplies it.
+    return (through_network and not through_helper) or not _weights_score(model, start, trace)
 
 
 def _tensor_helper(model: FileModel, call: cst.Call) -> bool:
@@ -323,7 +339,9 @@ def _weights_score(model: FileModel, start: cst.CSTNode, trace: Trace) -> bool:
         if not (isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, (cst.Multiply, cst.Divide))):
             continue
         for other in intent.co_operands(model, parent, child):
-            if model.flow.flows_into(score, lambda n, o=other: n is o or intent.contains(model, o, n), max_calls=1, module_level=script) is not None:
+            # (past a root's return too: `actions, logp = policy(obs)`, then `adv * logp`)
+            if model.flow.flows_into(score, lambda n, o=other: n is o or intent.contains(model, o, n), max_calls=1,
+                                     module_level=script, past_roots=True) is not None:
                 return True
     return False
 
