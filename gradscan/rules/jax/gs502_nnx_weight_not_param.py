@@ -109,8 +109,11 @@ class NnxWeightNotParam(Rule):
     either as a raw JAX array or wrapped in `nnx.Variable(...)`, when `__call__` (or a method
     it calls) reads it and no method writes it. Also an array of zeros (`jnp.zeros(...)`) that
     `__call__` adds or subtracts, or of ones (`jnp.ones(...)`) that it multiplies with: as a
-    constant that term would be the identity, so it is a bias or a scale meant to be learned
-    (a zero log-scale through `jnp.exp` that multiplies or divides counts as a scale). The same
+    constant that term would be the identity, so it is a bias or a scale meant to be learned;
+    and any constant array (`jnp.zeros`, `jnp.ones`, `jnp.full`) that `__call__` reads through
+    `jnp.exp`, `jax.nn.sigmoid` or `softplus` and multiplies or divides with: a gate or
+    log-scale nobody stores as a constant. The value may be built by a helper of the file or a
+    method (`self.gate = make_gate(dim)`): the finding goes to what the helper returns. The same
     for an attribute a Linen module's `setup()` assigns a raw array: it is no variable, so
     `init` never puts it in params.
 
