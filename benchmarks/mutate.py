@@ -678,6 +678,34 @@ def differentiated_functions(ctx) -> Iterator[cst.FunctionDef]:
 
 def prediction_sites(ctx):
     """`y = call(...)` in a differentiated function, the call reading its first parameter and `y` read later."""
+    for _fn, node in _prediction_sites(ctx):
+        yield node
+
+
+# Attributes and methods of a JAX array: a value read with any other attribute later
+# (`dist.sample(...)`, `out.log_probability`, `obj.data`) is an object, not an array.
+ARRAY_ATTRS = {
+    "shape", "dtype", "ndim", "size", "T", "mT", "at", "real", "imag", "mean", "sum", "max", "min", "std", "var",
+    "prod", "any", "all", "argmax", "argmin", "argsort", "sort", "reshape", "astype", "squeeze", "ravel", "flatten",
+    "transpose", "swapaxes", "clip", "round", "cumsum", "cumprod", "dot", "take", "repeat", "conj", "item",
+    "tolist", "block_until_ready", "nonzero", "diagonal", "trace", "ptp", "view", "copy", "addressable_data",
+}
+
+
+def used_as_object(fn: cst.FunctionDef, stmt: cst.CSTNode, name: str) -> bool:
+    """After `stmt`, `name` is read with an attribute no array has: it holds an object."""
+    after = False
+    for node, _ in walk(fn.body):
+        if node is stmt:
+            after = True
+            continue
+        if after and isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) \
+                and node.value.value == name and node.attr.value not in ARRAY_ATTRS:
+            return True
+    return False
+
+
+def _prediction_sites(ctx):
     for fn in differentiated_functions(ctx):
         params = [p.name.value for p in fn.params.params]
         if not params:
@@ -689,7 +717,7 @@ def prediction_sites(ctx):
             a = simple_assign(node)
             if a and isinstance(a[0], cst.Name) and isinstance(a[1], cst.Call) and first in names_in(a[1]) \
                     and read_after(fn, node, a[0].value):
-                yield node
+                yield fn, node
 
 
 def op_jax_stop_gradient(ctx):
@@ -700,7 +728,14 @@ def op_jax_stop_gradient(ctx):
 
 
 def op_jax_item(ctx):
-    for stmt in prediction_sites(ctx):
+    for fn, stmt in _prediction_sites(ctx):
+        # `dist = Normal(loc, scale)` then `dist.sample(...)`, `out = net.apply(...)` then
+        # `out.log_probability`: the value is an object, not an array; `.item()` on it raises
+        # AttributeError with or without any transform (a flax struct run eagerly and under
+        # jax.grad: both raise), a crash, not a gradient bug, so no mutant there. `stop_gradient`
+        # of such an object is kept: it maps over a pytree's leaves, silently.
+        if used_as_object(fn, stmt, simple_assign(stmt)[0].value):
+            continue
         yield Site(stmt, lambda u: replace_value(u, lambda v: append_call(v, "item")))
 
 

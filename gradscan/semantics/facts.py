@@ -490,7 +490,22 @@ class FrameworkFacts:
                         # `tf.Variable(0, trainable=False)` counter, a plain object): no weight
                         return {FINAL}
                 return None
-            return set() if attr in JAX_NON_CARRYING_ATTRS else None
+            if attr in JAX_NON_CARRYING_ATTRS:
+                return set()
+            return self._traced_self_attr(walk, expr) if framework == "jax" and _is_name(expr.value, "self") else None
+        return None
+
+    def _traced_self_attr(self, walk, expr: cst.Attribute) -> Optional[Set[str]]:
+        """`self.linear`, `self.w` in a method called on a differentiated nnx model (`m.nll(x)`
+        under `nnx.grad`): its layers and parameters are traced, its configuration is not."""
+        model = self.model
+        fn = model.enclosing_function(expr)
+        owner = model.get(Definitions).parameter_of(expr.value, fn)
+        held = self.jax_scopes().get(id(owner)) if owner is not None else None
+        if held is None or "self" not in held[1]:
+            return None
+        if walk.attr_kind(_owner_class(fn), expr.attr.value) in ("param", "module"):
+            return {"weight:bound:arg:self"}
         return None
 
     @property
@@ -606,6 +621,10 @@ class FrameworkFacts:
                         continue
                     hot = {p for p in target.params
                            if (a := argument_for(target, call, p)) is not None and walk.live_in(a, "jax")}
+                    if (isinstance(call.func, cst.Attribute) and target.is_method and target.params
+                            and not _static_method(target) and walk.live_in(call.func.value, "jax")):
+                        # `m.nll(x, y)` on a differentiated nnx model: the method computes with a traced `self`
+                        hot.add(target.params[0])
                     if hot:
                         found[id(target)] = (target, hot)
                         new.append((target, hot))
@@ -648,6 +667,10 @@ def jax_cut(model: "FileModel", call: cst.Call) -> bool:
         if method == "astype" and call.args and int_dtype(call.args[0].value):
             return True
     return False
+
+
+def _static_method(fn) -> bool:
+    return isinstance(fn.node, cst.FunctionDef) and any(dotted(d.decorator) in ("staticmethod", "classmethod") for d in fn.node.decorators)
 
 
 def _owner_class(fn):

@@ -276,6 +276,8 @@ class Objects:
         if type(expr) is not cst.Call or self.model.callee(expr) not in ARGUMENT_PRESERVING or depth > 3:
             return None
         inner = positional_argument(expr, 0)
+        if type(inner) is cst.Lambda:  # `nnx.value_and_grad(lambda m: m.loss(x))(model)`
+            return self.model.function_of.get(inner)
         if type(inner) is cst.Name:
             found = self._lookup(scope, inner.value)
             return found if found is not None else self._transformed(inner, scope, depth + 1)

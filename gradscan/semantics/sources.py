@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set
 import libcst as cst
 
 from gradscan.frameworks import names as api_names
+from gradscan.frameworks import jax as jax_api
 from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.budget import tick
@@ -42,6 +43,8 @@ from gradscan.semantics.facts import FrameworkFacts, JaxSources, TensorFlowSourc
 from gradscan.semantics.names import TOKEN, dotted, tokens
 from gradscan.semantics.summaries import Summaries
 from gradscan.semantics.walk import target_names
+
+ARGUMENT_PRESERVING = api_names(jax_api.ARGUMENT_PRESERVING_TRANSFORMS)
 
 if TYPE_CHECKING:
     from gradscan.semantics.model import ClassInfo, FileModel, FunctionInfo
@@ -808,6 +811,12 @@ class Walk:
                 return self._outside(call, args)
             return args
         if isinstance(func, cst.Call):  # `nn.Linear(3, 3)(x)`: weights made on the spot are not trained
+            inner = func.args[0].value if func.args and model.callee(func) in ARGUMENT_PRESERVING else None
+            if isinstance(inner, cst.Lambda) and depth < 3:
+                # `jax.vmap(lambda s: net.apply(params, s))(states)`: what the lambda computes,
+                # its closure included (its own parameters are this call's arguments)
+                own = tuple(f":{p.name.value}" for p in inner.params.params)
+                return args | {r for r in self._compute(inner.body, depth + 1) if not (own and r.endswith(own))}
             return args
         return args
 

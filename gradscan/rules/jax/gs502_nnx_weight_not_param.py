@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -109,8 +109,11 @@ class NnxWeightNotParam(Rule):
     either as a raw JAX array or wrapped in `nnx.Variable(...)`, when `__call__` (or a method
     it calls) reads it and no method writes it. Also an array of zeros (`jnp.zeros(...)`) that
     `__call__` adds or subtracts, or of ones (`jnp.ones(...)`) that it multiplies with: as a
-    constant that term would be the identity, so it is a bias or a scale meant to be learned
-    (a zero log-scale through `jnp.exp` that multiplies or divides counts as a scale). The same
+    constant that term would be the identity, so it is a bias or a scale meant to be learned;
+    and any constant array (`jnp.zeros`, `jnp.ones`, `jnp.full`) that `__call__` reads through
+    `jnp.exp`, `jax.nn.sigmoid` or `softplus` and multiplies or divides with: a gate or
+    log-scale nobody stores as a constant. The value may be built by a helper of the file or a
+    method (`self.gate = make_gate(dim)`): the finding goes to what the helper returns. The same
     for an attribute a Linen module's `setup()` assigns a raw array: it is no variable, so
     `init` never puts it in params.
 
@@ -217,6 +220,7 @@ class NnxWeightNotParam(Rule):
         if not classes:
             return
         variable_grads = None
+        reported: Set[int] = set()  # one helper's value, stored by several attributes
         for cls in classes:
             linen = cls.kind == kinds.FLAX_LINEN
             init_name = "setup" if linen else "__init__"  # where a Linen module builds its attributes
@@ -226,21 +230,28 @@ class NnxWeightNotParam(Rule):
             for attr, value, node, method in cls.self_assigns:
                 if method != init_name or tokens(attr) & FIXED_TOKENS:
                     continue
+                built_in = init
+                made = _made_by_helper(model, value, init)
+                if made is not None:  # `self.gate = make_gate(dim)`: what the helper returns
+                    value, built_in = made
+                    if id(value) in reported:
+                        continue
                 wrapped = isinstance(value, cst.Call) and model.callee(value) in NNX_VARIABLE
                 inner = value.args[0].value if wrapped and value.args else value
                 if wrapped and not value.args:
                     continue
                 identity = _identity_constant(model, inner)
-                if not _weight_built(model, inner, init) and identity is None:
+                if not _weight_built(model, inner, built_in) and identity is None:
                     continue
                 if linen and wrapped:
                     continue
                 if not self._read_in_call(model, cls, attr, init_name) or self._written(model, cls, attr, init_name):
                     continue
-                if not _weight_built(model, inner, init) and (
+                if not _weight_built(model, inner, built_in) and (
                         sum(1 for a in cls.self_assigns if a[0] == attr) > 1  # `else: self.bias = jnp.zeros(d)`: no bias
                         or not self._applied_as_identity(model, cls, attr, identity, init_name)):
                     continue
+                reported.add(id(value))
                 if linen:
                     yield Report(value, f"weight `self.{clip(attr, 24)}` set in Linen setup() is a raw array, not a param: "
                                         f"it never trains; use self.param")
@@ -300,7 +311,7 @@ class NnxWeightNotParam(Rule):
             top = fn
             while top.parent is not None:
                 top = top.parent
-            if id(top) in methods and _identity_operand(model, node) == identity:
+            if id(top) in methods and _matches(identity, _identity_operand(model, node)):
                 found = True
         return found
 
@@ -331,7 +342,20 @@ class NnxWeightNotParam(Rule):
 # `jnp.zeros(shape)` / `jnp.ones(shape)` and their `_like` forms: identity values of + and *.
 IDENTITY_CONSTANTS = {
     "jax.numpy.zeros": "add", "jax.numpy.zeros_like": "add", "jax.numpy.ones": "mul", "jax.numpy.ones_like": "mul",
+    "jax.numpy.full": "const", "jax.numpy.full_like": "const",
 }
+# Functions that map an unconstrained value to a positive scale or a (0, 1) gate: a stored
+# constant read through one of them and multiplied in is a logit / log-scale meant to be learned
+# (nobody stores `c` to multiply by `sigmoid(c)`, a constant they could have written).
+REPARAMETRIZATIONS = {
+    "jax.numpy.exp", "jax.lax.exp", "jax.nn.sigmoid", "jax.nn.softplus", "flax.nnx.sigmoid", "flax.nnx.softplus",
+    "flax.linen.sigmoid", "flax.linen.softplus",
+}
+
+
+def _matches(identity: Optional[str], operand: Optional[str]) -> bool:
+    """The read use fits the constant: zeros added, ones multiplied, any constant gated."""
+    return identity is not None and (operand == identity or operand == "gate")
 
 
 def _identity_constant(model: FileModel, expr: cst.BaseExpression) -> Optional[str]:
@@ -357,12 +381,13 @@ def _identity_operand(model: FileModel, node: cst.Attribute) -> Optional[str]:
     if isinstance(parent, cst.Arg) and isinstance(model.parent(parent), cst.Call):
         # `x * jnp.exp(self.log_scale)`, `x / jnp.exp(self.log_temperature)`: exp(0) == 1, so an
         # all-zeros log-scale is the multiplicative identity
+        # `x * jax.nn.sigmoid(self.gate)`: whatever the constant, a gate or a scale to learn
         call = model.parent(parent)
-        if model.callee(call) in ("jax.numpy.exp", "jax.lax.exp") and call.args[0] is parent:
+        if model.callee(call) in REPARAMETRIZATIONS and call.args[0] is parent:
             outer = model.parent(call)
             if isinstance(outer, cst.BinaryOperation) and (isinstance(outer.operator, cst.Multiply) or (
                     isinstance(outer.operator, cst.Divide) and outer.right is call)):
-                return "add"
+                return "gate"
         return None
     if isinstance(parent, cst.BinaryOperation):
         if isinstance(parent.operator, (cst.Add, cst.Subtract)):
@@ -370,6 +395,20 @@ def _identity_operand(model: FileModel, node: cst.Attribute) -> Optional[str]:
         if isinstance(parent.operator, cst.Multiply):
             return "mul"
     return None
+
+
+def _made_by_helper(model: FileModel, value: cst.BaseExpression, init: FunctionInfo) -> Optional[Tuple[cst.BaseExpression, FunctionInfo]]:
+    """`self.gate = make_gate(dim)` with `make_gate` a function of this file (or a method of the
+    class) with one `return <value>`: that value and the helper it is built in."""
+    if not isinstance(value, cst.Call) or model.callee(value) is not None:
+        return None
+    helper = model.objects.called_function(value, init)
+    if helper is None or not isinstance(helper.node, cst.FunctionDef) or len(helper.returns) != 1:
+        return None
+    returned = getattr(helper.returns[0], "value", None)
+    if returned is None or helper.name in ("__init__", "__call__", "setup"):
+        return None
+    return returned, helper
 
 
 def _store_target(model: FileModel, node: cst.CSTNode) -> bool:

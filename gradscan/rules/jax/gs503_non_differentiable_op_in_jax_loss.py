@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-from typing import Dict, Iterator, Set, Tuple
+from typing import Dict, Iterator, Optional, Set, Tuple
 
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.jax.helpers import uses_jax
+from gradscan.semantics import classes as kinds, intent
+from gradscan.semantics.arguments import argument_for
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.facts import JAX_STOP_GRADIENT, JaxSources, Target, differentiated_params
-from gradscan.semantics.model import FileModel
+from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.walk import descendants
 from gradscan.semantics.zero_gradient import ZeroGradient
 
@@ -19,6 +22,9 @@ DEAD_TERM_MESSAGE = (
 )
 REVERSED_STE_MESSAGE = (
     "straight-through written backwards: the gradient takes the rounded term (zero); write `x + stop_gradient(q - x)`"
+)
+FORWARD_CUT_MESSAGE = (
+    "stop_gradient in the module's forward cuts the layers before it from the output: they never train"
 )
 AUX_ORDER_MESSAGE = (
     "has_aux=True differentiates the first element, a zero-gradient metric; the loss comes later: return (loss, aux)"
@@ -69,7 +75,12 @@ class NonDifferentiableOpInJaxLoss(Rule):
     the Hessian (`jax.jacrev`, `jacfwd`, `hessian`) count like `jax.grad`; a primal transform
     (`jax.vjp`, `jvp`, `linearize`, `check_grads`) differentiates every argument it passes, data
     included, so there an operation is reported when it cuts two or more of them at once (the
-    prediction from the weights and the inputs), or the only one (fact jx49).
+    prediction from the weights and the inputs), or the only one (fact jx49). Inside a Flax
+    module's forward (a Linen or nnx `__call__`, or a helper of the file it calls), a
+    `stop_gradient` of a value the module's own layers computed (`self.encoder(x)`,
+    `nn.Dense(8)(x)` in a compact `__call__`, an `nnx.Param`) is reported when its result
+    reaches what the forward returns and those layers reach the return by no other path: no
+    loss of the module's output can train them.
 
     ## Why it breaks gradients
     These operations are piecewise constant. JAX differentiates them anyway and returns a
@@ -91,8 +102,10 @@ class NonDifferentiableOpInJaxLoss(Rule):
     trained head), a term that is itself `stop_gradient(a - b)` (a reported value carried on
     another term's gradient), a cut term weighted by a live coefficient, shapes, sizes
     and counts, functions with a custom gradient (`jax.custom_vjp`, `custom_jvp`), and code
-    that no gradient transform differentiates (`jit` alone, Flax `__call__` methods, whose
-    transform is not visible).
+    that no gradient transform differentiates (`jit` alone). In a Flax forward: the
+    straight-through estimator, a cut of a feature returned beside the head computed from it,
+    target, teacher and EMA branches, configured cuts (`if self.freeze_backbone:`),
+    normalisation by a cut statistic of a live value, and cuts of the raw input.
 
     ## Example
     ```python
@@ -196,6 +209,7 @@ class NonDifferentiableOpInJaxLoss(Rule):
         zg = model.get(ZeroGradient)  # the engine's zero-gradient dependence (`semantics.zero_gradient`)
         reported: Set[int] = set()
         yield from self._reversed_straight_through(model, zg, reported)
+        yield from self._forward_cuts(model, reported)
         for target in targets.values():
             fn = target.fn
             if zg.has_custom_gradient(fn):
@@ -225,6 +239,43 @@ class NonDifferentiableOpInJaxLoss(Rule):
                 if id(op) not in reported:
                     reported.add(id(op))
                     yield Report(op.func, DEAD_TERM_MESSAGE)
+
+    @staticmethod
+    def _forward_cuts(model: FileModel, reported: Set[int]) -> Iterator[Report]:
+        """`stop_gradient` inside a Flax module's forward (`__call__` or a helper it calls) on a
+        value computed by the module's own layers, whose result the forward returns, when those
+        layers reach the return by no other path: they get no gradient from any loss of the
+        module's output (the JAX side of a `.detach()` in a torch forward)."""
+        for call, fn in model.calls:
+            if fn is None or id(call) in reported or model.callee(call) not in JAX_STOP_GRADIENT or not call.args:
+                continue
+            ctx = fn.context
+            if ctx is None or ctx.framework != "jax" or ctx.kind not in ("forward", "helper"):
+                continue
+            forward = fn if ctx.kind == "forward" else ctx.root
+            if forward is None or forward.context is None or forward.context.kind != "forward" or forward.cls is None:
+                continue
+            receiver = call.args[0].value
+            upstream = _layer_sources(model, receiver, fn, set(), 0)
+            if not upstream:
+                continue
+            trace = model.flow.reaches_output(call)
+            if trace is None or trace.sink != "return":
+                continue
+            skip = {id(call)}
+            if fn is not forward:
+                skip |= {id(c) for c, _o in model.objects.callers_of(fn)}
+            other: Set[str] = set()
+            for holder in {id(fn): fn, id(forward): forward}.values():
+                for ret in holder.returns:
+                    if getattr(ret, "value", None) is not None:
+                        other |= _layer_sources(model, ret.value, holder, skip, 0)
+            if upstream & other:
+                continue  # straight-through, normalisation, a feature returned beside its head
+            if intent.intentional_cut(model, call, receiver, trace):
+                continue
+            reported.add(id(call))
+            yield Report(call.func, FORWARD_CUT_MESSAGE)
 
     @staticmethod
     def _reversed_straight_through(model: FileModel, zg: ZeroGradient, reported: Set[int]) -> Iterator[Report]:
@@ -291,3 +342,80 @@ class _Adds:
     def __init__(self, model: FileModel) -> None:
         self.nodes = [n for n in descendants(model.module)
                       if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Add)]
+
+
+FLAX_LAYERS = ("flax.linen.", "flax.nnx.")
+
+
+def _layer_sources(model: FileModel, expr: cst.CSTNode, fn: Optional[FunctionInfo], skip: Set[int], depth: int) -> Set[str]:
+    """The layers and parameters of a Flax module a value in its forward is computed from,
+    through any operation (cuts included): `self.encoder(x)`, `nn.Dense(4)(x)` in a compact
+    `__call__`, `self.param(...)`, an `nnx.Param` attribute; a helper's parameter takes what
+    the forward passes it. Subtrees in `skip` are left out."""
+    if depth > 12 or id(expr) in skip:
+        return set()
+    out: Set[str] = set()
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" and fn is not None:
+            if func.attr.value == "param":
+                out.add(f"param@{model.flow.order(expr)}")
+            elif _layer_attr(model, _method_owner(fn), func.attr.value):
+                out.add(f"self.{func.attr.value}")
+        elif isinstance(func, cst.Call) and (model.callee(func) or "").startswith(FLAX_LAYERS):
+            out.add(f"layer@{model.flow.order(func)}")  # `nn.Dense(4)(x)` in a compact __call__
+    elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self" and fn is not None:
+        if _layer_attr(model, _method_owner(fn), expr.attr.value, params_only=True):
+            out.add(f"self.{expr.attr.value}")
+        return out
+    elif isinstance(expr, cst.Name) and fn is not None:
+        defs, kind = model.get(Definitions).reaching(expr, fn)
+        if kind == "param":
+            owner = model.get(Definitions).parameter_of(expr, fn)
+            if owner is not None and owner.context is not None and owner.context.kind == "helper":
+                for call, caller in model.objects.callers_of(owner)[:4]:
+                    arg = argument_for(owner, call, expr.value)
+                    if arg is not None:
+                        out |= _layer_sources(model, arg, caller, skip, depth + 1)
+            return out
+        for d in defs[:4]:
+            if d.value is not None and d.kind in ("name", "walrus", "item"):
+                out |= _layer_sources(model, d.value, d.scope or fn, skip, depth + 1)
+        return out
+    for child in expr.children:
+        if isinstance(child, (cst.BaseExpression, cst.Arg, cst.Element, cst.DictElement, cst.BaseSlice, cst.SubscriptElement)):
+            out |= _layer_sources(model, child, fn, skip, depth + 1)
+    return out
+
+
+def _method_owner(fn: Optional[FunctionInfo]):
+    while fn is not None and fn.cls is None:
+        fn = fn.parent
+    return fn.cls if fn is not None else None
+
+
+# Flax objects without weights of their own
+WEIGHTLESS = {"flax.nnx.Dropout", "flax.linen.Dropout", "flax.nnx.Rngs", "flax.nnx.Variable", "flax.nnx.BatchStat",
+              "flax.nnx.Cache", "flax.nnx.Intermediate"}
+
+
+def _layer_attr(model: FileModel, cls, attr: str, params_only: bool = False) -> bool:
+    """`self.<attr>` holds a Flax layer (a `flax.linen`/`flax.nnx` module or a Flax module class of
+    this file) or, with `params_only`, an `nnx.Param`."""
+    if cls is None:
+        return False
+    for owner in model.class_chain(cls):
+        for name, value, _node, _method in owner.self_assigns:
+            if name != attr or not isinstance(value, cst.Call):
+                continue
+            callee = model.callee(value) or ""
+            if callee.startswith("flax.nnx.") and callee.endswith("Param"):
+                return True
+            if params_only or callee in WEIGHTLESS:
+                continue
+            if callee.startswith(FLAX_LAYERS):
+                return True
+            local = model.classes.get(value.func.value) if isinstance(value.func, cst.Name) else None
+            if local is not None and local.kind in (kinds.FLAX_LINEN, kinds.FLAX_NNX):
+                return True
+    return False

@@ -36,7 +36,10 @@ class NumpyOnJaxTracer(Rule):
     `np.exp`, `np.sqrt`, `np.abs`, `np.maximum`, `np.clip`, `np.where`, `np.dot`,
     `np.asarray`, `np.array`, `np.concatenate`, `np.linalg.norm`, ...), when `x` depends on an
     argument that `jax.grad`, `jax.value_and_grad`, `nnx.grad` or `nnx.value_and_grad`
-    differentiates, inside the differentiated function or a helper it passes that value to.
+    differentiates, inside the differentiated function or a helper it passes that value to,
+    including a method called on a differentiated nnx model (`nnx.grad(lambda m: m.nll(x,
+    y))(model)`: `self`, its layers and its `nnx.Param`s are traced there, its configuration
+    is not).
 
     ## Why it breaks gradients
     The differentiated arguments are tracers. `float()` and the `math` functions ask the
