@@ -57,7 +57,7 @@ class ModuleReplacedAfterOptimizer(Rule):
     ## What it does
     Flags an assignment of a new module with weights (`nn.Linear(...)`, `nn.Sequential` of
     such, a module class of the project that creates parameters) or of an `nn.Parameter` to an
-    attribute of a model, when earlier in the same function an optimizer was built from that
+    attribute of a model (or an item of one: `model.classifier[6] = nn.Linear(...)`), when earlier in the same function an optimizer was built from that
     model's `parameters()` (`opt = torch.optim.Adam(model.parameters())`) and no optimizer is
     built again (nor `add_param_group` called) afterwards. Also the model name itself re-bound
     to a new model (`net = make_net()` in each fold of a cross-validation loop, `model = Net()`,
@@ -202,7 +202,7 @@ class ModuleReplacedAfterOptimizer(Rule):
                 for target, asg in _replacements(model, where, owners, node):
                     if id(asg) in reported:
                         continue
-                    owner = next(o for o in sorted(owners, key=len, reverse=True) if target == o or target.startswith(o + "."))
+                    owner = next(o for o in sorted(owners, key=len, reverse=True) if target == o or target.startswith((o + ".", o + "[")))
                     if not self._missed(model, where, start, asg, bound, owner, target):
                         continue
                     reported.add(id(asg))
@@ -242,7 +242,7 @@ class ModuleReplacedAfterOptimizer(Rule):
                         return False  # built again, or the new parameters are added
                     if name == "requires_grad_" and dotted(node.func.value) is not None and (dotted(node.func.value) + ".").startswith(target + "."):
                         return False  # the new layer is frozen
-                    if rebind and _steps(model, node, bound, fn):
+                    if _steps(model, node, bound, fn):
                         used = True
                 elif rebind:
                     continue
@@ -347,6 +347,17 @@ def _replacements(model: FileModel, fn, owners: Set[str], opt_node) -> Iterator[
         if owner is not fn or node is opt_node or not isinstance(node, cst.Assign) or len(node.targets) != 1:
             continue
         target_node = node.targets[0].target
+        if isinstance(target_node, cst.Subscript):
+            # `model.classifier[6] = nn.Linear(...)`, `net[0] = ...`: an item of a Sequential/ModuleList
+            holder = target_node.value
+            while isinstance(holder, cst.Subscript):
+                holder = holder.value
+            base = dotted(holder)
+            if base is not None and any(base == o or base.startswith(o + ".") for o in owners) and \
+                    _holds_new_weights(model, node.value, base):
+                text = "".join(model.module.code_for_node(target_node).split())
+                yield base + text[len(base):] if text.startswith(base) else text, node
+            continue
         if not isinstance(target_node, (cst.Attribute, cst.Name)):
             continue
         target = dotted(target_node)
