@@ -59,7 +59,9 @@ class ModuleInPlainContainer(Rule):
     function nested in `__init__`, `self.make_block(w)`) or be `copy.deepcopy` of a parameter
     annotated as a module; a container may be filled through a helper of the file that only
     appends or inserts what it is given (`append(self.downs, enc)`); a registered container
-    assigned in the other branch of an `if` registers nothing in this one.
+    assigned in the other branch of an `if` registers nothing in this one. A bare
+    `nn.Module()` holder counts as a module with weights when modules with weights are set on
+    it (`down = nn.Module(); down.block = blocks; self.down.append(down)`).
 
     ## Why it breaks gradients
     `nn.Module.__setattr__` registers modules and parameters, never the items of a Python
@@ -305,7 +307,16 @@ class ModuleInPlainContainer(Rule):
     @staticmethod
     def _element_kind(model: FileModel, expr, depth: int = 0) -> Optional[Tuple[str, str]]:
         if isinstance(expr, cst.Name):  # `enc = Encoder(d); self.downs.append(enc)`
-            expr = local_value(model, model.enclosing_function(expr), expr.value) or expr
+            fn = model.enclosing_function(expr)
+            value = local_value(model, fn, expr.value)
+            if value is None and depth <= 2 and _bare_module(model, fn, expr.value):
+                # `down = nn.Module(); down.block = blocks; self.down.append(down)`: a bare module
+                # holds the weights of the modules set on it
+                held = [ModuleInPlainContainer._element_kind(model, v, depth + 1) for v in _set_on(model, fn, expr.value)]
+                if any(k is not None and k[1] in (PARAMS, PROJECT, CONTAINER, "parameter") for k in held):
+                    return ("nn.Module", CONTAINER)
+                return None
+            expr = value or expr
         if is_parameter_call(model, expr):
             return ("nn.Parameter", "parameter")
         found = module_ctor(model, expr)
@@ -413,6 +424,28 @@ class ModuleInPlainContainer(Rule):
         if isinstance(value, cst.Call) and dotted(value.func) == "list" and not value.args:
             return (value, f"{spelling}()", f"Use {wrapper}")
         return None
+
+
+def _bare_module(model: FileModel, fn: Optional[FunctionInfo], name: str) -> bool:
+    """`name = nn.Module()` is the only plain assignment of the local `name` in `fn`."""
+    values = [node.value for node, owner in model.assignments
+              if owner is fn and fn is not None and isinstance(node, cst.Assign)
+              and any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets)]
+    return len(values) == 1 and isinstance(values[0], cst.Call) and not values[0].args \
+        and model.callee(values[0]) == "torch.nn.Module"
+
+
+def _set_on(model: FileModel, fn: Optional[FunctionInfo], name: str) -> List[cst.BaseExpression]:
+    """The values `fn` assigns to attributes of the local `name` (`down.block = blocks`)."""
+    out = []
+    for node, owner in model.assignments:
+        if owner is not fn or not isinstance(node, cst.Assign):
+            continue
+        for t in node.targets:
+            target = t.target
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == name:
+                out.append(node.value)
+    return out
 
 
 def _wrapped(spelling: str, value: cst.BaseExpression) -> cst.Call:
