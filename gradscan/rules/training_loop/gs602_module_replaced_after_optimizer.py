@@ -57,9 +57,10 @@ class ModuleReplacedAfterOptimizer(Rule):
     ## What it does
     Flags an assignment of a new module with weights (`nn.Linear(...)`, `nn.Sequential` of
     such, a module class of the project that creates parameters) or of an `nn.Parameter` to an
-    attribute of a model (or an item of one: `model.classifier[6] = nn.Linear(...)`), when earlier in the same function an optimizer was built from that
-    model's `parameters()` (`opt = torch.optim.Adam(model.parameters())`) and no optimizer is
-    built again (nor `add_param_group` called) afterwards. Also the model name itself re-bound
+    attribute of a model (or an item of one: `model.classifier[6] = nn.Linear(...)`), when
+    earlier in the same function an optimizer was built from that model's `parameters()`
+    (`opt = torch.optim.Adam(model.parameters())`) and no optimizer is built again (nor
+    `add_param_group` called) afterwards. Also the model name itself re-bound
     to a new model (`net = make_net()` in each fold of a cross-validation loop, `model = Net()`,
     `model = copy.deepcopy(model)`) while the old optimizer keeps stepping (`opt.step()`, or
     handed to a call such as `train(net, opt)`).
