@@ -98,18 +98,30 @@ class Objects:
         actor` in `__init__`) what every construction of the owner class in this file passes."""
         if type(value) is cst.Call:
             return self._constructed(value)
-        init = owner.methods.get(method)
-        if type(value) is not cst.Name or method != "__init__" or init is None or value.value not in init.params:
-            return None
         found = None
-        ctors = [(c, o) for c, o in self.model.calls if type(c.func) is cst.Name and c.func.value == owner.name]
-        for call, caller in ctors[:8]:
-            arg = argument_for(init, call, value.value)
-            cls = self.instance_class(arg, caller) if arg is not None else None
+        for arg, caller in self.stored_arguments(value, owner, method) or ():
+            cls = self.instance_class(arg, caller)
             if cls is None or (found is not None and cls is not found):
                 return None
             found = cls
         return found
+
+    def stored_arguments(self, value, owner: "ClassInfo", method: str) -> Optional[List[Tuple[cst.BaseExpression, Optional["FunctionInfo"]]]]:
+        """What `self.attr = value` stores when `value` is a parameter of the owner's `__init__`
+        (`self.backbone = backbone`): the argument each construction of the class in this file
+        (the first 8) passes for it, with the caller's scope. None when `value` is no such
+        parameter, the class is never constructed here, or a construction passes nothing known."""
+        init = owner.methods.get(method)
+        if type(value) is not cst.Name or method != "__init__" or init is None or value.value not in init.params:
+            return None
+        ctors = [(c, o) for c, o in self.model.calls if type(c.func) is cst.Name and c.func.value == owner.name]
+        out = []
+        for call, caller in ctors[:8]:
+            arg = argument_for(init, call, value.value)
+            if arg is None:
+                return None
+            out.append((arg, caller))
+        return out or None
 
     def _returned_class(self, fn: "FunctionInfo") -> Optional["ClassInfo"]:
         """A factory of this file (`def make_trainer(net): return Trainer(net)`): the one class

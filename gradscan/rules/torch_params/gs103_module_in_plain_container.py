@@ -59,7 +59,12 @@ class ModuleInPlainContainer(Rule):
     function nested in `__init__`, `self.make_block(w)`) or be `copy.deepcopy` of a parameter
     annotated as a module; a container may be filled through a helper of the file that only
     appends or inserts what it is given (`append(self.downs, enc)`); a registered container
-    assigned in the other branch of an `if` registers nothing in this one.
+    assigned in the other branch of an `if` registers nothing in this one. A bare
+    `nn.Module()` holder counts as a module with weights when modules with weights are set on
+    it (`down = nn.Module(); down.block = blocks; self.down.append(down)`). A parameter holds
+    modules when its annotation says so: `list(layers)` of `layers: List[nn.Module]` (also
+    `Sequence`, `Tuple`, a `Union` member) or of `*blocks: nn.Module`, and `self.layers = layers`
+    itself when every construction of the class in the file passes a list display.
 
     ## Why it breaks gradients
     `nn.Module.__setattr__` registers modules and parameters, never the items of a Python
@@ -183,10 +188,16 @@ class ModuleInPlainContainer(Rule):
             appended = self._appended(model, methods, f"self.{attr}", container)
             return (container, appended, None) if appended else None
         if isinstance(value, cst.Name):
-            return self._local_container(model, value)
+            found = self._local_container(model, value)
+            if found is None and _sequence_parameter(model, value, plain_only=True) is not None:
+                return "tuple" if _is_star_param(model, value) else "list", [value], None
+            return found
         copied = _copied_name(model, value)
         if copied is not None:  # `self.d_h = list(d_h)`: a copy is as plain as the local list
-            return self._local_container(model, copied)
+            found = self._local_container(model, copied)
+            if found is None and _sequence_parameter(model, copied) is not None:
+                return dotted(value.func), [copied], None  # `self.layers = list(layers)`, `layers: List[nn.Module]`
+            return found
         if _copied_name(model, value, f"self.{attr}") is not None:
             # `self.x = [Block(), ...]` then `self.x = list(self.x)` where `nn.ModuleList(self.x)`
             # was meant: the copy is the line to change, holding what the first assignment held
@@ -305,7 +316,19 @@ class ModuleInPlainContainer(Rule):
     @staticmethod
     def _element_kind(model: FileModel, expr, depth: int = 0) -> Optional[Tuple[str, str]]:
         if isinstance(expr, cst.Name):  # `enc = Encoder(d); self.downs.append(enc)`
-            expr = local_value(model, model.enclosing_function(expr), expr.value) or expr
+            seq = _sequence_parameter(model, expr)
+            if seq is not None:
+                return seq  # the parameter a container copies holds modules (its annotation says so)
+            fn = model.enclosing_function(expr)
+            value = local_value(model, fn, expr.value)
+            if value is None and depth <= 2 and _bare_module(model, fn, expr.value):
+                # `down = nn.Module(); down.block = blocks; self.down.append(down)`: a bare module
+                # holds the weights of the modules set on it
+                held = [ModuleInPlainContainer._element_kind(model, v, depth + 1) for v in _set_on(model, fn, expr.value)]
+                if any(k is not None and k[1] in (PARAMS, PROJECT, CONTAINER, "parameter") for k in held):
+                    return ("nn.Module", CONTAINER)
+                return None
+            expr = value or expr
         if is_parameter_call(model, expr):
             return ("nn.Parameter", "parameter")
         found = module_ctor(model, expr)
@@ -413,6 +436,28 @@ class ModuleInPlainContainer(Rule):
         if isinstance(value, cst.Call) and dotted(value.func) == "list" and not value.args:
             return (value, f"{spelling}()", f"Use {wrapper}")
         return None
+
+
+def _bare_module(model: FileModel, fn: Optional[FunctionInfo], name: str) -> bool:
+    """`name = nn.Module()` is the only plain assignment of the local `name` in `fn`."""
+    values = [node.value for node, owner in model.assignments
+              if owner is fn and fn is not None and isinstance(node, cst.Assign)
+              and any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets)]
+    return len(values) == 1 and isinstance(values[0], cst.Call) and not values[0].args \
+        and model.callee(values[0]) == "torch.nn.Module"
+
+
+def _set_on(model: FileModel, fn: Optional[FunctionInfo], name: str) -> List[cst.BaseExpression]:
+    """The values `fn` assigns to attributes of the local `name` (`down.block = blocks`)."""
+    out = []
+    for node, owner in model.assignments:
+        if owner is not fn or not isinstance(node, cst.Assign):
+            continue
+        for t in node.targets:
+            target = t.target
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == name:
+                out.append(node.value)
+    return out
 
 
 def _wrapped(spelling: str, value: cst.BaseExpression) -> cst.Call:
@@ -538,6 +583,79 @@ def _builder(model: FileModel, call: cst.Call) -> Optional[FunctionInfo]:
     if isinstance(func, cst.Attribute) and is_self(func.value) and caller is not None and caller.cls is not None:
         return model.find_method(caller.cls, func.attr.value)
     return None
+
+
+_SEQUENCES = {"typing.List", "typing.Sequence", "typing.Tuple", "typing.Iterable", "collections.abc.Sequence",
+              "collections.abc.Iterable", "list", "tuple"}
+
+
+def _param_node(model: FileModel, name: cst.Name):
+    fn = model.enclosing_function(name)
+    if fn is None or not isinstance(fn.node, cst.FunctionDef):
+        return None, None
+    p = fn.node.params
+    star = p.star_arg if isinstance(p.star_arg, cst.Param) else None
+    for param in (*p.posonly_params, *p.params, *p.kwonly_params, *([star] if star else [])):
+        if param.name.value == name.value:
+            return fn, param
+    return fn, None
+
+
+def _is_star_param(model: FileModel, name: cst.Name) -> bool:
+    fn, param = _param_node(model, name)
+    return param is not None and fn.node.params.star_arg is param
+
+
+def _sequence_parameter(model: FileModel, name: cst.Name, plain_only: bool = False) -> Optional[Tuple[str, str]]:
+    """A parameter that holds torch modules by its annotation: `*blocks: nn.Module` (always a
+    tuple), or `layers: List[nn.Module]` (`Sequence`, `list[...]`, `Tuple[..., ...]`, also one
+    member of a `Union`): what an element holds. With `plain_only`, a sequence annotation counts
+    only when every construction of the class in this file passes a list display (a caller may
+    pass an nn.ModuleList for it)."""
+    if model.single_value(model.enclosing_function(name), name.value) is not None:
+        return None  # re-bound in the function: not the parameter any more
+    fn, param = _param_node(model, name)
+    if param is None or param.annotation is None:
+        return None
+    ann = param.annotation.annotation
+    if fn.node.params.star_arg is param:
+        return _module_annotation(model, ann)
+    for member in _union_members(model, ann):
+        if isinstance(member, cst.Subscript) and (model.resolve(member.value) or dotted(member.value)) in _SEQUENCES:
+            items = [e.slice.value for e in member.slice if isinstance(e.slice, cst.Index)]
+            kind = _module_annotation(model, items[0]) if items else None
+            if kind is None:
+                continue
+            if plain_only and not _passed_plain(model, fn, name.value):
+                return None
+            return kind
+    return None
+
+
+def _union_members(model: FileModel, ann) -> List[cst.BaseExpression]:
+    if isinstance(ann, cst.Subscript) and (model.resolve(ann.value) or dotted(ann.value)) in ("typing.Union", "typing.Optional"):
+        return [e.slice.value for e in ann.slice if isinstance(e.slice, cst.Index)]
+    if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+        return _union_members(model, ann.left) + _union_members(model, ann.right)
+    return [ann]
+
+
+def _module_annotation(model: FileModel, ann) -> Optional[Tuple[str, str]]:
+    if not isinstance(ann, (cst.Name, cst.Attribute)):
+        return None
+    if model.resolve(ann) == "torch.nn.Module":
+        return "nn.Module", PROJECT
+    found = module_ctor(model, cst.Call(func=ann))
+    return found if found is not None and found[1] in (PARAMS, PROJECT, CONTAINER) else None
+
+
+def _passed_plain(model: FileModel, fn: FunctionInfo, name: str) -> bool:
+    """Every construction of `fn`'s class in this file passes a list or tuple display for `name`."""
+    if fn.cls is None or fn.name != "__init__":
+        return False
+    passed = model.objects.stored_arguments(cst.Name(name), fn.cls, "__init__")
+    return bool(passed) and all(_literal_kind(model, arg) is not None and _literal_kind(model, arg)[0] in ("list", "tuple")
+                                for arg, _where in passed)
 
 
 def _annotated_module(model: FileModel, expr) -> Optional[Tuple[str, str]]:

@@ -5,7 +5,10 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
+from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.model import FileModel, FunctionInfo
+from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import target_names
 
 _NOT_MODULES = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.nn.ParameterList", "torch.nn.ParameterDict"}
 # Containers whose items are modules (`model[2]`, `blocks["head"]`).
@@ -31,7 +34,10 @@ class RequiresGradAttributeOnModule(Rule):
     or a module class of the file, directly (`head = nn.Linear(8, 2)`), as an attribute
     (`self.model.outc`, `model.backbone`), as an item of an `nn.Sequential`/`ModuleList`
     (`model[2]`) or through the constructor argument a class stores (`Adapter(net)` with
-    `self.model = model`). Not flagged: a class of the file that reads `self.requires_grad`
+    `self.model = model`, also `Classifier(nn.Sequential(...))`), and a helper's parameter
+    every call of which passes a module (`set_trainable(model.backbone, False)`), and a loop
+    variable over a module's `children()` / `modules()` / `named_children()` (also under
+    `enumerate`) or over a list of modules (`for part in [encoder, decoder]:`). Not flagged: a class of the file that reads `self.requires_grad`
     itself, and `self.requires_grad = requires_grad` storing a value the object was given
     (an environment wrapper's or a transform's own setting of that name, not a freeze).
 
@@ -114,10 +120,17 @@ def _is_module(model: FileModel, expr: cst.BaseExpression, scope: Optional[Funct
     cls = objects.instance_class(expr, scope)
     if cls is not None:
         return cls.is_torch and not _own_flag(model, cls)
+    if isinstance(expr, cst.Call):
+        return _module_call(model, expr)  # `Classifier(nn.Sequential(...))` stored by the class
     if isinstance(expr, cst.Name):
+        looped = _loop_items(model, expr)
+        if looped is not None:  # `for name, child in model.named_children(): child.requires_grad = ...`
+            return looped == "modules" or (depth < 3 and bool(looped) and all(_is_module(model, e, scope, depth + 1) for e in looped))
         found = objects.value_of(expr, scope)
         if found is None:
-            return False
+            # a helper's parameter given several modules (`freeze(net.encoder)`, `freeze(net.decoder)`)
+            passed = _passed_by_callers(model, expr.value, scope) if depth < 3 else None
+            return bool(passed) and all(_is_module(model, arg, where, depth + 1) for arg, where in passed)
         value, where = found
         if isinstance(value, cst.Attribute) and depth < 3:
             return _is_module(model, value, where, depth + 1)  # `unfreeze(backbone.stem)`
@@ -128,9 +141,61 @@ def _is_module(model: FileModel, expr: cst.BaseExpression, scope: Optional[Funct
         owner = objects.instance_class(expr.value, scope)
         if owner is None:
             return False
-        values = [v for c in model.class_chain(owner) for a, v, _n, _m in c.self_assigns if a == expr.attr.value]
-        return len(values) == 1 and _module_call(model, values[0])
+        values = [(v, c, m) for c in model.class_chain(owner) for a, v, _n, m in c.self_assigns if a == expr.attr.value]
+        if len(values) != 1:
+            return False
+        value, cls, method = values[0]
+        if _module_call(model, value):
+            return True
+        # `self.backbone = backbone` in `__init__`: what every construction of the class passes
+        passed = objects.stored_arguments(value, cls, method) if depth < 3 else None
+        return bool(passed) and all(_is_module(model, arg, where, depth + 1) for arg, where in passed)
     return False
+
+
+# Methods of an nn.Module that yield its submodules: `(name, module)` pairs for the named ones.
+_SUBMODULES = {"children": False, "modules": False, "named_children": True, "named_modules": True}
+
+
+def _loop_items(model: FileModel, name: cst.Name):
+    """For a name bound by the `for` loop around it: "modules" when the loop runs over a module's
+    `children()` / `modules()` (the second of `named_children()` pairs, also under `enumerate`),
+    the elements when it runs over a list or tuple display, [] for any other loop, None when no
+    loop of the function binds the name."""
+    for anc in model.ancestors(name):
+        if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            return None
+        if not isinstance(anc, cst.For) or name.value not in target_names(anc.target):
+            continue
+        it, target = anc.iter, anc.target
+        if isinstance(it, cst.Call) and dotted(it.func) == "enumerate" and it.args and isinstance(target, cst.Tuple) \
+                and len(target.elements) == 2:
+            it, target = it.args[0].value, target.elements[1].value
+        if isinstance(it, (cst.List, cst.Tuple)) and isinstance(target, cst.Name) and target.value == name.value:
+            return [el.value for el in it.elements if not isinstance(el, cst.StarredElement)] or []
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value in _SUBMODULES:
+            named = _SUBMODULES[it.func.attr.value]
+            if not named and isinstance(target, cst.Name) and target.value == name.value:
+                return "modules"
+            if named and isinstance(target, cst.Tuple) and len(target.elements) == 2 and \
+                    isinstance(target.elements[1].value, cst.Name) and target.elements[1].value.value == name.value:
+                return "modules"
+        return []
+    return None
+
+
+def _passed_by_callers(model: FileModel, name: str, scope: Optional[FunctionInfo]):
+    """What each call of `scope` in this file passes for its parameter `name` (with the caller's
+    scope), or None when `name` is no parameter of it, nothing calls it or a call passes nothing."""
+    if scope is None or name not in scope.params or name in ("self", "cls"):
+        return None
+    out = []
+    for call, caller in model.objects.callers_of(scope)[:8]:
+        arg = argument_for(scope, call, name)
+        if arg is None:
+            return None
+        out.append((arg, caller))
+    return out or None
 
 
 def _bool_literal(value: cst.BaseExpression) -> bool:

@@ -51,7 +51,8 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     was built from the parameters of `model` or of a part of it (`model.head.parameters()`:
     a module's `zero_grad()` clears every submodule; also `self.zero_grad()` in a torch
     module that owns its optimizers and does not define `zero_grad` itself), in the same
-    function, as `self.<optimizer>` of the same class, or handed to the class's constructor beside the model:
+    function (or at module level, for a helper that reads the script's optimizer and does
+    not bind that name itself), as `self.<optimizer>` of the same class, or handed to the class's constructor beside the model:
     `Trainer(net, SGD(net.parameters()))` with `self.model = model` and
     `self.optimizer = optimizer`). When the `zero_grad()` opens a method, the backward pass
     is looked for before its calls: a trainer's `_apply_gradients()` called right after
@@ -280,11 +281,22 @@ def _optimizers_of(model: FileModel, receiver: str, call: cst.Call, fn: Optional
     `self.model` (and for `self` in a torch module class that does not define `zero_grad`
     itself), in the same class."""
     out: Set[str] = set()
+    # the function's own optimizers, and those of the scopes it reads names from (a notebook's
+    # module-level `opt` stepped in `def update(loss): ...`) unless it binds the name itself
+    scopes = []
+    scope = fn
+    while True:
+        scopes.append(scope)
+        if scope is None:
+            break
+        scope = scope.parent
     for node, owner in model.assignments:
-        if owner is not fn or not isinstance(node, cst.Assign) or len(node.targets) != 1:
+        if not isinstance(node, cst.Assign) or len(node.targets) != 1 or not any(owner is s for s in scopes):
             continue
         name = dotted(node.targets[0].target)
-        if name is not None and name != receiver and is_optimizer(model, node.value) and _covers(receiver, param_owners(model, node.value, fn)):
+        if owner is not fn and (name is None or "." in name or name in fn.bindings or name in fn.params):
+            continue
+        if name is not None and name != receiver and is_optimizer(model, node.value) and _covers(receiver, param_owners(model, node.value, owner)):
             out.add(name)
     top = fn
     while top is not None and top.parent is not None:

@@ -57,9 +57,10 @@ class ModuleReplacedAfterOptimizer(Rule):
     ## What it does
     Flags an assignment of a new module with weights (`nn.Linear(...)`, `nn.Sequential` of
     such, a module class of the project that creates parameters) or of an `nn.Parameter` to an
-    attribute of a model, when earlier in the same function an optimizer was built from that
-    model's `parameters()` (`opt = torch.optim.Adam(model.parameters())`) and no optimizer is
-    built again (nor `add_param_group` called) afterwards. Also the model name itself re-bound
+    attribute of a model (or an item of one: `model.classifier[6] = nn.Linear(...)`), when
+    earlier in the same function an optimizer was built from that model's `parameters()`
+    (`opt = torch.optim.Adam(model.parameters())`) and no optimizer is built again (nor
+    `add_param_group` called) afterwards. Also the model name itself re-bound
     to a new model (`net = make_net()` in each fold of a cross-validation loop, `model = Net()`,
     `model = copy.deepcopy(model)`) while the old optimizer keeps stepping (`opt.step()`, or
     handed to a call such as `train(net, opt)`).
@@ -88,7 +89,10 @@ class ModuleReplacedAfterOptimizer(Rule):
     `torch.compile(model)` and `nn.DataParallel(model)` keep the same parameters; a model
     re-created to load a checkpoint, after which the old optimizer never steps, is not flagged.
     A module's `__init__` that builds `self.optimizer` from `self.parameters()` and then adds a
-    layer is flagged: the layer added last is not in that optimizer.
+    layer is flagged: the layer added last is not in that optimizer; so is a subclass that adds
+    its layers after `super().__init__()` (or `Base.__init__(self)`) runs such an `__init__`. The
+    old optimizer also steps through a function of the file that reads it from the module
+    (a notebook's `def train(...): ... optimizer.step()` called after `rnn = RNN()`).
 
     ## Example
     ```python
@@ -193,14 +197,17 @@ class ModuleReplacedAfterOptimizer(Rule):
             owners = param_owners(model, built, fn)
             if not owners:
                 continue
-            for target, asg in _replacements(model, fn, owners, node):
-                if id(asg) in reported:
-                    continue
-                owner = next(o for o in sorted(owners, key=len, reverse=True) if target == o or target.startswith(o + "."))
-                if not self._missed(model, fn, node, asg, bound, owner, target):
-                    continue
-                reported.add(id(asg))
-                yield Report(asg.targets[0].target, message=self.message.format(target=clip(target), opt=clip(bound, 20)))
+            # the method itself, then each subclass method that runs it through `super()` and
+            # adds layers afterwards (the super call stands for the optimizer's construction)
+            for where, start in [(fn, node), *_overriding_calls(model, fn, owners, bound)]:
+                for target, asg in _replacements(model, where, owners, node):
+                    if id(asg) in reported:
+                        continue
+                    owner = next(o for o in sorted(owners, key=len, reverse=True) if target == o or target.startswith((o + ".", o + "[")))
+                    if not self._missed(model, where, start, asg, bound, owner, target):
+                        continue
+                    reported.add(id(asg))
+                    yield Report(asg.targets[0].target, message=self.message.format(target=clip(target), opt=clip(bound, 20)))
 
     @staticmethod
     def _missed(model: FileModel, fn, opt_node, asg, bound: str, owner: str, target: str) -> bool:
@@ -236,7 +243,7 @@ class ModuleReplacedAfterOptimizer(Rule):
                         return False  # built again, or the new parameters are added
                     if name == "requires_grad_" and dotted(node.func.value) is not None and (dotted(node.func.value) + ".").startswith(target + "."):
                         return False  # the new layer is frozen
-                    if rebind and _steps(node, bound):
+                    if _steps(model, node, bound, fn):
                         used = True
                 elif rebind:
                     continue
@@ -261,13 +268,45 @@ def _use_of(model: FileModel, target: str) -> Optional[str]:
     return "trained" if trained else None
 
 
-def _steps(node, bound: str) -> bool:
-    """`node` is `bound.step(...)` or a call given `bound` as an argument."""
+def _steps(model: FileModel, node, bound: str, scope, depth: int = 0) -> bool:
+    """`node` is `bound.step(...)`, a call given `bound` as an argument, or a call of a function
+    of this file that does either with `bound` as the name it reads from the module (a notebook's
+    `def train(...): ... optimizer.step()` called from the loop)."""
     if not isinstance(node, cst.Call):
         return False
     if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step" and dotted(node.func.value) == bound:
         return True
-    return any(dotted(arg.value) == bound for arg in node.args)
+    if any(dotted(arg.value) == bound for arg in node.args):
+        return True
+    if depth > 1 or "." in bound:
+        return False
+    called = model.objects.called_function(node, scope)
+    if called is None or called is scope or bound in called.params or \
+            any(how != "global" for how, _v in called.bindings.get(bound, ())):
+        return False  # the function's own `optimizer` is another object
+    return any(_steps(model, inner, bound, called, depth + 1) for inner in called.calls)
+
+
+def _overriding_calls(model: FileModel, fn, owners: Set[str], bound: str) -> Iterator[Tuple[object, cst.Call]]:
+    """For a method that builds `self.<opt>` from `self.parameters()`: each method of a subclass
+    of this file that calls it through `super()` (or `Base.method(self, ...)`), with that call,
+    after which the subclass's new layers are not in the optimizer."""
+    if fn is None or fn.cls is None or fn.parent is not None or owners != {"self"} or not bound.startswith("self."):
+        return
+    for cls in model.class_list:
+        if cls is fn.cls or not any(base is fn.cls for base in model.class_chain(cls)):
+            continue
+        sub = cls.methods.get(fn.name)
+        if sub is None:
+            continue
+        for call in sub.calls:
+            func = call.func
+            if not isinstance(func, cst.Attribute) or func.attr.value != fn.name:
+                continue
+            explicit = isinstance(func.value, cst.Name) and model.classes.get(func.value.value) is fn.cls
+            if explicit or model.objects.called_function(call, sub) is fn:
+                yield sub, call
+                break
 
 
 def _bound_names(target) -> Set[str]:
@@ -309,6 +348,17 @@ def _replacements(model: FileModel, fn, owners: Set[str], opt_node) -> Iterator[
         if owner is not fn or node is opt_node or not isinstance(node, cst.Assign) or len(node.targets) != 1:
             continue
         target_node = node.targets[0].target
+        if isinstance(target_node, cst.Subscript):
+            # `model.classifier[6] = nn.Linear(...)`, `net[0] = ...`: an item of a Sequential/ModuleList
+            holder = target_node.value
+            while isinstance(holder, cst.Subscript):
+                holder = holder.value
+            base = dotted(holder)
+            if base is not None and any(base == o or base.startswith(o + ".") for o in owners) and \
+                    _holds_new_weights(model, node.value, base):
+                text = "".join(model.module.code_for_node(target_node).split())
+                yield base + text[len(base):] if text.startswith(base) else text, node
+            continue
         if not isinstance(target_node, (cst.Attribute, cst.Name)):
             continue
         target = dotted(target_node)

@@ -38,6 +38,19 @@ def _infinite_bound(call: cst.Call) -> bool:
     return bound is not None and _EMPTY.code_for_node(bound).replace(" ", "") in _INFINITE
 
 
+def _clips_in(model: FileModel, call: cst.Call, fn: Optional[FunctionInfo], depth: int = 0) -> bool:
+    """`call` runs a function of this file that clips the gradients (`clip(model, 1.0)` with
+    `def clip(m, n): clip_grad_norm_(m.parameters(), n)`), directly or one call further, and
+    steps no optimizer itself: the call site is where the clip happens in the loop."""
+    called = model.objects.called_function(call, fn)
+    if called is None or called is fn or depth > 1:
+        return False
+    if any(method_name(c) == "step" for c in called.calls):
+        return False
+    return any((_is_clip(model, c) and not _infinite_bound(c)) or _clips_in(model, c, called, depth + 1)
+               for c in called.calls)
+
+
 def _optimizer_names(model: FileModel, fn: Optional[FunctionInfo]) -> Set[str]:
     """Names in `fn` that hold an optimizer: assigned one there (or on `self` in the class), or
     cleared with `.zero_grad()` and stepped (a parameter `optimizer`; a scheduler is never
@@ -93,7 +106,9 @@ class ClipAfterStep(Rule):
     `scaler.step(opt)`) in the same straight-line sequence, when a backward pass ran before that
     step, none runs between the step and the clip, and no optimizer step follows the clip in
     the function. An optimizer is a name assigned one, or a name the function both clears
-    (`zero_grad()`) and steps.
+    (`zero_grad()`) and steps. A call of a function of the file that clips (`self._clip()`,
+    `clip_gradients(model, 1.0)`, directly or one call further) and steps nothing itself is
+    taken as the clip at its call site.
 
     ## Why it breaks gradients
     Clipping edits `.grad` in place; the optimizer reads `.grad` in `step()`. Called after
@@ -156,7 +171,7 @@ class ClipAfterStep(Rule):
         if "clip_grad_" not in (model.source or ""):
             return
         for call, fn in model.calls:
-            if not _is_clip(model, call) or _infinite_bound(call):
+            if not (_is_clip(model, call) and not _infinite_bound(call)) and not _clips_in(model, call, fn):
                 continue
             calls = fn.calls if fn is not None else [c for c, owner in model.calls if owner is None]
             optimizers = _optimizer_names(model, fn)
