@@ -63,11 +63,40 @@ def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpressio
         # the input reaching the loss another way does not reach the trunk's weights
         return True
     if trained is not True:
+        if intent.frozen_network(model, call, receiver, trace) and not _frozen_producer(model, receiver):
+            # only names of the values fed to the stopped layers said "target" (a decoder's
+            # `target_tensor`): the other look-alikes decide
+            return (intent.in_evaluation_branch(model, call) or intent.gradient_asked_for_other_inputs(model, trace)
+                    or intent.optional_cut(model, call, receiver) or intent.truncated_bptt(model, call, receiver)
+                    or intent.left_out_of_stepped_optimizers(model, call, receiver, trace)
+                    or intent.target_value(model, call, receiver, trace)
+                    or intent.policy_gradient_weight(model, call, receiver, trace)
+                    or intent.discriminator_step(model, call, receiver, trace)
+                    or intent.combined_with_same_graph(model, call, receiver, trace, _cut_regions(model, call, trace))
+                    or intent.one_side_of_loss(model, call, receiver, trace)
+                    or intent.weights_reach_otherwise(model, call, receiver, trace))
         return intent.intentional_cut(model, call, receiver, trace) is not None
     return (intent.in_evaluation_branch(model, call) or intent.optional_cut(model, call, receiver)
             or intent.combined_with_same_graph(model, call, receiver, trace, _cut_regions(model, call, trace))
             or intent.one_side_of_loss(model, call, receiver, trace)
             or intent.weights_reach_otherwise(model, call, receiver, trace))
+
+
+def _frozen_producer(model: FileModel, receiver) -> bool:
+    """A network called in the stopped expression is a teacher, target or frozen copy by what
+    the file does to it (`set_weights`, an EMA `assign`, `trainable = False`) or by its own
+    name (`self.teacher(x)`); True as well when the expression calls no network (the names
+    around it decide)."""
+    from gradscan.semantics import intent
+
+    taint, fn = model.sources.tensorflow, model.enclosing_function(receiver)
+    producers = {dotted(n.func) for n in [receiver, *descendants(receiver)]
+                 if isinstance(n, cst.Call) and callee(model, n) is None and dotted(n.func) not in (None, "self")
+                 and taint.carries(n, fn)}
+    if not producers:
+        return True
+    return any(tokens(p.rsplit(".", 1)[-1]) & intent.FROZEN_TOKENS or tf_training.synced_or_frozen(model, p)
+               for p in producers)
 
 
 def _cut_regions(model: FileModel, call: cst.Call, trace) -> tuple:
