@@ -251,7 +251,9 @@ class StopGradientOnOutput(Rule):
     (`h = self.encode(x)`) makes `h` the cut value: heads computed from `h` are not another
     differentiable value. Only when
     the file shows neither do the names around the stop (function, class, variable: target,
-    teacher, ema, frozen, quantize, gan) keep it silent.
+    teacher, ema, frozen, quantize, gan) keep it silent; a teacher or target network is then
+    told by the stopped network's own name (`self.teacher(x)`), not by the names of the
+    values fed to it (a decoder block's `target_tensor`).
     A helper that returns a stopped network output (`return tf.stop_gradient(self.generator(z))`)
     is followed to its call sites in tape blocks: it is flagged when one of them reaches the
     loss of a `tape.gradient` that differentiates that network's weights with nothing
