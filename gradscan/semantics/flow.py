@@ -183,14 +183,19 @@ class Flow:
         return self._climb(node)[:3]
 
     # ---- the walk ----------------------------------------------------------------------
-    def _reach(self, node, fn, calls_left: int, seen: Set[Tuple[int, Optional[int]]], barrier=None, target=None, accept_return=None, module_level: bool = False, element: Optional[int] = None, past_roots: bool = False) -> Optional[Trace]:
+    def _reach(self, node, fn, calls_left: int, seen: Set[Tuple[int, Optional[int]]], barrier=None, target=None, accept_return=None, module_level: bool = False, element: Optional[int] = None, past_roots: bool = False, inherited=False) -> Optional[Trace]:
         # `element`: the value of `node` is a tuple of which only this position carries the value
         # (a helper's `return z, y` reached through its element `z`).
         # A question asked about a conversion itself (`t.tolist()`, `float(t)`: GS205's) starts
         # as data that counts wherever it arrives: through `math`/NumPy calls, and into tensor
         # arithmetic without a re-wrap too.
+        # `inherited`: the conversion state of a value followed out of a helper's return into
+        # its caller's call (None: still a tensor); the walk that climbed the helper's body
+        # knows it, not the helper's summary (`float(t)` in a loop, re-wrapped before returning).
         start_conv = None
-        if _is_conversion(node):
+        if inherited is not False:
+            start_conv = inherited
+        elif _is_conversion(node):
             start_conv = _Converted(node)
             start_conv.rewrapped = True
         elif type(node) is cst.Call and self._rewraps_in_file() and self.model.get(Summaries).converted_argument(node) is not None:
@@ -249,7 +254,7 @@ class Flow:
                     position = _returned_position(path)
                     for call, caller in self._callers(fn):
                         found = self._reach(call, caller, calls_left - 1, seen, barrier, target, accept_return, module_level, position,
-                                            past_roots)
+                                            past_roots, conv)
                         if found is not None:
                             return Trace(path + found.path, found.sink, found.root,
                                          found.converted or (conv.node if conv is not None else None))

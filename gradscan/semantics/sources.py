@@ -145,7 +145,7 @@ class Walk:
             return self.roots(expr)
         saved_exclude, saved_memo = self._exclude, self._roots
         self._exclude = exclude
-        self._roots = self._memos.setdefault((self._mode, id(exclude), self._skip), {})
+        self._roots = self._memos.setdefault((self._mode, _exclude_key(exclude), self._skip), {})
         try:
             return self.roots(expr)
         finally:
@@ -160,7 +160,7 @@ class Walk:
             self._framework_facts().jax_scopes()  # built before any JAX answer is kept
         saved = (self._mode, self._skip, self._roots)
         self._mode, self._skip = framework, frozenset(skip)
-        self._roots = self._memos.setdefault((framework, id(self._exclude) if self._exclude is not None else 0, self._skip), {})
+        self._roots = self._memos.setdefault((framework, _exclude_key(self._exclude) if self._exclude is not None else 0, self._skip), {})
         try:
             return self.roots(expr)
         finally:
@@ -641,7 +641,7 @@ class Walk:
             stmt, value = binding.stmt, binding.value
             if value is None:
                 continue
-            if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
+            if self._exclude is not None and any(stmt is ex or _inside(self.model, stmt, ex) for ex in _excluded(self._exclude)):
                 continue
             whole = self.roots(value)
             # Under TensorFlow's and JAX's facts a tuple element takes its own roots (narrowing
@@ -985,6 +985,16 @@ def _trainable_leaf(model: "FileModel", call: cst.Call) -> bool:
         fn = model.enclosing_function(call)
         return fn is None or fn.cls is None
     return False
+
+
+def _excluded(exclude) -> tuple:
+    """The regions `exclude` names: one statement or block, or a tuple of them (a cut value
+    bound in a helper and again at the helper's call site)."""
+    return exclude if isinstance(exclude, tuple) else (exclude,)
+
+
+def _exclude_key(exclude):
+    return tuple(id(ex) for ex in exclude) if isinstance(exclude, tuple) else id(exclude)
 
 
 def _inside(model: "FileModel", node: cst.CSTNode, stmt: cst.CSTNode) -> bool:

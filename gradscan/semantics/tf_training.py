@@ -155,18 +155,47 @@ def network_trained(model: "FileModel", gradient_call: cst.Call, network: str, f
             return True  # the network is built from the owner (`combined = Model(z, d(g(z)))`): it runs its weights
     if _is_parameter(model, network, fn) or any(_is_parameter(model, o, fn) for o in owners):
         return None
-    if not _bound_values(model, network):
+    values = _bound_values(model, network)
+    if not values:
         return None  # bound where this file does not show (a loop target, a `with` item)
+    for value in values:
+        owner = model.enclosing_function(value)
+        if isinstance(value, cst.Name) and owner is not None and value.value in owner.params:
+            # `self.model = model` in `__init__`: the object the constructor calls pass
+            passed = _constructor_arguments(model, owner, value.value) or set()
+            if any(_aliases(model, p, fn) & _aliases(model, o, fn) for p in passed for o in owners):
+                return True
     return False
+
+
+def _constructor_arguments(model: "FileModel", init: "FunctionInfo", param: str) -> Optional[Set[str]]:
+    """What the file's calls of `init`'s class pass for `param` (dotted texts: `Scorer(net)`
+    passes `net` for `model`); None when `init` is not a constructor of a class of this file,
+    no call is seen, or one passes something that is not a plain name."""
+    if init.name != "__init__" or init.cls is None:
+        return None
+    out: Set[str] = set()
+    for call, _owner in model.calls:
+        if dotted(call.func) != init.cls.name:
+            continue
+        arg = argument_for(init, call, param)
+        text = dotted(arg) if arg is not None else None
+        if text is None:
+            return None
+        out.add(text)
+    return out or None
 
 
 def synced_or_frozen(model: "FileModel", network: str) -> bool:
     """`network` gets its weights from elsewhere or is frozen: `network.set_weights(...)`,
     `network.load_weights(...)`, `network.trainable = False`, or `.assign(...)` of the
     variables of its weight list (an EMA update, a Polyak average)."""
-    for call, _fn in model.calls:
+    root = network.split(".", 1)[0]
+    for call, owner in model.calls:
         func = call.func
         if isinstance(func, cst.Attribute) and func.attr.value in SYNC_METHODS and dotted(func.value) == network:
+            if root != "self" and owner is not None and root in owner.params:
+                continue  # another function's parameter of the same name (a checkpoint-loading helper)
             return True
         if isinstance(func, cst.Attribute) and func.attr.value in ("assign", "assign_add", "assign_sub"):
             loop = next((a for a in model.ancestors(call) if isinstance(a, (cst.For, cst.ListComp, cst.GeneratorExp))), None)

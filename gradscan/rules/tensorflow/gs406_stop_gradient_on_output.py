@@ -55,16 +55,70 @@ def _shared_intent(model: FileModel, call: cst.Call, receiver: cst.BaseExpressio
     gradient the step differentiates."""
     from gradscan.semantics import intent
 
-    if model.sources.walk.inputs_reach_otherwise(receiver):
+    if model.sources.walk.inputs_reach_otherwise(receiver) and not _producers(
+            model, model.sources.tensorflow, receiver, model.enclosing_function(receiver)):
         # a helper stops its input, and every caller also sends that input to the output
-        # another way (Mask R-CNN's proposals: the RPN's boxes are returned beside them)
+        # another way (Mask R-CNN's proposals: the RPN's boxes are returned beside them);
+        # not when the stopped value is a layer's output computed here (`self.trunk(x)`):
+        # the input reaching the loss another way does not reach the trunk's weights
         return True
     if trained is not True:
+        if intent.frozen_network(model, call, receiver, trace) and not _frozen_producer(model, receiver):
+            # only names of the values fed to the stopped layers said "target" (a decoder's
+            # `target_tensor`): the other look-alikes decide
+            return (intent.in_evaluation_branch(model, call) or intent.gradient_asked_for_other_inputs(model, trace)
+                    or intent.optional_cut(model, call, receiver) or intent.truncated_bptt(model, call, receiver)
+                    or intent.left_out_of_stepped_optimizers(model, call, receiver, trace)
+                    or intent.target_value(model, call, receiver, trace)
+                    or intent.policy_gradient_weight(model, call, receiver, trace)
+                    or intent.discriminator_step(model, call, receiver, trace)
+                    or intent.combined_with_same_graph(model, call, receiver, trace, _cut_regions(model, call, trace))
+                    or intent.one_side_of_loss(model, call, receiver, trace)
+                    or intent.weights_reach_otherwise(model, call, receiver, trace))
         return intent.intentional_cut(model, call, receiver, trace) is not None
     return (intent.in_evaluation_branch(model, call) or intent.optional_cut(model, call, receiver)
-            or intent.combined_with_same_graph(model, call, receiver, trace)
+            or intent.combined_with_same_graph(model, call, receiver, trace, _cut_regions(model, call, trace))
             or intent.one_side_of_loss(model, call, receiver, trace)
             or intent.weights_reach_otherwise(model, call, receiver, trace))
+
+
+def _frozen_producer(model: FileModel, receiver) -> bool:
+    """A network called in the stopped expression is a teacher, target or frozen copy by what
+    the file does to it (`set_weights`, an EMA `assign`, `trainable = False`) or by its own
+    name (`self.teacher(x)`); True as well when the expression calls no network (the names
+    around it decide)."""
+    from gradscan.semantics import intent
+
+    taint, fn = model.sources.tensorflow, model.enclosing_function(receiver)
+    producers = {dotted(n.func) for n in [receiver, *descendants(receiver)]
+                 if isinstance(n, cst.Call) and callee(model, n) is None and dotted(n.func) not in (None, "self")
+                 and taint.carries(n, fn)}
+    if not producers:
+        return True
+    return any(tokens(p.rsplit(".", 1)[-1]) & intent.FROZEN_TOKENS or tf_training.synced_or_frozen(model, p)
+               for p in producers)
+
+
+def _cut_regions(model: FileModel, call: cst.Call, trace) -> tuple:
+    """Where the stopped value is bound: the stop's statement and, when a method returns the
+    stopped value whole (`return tf.stop_gradient(self.trunk(x))`), the call site that binds its
+    result (`h = self.encode(x)` in `call()`). Values computed from `h` (a second head's
+    output) come from the cut, not from another differentiable value of the same graph."""
+    regions = [model.enclosing_statement(call)]
+    cut_fn = model.enclosing_function(call)
+    if cut_fn is None or trace is None or any(
+            isinstance(getattr(r, "value", None), (cst.Tuple, cst.List, cst.Dict)) for r in cut_fn.returns):
+        return tuple(regions)
+    for node in trace.path[1:]:
+        owner = model.enclosing_function(node)
+        if owner is cut_fn:
+            continue
+        stmt = model.enclosing_statement(node)
+        if isinstance(node, cst.Call) and isinstance(stmt, cst.Assign) and stmt.value is node and len(stmt.targets) == 1 \
+                and isinstance(stmt.targets[0].target, cst.Name) and model.objects.called_function(node, owner) is cut_fn:
+            regions.append(stmt)
+        break
+    return tuple(regions)
 
 
 def _producers(model: FileModel, taint: TensorFlowSources, expr, fn, depth: int = 3) -> Optional[set]:
@@ -99,7 +153,12 @@ def _cut_network_trained(model: FileModel, taint: TensorFlowSources, call: cst.C
         owner = fn
         while owner is not None and owner.parent is not None:
             owner = owner.parent
-        return tf_training.class_trained(model, owner.cls) if owner is not None and owner.cls is not None else None
+        if owner is None or owner.cls is None:
+            return None
+        verdict = tf_training.class_trained(model, owner.cls)
+        if verdict is False and _sublayer_differentiated(model, taint, owner.cls, arg, fn):
+            return True
+        return verdict
     trace = reaches_loss(model, call, path_barrier(model))
     if trace is None or trace.sink != "loss" or not trace.path or not isinstance(trace.path[-1], cst.Call):
         return None
@@ -112,6 +171,26 @@ def _cut_network_trained(model: FileModel, taint: TensorFlowSources, call: cst.C
     if all(v is False for v in verdicts):
         return False
     return None
+
+
+def _sublayer_differentiated(model: FileModel, taint: TensorFlowSources, cls, arg, fn) -> bool:
+    """A tape of this file differentiates the weight list of the very sub-layer whose output is
+    stopped, taken from an instance of `cls` (`tape.gradient(loss, model.trunk.trainable_variables)`
+    with `tf.stop_gradient(self.trunk(x))` in the class): the step trains what the stop cuts. A
+    list of another sub-layer only (a linear probe's `model.head`) is not."""
+    producers = _producers(model, taint, arg, fn) or set()
+    subs = {p[len("self."):] for p in producers if p.startswith("self.")}
+    if not subs:
+        return False
+    names = tf_training.instances(model, cls)
+    wanted = {f"{n}.{s}" for n in names for s in subs}
+    for call, _fn in model.calls:
+        if tf_training.gradient_sources(call) is None:
+            continue
+        owners = tf_training.differentiated_owners(model, call) or set()
+        if owners & wanted:
+            return True
+    return False
 
 
 class StopGradientOnOutput(Rule):
@@ -166,9 +245,15 @@ class StopGradientOnOutput(Rule):
     and one on a network it does differentiate is a cut whatever the names say; in a layer's
     `call()`, a layer no tape of the file trains (its instances synced by `set_weights` or an
     EMA `assign`, frozen, or only other objects differentiated) is silent, and one a tape
-    trains (directly or inside a model) is flagged even when called a quantizer. Only when
+    trains (directly, inside a model, or through the weight list of the very sub-layer that
+    is stopped: `tape.gradient(loss, net.trunk.trainable_variables)`) is flagged even when
+    called a quantizer. A method `call()` uses that returns the stopped output whole
+    (`h = self.encode(x)`) makes `h` the cut value: heads computed from `h` are not another
+    differentiable value. Only when
     the file shows neither do the names around the stop (function, class, variable: target,
-    teacher, ema, frozen, quantize, gan) keep it silent.
+    teacher, ema, frozen, quantize, gan) keep it silent; a teacher or target network is then
+    told by the stopped network's own name (`self.teacher(x)`), not by the names of the
+    values fed to it (a decoder block's `target_tensor`).
     A helper that returns a stopped network output (`return tf.stop_gradient(self.generator(z))`)
     is followed to its call sites in tape blocks: it is flagged when one of them reaches the
     loss of a `tape.gradient` that differentiates that network's weights with nothing
@@ -486,11 +571,15 @@ def _binds_self_attr(model: FileModel, node: cst.Attribute) -> bool:
 
 def _configured_or_frozen(model: FileModel, call: cst.Call, arg) -> bool:
     """The look-alikes no operand decides: an evaluation branch, a stop chosen by a flag (the
-    other branch keeps the graph), a teacher or target network."""
+    other branch keeps the graph), a layer named as a teacher or target copy."""
     from gradscan.semantics import intent
 
-    return (intent.in_evaluation_branch(model, call) or intent.optional_cut(model, call, arg)
-            or intent.frozen_network(model, call, arg))
+    if intent.in_evaluation_branch(model, call) or intent.optional_cut(model, call, arg):
+        return True
+    # `arg` is `self.<layer>(...)`, a trainable layer built here and used nowhere else: only
+    # that layer's own name can hint a teacher or target copy, not the names of the values
+    # fed to it (a decoder's `target_tensor`)
+    return bool(tokens(arg.func.attr.value) & intent.FROZEN_TOKENS)
 
 
 

@@ -52,8 +52,12 @@ class LayerLossesDropped(Rule):
       `DenseReparameterization`, `DenseVariational`, `Convolution2DFlipout`, `KLDivergenceAddLoss`, ...);
 
     and the step's gradients reach `apply_gradients`/`minimize` in the same function, and
-    nothing in the file reads `.losses` (`model.losses`, `self.losses`), calls Keras'
-    `compute_loss`, or reads a layer's regularizer itself (`layer.kernel_regularizer(layer.kernel)`).
+    the step does not read `.losses` (`model.losses`, `self.losses`), call Keras'
+    `compute_loss`, or read a layer's regularizer itself (`layer.kernel_regularizer(layer.kernel)`):
+    not in the function that takes the gradient, nor in a function of the file it calls
+    (three calls deep), nor in another training step of the file (a function that calls
+    `tape.gradient`: the file adds them where its loss-adding layers train). A read only in
+    checks, log lines or reports does not count.
     The finding sits on the statement inside the tape that computes the differentiated loss.
 
     ## Why it breaks gradients
@@ -64,8 +68,8 @@ class LayerLossesDropped(Rule):
     posterior's scale) gets gradient None, and regularization silently does nothing (fact
     tf60). The TensorFlow guide's custom-loop recipe adds `sum(model.losses)` inside the tape.
 
-    Not flagged: files that read `.losses` anywhere, `compute_loss` (Keras adds the losses
-    there), steps whose sources are not a model's `trainable_variables`, gradients no
+    Not flagged: steps that read `.losses` (directly or in a helper they call), `compute_loss`
+    (Keras adds the losses there), steps whose sources are not a model's `trainable_variables`, gradients no
     optimizer applies in the same function (a custom gradient's vector-Jacobian product with
     `output_gradients=`), and files whose layers add no losses.
 
@@ -124,7 +128,7 @@ class LayerLossesDropped(Rule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         what = _loss_adder(model)
-        if what is None or _losses_read(model):
+        if what is None:
             return
         tapes = tape_withs(model)
         if not tapes:
@@ -141,6 +145,8 @@ class LayerLossesDropped(Rule):
             target = find_argument(call, 0, "target")
             site = _loss_statement(model, target, fn)
             if site is None or id(site) in done:
+                continue
+            if _step_reads_losses(model, call, site, fn) or _another_step_reads_losses(model):
                 continue
             done.add(id(site))
             yield Report(site, self.message.format(what=what))
@@ -168,9 +174,51 @@ def _loss_adder(model: FileModel) -> Optional[str]:
     return None
 
 
-def _losses_read(model: FileModel) -> bool:
-    """The file reads some `.losses`, calls `compute_loss`, or reads a layer's regularizer."""
-    for node in descendants(model.module):
+def _step_reads_losses(model: FileModel, call: cst.Call, site: cst.CSTNode, fn) -> bool:
+    """The step adds the layer losses: the function holding `tape.gradient` (a penalty summed
+    before the tape, `self.losses` in a `train_step`), its tape block, or a function of the
+    file they call (a `regularization(model)` helper, a loss helper, three calls deep) reads
+    `.losses`, calls `compute_loss` or reads a layer's regularizer. A read elsewhere in the
+    file (a check, a log, another step) does not add them to this loss."""
+    roots = [fn.node if fn is not None else (enclosing_tape(model, site) or site)]
+    seen = set()
+    for _depth in range(4):
+        called = []
+        for root in roots:
+            if id(root) in seen:
+                continue
+            seen.add(id(root))
+            if _losses_read(model, root):
+                return True
+            owner = model.enclosing_function(root) if not isinstance(root, cst.FunctionDef) else next(
+                (f for f in model.functions if f.node is root), None)
+            for node in descendants(root):
+                if isinstance(node, cst.Call):
+                    target = model.objects.called_function(node, owner)
+                    if target is not None and id(target.node) not in seen:
+                        called.append(target.node)
+        roots = called
+        if not roots:
+            break
+    return False
+
+
+def _another_step_reads_losses(model: FileModel) -> bool:
+    """Some training step of the file (a function that calls `tape.gradient`, or Keras'
+    `compute_loss`) reads the layer losses: the file adds them where its loss-adding layers
+    are trained, and its other steps may train models that have none (a VQ-VAE trainer beside
+    a GAN). A read only in checks, logs or reports is not such a step."""
+    for fn in model.functions:
+        if fn.name == "compute_loss" or any(
+                isinstance(n, cst.Call) and method_name(n) == "gradient" for n in descendants(fn.node.body)):
+            if _losses_read(model, fn.node):
+                return True
+    return False
+
+
+def _losses_read(model: FileModel, root: cst.CSTNode) -> bool:
+    """`root` reads some `.losses`, calls `compute_loss`, or reads a layer's regularizer."""
+    for node in descendants(root):
         if isinstance(node, cst.Attribute):
             if model.resolve(node) is not None:
                 continue  # a module path (`keras.losses.mse`), not an object's losses

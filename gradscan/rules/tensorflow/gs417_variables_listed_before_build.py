@@ -6,10 +6,11 @@ import libcst as cst
 
 from gradscan.rules.base import Report, Rule
 from gradscan.rules.tensorflow.helpers import callee, is_name, listed_sources, method_name
-from gradscan.semantics.arguments import keyword_argument, positional_argument
+from gradscan.semantics.arguments import argument_for, find_argument, keyword_argument, positional_argument
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.facts import KERAS_KINDS
 from gradscan.semantics.model import FileModel
+from gradscan.semantics.names import dotted
 from gradscan.semantics.walk import descendants
 
 _WEIGHT_LISTS = {"trainable_variables", "trainable_weights"}
@@ -46,6 +47,14 @@ class VariablesListedBeforeBuild(Rule):
       `input_shape=`, or an instance of a Keras model class of the file; and
     - neither called (`net(x)`) nor built (`net.build(...)`, `fit`, `predict`, `summary`,
       `load_weights`, ...), and no function of the file was called before the read.
+
+    It also flags a trainer object that saves the list on `self` in a method
+    (`self.params = net.trainable_variables` in `__init__`) and differentiates or applies
+    `self.params` in a method of the same class, when `net` is a parameter that every call
+    of the file fills with such an unbuilt layer or model: made in the call, bound to a name
+    not used before the call, or returned by a factory function of the file
+    (`Trainer(make_mlp())`), and the method neither calls, builds nor hands on `net` before
+    the read.
 
     ## Why it breaks gradients
     Keras creates a layer's variables when it first sees an input shape: on its first call
@@ -137,6 +146,30 @@ class VariablesListedBeforeBuild(Rule):
                 if _used_between(model, net.value, fn, found[0].stmt, node):
                     continue
                 yield Report(read, self.message.format(net=net.value, attr=read.attr.value))
+        yield from self._saved_on_self(model, defs)
+
+    def _saved_on_self(self, model: FileModel, defs) -> Iterator[Report]:
+        """`self.params = net.trainable_variables` in a method (a trainer's `__init__`), the
+        class's step differentiating or applying `self.params`, and `net` a parameter every
+        constructor call (or caller) of this file fills with an unbuilt layer or model, made
+        there or returned by a factory function of the file (`Trainer(perceptron())`)."""
+        for node, fn in model.assignments:
+            if fn is None or fn.cls is None or not isinstance(node, cst.Assign) or len(node.targets) != 1:
+                continue
+            target = node.targets[0].target
+            read = node.value
+            if not (isinstance(target, cst.Attribute) and is_name(target.value, "self") and isinstance(read, cst.Attribute)
+                    and read.attr.value in _WEIGHT_LISTS and isinstance(read.value, cst.Name)):
+                continue
+            if not _stepped_in_class(model, fn.cls, target.attr.value):
+                continue
+            net = read.value
+            _found, kind = defs.reaching(net, fn)
+            if kind != "param" or _mentioned_before(model, net.value, fn, node):
+                continue
+            values = _passed_values(model, fn, net.value)
+            if values and all(_unbuilt(model, v) for v in values):
+                yield Report(read, self.message.format(net=net.value, attr=read.attr.value))
 
 
 def _unbuilt(model: FileModel, value) -> bool:
@@ -210,3 +243,72 @@ def _read_again(model: FileModel, name: str, binding) -> bool:
             continue
         return True
     return False
+
+
+def _stepped_in_class(model: FileModel, cls, attr: str) -> bool:
+    """A method of `cls` differentiates or applies `self.<attr>`: `tape.gradient(loss,
+    self.params)`, `apply_gradients(zip(grads, self.params))`, `minimize(..., var_list=self.params)`."""
+    wanted = f"self.{attr}"
+    for call, owner in model.calls:
+        if owner is None or owner.cls is not cls:
+            continue
+        m = method_name(call)
+        if m == "gradient":
+            given = [find_argument(call, 1, "sources")]
+        elif m in ("apply_gradients", "minimize"):
+            given = [a.value for a in call.args]
+        else:
+            continue
+        for expr in given:
+            if expr is not None and any(dotted(n) == wanted for n in [expr, *descendants(expr)] if isinstance(n, cst.Attribute)):
+                return True
+    return False
+
+
+def _mentioned_before(model: FileModel, name: str, fn, stmt) -> bool:
+    """`fn` hands `name` to a call, calls it or builds it before `stmt` (it may be built by then)."""
+    order = model.flow.order
+    end = order(stmt)
+    names = {name}  # and what `fn` binds it to first (`self.model = model`)
+    for node, owner in model.assignments:
+        if owner is fn and isinstance(node, cst.Assign) and is_name(node.value, name) and order(node) < end:
+            names.update(t for t in (dotted(x.target) for x in node.targets) if t)
+    for call, owner in model.calls:
+        if owner is not fn or order(call) >= end:
+            continue
+        func = call.func
+        if dotted(func) in names or (isinstance(func, cst.Attribute) and dotted(func.value) in names):
+            return True
+        if any(dotted(n) in names for a in call.args for n in [a.value, *descendants(a.value)] if isinstance(n, (cst.Name, cst.Attribute))):
+            return True
+    return False
+
+
+def _passed_values(model: FileModel, fn, param: str):
+    """The values the file's calls pass for `fn`'s `param` (constructor calls of its class for
+    `__init__`), each followed to what makes it: a name bound once in the caller, or the
+    returns of a factory function of the file. None when one cannot be told."""
+    defs = model.get(Definitions)
+    if fn.name == "__init__":
+        calls = [(c, o) for c, o in model.calls if dotted(c.func) == fn.cls.name]
+    else:
+        calls = model.objects.callers_of(fn)
+    out = []
+    for call, owner in calls[:8]:
+        arg = argument_for(fn, call, param)
+        if isinstance(arg, cst.Name):
+            found, kind = defs.reaching(arg, owner)
+            if kind != "local" or len(found) != 1 or found[0].value is None or _used_between(model, arg.value, owner, found[0].stmt, call):
+                return None
+            arg = found[0].value
+        if not isinstance(arg, cst.Call):
+            return None
+        factory = model.objects.called_function(arg, owner) if callee(model, arg) is None else None
+        if factory is not None and factory.cls is None:
+            returned = [r.value for r in factory.returns if isinstance(r, cst.Return)]
+            if not returned or not all(isinstance(v, cst.Call) for v in returned):
+                return None
+            out.extend(returned)
+        else:
+            out.append(arg)
+    return out or None

@@ -123,13 +123,15 @@ def _called_in_tape(model: FileModel, fn: FunctionInfo, depth: int = 3) -> bool:
     top = top_method(fn)
     if depth <= 0 or top is None:
         return False
+    # a method through an object of its class too (`scorer.worst_case(x, y)` in a tape)
+    resolved = {id(c) for c, _owner in model.objects.callers_of(top)}
     for call, owner in model.calls:
         func = call.func
         if top.is_method:
             ok = isinstance(func, cst.Attribute) and func.attr.value == top.name and is_name(func.value, "self")
         else:
             ok = is_name(func, top.name)
-        if not ok:
+        if not ok and id(call) not in resolved:
             continue
         if enclosing_tape(model, call) is not None:
             return True

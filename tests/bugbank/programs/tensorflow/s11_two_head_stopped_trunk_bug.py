@@ -1,0 +1,50 @@
+"""A two-head Keras model meant to keep the auxiliary head from updating the shared trunk, but the stop_gradient sits in the trunk helper that both heads read: the trunk never gets a gradient from either head.
+
+Source: https://stackoverflow.com/questions/51986825
+        https://example-a.com/answer/51986825
+Label: buggy
+Family: tensorflow
+Frameworks: tensorflow
+"""
+import os
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.keras import layers, Model
+
+
+class TwoHeads(Model):
+    def __init__(self):
+        super().__init__()
+        self.trunk = tf.keras.Sequential([layers.Dense(16, activation="relu"), layers.Dense(16, activation="relu")])
+        self.main_head = layers.Dense(2)
+        self.aux_head = layers.Dense(1)
+
+    def shared_features(self, x):
+        feats = self.trunk(x)
+        return tf.stop_gradient(feats)  # BUG
+
+    def call(self, x):
+        feats = self.shared_features(x)
+        return self.main_head(feats), self.aux_head(feats)
+
+
+def joint_loss(model, x, y_main, y_aux):
+    main, aux = model(x)
+    ce = tf.keras.losses.sparse_categorical_crossentropy(y_main, main, from_logits=True)
+    return tf.reduce_mean(ce) + 0.1 * tf.reduce_mean(tf.square(aux - y_aux))
+
+
+if __name__ == "__main__":
+    tf.random.set_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 5)).astype("float32")
+    y_main = rng.integers(0, 2, size=(8,))
+    y_aux = rng.normal(size=(8, 1)).astype("float32")
+    model = TwoHeads()
+    model(x)
+    with tf.GradientTape() as tape:
+        loss = joint_loss(model, x, y_main, y_aux)
+    grads = tape.gradient(loss, model.trunk.trainable_variables)
+    assert all(g is None for g in grads), "the trunk is cut off from both heads"
