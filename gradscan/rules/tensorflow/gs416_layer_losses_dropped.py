@@ -207,10 +207,12 @@ def _another_step_reads_losses(model: FileModel) -> bool:
     """Some training step of the file (a function that calls `tape.gradient`, or Keras'
     `compute_loss`) reads the layer losses: the file adds them where its loss-adding layers
     are trained, and its other steps may train models that have none (a VQ-VAE trainer beside
-    a GAN). A read only in checks, logs or reports is not such a step."""
+    a GAN). A read only in checks, logs or reports is not such a step, nor is a tape whose
+    gradients no optimizer applies (a check comparing gradients)."""
     for fn in model.functions:
         if fn.name == "compute_loss" or any(
-                isinstance(n, cst.Call) and method_name(n) == "gradient" for n in descendants(fn.node.body)):
+                isinstance(n, cst.Call) and method_name(n) == "gradient" and _applied(model, n, fn)
+                for n in descendants(fn.node.body)):
             if _losses_read(model, fn.node):
                 return True
     return False

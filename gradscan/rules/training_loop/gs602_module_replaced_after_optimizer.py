@@ -199,7 +199,10 @@ class ModuleReplacedAfterOptimizer(Rule):
                 continue
             # the method itself, then each subclass method that runs it through `super()` and
             # adds layers afterwards (the super call stands for the optimizer's construction)
-            for where, start in [(fn, node), *_overriding_calls(model, fn, owners, bound)]:
+            places = [(fn, node), *_overriding_calls(model, fn, owners, bound)]
+            if fn is None:  # a script's optimizer: functions re-binding its model (`global rnn`)
+                places += [(g, node) for g in _global_rebinders(model, owners)]
+            for where, start in places:
                 for target, asg in _replacements(model, where, owners, node):
                     if id(asg) in reported:
                         continue
@@ -211,11 +214,16 @@ class ModuleReplacedAfterOptimizer(Rule):
 
     @staticmethod
     def _missed(model: FileModel, fn, opt_node, asg, bound: str, owner: str, target: str) -> bool:
-        if order(model, opt_node, asg) != -1:
-            return False  # built after the replacement, or in another branch
-        common = _common_block(model, opt_node, asg)
-        if common is None or in_loop_between(model, common):
-            return False  # an optimizer built again in every iteration of the loop
+        if fn is not None and model.enclosing_function(opt_node) is None:
+            # a function re-binding the script's model (`global rnn`): called after the optimizer
+            if not any(order(model, opt_node, call) == -1 for call, _caller in model.objects.callers_of(fn)):
+                return False
+        else:
+            if order(model, opt_node, asg) != -1:
+                return False  # built after the replacement, or in another branch
+            common = _common_block(model, opt_node, asg)
+            if common is None or in_loop_between(model, common):
+                return False  # an optimizer built again in every iteration of the loop
         rebind = target == owner  # the model itself re-bound to a new module (`model = Net()`)
         if not rebind:
             # A network kept out of the optimizer on purpose (a target, EMA or teacher network)
@@ -252,6 +260,17 @@ class ModuleReplacedAfterOptimizer(Rule):
                 elif isinstance(node, cst.Attribute) and dotted(node) == bound:
                     used = True
         return used
+
+
+def _global_rebinders(model: FileModel, owners: Set[str]):
+    """Functions that declare one of the script's `owners` `global` (and so may re-bind it)."""
+    roots = {o.split(".")[0] for o in owners}
+    for fn in model.functions:
+        for stmt in fn.node.body.body if isinstance(fn.node.body, cst.IndentedBlock) else ():
+            if isinstance(stmt, cst.SimpleStatementLine) and any(
+                    isinstance(small, cst.Global) and any(n.name.value in roots for n in small.names) for small in stmt.body):
+                yield fn
+                break
 
 
 def _use_of(model: FileModel, target: str) -> Optional[str]:
