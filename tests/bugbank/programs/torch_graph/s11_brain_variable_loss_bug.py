@@ -21,7 +21,7 @@ class SpeakerBrain:
         return torch.log1p(frames.abs().mean(dim=-1, keepdim=True).expand(-1, -1, 8))
 
     def compute_forward(self, batch):
-        with torch.no_grad():
+        with torch.no_grad():  # BUG
             feats = self.prepare_features(batch["sig"])
             predict = self.modules["model"](feats).mean(dim=1)  # BUG
         return {"predict": predict}

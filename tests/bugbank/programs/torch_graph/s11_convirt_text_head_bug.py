@@ -27,7 +27,7 @@ class ConVIRT(L.LightningModule):
         self.history = []
 
     def encode_text(self, tokens):
-        with torch.no_grad():
+        with torch.no_grad():  # BUG
             pooled = self.text_encoder(tokens).mean(dim=1)
             zt = self.text_proj(pooled)  # BUG
         return zt

@@ -27,7 +27,7 @@ class Router(nn.Module):
         self.prompt = PromptEncoder(dim=dim)
         self.decoder = nn.Linear(dim, 1)
 
-    @torch.inference_mode()
+    @torch.inference_mode()  # BUG
     def encode_prompt(self, coords):
         return self.prompt(coords)  # BUG
 
