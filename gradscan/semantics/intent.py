@@ -217,7 +217,8 @@ def one_side_of_loss(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode
     path = trace.path if trace else _local_path(model, cut)
 
     def live(o: cst.CSTNode) -> bool:
-        return src.is_live(o) and not (block is not None and _assigned_only_in(model, o, block))
+        return src.is_live(o) and not (block is not None and _assigned_only_in(model, o, block)) \
+            and not _assigned_without_grad(model, o)
 
     for child, parent in trace_steps(model, path):
         if isinstance(parent, cst.Call) and _lossy_call(model, parent):
@@ -227,6 +228,19 @@ def one_side_of_loss(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode
             if any(live(o) for o in co_operands(model, parent, child)) and _measured(model, parent, path):
                 return True
     return False
+
+
+def _assigned_without_grad(model: "FileModel", value: cst.CSTNode) -> bool:
+    """`value` is a name every binding of which that reaches it is made under no_grad
+    (`with torch.no_grad(): td_target = r + gamma * target_net(s2).max(1)[0]`): no
+    prediction, whatever it is computed from."""
+    if type(value) is not cst.Name:
+        return False
+    from gradscan.semantics.contexts import in_no_grad_block
+    from gradscan.semantics.definitions import Definitions
+
+    defs, kind = model.get(Definitions).reaching(value)
+    return kind == "local" and bool(defs) and all(in_no_grad_block(model, d.stmt) for d in defs)
 
 
 def _assigned_only_in(model: "FileModel", value: cst.CSTNode, block: cst.CSTNode) -> bool:
@@ -373,7 +387,7 @@ def _live_without(model: "FileModel", cut: cst.CSTNode, trace: Optional["Trace"]
     else:
         return True
     stmt = model.enclosing_statement(cut)
-    return any(r.startswith("weight:") for r in model.sources.walk.roots_excluding(loss, stmt))
+    return any(r.startswith("weight:") for r in model.sources.walk.roots_with_grad(loss, stmt))
 
 
 def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:

@@ -36,6 +36,7 @@ from gradscan.frameworks import names as api_names
 from gradscan.frameworks import torch as torch_api
 from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.budget import tick
+from gradscan.semantics.contexts import in_no_grad_block
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.facts import FrameworkFacts, JaxSources, TensorFlowSources
 from gradscan.semantics.names import TOKEN, dotted, tokens
@@ -116,6 +117,7 @@ class Walk:
         self._attr_kinds: Dict[int, Dict[str, str]] = {}
         self._owners: Dict[str, Optional[Set[str]]] = {}  # the optimizers' parameter owners, by kind
         self._module_names: Optional[Set[str]] = None
+        self._no_grad_free = False  # `roots_with_grad`: bindings made under no_grad carry nothing
 
     # ---- public ------------------------------------------------------------------------
     def roots(self, expr: cst.CSTNode) -> FrozenSet[str]:
@@ -146,6 +148,18 @@ class Walk:
             return self.roots(expr)
         finally:
             self._exclude, self._roots = saved_exclude, saved_memo
+
+    def roots_with_grad(self, expr: cst.CSTNode, exclude: Optional[cst.CSTNode]) -> FrozenSet[str]:
+        """`roots_excluding(expr, exclude)` where a name bound only under `torch.no_grad()`
+        (`with torch.no_grad(): td_target = r + gamma * target_net(s2).max(1)[0]`) and read
+        outside that block derives from nothing: its value carries no gradient."""
+        saved = (self._exclude, self._roots, self._no_grad_free)
+        self._exclude, self._no_grad_free = exclude, True
+        self._roots = self._memos.setdefault((self._mode, id(exclude) if exclude is not None else 0, self._skip, "grad"), {})
+        try:
+            return self.roots(expr)
+        finally:
+            self._exclude, self._roots, self._no_grad_free = saved
 
     def roots_in(self, expr: cst.CSTNode, framework: str, skip: Iterable[str] = ()) -> FrozenSet[str]:
         """`roots(expr)` with the sources and cuts of `framework` ("tensorflow", "jax"; "torch"
@@ -705,6 +719,8 @@ class Walk:
             if value is None:
                 continue
             if self._exclude is not None and (stmt is self._exclude or _inside(self.model, stmt, self._exclude)):
+                continue
+            if self._no_grad_free and not binding.block and in_no_grad_block(model, stmt) and not in_no_grad_block(model, name):
                 continue
             whole = self.roots(value)
             # Under TensorFlow's and JAX's facts a tuple element takes its own roots (narrowing
