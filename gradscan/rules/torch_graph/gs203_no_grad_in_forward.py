@@ -56,7 +56,9 @@ class NoGradInForward(GraphRule):
     `gradient_penalty(critic, real, fake)`),
     frozen or pretrained sub-networks (`self.vae`, `self.codec`, parameters set to
     `requires_grad_(False)`, submodules left out of every optimizer the file builds, as in
-    a linear probe whose only optimizer takes `model.head.parameters()`), networks other than
+    a linear probe whose only optimizer takes `model.head.parameters()`, also through a
+    gathered list, `params = list(...); params += ...; Adam(params)`; a block that also runs a
+    trainable head on the frozen part's output is still flagged), networks other than
     those the optimizers stepped after the backward are built from (a GAIL discriminator whose
     output is the policy's reward, a callback hook's module read by its own probe), library
     objects built on networks that a later call on the way to the loss also runs (advantages
