@@ -217,7 +217,8 @@ def one_side_of_loss(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode
     path = trace.path if trace else _local_path(model, cut)
 
     def live(o: cst.CSTNode) -> bool:
-        return src.is_live(o) and not (block is not None and _assigned_only_in(model, o, block))
+        return src.is_live(o) and not (block is not None and _assigned_only_in(model, o, block)) \
+            and not _assigned_without_grad(model, o)
 
     for child, parent in trace_steps(model, path):
         if isinstance(parent, cst.Call) and _lossy_call(model, parent):
@@ -227,6 +228,19 @@ def one_side_of_loss(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode
             if any(live(o) for o in co_operands(model, parent, child)) and _measured(model, parent, path):
                 return True
     return False
+
+
+def _assigned_without_grad(model: "FileModel", value: cst.CSTNode) -> bool:
+    """`value` is a name every binding of which that reaches it is made under no_grad
+    (`with torch.no_grad(): td_target = r + gamma * target_net(s2).max(1)[0]`): no
+    prediction, whatever it is computed from."""
+    if type(value) is not cst.Name:
+        return False
+    from gradscan.semantics.contexts import in_no_grad_block
+    from gradscan.semantics.definitions import Definitions
+
+    defs, kind = model.get(Definitions).reaching(value)
+    return kind == "local" and bool(defs) and all(in_no_grad_block(model, d.stmt) for d in defs)
 
 
 def _assigned_only_in(model: "FileModel", value: cst.CSTNode, block: cst.CSTNode) -> bool:
@@ -373,7 +387,7 @@ def _live_without(model: "FileModel", cut: cst.CSTNode, trace: Optional["Trace"]
     else:
         return True
     stmt = model.enclosing_statement(cut)
-    return any(r.startswith("weight:") for r in model.sources.walk.roots_excluding(loss, stmt))
+    return any(r.startswith("weight:") for r in model.sources.walk.roots_with_grad(loss, stmt))
 
 
 def discriminator_step(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, trace: Optional["Trace"]) -> bool:
@@ -606,28 +620,37 @@ def frozen_network(model: "FileModel", cut: cst.CSTNode, receiver: cst.CSTNode, 
     named = False
     fresh: Set[str] = set()
     data = _data_parameters(model, receiver)
+    # frozen or left out of the optimizers decides only when it holds for every weight the
+    # value comes from: a trainable head run on a frozen encoder's output is still cut
+    weights = untrained = 0
     for r in src.roots(receiver):
         if r.startswith("param:") and r[len("param:"):] in data:
             continue  # a loss's `target` argument that every caller fills with data: no network
+        weights += r.startswith("weight:")
         name = r.split(":")[-1].split(".")[-1]
         attr = r[len("weight:self."):] if r.startswith("weight:self.") else r[len("self."):] if r.startswith("self.") else None
         evidence = _attr_evidence(model, cut, attr.split(".")[0]) if attr is not None else None
         if evidence == "managed" and r.startswith("weight:self."):
-            return True  # copied, loaded, frozen or averaged by the file: its weights come from elsewhere
+            untrained += 1  # copied, loaded, frozen or averaged by the file: its weights come from elsewhere
+            continue
         plain = evidence == "fresh"
         if plain:
             fresh.add(name)
         if tokens(name) & FROZEN_TOKENS and not plain:
             named = True
         if r.startswith("weight:") and name in frozen:
-            return True  # `self.encoder.requires_grad_(False)` somewhere in the file
+            untrained += 1  # `self.encoder.requires_grad_(False)` somewhere in the file
+            continue
         optimized = src.optimized_attrs()
         if r.startswith("weight:self.") and optimized is not None and name not in optimized:
-            return True  # every optimizer is built from other submodules (`Adam(model.head.parameters())`)
+            untrained += 1  # every optimizer is built from other submodules (`Adam(model.head.parameters())`)
+            continue
         networks = src.optimized_networks()
         if (r.startswith("weight:module:") and networks is not None and name not in networks
                 and _feeds_network(trace, networks)):
-            return True  # an untrained network's output as input of a trained one (a WGAN critic step)
+            untrained += 1  # an untrained network's output as input of a trained one (a WGAN critic step)
+    if weights and untrained == weights:
+        return True
     # what the class does with a submodule decides before its name: one it builds fresh and
     # never loads, copies, freezes or averages is an ordinary trainable layer (`self.target_proj
     # = nn.Linear(...)`), whatever it is called; the name is a hint only when nothing shows
@@ -768,11 +791,43 @@ def _builds_optimizer(model: "FileModel") -> bool:
 
 
 def _inside_optimizer(model: "FileModel", call: cst.Call) -> bool:
+    """`Adam(net.parameters())`, or the parameters gathered in a name an optimizer of the same
+    function takes (`params = list(a.parameters()); params += ...; Adam(params)`)."""
     for anc in model.ancestors(call):
         if type(anc) is cst.Call and (model.callee(anc) or "").startswith("torch.optim."):
             return True
         if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
-            return False
+            name = _gathered_into(anc)
+            return name is not None and _optimizer_takes(model, model.enclosing_function(call), name)
+    return False
+
+
+def for_optimizer(model: "FileModel", call: cst.Call) -> bool:
+    """A `.parameters()` call an optimizer takes, directly or through a gathered name."""
+    return _inside_optimizer(model, call)
+
+
+def _gathered_into(stmt: cst.CSTNode) -> Optional[str]:
+    """The plain name a statement builds: `params = ...`, `params += ...`, `params.extend(...)`."""
+    if type(stmt) is cst.Assign and len(stmt.targets) == 1 and type(stmt.targets[0].target) is cst.Name:
+        return stmt.targets[0].target.value
+    if type(stmt) is cst.AugAssign and type(stmt.target) is cst.Name:
+        return stmt.target.value
+    value = stmt.value if type(stmt) is cst.Expr else None
+    if type(value) is cst.Call and type(value.func) is cst.Attribute and type(value.func.value) is cst.Name \
+            and value.func.attr.value in ("extend", "append"):
+        return value.func.value.value
+    return None
+
+
+def _optimizer_takes(model: "FileModel", fn, name: str) -> bool:
+    for other, owner in model.calls:
+        callee = model.callee(other) or ""
+        if owner is not fn or not callee.startswith("torch.optim.") or callee.startswith("torch.optim.lr_scheduler"):
+            continue
+        params = next((a.value for a in other.args if a.keyword is None or a.keyword.value == "params"), None)
+        if type(params) is cst.Name and params.value == name:
+            return True
     return False
 
 
@@ -1335,5 +1390,5 @@ __all__ = [
     "contains", "intentional_cut", "combined_with_same_graph", "one_side_of_loss",
     "target_value", "policy_gradient_weight", "discriminator_step", "truncated_bptt", "frozen_network", "in_evaluation_branch", "optional_cut",
     "left_out_of_stepped_optimizers", "trains_through_later_holder", "weights_reach_otherwise",
-    "co_operands", "tokens",
+    "co_operands", "tokens", "for_optimizer",
 ]

@@ -120,6 +120,7 @@ class Walk:
         self._attr_kinds: Dict[int, Dict[str, str]] = {}
         self._owners: Dict[str, Optional[Set[str]]] = {}  # the optimizers' parameter owners, by kind
         self._module_names: Optional[Set[str]] = None
+        self._no_grad_free = False  # `roots_with_grad`: bindings made under no_grad carry nothing
 
     # ---- public ------------------------------------------------------------------------
     def roots(self, expr: cst.CSTNode) -> FrozenSet[str]:
@@ -150,6 +151,18 @@ class Walk:
             return self.roots(expr)
         finally:
             self._exclude, self._roots = saved_exclude, saved_memo
+
+    def roots_with_grad(self, expr: cst.CSTNode, exclude: Optional[cst.CSTNode]) -> FrozenSet[str]:
+        """`roots_excluding(expr, exclude)` where a name bound only under `torch.no_grad()`
+        (`with torch.no_grad(): td_target = r + gamma * target_net(s2).max(1)[0]`) and read
+        outside that block derives from nothing: its value carries no gradient."""
+        saved = (self._exclude, self._roots, self._no_grad_free)
+        self._exclude, self._no_grad_free = exclude, True
+        self._roots = self._memos.setdefault((self._mode, id(exclude) if exclude is not None else 0, self._skip, "grad"), {})
+        try:
+            return self.roots(expr)
+        finally:
+            self._exclude, self._roots, self._no_grad_free = saved
 
     def roots_in(self, expr: cst.CSTNode, framework: str, skip: Iterable[str] = ()) -> FrozenSet[str]:
         """`roots(expr)` with the sources and cuts of `framework` ("tensorflow", "jax"; "torch"
@@ -362,7 +375,7 @@ class Walk:
         param groups of `model.fc.parameters()`): the other submodules are not trained (a
         linear probe over a backbone). None when there is no optimizer, or one built from a
         whole model (`model.parameters()`) or from anything else (a list, a filter)."""
-        return self._optimizer_owners("attrs", _parameter_owners)
+        return self._optimizer_owners("attrs", self._attr_owners)
 
     def optimized_networks(self) -> Optional[Set[str]]:
         """The plain names (`critic`, `self`) whose parameters the file's optimizers are built
@@ -387,12 +400,79 @@ class Walk:
             if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler") or not name.rsplit(".", 1)[-1][:1].isupper():
                 continue
             params = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "params"), None)
-            found = owners(params) if params is not None else set()
+            parts = self._built_from(params, _fn) if params is not None else []
+            found = owners(cst.List([cst.Element(p) for p in parts])) if parts else set()
             if not found:
                 return None
             out |= found
         self._owners[kind] = out or None
         return self._owners[kind]
+
+    def _built_from(self, params: cst.BaseExpression, fn: Optional["FunctionInfo"]) -> List[cst.BaseExpression]:
+        """What an optimizer's parameter argument is made of: the expression itself, or for a
+        name (`params = list(dec.parameters()) + list(enc.fc.parameters())`, `params +=
+        ...`, `params.extend(...)`) the value of every binding of it in its scope; empty when
+        one is something else (a loop target, `-=`)."""
+        if type(params) is not cst.Name:
+            return [params]
+        defs = self.model.get(Definitions).in_scope(fn, params.value)
+        out: List[cst.BaseExpression] = []
+        for d in defs:
+            stmt = d.stmt
+            if d.value is None or d.kind not in ("name", "append") or (
+                    type(stmt) is cst.AugAssign and type(stmt.operator) is not cst.AddAssign):
+                return []
+            if type(d.value) in (cst.List, cst.Tuple) and not d.value.elements:
+                continue  # `params = []` before the parameters are gathered into it
+            out.append(d.value)
+        return out
+
+    def _attr_owners(self, params: cst.BaseExpression) -> Set[str]:
+        """`_parameter_owners`, where a whole network of the file beside chosen submodules
+        (`list(decoder.parameters()) + list(encoder.fc.parameters())`, `decoder = Decoder()`)
+        stands for every submodule attribute of its class, and of the classes of this file
+        those hold; empty when one is something else (an object of unknown class, a submodule
+        handed in from outside) or when no submodule is chosen (`net.parameters()` alone)."""
+        receivers = parameter_receivers(params) or []
+        if not any(type(r) is cst.Attribute for r in receivers):
+            return set()  # whole networks only: other networks of the file may train elsewhere
+        out: Set[str] = set()
+        for r in receivers:
+            if type(r) is cst.Attribute:
+                out.add(r.attr.value)
+                continue
+            cls = self.model.objects.instance_class(r, self.model.enclosing_function(r))
+            attrs = self._class_closure(cls, set()) if cls is not None else None
+            if not attrs:
+                return set()
+            out |= attrs
+        return out
+
+    def _class_closure(self, cls: "ClassInfo", seen: Set[int]) -> Optional[Set[str]]:
+        """The attributes a class of this file assigns on `self`, with those of the classes of
+        this file it stores; None when one stores a module of unknown class."""
+        if id(cls) in seen:
+            return set()
+        seen.add(id(cls))
+        out: Set[str] = set()
+        for c in self.model.class_chain(cls):
+            for attr, value, _node, method in c.self_assigns:
+                out.add(attr)
+                inner = self.model.objects.stored_class(value, c, method)
+                if inner is not None:
+                    sub = self._class_closure(inner, seen)
+                    if sub is None:
+                        return None
+                    out |= sub
+                elif type(value) is not cst.Call and not _literal(value):
+                    return None  # an object handed in or taken from elsewhere: what it holds is unknown
+        return out
+
+    def named_optimized_attrs(self) -> Optional[Set[str]]:
+        """The submodule attributes the file's optimizers name one by one
+        (`list(self.img_proj.parameters()) + list(self.txt_proj.parameters())`, a param
+        group of `model.head.parameters()`), whatever else they take; None without any."""
+        return self._optimizer_owners("named", _named_owners)
 
     def _module_like_global(self, name: str) -> bool:
         """A global named like a network (`model`, `net`, `encoder`) that is not a function or
@@ -642,6 +722,8 @@ class Walk:
             if value is None:
                 continue
             if self._exclude is not None and any(stmt is ex or _inside(self.model, stmt, ex) for ex in _excluded(self._exclude)):
+                continue
+            if self._no_grad_free and not binding.block and in_no_grad_block(model, stmt) and not in_no_grad_block(model, name):
                 continue
             whole = self.roots(value)
             # Under TensorFlow's and JAX's facts a tuple element takes its own roots (narrowing
@@ -1013,6 +1095,26 @@ def _parameter_owners(params: cst.BaseExpression) -> Set[str]:
     if not receivers or not all(isinstance(r, cst.Attribute) for r in receivers):
         return set()
     return {r.attr.value for r in receivers}
+
+
+def _named_owners(params: cst.BaseExpression) -> Set[str]:
+    """The attributes among the objects whose parameters these are (`{"fc"}` for
+    `list(dec.parameters()) + list(enc.fc.parameters())`); a part that is no `.parameters()`
+    call leaves it empty."""
+    return {r.attr.value for r in parameter_receivers(params) or [] if isinstance(r, cst.Attribute)} or {""}
+
+
+def _literal(value: cst.BaseExpression) -> bool:
+    """A number, string, True/False/None, or a tuple or list of them."""
+    if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+        return True
+    if isinstance(value, cst.Name):
+        return value.value in ("True", "False", "None")
+    if isinstance(value, cst.UnaryOperation):
+        return _literal(value.expression)
+    if isinstance(value, (cst.Tuple, cst.List)):
+        return all(_literal(e.value) for e in value.elements)
+    return False
 
 
 def _parameter_names(params: cst.BaseExpression) -> Set[str]:

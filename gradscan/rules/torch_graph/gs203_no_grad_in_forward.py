@@ -56,7 +56,9 @@ class NoGradInForward(GraphRule):
     `gradient_penalty(critic, real, fake)`),
     frozen or pretrained sub-networks (`self.vae`, `self.codec`, parameters set to
     `requires_grad_(False)`, submodules left out of every optimizer the file builds, as in
-    a linear probe whose only optimizer takes `model.head.parameters()`), networks other than
+    a linear probe whose only optimizer takes `model.head.parameters()`, also through a
+    gathered list, `params = list(...); params += ...; Adam(params)`; a block that also runs a
+    trainable head on the frozen part's output is still flagged), networks other than
     those the optimizers stepped after the backward are built from (a GAIL discriminator whose
     output is the policy's reward, a callback hook's module read by its own probe), library
     objects built on networks that a later call on the way to the loss also runs (advantages
@@ -211,7 +213,8 @@ class NoGradInForward(GraphRule):
             if trace is None:
                 continue
             reason = intent.intentional_cut(model, value, value, trace, block=with_node)
-            if reason and not (reason.startswith("combined with a live value") and _only_used_here(model, src, with_node)):
+            if reason and not (reason.startswith("combined with a live value") and _only_used_here(model, src, with_node)) \
+                    and not (reason == "one side of a loss" and _trained_only_here(model, src, with_node)):
                 continue
             if self._fed_back(model, src, value, trace) or intent.trains_through_later_holder(model, with_node, value, trace):
                 continue
@@ -472,24 +475,47 @@ def _only_used_here(model: FileModel, src, with_node: cst.With) -> bool:
     """The block runs a weighted submodule (`model.aux_head(h)`) that nothing else in the file
     runs, passes on or copies: "combined with a value of the same graph" cannot deliver its
     gradient, since the live side never goes through it."""
+    return bool(_run_only_here(model, src, with_node))
+
+
+def _trained_only_here(model: FileModel, src, with_node: cst.With) -> bool:
+    """The block runs submodules that nothing else in the file runs, and the file's optimizers
+    name each of them (`Adam(list(self.img_proj.parameters()) + list(self.txt_proj.parameters()))`):
+    the user means to train them, and the block is the only place they could get a gradient.
+    A look-alike target (a random RND target, an EMA copy) is left out of such optimizers."""
+    inside = _run_only_here(model, src, with_node)
+    named = src.named_optimized_attrs()
+    return bool(inside) and named is not None and inside <= named
+
+
+def _run_only_here(model: FileModel, src, with_node: cst.With) -> set:
+    """The weighted submodules (`self.<attr>`) the block runs that nothing else in the file
+    runs, passes on or copies."""
     weighted = _weighted_attributes(model, src)
     inside = set()
     for node in descendants(with_node.body):
         if type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in weighted:
             inside.add(node.func.attr.value)
     if not inside:
-        return False
+        return inside
     block = set(map(id, descendants(with_node)))
     for node in model.nodes:
         if type(node) is not cst.Attribute or node.attr.value not in inside or id(node) in block:
             continue
+        name = node.attr.value
         parent = model.parent(node)
+        while type(parent) is cst.Subscript and parent.value is node:
+            node, parent = parent, model.parent(parent)  # `net.head[0].weight`: a layer of it
         if type(parent) is cst.Attribute and parent.value is node and parent.attr.value in _PASSIVE:
             continue
+        if type(parent) is cst.Attribute and parent.value is node and parent.attr.value == "parameters":
+            call = model.parent(parent)
+            if type(call) is cst.Call and intent.for_optimizer(model, call):
+                continue  # handed to an optimizer: that does not run it
         if type(parent) is cst.AssignTarget or (type(parent) in (cst.AnnAssign, cst.AugAssign) and parent.target is node):
             continue
-        inside.discard(node.attr.value)  # run, passed on or copied elsewhere: it may train there
-    return bool(inside)
+        inside.discard(name)  # run, passed on or copied elsewhere: it may train there
+    return inside
 
 
 def _weighted_attributes(model: FileModel, src) -> set:

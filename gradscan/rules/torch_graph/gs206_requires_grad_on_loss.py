@@ -28,7 +28,11 @@ class RequiresGradOnLoss(GraphRule):
     the value that is later `.backward()`ed (directly, or after sums and scaling). The
     re-wrap counts under a reduction or view too, `torch.tensor(batch_losses,
     requires_grad=True).mean()`: that fresh leaf is never named, so its gradient cannot be
-    read and the flag only silences the error.
+    read and the flag only silences the error. A loss helper or a loss module's forward that
+    sets the flag on (or re-wraps) the value it computed from its inputs and returns it counts
+    when a caller backpropagates what it returns (`mean_losses.requires_grad = True; return
+    mean_losses`, `return Variable(loss, requires_grad=True)`); a constant zero returned for an
+    empty batch (`torch.zeros(1)` made a leaf) does not.
 
     ## Why it breaks gradients
     It is the usual "fix" for `RuntimeError: element 0 of tensors does not require grad and

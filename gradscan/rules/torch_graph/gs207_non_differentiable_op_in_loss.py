@@ -11,6 +11,7 @@ from gradscan.rules.torch_graph.helpers import GraphRule, last_name, reach, root
 from gradscan.semantics import intent
 from gradscan.semantics.arguments import argument_for
 from gradscan.semantics.contexts import has_no_grad_decorator, in_eval_branch, in_no_grad_block
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.sources import is_self_name
@@ -42,17 +43,20 @@ class NonDifferentiableOpInLoss(GraphRule):
     triggers = (
         "argmax", "argmin", ".round(", "round(", ".floor(", ".ceil(", ".sign(", ".sgn(", ".trunc(", ".long()",
         ".int()", "one_hot", ").float()", ").double()", ").half()", ").to(", ").type",
+        ".float()",  # a mask of comparisons held in a name: `inside.float()`
     )
     doc = """
     ## What it does
     Flags `argmax`, `argmin`, `round`, `floor`, `ceil`, `sign`, `trunc`, comparisons cast to
-    float (`(x > 0).float()`), `.long()`/`.int()` casts, `F.one_hot(x.argmax(...))` and the
+    float (`(x > 0).float()`, or a mask of comparisons held in a name, `inside = (xs >= x0) &
+    (xs <= x1)` then `inside.float()`, reported on the comparison), `.long()`/`.int()` casts, `F.one_hot(x.argmax(...))` and the
     indices half of `torch.max(x, dim)`, `x.min(dim)`, `sort` and `topk` (`[1]`, `.indices`,
     `_, idx = x.max(1)`) applied to a value computed from the weights, when the result is on
     the path to the loss (the value `.backward()` is called on, or what `training_step` or a
     loss function returns) and no live value of the graph travels beside it. A helper that
     takes the indices (`def predicted_class(scores)`) counts when its caller passes it a live
-    value and the result reaches a backward pass; so does a method of another object
+    value and the result reaches a backward pass, and so does a helper of a loss function
+    given the loss's prediction argument (`self.box_mask(pred_boxes)`); so does a method of another object
     (`decoder.decode(logits)`) whose callers pass it a value computed from the weights. In a
     module's forward, a parameter itself put through `round`/`sign`/`floor`
     (`torch.sign(self.weight)`, the inherited `weight` of an `nn.Linear` subclass too) on its
@@ -136,6 +140,13 @@ class NonDifferentiableOpInLoss(GraphRule):
             if found is None:
                 continue
             report_node, receiver = found
+            if type(receiver) is cst.Name and type(call.func) is cst.Attribute and receiver is call.func.value \
+                    and call.func.attr.value in FLOAT_CASTS:
+                # a mask of comparisons: the operand computed from the weights is what is cut
+                receiver = next((o for o in _mask_operands(model, receiver) or [] if self._live(model, src, o, fn)), None)
+                if receiver is None:
+                    continue
+                report_node = next((a for a in model.ancestors(receiver) if type(a) is cst.Comparison), report_node)
             where = site(model, call)
             if where is None or not self._live(model, src, receiver, fn):
                 continue
@@ -253,6 +264,8 @@ class NonDifferentiableOpInLoss(GraphRule):
                     if method in ("to", "type") and not call.args:
                         return None
                     return func.attr, inner.left
+                if type(inner) is cst.Name and not (method in ("to", "type") and not call.args) and _mask_operands(model, inner):
+                    return func.attr, inner  # `inside = (xs >= x0) & (xs <= x1)`, then `inside.float()`
         if name in NON_DIFF_FUNCTIONS and call.args:
             return func, call.args[0].value
         if name == "torch.nn.functional.one_hot" and call.args:
@@ -276,6 +289,9 @@ class NonDifferentiableOpInLoss(GraphRule):
             for r in src.roots(receiver):
                 if r.startswith("param:") and r[6:] in params and _prediction_name(r[6:]):
                     return True
+        if fn is not None and not fn.name.startswith("__"):
+            # a helper of a loss function (`self.box_mask(pred_boxes)`) given its prediction
+            return any(r.startswith("param:") and _prediction_passed(model, src, fn, r[6:]) for r in src.roots(receiver))
         return False
 
     @staticmethod
@@ -455,8 +471,14 @@ def _detached(expr: cst.BaseExpression) -> bool:
 def _prediction_name(name: str) -> bool:
     """`logits`, `pred`, `token_logits`, `y_pred`: a loss function's prediction argument (not
     `logit_lengths`, `pred_mask`)."""
-    toks = TOKEN.findall(name)
-    return bool(toks) and toks[-1].lower() in PREDICTION_TOKENS
+    toks = [t.lower() for t in TOKEN.findall(name)]
+    if toks and toks[0] in ("pred", "preds", "predicted") and toks[-1] not in _NOT_PREDICTED:
+        return True  # DETR's `pred_boxes`, `pred_logits`
+    return bool(toks) and toks[-1] in PREDICTION_TOKENS
+
+
+# what a `pred_*` name may hold that is no prediction: a mask, lengths, indices
+_NOT_PREDICTED = {"mask", "masks", "len", "lens", "length", "lengths", "idx", "index", "indices", "ids", "id"}
 
 
 def _constant(expr: cst.BaseExpression) -> bool:
@@ -474,3 +496,47 @@ def _is_loss_function(fn: FunctionInfo) -> bool:
     if fn.cls is not None and any(b.endswith(("_Loss", "_WeightedLoss")) for b in fn.cls.base_names):
         return fn.name in ("forward", "__call__")
     return "loss" in fn.name.lower() and not fn.name.lower().startswith(("log", "print", "plot"))
+
+
+def _mask_operands(model: FileModel, expr: cst.BaseExpression, depth: int = 0) -> Optional[list]:
+    """The operands of the comparisons a boolean mask is made of (`(xs >= x0) & (xs <= x1)`,
+    `~m`, a name every reaching binding of which is such a mask, `m = m & (ys >= y0)`); None
+    when `expr` is anything else."""
+    if depth > 12:
+        return None
+    t = type(expr)
+    if t is cst.Comparison:
+        if any(isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in expr.comparisons):
+            return None
+        return [expr.left] + [c.comparator for c in expr.comparisons]
+    if t is cst.BinaryOperation and isinstance(expr.operator, (cst.BitAnd, cst.BitOr, cst.BitXor)):
+        left, right = _mask_operands(model, expr.left, depth + 1), _mask_operands(model, expr.right, depth + 1)
+        return left + right if left is not None and right is not None else None
+    if t is cst.UnaryOperation and isinstance(expr.operator, cst.BitInvert):
+        return _mask_operands(model, expr.expression, depth + 1)
+    if t is cst.Name:
+        defs, kind = model.get(Definitions).reaching(expr)
+        if kind != "local" or not defs:
+            return None
+        out: list = []
+        for d in defs:
+            if d.kind != "name" or d.value is None:
+                return None
+            found = _mask_operands(model, d.value, depth + 1)
+            if found is None:
+                return None
+            out += found
+        return out
+    return None
+
+
+def _prediction_passed(model: FileModel, src, fn: FunctionInfo, param: str) -> bool:
+    """A call of helper `fn` from a loss function passes for `param` a value of one of the
+    loss's prediction-named parameters (`pred_boxes`, `logits`)."""
+    for call, owner in model.objects.callers_of(fn)[:8]:
+        if owner is None or owner is fn or not _is_loss_function(owner):
+            continue
+        arg = argument_for(fn, call, param)
+        if arg is not None and any(r.startswith("param:") and r[6:] in owner.params and _prediction_name(r[6:]) for r in src.roots(arg)):
+            return True
+    return False

@@ -9,10 +9,12 @@ from gradscan.rules.base import Rule
 from gradscan.rules.common import model_cache
 from gradscan.semantics.arguments import keyword_argument, positional_argument
 from gradscan.semantics import intent
+from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.contexts import INFERENCE_NAMES, has_no_grad_decorator, in_eval_branch, in_no_grad_block
 from gradscan.semantics.flow import Trace
 from gradscan.semantics.model import FileModel, FunctionInfo
 from gradscan.semantics.names import dotted
+from gradscan.semantics.walk import descendants
 
 # Calls that turn a tensor into a new leaf (GS204).
 REWRAP_FUNCTIONS = {"torch.tensor", "torch.from_numpy", "torch.nn.Parameter", "torch.nn.parameter.Parameter"}
@@ -177,12 +179,57 @@ def requires_grad_fixes(model: FileModel) -> List[Tuple[cst.CSTNode, str, cst.CS
     scopes = {id(fn): fn for _c, fn in model.calls}
     for fn in scopes.values():
         backs = _backward_names(model, fn)
-        if not backs:
+        if not backs and fn is None:
             continue
         for node, name, stmt in _fix_candidates(model, fn):
-            if _fix_reaches_backward(model, fn, node, name, stmt):
+            if _fix_reaches_backward(model, fn, node, name, stmt) if backs else _returned_to_backward(model, fn, name, stmt):
                 out.append((node, name, stmt))
     return out
+
+
+_FACTORIES = {"torch.zeros", "torch.ones", "torch.empty", "torch.full", "torch.zeros_like", "torch.ones_like",
+              "torch.full_like", "torch.empty_like", "torch.tensor", "torch.as_tensor", "torch.FloatTensor", "torch.Tensor"}
+
+
+def _fresh_factory(model: FileModel, value: cst.BaseExpression) -> bool:
+    """A new tensor of constants: `torch.zeros(1)`, `torch.tensor(0.0)`, a number."""
+    if numberish(value):
+        return True
+    return isinstance(value, cst.Call) and model.callee(value) in _FACTORIES and (
+        not value.args or numberish(value.args[0].value) or model.callee(value) not in ("torch.tensor", "torch.as_tensor"))
+
+
+def _returned_to_backward(model: FileModel, fn: FunctionInfo, name: str, stmt) -> bool:
+    """A loss helper or a loss module's forward that sets requires_grad on the value it
+    computed from its inputs and returns it (`mean_losses.requires_grad = True; return
+    mean_losses`, `return Variable(loss, requires_grad=True)`), and a caller backpropagates
+    what it returns. A fresh constant (`torch.zeros(1)` for a batch with no targets) is no
+    hidden cut."""
+    value = stmt.value if isinstance(stmt, (cst.Assign, cst.Return)) and not (
+        isinstance(stmt, cst.Assign) and isinstance(stmt.targets[0].target, cst.Attribute)) else None
+    if value is None:
+        use = next((n for n in descendants(stmt) if isinstance(n, cst.Name) and n.value == name), None)
+        if use is None:
+            return False
+        defs, _kind = model.get(Definitions).reaching(use, fn)
+        if not defs or any(d.value is None or _fresh_factory(model, d.value) for d in defs):
+            return False
+    elif _fresh_factory(model, first_arg(value) or value):
+        return False
+    flow = model.flow
+    starts = [stmt.value] if isinstance(stmt, cst.Return) else flow.later_uses(fn, name, stmt)
+    for use in starts:
+        trace = flow.reaches_output(use, max_calls=2, module_level=True)
+        if trace is None:
+            continue
+        if trace.sink == "loss" and _only_loss_arithmetic(model, trace):
+            return True
+        if trace.sink == "return" and fn.is_method and fn.name in ("forward", "__call__"):
+            for call, _owner in model.objects.callers_of(fn)[:8]:
+                back = flow.reaches_output(call, max_calls=0, module_level=True)
+                if back is not None and back.sink == "loss" and _only_loss_arithmetic(model, back):
+                    return True
+    return False
 
 
 def _fix_candidates(model: FileModel, fn: Optional[FunctionInfo]):
@@ -195,13 +242,15 @@ def _fix_candidates(model: FileModel, fn: Optional[FunctionInfo]):
                 yield tgt, tgt.value.value, node
         value = _unwrap_carriers(node.value)
         if isinstance(value, cst.Call) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            name = model.callee(value) or ""
-            if (name in ("torch.tensor", "torch.autograd.Variable", "torch.autograd.variable.Variable") or name.endswith(".Variable")) and _is_true(keyword_argument(value, "requires_grad")):
-                data = first_arg(value)
-                if data is not None and not numberish(data) and not isinstance(data, (cst.List, cst.Tuple)):
-                    yield value, node.targets[0].target.value, node
+            if _rewrap_with_grad(model, value):
+                yield value, node.targets[0].target.value, node
             elif isinstance(value.func, cst.Attribute) and value.func.attr.value == "requires_grad_" and isinstance(value.func.value, cst.Name) and not (value.args and not _is_true(value.args[0].value)):
                 yield value, node.targets[0].target.value, node
+    for ret in (fn.returns if fn is not None else []):
+        # `return Variable(loss, requires_grad=True)` from a loss helper
+        value = _unwrap_carriers(ret.value) if isinstance(ret, cst.Return) and ret.value is not None else None
+        if isinstance(value, cst.Call) and _rewrap_with_grad(model, value):
+            yield value, "", ret
     for call, owner in model.calls:
         if owner is not fn:
             continue
@@ -214,6 +263,15 @@ def _fix_candidates(model: FileModel, fn: Optional[FunctionInfo]):
                 yield call, func.value.value, stmt
             elif isinstance(model.parent(call), cst.Attribute) and model.parent(call).attr.value == "backward":
                 yield call, func.value.value, stmt
+
+
+def _rewrap_with_grad(model: FileModel, value: cst.Call) -> bool:
+    """`torch.tensor(loss, requires_grad=True)`, `Variable(loss, requires_grad=True)` of a value."""
+    name = model.callee(value) or ""
+    if (name in ("torch.tensor", "torch.autograd.Variable", "torch.autograd.variable.Variable") or name.endswith(".Variable")) and _is_true(keyword_argument(value, "requires_grad")):
+        data = first_arg(value)
+        return data is not None and not numberish(data) and not isinstance(data, (cst.List, cst.Tuple))
+    return False
 
 
 _LOSS_CARRIERS = {"sum", "mean", "scale", "float", "double", "squeeze", "view", "reshape", "to", "cuda", "div", "mul", "add", "requires_grad_"}
