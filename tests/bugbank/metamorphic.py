@@ -282,6 +282,47 @@ def wrap_main(text: str) -> Dict[str, str]:
     return {"": module.with_changes(body=head + [main, guard]).code}
 
 
+def _bound(target: cst.BaseExpression) -> Set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return {n for e in target.elements for n in _bound(e.value)}
+    return set()
+
+
+def _reads(definition: cst.CSTNode) -> Set[str]:
+    """The names a definition's code reads and does not bind itself (its free names, roughly:
+    parameters, assignment, loop and `as` targets are its own)."""
+    read: Set[str] = set()
+    own: Set[str] = set()
+
+    class Names(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            read.add(node.value)
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)  # `x.attr`: `attr` is no name
+            return False
+
+        def visit_Param(self, node: cst.Param) -> None:
+            own.add(node.name.value)
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            own.update(_bound(node.target))
+
+        def visit_For(self, node: cst.For) -> None:
+            own.update(_bound(node.target))
+
+        def visit_CompFor(self, node: cst.CompFor) -> None:
+            own.update(_bound(node.target))
+
+        def visit_AsName(self, node: cst.AsName) -> None:
+            own.update(_bound(node.name))
+
+    definition.visit(Names())
+    return read - own
+
+
 def split_definitions(text: str) -> Dict[str, str]:
     """The classes and functions to `<stem>_lib.py`; the script imports them by name."""
     module = cst.parse_module(text)
@@ -294,6 +335,22 @@ def split_definitions(text: str) -> Dict[str, str]:
     first = body.index(defs[0])
     constants = [s for s in body[:first] if isinstance(s, cst.SimpleStatementLine) and not _is_definition(s)
                  and not _is_docstring(s)]
+    # A definition reading a name the script binds later (`rnn = RNN()` read by `train()` as a
+    # global) would not run from the other module: it stays, and so does whatever reads it.
+    script_names = {n for s in body[first:] if isinstance(s, cst.SimpleStatementLine) and not _is_definition(s)
+                    for small in s.body if isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign))
+                    for t in (small.targets if isinstance(small, cst.Assign) else [small])
+                    for n in _bound(t.target)}
+    kept: Set[str] = set()
+    while True:
+        more = {d.name.value for d in defs if d.name.value not in kept
+                and _reads(d) & (script_names | kept)}
+        if not more:
+            break
+        kept |= more
+    defs = [d for d in defs if d.name.value not in kept]
+    if not defs:
+        return {"": text}
     names = ", ".join(d.name.value for d in defs)
     lib = module.with_changes(body=imports + constants + defs)
     rest = [s for s in body if s not in defs]

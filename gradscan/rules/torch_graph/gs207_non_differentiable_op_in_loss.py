@@ -532,11 +532,17 @@ def _mask_operands(model: FileModel, expr: cst.BaseExpression, depth: int = 0) -
 
 def _prediction_passed(model: FileModel, src, fn: FunctionInfo, param: str) -> bool:
     """A call of helper `fn` from a loss function passes for `param` a value of one of the
-    loss's prediction-named parameters (`pred_boxes`, `logits`)."""
+    loss's predictions: a parameter its callers in the file pass a value computed from the
+    weights (`criterion(model(x), boxes)`), or, when the file shows no such caller, one named
+    as a prediction (`pred_boxes`, `logits`)."""
     for call, owner in model.objects.callers_of(fn)[:8]:
         if owner is None or owner is fn or not _is_loss_function(owner):
             continue
         arg = argument_for(fn, call, param)
-        if arg is not None and any(r.startswith("param:") and r[6:] in owner.params and _prediction_name(r[6:]) for r in src.roots(arg)):
-            return True
+        if arg is None:
+            continue
+        for r in src.roots(arg):
+            if r.startswith("param:") and r[6:] in owner.params and (
+                    src.caller_weights(owner, r[6:]) or _prediction_name(r[6:])):
+                return True
     return False
