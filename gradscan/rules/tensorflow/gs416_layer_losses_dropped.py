@@ -164,7 +164,7 @@ def _loss_adder(model: FileModel) -> Optional[str]:
                         return "self.add_loss"
     for call, _fn in model.calls:
         for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value in _REGULARIZER_KEYWORDS and not is_name(arg.value, "None"):
+            if arg.keyword is not None and arg.keyword.value in _REGULARIZER_KEYWORDS and _a_regularizer(model, arg.value):
                 name = callee(model, call) or ""
                 if name.split(".", 1)[0] in ("keras", "tensorflow", "tf_keras", "tensorflow_probability"):
                     return arg.keyword.value
@@ -172,6 +172,19 @@ def _loss_adder(model: FileModel) -> Optional[str]:
         if name.startswith("tensorflow_probability.") and name.rsplit(".", 1)[-1] in _TFP_LOSS_LAYERS:
             return name.rsplit(".", 1)[-1]
     return None
+
+
+def _a_regularizer(model: FileModel, value: cst.BaseExpression, depth: int = 0) -> bool:
+    """`value` is evidently a regularizer: built by a call (`l2(1e-4)`), named by a string
+    (`"l2"`), or a name every binding of which is one of those. A configuration's field
+    (`cfg.kernel_regularizer`, None by default) or a parameter may hold None: no proof that
+    the layer adds a loss."""
+    if isinstance(value, (cst.Call, cst.SimpleString, cst.ConcatenatedString)):
+        return True
+    if isinstance(value, cst.Name) and value.value != "None" and depth < 3:
+        bindings, _where = model.get(Definitions).reaching(value)
+        return bool(bindings) and all(b.value is not None and _a_regularizer(model, b.value, depth + 1) for b in bindings)
+    return False
 
 
 def _step_reads_losses(model: FileModel, call: cst.Call, site: cst.CSTNode, fn) -> bool:
