@@ -24,7 +24,7 @@ def train_step(model, opt, x, y):
     with tf.GradientTape() as tape:
         pred = model(x, training=True)
     loss = tf.reduce_mean(tf.square(tf.cast(pred, tf.float32) - y))  # BUG
-    scaled = opt.scale_loss(loss)
+    scaled = opt.scale_loss(loss)  # BUG
     grads = tape.gradient(scaled, model.trainable_variables)  # BUG
     return loss, grads
 
