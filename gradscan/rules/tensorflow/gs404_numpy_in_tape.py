@@ -52,7 +52,9 @@ class NumpyInTape(Rule):
     constants on the way, is what `tape.gradient` differentiates: asking the tape for its
     gradient says it was the loss. A function of another project file that returns its
     argument as NumPy/Python data (`to_numpy(pred)` from `utils.py`, by the project index's
-    summary of it) is a conversion like `.numpy()` written inline.
+    summary of it) is a conversion like `.numpy()` written inline. One cut is reported once:
+    where the value first leaves TensorFlow, not again at each NumPy call it then passes
+    through (`np.mean(np.square(pred.numpy() - y))` is one finding, at `.numpy()`).
 
     ## Why it breaks gradients
     The conversion leaves TensorFlow: the tape cannot see through a NumPy array or a Python
@@ -124,6 +126,19 @@ class NumpyInTape(Rule):
 
     def check(self, model: FileModel) -> Iterator[Report]:
         yield from self._compiled(model)
+        found = list(self._found(model))
+        # a conversion of a value that another flagged conversion already made NumPy
+        # (`err = np.square(np.asarray(pred) - y)`, then `np.mean(err)`) is the same cut: report
+        # the first conversion on the way to the loss only
+        on_paths = {id(node): call for call, trace in found for node in trace.path if node is not call}
+        for call, trace in found:
+            upstream = on_paths.get(id(call))
+            if upstream is not None and not any(node is upstream for node in trace.path):
+                continue
+            yield Report(call)
+
+    def _found(self, model: FileModel):
+        """(call, trace to the loss) for each conversion the rule flags."""
         taint = model.sources.tensorflow
         for call, fn in model.calls:
             value = self._converted(model, call)
@@ -145,7 +160,7 @@ class NumpyInTape(Rule):
                 continue
             if value is not call and not unknown and only_untrained_networks(model, value, trace, fn):
                 continue  # `target(x).numpy()`: a constant the step never needed a gradient through
-            yield Report(call)
+            yield call, trace
 
     @staticmethod
     def _converted(model: FileModel, call: cst.Call) -> Optional[cst.CSTNode]:
