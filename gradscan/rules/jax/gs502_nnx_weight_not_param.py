@@ -303,8 +303,12 @@ class NnxWeightNotParam(Rule):
             if node.attr.value != attr:
                 continue
             if not is_name(node.value, "self"):
-                if _store_target(model, node):
-                    return False  # `model.bias = loaded` from outside: a value set by hand
+                parent = model.parent(node)
+                if _store_target(model, node) or (
+                        isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value == "value"
+                        and _store_target(model, parent)):
+                    # `model.bias = loaded`, `model.log_temp.value = annealed` from outside: a value set by hand
+                    return False
                 continue
             if fn is None:
                 continue
@@ -358,11 +362,41 @@ def _matches(identity: Optional[str], operand: Optional[str]) -> bool:
     return identity is not None and (operand == identity or operand == "gate")
 
 
+# Calls that keep a constant a constant: `jnp.log(jnp.array(0.07))`, `jnp.float32(1.0)`,
+# `math.log(1 / 0.07)`: the usual spellings of an initial log-temperature or logit.
+CONSTANT_CALLS = {
+    "jax.numpy.array", "jax.numpy.asarray", "jax.numpy.float32", "jax.numpy.log", "jax.numpy.log1p",
+    "jax.numpy.exp", "jax.numpy.sqrt", "math.log", "math.log1p", "math.exp", "math.sqrt", "numpy.log",
+    "numpy.float32", "numpy.array", "numpy.asarray",
+}
+
+
 def _identity_constant(model: FileModel, expr: cst.BaseExpression) -> Optional[str]:
-    """"add" for an array of zeros, "mul" for an array of ones, else None."""
+    """"add" for an array of zeros, "mul" for an array of ones, "const" for any other constant
+    (`jnp.full`, a number, `jnp.log(jnp.array(0.07))`), else None."""
     if isinstance(expr, cst.Call):
-        return IDENTITY_CONSTANTS.get(model.callee(expr) or "")
-    return None
+        found = IDENTITY_CONSTANTS.get(model.callee(expr) or "")
+        if found is not None:
+            return found
+    # an array built from numbers only; a bare Python number is a hyperparameter, not a weight
+    array_made = isinstance(expr, cst.Call) and (model.callee(expr) or "").startswith("jax.numpy.")
+    return "const" if array_made and _numeric_constant(model, expr) else None
+
+
+def _numeric_constant(model: FileModel, expr: cst.BaseExpression, depth: int = 0) -> bool:
+    """A value computed from number literals only (`0.1`, `-2.0`, `1 / 0.07`, `jnp.log(0.1)`)."""
+    if depth > 6:
+        return False
+    if isinstance(expr, (cst.Float, cst.Integer)):
+        return True
+    if isinstance(expr, cst.UnaryOperation):
+        return _numeric_constant(model, expr.expression, depth + 1)
+    if isinstance(expr, cst.BinaryOperation):
+        return _numeric_constant(model, expr.left, depth + 1) and _numeric_constant(model, expr.right, depth + 1)
+    if isinstance(expr, cst.Call) and model.callee(expr) in CONSTANT_CALLS and expr.args:
+        first = expr.args[0]
+        return first.keyword is None and _numeric_constant(model, first.value, depth + 1)
+    return False
 
 
 def _identity_operand(model: FileModel, node: cst.Attribute) -> Optional[str]:

@@ -15,7 +15,7 @@ def Frozen(layer):
     init_fn, apply_fn = layer
 
     def frozen_apply(params, inputs, **kwargs):
-        params = jax.tree_util.tree_map(lax.stop_gradient, params)
+        params = jax.tree_util.tree_map(lax.stop_gradient, params)  # BUG
         return apply_fn(params, inputs, **kwargs)
 
     return init_fn, frozen_apply
