@@ -110,9 +110,9 @@ class NnxWeightNotParam(Rule):
     it calls) reads it and no method writes it. Also an array of zeros (`jnp.zeros(...)`) that
     `__call__` adds or subtracts, or of ones (`jnp.ones(...)`) that it multiplies with: as a
     constant that term would be the identity, so it is a bias or a scale meant to be learned;
-    and any constant array (`jnp.zeros`, `jnp.ones`, `jnp.full`) that `__call__` reads through
-    `jnp.exp`, `jax.nn.sigmoid` or `softplus` and multiplies or divides with: a gate or
-    log-scale nobody stores as a constant. The value may be built by a helper of the file or a
+    and any constant array (`jnp.zeros`, `jnp.ones`, `jnp.full`, `jnp.log(jnp.array(1 / 0.07))`)
+    that `__call__` reads through `jnp.exp`, `jax.nn.sigmoid` or `softplus` and multiplies or
+    divides with: a gate or log-temperature nobody stores as a constant. The value may be built by a helper of the file or a
     method (`self.gate = make_gate(dim)`): the finding goes to what the helper returns. The same
     for an attribute a Linen module's `setup()` assigns a raw array: it is no variable, so
     `init` never puts it in params.
@@ -130,7 +130,8 @@ class NnxWeightNotParam(Rule):
     the gradient (`nnx.BatchStat`, `nnx.Cache`, `nnx.Intermediate` and other `nnx.Variable`
     subclasses), counters (`nnx.Variable(0)`), constants and buffers (`jnp.ones` masks,
     `jnp.zeros` padding that is joined, not added, positional tables, `jnp.sqrt(d)` scales,
-    arrays the script sets by hand, `model.shift = loaded`), `nnx.Rngs`, values a method updates (EMA
+    arrays the script sets by hand, `model.shift = loaded`, `model.log_tau.value = annealed`,
+    plain Python numbers such as `math.log(0.5)`), `nnx.Rngs`, values a method updates (EMA
     codebooks), arrays `__call__` never reads, attributes and classes named for fixed random
     values (random Fourier features, fixed projections, noise), files that select
     `nnx.Variable` for differentiation (`nnx.DiffState`, `wrt=`), and Linen's `self.param` /
