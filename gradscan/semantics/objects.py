@@ -41,6 +41,17 @@ class Objects:
                         self._values.setdefault((id(owner) if owner else 0, name), []).append(value)
             elif type(node) is cst.AnnAssign and node.value is not None and type(node.target) is cst.Name:
                 self._values.setdefault((id(owner) if owner else 0, node.target.value), []).append(node.value)
+        # (scope, name) -> (call, index) for `a, b = factory(...)`: the position a name unpacks
+        self._unpacked: Dict[Tuple[int, str], List[Tuple[cst.Call, int]]] = {}
+        for node, owner in model.assignments:
+            if type(node) is cst.Assign and len(node.targets) == 1 and type(node.value) is cst.Call:
+                target = node.targets[0].target
+                if type(target) in (cst.Tuple, cst.List):
+                    for i, e in enumerate(target.elements):
+                        if type(e) is cst.StarredElement:
+                            break
+                        if type(e.value) is cst.Name:
+                            self._unpacked.setdefault((id(owner) if owner else 0, e.value.value), []).append((node.value, i))
         self._functions: Dict[Tuple[int, str], "FunctionInfo"] = {}
         for fn in model.functions:
             if type(fn.node) is cst.FunctionDef and not fn.is_method:
@@ -394,6 +405,64 @@ class Objects:
                 return None
             out.append(cls)
         return out if stepped else None
+
+    def factory_function(self, call: cst.Call, scope: Optional["FunctionInfo"]) -> Optional["FunctionInfo"]:
+        """For a call by a name that no `def` binds: the nested function a factory of this file
+        returned into that name (`predict = make_predict(cfg)`; `init_fn, predict = frozen(layer)`)."""
+        if type(call.func) is not cst.Name or self._lookup(scope, call.func.value) is not None:
+            return None
+        return self._factory_product(scope, call.func.value)
+
+    def _factory_product(self, scope, name: str) -> Optional["FunctionInfo"]:
+        """`predict = make_predict(cfg)`, `init_fn, apply_fn = frozen(layer)`: the nested function
+        of this file that the factory returns (at the unpacked position), when the name is bound
+        once and every `return` of the factory gives the same function."""
+        while True:
+            key = (id(scope) if scope else 0, name)
+            values = self._values.get(key)
+            if values:
+                break
+            if scope is None or name in scope.params:
+                return None
+            scope = scope.parent
+        if len(values) != 1:
+            return None
+        call, index = values[0], None
+        if call is None:
+            spots = self._unpacked.get(key) or []
+            if len(spots) != 1:
+                return None
+            call, index = spots[0]
+        if type(call) is not cst.Call or ("factory", key) in self._busy:
+            return None
+        self._busy.add(("factory", key))
+        try:
+            factory = self.called_function(call, scope)
+        finally:
+            self._busy.discard(("factory", key))
+        return self._returned_function(factory, index, 0)
+
+    def _returned_function(self, factory: Optional["FunctionInfo"], index: Optional[int], depth: int) -> Optional["FunctionInfo"]:
+        """The nested function every `return` of `factory` gives (element `index` of a returned
+        tuple), through `return other_factory(...)` a few levels deep."""
+        if depth > 3 or factory is None or type(factory.node) is not cst.FunctionDef or not factory.returns:
+            return None
+        found = None
+        for ret in factory.returns:
+            value = getattr(ret, "value", None)
+            if type(value) is cst.Call:  # `return frozen(stax.serial(...))`
+                fn = self._returned_function(self.called_function(value, factory), index, depth + 1)
+            else:
+                if index is not None:
+                    if type(value) is not cst.Tuple or len(value.elements) <= index or any(
+                            type(e) is cst.StarredElement for e in value.elements):
+                        return None
+                    value = value.elements[index].value
+                fn = self._functions.get((id(factory), value.value)) if type(value) is cst.Name else None
+            if fn is None or (found is not None and fn is not found):
+                return None
+            found = fn
+        return found
 
     def _lookup(self, scope, name: str) -> Optional["FunctionInfo"]:
         """A function defined in this file visible as `name` from `scope` (nested first)."""

@@ -306,7 +306,10 @@ class ZeroGradient(Traced):
         """The function of this file a call by name runs (not one with a custom gradient)."""
         if not isinstance(call.func, cst.Name):
             return None
-        fn = self.scopes.lookup(self.model.enclosing_function(call), call.func.value)
+        scope = self.model.enclosing_function(call)
+        fn = self.scopes.lookup(scope, call.func.value)
+        if fn is None:  # `init_fn, apply_fn = frozen(layer)`: the function the factory returned
+            fn = self.model.objects.factory_function(call, scope)
         if fn is None or self.has_custom_gradient(fn):
             return None
         return fn

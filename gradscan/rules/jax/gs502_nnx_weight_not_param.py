@@ -110,9 +110,9 @@ class NnxWeightNotParam(Rule):
     it calls) reads it and no method writes it. Also an array of zeros (`jnp.zeros(...)`) that
     `__call__` adds or subtracts, or of ones (`jnp.ones(...)`) that it multiplies with: as a
     constant that term would be the identity, so it is a bias or a scale meant to be learned;
-    and any constant array (`jnp.zeros`, `jnp.ones`, `jnp.full`) that `__call__` reads through
-    `jnp.exp`, `jax.nn.sigmoid` or `softplus` and multiplies or divides with: a gate or
-    log-scale nobody stores as a constant. The value may be built by a helper of the file or a
+    and any constant array (`jnp.zeros`, `jnp.ones`, `jnp.full`, `jnp.log(jnp.array(1 / 0.07))`)
+    that `__call__` reads through `jnp.exp`, `jax.nn.sigmoid` or `softplus` and multiplies or
+    divides with: a gate or log-temperature nobody stores as a constant. The value may be built by a helper of the file or a
     method (`self.gate = make_gate(dim)`): the finding goes to what the helper returns. The same
     for an attribute a Linen module's `setup()` assigns a raw array: it is no variable, so
     `init` never puts it in params.
@@ -130,7 +130,8 @@ class NnxWeightNotParam(Rule):
     the gradient (`nnx.BatchStat`, `nnx.Cache`, `nnx.Intermediate` and other `nnx.Variable`
     subclasses), counters (`nnx.Variable(0)`), constants and buffers (`jnp.ones` masks,
     `jnp.zeros` padding that is joined, not added, positional tables, `jnp.sqrt(d)` scales,
-    arrays the script sets by hand, `model.shift = loaded`), `nnx.Rngs`, values a method updates (EMA
+    arrays the script sets by hand, `model.shift = loaded`, `model.log_tau.value = annealed`,
+    plain Python numbers such as `math.log(0.5)`), `nnx.Rngs`, values a method updates (EMA
     codebooks), arrays `__call__` never reads, attributes and classes named for fixed random
     values (random Fourier features, fixed projections, noise), files that select
     `nnx.Variable` for differentiation (`nnx.DiffState`, `wrt=`), and Linen's `self.param` /
@@ -303,8 +304,12 @@ class NnxWeightNotParam(Rule):
             if node.attr.value != attr:
                 continue
             if not is_name(node.value, "self"):
-                if _store_target(model, node):
-                    return False  # `model.bias = loaded` from outside: a value set by hand
+                parent = model.parent(node)
+                if _store_target(model, node) or (
+                        isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value == "value"
+                        and _store_target(model, parent)):
+                    # `model.bias = loaded`, `model.log_temp.value = annealed` from outside: a value set by hand
+                    return False
                 continue
             if fn is None:
                 continue
@@ -358,11 +363,41 @@ def _matches(identity: Optional[str], operand: Optional[str]) -> bool:
     return identity is not None and (operand == identity or operand == "gate")
 
 
+# Calls that keep a constant a constant: `jnp.log(jnp.array(0.07))`, `jnp.float32(1.0)`,
+# `math.log(1 / 0.07)`: the usual spellings of an initial log-temperature or logit.
+CONSTANT_CALLS = {
+    "jax.numpy.array", "jax.numpy.asarray", "jax.numpy.float32", "jax.numpy.log", "jax.numpy.log1p",
+    "jax.numpy.exp", "jax.numpy.sqrt", "math.log", "math.log1p", "math.exp", "math.sqrt", "numpy.log",
+    "numpy.float32", "numpy.array", "numpy.asarray",
+}
+
+
 def _identity_constant(model: FileModel, expr: cst.BaseExpression) -> Optional[str]:
-    """"add" for an array of zeros, "mul" for an array of ones, else None."""
+    """"add" for an array of zeros, "mul" for an array of ones, "const" for any other constant
+    (`jnp.full`, a number, `jnp.log(jnp.array(0.07))`), else None."""
     if isinstance(expr, cst.Call):
-        return IDENTITY_CONSTANTS.get(model.callee(expr) or "")
-    return None
+        found = IDENTITY_CONSTANTS.get(model.callee(expr) or "")
+        if found is not None:
+            return found
+    # an array built from numbers only; a bare Python number is a hyperparameter, not a weight
+    array_made = isinstance(expr, cst.Call) and (model.callee(expr) or "").startswith("jax.numpy.")
+    return "const" if array_made and _numeric_constant(model, expr) else None
+
+
+def _numeric_constant(model: FileModel, expr: cst.BaseExpression, depth: int = 0) -> bool:
+    """A value computed from number literals only (`0.1`, `-2.0`, `1 / 0.07`, `jnp.log(0.1)`)."""
+    if depth > 6:
+        return False
+    if isinstance(expr, (cst.Float, cst.Integer)):
+        return True
+    if isinstance(expr, cst.UnaryOperation):
+        return _numeric_constant(model, expr.expression, depth + 1)
+    if isinstance(expr, cst.BinaryOperation):
+        return _numeric_constant(model, expr.left, depth + 1) and _numeric_constant(model, expr.right, depth + 1)
+    if isinstance(expr, cst.Call) and model.callee(expr) in CONSTANT_CALLS and expr.args:
+        first = expr.args[0]
+        return first.keyword is None and _numeric_constant(model, first.value, depth + 1)
+    return False
 
 
 def _identity_operand(model: FileModel, node: cst.Attribute) -> Optional[str]:

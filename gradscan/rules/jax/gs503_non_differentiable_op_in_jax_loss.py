@@ -62,7 +62,9 @@ class NonDifferentiableOpInJaxLoss(Rule):
     (`jax.tree.map`, `jax.tree_util.tree_map`) of one of these operations (`stop_gradient`,
     `jnp.round`, a lambda or a helper of the file applying it to the leaf) applies it to every
     leaf: `jax.tree.map(jax.lax.stop_gradient, params)` freezes the whole tree. The loss may be
-    built by a factory of the file (`loss = make_loss(apply_fn)`) and differentiated elsewhere. A `stop_gradient`
+    built by a factory of the file (`loss = make_loss(apply_fn)`) and differentiated elsewhere, and
+    the forward it calls may be one a factory returned (`init_fn, apply_fn = frozen(layer)`, a
+    stax-style wrapper whose returned apply function stops the gradient of its params). A `stop_gradient`
     is also reported when it leaves a whole additive term of the returned loss constant while
     another term is live (`loss = actor_loss + vf * critic_loss` with the actor's output cut):
     that term adds nothing to the gradient of any differentiated argument. With `has_aux=True`,
