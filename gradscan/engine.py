@@ -387,7 +387,8 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
     if module is not None and any(isinstance(r[0], cst.CSTNode) for r in raw):
         # Positions of the reported nodes (and of the nodes fixes replace) only.
         positions, code = node_positions(module, [r[0] for r in raw] + [r[3][0] for r in raw if r[3] is not None])
-    relines = _line_map(code, source.text) if positions is not None else None
+    relines = _line_map(code, source.text) if positions is not None and code is not None else None
+    unplaced = positions is not None and code is None  # too deep to render: reported at 1:1
     table = {} if disable_noqa else noqa.noqa_lines(source.text)
     out = []
     seen = set()
@@ -403,6 +404,9 @@ def _finish(source: SourceFile, raw, enabled, disable_noqa: bool, module) -> Lis
         elif isinstance(where, tuple) and len(where) == 2 and all(isinstance(v, int) for v in where):
             line, col = where
             end_line, end_col = line, col
+        elif unplaced and isinstance(where, cst.CSTNode):
+            line = col = end_line = end_col = 1
+            fix = None
         else:  # a rule reported a node of another tree (or not a node): its bug, not the file's
             line = col = end_line = end_col = 1
             message = f"internal error in rule {code}: reported {type(where).__name__} that is not a node of this file"

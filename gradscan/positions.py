@@ -10,6 +10,8 @@ are the provider's: syntactic where a node records one, else whitespace-inclusiv
 from __future__ import annotations
 
 import re
+import sys
+import threading
 from bisect import bisect_right
 from contextlib import contextmanager
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
@@ -76,9 +78,38 @@ class _Offsets(CodegenState):
                 self.found[key] = (start, end)
 
 
-def positions(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Tuple[Dict[cst.CSTNode, CodeRange], str]:
-    """({node: its range} for the nodes of `module` among `nodes`, the module's code)."""
+def positions(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Tuple[Dict[cst.CSTNode, CodeRange], Optional[str]]:
+    """({node: its range} for the nodes of `module` among `nodes`, the module's code); ({}, None)
+    when the module is nested too deeply to render even on a large stack."""
     wanted = [n for n in nodes if isinstance(n, cst.CSTNode)]
+    try:
+        return _positions(module, wanted)
+    except RecursionError:
+        pass
+    # libcst renders recursively: nesting Python accepts (a few hundred calls or unary
+    # operators) can exceed the interpreter's limit. Again in a thread with a large stack.
+    found: list = []
+
+    def run() -> None:
+        try:
+            found.append(_positions(module, wanted))
+        except RecursionError:
+            pass
+
+    limit, size = sys.getrecursionlimit(), threading.stack_size()
+    try:
+        threading.stack_size(256 * 1024 * 1024)
+        sys.setrecursionlimit(max(limit, 100_000))
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join()
+    finally:
+        sys.setrecursionlimit(limit)
+        threading.stack_size(size)
+    return found[0] if found else ({}, None)
+
+
+def _positions(module: cst.Module, wanted: List[cst.CSTNode]) -> Tuple[Dict[cst.CSTNode, CodeRange], str]:
     state = _Offsets(module, wanted)
     module._codegen(state)
     code = "".join(state.tokens)

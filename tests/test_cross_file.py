@@ -639,3 +639,48 @@ def test_tests_are_not_training_callers():
         def fit(model, x, y):
             soft_label_loss(model(x), y).backward()
     ''') == [["pkg.losses.soft_label_loss", "torch", ["0"]]]
+
+
+# ---- an importer's loss function, read by the training statement, comes with it ----------
+FROZEN_LIB = textwrap.dedent('''
+    import jax
+    from jax import lax
+
+
+    def frozen(apply_fn):
+        def apply(params, x):
+            params = jax.tree_util.tree_map(lax.stop_gradient, params)
+            return apply_fn(params, x)
+        return apply
+
+
+    def build(scale):
+        return frozen(lambda params, x: params["w"] * x * scale)
+''')
+FROZEN_SCRIPT = textwrap.dedent('''
+    import jax
+    import jax.numpy as jnp
+    from frozenlib import build
+
+    predict = build(2.0)
+
+
+    def nll(params, x, y):
+        return jnp.mean((predict(params, x) - y) ** 2)
+
+
+    params = {"w": jnp.ones(3)}
+    grads = jax.grad(nll)(params, jnp.ones(3), jnp.zeros(3))
+''')
+
+
+def test_the_importers_loss_function_is_linked_with_the_statement_that_differentiates_it(tmp_path, monkeypatch):
+    """frozenlib.py is checked with the script's module-level code appended, and with `nll`,
+    which the `jax.grad(nll)` statement reads although `nll` itself trains nothing: the
+    wrapper's `stop_gradient` on every parameter is found where it is written."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "frozenlib.py").write_text(FROZEN_LIB)
+    (tmp_path / "train.py").write_text(FROZEN_SCRIPT)
+    monkeypatch.chdir(tmp_path)
+    result = runner.run(["frozenlib.py", "train.py"], Settings(root=tmp_path), jobs=1, use_cache=False)
+    assert [c for c in _codes(result) if c[2] == "GS503"] == [("frozenlib.py", 8, "GS503")]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from gradscan.positions import positions
 
@@ -44,3 +44,12 @@ def test_nodes_of_another_tree_are_not_placed():
     module = cst.parse_module("x = 1\n")
     other = cst.parse_module("y = 2\n").body[0]
     assert positions(module, [other])[0] == {}
+
+
+def test_nesting_deeper_than_the_interpreter_allows_is_placed():
+    """A chain of a thousand method calls renders past Python's recursion limit: it is placed
+    all the same (on a large stack), never an exception."""
+    module = cst.parse_module("y = x" + ".a()" * 1000 + "\n")
+    got, code = positions(module, [module.body[0]])
+    assert code is not None and code.startswith("y = x.a().a()") and len(code) == 4006
+    assert got[module.body[0]] == CodeRange(CodePosition(1, 0), CodePosition(1, 4005))

@@ -428,10 +428,14 @@ def _slice(other: _Module, names: Set[str], skip: Set[int]) -> Set[int]:
     file (`model = MDN()`, `train(model, x, y)`, a function calling them), what those read of
     the file's own top level (`x = ...`), and what runs the functions picked (`main()`)."""
     # (a class of the importing file that uses ours is more library code: left out; a function
-    # only when it trains or differentiates something)
+    # as a user only when it trains or differentiates something, and as an input when a kept
+    # statement reads it: the loss `jax.grad(nll)` differentiates)
     body = [n for n in other.tree.body if id(n) not in skip and not isinstance(n, (ast.Import, ast.ImportFrom, ast.ClassDef))
-            and not (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                     and (not about_training(other.segment(n)) or is_test(n)))]
+            and not (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and is_test(n))]
+    # ... or when a statement that trains reads it (`grads = jax.grad(nll)(params, x, y)`)
+    trained_reads = set().union(*(_names_in(n) for n in body if about_training(other.segment(n)))) if body else set()
+    input_only = {id(n) for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and not about_training(other.segment(n)) and n.name not in trained_reads}
     reads = {id(n): _names_in(n) for n in body}
     binds = {id(n): _bound_by_statement(n) | ({t.id for t in ast.walk(n) if isinstance(t, ast.Name)
                                                and isinstance(t.ctx, ast.Store)} if not isinstance(
@@ -441,7 +445,7 @@ def _slice(other: _Module, names: Set[str], skip: Set[int]) -> Set[int]:
     for _ in range(4):  # users of the imported names, then their inputs and their callers
         added = False
         for n in body:
-            if id(n) not in keep and reads[id(n)] & wanted:
+            if id(n) not in keep and id(n) not in input_only and reads[id(n)] & wanted:
                 keep.add(id(n))
                 added = True
         needed = set().union(*(reads[k] for k in keep)) if keep else set()

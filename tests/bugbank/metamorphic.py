@@ -354,7 +354,8 @@ def split_definitions(text: str) -> Dict[str, str]:
     names = ", ".join(d.name.value for d in defs)
     lib = module.with_changes(body=imports + constants + defs)
     rest = [s for s in body if s not in defs]
-    at = max((i for i, s in enumerate(rest) if _is_definition(s) or _is_docstring(s)), default=-1) + 1
+    # where the first moved definition stood: the script may use them before its last import
+    at = sum(1 for s in body[:body.index(defs[0])] if s not in defs)
     rest.insert(at, cst.parse_statement(f"from LIBMODULE import {names}\n"))
     return {"": module.with_changes(body=rest).code, "_lib": lib.code}
 
