@@ -41,7 +41,8 @@ class PyroModuleNotRegistered(SamplingRule):
     functions, methods (`vae.guide`), instances of a class with `__call__`, or the inner
     functions a factory returns (`model, guide = make_pair(net)`); the module may be held in a
     parameter of the function or of the factory it is closed over, and built by a helper
-    function of the file (`net = mlp(3, 2)`).
+    function of the file (`net = mlp(3, 2)`) or be the value `pyro.module(name, net)` returned
+    outside them (`self.net = pyro.module("net", Net())` in `__init__`).
 
     ## Why it breaks gradients
     `SVI.step` collects the parameters to update from the param-store sites the model and guide
@@ -122,6 +123,7 @@ class PyroModuleNotRegistered(SamplingRule):
         # Per SVI object: a registration in another SVI's guide (`pyro.module("net", net)` of
         # a second program that reuses the name) does not step this one's module.
         registered_by: Dict[int, Set[Tuple[Optional[int], str]]] = {}
+        traced_by: Dict[int, Set[int]] = {}
         for svi in {id(c): c for c, _fn in programs}.values():
             traced = {id(fn) for c, fn in programs if c is svi}
             for c, fn in programs:
@@ -132,18 +134,21 @@ class PyroModuleNotRegistered(SamplingRule):
                     if callee is not None:
                         traced.add(id(callee))
             registered_by[id(svi)] = _registered(model, traced)
+            traced_by[id(svi)] = traced
         frozen = model.sources.walk.frozen_names()
         optimized = _optimized(model)
         seen: Set[int] = set()
         for svi, fn in programs:
             registered = registered_by[id(svi)]
-            for use, holder, ctor in _module_uses(model, fn):
+            for use, holder, ctor, via in _module_uses(model, fn):
                 if id(use) in seen:
                     continue
                 seen.add(id(use))
                 text = dotted(holder) or ""
                 if dists.is_pyro_module_ctor(model, ctor) or _covered(text, fn, registered):
                     continue
+                if any(id(model.enclosing_function(c)) in traced_by[id(svi)] for c in via):
+                    continue  # `net = pyro.module("net", Net())` run by the model (or a helper it calls)
                 last = text.rsplit(".", 1)[-1]
                 if last in frozen or text in optimized or last in optimized:
                     continue  # frozen on purpose, or trained by an optimizer of its own
@@ -151,18 +156,20 @@ class PyroModuleNotRegistered(SamplingRule):
                                   "with `pyro.module`: SVI never trains it")
 
 
-def _module_uses(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, cst.BaseExpression, cst.Call]]:
-    """(where to report, the expression holding it, its constructor) for each module the function calls (`net(x)`,
-    `self.encoder(x)`) and each weighted transform it builds a `TransformedDistribution` on."""
+def _module_uses(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, cst.BaseExpression, cst.Call, List[cst.Call]]]:
+    """(where to report, the expression holding it, its constructor, the `pyro.module` calls it
+    passed through) for each module the function calls (`net(x)`, `self.encoder(x)`) and each
+    weighted transform it builds a `TransformedDistribution` on."""
     out = []
     for call in fn.calls:
         func = call.func
         if isinstance(func, (cst.Name, cst.Attribute)) and model.callee(call) is None:
             if isinstance(func, cst.Attribute) and dotted(func.value) != "self" and not isinstance(func.value, cst.Name):
                 continue
-            ctor = dists.module_constructor(model, func, fn)
+            via: List[cst.Call] = []
+            ctor = dists.module_constructor(model, func, fn, via=via)
             if ctor is not None:
-                out.append((func, func, ctor))
+                out.append((func, func, ctor, via))
         name = (model.callee(call) or "").rsplit(".", 1)[-1]
         if name in TRANSFORMED and (model.callee(call) or "").startswith(("pyro.", "torch.")):
             transforms = _transforms_argument(call)
@@ -175,9 +182,10 @@ def _module_uses(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, cst.Bas
             exprs = [e.value for e in elements] if elements is not None else [transforms]
             for expr in exprs:
                 if isinstance(expr, (cst.Name, cst.Attribute)):
-                    ctor = dists.module_constructor(model, expr, fn)
+                    via = []
+                    ctor = dists.module_constructor(model, expr, fn, via=via)
                     if ctor is not None:
-                        out.append((at or expr, expr, ctor))
+                        out.append((at or expr, expr, ctor, via))
                         break
     return out
 
