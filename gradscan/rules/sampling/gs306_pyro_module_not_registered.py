@@ -8,6 +8,7 @@ from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.contexts import called_function
+from gradscan.rules.torch_params.helpers import requires_grad_tensor
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
@@ -43,6 +44,9 @@ class PyroModuleNotRegistered(SamplingRule):
     parameter of the function or of the factory it is closed over, and built by a helper
     function of the file (`net = mlp(3, 2)`) or be the value `pyro.module(name, net)` returned
     outside them (`self.net = pyro.module("net", Net())` in `__init__`).
+    Also flagged: a raw `requires_grad=True` tensor (`torch.zeros(3, requires_grad=True)`,
+    `.requires_grad_()`) that a model or guide reads (`self.w_loc`, a global) other than as
+    the initial value of `pyro.param`, and that no torch optimizer is built over.
 
     ## Why it breaks gradients
     `SVI.step` collects the parameters to update from the param-store sites the model and guide
@@ -154,6 +158,15 @@ class PyroModuleNotRegistered(SamplingRule):
                     continue  # frozen on purpose, or trained by an optimizer of its own
                 yield Report(use, f"`{clip(dotted(use) or text, 20)}` is used in an SVI model/guide that never registers it "
                                   "with `pyro.module`: SVI never trains it")
+        # A raw `requires_grad=True` leaf tensor read by a model or guide is no param-store site:
+        # SVI's optimizer never steps it (py43), unless a torch optimizer of its own does.
+        for svi, fn in programs:
+            for created, text in _raw_leaves(model, fn):
+                if id(created) in seen or _given_to_optimizer(model, text):
+                    continue
+                seen.add(id(created))
+                yield Report(created, f"`{clip(text, 20)}` is a raw `requires_grad` tensor read in an SVI model/guide, not a "
+                                      "`pyro.param`: SVI never updates it")
 
 
 def _module_uses(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, cst.BaseExpression, cst.Call, List[cst.Call]]]:
@@ -253,3 +266,51 @@ def _optimized(model: FileModel) -> Set[str]:
             if isinstance(anc, (cst.FunctionDef, cst.SimpleStatementLine)):
                 break
     return out
+
+
+def _raw_leaves(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, str]]:
+    """(the creating expression, the text read) for each `requires_grad=True` tensor the
+    function reads as `self.x` (set in its class) or as a name bound beside it, other than as
+    the initial value handed to `pyro.param`."""
+    out = []
+    cls = _class_of(fn)
+    skip: Set[int] = set()
+    for call in fn.calls:
+        if (model.callee(call) or "").startswith(("pyro.param", "pyro.primitives.param")):
+            for a in call.args:
+                skip.update(id(n) for n in _nodes(a.value))
+    for node in _nodes(fn.node.body):
+        if id(node) in skip:
+            continue
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self" and cls is not None:
+            values = dists._self_values(model, cls, node.attr.value)
+            if len(values) == 1 and requires_grad_tensor(model, values[0][0]):
+                out.append((values[0][0], f"self.{node.attr.value}"))
+        elif isinstance(node, cst.Name):
+            value = dists.bound_value(model, node, fn)
+            if value is not None and requires_grad_tensor(model, value):
+                out.append((value, node.value))
+    return out
+
+
+def _nodes(root: cst.CSTNode):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)) and node is not root:
+            continue
+        stack.extend(node.children)
+
+
+def _given_to_optimizer(model: FileModel, text: str) -> bool:
+    """`text` (or its last attribute) appears in the arguments of a `torch.optim` optimizer."""
+    last = text.rsplit(".", 1)[-1]
+    for call, _owner in model.calls:
+        if not (model.callee(call) or "").startswith("torch.optim."):
+            continue
+        for a in call.args:
+            for n in _nodes(a.value):
+                if isinstance(n, (cst.Name, cst.Attribute)) and (dotted(n) or "") in (text, last) or (dotted(n) or "").endswith("." + last):
+                    return True
+    return False
