@@ -1076,30 +1076,40 @@ def _instance_method(model: "FileModel", expr: cst.BaseExpression, scope, depth:
     return None
 
 
-def module_constructor(model: "FileModel", expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[cst.Call]:
+def module_constructor(model: "FileModel", expr: cst.BaseExpression, scope, depth: int = 0,
+                       via: Optional[List[cst.Call]] = None) -> Optional[cst.Call]:
     """The constructor call of the torch module or Pyro `TransformModule` that `expr` holds:
     `mean_net` bound to `MeanNet()`, `self.flow` set to `T.spline(2)` in `__init__`,
-    `nn.Linear(3, 1)` itself. None when `expr` is anything else or cannot be told."""
+    `nn.Linear(3, 1)` itself, the module `pyro.module(name, net)` returns (that call is added
+    to `via` when given). None when `expr` is anything else or cannot be told."""
     if depth > 4 or expr is None:
         return None
     if isinstance(expr, cst.Call):
         q = model.callee(expr) or ""
         if q in TRAINABLE_TRANSFORMS or _is_module_ctor(model, expr):
             return expr
+        if q in ("pyro.module", "pyro.primitives.module"):
+            # `pyro.module(name, net)` registers and returns `net` itself
+            given = [a.value for a in expr.args if a.keyword is not None and a.keyword.value == "nn_module"]
+            positional = [a.value for a in expr.args if a.keyword is None and not a.star]
+            held = given[0] if given else (positional[1] if len(positional) > 1 else None)
+            if via is not None:
+                via.append(expr)
+            return module_constructor(model, held, scope, depth + 1, via)
         # `build_encoder(4, 2)`: a function of the file whose every return builds a module
         factory = model.module_functions.get(expr.func.value) if isinstance(expr.func, cst.Name) and not q else None
         if factory is None or not factory.returns or expr.func.value in model.classes:
             return None
         found = None
         for ret in factory.returns:
-            ctor = module_constructor(model, getattr(ret, "value", None), factory, depth + 1)
+            ctor = module_constructor(model, getattr(ret, "value", None), factory, depth + 1, via)
             if ctor is None:
                 return None
             found = found or ctor
         return found
     if isinstance(expr, cst.Name):
         for value, idx, where in _definitions_before(model, expr, scope):
-            return None if idx is not None else module_constructor(model, value, where, depth + 1)
+            return None if idx is not None else module_constructor(model, value, where, depth + 1, via)
         # A parameter (of the function or of one enclosing it, read in a closure): what every
         # caller of that function in the file passes for it.
         owner = scope
@@ -1117,7 +1127,7 @@ def module_constructor(model: "FileModel", expr: cst.BaseExpression, scope, dept
         found = None
         for call, caller in callers[:8]:
             arg = argument_for(owner, call, expr.value)
-            ctor = module_constructor(model, arg, caller, depth + 1) if arg is not None else None
+            ctor = module_constructor(model, arg, caller, depth + 1, via) if arg is not None else None
             if ctor is None:
                 return None
             found = found or ctor
@@ -1127,7 +1137,7 @@ def module_constructor(model: "FileModel", expr: cst.BaseExpression, scope, dept
         values = _self_values(model, cls, expr.attr.value) if cls is not None else []
         if len(values) == 1:
             value, method = values[0]
-            return module_constructor(model, value, method, depth + 1)
+            return module_constructor(model, value, method, depth + 1, via)
     return None
 
 

@@ -8,6 +8,7 @@ from gradscan.rules.base import Report, clip
 from gradscan.rules.sampling.helpers import SamplingRule
 from gradscan.semantics import distributions as dists
 from gradscan.semantics.contexts import called_function
+from gradscan.rules.torch_params.helpers import requires_grad_tensor
 from gradscan.semantics.model import FileModel
 from gradscan.semantics.names import dotted
 
@@ -41,7 +42,11 @@ class PyroModuleNotRegistered(SamplingRule):
     functions, methods (`vae.guide`), instances of a class with `__call__`, or the inner
     functions a factory returns (`model, guide = make_pair(net)`); the module may be held in a
     parameter of the function or of the factory it is closed over, and built by a helper
-    function of the file (`net = mlp(3, 2)`).
+    function of the file (`net = mlp(3, 2)`) or be the value `pyro.module(name, net)` returned
+    outside them (`self.net = pyro.module("net", Net())` in `__init__`).
+    Also flagged: a raw `requires_grad=True` tensor (`torch.zeros(3, requires_grad=True)`,
+    `.requires_grad_()`) that a model or guide reads (`self.w_loc`, a global) other than as
+    the initial value of `pyro.param`, and that no torch optimizer is built over.
 
     ## Why it breaks gradients
     `SVI.step` collects the parameters to update from the param-store sites the model and guide
@@ -122,6 +127,7 @@ class PyroModuleNotRegistered(SamplingRule):
         # Per SVI object: a registration in another SVI's guide (`pyro.module("net", net)` of
         # a second program that reuses the name) does not step this one's module.
         registered_by: Dict[int, Set[Tuple[Optional[int], str]]] = {}
+        traced_by: Dict[int, Set[int]] = {}
         for svi in {id(c): c for c, _fn in programs}.values():
             traced = {id(fn) for c, fn in programs if c is svi}
             for c, fn in programs:
@@ -132,37 +138,51 @@ class PyroModuleNotRegistered(SamplingRule):
                     if callee is not None:
                         traced.add(id(callee))
             registered_by[id(svi)] = _registered(model, traced)
+            traced_by[id(svi)] = traced
         frozen = model.sources.walk.frozen_names()
         optimized = _optimized(model)
         seen: Set[int] = set()
         for svi, fn in programs:
             registered = registered_by[id(svi)]
-            for use, holder, ctor in _module_uses(model, fn):
+            for use, holder, ctor, via in _module_uses(model, fn):
                 if id(use) in seen:
                     continue
                 seen.add(id(use))
                 text = dotted(holder) or ""
                 if dists.is_pyro_module_ctor(model, ctor) or _covered(text, fn, registered):
                     continue
+                if any(id(model.enclosing_function(c)) in traced_by[id(svi)] for c in via):
+                    continue  # `net = pyro.module("net", Net())` run by the model (or a helper it calls)
                 last = text.rsplit(".", 1)[-1]
                 if last in frozen or text in optimized or last in optimized:
                     continue  # frozen on purpose, or trained by an optimizer of its own
                 yield Report(use, f"`{clip(dotted(use) or text, 20)}` is used in an SVI model/guide that never registers it "
                                   "with `pyro.module`: SVI never trains it")
+        # A raw `requires_grad=True` leaf tensor read by a model or guide is no param-store site:
+        # SVI's optimizer never steps it (py43), unless a torch optimizer of its own does.
+        for svi, fn in programs:
+            for created, text in _raw_leaves(model, fn):
+                if id(created) in seen or _given_to_optimizer(model, text):
+                    continue
+                seen.add(id(created))
+                yield Report(created, f"`{clip(text, 20)}` is a raw `requires_grad` tensor read in an SVI model/guide, not a "
+                                      "`pyro.param`: SVI never updates it")
 
 
-def _module_uses(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, cst.BaseExpression, cst.Call]]:
-    """(where to report, the expression holding it, its constructor) for each module the function calls (`net(x)`,
-    `self.encoder(x)`) and each weighted transform it builds a `TransformedDistribution` on."""
+def _module_uses(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, cst.BaseExpression, cst.Call, List[cst.Call]]]:
+    """(where to report, the expression holding it, its constructor, the `pyro.module` calls it
+    passed through) for each module the function calls (`net(x)`, `self.encoder(x)`) and each
+    weighted transform it builds a `TransformedDistribution` on."""
     out = []
     for call in fn.calls:
         func = call.func
         if isinstance(func, (cst.Name, cst.Attribute)) and model.callee(call) is None:
             if isinstance(func, cst.Attribute) and dotted(func.value) != "self" and not isinstance(func.value, cst.Name):
                 continue
-            ctor = dists.module_constructor(model, func, fn)
+            via: List[cst.Call] = []
+            ctor = dists.module_constructor(model, func, fn, via=via)
             if ctor is not None:
-                out.append((func, func, ctor))
+                out.append((func, func, ctor, via))
         name = (model.callee(call) or "").rsplit(".", 1)[-1]
         if name in TRANSFORMED and (model.callee(call) or "").startswith(("pyro.", "torch.")):
             transforms = _transforms_argument(call)
@@ -175,9 +195,10 @@ def _module_uses(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, cst.Bas
             exprs = [e.value for e in elements] if elements is not None else [transforms]
             for expr in exprs:
                 if isinstance(expr, (cst.Name, cst.Attribute)):
-                    ctor = dists.module_constructor(model, expr, fn)
+                    via = []
+                    ctor = dists.module_constructor(model, expr, fn, via=via)
                     if ctor is not None:
-                        out.append((at or expr, expr, ctor))
+                        out.append((at or expr, expr, ctor, via))
                         break
     return out
 
@@ -245,3 +266,51 @@ def _optimized(model: FileModel) -> Set[str]:
             if isinstance(anc, (cst.FunctionDef, cst.SimpleStatementLine)):
                 break
     return out
+
+
+def _raw_leaves(model: FileModel, fn) -> List[Tuple[cst.BaseExpression, str]]:
+    """(the creating expression, the text read) for each `requires_grad=True` tensor the
+    function reads as `self.x` (set in its class) or as a name bound beside it, other than as
+    the initial value handed to `pyro.param`."""
+    out = []
+    cls = _class_of(fn)
+    skip: Set[int] = set()
+    for call in fn.calls:
+        if (model.callee(call) or "").startswith(("pyro.param", "pyro.primitives.param")):
+            for a in call.args:
+                skip.update(id(n) for n in _nodes(a.value))
+    for node in _nodes(fn.node.body):
+        if id(node) in skip:
+            continue
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self" and cls is not None:
+            values = dists._self_values(model, cls, node.attr.value)
+            if len(values) == 1 and requires_grad_tensor(model, values[0][0]):
+                out.append((values[0][0], f"self.{node.attr.value}"))
+        elif isinstance(node, cst.Name):
+            value = dists.bound_value(model, node, fn)
+            if value is not None and requires_grad_tensor(model, value):
+                out.append((value, node.value))
+    return out
+
+
+def _nodes(root: cst.CSTNode):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)) and node is not root:
+            continue
+        stack.extend(node.children)
+
+
+def _given_to_optimizer(model: FileModel, text: str) -> bool:
+    """`text` (or its last attribute) appears in the arguments of a `torch.optim` optimizer."""
+    last = text.rsplit(".", 1)[-1]
+    for call, _owner in model.calls:
+        if not (model.callee(call) or "").startswith("torch.optim."):
+            continue
+        for a in call.args:
+            for n in _nodes(a.value):
+                if isinstance(n, (cst.Name, cst.Attribute)) and (dotted(n) or "") in (text, last) or (dotted(n) or "").endswith("." + last):
+                    return True
+    return False

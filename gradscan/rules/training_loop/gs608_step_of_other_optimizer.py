@@ -5,7 +5,7 @@ from typing import Dict, Iterator, List, Optional, Set
 import libcst as cst
 
 from gradscan.rules.base import Report, Rule, clip
-from gradscan.rules.training_loop.gs601_zero_grad_between_backward_and_step import is_backward, runs_backward
+from gradscan.rules.training_loop.gs601_zero_grad_between_backward_and_step import _local_function, is_backward, runs_backward
 from gradscan.rules.training_loop.helpers import calls_in, chain, is_optimizer, method_name, nodes_in, units
 from gradscan.semantics.arguments import positional_arguments
 from gradscan.semantics.model import FileModel, FunctionInfo
@@ -35,7 +35,9 @@ class StepOfOtherOptimizer(Rule):
     pass ran, and `opt_a` itself is never stepped anywhere in the function (or, for
     `self.opt_a`, anywhere in the class): the usual slip of a GAN or actor-critic loop that
     copies the discriminator's update into the generator's. Both must be optimizers built in
-    the code (`torch.optim.Adam(...)`, `self.opt = ...`) or Lightning's `self.optimizers()`.
+    the code (`torch.optim.Adam(...)`, `self.opt = ...`) or Lightning's `self.optimizers()`, or
+    parameters of a helper that every caller in the file fills with its own optimizers (then
+    neither the helper nor any caller may step the cleared one).
 
     ## Why it breaks gradients
     `step()` updates only the parameters its optimizer holds. The generator's loss fills the
@@ -134,10 +136,12 @@ class StepOfOtherOptimizer(Rule):
                 yield Report(step, message=self.message.format(step=clip(model.module.code_for_node(step), 30), opt=clip(cleared, 20)))
 
 
-def _optimizers(model: FileModel, fn: Optional[FunctionInfo]) -> Set[str]:
+def _optimizers(model: FileModel, fn: Optional[FunctionInfo], params: bool = True) -> Set[str]:
     """Names this scope knows to be optimizers: local `opt = Adam(...)`, `self.opt = Adam(...)`
-    of its class, and the names unpacked from Lightning's `self.optimizers()`."""
-    out: Set[str] = set()
+    of its class, the names unpacked from Lightning's `self.optimizers()`, and the parameters
+    every caller in this file fills with one of its own optimizers (a `generator_phase(fake,
+    opt_g, opt_d)` helper of `training_step`)."""
+    out: Set[str] = set(_optimizer_params(model, fn)) if params else set()
     local = _locals(model, fn)
     for node, owner in model.assignments:
         if not isinstance(node, cst.Assign) or len(node.targets) != 1:
@@ -157,6 +161,37 @@ def _optimizers(model: FileModel, fn: Optional[FunctionInfo]) -> Set[str]:
                 if is_optimizer(model, value):
                     out.add(f"self.{attr}")
     return out
+
+
+def _optimizer_params(model: FileModel, fn: Optional[FunctionInfo]) -> Dict[str, List[tuple]]:
+    """Parameters of `fn` that every call of it in this file (at least one) fills with an
+    optimizer of the caller's scope: name -> [(caller, call, the argument's text)]."""
+    if fn is None:
+        return {}
+    names = fn.params
+    if fn.is_method and names:
+        names = names[1:]  # `self`: the call `self.helper(a, b)` passes a, b
+    if not names:
+        return {}
+    sites: Dict[str, List[tuple]] = {n: [] for n in names}
+    for call, owner in model.calls:
+        if _local_function(model, call, owner) is not fn:
+            continue
+        known = _optimizers(model, owner, params=False)
+        given: Dict[str, str] = {}
+        for i, arg in enumerate(call.args):
+            if arg.star:
+                return {}
+            name = arg.keyword.value if arg.keyword is not None else (names[i] if i < len(names) else None)
+            text = dotted(arg.value)
+            if name is not None and text:
+                given[name] = text
+        for n in list(sites):
+            if n in given and given[n] in known:
+                sites[n].append((owner, call, given[n]))
+            else:
+                del sites[n]
+    return {n: s for n, s in sites.items() if s}
 
 
 def _locals(model: FileModel, fn: Optional[FunctionInfo]) -> Set[str]:
@@ -209,10 +244,18 @@ def _other_step_after(model: FileModel, stmt: cst.CSTNode, cleared: str, optimiz
     return None
 
 
-def _never_stepped(model: FileModel, opt: str, fn: Optional[FunctionInfo]) -> bool:
+def _never_stepped(model: FileModel, opt: str, fn: Optional[FunctionInfo], ignore: Optional[cst.Call] = None) -> bool:
     """Nothing in reach steps `opt`: no use of it but `zero_grad()` and idle reads in its
     scopes (the function and the functions nested in it; for `self.opt`, every method of the
-    class), no hand-over as an argument, no store, no return."""
+    class), no hand-over as an argument (but the call `ignore`), no store, no return. A
+    parameter filled with an optimizer by every caller is never stepped when neither the
+    function nor any caller steps what it passes."""
+    handed = _optimizer_params(model, fn).get(opt) if "." not in opt and opt not in _locals(model, fn) else None
+    if handed:
+        scopes = [fn] + [f for f in model.functions if _nested(f, fn)]
+        if not _unused_in(model, opt, scopes, ignore):
+            return False
+        return all(_never_stepped(model, arg, caller, ignore=call) for caller, call, arg in handed)
     if opt.startswith("self."):
         if fn is None or fn.cls is None:
             return False
@@ -222,9 +265,13 @@ def _never_stepped(model: FileModel, opt: str, fn: Optional[FunctionInfo]) -> bo
         scopes = [None, *model.functions]  # a script's optimizer: any function may step the global
     else:
         scopes = [fn] + [f for f in model.functions if _nested(f, fn)]
+    return _unused_in(model, opt, scopes, ignore)
+
+
+def _unused_in(model: FileModel, opt: str, scopes: List[Optional[FunctionInfo]], ignore: Optional[cst.Call]) -> bool:
     ids = {id(s) for s in scopes}
     for call, owner in model.calls:
-        if id(owner) not in ids:
+        if id(owner) not in ids or call is ignore:
             continue
         if isinstance(call.func, cst.Attribute) and dotted(call.func.value) == opt and call.func.attr.value not in _IDLE:
             return False
