@@ -195,7 +195,7 @@ class Flow:
         start_conv = None
         if inherited is not False:
             start_conv = inherited
-        elif _is_conversion(node):
+        elif is_conversion(node):
             start_conv = _Converted(node)
             start_conv.rewrapped = True
         elif type(node) is cst.Call and self._rewraps_in_file() and self.model.get(Summaries).converted_argument(node) is not None:
@@ -816,7 +816,8 @@ def _callback_return(fn: "FunctionInfo", path: List[cst.CSTNode]) -> Optional[st
     return "loss"
 
 
-def _is_conversion(node: cst.CSTNode) -> bool:
+def is_conversion(node: cst.CSTNode) -> bool:
+    """`x.numpy()`, `x.item()`, `float(x)`: NumPy or Python data, no graph (pt14)."""
     if not isinstance(node, cst.Call):
         return False
     func = node.func

@@ -40,6 +40,7 @@ from gradscan.semantics.budget import tick
 from gradscan.semantics.contexts import in_no_grad_block
 from gradscan.semantics.definitions import Definitions
 from gradscan.semantics.facts import FrameworkFacts, JaxSources, TensorFlowSources
+from gradscan.semantics.flow import is_conversion
 from gradscan.semantics.names import TOKEN, dotted, tokens
 from gradscan.semantics.summaries import Summaries
 from gradscan.semantics.walk import target_names
@@ -1181,7 +1182,6 @@ def _comprehension_iter(model: "FileModel", name: cst.Name) -> Optional[cst.Base
 
 
 # Methods only a network has: a parameter they are called on is one, whatever its name.
-_CONVERSIONS = api_names(torch_api.CONVERSION_METHODS)
 _MODULE_METHODS = {"parameters", "named_parameters", "modules", "children", "named_modules", "state_dict",
                    "load_state_dict", "zero_grad", "requires_grad_", "train", "eval"}
 
@@ -1202,15 +1202,10 @@ def _used_as_module(model: "FileModel", fn, param: str) -> bool:
             # not a function of NumPy data (`reward_fn(z.numpy())`) nor one run only without
             # a graph (a reward model under `no_grad`): those are not what the step trains
             called = called or (not in_no_grad_block(model, call) and not any(
-                _converted(a.value) for a in call.args))
+                is_conversion(a.value) for a in call.args))
         elif type(func) is cst.Attribute and func.attr.value == "backward":
             backward = True
     return called and backward
-
-
-def _converted(expr: cst.BaseExpression) -> bool:
-    """`x.numpy()`, `x.cpu().tolist()`, `x.item()`: NumPy or Python data, no graph (pt14)."""
-    return type(expr) is cst.Call and type(expr.func) is cst.Attribute and expr.func.attr.value in _CONVERSIONS
 
 
 def _plain_callable(model: "FileModel", expr: cst.BaseExpression, scope) -> bool:
